@@ -1,0 +1,59 @@
+/** Small helpers shared by the CLI commands: typed flag parsing with specific usage errors. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { driftlineError } from '../lib/errors.js';
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parse(argv: string[], options: Options, allowPositionals = false): ReturnType<typeof parseArgs> {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+  } catch (e) {
+    throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: (e as Error).message });
+  }
+}
+
+export function intFlag(name: string, raw: unknown, def: number, min = 0): number {
+  if (raw === undefined) return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) {
+    throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--${name} must be an integer >= ${min}, got ${String(raw)}` });
+  }
+  return n;
+}
+
+export function numberFlag(name: string, raw: unknown, def: number, min: number, max: number): number {
+  if (raw === undefined) return def;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--${name} must be a number in [${min}, ${max}], got ${String(raw)}` });
+  }
+  return n;
+}
+
+/** Parses WIDTHxHEIGHT. */
+export function sizeFlag(name: string, raw: unknown, def: [number, number]): [number, number] {
+  if (raw === undefined) return def;
+  const m = /^(\d+)x(\d+)$/.exec(String(raw));
+  if (!m || Number(m[1]) < 32 || Number(m[2]) < 32) {
+    throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--${name} must look like 640x480 (each side >= 32), got ${String(raw)}` });
+  }
+  return [Number(m[1]), Number(m[2])];
+}
+
+/** A progress line on a TTY, a line every 10% otherwise; goes to stderr so stdout stays data. */
+export function progress(label: string): (done: number, total: number) => void {
+  let lastDecile = -1;
+  const tty = process.stderr.isTTY;
+  return (done, total) => {
+    const pct = total === 0 ? 100 : Math.floor((done / total) * 100);
+    if (tty) {
+      process.stderr.write(`\r${label} ${done}/${total} (${pct}%)${done === total ? '\n' : ''}`);
+      return;
+    }
+    const decile = Math.floor(pct / 10);
+    if (decile !== lastDecile) {
+      lastDecile = decile;
+      process.stderr.write(`${label} ${done}/${total} (${pct}%)\n`);
+    }
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * The one catalogue of Driftline's coded errors. Every error the code raises on purpose is created
+ * here, so that codes stay unique, messages stay specific, and operators can grep a code in the
+ * runbook. Each message names the thing that was wrong (a file, a key, a value) and what was expected.
+ */
+
+interface ErrorSpec {
+  /** Short description of what went wrong, used by the docs and the catalogue test. */
+  readonly summary: string;
+  /** Builds the message from the details. */
+  readonly message: (d: Record<string, unknown>) => string;
+}
+
+function spec(summary: string, message: (d: Record<string, unknown>) => string): ErrorSpec {
+  return { summary, message };
+}
+
+const s = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+
+export const ERRORS = {
+  DRIFTLINE_ERR_MODEL_NOT_FOUND: spec('the model file does not exist', (d) => `model file not found: ${s(d.file)}`),
+  DRIFTLINE_ERR_MODEL_NOT_ONNX: spec(
+    'the model file is not an ONNX protobuf',
+    (d) => `${s(d.file)} is not an ONNX model: ${s(d.reason)}`,
+  ),
+  DRIFTLINE_ERR_MODEL_INPUT: spec(
+    'the model input is not a single NCHW float image tensor',
+    (d) => `${s(d.file)}: unsupported model input ${s(d.input)}: ${s(d.reason)}`,
+  ),
+  DRIFTLINE_ERR_MODEL_OUTPUT: spec(
+    'the model output layout is not a known detector layout',
+    (d) =>
+      `${s(d.file)}: unsupported output shape [${(d.shape as unknown[]).join(', ')}]: ${s(d.reason)}. ` +
+      'Expected YOLOv5 [1, N, 5+nc], YOLOv8/v11 [1, 4+nc, N] or end-to-end [1, N, 6]',
+  ),
+  DRIFTLINE_ERR_MODEL_LOAD: spec(
+    'ONNX Runtime could not create a session with any configured execution provider',
+    (d) => `${s(d.file)}: no execution provider could load the model (${s(d.attempts)})`,
+  ),
+  DRIFTLINE_ERR_EXECUTION_PROVIDER: spec(
+    'an unknown execution provider name was configured',
+    (d) => `unknown execution provider ${s(d.provider)}; expected one of ${s(d.expected)}`,
+  ),
+  DRIFTLINE_ERR_IMAGE_NOT_FOUND: spec('an input image does not exist', (d) => `image not found: ${s(d.file)}`),
+  DRIFTLINE_ERR_IMAGE_DECODE: spec(
+    'an input file could not be decoded as an image',
+    (d) => `${s(d.file)} is not a readable image: ${s(d.reason)}`,
+  ),
+  DRIFTLINE_ERR_FRAME_SIZE: spec(
+    'a raw frame buffer does not match its declared size',
+    (d) => `raw frame of ${s(d.width)}x${s(d.height)}x${s(d.channels)} needs ${s(d.expected)} bytes, got ${s(d.actual)}`,
+  ),
+  DRIFTLINE_ERR_CONFIG: spec(
+    'a configuration value is unknown or invalid',
+    (d) => `invalid ${s(d.key)}: got ${s(d.value)}, expected ${s(d.expected)}`,
+  ),
+  DRIFTLINE_ERR_USAGE: spec('a command-line argument is missing or invalid', (d) => s(d.reason)),
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class DriftlineError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, details: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(ERRORS[code].message(details), options);
+    this.name = 'DriftlineError';
+    this.code = code;
+    this.details = Object.freeze({ ...details });
+  }
+}
+
+export function driftlineError(
+  code: ErrorCode,
+  details: Record<string, unknown>,
+  options?: { cause?: unknown },
+): DriftlineError {
+  return new DriftlineError(code, details, options);
+}
+
+export function isDriftlineError(e: unknown, code?: ErrorCode): e is DriftlineError {
+  return e instanceof DriftlineError && (code === undefined || e.code === code);
+}
