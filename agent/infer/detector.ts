@@ -1,0 +1,172 @@
+/**
+ * The detector: letterbox -> ONNX Runtime -> decode -> NMS -> source-frame boxes. All buffers are
+ * allocated at construction. Work happens in slots (input tensor, output tensor, candidate and
+ * detection sets); two slots let the preprocessing of one frame overlap the inference of another.
+ */
+import * as ort from 'onnxruntime-node';
+import { BoxSet } from '../decode/boxes.js';
+import { Nms, type NmsOptions } from '../decode/nms.js';
+import { letterboxInto, unletterboxBoxes, type Letterbox, type RawFrame } from '../preprocess/letterbox.js';
+import type { LoadedModel } from './model.js';
+
+export interface DetectorOptions {
+  /** Operating confidence threshold (default 0.25). */
+  readonly conf?: number;
+  /** NMS IoU threshold (default 0.45). */
+  readonly iou?: number;
+  readonly maxDet?: number;
+  /** Per-class thresholds by class name; others use `conf`. */
+  readonly classConf?: Readonly<Record<string, number>>;
+  /**
+   * Candidates scoring at least this are kept in `Slot.candidates` before thresholding, for
+   * confidence histograms. Defaults to the lowest threshold in use.
+   */
+  readonly candidateFloor?: number;
+  /** Number of slots (frames in flight); 2 lets preprocessing overlap inference. */
+  readonly slots?: number;
+}
+
+export interface StageTimes {
+  preprocessMs: number;
+  inferenceMs: number;
+  postprocessMs: number;
+}
+
+/** One frame's working set. Its contents are valid until the slot is used again. */
+export class Slot {
+  readonly input: Float32Array;
+  readonly inputTensor: ort.Tensor;
+  readonly outputTensor: ort.Tensor | undefined;
+  readonly candidates: BoxSet;
+  /** Final detections in source-frame pixels. */
+  readonly detections: BoxSet;
+  letterbox: Letterbox | undefined;
+  readonly times: StageTimes = { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0 };
+  output: Float32Array = new Float32Array(0);
+
+  constructor(m: LoadedModel, maxDet: number) {
+    this.input = new Float32Array(3 * m.inputW * m.inputH);
+    this.inputTensor = new ort.Tensor('float32', this.input, [1, 3, m.inputH, m.inputW]);
+    if (m.staticOutput) {
+      const size = m.outputDims.reduce((a, b) => a * b, 1);
+      this.outputTensor = new ort.Tensor('float32', new Float32Array(size), m.outputDims as number[]);
+    }
+    this.candidates = new BoxSet(m.staticOutput ? Math.max(m.decoder.anchors, 1) : Math.max(m.decoder.anchors, 4096));
+    this.detections = new BoxSet(maxDet);
+  }
+}
+
+export class Detector {
+  readonly slots: readonly Slot[];
+  readonly nmsOptions: NmsOptions;
+  readonly candidateFloor: number;
+  private readonly nms: Nms;
+  private readonly feeds: Record<string, ort.Tensor>[];
+  private readonly fetches: (Record<string, ort.Tensor> | string[])[];
+  private next = 0;
+
+  constructor(
+    readonly model: LoadedModel,
+    o: DetectorOptions = {},
+  ) {
+    const conf = o.conf ?? 0.25;
+    const classConf = new Float32Array(model.names.length).fill(Number.NaN);
+    for (const [name, v] of Object.entries(o.classConf ?? {})) {
+      const idx = model.names.indexOf(name);
+      if (idx < 0) throw new Error(`classConf names unknown class ${JSON.stringify(name)}; the model has ${model.names.join(', ')}`);
+      classConf[idx] = v;
+    }
+    const lowest = Math.min(conf, ...Object.values(o.classConf ?? {}));
+    this.candidateFloor = Math.min(o.candidateFloor ?? lowest, lowest);
+    this.nmsOptions = { conf, iou: o.iou ?? 0.45, maxDet: o.maxDet ?? 300, classConf };
+    const maxDet = this.nmsOptions.maxDet;
+    this.slots = Array.from({ length: Math.max(1, o.slots ?? 2) }, () => new Slot(model, maxDet));
+    this.nms = new Nms(this.slots[0]!.candidates.capacity);
+    this.feeds = this.slots.map((s) => ({ [model.inputName]: s.inputTensor }));
+    this.fetches = this.slots.map((s) => (s.outputTensor ? { [model.outputName]: s.outputTensor } : [model.outputName]));
+  }
+
+  /** Round-robin slot for the next frame. */
+  nextSlot(): Slot {
+    const s = this.slots[this.next]!;
+    this.next = (this.next + 1) % this.slots.length;
+    return s;
+  }
+
+  async preprocess(frame: RawFrame, slot: Slot): Promise<void> {
+    const t = performance.now();
+    slot.letterbox = await letterboxInto(frame, slot.input, this.model.inputW, this.model.inputH);
+    slot.times.preprocessMs = performance.now() - t;
+  }
+
+  async infer(slot: Slot): Promise<void> {
+    const t = performance.now();
+    const idx = this.slots.indexOf(slot);
+    const result = await this.model.session.run(this.feeds[idx]!, this.fetches[idx]!);
+    slot.output = slot.outputTensor ? (slot.outputTensor.data as Float32Array) : (result[this.model.outputName]!.data as Float32Array);
+    slot.times.inferenceMs = performance.now() - t;
+  }
+
+  /** Decode, threshold, NMS and map back to source pixels. Synchronous and allocation-free. */
+  postprocess(slot: Slot): void {
+    const t = performance.now();
+    slot.candidates.clear();
+    this.model.decoder.decode(slot.output, this.candidateFloor, slot.candidates);
+    this.nms.run(slot.candidates, this.nmsOptions, slot.detections, this.model.decoder.nmsInside);
+    if (slot.letterbox) unletterboxBoxes(slot.letterbox, slot.detections.boxes, slot.detections.count);
+    slot.times.postprocessMs = performance.now() - t;
+  }
+
+  /** One frame end to end. The returned slot is reused by later calls: read it before the next. */
+  async detect(frame: RawFrame): Promise<Slot> {
+    const slot = this.nextSlot();
+    await this.preprocess(frame, slot);
+    await this.infer(slot);
+    this.postprocess(slot);
+    return slot;
+  }
+
+  /**
+   * Runs frames through the detector with preprocessing of frame i+1 overlapping inference of
+   * frame i. `onResult` is called in frame order, synchronously with a slot that stays valid only
+   * until it returns.
+   */
+  async run(frames: AsyncIterable<RawFrame> | Iterable<RawFrame>, onResult: (slot: Slot, index: number) => void): Promise<number> {
+    let index = 0;
+    let pending: { slot: Slot; done: Promise<void>; index: number } | undefined;
+    for await (const frame of frames) {
+      const slot = this.nextSlot();
+      const prepared = this.preprocess(frame, slot);
+      if (pending) {
+        await pending.done;
+        this.postprocess(pending.slot);
+        onResult(pending.slot, pending.index);
+      }
+      await prepared;
+      pending = { slot, done: this.infer(slot), index: index++ };
+    }
+    if (pending) {
+      await pending.done;
+      this.postprocess(pending.slot);
+      onResult(pending.slot, pending.index);
+    }
+    return index;
+  }
+
+  /** Plain objects for the slot's detections (allocates; for output, not the per-frame path). */
+  toObjects(slot: Slot): { class: string; classId: number; score: number; box: [number, number, number, number] }[] {
+    const d = slot.detections;
+    const out = [];
+    for (let i = 0; i < d.count; i++) {
+      const b = i * 4;
+      const c = d.classes[i]!;
+      out.push({
+        class: this.model.names[c] ?? `class${c}`,
+        classId: c,
+        score: +d.scores[i]!.toFixed(4),
+        box: [+d.boxes[b]!.toFixed(1), +d.boxes[b + 1]!.toFixed(1), +d.boxes[b + 2]!.toFixed(1), +d.boxes[b + 3]!.toFixed(1)] as [number, number, number, number],
+      });
+    }
+    return out;
+  }
+}

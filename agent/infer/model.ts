@@ -1,0 +1,150 @@
+/**
+ * Loading a detector model: read the file once, check it is ONNX, open a session on the first
+ * execution provider that works, validate the input, warm up, and choose the output decoder from
+ * the real output shape. Every failure is one specific DRIFTLINE_ERR_* naming the file.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import * as ort from 'onnxruntime-node';
+import { driftlineError, isDriftlineError } from '../../lib/errors.js';
+import { silentLogger, type Logger } from '../../lib/log.js';
+import { chooseDecoder, type Layout, type OutputDecoder } from '../decode/decoders.js';
+import { parseImgsz, parseNames, readOnnxHeader, type OnnxHeader } from './onnx-proto.js';
+import { DEFAULT_PROVIDERS, openSession, type ProviderAttempt, type ProviderName } from './providers.js';
+
+export interface ModelOptions {
+  readonly providers?: readonly ProviderName[];
+  /** Intra-op threads; 0 lets ONNX Runtime use every core. */
+  readonly intraOpThreads?: number;
+  readonly interOpThreads?: number;
+  readonly deviceId?: number;
+  /** Forces the output layout when a model's shape is ambiguous and its metadata silent. */
+  readonly layout?: Layout;
+  /** Number of warm-up runs after loading (default 2). */
+  readonly warmup?: number;
+  readonly log?: Logger;
+}
+
+export interface LoadedModel {
+  readonly file: string;
+  readonly sha256: string;
+  readonly bytes: number;
+  readonly session: ort.InferenceSession;
+  readonly provider: ProviderName;
+  readonly attempts: readonly ProviderAttempt[];
+  readonly header: OnnxHeader;
+  readonly names: readonly string[];
+  readonly inputName: string;
+  readonly outputName: string;
+  readonly inputW: number;
+  readonly inputH: number;
+  /** Output dims seen at warm-up; `staticOutput` says whether they can be preallocated. */
+  readonly outputDims: readonly number[];
+  readonly staticOutput: boolean;
+  readonly decoder: OutputDecoder;
+  readonly warmupMs: number;
+}
+
+const isStatic = (d: unknown): d is number => typeof d === 'number' && d > 0;
+
+async function readModelFile(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw driftlineError('DRIFTLINE_ERR_MODEL_NOT_FOUND', { file }, { cause: e });
+    throw driftlineError('DRIFTLINE_ERR_MODEL_NOT_ONNX', { file, reason: `cannot read it (${code ?? (e as Error).message})` }, { cause: e });
+  }
+}
+
+export async function loadModel(file: string, o: ModelOptions = {}): Promise<LoadedModel> {
+  const log = o.log ?? silentLogger;
+  const bytes = await readModelFile(file);
+  let header: OnnxHeader;
+  try {
+    header = readOnnxHeader(bytes);
+  } catch (e) {
+    throw driftlineError('DRIFTLINE_ERR_MODEL_NOT_ONNX', { file, reason: `it does not parse as an ONNX protobuf (${(e as Error).message})` }, { cause: e });
+  }
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  let opened;
+  try {
+    opened = await openSession(bytes, file, o.providers ?? DEFAULT_PROVIDERS, {
+      intraOpThreads: o.intraOpThreads ?? 0,
+      interOpThreads: o.interOpThreads ?? 1,
+      deviceId: o.deviceId ?? 0,
+    }, log);
+  } catch (e) {
+    if (isDriftlineError(e) && /protobuf|parse|invalid model|load model/i.test(e.message)) {
+      throw driftlineError('DRIFTLINE_ERR_MODEL_NOT_ONNX', { file, reason: e.message }, { cause: e });
+    }
+    throw e;
+  }
+  const { session } = opened;
+
+  const inputs = session.inputMetadata;
+  const inputFail = (input: string, reason: string): never => {
+    throw driftlineError('DRIFTLINE_ERR_MODEL_INPUT', { file, input, reason });
+  };
+  if (inputs.length !== 1) inputFail(session.inputNames.join(', '), `expected exactly one input, the model has ${inputs.length}`);
+  const input = inputs[0]!;
+  if (!input.isTensor) inputFail(input.name, 'it is not a tensor');
+  const meta = input as ort.InferenceSession.TensorValueMetadata;
+  if (meta.type !== 'float32') inputFail(input.name, `element type ${meta.type}; export the model with float32 input`);
+  const shape = meta.shape;
+  if (shape.length !== 4) inputFail(input.name, `expected NCHW with 4 dimensions, got [${shape.join(', ')}]`);
+  if (isStatic(shape[0]) && shape[0] !== 1) inputFail(input.name, `batch dimension must be 1, got ${shape[0]}`);
+  if (isStatic(shape[1]) && shape[1] !== 3) inputFail(input.name, `expected 3 channels (RGB, NCHW), got ${shape[1]}`);
+  const imgsz = parseImgsz(header.metadata.imgsz);
+  const inputH = isStatic(shape[2]) ? shape[2] : (imgsz?.[0] ?? 640);
+  const inputW = isStatic(shape[3]) ? shape[3] : (imgsz?.[1] ?? 640);
+
+  const outputName = session.outputNames.includes('output0') ? 'output0' : session.outputNames[0]!;
+  const outMeta = session.outputMetadata.find((m) => m.name === outputName);
+  const staticOutput = outMeta !== undefined && outMeta.isTensor && outMeta.shape.every(isStatic);
+
+  const names = parseNames(header.metadata.names);
+  const e2e = /^(true|1)$/i.test(header.metadata.end2end ?? '') || /^(true|1)$/i.test(header.metadata.nms ?? '');
+  const feed = new ort.Tensor('float32', new Float32Array(3 * inputW * inputH), [1, 3, inputH, inputW]);
+  const t0 = performance.now();
+  let outputDims: readonly number[] = [];
+  const runs = Math.max(1, o.warmup ?? 2);
+  for (let i = 0; i < runs; i++) {
+    let result;
+    try {
+      result = await session.run({ [input.name]: feed }, [outputName]);
+    } catch (e) {
+      inputFail(input.name, `a ${inputW}x${inputH} warm-up run failed: ${(e as Error).message.split('\n')[0]}`);
+    }
+    const out = result![outputName]!;
+    if (out.type !== 'float32') {
+      throw driftlineError('DRIFTLINE_ERR_MODEL_OUTPUT', { file, shape: out.dims, reason: `element type ${out.type}, expected float32` });
+    }
+    outputDims = out.dims;
+  }
+  const warmupMs = (performance.now() - t0) / runs;
+  const decoder = chooseDecoder(outputDims, { ...(names ? { names } : {}), endToEnd: e2e, ...(o.layout ? { layout: o.layout } : {}) }, file);
+  const classNames = names ?? Array.from({ length: decoder.layout === 'e2e' ? 0 : decoder.numClasses }, (_, i) => `class${i}`);
+  log.info(
+    { model: file, sha256, provider: opened.provider, layout: decoder.layout, classes: classNames.length, input: [inputH, inputW], warmupMs: +warmupMs.toFixed(2) },
+    'model loaded',
+  );
+  return {
+    file,
+    sha256,
+    bytes: bytes.length,
+    session,
+    provider: opened.provider,
+    attempts: opened.attempts,
+    header,
+    names: classNames,
+    inputName: input.name,
+    outputName,
+    inputW,
+    inputH,
+    outputDims,
+    staticOutput,
+    decoder,
+    warmupMs,
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * Letterbox preprocessing, as Ultralytics does it: scale the frame to fit the model input keeping
+ * its aspect ratio, centre it, pad with grey 114. sharp does the resampling; the result is written
+ * as normalised CHW float32 into a tensor the caller allocated once and reuses for every frame.
+ */
+import sharp from 'sharp';
+import { driftlineError } from '../../lib/errors.js';
+
+export interface Letterbox {
+  /** Source frame size. */
+  readonly srcW: number;
+  readonly srcH: number;
+  /** Model input size. */
+  readonly dstW: number;
+  readonly dstH: number;
+  /** Size of the resized image inside the padding. */
+  readonly newW: number;
+  readonly newH: number;
+  readonly left: number;
+  readonly top: number;
+}
+
+/** Geometry of the letterbox of a srcW x srcH frame into dstW x dstH (Ultralytics rounding). */
+export function letterboxGeometry(srcW: number, srcH: number, dstW: number, dstH: number): Letterbox {
+  const r = Math.min(dstH / srcH, dstW / srcW);
+  const newW = Math.max(1, Math.round(srcW * r));
+  const newH = Math.max(1, Math.round(srcH * r));
+  const dw = (dstW - newW) / 2;
+  const dh = (dstH - newH) / 2;
+  return { srcW, srcH, dstW, dstH, newW, newH, left: Math.max(0, Math.round(dw - 0.1)), top: Math.max(0, Math.round(dh - 0.1)) };
+}
+
+/** Maps boxes (x1,y1,x2,y2 quadruples, model-input pixels) back to source pixels, in place, clipped. */
+export function unletterboxBoxes(lb: Letterbox, boxes: Float32Array, count: number): void {
+  const sx = lb.srcW / lb.newW;
+  const sy = lb.srcH / lb.newH;
+  for (let i = 0; i < count * 4; i += 4) {
+    boxes[i] = clamp((boxes[i]! - lb.left) * sx, 0, lb.srcW);
+    boxes[i + 1] = clamp((boxes[i + 1]! - lb.top) * sy, 0, lb.srcH);
+    boxes[i + 2] = clamp((boxes[i + 2]! - lb.left) * sx, 0, lb.srcW);
+    boxes[i + 3] = clamp((boxes[i + 3]! - lb.top) * sy, 0, lb.srcH);
+  }
+}
+
+/** Maps one source-pixel point into model-input pixels (the forward transform). */
+export function letterboxPoint(lb: Letterbox, x: number, y: number): [number, number] {
+  return [x * (lb.newW / lb.srcW) + lb.left, y * (lb.newH / lb.srcH) + lb.top];
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+/** A raw interleaved RGB frame, as cameras and the synthetic renderer deliver it. */
+export interface RawFrame {
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: 3;
+}
+
+export function checkFrame(f: RawFrame): void {
+  const expected = f.width * f.height * f.channels;
+  if (f.data.length !== expected) {
+    throw driftlineError('DRIFTLINE_ERR_FRAME_SIZE', { width: f.width, height: f.height, channels: f.channels, expected, actual: f.data.length });
+  }
+}
+
+const INV255 = new Float32Array(256).map((_, i) => i / 255);
+
+/**
+ * Writes HWC uint8 RGB into CHW float32 [0,1]. The letterbox already holds the padding, so every
+ * output element is written: no clearing pass, no allocation.
+ */
+export function hwcToChw(src: Uint8Array, dst: Float32Array, w: number, h: number): void {
+  const plane = w * h;
+  const lut = INV255;
+  for (let p = 0, i = 0; p < plane; p++, i += 3) {
+    dst[p] = lut[src[i]!]!;
+    dst[p + plane] = lut[src[i + 1]!]!;
+    dst[p + 2 * plane] = lut[src[i + 2]!]!;
+  }
+}
+
+export const PAD = { r: 114, g: 114, b: 114 } as const;
+
+/** Letterboxes a raw frame into `dst` (length 3*dstW*dstH) and returns the geometry used. */
+export async function letterboxInto(frame: RawFrame, dst: Float32Array, dstW: number, dstH: number): Promise<Letterbox> {
+  checkFrame(frame);
+  const lb = letterboxGeometry(frame.width, frame.height, dstW, dstH);
+  const right = dstW - lb.newW - lb.left;
+  const bottom = dstH - lb.newH - lb.top;
+  let img = sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } });
+  if (lb.newW !== frame.width || lb.newH !== frame.height) img = img.resize(lb.newW, lb.newH, { fit: 'fill', kernel: 'linear' });
+  if (lb.left || lb.top || right || bottom) img = img.extend({ top: lb.top, bottom, left: lb.left, right, background: PAD });
+  const pixels = await img.raw().toBuffer();
+  hwcToChw(pixels, dst, dstW, dstH);
+  return lb;
+}
+
+/** Decodes an encoded image (JPEG, PNG, WebP, TIFF…) to a raw RGB frame, honouring EXIF orientation. */
+export async function decodeImage(input: string | Buffer, label = typeof input === 'string' ? input : '<buffer>'): Promise<RawFrame> {
+  try {
+    const { data, info } = await sharp(input, { failOn: 'error' })
+      .autoOrient()
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return { data, width: info.width, height: info.height, channels: 3 };
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/Input file is missing|ENOENT/.test(msg)) throw driftlineError('DRIFTLINE_ERR_IMAGE_NOT_FOUND', { file: label }, { cause: e });
+    throw driftlineError('DRIFTLINE_ERR_IMAGE_DECODE', { file: label, reason: msg.split('\n')[0] }, { cause: e });
+  }
+}

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import sharp from 'sharp';
+import { loadModel } from '../../../agent/infer/model.js';
+import { checkProviders } from '../../../agent/infer/providers.js';
+import { isDriftlineError, type ErrorCode } from '../../../lib/errors.js';
+import { constantModel, ELEM } from '../../helpers/onnx-writer.js';
+
+const SHIPPED = new URL('../../../models/line-detector.onnx', import.meta.url).pathname;
+let dir = '';
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'driftline-model-'));
+});
+
+async function write(name: string, data: Uint8Array | string): Promise<string> {
+  const p = join(dir, name);
+  await writeFile(p, data);
+  return p;
+}
+
+async function rejectsWith(file: string, code: ErrorCode, re: RegExp): Promise<void> {
+  await assert.rejects(loadModel(file, { providers: ['cpu'] }), (e: unknown) => {
+    assert.ok(isDriftlineError(e), `a DriftlineError, got ${String(e)}`);
+    assert.equal(e.code, code);
+    assert.match(e.message, re);
+    assert.ok(e.message.includes(file), `the message names the file: ${e.message}`);
+    return true;
+  });
+}
+
+test('the shipped model loads on CPU with its names, input size and YOLOv8 layout', async () => {
+  const m = await loadModel(SHIPPED, { providers: ['cpu'] });
+  assert.equal(m.provider, 'cpu');
+  assert.deepEqual(m.names, ['washer', 'bracket', 'scratch', 'missing_notch']);
+  assert.deepEqual([m.inputH, m.inputW], [192, 256]);
+  assert.equal(m.decoder.layout, 'yolov8');
+  assert.deepEqual(m.outputDims, [1, 8, 192]);
+  assert.match(m.sha256, /^[0-9a-f]{64}$/);
+  assert.equal(m.header.metadata.stride, '16');
+  assert.equal(m.header.metadata.imgsz, '[192, 256]');
+});
+
+test('a missing model file: DRIFTLINE_ERR_MODEL_NOT_FOUND', async () => {
+  await rejectsWith(join(dir, 'nope.onnx'), 'DRIFTLINE_ERR_MODEL_NOT_FOUND', /model file not found/);
+});
+
+test('files that are not ONNX: DRIFTLINE_ERR_MODEL_NOT_ONNX with the reason', async () => {
+  await rejectsWith(await write('empty.onnx', ''), 'DRIFTLINE_ERR_MODEL_NOT_ONNX', /empty/);
+  await rejectsWith(await write('text.onnx', 'name: yolov8n\nnc: 80\n'), 'DRIFTLINE_ERR_MODEL_NOT_ONNX', /not an ONNX model/);
+  const jpeg = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#fff' } }).jpeg().toBuffer();
+  await rejectsWith(await write('photo.onnx', jpeg), 'DRIFTLINE_ERR_MODEL_NOT_ONNX', /does not parse as an ONNX protobuf/);
+  const real = await readFile(SHIPPED);
+  await rejectsWith(await write('truncated.onnx', real.subarray(0, Math.floor(real.length / 2))), 'DRIFTLINE_ERR_MODEL_NOT_ONNX', /not an ONNX model/);
+  await rejectsWith(dir, 'DRIFTLINE_ERR_MODEL_NOT_ONNX', /cannot read it/);
+});
+
+test('unexpected output shapes: DRIFTLINE_ERR_MODEL_OUTPUT naming the shape', async () => {
+  await rejectsWith(await write('flat.onnx', constantModel({ outputDims: [1, 1000] })), 'DRIFTLINE_ERR_MODEL_OUTPUT', /\[1, 1000\].*expected 3 dimensions/);
+  await rejectsWith(await write('tiny.onnx', constantModel({ outputDims: [1, 4, 4] })), 'DRIFTLINE_ERR_MODEL_OUTPUT', /\[1, 4, 4\]/);
+  await rejectsWith(
+    await write('mismatch.onnx', constantModel({ outputDims: [1, 84, 100], metadata: { names: "{0: 'a', 1: 'b'}" } })),
+    'DRIFTLINE_ERR_MODEL_OUTPUT',
+    /with 2 classes/,
+  );
+  await rejectsWith(await write('batch2.onnx', constantModel({ outputDims: [2, 6, 10] })), 'DRIFTLINE_ERR_MODEL_OUTPUT', /batch dimension/);
+});
+
+test('inputs that are not one float NCHW RGB image: DRIFTLINE_ERR_MODEL_INPUT', async () => {
+  await rejectsWith(await write('u8.onnx', constantModel({ outputDims: [1, 6, 10], inputType: ELEM.UINT8 })), 'DRIFTLINE_ERR_MODEL_INPUT', /element type uint8/);
+  await rejectsWith(await write('grey.onnx', constantModel({ outputDims: [1, 6, 10], inputShape: [1, 1, 64, 64] })), 'DRIFTLINE_ERR_MODEL_INPUT', /3 channels/);
+  await rejectsWith(await write('nhwc.onnx', constantModel({ outputDims: [1, 6, 10], inputShape: [1, 64, 64] })), 'DRIFTLINE_ERR_MODEL_INPUT', /4 dimensions/);
+  await rejectsWith(
+    await write('two.onnx', constantModel({ outputDims: [1, 6, 10], inputs: ['images', 'sizes'] })),
+    'DRIFTLINE_ERR_MODEL_INPUT',
+    /exactly one input/,
+  );
+});
+
+test('dynamic input sizes come from the imgsz metadata', async () => {
+  const f = await write('dyn.onnx', constantModel({ outputDims: [1, 6, 10], inputShape: ['batch', 3, 'height', 'width'], metadata: { imgsz: '[96, 128]' } }));
+  const m = await loadModel(f, { providers: ['cpu'] });
+  assert.deepEqual([m.inputH, m.inputW], [96, 128]);
+});
+
+test('providers: falls back in order with a reason per failure, and says which one runs', async () => {
+  const m = await loadModel(SHIPPED, { providers: ['tensorrt', 'cuda', 'cpu'] });
+  assert.equal(m.provider, 'cpu');
+  assert.deepEqual(m.attempts.map((a) => [a.provider, a.ok]), [['tensorrt', false], ['cuda', false], ['cpu', true]]);
+  for (const a of m.attempts.slice(0, 2)) assert.match(a.reason ?? '', /\S/);
+});
+
+test('providers: when none loads, DRIFTLINE_ERR_MODEL_LOAD lists every attempt', async () => {
+  await assert.rejects(loadModel(SHIPPED, { providers: ['cuda'] }), (e: unknown) => isDriftlineError(e, 'DRIFTLINE_ERR_MODEL_LOAD') && /cuda: /.test(e.message));
+  assert.throws(() => checkProviders(['cpu', 'gpu']), (e: unknown) => isDriftlineError(e, 'DRIFTLINE_ERR_EXECUTION_PROVIDER') && /gpu/.test(e.message));
+  assert.throws(() => checkProviders([]), (e: unknown) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG'));
+  assert.deepEqual(checkProviders([' CUDA', 'cpu']), ['cuda', 'cpu']);
+});
