@@ -6,7 +6,7 @@
 import * as ort from 'onnxruntime-node';
 import { BoxSet } from '../decode/boxes.js';
 import { Nms, type NmsOptions } from '../decode/nms.js';
-import { letterboxInto, unletterboxBoxes, type Letterbox, type RawFrame } from '../preprocess/letterbox.js';
+import { Letterboxer, unletterboxBoxes, type Letterbox, type RawFrame, type ResizeMode } from '../preprocess/letterbox.js';
 import type { LoadedModel } from './model.js';
 
 export interface DetectorOptions {
@@ -24,6 +24,8 @@ export interface DetectorOptions {
   readonly candidateFloor?: number;
   /** Number of slots (frames in flight); 2 lets preprocessing overlap inference. */
   readonly slots?: number;
+  /** How frames are resized into the model input (default `bilinear`, as Ultralytics does). */
+  readonly resize?: ResizeMode;
 }
 
 export interface StageTimes {
@@ -35,6 +37,7 @@ export interface StageTimes {
 /** One frame's working set. Its contents are valid until the slot is used again. */
 export class Slot {
   readonly input: Float32Array;
+  readonly letterboxer: Letterboxer;
   readonly inputTensor: ort.Tensor;
   readonly outputTensor: ort.Tensor | undefined;
   readonly candidates: BoxSet;
@@ -44,8 +47,9 @@ export class Slot {
   readonly times: StageTimes = { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0 };
   output: Float32Array = new Float32Array(0);
 
-  constructor(m: LoadedModel, maxDet: number) {
+  constructor(m: LoadedModel, maxDet: number, resize: ResizeMode) {
     this.input = new Float32Array(3 * m.inputW * m.inputH);
+    this.letterboxer = new Letterboxer(this.input, m.inputW, m.inputH, resize);
     this.inputTensor = new ort.Tensor('float32', this.input, [1, 3, m.inputH, m.inputW]);
     if (m.staticOutput) {
       const size = m.outputDims.reduce((a, b) => a * b, 1);
@@ -80,7 +84,7 @@ export class Detector {
     this.candidateFloor = Math.min(o.candidateFloor ?? lowest, lowest);
     this.nmsOptions = { conf, iou: o.iou ?? 0.45, maxDet: o.maxDet ?? 300, classConf };
     const maxDet = this.nmsOptions.maxDet;
-    this.slots = Array.from({ length: Math.max(1, o.slots ?? 2) }, () => new Slot(model, maxDet));
+    this.slots = Array.from({ length: Math.max(1, o.slots ?? 2) }, () => new Slot(model, maxDet, o.resize ?? 'bilinear'));
     this.nms = new Nms(this.slots[0]!.candidates.capacity);
     this.feeds = this.slots.map((s) => ({ [model.inputName]: s.inputTensor }));
     this.fetches = this.slots.map((s) => (s.outputTensor ? { [model.outputName]: s.outputTensor } : [model.outputName]));
@@ -95,7 +99,7 @@ export class Detector {
 
   async preprocess(frame: RawFrame, slot: Slot): Promise<void> {
     const t = performance.now();
-    slot.letterbox = await letterboxInto(frame, slot.input, this.model.inputW, this.model.inputH);
+    slot.letterbox = await slot.letterboxer.run(frame);
     slot.times.preprocessMs = performance.now() - t;
   }
 
@@ -127,28 +131,34 @@ export class Detector {
   }
 
   /**
-   * Runs frames through the detector with preprocessing of frame i+1 overlapping inference of
-   * frame i. `onResult` is called in frame order, synchronously with a slot that stays valid only
-   * until it returns.
+   * Runs frames through the detector as a pipeline: while frame i is in inference, frame i+1 is
+   * letterboxed, and frame i-1 is decoded once frame i's inference has been started. `onResult` is
+   * called in frame order, synchronously, with a slot that stays valid only until it returns.
+   * Needs at least 2 slots.
    */
   async run(frames: AsyncIterable<RawFrame> | Iterable<RawFrame>, onResult: (slot: Slot, index: number) => void): Promise<number> {
+    if (this.slots.length < 2) throw new Error('Detector.run needs at least 2 slots');
     let index = 0;
-    let pending: { slot: Slot; done: Promise<void>; index: number } | undefined;
+    let inFlight: { slot: Slot; done: Promise<void>; index: number } | undefined;
     for await (const frame of frames) {
       const slot = this.nextSlot();
       const prepared = this.preprocess(frame, slot);
-      if (pending) {
-        await pending.done;
-        this.postprocess(pending.slot);
-        onResult(pending.slot, pending.index);
+      let finished: typeof inFlight;
+      if (inFlight) {
+        await inFlight.done;
+        finished = inFlight;
       }
       await prepared;
-      pending = { slot, done: this.infer(slot), index: index++ };
+      inFlight = { slot, done: this.infer(slot), index: index++ };
+      if (finished) {
+        this.postprocess(finished.slot);
+        onResult(finished.slot, finished.index);
+      }
     }
-    if (pending) {
-      await pending.done;
-      this.postprocess(pending.slot);
-      onResult(pending.slot, pending.index);
+    if (inFlight) {
+      await inFlight.done;
+      this.postprocess(inFlight.slot);
+      onResult(inFlight.slot, inFlight.index);
     }
     return index;
   }

@@ -10,7 +10,9 @@ import {
   hwcToChw,
   letterboxGeometry,
   letterboxInto,
+  Letterboxer,
   letterboxPoint,
+  RESIZE_MODES,
   unletterboxBoxes,
   type RawFrame,
 } from '../../../agent/preprocess/letterbox.js';
@@ -61,7 +63,7 @@ test('hwcToChw normalises to [0,1] planes', () => {
   assert.deepEqual([...dst].map((v) => +v.toFixed(3)), [1, 0, 0, 1, 0.2, 0.4]);
 });
 
-test('letterboxInto puts the image where the geometry says, pads with 114, reuses the tensor', async () => {
+for (const mode of RESIZE_MODES) test(`letterboxInto (${mode}) puts the image where the geometry says and pads with 114`, async () => {
   // 200x100 frame: black with a white square at x 100..140, y 20..60; red channel 255 at all.
   const w = 200;
   const h = 100;
@@ -76,7 +78,7 @@ test('letterboxInto puts the image where the geometry says, pads with 114, reuse
     }
   }
   const dst = new Float32Array(3 * 100 * 100).fill(-1);
-  const lb = await letterboxInto({ data, width: w, height: h, channels: 3 }, dst, 100, 100);
+  const lb = await letterboxInto({ data, width: w, height: h, channels: 3 }, dst, 100, 100, mode);
   assert.deepEqual([lb.newW, lb.newH, lb.left, lb.top], [100, 50, 0, 25]);
   const at = (c: number, x: number, y: number): number => dst[c * 10000 + y * 100 + x]!;
   assert.ok(Math.abs(at(0, 50, 5) - 114 / 255) < 1e-6, 'top padding is 114');
@@ -114,4 +116,29 @@ test('decodeImage: real JPEG and PNG (grey, alpha) decode to RGB; junk and missi
   await writeFile(truncated, full.subarray(0, 200));
   await assert.rejects(decodeImage(truncated), (e: unknown) => isDriftlineError(e, 'DRIFTLINE_ERR_IMAGE_DECODE') && e.message.includes(truncated));
   await assert.rejects(decodeImage(join(dir, 'missing.png')), (e: unknown) => isDriftlineError(e, 'DRIFTLINE_ERR_IMAGE_NOT_FOUND'));
+});
+
+test('bilinear and sharp modes agree on a smooth image; the padding is written once per geometry', async () => {
+  const w = 640;
+  const h = 480;
+  const data = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.set([(x * 255) / w, (y * 255) / h, 128], (y * w + x) * 3);
+  const frame: RawFrame = { data, width: w, height: h, channels: 3 };
+  const a = new Float32Array(3 * 320 * 320);
+  const b = new Float32Array(3 * 320 * 320);
+  const lbA = new Letterboxer(a, 320, 320, 'bilinear');
+  await lbA.run(frame);
+  await new Letterboxer(b, 320, 320, 'sharp').run(frame);
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+  assert.ok(diff < 3 / 255, `max difference ${diff * 255} grey levels`);
+  // Geometry 640x480 -> 320x240 at top 40: the padding rows hold 114/255.
+  assert.ok(Math.abs(a[5 * 320 + 7]! - 114 / 255) < 1e-6);
+  // Scribble on the padding: a frame of the same size leaves it alone (written once)...
+  a[5 * 320 + 7] = 7;
+  await lbA.run(frame);
+  assert.equal(a[5 * 320 + 7], 7);
+  // ...a frame of another size re-lays the geometry and rewrites it.
+  await lbA.run({ data: new Uint8Array(480 * 640 * 3), width: 480, height: 640, channels: 3 });
+  assert.ok(Math.abs(a[5 * 320 + 7]! - 114 / 255) < 1e-6);
 });
