@@ -1,38 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
-const ROOT = new URL('../../', import.meta.url).pathname;
-const CLI = join(ROOT, 'bin', 'driftline.js');
-const MODEL = join(ROOT, 'models', 'line-detector.onnx');
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...args: string[]): Promise<Result> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: ROOT, maxBuffer: 16 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+import { MODEL, cli, renderDataset } from '../helpers/cli.js';
 
 let dataset = '';
 
 before(async () => {
-  dataset = await mkdtemp(join(tmpdir(), 'driftline-cli-'));
-  const r = await cli('synth', '--out', dataset, '--count', '6', '--seed', '99', '--val', '0', '--defectRate', '0.5');
-  assert.equal(r.code, 0, r.stderr);
+  dataset = await renderDataset(6, 99);
 });
 
 test('detect prints one JSON line per image with boxes in image pixels', async () => {

@@ -1,37 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
-const ROOT = new URL('../../', import.meta.url).pathname;
-const CLI = join(ROOT, 'bin', 'driftline.js');
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...args: string[]): Promise<Result> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: ROOT, maxBuffer: 16 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+import { cli, renderDataset } from '../helpers/cli.js';
 
 let dataset = '';
 
 before(async () => {
-  dataset = await mkdtemp(join(tmpdir(), 'driftline-cli-'));
-  const r = await cli('synth', '--out', dataset, '--count', '6', '--seed', '99', '--val', '0', '--defectRate', '0.5');
-  assert.equal(r.code, 0, r.stderr);
+  dataset = await renderDataset(6, 99);
 });
 
 test('synth writes the dataset it reports', async () => {
