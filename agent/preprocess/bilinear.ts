@@ -57,13 +57,15 @@ const INV255 = 1 / 255;
  */
 export function resampleBilinear(src: Uint8Array, t: BilinearTaps, dst: Float32Array, dstW: number, dstH: number, left: number, top: number): void {
   const plane = dstW * dstH;
-  const { x0, x1, fx, y0, y1, fy } = t;
-  for (let oy = 0; oy < t.outH; oy++) {
+  const plane2 = plane * 2;
+  const { x0, x1, fx, y0, y1, fy, outW, outH } = t;
+  for (let oy = 0; oy < outH; oy++) {
     const r0 = y0[oy]!;
     const r1 = y1[oy]!;
-    const wy = fy[oy]!;
+    const wy = fy[oy]! * INV255;
+    const wy0 = INV255 - wy;
     let d = (top + oy) * dstW + left;
-    for (let ox = 0; ox < t.outW; ox++, d++) {
+    for (let ox = 0; ox < outW; ox++, d++) {
       const a = x0[ox]!;
       const b = x1[ox]!;
       const wx = fx[ox]!;
@@ -71,11 +73,16 @@ export function resampleBilinear(src: Uint8Array, t: BilinearTaps, dst: Float32A
       const p01 = r0 + b;
       const p10 = r1 + a;
       const p11 = r1 + b;
-      for (let c = 0; c < 3; c++) {
-        const top0 = src[p00 + c]! + (src[p01 + c]! - src[p00 + c]!) * wx;
-        const bot0 = src[p10 + c]! + (src[p11 + c]! - src[p10 + c]!) * wx;
-        dst[d + c * plane] = (top0 + (bot0 - top0) * wy) * INV255;
-      }
+      // Channels unrolled; the 1/255 scale is folded into the vertical weights.
+      let u = src[p00]!;
+      let l = src[p10]!;
+      dst[d] = (u + (src[p01]! - u) * wx) * wy0 + (l + (src[p11]! - l) * wx) * wy;
+      u = src[p00 + 1]!;
+      l = src[p10 + 1]!;
+      dst[d + plane] = (u + (src[p01 + 1]! - u) * wx) * wy0 + (l + (src[p11 + 1]! - l) * wx) * wy;
+      u = src[p00 + 2]!;
+      l = src[p10 + 2]!;
+      dst[d + plane2] = (u + (src[p01 + 2]! - u) * wx) * wy0 + (l + (src[p11 + 2]! - l) * wx) * wy;
     }
   }
 }
