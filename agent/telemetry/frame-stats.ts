@@ -1,0 +1,168 @@
+/**
+ * Per-frame input statistics: what the camera delivered, summarised cheaply enough to run on every
+ * frame. Computed on a sampled grid of about `targetSamples` pixels (every s-th pixel in x and y),
+ * in one pass for the colour statistics plus one pass over the small luma grid for sharpness. All
+ * buffers are allocated at construction (or once when the frame size changes); `compute()` writes
+ * into the reused `values` array.
+ *
+ * Definitions (luma Y = 0.299 R + 0.587 G + 0.114 B, BT.601, 0–255):
+ *   brightness        mean Y
+ *   brightnessSpread  Y at the 95th percentile minus Y at the 5th (robust spread)
+ *   contrast          RMS contrast: standard deviation of Y/255
+ *   meanR/G/B         mean of each channel, 0–255
+ *   colourTemp        log2((meanR + 1) / (meanB + 1)): > 0 warm light, < 0 cool light
+ *   saturation        mean HSV saturation (max − min) / max, 0–1
+ *   sharpness         variance of the 4-neighbour Laplacian of Y over the sampled grid
+ *   underExposed      fraction of samples with Y < 10
+ *   overExposed       fraction of samples with any channel >= 250 (clipped)
+ *   entropy           Shannon entropy of the 256-bin Y histogram, in bits (0–8)
+ */
+
+export const FRAME_FEATURES = [
+  'brightness',
+  'brightnessSpread',
+  'contrast',
+  'meanR',
+  'meanG',
+  'meanB',
+  'colourTemp',
+  'saturation',
+  'sharpness',
+  'underExposed',
+  'overExposed',
+  'entropy',
+] as const;
+export type FrameFeature = (typeof FRAME_FEATURES)[number];
+
+export const FEATURE_INDEX: Readonly<Record<FrameFeature, number>> = Object.freeze(
+  Object.fromEntries(FRAME_FEATURES.map((f, i) => [f, i])) as Record<FrameFeature, number>,
+);
+
+export const UNDER_EXPOSED_Y = 10;
+export const OVER_EXPOSED_CHANNEL = 250;
+
+export class FrameStats {
+  /** One value per FRAME_FEATURES entry, overwritten by each compute(). */
+  readonly values = new Float64Array(FRAME_FEATURES.length);
+  private readonly hist = new Uint32Array(256);
+  private grid = new Float32Array(0);
+  private width = 0;
+  private height = 0;
+  private step = 1;
+  private gw = 0;
+  private gh = 0;
+
+  constructor(readonly targetSamples = 160 * 120) {}
+
+  /** The sampling stride for the current frame size (pixels between samples). */
+  get stride(): number {
+    return this.step;
+  }
+
+  private layout(width: number, height: number): void {
+    if (width === this.width && height === this.height) return;
+    this.width = width;
+    this.height = height;
+    this.step = Math.max(1, Math.floor(Math.sqrt((width * height) / this.targetSamples)));
+    this.gw = Math.floor(width / this.step);
+    this.gh = Math.floor(height / this.step);
+    if (this.grid.length < this.gw * this.gh) this.grid = new Float32Array(this.gw * this.gh);
+  }
+
+  compute(data: Uint8Array, width: number, height: number): Float64Array {
+    this.layout(width, height);
+    const { step, gw, gh, grid, hist } = this;
+    hist.fill(0);
+    const off = step >> 1;
+    let sumY = 0;
+    let sumY2 = 0;
+    let sumR = 0;
+    let sumG = 0;
+    let sumB = 0;
+    let sumS = 0;
+    let under = 0;
+    let over = 0;
+    let g = 0;
+    for (let gy = 0; gy < gh; gy++) {
+      let i = ((gy * step + off) * width + off) * 3;
+      const di = step * 3;
+      for (let gx = 0; gx < gw; gx++, i += di, g++) {
+        const r = data[i]!;
+        const gr = data[i + 1]!;
+        const b = data[i + 2]!;
+        const y = 0.299 * r + 0.587 * gr + 0.114 * b;
+        grid[g] = y;
+        sumY += y;
+        sumY2 += y * y;
+        sumR += r;
+        sumG += gr;
+        sumB += b;
+        const mx = r > gr ? (r > b ? r : b) : gr > b ? gr : b;
+        const mn = r < gr ? (r < b ? r : b) : gr < b ? gr : b;
+        if (mx > 0) sumS += (mx - mn) / mx;
+        if (y < UNDER_EXPOSED_Y) under++;
+        if (mx >= OVER_EXPOSED_CHANNEL) over++;
+        hist[(y + 0.5) | 0]!++;
+      }
+    }
+    const n = gw * gh;
+    const v = this.values;
+    if (n === 0) {
+      v.fill(0);
+      return v;
+    }
+    const mean = sumY / n;
+    const variance = Math.max(0, sumY2 / n - mean * mean);
+    v[0] = mean;
+    v[1] = percentile(hist, n, 0.95) - percentile(hist, n, 0.05);
+    v[2] = Math.sqrt(variance) / 255;
+    v[3] = sumR / n;
+    v[4] = sumG / n;
+    v[5] = sumB / n;
+    v[6] = Math.log2((v[3] + 1) / (v[5] + 1));
+    v[7] = sumS / n;
+    v[8] = laplacianVariance(grid, gw, gh);
+    v[9] = under / n;
+    v[10] = over / n;
+    let h = 0;
+    for (let k = 0; k < 256; k++) {
+      const c = hist[k]!;
+      if (c > 0) {
+        const p = c / n;
+        h -= p * Math.log2(p);
+      }
+    }
+    v[11] = h;
+    return v;
+  }
+}
+
+/** The histogram bin holding the q-quantile of n samples. */
+function percentile(hist: Uint32Array, n: number, q: number): number {
+  const target = q * n;
+  let acc = 0;
+  for (let k = 0; k < 256; k++) {
+    acc += hist[k]!;
+    if (acc >= target) return k;
+  }
+  return 255;
+}
+
+/** Variance of the 4-neighbour Laplacian over the interior of a gw x gh grid. */
+function laplacianVariance(grid: Float32Array, gw: number, gh: number): number {
+  if (gw < 3 || gh < 3) return 0;
+  let s = 0;
+  let s2 = 0;
+  let m = 0;
+  for (let y = 1; y < gh - 1; y++) {
+    let i = y * gw + 1;
+    for (let x = 1; x < gw - 1; x++, i++) {
+      const l = 4 * grid[i]! - grid[i - 1]! - grid[i + 1]! - grid[i - gw]! - grid[i + gw]!;
+      s += l;
+      s2 += l * l;
+      m++;
+    }
+  }
+  const mean = s / m;
+  return Math.max(0, s2 / m - mean * mean);
+}

@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BoxSet } from '../../../agent/decode/boxes.js';
+import { CONF_BINS, DetectionStats } from '../../../agent/telemetry/detection-stats.js';
+
+test('histograms every candidate by class and fixed bin; summarises the kept detections', () => {
+  const cand = new BoxSet(10);
+  for (const [s, c] of [[0.02, 0], [0.07, 0], [0.5, 1], [0.99, 1], [1.0, 1], [0.3, 5]] as const) cand.push(0, 0, 1, 1, s, c);
+  const dets = new BoxSet(10);
+  dets.push(0, 0, 100, 50, 0.99, 1); // area 5000 / 20000, aspect 2
+  dets.push(10, 10, 60, 110, 0.5, 1); // area 5000 / 20000, aspect 0.5
+  const st = new DetectionStats(2);
+  const v = st.compute(cand, dets, 200, 100);
+  [2, 1.0, 0.745, 6, 0.25, 1.25].forEach((want, i) => assert.ok(Math.abs(v[i]! - want) < 1e-6, `value ${i}: ${v[i]} vs ${want}`));
+  const h = st.confHist;
+  assert.equal(h[0 * CONF_BINS + 0], 1); // 0.02
+  assert.equal(h[0 * CONF_BINS + 1], 1); // 0.07
+  assert.equal(h[1 * CONF_BINS + 10], 1); // 0.5
+  assert.equal(h[1 * CONF_BINS + 19], 2); // 0.99 and 1.0 (top bin is closed)
+  assert.equal(h.reduce((a, b) => a + b, 0), 5, 'the class outside the model is not histogrammed');
+  assert.deepEqual([...st.classCounts], [0, 2]);
+});
+
+test('an empty frame is all zeros, and the arrays are reused', () => {
+  const st = new DetectionStats(3);
+  const hist = st.confHist;
+  const v = st.compute(new BoxSet(1), new BoxSet(1), 640, 480);
+  assert.deepEqual([...v], [0, 0, 0, 0, 0, 0]);
+  assert.equal(st.confHist, hist);
+});
