@@ -99,6 +99,8 @@ export class LineScene {
       this.parts.push(p);
       x = p.x + p.size * 0.5 + this.rng.range(0.15, 1.3) * p.size;
     }
+    // step() keeps parts in belt order: the rightmost (oldest) first, the newest last.
+    this.parts.reverse();
   }
 
   /** Advances the belt by one frame: parts move, leave at the right, and enter at the left. */

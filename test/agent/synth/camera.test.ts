@@ -132,3 +132,21 @@ test('a bumped camera moves the labels; an occluder hides the right of the frame
   const px = (occ.data[(240 * 640 + 600) * 3]! + occ.data[(240 * 640 + 610) * 3]!) / 2;
   assert.ok(px < 60);
 });
+
+test('video frames never put two parts on top of each other, from the first frame on', () => {
+  const cam = new LineCamera(640, 480, 8);
+  for (let i = 0; i < 300; i++) {
+    const objs = cam.next(cond({ beltSpeed: 25 })).objects;
+    for (let a = 0; a < objs.length; a++) {
+      for (let b = a + 1; b < objs.length; b++) {
+        const A = objs[a]!;
+        const B = objs[b]!;
+        const iw = Math.min(A.x2, B.x2) - Math.max(A.x1, B.x1);
+        const ih = Math.min(A.y2, B.y2) - Math.max(A.y1, B.y1);
+        const inter = iw > 0 && ih > 0 ? iw * ih : 0;
+        const smaller = Math.min((A.x2 - A.x1) * (A.y2 - A.y1), (B.x2 - B.x1) * (B.y2 - B.y1));
+        assert.ok(inter < 0.25 * smaller, `frame ${i}: boxes overlap by ${(inter / smaller).toFixed(2)} of the smaller`);
+      }
+    }
+  }
+});
