@@ -37,26 +37,39 @@ export async function bench(seconds: number, threadsList: number[] = [1, 2]): Pr
       const det = new Detector(model, { conf: 0.25, slots: 2 });
       const slot = det.slots[0]!;
       let i = 0;
-      const pre = await measure(seconds / 5, () => det.preprocess(frames[i++ % frames.length]!, slot));
-      const inf = await measure(seconds / 5, () => det.infer(slot));
-      const post = await measure(seconds / 10, () => det.postprocess(slot));
+      const pre = await measure(seconds / 6, () => det.preprocess(frames[i++ % frames.length]!, slot));
+      const inf = await measure(seconds / 6, () => det.infer(slot));
+      const post = await measure(seconds / 12, () => det.postprocess(slot));
       line('preprocess (letterbox + CHW float)', `${pre.msEach.toFixed(2)} ms/frame`);
       line('inference (session.run)', `${inf.msEach.toFixed(2)} ms/frame`);
       line('decode + NMS + map back', `${post.msEach.toFixed(3)} ms/frame`);
       // Bare: session.run on the same tensor, nothing else.
-      const feeds = { [model.inputName]: slot.inputTensor };
-      const bare = await measure(seconds / 4, () => model.session.run(feeds));
-      let n = 0;
-      const t0 = performance.now();
-      const until = t0 + (seconds / 4) * 1000;
-      function* source(): Generator<RawFrame> {
-        while (performance.now() < until) yield frames[n++ % frames.length]!;
-      }
-      const done = await det.run(source(), () => {});
-      const e2e = done / ((performance.now() - t0) / 1000);
+      const feeds = { [model.inputName]: slot.inputTensor! };
+      const bare = await measure(seconds / 6, () => model.session.run(feeds));
+      const throughput = async (d: Detector): Promise<number> => {
+        let n = 0;
+        const t0 = performance.now();
+        const until = t0 + (seconds / 6) * 1000;
+        function* source(): Generator<RawFrame> {
+          while (performance.now() < until) yield frames[n++ % frames.length]!;
+        }
+        const done = await d.run(source(), () => {});
+        return done / ((performance.now() - t0) / 1000);
+      };
+      const onMain = await throughput(det);
+      const worker = await Detector.open(model, { conf: 0.25, slots: 2, thread: 'worker' });
+      await throughput(worker); // warm the worker's session
+      const inWorker = await throughput(worker);
+      await worker.close();
+      const auto = await Detector.open(model, { conf: 0.25, slots: 2 });
+      const chosen = auto.inferenceThread;
+      await auto.close();
+      const e2e = chosen === 'worker' ? inWorker : onMain;
       line('bare session.run throughput', `${bare.perSecond.toFixed(1)} frames/s`);
-      line('end-to-end detect throughput (pipelined)', `${e2e.toFixed(1)} frames/s`);
-      ratio('ratio end-to-end / bare', e2e / bare.perSecond, 0.9);
+      line('end-to-end, inference on the JS thread', `${onMain.toFixed(1)} frames/s (ratio ${(onMain / bare.perSecond).toFixed(3)})`);
+      line('end-to-end, inference in a worker thread', `${inWorker.toFixed(1)} frames/s (ratio ${(inWorker / bare.perSecond).toFixed(3)})`);
+      line(`default policy (thread: auto) picks`, chosen);
+      ratio(`ratio end-to-end / bare, default policy (${chosen})`, e2e / bare.perSecond, 0.9);
     }
   }
 }

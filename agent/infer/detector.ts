@@ -3,10 +3,12 @@
  * allocated at construction. Work happens in slots (input tensor, output tensor, candidate and
  * detection sets); two slots let the preprocessing of one frame overlap the inference of another.
  */
+import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { BoxSet } from '../decode/boxes.js';
 import { Nms, type NmsOptions } from '../decode/nms.js';
 import { Letterboxer, unletterboxBoxes, type Letterbox, type RawFrame, type ResizeMode } from '../preprocess/letterbox.js';
+import { InferenceThread } from './inference-thread.js';
 import type { LoadedModel } from './model.js';
 
 export interface DetectorOptions {
@@ -26,6 +28,14 @@ export interface DetectorOptions {
   readonly slots?: number;
   /** How frames are resized into the model input (default `bilinear`, as Ultralytics does). */
   readonly resize?: ResizeMode;
+  /**
+   * Where ONNX Runtime runs. `main` (the constructor's only choice): on the JavaScript thread, which
+   * it blocks for the whole inference. `worker`: in a worker thread, so letterboxing, decoding and
+   * everything else in the process carry on meanwhile. `auto` (Detector.open's default): a worker
+   * when ONNX Runtime's intra-op threads leave at least one core free, else the main thread: with
+   * every core busy inferring, a worker only adds contention (measured in docs/performance.md).
+   */
+  readonly thread?: 'main' | 'worker' | 'auto';
 }
 
 export interface StageTimes {
@@ -38,8 +48,11 @@ export interface StageTimes {
 export class Slot {
   readonly input: Float32Array;
   readonly letterboxer: Letterboxer;
-  readonly inputTensor: ort.Tensor;
+  /** Tensors for main-thread inference; undefined when a worker thread runs the model. */
+  readonly inputTensor: ort.Tensor | undefined;
   readonly outputTensor: ort.Tensor | undefined;
+  /** Shared memory with the inference worker, when there is one. */
+  readonly shared: { input: SharedArrayBuffer; output: SharedArrayBuffer; out: Float32Array } | undefined;
   readonly candidates: BoxSet;
   /** Final detections in source-frame pixels. */
   readonly detections: BoxSet;
@@ -47,14 +60,23 @@ export class Slot {
   readonly times: StageTimes = { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0 };
   output: Float32Array = new Float32Array(0);
 
-  constructor(m: LoadedModel, maxDet: number, resize: ResizeMode) {
-    this.input = new Float32Array(3 * m.inputW * m.inputH);
-    this.letterboxer = new Letterboxer(this.input, m.inputW, m.inputH, resize);
-    this.inputTensor = new ort.Tensor('float32', this.input, [1, 3, m.inputH, m.inputW]);
-    if (m.staticOutput) {
-      const size = m.outputDims.reduce((a, b) => a * b, 1);
-      this.outputTensor = new ort.Tensor('float32', new Float32Array(size), m.outputDims as number[]);
+  constructor(m: LoadedModel, maxDet: number, resize: ResizeMode, shared: boolean) {
+    const inSize = 3 * m.inputW * m.inputH;
+    const outSize = m.outputDims.reduce((a, b) => a * b, 1);
+    if (shared) {
+      const input = new SharedArrayBuffer(inSize * 4);
+      const output = new SharedArrayBuffer(outSize * 4);
+      this.input = new Float32Array(input);
+      this.shared = { input, output, out: new Float32Array(output) };
+      this.inputTensor = undefined;
+      this.outputTensor = undefined;
+    } else {
+      this.input = new Float32Array(inSize);
+      this.shared = undefined;
+      this.inputTensor = new ort.Tensor('float32', this.input, [1, 3, m.inputH, m.inputW]);
+      this.outputTensor = m.staticOutput ? new ort.Tensor('float32', new Float32Array(outSize), m.outputDims as number[]) : undefined;
     }
+    this.letterboxer = new Letterboxer(this.input, m.inputW, m.inputH, resize);
     this.candidates = new BoxSet(m.staticOutput ? Math.max(m.decoder.anchors, 1) : Math.max(m.decoder.anchors, 4096));
     this.detections = new BoxSet(maxDet);
   }
@@ -67,11 +89,39 @@ export class Detector {
   private readonly nms: Nms;
   private readonly feeds: Record<string, ort.Tensor>[];
   private readonly fetches: (Record<string, ort.Tensor> | string[])[];
+  private thread: InferenceThread | undefined;
   private next = 0;
+
+  /**
+   * A detector whose inference runs where `thread` says (default `auto`). Models whose output shape
+   * varies always run on the main thread. Call close() when done.
+   */
+  static async open(model: LoadedModel, o: DetectorOptions = {}): Promise<Detector> {
+    const want = o.thread ?? 'auto';
+    const intra = model.tuning.intraOpThreads;
+    const spareCore = intra > 0 && intra < availableParallelism();
+    const worker = model.staticOutput && (want === 'worker' || (want === 'auto' && spareCore));
+    const d = new Detector(model, o, worker);
+    if (worker) {
+      d.thread = await InferenceThread.start(
+        model,
+        model.modelBytes,
+        d.slots.map((s) => ({ input: s.shared!.input, output: s.shared!.output })),
+        model.tuning,
+      );
+    }
+    return d;
+  }
+
+  /** Where inference runs. */
+  get inferenceThread(): 'main' | 'worker' {
+    return this.thread ? 'worker' : 'main';
+  }
 
   constructor(
     readonly model: LoadedModel,
     o: DetectorOptions = {},
+    shared = false,
   ) {
     const conf = o.conf ?? 0.25;
     const classConf = new Float32Array(model.names.length).fill(Number.NaN);
@@ -84,9 +134,9 @@ export class Detector {
     this.candidateFloor = Math.min(o.candidateFloor ?? lowest, lowest);
     this.nmsOptions = { conf, iou: o.iou ?? 0.45, maxDet: o.maxDet ?? 300, classConf };
     const maxDet = this.nmsOptions.maxDet;
-    this.slots = Array.from({ length: Math.max(1, o.slots ?? 2) }, () => new Slot(model, maxDet, o.resize ?? 'bilinear'));
+    this.slots = Array.from({ length: Math.max(1, o.slots ?? 2) }, () => new Slot(model, maxDet, o.resize ?? 'bilinear', shared));
     this.nms = new Nms(this.slots[0]!.candidates.capacity);
-    this.feeds = this.slots.map((s) => ({ [model.inputName]: s.inputTensor }));
+    this.feeds = this.slots.map((s) => (s.inputTensor ? { [model.inputName]: s.inputTensor } : {}));
     this.fetches = this.slots.map((s) => (s.outputTensor ? { [model.outputName]: s.outputTensor } : [model.outputName]));
   }
 
@@ -106,8 +156,13 @@ export class Detector {
   async infer(slot: Slot): Promise<void> {
     const t = performance.now();
     const idx = this.slots.indexOf(slot);
-    const result = await this.model.session.run(this.feeds[idx]!, this.fetches[idx]!);
-    slot.output = slot.outputTensor ? (slot.outputTensor.data as Float32Array) : (result[this.model.outputName]!.data as Float32Array);
+    if (this.thread) {
+      await this.thread.run(idx);
+      slot.output = slot.shared!.out;
+    } else {
+      const result = await this.model.session.run(this.feeds[idx]!, this.fetches[idx]!);
+      slot.output = slot.outputTensor ? (slot.outputTensor.data as Float32Array) : (result[this.model.outputName]!.data as Float32Array);
+    }
     slot.times.inferenceMs = performance.now() - t;
   }
 
@@ -161,6 +216,12 @@ export class Detector {
       onResult(inFlight.slot, inFlight.index);
     }
     return index;
+  }
+
+  /** Stops the inference worker, if any. */
+  async close(): Promise<void> {
+    await this.thread?.close();
+    this.thread = undefined;
   }
 
   /** Plain objects for the slot's detections (allocates; for output, not the per-frame path). */

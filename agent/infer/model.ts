@@ -43,6 +43,9 @@ export interface LoadedModel {
   readonly staticOutput: boolean;
   readonly decoder: OutputDecoder;
   readonly warmupMs: number;
+  /** The model file's bytes and the session settings, for a second session in a worker thread. */
+  readonly modelBytes: Uint8Array;
+  readonly tuning: { readonly intraOpThreads: number; readonly interOpThreads: number; readonly deviceId: number };
 }
 
 const isStatic = (d: unknown): d is number => typeof d === 'number' && d > 0;
@@ -67,13 +70,10 @@ export async function loadModel(file: string, o: ModelOptions = {}): Promise<Loa
     throw driftlineError('DRIFTLINE_ERR_MODEL_NOT_ONNX', { file, reason: `it does not parse as an ONNX protobuf (${(e as Error).message})` }, { cause: e });
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const tuning = { intraOpThreads: o.intraOpThreads ?? 0, interOpThreads: o.interOpThreads ?? 1, deviceId: o.deviceId ?? 0 };
   let opened;
   try {
-    opened = await openSession(bytes, file, o.providers ?? DEFAULT_PROVIDERS, {
-      intraOpThreads: o.intraOpThreads ?? 0,
-      interOpThreads: o.interOpThreads ?? 1,
-      deviceId: o.deviceId ?? 0,
-    }, log);
+    opened = await openSession(bytes, file, o.providers ?? DEFAULT_PROVIDERS, tuning, log);
   } catch (e) {
     if (isDriftlineError(e) && /protobuf|parse|invalid model|load model/i.test(e.message)) {
       throw driftlineError('DRIFTLINE_ERR_MODEL_NOT_ONNX', { file, reason: e.message }, { cause: e });
@@ -146,5 +146,7 @@ export async function loadModel(file: string, o: ModelOptions = {}): Promise<Loa
     staticOutput,
     decoder,
     warmupMs,
+    modelBytes: bytes,
+    tuning,
   };
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -107,4 +108,30 @@ test('pipelined run() gives the same detections as one-at-a-time detect()', asyn
   assert.deepEqual(order, [...Array(12).keys()]);
   assert.deepEqual(piped, sequential);
   assert.ok(sequential.some((s) => s !== '[]'), 'the frames have detections');
+});
+
+test('inference in a worker thread gives the same detections as on the main thread', async () => {
+  const m = await loadModel(SHIPPED, { providers: ['cpu'], intraOpThreads: 1 });
+  const cam = new LineCamera(640, 480, HELD_OUT_SEED + 2);
+  const frames: RawFrame[] = [];
+  for (let i = 0; i < 10; i++) frames.push({ data: Uint8Array.from(cam.next({ ...DEFAULT_CONDITIONS, defectRate: 0.3 }).data), width: 640, height: 480, channels: 3 });
+  const main = new Detector(m);
+  const expected: string[] = [];
+  for (const f of frames) expected.push(JSON.stringify(main.toObjects(await main.detect(f))));
+  const worker = await Detector.open(m, { thread: 'worker' });
+  assert.equal(worker.inferenceThread, 'worker');
+  const got: string[] = [];
+  await worker.run(frames, (slot) => got.push(JSON.stringify(worker.toObjects(slot))));
+  assert.deepEqual(got, expected);
+  // One-at-a-time detect() works through the worker too.
+  assert.equal(JSON.stringify(worker.toObjects(await worker.detect(frames[3]!))), expected[3]);
+  await worker.close();
+  // auto: one intra-op thread on a machine with more cores leaves a core free -> worker;
+  // intra-op 0 (every core) -> main thread.
+  const auto = await Detector.open(m);
+  assert.equal(auto.inferenceThread, availableParallelism() > 1 ? 'worker' : 'main');
+  await auto.close();
+  const all = await Detector.open(await loadModel(SHIPPED, { providers: ['cpu'], intraOpThreads: 0 }));
+  assert.equal(all.inferenceThread, 'main');
+  await all.close();
 });

@@ -1,0 +1,83 @@
+/**
+ * The main-thread side of the inference worker: starts it on the provider the main thread already
+ * proved, and turns run requests into promises. See inference-worker.ts for why it exists.
+ */
+import { Worker } from 'node:worker_threads';
+import type { LoadedModel } from './model.js';
+import type { WorkerInit, WorkerReply } from './inference-worker.js';
+
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './inference-worker-tsx.mjs' : './inference-worker.js', import.meta.url);
+
+export class InferenceThread {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (ms: number) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+  private failed: Error | undefined;
+
+  private constructor(worker: Worker) {
+    this.worker = worker;
+    worker.on('message', (m: WorkerReply) => {
+      if (m.type === 'ready') return;
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      // An idle worker must not keep the process alive; a busy one must.
+      if (this.pending.size === 0) worker.unref();
+      if (m.type === 'done') p.resolve(m.ms);
+      else p.reject(new Error(`inference failed: ${m.message}`));
+    });
+    const fail = (e: Error): void => {
+      this.failed = e;
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`inference worker exited with code ${code}`)));
+  }
+
+  /** Starts a worker with its own session of `model`, sharing the given slot buffers. */
+  static async start(model: LoadedModel, bytes: Uint8Array, slots: { input: SharedArrayBuffer; output: SharedArrayBuffer }[], tuning: { intraOpThreads: number; interOpThreads: number; deviceId: number }): Promise<InferenceThread> {
+    const worker = new Worker(WORKER_URL);
+    const init: WorkerInit = {
+      type: 'init',
+      model: bytes,
+      provider: model.provider,
+      deviceId: tuning.deviceId,
+      intraOpThreads: tuning.intraOpThreads,
+      interOpThreads: tuning.interOpThreads,
+      inputName: model.inputName,
+      outputName: model.outputName,
+      inputDims: [1, 3, model.inputH, model.inputW],
+      outputDims: model.outputDims,
+      slots,
+    };
+    await new Promise<void>((resolve, reject) => {
+      const onMsg = (m: WorkerReply): void => {
+        worker.off('error', reject);
+        if (m.type === 'ready') resolve();
+        else reject(new Error(m.type === 'error' ? `inference worker could not start: ${m.message}` : 'unexpected reply'));
+      };
+      worker.once('message', onMsg);
+      worker.once('error', reject);
+      worker.postMessage(init);
+    });
+    const t = new InferenceThread(worker);
+    worker.unref();
+    return t;
+  }
+
+  run(slot: number): Promise<number> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    if (this.pending.size === 0) this.worker.ref();
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ type: 'run', id, slot });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.worker.removeAllListeners('exit');
+    await this.worker.terminate();
+  }
+}
