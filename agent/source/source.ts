@@ -1,0 +1,55 @@
+/**
+ * The camera source interface. A source delivers raw RGB24 frames of a size fixed at start-up,
+ * reports its state, and heals itself: reconnect with exponential backoff and jitter, and a stall
+ * watchdog that restarts a source which has delivered nothing for `stallMs`. It never kills a
+ * source that is merely slow: any bytes arriving count as life.
+ */
+
+export const SOURCE_STATES = ['connecting', 'streaming', 'stalled', 'backoff', 'ended', 'stopped'] as const;
+export type SourceState = (typeof SOURCE_STATES)[number];
+
+export interface SourceFrame {
+  /** RGB24 pixels, owned by the source: valid only during the onFrame call. */
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: 3;
+  /** Capture time (ms since the epoch), taken when the last byte of the frame arrived. */
+  readonly ts: number;
+  /** Frame counter of this source, across reconnects. */
+  readonly index: number;
+}
+
+export interface SourceCounters {
+  frames: number;
+  reconnects: number;
+  stalls: number;
+  errors: number;
+}
+
+export interface FrameSource {
+  readonly name: string;
+  readonly width: number;
+  readonly height: number;
+  readonly state: SourceState;
+  readonly counters: Readonly<SourceCounters>;
+  start(onFrame: (f: SourceFrame) => void): void;
+  stop(): Promise<void>;
+  /** Called on every state change and on every error (with a one-line reason). */
+  onEvent?: (e: { type: 'state'; state: SourceState } | { type: 'error'; reason: string }) => void;
+}
+
+export interface Backoff {
+  readonly initialMs: number;
+  readonly maxMs: number;
+  /** Fraction of each delay drawn at random (0–1), so a fleet does not reconnect in step. */
+  readonly jitter: number;
+}
+
+export const DEFAULT_BACKOFF: Backoff = { initialMs: 500, maxMs: 30_000, jitter: 0.5 };
+
+/** The delay before reconnect attempt `attempt` (0-based). */
+export function backoffDelay(b: Backoff, attempt: number, rand: () => number = Math.random): number {
+  const base = Math.min(b.maxMs, b.initialMs * 2 ** Math.min(attempt, 30));
+  return base * (1 - b.jitter) + base * b.jitter * rand();
+}
