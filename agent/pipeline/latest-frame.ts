@@ -1,0 +1,57 @@
+/**
+ * A one-deep, latest-frame-wins queue per camera. Sources reuse their buffers, so offer() copies
+ * the frame into one of two preallocated buffers. When inference is slower than the camera, a
+ * frame not yet taken is replaced by the newer one and counted as dropped: never silently, never
+ * by blocking the source.
+ */
+import type { SourceFrame } from '../source/source.js';
+
+export interface QueuedFrame {
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: 3;
+  ts: number;
+  index: number;
+}
+
+export class LatestFrame {
+  private readonly buffers: [QueuedFrame, QueuedFrame];
+  private pendingIdx = -1;
+  private inUseIdx = -1;
+  offered = 0;
+  dropped = 0;
+
+  constructor(width: number, height: number) {
+    const mk = (): QueuedFrame => ({ data: new Uint8Array(width * height * 3), width, height, channels: 3, ts: 0, index: 0 });
+    this.buffers = [mk(), mk()];
+  }
+
+  get hasFrame(): boolean {
+    return this.pendingIdx >= 0;
+  }
+
+  offer(f: SourceFrame): void {
+    this.offered++;
+    if (this.pendingIdx >= 0) this.dropped++;
+    // Write into the buffer that the consumer is not reading.
+    const idx = this.inUseIdx === 0 ? 1 : this.inUseIdx === 1 ? 0 : this.pendingIdx >= 0 ? this.pendingIdx : 0;
+    const b = this.buffers[idx]!;
+    b.data.set(f.data);
+    b.ts = f.ts;
+    b.index = f.index;
+    this.pendingIdx = idx;
+  }
+
+  /** The newest frame, valid until release(); undefined when none is waiting. */
+  take(): QueuedFrame | undefined {
+    if (this.pendingIdx < 0) return undefined;
+    this.inUseIdx = this.pendingIdx;
+    this.pendingIdx = -1;
+    return this.buffers[this.inUseIdx];
+  }
+
+  release(): void {
+    this.inUseIdx = -1;
+  }
+}

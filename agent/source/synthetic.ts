@@ -1,0 +1,94 @@
+/**
+ * The synthetic line camera as a live source: frames from the renderer at a fixed rate, under a
+ * condition schedule — keyframes interpolated linearly, e.g. gain falling by 40% over 10 minutes.
+ */
+import { LineCamera } from '../synth/camera.js';
+import { CONDITION_KEYS, DEFAULT_CONDITIONS, type Conditions } from '../synth/conditions.js';
+import type { FrameSource, SourceCounters, SourceFrame, SourceState } from './source.js';
+
+export interface Keyframe {
+  /** Seconds since the source started. */
+  readonly at: number;
+  readonly conditions: Partial<Conditions>;
+}
+
+/** Conditions at time t: linear between the surrounding keyframes, held after the last. */
+export function conditionsAt(schedule: readonly Keyframe[], t: number, base: Conditions = DEFAULT_CONDITIONS): Conditions {
+  if (schedule.length === 0) return { ...base };
+  const sorted = schedule;
+  let i = 0;
+  while (i < sorted.length && sorted[i]!.at <= t) i++;
+  const a = sorted[Math.max(0, i - 1)]!;
+  const b = sorted[Math.min(sorted.length - 1, i)]!;
+  const ca = { ...base, ...a.conditions };
+  if (i === 0 || i >= sorted.length || b.at === a.at) return i === 0 ? { ...base, ...sorted[0]!.conditions } : ca;
+  const cb = { ...base, ...b.conditions };
+  const f = (t - a.at) / (b.at - a.at);
+  const out = { ...ca };
+  for (const k of CONDITION_KEYS) out[k] = ca[k] + (cb[k] - ca[k]) * f;
+  return out;
+}
+
+export interface SyntheticSourceOptions {
+  readonly name: string;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  readonly seed: number;
+  readonly schedule?: readonly Keyframe[];
+  /** Clock for the schedule, in seconds since start; default wall time. Tests pass their own. */
+  readonly clock?: () => number;
+}
+
+export class SyntheticSource implements FrameSource {
+  readonly name: string;
+  readonly width: number;
+  readonly height: number;
+  readonly counters: SourceCounters = { frames: 0, reconnects: 0, stalls: 0, errors: 0 };
+  onEvent?: FrameSource['onEvent'];
+  private _state: SourceState = 'stopped';
+  private timer: NodeJS.Timeout | undefined;
+  private readonly camera: LineCamera;
+  private readonly view: { data: Uint8Array; width: number; height: number; channels: 3; ts: number; index: number };
+  /** Conditions of the most recent frame. */
+  current: Conditions = { ...DEFAULT_CONDITIONS };
+
+  constructor(readonly o: SyntheticSourceOptions) {
+    this.name = o.name;
+    this.width = o.width;
+    this.height = o.height;
+    this.camera = new LineCamera(o.width, o.height, o.seed);
+    this.view = { data: new Uint8Array(0), width: o.width, height: o.height, channels: 3, ts: 0, index: 0 };
+  }
+
+  get state(): SourceState {
+    return this._state;
+  }
+
+  private setState(s: SourceState): void {
+    if (s === this._state) return;
+    this._state = s;
+    this.onEvent?.({ type: 'state', state: s });
+  }
+
+  start(onFrame: (f: SourceFrame) => void): void {
+    const t0 = performance.now();
+    const clock = this.o.clock ?? ((): number => (performance.now() - t0) / 1000);
+    this.setState('streaming');
+    const emit = (): void => {
+      this.current = conditionsAt(this.o.schedule ?? [], clock());
+      const f = this.camera.next(this.current);
+      this.view.data = f.data;
+      this.view.ts = Date.now();
+      this.view.index = this.counters.frames++;
+      onFrame(this.view);
+    };
+    this.timer = setInterval(emit, 1000 / this.o.fps);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.setState('stopped');
+  }
+}

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Detector } from '../../../agent/infer/detector.js';
+import { loadModel } from '../../../agent/infer/model.js';
+import { Pipeline } from '../../../agent/pipeline/pipeline.js';
+import { SyntheticSource } from '../../../agent/source/synthetic.js';
+import { openDatabase } from '../../../agent/store/database.js';
+import { FrameWriter } from '../../../agent/store/frame-writer.js';
+
+const MODEL = new URL('../../../models/line-detector.onnx', import.meta.url).pathname;
+
+test('two cameras share one model; every frame is stored or counted as dropped; light drift shows in the store', async () => {
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-pipe-')), 'agent.db'));
+  const ins = db.prepare('INSERT INTO cameras (name) VALUES (?)');
+  const stableId = Number(ins.run('stable').lastInsertRowid);
+  const driftId = Number(ins.run('drifting').lastInsertRowid);
+  const model = await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 });
+  const detector = await Detector.open(model);
+  const writer = new FrameWriter(db, { flushMs: 200 });
+  // A fake clock makes the schedule independent of machine speed: it advances per frame.
+  let driftFrames = 0;
+  const stable = new SyntheticSource({ name: 'stable', width: 320, height: 240, fps: 40, seed: 1 });
+  const drifting = new SyntheticSource({
+    name: 'drifting',
+    width: 320,
+    height: 240,
+    fps: 40,
+    seed: 2,
+    clock: () => driftFrames++ / 40,
+    schedule: [{ at: 0, conditions: { gain: 1 } }, { at: 2, conditions: { gain: 0.5 } }],
+  });
+  const pipeline = new Pipeline(detector, writer, [
+    { id: stableId, source: stable },
+    { id: driftId, source: drifting },
+  ]);
+  pipeline.start();
+  await new Promise((r) => setTimeout(r, 3000));
+  await pipeline.stop();
+  await detector.close();
+  const counts = pipeline.counters;
+  for (const c of counts) {
+    assert.ok(c.processed > 20, `${c.name}: processed ${c.processed}`);
+    assert.equal(c.errors, 0);
+    assert.ok(c.offered - c.processed - c.dropped >= 0 && c.offered - c.processed - c.dropped <= 1, `${c.name}: offered ${c.offered} = processed ${c.processed} + dropped ${c.dropped} (+1 in flight)`);
+  }
+  const rows = (id: number): { brightness: number; detections: number; inference_ms: number }[] =>
+    db.prepare('SELECT brightness, detections, inference_ms FROM frames WHERE camera_id = ? ORDER BY frame').all(id) as never;
+  const s = rows(stableId);
+  const d = rows(driftId);
+  assert.equal(s.length, counts[0]!.processed, 'every processed frame of the stable camera is in the store after stop()');
+  assert.equal(d.length, counts[1]!.processed);
+  assert.ok(s.some((r) => r.detections > 0) && s.every((r) => r.inference_ms > 0));
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const q = (xs: number[], from: number, to: number): number[] => xs.slice(Math.floor(xs.length * from), Math.floor(xs.length * to));
+  const sb = s.map((r) => r.brightness);
+  const db2 = d.map((r) => r.brightness);
+  assert.ok(Math.abs(mean(q(sb, 0.75, 1)) / mean(q(sb, 0, 0.25)) - 1) < 0.1, 'the stable camera stays put');
+  assert.ok(mean(q(db2, 0.75, 1)) / mean(q(db2, 0, 0.25)) < 0.8, 'the drifting camera darkens in the stored telemetry');
+  db.close();
+});
