@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   synth: () => import('../cli/synth.js'),
   detect: () => import('../cli/detect.js'),
   demo: () => import('../cli/demo.js'),
+  agent: () => import('../cli/agent.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,182 @@
+/**
+ * The agent's configuration: one schema, validated once at start-up against the YAML file plus
+ * environment overrides (DRIFTLINE_<SECTION>__<KEY>, e.g. DRIFTLINE_STORE__MAX_BYTES), then frozen.
+ * Unknown keys are errors. docs/configuration.md is checked against this schema by a test.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { driftlineError } from '../lib/errors.js';
+import { applyEnv, validate, type Schema } from '../lib/schema.js';
+import { KNOWN_PROVIDERS } from './infer/providers.js';
+import { RESIZE_MODES } from './preprocess/letterbox.js';
+import { CONDITION_KEYS } from './synth/conditions.js';
+
+export const SHIPPED_MODEL = fileURLToPath(new URL('../models/line-detector.onnx', import.meta.url));
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+const FFMPEG_SOURCE: Schema = {
+  kind: { kind: 'string', oneOf: ['ffmpeg'], doc: 'ffmpeg: RTSP, HTTP/MJPEG, video files, V4L2 devices' },
+  url: { kind: 'string', doc: 'rtsp://…, http(s)://…, a file path or /dev/videoN' },
+  width: { kind: 'number', integer: true, min: 32, max: 8192, default: 640, doc: 'frame width delivered to the pipeline (ffmpeg scales)' },
+  height: { kind: 'number', integer: true, min: 32, max: 8192, default: 480, doc: 'frame height' },
+  fps: { kind: 'number', min: 0, max: 240, default: 0, doc: 'frame rate to deliver; 0 keeps the stream rate' },
+  loop: { kind: 'boolean', default: false, doc: 'loop a video file' },
+  realtime: { kind: 'boolean', default: false, doc: 'read a file at its native rate' },
+  stallSeconds: { kind: 'number', min: 0.5, max: 3600, default: 10, doc: 'no data for this long: restart the source' },
+};
+
+/** A keyframe: `at` (seconds) plus any of the synthetic conditions, each a number. */
+function keyframe(v: unknown, path: string): unknown {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: path, value: JSON.stringify(v), expected: 'a mapping like {at: 600, gain: 0.6}' });
+  }
+  const out: Record<string, number> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (k !== 'at' && !(CONDITION_KEYS as string[]).includes(k)) {
+      throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${path}.${k}`, value: JSON.stringify(x), expected: `at or a condition: ${CONDITION_KEYS.join(', ')}` });
+    }
+    if (typeof x !== 'number' || !Number.isFinite(x) || (k === 'at' && x < 0)) {
+      throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${path}.${k}`, value: JSON.stringify(x), expected: k === 'at' ? 'seconds >= 0' : 'a number' });
+    }
+    out[k] = x;
+  }
+  if (!('at' in out)) throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${path}.at`, value: 'undefined', expected: 'seconds >= 0' });
+  return Object.freeze(out);
+}
+
+const SYNTHETIC_SOURCE: Schema = {
+  kind: { kind: 'string', oneOf: ['synthetic'], doc: 'the synthetic line camera' },
+  width: { kind: 'number', integer: true, min: 32, max: 8192, default: 640, doc: 'frame width' },
+  height: { kind: 'number', integer: true, min: 32, max: 8192, default: 480, doc: 'frame height' },
+  fps: { kind: 'number', min: 0.1, max: 240, default: 10, doc: 'frame rate' },
+  seed: { kind: 'number', integer: true, min: 0, default: 1, doc: 'scene seed' },
+  schedule: { kind: 'array', item: keyframe, doc: 'condition keyframes, interpolated linearly (e.g. gain 1 at 0 s, 0.6 at 600 s)' },
+};
+
+/** The source schemas by kind, for validation and for the configuration reference. */
+export const SOURCE_SCHEMAS: Readonly<Record<string, Schema>> = { ffmpeg: FFMPEG_SOURCE, synthetic: SYNTHETIC_SOURCE };
+
+const CAMERA: Schema = {
+  name: { kind: 'string', pattern: NAME, doc: 'camera name (letters, digits, _ . -), unique in this agent' },
+  source: { kind: 'object', fields: {}, optional: true, doc: 'where frames come from: see the source tables' },
+};
+
+function camera(v: unknown, path: string): unknown {
+  const src = (v as { source?: unknown } | null)?.source;
+  const c = validate(CAMERA, typeof v === 'object' && v !== null ? { ...v, source: undefined } : v, path);
+  if (src === undefined) throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${path}.source`, value: 'undefined', expected: 'a source mapping with a kind' });
+  return Object.freeze({ ...c, source: source(src, `${path}.source`) });
+}
+
+function source(v: unknown, path: string): unknown {
+  const kind = (v as { kind?: unknown } | null)?.kind;
+  if (kind === 'ffmpeg') return validate(FFMPEG_SOURCE, v, path);
+  if (kind === 'synthetic') return validate(SYNTHETIC_SOURCE, v, path);
+  throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${path}.kind`, value: JSON.stringify(kind), expected: 'one of ffmpeg, synthetic' });
+}
+
+export const AGENT_SCHEMA: Schema = {
+  model: {
+    kind: 'object',
+    doc: 'the detector and how it runs',
+    fields: {
+      path: { kind: 'string', default: SHIPPED_MODEL, doc: 'ONNX model file (default: the shipped line detector)' },
+      providers: { kind: 'list', of: 'string', oneOf: KNOWN_PROVIDERS, nonEmpty: true, default: ['tensorrt', 'cuda', 'cpu'], doc: 'execution providers, tried in order' },
+      threads: { kind: 'number', integer: true, min: 0, max: 256, default: 1, doc: 'ONNX Runtime intra-op threads; 0 = one per core' },
+      inferenceThread: { kind: 'string', oneOf: ['auto', 'worker', 'main'], default: 'auto', doc: 'where inference runs; auto = a worker thread when a core is free' },
+      conf: { kind: 'number', min: 0, max: 1, default: 0.25, doc: 'operating confidence threshold' },
+      iou: { kind: 'number', min: 0, max: 1, default: 0.45, doc: 'NMS IoU threshold' },
+      maxDet: { kind: 'number', integer: true, min: 1, max: 10000, default: 300, doc: 'detections kept per frame' },
+      classConf: { kind: 'map', of: 'number', min: 0, max: 1, default: {}, doc: 'per-class thresholds by class name' },
+      candidateFloor: { kind: 'number', min: 0, max: 1, default: 0.05, doc: 'candidates above this feed the confidence histograms' },
+      resize: { kind: 'string', oneOf: RESIZE_MODES, default: 'bilinear', doc: 'letterbox resampling' },
+    },
+  },
+  store: {
+    kind: 'object',
+    doc: 'the local SQLite telemetry store',
+    fields: {
+      path: { kind: 'string', default: 'data/agent.db', doc: 'database file (WAL mode; -wal and -shm files sit beside it)' },
+      flushMs: { kind: 'number', integer: true, min: 10, max: 60_000, default: 500, doc: 'batch interval for per-frame rows' },
+      maxBytes: { kind: 'number', integer: true, min: 1 << 20, default: 1 << 30, doc: 'disk budget for the database, bytes' },
+      frameRetentionDays: { kind: 'number', min: 0.001, default: 7, doc: 'per-frame rows older than this are deleted' },
+      windowRetentionDays: { kind: 'number', min: 0.001, default: 90, doc: 'window aggregates older than this are deleted' },
+      retentionIntervalSeconds: { kind: 'number', min: 1, default: 60, doc: 'how often retention runs' },
+      synchronous: { kind: 'string', oneOf: ['normal', 'full'], default: 'normal', doc: 'normal: safe against crashes; full: also against power loss' },
+    },
+  },
+  log: {
+    kind: 'object',
+    doc: 'logging',
+    fields: { level: { kind: 'string', oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', doc: 'pino level' } },
+  },
+  cameras: { kind: 'array', minItems: 1, item: camera, doc: 'the cameras this agent watches: name and source' },
+};
+
+export interface FfmpegSourceConfig {
+  kind: 'ffmpeg';
+  url: string;
+  width: number;
+  height: number;
+  fps: number;
+  loop: boolean;
+  realtime: boolean;
+  stallSeconds: number;
+}
+export interface SyntheticSourceConfig {
+  kind: 'synthetic';
+  width: number;
+  height: number;
+  fps: number;
+  seed: number;
+  schedule: readonly ({ at: number } & Record<string, number>)[];
+}
+export interface AgentConfig {
+  readonly model: {
+    path: string;
+    providers: readonly (typeof KNOWN_PROVIDERS)[number][];
+    threads: number;
+    inferenceThread: 'auto' | 'worker' | 'main';
+    conf: number;
+    iou: number;
+    maxDet: number;
+    classConf: Readonly<Record<string, number>>;
+    candidateFloor: number;
+    resize: (typeof RESIZE_MODES)[number];
+  };
+  readonly store: { path: string; flushMs: number; maxBytes: number; frameRetentionDays: number; windowRetentionDays: number; retentionIntervalSeconds: number; synchronous: 'normal' | 'full' };
+  readonly log: { level: string };
+  readonly cameras: readonly { name: string; source: FfmpegSourceConfig | SyntheticSourceConfig }[];
+}
+
+/** Validates a raw config object plus environment overrides; returns it frozen. */
+export function agentConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): { config: AgentConfig; envUsed: string[] } {
+  const copy = structuredClone((raw ?? {}) as Record<string, unknown>);
+  if (typeof copy !== 'object' || Array.isArray(copy)) validate(AGENT_SCHEMA, raw);
+  const envUsed = applyEnv(AGENT_SCHEMA, copy, env, 'DRIFTLINE');
+  const config = validate(AGENT_SCHEMA, copy) as unknown as AgentConfig;
+  const names = new Set<string>();
+  config.cameras.forEach((c, i) => {
+    if (names.has(c.name)) throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `cameras[${i}].name`, value: JSON.stringify(c.name), expected: 'a name no other camera uses' });
+    names.add(c.name);
+  });
+  return { config, envUsed };
+}
+
+/** Reads and validates the YAML config file. */
+export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = process.env): { config: AgentConfig; envUsed: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: '--config', value: file, expected: `a readable YAML file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` }, { cause: e });
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: file, value: 'the file', expected: `valid YAML: ${(e as Error).message.split('\n')[0]}` }, { cause: e });
+  }
+  return agentConfig(raw, env);
+}

@@ -1,0 +1,99 @@
+/**
+ * The agent's composition root: the only place that wires stages together. Opens the store, loads
+ * the model once for all cameras, builds the sources from config, runs the pipeline, enforces
+ * retention on a timer, and on stop drains the pipeline and flushes everything to SQLite.
+ */
+import type { Logger } from '../lib/log.js';
+import type { AgentConfig } from './config.js';
+import { Detector } from './infer/detector.js';
+import { loadModel } from './infer/model.js';
+import { Pipeline, type CameraCounters } from './pipeline/pipeline.js';
+import { FfmpegSource } from './source/ffmpeg.js';
+import type { FrameSource } from './source/source.js';
+import { SyntheticSource } from './source/synthetic.js';
+import { openDatabase } from './store/database.js';
+import { FrameWriter } from './store/frame-writer.js';
+import { Retention } from './store/retention.js';
+
+const DAY = 86_400_000;
+
+export interface RunningAgent {
+  readonly pipeline: Pipeline;
+  readonly provider: string;
+  readonly inferenceThread: 'main' | 'worker';
+  stop(): Promise<readonly CameraCounters[]>;
+}
+
+function buildSource(name: string, s: AgentConfig['cameras'][number]['source']): FrameSource {
+  if (s.kind === 'synthetic') {
+    const schedule = s.schedule.map(({ at, ...conditions }) => ({ at, conditions }));
+    return new SyntheticSource({ name, width: s.width, height: s.height, fps: s.fps, seed: s.seed, schedule });
+  }
+  return new FfmpegSource({
+    name,
+    url: s.url,
+    width: s.width,
+    height: s.height,
+    ...(s.fps > 0 ? { fps: s.fps } : {}),
+    loop: s.loop,
+    realtime: s.realtime,
+    stallMs: s.stallSeconds * 1000,
+  });
+}
+
+export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
+  const db = openDatabase(config.store.path, { synchronous: config.store.synchronous });
+  const upsert = db.prepare('INSERT INTO cameras (name) VALUES (?) ON CONFLICT(name) DO UPDATE SET name = excluded.name RETURNING id');
+  const model = await loadModel(config.model.path, { providers: config.model.providers, intraOpThreads: config.model.threads, log });
+  const detector = await Detector.open(model, {
+    conf: config.model.conf,
+    iou: config.model.iou,
+    maxDet: config.model.maxDet,
+    classConf: config.model.classConf,
+    candidateFloor: config.model.candidateFloor,
+    resize: config.model.resize,
+    thread: config.model.inferenceThread,
+  });
+  const writer = new FrameWriter(db, {
+    flushMs: config.store.flushMs,
+    onFlush: (_n, e) => e && log.warn({ err: e.message, pending: writer.pending }, 'telemetry flush failed; rows kept for retry'),
+  });
+  const retention = new Retention(db, {
+    frameMaxAgeMs: config.store.frameRetentionDays * DAY,
+    windowMaxAgeMs: config.store.windowRetentionDays * DAY,
+    maxBytes: config.store.maxBytes,
+  });
+  const retentionTimer = setInterval(() => {
+    try {
+      const r = retention.enforce();
+      if (r.framesDeleted + r.windowsDeleted > 0) log.info(r, 'retention');
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'retention failed');
+    }
+  }, config.store.retentionIntervalSeconds * 1000);
+  retentionTimer.unref();
+  const cameras = config.cameras.map((c) => {
+    const source = buildSource(c.name, c.source);
+    source.onEvent = (e) => {
+      if (e.type === 'state') log.info({ camera: c.name, state: e.state }, `camera ${c.name} ${e.state}`);
+      else log.warn({ camera: c.name, reason: e.reason }, `camera ${c.name} error`);
+    };
+    return { id: (upsert.get(c.name) as { id: number }).id, source };
+  });
+  const pipeline = new Pipeline(detector, writer, cameras);
+  pipeline.start();
+  log.info({ cameras: config.cameras.map((c) => c.name), provider: model.provider, inferenceThread: detector.inferenceThread, store: config.store.path }, 'agent started');
+  return {
+    pipeline,
+    provider: model.provider,
+    inferenceThread: detector.inferenceThread,
+    async stop() {
+      clearInterval(retentionTimer);
+      await pipeline.stop();
+      writer.close();
+      await detector.close();
+      db.close();
+      return pipeline.counters;
+    },
+  };
+}

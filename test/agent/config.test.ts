@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { agentConfig, loadAgentConfig, SHIPPED_MODEL } from '../../agent/config.js';
+import { isDriftlineError } from '../../lib/errors.js';
+
+const minimal = { cameras: [{ name: 'line-1', source: { kind: 'ffmpeg', url: 'rtsp://10.0.0.5/stream' } }] };
+
+function rejects(raw: unknown, key: RegExp, env: NodeJS.ProcessEnv = {}): void {
+  assert.throws(
+    () => agentConfig(raw, env),
+    (e: unknown) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && key.test(e.message),
+    `${JSON.stringify(raw)} should be refused with ${key}`,
+  );
+}
+
+test('a minimal config for one camera starts from documented defaults, deeply frozen', () => {
+  const { config } = agentConfig(minimal, {});
+  assert.equal(config.model.path, SHIPPED_MODEL);
+  assert.deepEqual(config.model.providers, ['tensorrt', 'cuda', 'cpu']);
+  assert.equal(config.model.conf, 0.25);
+  assert.equal(config.store.path, 'data/agent.db');
+  assert.equal(config.store.maxBytes, 1 << 30);
+  assert.deepEqual({ ...config.cameras[0]!.source }, { kind: 'ffmpeg', url: 'rtsp://10.0.0.5/stream', width: 640, height: 480, fps: 0, loop: false, realtime: false, stallSeconds: 10 });
+  assert.ok(Object.isFrozen(config) && Object.isFrozen(config.model) && Object.isFrozen(config.cameras) && Object.isFrozen(config.cameras[0]!.source));
+  assert.throws(() => {
+    (config.model as { conf: number }).conf = 0.9;
+  }, TypeError);
+});
+
+test('unknown and invalid keys name the key, the value and what was expected', () => {
+  rejects({ ...minimal, stor: {} }, /invalid stor: got \{\}, expected a known key here: one of model, store, log, cameras/);
+  rejects({ ...minimal, store: { maxByte: 5 } }, /invalid store\.maxByte: got 5, expected a known key/);
+  rejects({ ...minimal, model: { conf: 2 } }, /invalid model\.conf: got 2, expected a number in \[0, 1\]/);
+  rejects({ ...minimal, model: { providers: ['gpu'] } }, /model\.providers: got "gpu", expected one of tensorrt, cuda, cpu/);
+  rejects({ ...minimal, model: { threads: 1.5 } }, /model\.threads: got 1\.5, expected a whole number/);
+  rejects({ cameras: [] }, /cameras: got \[\], expected a list of at least 1/);
+  rejects({}, /cameras/);
+  rejects({ cameras: [{ name: 'a b', source: { kind: 'ffmpeg', url: 'x' } }] }, /cameras\[0\]\.name: got "a b"/);
+  rejects({ cameras: [{ name: 'a', source: { kind: 'webcam' } }] }, /cameras\[0\]\.source\.kind: got "webcam", expected one of ffmpeg, synthetic/);
+  rejects({ cameras: [{ name: 'a', source: { kind: 'ffmpeg' } }] }, /cameras\[0\]\.source\.url/);
+  rejects({ cameras: [{ name: 'a', source: { kind: 'synthetic', schedule: [{ at: 0, brightness: 2 }] } }] }, /cameras\[0\]\.source\.schedule\[0\]\.brightness/);
+  rejects({ cameras: [{ name: 'a', source: { kind: 'synthetic' } }, { name: 'a', source: { kind: 'synthetic' } }] }, /cameras\[1\]\.name: got "a", expected a name no other camera uses/);
+});
+
+test('environment variables override the file, typed by the schema', () => {
+  const { config, envUsed } = agentConfig(minimal, { DRIFTLINE_STORE__MAX_BYTES: '2000000', DRIFTLINE_MODEL__PROVIDERS: 'cuda, cpu', DRIFTLINE_LOG__LEVEL: 'debug', DRIFTLINE_STORE__PATH: '/var/lib/driftline/a.db' });
+  assert.equal(config.store.maxBytes, 2_000_000);
+  assert.deepEqual(config.model.providers, ['cuda', 'cpu']);
+  assert.equal(config.log.level, 'debug');
+  assert.equal(config.store.path, '/var/lib/driftline/a.db');
+  assert.deepEqual(envUsed.sort(), ['DRIFTLINE_LOG__LEVEL', 'DRIFTLINE_MODEL__PROVIDERS', 'DRIFTLINE_STORE__MAX_BYTES', 'DRIFTLINE_STORE__PATH']);
+  rejects(minimal, /store\.maxBytes \(from DRIFTLINE_STORE__MAX_BYTES\): got "lots", expected a number/, { DRIFTLINE_STORE__MAX_BYTES: 'lots' });
+  rejects(minimal, /store\.maxBytes: got 5, expected a number in/, { DRIFTLINE_STORE__MAX_BYTES: '5' });
+});
+
+test('the YAML file: read, parsed, validated; broken files get a specific error', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-cfg-'));
+  const good = join(dir, 'agent.yaml');
+  await writeFile(good, 'cameras:\n  - name: synth\n    source:\n      kind: synthetic\n      fps: 5\n      schedule:\n        - { at: 0, gain: 1 }\n        - { at: 600, gain: 0.6 }\n');
+  const { config } = loadAgentConfig(good, {});
+  assert.equal(config.cameras[0]!.source.kind, 'synthetic');
+  const bad = join(dir, 'bad.yaml');
+  await writeFile(bad, 'cameras: [\n  - name: x\n');
+  assert.throws(() => loadAgentConfig(bad, {}), (e: unknown) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && /valid YAML/.test(e.message) && e.message.includes(bad));
+  assert.throws(() => loadAgentConfig(join(dir, 'missing.yaml'), {}), (e: unknown) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && /ENOENT/.test(e.message));
+});
+
+test('docs/configuration.md documents every key of the agent schema and its sources', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { describe } = await import('../../lib/schema.js');
+  const { AGENT_SCHEMA, SOURCE_SCHEMAS } = await import('../../agent/config.js');
+  const doc = await readFile(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+  for (const r of describe(AGENT_SCHEMA)) assert.ok(doc.includes(`\`${r.key}\``), `docs/configuration.md is missing ${r.key}`);
+  for (const s of Object.values(SOURCE_SCHEMAS)) for (const r of describe(s)) assert.ok(doc.includes(`\`cameras[].source.${r.key}\``), `missing cameras[].source.${r.key}`);
+});
