@@ -8,6 +8,7 @@ import os from 'node:os';
 const BENCHES: Record<string, () => Promise<{ bench(seconds: number): Promise<void> }>> = {
   synth: () => import('./synth.bench.js'),
   detect: () => import('./detect.bench.js'),
+  pipeline: () => import('./pipeline.bench.js'),
 };
 
 const { values, positionals } = parseArgs({ options: { seconds: { type: 'string' } }, allowPositionals: true });

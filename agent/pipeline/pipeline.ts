@@ -5,12 +5,12 @@
  * detection telemetry after it, and hands one row per frame to the batched SQLite writer.
  * stop() stops the sources, lets the frame in flight finish, and flushes the store.
  */
-import type { Detector } from '../infer/detector.js';
+import type { Detector, Slot } from '../infer/detector.js';
 import type { FrameSource } from '../source/source.js';
 import type { FrameWriter } from '../store/frame-writer.js';
 import { DetectionStats } from '../telemetry/detection-stats.js';
-import { FrameStats } from '../telemetry/frame-stats.js';
-import { LatestFrame } from './latest-frame.js';
+import { FRAME_FEATURES, FrameStats } from '../telemetry/frame-stats.js';
+import { LatestFrame, type QueuedFrame } from './latest-frame.js';
 
 export interface PipelineCamera {
   /** Row id in the store's cameras table. */
@@ -40,12 +40,16 @@ export class Pipeline {
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> = Promise.resolve();
   private next = 0;
+  private readonly slotStats: Map<Slot, Float64Array>;
+  /** Called after each frame is written (or failed), with the camera's index in the config. */
+  onFrameDone: ((camera: number) => void) | undefined;
 
   constructor(
     private readonly detector: Detector,
     private readonly writer: FrameWriter,
     cameras: readonly PipelineCamera[],
   ) {
+    this.slotStats = new Map(detector.slots.map((sl) => [sl, new Float64Array(FRAME_FEATURES.length)]));
     this.runtimes = cameras.map((cam) => ({
       cam,
       queue: new LatestFrame(cam.source.width, cam.source.height),
@@ -87,33 +91,72 @@ export class Pipeline {
     return undefined;
   }
 
+  /**
+   * Two frames in flight: while frame i infers (in the worker thread, when there is one), frame i+1
+   * is letterboxed into the other slot, and frame i-1's detections are decoded and written. A
+   * frame's pixels are released to its camera's queue as soon as they have been letterboxed and
+   * summarised, so a camera may deliver again while its frame is still being inferred.
+   */
   private async loop(): Promise<void> {
     const det = this.detector;
-    while (this.running) {
-      const r = this.pick();
-      if (!r) {
+    let inflight: { r: Runtime; slot: Slot; ts: number; index: number; fs: Float64Array; inference: Promise<void> } | undefined;
+    while (this.running || inflight) {
+      const r = this.running ? this.pick() : undefined;
+      let next: { r: Runtime; slot: Slot; frame: QueuedFrame } | undefined;
+      if (r) {
+        const frame = r.queue.take()!;
+        const slot = det.nextSlot();
+        try {
+          await det.preprocess(frame, slot);
+          next = { r, slot, frame };
+        } catch {
+          r.counters.errors++;
+          r.queue.release();
+        }
+      }
+      // Wait for the frame in inference, start the next one at once, then decode the finished one
+      // while the next runs.
+      const finished = inflight;
+      let failed = false;
+      inflight = undefined;
+      if (finished) {
+        try {
+          await finished.inference;
+        } catch {
+          failed = true;
+        }
+      }
+      if (next) {
+        const { r: nr, slot, frame } = next;
+        const inference = det.infer(slot);
+        inference.catch(() => undefined); // observed when awaited above; never unhandled
+        // Input statistics while the model runs; then the pixels go back to the camera's queue.
+        // Copied per slot: the same camera's next frame may be summarised before this one is written.
+        const fs = this.slotStats.get(slot)!;
+        fs.set(nr.frameStats.compute(frame.data, frame.width, frame.height));
+        inflight = { r: nr, slot, ts: frame.ts, index: frame.index, fs, inference };
+        nr.queue.release();
+      }
+      if (finished) {
+        const f = finished;
+        try {
+          if (failed) throw new Error('inference failed');
+          det.postprocess(f.slot);
+          const ds = f.r.detStats.compute(f.slot.candidates, f.slot.detections, f.slot.letterbox!.srcW, f.slot.letterbox!.srcH);
+          this.writer.add(f.r.cam.id, f.ts, f.index, f.fs, ds, f.slot.times.preprocessMs, f.slot.times.inferenceMs, f.slot.times.postprocessMs);
+          f.r.counters.processed++;
+        } catch {
+          f.r.counters.errors++;
+        }
+        this.onFrameDone?.(this.runtimes.indexOf(f.r));
+      }
+      if (inflight) continue;
+      if (!inflight && this.running) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
+          if (this.pick() !== undefined || !this.running) resolve();
         });
         this.wake = undefined;
-        continue;
-      }
-      const frame = r.queue.take()!;
-      try {
-        const slot = det.nextSlot();
-        await det.preprocess(frame, slot);
-        const inference = det.infer(slot);
-        // Input statistics while the model runs.
-        const fs = r.frameStats.compute(frame.data, frame.width, frame.height);
-        await inference;
-        det.postprocess(slot);
-        const ds = r.detStats.compute(slot.candidates, slot.detections, frame.width, frame.height);
-        this.writer.add(r.cam.id, frame.ts, frame.index, fs, ds, slot.times.preprocessMs, slot.times.inferenceMs, slot.times.postprocessMs);
-        r.counters.processed++;
-      } catch {
-        r.counters.errors++;
-      } finally {
-        r.queue.release();
       }
     }
   }

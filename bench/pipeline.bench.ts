@@ -1,0 +1,163 @@
+/**
+ * Agent pipeline costs (issue: the edge agent):
+ * - full-pipeline frames/s divided by bare inference frames/s, same model and threads (target >= 0.95):
+ *   telemetry and storage must be nearly free;
+ * - telemetry cost per 1080p frame (target <= 1 ms);
+ * - SQLite rows per second with batching (baseline: one transaction per row, same run);
+ * - agent RSS with 4 synthetic cameras.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Detector } from '../agent/infer/detector.js';
+import { loadModel } from '../agent/infer/model.js';
+import { Pipeline } from '../agent/pipeline/pipeline.js';
+import type { FrameSource, SourceCounters, SourceFrame, SourceState } from '../agent/source/source.js';
+import { SyntheticSource } from '../agent/source/synthetic.js';
+import { openDatabase } from '../agent/store/database.js';
+import { FrameWriter } from '../agent/store/frame-writer.js';
+import { LineCamera } from '../agent/synth/camera.js';
+import { DEFAULT_CONDITIONS } from '../agent/synth/conditions.js';
+import { DetectionStats } from '../agent/telemetry/detection-stats.js';
+import { FrameStats } from '../agent/telemetry/frame-stats.js';
+import { header, line, measure, ratio } from './harness.js';
+
+const MODEL = new URL('../models/line-detector.onnx', import.meta.url).pathname;
+
+/**
+ * A source that replays prepared frames exactly as fast as the pipeline takes them: two frames
+ * up front (one to infer, one to letterbox meanwhile), then one more each time a frame is done.
+ * The figure measures the pipeline, not a camera, and nothing is copied only to be dropped.
+ */
+class ReplaySource implements FrameSource {
+  readonly name = 'replay';
+  readonly counters: SourceCounters = { frames: 0, reconnects: 0, stalls: 0, errors: 0 };
+  state: SourceState = 'stopped';
+  private onFrame: ((f: SourceFrame) => void) | undefined;
+  constructor(
+    private readonly frames: Uint8Array[],
+    readonly width: number,
+    readonly height: number,
+  ) {}
+  start(onFrame: (f: SourceFrame) => void): void {
+    this.state = 'streaming';
+    this.onFrame = onFrame;
+    this.emit();
+    setImmediate(() => this.emit());
+  }
+  emit(): void {
+    if (this.state !== 'streaming' || !this.onFrame) return;
+    const data = this.frames[this.counters.frames % this.frames.length]!;
+    this.onFrame({ data, width: this.width, height: this.height, channels: 3, ts: Date.now(), index: this.counters.frames++ });
+  }
+  async stop(): Promise<void> {
+    this.state = 'stopped';
+  }
+}
+
+const YOLO = new URL('../bench/models/yolov8n-random-640.onnx', import.meta.url).pathname;
+
+async function pipelineRatio(seconds: number, file: string, label: string, frames: Uint8Array[]): Promise<void> {
+  header(`agent pipeline: ${label}, 640x480 frames, 1 intra-op thread`);
+  const model = await loadModel(file, { providers: ['cpu'], intraOpThreads: 1 });
+  // Bare inference: session.run on one prepared tensor, same model and threads.
+  const plain = new Detector(model);
+  await plain.preprocess({ data: frames[0]!, width: 640, height: 480, channels: 3 }, plain.slots[0]!);
+  const feeds = { [model.inputName]: plain.slots[0]!.inputTensor! };
+  const bare = await measure(seconds / 5, () => model.session.run(feeds));
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-bench-'));
+  const db = openDatabase(join(dir, 'agent.db'));
+  const id = Number(db.prepare("INSERT INTO cameras (name) VALUES ('replay')").run().lastInsertRowid);
+  const detector = await Detector.open(model);
+  const writer = new FrameWriter(db, { flushMs: 500 });
+  const replay = new ReplaySource(frames, 640, 480);
+  const pipeline = new Pipeline(detector, writer, [{ id, source: replay }]);
+  pipeline.onFrameDone = () => replay.emit();
+  await new Promise((r) => setTimeout(r, 300));
+  pipeline.start();
+  await new Promise((r) => setTimeout(r, 1000)); // warm up
+  const p0 = pipeline.counters[0]!.processed;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, (seconds / 3) * 1000));
+  const fps = (pipeline.counters[0]!.processed - p0) / ((performance.now() - t0) / 1000);
+  const where = detector.inferenceThread;
+  await pipeline.stop();
+  await detector.close();
+  line('bare inference (session.run)', `${bare.perSecond.toFixed(0)} frames/s`);
+  line(`full pipeline (inference in the ${where} thread, telemetry, SQLite)`, `${fps.toFixed(0)} frames/s`);
+  ratio('ratio full pipeline / bare inference', fps / bare.perSecond, 0.95);
+  db.close();
+}
+
+export async function bench(seconds: number): Promise<void> {
+  const cam = new LineCamera(640, 480, 5);
+  const frames = Array.from({ length: 8 }, () => Uint8Array.from(cam.next(DEFAULT_CONDITIONS).data));
+  await pipelineRatio(seconds, MODEL, 'shipped line-detector (0.9 ms)', frames);
+  await pipelineRatio(seconds, YOLO, 'YOLOv8n-sized (45 ms)', frames);
+  const model = await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 });
+  const plain = new Detector(model);
+  await plain.preprocess({ data: frames[0]!, width: 640, height: 480, channels: 3 }, plain.slots[0]!);
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-bench-'));
+  const db = openDatabase(join(dir, 'agent.db'));
+  const id = Number(db.prepare("INSERT INTO cameras (name) VALUES ('rows')").run().lastInsertRowid);
+
+  header('telemetry per 1920x1080 frame');
+  const big = new LineCamera(1920, 1080, 6).next(DEFAULT_CONDITIONS).data;
+  const fs = new FrameStats();
+  const fsr = await measure(seconds / 10, () => fs.compute(big, 1920, 1080));
+  const ds = new DetectionStats(4);
+  const slot = plain.slots[0]!;
+  await plain.infer(slot);
+  plain.postprocess(slot);
+  const dsr = await measure(seconds / 10, () => ds.compute(slot.candidates, slot.detections, 1920, 1080));
+  line('input statistics (12 features)', `${fsr.msEach.toFixed(3)} ms`);
+  line('detection telemetry + confidence histograms', `${dsr.msEach.toFixed(4)} ms`);
+  ratio('telemetry ms per 1080p frame', fsr.msEach + dsr.msEach, 1, false);
+
+  header('SQLite per-frame rows');
+  const stats = new Float64Array(12).fill(0.5);
+  const det = new Float64Array(6).fill(1);
+  const w2 = new FrameWriter(db, { flushMs: 3_600_000, capacity: 10_000 });
+  let k = 0;
+  const batched = await measure(seconds / 10, () => {
+    for (let i = 0; i < 1000; i++) w2.add(id, Date.now(), k++, stats, det, 1, 1, 1);
+    w2.flush();
+  });
+  const one = new FrameWriter(db, { flushMs: 3_600_000, capacity: 10 });
+  const single = await measure(seconds / 10, () => {
+    one.add(id, Date.now(), k++, stats, det, 1, 1, 1);
+    one.flush();
+  });
+  w2.close();
+  one.close();
+  line('baseline: one transaction per row', `${single.perSecond.toFixed(0)} rows/s`);
+  line('batched: 1000 rows per transaction', `${(batched.perSecond * 1000).toFixed(0)} rows/s`);
+  line('batching speed-up', `${((batched.perSecond * 1000) / single.perSecond).toFixed(1)}x`);
+  db.close();
+
+  header('agent memory with 4 synthetic cameras (640x480, 10 fps each)');
+  const rss0 = process.memoryUsage().rss;
+  const db4 = openDatabase(join(dir, 'four.db'));
+  const det4 = await Detector.open(model);
+  const w4 = new FrameWriter(db4);
+  const cams = [0, 1, 2, 3].map((i) => ({
+    id: Number(db4.prepare('INSERT INTO cameras (name) VALUES (?)').run(`cam${i}`).lastInsertRowid),
+    source: new SyntheticSource({ name: `cam${i}`, width: 640, height: 480, fps: 10, seed: i }),
+  }));
+  const p4 = new Pipeline(det4, w4, cams);
+  p4.start();
+  let peak = 0;
+  const until = Date.now() + (seconds / 4) * 1000;
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 200));
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }
+  await p4.stop();
+  await det4.close();
+  const processed = p4.counters.reduce((a, c) => a + c.processed, 0);
+  const dropped = p4.counters.reduce((a, c) => a + c.dropped, 0);
+  db4.close();
+  line('process RSS before the 4 cameras (this benchmark process)', `${(rss0 / 2 ** 20).toFixed(0)} MiB`);
+  line('peak RSS with 4 cameras running', `${(peak / 2 ** 20).toFixed(0)} MiB (+${((peak - rss0) / 2 ** 20).toFixed(0)} MiB)`);
+  line('frames processed / dropped', `${processed} / ${dropped}`);
+}
