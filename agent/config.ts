@@ -26,6 +26,22 @@ const FFMPEG_SOURCE: Schema = {
   stallSeconds: { kind: 'number', min: 0.5, max: 3600, default: 10, doc: 'no data for this long: restart the source' },
 };
 
+const GSTREAMER_SOURCE: Schema = {
+  kind: { kind: 'string', oneOf: ['gstreamer'], doc: 'gst-launch-1.0 pipeline (Jetson: hardware camera and decoder)' },
+  preset: { kind: 'string', oneOf: ['jetson-csi', 'rtsp-nvdec', 'raw'], default: 'raw', doc: 'jetson-csi: nvarguscamerasrc; rtsp-nvdec: rtspsrc + nvv4l2decoder; raw: `pipeline` as given' },
+  pipeline: { kind: 'string', default: 'videotestsrc', doc: 'raw: the source part of the pipeline; Driftline appends conversion to RGB and its sink' },
+  url: { kind: 'string', default: 'rtsp://127.0.0.1/stream', doc: 'rtsp-nvdec: the camera URL' },
+  latencyMs: { kind: 'number', integer: true, min: 0, default: 200, doc: 'rtsp-nvdec: jitter-buffer latency' },
+  sensorId: { kind: 'number', integer: true, min: 0, default: 0, doc: 'jetson-csi: sensor id' },
+  captureWidth: { kind: 'number', integer: true, min: 32, default: 1920, doc: 'jetson-csi: sensor mode width' },
+  captureHeight: { kind: 'number', integer: true, min: 32, default: 1080, doc: 'jetson-csi: sensor mode height' },
+  captureFps: { kind: 'number', min: 1, default: 30, doc: 'jetson-csi: sensor frame rate' },
+  width: { kind: 'number', integer: true, min: 32, max: 8192, default: 640, doc: 'frame width delivered to the pipeline' },
+  height: { kind: 'number', integer: true, min: 32, max: 8192, default: 480, doc: 'frame height' },
+  finite: { kind: 'boolean', default: false, doc: 'the pipeline ends by itself (a file): end of stream is not a drop' },
+  stallSeconds: { kind: 'number', min: 0.5, max: 3600, default: 10, doc: 'no data for this long: restart the pipeline' },
+};
+
 /** A keyframe: `at` (seconds) plus any of the synthetic conditions, each a number. */
 function keyframe(v: unknown, path: string): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
@@ -55,7 +71,7 @@ const SYNTHETIC_SOURCE: Schema = {
 };
 
 /** The source schemas by kind, for validation and for the configuration reference. */
-export const SOURCE_SCHEMAS: Readonly<Record<string, Schema>> = { ffmpeg: FFMPEG_SOURCE, synthetic: SYNTHETIC_SOURCE };
+export const SOURCE_SCHEMAS: Readonly<Record<string, Schema>> = { ffmpeg: FFMPEG_SOURCE, gstreamer: GSTREAMER_SOURCE, synthetic: SYNTHETIC_SOURCE };
 
 const CAMERA: Schema = {
   name: { kind: 'string', pattern: NAME, doc: 'camera name (letters, digits, _ . -), unique in this agent' },
@@ -73,7 +89,8 @@ function source(v: unknown, path: string): unknown {
   const kind = (v as { kind?: unknown } | null)?.kind;
   if (kind === 'ffmpeg') return validate(FFMPEG_SOURCE, v, path);
   if (kind === 'synthetic') return validate(SYNTHETIC_SOURCE, v, path);
-  throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${path}.kind`, value: JSON.stringify(kind), expected: 'one of ffmpeg, synthetic' });
+  if (kind === 'gstreamer') return validate(GSTREAMER_SOURCE, v, path);
+  throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${path}.kind`, value: JSON.stringify(kind), expected: 'one of ffmpeg, gstreamer, synthetic' });
 }
 
 export const AGENT_SCHEMA: Schema = {
@@ -124,6 +141,21 @@ export interface FfmpegSourceConfig {
   realtime: boolean;
   stallSeconds: number;
 }
+export interface GstreamerSourceConfig {
+  kind: 'gstreamer';
+  preset: 'jetson-csi' | 'rtsp-nvdec' | 'raw';
+  pipeline: string;
+  url: string;
+  latencyMs: number;
+  sensorId: number;
+  captureWidth: number;
+  captureHeight: number;
+  captureFps: number;
+  width: number;
+  height: number;
+  finite: boolean;
+  stallSeconds: number;
+}
 export interface SyntheticSourceConfig {
   kind: 'synthetic';
   width: number;
@@ -147,7 +179,7 @@ export interface AgentConfig {
   };
   readonly store: { path: string; flushMs: number; maxBytes: number; frameRetentionDays: number; windowRetentionDays: number; retentionIntervalSeconds: number; synchronous: 'normal' | 'full' };
   readonly log: { level: string };
-  readonly cameras: readonly { name: string; source: FfmpegSourceConfig | SyntheticSourceConfig }[];
+  readonly cameras: readonly { name: string; source: FfmpegSourceConfig | GstreamerSourceConfig | SyntheticSourceConfig }[];
 }
 
 /** Validates a raw config object plus environment overrides; returns it frozen. */

@@ -9,6 +9,7 @@ import { Detector } from './infer/detector.js';
 import { loadModel } from './infer/model.js';
 import { Pipeline, type CameraCounters } from './pipeline/pipeline.js';
 import { FfmpegSource } from './source/ffmpeg.js';
+import { GstreamerSource } from './source/gstreamer.js';
 import type { FrameSource } from './source/source.js';
 import { SyntheticSource } from './source/synthetic.js';
 import { openDatabase } from './store/database.js';
@@ -28,6 +29,15 @@ function buildSource(name: string, s: AgentConfig['cameras'][number]['source']):
   if (s.kind === 'synthetic') {
     const schedule = s.schedule.map(({ at, ...conditions }) => ({ at, conditions }));
     return new SyntheticSource({ name, width: s.width, height: s.height, fps: s.fps, seed: s.seed, schedule });
+  }
+  if (s.kind === 'gstreamer') {
+    const source =
+      s.preset === 'jetson-csi'
+        ? { preset: s.preset, sensorId: s.sensorId, captureWidth: s.captureWidth, captureHeight: s.captureHeight, fps: s.captureFps }
+        : s.preset === 'rtsp-nvdec'
+          ? { preset: s.preset, url: s.url, latencyMs: s.latencyMs }
+          : { preset: s.preset, pipeline: s.pipeline };
+    return new GstreamerSource({ name, width: s.width, height: s.height, finite: s.finite, stallMs: s.stallSeconds * 1000, source });
   }
   return new FfmpegSource({
     name,
