@@ -42,6 +42,15 @@ const GSTREAMER_SOURCE: Schema = {
   stallSeconds: { kind: 'number', min: 0.5, max: 3600, default: 10, doc: 'no data for this long: restart the pipeline' },
 };
 
+const IMAGES_SOURCE: Schema = {
+  kind: { kind: 'string', oneOf: ['images'], doc: 'a folder of images, or a pattern like /data/frames/*.jpg' },
+  path: { kind: 'string', doc: 'folder or pattern (* and ? in the file name)' },
+  width: { kind: 'number', integer: true, min: 32, max: 8192, default: 640, doc: 'frame width (images are fitted, padded, not distorted)' },
+  height: { kind: 'number', integer: true, min: 32, max: 8192, default: 480, doc: 'frame height' },
+  fps: { kind: 'number', min: 0.1, max: 240, default: 5, doc: 'images per second' },
+  loop: { kind: 'boolean', default: false, doc: 'start again after the last image' },
+};
+
 /** A keyframe: `at` (seconds) plus any of the synthetic conditions, each a number. */
 function keyframe(v: unknown, path: string): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
@@ -71,7 +80,7 @@ const SYNTHETIC_SOURCE: Schema = {
 };
 
 /** The source schemas by kind, for validation and for the configuration reference. */
-export const SOURCE_SCHEMAS: Readonly<Record<string, Schema>> = { ffmpeg: FFMPEG_SOURCE, gstreamer: GSTREAMER_SOURCE, synthetic: SYNTHETIC_SOURCE };
+export const SOURCE_SCHEMAS: Readonly<Record<string, Schema>> = { ffmpeg: FFMPEG_SOURCE, gstreamer: GSTREAMER_SOURCE, images: IMAGES_SOURCE, synthetic: SYNTHETIC_SOURCE };
 
 const CAMERA: Schema = {
   name: { kind: 'string', pattern: NAME, doc: 'camera name (letters, digits, _ . -), unique in this agent' },
@@ -90,7 +99,8 @@ function source(v: unknown, path: string): unknown {
   if (kind === 'ffmpeg') return validate(FFMPEG_SOURCE, v, path);
   if (kind === 'synthetic') return validate(SYNTHETIC_SOURCE, v, path);
   if (kind === 'gstreamer') return validate(GSTREAMER_SOURCE, v, path);
-  throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${path}.kind`, value: JSON.stringify(kind), expected: 'one of ffmpeg, gstreamer, synthetic' });
+  if (kind === 'images') return validate(IMAGES_SOURCE, v, path);
+  throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${path}.kind`, value: JSON.stringify(kind), expected: 'one of ffmpeg, gstreamer, images, synthetic' });
 }
 
 export const AGENT_SCHEMA: Schema = {
@@ -156,6 +166,14 @@ export interface GstreamerSourceConfig {
   finite: boolean;
   stallSeconds: number;
 }
+export interface ImagesSourceConfig {
+  kind: 'images';
+  path: string;
+  width: number;
+  height: number;
+  fps: number;
+  loop: boolean;
+}
 export interface SyntheticSourceConfig {
   kind: 'synthetic';
   width: number;
@@ -179,7 +197,7 @@ export interface AgentConfig {
   };
   readonly store: { path: string; flushMs: number; maxBytes: number; frameRetentionDays: number; windowRetentionDays: number; retentionIntervalSeconds: number; synchronous: 'normal' | 'full' };
   readonly log: { level: string };
-  readonly cameras: readonly { name: string; source: FfmpegSourceConfig | GstreamerSourceConfig | SyntheticSourceConfig }[];
+  readonly cameras: readonly { name: string; source: FfmpegSourceConfig | GstreamerSourceConfig | ImagesSourceConfig | SyntheticSourceConfig }[];
 }
 
 /** Validates a raw config object plus environment overrides; returns it frozen. */

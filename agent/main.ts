@@ -10,6 +10,7 @@ import { loadModel } from './infer/model.js';
 import { Pipeline, type CameraCounters } from './pipeline/pipeline.js';
 import { FfmpegSource } from './source/ffmpeg.js';
 import { GstreamerSource } from './source/gstreamer.js';
+import { ImageDirSource } from './source/image-dir.js';
 import type { FrameSource } from './source/source.js';
 import { SyntheticSource } from './source/synthetic.js';
 import { openDatabase } from './store/database.js';
@@ -30,6 +31,7 @@ function buildSource(name: string, s: AgentConfig['cameras'][number]['source']):
     const schedule = s.schedule.map(({ at, ...conditions }) => ({ at, conditions }));
     return new SyntheticSource({ name, width: s.width, height: s.height, fps: s.fps, seed: s.seed, schedule });
   }
+  if (s.kind === 'images') return new ImageDirSource({ name, path: s.path, width: s.width, height: s.height, fps: s.fps, loop: s.loop });
   if (s.kind === 'gstreamer') {
     const source =
       s.preset === 'jetson-csi'

@@ -39,7 +39,7 @@ test('unknown and invalid keys name the key, the value and what was expected', (
   rejects({ cameras: [] }, /cameras: got \[\], expected a list of at least 1/);
   rejects({}, /cameras/);
   rejects({ cameras: [{ name: 'a b', source: { kind: 'ffmpeg', url: 'x' } }] }, /cameras\[0\]\.name: got "a b"/);
-  rejects({ cameras: [{ name: 'a', source: { kind: 'webcam' } }] }, /cameras\[0\]\.source\.kind: got "webcam", expected one of ffmpeg, gstreamer, synthetic/);
+  rejects({ cameras: [{ name: 'a', source: { kind: 'webcam' } }] }, /cameras\[0\]\.source\.kind: got "webcam", expected one of ffmpeg, gstreamer, images, synthetic/);
   rejects({ cameras: [{ name: 'a', source: { kind: 'ffmpeg' } }] }, /cameras\[0\]\.source\.url/);
   rejects({ cameras: [{ name: 'a', source: { kind: 'synthetic', schedule: [{ at: 0, brightness: 2 }] } }] }, /cameras\[0\]\.source\.schedule\[0\]\.brightness/);
   rejects({ cameras: [{ name: 'a', source: { kind: 'synthetic' } }, { name: 'a', source: { kind: 'synthetic' } }] }, /cameras\[1\]\.name: got "a", expected a name no other camera uses/);
