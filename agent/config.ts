@@ -133,6 +133,11 @@ export const AGENT_SCHEMA: Schema = {
       synchronous: { kind: 'string', oneOf: ['normal', 'full'], default: 'normal', doc: 'normal: safe against crashes; full: also against power loss' },
     },
   },
+  telemetry: {
+    kind: 'object',
+    doc: 'per-window aggregates of the per-frame telemetry',
+    fields: { windowSeconds: { kind: 'number', min: 1, max: 86_400, default: 60, doc: 'window length; one aggregate row per camera per window' } },
+  },
   log: {
     kind: 'object',
     doc: 'logging',
@@ -196,6 +201,7 @@ export interface AgentConfig {
     resize: (typeof RESIZE_MODES)[number];
   };
   readonly store: { path: string; flushMs: number; maxBytes: number; frameRetentionDays: number; windowRetentionDays: number; retentionIntervalSeconds: number; synchronous: 'normal' | 'full' };
+  readonly telemetry: { windowSeconds: number };
   readonly log: { level: string };
   readonly cameras: readonly { name: string; source: FfmpegSourceConfig | GstreamerSourceConfig | ImagesSourceConfig | SyntheticSourceConfig }[];
 }

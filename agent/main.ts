@@ -16,6 +16,7 @@ import { SyntheticSource } from './source/synthetic.js';
 import { openDatabase } from './store/database.js';
 import { FrameWriter } from './store/frame-writer.js';
 import { Retention } from './store/retention.js';
+import { WindowWriter } from './store/window-writer.js';
 
 const DAY = 86_400_000;
 
@@ -92,7 +93,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     };
     return { id: (upsert.get(c.name) as { id: number }).id, source };
   });
-  const pipeline = new Pipeline(detector, writer, cameras);
+  const pipeline = new Pipeline(detector, writer, cameras, { windowMs: config.telemetry.windowSeconds * 1000, windows: new WindowWriter(db) });
   pipeline.start();
   log.info({ cameras: config.cameras.map((c) => c.name), provider: model.provider, inferenceThread: detector.inferenceThread, store: config.store.path }, 'agent started');
   return {

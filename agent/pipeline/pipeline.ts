@@ -10,6 +10,7 @@ import type { FrameSource } from '../source/source.js';
 import type { FrameWriter } from '../store/frame-writer.js';
 import { DetectionStats } from '../telemetry/detection-stats.js';
 import { FRAME_FEATURES, FrameStats } from '../telemetry/frame-stats.js';
+import { WindowAggregator, type WindowSummary } from '../telemetry/window.js';
 import { LatestFrame, type QueuedFrame } from './latest-frame.js';
 
 export interface PipelineCamera {
@@ -26,8 +27,23 @@ export interface CameraCounters {
   errors: number;
 }
 
+export interface WindowSink {
+  write(cameraId: number, w: WindowSummary, dropped: number, errors: number): unknown;
+}
+
+export interface PipelineOptions {
+  /** Length of a telemetry window in ms (default 60 s). */
+  readonly windowMs?: number;
+  /** Where closed windows go (the store); none: windows are not aggregated. */
+  readonly windows?: WindowSink;
+}
+
 interface Runtime {
   readonly cam: PipelineCamera;
+  readonly window: WindowAggregator;
+  /** Dropped and error counts at the start of the current window. */
+  droppedAtStart: number;
+  errorsAtStart: number;
   readonly queue: LatestFrame;
   readonly frameStats: FrameStats;
   readonly detStats: DetectionStats;
@@ -48,6 +64,7 @@ export class Pipeline {
     private readonly detector: Detector,
     private readonly writer: FrameWriter,
     cameras: readonly PipelineCamera[],
+    private readonly o: PipelineOptions = {},
   ) {
     this.slotStats = new Map(detector.slots.map((sl) => [sl, new Float64Array(FRAME_FEATURES.length)]));
     this.runtimes = cameras.map((cam) => ({
@@ -56,6 +73,9 @@ export class Pipeline {
       frameStats: new FrameStats(),
       detStats: new DetectionStats(detector.model.names.length),
       counters: { name: cam.source.name, offered: 0, processed: 0, dropped: 0, errors: 0 },
+      window: new WindowAggregator(detector.model.names, o.windowMs ?? 60_000),
+      droppedAtStart: 0,
+      errorsAtStart: 0,
     }));
   }
 
@@ -143,8 +163,13 @@ export class Pipeline {
           if (failed) throw new Error('inference failed');
           det.postprocess(f.slot);
           const ds = f.r.detStats.compute(f.slot.candidates, f.slot.detections, f.slot.letterbox!.srcW, f.slot.letterbox!.srcH);
-          this.writer.add(f.r.cam.id, f.ts, f.index, f.fs, ds, f.slot.times.preprocessMs, f.slot.times.inferenceMs, f.slot.times.postprocessMs);
+          const t = f.slot.times;
+          this.writer.add(f.r.cam.id, f.ts, f.index, f.fs, ds, t.preprocessMs, t.inferenceMs, t.postprocessMs);
           f.r.counters.processed++;
+          if (this.o.windows) {
+            if (f.r.window.due(f.ts)) this.closeWindow(f.r);
+            f.r.window.add(f.ts, f.fs, ds, f.r.detStats.classCounts, f.r.detStats.confHist, [t.preprocessMs, t.inferenceMs, t.postprocessMs]);
+          }
         } catch {
           f.r.counters.errors++;
         }
@@ -161,12 +186,25 @@ export class Pipeline {
     }
   }
 
-  /** Stops the sources, finishes the frame in flight, and flushes every row to the store. */
+  private closeWindow(r: Runtime): void {
+    const dropped = r.queue.dropped - r.droppedAtStart;
+    const errors = r.counters.errors - r.errorsAtStart;
+    this.o.windows?.write(r.cam.id, r.window.summary(), dropped, errors);
+    r.droppedAtStart = r.queue.dropped;
+    r.errorsAtStart = r.counters.errors;
+    r.window.reset(0);
+  }
+
+  /**
+   * Stops the sources, finishes the frame in flight, writes each camera's partial window, and
+   * flushes every row to the store.
+   */
   async stop(): Promise<void> {
     await Promise.all(this.runtimes.map((r) => r.cam.source.stop()));
     this.running = false;
     this.wake?.();
     await this.loopDone;
+    if (this.o.windows) for (const r of this.runtimes) if (r.window.count > 0) this.closeWindow(r);
     this.writer.flush();
   }
 }

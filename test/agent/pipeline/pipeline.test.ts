@@ -9,6 +9,7 @@ import { Pipeline } from '../../../agent/pipeline/pipeline.js';
 import { SyntheticSource } from '../../../agent/source/synthetic.js';
 import { openDatabase } from '../../../agent/store/database.js';
 import { FrameWriter } from '../../../agent/store/frame-writer.js';
+import { WindowWriter } from '../../../agent/store/window-writer.js';
 
 const MODEL = new URL('../../../models/line-detector.onnx', import.meta.url).pathname;
 
@@ -32,10 +33,15 @@ test('two cameras share one model; every frame is stored or counted as dropped; 
     clock: () => driftFrames++ / 40,
     schedule: [{ at: 0, conditions: { gain: 1 } }, { at: 2, conditions: { gain: 0.5 } }],
   });
-  const pipeline = new Pipeline(detector, writer, [
-    { id: stableId, source: stable },
-    { id: driftId, source: drifting },
-  ]);
+  const pipeline = new Pipeline(
+    detector,
+    writer,
+    [
+      { id: stableId, source: stable },
+      { id: driftId, source: drifting },
+    ],
+    { windowMs: 700, windows: new WindowWriter(db) },
+  );
   pipeline.start();
   await new Promise((r) => setTimeout(r, 3000));
   await pipeline.stop();
@@ -59,5 +65,18 @@ test('two cameras share one model; every frame is stored or counted as dropped; 
   const db2 = d.map((r) => r.brightness);
   assert.ok(Math.abs(mean(q(sb, 0.75, 1)) / mean(q(sb, 0, 0.25)) - 1) < 0.1, 'the stable camera stays put');
   assert.ok(mean(q(db2, 0.75, 1)) / mean(q(db2, 0, 0.25)) < 0.8, 'the drifting camera darkens in the stored telemetry');
+  // Window aggregates: every processed frame is in exactly one window, the partial last one included.
+  const windows = (id: number): { frames: number; dropped: number; stats: string }[] => db.prepare('SELECT frames, dropped, stats FROM windows WHERE camera_id = ? ORDER BY start_ts').all(id) as never;
+  for (const [id, c] of [[stableId, counts[0]!], [driftId, counts[1]!]] as const) {
+    const ws = windows(id);
+    assert.ok(ws.length >= 3, `${ws.length} windows in 3 s of 700 ms windows`);
+    assert.equal(ws.reduce((a, w) => a + w.frames, 0), c.processed);
+    assert.equal(ws.reduce((a, w) => a + w.dropped, 0) <= c.dropped, true);
+  }
+  const dw = windows(driftId).map((w) => (JSON.parse(w.stats) as { features: { brightness: { mean: number } } }).features.brightness.mean);
+  assert.ok(dw.at(-1)! < dw[0]! * 0.8, `window brightness falls: ${dw.map((x) => x.toFixed(1)).join(' ')}`);
+  const sample = JSON.parse(windows(stableId)[0]!.stats) as { classCounts: Record<string, number>; confHist: Record<string, number[]>; latencyMs: Record<string, { p50: number }> };
+  assert.deepEqual(Object.keys(sample.classCounts), ['washer', 'bracket', 'scratch', 'missing_notch']);
+  assert.ok(sample.latencyMs.inference!.p50 > 0);
   db.close();
 });
