@@ -76,3 +76,9 @@ test('docs/configuration.md documents every key of the agent schema and its sour
   for (const r of describe(AGENT_SCHEMA)) assert.ok(doc.includes(`\`${r.key}\``), `docs/configuration.md is missing ${r.key}`);
   for (const s of Object.values(SOURCE_SCHEMAS)) for (const r of describe(s)) assert.ok(doc.includes(`\`cameras[].source.${r.key}\``), `missing cameras[].source.${r.key}`);
 });
+
+test('deploy/agent.example.yaml is a valid configuration', () => {
+  const { config } = loadAgentConfig(new URL('../../deploy/agent.example.yaml', import.meta.url).pathname, {});
+  assert.equal(config.cameras[0]!.source.kind, 'synthetic');
+  assert.equal(config.model.threads, 1);
+});
