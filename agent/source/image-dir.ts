@@ -7,7 +7,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
-import type { FrameSource, SourceCounters, SourceFrame, SourceState } from './source.js';
+import { BaseSource, type SourceFrame } from './source.js';
 
 export interface ImageDirSourceOptions {
   readonly name: string;
@@ -38,13 +38,7 @@ export async function listImages(path: string): Promise<string[]> {
   return (await readdir(dir)).filter((f) => match.test(f)).sort().map((f) => join(dir, f));
 }
 
-export class ImageDirSource implements FrameSource {
-  readonly name: string;
-  readonly width: number;
-  readonly height: number;
-  readonly counters: SourceCounters = { frames: 0, reconnects: 0, stalls: 0, errors: 0 };
-  onEvent?: FrameSource['onEvent'];
-  private _state: SourceState = 'stopped';
+export class ImageDirSource extends BaseSource {
   private timer: NodeJS.Timeout | undefined;
   private files: string[] = [];
   private pos = 0;
@@ -52,25 +46,8 @@ export class ImageDirSource implements FrameSource {
   private readonly view: { data: Uint8Array; width: number; height: number; channels: 3; ts: number; index: number };
 
   constructor(readonly o: ImageDirSourceOptions) {
-    this.name = o.name;
-    this.width = o.width;
-    this.height = o.height;
+    super(o.name, o.width, o.height);
     this.view = { data: new Uint8Array(0), width: o.width, height: o.height, channels: 3, ts: 0, index: 0 };
-  }
-
-  get state(): SourceState {
-    return this._state;
-  }
-
-  private setState(s: SourceState): void {
-    if (s === this._state) return;
-    this._state = s;
-    this.onEvent?.({ type: 'state', state: s });
-  }
-
-  private error(reason: string): void {
-    this.counters.errors++;
-    this.onEvent?.({ type: 'error', reason });
   }
 
   start(onFrame: (f: SourceFrame) => void): void {
@@ -94,7 +71,7 @@ export class ImageDirSource implements FrameSource {
   }
 
   private async tick(onFrame: (f: SourceFrame) => void): Promise<void> {
-    if (this.busy || this._state !== 'streaming') return;
+    if (this.busy || this.state !== 'streaming') return;
     if (this.pos >= this.files.length) {
       if (!this.o.loop) {
         if (this.timer) clearInterval(this.timer);
@@ -113,7 +90,7 @@ export class ImageDirSource implements FrameSource {
         .resize(this.width, this.height, { fit: 'contain', background: { r: 114, g: 114, b: 114 } })
         .raw()
         .toBuffer();
-      if (this._state !== 'streaming') return;
+      if (this.state !== 'streaming') return;
       this.view.data = data;
       this.view.ts = Date.now();
       this.view.index = this.counters.frames++;

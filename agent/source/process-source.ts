@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { backoffDelay, DEFAULT_BACKOFF, type Backoff, type FrameSource, type SourceCounters, type SourceFrame, type SourceState } from './source.js';
+import { backoffDelay, BaseSource, DEFAULT_BACKOFF, type Backoff, type SourceFrame } from './source.js';
 
 export interface ProcessSourceOptions {
   readonly name: string;
@@ -19,13 +19,7 @@ export interface ProcessSourceOptions {
 
 type Child = ChildProcessByStdio<null, Readable, Readable>;
 
-export abstract class ProcessSource implements FrameSource {
-  readonly name: string;
-  readonly width: number;
-  readonly height: number;
-  readonly counters: SourceCounters = { frames: 0, reconnects: 0, stalls: 0, errors: 0 };
-  onEvent?: FrameSource['onEvent'];
-  private _state: SourceState = 'stopped';
+export abstract class ProcessSource extends BaseSource {
   private child: Child | undefined;
   private readonly frame: Uint8Array;
   private filled = 0;
@@ -43,26 +37,9 @@ export abstract class ProcessSource implements FrameSource {
   protected abstract endsCleanly(): boolean;
 
   constructor(readonly o: ProcessSourceOptions) {
-    this.name = o.name;
-    this.width = o.width;
-    this.height = o.height;
+    super(o.name, o.width, o.height);
     this.frame = new Uint8Array(o.width * o.height * 3);
     this.view = { data: this.frame, width: o.width, height: o.height, channels: 3, ts: 0, index: 0 };
-  }
-
-  get state(): SourceState {
-    return this._state;
-  }
-
-  private setState(s: SourceState): void {
-    if (s === this._state) return;
-    this._state = s;
-    this.onEvent?.({ type: 'state', state: s });
-  }
-
-  private error(reason: string): void {
-    this.counters.errors++;
-    this.onEvent?.({ type: 'error', reason });
   }
 
   start(onFrame: (f: SourceFrame) => void): void {
@@ -71,7 +48,7 @@ export abstract class ProcessSource implements FrameSource {
     this.spawn();
     const stallMs = this.o.stallMs ?? 10_000;
     this.watchdog = setInterval(() => {
-      if (!this.child || this._state === 'backoff') return;
+      if (!this.child || this.state === 'backoff') return;
       if (Date.now() - this.lastBytes > stallMs) {
         this.counters.stalls++;
         this.setState('stalled');

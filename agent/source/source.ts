@@ -39,6 +39,37 @@ export interface FrameSource {
   onEvent?: (e: { type: 'state'; state: SourceState } | { type: 'error'; reason: string }) => void;
 }
 
+/** State, counters and events that every source kind shares. */
+export abstract class BaseSource implements FrameSource {
+  readonly counters: SourceCounters = { frames: 0, reconnects: 0, stalls: 0, errors: 0 };
+  onEvent?: FrameSource['onEvent'];
+  private _state: SourceState = 'stopped';
+
+  constructor(
+    readonly name: string,
+    readonly width: number,
+    readonly height: number,
+  ) {}
+
+  get state(): SourceState {
+    return this._state;
+  }
+
+  protected setState(s: SourceState): void {
+    if (s === this._state) return;
+    this._state = s;
+    this.onEvent?.({ type: 'state', state: s });
+  }
+
+  protected error(reason: string): void {
+    this.counters.errors++;
+    this.onEvent?.({ type: 'error', reason });
+  }
+
+  abstract start(onFrame: (f: SourceFrame) => void): void;
+  abstract stop(): Promise<void>;
+}
+
 export interface Backoff {
   readonly initialMs: number;
   readonly maxMs: number;

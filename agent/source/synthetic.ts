@@ -4,7 +4,7 @@
  */
 import { LineCamera } from '../synth/camera.js';
 import { CONDITION_KEYS, DEFAULT_CONDITIONS, type Conditions } from '../synth/conditions.js';
-import type { FrameSource, SourceCounters, SourceFrame, SourceState } from './source.js';
+import { BaseSource, type SourceFrame } from './source.js';
 
 export interface Keyframe {
   /** Seconds since the source started. */
@@ -40,13 +40,7 @@ export interface SyntheticSourceOptions {
   readonly clock?: () => number;
 }
 
-export class SyntheticSource implements FrameSource {
-  readonly name: string;
-  readonly width: number;
-  readonly height: number;
-  readonly counters: SourceCounters = { frames: 0, reconnects: 0, stalls: 0, errors: 0 };
-  onEvent?: FrameSource['onEvent'];
-  private _state: SourceState = 'stopped';
+export class SyntheticSource extends BaseSource {
   private timer: NodeJS.Timeout | undefined;
   private readonly camera: LineCamera;
   private readonly view: { data: Uint8Array; width: number; height: number; channels: 3; ts: number; index: number };
@@ -54,21 +48,9 @@ export class SyntheticSource implements FrameSource {
   current: Conditions = { ...DEFAULT_CONDITIONS };
 
   constructor(readonly o: SyntheticSourceOptions) {
-    this.name = o.name;
-    this.width = o.width;
-    this.height = o.height;
+    super(o.name, o.width, o.height);
     this.camera = new LineCamera(o.width, o.height, o.seed);
     this.view = { data: new Uint8Array(0), width: o.width, height: o.height, channels: 3, ts: 0, index: 0 };
-  }
-
-  get state(): SourceState {
-    return this._state;
-  }
-
-  private setState(s: SourceState): void {
-    if (s === this._state) return;
-    this._state = s;
-    this.onEvent?.({ type: 'state', state: s });
   }
 
   start(onFrame: (f: SourceFrame) => void): void {

@@ -6,20 +6,13 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { sleep, until } from '../../helpers/wait.js';
 import { promisify } from 'node:util';
 import { FfmpegSource } from '../../../agent/source/ffmpeg.js';
 import type { SourceState } from '../../../agent/source/source.js';
 
 const sh = promisify(execFile);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 async function video(name: string, frames: number, extra: string[] = []): Promise<string> {
   const file = join(await mkdtemp(join(tmpdir(), 'driftline-src-')), name);

@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { until } from '../../helpers/wait.js';
 import { GstreamerSource, gstPipeline, gstTokens } from '../../../agent/source/gstreamer.js';
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('a videotestsrc pipeline of 37 buffers yields exactly 37 RGB frames at the configured size', async () => {
   const src = new GstreamerSource({ name: 'gst', width: 96, height: 64, finite: true, source: { preset: 'raw', pipeline: 'videotestsrc num-buffers=37 pattern=smpte ! video/x-raw,width=320,height=240' } });

@@ -3,6 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { until } from '../../helpers/wait.js';
 import sharp from 'sharp';
 import { ImageDirSource, listImages } from '../../../agent/source/image-dir.js';
 
@@ -16,13 +17,6 @@ async function folder(): Promise<string> {
   return dir;
 }
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('a folder or a pattern names its images in order', async () => {
   const dir = await folder();
