@@ -135,10 +135,9 @@ export async function run(argv: string[]): Promise<number> {
   process.removeListener('SIGINT', stop);
   process.removeListener('SIGTERM', stop);
   // Recall over the first quarter of the run (nominal light) against the last tenth (dimmest).
-  const span = perSecond.length ? perSecond[perSecond.length - 1]!.t : 0;
   const recallOf = (rows: typeof perSecond): number => rows.reduce((a, r) => a + r.found, 0) / Math.max(1, rows.reduce((a, r) => a + r.gt, 0));
-  const early = perSecond.filter((r) => r.t <= Math.max(1, span * 0.25));
-  const late = perSecond.filter((r) => r.t >= span * 0.9);
+  const early = perSecond.slice(0, Math.max(1, Math.ceil(perSecond.length * 0.25)));
+  const late = perSecond.slice(-Math.max(1, Math.ceil(perSecond.length * 0.1)));
   const lastGain = late.length ? late[late.length - 1]!.gain : 1;
   out.write(
     `\nRecall went from ${recallOf(early).toFixed(2)} at nominal light to ${recallOf(late).toFixed(2)} at gain ${lastGain.toFixed(2)}: ` +

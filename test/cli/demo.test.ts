@@ -17,7 +17,11 @@ test('demo runs the shipped detector on a drifting camera and prints a live view
   assert.ok(gains.every((g, i) => i === 0 || g < gains[i - 1]!), `light fades: ${gains.join(' ')}`);
   const found = rows.map((r) => /(\d+) \/ (\d+)/.exec(r)!).map((m) => [Number(m[1]), Number(m[2])]);
   assert.ok(found.every(([f, g]) => g! > 0 && f! <= g!), 'parts found never exceed the parts present');
-  assert.match(stdout, /Recall went from \d\.\d\d at nominal light to \d\.\d\d at gain 0\.\d\d/);
+  const summary = /Recall went from (\d\.\d\d) at nominal light to (\d\.\d\d) at gain (0\.\d\d)/.exec(stdout);
+  assert.ok(summary, stdout);
+  const firstRow = found[0]!;
+  assert.equal(Number(summary[1]), +(firstRow[0]! / firstRow[1]!).toFixed(2), 'the summary starts from the first row');
+  assert.equal(Number(summary[3]), gains.at(-1), 'and ends at the last row');
 });
 
 test('demo stops cleanly on SIGINT with its summary', async () => {
