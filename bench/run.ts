@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ bench(seconds: number): Promise<vo
   synth: () => import('./synth.bench.js'),
   detect: () => import('./detect.bench.js'),
   pipeline: () => import('./pipeline.bench.js'),
+  drift: () => import('./drift.bench.js'),
 };
 
 const { values, positionals } = parseArgs({ options: { seconds: { type: 'string' } }, allowPositionals: true });

@@ -1,0 +1,146 @@
+/**
+ * Drift scores between a reference histogram and a window histogram over the same bins. All work
+ * on counts, so their cost is O(bins), not O(frames). Each returns NaN when either side is empty:
+ * "no data" must never read as "no drift".
+ *
+ * - psi:          Population Stability Index, Σ (a − e) · ln(a / e) over bin shares, with every
+ *                 share floored at `epsilon` so empty bins give a large but finite score.
+ * - jsDistance:   Jensen–Shannon distance (square root of the divergence, log base 2): 0 for
+ *                 identical distributions, 1 for disjoint ones. Empty bins need no epsilon.
+ * - ksStatistic:  the Kolmogorov–Smirnov statistic on the binned CDFs: max |CDF_a − CDF_e|.
+ * - wasserstein1: earth mover's distance on the binned CDFs, Σ |CDF_a − CDF_e| · width, in the
+ *                 feature's units; divide by the reference spread to normalise.
+ * - chiSquare:    Pearson's χ² of the window's counts against the reference shares (class mix).
+ */
+
+export const DEFAULT_EPSILON = 1e-4;
+
+function total(c: ArrayLike<number>): number {
+  let t = 0;
+  for (let i = 0; i < c.length; i++) t += c[i]!;
+  return t;
+}
+
+function checkSameBins(a: ArrayLike<number>, b: ArrayLike<number>): void {
+  if (a.length !== b.length) throw new RangeError(`histograms have ${a.length} and ${b.length} bins`);
+}
+
+export function psi(reference: ArrayLike<number>, window: ArrayLike<number>, epsilon = DEFAULT_EPSILON): number {
+  checkSameBins(reference, window);
+  const te = total(reference);
+  const ta = total(window);
+  if (te === 0 || ta === 0) return Number.NaN;
+  let s = 0;
+  for (let i = 0; i < reference.length; i++) {
+    const e = Math.max(reference[i]! / te, epsilon);
+    const a = Math.max(window[i]! / ta, epsilon);
+    s += (a - e) * Math.log(a / e);
+  }
+  return s;
+}
+
+export function jsDistance(reference: ArrayLike<number>, window: ArrayLike<number>): number {
+  checkSameBins(reference, window);
+  const te = total(reference);
+  const ta = total(window);
+  if (te === 0 || ta === 0) return Number.NaN;
+  let d = 0;
+  for (let i = 0; i < reference.length; i++) {
+    const p = reference[i]! / te;
+    const q = window[i]! / ta;
+    const m = (p + q) / 2;
+    if (p > 0) d += 0.5 * p * Math.log2(p / m);
+    if (q > 0) d += 0.5 * q * Math.log2(q / m);
+  }
+  return Math.sqrt(Math.max(0, Math.min(1, d)));
+}
+
+export function ksStatistic(reference: ArrayLike<number>, window: ArrayLike<number>): number {
+  checkSameBins(reference, window);
+  const te = total(reference);
+  const ta = total(window);
+  if (te === 0 || ta === 0) return Number.NaN;
+  let ce = 0;
+  let ca = 0;
+  let d = 0;
+  for (let i = 0; i < reference.length; i++) {
+    ce += reference[i]! / te;
+    ca += window[i]! / ta;
+    d = Math.max(d, Math.abs(ca - ce));
+  }
+  return d;
+}
+
+/** `widths[i]` is the width of bin i in the feature's units (open-ended bins: a chosen finite width). */
+export function wasserstein1(reference: ArrayLike<number>, window: ArrayLike<number>, widths: ArrayLike<number>): number {
+  checkSameBins(reference, window);
+  checkSameBins(reference, widths);
+  const te = total(reference);
+  const ta = total(window);
+  if (te === 0 || ta === 0) return Number.NaN;
+  let ce = 0;
+  let ca = 0;
+  let w = 0;
+  // Mass moves across the boundary after bin i by |CDF difference| over the distance between the
+  // centres of bins i and i+1.
+  for (let i = 0; i < reference.length - 1; i++) {
+    ce += reference[i]! / te;
+    ca += window[i]! / ta;
+    w += Math.abs(ca - ce) * (widths[i]! + widths[i + 1]!) / 2;
+  }
+  return w;
+}
+
+export function chiSquare(reference: ArrayLike<number>, window: ArrayLike<number>, epsilon = DEFAULT_EPSILON): number {
+  checkSameBins(reference, window);
+  const te = total(reference);
+  const ta = total(window);
+  if (te === 0 || ta === 0) return Number.NaN;
+  let x = 0;
+  for (let i = 0; i < reference.length; i++) {
+    const expected = Math.max(reference[i]! / te, epsilon) * ta;
+    const d = window[i]! - expected;
+    x += (d * d) / expected;
+  }
+  return x;
+}
+
+/**
+ * Page–Hinkley test for a sustained fall in a stream's mean (e.g. the mean top confidence per
+ * window), too slow for any single window to show. With x̄ the running mean, it accumulates
+ * m = Σ (x̄ − x − delta) and alarms when m rises more than `lambda` above its running minimum.
+ * `delta` is the fall it tolerates per observation; `lambda` the evidence it needs.
+ */
+export class PageHinkley {
+  private n = 0;
+  private mean = 0;
+  private cum = 0;
+  private minCum = 0;
+
+  constructor(
+    readonly delta: number,
+    readonly lambda: number,
+  ) {}
+
+  /** Adds an observation; returns true while the test signals a fall. */
+  update(x: number): boolean {
+    this.n++;
+    this.mean += (x - this.mean) / this.n;
+    this.cum += this.mean - x - this.delta;
+    if (this.cum < this.minCum) this.minCum = this.cum;
+    return this.statistic > this.lambda;
+  }
+
+  /** Evidence of a fall: how far the cumulative sum has risen above its minimum. */
+  get statistic(): number {
+    return this.cum - this.minCum;
+  }
+
+  /** Forgets the past (after an alarm has been handled). */
+  reset(): void {
+    this.n = 0;
+    this.mean = 0;
+    this.cum = 0;
+    this.minCum = 0;
+  }
+}
