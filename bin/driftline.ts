@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   detect: () => import('../cli/detect.js'),
   demo: () => import('../cli/demo.js'),
   agent: () => import('../cli/agent.js'),
+  baseline: () => import('../cli/baseline.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,109 @@
+/**
+ * Reference profiles of the training (or commissioning) distribution. For every per-frame feature:
+ * bin edges at the reference's quantiles, framed by explicit underflow and overflow bins (values
+ * outside what training ever showed), with the reference counts; plus the class mix, per-class
+ * confidence histograms, sample counts, the model's sha256 and where the data came from. Windows
+ * are later binned with these edges and compared with the metrics in metrics.ts.
+ */
+import { CONF_BINS, DETECTION_FEATURES } from '../telemetry/detection-stats.js';
+import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
+
+export const PROFILE_SCHEMA = 'driftline.profile/1';
+export const PROFILE_FEATURES = [...FRAME_FEATURES, ...DETECTION_FEATURES] as const;
+export const DEFAULT_QUANTILE_BINS = 16;
+
+export interface FeatureProfile {
+  /** Ascending, distinct edges e0..eK: bins are (-inf, e0), [e0, e1), ..., [eK-1, eK], (eK, +inf). */
+  readonly edges: number[];
+  /** One count per bin: underflow, the inner bins, overflow (edges.length + 1 bins). */
+  readonly counts: number[];
+  readonly mean: number;
+  readonly std: number;
+}
+
+export interface Profile {
+  readonly schema: typeof PROFILE_SCHEMA;
+  readonly createdAt: string;
+  readonly model: { readonly file: string; readonly sha256: string; readonly names: readonly string[] };
+  readonly data: { readonly source: string; readonly description?: string; readonly images: number; readonly skipped: number };
+  readonly frames: number;
+  readonly features: Record<string, FeatureProfile>;
+  readonly classMix: Record<string, number>;
+  readonly confHist: Record<string, number[]>;
+}
+
+/** Bin index of v for these edges (0 = underflow, edges.length = overflow). O(log bins). */
+export function binOf(edges: readonly number[], v: number): number {
+  if (v < edges[0]!) return 0;
+  const last = edges.length - 1;
+  if (v > edges[last]!) return edges.length;
+  let lo = 0;
+  let hi = last;
+  // Largest i with edges[i] <= v; the inner bin [e_i, e_{i+1}) is index i + 1.
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (edges[mid]! <= v) lo = mid;
+    else hi = mid - 1;
+  }
+  return Math.min(lo + 1, last);
+}
+
+/** Quantile edges of `values`: min, the k-1 inner quantiles, max; repeated values collapse. */
+export function quantileEdges(values: readonly number[], k = DEFAULT_QUANTILE_BINS): number[] {
+  if (values.length === 0) return [0, 0];
+  const sorted = [...values].sort((a, b) => a - b);
+  const edges: number[] = [sorted[0]!];
+  for (let i = 1; i < k; i++) {
+    const q = sorted[Math.floor((i / k) * (sorted.length - 1))]!;
+    if (q > edges[edges.length - 1]!) edges.push(q);
+  }
+  const max = sorted[sorted.length - 1]!;
+  if (max > edges[edges.length - 1]! || edges.length === 1) edges.push(max);
+  return edges;
+}
+
+export class ProfileBuilder {
+  private readonly values: number[][] = PROFILE_FEATURES.map(() => []);
+  private readonly classCounts: number[];
+  private readonly confHist: number[];
+  private frames = 0;
+
+  constructor(readonly names: readonly string[]) {
+    this.classCounts = new Array<number>(names.length).fill(0);
+    this.confHist = new Array<number>(names.length * CONF_BINS).fill(0);
+  }
+
+  add(frameStats: ArrayLike<number>, detStats: ArrayLike<number>, classCounts: ArrayLike<number>, confHist: ArrayLike<number>): void {
+    const nf = FRAME_FEATURES.length;
+    for (let i = 0; i < PROFILE_FEATURES.length; i++) this.values[i]!.push(i < nf ? frameStats[i]! : detStats[i - nf]!);
+    for (let c = 0; c < this.classCounts.length; c++) this.classCounts[c]! += classCounts[c]!;
+    for (let k = 0; k < this.confHist.length; k++) this.confHist[k]! += confHist[k]!;
+    this.frames++;
+  }
+
+  build(model: Profile['model'], data: Profile['data'], bins = DEFAULT_QUANTILE_BINS): Profile {
+    const features: Record<string, FeatureProfile> = {};
+    PROFILE_FEATURES.forEach((name, i) => {
+      const vals = this.values[i]!;
+      const edges = quantileEdges(vals, bins);
+      const counts = new Array<number>(edges.length + 1).fill(0);
+      let sum = 0;
+      let sumSq = 0;
+      for (const v of vals) {
+        counts[binOf(edges, v)]!++;
+        sum += v;
+        sumSq += v * v;
+      }
+      const n = vals.length;
+      const mean = n ? sum / n : 0;
+      features[name] = { edges, counts, mean, std: n > 1 ? Math.sqrt(Math.max(0, (sumSq - n * mean * mean) / (n - 1))) : 0 };
+    });
+    const classMix: Record<string, number> = {};
+    const confHist: Record<string, number[]> = {};
+    this.names.forEach((name, c) => {
+      classMix[name] = this.classCounts[c]!;
+      confHist[name] = this.confHist.slice(c * CONF_BINS, (c + 1) * CONF_BINS);
+    });
+    return { schema: PROFILE_SCHEMA, createdAt: new Date().toISOString(), model, data, frames: this.frames, features, classMix, confHist };
+  }
+}

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { binOf, ProfileBuilder, PROFILE_FEATURES, quantileEdges } from '../../../agent/drift/profile.js';
+import { CONF_BINS } from '../../../agent/telemetry/detection-stats.js';
+
+test('quantile edges: min, inner quantiles, max; repeated values collapse', () => {
+  const values = Array.from({ length: 101 }, (_, i) => i); // 0..100
+  assert.deepEqual(quantileEdges(values, 4), [0, 25, 50, 75, 100]);
+  assert.deepEqual(quantileEdges([5, 5, 5, 5], 4), [5, 5]);
+  assert.deepEqual(quantileEdges([1, 1, 1, 9], 4), [1, 9]);
+});
+
+test('binOf: underflow, inner bins (closed at the top edge), overflow', () => {
+  const e = [0, 25, 50, 75, 100];
+  assert.equal(binOf(e, -1), 0);
+  assert.equal(binOf(e, 0), 1);
+  assert.equal(binOf(e, 24.9), 1);
+  assert.equal(binOf(e, 25), 2);
+  assert.equal(binOf(e, 99), 4);
+  assert.equal(binOf(e, 100), 4, 'the training maximum is inside, not overflow');
+  assert.equal(binOf(e, 100.01), 5);
+  assert.equal(binOf([5, 5], 5), 1);
+  assert.equal(binOf([5, 5], 4), 0);
+  assert.equal(binOf([5, 5], 6), 2);
+});
+
+test('a profile counts every frame once per feature, with empty under- and overflow on its own data', () => {
+  const b = new ProfileBuilder(['a', 'b']);
+  const hist = new Array<number>(2 * CONF_BINS).fill(0);
+  hist[3] = 2;
+  for (let i = 0; i < 400; i++) {
+    const fs = Array.from({ length: 12 }, (_, k) => i * (k + 1));
+    const ds = [i % 5, 0.9, 0.8, 10, 0.05, 1.5];
+    b.add(fs, ds, [1, i % 2], hist);
+  }
+  const p = b.build({ file: 'm.onnx', sha256: 'x', names: ['a', 'b'] }, { source: '/data', images: 400, skipped: 0 });
+  assert.equal(p.schema, 'driftline.profile/1');
+  assert.equal(p.frames, 400);
+  assert.deepEqual(Object.keys(p.features), [...PROFILE_FEATURES]);
+  for (const [name, f] of Object.entries(p.features)) {
+    assert.equal(f.counts.reduce((a, c) => a + c, 0), 400, name);
+    assert.equal(f.counts[0], 0, `${name}: no reference sample is below the reference minimum`);
+    assert.equal(f.counts.at(-1), 0, `${name}: none above the maximum`);
+    assert.equal(f.counts.length, f.edges.length + 1);
+  }
+  assert.equal(p.features.brightness!.edges.length, 17, '16 quantile bins');
+  assert.ok(Math.abs(p.features.brightness!.mean - 199.5) < 1e-9);
+  assert.deepEqual(p.classMix, { a: 400, b: 200 });
+  assert.equal(p.confHist.a![3], 800);
+  assert.equal(p.features.topScore!.edges.length, 2, 'a constant feature collapses to one bin');
+});
+
+test('the shipped profile belongs to the shipped model (a retrain without a new profile fails here)', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { createHash } = await import('node:crypto');
+  const root = new URL('../../../models/', import.meta.url);
+  const p = JSON.parse(await readFile(new URL('line-detector.profile.json', root), 'utf8')) as import('../../../agent/drift/profile.js').Profile;
+  const sha = createHash('sha256').update(await readFile(new URL('line-detector.onnx', root))).digest('hex');
+  assert.equal(p.model.sha256, sha);
+  assert.ok(p.frames >= 500);
+  const defects = p.classMix.scratch! + p.classMix.missing_notch!;
+  const parts = Object.values(p.classMix).reduce((a, b) => a + b, 0);
+  assert.ok(defects / parts < 0.06, `the reference class mix is production-like (${(defects / parts).toFixed(3)} defects)`);
+});
