@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   demo: () => import('../cli/demo.js'),
   agent: () => import('../cli/agent.js'),
   baseline: () => import('../cli/baseline.js'),
+  drift: () => import('../cli/drift.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

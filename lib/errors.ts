@@ -54,6 +54,10 @@ export const ERRORS = {
     'a configuration value is unknown or invalid',
     (d) => `invalid ${s(d.key)}: got ${s(d.value)}, expected ${s(d.expected)}`,
   ),
+  DRIFTLINE_ERR_PROFILE: spec(
+    'a file is not a readable Driftline reference profile',
+    (d) => `${s(d.file)} is not a Driftline profile: ${s(d.reason)}`,
+  ),
   DRIFTLINE_ERR_STORE: spec(
     'the SQLite store could not be opened or migrated',
     (d) => `store ${s(d.file)}: ${s(d.reason)}`,
