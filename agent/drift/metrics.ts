@@ -25,11 +25,18 @@ function checkSameBins(a: ArrayLike<number>, b: ArrayLike<number>): void {
   if (a.length !== b.length) throw new RangeError(`histograms have ${a.length} and ${b.length} bins`);
 }
 
-export function psi(reference: ArrayLike<number>, window: ArrayLike<number>, epsilon = DEFAULT_EPSILON): number {
+/** Both totals, after checking the bins match; undefined when either side is empty. */
+function totals(reference: ArrayLike<number>, window: ArrayLike<number>): [number, number] | undefined {
   checkSameBins(reference, window);
   const te = total(reference);
   const ta = total(window);
-  if (te === 0 || ta === 0) return Number.NaN;
+  return te === 0 || ta === 0 ? undefined : [te, ta];
+}
+
+export function psi(reference: ArrayLike<number>, window: ArrayLike<number>, epsilon = DEFAULT_EPSILON): number {
+  const t = totals(reference, window);
+  if (!t) return Number.NaN;
+  const [te, ta] = t;
   let s = 0;
   for (let i = 0; i < reference.length; i++) {
     const e = Math.max(reference[i]! / te, epsilon);
@@ -40,10 +47,9 @@ export function psi(reference: ArrayLike<number>, window: ArrayLike<number>, eps
 }
 
 export function jsDistance(reference: ArrayLike<number>, window: ArrayLike<number>): number {
-  checkSameBins(reference, window);
-  const te = total(reference);
-  const ta = total(window);
-  if (te === 0 || ta === 0) return Number.NaN;
+  const t = totals(reference, window);
+  if (!t) return Number.NaN;
+  const [te, ta] = t;
   let d = 0;
   for (let i = 0; i < reference.length; i++) {
     const p = reference[i]! / te;
@@ -56,10 +62,9 @@ export function jsDistance(reference: ArrayLike<number>, window: ArrayLike<numbe
 }
 
 export function ksStatistic(reference: ArrayLike<number>, window: ArrayLike<number>): number {
-  checkSameBins(reference, window);
-  const te = total(reference);
-  const ta = total(window);
-  if (te === 0 || ta === 0) return Number.NaN;
+  const t = totals(reference, window);
+  if (!t) return Number.NaN;
+  const [te, ta] = t;
   let ce = 0;
   let ca = 0;
   let d = 0;
@@ -73,11 +78,10 @@ export function ksStatistic(reference: ArrayLike<number>, window: ArrayLike<numb
 
 /** `widths[i]` is the width of bin i in the feature's units (open-ended bins: a chosen finite width). */
 export function wasserstein1(reference: ArrayLike<number>, window: ArrayLike<number>, widths: ArrayLike<number>): number {
-  checkSameBins(reference, window);
   checkSameBins(reference, widths);
-  const te = total(reference);
-  const ta = total(window);
-  if (te === 0 || ta === 0) return Number.NaN;
+  const t = totals(reference, window);
+  if (!t) return Number.NaN;
+  const [te, ta] = t;
   let ce = 0;
   let ca = 0;
   let w = 0;
@@ -92,10 +96,9 @@ export function wasserstein1(reference: ArrayLike<number>, window: ArrayLike<num
 }
 
 export function chiSquare(reference: ArrayLike<number>, window: ArrayLike<number>, epsilon = DEFAULT_EPSILON): number {
-  checkSameBins(reference, window);
-  const te = total(reference);
-  const ta = total(window);
-  if (te === 0 || ta === 0) return Number.NaN;
+  const t = totals(reference, window);
+  if (!t) return Number.NaN;
+  const [te, ta] = t;
   let x = 0;
   for (let i = 0; i < reference.length; i++) {
     const expected = Math.max(reference[i]! / te, epsilon) * ta;
