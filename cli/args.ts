@@ -1,5 +1,6 @@
 /** Small helpers shared by the CLI commands: typed flag parsing with specific usage errors. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { checkProviders, DEFAULT_PROVIDERS, type ProviderName } from '../agent/infer/providers.js';
 import { driftlineError } from '../lib/errors.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
@@ -56,4 +57,9 @@ export function progress(label: string): (done: number, total: number) => void {
       process.stderr.write(`${label} ${done}/${total} (${pct}%)\n`);
     }
   };
+}
+
+/** --providers a,b,c: validated provider names, or the default order (tensorrt, cuda, cpu). */
+export function providersFlag(raw: unknown): ProviderName[] {
+  return checkProviders(typeof raw === 'string' ? raw.split(',') : DEFAULT_PROVIDERS);
 }

@@ -5,13 +5,12 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ProfileBuilder } from '../agent/drift/profile.js';
 import { Detector } from '../agent/infer/detector.js';
 import { loadModel } from '../agent/infer/model.js';
-import { checkProviders } from '../agent/infer/providers.js';
 import { decodeImage } from '../agent/preprocess/letterbox.js';
 import { listImages } from '../agent/source/image-dir.js';
 import { DetectionStats } from '../agent/telemetry/detection-stats.js';
 import { FrameStats } from '../agent/telemetry/frame-stats.js';
 import { driftlineError, isDriftlineError } from '../lib/errors.js';
-import { intFlag, numberFlag, parse, progress } from './args.js';
+import { intFlag, numberFlag, parse, progress, providersFlag } from './args.js';
 
 export const summary = 'build the reference profile of the training distribution (per-feature bins, class mix, confidence)';
 
@@ -70,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof values.data !== 'string') throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: '--data DIR is required' });
   if (!existsSync(values.data)) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--data ${values.data} does not exist` });
   const model = await loadModel(values.model, {
-    providers: checkProviders(typeof values.providers === 'string' ? values.providers.split(',') : ['tensorrt', 'cuda', 'cpu']),
+    providers: providersFlag(values.providers),
   });
   const detector = new Detector(model, { conf: numberFlag('conf', values.conf, 0.25, 0, 1), candidateFloor: numberFlag('floor', values.floor, 0.05, 0, 1), slots: 1 });
   const files = await datasetImages(values.data);

@@ -4,16 +4,17 @@
  * parts found against ground truth, confidence and brightness, so the silent failure Driftline is
  * built to catch can be watched as it happens.
  */
+import { SHIPPED_MODEL } from '../agent/config.js';
 import { Detector } from '../agent/infer/detector.js';
 import { loadModel } from '../agent/infer/model.js';
-import { checkProviders } from '../agent/infer/providers.js';
 import type { RawFrame } from '../agent/preprocess/letterbox.js';
 import { matchImage } from '../agent/readiness/metrics.js';
 import { LineCamera } from '../agent/synth/camera.js';
 import { DEFAULT_CONDITIONS, type Conditions } from '../agent/synth/conditions.js';
 import type { GroundTruth } from '../agent/synth/scene.js';
+import { FEATURE_INDEX, FrameStats } from '../agent/telemetry/frame-stats.js';
 import { createLogger } from '../lib/log.js';
-import { intFlag, numberFlag, parse } from './args.js';
+import { intFlag, numberFlag, parse, providersFlag } from './args.js';
 
 export const summary = 'watch the shipped detector on a synthetic line camera whose lighting drifts';
 
@@ -31,17 +32,6 @@ Options:
   --providers L   execution providers to try in order (default tensorrt,cuda,cpu)
 `;
 
-const DEFAULT_MODEL = new URL('../models/line-detector.onnx', import.meta.url).pathname;
-
-function luma(data: Uint8Array): number {
-  let s = 0;
-  let n = 0;
-  for (let i = 0; i < data.length; i += 48) {
-    s += 0.299 * data[i]! + 0.587 * data[i + 1]! + 0.114 * data[i + 2]!;
-    n++;
-  }
-  return s / n;
-}
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
@@ -60,8 +50,8 @@ export async function run(argv: string[]): Promise<number> {
   const fps = intFlag('fps', values.fps, 10, 1);
   const finalGain = numberFlag('final-gain', values['final-gain'], 0.35, 0, 4);
   const log = createLogger('demo', 'error');
-  const model = await loadModel(typeof values.model === 'string' ? values.model : DEFAULT_MODEL, {
-    providers: checkProviders(typeof values.providers === 'string' ? values.providers.split(',') : ['tensorrt', 'cuda', 'cpu']),
+  const model = await loadModel(typeof values.model === 'string' ? values.model : SHIPPED_MODEL, {
+    providers: providersFlag(values.providers),
     log,
   });
   const detector = new Detector(model, { conf: 0.25 });
@@ -84,6 +74,7 @@ export async function run(argv: string[]): Promise<number> {
   const truths: GroundTruth[][] = [];
   const gains: number[] = [];
   const lumas: number[] = [];
+  const stats = new FrameStats();
   async function* frames(): AsyncGenerator<RawFrame> {
     for (let i = 0; !stopped; i++) {
       const due = start + (i * 1000) / fps;
@@ -96,7 +87,7 @@ export async function run(argv: string[]): Promise<number> {
       const f = camera.next(cond);
       truths[i] = f.objects;
       gains[i] = cond.gain;
-      lumas[i] = luma(f.data);
+      lumas[i] = stats.compute(f.data, f.width, f.height)[FEATURE_INDEX.brightness]!;
       yield { data: f.data, width: f.width, height: f.height, channels: 3 };
     }
   }

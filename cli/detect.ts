@@ -4,10 +4,9 @@ import { createLogger } from '../lib/log.js';
 import { LAYOUTS, type Layout } from '../agent/decode/decoders.js';
 import { Detector } from '../agent/infer/detector.js';
 import { loadModel } from '../agent/infer/model.js';
-import { checkProviders } from '../agent/infer/providers.js';
 import { decodeImage } from '../agent/preprocess/letterbox.js';
 import { driftlineError } from '../lib/errors.js';
-import { intFlag, numberFlag, parse } from './args.js';
+import { intFlag, numberFlag, parse, providersFlag } from './args.js';
 
 export const summary = 'run a detector over images and print detections as JSON lines';
 
@@ -77,7 +76,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const log = createLogger('detect', values.verbose ? 'info' : 'error');
   const model = await loadModel(values.model, {
-    providers: checkProviders(typeof values.providers === 'string' ? values.providers.split(',') : ['tensorrt', 'cuda', 'cpu']),
+    providers: providersFlag(values.providers),
     intraOpThreads: intFlag('threads', values.threads, 0),
     ...(layout ? { layout: layout as Layout } : {}),
     log,
