@@ -60,7 +60,14 @@ export class Slot {
   readonly times: StageTimes = { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0 };
   output: Float32Array = new Float32Array(0);
 
-  constructor(m: LoadedModel, maxDet: number, resize: ResizeMode, shared: boolean) {
+  constructor(
+    m: LoadedModel,
+    maxDet: number,
+    resize: ResizeMode,
+    shared: boolean,
+    /** Position among the detector's slots (and the worker's). */
+    readonly index: number,
+  ) {
     const inSize = 3 * m.inputW * m.inputH;
     const outSize = m.outputDims.reduce((a, b) => a * b, 1);
     if (shared) {
@@ -134,7 +141,7 @@ export class Detector {
     this.candidateFloor = Math.min(o.candidateFloor ?? lowest, lowest);
     this.nmsOptions = { conf, iou: o.iou ?? 0.45, maxDet: o.maxDet ?? 300, classConf };
     const maxDet = this.nmsOptions.maxDet;
-    this.slots = Array.from({ length: Math.max(1, o.slots ?? 2) }, () => new Slot(model, maxDet, o.resize ?? 'bilinear', shared));
+    this.slots = Array.from({ length: Math.max(1, o.slots ?? 2) }, (_, i) => new Slot(model, maxDet, o.resize ?? 'bilinear', shared, i));
     this.nms = new Nms(this.slots[0]!.candidates.capacity);
     this.feeds = this.slots.map((s) => (s.inputTensor ? { [model.inputName]: s.inputTensor } : {}));
     this.fetches = this.slots.map((s) => (s.outputTensor ? { [model.outputName]: s.outputTensor } : [model.outputName]));
@@ -155,7 +162,7 @@ export class Detector {
 
   async infer(slot: Slot): Promise<void> {
     const t = performance.now();
-    const idx = this.slots.indexOf(slot);
+    const idx = slot.index;
     if (this.thread) {
       await this.thread.run(idx);
       slot.output = slot.shared!.out;

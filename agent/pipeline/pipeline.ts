@@ -179,7 +179,7 @@ export class Pipeline {
       if (!inflight && this.running) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
-          if (this.pick() !== undefined || !this.running) resolve();
+          if (this.runtimes.some((x) => x.queue.hasFrame) || !this.running) resolve();
         });
         this.wake = undefined;
       }

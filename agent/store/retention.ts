@@ -4,6 +4,7 @@
  * until it is back under a low-water mark. Deletes run in small chunks so that the event loop is
  * never held for long; incremental vacuum and a WAL checkpoint hand the space back to the disk.
  */
+import type { Statement } from 'better-sqlite3';
 import { databaseBytes, type Db } from './database.js';
 
 export interface RetentionPolicy {
@@ -31,6 +32,7 @@ export class Retention {
   private readonly delWindowsOlder: ReturnType<Db['prepare']>;
   private readonly delOldestFrames: ReturnType<Db['prepare']>;
   private readonly delOldestWindows: ReturnType<Db['prepare']>;
+  private readonly countFrames: Statement<[], { n: number }>;
 
   constructor(
     private readonly db: Db,
@@ -40,11 +42,7 @@ export class Retention {
     this.delWindowsOlder = db.prepare(`DELETE FROM windows WHERE id IN (SELECT id FROM windows WHERE end_ts < ? ORDER BY end_ts LIMIT ${CHUNK})`);
     this.delOldestFrames = db.prepare(`DELETE FROM frames WHERE rowid IN (SELECT rowid FROM frames ORDER BY rowid LIMIT ?)`);
     this.delOldestWindows = db.prepare(`DELETE FROM windows WHERE id IN (SELECT id FROM windows ORDER BY id LIMIT ?)`);
-  }
-
-  private total(): number {
-    const b = databaseBytes(this.db);
-    return b.used + b.wal;
+    this.countFrames = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM frames');
   }
 
   enforce(now = Date.now()): RetentionResult {
@@ -61,14 +59,17 @@ export class Retention {
       windowsDeleted += n;
     }
     const target = p.maxBytes * (p.lowWater ?? 0.8);
-    if (before.file + before.wal > p.maxBytes * 0.95 || this.total() > target) {
+    const afterAge = databaseBytes(this.db);
+    if (before.file + before.wal > p.maxBytes * 0.95 || afterAge.used + afterAge.wal > target) {
       // Checkpoint first so the WAL's share is measured after it is folded into the main file.
       this.db.pragma('wal_checkpoint(TRUNCATE)');
-      for (let guard = 0; guard < 10_000 && this.usedPages() > target; guard++) {
-        const rows = this.db.prepare('SELECT count(*) AS n FROM frames').get() as { n: number };
+      for (let guard = 0; guard < 10_000; guard++) {
+        const used = databaseBytes(this.db).used;
+        if (used <= target) break;
+        const rows = this.countFrames.get()!;
         if (rows.n > 0) {
           // Delete a slice proportional to the overshoot, at least one chunk.
-          const over = (this.usedPages() - target) / Math.max(1, this.usedPages());
+          const over = (used - target) / Math.max(1, used);
           const n = Math.max(CHUNK, Math.ceil(rows.n * Math.min(0.5, over + 0.02)));
           framesDeleted += this.delOldestFrames.run(n).changes;
         } else {
@@ -84,9 +85,5 @@ export class Retention {
     }
     const after = databaseBytes(this.db);
     return { framesDeleted, windowsDeleted, bytesBefore: before.file + before.wal, bytesAfter: after.file + after.wal };
-  }
-
-  private usedPages(): number {
-    return databaseBytes(this.db).used;
   }
 }
