@@ -13,6 +13,18 @@ const HEAD = 3; // camera_id, ts, frame
 const TIMES = 3; // preprocess, inference, postprocess ms
 export const FRAME_COLUMNS = HEAD + FRAME_FEATURES.length + DETECTION_FEATURES.length + TIMES;
 
+const snake = (name: string): string => name.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
+/** Column names in ring order: later migrations append columns, so inserts name them. */
+export const FRAME_COLUMN_NAMES: readonly string[] = [
+  'camera_id',
+  'ts',
+  'frame',
+  ...[...FRAME_FEATURES, ...DETECTION_FEATURES].map(snake),
+  'preprocess_ms',
+  'inference_ms',
+  'postprocess_ms',
+];
+
 export interface FrameWriterOptions {
   /** Flush interval in ms (default 500). */
   readonly flushMs?: number;
@@ -43,7 +55,7 @@ export class FrameWriter {
     this.capacity = o.capacity ?? 20_000;
     this.ring = new Float64Array(this.capacity * FRAME_COLUMNS);
     const cols = FRAME_COLUMNS;
-    this.insert = db.prepare(`INSERT INTO frames VALUES (${new Array(cols).fill('?').join(', ')})`);
+    this.insert = db.prepare(`INSERT INTO frames (${FRAME_COLUMN_NAMES.join(', ')}) VALUES (${new Array(cols).fill('?').join(', ')})`);
     this.flushBatch = db.transaction((n: number) => {
       let idx = (this.head - this.size + this.capacity) % this.capacity;
       for (let r = 0; r < n; r++) {

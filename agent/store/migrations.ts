@@ -35,4 +35,26 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX windows_camera_end ON windows(camera_id, end_ts);
   `,
+  // 2: drift results per window, the per-frame count of uncertain detections, review samples.
+  `
+  ALTER TABLE frames ADD COLUMN uncertain INTEGER;
+  ALTER TABLE windows ADD COLUMN severity TEXT;   -- ok | warn | alert | insufficient; NULL: not scored
+  ALTER TABLE windows ADD COLUMN drift TEXT;      -- JSON: scores, thresholds, drivers (docs/drift.md)
+  CREATE INDEX windows_camera_severity ON windows(camera_id, severity, end_ts);
+  CREATE TABLE review_samples (
+    id INTEGER PRIMARY KEY,
+    camera_id INTEGER NOT NULL REFERENCES cameras(id),
+    ts INTEGER NOT NULL,            -- capture time, ms since the epoch
+    frame INTEGER NOT NULL,
+    reason TEXT NOT NULL,           -- uncertain | ood | uncertain+ood
+    file TEXT NOT NULL,             -- JPEG path, relative to the review directory
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    detections TEXT NOT NULL,       -- JSON: [{class, score, box: [x1, y1, x2, y2]}] in the JPEG's pixels
+    stats TEXT NOT NULL             -- JSON: the frame's input and detection statistics
+  );
+  CREATE INDEX review_samples_ts ON review_samples(ts);
+  CREATE INDEX review_samples_camera_ts ON review_samples(camera_id, ts);
+  `,
 ];

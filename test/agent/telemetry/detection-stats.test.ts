@@ -11,7 +11,7 @@ test('histograms every candidate by class and fixed bin; summarises the kept det
   dets.push(10, 10, 60, 110, 0.5, 1); // area 5000 / 20000, aspect 0.5
   const st = new DetectionStats(2);
   const v = st.compute(cand, dets, 200, 100);
-  [2, 1.0, 0.745, 6, 0.25, 1.25].forEach((want, i) => assert.ok(Math.abs(v[i]! - want) < 1e-6, `value ${i}: ${v[i]} vs ${want}`));
+  [2, 1.0, 0.745, 6, 0.25, 1.25, 0].forEach((want, i) => assert.ok(Math.abs(v[i]! - want) < 1e-6, `value ${i}: ${v[i]} vs ${want}`));
   const h = st.confHist;
   assert.equal(h[0 * CONF_BINS + 0], 1); // 0.02
   assert.equal(h[0 * CONF_BINS + 1], 1); // 0.07
@@ -25,6 +25,29 @@ test('an empty frame is all zeros, and the arrays are reused', () => {
   const st = new DetectionStats(3);
   const hist = st.confHist;
   const v = st.compute(new BoxSet(1), new BoxSet(1), 640, 480);
-  assert.deepEqual([...v], [0, 0, 0, 0, 0, 0]);
+  assert.deepEqual([...v], [0, 0, 0, 0, 0, 0, 0]);
   assert.equal(st.confHist, hist);
+});
+
+test('a kept detection is uncertain below the band, or when another class scores over it', () => {
+  const st = new DetectionStats(3, { uncertainBelow: 0.5, rivalMin: 0.2, rivalIou: 0.5 });
+  const cand = new BoxSet(10);
+  cand.push(0, 0, 10, 10, 0.9, 0); // the confident detection itself
+  cand.push(1, 0, 11, 10, 0.35, 2); // another class, IoU 0.82 over it: a rival
+  cand.push(100, 100, 110, 110, 0.8, 1);
+  cand.push(100, 100, 110, 110, 0.1, 2); // another class but below rivalMin
+  cand.push(200, 200, 210, 210, 0.45, 0);
+  const dets = new BoxSet(10);
+  dets.push(0, 0, 10, 10, 0.9, 0);
+  dets.push(100, 100, 110, 110, 0.8, 1);
+  dets.push(200, 200, 210, 210, 0.45, 0); // in the band
+  assert.equal(st.compute(cand, dets, 640, 480)[6], 2);
+  // Detections are in source pixels, candidates in model-input pixels: the letterbox maps them.
+  const half = { srcW: 1280, srcH: 960, dstW: 640, dstH: 640, newW: 640, newH: 480, left: 0, top: 80 };
+  const src = new BoxSet(1);
+  src.push(0, -160, 20, -140, 0.9, 0); // -> (0, 0, 10, 10) in input pixels
+  assert.equal(st.compute(cand, src, 1280, 960, half)[6], 1);
+  src.clear();
+  src.push(400, 400, 420, 420, 0.9, 0);
+  assert.equal(st.compute(cand, src, 1280, 960, half)[6], 0);
 });
