@@ -2,29 +2,40 @@
 import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { calibrate, DEFAULT_CALIBRATION_WINDOWS, DEFAULT_REPLICATES } from '../agent/drift/calibrate.js';
 import { ProfileBuilder } from '../agent/drift/profile.js';
 import { Detector } from '../agent/infer/detector.js';
 import { loadModel } from '../agent/infer/model.js';
-import { decodeImage } from '../agent/preprocess/letterbox.js';
+import { decodeImage, type RawFrame } from '../agent/preprocess/letterbox.js';
 import { listImages } from '../agent/source/image-dir.js';
-import { DetectionStats } from '../agent/telemetry/detection-stats.js';
-import { FrameStats } from '../agent/telemetry/frame-stats.js';
+import { LineCamera } from '../agent/synth/camera.js';
+import { DEFAULT_CONDITIONS } from '../agent/synth/conditions.js';
+import { runSequence } from '../agent/pipeline/sequence.js';
 import { driftlineError, isDriftlineError } from '../lib/errors.js';
-import { intFlag, numberFlag, parse, progress, providersFlag } from './args.js';
+import { intFlag, numberFlag, parse, progress, providersFlag, sizeFlag } from './args.js';
 
 export const summary = 'build the reference profile of the training distribution (per-feature bins, class mix, confidence)';
 
-export const usage = `driftline baseline --model M.onnx --data DIR [options]
+export const usage = `driftline baseline --model M.onnx (--data DIR | --synthetic FRAMES) [options]
 
 Runs the model and the per-frame statistics over training or commissioning images and writes the
 reference profile that drift is measured against: per-feature quantile bins with under- and
 overflow, class mix, per-class confidence histograms, sample counts, the model's sha256 and the
-data's provenance.
+data's provenance. It then calibrates the drift thresholds: for each score and a ladder of window
+lengths it bootstraps the no-drift distribution from these frames, in order, in blocks longer than
+their correlation time. Give it frames in capture order (a commissioning recording of the camera)
+so the calibration sees how much consecutive frames repeat each other; see docs/drift.md.
 
 Options:
   --model FILE     ONNX detector (required)
-  --data DIR       a YOLO dataset (images/train is used) or a folder of images (required)
+  --data DIR       a YOLO dataset (images/train is used) or a folder of images, taken in name order
+  --synthetic N    instead of --data: N consecutive frames of the synthetic line camera under
+                   nominal conditions (the shipped model's commissioning run)
+  --seed S         synthetic camera seed (default 1)
+  --size WxH       synthetic frame size (default 320x240)
   --out FILE       profile path (default: next to the model, <model>.profile.json)
+  --windows LIST   window lengths in frames to calibrate (default ${DEFAULT_CALIBRATION_WINDOWS.join(',')})
+  --replicates N   bootstrap windows per length (default ${DEFAULT_REPLICATES})
   --bins N         quantile bins per feature (default 16)
   --conf F         operating threshold for the class mix (default 0.25)
   --floor F        candidates above this feed the confidence histograms (default 0.05)
@@ -59,6 +70,11 @@ export async function run(argv: string[]): Promise<number> {
     floor: { type: 'string' },
     describe: { type: 'string' },
     providers: { type: 'string' },
+    synthetic: { type: 'string' },
+    seed: { type: 'string' },
+    size: { type: 'string' },
+    windows: { type: 'string' },
+    replicates: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -66,45 +82,72 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (typeof values.model !== 'string') throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: '--model FILE is required' });
-  if (typeof values.data !== 'string') throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: '--data DIR is required' });
-  if (!existsSync(values.data)) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--data ${values.data} does not exist` });
-  const model = await loadModel(values.model, {
-    providers: providersFlag(values.providers),
-  });
-  const detector = new Detector(model, { conf: numberFlag('conf', values.conf, 0.25, 0, 1), candidateFloor: numberFlag('floor', values.floor, 0.05, 0, 1), slots: 1 });
-  const files = await datasetImages(values.data);
-  if (files.length === 0) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `no images found in ${values.data}` });
+  const synthetic = values.synthetic === undefined ? 0 : intFlag('synthetic', values.synthetic, 0, 1);
+  if ((typeof values.data === 'string') === synthetic > 0) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: 'give one of --data DIR or --synthetic FRAMES' });
+  if (typeof values.data === 'string' && !existsSync(values.data)) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--data ${values.data} does not exist` });
+  const windows = typeof values.windows === 'string' ? values.windows.split(',').map((w) => intFlag('windows', w, 0, 2)) : [...DEFAULT_CALIBRATION_WINDOWS];
+  const replicates = intFlag('replicates', values.replicates, DEFAULT_REPLICATES, 20);
+  const model = await loadModel(values.model, { providers: providersFlag(values.providers), intraOpThreads: 1 });
+  const detector = await Detector.open(model, { conf: numberFlag('conf', values.conf, 0.25, 0, 1), candidateFloor: numberFlag('floor', values.floor, 0.05, 0, 1) });
   const builder = new ProfileBuilder(model.names);
-  const fs = new FrameStats();
-  const ds = new DetectionStats(model.names.length);
   const report = progress('baseline');
   let skipped = 0;
-  for (let i = 0; i < files.length; i++) {
-    try {
-      const frame = await decodeImage(files[i]!);
-      const slot = await detector.detect(frame);
-      const f = fs.compute(frame.data, frame.width, frame.height);
-      const d = ds.compute(slot.candidates, slot.detections, frame.width, frame.height);
-      builder.add(f, d, ds.classCounts, ds.confHist);
-    } catch (e) {
-      if (!isDriftlineError(e)) throw e;
-      skipped++;
-      process.stderr.write(`driftline: skipped ${files[i]}: ${e.code}: ${e.message}\n`);
-    }
-    if (i % 10 === 9 || i === files.length - 1) report(i + 1, files.length);
+  let source: string;
+  let total: number;
+  let frames: AsyncIterable<RawFrame>;
+  if (synthetic > 0) {
+    const seed = intFlag('seed', values.seed, 1);
+    const [width, height] = sizeFlag('size', values.size, [320, 240]);
+    const camera = new LineCamera(width, height, seed);
+    frames = (async function* () {
+      for (let i = 0; i < synthetic; i++) {
+        yield { ...camera.next(DEFAULT_CONDITIONS), channels: 3 } as RawFrame;
+        if (i % 100 === 99 || i === synthetic - 1) report(i + 1, synthetic);
+      }
+    })();
+    source = `synthetic line camera, seed ${seed}, ${width}x${height}, nominal conditions`;
+    total = synthetic;
+  } else {
+    const dir = values.data as string;
+    const files = await datasetImages(dir);
+    if (files.length === 0) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `no images found in ${dir}` });
+    frames = (async function* () {
+      for (let i = 0; i < files.length; i++) {
+        try {
+          yield await decodeImage(files[i]!);
+        } catch (e) {
+          if (!isDriftlineError(e)) throw e;
+          skipped++;
+          process.stderr.write(`driftline: skipped ${files[i]}: ${e.code}: ${e.message}\n`);
+        }
+        if (i % 10 === 9 || i === files.length - 1) report(i + 1, files.length);
+      }
+    })();
+    source = relativeIfInside(resolve(dir));
+    total = files.length;
   }
-  const profile = builder.build(
+  try {
+    await runSequence(detector, frames, (t) => builder.add(t.frameStats, t.detStats, t.classCounts, t.confHist));
+  } finally {
+    await detector.close();
+  }
+  if (builder.series().frames < 2) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: 'fewer than 2 usable images: nothing to profile' });
+  const built = builder.build(
     { file: relativeIfInside(resolve(values.model)), sha256: model.sha256, names: model.names },
     {
-      source: relativeIfInside(resolve(values.data)),
+      source,
       ...(typeof values.describe === 'string' ? { description: values.describe } : {}),
-      images: files.length - skipped,
+      images: total - skipped,
       skipped,
     },
     intFlag('bins', values.bins, 16, 2),
   );
+  const calibration = calibrate(built, builder.series(), { windows, replicates, progress: progress('calibrate') });
+  const profile = { ...built, calibration };
   const out = typeof values.out === 'string' ? values.out : values.model.replace(/\.onnx$/i, '') + '.profile.json';
   await writeFile(out, JSON.stringify(profile, null, 1) + '\n');
-  process.stdout.write(JSON.stringify({ out, frames: profile.frames, skipped, sha256: model.sha256 }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ out, frames: profile.frames, skipped, sha256: model.sha256, blockFrames: calibration.blockFrames, windows: calibration.windows.map((w) => w.frames) }) + '\n',
+  );
   return 0;
 }

@@ -1,7 +1,9 @@
 /** `driftline drift A.json B.json`: compare two reference profiles feature by feature. */
-import { readFile } from 'node:fs/promises';
-import { compareProfiles } from '../agent/drift/compare.js';
-import { PROFILE_SCHEMA, type Profile } from '../agent/drift/profile.js';
+import { compareProfiles, type FeatureDrift } from '../agent/drift/compare.js';
+import { Judge } from '../agent/drift/judge.js';
+import { FEATURE_RESOLUTION } from '../agent/drift/resolution.js';
+import { ScoringReference } from '../agent/drift/scores.js';
+import { readProfile, type Profile } from '../agent/drift/profile.js';
 import { driftlineError } from '../lib/errors.js';
 import { parse } from './args.js';
 
@@ -12,24 +14,35 @@ export const usage = `driftline drift A.json B.json [--json]
 Compares profile B (say, last week's capture folder) against profile A (say, the training data),
 both made with 'driftline baseline'. For every feature it prints PSI, Jensen-Shannon distance, the
 KS statistic and Wasserstein-1 divided by A's standard deviation, most drifted first. The marks use
-the fixed PSI cut-offs of tabular tools (0.1 warn, 0.25 alert); see docs/drift.md.
+A's calibrated thresholds for a window as long as B (1% and 0.1% chance of a mark per comparison
+when nothing drifted), or without a calibration the fixed PSI cut-offs of tabular tools (0.1, 0.25);
+either way only where the feature's mean or spread moved by its resolution. See docs/drift.md.
 
 Options:
   --json   print the rows as JSON instead of a table
 `;
 
-async function readProfile(file: string): Promise<Profile> {
-  let p: unknown;
-  try {
-    p = JSON.parse(await readFile(file, 'utf8'));
-  } catch (e) {
-    throw driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: (e as Error).message.split('\n')[0] }, { cause: e });
+/** warn/alert per row: A's calibration judges B as one window of B's length. */
+function marks(a: Profile, b: Profile, rows: readonly FeatureDrift[]): Map<string, 'warn' | 'alert'> {
+  const out = new Map<string, 'warn' | 'alert'>();
+  const calibrated = (a.calibration?.windows.length ?? 0) > 0;
+  const judge = new Judge(new ScoringReference(a), a.calibration, { windowSeconds: 36, warnEveryHours: 1, alertEveryHours: 10, thresholds: calibrated ? 'calibrated' : 'fixed' });
+  const { warn, alert } = judge.thresholdsFor(b.frames);
+  const keys = judge.ref.keys;
+  for (const r of rows) {
+    const fa = a.features[r.feature]!;
+    const fb = b.features[r.feature]!;
+    const res = FEATURE_RESOLUTION[r.feature as keyof typeof FEATURE_RESOLUTION];
+    if (Math.abs(fb.mean - fa.mean) < res && Math.abs(fb.std - fa.std) < res) continue;
+    let level: 'warn' | 'alert' | undefined;
+    for (const [score, v] of [['psi', r.psi], ['js', r.js], ['ks', r.ks]] as const) {
+      const k = keys.indexOf(`${score}:${r.feature}`);
+      if (v > alert[k]!) level = 'alert';
+      else if (v > warn[k]! && !level) level = 'warn';
+    }
+    if (level) out.set(r.feature, level);
   }
-  const schema = (p as { schema?: unknown } | null)?.schema;
-  if (schema !== PROFILE_SCHEMA || typeof (p as Profile).features !== 'object') {
-    throw driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: `schema is ${JSON.stringify(schema)}, expected ${PROFILE_SCHEMA}` });
-  }
-  return p as Profile;
+  return out;
 }
 
 const f3 = (v: number): string => (Number.isNaN(v) ? 'n/a' : v.toFixed(3));
@@ -43,8 +56,10 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 2) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: 'give two profiles: A.json B.json' });
   const [a, b] = await Promise.all(positionals.map(readProfile)) as [Profile, Profile];
   const rows = compareProfiles(a, b);
+  const marked = marks(a, b, rows);
   if (values.json) {
-    process.stdout.write(JSON.stringify({ a: positionals[0], b: positionals[1], sameModel: a.model.sha256 === b.model.sha256, rows }) + '\n');
+    const withMarks = rows.map((r) => ({ ...r, mark: marked.get(r.feature) ?? 'ok' }));
+    process.stdout.write(JSON.stringify({ a: positionals[0], b: positionals[1], sameModel: a.model.sha256 === b.model.sha256, rows: withMarks }) + '\n');
     return 0;
   }
   const out = process.stdout;
@@ -52,7 +67,8 @@ export async function run(argv: string[]): Promise<number> {
   if (a.model.sha256 !== b.model.sha256) out.write('note: the profiles come from different models; detection features are not comparable\n');
   out.write(`\n${'feature'.padEnd(18)} ${'mean A'.padStart(9)} ${'mean B'.padStart(9)} ${'PSI'.padStart(8)} ${'JS'.padStart(6)} ${'KS'.padStart(6)} ${'W1/sd'.padStart(8)}\n`);
   for (const r of rows) {
-    const mark = r.psi >= 0.25 ? '  alert' : r.psi >= 0.1 ? '  warn' : '';
+    const m = marked.get(r.feature);
+    const mark = m ? `  ${m}` : '';
     out.write(`${r.feature.padEnd(18)} ${r.meanA.toPrecision(4).padStart(9)} ${r.meanB.toPrecision(4).padStart(9)} ${f3(r.psi).padStart(8)} ${f3(r.js).padStart(6)} ${f3(r.ks).padStart(6)} ${f3(r.w1).padStart(8)}${mark}\n`);
   }
   return 0;

@@ -109,41 +109,34 @@ export function chiSquare(reference: ArrayLike<number>, window: ArrayLike<number
 }
 
 /**
- * Page–Hinkley test for a sustained fall in a stream's mean (e.g. the mean top confidence per
- * window), too slow for any single window to show. With x̄ the running mean, it accumulates
- * m = Σ (x̄ − x − delta) and alarms when m rises more than `lambda` above its running minimum.
- * `delta` is the fall it tolerates per observation; `lambda` the evidence it needs.
+ * One-sided CUSUM for a sustained rise of a standardised statistic (a z-score against the reference's
+ * no-drift distribution), too small for any single window to show: S = max(0, S + z − k), signalling
+ * while S > h. Unlike Page–Hinkley, which compares a stream with its own running mean, it compares
+ * with the reference, so a drift already present when the agent starts is still caught. `k` is the
+ * shift it tolerates per observation, `h` the evidence it needs (both in standard deviations).
+ * Watch for a fall by feeding −z.
  */
-export class PageHinkley {
-  private n = 0;
-  private mean = 0;
-  private cum = 0;
-  private minCum = 0;
+export class Cusum {
+  private s = 0;
 
   constructor(
-    readonly delta: number,
-    readonly lambda: number,
+    readonly k: number,
+    readonly h: number,
   ) {}
 
-  /** Adds an observation; returns true while the test signals a fall. */
-  update(x: number): boolean {
-    this.n++;
-    this.mean += (x - this.mean) / this.n;
-    this.cum += this.mean - x - this.delta;
-    if (this.cum < this.minCum) this.minCum = this.cum;
-    return this.statistic > this.lambda;
+  /** Adds an observation; returns true while the detector signals. */
+  update(z: number): boolean {
+    this.s = Math.max(0, this.s + z - this.k);
+    return this.s > this.h;
   }
 
-  /** Evidence of a fall: how far the cumulative sum has risen above its minimum. */
+  /** The accumulated evidence of a rise. */
   get statistic(): number {
-    return this.cum - this.minCum;
+    return this.s;
   }
 
   /** Forgets the past (after an alarm has been handled). */
   reset(): void {
-    this.n = 0;
-    this.mean = 0;
-    this.cum = 0;
-    this.minCum = 0;
+    this.s = 0;
   }
 }

@@ -5,8 +5,11 @@
  * confidence histograms, sample counts, the model's sha256 and where the data came from. Windows
  * are later binned with these edges and compared with the metrics in metrics.ts.
  */
+import { readFile } from 'node:fs/promises';
+import { driftlineError } from '../../lib/errors.js';
 import { CONF_BINS, DETECTION_FEATURES } from '../telemetry/detection-stats.js';
 import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
+import type { Calibration, ReferenceSeries } from './calibrate.js';
 
 export const PROFILE_SCHEMA = 'driftline.profile/1';
 export const PROFILE_FEATURES = [...FRAME_FEATURES, ...DETECTION_FEATURES] as const;
@@ -30,6 +33,25 @@ export interface Profile {
   readonly features: Record<string, FeatureProfile>;
   readonly classMix: Record<string, number>;
   readonly confHist: Record<string, number[]>;
+  /** Bootstrapped no-drift moments of every score per window length (calibrate.ts); absent in old profiles. */
+  readonly calibration?: Calibration;
+}
+
+/** Reads and checks a profile file: JSON, the right schema, every feature this agent computes. */
+export async function readProfile(file: string): Promise<Profile> {
+  let p: unknown;
+  try {
+    p = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: (e as Error).message.split('\n')[0] }, { cause: e });
+  }
+  const schema = (p as { schema?: unknown } | null)?.schema;
+  if (schema !== PROFILE_SCHEMA || typeof (p as Profile).features !== 'object') {
+    throw driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: `schema is ${JSON.stringify(schema)}, expected ${PROFILE_SCHEMA}` });
+  }
+  const missing = PROFILE_FEATURES.filter((f) => !(p as Profile).features[f]);
+  if (missing.length) throw driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: `it lacks features ${missing.join(', ')}: rebuild it with driftline baseline` });
+  return p as Profile;
 }
 
 /** Bin index of v for these edges (0 = underflow, edges.length = overflow). O(log bins). */
@@ -66,6 +88,9 @@ export class ProfileBuilder {
   private readonly values: number[][] = PROFILE_FEATURES.map(() => []);
   private readonly classCounts: number[];
   private readonly confHist: number[];
+  /** Per frame, in order: class counts and confidence histograms, for calibration. */
+  private readonly frameClassCounts: number[] = [];
+  private readonly frameConfHist: number[] = [];
   private frames = 0;
 
   constructor(readonly names: readonly string[]) {
@@ -76,9 +101,20 @@ export class ProfileBuilder {
   add(frameStats: ArrayLike<number>, detStats: ArrayLike<number>, classCounts: ArrayLike<number>, confHist: ArrayLike<number>): void {
     const nf = FRAME_FEATURES.length;
     for (let i = 0; i < PROFILE_FEATURES.length; i++) this.values[i]!.push(i < nf ? frameStats[i]! : detStats[i - nf]!);
-    for (let c = 0; c < this.classCounts.length; c++) this.classCounts[c]! += classCounts[c]!;
-    for (let k = 0; k < this.confHist.length; k++) this.confHist[k]! += confHist[k]!;
+    for (let c = 0; c < this.classCounts.length; c++) {
+      this.classCounts[c]! += classCounts[c]!;
+      this.frameClassCounts.push(classCounts[c]!);
+    }
+    for (let k = 0; k < this.confHist.length; k++) {
+      this.confHist[k]! += confHist[k]!;
+      this.frameConfHist.push(confHist[k]!);
+    }
     this.frames++;
+  }
+
+  /** The frames added so far, in order. */
+  series(): ReferenceSeries {
+    return { frames: this.frames, values: this.values, classCounts: this.frameClassCounts, confHist: this.frameConfHist };
   }
 
   build(model: Profile['model'], data: Profile['data'], bins = DEFAULT_QUANTILE_BINS): Profile {

@@ -42,7 +42,7 @@ export const DEFAULT_CONDITIONS: Readonly<Conditions> = Object.freeze({
   occlusion: 0,
   defectRate: 0.02,
   heldOutRate: 0,
-  beltSpeed: 6,
+  beltSpeed: 24,
 });
 
 const LIMITS: Record<keyof Conditions, readonly [number, number]> = {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chiSquare, jsDistance, ksStatistic, PageHinkley, psi, wasserstein1 } from '../../../agent/drift/metrics.js';
+import { chiSquare, jsDistance, ksStatistic, Cusum, psi, wasserstein1 } from '../../../agent/drift/metrics.js';
 
 const near = (a: number, b: number, eps = 1e-12): boolean => Math.abs(a - b) <= eps;
 
@@ -52,17 +52,19 @@ test('one sample and empty histograms: defined for one sample, NaN (never "no dr
   assert.throws(() => psi([1, 2], [1, 2, 3]), /2 and 3 bins/);
 });
 
-test('Page–Hinkley: quiet on a stable stream, alarms on a slow fall that no single step shows', () => {
-  const ph = new PageHinkley(0.005, 0.5);
+test('CUSUM: hand-computed sums, quiet on noise around the reference, alarms on a small sustained rise', () => {
+  const c = new Cusum(0.5, 2);
+  const seen = [1, 1, -2, 3].map((z) => [c.update(z), c.statistic]);
+  // S: 0.5, 1.0, max(0, 1 - 2 - 0.5) = 0, 2.5 (> h = 2: signals)
+  assert.deepEqual(seen, [[false, 0.5], [false, 1], [false, 0], [true, 2.5]]);
+  c.reset();
+  assert.equal(c.statistic, 0);
+  const slow = new Cusum(0.5, 10);
   let alarms = 0;
-  for (let i = 0; i < 500; i++) if (ph.update(0.8 + 0.01 * Math.sin(i))) alarms++;
-  assert.equal(alarms, 0, 'no alarm on a stable stream with small wiggles');
+  for (let i = 0; i < 500; i++) if (slow.update(Math.sin(i * 1.7))) alarms++;
+  assert.equal(alarms, 0, 'no alarm on zero-mean noise of unit size');
   let at = -1;
-  for (let i = 0; i < 500; i++) {
-    // The mean top confidence falls by 0.001 per window: 0.8 -> 0.3 over 500 windows.
-    if (ph.update(0.8 - 0.001 * i) && at < 0) at = i;
-  }
-  assert.ok(at > 0 && at < 150, `alarm after ${at} windows of a 0.001-per-window fall`);
-  ph.reset();
-  assert.equal(ph.statistic, 0);
+  // A shift of 1.5 standard deviations per window, never alarming on one window: 10 / (1.5 - 0.5) windows.
+  for (let i = 0; i < 50 && at < 0; i++) if (slow.update(1.5)) at = i + 1;
+  assert.equal(at, 11);
 });

@@ -1,0 +1,296 @@
+/**
+ * Thresholds calibrated to the window, not copied from tabular tools. For every score key and a
+ * ladder of window lengths, the no-drift distribution of the score is bootstrapped from the
+ * reference frames themselves: circular block resampling in capture order, with blocks longer than
+ * the frames' correlation time, so that consecutive video frames (which repeat one another) count
+ * for what they are worth. A summary of each key's bootstrap distribution per length is stored (see
+ * NullSummary); the agent turns it into warn and alert thresholds for its own window length and
+ * false-alarm target, divided across every score that can raise a verdict (judge.ts). Two thousand
+ * bootstrap windows pin down the 80th percentile well but not the 1-in-100,000 quantile a daily
+ * false-alarm budget needs, so the far tail is extrapolated from the excesses over the 80th
+ * percentile as an exponential tail (peaks over threshold).
+ *
+ * The out-of-distribution share needs one more step: every reference frame lies inside the
+ * reference's own support, so each half of the reference is tested against the other half's
+ * support, which is what a new frame from the same distribution meets.
+ */
+import { CONF_BINS } from '../telemetry/detection-stats.js';
+import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
+import { PROFILE_FEATURES, binOf, type Profile } from './profile.js';
+import { FEATURE_RESOLUTION } from './resolution.js';
+import { ScoringReference } from './scores.js';
+
+export const CALIBRATION_METHOD = 'circular block bootstrap; exponential tail over the 80th percentile';
+export const DEFAULT_CALIBRATION_WINDOWS = [30, 60, 120, 300, 600, 1200, 3000] as const;
+export const DEFAULT_REPLICATES = 2000;
+export const DEFAULT_OOD_MARGIN = 0.1;
+/** Blocks per bootstrap window (at least twice the block length of the correlation time). */
+const BLOCKS_PER_WINDOW = 4;
+/** The tail is fitted above this quantile of the bootstrap. */
+export const TAIL_FROM = 0.8;
+
+/**
+ * A score's no-drift distribution at one window length: mean, variance, the TAIL_FROM quantile u,
+ * and the mean excess over u. Above u the tail is taken as exponential (peaks over threshold): the
+ * value exceeded with probability p < 1 − TAIL_FROM is u + excess · ln((1 − TAIL_FROM) / p).
+ */
+export type NullSummary = [mean: number, variance: number, u: number, excess: number];
+
+export function summarise(v: Float64Array): NullSummary {
+  const c = v.length;
+  if (c === 0) return [0, 0, 0, 0];
+  let sum = 0;
+  for (const x of v) sum += x;
+  const mean = sum / c;
+  let ss = 0;
+  for (const x of v) ss += (x - mean) ** 2;
+  const sorted = Float64Array.from(v).sort();
+  const u = sorted[Math.min(c - 1, Math.floor(TAIL_FROM * c))]!;
+  let ex = 0;
+  let m = 0;
+  for (const x of sorted) {
+    if (x > u) {
+      ex += x - u;
+      m++;
+    }
+  }
+  const r = (x: number): number => Number(x.toPrecision(6));
+  return [r(mean), r(c > 1 ? ss / (c - 1) : 0), r(u), r(m ? ex / m : 0)];
+}
+
+/** The reference frames in capture order, as the profile builder collected them. */
+export interface ReferenceSeries {
+  readonly frames: number;
+  /** Per PROFILE_FEATURES entry, one value per frame. */
+  readonly values: readonly ArrayLike<number>[];
+  /** frames x classes: kept detections per class. */
+  readonly classCounts: ArrayLike<number>;
+  /** frames x classes x CONF_BINS: candidate confidence histograms. */
+  readonly confHist: ArrayLike<number>;
+}
+
+export interface WindowMoments {
+  /** Window length in frames. */
+  readonly frames: number;
+  /** Block length used for this window length. */
+  readonly block: number;
+  /** Per score key: its no-drift distribution over the bootstrap windows. */
+  readonly moments: Record<string, NullSummary>;
+}
+
+export interface Calibration {
+  readonly method: typeof CALIBRATION_METHOD;
+  readonly referenceFrames: number;
+  readonly replicates: number;
+  /** Integrated autocorrelation time of each feature in frames (1: independent frames). */
+  readonly correlationFrames: Record<string, number>;
+  /** The shortest block used: twice the longest correlation time. */
+  readonly blockFrames: number;
+  /** Out-of-distribution support of each input feature: the reference range widened by the margin. */
+  readonly oodMargin: number;
+  readonly support: Record<string, [number, number]>;
+  readonly windows: WindowMoments[];
+}
+
+export interface CalibrationOptions {
+  readonly windows?: readonly number[];
+  readonly replicates?: number;
+  readonly seed?: number;
+  readonly oodMargin?: number;
+  /** Reports progress as (done, total) steps. */
+  readonly progress?: (done: number, total: number) => void;
+}
+
+/** A small deterministic generator (mulberry32), so a profile rebuilt from the same data is identical. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** 1 + 2 Σ ρ_k, summed until the autocorrelation first falls below 0.05. */
+export function correlationTime(x: ArrayLike<number>): number {
+  const n = x.length;
+  if (n < 4) return 1;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += x[i]!;
+  mean /= n;
+  let c0 = 0;
+  for (let i = 0; i < n; i++) c0 += (x[i]! - mean) ** 2;
+  if (c0 === 0) return 1;
+  let tau = 1;
+  const maxLag = Math.floor(n / 4);
+  for (let k = 1; k <= maxLag; k++) {
+    let ck = 0;
+    for (let i = 0; i + k < n; i++) ck += (x[i]! - mean) * (x[i + k]! - mean);
+    const rho = ck / c0;
+    if (rho < 0.05) break;
+    tau += 2 * rho;
+  }
+  return tau;
+}
+
+/** [min − margin·w, max + margin·w] of `x` over [from, to), w the range or the feature's resolution. */
+function supportOf(x: ArrayLike<number>, from: number, to: number, margin: number, resolution: number): [number, number] {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (let i = from; i < to; i++) {
+    if (x[i]! < lo) lo = x[i]!;
+    if (x[i]! > hi) hi = x[i]!;
+  }
+  const w = Math.max(hi - lo, resolution);
+  return [lo - margin * w, hi + margin * w];
+}
+
+/** Running sums along the frames, so any block's totals cost O(columns). */
+class Prefix {
+  readonly data: Float64Array;
+  constructor(
+    readonly columns: number,
+    frames: number,
+    value: (frame: number, column: number) => number,
+  ) {
+    this.data = new Float64Array((frames + 1) * columns);
+    for (let t = 0; t < frames; t++) {
+      const a = t * columns;
+      const b = a + columns;
+      for (let c = 0; c < columns; c++) this.data[b + c] = this.data[a + c]! + value(t, c);
+    }
+  }
+
+  /** Adds the totals of frames [from, to) into out. */
+  addRange(from: number, to: number, out: Float64Array): void {
+    const a = from * this.columns;
+    const b = to * this.columns;
+    for (let c = 0; c < this.columns; c++) out[c]! += this.data[b + c]! - this.data[a + c]!;
+  }
+}
+
+export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'confHist' | 'model'>, series: ReferenceSeries, o: CalibrationOptions = {}): Calibration {
+  const n = series.frames;
+  const nc = profile.model.names.length;
+  const ref = new ScoringReference(profile);
+  const margin = o.oodMargin ?? DEFAULT_OOD_MARGIN;
+  const replicates = o.replicates ?? DEFAULT_REPLICATES;
+  const rand = random(o.seed ?? 1);
+
+  const correlationFrames: Record<string, number> = {};
+  let longest = 1;
+  PROFILE_FEATURES.forEach((f, i) => {
+    const tau = correlationTime(series.values[i]!);
+    correlationFrames[f] = Math.round(tau * 10) / 10;
+    longest = Math.max(longest, tau);
+  });
+  const blockFrames = Math.max(1, Math.min(Math.ceil(2 * longest), Math.floor(n / 10) || 1));
+
+  // Out-of-distribution flags of the reference frames, each half against the other's support.
+  const half = Math.floor(n / 2);
+  const support: Record<string, [number, number]> = {};
+  const ood = new Uint8Array(n);
+  FRAME_FEATURES.forEach((f, i) => {
+    const x = series.values[i]!;
+    const res = FEATURE_RESOLUTION[f];
+    support[f] = supportOf(x, 0, n, margin, res);
+    const [loA, hiA] = supportOf(x, 0, half, margin, res);
+    const [loB, hiB] = supportOf(x, half, n, margin, res);
+    for (let t = 0; t < n; t++) {
+      const [lo, hi] = t < half ? [loB, hiB] : [loA, hiA];
+      if (x[t]! < lo || x[t]! > hi) ood[t] = 1;
+    }
+  });
+
+  const uncertainIndex = PROFILE_FEATURES.indexOf('uncertain');
+  const bins = PROFILE_FEATURES.map((_, i) => {
+    const x = series.values[i]!;
+    const e = ref.edges[i]!;
+    const b = new Uint8Array(n);
+    for (let t = 0; t < n; t++) b[t] = binOf(e, x[t]!);
+    return b;
+  });
+  const binPrefix = bins.map((b, i) => new Prefix(ref.edges[i]!.length + 1, n, (t, c) => (b[t] === c ? 1 : 0)));
+  const sumPrefix = new Prefix(PROFILE_FEATURES.length, n, (t, c) => series.values[c]![t]!);
+  const sqPrefix = new Prefix(PROFILE_FEATURES.length, n, (t, c) => series.values[c]![t]! ** 2);
+  const classPrefix = new Prefix(nc, n, (t, c) => series.classCounts[t * nc + c]!);
+  const confPrefix = new Prefix(nc * CONF_BINS, n, (t, c) => series.confHist[t * nc * CONF_BINS + c]!);
+  const flagPrefix = new Prefix(2, n, (t, c) => (c === 0 ? (series.values[uncertainIndex]![t]! > 0 ? 1 : 0) : ood[t]!));
+  const flags = new Float64Array(2);
+
+  const w = ref.newCounts();
+  const addRange = (from: number, to: number): void => {
+    binPrefix.forEach((p, i) => p.addRange(from, to, w.bins[i]!));
+    sumPrefix.addRange(from, to, w.sum);
+    sqPrefix.addRange(from, to, w.sumSq);
+    classPrefix.addRange(from, to, w.classCounts);
+    confPrefix.addRange(from, to, w.confHist);
+    flagPrefix.addRange(from, to, flags);
+    w.frames += to - from;
+  };
+
+  // Windows drawn from one half are scored against the other half's histograms: a live window is
+  // new data against a reference that is itself a finite sample, and a window drawn from the very
+  // frames the reference counted would look closer to it than new data does.
+  const halfReference = (from: number, to: number): ScoringReference => {
+    w.clear();
+    flags.fill(0);
+    addRange(from, to);
+    const features: Profile['features'] = {};
+    PROFILE_FEATURES.forEach((f, i) => (features[f] = { edges: [...ref.edges[i]!], counts: Array.from(w.bins[i]!), mean: w.mean(i), std: w.std(i) }));
+    const classMix: Record<string, number> = {};
+    const confHist: Record<string, number[]> = {};
+    ref.names.forEach((name, c) => {
+      classMix[name] = w.classCounts[c]!;
+      confHist[name] = Array.from(w.confHist.subarray(c * CONF_BINS, (c + 1) * CONF_BINS));
+    });
+    return new ScoringReference({ features, classMix, confHist, model: profile.model });
+  };
+  const halves = [
+    { ref: halfReference(half, n), from: 0, to: half },
+    { ref: halfReference(0, half), from: half, to: n },
+  ];
+
+  const lengths = (o.windows ?? DEFAULT_CALIBRATION_WINDOWS).filter((len) => len >= 2 && len <= Math.max(2, Math.floor(half / 2)));
+  const keys = ref.keys;
+  const scores = new Float64Array(keys.length);
+  const windows: WindowMoments[] = [];
+  lengths.forEach((len, li) => {
+    // A window is made of few long blocks: a short window of correlated frames is one stretch of
+    // the line, far more homogeneous than frames gathered from all over the reference.
+    const block = Math.min(len, Math.max(2 * blockFrames, Math.ceil(len / BLOCKS_PER_WINDOW)));
+    const values = keys.map(() => new Float64Array(replicates));
+    const count = new Int32Array(keys.length);
+    for (let r = 0; r < replicates; r++) {
+      const h = halves[r % 2]!;
+      const size = h.to - h.from;
+      w.clear();
+      flags.fill(0);
+      for (let filled = 0; filled < len; ) {
+        const take = Math.min(block, len - filled);
+        const start = h.from + Math.floor(rand() * size);
+        const end = start + take;
+        if (end <= h.to) addRange(start, end);
+        else {
+          addRange(start, h.to);
+          addRange(h.from, end - size);
+        }
+        filled += take;
+      }
+      w.uncertainFrames = flags[0]!;
+      w.oodFrames = flags[1]!;
+      h.ref.score(w, scores);
+      for (let k = 0; k < keys.length; k++) {
+        const v = scores[k]!;
+        if (!Number.isNaN(v)) values[k]![count[k]!++] = v;
+      }
+    }
+    const moments: Record<string, NullSummary> = {};
+    keys.forEach((key, k) => (moments[key] = summarise(values[k]!.subarray(0, count[k]!))));
+    windows.push({ frames: len, block, moments });
+    o.progress?.(li + 1, lengths.length);
+  });
+  return { method: CALIBRATION_METHOD, referenceFrames: n, replicates, correlationFrames, blockFrames, oodMargin: margin, support, windows };
+}

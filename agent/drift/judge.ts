@@ -1,0 +1,161 @@
+/**
+ * From scores to a verdict. Thresholds for a window of n frames come from the calibration's
+ * bootstrap summaries (interpolated between the calibrated window lengths, log-log) and the false-alarm
+ * target: with windows of T seconds and one false alarm wanted per H hours at most, a window may
+ * cross a threshold with probability T / 3600H, split evenly over every score that can raise a
+ * verdict (Bonferroni; the scores are correlated, so the real rate is lower). Fixed thresholds, as
+ * tabular tools ship them, remain available as an override.
+ *
+ * A feature only drives a verdict when its window mean or spread moved by at least its resolution
+ * (resolution.ts), and a flagged-frame share only when it rose by RATE_RESOLUTION: statistical
+ * significance alone is not a reason to page someone.
+ */
+import { PROFILE_FEATURES } from './profile.js';
+import { TAIL_FROM, type Calibration, type NullSummary } from './calibrate.js';
+import { FEATURE_RESOLUTION, RATE_RESOLUTION } from './resolution.js';
+import type { ScoringReference, WindowCounts } from './scores.js';
+
+export type Severity = 'ok' | 'warn' | 'alert' | 'insufficient';
+export const SEVERITIES: readonly Severity[] = ['insufficient', 'ok', 'warn', 'alert'];
+
+export interface JudgeOptions {
+  /** Window length in seconds, for turning the false-alarm target into a per-window probability. */
+  readonly windowSeconds: number;
+  /** Expected hours between false warnings per camera (default 24). */
+  readonly warnEveryHours?: number;
+  /** Expected hours between false alerts per camera (default 168). */
+  readonly alertEveryHours?: number;
+  /** `calibrated` (default, needs a calibrated profile) or `fixed`. */
+  readonly thresholds?: 'calibrated' | 'fixed';
+  /** Fixed PSI thresholds (default 0.1 and 0.25, as tabular drift tools ship them). */
+  readonly psiWarn?: number;
+  readonly psiAlert?: number;
+  /** Windows with fewer frames are `insufficient` (default 30). */
+  readonly minFrames?: number;
+}
+
+export interface Driver {
+  /** Score key, e.g. `psi:brightness` or `js:classMix`. */
+  readonly key: string;
+  readonly value: number;
+  readonly warn: number;
+  readonly alert: number;
+  readonly level: 'warn' | 'alert';
+  /** For `rate:ood`: the input features that left the reference support, most often first. */
+  features?: string[];
+}
+
+/** Which keys take part in verdicts: every score except the sequential detector's means. */
+const judged = (key: string): boolean => !key.startsWith('mean:');
+
+export class Judge {
+  readonly mode: 'calibrated' | 'fixed';
+  readonly minFrames: number;
+  /** Probability per window and per judged score of crossing warn and alert under no drift. */
+  readonly warnTail: number;
+  readonly alertTail: number;
+  private readonly judgedKeys: number;
+  private readonly effectFeature: Int32Array;
+  private cachedFrames = -1;
+  private readonly warnAt: Float64Array;
+  private readonly alertAt: Float64Array;
+  private readonly nullMean: Float64Array;
+  private readonly nullStd: Float64Array;
+
+  constructor(
+    readonly ref: ScoringReference,
+    readonly calibration: Calibration | undefined,
+    readonly o: JudgeOptions,
+  ) {
+    this.mode = o.thresholds ?? 'calibrated';
+    if (this.mode === 'calibrated' && (!calibration || calibration.windows.length === 0)) throw new Error('the profile has no calibration; rebuild it with driftline baseline, or set drift.thresholds: fixed');
+    this.minFrames = o.minFrames ?? 30;
+    this.judgedKeys = ref.keys.filter(judged).length;
+    const perWindow = (hours: number): number => Math.min(0.5, o.windowSeconds / (hours * 3600));
+    this.warnTail = perWindow(o.warnEveryHours ?? 24) / this.judgedKeys;
+    this.alertTail = perWindow(o.alertEveryHours ?? 168) / this.judgedKeys;
+    // For each key, the feature whose effect size gates it (-1: none).
+    this.effectFeature = Int32Array.from(ref.keys, (key) => {
+      const [, feature] = key.split(':');
+      return key.startsWith('rate:') || key.startsWith('mean:') ? -1 : PROFILE_FEATURES.indexOf(feature as (typeof PROFILE_FEATURES)[number]);
+    });
+    const k = ref.keys.length;
+    this.warnAt = new Float64Array(k);
+    this.alertAt = new Float64Array(k);
+    this.nullMean = new Float64Array(k);
+    this.nullStd = new Float64Array(k);
+  }
+
+  /** The no-drift summary of `key` for windows of `frames`, interpolated in log-log between lengths. */
+  nullSummary(key: string, frames: number): NullSummary {
+    const ws = this.calibration?.windows ?? [];
+    if (ws.length === 0) return [0, 0, 0, 0];
+    const at = (i: number): NullSummary => ws[i]!.moments[key] ?? [0, 0, 0, 0];
+    if (frames <= ws[0]!.frames || ws.length === 1) return at(0);
+    let i = 0;
+    while (i < ws.length - 2 && frames > ws[i + 1]!.frames) i++;
+    const a = at(i);
+    const b = at(i + 1);
+    const t = Math.log(frames / ws[i]!.frames) / Math.log(ws[i + 1]!.frames / ws[i]!.frames);
+    // Scores shrink with the window roughly as a power of its length: linear in log-log, and
+    // extrapolated that way past the longest calibrated length.
+    const lerp = (x: number, y: number): number => (x > 0 && y > 0 ? Math.exp(Math.log(x) + (Math.log(y) - Math.log(x)) * t) : Math.max(0, x + (y - x) * Math.min(t, 1)));
+    return [lerp(a[0], b[0]), lerp(a[1], b[1]), lerp(a[2], b[2]), lerp(a[3], b[3])];
+  }
+
+  /** The value a no-drift window exceeds with probability `p` (exponential tail over u). */
+  static tailQuantile(s: NullSummary, p: number): number {
+    const [, , u, excess] = s;
+    return u + excess * Math.log((1 - TAIL_FROM) / Math.min(p, 1 - TAIL_FROM));
+  }
+
+  /** Thresholds for windows of `frames` (cached: most windows of a camera have similar counts). */
+  thresholdsFor(frames: number): { warn: Float64Array; alert: Float64Array } {
+    if (frames !== this.cachedFrames) {
+      this.cachedFrames = frames;
+      this.ref.keys.forEach((key, k) => {
+        const s = this.nullSummary(key, frames);
+        const [mean, variance] = s;
+        this.nullMean[k] = mean;
+        this.nullStd[k] = Math.sqrt(variance);
+        if (this.mode === 'fixed') {
+          const psiKey = key.startsWith('psi:');
+          const rate = key.startsWith('rate:');
+          this.warnAt[k] = psiKey ? (this.o.psiWarn ?? 0.1) : rate ? mean + 0.05 : 0.1;
+          this.alertAt[k] = psiKey ? (this.o.psiAlert ?? 0.25) : rate ? mean + 0.1 : 0.2;
+        } else {
+          this.warnAt[k] = Judge.tailQuantile(s, this.warnTail);
+          this.alertAt[k] = Judge.tailQuantile(s, this.alertTail);
+        }
+      });
+    }
+    return { warn: this.warnAt, alert: this.alertAt };
+  }
+
+  /** The no-drift mean and standard deviation of `key` at the last thresholdsFor() length. */
+  nullOf(k: number): [number, number] {
+    return [this.nullMean[k]!, this.nullStd[k]!];
+  }
+
+  /** Whether key k's movement is large enough to matter (the effect-size gate). */
+  private matters(k: number, value: number, w: WindowCounts): boolean {
+    const key = this.ref.keys[k]!;
+    if (key.startsWith('rate:')) return value - this.nullMean[k]! >= RATE_RESOLUTION;
+    const f = this.effectFeature[k]!;
+    if (f < 0) return true;
+    const res = FEATURE_RESOLUTION[PROFILE_FEATURES[f]!];
+    return Math.abs(w.mean(f) - this.ref.means[f]!) >= res || Math.abs(w.std(f) - this.ref.stds[f]!) >= res;
+  }
+
+  /** Every judged score over its warn threshold (and large enough to matter), worst first. */
+  drivers(w: WindowCounts, scores: Float64Array): Driver[] {
+    const { warn, alert } = this.thresholdsFor(w.frames);
+    const out: Driver[] = [];
+    this.ref.keys.forEach((key, k) => {
+      const v = scores[k]!;
+      if (!judged(key) || !(v > warn[k]!) || !this.matters(k, v, w)) return;
+      out.push({ key, value: v, warn: warn[k]!, alert: alert[k]!, level: v > alert[k]! ? 'alert' : 'warn' });
+    });
+    return out.sort((a, b) => b.value / Math.max(b.alert, 1e-12) - a.value / Math.max(a.alert, 1e-12));
+  }
+}
