@@ -138,6 +138,34 @@ export const AGENT_SCHEMA: Schema = {
     doc: 'per-window aggregates of the per-frame telemetry',
     fields: { windowSeconds: { kind: 'number', min: 1, max: 86_400, default: 60, doc: 'window length; one aggregate row per camera per window' } },
   },
+  drift: {
+    kind: 'object',
+    doc: 'drift scoring of each telemetry window against the reference profile (docs/drift.md)',
+    fields: {
+      enabled: { kind: 'boolean', default: true, doc: 'score windows; off: windows are stored unscored' },
+      profile: { kind: 'string', default: '', doc: 'reference profile; empty: <model>.profile.json beside the model' },
+      thresholds: { kind: 'string', oneOf: ['calibrated', 'fixed'], default: 'calibrated', doc: 'calibrated from the profile, or fixed (psiWarn/psiAlert and 0.1/0.2 for the other scores)' },
+      warnEveryHours: { kind: 'number', min: 0.01, default: 24, doc: 'calibrated: expected hours between false warnings per camera' },
+      alertEveryHours: { kind: 'number', min: 0.01, default: 168, doc: 'calibrated: expected hours between false alerts per camera' },
+      psiWarn: { kind: 'number', min: 0, default: 0.1, doc: 'fixed: PSI warn threshold' },
+      psiAlert: { kind: 'number', min: 0, default: 0.25, doc: 'fixed: PSI alert threshold' },
+      minFrames: { kind: 'number', integer: true, min: 2, default: 30, doc: 'windows with fewer frames are insufficient' },
+      uncertainBelow: { kind: 'number', min: 0, max: 1, default: 0.5, doc: 'a kept detection scoring below this is uncertain' },
+      rivalMin: { kind: 'number', min: 0, max: 1, default: 0.2, doc: 'a kept detection is uncertain when another class scores this over it' },
+      cusumH: { kind: 'number', min: 1, default: 10, doc: 'evidence (in null standard deviations) the sequential detectors need to signal' },
+    },
+  },
+  review: {
+    kind: 'object',
+    doc: 'frames saved for human review: uncertain detections or inputs outside the reference',
+    fields: {
+      enabled: { kind: 'boolean', default: true, doc: 'save review frames' },
+      dir: { kind: 'string', default: '', doc: 'JPEG folder; empty: <store path>.review beside the database' },
+      maxPerHour: { kind: 'number', integer: true, min: 0, default: 60, doc: 'frames saved per camera per hour at most' },
+      maxBytes: { kind: 'number', integer: true, min: 1 << 20, default: 256 << 20, doc: 'disk cap for review JPEGs; the oldest are deleted beyond it' },
+      jpegQuality: { kind: 'number', integer: true, min: 1, max: 100, default: 90, doc: 'JPEG quality' },
+    },
+  },
   log: {
     kind: 'object',
     doc: 'logging',
@@ -202,6 +230,20 @@ export interface AgentConfig {
   };
   readonly store: { path: string; flushMs: number; maxBytes: number; frameRetentionDays: number; windowRetentionDays: number; retentionIntervalSeconds: number; synchronous: 'normal' | 'full' };
   readonly telemetry: { windowSeconds: number };
+  readonly drift: {
+    enabled: boolean;
+    profile: string;
+    thresholds: 'calibrated' | 'fixed';
+    warnEveryHours: number;
+    alertEveryHours: number;
+    psiWarn: number;
+    psiAlert: number;
+    minFrames: number;
+    uncertainBelow: number;
+    rivalMin: number;
+    cusumH: number;
+  };
+  readonly review: { enabled: boolean; dir: string; maxPerHour: number; maxBytes: number; jpegQuality: number };
   readonly log: { level: string };
   readonly cameras: readonly { name: string; source: FfmpegSourceConfig | GstreamerSourceConfig | ImagesSourceConfig | SyntheticSourceConfig }[];
 }

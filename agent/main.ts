@@ -3,11 +3,19 @@
  * the model once for all cameras, builds the sources from config, runs the pipeline, enforces
  * retention on a timer, and on stop drains the pipeline and flushes everything to SQLite.
  */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { driftlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { AgentConfig } from './config.js';
+import { CameraDrift } from './drift/camera-drift.js';
+import { Judge } from './drift/judge.js';
+import { readProfile } from './drift/profile.js';
+import { ScoringReference } from './drift/scores.js';
 import { Detector } from './infer/detector.js';
 import { loadModel } from './infer/model.js';
 import { Pipeline, type CameraCounters } from './pipeline/pipeline.js';
+import { ReviewSampler } from './review/sampler.js';
 import { FfmpegSource } from './source/ffmpeg.js';
 import { GstreamerSource } from './source/gstreamer.js';
 import { ImageDirSource } from './source/image-dir.js';
@@ -22,6 +30,9 @@ const DAY = 86_400_000;
 
 export interface RunningAgent {
   readonly pipeline: Pipeline;
+  /** The profile windows are scored against; undefined when drift scoring is off. */
+  readonly profile: string | undefined;
+  readonly review: ReviewSampler | undefined;
   readonly provider: string;
   readonly inferenceThread: 'main' | 'worker';
   stop(): Promise<readonly CameraCounters[]>;
@@ -52,6 +63,36 @@ function buildSource(name: string, s: AgentConfig['cameras'][number]['source']):
     realtime: s.realtime,
     stallMs: s.stallSeconds * 1000,
   });
+}
+
+/** The reference profile the config names, or the one beside the model; checked against the model. */
+async function loadDrift(config: AgentConfig, sha256: string, log: Logger): Promise<{ file: string; judge: Judge; profile: Awaited<ReturnType<typeof readProfile>> } | undefined> {
+  const d = config.drift;
+  if (!d.enabled) return undefined;
+  const file = d.profile || config.model.path.replace(/\.onnx$/i, '') + '.profile.json';
+  if (!d.profile && !existsSync(file)) {
+    log.warn({ expected: file }, 'no reference profile beside the model: windows are stored unscored (make one with driftline baseline)');
+    return undefined;
+  }
+  const profile = await readProfile(file);
+  if (profile.model.sha256 !== sha256) {
+    throw driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: `it was made for model ${profile.model.sha256.slice(0, 12)}, but the agent runs ${sha256.slice(0, 12)}: rebuild it with driftline baseline` });
+  }
+  let judge: Judge;
+  try {
+    judge = new Judge(new ScoringReference(profile), profile.calibration, {
+      windowSeconds: config.telemetry.windowSeconds,
+      warnEveryHours: d.warnEveryHours,
+      alertEveryHours: d.alertEveryHours,
+      thresholds: d.thresholds,
+      psiWarn: d.psiWarn,
+      psiAlert: d.psiAlert,
+      minFrames: d.minFrames,
+    });
+  } catch (e) {
+    throw driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: (e as Error).message }, { cause: e });
+  }
+  return { file, judge, profile };
 }
 
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
@@ -93,11 +134,37 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     };
     return { id: (upsert.get(c.name) as { id: number }).id, source };
   });
-  const pipeline = new Pipeline(detector, writer, cameras, { windowMs: config.telemetry.windowSeconds * 1000, windows: new WindowWriter(db) });
+  const drift = await loadDrift(config, model.sha256, log);
+  const review = config.review.enabled
+    ? new ReviewSampler(db, {
+        dir: config.review.dir || join(dirname(config.store.path), `${config.store.path.split('/').pop()}.review`),
+        maxPerHour: config.review.maxPerHour,
+        maxBytes: config.review.maxBytes,
+        jpegQuality: config.review.jpegQuality,
+      })
+    : undefined;
+  const last = new Map<string, string>();
+  const pipeline = new Pipeline(detector, writer, cameras, {
+    windowMs: config.telemetry.windowSeconds * 1000,
+    windows: new WindowWriter(db),
+    ...(drift ? { drift: cameras.map(() => new CameraDrift(drift.judge, drift.profile.calibration, { h: config.drift.cusumH })) } : {}),
+    ...(review ? { review } : {}),
+    uncertainty: { uncertainBelow: config.drift.uncertainBelow, rivalMin: config.drift.rivalMin },
+    onWindow: (camera, w, result) => {
+      if (!result) return;
+      const fields = { camera, frames: w.frames, severity: result.severity, drivers: result.drivers.slice(0, 3).map((d) => `${d.key}=${d.value.toPrecision(3)}`) };
+      // A change of verdict is news; a steady one is debug detail.
+      if (last.get(camera) !== result.severity) log.info(fields, `camera ${camera} drift ${result.severity}`);
+      else log.debug(fields, 'window scored');
+      last.set(camera, result.severity);
+    },
+  });
   pipeline.start();
-  log.info({ cameras: config.cameras.map((c) => c.name), provider: model.provider, inferenceThread: detector.inferenceThread, store: config.store.path }, 'agent started');
+  log.info({ cameras: config.cameras.map((c) => c.name), provider: model.provider, inferenceThread: detector.inferenceThread, store: config.store.path, profile: drift?.file, thresholds: drift?.judge.mode }, 'agent started');
   return {
     pipeline,
+    profile: drift?.file,
+    review,
     provider: model.provider,
     inferenceThread: detector.inferenceThread,
     async stop() {

@@ -109,7 +109,7 @@ export async function bench(seconds: number): Promise<void> {
   const slot = plain.slots[0]!;
   await plain.infer(slot);
   plain.postprocess(slot);
-  const dsr = await measure(seconds / 10, () => ds.compute(slot.candidates, slot.detections, 1920, 1080));
+  const dsr = await measure(seconds / 10, () => ds.compute(slot.candidates, slot.detections, 1920, 1080, slot.letterbox));
   line('input statistics (12 features)', `${fsr.msEach.toFixed(3)} ms`);
   line('detection telemetry + confidence histograms', `${dsr.msEach.toFixed(4)} ms`);
   ratio('telemetry ms per 1080p frame', fsr.msEach + dsr.msEach, 1, false);

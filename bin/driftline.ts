@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   agent: () => import('../cli/agent.js'),
   baseline: () => import('../cli/baseline.js'),
   drift: () => import('../cli/drift.js'),
+  review: () => import('../cli/review.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

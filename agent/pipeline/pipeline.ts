@@ -5,10 +5,12 @@
  * detection telemetry after it, and hands one row per frame to the batched SQLite writer.
  * stop() stops the sources, lets the frame in flight finish, and flushes the store.
  */
+import type { CameraDrift, DriftResult } from '../drift/camera-drift.js';
 import type { Detector, Slot } from '../infer/detector.js';
+import type { ReviewSampler } from '../review/sampler.js';
 import type { FrameSource } from '../source/source.js';
 import type { FrameWriter } from '../store/frame-writer.js';
-import { DetectionStats } from '../telemetry/detection-stats.js';
+import { DETECTION_FEATURES, DetectionStats, type UncertaintyOptions } from '../telemetry/detection-stats.js';
 import { FRAME_FEATURES, FrameStats } from '../telemetry/frame-stats.js';
 import { WindowAggregator, type WindowSummary } from '../telemetry/window.js';
 import { LatestFrame, type QueuedFrame } from './latest-frame.js';
@@ -28,14 +30,24 @@ export interface CameraCounters {
 }
 
 export interface WindowSink {
-  write(cameraId: number, w: WindowSummary, dropped: number, errors: number): unknown;
+  write(cameraId: number, w: WindowSummary, dropped: number, errors: number, drift?: DriftResult): unknown;
 }
+
+const UNCERTAIN = DETECTION_FEATURES.indexOf('uncertain');
 
 export interface PipelineOptions {
   /** Length of a telemetry window in ms (default 60 s). */
   readonly windowMs?: number;
   /** Where closed windows go (the store); none: windows are not aggregated. */
   readonly windows?: WindowSink;
+  /** Drift state per camera (same order as the cameras); none: windows are not scored. */
+  readonly drift?: readonly CameraDrift[];
+  /** Where hard frames go for human review. */
+  readonly review?: ReviewSampler;
+  /** What makes a detection uncertain. */
+  readonly uncertainty?: UncertaintyOptions;
+  /** Called after each window is written, with the camera's name. */
+  readonly onWindow?: (camera: string, w: WindowSummary, drift: DriftResult | undefined) => void;
 }
 
 interface Runtime {
@@ -47,6 +59,7 @@ interface Runtime {
   readonly queue: LatestFrame;
   readonly frameStats: FrameStats;
   readonly detStats: DetectionStats;
+  readonly drift: CameraDrift | undefined;
   readonly counters: CameraCounters;
 }
 
@@ -67,11 +80,12 @@ export class Pipeline {
     private readonly o: PipelineOptions = {},
   ) {
     this.slotStats = new Map(detector.slots.map((sl) => [sl, new Float64Array(FRAME_FEATURES.length)]));
-    this.runtimes = cameras.map((cam) => ({
+    this.runtimes = cameras.map((cam, i) => ({
       cam,
       queue: new LatestFrame(cam.source.width, cam.source.height),
       frameStats: new FrameStats(),
-      detStats: new DetectionStats(detector.model.names.length),
+      detStats: new DetectionStats(detector.model.names.length, o.uncertainty),
+      drift: o.drift?.[i],
       counters: { name: cam.source.name, offered: 0, processed: 0, dropped: 0, errors: 0 },
       window: new WindowAggregator(detector.model.names, o.windowMs ?? 60_000),
       droppedAtStart: 0,
@@ -162,7 +176,7 @@ export class Pipeline {
         try {
           if (failed) throw new Error('inference failed');
           det.postprocess(f.slot);
-          const ds = f.r.detStats.compute(f.slot.candidates, f.slot.detections, f.slot.letterbox!.srcW, f.slot.letterbox!.srcH);
+          const ds = f.r.detStats.compute(f.slot.candidates, f.slot.detections, f.slot.letterbox!.srcW, f.slot.letterbox!.srcH, f.slot.letterbox);
           const t = f.slot.times;
           this.writer.add(f.r.cam.id, f.ts, f.index, f.fs, ds, t.preprocessMs, t.inferenceMs, t.postprocessMs);
           f.r.counters.processed++;
@@ -170,6 +184,9 @@ export class Pipeline {
             if (f.r.window.due(f.ts)) this.closeWindow(f.r);
             f.r.window.add(f.ts, f.fs, ds, f.r.detStats.classCounts, f.r.detStats.confHist, [t.preprocessMs, t.inferenceMs, t.postprocessMs]);
           }
+          const ood = f.r.drift ? f.r.drift.add(f.fs, ds, f.r.detStats.classCounts, f.r.detStats.confHist) : false;
+          const uncertain = ds[UNCERTAIN]! > 0;
+          if ((uncertain || ood) && this.o.review?.take(f.r.cam.id)) this.review(f.r, f.slot, f.ts, f.index, f.fs, ds, uncertain ? (ood ? 'uncertain+ood' : 'uncertain') : 'ood');
         } catch {
           f.r.counters.errors++;
         }
@@ -186,10 +203,28 @@ export class Pipeline {
     }
   }
 
+  /** Hands a hard frame to the review sampler: the model's input, detections in its pixels. */
+  private review(r: Runtime, slot: Slot, ts: number, index: number, fs: Float64Array, ds: Float64Array, reason: 'uncertain' | 'ood' | 'uncertain+ood'): void {
+    const lb = slot.letterbox!;
+    const k = lb.newW / lb.srcW;
+    const stats: Record<string, number> = {};
+    FRAME_FEATURES.forEach((name, i) => (stats[name] = fs[i]!));
+    DETECTION_FEATURES.forEach((name, i) => (stats[name] = ds[i]!));
+    const detections = this.detector.toObjects(slot).map((d) => ({
+      class: d.class,
+      score: d.score,
+      box: [d.box[0] * k + lb.left, d.box[1] * k + lb.top, d.box[2] * k + lb.left, d.box[3] * k + lb.top] as [number, number, number, number],
+    }));
+    this.o.review!.save({ cameraId: r.cam.id, cameraName: r.cam.source.name, ts, frame: index, reason, input: slot.input, width: lb.dstW, height: lb.dstH, detections, stats });
+  }
+
   private closeWindow(r: Runtime): void {
     const dropped = r.queue.dropped - r.droppedAtStart;
     const errors = r.counters.errors - r.errorsAtStart;
-    this.o.windows?.write(r.cam.id, r.window.summary(), dropped, errors);
+    const summary = r.window.summary();
+    const drift = r.drift?.close();
+    this.o.windows?.write(r.cam.id, summary, dropped, errors, drift);
+    this.o.onWindow?.(r.cam.source.name, summary, drift);
     r.droppedAtStart = r.queue.dropped;
     r.errorsAtStart = r.counters.errors;
     r.window.reset(0);
@@ -206,5 +241,6 @@ export class Pipeline {
     await this.loopDone;
     if (this.o.windows) for (const r of this.runtimes) if (r.window.count > 0) this.closeWindow(r);
     this.writer.flush();
+    await this.o.review?.flush();
   }
 }

@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ROOT, cli } from '../helpers/cli.js';
+import { MODEL, ROOT, cli } from '../helpers/cli.js';
 
 const SHIPPED = join(ROOT, 'models', 'line-detector.profile.json');
 
@@ -14,7 +14,7 @@ test('a profile compared with itself drifts nowhere; --json gives the rows', asy
   assert.doesNotMatch(r.stdout, /warn|alert|different models/);
   const j = JSON.parse((await cli('drift', SHIPPED, SHIPPED, '--json')).stdout) as { sameModel: boolean; rows: { feature: string; psi: number; ks: number }[] };
   assert.equal(j.sameModel, true);
-  assert.equal(j.rows.length, 18);
+  assert.equal(j.rows.length, 19);
   for (const row of j.rows) assert.ok(row.psi < 1e-9 && row.ks < 1e-9, JSON.stringify(row));
 });
 
@@ -31,4 +31,28 @@ test('a file that is not a profile gets DRIFTLINE_ERR_PROFILE naming it', async 
     assert.match(r.stderr, re);
   }
   assert.equal((await cli('drift', SHIPPED)).code, 2);
+});
+
+test('folders: a second folder of the same distribution drifts nowhere; a 40% darker one drifts on brightness-type features only', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-folders-'));
+  const make = async (name: string, seed: number, ...extra: string[]): Promise<string> => {
+    const data = join(dir, name);
+    assert.equal((await cli('synth', '--out', data, '--count', '240', '--seed', String(seed), '--val', '0', ...extra)).code, 0);
+    const out = `${data}.json`;
+    const r = await cli('baseline', '--model', MODEL, '--data', data, '--out', out, '--providers', 'cpu', '--windows', '30,60', '--replicates', '300');
+    assert.equal(r.code, 0, r.stderr);
+    return out;
+  };
+  const [a, b, dark] = await Promise.all([make('a', 401), make('b', 402), make('dark', 403, '--gain', '0.6')]);
+  type Rows = { rows: { feature: string; mark: string }[] };
+  const same = JSON.parse((await cli('drift', a, b, '--json')).stdout) as Rows;
+  assert.deepEqual(same.rows.filter((r) => r.mark !== 'ok'), [], 'same distribution, different images: no marks');
+  const shifted = JSON.parse((await cli('drift', a, dark, '--json')).stdout) as Rows;
+  const marked = shifted.rows.filter((r) => r.mark !== 'ok').map((r) => r.feature);
+  for (const f of ['brightness', 'meanR', 'meanG', 'meanB', 'contrast']) assert.ok(marked.includes(f), `${f} is marked: ${marked.join(', ')}`);
+  // Gain scales every channel alike: colour is untouched. Sharpness and entropy scale with gain; the
+  // model's own confidence falls in the dark, which the detection features show.
+  const allowed = new Set(['brightness', 'brightnessSpread', 'contrast', 'meanR', 'meanG', 'meanB', 'sharpness', 'entropy', 'underExposed', 'detections', 'topScore', 'meanScore', 'candidates', 'uncertain']);
+  for (const f of marked) assert.ok(allowed.has(f), `${f} should not drift with gain`);
+  assert.ok(!marked.includes('colourTemp') && !marked.includes('saturation'));
 });

@@ -10,11 +10,21 @@ import { SyntheticSource } from '../../../agent/source/synthetic.js';
 import { openDatabase } from '../../../agent/store/database.js';
 import { FrameWriter } from '../../../agent/store/frame-writer.js';
 import { WindowWriter } from '../../../agent/store/window-writer.js';
+import { CameraDrift } from '../../../agent/drift/camera-drift.js';
+import { Judge } from '../../../agent/drift/judge.js';
+import { readProfile } from '../../../agent/drift/profile.js';
+import { ScoringReference } from '../../../agent/drift/scores.js';
+import { ReviewSampler } from '../../../agent/review/sampler.js';
+import { readdir } from 'node:fs/promises';
 
 const MODEL = new URL('../../../models/line-detector.onnx', import.meta.url).pathname;
 
 test('two cameras share one model; every frame is stored or counted as dropped; light drift shows in the store', async () => {
-  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-pipe-')), 'agent.db'));
+  const tmp = await mkdtemp(join(tmpdir(), 'driftline-pipe-'));
+  const db = openDatabase(join(tmp, 'agent.db'));
+  const profile = await readProfile(MODEL.replace(/\.onnx$/, '.profile.json'));
+  const judge = new Judge(new ScoringReference(profile), profile.calibration, { windowSeconds: 1 });
+  const review = new ReviewSampler(db, { dir: join(tmp, 'review'), maxPerHour: 20, maxBytes: 1 << 24 });
   const ins = db.prepare('INSERT INTO cameras (name) VALUES (?)');
   const stableId = Number(ins.run('stable').lastInsertRowid);
   const driftId = Number(ins.run('drifting').lastInsertRowid);
@@ -40,10 +50,10 @@ test('two cameras share one model; every frame is stored or counted as dropped; 
       { id: stableId, source: stable },
       { id: driftId, source: drifting },
     ],
-    { windowMs: 700, windows: new WindowWriter(db) },
+    { windowMs: 1000, windows: new WindowWriter(db), drift: [new CameraDrift(judge, profile.calibration), new CameraDrift(judge, profile.calibration)], review },
   );
   pipeline.start();
-  await new Promise((r) => setTimeout(r, 3000));
+  await new Promise((r) => setTimeout(r, 3500));
   await pipeline.stop();
   await detector.close();
   const counts = pipeline.counters;
@@ -69,7 +79,7 @@ test('two cameras share one model; every frame is stored or counted as dropped; 
   const windows = (id: number): { frames: number; dropped: number; stats: string }[] => db.prepare('SELECT frames, dropped, stats FROM windows WHERE camera_id = ? ORDER BY start_ts').all(id) as never;
   for (const [id, c] of [[stableId, counts[0]!], [driftId, counts[1]!]] as const) {
     const ws = windows(id);
-    assert.ok(ws.length >= 3, `${ws.length} windows in 3 s of 700 ms windows`);
+    assert.ok(ws.length >= 3, `${ws.length} windows in 3.5 s of 1 s windows`);
     assert.equal(ws.reduce((a, w) => a + w.frames, 0), c.processed);
     assert.equal(ws.reduce((a, w) => a + w.dropped, 0) <= c.dropped, true);
   }
@@ -78,5 +88,18 @@ test('two cameras share one model; every frame is stored or counted as dropped; 
   const sample = JSON.parse(windows(stableId)[0]!.stats) as { classCounts: Record<string, number>; confHist: Record<string, number[]>; latencyMs: Record<string, { p50: number }> };
   assert.deepEqual(Object.keys(sample.classCounts), ['washer', 'bracket', 'scratch', 'missing_notch']);
   assert.ok(sample.latencyMs.inference!.p50 > 0);
+  // Drift verdicts are stored with each window: the darkened camera ends in alert, on brightness.
+  type Scored = { frames: number; severity: string | null; drift: string | null };
+  const scored = (id: number): Scored[] => db.prepare('SELECT frames, severity, drift FROM windows WHERE camera_id = ? ORDER BY start_ts').all(id) as never;
+  for (const w of [...scored(stableId), ...scored(driftId)]) assert.equal(w.severity, w.frames >= 30 ? (JSON.parse(w.drift!) as { severity: string }).severity : 'insufficient');
+  const last = scored(driftId).filter((w) => w.frames >= 30).at(-1)!;
+  assert.equal(last.severity, 'alert');
+  const drivers = (JSON.parse(last.drift!) as { drivers: { key: string; features?: string[] }[] }).drivers;
+  assert.ok(drivers.some((d) => /brightness|meanG|meanR|meanB/.test(d.key + (d.features ?? []).join())), JSON.stringify(drivers));
+  assert.ok(!scored(stableId).some((w) => w.severity === 'alert'), JSON.stringify(scored(stableId).map((w) => [w.frames, w.severity, w.drift && (JSON.parse(w.drift) as { drivers: unknown }).drivers])));
+  // Review frames: JPEGs on disk, one row each.
+  const samples = db.prepare('SELECT file FROM review_samples').all([]) as { file: string }[];
+  assert.ok(samples.length > 0 && samples.length <= 40, `${samples.length} review frames`);
+  assert.deepEqual((await readdir(join(tmp, 'review'))).sort(), samples.map((r) => r.file).sort());
   db.close();
 });

@@ -1,0 +1,143 @@
+/**
+ * Frames for human review: the cases the model finds hard (an uncertain detection) or that lie
+ * outside what it was profiled on (input outside the reference support). Each is saved as a JPEG of
+ * the model's own input (the letterboxed frame, as the model saw it), indexed in SQLite with its
+ * detections (in the JPEG's pixels) and its statistics, ready to be exported for labelling.
+ *
+ * Saving is bounded twice: a budget of frames per camera per hour (a token bucket, so a burst of
+ * hard frames is sampled rather than flooding the disk) and a disk cap, beyond which the oldest
+ * samples are deleted. The decision is made per frame without allocating; only a frame that is
+ * taken costs a pixel copy, and encoding and writing happen off the frame loop.
+ */
+import { mkdirSync, unlinkSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import type { Db } from '../store/database.js';
+
+export interface ReviewOptions {
+  readonly dir: string;
+  readonly maxPerHour: number;
+  readonly maxBytes: number;
+  readonly jpegQuality?: number;
+  /** Clock in ms (tests pass their own). */
+  readonly now?: () => number;
+}
+
+export interface ReviewFrame {
+  readonly cameraId: number;
+  readonly cameraName: string;
+  readonly ts: number;
+  readonly frame: number;
+  readonly reason: 'uncertain' | 'ood' | 'uncertain+ood';
+  /** The model input: CHW float32 RGB in [0, 1], width x height. */
+  readonly input: Float32Array;
+  readonly width: number;
+  readonly height: number;
+  /** Detections in the input's pixels. */
+  readonly detections: readonly { class: string; score: number; box: [number, number, number, number] }[];
+  readonly stats: Record<string, number>;
+}
+
+const HOUR = 3_600_000;
+
+export class ReviewSampler {
+  private readonly tokens = new Map<number, { tokens: number; at: number }>();
+  private readonly insert: ReturnType<Db['prepare']>;
+  private readonly totalBytes: ReturnType<Db['prepare']>;
+  private readonly oldest: ReturnType<Db['prepare']>;
+  private readonly remove: ReturnType<Db['prepare']>;
+  private readonly now: () => number;
+  private pending = Promise.resolve();
+  /** Frames saved, skipped for the hourly budget, deleted for the disk cap, and failed writes. */
+  saved = 0;
+  overBudget = 0;
+  evicted = 0;
+  failed = 0;
+
+  constructor(
+    private readonly db: Db,
+    readonly o: ReviewOptions,
+  ) {
+    mkdirSync(o.dir, { recursive: true });
+    this.now = o.now ?? Date.now;
+    this.insert = db.prepare(
+      'INSERT INTO review_samples (camera_id, ts, frame, reason, file, width, height, bytes, detections, stats) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.totalBytes = db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM review_samples');
+    this.oldest = db.prepare('SELECT id, file, bytes FROM review_samples ORDER BY ts, id LIMIT 16');
+    this.remove = db.prepare('DELETE FROM review_samples WHERE id = ?');
+  }
+
+  /** Whether a frame of this camera may be taken now; spends a token when it may. */
+  take(cameraId: number): boolean {
+    const rate = this.o.maxPerHour;
+    if (rate <= 0) return false;
+    const now = this.now();
+    let b = this.tokens.get(cameraId);
+    if (!b) {
+      b = { tokens: rate, at: now };
+      this.tokens.set(cameraId, b);
+    }
+    b.tokens = Math.min(rate, b.tokens + ((now - b.at) / HOUR) * rate);
+    b.at = now;
+    if (b.tokens < 1) {
+      this.overBudget++;
+      return false;
+    }
+    b.tokens -= 1;
+    return true;
+  }
+
+  /** Saves a frame that take() allowed. The input is copied before this returns. */
+  save(f: ReviewFrame): void {
+    const { width: w, height: h } = f;
+    const plane = w * h;
+    const rgb = Buffer.allocUnsafe(plane * 3);
+    for (let i = 0, j = 0; i < plane; i++, j += 3) {
+      rgb[j] = f.input[i]! * 255 + 0.5;
+      rgb[j + 1] = f.input[plane + i]! * 255 + 0.5;
+      rgb[j + 2] = f.input[2 * plane + i]! * 255 + 0.5;
+    }
+    const safe = f.cameraName.replace(/[^A-Za-z0-9_.-]/g, '_');
+    const file = `${safe}-${f.ts}-${f.frame}.jpg`;
+    this.pending = this.pending.then(async () => {
+      try {
+        const jpeg = await sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+          .jpeg({ quality: this.o.jpegQuality ?? 90 })
+          .toBuffer();
+        await writeFile(join(this.o.dir, file), jpeg);
+        this.insert.run([f.cameraId, f.ts, f.frame, f.reason, file, w, h, jpeg.length, JSON.stringify(f.detections), JSON.stringify(f.stats)]);
+        this.saved++;
+        this.enforceCap();
+      } catch {
+        this.failed++;
+      }
+    });
+  }
+
+  /** Deletes the oldest samples (files and rows) until the total is under the disk cap. */
+  private enforceCap(): void {
+    let total = (this.totalBytes.get([]) as { b: number }).b;
+    while (total > this.o.maxBytes) {
+      const rows = this.oldest.all([]) as { id: number; file: string; bytes: number }[];
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        if (total <= this.o.maxBytes) break;
+        try {
+          unlinkSync(join(this.o.dir, r.file));
+        } catch {
+          // Already gone: the row goes anyway.
+        }
+        this.remove.run([r.id]);
+        total -= r.bytes;
+        this.evicted++;
+      }
+    }
+  }
+
+  /** Resolves when every frame handed to save() has been written (or has failed). */
+  flush(): Promise<void> {
+    return this.pending;
+  }
+}

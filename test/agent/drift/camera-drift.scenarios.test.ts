@@ -1,0 +1,101 @@
+/**
+ * Drifts on the synthetic camera, judged against the shipped profile in default windows (60 s at
+ * 2 fps = 120 frames): a lighting drift, a class-mix shift, and a defect type the model never saw.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { CameraDrift, type DriftResult } from '../../../agent/drift/camera-drift.js';
+import { Judge } from '../../../agent/drift/judge.js';
+import type { Profile } from '../../../agent/drift/profile.js';
+import { ScoringReference } from '../../../agent/drift/scores.js';
+import { ReviewSampler } from '../../../agent/review/sampler.js';
+import { openDatabase } from '../../../agent/store/database.js';
+import type { Conditions } from '../../../agent/synth/conditions.js';
+import { ROOT } from '../../helpers/cli.js';
+import { closeLineDetector, runLine } from '../../helpers/line-stream.js';
+
+after(closeLineDetector);
+
+const W = 120;
+const profile = JSON.parse(await readFile(`${ROOT}models/line-detector.profile.json`, 'utf8')) as Profile;
+const ref = new ScoringReference(profile);
+const judge = new Judge(ref, profile.calibration, { windowSeconds: 60 });
+
+async function windows(seed: number, count: number, conditions: (i: number) => Partial<Conditions>): Promise<DriftResult[]> {
+  const drift = new CameraDrift(judge, profile.calibration);
+  const out: DriftResult[] = [];
+  await runLine({ seed, frames: count * W, conditions }, (f) => {
+    drift.add(f.frameStats, f.detStats, f.classCounts, f.confHist);
+    if (drift.frames === W) out.push(drift.close());
+  });
+  return out;
+}
+
+const BRIGHTNESS = /^(psi|js|ks|w1):(brightness|brightnessSpread|contrast|meanR|meanG|meanB|underExposed|entropy|sharpness)$|^rate:ood$/;
+
+test('lighting drift: a 40% gain drop over 10 windows reaches alert within 2 windows of its start, on brightness-type features', async (t) => {
+  // Two stable windows, then the gain falls linearly from 1 to 0.6 over windows 2-11.
+  const rs = await windows(123, 12, (i) => ({ gain: i < 2 * W ? 1 : Math.max(0.6, 1 - (0.4 * (i - 2 * W)) / (10 * W)) }));
+  t.diagnostic(rs.map((r, i) => `${i}:${r.severity}`).join(' '));
+  assert.deepEqual([rs[0]!.severity, rs[1]!.severity], ['ok', 'ok']);
+  const first = rs.findIndex((r) => r.severity === 'alert');
+  t.diagnostic(`first alert in window ${first}: ${rs[first]!.drivers.map((d) => d.key).join(', ')}; features out of support ${JSON.stringify(rs[first]!.oodFeatures)}`);
+  assert.ok(first >= 2 && first <= 3, `first alert in window ${first}`);
+  for (const r of rs.slice(first)) {
+    assert.equal(r.severity, 'alert');
+    const named = r.drivers.filter((d) => d.level === 'alert').map((d) => d.key);
+    assert.ok(named.length > 0 && named.every((k) => BRIGHTNESS.test(k) || k.startsWith('cusum:') || /uncertain|topScore|meanScore|detections|candidates/.test(k)), named.join(', '));
+    const features = r.drivers.flatMap((d) => (d.key === 'rate:ood' ? (d.features ?? []) : [d.key.split(':')[1]!]));
+    assert.ok(features.some((f) => /^(brightness|brightnessSpread|contrast|meanR|meanG|meanB)$/.test(f)), `a brightness-type feature is named: ${features.join(', ')}`);
+    assert.ok(!features.includes('colourTemp') && !features.includes('saturation'), `gain does not change colour: ${features.join(', ')}`);
+  }
+});
+
+test('class mix: defects at 20% instead of 2%, nothing else changed, are flagged by the class-mix score', async (t) => {
+  const rs = await windows(321, 12, () => ({ defectRate: 0.2 }));
+  t.diagnostic(rs.map((r, i) => `${i}:${r.severity}(${r.sequential.classMix.statistic})`).join(' '));
+  const first = rs.findIndex((r) => r.drivers.some((d) => d.key === 'cusum:classMix' || d.key === 'js:classMix'));
+  assert.ok(first >= 0 && first <= 10, `class mix flagged in window ${first}`);
+  for (const r of rs) for (const d of r.drivers) assert.doesNotMatch(d.key, /:(brightness|meanR|meanG|meanB|colourTemp)$/, 'the lighting did not change');
+});
+
+test('new defect type: burns the model never saw raise the uncertain rate and the class mix, and review frames of burned parts appear', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-review-'));
+  const db = openDatabase(join(dir, 'agent.db'));
+  db.prepare("INSERT INTO cameras (name) VALUES ('line-1')").run([]);
+  const review = new ReviewSampler(db, { dir: join(dir, 'review'), maxPerHour: 30, maxBytes: 64 << 20 });
+  const drift = new CameraDrift(judge, profile.calibration);
+  const stable = await windows(555, 20, () => ({}));
+  const rs: DriftResult[] = [];
+  const savedWithBurn: boolean[] = [];
+  await runLine({ seed: 555, frames: 20 * W, conditions: () => ({ heldOutRate: 0.3 }) }, (f, truth) => {
+    const ood = drift.add(f.frameStats, f.detStats, f.classCounts, f.confHist);
+    if ((f.detStats[6]! > 0 || ood) && review.take(1)) {
+      const lb = f.slot.letterbox!;
+      review.save({ cameraId: 1, cameraName: 'line-1', ts: 1_800_000_000_000 + f.index, frame: f.index, reason: ood ? 'ood' : 'uncertain', input: f.slot.input, width: lb.dstW, height: lb.dstH, detections: [], stats: {} });
+      savedWithBurn.push(truth.some((o) => o.defect === 'burn'));
+    }
+    if (drift.frames === W) rs.push(drift.close());
+  });
+  await review.flush();
+  const mean = (xs: DriftResult[], f: (r: DriftResult) => number): number => xs.reduce((a, r) => a + f(r), 0) / xs.length;
+  const uStable = mean(stable, (r) => r.rates.uncertain);
+  const uBurn = mean(rs, (r) => r.rates.uncertain);
+  t.diagnostic(`uncertain-frame rate ${uStable.toFixed(3)} stable -> ${uBurn.toFixed(3)} with burns; OOD share ${mean(stable, (r) => r.rates.ood).toFixed(3)} -> ${mean(rs, (r) => r.rates.ood).toFixed(3)}`);
+  t.diagnostic(rs.map((r, i) => `${i}:${r.severity}(${r.sequential.uncertain.statistic}/${r.sequential.classMix.statistic})`).join(' '));
+  assert.ok(uBurn > uStable * 1.15, `uncertain rate ${uStable} -> ${uBurn}`);
+  assert.ok(rs[rs.length - 1]!.sequential.uncertain.statistic > stable[stable.length - 1]!.sequential.uncertain.statistic + 5);
+  assert.ok(rs.some((r) => r.drivers.some((d) => d.key === 'cusum:classMix')), 'the class mix flags the new parts called scratch');
+  assert.ok(!stable.some((r) => r.severity !== 'ok'), 'the same line without burns stays ok');
+  const files = await readdir(join(dir, 'review'));
+  const rows = db.prepare('SELECT COUNT(*) AS n FROM review_samples').get([]) as { n: number };
+  assert.equal(files.length, 30, 'the hourly budget caps the samples');
+  assert.equal(rows.n, 30);
+  const burned = savedWithBurn.filter(Boolean).length;
+  t.diagnostic(`${burned} of ${savedWithBurn.length} review frames show a burned part`);
+  assert.ok(burned >= savedWithBurn.length / 2, `${burned} of ${savedWithBurn.length} review frames show a burn`);
+  db.close();
+});

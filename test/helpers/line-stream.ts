@@ -1,0 +1,50 @@
+/**
+ * The synthetic line camera through the real model and the agent's per-frame telemetry, for drift
+ * tests: frames rendered in order under conditions chosen per frame, inference pipelined through a
+ * worker thread. One detector per process, opened on first use.
+ */
+import { Detector } from '../../agent/infer/detector.js';
+import { loadModel } from '../../agent/infer/model.js';
+import { runSequence, type FrameTelemetry } from '../../agent/pipeline/sequence.js';
+import type { RawFrame } from '../../agent/preprocess/letterbox.js';
+import { LineCamera } from '../../agent/synth/camera.js';
+import { DEFAULT_CONDITIONS, type Conditions } from '../../agent/synth/conditions.js';
+import type { GroundTruth } from '../../agent/synth/scene.js';
+import { MODEL } from './cli.js';
+
+let detector: Promise<Detector> | undefined;
+
+export function lineDetector(): Promise<Detector> {
+  detector ??= loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 }).then((m) => Detector.open(m, { candidateFloor: 0.05 }));
+  return detector;
+}
+
+export async function closeLineDetector(): Promise<void> {
+  if (detector) await (await detector).close();
+  detector = undefined;
+}
+
+export interface LineRun {
+  readonly seed: number;
+  readonly frames: number;
+  readonly width?: number;
+  readonly height?: number;
+  /** Conditions of frame i (default: nominal). */
+  readonly conditions?: (i: number) => Partial<Conditions>;
+}
+
+/** Runs the camera; `onFrame` gets each frame's telemetry and ground truth, in order. */
+export async function runLine(run: LineRun, onFrame: (t: FrameTelemetry, truth: readonly GroundTruth[]) => void): Promise<void> {
+  const det = await lineDetector();
+  const camera = new LineCamera(run.width ?? 320, run.height ?? 240, run.seed);
+  const truths: GroundTruth[][] = Array.from({ length: 8 }, () => []);
+  let i = 0;
+  function* frames(): Generator<RawFrame> {
+    for (; i < run.frames; i++) {
+      const f = camera.next({ ...DEFAULT_CONDITIONS, ...run.conditions?.(i) });
+      truths[i % 8] = f.objects;
+      yield { data: f.data, width: f.width, height: f.height, channels: 3 };
+    }
+  }
+  await runSequence(det, frames(), (t) => onFrame(t, truths[t.index % 8]!));
+}
