@@ -4,18 +4,17 @@
  * retention on a timer, and on stop drains the pipeline and flushes everything to SQLite.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { driftlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { AgentConfig } from './config.js';
 import { CameraDrift } from './drift/camera-drift.js';
 import { Judge } from './drift/judge.js';
-import { readProfile } from './drift/profile.js';
+import { profilePathFor, readProfile } from './drift/profile.js';
 import { ScoringReference } from './drift/scores.js';
 import { Detector } from './infer/detector.js';
 import { loadModel } from './infer/model.js';
 import { Pipeline, type CameraCounters } from './pipeline/pipeline.js';
-import { ReviewSampler } from './review/sampler.js';
+import { ReviewSampler, reviewDirFor } from './review/sampler.js';
 import { FfmpegSource } from './source/ffmpeg.js';
 import { GstreamerSource } from './source/gstreamer.js';
 import { ImageDirSource } from './source/image-dir.js';
@@ -69,7 +68,7 @@ function buildSource(name: string, s: AgentConfig['cameras'][number]['source']):
 async function loadDrift(config: AgentConfig, sha256: string, log: Logger): Promise<{ file: string; judge: Judge; profile: Awaited<ReturnType<typeof readProfile>> } | undefined> {
   const d = config.drift;
   if (!d.enabled) return undefined;
-  const file = d.profile || config.model.path.replace(/\.onnx$/i, '') + '.profile.json';
+  const file = d.profile || profilePathFor(config.model.path);
   if (!d.profile && !existsSync(file)) {
     log.warn({ expected: file }, 'no reference profile beside the model: windows are stored unscored (make one with driftline baseline)');
     return undefined;
@@ -137,7 +136,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   const drift = await loadDrift(config, model.sha256, log);
   const review = config.review.enabled
     ? new ReviewSampler(db, {
-        dir: config.review.dir || join(dirname(config.store.path), `${config.store.path.split('/').pop()}.review`),
+        dir: config.review.dir || reviewDirFor(config.store.path),
         maxPerHour: config.review.maxPerHour,
         maxBytes: config.review.maxBytes,
         jpegQuality: config.review.jpegQuality,

@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { calibrate, DEFAULT_CALIBRATION_WINDOWS, DEFAULT_REPLICATES } from '../agent/drift/calibrate.js';
-import { ProfileBuilder } from '../agent/drift/profile.js';
+import { ProfileBuilder, profilePathFor } from '../agent/drift/profile.js';
 import { Detector } from '../agent/infer/detector.js';
 import { loadModel } from '../agent/infer/model.js';
 import { decodeImage, type RawFrame } from '../agent/preprocess/letterbox.js';
@@ -144,7 +144,7 @@ export async function run(argv: string[]): Promise<number> {
   );
   const calibration = calibrate(built, builder.series(), { windows, replicates, progress: progress('calibrate') });
   const profile = { ...built, calibration };
-  const out = typeof values.out === 'string' ? values.out : values.model.replace(/\.onnx$/i, '') + '.profile.json';
+  const out = typeof values.out === 'string' ? values.out : profilePathFor(values.model);
   await writeFile(out, JSON.stringify(profile, null, 1) + '\n');
   process.stdout.write(
     JSON.stringify({ out, frames: profile.frames, skipped, sha256: model.sha256, blockFrames: calibration.blockFrames, windows: calibration.windows.map((w) => w.frames) }) + '\n',

@@ -133,9 +133,9 @@ export async function run(argv: string[]): Promise<number> {
   out.write(
     `\nRecall went from ${recallOf(early).toFixed(2)} at nominal light to ${recallOf(late).toFixed(2)} at gain ${lastGain.toFixed(2)}: ` +
       'the model keeps answering, just worse. Nothing on the line says so.\n' +
-      'Driftline watches for exactly this. `driftline agent --config deploy/agent.example.yaml` already records the ' +
-      'per-frame telemetry that shows it; drift scores against the training profile, the collector and its alerts ' +
-      'are being built next (see README, "Status").\n',
+      'Driftline watches for exactly this. `driftline agent --config deploy/agent.example.yaml` records the per-frame ' +
+      'telemetry that shows it and judges every window against the reference profile (docs/drift.md); the collector ' +
+      'and its alerts are being built next (see README, "Status").\n',
   );
   return 0;
 }

@@ -1,9 +1,8 @@
 /** `driftline drift A.json B.json`: compare two reference profiles feature by feature. */
 import { compareProfiles, type FeatureDrift } from '../agent/drift/compare.js';
 import { Judge } from '../agent/drift/judge.js';
-import { FEATURE_RESOLUTION } from '../agent/drift/resolution.js';
 import { ScoringReference } from '../agent/drift/scores.js';
-import { readProfile, type Profile } from '../agent/drift/profile.js';
+import { PROFILE_FEATURES, readProfile, type Profile } from '../agent/drift/profile.js';
 import { driftlineError } from '../lib/errors.js';
 import { parse } from './args.js';
 
@@ -30,10 +29,8 @@ function marks(a: Profile, b: Profile, rows: readonly FeatureDrift[]): Map<strin
   const { warn, alert } = judge.thresholdsFor(b.frames);
   const keys = judge.ref.keys;
   for (const r of rows) {
-    const fa = a.features[r.feature]!;
     const fb = b.features[r.feature]!;
-    const res = FEATURE_RESOLUTION[r.feature as keyof typeof FEATURE_RESOLUTION];
-    if (Math.abs(fb.mean - fa.mean) < res && Math.abs(fb.std - fa.std) < res) continue;
+    if (!judge.featureMoved(PROFILE_FEATURES.indexOf(r.feature as (typeof PROFILE_FEATURES)[number]), fb.mean, fb.std)) continue;
     let level: 'warn' | 'alert' | undefined;
     for (const [score, v] of [['psi', r.psi], ['js', r.js], ['ks', r.ks]] as const) {
       const k = keys.indexOf(`${score}:${r.feature}`);

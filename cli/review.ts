@@ -1,7 +1,7 @@
 /** `driftline review export`: the agent's review frames as a YOLO dataset for labelling. */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { exportYolo } from '../agent/review/export.js';
+import { reviewDirFor } from '../agent/review/sampler.js';
 import { openDatabase } from '../agent/store/database.js';
 import { driftlineError } from '../lib/errors.js';
 import { parse } from './args.js';
@@ -38,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
   const since = typeof values.since === 'string' ? Date.parse(values.since) : 0;
   if (Number.isNaN(since)) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--since must be an ISO time, got ${String(values.since)}` });
   const names = typeof values.names === 'string' ? values.names.split(',') : ['washer', 'bracket', 'scratch', 'missing_notch'];
-  const dir = typeof values.dir === 'string' ? values.dir : join(dirname(values.store), `${values.store.split('/').pop()}.review`);
+  const dir = typeof values.dir === 'string' ? values.dir : reviewDirFor(values.store);
   const db = openDatabase(values.store);
   try {
     const r = await exportYolo(db, dir, values.out, names, since);

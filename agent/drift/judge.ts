@@ -16,7 +16,6 @@ import { FEATURE_RESOLUTION, RATE_RESOLUTION } from './resolution.js';
 import type { ScoringReference, WindowCounts } from './scores.js';
 
 export type Severity = 'ok' | 'warn' | 'alert' | 'insufficient';
-export const SEVERITIES: readonly Severity[] = ['insufficient', 'ok', 'warn', 'alert'];
 
 export interface JudgeOptions {
   /** Window length in seconds, for turning the false-alarm target into a per-window probability. */
@@ -142,9 +141,13 @@ export class Judge {
     const key = this.ref.keys[k]!;
     if (key.startsWith('rate:')) return value - this.nullMean[k]! >= RATE_RESOLUTION;
     const f = this.effectFeature[k]!;
-    if (f < 0) return true;
+    return f < 0 || this.featureMoved(f, w.mean(f), w.std(f));
+  }
+
+  /** The effect-size gate of feature f: did its mean or spread move by at least its resolution? */
+  featureMoved(f: number, mean: number, std: number): boolean {
     const res = FEATURE_RESOLUTION[PROFILE_FEATURES[f]!];
-    return Math.abs(w.mean(f) - this.ref.means[f]!) >= res || Math.abs(w.std(f) - this.ref.stds[f]!) >= res;
+    return Math.abs(mean - this.ref.means[f]!) >= res || Math.abs(std - this.ref.stds[f]!) >= res;
   }
 
   /** Every judged score over its warn threshold (and large enough to matter), worst first. */

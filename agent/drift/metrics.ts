@@ -15,7 +15,7 @@
 
 export const DEFAULT_EPSILON = 1e-4;
 
-function total(c: ArrayLike<number>): number {
+export function total(c: ArrayLike<number>): number {
   let t = 0;
   for (let i = 0; i < c.length; i++) t += c[i]!;
   return t;

@@ -37,6 +37,11 @@ export interface Profile {
   readonly calibration?: Calibration;
 }
 
+/** Where a model's profile sits by default: beside it, `<model>.profile.json`. */
+export function profilePathFor(model: string): string {
+  return model.replace(/\.onnx$/i, '') + '.profile.json';
+}
+
 /** Reads and checks a profile file: JSON, the right schema, every feature this agent computes. */
 export async function readProfile(file: string): Promise<Profile> {
   let p: unknown;

@@ -13,7 +13,7 @@
  *   mean:topScore                                           mean top score, for the sequential detector
  */
 import { CONF_BINS } from '../telemetry/detection-stats.js';
-import { jsDistance, ksStatistic, psi, wasserstein1 } from './metrics.js';
+import { jsDistance, ksStatistic, psi, total, wasserstein1 } from './metrics.js';
 import { PROFILE_FEATURES, type Profile } from './profile.js';
 
 export const FEATURE_SCORES = ['psi', 'js', 'ks', 'w1'] as const;
@@ -34,12 +34,6 @@ export function scoreKeys(names: readonly string[]): string[] {
   for (const n of names) keys.push(`js:conf.${n}`);
   keys.push('rate:uncertain', 'rate:ood', 'mean:topScore');
   return keys;
-}
-
-function total(a: Float64Array): number {
-  let t = 0;
-  for (let i = 0; i < a.length; i++) t += a[i]!;
-  return t;
 }
 
 /** A window reduced to counts. Allocated once per camera (or per calibration) and refilled. */

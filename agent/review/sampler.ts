@@ -11,7 +11,7 @@
  */
 import { mkdirSync, unlinkSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
 import type { Db } from '../store/database.js';
 
@@ -40,6 +40,11 @@ export interface ReviewFrame {
 }
 
 const HOUR = 3_600_000;
+
+/** The default review folder: `<database file>.review` beside the database. */
+export function reviewDirFor(storePath: string): string {
+  return join(dirname(storePath), `${basename(storePath)}.review`);
+}
 
 export class ReviewSampler {
   private readonly tokens = new Map<number, { tokens: number; at: number }>();

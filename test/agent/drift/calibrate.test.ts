@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { calibrate, correlationTime, summarise } from '../../../agent/drift/calibrate.js';
 import { Judge } from '../../../agent/drift/judge.js';
-import { PROFILE_FEATURES, ProfileBuilder } from '../../../agent/drift/profile.js';
+import { binOf, PROFILE_FEATURES, ProfileBuilder } from '../../../agent/drift/profile.js';
 import { ScoringReference } from '../../../agent/drift/scores.js';
 import { CONF_BINS } from '../../../agent/telemetry/detection-stats.js';
 
@@ -79,11 +79,7 @@ test('calibration: thresholds fall with the window length, and new data from the
       for (let t = start; t < start + n; t++) {
         PROFILE_FEATURES.forEach((_, i) => {
           const v = s.values[i]![t]!;
-          let bin = 0;
-          const e = judge.ref.edges[i]!;
-          if (v > e[e.length - 1]!) bin = e.length;
-          else if (v >= e[0]!) bin = Math.min(e.findLastIndex((x) => x <= v) + 1, e.length - 1);
-          w.bins[i]![bin]!++;
+          w.bins[i]![binOf(judge.ref.edges[i]!, v)]!++;
           w.sum[i]! += v;
           w.sumSq[i]! += v * v;
         });
