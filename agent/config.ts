@@ -4,16 +4,21 @@
  * Unknown keys are errors. docs/configuration.md is checked against this schema by a test.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { driftlineError } from '../lib/errors.js';
+import { MQTT_TLS_SCHEMA, type MqttTlsConfig } from '../lib/mqtt-options.js';
 import { applyEnv, validate, type Schema } from '../lib/schema.js';
+import { SEGMENT } from '../protocol/topics.js';
 import { KNOWN_PROVIDERS } from './infer/providers.js';
 import { RESIZE_MODES } from './preprocess/letterbox.js';
 import { CONDITION_KEYS } from './synth/conditions.js';
 
 export const SHIPPED_MODEL = fileURLToPath(new URL('../models/line-detector.onnx', import.meta.url));
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const NAME = SEGMENT;
+/** The host name, cut to a valid topic segment: the device name when none is configured. */
+export const HOST_DEVICE = hostname().replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64) || 'edge';
 
 const FFMPEG_SOURCE: Schema = {
   kind: { kind: 'string', oneOf: ['ffmpeg'], doc: 'ffmpeg: RTSP, HTTP/MJPEG, video files, V4L2 devices' },
@@ -166,6 +171,21 @@ export const AGENT_SCHEMA: Schema = {
       jpegQuality: { kind: 'number', integer: true, min: 1, max: 100, default: 90, doc: 'JPEG quality' },
     },
   },
+  mqtt: {
+    kind: 'object',
+    doc: 'publishing summaries and events to the collector over MQTT (docs/mqtt.md)',
+    fields: {
+      url: { kind: 'string', default: '', pattern: /^(mqtts?|wss?):\/\/[^\s]+$/, doc: 'broker URL (mqtt://, mqtts:// for TLS, ws://, wss://); empty: do not publish' },
+      site: { kind: 'string', pattern: SEGMENT, default: 'default', doc: 'site (plant, line) this device belongs to: the second topic level' },
+      device: { kind: 'string', pattern: SEGMENT, default: '', doc: 'this device\'s name, unique in the site; empty: the host name' },
+      clientId: { kind: 'string', default: '', doc: 'MQTT client id; empty: driftline-agent-<site>-<device>' },
+      ...MQTT_TLS_SCHEMA,
+      drainPerSecond: { kind: 'number', min: 0.1, max: 10_000, default: 20, doc: 'most messages sent per second, so a backlog after an outage drains steadily' },
+      maxInflight: { kind: 'number', integer: true, min: 1, max: 1000, default: 10, doc: 'most messages awaiting the broker\'s acknowledgement' },
+      outboxMaxRows: { kind: 'number', integer: true, min: 100, default: 200_000, doc: 'outbox bound; beyond it the oldest unsent messages are dropped (and counted)' },
+      reviewUrl: { kind: 'string', default: '', doc: 'base URL where review frames of this device can be fetched, for alert evidence links' },
+    },
+  },
   log: {
     kind: 'object',
     doc: 'logging',
@@ -244,6 +264,7 @@ export interface AgentConfig {
     cusumH: number;
   };
   readonly review: { enabled: boolean; dir: string; maxPerHour: number; maxBytes: number; jpegQuality: number };
+  readonly mqtt: MqttTlsConfig & { url: string; site: string; device: string; clientId: string; drainPerSecond: number; maxInflight: number; outboxMaxRows: number; reviewUrl: string };
   readonly log: { level: string };
   readonly cameras: readonly { name: string; source: FfmpegSourceConfig | GstreamerSourceConfig | ImagesSourceConfig | SyntheticSourceConfig }[];
 }

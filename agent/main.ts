@@ -3,10 +3,12 @@
  * the model once for all cameras, builds the sources from config, runs the pipeline, enforces
  * retention on a timer, and on stop drains the pipeline and flushes everything to SQLite.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { driftlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import type { AgentConfig } from './config.js';
+import { clientOptions, describeBroker } from '../lib/mqtt-options.js';
+import { HOST_DEVICE, type AgentConfig } from './config.js';
 import { CameraDrift } from './drift/camera-drift.js';
 import { Judge } from './drift/judge.js';
 import { profilePathFor, readProfile } from './drift/profile.js';
@@ -14,6 +16,7 @@ import { ScoringReference } from './drift/scores.js';
 import { Detector } from './infer/detector.js';
 import { loadModel } from './infer/model.js';
 import { Pipeline, type CameraCounters } from './pipeline/pipeline.js';
+import { DeviceLink } from './publish/link.js';
 import { ReviewSampler, reviewDirFor } from './review/sampler.js';
 import { FfmpegSource } from './source/ffmpeg.js';
 import { GstreamerSource } from './source/gstreamer.js';
@@ -26,6 +29,7 @@ import { Retention } from './store/retention.js';
 import { WindowWriter } from './store/window-writer.js';
 
 const DAY = 86_400_000;
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface RunningAgent {
   readonly pipeline: Pipeline;
@@ -34,6 +38,8 @@ export interface RunningAgent {
   readonly review: ReviewSampler | undefined;
   readonly provider: string;
   readonly inferenceThread: 'main' | 'worker';
+  /** The MQTT link; undefined when mqtt.url is empty. */
+  readonly link: DeviceLink | undefined;
   stop(): Promise<readonly CameraCounters[]>;
 }
 
@@ -127,9 +133,26 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   retentionTimer.unref();
   const cameras = config.cameras.map((c) => {
     const source = buildSource(c.name, c.source);
+    let lastError = 0;
+    let wasDown = false;
     source.onEvent = (e) => {
-      if (e.type === 'state') log.info({ camera: c.name, state: e.state }, `camera ${c.name} ${e.state}`);
-      else log.warn({ camera: c.name, reason: e.reason }, `camera ${c.name} error`);
+      if (e.type === 'state') {
+        log.info({ camera: c.name, state: e.state }, `camera ${c.name} ${e.state}`);
+        if (e.state === 'stalled') {
+          wasDown = true;
+          link?.event(c.name, 'stalled', `camera ${c.name} delivered no frame within its stall timeout`);
+        } else if (e.state === 'streaming' && wasDown) {
+          wasDown = false;
+          link?.event(c.name, 'resumed', `camera ${c.name} is delivering frames again`, { reconnects: source.counters.reconnects });
+        }
+      } else {
+        log.warn({ camera: c.name, reason: e.reason }, `camera ${c.name} error`);
+        // At most one error event per camera per minute: a camera in a reconnect loop must not flood the outbox.
+        if (Date.now() - lastError > 60_000) {
+          lastError = Date.now();
+          link?.event(c.name, 'sourceError', e.reason);
+        }
+      }
     };
     return { id: (upsert.get(c.name) as { id: number }).id, source };
   });
@@ -142,6 +165,9 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
         jpegQuality: config.review.jpegQuality,
       })
     : undefined;
+  const link = config.mqtt.url ? openLink(config, db, model, log) : undefined;
+  const reviewInWindow = db.prepare('SELECT file, ts, reason FROM review_samples WHERE camera_id = ? AND ts >= ? AND ts <= ? ORDER BY ts LIMIT 64');
+  const reference = drift ? Object.fromEntries(Object.entries(drift.profile.features).map(([k, f]) => [k, { mean: f.mean, std: f.std }])) : undefined;
   const last = new Map<string, string>();
   const pipeline = new Pipeline(detector, writer, cameras, {
     windowMs: config.telemetry.windowSeconds * 1000,
@@ -149,7 +175,11 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     ...(drift ? { drift: cameras.map(() => new CameraDrift(drift.judge, drift.profile.calibration, { h: config.drift.cusumH })) } : {}),
     ...(review ? { review } : {}),
     uncertainty: { uncertainBelow: config.drift.uncertainBelow, rivalMin: config.drift.rivalMin },
-    onWindow: (camera, w, result) => {
+    onWindow: (camera, w, result, losses) => {
+      if (link) {
+        const review = reviewInWindow.all([losses.cameraId, w.startTs, w.endTs]) as { file: string; ts: number; reason: string }[];
+        link.summary({ camera, window: w, dropped: losses.dropped, errors: losses.errors, drift: result, ...(reference ? { reference } : {}), review });
+      }
       if (!result) return;
       const fields = { camera, frames: w.frames, severity: result.severity, drivers: result.drivers.slice(0, 3).map((d) => `${d.key}=${d.value.toPrecision(3)}`) };
       // A change of verdict is news; a steady one is debug detail.
@@ -158,6 +188,10 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       last.set(camera, result.severity);
     },
   });
+  if (link) {
+    announceRuntime(config, db, model, link);
+    link.start();
+  }
   pipeline.start();
   log.info({ cameras: config.cameras.map((c) => c.name), provider: model.provider, inferenceThread: detector.inferenceThread, store: config.store.path, profile: drift?.file, thresholds: drift?.judge.mode }, 'agent started');
   return {
@@ -166,13 +200,66 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     review,
     provider: model.provider,
     inferenceThread: detector.inferenceThread,
+    link,
     async stop() {
       clearInterval(retentionTimer);
       await pipeline.stop();
+      await link?.stop();
       writer.close();
       await detector.close();
       db.close();
       return pipeline.counters;
     },
   };
+}
+
+type Model = Awaited<ReturnType<typeof loadModel>>;
+
+function openLink(config: AgentConfig, db: ReturnType<typeof openDatabase>, model: Model, log: Logger): DeviceLink {
+  const m = config.mqtt;
+  const device = m.device || HOST_DEVICE;
+  const identity = {
+    site: m.site,
+    device,
+    version: VERSION,
+    model: { name: basename(model.file), sha256: model.sha256 },
+    provider: model.provider,
+    providers: [...config.model.providers],
+    cameras: config.cameras.map((c) => c.name),
+    windowSeconds: config.telemetry.windowSeconds,
+    ...(m.reviewUrl ? { reviewUrl: m.reviewUrl } : {}),
+  };
+  const link = new DeviceLink(
+    db,
+    identity,
+    {
+      url: m.url,
+      client: clientOptions(m, 'mqtt', m.clientId || `driftline-agent-${m.site}-${device}`),
+      drainPerSecond: m.drainPerSecond,
+      maxInflight: m.maxInflight,
+      outboxMaxRows: m.outboxMaxRows,
+      backoff: { initialMs: m.reconnectMinMs, maxMs: m.reconnectMaxMs, jitter: 0.5 },
+    },
+    log,
+  );
+  log.info({ ...describeBroker(m.url, m), site: m.site, device, backlog: link.outbox.size }, 'publishing to MQTT');
+  return link;
+}
+
+/**
+ * Events every camera's consumers must hear at start-up: the preferred execution provider was not
+ * available, or the model differs from the one this agent ran last time (remembered in the store).
+ */
+function announceRuntime(config: AgentConfig, db: ReturnType<typeof openDatabase>, model: Model, link: DeviceLink): void {
+  const cameras = config.cameras.map((c) => c.name);
+  const preferred = config.model.providers[0];
+  if (model.provider !== preferred) {
+    const attempts = model.attempts.map((a) => ({ provider: a.provider, ok: a.ok, ...(a.reason ? { reason: a.reason.slice(0, 200) } : {}) }));
+    for (const c of cameras) link.event(c, 'providerFallback', `execution provider ${preferred} unavailable: running on ${model.provider}`, { preferred, provider: model.provider, attempts });
+  }
+  const prev = db.prepare("SELECT value FROM agent_meta WHERE key = 'model_sha256'").get([]) as { value: string } | undefined;
+  if (prev && prev.value !== model.sha256) {
+    for (const c of cameras) link.event(c, 'modelChanged', `model changed from ${prev.value.slice(0, 12)} to ${model.sha256.slice(0, 12)}`, { previous: prev.value, current: model.sha256, file: basename(model.file) });
+  }
+  db.prepare("INSERT INTO agent_meta (key, value) VALUES ('model_sha256', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run([model.sha256]);
 }

@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   baseline: () => import('../cli/baseline.js'),
   drift: () => import('../cli/drift.js'),
   review: () => import('../cli/review.js'),
+  collector: () => import('../cli/collector.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

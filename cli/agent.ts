@@ -3,6 +3,7 @@ import { loadAgentConfig } from '../agent/config.js';
 import { startAgent } from '../agent/main.js';
 import { driftlineError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
+import { redact } from '../lib/redact.js';
 import { parse } from './args.js';
 
 export const summary = 'run the edge agent: cameras -> detector -> telemetry in SQLite';
@@ -27,7 +28,7 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof values.config !== 'string') throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: '--config FILE is required' });
   const { config, envUsed } = loadAgentConfig(values.config);
   if (values.check) {
-    process.stdout.write(JSON.stringify({ config, envUsed }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ config: redact(config), envUsed }, null, 2) + '\n');
     return 0;
   }
   const log = createLogger('agent', config.log.level);

@@ -1,141 +1,156 @@
 /**
- * `driftline demo`: what exists so far, with nothing but `npm ci`. A synthetic line camera whose
- * light fades runs through the shipped detector; a live line per second shows frame rate, the
- * parts found against ground truth, confidence and brightness, so the silent failure Driftline is
- * built to catch can be watched as it happens.
+ * `driftline demo`: the whole system on one machine with nothing but `npm ci`. A collector with its
+ * embedded MQTT broker, and one agent with two synthetic line cameras: one stays as commissioned,
+ * the other's light fades. Every drift summary travels agent -> outbox -> MQTT -> collector, is
+ * stored and judged by the alert rules; the live view below is read back from the collector, and
+ * the drift alert fires for the fading camera only.
  */
-import { SHIPPED_MODEL } from '../agent/config.js';
-import { Detector } from '../agent/infer/detector.js';
-import { loadModel } from '../agent/infer/model.js';
-import type { RawFrame } from '../agent/preprocess/letterbox.js';
-import { matchImage } from '../agent/readiness/metrics.js';
-import { LineCamera } from '../agent/synth/camera.js';
-import { DEFAULT_CONDITIONS, type Conditions } from '../agent/synth/conditions.js';
-import type { GroundTruth } from '../agent/synth/scene.js';
-import { FEATURE_INDEX, FrameStats } from '../agent/telemetry/frame-stats.js';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { agentConfig } from '../agent/config.js';
+import { startAgent } from '../agent/main.js';
+import { collectorConfig } from '../collector/config.js';
+import { startCollector } from '../collector/main.js';
+import type { AlertRecord } from '../collector/store/store.js';
 import { createLogger } from '../lib/log.js';
 import { intFlag, numberFlag, parse, providersFlag } from './args.js';
 
-export const summary = 'watch the shipped detector on a synthetic line camera whose lighting drifts';
+export const summary = 'the whole system on one machine: two synthetic cameras, one drifting, a collector and its alert';
 
 export const usage = `driftline demo [options]
 
-Runs a synthetic 640x480 line camera through the shipped detector while the light fades, and prints
-one line per second: frame rate, parts found against ground truth (recall), mean confidence and
-brightness. Press Ctrl-C to stop early.
+Starts a collector (embedded MQTT broker, SQLite, HTTP API, metrics) and an agent with two synthetic
+320x240 line cameras on the shipped detector: "line1-stable" stays as commissioned, the light on
+"line2-drifting" fades after --drift-after seconds. Prints one line per drift window as the
+collector receives it, and the alerts as they fire and resolve. Ctrl-C stops it cleanly.
 
 Options:
-  --seconds N     length of the run (default 30)
-  --fps N         camera frame rate (default 10)
-  --final-gain F  illumination at the end of the run, 1 = nominal (default 0.35)
-  --model FILE    detector (default models/line-detector.onnx)
-  --providers L   execution providers to try in order (default tensorrt,cuda,cpu)
+  --seconds N       stop after N seconds (default: run until Ctrl-C)
+  --window S        telemetry window, seconds (default 5)
+  --fps N           frame rate of each camera (default 8)
+  --drift-after S   when the light on line2 starts to fade (default 20)
+  --final-gain F    illumination at the end of the fade, 1 = nominal (default 0.55)
+  --for S           how long drift must hold before the alert fires (default 15)
+  --http-port P     collector HTTP port (default 8080; 0: any free port)
+  --providers L     execution providers to try in order (default cpu)
+  --data DIR        where the databases go (default: a new temporary folder)
 `;
 
+const STABLE = 'line1-stable';
+const DRIFTING = 'line2-drifting';
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
     seconds: { type: 'string' },
+    window: { type: 'string' },
     fps: { type: 'string' },
+    'drift-after': { type: 'string' },
     'final-gain': { type: 'string' },
-    model: { type: 'string' },
+    for: { type: 'string' },
+    'http-port': { type: 'string' },
     providers: { type: 'string' },
+    data: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     process.stdout.write(usage);
     return 0;
   }
-  const seconds = intFlag('seconds', values.seconds, 30, 1);
-  const fps = intFlag('fps', values.fps, 10, 1);
-  const finalGain = numberFlag('final-gain', values['final-gain'], 0.35, 0, 4);
-  const log = createLogger('demo', 'error');
-  const model = await loadModel(typeof values.model === 'string' ? values.model : SHIPPED_MODEL, {
-    providers: providersFlag(values.providers),
-    log,
-  });
-  const detector = new Detector(model, { conf: 0.25 });
+  const seconds = numberFlag('seconds', values.seconds, 0, 0, 1e7);
+  const window = numberFlag('window', values.window, 5, 1, 3600);
+  const fps = numberFlag('fps', values.fps, 8, 1, 60);
+  const driftAfter = numberFlag('drift-after', values['drift-after'], 20, 0, 1e6);
+  const finalGain = numberFlag('final-gain', values['final-gain'], 0.55, 0, 4);
+  const holdFor = numberFlag('for', values.for, 15, 0, 1e6);
+  const httpPort = intFlag('http-port', values['http-port'], 8080, 0);
+  const providers = values.providers === undefined ? ['cpu'] : providersFlag(values.providers);
+  const data = typeof values.data === 'string' ? values.data : await mkdtemp(join(tmpdir(), 'driftline-demo-'));
   const out = process.stdout;
-  const unavailable = model.attempts.filter((a) => !a.ok).map((a) => a.provider);
-  out.write(`Driftline demo: model ${model.file} (sha256 ${model.sha256.slice(0, 12)})\n`);
-  out.write(`Execution provider: ${model.provider}${unavailable.length ? ` (${unavailable.join(', ')} not available on this machine)` : ''}\n`);
-  out.write(`A synthetic line camera at ${fps} fps; the light fades from 1.00 to ${finalGain.toFixed(2)} over ${seconds} s.\n\n`);
-  out.write('   t   gain  fps   parts found   recall  mean conf  brightness\n');
+  const log = createLogger('demo', 'error');
 
-  const camera = new LineCamera(640, 480, Date.now() & 0x7fffffff);
-  let stopped = false;
-  const stop = (): void => {
-    stopped = true;
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-
-  const start = performance.now();
-  const truths: GroundTruth[][] = [];
-  const gains: number[] = [];
-  const lumas: number[] = [];
-  const stats = new FrameStats();
-  async function* frames(): AsyncGenerator<RawFrame> {
-    for (let i = 0; !stopped; i++) {
-      const due = start + (i * 1000) / fps;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const t = (performance.now() - start) / 1000;
-      if (t >= seconds || stopped) return;
-      // A part crosses the 640 px frame in about 2.5 s whatever the frame rate.
-      const cond: Conditions = { ...DEFAULT_CONDITIONS, beltSpeed: 256 / fps, gain: 1 + (finalGain - 1) * (t / seconds) };
-      const f = camera.next(cond);
-      truths[i] = f.objects;
-      gains[i] = cond.gain;
-      lumas[i] = stats.compute(f.data, f.width, f.height)[FEATURE_INDEX.brightness]!;
-      yield { data: f.data, width: f.width, height: f.height, channels: 3 };
-    }
-  }
-
-  let second = { frames: 0, gt: 0, found: 0, conf: 0, nconf: 0, luma: 0 };
-  let lastPrint = start;
-  const perSecond: { t: number; found: number; gt: number; gain: number }[] = [];
-  await detector.run(frames(), (slot, i) => {
-    const gts = truths[i] ?? [];
-    const dets = detector.toObjects(slot);
-    // "Parts found" is class-agnostic: was the part seen at all (IoU >= 0.5)?
-    const m = matchImage(
-      gts.map((g) => ({ classId: 0, x1: g.x1, y1: g.y1, x2: g.x2, y2: g.y2 })),
-      dets.map((d) => ({ classId: 0, score: d.score, x1: d.box[0], y1: d.box[1], x2: d.box[2], y2: d.box[3] })),
-    );
-    second.frames++;
-    second.gt += gts.filter((g) => g.classId < model.names.length).length;
-    second.found += m.detections.filter((d) => d.tp).length;
-    for (const d of dets) {
-      second.conf += d.score;
-      second.nconf++;
-    }
-    second.luma += lumas[i] ?? 0;
-    const now = performance.now();
-    if (now - lastPrint >= 1000) {
-      const recall = second.gt ? second.found / second.gt : Number.NaN;
-      perSecond.push({ t: (now - start) / 1000, found: second.found, gt: second.gt, gain: gains[i] ?? 1 });
-      out.write(
-        `${((now - start) / 1000).toFixed(0).padStart(4)}s  ${(gains[i] ?? 1).toFixed(2)}  ${((second.frames * 1000) / (now - lastPrint)).toFixed(1).padStart(4)}  ` +
-          `${String(second.found).padStart(5)} / ${String(second.gt).padEnd(5)}  ${recall.toFixed(2).padStart(6)}  ${(second.nconf ? second.conf / second.nconf : 0).toFixed(2).padStart(9)}  ${(second.luma / second.frames).toFixed(0).padStart(10)}\n`,
-      );
-      second = { frames: 0, gt: 0, found: 0, conf: 0, nconf: 0, luma: 0 };
-      lastPrint = now;
-    }
-  });
-  process.removeListener('SIGINT', stop);
-  process.removeListener('SIGTERM', stop);
-  // Recall over the first quarter of the run (nominal light) against the last tenth (dimmest).
-  const recallOf = (rows: typeof perSecond): number => rows.reduce((a, r) => a + r.found, 0) / Math.max(1, rows.reduce((a, r) => a + r.gt, 0));
-  const early = perSecond.slice(0, Math.max(1, Math.ceil(perSecond.length * 0.25)));
-  const late = perSecond.slice(-Math.max(1, Math.ceil(perSecond.length * 0.1)));
-  const lastGain = late.length ? late[late.length - 1]!.gain : 1;
-  out.write(
-    `\nRecall went from ${recallOf(early).toFixed(2)} at nominal light to ${recallOf(late).toFixed(2)} at gain ${lastGain.toFixed(2)}: ` +
-      'the model keeps answering, just worse. Nothing on the line says so.\n' +
-      'Driftline watches for exactly this. `driftline agent --config deploy/agent.example.yaml` records the per-frame ' +
-      'telemetry that shows it and judges every window against the reference profile (docs/drift.md); the collector ' +
-      'and its alerts are being built next (see README, "Status").\n',
+  const collector = await startCollector(
+    collectorConfig(
+      {
+        broker: { host: '127.0.0.1', port: 0, clientId: 'driftline-demo-collector' },
+        store: { path: join(data, 'collector.db') },
+        rules: { driftForSeconds: holdFor, driftClearSeconds: Math.max(2 * window, holdFor), evalIntervalSeconds: 1 },
+        http: { host: '127.0.0.1', port: httpPort },
+      },
+      {},
+    ).config,
+    log,
   );
+  const fade = 30; // seconds from nominal light to the final gain
+  const camera = (name: string, seed: number, schedule: object[]): object => ({ name, source: { kind: 'synthetic', width: 320, height: 240, fps, seed, schedule } });
+  const agent = await startAgent(
+    agentConfig(
+      {
+        model: { providers },
+        store: { path: join(data, 'agent.db') },
+        telemetry: { windowSeconds: window },
+        mqtt: { url: collector.brokerUrl, site: 'demo-plant', device: 'edge-1', drainPerSecond: 50 },
+        cameras: [
+          camera(STABLE, 11, []),
+          camera(DRIFTING, 12, [
+            { at: 0, gain: 1 },
+            { at: driftAfter, gain: 1 },
+            { at: driftAfter + fade, gain: finalGain },
+          ]),
+        ],
+      },
+      {},
+    ).config,
+    log,
+  );
+
+  out.write(`Driftline demo: collector with an embedded MQTT broker at ${collector.brokerUrl}, one agent (${agent.provider}), two cameras.\n`);
+  out.write(`  dashboard  ${collector.httpUrl}/\n  API        ${collector.httpUrl}/api/v1/alerts, /api/v1/cameras, /api/v1/devices\n  metrics    ${collector.httpUrl}/metrics\n  data       ${data}\n`);
+  out.write(`${STABLE} stays as commissioned; the light on ${DRIFTING} fades from 1.00 to ${finalGain.toFixed(2)} between ${driftAfter} s and ${driftAfter + fade} s.\n`);
+  out.write(`A drift alert fires when a camera's windows stay at warn or alert for ${holdFor} s. Ctrl-C stops.\n\n`);
+  out.write('     t  camera            seq  frames  verdict       top score\n');
+
+  const t0 = Date.now();
+  const fired: AlertRecord[] = [];
+  collector.onAlert = (a, change) => {
+    if (change === 'resend' || change === 'update') return;
+    if (change === 'fire') fired.push(a);
+    const cause = (a.evidence as { cause?: { class: string; reason: string; action: string } } | undefined)?.cause;
+    out.write(`\n${change === 'fire' ? '>>> ALERT FIRING' : '<<< ALERT RESOLVED'} [${a.severity}] ${a.annotations.summary}\n`);
+    if (change === 'fire' && cause) out.write(`    cause: ${cause.class}: ${cause.reason}\n    next:  ${cause.action}\n`);
+    out.write(`    ${collector.httpUrl}/api/v1/alerts/${a.id}\n\n`);
+  };
+  const printed = new Map<string, number>();
+  const view = setInterval(() => {
+    for (const c of collector.store.cameras()) {
+      const key = `${c.device}/${c.camera}`;
+      const last = printed.get(key) ?? 0;
+      if (c.lastSeq <= last) continue;
+      for (const row of collector.store.timeline(c.site, c.device, c.camera, 0, 50).filter((r) => r.seq > last)) {
+        const top = row.drivers?.[0];
+        out.write(`${((Date.now() - t0) / 1000).toFixed(0).padStart(6)}s ${c.camera.padEnd(17)} ${String(row.seq).padStart(4)}  ${String(row.frames).padStart(6)}  ${row.status.padEnd(12)}  ${top ? `${top.key} ${top.value.toPrecision(3)}` : ''}\n`);
+      }
+      printed.set(key, c.lastSeq);
+    }
+  }, 500);
+
+  await new Promise<void>((resolve) => {
+    const timer = seconds > 0 ? setTimeout(resolve, seconds * 1000) : undefined;
+    const stop = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  clearInterval(view);
+  out.write('\nStopping: agent (flushing its outbox), then the collector.\n');
+  collector.onAlert = undefined; // the agent's clean goodbye would raise deviceOffline
+  await agent.stop();
+  await new Promise((r) => setTimeout(r, 300));
+  await collector.stop();
+  const drift = fired.filter((a) => a.rule === 'drift');
+  const byCamera = (cam: string): number => drift.filter((a) => a.labels.camera === cam).length;
+  out.write(`Drift alerts fired: ${DRIFTING} ${byCamera(DRIFTING)}, ${STABLE} ${byCamera(STABLE)}. Data kept in ${data}.\n`);
   return 0;
 }

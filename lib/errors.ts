@@ -62,6 +62,10 @@ export const ERRORS = {
     'the SQLite store could not be opened or migrated',
     (d) => `store ${s(d.file)}: ${s(d.reason)}`,
   ),
+  DRIFTLINE_ERR_LISTEN: spec(
+    'a server socket could not be opened (port in use, no permission)',
+    (d) => `cannot open ${s(d.what)} on ${s(d.address)} (${s(d.code)}): choose another port with ${s(d.key)}, or stop what holds it`,
+  ),
   DRIFTLINE_ERR_USAGE: spec('a command-line argument is missing or invalid', (d) => s(d.reason)),
 } as const satisfies Record<string, ErrorSpec>;
 

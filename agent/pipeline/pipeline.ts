@@ -46,8 +46,8 @@ export interface PipelineOptions {
   readonly review?: ReviewSampler;
   /** What makes a detection uncertain. */
   readonly uncertainty?: UncertaintyOptions;
-  /** Called after each window is written, with the camera's name. */
-  readonly onWindow?: (camera: string, w: WindowSummary, drift: DriftResult | undefined) => void;
+  /** Called after each window is written, with the camera's name and the window's frame losses. */
+  readonly onWindow?: (camera: string, w: WindowSummary, drift: DriftResult | undefined, losses: { readonly cameraId: number; readonly dropped: number; readonly errors: number }) => void;
 }
 
 interface Runtime {
@@ -224,7 +224,7 @@ export class Pipeline {
     const summary = r.window.summary();
     const drift = r.drift?.close();
     this.o.windows?.write(r.cam.id, summary, dropped, errors, drift);
-    this.o.onWindow?.(r.cam.source.name, summary, drift);
+    this.o.onWindow?.(r.cam.source.name, summary, drift, { cameraId: r.cam.id, dropped, errors });
     r.droppedAtStart = r.queue.dropped;
     r.errorsAtStart = r.counters.errors;
     r.window.reset(0);

@@ -57,4 +57,21 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX review_samples_ts ON review_samples(ts);
   CREATE INDEX review_samples_camera_ts ON review_samples(camera_id, ts);
   `,
+  // 3: the MQTT outbox (store and forward), per-stream sequence numbers, agent facts across restarts.
+  `
+  CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- publish order; never reused
+    topic TEXT NOT NULL,
+    payload TEXT NOT NULL,          -- JSON, as published
+    created_ts INTEGER NOT NULL     -- ms since the epoch
+  );
+  CREATE TABLE publish_seq (
+    stream TEXT PRIMARY KEY,        -- "<camera>/summary" or "<camera>/event"
+    seq INTEGER NOT NULL            -- the last seq handed out
+  );
+  CREATE TABLE agent_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
 ];

@@ -1,0 +1,99 @@
+/**
+ * Builds the agent's wire messages (protocol/messages.ts) from what the pipeline produces: a closed
+ * telemetry window with its drift verdict becomes a `driftline.summary/1`; the agent's identity,
+ * model and provider become the `driftline.status/1` birth and will.
+ */
+import { SCHEMAS, type EventKind, type EventMessage, type FeatureStats, type StatusMessage, type SummaryMessage } from '../../protocol/messages.js';
+import type { DriftResult } from '../drift/camera-drift.js';
+import type { WindowSummary } from '../telemetry/window.js';
+
+export interface Identity {
+  readonly site: string;
+  readonly device: string;
+  readonly version: string;
+  readonly model: { readonly name: string; readonly sha256: string };
+  readonly provider: string;
+  readonly providers: readonly string[];
+  readonly cameras: readonly string[];
+  readonly windowSeconds: number;
+  readonly reviewUrl?: string;
+}
+
+export interface WindowReport {
+  readonly camera: string;
+  readonly window: WindowSummary;
+  readonly dropped: number;
+  readonly errors: number;
+  readonly drift: DriftResult | undefined;
+  /** Reference mean and std per feature, for the z shift; absent without a profile. */
+  readonly reference?: Readonly<Record<string, { readonly mean: number; readonly std: number }>>;
+  /** Review frames saved during the window. */
+  readonly review?: readonly { file: string; ts: number; reason: string }[];
+}
+
+export function birth(id: Identity, ts = Date.now()): StatusMessage {
+  return {
+    schema: SCHEMAS.status,
+    site: id.site,
+    device: id.device,
+    state: 'online',
+    ts,
+    agent: { version: id.version },
+    model: { ...id.model },
+    provider: id.provider,
+    providers: [...id.providers],
+    cameras: [...id.cameras],
+    windowSeconds: id.windowSeconds,
+    ...(id.reviewUrl ? { reviewUrl: id.reviewUrl } : {}),
+  };
+}
+
+export function offline(id: Identity, ts = Date.now()): StatusMessage {
+  return { schema: SCHEMAS.status, site: id.site, device: id.device, state: 'offline', ts };
+}
+
+const finite = (v: number): number => (Number.isFinite(v) ? v : 0);
+
+export function summary(id: Identity, r: WindowReport, seq: number): SummaryMessage {
+  const w = r.window;
+  const features: Record<string, FeatureStats> = {};
+  for (const [k, f] of Object.entries(w.features)) {
+    const ref = r.reference?.[k];
+    const z = ref && ref.std > 0 && w.frames > 0 ? (f.mean - ref.mean) / ref.std : null;
+    features[k] = { mean: finite(f.mean), std: finite(f.std), min: finite(f.min), max: finite(f.max), z: z === null || Number.isFinite(z) ? z : null };
+  }
+  const d = r.drift;
+  const m: SummaryMessage = {
+    schema: SCHEMAS.summary,
+    site: id.site,
+    device: id.device,
+    camera: r.camera,
+    seq,
+    start: Math.round(w.startTs),
+    end: Math.round(w.endTs),
+    frames: w.frames,
+    dropped: r.dropped,
+    errors: r.errors,
+    model: { ...id.model },
+    provider: id.provider,
+    status: d ? d.severity : 'unscored',
+    features,
+    classCounts: w.classCounts,
+    confHist: w.confHist,
+    latencyMs: w.latencyMs,
+  };
+  if (d) {
+    m.thresholds = d.thresholds;
+    m.drivers = d.drivers.map((x) => ({ key: x.key, value: x.value, warn: x.warn, alert: x.alert, level: x.level, ...(x.features ? { features: x.features } : {}) }));
+    m.scores = Object.fromEntries(Object.entries(d.scores).map(([k, v]) => [k, Number.isFinite(v) ? v : null]));
+    m.rates = { uncertain: d.rates.uncertain, ood: d.rates.ood };
+    m.oodFeatures = d.oodFeatures;
+    m.sequential = { ...d.sequential };
+  }
+  if (r.review?.length) m.review = r.review.slice(0, 64).map((x) => ({ ...x }));
+  return m;
+}
+
+export function event(id: Identity, camera: string, seq: number, kind: EventKind, message: string, detail?: Record<string, unknown>): EventMessage {
+  return { schema: SCHEMAS.event, site: id.site, device: id.device, camera, seq, ts: Date.now(), kind, message: message.slice(0, 1024), ...(detail ? { detail } : {}) };
+}

@@ -1,0 +1,84 @@
+/**
+ * Store and forward: every message the agent publishes is first a row in the SQLite outbox, written
+ * in the same transaction that hands out its `seq`. A row is deleted only when the broker has
+ * acknowledged it (PUBACK), so a broker outage, a network cut or an agent crash loses nothing: the
+ * backlog is sent again, oldest first. The outbox is bounded; beyond `maxRows` the oldest rows are
+ * dropped and counted, so a months-long outage cannot fill the disk.
+ */
+import type { Db } from '../store/database.js';
+
+export interface OutboxRow {
+  readonly id: number;
+  readonly topic: string;
+  readonly payload: string;
+}
+
+export class Outbox {
+  private readonly nextSeq: ReturnType<Db['prepare']>;
+  private readonly insert: ReturnType<Db['prepare']>;
+  private readonly after: ReturnType<Db['prepare']>;
+  private readonly remove: ReturnType<Db['prepare']>;
+  private readonly trim: ReturnType<Db['prepare']>;
+  private readonly countRows: ReturnType<Db['prepare']>;
+  private readonly enqueueTx: (stream: string, build: (seq: number) => { topic: string; payload: string }) => number;
+  private rows: number;
+  /** Rows dropped because the outbox was full (the oldest go first). */
+  dropped = 0;
+
+  constructor(
+    private readonly db: Db,
+    readonly maxRows: number,
+  ) {
+    this.nextSeq = db.prepare('INSERT INTO publish_seq (stream, seq) VALUES (?, 1) ON CONFLICT(stream) DO UPDATE SET seq = seq + 1 RETURNING seq');
+    this.insert = db.prepare('INSERT INTO outbox (topic, payload, created_ts) VALUES (?, ?, ?)');
+    this.after = db.prepare('SELECT id, topic, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?');
+    this.remove = db.prepare('DELETE FROM outbox WHERE id = ?');
+    this.trim = db.prepare('DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)');
+    this.countRows = db.prepare('SELECT count(*) AS n FROM outbox');
+    this.rows = (this.countRows.get([]) as { n: number }).n;
+    this.enqueueTx = db.transaction((stream: string, build: (seq: number) => { topic: string; payload: string }) => {
+      const seq = (this.nextSeq.get([stream]) as { seq: number }).seq;
+      const m = build(seq);
+      this.insert.run([m.topic, m.payload, Date.now()]);
+      return seq;
+    });
+  }
+
+  /** Rows waiting for a broker acknowledgement. */
+  get size(): number {
+    return this.rows;
+  }
+
+  /**
+   * Takes the next `seq` of `stream` and stores the message built with it, atomically: a seq is
+   * never handed out without its message, nor reused after a restart. Throws when the database
+   * refuses the write (disk full); the seq is then not consumed.
+   */
+  enqueue(stream: string, build: (seq: number) => { topic: string; payload: string }): number {
+    const seq = this.enqueueTx(stream, build);
+    this.rows++;
+    if (this.rows > this.maxRows) {
+      const n = this.rows - this.maxRows;
+      this.trim.run([n]);
+      this.rows -= n;
+      this.dropped += n;
+    }
+    return seq;
+  }
+
+  /** Up to `limit` rows after `id`, oldest first. */
+  next(afterId: number, limit: number): OutboxRow[] {
+    return this.after.all([afterId, limit]) as OutboxRow[];
+  }
+
+  /** The broker acknowledged the row: forget it. */
+  ack(id: number): void {
+    if (this.remove.run([id]).changes > 0) this.rows--;
+  }
+
+  /** The last seq handed out on `stream` (0 if none). */
+  lastSeq(stream: string): number {
+    const r = this.db.prepare('SELECT seq FROM publish_seq WHERE stream = ?').get([stream]) as { seq: number } | undefined;
+    return r?.seq ?? 0;
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * The agent's MQTT link. It keeps one connection to the broker (reconnecting with exponential
+ * backoff and jitter), announces the device with a retained birth message on every connect, leaves
+ * `offline` as its Last Will, and drains the outbox in order: at most `maxInflight` messages
+ * awaiting PUBACK and at most `drainPerSecond` per second, so a backlog after an outage reaches the
+ * broker steadily instead of all at once. Live messages queue behind the backlog.
+ *
+ * Each connection is a fresh mqtt.js client with automatic reconnect off: after a cut, nothing the
+ * old client still held is re-sent behind our back; the outbox is sent again from its oldest
+ * unacknowledged row instead. The collector dedupes on seq, so a message whose PUBACK was lost in
+ * the cut arrives twice at worst and is stored once.
+ */
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { backoffDelay, type Backoff } from '../../lib/backoff.js';
+import type { Logger } from '../../lib/log.js';
+import type { Outbox } from './outbox.js';
+
+export interface PublisherOptions {
+  readonly url: string;
+  readonly client: IClientOptions;
+  /** Retained status topic: birth on connect, `will` as the Last Will, `offline` on a clean stop. */
+  readonly statusTopic: string;
+  readonly birth: () => string;
+  readonly will: () => string;
+  readonly offline: () => string;
+  readonly drainPerSecond: number;
+  readonly maxInflight: number;
+  readonly backoff: Backoff;
+  readonly log: Logger;
+}
+
+export interface PublisherCounters {
+  connects: number;
+  disconnects: number;
+  published: number;
+  acked: number;
+  failed: number;
+}
+
+export class Publisher {
+  private client: MqttClient | undefined;
+  private generation = 0;
+  private attempt = 0;
+  private stopped = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private pumpTimer: NodeJS.Timeout | undefined;
+  private live = false;
+  /** Highest outbox id sent on the current connection. */
+  private sentId = 0;
+  private inflight = 0;
+  private tokens: number;
+  private lastRefill = performance.now();
+  readonly counters: PublisherCounters = { connects: 0, disconnects: 0, published: 0, acked: 0, failed: 0 };
+
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly o: PublisherOptions,
+  ) {
+    this.tokens = o.maxInflight;
+  }
+
+  /** True while connected and announced. */
+  get connected(): boolean {
+    return this.live;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.open();
+  }
+
+  /** Something was added to the outbox. */
+  notify(): void {
+    if (this.live) this.pump();
+  }
+
+  private open(): void {
+    const gen = ++this.generation;
+    const client = connect(this.o.url, {
+      ...this.o.client,
+      will: { topic: this.o.statusTopic, payload: Buffer.from(this.o.will()), qos: 1, retain: true },
+    });
+    this.client = client;
+    client.on('connect', () => {
+      if (gen !== this.generation) return;
+      this.attempt = 0;
+      this.counters.connects++;
+      client.publish(this.o.statusTopic, this.o.birth(), { qos: 1, retain: true }, (err) => {
+        if (gen !== this.generation || err) return;
+        this.live = true;
+        this.sentId = 0;
+        this.inflight = 0;
+        this.o.log.info({ backlog: this.outbox.size }, 'connected to the broker');
+        this.pump();
+      });
+    });
+    client.on('error', (e) => {
+      if (gen === this.generation) this.o.log.warn({ err: e.message }, 'broker connection error');
+    });
+    client.on('close', () => {
+      if (gen !== this.generation) return;
+      if (this.live) {
+        this.counters.disconnects++;
+        this.o.log.warn({ backlog: this.outbox.size }, 'disconnected from the broker; summaries wait in the outbox');
+      }
+      this.live = false;
+      this.generation++; // late callbacks of this client are ignored from now on
+      client.end(true);
+      this.client = undefined;
+      if (this.stopped) return;
+      const delay = backoffDelay(this.o.backoff, this.attempt++);
+      this.reconnectTimer = setTimeout(() => this.open(), delay);
+    });
+  }
+
+  private refill(): void {
+    const now = performance.now();
+    this.tokens = Math.min(this.o.maxInflight, this.tokens + ((now - this.lastRefill) / 1000) * this.o.drainPerSecond);
+    this.lastRefill = now;
+  }
+
+  /** Sends what the window and the rate allow, in outbox order. */
+  private pump(): void {
+    if (!this.live || !this.client) return;
+    this.refill();
+    const room = Math.min(this.o.maxInflight - this.inflight, Math.floor(this.tokens));
+    if (room > 0) {
+      const gen = this.generation;
+      const client = this.client;
+      for (const row of this.outbox.next(this.sentId, room)) {
+        this.sentId = row.id;
+        this.inflight++;
+        this.tokens--;
+        this.counters.published++;
+        client.publish(row.topic, row.payload, { qos: 1 }, (err) => {
+          if (err) {
+            if (gen === this.generation) this.counters.failed++;
+            return;
+          }
+          this.outbox.ack(row.id);
+          this.counters.acked++;
+          if (gen !== this.generation) return;
+          this.inflight--;
+          this.pump();
+        });
+      }
+    }
+    // Out of tokens with rows waiting: come back when one has accrued.
+    if (this.inflight < this.o.maxInflight && this.tokens < 1 && this.outbox.size > this.inflight && !this.pumpTimer) {
+      this.pumpTimer = setTimeout(() => {
+        this.pumpTimer = undefined;
+        this.pump();
+      }, Math.ceil(1000 / this.o.drainPerSecond));
+    }
+  }
+
+  /**
+   * Stops: waits up to `graceMs` for what is in flight, publishes `offline` (retained) so the
+   * collector knows this was a clean stop, and disconnects. Unsent rows stay in the outbox.
+   */
+  async stop(graceMs = 2000): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.pumpTimer);
+    const client = this.client;
+    if (!client) return;
+    const t0 = Date.now();
+    while (this.live && this.inflight > 0 && Date.now() - t0 < graceMs) await new Promise((r) => setTimeout(r, 20));
+    if (this.live) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        client.publish(this.o.statusTopic, this.o.offline(), { qos: 1, retain: true }, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    this.live = false;
+    this.generation++;
+    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+  }
+}

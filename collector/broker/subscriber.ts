@@ -1,0 +1,91 @@
+/**
+ * The collector's MQTT session. It subscribes to the device topics with QoS 1 on a persistent
+ * session (clean: false, with a session expiry), so the broker keeps what arrives while the
+ * collector is away; on an external broker through the shared subscription, so replicas split the
+ * fleet. A message is acknowledged (PUBACK) only after ingest has stored it: a collector that dies
+ * mid-message gets it again. Reconnects back off exponentially with jitter.
+ */
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { backoffDelay, type Backoff } from '../../lib/backoff.js';
+import type { Logger } from '../../lib/log.js';
+import { collectorFilters } from '../../protocol/topics.js';
+
+export interface SubscriberOptions {
+  readonly url: string;
+  readonly client: IClientOptions;
+  /** Shared-subscription group; undefined: plain subscriptions (the embedded broker has no $share). */
+  readonly shareGroup?: string;
+  /** MQTT 5 on external brokers (shared subscriptions, session expiry); 3.1.1 on the embedded one. */
+  readonly protocolVersion: 4 | 5;
+  readonly backoff: Backoff;
+  readonly log: Logger;
+  readonly onMessage: (topic: string, payload: Buffer) => void;
+}
+
+const SESSION_EXPIRY_S = 7 * 86_400;
+
+export class Subscriber {
+  private client: MqttClient | undefined;
+  private attempt = 0;
+  private subscribed = false;
+  connects = 0;
+
+  constructor(private readonly o: SubscriberOptions) {}
+
+  get connected(): boolean {
+    return Boolean(this.client?.connected && this.subscribed);
+  }
+
+  /** The live client, for publishing alerts. */
+  get mqtt(): MqttClient | undefined {
+    return this.client;
+  }
+
+  start(): void {
+    const client = connect(this.o.url, {
+      ...this.o.client,
+      clean: false,
+      protocolVersion: this.o.protocolVersion,
+      reconnectPeriod: this.o.backoff.initialMs,
+      resubscribe: false,
+      ...(this.o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_S } } : {}),
+    });
+    this.client = client;
+    client.handleMessage = (packet, done) => {
+      try {
+        this.o.onMessage(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+        done();
+      } catch (e) {
+        // The store refused the message: do not acknowledge it; the broker re-delivers on reconnect.
+        this.o.log.error({ err: (e as Error).message, topic: packet.topic }, 'could not store a message; reconnecting so the broker re-delivers it');
+        client.stream.destroy();
+      }
+    };
+    client.on('connect', (ack) => {
+      this.attempt = 0;
+      this.connects++;
+      client.options.reconnectPeriod = this.o.backoff.initialMs;
+      const filters = collectorFilters(this.o.shareGroup);
+      client.subscribe(filters, { qos: 1 }, (err) => {
+        if (err) {
+          this.o.log.error({ err: err.message }, 'subscribe failed');
+          return;
+        }
+        this.subscribed = true;
+        this.o.log.info({ filters, sessionPresent: ack.sessionPresent }, 'subscribed to device topics');
+      });
+    });
+    client.on('close', () => {
+      if (this.subscribed) this.o.log.warn('lost the broker connection; reconnecting');
+      this.subscribed = false;
+      client.options.reconnectPeriod = Math.round(backoffDelay(this.o.backoff, this.attempt++));
+    });
+    client.on('error', (e) => this.o.log.warn({ err: e.message }, 'broker connection error'));
+  }
+
+  async stop(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    if (c) await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The collector's configuration: one schema, validated once at start-up against the YAML file plus
+ * environment overrides (DRIFTLINE_COLLECTOR_<SECTION>__<KEY>), then frozen. Unknown keys are
+ * errors. docs/configuration.md is checked against this schema by a test.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { driftlineError } from '../lib/errors.js';
+import { MQTT_TLS_SCHEMA, type MqttTlsConfig } from '../lib/mqtt-options.js';
+import { applyEnv, validate, type Schema } from '../lib/schema.js';
+
+export const ENV_PREFIX = 'DRIFTLINE_COLLECTOR';
+const URL_HTTP = /^https?:\/\/[^\s]+$/;
+
+export const COLLECTOR_SCHEMA: Schema = {
+  broker: {
+    kind: 'object',
+    doc: 'where device messages arrive',
+    fields: {
+      url: { kind: 'string', default: '', pattern: /^(mqtts?|wss?):\/\/[^\s]+$/, doc: 'external broker URL (Mosquitto in production); empty: start the embedded broker' },
+      host: { kind: 'string', default: '127.0.0.1', doc: 'embedded broker: address to listen on (0.0.0.0 for devices on the network)' },
+      port: { kind: 'number', integer: true, min: 0, max: 65535, default: 1883, doc: 'embedded broker: TCP port (0: any free port)' },
+      clientId: { kind: 'string', default: 'driftline-collector', doc: 'MQTT client id; with a persistent session the broker keeps messages for it while it is away' },
+      shareGroup: { kind: 'string', default: 'driftline', pattern: /^[A-Za-z0-9_-]{1,64}$/, doc: 'external broker: shared-subscription group; replicas in one group split the fleet' },
+      ...MQTT_TLS_SCHEMA,
+    },
+  },
+  ingest: {
+    kind: 'object',
+    doc: 'validation of device messages',
+    fields: { maxPayloadBytes: { kind: 'number', integer: true, min: 1024, max: 16 << 20, default: 256 << 10, doc: 'larger payloads are rejected unread' } },
+  },
+  store: {
+    kind: 'object',
+    doc: 'the collector database (SQLite)',
+    fields: {
+      path: { kind: 'string', default: 'data/collector.db', doc: 'database file (WAL mode)' },
+      retentionDays: { kind: 'number', min: 0.001, default: 30, doc: 'summaries and events older than this are deleted' },
+      alertRetentionDays: { kind: 'number', min: 0.001, default: 180, doc: 'resolved alerts older than this are deleted' },
+      pruneIntervalSeconds: { kind: 'number', min: 1, default: 3600, doc: 'how often retention runs' },
+    },
+  },
+  rules: {
+    kind: 'object',
+    doc: 'when alerts fire and resolve (docs/runbook.md explains each)',
+    fields: {
+      evalIntervalSeconds: { kind: 'number', min: 0.1, max: 3600, default: 5, doc: 'how often the timer-driven rules (silence, resend) run' },
+      driftForSeconds: { kind: 'number', min: 0, default: 300, doc: 'drift: windows at warn or alert must span this long before the alert fires' },
+      driftClearSeconds: { kind: 'number', min: 0, default: 600, doc: 'drift: ok windows must span this long before the alert resolves (hysteresis)' },
+      driftMinSeverity: { kind: 'string', oneOf: ['warn', 'alert'], default: 'warn', doc: 'the window verdict that counts as drifting' },
+      offlineSilenceSeconds: { kind: 'number', min: 1, default: 300, doc: 'device offline: no message from an online device for this long' },
+      stalledWindows: { kind: 'number', min: 1, default: 3, doc: 'camera stalled: no summary for this many of its windows while its device is online' },
+      modelChangedHoldSeconds: { kind: 'number', min: 1, default: 3600, doc: 'model changed: the informational alert resolves after this long' },
+      runbookUrl: { kind: 'string', default: 'docs/runbook.md', doc: 'runbook base link put on every alert (an anchor per rule is appended)' },
+    },
+  },
+  notify: {
+    kind: 'object',
+    doc: 'where alerts go; a failing sink retries with backoff and never blocks ingest',
+    fields: {
+      alertmanagerUrl: { kind: 'string', default: '', pattern: URL_HTTP, doc: 'Alertmanager base URL (alerts go to /api/v2/alerts); empty: off' },
+      resendSeconds: { kind: 'number', min: 1, default: 60, doc: 'Alertmanager: active alerts are sent again this often (keep under its resolve_timeout)' },
+      webhookUrl: { kind: 'string', default: '', pattern: URL_HTTP, doc: 'generic JSON webhook; empty: off' },
+      webhookSecret: { kind: 'string', default: '', doc: 'HMAC-SHA256 key for the webhook signature; prefer webhookSecretFile or the environment' },
+      webhookSecretFile: { kind: 'string', default: '', doc: 'file holding the webhook HMAC key' },
+      mqtt: { kind: 'boolean', default: true, doc: 'publish alerts on driftline/v1/alerts/{site}/{device}' },
+      timeoutMs: { kind: 'number', integer: true, min: 100, default: 5000, doc: 'HTTP timeout per delivery attempt' },
+      retryMinMs: { kind: 'number', integer: true, min: 10, default: 1000, doc: 'first retry delay; doubles per failure, with jitter' },
+      retryMaxMs: { kind: 'number', integer: true, min: 10, default: 60_000, doc: 'longest retry delay' },
+      maxQueue: { kind: 'number', integer: true, min: 1, default: 10_000, doc: 'undelivered alerts kept per sink; the oldest are dropped beyond it' },
+    },
+  },
+  http: {
+    kind: 'object',
+    doc: 'the HTTP API, dashboard and Prometheus metrics',
+    fields: {
+      host: { kind: 'string', default: '127.0.0.1', doc: 'address to listen on' },
+      port: { kind: 'number', integer: true, min: 0, max: 65535, default: 8080, doc: 'TCP port (0: any free port)' },
+      ackToken: { kind: 'string', default: '', doc: 'bearer token for acknowledging alerts; prefer ackTokenFile or the environment; empty: acknowledging is off' },
+      ackTokenFile: { kind: 'string', default: '', doc: 'file holding the acknowledge token' },
+      publicUrl: { kind: 'string', default: '', pattern: URL_HTTP, doc: 'how on-call reaches this collector, for links in alerts; empty: http://host:port' },
+    },
+  },
+  log: {
+    kind: 'object',
+    doc: 'logging',
+    fields: { level: { kind: 'string', oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', doc: 'pino level' } },
+  },
+};
+
+export interface CollectorConfig {
+  readonly broker: MqttTlsConfig & { url: string; host: string; port: number; clientId: string; shareGroup: string };
+  readonly ingest: { maxPayloadBytes: number };
+  readonly store: { path: string; retentionDays: number; alertRetentionDays: number; pruneIntervalSeconds: number };
+  readonly rules: {
+    evalIntervalSeconds: number;
+    driftForSeconds: number;
+    driftClearSeconds: number;
+    driftMinSeverity: 'warn' | 'alert';
+    offlineSilenceSeconds: number;
+    stalledWindows: number;
+    modelChangedHoldSeconds: number;
+    runbookUrl: string;
+  };
+  readonly notify: {
+    alertmanagerUrl: string;
+    resendSeconds: number;
+    webhookUrl: string;
+    webhookSecret: string;
+    webhookSecretFile: string;
+    mqtt: boolean;
+    timeoutMs: number;
+    retryMinMs: number;
+    retryMaxMs: number;
+    maxQueue: number;
+  };
+  readonly http: { host: string; port: number; ackToken: string; ackTokenFile: string; publicUrl: string };
+  readonly log: { level: string };
+}
+
+export function collectorConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): { config: CollectorConfig; envUsed: string[] } {
+  const copy = structuredClone((raw ?? {}) as Record<string, unknown>);
+  if (typeof copy !== 'object' || Array.isArray(copy)) validate(COLLECTOR_SCHEMA, raw);
+  const envUsed = applyEnv(COLLECTOR_SCHEMA, copy, env, ENV_PREFIX);
+  const config = validate(COLLECTOR_SCHEMA, copy) as unknown as CollectorConfig;
+  if (config.notify.webhookUrl && !config.notify.webhookSecret && !config.notify.webhookSecretFile) {
+    throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: 'notify.webhookSecret', value: '""', expected: 'an HMAC key (or webhookSecretFile) when notify.webhookUrl is set: receivers must be able to verify alerts' });
+  }
+  return { config, envUsed };
+}
+
+export function loadCollectorConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): { config: CollectorConfig; envUsed: string[] } {
+  if (file === undefined) return collectorConfig({}, env);
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: '--config', value: file, expected: code ? `a readable YAML file (${code})` : `valid YAML: ${(e as Error).message.split('\n')[0]}` }, { cause: e });
+  }
+  return collectorConfig(raw, env);
+}
+
+/** A secret from the config or from the file it names (file wins); `key` names it in errors. */
+export function secret(value: string, file: string, key: string): string {
+  if (!file) return value;
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    throw driftlineError('DRIFTLINE_ERR_CONFIG', { key, value: file, expected: `a readable file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` }, { cause: e });
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The collector's Prometheus metrics (docs/metrics.md). Counters live where the work happens
+ * (ingest, dispatcher); these gauges and counters read them at scrape time, so ingest pays nothing
+ * for being observed.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Dispatcher } from '../notify/dispatcher.js';
+import type { Ingest } from '../ingest/ingest.js';
+import type { RuleEngine } from '../rules/engine.js';
+import type { CollectorStore } from '../store/store.js';
+
+export interface MetricSources {
+  readonly ingest: Ingest;
+  readonly dispatcher: Dispatcher;
+  readonly rules: RuleEngine;
+  readonly store: CollectorStore;
+  readonly brokerConnected: () => boolean;
+  readonly seqGaps: () => number;
+}
+
+export function collectorMetrics(src: MetricSources): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'driftline_collector_' });
+  // Counters mirrored from plain numbers: reset() then inc() to the current total at scrape time.
+  const mirror = (c: Counter<string>, labels: Record<string, string>, v: number): void => {
+    c.inc(labels, v);
+  };
+  new Counter({
+    name: 'driftline_collector_messages_total',
+    help: 'Device messages by kind and result (accepted, duplicate)',
+    labelNames: ['kind', 'result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [kind, n] of Object.entries(src.ingest.counters.accepted)) mirror(this, { kind, result: 'accepted' }, n);
+      for (const [kind, n] of Object.entries(src.ingest.counters.duplicates)) mirror(this, { kind, result: 'duplicate' }, n);
+    },
+  });
+  new Counter({
+    name: 'driftline_collector_rejected_total',
+    help: 'Payloads dropped at ingest, by reason (oversized, topic, json, schema, identity)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(src.ingest.counters.rejected)) mirror(this, { reason }, n);
+    },
+  });
+  new Counter({
+    name: 'driftline_collector_store_failures_total',
+    help: 'Messages the store refused (not acknowledged; the broker re-delivers them)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(src.ingest.counters.failed);
+    },
+  });
+  new Counter({
+    name: 'driftline_collector_seq_gaps_total',
+    help: 'Summaries missing between consecutive seq numbers of a camera (lost upstream: outbox overflow)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(src.seqGaps());
+    },
+  });
+  new Gauge({
+    name: 'driftline_collector_alerts_firing',
+    help: 'Active alerts by rule and severity',
+    labelNames: ['rule', 'severity'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const a of src.rules.firing) this.inc({ rule: a.rule, severity: a.severity });
+    },
+  });
+  new Counter({
+    name: 'driftline_collector_notifications_total',
+    help: 'Alert deliveries by sink and result (sent, failed, dropped)',
+    labelNames: ['sink', 'result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [sink, s] of Object.entries(src.dispatcher.stats)) {
+        mirror(this, { sink, result: 'sent' }, s.sent);
+        mirror(this, { sink, result: 'failed' }, s.failed);
+        mirror(this, { sink, result: 'dropped' }, s.dropped);
+      }
+    },
+  });
+  new Gauge({
+    name: 'driftline_collector_notify_queue',
+    help: 'Alert changes waiting for delivery, by sink',
+    labelNames: ['sink'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [sink, s] of Object.entries(src.dispatcher.stats)) this.set({ sink }, s.queued);
+    },
+  });
+  new Gauge({
+    name: 'driftline_collector_devices',
+    help: 'Known devices by state (online, offline)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.set({ state: 'online' }, 0);
+      this.set({ state: 'offline' }, 0);
+      for (const d of src.store.devices()) this.inc({ state: d.state });
+    },
+  });
+  new Gauge({
+    name: 'driftline_collector_broker_connected',
+    help: '1 while the collector is connected and subscribed to the broker',
+    registers: [registry],
+    collect() {
+      this.set(src.brokerConnected() ? 1 : 0);
+    },
+  });
+  return registry;
+}

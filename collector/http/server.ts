@@ -1,0 +1,92 @@
+/**
+ * The collector's HTTP side (fastify, a JSON schema on every route): health, Prometheus metrics,
+ * the read API for devices, cameras, drift timelines and alerts, a small dashboard, and the one
+ * write route, acknowledging an alert, behind a bearer token.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { RuleEngine } from '../rules/engine.js';
+import type { CollectorStore } from '../store/store.js';
+import { DASHBOARD_HTML } from './dashboard.js';
+
+export interface HttpDeps {
+  readonly store: CollectorStore;
+  readonly rules: RuleEngine;
+  readonly metrics: Registry;
+  readonly ackToken: string;
+  readonly health: () => { broker: boolean };
+}
+
+const segment = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' } as const;
+const anyObject = { type: 'object', additionalProperties: true } as const;
+const errorBody = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } } } as const;
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer (.+)$/.exec(header ?? '');
+  if (!m) return false;
+  const a = Buffer.from(m[1]!);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function buildHttp(d: HttpDeps): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 16 << 10 });
+  app.get('/', { schema: { response: { 200: { type: 'string' } } } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(DASHBOARD_HTML));
+  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, broker: { type: 'boolean' } } } } } }, async () => {
+    const h = d.health();
+    return { ok: true, broker: h.broker };
+  });
+  app.get('/metrics', { schema: { response: { 200: { type: 'string' } } } }, async (_req, reply) => reply.type(d.metrics.contentType).send(await d.metrics.metrics()));
+  app.get('/api/v1/devices', { schema: { response: { 200: { type: 'array', items: anyObject } } } }, async () =>
+    d.store.devices().map((x) => ({ site: x.site, device: x.device, state: x.state, lastSeen: new Date(x.lastSeen).toISOString(), model: x.status.model, provider: x.status.provider, cameras: x.status.cameras ?? [], agent: x.status.agent })),
+  );
+  app.get('/api/v1/cameras', { schema: { response: { 200: { type: 'array', items: anyObject } } } }, async () => d.store.cameras().map((c) => ({ ...c, lastEnd: new Date(c.lastEnd).toISOString(), lastReceived: new Date(c.lastReceived).toISOString() })));
+  app.get<{ Params: { site: string; device: string; camera: string }; Querystring: { since?: string; limit: number } }>(
+    '/api/v1/cameras/:site/:device/:camera/timeline',
+    {
+      schema: {
+        params: { type: 'object', required: ['site', 'device', 'camera'], properties: { site: segment, device: segment, camera: segment } },
+        querystring: { type: 'object', additionalProperties: false, properties: { since: { type: 'string', format: 'date-time' }, limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 500 } } },
+        response: { 200: { type: 'array', items: anyObject }, 400: errorBody },
+      },
+    },
+    async (req) => {
+      const { site, device, camera } = req.params;
+      const since = req.query.since ? Date.parse(req.query.since) : 0;
+      return d.store.timeline(site, device, camera, since, req.query.limit).map((r) => ({ ...r, start: new Date(r.start).toISOString(), end: new Date(r.end).toISOString() }));
+    },
+  );
+  app.get<{ Querystring: { state: 'firing' | 'resolved' | 'all'; limit: number } }>(
+    '/api/v1/alerts',
+    {
+      schema: {
+        querystring: { type: 'object', additionalProperties: false, properties: { state: { enum: ['firing', 'resolved', 'all'], default: 'firing' }, limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 200 } } },
+        response: { 200: { type: 'array', items: anyObject } },
+      },
+    },
+    async (req) => (req.query.state === 'all' ? d.store.alerts({ limit: req.query.limit }) : d.store.alerts({ state: req.query.state, limit: req.query.limit })),
+  );
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/alerts/:id',
+    { schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9a-f]{16}$' } } }, response: { 200: anyObject, 404: errorBody } } },
+    async (req, reply) => d.store.alert(req.params.id) ?? reply.code(404).send({ error: 'not found', message: `no alert ${req.params.id}` }),
+  );
+  app.post<{ Params: { id: string }; Body: { by: string; comment?: string } }>(
+    '/api/v1/alerts/:id/ack',
+    {
+      schema: {
+        params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9a-f]{16}$' } } },
+        body: { type: 'object', required: ['by'], additionalProperties: false, properties: { by: { type: 'string', minLength: 1, maxLength: 128 }, comment: { type: 'string', maxLength: 2000 } } },
+        response: { 200: anyObject, 401: errorBody, 403: errorBody, 404: errorBody },
+      },
+    },
+    async (req, reply) => {
+      if (!d.ackToken) return reply.code(403).send({ error: 'forbidden', message: 'acknowledging is off: set http.ackToken (or DRIFTLINE_COLLECTOR_HTTP__ACK_TOKEN) on the collector' });
+      if (!tokenMatches(req.headers.authorization, d.ackToken)) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'a valid Authorization: Bearer <token> header is required' });
+      const a = d.rules.acknowledge(req.params.id, req.body.by, req.body.comment ?? '', Date.now());
+      return a ?? reply.code(404).send({ error: 'not found', message: `no alert ${req.params.id}` });
+    },
+  );
+  return app;
+}

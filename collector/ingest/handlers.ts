@@ -1,0 +1,32 @@
+/** One handler per message kind: store it, then let the rules see it. Duplicates stop at the store. */
+import type { Logger } from '../../lib/log.js';
+import type { RuleEngine } from '../rules/engine.js';
+import type { CollectorStore } from '../store/store.js';
+import type { Handlers } from './ingest.js';
+
+export function handlers(store: CollectorStore, rules: RuleEngine, log: Logger, gaps: { count: number }): Handlers {
+  return {
+    status(m, now) {
+      const previous = store.device(m.site, m.device)?.status;
+      store.putStatus(m, now);
+      rules.onStatus(m, previous, now);
+    },
+    summary(m, now) {
+      const { result, previousSeq } = store.addSummary(m, now);
+      if (result === 'duplicate') return false;
+      store.touch(m.site, m.device, now);
+      if (previousSeq > 0 && m.seq > previousSeq + 1) {
+        gaps.count += m.seq - previousSeq - 1;
+        log.warn({ device: `${m.site}/${m.device}`, camera: m.camera, after: previousSeq, seq: m.seq }, 'summaries missing before this one (dropped upstream)');
+      }
+      rules.onSummary(m, now);
+      return true;
+    },
+    event(m, now) {
+      if (store.addEvent(m, now) === 'duplicate') return false;
+      store.touch(m.site, m.device, now);
+      rules.onEvent(m, now);
+      return true;
+    },
+  };
+}

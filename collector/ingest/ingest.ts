@@ -1,0 +1,102 @@
+/**
+ * Ingest: every message from the broker passes here once. It is size-checked, routed by topic,
+ * parsed, validated against its schema, checked against the topic it came on, and handed to the
+ * handler for its kind. Anything malformed is counted by reason, logged (at most a few lines a
+ * minute) and dropped; nothing a device sends can stop the collector.
+ */
+import type { Logger } from '../../lib/log.js';
+import { check, SCHEMAS, type EventMessage, type StatusMessage, type SummaryMessage } from '../../protocol/messages.js';
+import { parseTopic, type TopicKind } from '../../protocol/topics.js';
+
+export const REJECT_REASONS = ['oversized', 'topic', 'json', 'schema', 'identity'] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export interface Handlers {
+  status(m: StatusMessage, now: number): void;
+  /** Returns whether the summary was new (false: a duplicate). */
+  summary(m: SummaryMessage, now: number): boolean;
+  event(m: EventMessage, now: number): boolean;
+}
+
+export interface IngestCounters {
+  received: number;
+  accepted: Record<TopicKind, number>;
+  duplicates: Record<TopicKind, number>;
+  rejected: Record<RejectReason, number>;
+  /** Handler failures (the store refused a write); the message is not acknowledged as stored. */
+  failed: number;
+}
+
+const LOG_BURST = 10;
+
+export class Ingest {
+  readonly counters: IngestCounters = {
+    received: 0,
+    accepted: { status: 0, summary: 0, event: 0 },
+    duplicates: { status: 0, summary: 0, event: 0 },
+    rejected: { oversized: 0, topic: 0, json: 0, schema: 0, identity: 0 },
+    failed: 0,
+  };
+  private logMinute = 0;
+  private logged = 0;
+  private suppressed = 0;
+
+  constructor(
+    private readonly handlers: Handlers,
+    private readonly o: { readonly maxPayloadBytes: number; readonly log: Logger; readonly now?: () => number },
+  ) {}
+
+  get rejectedTotal(): number {
+    return Object.values(this.counters.rejected).reduce((a, b) => a + b, 0);
+  }
+
+  /** Handles one message; returns what happened to it. Throws only when the store failed. */
+  handle(topic: string, payload: Buffer): 'accepted' | 'duplicate' | RejectReason {
+    this.counters.received++;
+    const now = (this.o.now ?? Date.now)();
+    if (payload.length > this.o.maxPayloadBytes) return this.reject('oversized', topic, `${payload.length} bytes, limit ${this.o.maxPayloadBytes}`);
+    const t = parseTopic(topic);
+    if (!t) return this.reject('topic', topic, 'not a driftline/v1 device topic');
+    let value: unknown;
+    try {
+      value = JSON.parse(payload.toString('utf8'));
+    } catch (e) {
+      return this.reject('json', topic, (e as Error).message);
+    }
+    const v = check<StatusMessage | SummaryMessage | EventMessage>(value, SCHEMAS[t.kind]);
+    if (!v.ok) return this.reject('schema', topic, v.reason);
+    const m = v.message;
+    if (m.site !== t.site || m.device !== t.device || ('camera' in m && m.camera !== t.camera)) {
+      return this.reject('identity', topic, `payload names ${m.site}/${m.device}${'camera' in m ? `/${m.camera}` : ''}`);
+    }
+    let fresh = true;
+    try {
+      if (t.kind === 'status') this.handlers.status(m as StatusMessage, now);
+      else if (t.kind === 'summary') fresh = this.handlers.summary(m as SummaryMessage, now);
+      else fresh = this.handlers.event(m as EventMessage, now);
+    } catch (e) {
+      this.counters.failed++;
+      throw e;
+    }
+    if (!fresh) {
+      this.counters.duplicates[t.kind]++;
+      return 'duplicate';
+    }
+    this.counters.accepted[t.kind]++;
+    return 'accepted';
+  }
+
+  private reject(reason: RejectReason, topic: string, detail: string): RejectReason {
+    this.counters.rejected[reason]++;
+    const minute = Math.floor(Date.now() / 60_000);
+    if (minute !== this.logMinute) {
+      if (this.suppressed) this.o.log.warn({ suppressed: this.suppressed }, 'more payloads were rejected than logged');
+      this.logMinute = minute;
+      this.logged = 0;
+      this.suppressed = 0;
+    }
+    if (this.logged++ < LOG_BURST) this.o.log.warn({ reason, topic: topic.slice(0, 200), detail: detail.slice(0, 300) }, 'payload rejected');
+    else this.suppressed++;
+    return reason;
+  }
+}

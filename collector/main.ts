@@ -1,0 +1,139 @@
+/**
+ * The collector's composition root: broker (embedded or external), ingest, store, rules,
+ * notifiers and the HTTP API, wired here and nowhere else. stop() closes them in the order that
+ * loses nothing: stop taking messages, deliver what is queued, close the store.
+ */
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../lib/log.js';
+import { driftlineError } from '../lib/errors.js';
+import { clientOptions, describeBroker } from '../lib/mqtt-options.js';
+import { secret, type CollectorConfig } from './config.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
+import { Subscriber } from './broker/subscriber.js';
+import { buildHttp } from './http/server.js';
+import { collectorMetrics } from './http/metrics.js';
+import { handlers } from './ingest/handlers.js';
+import { Ingest } from './ingest/ingest.js';
+import { AlertmanagerSink } from './notify/alertmanager.js';
+import { Dispatcher } from './notify/dispatcher.js';
+import { MqttAlertSink } from './notify/mqtt-alerts.js';
+import type { Sink } from './notify/sink.js';
+import { WebhookSink } from './notify/webhook.js';
+import { RuleEngine, type AlertListener } from './rules/engine.js';
+import { SqliteStore } from './store/sqlite-store.js';
+
+const DAY = 86_400_000;
+
+export interface RunningCollector {
+  readonly brokerUrl: string;
+  readonly httpUrl: string;
+  readonly store: SqliteStore;
+  readonly ingest: Ingest;
+  readonly rules: RuleEngine;
+  readonly dispatcher: Dispatcher;
+  readonly subscriber: Subscriber;
+  /** Extra listeners for alert changes (the demo prints them). */
+  onAlert: AlertListener | undefined;
+  stop(): Promise<void>;
+}
+
+async function listenOrExplain<T>(what: string, key: string, host: string, port: number, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') throw driftlineError('DRIFTLINE_ERR_LISTEN', { what, address: `${host}:${port}`, code, key }, { cause: e });
+    throw e;
+  }
+}
+
+export async function startCollector(config: CollectorConfig, log: Logger): Promise<RunningCollector> {
+  const store = new SqliteStore(config.store.path);
+  const b = config.broker;
+  let embedded: EmbeddedBroker | undefined;
+  if (!b.url) embedded = await listenOrExplain('the embedded MQTT broker', 'broker.port', b.host, b.port, () => startEmbeddedBroker(b.host, b.port));
+  const brokerUrl = b.url || embedded!.url;
+  const ackToken = secret(config.http.ackToken, config.http.ackTokenFile, 'http.ackTokenFile');
+  const late: { subscriber?: Subscriber; running?: RunningCollector } = {};
+  const sinks: Sink[] = [];
+  const n = config.notify;
+  if (n.alertmanagerUrl) sinks.push(new AlertmanagerSink(n.alertmanagerUrl, n.timeoutMs, config.http.publicUrl || `http://${config.http.host}:${config.http.port}`));
+  if (n.webhookUrl) sinks.push(new WebhookSink(n.webhookUrl, secret(n.webhookSecret, n.webhookSecretFile, 'notify.webhookSecretFile'), n.timeoutMs));
+  if (n.mqtt) sinks.push(new MqttAlertSink(() => late.subscriber?.mqtt));
+  const dispatcher = new Dispatcher(sinks, { maxQueue: n.maxQueue, backoff: { initialMs: n.retryMinMs, maxMs: n.retryMaxMs, jitter: 0.3 }, log });
+  const rules = new RuleEngine(
+    store,
+    {
+      driftForMs: config.rules.driftForSeconds * 1000,
+      driftClearMs: config.rules.driftClearSeconds * 1000,
+      driftMinSeverity: config.rules.driftMinSeverity,
+      offlineSilenceMs: config.rules.offlineSilenceSeconds * 1000,
+      stalledWindows: config.rules.stalledWindows,
+      modelChangedHoldMs: config.rules.modelChangedHoldSeconds * 1000,
+      resendMs: n.resendSeconds * 1000,
+      runbookUrl: config.rules.runbookUrl,
+    },
+    (a, change) => {
+      if (change !== 'resend') log.info({ alert: a.id, rule: a.rule, state: a.state, severity: a.severity, labels: a.labels }, `alert ${change}: ${a.annotations.summary}`);
+      dispatcher.push(a, change);
+      late.running?.onAlert?.(a, change);
+    },
+  );
+  const gaps = { count: 0 };
+  const ingest = new Ingest(handlers(store, rules, log, gaps), { maxPayloadBytes: config.ingest.maxPayloadBytes, log });
+  const subscriber = new Subscriber({
+    url: brokerUrl,
+    client: clientOptions(b, 'broker', b.clientId),
+    ...(embedded ? {} : { shareGroup: b.shareGroup }),
+    protocolVersion: embedded ? 4 : 5,
+    backoff: { initialMs: b.reconnectMinMs, maxMs: b.reconnectMaxMs, jitter: 0.5 },
+    log,
+    onMessage: (topic, payload) => ingest.handle(topic, payload),
+  });
+  const metrics = collectorMetrics({ ingest, dispatcher, rules, store, brokerConnected: () => subscriber.connected, seqGaps: () => gaps.count });
+  const app = buildHttp({ store, rules, metrics, ackToken, health: () => ({ broker: subscriber.connected }) });
+  await listenOrExplain('the HTTP API', 'http.port', config.http.host, config.http.port, () => app.listen({ host: config.http.host, port: config.http.port }));
+  const addr = app.server.address() as AddressInfo;
+  const httpUrl = `http://${config.http.host === '0.0.0.0' ? hostname() : config.http.host}:${addr.port}`;
+  late.subscriber = subscriber;
+  subscriber.start();
+  const tick = setInterval(() => {
+    try {
+      rules.tick(Date.now());
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'rule evaluation failed');
+    }
+  }, config.rules.evalIntervalSeconds * 1000);
+  const prune = setInterval(() => {
+    try {
+      const deleted = store.prune(Date.now(), config.store.retentionDays * DAY, config.store.alertRetentionDays * DAY);
+      if (deleted) log.info({ deleted }, 'retention');
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'retention failed');
+    }
+  }, config.store.pruneIntervalSeconds * 1000);
+  prune.unref();
+  log.info({ ...describeBroker(brokerUrl, b), embedded: Boolean(embedded), http: httpUrl, store: config.store.path, sinks: sinks.map((s) => s.name), ack: ackToken ? 'token' : 'off' }, 'collector started');
+  const running: RunningCollector = {
+    brokerUrl,
+    httpUrl,
+    store,
+    ingest,
+    rules,
+    dispatcher,
+    subscriber,
+    onAlert: undefined,
+    async stop() {
+      clearInterval(tick);
+      clearInterval(prune);
+      await subscriber.stop();
+      await dispatcher.close();
+      await app.close();
+      await embedded?.close();
+      store.close();
+    },
+  };
+  late.running = running;
+  return running;
+}

@@ -1,0 +1,294 @@
+/**
+ * The alert rules, evaluated on every message and on a timer. One active alert per condition
+ * (its fingerprint: rule + site/device/camera); firing again while active updates its evidence
+ * instead of raising a second alert. Every change goes to the store and then to the listener (the
+ * notifiers), which must not block.
+ *
+ *   drift            windows at `driftMinSeverity` or worse spanning `driftFor`; resolves after ok
+ *                    windows spanning `driftClear` (hysteresis). insufficient/unscored windows
+ *                    neither hold nor clear it.
+ *   deviceOffline    an `offline` status (Last Will or clean stop), or silence for `offlineSilence`.
+ *   cameraStalled    a `stalled` event, or no summary for `stalledWindows` windows while the device
+ *                    is online; a summary or a `resumed` event resolves it.
+ *   providerFallback the device runs on another execution provider than its first choice.
+ *   modelChanged     the device's model differs from the one it ran before; resolves after `modelChangedHold`.
+ */
+import { createHash } from 'node:crypto';
+import { SCHEMAS, type EventMessage, type StatusMessage, type SummaryMessage } from '../../protocol/messages.js';
+import type { AlertRecord, CollectorStore } from '../store/store.js';
+import { evidenceOf, featureOf, leadDriver, type Evidence } from './evidence.js';
+
+export const RULES = {
+  drift: 'DriftlineDrift',
+  deviceOffline: 'DriftlineDeviceOffline',
+  cameraStalled: 'DriftlineCameraStalled',
+  providerFallback: 'DriftlineProviderFallback',
+  modelChanged: 'DriftlineModelChanged',
+} as const;
+export type RuleName = keyof typeof RULES;
+
+export interface RuleSettings {
+  readonly driftForMs: number;
+  readonly driftClearMs: number;
+  readonly driftMinSeverity: 'warn' | 'alert';
+  readonly offlineSilenceMs: number;
+  readonly stalledWindows: number;
+  readonly modelChangedHoldMs: number;
+  readonly resendMs: number;
+  readonly runbookUrl: string;
+}
+
+export type AlertChange = 'fire' | 'update' | 'resolve' | 'resend';
+export type AlertListener = (a: AlertRecord, change: AlertChange) => void;
+
+interface Key {
+  readonly site: string;
+  readonly device: string;
+  readonly camera?: string;
+}
+
+interface FireSpec {
+  readonly severity: AlertRecord['severity'];
+  readonly summary: string;
+  readonly description: string;
+  readonly feature?: string;
+  readonly model?: string;
+  readonly evidence?: Evidence | Record<string, unknown>;
+}
+
+interface DriftState {
+  badStart?: number;
+  okStart?: number;
+  worst: 'warn' | 'alert';
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const modelLabel = (m: { name: string; sha256: string } | undefined): string | undefined => (m ? `${m.name}@${m.sha256.slice(0, 12)}` : undefined);
+const minutes = (ms: number): string => (ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`);
+
+export class RuleEngine {
+  private readonly active = new Map<string, AlertRecord>();
+  private readonly drift = new Map<string, DriftState>();
+  private readonly lastSent = new Map<string, number>();
+  /** When each camera of an online device was last heard of (summary, or the birth that listed it). */
+  private readonly cameraSeen = new Map<string, { at: number; windowMs: number }>();
+
+  constructor(
+    private readonly store: CollectorStore,
+    private readonly o: RuleSettings,
+    private readonly listener: AlertListener,
+  ) {
+    for (const a of store.alerts({ state: 'firing', limit: 100_000 })) this.active.set(a.fingerprint, a);
+  }
+
+  /** Active alerts, newest first. */
+  get firing(): AlertRecord[] {
+    return [...this.active.values()].sort((a, b) => b.startsAt.localeCompare(a.startsAt));
+  }
+
+  onStatus(s: StatusMessage, previous: StatusMessage | undefined, now: number): void {
+    const key = { site: s.site, device: s.device };
+    if (s.state === 'offline') {
+      this.fire('deviceOffline', key, now, {
+        severity: 'critical',
+        summary: `${s.site}/${s.device} is offline`,
+        description: `The device announced offline (Last Will: connection lost without a goodbye, or a clean stop) at ${iso(s.ts)}. No drift is being reported from its cameras.`,
+        model: modelLabel(previous?.model),
+      });
+      for (const k of this.cameraSeen.keys()) if (k.startsWith(`${s.site}/${s.device}/`)) this.cameraSeen.delete(k);
+      return;
+    }
+    this.resolve('deviceOffline', key, now);
+    const windowMs = (s.windowSeconds ?? 60) * 1000;
+    for (const c of s.cameras ?? []) this.cameraSeen.set(`${s.site}/${s.device}/${c}`, { at: now, windowMs });
+    const preferred = s.providers?.[0];
+    if (preferred && s.provider && s.provider !== preferred) {
+      this.fire('providerFallback', key, now, {
+        severity: 'warning',
+        summary: `${s.site}/${s.device} runs on ${s.provider}, not ${preferred}`,
+        description: `The preferred execution provider ${preferred} is not available; inference runs on ${s.provider}. Latency rises and frames may be dropped.`,
+        model: modelLabel(s.model),
+        evidence: { preferred, provider: s.provider, providers: s.providers },
+      });
+    } else if (preferred) this.resolve('providerFallback', key, now);
+    if (previous?.model && s.model && previous.model.sha256 !== s.model.sha256) this.modelChanged(key, previous.model.sha256, s.model, now);
+  }
+
+  onEvent(e: EventMessage, now: number): void {
+    const key = { site: e.site, device: e.device, camera: e.camera };
+    if (e.kind === 'stalled') {
+      this.fire('cameraStalled', key, now, { severity: 'warning', summary: `${e.site}/${e.device}/${e.camera} stalled`, description: e.message });
+    } else if (e.kind === 'resumed') this.resolve('cameraStalled', key, now);
+    else if (e.kind === 'providerFallback') {
+      const d = (e.detail ?? {}) as { preferred?: string; provider?: string };
+      this.fire('providerFallback', { site: e.site, device: e.device }, now, {
+        severity: 'warning',
+        summary: `${e.site}/${e.device} runs on ${d.provider ?? 'a fallback provider'}, not ${d.preferred ?? 'its first choice'}`,
+        description: e.message,
+        evidence: e.detail ?? {},
+      });
+    } else if (e.kind === 'modelChanged') {
+      const d = (e.detail ?? {}) as { previous?: string; current?: string; file?: string };
+      if (d.current) this.modelChanged({ site: e.site, device: e.device }, d.previous ?? '', { name: d.file ?? 'model', sha256: d.current }, now);
+    }
+  }
+
+  private modelChanged(key: Key, previous: string, model: { name: string; sha256: string }, now: number): void {
+    this.fire('modelChanged', key, now, {
+      severity: 'info',
+      summary: `${key.site}/${key.device} now runs ${modelLabel(model)}`,
+      description: `The model changed from ${previous.slice(0, 12) || 'an unknown model'} to ${model.sha256.slice(0, 12)}. Drift is judged against the new model's reference profile; compare the readiness reports before trusting it.`,
+      model: modelLabel(model),
+      evidence: { previous, current: model.sha256 },
+    });
+  }
+
+  onSummary(s: SummaryMessage, now: number): void {
+    const id = `${s.site}/${s.device}/${s.camera}`;
+    const key = { site: s.site, device: s.device, camera: s.camera };
+    const seen = this.cameraSeen.get(id);
+    this.cameraSeen.set(id, { at: now, windowMs: seen?.windowMs ?? Math.max(1000, s.end - s.start) });
+    this.resolve('cameraStalled', key, now);
+    this.resolve('deviceOffline', { site: s.site, device: s.device }, now);
+    const st = this.drift.get(id) ?? { worst: 'warn' };
+    this.drift.set(id, st);
+    const bad = s.status === 'alert' || (s.status === 'warn' && this.o.driftMinSeverity === 'warn');
+    if (bad) {
+      st.okStart = undefined;
+      if (st.badStart === undefined) {
+        st.badStart = s.start;
+        st.worst = 'warn';
+      }
+      if (s.status === 'alert') st.worst = 'alert';
+      const held = s.end - st.badStart;
+      if (held >= this.o.driftForMs) {
+        const evidence = evidenceOf(s, this.store.device(s.site, s.device)?.status.reviewUrl);
+        const top = leadDriver(s, evidence.cause);
+        const scores = evidence.drivers.slice(0, 3).map((d) => `${d.key} ${d.value.toPrecision(3)} (warn ${d.warn.toPrecision(3)}, alert ${d.alert.toPrecision(3)})`).join('; ');
+        this.fire('drift', key, now, {
+          severity: st.worst === 'alert' ? 'critical' : 'warning',
+          summary: `${id}: ${evidence.cause.class.replace('-', ' ')}${top ? `, ${top.key} ${top.value.toPrecision(3)}` : ''} for ${minutes(held)}, model ${modelLabel(s.model)}`,
+          description: `${evidence.cause.reason}. Scores: ${scores || 'sequential detectors only'}. Next step: ${evidence.cause.action}.`,
+          feature: top ? featureOf(top.key) : undefined,
+          model: modelLabel(s.model),
+          evidence,
+        });
+      }
+    } else if (s.status === 'ok') {
+      if (st.okStart === undefined) st.okStart = s.start;
+      if (s.end - st.okStart >= this.o.driftClearMs) {
+        st.badStart = undefined;
+        this.resolve('drift', key, now);
+      }
+    }
+  }
+
+  /** Timer rules: silence, model-change expiry, and re-sending active alerts. */
+  tick(now: number): void {
+    for (const d of this.store.devices()) {
+      if (d.state !== 'online') continue;
+      const key = { site: d.site, device: d.device };
+      if (now - d.lastSeen >= this.o.offlineSilenceMs) {
+        this.fire('deviceOffline', key, now, {
+          severity: 'critical',
+          summary: `${d.site}/${d.device} is silent`,
+          description: `No message from the device for ${minutes(now - d.lastSeen)}, though it never said goodbye: the network or the broker path is down, or the agent hangs.`,
+          model: modelLabel(d.status.model),
+        });
+        continue;
+      }
+      for (const c of d.status.cameras ?? []) {
+        const seen = this.cameraSeen.get(`${d.site}/${d.device}/${c}`);
+        if (!seen) continue;
+        const silent = now - seen.at;
+        if (silent >= this.o.stalledWindows * seen.windowMs) {
+          this.fire('cameraStalled', { ...key, camera: c }, now, {
+            severity: 'warning',
+            summary: `${d.site}/${d.device}/${c} sends no summaries`,
+            description: `No summary for ${minutes(silent)} (${this.o.stalledWindows} windows) while the device is online: the camera delivers no frames or its pipeline is stuck.`,
+            model: modelLabel(d.status.model),
+          });
+        }
+      }
+    }
+    for (const a of [...this.active.values()]) {
+      if (a.rule === 'modelChanged' && now - Date.parse(a.startsAt) >= this.o.modelChangedHoldMs) this.resolve('modelChanged', a.labels as unknown as Key, now);
+    }
+    for (const a of this.active.values()) {
+      if (now - (this.lastSent.get(a.fingerprint) ?? 0) >= this.o.resendMs) {
+        this.lastSent.set(a.fingerprint, now);
+        this.listener(a, 'resend');
+      }
+    }
+  }
+
+  /** Records an acknowledgement; returns the alert, or undefined for an unknown id. */
+  acknowledge(id: string, by: string, comment: string, now: number): AlertRecord | undefined {
+    const a = [...this.active.values()].find((x) => x.id === id) ?? this.store.alert(id);
+    if (!a) return undefined;
+    a.ack = { by, comment, at: iso(now) };
+    a.updatedAt = iso(now);
+    this.store.saveAlert(a);
+    return a;
+  }
+
+  private fingerprint(rule: RuleName, k: Key): string {
+    return `${rule}/${k.site}/${k.device}${k.camera ? `/${k.camera}` : ''}`;
+  }
+
+  private fire(rule: RuleName, k: Key, now: number, spec: FireSpec): void {
+    const fp = this.fingerprint(rule, k);
+    const existing = this.active.get(fp);
+    const labels: Record<string, string> = { alertname: RULES[rule], severity: spec.severity, site: k.site, device: k.device };
+    if (k.camera) labels.camera = k.camera;
+    if (spec.model ?? existing?.labels.model) labels.model = (spec.model ?? existing?.labels.model)!;
+    if (spec.feature) labels.feature = spec.feature;
+    const annotations = { summary: spec.summary, description: spec.description, runbook_url: `${this.o.runbookUrl}#${rule.toLowerCase()}` };
+    if (existing) {
+      const escalated = existing.severity !== spec.severity;
+      existing.severity = spec.severity;
+      existing.labels = labels;
+      existing.annotations = annotations;
+      if (spec.evidence) existing.evidence = spec.evidence as Record<string, unknown>;
+      existing.updatedAt = iso(now);
+      this.store.saveAlert(existing);
+      if (escalated) this.emit(existing, 'update', now);
+      return;
+    }
+    const startsAt = iso(now);
+    const a: AlertRecord = {
+      schema: SCHEMAS.alert,
+      id: createHash('sha256').update(`${fp}@${startsAt}`).digest('hex').slice(0, 16),
+      fingerprint: fp,
+      rule,
+      state: 'firing',
+      severity: spec.severity,
+      labels,
+      annotations,
+      startsAt,
+      updatedAt: startsAt,
+      ...(spec.evidence ? { evidence: spec.evidence as Record<string, unknown> } : {}),
+    };
+    this.active.set(fp, a);
+    this.store.saveAlert(a);
+    this.emit(a, 'fire', now);
+  }
+
+  private resolve(rule: RuleName, k: Key, now: number): void {
+    const fp = this.fingerprint(rule, k);
+    const a = this.active.get(fp);
+    if (!a) return;
+    this.active.delete(fp);
+    this.lastSent.delete(fp);
+    a.state = 'resolved';
+    a.endsAt = iso(now);
+    a.updatedAt = a.endsAt;
+    this.store.saveAlert(a);
+    this.listener(a, 'resolve');
+  }
+
+  private emit(a: AlertRecord, change: AlertChange, now: number): void {
+    this.lastSent.set(a.fingerprint, now);
+    this.listener(a, change);
+  }
+}

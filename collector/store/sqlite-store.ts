@@ -1,0 +1,188 @@
+/**
+ * The default collector store: one SQLite file (WAL, synchronous=NORMAL), numbered migrations,
+ * prepared statements, and a uniqueness key on (site, device, camera, seq) that makes a re-delivered
+ * summary a no-op. Each summary's row and its camera's bookkeeping change in one transaction.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { driftlineError } from '../../lib/errors.js';
+import type { EventMessage, StatusMessage, SummaryMessage } from '../../protocol/messages.js';
+import type { AlertRecord, CameraRow, CollectorStore, DeviceRow, Stored, TimelineRow } from './store.js';
+
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE devices (
+    site TEXT NOT NULL, device TEXT NOT NULL,
+    state TEXT NOT NULL,            -- online | offline
+    last_seen INTEGER NOT NULL,     -- receive time of the last message, ms
+    status TEXT NOT NULL,           -- JSON: the last status message
+    PRIMARY KEY (site, device)
+  );
+  CREATE TABLE cameras (
+    site TEXT NOT NULL, device TEXT NOT NULL, camera TEXT NOT NULL,
+    last_seq INTEGER NOT NULL, last_end INTEGER NOT NULL, last_status TEXT NOT NULL, last_received INTEGER NOT NULL,
+    PRIMARY KEY (site, device, camera)
+  );
+  CREATE TABLE summaries (
+    site TEXT NOT NULL, device TEXT NOT NULL, camera TEXT NOT NULL, seq INTEGER NOT NULL,
+    start_ts INTEGER NOT NULL, end_ts INTEGER NOT NULL, status TEXT NOT NULL, frames INTEGER NOT NULL,
+    received_ts INTEGER NOT NULL,
+    payload TEXT NOT NULL,          -- JSON: the summary as received
+    PRIMARY KEY (site, device, camera, seq)
+  );
+  CREATE INDEX summaries_received ON summaries(received_ts);
+  CREATE TABLE events (
+    site TEXT NOT NULL, device TEXT NOT NULL, camera TEXT NOT NULL, seq INTEGER NOT NULL,
+    ts INTEGER NOT NULL, kind TEXT NOT NULL, received_ts INTEGER NOT NULL, payload TEXT NOT NULL,
+    PRIMARY KEY (site, device, camera, seq)
+  );
+  CREATE INDEX events_received ON events(received_ts);
+  CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    state TEXT NOT NULL,            -- firing | resolved
+    starts_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    record TEXT NOT NULL            -- JSON: the alert with labels, evidence, acknowledgement
+  );
+  CREATE INDEX alerts_state ON alerts(state, updated_at);
+  `,
+];
+
+function open(file: string): Database.Database {
+  try {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) throw new Error(`database schema version ${version} is newer than this collector (${MIGRATIONS.length}); upgrade the collector`);
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      db.transaction(() => {
+        db.exec(MIGRATIONS[v]!);
+        db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+    return db;
+  } catch (e) {
+    throw driftlineError('DRIFTLINE_ERR_STORE', { file, reason: (e as Error).message }, { cause: e });
+  }
+}
+
+type Stmt = Database.Statement<unknown[], unknown>;
+
+export class SqliteStore implements CollectorStore {
+  private readonly db: Database.Database;
+  private readonly s: Record<string, Stmt>;
+  private readonly summaryTx: (s: SummaryMessage, receivedTs: number, payload: string) => { result: Stored; previousSeq: number };
+
+  constructor(readonly file: string) {
+    this.db = open(file);
+    const p = (sql: string): Stmt => this.db.prepare(sql);
+    this.s = {
+      putStatus: p(`INSERT INTO devices (site, device, state, last_seen, status) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT(site, device) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, status = excluded.status`),
+      touch: p('UPDATE devices SET last_seen = max(last_seen, ?) WHERE site = ? AND device = ?'),
+      insertSummary: p('INSERT OR IGNORE INTO summaries (site, device, camera, seq, start_ts, end_ts, status, frames, received_ts, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      lastSeq: p('SELECT last_seq FROM cameras WHERE site = ? AND device = ? AND camera = ?'),
+      putCamera: p(`INSERT INTO cameras (site, device, camera, last_seq, last_end, last_status, last_received) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(site, device, camera) DO UPDATE SET
+          last_seq = max(last_seq, excluded.last_seq),
+          last_end = CASE WHEN excluded.last_seq >= last_seq THEN excluded.last_end ELSE last_end END,
+          last_status = CASE WHEN excluded.last_seq >= last_seq THEN excluded.last_status ELSE last_status END,
+          last_received = excluded.last_received`),
+      insertEvent: p('INSERT OR IGNORE INTO events (site, device, camera, seq, ts, kind, received_ts, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      device: p('SELECT site, device, state, last_seen AS lastSeen, status FROM devices WHERE site = ? AND device = ?'),
+      devices: p('SELECT site, device, state, last_seen AS lastSeen, status FROM devices ORDER BY site, device'),
+      cameras: p('SELECT site, device, camera, last_seq AS lastSeq, last_end AS lastEnd, last_status AS lastStatus, last_received AS lastReceived FROM cameras ORDER BY site, device, camera'),
+      timeline: p('SELECT seq, start_ts AS start, end_ts AS "end", status, frames, json_extract(payload, \'$.drivers\') AS drivers FROM summaries WHERE site = ? AND device = ? AND camera = ? AND end_ts >= ? ORDER BY seq DESC LIMIT ?'),
+      summaries: p('SELECT payload FROM summaries WHERE site = ? AND device = ? AND camera = ? ORDER BY seq'),
+      saveAlert: p(`INSERT INTO alerts (id, fingerprint, state, starts_at, updated_at, record) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, record = excluded.record`),
+      alert: p('SELECT record FROM alerts WHERE id = ?'),
+      alertsAll: p('SELECT record FROM alerts ORDER BY updated_at DESC LIMIT ?'),
+      alertsBy: p('SELECT record FROM alerts WHERE state = ? ORDER BY updated_at DESC LIMIT ?'),
+      pruneSummaries: p('DELETE FROM summaries WHERE received_ts < ?'),
+      pruneEvents: p('DELETE FROM events WHERE received_ts < ?'),
+      pruneAlerts: p("DELETE FROM alerts WHERE state = 'resolved' AND updated_at < ?"),
+    };
+    this.summaryTx = this.db.transaction((m: SummaryMessage, receivedTs: number, payload: string) => {
+      const prev = (this.s.lastSeq!.get([m.site, m.device, m.camera]) as { last_seq: number } | undefined)?.last_seq ?? 0;
+      const r = this.s.insertSummary!.run([m.site, m.device, m.camera, m.seq, m.start, m.end, m.status, m.frames, receivedTs, payload]);
+      if (r.changes === 0) return { result: 'duplicate' as const, previousSeq: prev };
+      this.s.putCamera!.run([m.site, m.device, m.camera, m.seq, m.end, m.status, receivedTs]);
+      return { result: 'stored' as const, previousSeq: prev };
+    });
+  }
+
+  putStatus(m: StatusMessage, receivedTs: number): void {
+    this.s.putStatus!.run([m.site, m.device, m.state, receivedTs, JSON.stringify(m)]);
+  }
+
+  addSummary(m: SummaryMessage, receivedTs: number): { result: Stored; previousSeq: number } {
+    return this.summaryTx(m, receivedTs, JSON.stringify(m));
+  }
+
+  addEvent(e: EventMessage, receivedTs: number): Stored {
+    return this.s.insertEvent!.run([e.site, e.device, e.camera, e.seq, e.ts, e.kind, receivedTs, JSON.stringify(e)]).changes ? 'stored' : 'duplicate';
+  }
+
+  touch(site: string, device: string, ts: number): void {
+    this.s.touch!.run([ts, site, device]);
+  }
+
+  private static device(r: { site: string; device: string; state: 'online' | 'offline'; lastSeen: number; status: string }): DeviceRow {
+    return { ...r, status: JSON.parse(r.status) as StatusMessage };
+  }
+
+  device(site: string, device: string): DeviceRow | undefined {
+    const r = this.s.device!.get([site, device]) as Parameters<typeof SqliteStore.device>[0] | undefined;
+    return r && SqliteStore.device(r);
+  }
+
+  devices(): DeviceRow[] {
+    return (this.s.devices!.all([]) as Parameters<typeof SqliteStore.device>[0][]).map(SqliteStore.device);
+  }
+
+  cameras(): CameraRow[] {
+    return this.s.cameras!.all([]) as CameraRow[];
+  }
+
+  timeline(site: string, device: string, camera: string, sinceTs: number, limit: number): TimelineRow[] {
+    return (this.s.timeline!.all([site, device, camera, sinceTs, limit]) as (Omit<TimelineRow, 'drivers'> & { drivers: string | null })[])
+      .map((r) => ({ ...r, drivers: r.drivers ? (JSON.parse(r.drivers) as TimelineRow['drivers']) : [] }))
+      .reverse();
+  }
+
+  summaries(site: string, device: string, camera: string): SummaryMessage[] {
+    return (this.s.summaries!.all([site, device, camera]) as { payload: string }[]).map((r) => JSON.parse(r.payload) as SummaryMessage);
+  }
+
+  saveAlert(a: AlertRecord): void {
+    this.s.saveAlert!.run([a.id, a.fingerprint, a.state, a.startsAt, a.updatedAt, JSON.stringify(a)]);
+  }
+
+  alert(id: string): AlertRecord | undefined {
+    const r = this.s.alert!.get([id]) as { record: string } | undefined;
+    return r && (JSON.parse(r.record) as AlertRecord);
+  }
+
+  alerts(o: { state?: 'firing' | 'resolved'; limit: number }): AlertRecord[] {
+    const rows = (o.state ? this.s.alertsBy!.all([o.state, o.limit]) : this.s.alertsAll!.all([o.limit])) as { record: string }[];
+    return rows.map((r) => JSON.parse(r.record) as AlertRecord);
+  }
+
+  prune(now: number, keepMs: number, keepAlertsMs: number): number {
+    return this.db.transaction(() => {
+      let n = this.s.pruneSummaries!.run([now - keepMs]).changes;
+      n += this.s.pruneEvents!.run([now - keepMs]).changes;
+      n += this.s.pruneAlerts!.run([new Date(now - keepAlertsMs).toISOString()]).changes;
+      return n;
+    })();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

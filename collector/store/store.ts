@@ -1,0 +1,61 @@
+/**
+ * What the collector keeps, behind one small interface so another database can replace SQLite
+ * without touching ingest, rules or the API.
+ */
+import type { AlertMessage, EventMessage, StatusMessage, SummaryMessage } from '../../protocol/messages.js';
+
+export interface AlertRecord extends AlertMessage {
+  /** Groups one condition's firings: rule + site/device/camera. */
+  readonly fingerprint: string;
+  updatedAt: string;
+  ack?: { by: string; comment: string; at: string };
+}
+
+export interface DeviceRow {
+  site: string;
+  device: string;
+  state: 'online' | 'offline';
+  lastSeen: number;
+  status: StatusMessage;
+}
+
+export interface CameraRow {
+  site: string;
+  device: string;
+  camera: string;
+  lastSeq: number;
+  lastEnd: number;
+  lastStatus: string;
+  lastReceived: number;
+}
+
+export interface TimelineRow {
+  seq: number;
+  start: number;
+  end: number;
+  status: string;
+  frames: number;
+  drivers: SummaryMessage['drivers'];
+}
+
+export type Stored = 'stored' | 'duplicate';
+
+export interface CollectorStore {
+  putStatus(s: StatusMessage, receivedTs: number): void;
+  /** Stores a summary unless (site, device, camera, seq) is already there; `previousSeq` is the camera's last seq before. */
+  addSummary(s: SummaryMessage, receivedTs: number): { result: Stored; previousSeq: number };
+  addEvent(e: EventMessage, receivedTs: number): Stored;
+  /** Marks a device seen (any message). */
+  touch(site: string, device: string, ts: number): void;
+  device(site: string, device: string): DeviceRow | undefined;
+  devices(): DeviceRow[];
+  cameras(): CameraRow[];
+  timeline(site: string, device: string, camera: string, sinceTs: number, limit: number): TimelineRow[];
+  summaries(site: string, device: string, camera: string): SummaryMessage[];
+  saveAlert(a: AlertRecord): void;
+  alert(id: string): AlertRecord | undefined;
+  alerts(o: { state?: 'firing' | 'resolved'; limit: number }): AlertRecord[];
+  /** Deletes what is past retention; returns the rows deleted. */
+  prune(now: number, keepMs: number, keepAlertsMs: number): number;
+  close(): void;
+}

@@ -1,0 +1,84 @@
+/**
+ * MQTT connection settings shared by the agent and the collector: one schema for the config file,
+ * and the translation into mqtt.js client options (TLS files read once at start-up, the password
+ * from the config, the environment or a file). Secrets never reach a log line: describeBroker()
+ * is what gets logged.
+ */
+import { readFileSync } from 'node:fs';
+import type { IClientOptions } from 'mqtt';
+import { driftlineError } from './errors.js';
+import type { Schema } from './schema.js';
+
+export const MQTT_TLS_SCHEMA: Schema = {
+  ca: { kind: 'string', default: '', doc: 'PEM file of the CA that signed the broker certificate (mqtts://); empty: the system CAs' },
+  cert: { kind: 'string', default: '', doc: 'PEM client certificate, for brokers that authenticate devices by certificate' },
+  key: { kind: 'string', default: '', doc: 'PEM private key of the client certificate' },
+  rejectUnauthorized: { kind: 'boolean', default: true, doc: 'refuse a broker certificate that does not verify (leave on in production)' },
+  username: { kind: 'string', default: '', doc: 'MQTT username (per device in production)' },
+  password: { kind: 'string', default: '', doc: 'MQTT password; prefer passwordFile or the environment variable' },
+  passwordFile: { kind: 'string', default: '', doc: 'file holding the MQTT password (e.g. a systemd credential)' },
+  keepaliveSeconds: { kind: 'number', integer: true, min: 5, max: 3600, default: 30, doc: 'MQTT keepalive; the broker declares the client gone after 1.5 x this' },
+  reconnectMinMs: { kind: 'number', integer: true, min: 50, default: 500, doc: 'first reconnect delay; doubles per failure, with jitter' },
+  reconnectMaxMs: { kind: 'number', integer: true, min: 100, default: 30_000, doc: 'longest reconnect delay' },
+};
+
+export interface MqttTlsConfig {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly rejectUnauthorized: boolean;
+  readonly username: string;
+  readonly password: string;
+  readonly passwordFile: string;
+  readonly keepaliveSeconds: number;
+  readonly reconnectMinMs: number;
+  readonly reconnectMaxMs: number;
+}
+
+function readPem(key: string, file: string): Buffer | undefined {
+  if (!file) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw driftlineError('DRIFTLINE_ERR_CONFIG', { key, value: file, expected: `a readable PEM file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` }, { cause: e });
+  }
+}
+
+/** mqtt.js options for one connection; `section` names the config section in errors (mqtt, broker). */
+export function clientOptions(c: MqttTlsConfig, section: string, clientId: string): IClientOptions {
+  let password = c.password || undefined;
+  if (c.passwordFile) password = readPem(`${section}.passwordFile`, c.passwordFile)!.toString('utf8').trim();
+  if ((c.cert && !c.key) || (c.key && !c.cert)) {
+    throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${section}.${c.cert ? 'key' : 'cert'}`, value: '""', expected: 'a client certificate and its key together' });
+  }
+  const o: IClientOptions = {
+    clientId,
+    keepalive: c.keepaliveSeconds,
+    reconnectPeriod: 0, // reconnects are ours, with backoff
+    connectTimeout: 10_000,
+    rejectUnauthorized: c.rejectUnauthorized,
+  };
+  if (c.username) o.username = c.username;
+  if (password !== undefined) o.password = password;
+  const ca = readPem(`${section}.ca`, c.ca);
+  const cert = readPem(`${section}.cert`, c.cert);
+  const key = readPem(`${section}.key`, c.key);
+  if (ca) o.ca = ca;
+  if (cert) o.cert = cert;
+  if (key) o.key = key;
+  return o;
+}
+
+/** The broker as a log line may show it: URL without credentials, and which auth is in use. */
+export function describeBroker(url: string, c: MqttTlsConfig): Record<string, unknown> {
+  let shown = url;
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    shown = u.toString();
+  } catch {
+    /* shown as given: validated elsewhere */
+  }
+  return { broker: shown, tls: /^(mqtts|wss):/.test(url), username: c.username || undefined, clientCert: Boolean(c.cert), password: c.password || c.passwordFile ? 'set' : 'none' };
+}

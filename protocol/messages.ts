@@ -1,0 +1,240 @@
+/**
+ * The payloads of wire contract v1 (docs/mqtt.md): one JSON Schema per message kind, the matching
+ * TypeScript types, and the validators the collector runs on every message. Fields may be added
+ * within a version (consumers ignore fields they do not know); anything else is a new version.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+
+export const SCHEMAS = {
+  status: 'driftline.status/1',
+  summary: 'driftline.summary/1',
+  event: 'driftline.event/1',
+  alert: 'driftline.alert/1',
+} as const;
+
+export const SUMMARY_STATUSES = ['ok', 'warn', 'alert', 'insufficient', 'unscored'] as const;
+export type SummaryStatus = (typeof SUMMARY_STATUSES)[number];
+export const EVENT_KINDS = ['stalled', 'resumed', 'sourceError', 'providerFallback', 'modelChanged'] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+const segment = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' } as const;
+const ms = { type: 'integer', minimum: 0, maximum: 8.64e15 } as const;
+const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+const num = { type: 'number' } as const;
+const numOrNull = { type: ['number', 'null'] } as const;
+const name = { type: 'string', minLength: 1, maxLength: 128 } as const;
+const model = {
+  type: 'object',
+  required: ['name', 'sha256'],
+  properties: { name: { type: 'string', maxLength: 256 }, sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+} as const;
+const map = (value: object, max = 256): object => ({ type: 'object', maxProperties: max, propertyNames: { maxLength: 128 }, additionalProperties: value });
+
+export const STATUS_SCHEMA = {
+  $id: SCHEMAS.status,
+  type: 'object',
+  required: ['schema', 'site', 'device', 'state', 'ts'],
+  properties: {
+    schema: { const: SCHEMAS.status },
+    site: segment,
+    device: segment,
+    state: { enum: ['online', 'offline'] },
+    ts: ms,
+    agent: { type: 'object', required: ['version'], properties: { version: { type: 'string', maxLength: 64 } } },
+    model,
+    provider: { type: 'string', maxLength: 32 },
+    providers: { type: 'array', maxItems: 8, items: { type: 'string', maxLength: 32 } },
+    cameras: { type: 'array', maxItems: 256, items: segment },
+    windowSeconds: { type: 'number', exclusiveMinimum: 0 },
+    reviewUrl: { type: 'string', maxLength: 1024 },
+  },
+  if: { properties: { state: { const: 'online' } } },
+  then: { required: ['agent', 'model', 'provider', 'providers', 'cameras', 'windowSeconds'] },
+} as const;
+
+export const SUMMARY_SCHEMA = {
+  $id: SCHEMAS.summary,
+  type: 'object',
+  required: ['schema', 'site', 'device', 'camera', 'seq', 'start', 'end', 'frames', 'dropped', 'errors', 'model', 'provider', 'status', 'features', 'classCounts', 'confHist', 'latencyMs'],
+  properties: {
+    schema: { const: SCHEMAS.summary },
+    site: segment,
+    device: segment,
+    camera: segment,
+    seq: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+    start: ms,
+    end: ms,
+    frames: count,
+    dropped: count,
+    errors: count,
+    model,
+    provider: { type: 'string', maxLength: 32 },
+    status: { enum: SUMMARY_STATUSES },
+    thresholds: { enum: ['calibrated', 'fixed'] },
+    features: map({ type: 'object', required: ['mean', 'std', 'min', 'max'], properties: { mean: num, std: num, min: num, max: num, z: numOrNull } }, 64),
+    drivers: {
+      type: 'array',
+      maxItems: 16,
+      items: {
+        type: 'object',
+        required: ['key', 'value', 'warn', 'alert', 'level'],
+        properties: { key: name, value: num, warn: num, alert: num, level: { enum: ['warn', 'alert'] }, features: { type: 'array', maxItems: 64, items: name } },
+      },
+    },
+    scores: map(numOrNull, 1024),
+    rates: { type: 'object', required: ['uncertain', 'ood'], properties: { uncertain: { type: 'number', minimum: 0, maximum: 1 }, ood: { type: 'number', minimum: 0, maximum: 1 } } },
+    oodFeatures: map({ type: 'number', minimum: 0, maximum: 1 }, 64),
+    sequential: map({ type: 'object', required: ['statistic', 'alarm'], properties: { statistic: num, alarm: { type: 'boolean' } } }, 16),
+    classCounts: map({ type: 'number', minimum: 0 }),
+    confHist: map({ type: 'array', maxItems: 128, items: { type: 'number', minimum: 0 } }),
+    latencyMs: map({ type: 'object', required: ['p50', 'p95', 'p99', 'max'], properties: { p50: num, p95: num, p99: num, max: num } }, 16),
+    review: {
+      type: 'array',
+      maxItems: 64,
+      items: { type: 'object', required: ['file', 'ts', 'reason'], properties: { file: { type: 'string', maxLength: 512 }, ts: ms, reason: { type: 'string', maxLength: 32 } } },
+    },
+  },
+} as const;
+
+export const EVENT_SCHEMA = {
+  $id: SCHEMAS.event,
+  type: 'object',
+  required: ['schema', 'site', 'device', 'camera', 'seq', 'ts', 'kind', 'message'],
+  properties: {
+    schema: { const: SCHEMAS.event },
+    site: segment,
+    device: segment,
+    camera: segment,
+    seq: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+    ts: ms,
+    kind: { enum: EVENT_KINDS },
+    message: { type: 'string', maxLength: 1024 },
+    detail: { type: 'object', maxProperties: 32 },
+  },
+} as const;
+
+export const ALERT_SCHEMA = {
+  $id: SCHEMAS.alert,
+  type: 'object',
+  required: ['schema', 'id', 'rule', 'state', 'severity', 'labels', 'annotations', 'startsAt'],
+  properties: {
+    schema: { const: SCHEMAS.alert },
+    id: { type: 'string', maxLength: 128 },
+    rule: { type: 'string', maxLength: 64 },
+    state: { enum: ['firing', 'resolved'] },
+    severity: { enum: ['info', 'warning', 'critical'] },
+    labels: map({ type: 'string' }, 32),
+    annotations: map({ type: 'string' }, 32),
+    startsAt: { type: 'string' },
+    endsAt: { type: 'string' },
+    evidence: { type: 'object' },
+  },
+} as const;
+
+export interface FeatureStats {
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+  /** (window mean - reference mean) / reference std; null without a reference. */
+  z?: number | null;
+}
+
+export interface StatusMessage {
+  schema: typeof SCHEMAS.status;
+  site: string;
+  device: string;
+  state: 'online' | 'offline';
+  ts: number;
+  agent?: { version: string };
+  model?: { name: string; sha256: string };
+  provider?: string;
+  providers?: string[];
+  cameras?: string[];
+  windowSeconds?: number;
+  reviewUrl?: string;
+}
+
+export interface SummaryDriver {
+  key: string;
+  value: number;
+  warn: number;
+  alert: number;
+  level: 'warn' | 'alert';
+  features?: string[];
+}
+
+export interface SummaryMessage {
+  schema: typeof SCHEMAS.summary;
+  site: string;
+  device: string;
+  camera: string;
+  seq: number;
+  start: number;
+  end: number;
+  frames: number;
+  dropped: number;
+  errors: number;
+  model: { name: string; sha256: string };
+  provider: string;
+  status: SummaryStatus;
+  thresholds?: 'calibrated' | 'fixed';
+  features: Record<string, FeatureStats>;
+  drivers?: SummaryDriver[];
+  scores?: Record<string, number | null>;
+  rates?: { uncertain: number; ood: number };
+  oodFeatures?: Record<string, number>;
+  sequential?: Record<string, { statistic: number; alarm: boolean }>;
+  classCounts: Record<string, number>;
+  confHist: Record<string, number[]>;
+  latencyMs: Record<string, { p50: number; p95: number; p99: number; max: number }>;
+  review?: { file: string; ts: number; reason: string }[];
+}
+
+export interface EventMessage {
+  schema: typeof SCHEMAS.event;
+  site: string;
+  device: string;
+  camera: string;
+  seq: number;
+  ts: number;
+  kind: EventKind;
+  message: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface AlertMessage {
+  schema: typeof SCHEMAS.alert;
+  id: string;
+  rule: string;
+  state: 'firing' | 'resolved';
+  severity: 'info' | 'warning' | 'critical';
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt?: string;
+  evidence?: Record<string, unknown>;
+}
+
+export type DeviceMessage = StatusMessage | SummaryMessage | EventMessage;
+
+const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true });
+const compiled: Record<string, ValidateFunction> = {
+  [SCHEMAS.status]: ajv.compile(STATUS_SCHEMA),
+  [SCHEMAS.summary]: ajv.compile(SUMMARY_SCHEMA),
+  [SCHEMAS.event]: ajv.compile(EVENT_SCHEMA),
+  [SCHEMAS.alert]: ajv.compile(ALERT_SCHEMA),
+};
+
+export type Verdict<T> = { ok: true; message: T } | { ok: false; reason: string };
+
+const where = (e: ErrorObject): string => `${e.instancePath || '(root)'} ${e.message ?? 'is invalid'}`;
+
+/** Validates a parsed payload against the schema it names, which must be `expected`. */
+export function check<T>(value: unknown, expected: string): Verdict<T> {
+  const schema = (value as { schema?: unknown } | null)?.schema;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'payload is not a JSON object' };
+  if (schema !== expected) return { ok: false, reason: `schema is ${JSON.stringify(schema)}, expected ${expected}` };
+  const v = compiled[expected]!;
+  return v(value) ? { ok: true, message: value as T } : { ok: false, reason: where(v.errors![0]!) };
+}
