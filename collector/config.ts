@@ -22,6 +22,8 @@ export const COLLECTOR_SCHEMA: Schema = {
       port: { kind: 'number', integer: true, min: 0, max: 65535, default: 1883, doc: 'embedded broker: TCP port (0: any free port)' },
       clientId: { kind: 'string', default: 'driftline-collector', doc: 'MQTT client id; with a persistent session the broker keeps messages for it while it is away' },
       shareGroup: { kind: 'string', default: 'driftline', pattern: /^[A-Za-z0-9_-]{1,64}$/, doc: 'external broker: shared-subscription group; replicas in one group split the fleet' },
+      shared: { kind: 'boolean', default: false, doc: 'external broker: subscribe through $share/<shareGroup>/ so replicas split the fleet; off: one collector on a persistent session, which Mosquitto keeps across its restarts (docs/mqtt.md)' },
+      sessionExpirySeconds: { kind: 'number', integer: true, min: 0, max: 4_294_967_295, default: 7 * 86_400, doc: 'external broker: how long the broker keeps queuing for this collector while it is away' },
       ...MQTT_TLS_SCHEMA,
     },
   },
@@ -89,7 +91,7 @@ export const COLLECTOR_SCHEMA: Schema = {
 };
 
 export interface CollectorConfig {
-  readonly broker: MqttTlsConfig & { url: string; host: string; port: number; clientId: string; shareGroup: string };
+  readonly broker: MqttTlsConfig & { url: string; host: string; port: number; clientId: string; shareGroup: string; shared: boolean; sessionExpirySeconds: number };
   readonly ingest: { maxPayloadBytes: number };
   readonly store: { path: string; retentionDays: number; alertRetentionDays: number; pruneIntervalSeconds: number };
   readonly rules: {

@@ -85,8 +85,9 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const subscriber = new Subscriber({
     url: brokerUrl,
     client: clientOptions(b, 'broker', b.clientId),
-    ...(embedded ? {} : { shareGroup: b.shareGroup }),
+    ...(embedded || !b.shared ? {} : { shareGroup: b.shareGroup }),
     protocolVersion: embedded ? 4 : 5,
+    sessionExpirySeconds: b.sessionExpirySeconds,
     backoff: { initialMs: b.reconnectMinMs, maxMs: b.reconnectMaxMs, jitter: 0.5 },
     log,
     onMessage: (topic, payload) => ingest.handle(topic, payload),

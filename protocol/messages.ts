@@ -78,7 +78,7 @@ export const SUMMARY_SCHEMA = {
       items: {
         type: 'object',
         required: ['key', 'value', 'warn', 'alert', 'level'],
-        properties: { key: name, value: num, warn: num, alert: num, level: { enum: ['warn', 'alert'] }, features: { type: 'array', maxItems: 64, items: name } },
+        properties: { key: name, value: num, warn: numOrNull, alert: numOrNull, level: { enum: ['warn', 'alert'] }, features: { type: 'array', maxItems: 64, items: name } },
       },
     },
     scores: map(numOrNull, 1024),
@@ -158,8 +158,9 @@ export interface StatusMessage {
 export interface SummaryDriver {
   key: string;
   value: number;
-  warn: number;
-  alert: number;
+  /** Thresholds; null where a score has none (a sequential detector has no alert level). */
+  warn: number | null;
+  alert: number | null;
   level: 'warn' | 'alert';
   features?: string[];
 }

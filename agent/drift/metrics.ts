@@ -119,14 +119,19 @@ export function chiSquare(reference: ArrayLike<number>, window: ArrayLike<number
 export class Cusum {
   private s = 0;
 
+  /**
+   * `cap` (default 2h) bounds the evidence, so that once the process is back at the reference the
+   * alarm clears within (cap - h) / k observations (20 at k 0.5, h 10) however long the shift lasted.
+   */
   constructor(
     readonly k: number,
     readonly h: number,
+    readonly cap = 2 * h,
   ) {}
 
   /** Adds an observation; returns true while the detector signals. */
   update(z: number): boolean {
-    this.s = Math.max(0, this.s + z - this.k);
+    this.s = Math.min(this.cap, Math.max(0, this.s + z - this.k));
     return this.s > this.h;
   }
 

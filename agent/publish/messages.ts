@@ -53,6 +53,7 @@ export function offline(id: Identity, ts = Date.now()): StatusMessage {
 }
 
 const finite = (v: number): number => (Number.isFinite(v) ? v : 0);
+const orNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
 export function summary(id: Identity, r: WindowReport, seq: number): SummaryMessage {
   const w = r.window;
@@ -84,11 +85,11 @@ export function summary(id: Identity, r: WindowReport, seq: number): SummaryMess
   };
   if (d) {
     m.thresholds = d.thresholds;
-    m.drivers = d.drivers.map((x) => ({ key: x.key, value: x.value, warn: x.warn, alert: x.alert, level: x.level, ...(x.features ? { features: x.features } : {}) }));
+    m.drivers = d.drivers.map((x) => ({ key: x.key, value: finite(x.value), warn: orNull(x.warn), alert: orNull(x.alert), level: x.level, ...(x.features ? { features: x.features } : {}) }));
     m.scores = Object.fromEntries(Object.entries(d.scores).map(([k, v]) => [k, Number.isFinite(v) ? v : null]));
-    m.rates = { uncertain: d.rates.uncertain, ood: d.rates.ood };
+    m.rates = { uncertain: finite(d.rates.uncertain), ood: finite(d.rates.ood) };
     m.oodFeatures = d.oodFeatures;
-    m.sequential = { ...d.sequential };
+    m.sequential = Object.fromEntries(Object.entries(d.sequential).map(([k, v]) => [k, { statistic: finite(v.statistic), alarm: v.alarm }]));
   }
   if (r.review?.length) m.review = r.review.slice(0, 64).map((x) => ({ ...x }));
   return m;

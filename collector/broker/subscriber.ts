@@ -17,12 +17,12 @@ export interface SubscriberOptions {
   readonly shareGroup?: string;
   /** MQTT 5 on external brokers (shared subscriptions, session expiry); 3.1.1 on the embedded one. */
   readonly protocolVersion: 4 | 5;
+  /** MQTT 5: how long the broker keeps the session (and queues for it) while the collector is away. */
+  readonly sessionExpirySeconds: number;
   readonly backoff: Backoff;
   readonly log: Logger;
   readonly onMessage: (topic: string, payload: Buffer) => void;
 }
-
-const SESSION_EXPIRY_S = 7 * 86_400;
 
 export class Subscriber {
   private client: MqttClient | undefined;
@@ -48,7 +48,7 @@ export class Subscriber {
       protocolVersion: this.o.protocolVersion,
       reconnectPeriod: this.o.backoff.initialMs,
       resubscribe: false,
-      ...(this.o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_S } } : {}),
+      ...(this.o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: this.o.sessionExpirySeconds } } : {}),
     });
     this.client = client;
     client.handleMessage = (packet, done) => {

@@ -164,7 +164,7 @@ export class RuleEngine {
       if (held >= this.o.driftForMs) {
         const evidence = evidenceOf(s, this.store.device(s.site, s.device)?.status.reviewUrl);
         const top = leadDriver(s, evidence.cause);
-        const scores = evidence.drivers.slice(0, 3).map((d) => `${d.key} ${d.value.toPrecision(3)} (warn ${d.warn.toPrecision(3)}, alert ${d.alert.toPrecision(3)})`).join('; ');
+        const scores = evidence.drivers.slice(0, 3).map((d) => `${d.key} ${d.value.toPrecision(3)} (warn ${d.warn?.toPrecision(3) ?? '-'}, alert ${d.alert?.toPrecision(3) ?? '-'})`).join('; ');
         this.fire('drift', key, now, {
           severity: st.worst === 'alert' ? 'critical' : 'warning',
           summary: `${id}: ${evidence.cause.class.replace('-', ' ')}${top ? `, ${top.key} ${top.value.toPrecision(3)}` : ''} for ${minutes(held)}, model ${modelLabel(s.model)}`,
@@ -245,9 +245,10 @@ export class RuleEngine {
     if (spec.feature) labels.feature = spec.feature;
     const annotations = { summary: spec.summary, description: spec.description, runbook_url: `${this.o.runbookUrl}#${rule.toLowerCase()}` };
     if (existing) {
+      // Labels are the alert's identity in Alertmanager: they stay as they were when it fired, or a
+      // resolve would leave the earlier label set firing there. Severity and the text may change.
       const escalated = existing.severity !== spec.severity;
       existing.severity = spec.severity;
-      existing.labels = labels;
       existing.annotations = annotations;
       if (spec.evidence) existing.evidence = spec.evidence as Record<string, unknown>;
       existing.updatedAt = iso(now);

@@ -29,7 +29,11 @@ export function featureOf(key: string): string {
 
 /** Drivers ordered by how far past their alert threshold they are. */
 export function rankDrivers(d: readonly SummaryDriver[] | undefined): SummaryDriver[] {
-  const ratio = (x: SummaryDriver): number => (x.alert > 0 ? x.value / x.alert : x.value);
+  // Past its alert threshold, or (with none, as for a sequential detector) its warn threshold.
+  const ratio = (x: SummaryDriver): number => {
+    const t = x.alert ?? x.warn;
+    return t !== null && t > 0 ? x.value / t : x.value;
+  };
   return [...(d ?? [])].sort((a, b) => ratio(b) - ratio(a));
 }
 
@@ -73,7 +77,7 @@ export function leadDriver(s: SummaryMessage, cause: Cause): SummaryDriver | und
 
 export interface Evidence {
   readonly window: { seq: number; start: string; end: string; frames: number; status: string };
-  readonly drivers: { key: string; value: number; warn: number; alert: number; level: string; features?: string[] }[];
+  readonly drivers: SummaryDriver[];
   readonly shifts: { feature: string; z: number; mean: number }[];
   readonly reviewFrames: string[];
   readonly cause: Cause;

@@ -67,4 +67,10 @@ test('CUSUM: hand-computed sums, quiet on noise around the reference, alarms on 
   // A shift of 1.5 standard deviations per window, never alarming on one window: 10 / (1.5 - 0.5) windows.
   for (let i = 0; i < 50 && at < 0; i++) if (slow.update(1.5)) at = i + 1;
   assert.equal(at, 11);
+  // However long the shift lasts, the evidence stops at 2h, so the alarm clears (h / k) windows after it ends.
+  for (let i = 0; i < 1000; i++) slow.update(5);
+  assert.equal(slow.statistic, 20);
+  let cleared = 0;
+  while (slow.update(0)) cleared++;
+  assert.equal(cleared + 1, 20);
 });
