@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<{ bench(seconds: number): Promise<vo
   detect: () => import('./detect.bench.js'),
   pipeline: () => import('./pipeline.bench.js'),
   drift: () => import('./drift.bench.js'),
+  collector: () => import('./collector.bench.js'),
 };
 
 const { values, positionals } = parseArgs({ options: { seconds: { type: 'string' } }, allowPositionals: true });

@@ -52,7 +52,14 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const store = new SqliteStore(config.store.path);
   const b = config.broker;
   let embedded: EmbeddedBroker | undefined;
-  if (!b.url) embedded = await listenOrExplain('the embedded MQTT broker', 'broker.port', b.host, b.port, () => startEmbeddedBroker(b.host, b.port));
+  if (!b.url) {
+    try {
+      embedded = await listenOrExplain('the embedded MQTT broker', 'broker.port', b.host, b.port, () => startEmbeddedBroker(b.host, b.port));
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+  }
   const brokerUrl = b.url || embedded!.url;
   const ackToken = secret(config.http.ackToken, config.http.ackTokenFile, 'http.ackTokenFile');
   const late: { subscriber?: Subscriber; running?: RunningCollector } = {};
@@ -91,6 +98,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     backoff: { initialMs: b.reconnectMinMs, maxMs: b.reconnectMaxMs, jitter: 0.5 },
     log,
     onMessage: (topic, payload) => ingest.handle(topic, payload),
+    batch: { begin: () => store.beginBatch(), commit: () => store.commitBatch() },
   });
   const metrics = collectorMetrics({ ingest, dispatcher, rules, store, brokerConnected: () => subscriber.connected, seqGaps: () => gaps.count });
   const app = buildHttp({ store, rules, metrics, ackToken, health: () => ({ broker: subscriber.connected }) });

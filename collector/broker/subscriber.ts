@@ -2,8 +2,12 @@
  * The collector's MQTT session. It subscribes to the device topics with QoS 1 on a persistent
  * session (clean: false, with a session expiry), so the broker keeps what arrives while the
  * collector is away; on an external broker through the shared subscription, so replicas split the
- * fleet. A message is acknowledged (PUBACK) only after ingest has stored it: a collector that dies
- * mid-message gets it again. Reconnects back off exponentially with jitter.
+ * fleet. A message is acknowledged (PUBACK) only after ingest has stored it durably: a collector
+ * that dies mid-message gets it again. Reconnects back off exponentially with jitter.
+ *
+ * Group commit: the messages of one burst (everything that arrived before the event loop turns)
+ * are stored in one transaction, and their PUBACKs are held back (the socket is corked) until it
+ * commits. A failed commit drops the connection with the PUBACKs unsent, so the broker re-delivers.
  */
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { backoffDelay, type Backoff } from '../../lib/backoff.js';
@@ -22,6 +26,8 @@ export interface SubscriberOptions {
   readonly backoff: Backoff;
   readonly log: Logger;
   readonly onMessage: (topic: string, payload: Buffer) => void;
+  /** Group commit around each burst of messages. */
+  readonly batch?: { begin(): void; commit(): void };
 }
 
 export class Subscriber {
@@ -53,6 +59,7 @@ export class Subscriber {
     this.client = client;
     client.handleMessage = (packet, done) => {
       try {
+        if (this.o.batch && !this.inBurst) this.openBurst(client);
         this.o.onMessage(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
         done();
       } catch (e) {
@@ -81,6 +88,25 @@ export class Subscriber {
       client.options.reconnectPeriod = Math.round(backoffDelay(this.o.backoff, this.attempt++));
     });
     client.on('error', (e) => this.o.log.warn({ err: e.message }, 'broker connection error'));
+  }
+
+  private inBurst = false;
+
+  private openBurst(client: MqttClient): void {
+    const stream = client.stream;
+    this.inBurst = true;
+    stream.cork();
+    this.o.batch!.begin();
+    setImmediate(() => {
+      this.inBurst = false;
+      try {
+        this.o.batch!.commit();
+        stream.uncork();
+      } catch (e) {
+        this.o.log.error({ err: (e as Error).message }, 'could not store a batch of messages; reconnecting so the broker re-delivers them');
+        stream.destroy();
+      }
+    });
   }
 
   async stop(): Promise<void> {

@@ -11,10 +11,9 @@ export function handlers(store: CollectorStore, rules: RuleEngine, log: Logger, 
       store.putStatus(m, now);
       rules.onStatus(m, previous, now);
     },
-    summary(m, now) {
-      const { result, previousSeq } = store.addSummary(m, now);
+    summary(m, now, raw) {
+      const { result, previousSeq } = store.addSummary(m, now, raw);
       if (result === 'duplicate') return false;
-      store.touch(m.site, m.device, now);
       if (previousSeq > 0 && m.seq > previousSeq + 1) {
         gaps.count += m.seq - previousSeq - 1;
         log.warn({ device: `${m.site}/${m.device}`, camera: m.camera, after: previousSeq, seq: m.seq }, 'summaries missing before this one (dropped upstream)');
@@ -22,9 +21,8 @@ export function handlers(store: CollectorStore, rules: RuleEngine, log: Logger, 
       rules.onSummary(m, now);
       return true;
     },
-    event(m, now) {
-      if (store.addEvent(m, now) === 'duplicate') return false;
-      store.touch(m.site, m.device, now);
+    event(m, now, raw) {
+      if (store.addEvent(m, now, raw) === 'duplicate') return false;
       rules.onEvent(m, now);
       return true;
     },

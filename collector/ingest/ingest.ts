@@ -14,8 +14,8 @@ export type RejectReason = (typeof REJECT_REASONS)[number];
 export interface Handlers {
   status(m: StatusMessage, now: number): void;
   /** Returns whether the summary was new (false: a duplicate). */
-  summary(m: SummaryMessage, now: number): boolean;
-  event(m: EventMessage, now: number): boolean;
+  summary(m: SummaryMessage, now: number, raw: string): boolean;
+  event(m: EventMessage, now: number, raw: string): boolean;
 }
 
 export interface IngestCounters {
@@ -58,8 +58,9 @@ export class Ingest {
     const t = parseTopic(topic);
     if (!t) return this.reject('topic', topic, 'not a driftline/v1 device topic');
     let value: unknown;
+    const text = payload.toString('utf8');
     try {
-      value = JSON.parse(payload.toString('utf8'));
+      value = JSON.parse(text);
     } catch (e) {
       return this.reject('json', topic, (e as Error).message);
     }
@@ -72,8 +73,8 @@ export class Ingest {
     let fresh = true;
     try {
       if (t.kind === 'status') this.handlers.status(m as StatusMessage, now);
-      else if (t.kind === 'summary') fresh = this.handlers.summary(m as SummaryMessage, now);
-      else fresh = this.handlers.event(m as EventMessage, now);
+      else if (t.kind === 'summary') fresh = this.handlers.summary(m as SummaryMessage, now, text);
+      else fresh = this.handlers.event(m as EventMessage, now, text);
     } catch (e) {
       this.counters.failed++;
       throw e;

@@ -1,7 +1,14 @@
 /**
  * The default collector store: one SQLite file (WAL, synchronous=NORMAL), numbered migrations,
  * prepared statements, and a uniqueness key on (site, device, camera, seq) that makes a re-delivered
- * summary a no-op. Each summary's row and its camera's bookkeeping change in one transaction.
+ * summary a no-op.
+ *
+ * Ingest writes one row per summary and nothing else: a 4 KB summary plus its bookkeeping in one
+ * transaction cost 124 µs, the row alone 60 µs (bench: collector). The per-camera and per-device
+ * bookkeeping (last seq, last verdict, last seen) is kept in memory and written every `flushMs`, in
+ * one transaction, and before any read of it. The last seq of a camera, which dedupe and gap
+ * counting need, comes from the summaries themselves (the primary key), so a crash between two
+ * flushes loses no data, only up to `flushMs` of "last seen" freshness.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -31,7 +38,6 @@ const MIGRATIONS: readonly string[] = [
     payload TEXT NOT NULL,          -- JSON: the summary as received
     PRIMARY KEY (site, device, camera, seq)
   );
-  CREATE INDEX summaries_received ON summaries(received_ts);
   CREATE TABLE events (
     site TEXT NOT NULL, device TEXT NOT NULL, camera TEXT NOT NULL, seq INTEGER NOT NULL,
     ts INTEGER NOT NULL, kind TEXT NOT NULL, received_ts INTEGER NOT NULL, payload TEXT NOT NULL,
@@ -75,9 +81,16 @@ type Stmt = Database.Statement<unknown[], unknown>;
 export class SqliteStore implements CollectorStore {
   private readonly db: Database.Database;
   private readonly s: Record<string, Stmt>;
-  private readonly summaryTx: (s: SummaryMessage, receivedTs: number, payload: string) => { result: Stored; previousSeq: number };
+  private readonly lastSeqs = new Map<string, number>();
+  private readonly dirtyCameras = new Map<string, unknown[]>();
+  private readonly dirtyDevices = new Map<string, unknown[]>();
+  private readonly flushTx: () => void;
+  private readonly timer: NodeJS.Timeout;
 
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    flushMs = 500,
+  ) {
     this.db = open(file);
     const p = (sql: string): Stmt => this.db.prepare(sql);
     this.s = {
@@ -85,7 +98,7 @@ export class SqliteStore implements CollectorStore {
         ON CONFLICT(site, device) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, status = excluded.status`),
       touch: p('UPDATE devices SET last_seen = max(last_seen, ?) WHERE site = ? AND device = ?'),
       insertSummary: p('INSERT OR IGNORE INTO summaries (site, device, camera, seq, start_ts, end_ts, status, frames, received_ts, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      lastSeq: p('SELECT last_seq FROM cameras WHERE site = ? AND device = ? AND camera = ?'),
+      lastSeq: p('SELECT max(seq) AS seq FROM summaries WHERE site = ? AND device = ? AND camera = ?'),
       putCamera: p(`INSERT INTO cameras (site, device, camera, last_seq, last_end, last_status, last_received) VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(site, device, camera) DO UPDATE SET
           last_seq = max(last_seq, excluded.last_seq),
@@ -103,32 +116,72 @@ export class SqliteStore implements CollectorStore {
       alert: p('SELECT record FROM alerts WHERE id = ?'),
       alertsAll: p('SELECT record FROM alerts ORDER BY updated_at DESC LIMIT ?'),
       alertsBy: p('SELECT record FROM alerts WHERE state = ? ORDER BY updated_at DESC LIMIT ?'),
-      pruneSummaries: p('DELETE FROM summaries WHERE received_ts < ?'),
+      // Rows are inserted in receive order, so rowid order is receive order: no index on received_ts.
+      pruneSummaries: p('DELETE FROM summaries WHERE rowid < coalesce((SELECT rowid FROM summaries WHERE received_ts >= ? ORDER BY rowid LIMIT 1), (SELECT max(rowid) + 1 FROM summaries))'),
       pruneEvents: p('DELETE FROM events WHERE received_ts < ?'),
       pruneAlerts: p("DELETE FROM alerts WHERE state = 'resolved' AND updated_at < ?"),
     };
-    this.summaryTx = this.db.transaction((m: SummaryMessage, receivedTs: number, payload: string) => {
-      const prev = (this.s.lastSeq!.get([m.site, m.device, m.camera]) as { last_seq: number } | undefined)?.last_seq ?? 0;
-      const r = this.s.insertSummary!.run([m.site, m.device, m.camera, m.seq, m.start, m.end, m.status, m.frames, receivedTs, payload]);
-      if (r.changes === 0) return { result: 'duplicate' as const, previousSeq: prev };
-      this.s.putCamera!.run([m.site, m.device, m.camera, m.seq, m.end, m.status, receivedTs]);
-      return { result: 'stored' as const, previousSeq: prev };
+    this.flushTx = this.db.transaction(() => {
+      for (const row of this.dirtyCameras.values()) this.s.putCamera!.run(row);
+      for (const row of this.dirtyDevices.values()) this.s.touch!.run(row);
     });
+    this.timer = setInterval(() => this.flush(), flushMs);
+    this.timer.unref();
+  }
+
+  beginBatch(): void {
+    if (!this.db.inTransaction) this.db.exec('BEGIN');
+  }
+
+  commitBatch(): void {
+    if (!this.db.inTransaction) return;
+    try {
+      this.db.exec('COMMIT');
+    } catch (e) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.lastSeqs.clear(); // may hold rows that were rolled back
+      throw e;
+    }
+  }
+
+  /** Writes the in-memory bookkeeping (cameras' last seq and verdict, devices' last seen). */
+  flush(): void {
+    if (!this.dirtyCameras.size && !this.dirtyDevices.size) return;
+    this.flushTx();
+    this.dirtyCameras.clear();
+    this.dirtyDevices.clear();
   }
 
   putStatus(m: StatusMessage, receivedTs: number): void {
+    this.flush();
     this.s.putStatus!.run([m.site, m.device, m.state, receivedTs, JSON.stringify(m)]);
   }
 
-  addSummary(m: SummaryMessage, receivedTs: number): { result: Stored; previousSeq: number } {
-    return this.summaryTx(m, receivedTs, JSON.stringify(m));
+  addSummary(m: SummaryMessage, receivedTs: number, raw?: string): { result: Stored; previousSeq: number } {
+    const key = `${m.site}/${m.device}/${m.camera}`;
+    let prev = this.lastSeqs.get(key);
+    if (prev === undefined) prev = (this.s.lastSeq!.get([m.site, m.device, m.camera]) as { seq: number | null }).seq ?? 0;
+    const stored = this.s.insertSummary!.run([m.site, m.device, m.camera, m.seq, m.start, m.end, m.status, m.frames, receivedTs, raw ?? JSON.stringify(m)]).changes > 0;
+    if (!stored) {
+      this.lastSeqs.set(key, prev);
+      return { result: 'duplicate', previousSeq: prev };
+    }
+    if (m.seq >= prev) {
+      this.lastSeqs.set(key, m.seq);
+      this.dirtyCameras.set(key, [m.site, m.device, m.camera, m.seq, m.end, m.status, receivedTs]);
+    }
+    this.dirtyDevices.set(`${m.site}/${m.device}`, [receivedTs, m.site, m.device]);
+    return { result: 'stored', previousSeq: prev };
   }
 
-  addEvent(e: EventMessage, receivedTs: number): Stored {
-    return this.s.insertEvent!.run([e.site, e.device, e.camera, e.seq, e.ts, e.kind, receivedTs, JSON.stringify(e)]).changes ? 'stored' : 'duplicate';
+  addEvent(e: EventMessage, receivedTs: number, raw?: string): Stored {
+    const stored = this.s.insertEvent!.run([e.site, e.device, e.camera, e.seq, e.ts, e.kind, receivedTs, raw ?? JSON.stringify(e)]).changes > 0;
+    if (stored) this.dirtyDevices.set(`${e.site}/${e.device}`, [receivedTs, e.site, e.device]);
+    return stored ? 'stored' : 'duplicate';
   }
 
   touch(site: string, device: string, ts: number): void {
+    this.flush();
     this.s.touch!.run([ts, site, device]);
   }
 
@@ -137,15 +190,18 @@ export class SqliteStore implements CollectorStore {
   }
 
   device(site: string, device: string): DeviceRow | undefined {
+    this.flush();
     const r = this.s.device!.get([site, device]) as Parameters<typeof SqliteStore.device>[0] | undefined;
     return r && SqliteStore.device(r);
   }
 
   devices(): DeviceRow[] {
+    this.flush();
     return (this.s.devices!.all([]) as Parameters<typeof SqliteStore.device>[0][]).map(SqliteStore.device);
   }
 
   cameras(): CameraRow[] {
+    this.flush();
     return this.s.cameras!.all([]) as CameraRow[];
   }
 
@@ -183,6 +239,9 @@ export class SqliteStore implements CollectorStore {
   }
 
   close(): void {
+    clearInterval(this.timer);
+    this.commitBatch();
+    this.flush();
     this.db.close();
   }
 }

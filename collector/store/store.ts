@@ -42,9 +42,12 @@ export type Stored = 'stored' | 'duplicate';
 
 export interface CollectorStore {
   putStatus(s: StatusMessage, receivedTs: number): void;
-  /** Stores a summary unless (site, device, camera, seq) is already there; `previousSeq` is the camera's last seq before. */
-  addSummary(s: SummaryMessage, receivedTs: number): { result: Stored; previousSeq: number };
-  addEvent(e: EventMessage, receivedTs: number): Stored;
+  /**
+   * Stores a summary unless (site, device, camera, seq) is already there, and marks its device seen;
+   * `previousSeq` is the camera's last seq before. `raw` is the payload as received (stored as is).
+   */
+  addSummary(s: SummaryMessage, receivedTs: number, raw?: string): { result: Stored; previousSeq: number };
+  addEvent(e: EventMessage, receivedTs: number, raw?: string): Stored;
   /** Marks a device seen (any message). */
   touch(site: string, device: string, ts: number): void;
   device(site: string, device: string): DeviceRow | undefined;
@@ -57,5 +60,9 @@ export interface CollectorStore {
   alerts(o: { state?: 'firing' | 'resolved'; limit: number }): AlertRecord[];
   /** Deletes what is past retention; returns the rows deleted. */
   prune(now: number, keepMs: number, keepAlertsMs: number): number;
+  /** Opens a batch: the writes until commitBatch() become durable together (group commit). */
+  beginBatch(): void;
+  /** Commits the open batch; throws (and rolls back) when the database refuses it. */
+  commitBatch(): void;
   close(): void;
 }

@@ -31,7 +31,7 @@ test('a minimal config for one camera starts from documented defaults, deeply fr
 });
 
 test('unknown and invalid keys name the key, the value and what was expected', () => {
-  rejects({ ...minimal, stor: {} }, /invalid stor: got \{\}, expected a known key here: one of model, store, telemetry, drift, review, log, cameras/);
+  rejects({ ...minimal, stor: {} }, /invalid stor: got \{\}, expected a known key here: one of model, store, telemetry, drift, review, mqtt, log, cameras/);
   rejects({ ...minimal, store: { maxByte: 5 } }, /invalid store\.maxByte: got 5, expected a known key/);
   rejects({ ...minimal, model: { conf: 2 } }, /invalid model\.conf: got 2, expected a number in \[0, 1\]/);
   rejects({ ...minimal, model: { providers: ['gpu'] } }, /model\.providers: got "gpu", expected one of tensorrt, cuda, cpu/);

@@ -1,41 +1,45 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { CLI, ROOT } from '../helpers/cli.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const CLI = join(ROOT, 'bin', 'driftline.js');
-
-test('demo runs the shipped detector on a drifting camera and prints a live view and a summary', async () => {
-  const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, 'demo', '--seconds', '4', '--fps', '8', '--final-gain', '0.3'], { cwd: ROOT });
-  assert.equal(stderr, '', 'no log noise for the expected provider fallback');
-  assert.match(stdout, /Execution provider: cpu \(tensorrt, cuda not available on this machine\)/);
-  const rows = stdout.split('\n').filter((l) => /^\s+\d+s\s+\d\.\d\d/.test(l));
-  assert.ok(rows.length >= 2, `live rows:\n${stdout}`);
-  const gains = rows.map((r) => Number(r.trim().split(/\s+/)[1]));
-  assert.ok(gains.every((g, i) => i === 0 || g < gains[i - 1]!), `light fades: ${gains.join(' ')}`);
-  const found = rows.map((r) => /(\d+) \/ (\d+)/.exec(r)!).map((m) => [Number(m[1]), Number(m[2])]);
-  assert.ok(found.every(([f, g]) => g! > 0 && f! <= g!), 'parts found never exceed the parts present');
-  const summary = /Recall went from (\d\.\d\d) at nominal light to (\d\.\d\d) at gain (0\.\d\d)/.exec(stdout);
-  assert.ok(summary, stdout);
-  const firstRow = found[0]!;
-  assert.equal(Number(summary[1]), +(firstRow[0]! / firstRow[1]!).toFixed(2), 'the summary starts from the first row');
-  assert.equal(Number(summary[3]), gains.at(-1), 'and ends at the last row');
+test('demo: collector, embedded broker and agent; the drift alert fires for the fading camera only', { timeout: 120_000 }, async () => {
+  const { stdout, stderr } = await promisify(execFile)(
+    process.execPath,
+    [CLI, 'demo', '--seconds', '36', '--window', '3', '--fps', '12', '--drift-after', '3', '--for', '3', '--http-port', '0'],
+    { cwd: ROOT, maxBuffer: 8 << 20 },
+  );
+  assert.equal(stderr, '', 'no log noise');
+  const http = /dashboard {2}(http:\/\/127\.0\.0\.1:\d+)\//.exec(stdout);
+  assert.ok(http, stdout);
+  assert.match(stdout, /embedded MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+/);
+  assert.match(stdout, /metrics {4}http:\/\/127\.0\.0\.1:\d+\/metrics/);
+  const rows = stdout.split('\n').filter((l) => /^\s+\d+s (line1-stable|line2-drifting)\s+\d+\s+\d+\s+(ok|warn|alert|insufficient)/.test(l));
+  const stable = rows.filter((r) => r.includes('line1-stable'));
+  const drifting = rows.filter((r) => r.includes('line2-drifting'));
+  assert.ok(stable.length >= 5 && drifting.length >= 5, `live rows for both cameras:\n${stdout}`);
+  assert.ok(drifting.some((r) => /\s(warn|alert)\s/.test(r)), 'the fading camera is judged drifting');
+  const firing = stdout.split('\n').filter((l) => l.startsWith('>>> ALERT FIRING'));
+  assert.equal(firing.length, 1, stdout);
+  assert.match(firing[0]!, /demo-plant\/edge-1\/line2-drifting: (input drift|camera fault)/);
+  assert.match(stdout, /cause: (input-drift|camera-fault): /);
+  assert.match(stdout, /Drift alerts fired: line2-drifting 1, line1-stable 0\./);
 });
 
-test('demo stops cleanly on SIGINT with its summary', async () => {
-  const child = spawn(process.execPath, [CLI, 'demo', '--seconds', '120', '--fps', '5'], { cwd: ROOT });
+test('demo stops cleanly on SIGINT', { timeout: 60_000 }, async () => {
+  const child = spawn(process.execPath, [CLI, 'demo', '--http-port', '0', '--window', '2', '--fps', '16'], { cwd: ROOT });
   let out = '';
   child.stdout.setEncoding('utf8');
   await new Promise<void>((resolve) => {
     child.stdout.on('data', (d: string) => {
       out += d;
-      if (/^\s+\d+s\s+/m.test(out)) resolve();
+      if (/^\s+\d+s line1-stable/m.test(out)) resolve();
     });
   });
   child.kill('SIGINT');
   const code = await new Promise<number | null>((r) => child.on('exit', r));
   assert.equal(code, 0);
-  assert.match(out, /Recall went from/);
+  assert.match(out, /Stopping: agent/);
+  assert.match(out, /Drift alerts fired: line2-drifting \d+, line1-stable 0\./);
 });

@@ -1,0 +1,90 @@
+/**
+ * The agent's MQTT link against the machine's Mosquitto: retained birth and clean-stop status, a
+ * backlog sent in order at the configured rate, and payloads the collector's schema accepts.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { connectAsync } from 'mqtt';
+import type { DriftResult } from '../../../agent/drift/camera-drift.js';
+import { DeviceLink } from '../../../agent/publish/link.js';
+import type { Identity } from '../../../agent/publish/messages.js';
+import { openDatabase } from '../../../agent/store/database.js';
+import type { WindowSummary } from '../../../agent/telemetry/window.js';
+import { silentLogger } from '../../../lib/log.js';
+import { check, SCHEMAS, type StatusMessage, type SummaryMessage } from '../../../protocol/messages.js';
+import { statusTopic, summaryTopic } from '../../../protocol/topics.js';
+import { SHA, uniqueName } from '../../helpers/collector.js';
+import { MACHINE_BROKER } from '../../helpers/mosquitto.js';
+import { until } from '../../helpers/wait.js';
+
+const window: WindowSummary = {
+  startTs: 1_790_000_000_000,
+  endTs: 1_790_000_059_000,
+  frames: 120,
+  features: { brightness: { mean: 80, std: 3, min: 70, max: 90 }, sharpness: { mean: 200, std: 9, min: 180, max: 220 } },
+  classCounts: { good: 110, scratch: 3 },
+  confHist: { good: [0, 1, 5, 100], scratch: [3, 0, 0, 0] },
+  latencyMs: { inference: { p50: 2.7, p95: 3, p99: 3.5, max: 4 } },
+};
+const drift: DriftResult = {
+  severity: 'warn',
+  frames: 120,
+  thresholds: 'calibrated',
+  // A sequential detector has no alert threshold (Infinity), and scores can be NaN: both must survive JSON.
+  drivers: [{ key: 'cusum:uncertain', value: 12.5, warn: 10, alert: Number.POSITIVE_INFINITY, level: 'warn' }],
+  rates: { uncertain: 0.2, ood: 0 },
+  oodFeatures: {},
+  sequential: { topScore: { statistic: 1, alarm: false }, uncertain: { statistic: 12.5, alarm: true }, classMix: { statistic: 0, alarm: false } },
+  scores: { 'psi:brightness': 0.05, 'js:conf.scratch': Number.NaN },
+};
+
+test('link: retained birth, backlog in order at the drain rate, schema-valid payloads, offline on a clean stop', { timeout: 60_000 }, async (t) => {
+  const site = uniqueName('site');
+  const identity: Identity = { site, device: 'edge', version: '0.1.0', model: { name: 'm.onnx', sha256: SHA }, provider: 'cpu', providers: ['cpu'], cameras: ['cam'], windowSeconds: 60 };
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-link-')), 'a.db'));
+  t.after(() => db.close());
+  const link = new DeviceLink(db, identity, { url: MACHINE_BROKER, client: { clientId: uniqueName('agent'), reconnectPeriod: 0 }, drainPerSecond: 20, maxInflight: 5, outboxMaxRows: 1000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 } }, silentLogger);
+  // A backlog built while offline.
+  for (let i = 0; i < 40; i++) link.summary({ camera: 'cam', window, dropped: 1, errors: 0, drift, reference: { brightness: { mean: 120, std: 8 } }, review: [{ file: 'cam/a.jpg', ts: 1, reason: 'uncertain' }] });
+  assert.equal(link.outbox.size, 40);
+  const sub = await connectAsync(MACHINE_BROKER, { clientId: uniqueName('watch') });
+  t.after(() => sub.endAsync());
+  const got: { seq: number; at: number; m: SummaryMessage }[] = [];
+  const status: StatusMessage[] = [];
+  sub.on('message', (topic, payload) => {
+    if (!payload.length) return; // the retained status being cleared at the end
+    const v = JSON.parse(payload.toString());
+    if (topic.endsWith('/status')) status.push(v);
+    else got.push({ seq: v.seq, at: performance.now(), m: v });
+  });
+  await sub.subscribeAsync([summaryTopic(site, 'edge', 'cam'), statusTopic(site, 'edge')], { qos: 1 });
+  link.start();
+  await until(() => got.length === 40 && link.outbox.size === 0, 20_000, 'the backlog');
+  assert.deepEqual(got.map((g) => g.seq), Array.from({ length: 40 }, (_, i) => i + 1), 'in seq order');
+  // 5 go at once (the in-flight window), the other 35 at 20 per second: at least 1.75 s.
+  assert.ok(got.at(-1)!.at - got[0]!.at >= 1700, `drained at the configured rate (${(got.at(-1)!.at - got[0]!.at).toFixed(0)} ms)`);
+  const v = check<SummaryMessage>(got[0]!.m, SCHEMAS.summary);
+  assert.ok(v.ok, v.ok ? '' : v.reason);
+  assert.equal(got[0]!.m.drivers![0]!.alert, null);
+  assert.equal(got[0]!.m.scores!['js:conf.scratch'], null);
+  assert.equal(got[0]!.m.features.brightness!.z, -5, '(80 - 120) / 8');
+  assert.equal(got[0]!.m.status, 'warn');
+  assert.ok(check(status[0], SCHEMAS.status).ok);
+  assert.equal(status[0]!.state, 'online');
+
+  const late = await connectAsync(MACHINE_BROKER, { clientId: uniqueName('late') });
+  t.after(() => late.endAsync());
+  const retained: StatusMessage[] = [];
+  late.on('message', (_t, p) => p.length && retained.push(JSON.parse(p.toString())));
+  await late.subscribeAsync(statusTopic(site, 'edge'), { qos: 1 });
+  await until(() => retained.length === 1, 5000, 'the retained birth');
+  assert.equal(retained[0]!.state, 'online');
+  await link.stop();
+  await until(() => retained.length === 2, 5000, 'the clean-stop status');
+  assert.equal(retained[1]!.state, 'offline');
+  assert.ok(check(retained[1], SCHEMAS.status).ok);
+  await late.publishAsync(statusTopic(site, 'edge'), '', { retain: true, qos: 1 }); // clear the retained status
+});

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { connectAsync } from 'mqtt';
+import { statusTopic, summaryTopic } from '../../../protocol/topics.js';
+import { SCHEMAS } from '../../../protocol/messages.js';
+import { SHA, summaryMsg, testCollector } from '../../helpers/collector.js';
+import { until } from '../../helpers/wait.js';
+
+test('HTTP API over the embedded broker: devices, cameras, timeline, alerts, token-protected acknowledge, metrics', { timeout: 60_000 }, async (t) => {
+  const c = await testCollector({ http: { ackToken: 'tok-123' }, rules: { driftForSeconds: 0 } });
+  t.after(() => c.stop());
+  const mq = await connectAsync(c.brokerUrl, { clientId: 'api-test-device' });
+  t.after(() => mq.endAsync());
+  await until(() => c.subscriber.connected, 10_000, 'the collector to subscribe');
+  const birth = { schema: SCHEMAS.status, site: 'p', device: 'e', state: 'online', ts: Date.now(), agent: { version: '0.1.0' }, model: { name: 'm.onnx', sha256: SHA }, provider: 'cpu', providers: ['cpu'], cameras: ['c1'], windowSeconds: 60 };
+  await mq.publishAsync(statusTopic('p', 'e'), JSON.stringify(birth), { qos: 1, retain: true });
+  for (let seq = 1; seq <= 3; seq++) {
+    const drivers = seq === 3 ? [{ key: 'psi:brightness', value: 0.6, warn: 0.1, alert: 0.25, level: 'alert' as const }] : [];
+    await mq.publishAsync(summaryTopic('p', 'e', 'c1'), JSON.stringify(summaryMsg('p', 'e', 'c1', seq, { status: seq === 3 ? 'alert' : 'ok', drivers })), { qos: 1 });
+  }
+  await until(() => c.rules.firing.some((a) => a.rule === 'drift'), 10_000, 'the drift alert');
+  const get = async (path: string): Promise<{ status: number; body: unknown }> => {
+    const r = await fetch(`${c.httpUrl}${path}`);
+    return { status: r.status, body: await r.json() };
+  };
+  const devices = (await get('/api/v1/devices')).body as { site: string; state: string; cameras: string[] }[];
+  assert.deepEqual(devices.map((x) => [x.site, x.state, x.cameras]), [['p', 'online', ['c1']]]);
+  const cameras = (await get('/api/v1/cameras')).body as { camera: string; lastSeq: number; lastStatus: string }[];
+  assert.deepEqual(cameras.map((x) => [x.camera, x.lastSeq, x.lastStatus]), [['c1', 3, 'alert']]);
+  const timeline = (await get('/api/v1/cameras/p/e/c1/timeline')).body as { seq: number; status: string; drivers: unknown[] }[];
+  assert.deepEqual(timeline.map((x) => [x.seq, x.status, x.drivers.length]), [[1, 'ok', 0], [2, 'ok', 0], [3, 'alert', 1]]);
+  assert.equal((await get('/api/v1/cameras/p/e/c1/timeline?limit=0')).status, 400, 'query validated');
+  assert.equal((await get('/api/v1/cameras/p/e/c%2B1/timeline')).status, 400, 'path validated');
+  const alerts = (await get('/api/v1/alerts')).body as { id: string; rule: string; labels: Record<string, string> }[];
+  assert.deepEqual(alerts.map((a) => [a.rule, a.labels.camera]), [['drift', 'c1']]);
+  const id = alerts[0]!.id;
+  assert.equal((await get(`/api/v1/alerts/${id}`)).status, 200);
+  assert.equal((await get('/api/v1/alerts/0123456789abcdef')).status, 404);
+
+  const ack = (headers: Record<string, string>, body: unknown, alertId = id) =>
+    fetch(`${c.httpUrl}/api/v1/alerts/${alertId}/ack`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  assert.equal((await ack({}, { by: 'ana' })).status, 401, 'no token');
+  assert.equal((await ack({ authorization: 'Bearer wrong' }, { by: 'ana' })).status, 401, 'wrong token');
+  assert.equal((await ack({ authorization: 'Bearer tok-123' }, { who: 'ana' })).status, 400, 'body validated');
+  assert.equal((await ack({ authorization: 'Bearer tok-123' }, { by: 'ana' }, '0123456789abcdef')).status, 404);
+  const ok = await ack({ authorization: 'Bearer tok-123' }, { by: 'ana', comment: 'technician on the way' });
+  assert.equal(ok.status, 200);
+  assert.equal(((await ok.json()) as { ack: { by: string } }).ack.by, 'ana');
+  assert.equal(((await get(`/api/v1/alerts/${id}`)).body as { ack: { comment: string } }).ack.comment, 'technician on the way');
+
+  const html = await (await fetch(`${c.httpUrl}/`)).text();
+  assert.match(html, /<title>Driftline collector<\/title>/);
+  const metrics = await (await fetch(`${c.httpUrl}/metrics`)).text();
+  assert.match(metrics, /driftline_collector_messages_total\{kind="summary",result="accepted"\} 3/);
+  assert.match(metrics, /driftline_collector_alerts_firing\{rule="drift",severity="critical"\} 1/);
+  assert.match(metrics, /driftline_collector_devices\{state="online"\} 1/);
+  assert.match(metrics, /driftline_collector_broker_connected 1/);
+});
+
+test('acknowledge is refused when no token is configured', { timeout: 30_000 }, async (t) => {
+  const c = await testCollector();
+  t.after(() => c.stop());
+  const r = await fetch(`${c.httpUrl}/api/v1/alerts/0123456789abcdef/ack`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer x' }, body: '{"by":"a"}' });
+  assert.equal(r.status, 403);
+  assert.match(((await r.json()) as { message: string }).message, /http\.ackToken/);
+});

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { AlertmanagerSink } from '../../../collector/notify/alertmanager.js';
+import { Dispatcher } from '../../../collector/notify/dispatcher.js';
+import { verify, WebhookSink } from '../../../collector/notify/webhook.js';
+import type { AlertRecord } from '../../../collector/store/store.js';
+import { silentLogger } from '../../../lib/log.js';
+import { check, SCHEMAS } from '../../../protocol/messages.js';
+import { until } from '../../helpers/wait.js';
+
+const alert = (id: string, state: 'firing' | 'resolved' = 'firing'): AlertRecord => ({
+  schema: SCHEMAS.alert, id, fingerprint: `drift/s/d/${id}`, rule: 'drift', state, severity: 'warning',
+  labels: { alertname: 'DriftlineDrift', severity: 'warning', site: 's', device: 'd', camera: 'c' },
+  annotations: { summary: 'x', description: 'y', runbook_url: 'docs/runbook.md#drift' },
+  startsAt: '2026-11-28T10:00:00.000Z', updatedAt: '2026-11-28T10:00:00.000Z',
+  ...(state === 'resolved' ? { endsAt: '2026-11-28T10:05:00.000Z' } : {}),
+  evidence: { cause: { class: 'input-drift', reason: 'dim' } },
+});
+
+/** A receiver that fails the first `failures` requests with 503, then records bodies and headers. */
+async function receiver(failures: number): Promise<{ url: string; got: { body: string; headers: IncomingMessage['headers'] }[]; close(): void }> {
+  const got: { body: string; headers: IncomingMessage['headers'] }[] = [];
+  let n = 0;
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c));
+    req.on('end', () => {
+      if (n++ < failures) {
+        res.writeHead(503).end('busy');
+        return;
+      }
+      got.push({ body, headers: req.headers });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got, close: () => server.close() };
+}
+
+test('webhook: signed alert, retried with backoff through failures, delivered in order', async () => {
+  const r = await receiver(3);
+  const d = new Dispatcher([new WebhookSink(r.url, 's3cret', 2000)], { maxQueue: 100, backoff: { initialMs: 20, maxMs: 100, jitter: 0 }, log: silentLogger });
+  d.push(alert('a1'), 'fire');
+  d.push(alert('a2'), 'fire');
+  await until(() => r.got.length === 2, 5000, 'both deliveries');
+  assert.equal(d.stats.webhook!.failed, 3);
+  assert.equal(d.stats.webhook!.sent, 2);
+  const [first] = r.got;
+  const body = JSON.parse(first!.body);
+  assert.equal(body.id, 'a1', 'order kept through the retries');
+  assert.ok(check(body, SCHEMAS.alert).ok, 'the body is a driftline.alert/1');
+  assert.equal(body.fingerprint, undefined, 'store bookkeeping is not sent');
+  const ts = first!.headers['x-driftline-timestamp'] as string;
+  const sig = first!.headers['x-driftline-signature'] as string;
+  assert.ok(verify('s3cret', ts, first!.body, sig), 'the receiver can verify the signature');
+  assert.ok(!verify('wrong', ts, first!.body, sig));
+  assert.ok(!verify('s3cret', ts, first!.body.replace('a1', 'a9'), sig), 'a changed body fails');
+  assert.ok(!verify('s3cret', String(Number(ts) - 3600), first!.body, sig), 'an old timestamp fails');
+  await d.close();
+  r.close();
+});
+
+test('dispatcher: push never waits on a dead sink; a newer state replaces a queued one; the queue is bounded', async () => {
+  const d = new Dispatcher([new WebhookSink('http://127.0.0.1:9/unreachable', 'k', 200)], { maxQueue: 3, backoff: { initialMs: 10_000, maxMs: 10_000, jitter: 0 }, log: silentLogger });
+  for (let i = 0; i < 10; i++) d.push(alert(`x${i}`), 'fire'); // synchronous: queued, never awaited
+  d.push(alert('x9', 'resolved'), 'resolve');
+  await until(() => d.stats.webhook!.failed >= 1, 3000, 'the first attempt to fail');
+  assert.equal(d.stats.webhook!.queued, 3);
+  assert.equal(d.stats.webhook!.dropped, 7, 'x0 is in delivery; x1..x7 were dropped for x8 and x9, whose resolve replaced its firing state');
+  await d.close(0);
+});
+
+test('Alertmanager body: labels, annotations with cause and id, endsAt only when resolved', () => {
+  const f = AlertmanagerSink.body(alert('a1'), 'http://collector:8080');
+  assert.deepEqual(Object.keys(f).sort(), ['annotations', 'generatorURL', 'labels', 'startsAt']);
+  assert.equal((f.annotations as Record<string, string>).cause, 'input-drift: dim');
+  assert.equal(f.generatorURL, 'http://collector:8080/api/v1/alerts/a1');
+  assert.equal(AlertmanagerSink.body(alert('a1', 'resolved'), '').endsAt, '2026-11-28T10:05:00.000Z');
+});

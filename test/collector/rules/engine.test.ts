@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { RuleEngine, type AlertChange, type RuleSettings } from '../../../collector/rules/engine.js';
+import { SqliteStore } from '../../../collector/store/sqlite-store.js';
+import type { AlertRecord } from '../../../collector/store/store.js';
+import { SCHEMAS, type EventMessage, type StatusMessage } from '../../../protocol/messages.js';
+import { SHA, summaryMsg } from '../../helpers/collector.js';
+
+const SETTINGS: RuleSettings = { driftForMs: 120_000, driftClearMs: 150_000, driftMinSeverity: 'warn', offlineSilenceMs: 300_000, stalledWindows: 3, modelChangedHoldMs: 3_600_000, resendMs: 60_000, runbookUrl: 'docs/runbook.md' };
+
+async function engine(o: Partial<RuleSettings> = {}): Promise<{ rules: RuleEngine; store: SqliteStore; changes: [string, AlertChange, AlertRecord][] }> {
+  const store = new SqliteStore(join(await mkdtemp(join(tmpdir(), 'driftline-rules-')), 'c.db'));
+  const changes: [string, AlertChange, AlertRecord][] = [];
+  const rules = new RuleEngine(store, { ...SETTINGS, ...o }, (a, c) => changes.push([a.rule, c, structuredClone(a)]));
+  return { rules, store, changes };
+}
+
+const birth = (o: Partial<StatusMessage> = {}): StatusMessage => ({
+  schema: SCHEMAS.status, site: 's', device: 'd', state: 'online', ts: 0, agent: { version: '0.1.0' }, model: { name: 'm.onnx', sha256: SHA },
+  provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60, ...o,
+});
+const driver = (key: string, value: number, level: 'warn' | 'alert' = 'alert') => ({ key, value, warn: 0.1, alert: 0.2, level });
+// A window of the camera: seq n covers minute n.
+const win = (n: number, status: 'ok' | 'warn' | 'alert' | 'insufficient', drivers = status === 'ok' ? [] : [driver('psi:brightness', 0.5)]) => {
+  const m = summaryMsg('s', 'd', 'c', n, { status, drivers });
+  return { m, now: m.end + 1000 };
+};
+
+test('drift fires only once windows at warn or worse span `for`, then holds through one ok window and resolves after `clear`', async () => {
+  const { rules, store, changes } = await engine();
+  store.putStatus(birth(), 0);
+  const feed = (n: number, st: Parameters<typeof win>[1]) => {
+    const w = win(n, st);
+    rules.onSummary(w.m, w.now);
+  };
+  feed(1, 'ok');
+  feed(2, 'warn');
+  feed(3, 'alert'); // spans 2 windows: 119 s < 120 s
+  assert.equal(changes.length, 0);
+  feed(4, 'warn'); // 179 s
+  assert.deepEqual(changes.map(([r, c]) => [r, c]), [['drift', 'fire']]);
+  const a = changes[0]![2];
+  assert.equal(a.severity, 'critical', 'an alert-level window in the run makes it critical');
+  assert.deepEqual(a.labels, { alertname: 'DriftlineDrift', severity: 'critical', site: 's', device: 'd', camera: 'c', model: `line-detector.onnx@${SHA.slice(0, 12)}`, feature: 'brightness' });
+  assert.match(a.annotations.summary!, /^s\/d\/c: input drift, psi:brightness 0.500 for 3 min/);
+  assert.equal(a.annotations.runbook_url, 'docs/runbook.md#drift');
+  feed(5, 'ok');
+  feed(6, 'insufficient'); // neither holds nor clears
+  feed(7, 'warn'); // back to drifting: the ok run starts again
+  feed(8, 'ok');
+  feed(9, 'ok');
+  assert.equal(rules.firing.length, 1, 'two ok windows (119 s) are not enough');
+  feed(10, 'ok'); // 179 s >= 150 s
+  assert.deepEqual(changes.map(([r, c]) => [r, c]), [['drift', 'fire'], ['drift', 'resolve']]);
+  const resolved = store.alert(a.id)!;
+  assert.equal(resolved.state, 'resolved');
+  assert.ok(resolved.endsAt);
+});
+
+test('device offline: on the Last Will at once, on silence after offlineSilence; a birth resolves it', async () => {
+  const { rules, store, changes } = await engine();
+  const quiet = birth({ cameras: [] });
+  store.putStatus(quiet, 1000);
+  rules.onStatus(quiet, undefined, 1000);
+  rules.tick(1000 + 299_000);
+  assert.equal(changes.length, 0);
+  rules.tick(1000 + 300_000);
+  assert.deepEqual(changes.map(([r, c]) => [r, c]), [['deviceOffline', 'fire']]);
+  assert.match(changes[0]![2].annotations.summary!, /is silent/);
+  rules.onStatus(birth(), birth(), 400_000);
+  assert.deepEqual(changes.map(([r, c]) => [r, c]).at(-1), ['deviceOffline', 'resolve']);
+  const will: StatusMessage = { schema: SCHEMAS.status, site: 's', device: 'd', state: 'offline', ts: 500_000 };
+  rules.onStatus(will, birth(), 500_000);
+  assert.deepEqual(changes.map(([r, c]) => [r, c]).at(-1), ['deviceOffline', 'fire']);
+  assert.equal(changes.at(-1)![2].severity, 'critical');
+});
+
+test('camera stalled: on the event, or after stalledWindows of silence; a summary resolves it', async () => {
+  const { rules, store, changes } = await engine();
+  store.putStatus(birth({ cameras: ['c', 'quiet'] }), 0);
+  rules.onStatus(birth({ cameras: ['c', 'quiet'] }), undefined, 0);
+  const ev: EventMessage = { schema: SCHEMAS.event, site: 's', device: 'd', camera: 'c', seq: 1, ts: 0, kind: 'stalled', message: 'no frame in 10 s' };
+  rules.onEvent(ev, 10_000);
+  assert.deepEqual(changes.map(([r, c, a]) => [r, c, a.labels.camera]), [['cameraStalled', 'fire', 'c']]);
+  const w = win(1, 'ok');
+  rules.onSummary(w.m, 20_000);
+  assert.deepEqual(changes.map(([r, c]) => [r, c]).at(-1), ['cameraStalled', 'resolve']);
+  store.touch('s', 'd', 170_000); // the device is alive; camera "quiet" never sent a summary
+  rules.tick(170_000);
+  assert.equal(changes.filter(([r]) => r === 'cameraStalled').length, 2, 'not yet: 170 s < 3 windows of 60 s');
+  store.touch('s', 'd', 181_000);
+  rules.tick(181_000);
+  assert.deepEqual(changes.map(([r, c, a]) => [r, c, a.labels.camera]).at(-1), ['cameraStalled', 'fire', 'quiet']);
+});
+
+test('provider fallback and model change from the birth message; model change resolves after its hold', async () => {
+  const { rules, changes } = await engine();
+  rules.onStatus(birth({ provider: 'cpu', providers: ['cuda', 'cpu'] }), undefined, 0);
+  assert.deepEqual(changes.map(([r, c]) => [r, c]), [['providerFallback', 'fire']]);
+  assert.match(changes[0]![2].annotations.summary!, /runs on cpu, not cuda/);
+  rules.onStatus(birth({ provider: 'cuda', providers: ['cuda', 'cpu'], model: { name: 'm2.onnx', sha256: 'b'.repeat(64) } }), birth(), 10_000);
+  assert.deepEqual(changes.map(([r, c]) => [r, c]).slice(1), [['providerFallback', 'resolve'], ['modelChanged', 'fire']]);
+  assert.equal(changes[2]![2].severity, 'info');
+  rules.tick(10_000 + 3_599_000);
+  assert.equal(rules.firing.length, 1);
+  rules.tick(10_000 + 3_600_000);
+  assert.equal(rules.firing.length, 0);
+});
+
+test('an active alert is not raised twice, is re-sent on the cadence, and survives a collector restart', async () => {
+  const { rules, store, changes } = await engine({ driftForMs: 0 });
+  store.putStatus(birth(), 0);
+  for (let n = 1; n <= 3; n++) rules.onSummary(win(n, 'warn').m, win(n, 'warn').now);
+  assert.deepEqual(changes.map(([, c]) => c), ['fire']);
+  const t = win(3, 'warn').now;
+  store.touch('s', 'd', t + 60_000);
+  rules.tick(t + 59_000);
+  rules.tick(t + 60_000);
+  assert.deepEqual(changes.map(([r, c]) => [r, c]), [['drift', 'fire'], ['drift', 'resend']]);
+  const again = new RuleEngine(store, SETTINGS, () => undefined);
+  assert.deepEqual(again.firing.map((a) => a.rule), ['drift'], 'loaded from the store');
+  const acked = again.acknowledge(again.firing[0]!.id, 'ana', 'looking', t)!;
+  assert.equal(acked.ack?.by, 'ana');
+  assert.equal(store.alert(acked.id)!.ack?.comment, 'looking');
+  assert.equal(again.acknowledge('0000000000000000', 'x', '', t), undefined);
+});

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { classify, evidenceOf, leadDriver, rankDrivers } from '../../../collector/rules/evidence.js';
+import type { FeatureStats, SummaryMessage } from '../../../protocol/messages.js';
+import { summaryMsg } from '../../helpers/collector.js';
+
+const with_ = (features: Record<string, Partial<FeatureStats>>, o: Partial<SummaryMessage> = {}): SummaryMessage => {
+  const m = summaryMsg('s', 'd', 'c', 1, o);
+  for (const [k, f] of Object.entries(features)) m.features[k] = { ...m.features[k]!, ...f };
+  return m;
+};
+const d = (key: string, value: number) => ({ key, value, warn: 0.1, alert: 0.2, level: 'alert' as const });
+
+test('cause: camera faults send a technician', () => {
+  const frozen = with_({ brightness: { min: 120, max: 120, mean: 120 }, contrast: { min: 0.2, max: 0.2, mean: 0.2 }, entropy: { min: 6, max: 6, mean: 6 }, sharpness: { min: 300, max: 300, mean: 300 } });
+  assert.deepEqual([classify(frozen).class, classify(frozen).fault], ['camera-fault', 'frozen']);
+  assert.match(classify(frozen).action, /technician/);
+  assert.equal(classify(with_({ brightness: { mean: 12, z: -9 } })).fault, 'dark');
+  assert.equal(classify(with_({ overExposed: { mean: 0.7 } })).fault, 'overexposed');
+  assert.equal(classify(with_({ sharpness: { mean: 20, z: -6 } })).fault, 'defocused');
+  assert.equal(classify(with_({ meanBoxArea: { mean: 0.2, z: 8 } })).fault, 'moved');
+});
+
+test('cause: input drift and model uncertainty go to data science', () => {
+  const dim = with_({ brightness: { mean: 70, z: -6 }, sharpness: { mean: 150, z: -4 } }, { drivers: [d('psi:brightness', 0.9), d('rate:uncertain', 0.3)] });
+  const c = classify(dim);
+  assert.equal(c.class, 'input-drift', 'a light change is not a defocused lens: brightness moved too');
+  assert.match(c.reason, /psi:brightness 0.900/);
+  assert.equal(leadDriver(dim, c)!.key, 'psi:brightness', 'the alert is labelled with the input feature');
+  const unsure = with_({}, { drivers: [d('rate:uncertain', 0.4), d('js:classMix', 0.3)], sequential: { topScore: { statistic: 12, alarm: true } } });
+  const u = classify(unsure);
+  assert.equal(u.class, 'model-uncertainty');
+  assert.match(u.reason, /sustained shift in topScore/);
+  assert.match(u.action, /label the review frames/);
+  assert.equal(classify(with_({})).class, 'unknown');
+});
+
+test('evidence: drivers ranked against their thresholds, biggest shifts, review links', () => {
+  const m = with_({ brightness: { mean: 80, z: -5 } }, {
+    drivers: [d('psi:contrast', 0.25), d('psi:brightness', 0.8), { key: 'cusum:uncertain', value: 30, warn: 10, alert: null, level: 'warn' }],
+    review: [{ file: 'c/2026/a.jpg', ts: 1, reason: 'ood' }],
+  });
+  assert.deepEqual(rankDrivers(m.drivers).map((x) => x.key), ['psi:brightness', 'cusum:uncertain', 'psi:contrast']);
+  const e = evidenceOf(m, 'http://edge-7:9100/review/');
+  assert.deepEqual(e.reviewFrames, ['http://edge-7:9100/review/c/2026/a.jpg']);
+  assert.deepEqual(evidenceOf(m, undefined).reviewFrames, ['d:c/2026/a.jpg'], 'without a URL: where it lies on the device');
+  assert.equal(e.shifts[0]!.feature, 'brightness');
+  assert.equal(e.window.seq, 1);
+});

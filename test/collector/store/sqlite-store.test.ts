@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { SqliteStore } from '../../../collector/store/sqlite-store.js';
+import { isDriftlineError } from '../../../lib/errors.js';
+import { SCHEMAS } from '../../../protocol/messages.js';
+import { summaryMsg } from '../../helpers/collector.js';
+
+const file = async (): Promise<string> => join(await mkdtemp(join(tmpdir(), 'driftline-store-')), 'c.db');
+
+test('summaries: dedupe on (site, device, camera, seq), previous seq reported, kept across reopen', async () => {
+  const f = await file();
+  const s = new SqliteStore(f);
+  assert.deepEqual(s.addSummary(summaryMsg('p', 'e', 'c', 1), 10), { result: 'stored', previousSeq: 0 });
+  assert.deepEqual(s.addSummary(summaryMsg('p', 'e', 'c', 1, { status: 'alert' }), 11), { result: 'duplicate', previousSeq: 1 });
+  assert.deepEqual(s.addSummary(summaryMsg('p', 'e', 'c', 3), 12), { result: 'stored', previousSeq: 1 });
+  assert.deepEqual(s.addSummary(summaryMsg('p', 'e', 'c', 2), 13), { result: 'stored', previousSeq: 3 }, 'a late one still fills its gap');
+  assert.deepEqual(s.addSummary(summaryMsg('p', 'e2', 'c', 1), 14).result, 'stored', 'another device has its own sequence');
+  s.close();
+  const again = new SqliteStore(f);
+  assert.deepEqual(again.summaries('p', 'e', 'c').map((m) => [m.seq, m.status]), [[1, 'ok'], [2, 'ok'], [3, 'ok']]);
+  assert.deepEqual(again.cameras().map((c) => [c.device, c.lastSeq]), [['e', 3], ['e2', 1]], 'the camera row tracks the highest seq');
+  const ev = { schema: SCHEMAS.event, site: 'p', device: 'e', camera: 'c', seq: 1, ts: 1, kind: 'stalled' as const, message: 'x' };
+  assert.equal(again.addEvent(ev, 1), 'stored');
+  assert.equal(again.addEvent(ev, 2), 'duplicate');
+  again.close();
+});
+
+test('retention deletes old summaries, events and resolved alerts, never a firing one', async () => {
+  const s = new SqliteStore(await file());
+  s.addSummary(summaryMsg('p', 'e', 'c', 1), 1_000);
+  s.addSummary(summaryMsg('p', 'e', 'c', 2), 90_000);
+  const base = { schema: SCHEMAS.alert, rule: 'drift', severity: 'warning' as const, labels: {}, annotations: {}, startsAt: new Date(0).toISOString() };
+  s.saveAlert({ ...base, id: 'old-resolved', fingerprint: 'f1', state: 'resolved', updatedAt: new Date(1_000).toISOString() });
+  s.saveAlert({ ...base, id: 'old-firing', fingerprint: 'f2', state: 'firing', updatedAt: new Date(1_000).toISOString() });
+  assert.equal(s.prune(100_000, 50_000, 50_000), 2);
+  assert.deepEqual(s.summaries('p', 'e', 'c').map((m) => m.seq), [2]);
+  assert.deepEqual(s.alerts({ limit: 10 }).map((a) => a.id), ['old-firing']);
+  s.close();
+});
+
+test('a database from a newer collector is refused with a coded error', async () => {
+  const f = await file();
+  new SqliteStore(f).close();
+  const raw = new Database(f);
+  raw.pragma('user_version = 99');
+  raw.close();
+  assert.throws(() => new SqliteStore(f), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_STORE') && /newer than this collector/.test(e.message));
+});
