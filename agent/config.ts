@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { driftlineError } from '../lib/errors.js';
+import { LOG_SECTION } from '../lib/log.js';
 import { MQTT_TLS_SCHEMA, type MqttTlsConfig } from '../lib/mqtt-options.js';
 import { applyEnv, validate, type Schema } from '../lib/schema.js';
 import { SEGMENT } from '../protocol/topics.js';
@@ -186,11 +187,7 @@ export const AGENT_SCHEMA: Schema = {
       reviewUrl: { kind: 'string', default: '', doc: 'base URL where review frames of this device can be fetched, for alert evidence links' },
     },
   },
-  log: {
-    kind: 'object',
-    doc: 'logging',
-    fields: { level: { kind: 'string', oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', doc: 'pino level' } },
-  },
+  log: LOG_SECTION,
   cameras: { kind: 'array', minItems: 1, item: camera, doc: 'the cameras this agent watches: name and source' },
 };
 

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { driftlineError } from '../lib/errors.js';
+import { LOG_SECTION } from '../lib/log.js';
 import { MQTT_TLS_SCHEMA, type MqttTlsConfig } from '../lib/mqtt-options.js';
 import { applyEnv, validate, type Schema } from '../lib/schema.js';
 
@@ -83,11 +84,7 @@ export const COLLECTOR_SCHEMA: Schema = {
       publicUrl: { kind: 'string', default: '', pattern: URL_HTTP, doc: 'how on-call reaches this collector, for links in alerts; empty: http://host:port' },
     },
   },
-  log: {
-    kind: 'object',
-    doc: 'logging',
-    fields: { level: { kind: 'string', oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', doc: 'pino level' } },
-  },
+  log: LOG_SECTION,
 };
 
 export interface CollectorConfig {

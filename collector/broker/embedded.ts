@@ -15,10 +15,15 @@ export interface EmbeddedBroker {
 export async function startEmbeddedBroker(host: string, port: number): Promise<EmbeddedBroker> {
   const broker = await Aedes.createBroker({ drainTimeout: 10_000 });
   const server: Server = createServer(broker.handle as unknown as (s: import('node:net').Socket) => void);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  } catch (e) {
+    await new Promise<void>((resolve) => broker.close(() => resolve())); // its heartbeat timer would keep the process alive
+    throw e;
+  }
   const actual = (server.address() as AddressInfo).port;
   return {
     url: `mqtt://${host === '0.0.0.0' ? '127.0.0.1' : host}:${actual}`,

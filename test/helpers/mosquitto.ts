@@ -36,12 +36,17 @@ export class TestBroker {
     return `mqtt://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<TestBroker> {
+  /**
+   * `listener` replaces the default plain, anonymous listener's settings (for TLS tests); it gets
+   * the port and the broker's folder, and returns config lines.
+   */
+  static async start(listener?: (port: number, dir: string) => Promise<string[]>): Promise<TestBroker> {
     const dir = await mkdtemp(join(tmpdir(), 'driftline-mosquitto-'));
     await chmod(dir, 0o777); // mosquitto started as root drops to its own user, which must write the persistence file
     const port = await freePort();
     const conf = join(dir, 'mosquitto.conf');
-    await writeFile(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'autosave_interval 1', 'max_queued_messages 100000', 'log_dest stderr', 'log_type error', 'log_type warning', ''].join('\n'));
+    const lines = listener ? await listener(port, dir) : [`listener ${port} 127.0.0.1`, 'allow_anonymous true'];
+    await writeFile(conf, [...lines, 'persistence true', `persistence_location ${dir}/`, 'autosave_interval 1', 'max_queued_messages 100000', 'log_dest stderr', 'log_type error', 'log_type warning', ''].join('\n'));
     const b = new TestBroker(port, conf);
     await b.resume();
     return b;
