@@ -177,6 +177,13 @@ export class Publisher {
     }
     this.live = false;
     this.generation++;
-    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    // A connection attempt to a broker that does not answer must not hold up the agent's stop.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => client.end(true, {}, () => resolve()), graceMs);
+      client.end(false, {}, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }
