@@ -88,7 +88,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     },
   );
   const gaps = { count: 0 };
-  const ingest = new Ingest(handlers(store, rules, log, gaps), { maxPayloadBytes: config.ingest.maxPayloadBytes, log });
+  const ingest = new Ingest(handlers(store, rules, log, b.url && b.shared ? undefined : gaps), { maxPayloadBytes: config.ingest.maxPayloadBytes, log });
   const subscriber = new Subscriber({
     url: brokerUrl,
     client: clientOptions(b, 'broker', b.clientId),

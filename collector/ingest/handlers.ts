@@ -4,7 +4,8 @@ import type { RuleEngine } from '../rules/engine.js';
 import type { CollectorStore } from '../store/store.js';
 import type { Handlers } from './ingest.js';
 
-export function handlers(store: CollectorStore, rules: RuleEngine, log: Logger, gaps: { count: number }): Handlers {
+/** `gaps` counts summaries missing between seqs; undefined when replicas share the fleet (each sees gaps). */
+export function handlers(store: CollectorStore, rules: RuleEngine, log: Logger, gaps: { count: number } | undefined): Handlers {
   return {
     status(m, now) {
       const previous = store.device(m.site, m.device)?.status;
@@ -14,7 +15,7 @@ export function handlers(store: CollectorStore, rules: RuleEngine, log: Logger, 
     summary(m, now, raw) {
       const { result, previousSeq } = store.addSummary(m, now, raw);
       if (result === 'duplicate') return false;
-      if (previousSeq > 0 && m.seq > previousSeq + 1) {
+      if (gaps && previousSeq > 0 && m.seq > previousSeq + 1) {
         gaps.count += m.seq - previousSeq - 1;
         log.warn({ device: `${m.site}/${m.device}`, camera: m.camera, after: previousSeq, seq: m.seq }, 'summaries missing before this one (dropped upstream)');
       }

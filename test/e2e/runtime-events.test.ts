@@ -1,0 +1,62 @@
+/**
+ * What the agent announces at start-up reaches on-call: the preferred execution provider is missing
+ * on this machine (CUDA on a CPU-only box), and the model differs from the one this store last ran.
+ * Real agent, the machine's Mosquitto, real collector; the alerts are also published on the MQTT
+ * alerts topic.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { connectAsync } from 'mqtt';
+import { agentConfig } from '../../agent/config.js';
+import { startAgent } from '../../agent/main.js';
+import { silentLogger } from '../../lib/log.js';
+import { check, SCHEMAS, type AlertMessage } from '../../protocol/messages.js';
+import { alertTopic } from '../../protocol/topics.js';
+import { testCollector, uniqueName } from '../helpers/collector.js';
+import { MACHINE_BROKER } from '../helpers/mosquitto.js';
+import { until } from '../helpers/wait.js';
+
+test('provider fallback and model change raise alerts at the collector and on the MQTT alerts topic', { timeout: 90_000 }, async (t) => {
+  const collector = await testCollector({ broker: { url: MACHINE_BROKER } });
+  t.after(() => collector.stop());
+  const site = uniqueName('site');
+  const watcher = await connectAsync(MACHINE_BROKER, { clientId: uniqueName('alerts') });
+  t.after(() => watcher.endAsync());
+  const published: AlertMessage[] = [];
+  watcher.on('message', (_t, p) => published.push(JSON.parse(p.toString())));
+  await watcher.subscribeAsync(alertTopic(site, 'edge'), { qos: 1 });
+
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-agent-'));
+  const store = join(dir, 'agent.db');
+  const raw = {
+    model: { providers: ['cuda', 'cpu'] },
+    store: { path: store },
+    telemetry: { windowSeconds: 1 },
+    mqtt: { url: MACHINE_BROKER, site, device: 'edge' },
+    cameras: [{ name: 'cam', source: { kind: 'synthetic', width: 160, height: 120, fps: 5 } }],
+  };
+  const first = await startAgent(agentConfig(raw, {}).config, silentLogger);
+  await first.stop();
+  // The store remembers the model it ran; make it remember another one, as after a model update.
+  const db = new Database(store);
+  db.prepare("UPDATE agent_meta SET value = ? WHERE key = 'model_sha256'").run(['f'.repeat(64)]);
+  db.close();
+  const second = await startAgent(agentConfig(raw, {}).config, silentLogger);
+  t.after(() => second.stop());
+
+  const firing = () => collector.rules.firing.filter((a) => a.labels.site === site);
+  await until(() => firing().some((a) => a.rule === 'modelChanged') && firing().some((a) => a.rule === 'providerFallback'), 30_000, 'both alerts');
+  const fallback = firing().find((a) => a.rule === 'providerFallback')!;
+  assert.match(fallback.annotations.summary!, /runs on cpu, not cuda/);
+  assert.equal(fallback.labels.camera, undefined, 'a device-level alert');
+  const changed = firing().find((a) => a.rule === 'modelChanged')!;
+  assert.equal(changed.severity, 'info');
+  assert.match(changed.annotations.description!, /from ffffffffffff to [0-9a-f]{12}/);
+  await until(() => published.some((a) => a.rule === 'modelChanged') && published.some((a) => a.rule === 'providerFallback'), 10_000, 'alerts on MQTT');
+  for (const a of published) assert.ok(check(a, SCHEMAS.alert).ok, JSON.stringify(a));
+  assert.equal(published.filter((a) => a.rule === 'providerFallback').length, 1, 'one alert however many cameras and starts reported the fallback');
+});
