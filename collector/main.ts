@@ -65,7 +65,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const late: { subscriber?: Subscriber; running?: RunningCollector } = {};
   const sinks: Sink[] = [];
   const n = config.notify;
-  if (n.alertmanagerUrl) sinks.push(new AlertmanagerSink(n.alertmanagerUrl, n.timeoutMs, config.http.publicUrl || `http://${config.http.host}:${config.http.port}`));
+  if (n.alertmanagerUrl) sinks.push(new AlertmanagerSink(n.alertmanagerUrl, n.timeoutMs, () => config.http.publicUrl || late.running?.httpUrl || ''));
   if (n.webhookUrl) sinks.push(new WebhookSink(n.webhookUrl, secret(n.webhookSecret, n.webhookSecretFile, 'notify.webhookSecretFile'), n.timeoutMs));
   if (n.mqtt) sinks.push(new MqttAlertSink(() => late.subscriber?.mqtt));
   const dispatcher = new Dispatcher(sinks, { maxQueue: n.maxQueue, backoff: { initialMs: n.retryMinMs, maxMs: n.retryMaxMs, jitter: 0.3 }, log });

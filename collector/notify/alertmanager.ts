@@ -14,7 +14,8 @@ export class AlertmanagerSink implements Sink {
   constructor(
     baseUrl: string,
     private readonly timeoutMs: number,
-    private readonly generatorUrl: string,
+    /** Where the alert's details are (this collector's API), known once it listens. */
+    private readonly generatorUrl: () => string,
   ) {
     this.url = `${baseUrl.replace(/\/+$/, '')}/api/v2/alerts`;
   }
@@ -34,6 +35,6 @@ export class AlertmanagerSink implements Sink {
   }
 
   send(a: AlertRecord): Promise<void> {
-    return postJson(this.url, JSON.stringify([AlertmanagerSink.body(a, this.generatorUrl)]), {}, this.timeoutMs);
+    return postJson(this.url, JSON.stringify([AlertmanagerSink.body(a, this.generatorUrl())]), {}, this.timeoutMs);
   }
 }

@@ -69,6 +69,9 @@ test('drift alert reaches Alertmanager for the drifting camera only, and resolve
   assert.match(a.annotations.runbook_url!, /runbook\.md#drift$/);
   assert.match(a.annotations.cause!, /^(input-drift|camera-fault): /, `a lighting change is classified as input drift or a camera fault: ${a.annotations.cause}`);
   assert.equal(a.status.state, 'active');
+  assert.ok(a.generatorURL.startsWith(`${collector.httpUrl}/api/v1/alerts/`), a.generatorURL);
+  const detail = (await (await fetch(a.generatorURL)).json()) as { evidence: { drivers: unknown[]; cause: { class: string } } };
+  assert.ok(detail.evidence.drivers.length > 0, 'the link leads to the evidence: scores against thresholds');
 
   await until(() => !collector.rules.firing.some((x) => x.rule === 'drift'), 60_000, 'the drift alert to resolve at the collector');
   let active = true;

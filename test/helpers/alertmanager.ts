@@ -11,6 +11,7 @@ export interface AmAlert {
   startsAt: string;
   endsAt: string;
   status: { state: string };
+  generatorURL: string;
 }
 
 export class TestAlertmanager {
