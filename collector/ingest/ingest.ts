@@ -51,9 +51,11 @@ export class Ingest {
   }
 
   /** Handles one message; returns what happened to it. Throws only when the store failed. */
-  handle(topic: string, payload: Buffer): 'accepted' | 'duplicate' | RejectReason {
+  handle(topic: string, payload: Buffer): 'accepted' | 'duplicate' | 'cleared' | RejectReason {
     this.counters.received++;
     const now = (this.o.now ?? Date.now)();
+    // An empty retained message is how an operator removes a decommissioned device's status.
+    if (payload.length === 0 && parseTopic(topic)?.kind === 'status') return 'cleared';
     if (payload.length > this.o.maxPayloadBytes) return this.reject('oversized', topic, `${payload.length} bytes, limit ${this.o.maxPayloadBytes}`);
     const t = parseTopic(topic);
     if (!t) return this.reject('topic', topic, 'not a driftline/v1 device topic');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { lastSeqs, testCollector, uniqueName } from '../helpers/collector.js';
 import { CLI, ROOT } from '../helpers/cli.js';
-import { MACHINE_BROKER } from '../helpers/mosquitto.js';
+import { clearRetainedStatus, MACHINE_BROKER } from '../helpers/mosquitto.js';
 import { until } from '../helpers/wait.js';
 
 function agent(config: string): { proc: ChildProcess; exited: Promise<number | null> } {
@@ -26,6 +26,7 @@ test('agent restart after SIGKILL: Last Will marks it offline, seq continues, no
   t.after(() => collector.stop());
   const dir = await mkdtemp(join(tmpdir(), 'driftline-agent-'));
   const site = uniqueName('site');
+  t.after(() => clearRetainedStatus(site, 'edge'));
   const config = join(dir, 'agent.yaml');
   await writeFile(
     config,

@@ -14,7 +14,7 @@ import { startAgent } from '../../agent/main.js';
 import { silentLogger } from '../../lib/log.js';
 import { TestAlertmanager, type AmAlert } from '../helpers/alertmanager.js';
 import { testCollector, uniqueName } from '../helpers/collector.js';
-import { MACHINE_BROKER } from '../helpers/mosquitto.js';
+import { clearRetainedStatus, MACHINE_BROKER } from '../helpers/mosquitto.js';
 import { sleep, until } from '../helpers/wait.js';
 
 test('drift alert reaches Alertmanager for the drifting camera only, and resolves there', { timeout: 150_000 }, async (t) => {
@@ -51,6 +51,7 @@ test('drift alert reaches Alertmanager for the drifting camera only, and resolve
   );
   const agent = await startAgent(config, silentLogger);
   t.after(() => agent.stop());
+  t.after(() => clearRetainedStatus(site, 'edge')); // after the agent's clean stop re-retains offline
   const ours = async (): Promise<AmAlert[]> => (await am.alerts()).filter((a) => a.labels.site === site);
 
   let fired: AmAlert[] = [];

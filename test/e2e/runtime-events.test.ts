@@ -17,7 +17,7 @@ import { silentLogger } from '../../lib/log.js';
 import { check, SCHEMAS, type AlertMessage } from '../../protocol/messages.js';
 import { alertTopic } from '../../protocol/topics.js';
 import { testCollector, uniqueName } from '../helpers/collector.js';
-import { MACHINE_BROKER } from '../helpers/mosquitto.js';
+import { clearRetainedStatus, MACHINE_BROKER } from '../helpers/mosquitto.js';
 import { until } from '../helpers/wait.js';
 
 test('provider fallback and model change raise alerts at the collector and on the MQTT alerts topic', { timeout: 90_000 }, async (t) => {
@@ -47,6 +47,7 @@ test('provider fallback and model change raise alerts at the collector and on th
   db.close();
   const second = await startAgent(agentConfig(raw, {}).config, silentLogger);
   t.after(() => second.stop());
+  t.after(() => clearRetainedStatus(site, 'edge')); // after the agent's clean stop re-retains offline
 
   const firing = () => collector.rules.firing.filter((a) => a.labels.site === site);
   await until(() => firing().some((a) => a.rule === 'modelChanged') && firing().some((a) => a.rule === 'providerFallback'), 30_000, 'both alerts');

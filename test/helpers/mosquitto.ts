@@ -74,3 +74,11 @@ export class TestBroker {
     await exited;
   }
 }
+
+/** Clears a device's retained status on the machine's broker, so test devices do not pile up there. */
+export async function clearRetainedStatus(site: string, device: string): Promise<void> {
+  const { connectAsync } = await import('mqtt');
+  const c = await connectAsync(MACHINE_BROKER, { clientId: `clear-${site}-${device}`.slice(0, 64) });
+  await c.publishAsync(`driftline/v1/${site}/${device}/status`, '', { qos: 1, retain: true });
+  await c.endAsync();
+}
