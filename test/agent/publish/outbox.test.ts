@@ -38,3 +38,25 @@ test('outbox: bounded, dropping the oldest; a failed build consumes no seq', asy
   assert.equal(o.enqueue('c/summary', row), 151, 'the failed message did not use up a seq');
   db.close();
 });
+
+test('outbox on a full disk: the write fails cleanly, nothing half-stored, seq continues once there is room', async () => {
+  const { DeviceLink } = await import('../../../agent/publish/link.js');
+  const { silentLogger } = await import('../../../lib/log.js');
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
+  const identity = { site: 's', device: 'd', version: '1', model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60 };
+  // Never started: this is about storing, not sending.
+  const link = new DeviceLink(db, identity, { url: 'mqtt://127.0.0.1:1', client: {}, drainPerSecond: 1, maxInflight: 1, outboxMaxRows: 1000, backoff: { initialMs: 1, maxMs: 1, jitter: 0 } }, silentLogger);
+  assert.equal(link.event('c', 'stalled', 'first'), 1);
+  const pages = db.pragma('page_count', { simple: true }) as number;
+  db.pragma(`max_page_count = ${pages}`); // SQLite's own "database or disk is full"
+  let failed = 0;
+  for (let i = 0; i < 50; i++) if (link.event('c', 'sourceError', 'x'.repeat(900)) === 0) failed++;
+  assert.ok(failed > 0, 'the disk filled up');
+  assert.equal(link.lost, failed);
+  const stored = link.outbox.size;
+  db.pragma('max_page_count = 1073741823');
+  const seq = link.event('c', 'resumed', 'room again');
+  assert.equal(seq, stored + 1, 'no seq was used up by a message that was not stored');
+  assert.deepEqual(link.outbox.next(0, 1000).map((r) => JSON.parse(r.payload).seq), Array.from({ length: stored + 1 }, (_, i) => i + 1));
+  db.close();
+});
