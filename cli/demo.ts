@@ -13,6 +13,7 @@ import { startAgent } from '../agent/main.js';
 import { collectorConfig } from '../collector/config.js';
 import { startCollector } from '../collector/main.js';
 import type { AlertRecord } from '../collector/store/store.js';
+import { isDriftlineError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { intFlag, numberFlag, parse, providersFlag } from './args.js';
 
@@ -32,7 +33,7 @@ Options:
   --drift-after S   when the light on line2 starts to fade (default 20)
   --final-gain F    illumination at the end of the fade, 1 = nominal (default 0.55)
   --for S           how long drift must hold before the alert fires (default 15)
-  --http-port P     collector HTTP port (default 8080; 0: any free port)
+  --http-port P     collector HTTP port (default 8080, or any free port if it is taken; 0: any free port)
   --providers L     execution providers to try in order (default cpu)
   --data DIR        where the databases go (default: a new temporary folder)
 `;
@@ -69,18 +70,24 @@ export async function run(argv: string[]): Promise<number> {
   const out = process.stdout;
   const log = createLogger('demo', 'error');
 
-  const collector = await startCollector(
-    collectorConfig(
-      {
-        broker: { host: '127.0.0.1', port: 0, clientId: 'driftline-demo-collector' },
-        store: { path: join(data, 'collector.db') },
-        rules: { driftForSeconds: holdFor, driftClearSeconds: Math.max(2 * window, holdFor), evalIntervalSeconds: 1 },
-        http: { host: '127.0.0.1', port: httpPort },
-      },
-      {},
-    ).config,
-    log,
-  );
+  const start = (port: number) =>
+    startCollector(
+      collectorConfig(
+        {
+          broker: { host: '127.0.0.1', port: 0, clientId: 'driftline-demo-collector' },
+          store: { path: join(data, 'collector.db') },
+          rules: { driftForSeconds: holdFor, driftClearSeconds: Math.max(2 * window, holdFor), evalIntervalSeconds: 1 },
+          http: { host: '127.0.0.1', port },
+        },
+        {},
+      ).config,
+      log,
+    );
+  // The default port may be taken on a developer's machine: the demo then takes any free one.
+  const collector = await start(httpPort).catch((e: unknown) => {
+    if (values['http-port'] === undefined && isDriftlineError(e, 'DRIFTLINE_ERR_LISTEN')) return start(0);
+    throw e;
+  });
   const fade = 30; // seconds from nominal light to the final gain
   const camera = (name: string, seed: number, schedule: object[]): object => ({ name, source: { kind: 'synthetic', width: 320, height: 240, fps, seed, schedule } });
   const agent = await startAgent(

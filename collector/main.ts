@@ -102,7 +102,14 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   });
   const metrics = collectorMetrics({ ingest, dispatcher, rules, store, brokerConnected: () => subscriber.connected, seqGaps: () => gaps.count });
   const app = buildHttp({ store, rules, metrics, ackToken, health: () => ({ broker: subscriber.connected }) });
-  await listenOrExplain('the HTTP API', 'http.port', config.http.host, config.http.port, () => app.listen({ host: config.http.host, port: config.http.port }));
+  try {
+    await listenOrExplain('the HTTP API', 'http.port', config.http.host, config.http.port, () => app.listen({ host: config.http.host, port: config.http.port }));
+  } catch (e) {
+    await embedded?.close();
+    await dispatcher.close(0);
+    store.close();
+    throw e;
+  }
   const addr = app.server.address() as AddressInfo;
   const httpUrl = `http://${config.http.host === '0.0.0.0' ? hostname() : config.http.host}:${addr.port}`;
   late.subscriber = subscriber;
