@@ -4,6 +4,7 @@
  * retention on a timer, and on stop drains the pipeline and flushes everything to SQLite.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import type { IClientOptions } from 'mqtt';
 import { basename } from 'node:path';
 import { driftlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -101,6 +102,8 @@ async function loadDrift(config: AgentConfig, sha256: string, log: Logger): Prom
 }
 
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
+  // TLS files and the password file are read first: a bad path fails before anything is started.
+  const mqttClient = config.mqtt.url ? clientOptions(config.mqtt, 'mqtt', config.mqtt.clientId || `driftline-agent-${config.mqtt.site}-${config.mqtt.device || HOST_DEVICE}`) : undefined;
   const db = openDatabase(config.store.path, { synchronous: config.store.synchronous });
   const upsert = db.prepare('INSERT INTO cameras (name) VALUES (?) ON CONFLICT(name) DO UPDATE SET name = excluded.name RETURNING id');
   const model = await loadModel(config.model.path, { providers: config.model.providers, intraOpThreads: config.model.threads, log });
@@ -165,7 +168,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
         jpegQuality: config.review.jpegQuality,
       })
     : undefined;
-  const link = config.mqtt.url ? openLink(config, db, model, log) : undefined;
+  const link = mqttClient ? openLink(config, mqttClient, db, model, log) : undefined;
   const reviewInWindow = db.prepare('SELECT file, ts, reason FROM review_samples WHERE camera_id = ? AND ts >= ? AND ts <= ? ORDER BY ts LIMIT 64');
   const reference = drift ? Object.fromEntries(Object.entries(drift.profile.features).map(([k, f]) => [k, { mean: f.mean, std: f.std }])) : undefined;
   const last = new Map<string, string>();
@@ -215,7 +218,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
 
 type Model = Awaited<ReturnType<typeof loadModel>>;
 
-function openLink(config: AgentConfig, db: ReturnType<typeof openDatabase>, model: Model, log: Logger): DeviceLink {
+function openLink(config: AgentConfig, client: IClientOptions, db: ReturnType<typeof openDatabase>, model: Model, log: Logger): DeviceLink {
   const m = config.mqtt;
   const device = m.device || HOST_DEVICE;
   const identity = {
@@ -234,7 +237,7 @@ function openLink(config: AgentConfig, db: ReturnType<typeof openDatabase>, mode
     identity,
     {
       url: m.url,
-      client: clientOptions(m, 'mqtt', m.clientId || `driftline-agent-${m.site}-${device}`),
+      client,
       drainPerSecond: m.drainPerSecond,
       maxInflight: m.maxInflight,
       outboxMaxRows: m.outboxMaxRows,

@@ -52,3 +52,12 @@ test('driftline agent refuses a bad config with the key at fault, before startin
   assert.equal(ok.code, 0);
   assert.equal((JSON.parse(ok.stdout) as { config: { model: { conf: number } } }).config.model.conf, 0.25);
 });
+
+test('agent with an unreadable MQTT CA file stops at once with the key and the reason', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-agent-cli-'));
+  const file = join(dir, 'agent.yaml');
+  await writeFile(file, `store: { path: ${join(dir, 'a.db')} }\nmqtt: { url: "mqtts://127.0.0.1:8883", ca: ${join(dir, 'missing-ca.pem')} }\ncameras:\n  - { name: c, source: { kind: synthetic } }\n`);
+  const r = await cli('agent', '--config', file);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /DRIFTLINE_ERR_CONFIG: invalid mqtt\.ca: got .*missing-ca\.pem, expected a readable PEM file \(ENOENT\)/);
+});
