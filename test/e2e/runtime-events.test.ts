@@ -21,7 +21,7 @@ import { clearRetainedStatus, MACHINE_BROKER } from '../helpers/mosquitto.js';
 import { until } from '../helpers/wait.js';
 
 test('provider fallback and model change raise alerts at the collector and on the MQTT alerts topic', { timeout: 90_000 }, async (t) => {
-  const collector = await testCollector({ broker: { url: MACHINE_BROKER } });
+  const collector = await testCollector({ broker: { url: MACHINE_BROKER }, notify: { mqtt: true } });
   t.after(() => collector.stop());
   const site = uniqueName('site');
   const watcher = await connectAsync(MACHINE_BROKER, { clientId: uniqueName('alerts') });

@@ -28,7 +28,9 @@ export async function testCollector(raw: Record<string, Record<string, unknown>>
       store: { path: join(dir, 'collector.db'), ...raw.store },
       http: { port: 0, ...raw.http },
       rules: { evalIntervalSeconds: 0.2, ...raw.rules },
-      notify: { retryMinMs: 50, retryMaxMs: 500, ...raw.notify },
+      // Off unless a test asks: every collector on the machine's broker sees every test's devices,
+      // and would publish alerts about them on topics another test watches.
+      notify: { retryMinMs: 50, retryMaxMs: 500, mqtt: false, ...raw.notify },
     },
     {},
   );
