@@ -62,6 +62,7 @@ test('link: retained birth, backlog in order at the drain rate, schema-valid pay
   });
   await sub.subscribeAsync([summaryTopic(site, 'edge', 'cam'), statusTopic(site, 'edge')], { qos: 1 });
   link.start();
+  t.after(() => link.stop()); // a no-op after the stop below; frees the connection if an assertion failed first
   await until(() => got.length === 40 && link.outbox.size === 0, 20_000, 'the backlog');
   assert.deepEqual(got.map((g) => g.seq), Array.from({ length: 40 }, (_, i) => i + 1), 'in seq order');
   // 5 go at once (the in-flight window), the other 35 at 20 per second: at least 1.75 s.

@@ -39,12 +39,14 @@ async function receiver(failures: number): Promise<{ url: string; got: { body: s
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got, close: () => server.close() };
 }
 
-test('webhook: signed alert, retried with backoff through failures, delivered in order', async () => {
+test('webhook: signed alert, retried with backoff through failures, delivered in order', async (t) => {
   const r = await receiver(3);
+  t.after(() => r.close());
   const d = new Dispatcher([new WebhookSink(r.url, 's3cret', 2000)], { maxQueue: 100, backoff: { initialMs: 20, maxMs: 100, jitter: 0 }, log: silentLogger });
+  t.after(() => d.close(0));
   d.push(alert('a1'), 'fire');
   d.push(alert('a2'), 'fire');
-  await until(() => r.got.length === 2, 5000, 'both deliveries');
+  await until(() => r.got.length === 2 && d.stats.webhook!.sent === 2, 5000, 'both deliveries, and their answers');
   assert.equal(d.stats.webhook!.failed, 3);
   assert.equal(d.stats.webhook!.sent, 2);
   const [first] = r.got;
@@ -58,18 +60,16 @@ test('webhook: signed alert, retried with backoff through failures, delivered in
   assert.ok(!verify('wrong', ts, first!.body, sig));
   assert.ok(!verify('s3cret', ts, first!.body.replace('a1', 'a9'), sig), 'a changed body fails');
   assert.ok(!verify('s3cret', String(Number(ts) - 3600), first!.body, sig), 'an old timestamp fails');
-  await d.close();
-  r.close();
 });
 
-test('dispatcher: push never waits on a dead sink; a newer state replaces a queued one; the queue is bounded', async () => {
+test('dispatcher: push never waits on a dead sink; a newer state replaces a queued one; the queue is bounded', async (t) => {
   const d = new Dispatcher([new WebhookSink('http://127.0.0.1:9/unreachable', 'k', 200)], { maxQueue: 3, backoff: { initialMs: 10_000, maxMs: 10_000, jitter: 0 }, log: silentLogger });
+  t.after(() => d.close(0));
   for (let i = 0; i < 10; i++) d.push(alert(`x${i}`), 'fire'); // synchronous: queued, never awaited
   d.push(alert('x9', 'resolved'), 'resolve');
   await until(() => d.stats.webhook!.failed >= 1, 3000, 'the first attempt to fail');
   assert.equal(d.stats.webhook!.queued, 3);
   assert.equal(d.stats.webhook!.dropped, 7, 'x0 is in delivery; x1..x7 were dropped for x8 and x9, whose resolve replaced its firing state');
-  await d.close(0);
 });
 
 test('Alertmanager body: labels, annotations with cause and id, endsAt only when resolved', () => {
