@@ -139,13 +139,3 @@ export function loadCollectorConfig(file: string | undefined, env: NodeJS.Proces
   }
   return collectorConfig(raw, env);
 }
-
-/** A secret from the config or from the file it names (file wins); `key` names it in errors. */
-export function secret(value: string, file: string, key: string): string {
-  if (!file) return value;
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (e) {
-    throw driftlineError('DRIFTLINE_ERR_CONFIG', { key, value: file, expected: `a readable file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` }, { cause: e });
-  }
-}

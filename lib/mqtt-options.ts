@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
 import { driftlineError } from './errors.js';
+import { secret } from './secret.js';
 import type { Schema } from './schema.js';
 
 export const MQTT_TLS_SCHEMA: Schema = {
@@ -46,8 +47,7 @@ function readPem(key: string, file: string): Buffer | undefined {
 
 /** mqtt.js options for one connection; `section` names the config section in errors (mqtt, broker). */
 export function clientOptions(c: MqttTlsConfig, section: string, clientId: string): IClientOptions {
-  let password = c.password || undefined;
-  if (c.passwordFile) password = readPem(`${section}.passwordFile`, c.passwordFile)!.toString('utf8').trim();
+  const password = secret(c.password, c.passwordFile, `${section}.passwordFile`) || undefined;
   if ((c.cert && !c.key) || (c.key && !c.cert)) {
     throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${section}.${c.cert ? 'key' : 'cert'}`, value: '""', expected: 'a client certificate and its key together' });
   }

@@ -20,6 +20,7 @@ export type EventKind = (typeof EVENT_KINDS)[number];
 const segment = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' } as const;
 const ms = { type: 'integer', minimum: 0, maximum: 8.64e15 } as const;
 const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+const seq = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
 const num = { type: 'number' } as const;
 const numOrNull = { type: ['number', 'null'] } as const;
 const name = { type: 'string', minLength: 1, maxLength: 128 } as const;
@@ -61,7 +62,7 @@ export const SUMMARY_SCHEMA = {
     site: segment,
     device: segment,
     camera: segment,
-    seq: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+    seq,
     start: ms,
     end: ms,
     frames: count,
@@ -105,7 +106,7 @@ export const EVENT_SCHEMA = {
     site: segment,
     device: segment,
     camera: segment,
-    seq: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+    seq,
     ts: ms,
     kind: { enum: EVENT_KINDS },
     message: { type: 'string', maxLength: 1024 },

@@ -26,7 +26,7 @@ export class Outbox {
   dropped = 0;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     readonly maxRows: number,
   ) {
     this.nextSeq = db.prepare('INSERT INTO publish_seq (stream, seq) VALUES (?, 1) ON CONFLICT(stream) DO UPDATE SET seq = seq + 1 RETURNING seq');
@@ -74,11 +74,5 @@ export class Outbox {
   /** The broker acknowledged the row: forget it. */
   ack(id: number): void {
     if (this.remove.run([id]).changes > 0) this.rows--;
-  }
-
-  /** The last seq handed out on `stream` (0 if none). */
-  lastSeq(stream: string): number {
-    const r = this.db.prepare('SELECT seq FROM publish_seq WHERE stream = ?').get([stream]) as { seq: number } | undefined;
-    return r?.seq ?? 0;
   }
 }

@@ -34,7 +34,6 @@ export class Subscriber {
   private client: MqttClient | undefined;
   private attempt = 0;
   private subscribed = false;
-  connects = 0;
 
   constructor(private readonly o: SubscriberOptions) {}
 
@@ -70,7 +69,6 @@ export class Subscriber {
     };
     client.on('connect', (ack) => {
       this.attempt = 0;
-      this.connects++;
       client.options.reconnectPeriod = this.o.backoff.initialMs;
       const filters = collectorFilters(this.o.shareGroup);
       client.subscribe(filters, { qos: 1 }, (err) => {

@@ -21,10 +21,7 @@ export interface MetricSources {
 export function collectorMetrics(src: MetricSources): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'driftline_collector_' });
-  // Counters mirrored from plain numbers: reset() then inc() to the current total at scrape time.
-  const mirror = (c: Counter<string>, labels: Record<string, string>, v: number): void => {
-    c.inc(labels, v);
-  };
+  // Counters mirror plain numbers kept by the work: reset() then inc() to the current total at scrape time.
   new Counter({
     name: 'driftline_collector_messages_total',
     help: 'Device messages by kind and result (accepted, duplicate)',
@@ -32,8 +29,8 @@ export function collectorMetrics(src: MetricSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [kind, n] of Object.entries(src.ingest.counters.accepted)) mirror(this, { kind, result: 'accepted' }, n);
-      for (const [kind, n] of Object.entries(src.ingest.counters.duplicates)) mirror(this, { kind, result: 'duplicate' }, n);
+      for (const [kind, n] of Object.entries(src.ingest.counters.accepted)) this.inc({ kind, result: 'accepted' }, n);
+      for (const [kind, n] of Object.entries(src.ingest.counters.duplicates)) this.inc({ kind, result: 'duplicate' }, n);
     },
   });
   new Counter({
@@ -43,7 +40,7 @@ export function collectorMetrics(src: MetricSources): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [reason, n] of Object.entries(src.ingest.counters.rejected)) mirror(this, { reason }, n);
+      for (const [reason, n] of Object.entries(src.ingest.counters.rejected)) this.inc({ reason }, n);
     },
   });
   new Counter({
@@ -82,9 +79,9 @@ export function collectorMetrics(src: MetricSources): Registry {
     collect() {
       this.reset();
       for (const [sink, s] of Object.entries(src.dispatcher.stats)) {
-        mirror(this, { sink, result: 'sent' }, s.sent);
-        mirror(this, { sink, result: 'failed' }, s.failed);
-        mirror(this, { sink, result: 'dropped' }, s.dropped);
+        this.inc({ sink, result: 'sent' }, s.sent);
+        this.inc({ sink, result: 'failed' }, s.failed);
+        this.inc({ sink, result: 'dropped' }, s.dropped);
       }
     },
   });

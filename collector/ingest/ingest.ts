@@ -54,11 +54,11 @@ export class Ingest {
   handle(topic: string, payload: Buffer): 'accepted' | 'duplicate' | 'cleared' | RejectReason {
     this.counters.received++;
     const now = (this.o.now ?? Date.now)();
-    // An empty retained message is how an operator removes a decommissioned device's status.
-    if (payload.length === 0 && parseTopic(topic)?.kind === 'status') return 'cleared';
     if (payload.length > this.o.maxPayloadBytes) return this.reject('oversized', topic, `${payload.length} bytes, limit ${this.o.maxPayloadBytes}`);
     const t = parseTopic(topic);
     if (!t) return this.reject('topic', topic, 'not a driftline/v1 device topic');
+    // An empty retained message is how an operator removes a decommissioned device's status.
+    if (payload.length === 0 && t.kind === 'status') return 'cleared';
     let value: unknown;
     const text = payload.toString('utf8');
     try {

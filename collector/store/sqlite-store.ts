@@ -180,11 +180,6 @@ export class SqliteStore implements CollectorStore {
     return stored ? 'stored' : 'duplicate';
   }
 
-  touch(site: string, device: string, ts: number): void {
-    this.flush();
-    this.s.touch!.run([ts, site, device]);
-  }
-
   private static device(r: { site: string; device: string; state: 'online' | 'offline'; lastSeen: number; status: string }): DeviceRow {
     return { ...r, status: JSON.parse(r.status) as StatusMessage };
   }

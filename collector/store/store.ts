@@ -48,8 +48,6 @@ export interface CollectorStore {
    */
   addSummary(s: SummaryMessage, receivedTs: number, raw?: string): { result: Stored; previousSeq: number };
   addEvent(e: EventMessage, receivedTs: number, raw?: string): Stored;
-  /** Marks a device seen (any message). */
-  touch(site: string, device: string, ts: number): void;
   device(site: string, device: string): DeviceRow | undefined;
   devices(): DeviceRow[];
   cameras(): CameraRow[];

@@ -88,10 +88,10 @@ test('camera stalled: on the event, or after stalledWindows of silence; a summar
   const w = win(1, 'ok');
   rules.onSummary(w.m, 20_000);
   assert.deepEqual(changes.map(([r, c]) => [r, c]).at(-1), ['cameraStalled', 'resolve']);
-  store.touch('s', 'd', 170_000); // the device is alive; camera "quiet" never sent a summary
+  store.putStatus(birth({ cameras: ['c', 'quiet'] }), 170_000); // the device is alive; camera "quiet" never sent a summary
   rules.tick(170_000);
   assert.equal(changes.filter(([r]) => r === 'cameraStalled').length, 2, 'not yet: 170 s < 3 windows of 60 s');
-  store.touch('s', 'd', 181_000);
+  store.putStatus(birth({ cameras: ['c', 'quiet'] }), 181_000);
   rules.tick(181_000);
   assert.deepEqual(changes.map(([r, c, a]) => [r, c, a.labels.camera]).at(-1), ['cameraStalled', 'fire', 'quiet']);
 });
@@ -116,7 +116,7 @@ test('an active alert is not raised twice, is re-sent on the cadence, and surviv
   for (let n = 1; n <= 3; n++) rules.onSummary(win(n, 'warn').m, win(n, 'warn').now);
   assert.deepEqual(changes.map(([, c]) => c), ['fire']);
   const t = win(3, 'warn').now;
-  store.touch('s', 'd', t + 60_000);
+  store.putStatus(birth(), t + 60_000); // the device is alive
   rules.tick(t + 59_000);
   rules.tick(t + 60_000);
   assert.deepEqual(changes.map(([r, c]) => [r, c]), [['drift', 'fire'], ['drift', 'resend']]);
