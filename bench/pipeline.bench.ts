@@ -33,6 +33,7 @@ class ReplaySource implements FrameSource {
   readonly name = 'replay';
   readonly counters: SourceCounters = { frames: 0, reconnects: 0, stalls: 0, errors: 0 };
   state: SourceState = 'stopped';
+  readonly paced = false; // it paces itself through onFrameDone
   private onFrame: ((f: SourceFrame) => void) | undefined;
   constructor(
     private readonly frames: Uint8Array[],
@@ -53,6 +54,8 @@ class ReplaySource implements FrameSource {
   async stop(): Promise<void> {
     this.state = 'stopped';
   }
+  pause(): void {}
+  resume(): void {}
 }
 
 const YOLO = new URL('../bench/models/yolov8n-random-640.onnx', import.meta.url).pathname;

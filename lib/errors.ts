@@ -66,6 +66,10 @@ export const ERRORS = {
     'a server socket could not be opened (port in use, no permission)',
     (d) => `cannot open ${s(d.what)} on ${s(d.address)} (${s(d.code)}): choose another port with ${s(d.key)}, or stop what holds it`,
   ),
+  DRIFTLINE_ERR_PROGRAM_MISSING: spec(
+    'an external program that a configured part needs (ffmpeg, gst-launch-1.0) is not installed',
+    (d) => `${s(d.neededBy)} needs ${s(d.program)}, which is not installed or not executable: install the ${s(d.pkg)} package (apt-get install ${s(d.pkg)})`,
+  ),
   DRIFTLINE_ERR_USAGE: spec('a command-line argument is missing or invalid', (d) => s(d.reason)),
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -105,8 +105,10 @@ export class Pipeline {
   start(): void {
     this.running = true;
     for (const r of this.runtimes) {
-      r.cam.source.start((f) => {
+      const src = r.cam.source;
+      src.start((f) => {
         r.queue.offer(f);
+        if (src.paced) src.pause(); // until the loop takes this frame: a recorded file loses none
         this.wake?.();
       });
     }
@@ -139,6 +141,7 @@ export class Pipeline {
       let next: { r: Runtime; slot: Slot; frame: QueuedFrame } | undefined;
       if (r) {
         const frame = r.queue.take()!;
+        if (r.cam.source.paced) r.cam.source.resume();
         const slot = det.nextSlot();
         try {
           await det.preprocess(frame, slot);

@@ -14,17 +14,28 @@ export interface FfmpegSourceOptions extends ProcessSourceOptions {
   readonly fps?: number;
   /** Loop a video file forever. */
   readonly loop?: boolean;
-  /** Read a file at its native rate instead of as fast as possible. */
+  /**
+   * Read a file at its native rate, like a live camera (frames dropped when the pipeline is slower).
+   * Off: a file is read at the pipeline's pace, every frame processed.
+   */
   readonly realtime?: boolean;
   /** The ffmpeg binary (default `ffmpeg` on PATH). */
   readonly ffmpeg?: string;
 }
 
+/** A local file: a path (not a device) or a file: URL. */
+export function isLocalFile(url: string): boolean {
+  return url.startsWith('file:') || (!/^[a-z][a-z0-9+.-]*:/i.test(url) && !url.startsWith('/dev/'));
+}
+
 export function ffmpegArgs(o: FfmpegSourceOptions): string[] {
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
   const isRtsp = o.url.startsWith('rtsp://') || o.url.startsWith('rtsps://');
-  if (isRtsp) args.push('-rtsp_transport', 'tcp', '-timeout', String((o.stallMs ?? 10_000) * 1000));
-  else if (/^https?:\/\//.test(o.url)) args.push('-rw_timeout', String((o.stallMs ?? 10_000) * 1000), '-reconnect', '0');
+  // ffmpeg's own socket timeout is a backstop at twice the stall window: the source's watchdog
+  // (within 1.25 x stallMs) always sees a silent camera first, so a stall is counted as a stall.
+  const socketTimeoutUs = String((o.stallMs ?? 10_000) * 2000);
+  if (isRtsp) args.push('-rtsp_transport', 'tcp', '-timeout', socketTimeoutUs);
+  else if (/^https?:\/\//.test(o.url)) args.push('-rw_timeout', socketTimeoutUs, '-reconnect', '0');
   else if (o.url.startsWith('/dev/video')) args.push('-f', 'v4l2');
   if (o.loop) args.push('-stream_loop', '-1');
   if (o.realtime) args.push('-re');
@@ -38,17 +49,19 @@ export function ffmpegArgs(o: FfmpegSourceOptions): string[] {
 }
 
 export class FfmpegSource extends ProcessSource {
+  override readonly paced: boolean;
+
   constructor(readonly opts: FfmpegSourceOptions) {
-    super(opts);
+    super(opts, opts.ffmpeg ?? 'ffmpeg', 'ffmpeg');
+    this.paced = isLocalFile(opts.url) && !opts.realtime;
   }
 
-  protected command(): { cmd: string; args: string[] } {
-    return { cmd: this.opts.ffmpeg ?? 'ffmpeg', args: ffmpegArgs(this.opts) };
+  protected args(): string[] {
+    return ffmpegArgs(this.opts);
   }
 
   /** A file that reaches its end is finished unless looped; a stream that ends has dropped. */
   protected endsCleanly(): boolean {
-    const isFile = !/^[a-z]+:\/\//.test(this.opts.url) && !this.opts.url.startsWith('/dev/');
-    return isFile && !this.opts.loop;
+    return isLocalFile(this.opts.url) && !this.opts.loop;
   }
 }

@@ -62,12 +62,12 @@ export function gstTokens(description: string): string[] {
 
 export class GstreamerSource extends ProcessSource {
   constructor(readonly opts: GstreamerSourceOptions) {
-    super(opts);
+    super(opts, opts.gstLaunch ?? 'gst-launch-1.0', 'gstreamer1.0-tools');
   }
 
-  protected command(): { cmd: string; args: string[] } {
+  protected args(): string[] {
     // -q keeps gst-launch's own status lines off stdout, which carries the frames.
-    return { cmd: this.opts.gstLaunch ?? 'gst-launch-1.0', args: ['-q', ...gstTokens(gstPipeline(this.opts))] };
+    return ['-q', ...gstTokens(gstPipeline(this.opts))];
   }
 
   protected endsCleanly(): boolean {

@@ -5,7 +5,9 @@
  * silent for `stallMs` (any bytes count as life, so a slow camera is never killed).
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
+import { requireProgram } from '../../lib/program.js';
 import { backoffDelay, BaseSource, DEFAULT_BACKOFF, type Backoff, type SourceFrame } from './source.js';
 
 export interface ProcessSourceOptions {
@@ -14,6 +16,8 @@ export interface ProcessSourceOptions {
   readonly height: number;
   /** No bytes for this long: the source is stalled and restarted (default 10 s). */
   readonly stallMs?: number;
+  /** A process that has not written its first byte yet gets this long (at least stallMs; default 10 s). */
+  readonly startMs?: number;
   readonly backoff?: Backoff;
 }
 
@@ -29,15 +33,27 @@ export abstract class ProcessSource extends BaseSource {
   private retry: NodeJS.Timeout | undefined;
   private onFrame: ((f: SourceFrame) => void) | undefined;
   private stopping = false;
+  /** Paused by the pipeline until it has taken the last frame (paced sources only). */
+  private held = false;
+  private gotBytes = false;
   private readonly view: { data: Uint8Array; width: number; height: number; channels: 3; ts: number; index: number };
 
-  /** The command that writes raw RGB24 frames of width x height to its stdout. */
-  protected abstract command(): { cmd: string; args: string[] };
+  /** The program found at construction: a missing one fails there, not in a retry loop. */
+  protected readonly program: string;
+
+  /** The arguments that make `program` write raw RGB24 frames of width x height to its stdout. */
+  protected abstract args(): string[];
   /** True when a clean exit means the input is finished (a file), not a lost connection. */
   protected abstract endsCleanly(): boolean;
 
-  constructor(readonly o: ProcessSourceOptions) {
+  /** `program` is a name on PATH or a path; `pkg` is the Debian package that installs it. */
+  constructor(
+    readonly o: ProcessSourceOptions,
+    program: string,
+    pkg: string,
+  ) {
     super(o.name, o.width, o.height);
+    this.program = requireProgram(program, pkg, `camera ${o.name}`);
     this.frame = new Uint8Array(o.width * o.height * 3);
     this.view = { data: this.frame, width: o.width, height: o.height, channels: 3, ts: 0, index: 0 };
   }
@@ -47,12 +63,15 @@ export abstract class ProcessSource extends BaseSource {
     this.stopping = false;
     this.spawn();
     const stallMs = this.o.stallMs ?? 10_000;
+    const startMs = Math.max(stallMs, this.o.startMs ?? 10_000);
     this.watchdog = setInterval(() => {
-      if (!this.child || this.state === 'backoff') return;
-      if (Date.now() - this.lastBytes > stallMs) {
+      if (!this.child || this.state === 'backoff' || this.held) return;
+      // Until its first bytes, a process is starting (connecting, probing the stream): it gets startMs.
+      const limit = this.state === 'connecting' && this.filled === 0 && !this.gotBytes ? startMs : stallMs;
+      if (Date.now() - this.lastBytes > limit) {
         this.counters.stalls++;
         this.setState('stalled');
-        this.error(`no data for ${stallMs} ms`);
+        this.error(`no data for ${limit} ms`);
         this.child.kill('SIGKILL');
       }
     }, Math.max(50, Math.min(1000, stallMs / 4)));
@@ -62,11 +81,13 @@ export abstract class ProcessSource extends BaseSource {
   private spawn(): void {
     this.setState('connecting');
     this.filled = 0;
+    this.gotBytes = false;
     this.lastBytes = Date.now();
-    const { cmd, args } = this.command();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const cmd = basename(this.program);
+    const child = spawn(this.program, this.args(), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (this.held) child.stdout.pause();
+    child.stdout.on('data', (chunk: Buffer) => this.onData(chunk, child.stdout));
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (d: string) => {
@@ -104,8 +125,31 @@ export abstract class ProcessSource extends BaseSource {
     }, delay);
   }
 
-  private onData(chunk: Buffer): void {
+  /**
+   * A paced source stops after each frame until the pipeline has taken it: the rest of the chunk
+   * goes back to the front of the pipe's buffer, and the paused pipe makes the process wait.
+   */
+  override pause(): void {
+    this.held = true;
+  }
+
+  override resume(): void {
+    if (!this.held) return;
+    this.held = false;
     this.lastBytes = Date.now();
+    this.child?.stdout.resume();
+  }
+
+  private onData(chunk: Buffer, stdout: Readable): void {
+    if (this.stopping) return;
+    if (this.held) {
+      // A pipe may still emit data it had already read before pause() took effect: back it goes.
+      stdout.pause();
+      stdout.unshift(chunk);
+      return;
+    }
+    this.lastBytes = Date.now();
+    this.gotBytes = true;
     let off = 0;
     const size = this.frame.length;
     while (off < chunk.length) {
@@ -120,6 +164,11 @@ export abstract class ProcessSource extends BaseSource {
         this.view.ts = Date.now();
         this.view.index = this.counters.frames++;
         this.onFrame?.(this.view);
+        if (this.held) {
+          stdout.pause();
+          if (off < chunk.length) stdout.unshift(chunk.subarray(off));
+          return;
+        }
       }
     }
   }
@@ -133,6 +182,8 @@ export abstract class ProcessSource extends BaseSource {
       this.setState('stopped');
       return;
     }
+    this.held = false;
+    child.stdout.resume(); // a paused pipe would keep the process from closing
     await new Promise<void>((resolve) => {
       child.once('close', () => resolve());
       child.kill('SIGTERM');

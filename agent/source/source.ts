@@ -33,8 +33,18 @@ export interface FrameSource {
   readonly height: number;
   readonly state: SourceState;
   readonly counters: Readonly<SourceCounters>;
+  /**
+   * True for a source that can wait for the pipeline (a recorded file read as fast as it decodes):
+   * the pipeline pauses it after each frame and resumes it once it has taken that frame, so no frame
+   * is dropped. A live camera is never paced: when the pipeline is slower, its frames are dropped
+   * and counted.
+   */
+  readonly paced: boolean;
   start(onFrame: (f: SourceFrame) => void): void;
   stop(): Promise<void>;
+  /** Paced sources: deliver nothing more until resume(). Others ignore it. */
+  pause(): void;
+  resume(): void;
   /** Called on every state change and on every error (with a one-line reason). */
   onEvent?: (e: { type: 'state'; state: SourceState } | { type: 'error'; reason: string }) => void;
 }
@@ -43,6 +53,7 @@ export interface FrameSource {
 export abstract class BaseSource implements FrameSource {
   readonly counters: SourceCounters = { frames: 0, reconnects: 0, stalls: 0, errors: 0 };
   onEvent?: FrameSource['onEvent'];
+  readonly paced: boolean = false;
   private _state: SourceState = 'stopped';
 
   constructor(
@@ -68,6 +79,8 @@ export abstract class BaseSource implements FrameSource {
 
   abstract start(onFrame: (f: SourceFrame) => void): void;
   abstract stop(): Promise<void>;
+  pause(): void {}
+  resume(): void {}
 }
 
 export { backoffDelay, DEFAULT_BACKOFF, type Backoff } from '../../lib/backoff.js';

@@ -16,12 +16,26 @@ import { readProfile } from '../../../agent/drift/profile.js';
 import { ScoringReference } from '../../../agent/drift/scores.js';
 import { ReviewSampler } from '../../../agent/review/sampler.js';
 import { readdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { TestContext } from 'node:test';
+import { FfmpegSource } from '../../../agent/source/ffmpeg.js';
+import { until } from '../../helpers/wait.js';
 
 const MODEL = new URL('../../../models/line-detector.onnx', import.meta.url).pathname;
+/** The Judge's default minimum window size: smaller windows are `insufficient`. */
+const MIN_FRAMES = 30;
 
-test('two cameras share one model; every frame is stored or counted as dropped; light drift shows in the store', async () => {
+async function testVideo(name: string, frames: number, rate: number): Promise<string> {
+  const file = join(await mkdtemp(join(tmpdir(), 'driftline-pipe-video-')), name);
+  await promisify(execFile)('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc=size=320x240:rate=${rate}`, '-frames:v', String(frames), '-c:v', 'mpeg4', '-y', file]);
+  return file;
+}
+
+test('two cameras share one model; every frame is stored or counted as dropped; light drift shows in the store', async (t) => {
   const tmp = await mkdtemp(join(tmpdir(), 'driftline-pipe-'));
   const db = openDatabase(join(tmp, 'agent.db'));
+  t.after(() => db.close());
   const profile = await readProfile(MODEL.replace(/\.onnx$/, '.profile.json'));
   const judge = new Judge(new ScoringReference(profile), profile.calibration, { windowSeconds: 1 });
   const review = new ReviewSampler(db, { dir: join(tmp, 'review'), maxPerHour: 20, maxBytes: 1 << 24 });
@@ -30,6 +44,7 @@ test('two cameras share one model; every frame is stored or counted as dropped; 
   const driftId = Number(ins.run('drifting').lastInsertRowid);
   const model = await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 });
   const detector = await Detector.open(model);
+  t.after(() => detector.close());
   const writer = new FrameWriter(db, { flushMs: 200 });
   // A fake clock makes the schedule independent of machine speed: it advances per frame.
   let driftFrames = 0;
@@ -43,6 +58,11 @@ test('two cameras share one model; every frame is stored or counted as dropped; 
     clock: () => driftFrames++ / 40,
     schedule: [{ at: 0, conditions: { gain: 1 } }, { at: 2, conditions: { gain: 0.5 } }],
   });
+  // Windows are 1 s of capture time; how many frames each holds depends on this machine's speed.
+  // The run lasts until the verdicts the assertions read exist: two scored windows of the stable
+  // camera and one whole window of the faded one, however long that takes.
+  let scoredStable = 0;
+  let darkScored = 0;
   const pipeline = new Pipeline(
     detector,
     writer,
@@ -50,12 +70,22 @@ test('two cameras share one model; every frame is stored or counted as dropped; 
       { id: stableId, source: stable },
       { id: driftId, source: drifting },
     ],
-    { windowMs: 1000, windows: new WindowWriter(db), drift: [new CameraDrift(judge, profile.calibration), new CameraDrift(judge, profile.calibration)], review },
+    {
+      windowMs: 1000,
+      windows: new WindowWriter(db),
+      drift: [new CameraDrift(judge, profile.calibration), new CameraDrift(judge, profile.calibration)],
+      review,
+      onWindow: (camera, w) => {
+        if (w.frames < MIN_FRAMES) return;
+        if (camera === 'stable') scoredStable++;
+        else if (driftFrames > 2 * 40 + 40 + 2) darkScored++; // a window spans 40 rendered frames: all of this one after the fade
+      },
+    },
   );
   pipeline.start();
-  await new Promise((r) => setTimeout(r, 3500));
+  t.after(() => pipeline.stop());
+  await until(() => scoredStable >= 2 && darkScored >= 1, 120_000, 'scored windows of both cameras, the faded one after its fade');
   await pipeline.stop();
-  await detector.close();
   const counts = pipeline.counters;
   for (const c of counts) {
     assert.ok(c.processed > 20, `${c.name}: processed ${c.processed}`);
@@ -91,8 +121,8 @@ test('two cameras share one model; every frame is stored or counted as dropped; 
   // Drift verdicts are stored with each window: the darkened camera ends in alert, on brightness.
   type Scored = { frames: number; severity: string | null; drift: string | null };
   const scored = (id: number): Scored[] => db.prepare('SELECT frames, severity, drift FROM windows WHERE camera_id = ? ORDER BY start_ts').all(id) as never;
-  for (const w of [...scored(stableId), ...scored(driftId)]) assert.equal(w.severity, w.frames >= 30 ? (JSON.parse(w.drift!) as { severity: string }).severity : 'insufficient');
-  const last = scored(driftId).filter((w) => w.frames >= 30).at(-1)!;
+  for (const w of [...scored(stableId), ...scored(driftId)]) assert.equal(w.severity, w.frames >= MIN_FRAMES ? (JSON.parse(w.drift!) as { severity: string }).severity : 'insufficient');
+  const last = scored(driftId).filter((w) => w.frames >= MIN_FRAMES).at(-1)!;
   assert.equal(last.severity, 'alert');
   const drivers = (JSON.parse(last.drift!) as { drivers: { key: string; features?: string[] }[] }).drivers;
   assert.ok(drivers.some((d) => /brightness|meanG|meanR|meanB/.test(d.key + (d.features ?? []).join())), JSON.stringify(drivers));
@@ -101,5 +131,39 @@ test('two cameras share one model; every frame is stored or counted as dropped; 
   const samples = db.prepare('SELECT file FROM review_samples').all([]) as { file: string }[];
   assert.ok(samples.length > 0 && samples.length <= 40, `${samples.length} review frames`);
   assert.deepEqual((await readdir(join(tmp, 'review'))).sort(), samples.map((r) => r.file).sort());
-  db.close();
+});
+
+/** A pipeline over one ffmpeg source, run until the source ends; returns its counters. */
+async function runFile(t: TestContext, file: string, realtime: boolean): Promise<{ offered: number; processed: number; dropped: number; errors: number; frames: number }> {
+  const tmp = await mkdtemp(join(tmpdir(), 'driftline-pipe-file-'));
+  const db = openDatabase(join(tmp, 'agent.db'));
+  t.after(() => db.close());
+  const id = Number(db.prepare('INSERT INTO cameras (name) VALUES (?)').run('file').lastInsertRowid);
+  const detector = await Detector.open(await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 }));
+  t.after(() => detector.close());
+  const source = new FfmpegSource({ name: 'file', url: file, width: 320, height: 240, realtime });
+  const pipeline = new Pipeline(detector, new FrameWriter(db, { flushMs: 200 }), [{ id, source }]);
+  pipeline.start();
+  t.after(() => pipeline.stop());
+  await until(() => source.state === 'ended', 120_000, 'the end of the file');
+  await pipeline.stop();
+  const c = pipeline.counters[0]!;
+  const frames = (db.prepare('SELECT COUNT(*) AS n FROM frames WHERE camera_id = ?').get(id) as { n: number }).n;
+  return { offered: c.offered, processed: c.processed, dropped: c.dropped, errors: c.errors, frames };
+}
+
+test('a recorded file is read at the pipeline\'s pace: 97 frames give 97 processed and 0 dropped', async (t) => {
+  const file = await testVideo('clip97.mkv', 97, 25);
+  const c = await runFile(t, file, false);
+  assert.deepEqual(c, { offered: 97, processed: 97, dropped: 0, errors: 0, frames: 97 });
+});
+
+test('a realtime file behaves like a live camera: faster than the pipeline, it drops and counts the drops', async (t) => {
+  // 1000 frames a second, read at that rate: far beyond what a 320x240 pipeline does on any CPU here.
+  const file = await testVideo('fast.mkv', 300, 1000);
+  const c = await runFile(t, file, true);
+  assert.equal(c.offered, 300);
+  assert.ok(c.dropped > 0, `drops under overload (${JSON.stringify(c)})`);
+  assert.equal(c.processed + c.dropped, c.offered, 'every frame is processed or counted as dropped');
+  assert.equal(c.frames, c.processed);
 });

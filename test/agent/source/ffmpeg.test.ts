@@ -6,9 +6,11 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { failPoint } from '../../helpers/fail-point.js';
 import { sleep, until } from '../../helpers/wait.js';
 import { promisify } from 'node:util';
-import { FfmpegSource } from '../../../agent/source/ffmpeg.js';
+import { FfmpegSource, ffmpegArgs, isLocalFile } from '../../../agent/source/ffmpeg.js';
+import { isDriftlineError } from '../../../lib/errors.js';
 import type { SourceState } from '../../../agent/source/source.js';
 
 const sh = promisify(execFile);
@@ -20,9 +22,10 @@ async function video(name: string, frames: number, extra: string[] = []): Promis
   return file;
 }
 
-test('a generated video of 73 frames yields exactly 73 frames, then ends', async () => {
+test('a generated video of 73 frames yields exactly 73 frames, then ends', async (t) => {
   const file = await video('clip.mkv', 73, ['-c:v', 'mpeg4', '-q:v', '3']);
   const src = new FfmpegSource({ name: 'file', url: file, width: 160, height: 120 });
+  t.after(() => src.stop());
   let n = 0;
   let nonBlack = 0;
   src.start((f) => {
@@ -35,12 +38,59 @@ test('a generated video of 73 frames yields exactly 73 frames, then ends', async
   assert.equal(nonBlack, 73, 'real pictures, cut at frame boundaries');
   assert.equal(src.counters.frames, 73);
   assert.equal(src.counters.errors, 0);
-  await src.stop();
+  assert.ok(src.paced, 'a file read as fast as it decodes waits for its consumer');
 });
 
-test('a looped file keeps delivering past its length', async () => {
+test('a paced file waits while its consumer holds a frame, and loses none', async (t) => {
+  const file = await video('paced.mkv', 30, ['-c:v', 'mpeg4']);
+  const src = new FfmpegSource({ name: 'paced', url: file, width: 64, height: 48, stallMs: 500 });
+  t.after(() => src.stop());
+  let n = 0;
+  src.start(() => {
+    n++;
+    src.pause();
+  });
+  await until(() => n === 1, 20_000, 'the first frame');
+  await sleep(1500); // three stall windows with the consumer holding: no frame, no stall, no restart
+  assert.equal(n, 1);
+  assert.equal(src.counters.stalls, 0, 'a held source is waiting, not stalled');
+  for (let i = 1; i < 30; i++) {
+    src.resume();
+    await until(() => n === i + 1, 20_000, `frame ${i + 1}`);
+  }
+  src.resume();
+  await until(() => src.state === 'ended', 20_000, 'end of file');
+  assert.equal(n, 30);
+  assert.equal(src.counters.errors, 0);
+});
+
+test('files and file: URLs are paced unless realtime; streams and devices never are', () => {
+  for (const url of ['/data/a.mp4', 'clips/b.mkv', 'file:/data/a.mp4', 'file:///data/a.mp4']) assert.ok(isLocalFile(url), url);
+  for (const url of ['rtsp://cam/s', 'http://cam/s.mjpg', '/dev/video0']) assert.ok(!isLocalFile(url), url);
+  assert.equal(new FfmpegSource({ name: 'f', url: '/data/a.mp4', width: 64, height: 48 }).paced, true);
+  assert.equal(new FfmpegSource({ name: 'f', url: '/data/a.mp4', width: 64, height: 48, loop: true }).paced, true);
+  assert.equal(new FfmpegSource({ name: 'f', url: '/data/a.mp4', width: 64, height: 48, realtime: true }).paced, false);
+  assert.equal(new FfmpegSource({ name: 'f', url: 'rtsp://cam/s', width: 64, height: 48 }).paced, false);
+});
+
+test("ffmpeg's own socket timeout is twice the stall window, so the watchdog always sees a stall first", () => {
+  const http = ffmpegArgs({ name: 'h', url: 'http://cam/s', width: 64, height: 48, stallMs: 1000 });
+  assert.equal(http[http.indexOf('-rw_timeout') + 1], '2000000');
+  const rtsp = ffmpegArgs({ name: 'r', url: 'rtsp://cam/s', width: 64, height: 48, stallMs: 3000 });
+  assert.equal(rtsp[rtsp.indexOf('-timeout') + 1], '6000000');
+});
+
+test('a missing ffmpeg is a configuration error naming the package, raised before anything starts', () => {
+  assert.throws(
+    () => new FfmpegSource({ name: 'cam1', url: '/data/a.mp4', width: 64, height: 48, ffmpeg: 'ffmpeg-not-installed-here' }),
+    (e: unknown) => isDriftlineError(e, 'DRIFTLINE_ERR_PROGRAM_MISSING') && /camera cam1 needs ffmpeg-not-installed-here.*apt-get install ffmpeg/.test(e.message),
+  );
+});
+
+test('a looped file keeps delivering past its length', async (t) => {
   const file = await video('short.mkv', 10, ['-c:v', 'mpeg4']);
   const src = new FfmpegSource({ name: 'loop', url: file, width: 64, height: 48, loop: true });
+  t.after(() => src.stop());
   let n = 0;
   src.start(() => n++);
   await until(() => n >= 35, 20_000, '35 frames from a 10-frame file');
@@ -48,7 +98,7 @@ test('a looped file keeps delivering past its length', async () => {
   assert.equal(src.state, 'stopped');
 });
 
-test('truncated and corrupted videos are counted as errors, and the process carries on', async () => {
+test('truncated and corrupted videos are counted as errors, and the process carries on', async (t) => {
   const file = await video('full.ts', 100, ['-c:v', 'mpeg2video', '-f', 'mpegts']);
   const bytes = await readFile(file);
   const truncated = file.replace('full.ts', 'truncated.ts');
@@ -59,6 +109,7 @@ test('truncated and corrupted videos are counted as errors, and the process carr
   await writeFile(corrupt, damaged);
   for (const [path, label] of [[truncated, 'truncated'], [corrupt, 'corrupt']] as const) {
     const src = new FfmpegSource({ name: label, url: path, width: 64, height: 48, backoff: { initialMs: 50, maxMs: 100, jitter: 0 } });
+    t.after(() => src.stop());
     let n = 0;
     const errors: string[] = [];
     src.onEvent = (e) => {
@@ -108,10 +159,12 @@ class Y4mCamera {
   }
 }
 
-test('an HTTP camera stopped and restarted is reconnected without restarting the source', async () => {
+test('an HTTP camera stopped and restarted is reconnected without restarting the source', async (t) => {
   const cam = new Y4mCamera();
   await cam.start();
+  t.after(() => cam.stop());
   const src = new FfmpegSource({ name: 'http', url: `http://127.0.0.1:${cam.port}/stream.y4m`, width: 64, height: 48, stallMs: 3000, backoff: { initialMs: 100, maxMs: 400, jitter: 0.2 } });
+  t.after(() => src.stop());
   const states: SourceState[] = [];
   src.onEvent = (e) => {
     if (e.type === 'state') states.push(e.state);
@@ -131,33 +184,43 @@ test('an HTTP camera stopped and restarted is reconnected without restarting the
   await cam.stop();
 });
 
-test('a stalled camera is detected and restarted; a slow one is left alone', async () => {
+test('a slow camera is left alone: frames closer than stallMs never count as a stall', async (t) => {
+  // Frames every 600 ms against a 1500 ms stall window: 900 ms of slack on every gap. ffmpeg's
+  // start-up (connect, probe) has its own allowance (startMs), so a slow start is not a stall either.
   const slow = new Y4mCamera();
-  slow.frameEveryMs = 600; // slower than stallMs / 2, faster than stallMs
+  slow.frameEveryMs = 600;
   await slow.start();
-  const s1 = new FfmpegSource({ name: 'slow', url: `http://127.0.0.1:${slow.port}/s.y4m`, width: 64, height: 48, stallMs: 1500 });
-  let n1 = 0;
-  s1.start(() => n1++);
-  await sleep(5000);
-  assert.equal(s1.counters.stalls, 0, 'a slow camera is not a stalled one');
-  assert.equal(s1.counters.reconnects, 0);
-  assert.ok(n1 >= 4, `slow frames still arrive (${n1})`);
-  await s1.stop();
-  await slow.stop();
+  t.after(() => slow.stop());
+  const src = new FfmpegSource({ name: 'slow', url: `http://127.0.0.1:${slow.port}/s.y4m`, width: 64, height: 48, stallMs: 1500 });
+  t.after(() => src.stop());
+  let n = 0;
+  src.start(() => n++);
+  await until(() => n >= 8, 60_000, '8 slow frames'); // at least 7 gaps of 600 ms, each checked against 1500 ms
+  assert.equal(src.counters.stalls, 0, 'a slow camera is not a stalled one');
+  assert.equal(src.counters.reconnects, 0);
+});
 
+test('a stalled camera is detected and restarted', async (t) => {
+  // 5 frames, then silence with the connection open. ffmpeg's socket timeout is 2 x stallMs, so the
+  // watchdog (at most 1.25 x stallMs) is always first: the restart is counted as a stall.
   const stuck = new Y4mCamera();
-  stuck.maxFrames = 5; // then silence with the connection open
+  stuck.maxFrames = 5;
   await stuck.start();
-  const s2 = new FfmpegSource({ name: 'stuck', url: `http://127.0.0.1:${stuck.port}/s.y4m`, width: 64, height: 48, stallMs: 1000, backoff: { initialMs: 100, maxMs: 200, jitter: 0 } });
+  t.after(() => stuck.stop());
+  const src = new FfmpegSource({ name: 'stuck', url: `http://127.0.0.1:${stuck.port}/s.y4m`, width: 64, height: 48, stallMs: 1000, backoff: { initialMs: 100, maxMs: 200, jitter: 0 } });
+  t.after(() => src.stop());
   const states: SourceState[] = [];
-  s2.onEvent = (e) => {
+  const errors: string[] = [];
+  src.onEvent = (e) => {
     if (e.type === 'state') states.push(e.state);
+    else errors.push(e.reason);
   };
-  let n2 = 0;
-  s2.start(() => n2++);
-  await until(() => s2.counters.stalls >= 1 && s2.counters.reconnects >= 1, 15_000, 'stall detection and restart');
-  assert.ok(states.includes('stalled'));
-  await until(() => n2 >= 8, 15_000, 'frames after the restart');
-  await s2.stop();
-  await stuck.stop();
+  let n = 0;
+  src.start(() => n++);
+  await until(() => n >= 5, 30_000, 'the first 5 frames');
+  failPoint('ffmpeg-stall'); // test/scripts/run-tests.test.ts: a failure here must still release the camera and ffmpeg
+  await until(() => src.counters.stalls >= 1 && src.counters.reconnects >= 1, 30_000, 'stall detection and restart');
+  assert.ok(states.includes('stalled'), `states: ${states.join(' ')}`);
+  await until(() => n >= 10, 30_000, 'frames after the restart');
+  assert.deepEqual(errors.filter((e) => !/^no data for 1000 ms$/.test(e)), [], 'every restart was a stall: ffmpeg never timed out first');
 });

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { until } from '../../helpers/wait.js';
 import { GstreamerSource, gstPipeline, gstTokens } from '../../../agent/source/gstreamer.js';
+import { isDriftlineError } from '../../../lib/errors.js';
 
 
-test('a videotestsrc pipeline of 37 buffers yields exactly 37 RGB frames at the configured size', async () => {
+test('a videotestsrc pipeline of 37 buffers yields exactly 37 RGB frames at the configured size', async (t) => {
   const src = new GstreamerSource({ name: 'gst', width: 96, height: 64, finite: true, source: { preset: 'raw', pipeline: 'videotestsrc num-buffers=37 pattern=smpte ! video/x-raw,width=320,height=240' } });
+  t.after(() => src.stop());
   let n = 0;
   let coloured = 0;
   src.start((f) => {
@@ -22,8 +24,9 @@ test('a videotestsrc pipeline of 37 buffers yields exactly 37 RGB frames at the 
   await src.stop();
 });
 
-test('a pipeline that fails to start is an error and retried with backoff, not a crash', async () => {
+test('a pipeline that fails to start is an error and retried with backoff, not a crash', async (t) => {
   const src = new GstreamerSource({ name: 'bad', width: 64, height: 48, source: { preset: 'raw', pipeline: 'nosuchelement' }, backoff: { initialMs: 50, maxMs: 100, jitter: 0 } });
+  t.after(() => src.stop());
   const errors: string[] = [];
   src.onEvent = (e) => {
     if (e.type === 'error') errors.push(e.reason);
@@ -32,6 +35,13 @@ test('a pipeline that fails to start is an error and retried with backoff, not a
   await until(() => src.counters.reconnects >= 2, 20_000, 'two retries');
   await src.stop();
   assert.ok(errors.some((e) => /nosuchelement|no element|erroneous pipeline/i.test(e)), errors.join('\n'));
+});
+
+test('a missing gst-launch-1.0 is a configuration error naming its package, not a camera retried forever', () => {
+  assert.throws(
+    () => new GstreamerSource({ name: 'csi0', width: 64, height: 48, source: { preset: 'raw', pipeline: 'videotestsrc' }, gstLaunch: '/opt/none/gst-launch-1.0' }),
+    (e: unknown) => isDriftlineError(e, 'DRIFTLINE_ERR_PROGRAM_MISSING') && /camera csi0 needs \/opt\/none\/gst-launch-1\.0.*apt-get install gstreamer1\.0-tools/.test(e.message),
+  );
 });
 
 test('Jetson presets build the hardware pipelines', () => {

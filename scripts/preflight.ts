@@ -1,0 +1,79 @@
+/**
+ * What the test suite needs from the machine, checked in seconds before any test starts: each
+ * system package in .ci/packages.txt (by the program it installs) and the shared Mosquitto on
+ * 127.0.0.1:1883. A missing piece is named with the package that brings it and the one command
+ * that installs everything, instead of a test that hangs or times out minutes later.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { findProgram } from '../lib/program.js';
+
+export interface Requirement {
+  readonly pkg: string;
+  /** A program on PATH, `gst:<element>` for a GStreamer element, or undefined (nothing to probe). */
+  readonly probe: string | undefined;
+  readonly why: string;
+}
+
+export const PACKAGES_FILE = new URL('../.ci/packages.txt', import.meta.url);
+
+/** Parses .ci/packages.txt: `package probe why…`, `#` comments, blank lines ignored. */
+export function parseRequirements(text: string): Requirement[] {
+  const out: Requirement[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/#.*/, '').trim();
+    if (!line) continue;
+    const [pkg, probe, ...why] = line.split(/\s+/);
+    out.push({ pkg: pkg!, probe: probe === undefined || probe === '-' ? undefined : probe, why: why.join(' ') });
+  }
+  return out;
+}
+
+function gstElement(element: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile('gst-inspect-1.0', ['--exists', element], { env, timeout: 10_000 }, (e) => resolve(e === null));
+  });
+}
+
+export function brokerReachable(port = 1883, host = '127.0.0.1', timeoutMs = 2000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, host);
+    const done = (ok: boolean): void => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+export interface PreflightResult {
+  readonly missing: readonly Requirement[];
+  readonly brokerUp: boolean;
+}
+
+export async function preflight(env: NodeJS.ProcessEnv = process.env): Promise<PreflightResult> {
+  const reqs = parseRequirements(readFileSync(PACKAGES_FILE, 'utf8'));
+  const missing: Requirement[] = [];
+  for (const r of reqs) {
+    if (!r.probe) continue;
+    const ok = r.probe.startsWith('gst:') ? findProgram('gst-inspect-1.0', env.PATH) !== undefined && (await gstElement(r.probe.slice(4), env)) : findProgram(r.probe, env.PATH) !== undefined;
+    if (!ok) missing.push(r);
+  }
+  return { missing, brokerUp: await brokerReachable() };
+}
+
+/** The message for a failed preflight: what is missing, from which package, and the fix. */
+export function explain(r: PreflightResult): string {
+  const lines: string[] = [];
+  if (r.missing.length) {
+    lines.push('npm test: the tests need system packages that this machine lacks:');
+    for (const m of r.missing) lines.push(`  ${m.pkg.padEnd(26)} (no ${m.probe!.replace(/^gst:/, 'GStreamer element ')}) ${m.why}`);
+  }
+  if (!r.brokerUp) lines.push('npm test: nothing listens on 127.0.0.1:1883, where the tests expect the machine\'s Mosquitto broker.');
+  lines.push('Run ./scripts/test.sh: it installs what is missing (as root or with sudo), starts Mosquitto, and runs the tests.');
+  if (r.missing.length) lines.push(`Or install them yourself: sudo apt-get install -y --no-install-recommends ${r.missing.map((m) => m.pkg).join(' ')}`);
+  return lines.join('\n') + '\n';
+}

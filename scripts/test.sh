@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The README's test command: sets up everything the tests need on a Debian or Ubuntu machine, then
+# runs the checks. `.ci/run` calls this same script, so CI proves the README.
+#
+#   1. installs the system packages listed in .ci/packages.txt that are missing (as root, or with
+#      sudo; otherwise it prints the one command to run and stops);
+#   2. starts Mosquitto on 127.0.0.1:1883 when nothing listens there (the tests' shared broker);
+#   3. installs the npm dependencies (npm ci) when node_modules is missing or older than the lock file;
+#   4. runs lint, typecheck and the test suite (npm test, which has its own time bound).
+#
+# Options: --no-lint skips lint and typecheck. Anything after `--` goes to npm test (e.g. a test file).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+lint=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-lint) lint=0; shift ;;
+    --) shift; break ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "test.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf 'test.sh: %s\n' "$*"; }
+
+# 1. System packages.
+mapfile -t wanted < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' .ci/packages.txt | awk '{print $1}')
+missing=()
+for p in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if ! command -v apt-get >/dev/null; then
+    say "missing system packages: ${missing[*]}; this script installs them with apt-get (Debian, Ubuntu). Install them with your package manager, then run it again."
+    exit 1
+  fi
+  if [ "$(id -u)" -eq 0 ]; then sudo=()
+  elif command -v sudo >/dev/null; then sudo=(sudo)
+  else
+    say "missing system packages: ${missing[*]}. As root, run: apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+    exit 1
+  fi
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# 2. The shared broker on 127.0.0.1:1883 (a Debian install with systemd starts it by itself).
+broker_up() { (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; }
+if ! broker_up; then
+  say "starting mosquitto on 127.0.0.1:1883"
+  if [ "$(id -u)" -eq 0 ]; then mosquitto -d -c /etc/mosquitto/mosquitto.conf
+  else sudo mosquitto -d -c /etc/mosquitto/mosquitto.conf
+  fi
+  for _ in $(seq 50); do broker_up && break; sleep 0.1; done
+  broker_up || { say "mosquitto did not start on 127.0.0.1:1883; see /var/log/mosquitto/"; exit 1; }
+fi
+
+# 3. npm dependencies.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+# 4. The checks.
+say "node $(node --version), npm $(npm --version)"
+if [ "$lint" -eq 1 ]; then
+  npm run --silent lint
+  npm run --silent typecheck
+fi
+npm test -- "$@"

@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { PACKAGES_FILE, explain, parseRequirements, preflight } from '../../scripts/preflight.js';
+
+test('.ci/packages.txt: one package a line with the program that proves it, comments ignored', () => {
+  const reqs = parseRequirements(readFileSync(PACKAGES_FILE, 'utf8'));
+  const ffmpeg = reqs.find((r) => r.pkg === 'ffmpeg');
+  assert.deepEqual(ffmpeg && { probe: ffmpeg.probe, why: /camera sources/.test(ffmpeg.why) }, { probe: 'ffmpeg', why: true });
+  assert.equal(reqs.find((r) => r.pkg === 'gstreamer1.0-plugins-good')?.probe, undefined, '`-`: nothing to probe');
+  assert.equal(reqs.find((r) => r.pkg === 'gstreamer1.0-plugins-base')?.probe, 'gst:videoconvert');
+  assert.ok(reqs.every((r) => /^[a-z0-9][a-z0-9.+-]+$/.test(r.pkg)), 'Debian package names only');
+  assert.deepEqual(parseRequirements('# c\n\n  a  b  why not\nc - \n'), [{ pkg: 'a', probe: 'b', why: 'why not' }, { pkg: 'c', probe: undefined, why: '' }]);
+});
+
+test('on a machine without them, preflight finds every probed package missing and says how to install them', async () => {
+  const r = await preflight({ PATH: '/nonexistent' });
+  const probed = parseRequirements(readFileSync(PACKAGES_FILE, 'utf8')).filter((x) => x.probe);
+  assert.deepEqual(r.missing.map((m) => m.pkg), probed.map((p) => p.pkg));
+  const text = explain(r);
+  assert.match(text, /gstreamer1\.0-plugins-base\s+\(no GStreamer element videoconvert\)/);
+  assert.match(text, new RegExp(`apt-get install -y --no-install-recommends ${probed.map((p) => p.pkg.replace(/[.+]/g, '\\$&')).join(' ')}\\n`));
+});
+
+test('on this machine (set up by scripts/test.sh), nothing is missing and the broker answers', async () => {
+  assert.deepEqual(await preflight(), { missing: [], brokerUp: true });
+});
