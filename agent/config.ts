@@ -3,14 +3,12 @@
  * environment overrides (DRIFTLINE_<SECTION>__<KEY>, e.g. DRIFTLINE_STORE__MAX_BYTES), then frozen.
  * Unknown keys are errors. docs/configuration.md is checked against this schema by a test.
  */
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
-import { driftlineError } from '../lib/errors.js';
 import { LOG_SECTION } from '../lib/log.js';
 import { MQTT_TLS_SCHEMA, type MqttTlsConfig } from '../lib/mqtt-options.js';
-import { applyEnv, validate, type Schema } from '../lib/schema.js';
+import { readConfigFile } from '../lib/config-file.js';
+import { applyEnv, check, configError, problem, type Ctx, type Schema } from '../lib/schema.js';
 import { SEGMENT } from '../protocol/topics.js';
 import { KNOWN_PROVIDERS } from './infer/providers.js';
 import { RESIZE_MODES } from './preprocess/letterbox.js';
@@ -23,7 +21,7 @@ export const HOST_DEVICE = hostname().replace(/[^A-Za-z0-9_.-]/g, '-').replace(/
 
 const FFMPEG_SOURCE: Schema = {
   kind: { kind: 'string', oneOf: ['ffmpeg'], doc: 'ffmpeg: RTSP, HTTP/MJPEG, video files, V4L2 devices' },
-  url: { kind: 'string', doc: 'rtsp://…, http(s)://…, a file path or /dev/videoN' },
+  url: { kind: 'string', path: true, doc: 'rtsp://…, http(s)://…, a file path (relative: to the config file) or /dev/videoN' },
   width: { kind: 'number', integer: true, min: 32, max: 8192, default: 640, doc: 'frame width delivered to the pipeline (ffmpeg scales)' },
   height: { kind: 'number', integer: true, min: 32, max: 8192, default: 480, doc: 'frame height' },
   fps: { kind: 'number', min: 0, max: 240, default: 0, doc: 'frame rate to deliver; 0 keeps the stream rate' },
@@ -50,7 +48,7 @@ const GSTREAMER_SOURCE: Schema = {
 
 const IMAGES_SOURCE: Schema = {
   kind: { kind: 'string', oneOf: ['images'], doc: 'a folder of images, or a pattern like /data/frames/*.jpg' },
-  path: { kind: 'string', doc: 'folder or pattern (* and ? in the file name)' },
+  path: { kind: 'string', path: true, doc: 'folder or pattern (* and ? in the file name)' },
   width: { kind: 'number', integer: true, min: 32, max: 8192, default: 640, doc: 'frame width (images are fitted, padded, not distorted)' },
   height: { kind: 'number', integer: true, min: 32, max: 8192, default: 480, doc: 'frame height' },
   fps: { kind: 'number', min: 0.1, max: 240, default: 5, doc: 'images per second' },
@@ -58,21 +56,15 @@ const IMAGES_SOURCE: Schema = {
 };
 
 /** A keyframe: `at` (seconds) plus any of the synthetic conditions, each a number. */
-function keyframe(v: unknown, path: string): unknown {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-    throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: path, value: JSON.stringify(v), expected: 'a mapping like {at: 600, gain: 0.6}' });
-  }
+function keyframe(v: unknown, path: string, ctx: Ctx): unknown {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return problem(ctx, path, v, 'a mapping like {at: 600, gain: 0.6}');
   const out: Record<string, number> = {};
   for (const [k, x] of Object.entries(v)) {
-    if (k !== 'at' && !(CONDITION_KEYS as string[]).includes(k)) {
-      throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${path}.${k}`, value: JSON.stringify(x), expected: `at or a condition: ${CONDITION_KEYS.join(', ')}` });
-    }
-    if (typeof x !== 'number' || !Number.isFinite(x) || (k === 'at' && x < 0)) {
-      throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${path}.${k}`, value: JSON.stringify(x), expected: k === 'at' ? 'seconds >= 0' : 'a number' });
-    }
-    out[k] = x;
+    if (k !== 'at' && !(CONDITION_KEYS as string[]).includes(k)) problem(ctx, `${path}.${k}`, x, `at or a condition: ${CONDITION_KEYS.join(', ')}`);
+    else if (typeof x !== 'number' || !Number.isFinite(x) || (k === 'at' && x < 0)) problem(ctx, `${path}.${k}`, x, k === 'at' ? 'seconds >= 0' : 'a number');
+    else out[k] = x;
   }
-  if (!('at' in out)) throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${path}.at`, value: 'undefined', expected: 'seconds >= 0' });
+  if (!('at' in v)) problem(ctx, `${path}.at`, undefined, 'seconds >= 0');
   return Object.freeze(out);
 }
 
@@ -93,20 +85,18 @@ const CAMERA: Schema = {
   source: { kind: 'object', fields: {}, optional: true, doc: 'where frames come from: see the source tables' },
 };
 
-function camera(v: unknown, path: string): unknown {
+function camera(v: unknown, path: string, ctx: Ctx): unknown {
   const src = (v as { source?: unknown } | null)?.source;
-  const c = validate(CAMERA, typeof v === 'object' && v !== null ? { ...v, source: undefined } : v, path);
-  if (src === undefined) throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${path}.source`, value: 'undefined', expected: 'a source mapping with a kind' });
-  return Object.freeze({ ...c, source: source(src, `${path}.source`) });
+  const c = check(CAMERA, typeof v === 'object' && v !== null ? { ...v, source: undefined } : v, path, ctx);
+  if (src === undefined) return problem(ctx, `${path}.source`, undefined, 'a source mapping with a kind');
+  return Object.freeze({ ...c, source: source(src, `${path}.source`, ctx) });
 }
 
-function source(v: unknown, path: string): unknown {
+function source(v: unknown, path: string, ctx: Ctx): unknown {
   const kind = (v as { kind?: unknown } | null)?.kind;
-  if (kind === 'ffmpeg') return validate(FFMPEG_SOURCE, v, path);
-  if (kind === 'synthetic') return validate(SYNTHETIC_SOURCE, v, path);
-  if (kind === 'gstreamer') return validate(GSTREAMER_SOURCE, v, path);
-  if (kind === 'images') return validate(IMAGES_SOURCE, v, path);
-  throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${path}.kind`, value: JSON.stringify(kind), expected: 'one of ffmpeg, gstreamer, images, synthetic' });
+  const schema = typeof kind === 'string' ? SOURCE_SCHEMAS[kind] : undefined;
+  if (!schema) return problem(ctx, `${path}.kind`, kind, 'one of ffmpeg, gstreamer, images, synthetic');
+  return check(schema, v, path, ctx);
 }
 
 export const AGENT_SCHEMA: Schema = {
@@ -114,7 +104,7 @@ export const AGENT_SCHEMA: Schema = {
     kind: 'object',
     doc: 'the detector and how it runs',
     fields: {
-      path: { kind: 'string', default: SHIPPED_MODEL, doc: 'ONNX model file (default: the shipped line detector)' },
+      path: { kind: 'string', default: SHIPPED_MODEL, path: true, doc: 'ONNX model file (default: the shipped line detector)' },
       providers: { kind: 'list', of: 'string', oneOf: KNOWN_PROVIDERS, nonEmpty: true, default: ['tensorrt', 'cuda', 'cpu'], doc: 'execution providers, tried in order' },
       threads: { kind: 'number', integer: true, min: 0, max: 256, default: 1, doc: 'ONNX Runtime intra-op threads; 0 = one per core' },
       inferenceThread: { kind: 'string', oneOf: ['auto', 'worker', 'main'], default: 'auto', doc: 'where inference runs; auto = a worker thread when a core is free' },
@@ -130,7 +120,7 @@ export const AGENT_SCHEMA: Schema = {
     kind: 'object',
     doc: 'the local SQLite telemetry store',
     fields: {
-      path: { kind: 'string', default: 'data/agent.db', doc: 'database file (WAL mode; -wal and -shm files sit beside it)' },
+      path: { kind: 'string', default: 'data/agent.db', path: true, doc: 'database file (WAL mode; -wal and -shm files sit beside it); the default is relative to the working directory' },
       flushMs: { kind: 'number', integer: true, min: 10, max: 60_000, default: 500, doc: 'batch interval for per-frame rows' },
       maxBytes: { kind: 'number', integer: true, min: 1 << 20, default: 1 << 30, doc: 'disk budget for the database, bytes' },
       frameRetentionDays: { kind: 'number', min: 0.001, default: 7, doc: 'per-frame rows older than this are deleted' },
@@ -149,7 +139,7 @@ export const AGENT_SCHEMA: Schema = {
     doc: 'drift scoring of each telemetry window against the reference profile (docs/drift.md)',
     fields: {
       enabled: { kind: 'boolean', default: true, doc: 'score windows; off: windows are stored unscored' },
-      profile: { kind: 'string', default: '', doc: 'reference profile; empty: <model>.profile.json beside the model' },
+      profile: { kind: 'string', default: '', path: true, doc: 'reference profile; empty: <model>.profile.json beside the model' },
       thresholds: { kind: 'string', oneOf: ['calibrated', 'fixed'], default: 'calibrated', doc: 'calibrated from the profile, or fixed (psiWarn/psiAlert and 0.1/0.2 for the other scores)' },
       warnEveryHours: { kind: 'number', min: 0.01, default: 24, doc: 'calibrated: expected hours between false warnings per camera' },
       alertEveryHours: { kind: 'number', min: 0.01, default: 168, doc: 'calibrated: expected hours between false alerts per camera' },
@@ -166,7 +156,7 @@ export const AGENT_SCHEMA: Schema = {
     doc: 'frames saved for human review: uncertain detections or inputs outside the reference',
     fields: {
       enabled: { kind: 'boolean', default: true, doc: 'save review frames' },
-      dir: { kind: 'string', default: '', doc: 'JPEG folder; empty: <store path>.review beside the database' },
+      dir: { kind: 'string', default: '', path: true, doc: 'JPEG folder; empty: <store path>.review beside the database' },
       maxPerHour: { kind: 'number', integer: true, min: 0, default: 60, doc: 'frames saved per camera per hour at most' },
       maxBytes: { kind: 'number', integer: true, min: 1 << 20, default: 256 << 20, doc: 'disk cap for review JPEGs; the oldest are deleted beyond it' },
       jpegQuality: { kind: 'number', integer: true, min: 1, max: 100, default: 90, doc: 'JPEG quality' },
@@ -262,37 +252,32 @@ export interface AgentConfig {
   };
   readonly review: { enabled: boolean; dir: string; maxPerHour: number; maxBytes: number; jpegQuality: number };
   readonly mqtt: MqttTlsConfig & { url: string; site: string; device: string; clientId: string; drainPerSecond: number; maxInflight: number; outboxMaxRows: number; reviewUrl: string };
-  readonly log: { level: string };
+  readonly log: { level: string; format: 'auto' | 'pretty' | 'json' };
   readonly cameras: readonly { name: string; source: FfmpegSourceConfig | GstreamerSourceConfig | ImagesSourceConfig | SyntheticSourceConfig }[];
 }
 
-/** Validates a raw config object plus environment overrides; returns it frozen. */
-export function agentConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): { config: AgentConfig; envUsed: string[] } {
-  const copy = structuredClone((raw ?? {}) as Record<string, unknown>);
-  if (typeof copy !== 'object' || Array.isArray(copy)) validate(AGENT_SCHEMA, raw);
-  const envUsed = applyEnv(AGENT_SCHEMA, copy, env, 'DRIFTLINE');
-  const config = validate(AGENT_SCHEMA, copy) as unknown as AgentConfig;
+/**
+ * Validates a raw config object plus environment overrides; returns it frozen, or throws one
+ * DRIFTLINE_ERR_CONFIG listing every problem. Relative paths resolve against `baseDir` (the config
+ * file's folder) when given.
+ */
+export function agentConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, baseDir?: string): { config: AgentConfig; envUsed: string[] } {
+  const ctx: Ctx = { problems: [], ...(baseDir ? { baseDir } : {}) };
+  const copy = structuredClone(raw ?? {}) as Record<string, unknown>;
+  const envUsed = typeof copy === 'object' && !Array.isArray(copy) ? applyEnv(AGENT_SCHEMA, copy, env, 'DRIFTLINE', ctx) : [];
+  const config = check(AGENT_SCHEMA, copy, '', ctx) as unknown as AgentConfig;
   const names = new Set<string>();
-  config.cameras.forEach((c, i) => {
-    if (names.has(c.name)) throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `cameras[${i}].name`, value: JSON.stringify(c.name), expected: 'a name no other camera uses' });
+  (config.cameras ?? []).forEach((c, i) => {
+    if (!c?.name) return;
+    if (names.has(c.name)) problem(ctx, `cameras[${i}].name`, c.name, 'a name no other camera uses');
     names.add(c.name);
   });
+  if (ctx.problems.length) throw configError(ctx.problems);
   return { config, envUsed };
 }
 
-/** Reads and validates the YAML config file. */
+/** Reads and validates the YAML config file; relative paths in it are relative to its folder. */
 export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = process.env): { config: AgentConfig; envUsed: string[] } {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: '--config', value: file, expected: `a readable YAML file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` }, { cause: e });
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: file, value: 'the file', expected: `valid YAML: ${(e as Error).message.split('\n')[0]}` }, { cause: e });
-  }
-  return agentConfig(raw, env);
+  const { raw, dir } = readConfigFile(file);
+  return agentConfig(raw, env, dir);
 }

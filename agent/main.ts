@@ -9,6 +9,8 @@ import { basename } from 'node:path';
 import { driftlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { clientOptions, describeBroker } from '../lib/mqtt-options.js';
+import { undoCreate } from '../lib/undo-create.js';
+import { checkAgent } from './checks.js';
 import { HOST_DEVICE, type AgentConfig } from './config.js';
 import { CameraDrift } from './drift/camera-drift.js';
 import { Judge } from './drift/judge.js';
@@ -72,14 +74,11 @@ function buildSource(name: string, s: AgentConfig['cameras'][number]['source']):
 }
 
 /** The reference profile the config names, or the one beside the model; checked against the model. */
-async function loadDrift(config: AgentConfig, sha256: string, log: Logger): Promise<{ file: string; judge: Judge; profile: Awaited<ReturnType<typeof readProfile>> } | undefined> {
+async function loadDrift(config: AgentConfig, sha256: string): Promise<{ file: string; judge: Judge; profile: Awaited<ReturnType<typeof readProfile>> } | undefined> {
   const d = config.drift;
   if (!d.enabled) return undefined;
   const file = d.profile || profilePathFor(config.model.path);
-  if (!d.profile && !existsSync(file)) {
-    log.warn({ expected: file }, 'no reference profile beside the model: windows are stored unscored (make one with driftline baseline)');
-    return undefined;
-  }
+  if (!d.profile && !existsSync(file)) return undefined; // checkAgent has warned
   const profile = await readProfile(file);
   if (profile.model.sha256 !== sha256) {
     throw driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: `it was made for model ${profile.model.sha256.slice(0, 12)}, but the agent runs ${sha256.slice(0, 12)}: rebuild it with driftline baseline` });
@@ -102,10 +101,13 @@ async function loadDrift(config: AgentConfig, sha256: string, log: Logger): Prom
 }
 
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
-  // TLS files and the password file are read first: a bad path fails before anything is started.
+  // Everything that can be wrong with files and programs is found first, all at once, before
+  // anything is created on disk: a start that fails leaves nothing behind.
+  const checks = await checkAgent(config);
+  checks.throwIfAny();
+  for (const w of checks.warnings) log.warn(w);
   const mqttClient = config.mqtt.url ? clientOptions(config.mqtt, 'mqtt', config.mqtt.clientId || `driftline-agent-${config.mqtt.site}-${config.mqtt.device || HOST_DEVICE}`) : undefined;
-  const db = openDatabase(config.store.path, { synchronous: config.store.synchronous });
-  const upsert = db.prepare('INSERT INTO cameras (name) VALUES (?) ON CONFLICT(name) DO UPDATE SET name = excluded.name RETURNING id');
+  const sources = config.cameras.map((c) => buildSource(c.name, c.source));
   const model = await loadModel(config.model.path, { providers: config.model.providers, intraOpThreads: config.model.threads, log });
   const detector = await Detector.open(model, {
     conf: config.model.conf,
@@ -116,6 +118,36 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     resize: config.model.resize,
     thread: config.model.inferenceThread,
   });
+  let drift: Awaited<ReturnType<typeof loadDrift>>;
+  try {
+    drift = await loadDrift(config, model.sha256);
+  } catch (e) {
+    await detector.close();
+    throw e;
+  }
+  const undo = [undoCreate(config.store.path), ...(config.review.enabled ? [undoCreate(config.review.dir || reviewDirFor(config.store.path))] : [])];
+  const db = openDatabase(config.store.path, { synchronous: config.store.synchronous });
+  try {
+    return startPipeline(config, log, { mqttClient, sources, model, detector, drift, db });
+  } catch (e) {
+    await detector.close();
+    db.close();
+    for (const u of undo) u();
+    throw e;
+  }
+}
+
+interface Parts {
+  readonly mqttClient: IClientOptions | undefined;
+  readonly sources: FrameSource[];
+  readonly model: Model;
+  readonly detector: Detector;
+  readonly drift: Awaited<ReturnType<typeof loadDrift>>;
+  readonly db: ReturnType<typeof openDatabase>;
+}
+
+function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sources, model, detector, drift, db }: Parts): RunningAgent {
+  const upsert = db.prepare('INSERT INTO cameras (name) VALUES (?) ON CONFLICT(name) DO UPDATE SET name = excluded.name RETURNING id');
   const writer = new FrameWriter(db, {
     flushMs: config.store.flushMs,
     onFlush: (_n, e) => e && log.warn({ err: e.message, pending: writer.pending }, 'telemetry flush failed; rows kept for retry'),
@@ -134,8 +166,8 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     }
   }, config.store.retentionIntervalSeconds * 1000);
   retentionTimer.unref();
-  const cameras = config.cameras.map((c) => {
-    const source = buildSource(c.name, c.source);
+  const cameras = config.cameras.map((c, i) => {
+    const source = sources[i]!;
     let lastError = 0;
     let wasDown = false;
     source.onEvent = (e) => {
@@ -159,7 +191,6 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     };
     return { id: (upsert.get(c.name) as { id: number }).id, source };
   });
-  const drift = await loadDrift(config, model.sha256, log);
   const review = config.review.enabled
     ? new ReviewSampler(db, {
         dir: config.review.dir || reviewDirFor(config.store.path),

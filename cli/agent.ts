@@ -2,8 +2,9 @@
 import { loadAgentConfig } from '../agent/config.js';
 import { startAgent } from '../agent/main.js';
 import { driftlineError } from '../lib/errors.js';
-import { createLogger } from '../lib/log.js';
+import { createLogger, logFormat } from '../lib/log.js';
 import { redact } from '../lib/redact.js';
+import { checkAgent } from '../agent/checks.js';
 import { parse } from './args.js';
 
 export const summary = 'run the edge agent: cameras -> detector -> telemetry in SQLite';
@@ -16,11 +17,14 @@ SIGTERM or SIGINT drains the pipeline, flushes the store and exits 0.
 
 Options:
   --config FILE   YAML configuration (required)
-  --check         validate the configuration, print it with defaults filled in, and exit
+  --check         validate the configuration and every file and program it names (all problems at
+                  once), print it with defaults filled in, and exit: 0 when the start would get past them
+  --log-format F  auto (default: readable on a terminal, JSON when piped or under systemd), pretty or json;
+                  also DRIFTLINE_LOG_FORMAT or log.format in the file
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { config: { type: 'string' }, check: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  const { values } = parse(argv, { config: { type: 'string' }, check: { type: 'boolean' }, 'log-format': { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   if (values.help) {
     process.stdout.write(usage);
     return 0;
@@ -28,10 +32,13 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof values.config !== 'string') throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: '--config FILE is required' });
   const { config, envUsed } = loadAgentConfig(values.config);
   if (values.check) {
-    process.stdout.write(JSON.stringify({ config: redact(config), envUsed }, null, 2) + '\n');
+    const checks = await checkAgent(config);
+    for (const w of checks.warnings) process.stderr.write(`driftline: warning: ${w}\n`);
+    checks.throwIfAny();
+    process.stdout.write(JSON.stringify({ config: redact(config), envUsed, warnings: checks.warnings }, null, 2) + '\n');
     return 0;
   }
-  const log = createLogger('agent', config.log.level);
+  const log = createLogger('agent', config.log.level, logFormat(values['log-format'] ?? (config.log.format === 'auto' ? undefined : config.log.format)));
   if (envUsed.length) log.info({ envUsed }, 'configuration overridden from the environment');
   const agent = await startAgent(config, log);
   await new Promise<void>((resolve) => {

@@ -1,8 +1,9 @@
 /** `driftline collector`: the central service, until SIGTERM or SIGINT. */
 import { loadCollectorConfig } from '../collector/config.js';
 import { startCollector } from '../collector/main.js';
-import { createLogger } from '../lib/log.js';
+import { createLogger, logFormat } from '../lib/log.js';
 import { redact } from '../lib/redact.js';
+import { checkCollector } from '../collector/checks.js';
 import { parse } from './args.js';
 
 export const summary = 'run the collector: MQTT ingest, drift alerts, HTTP API and metrics';
@@ -16,21 +17,27 @@ file (see docs/configuration.md). SIGTERM or SIGINT stops it cleanly.
 
 Options:
   --config FILE   YAML configuration (default: built-in defaults)
-  --check         validate the configuration, print it with defaults filled in (secrets hidden), and exit
+  --check         validate the configuration and every file it names (all problems at once), warn
+                  about ports already taken, print it with defaults filled in (secrets hidden), and exit
+  --log-format F  auto (default: readable on a terminal, JSON when piped or under systemd), pretty or json;
+                  also DRIFTLINE_LOG_FORMAT or log.format in the file
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { config: { type: 'string' }, check: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  const { values } = parse(argv, { config: { type: 'string' }, check: { type: 'boolean' }, 'log-format': { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   if (values.help) {
     process.stdout.write(usage);
     return 0;
   }
   const { config, envUsed } = loadCollectorConfig(typeof values.config === 'string' ? values.config : undefined);
   if (values.check) {
-    process.stdout.write(JSON.stringify({ config: redact(config), envUsed }, null, 2) + '\n');
+    const checks = await checkCollector(config);
+    for (const w of checks.warnings) process.stderr.write(`driftline: warning: ${w}\n`);
+    checks.throwIfAny();
+    process.stdout.write(JSON.stringify({ config: redact(config), envUsed, warnings: checks.warnings }, null, 2) + '\n');
     return 0;
   }
-  const log = createLogger('collector', config.log.level);
+  const log = createLogger('collector', config.log.level, logFormat(values['log-format'] ?? (config.log.format === 'auto' ? undefined : config.log.format)));
   if (envUsed.length) log.info({ envUsed }, 'configuration overridden from the environment');
   const c = await startCollector(config, log);
   await new Promise<void>((resolve) => {

@@ -3,12 +3,10 @@
  * environment overrides (DRIFTLINE_COLLECTOR_<SECTION>__<KEY>), then frozen. Unknown keys are
  * errors. docs/configuration.md is checked against this schema by a test.
  */
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { driftlineError } from '../lib/errors.js';
 import { LOG_SECTION } from '../lib/log.js';
 import { MQTT_TLS_SCHEMA, type MqttTlsConfig } from '../lib/mqtt-options.js';
-import { applyEnv, validate, type Schema } from '../lib/schema.js';
+import { readConfigFile } from '../lib/config-file.js';
+import { applyEnv, check, configError, problem, type Ctx, type Schema } from '../lib/schema.js';
 
 export const ENV_PREFIX = 'DRIFTLINE_COLLECTOR';
 const URL_HTTP = /^https?:\/\/[^\s]+$/;
@@ -37,7 +35,7 @@ export const COLLECTOR_SCHEMA: Schema = {
     kind: 'object',
     doc: 'the collector database (SQLite)',
     fields: {
-      path: { kind: 'string', default: 'data/collector.db', doc: 'database file (WAL mode)' },
+      path: { kind: 'string', default: 'data/collector.db', path: true, doc: 'database file (WAL mode); the default is relative to the working directory' },
       retentionDays: { kind: 'number', min: 0.001, default: 30, doc: 'summaries and events older than this are deleted' },
       alertRetentionDays: { kind: 'number', min: 0.001, default: 180, doc: 'resolved alerts older than this are deleted' },
       pruneIntervalSeconds: { kind: 'number', min: 1, default: 3600, doc: 'how often retention runs' },
@@ -65,7 +63,7 @@ export const COLLECTOR_SCHEMA: Schema = {
       resendSeconds: { kind: 'number', min: 1, default: 60, doc: 'Alertmanager: active alerts are sent again this often (keep under its resolve_timeout)' },
       webhookUrl: { kind: 'string', default: '', pattern: URL_HTTP, doc: 'generic JSON webhook; empty: off' },
       webhookSecret: { kind: 'string', default: '', doc: 'HMAC-SHA256 key for the webhook signature; prefer webhookSecretFile or the environment' },
-      webhookSecretFile: { kind: 'string', default: '', doc: 'file holding the webhook HMAC key' },
+      webhookSecretFile: { kind: 'string', default: '', path: true, doc: 'file holding the webhook HMAC key' },
       mqtt: { kind: 'boolean', default: true, doc: 'publish alerts on driftline/v1/alerts/{site}/{device}' },
       timeoutMs: { kind: 'number', integer: true, min: 100, default: 5000, doc: 'HTTP timeout per delivery attempt' },
       retryMinMs: { kind: 'number', integer: true, min: 10, default: 1000, doc: 'first retry delay; doubles per failure, with jitter' },
@@ -80,7 +78,7 @@ export const COLLECTOR_SCHEMA: Schema = {
       host: { kind: 'string', default: '127.0.0.1', doc: 'address to listen on' },
       port: { kind: 'number', integer: true, min: 0, max: 65535, default: 8080, doc: 'TCP port (0: any free port)' },
       ackToken: { kind: 'string', default: '', doc: 'bearer token for acknowledging alerts; prefer ackTokenFile or the environment; empty: acknowledging is off' },
-      ackTokenFile: { kind: 'string', default: '', doc: 'file holding the acknowledge token' },
+      ackTokenFile: { kind: 'string', default: '', path: true, doc: 'file holding the acknowledge token' },
       publicUrl: { kind: 'string', default: '', pattern: URL_HTTP, doc: 'how on-call reaches this collector, for links in alerts; empty: http://host:port' },
     },
   },
@@ -114,28 +112,26 @@ export interface CollectorConfig {
     maxQueue: number;
   };
   readonly http: { host: string; port: number; ackToken: string; ackTokenFile: string; publicUrl: string };
-  readonly log: { level: string };
+  readonly log: { level: string; format: 'auto' | 'pretty' | 'json' };
 }
 
-export function collectorConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): { config: CollectorConfig; envUsed: string[] } {
-  const copy = structuredClone((raw ?? {}) as Record<string, unknown>);
-  if (typeof copy !== 'object' || Array.isArray(copy)) validate(COLLECTOR_SCHEMA, raw);
-  const envUsed = applyEnv(COLLECTOR_SCHEMA, copy, env, ENV_PREFIX);
-  const config = validate(COLLECTOR_SCHEMA, copy) as unknown as CollectorConfig;
-  if (config.notify.webhookUrl && !config.notify.webhookSecret && !config.notify.webhookSecretFile) {
-    throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: 'notify.webhookSecret', value: '""', expected: 'an HMAC key (or webhookSecretFile) when notify.webhookUrl is set: receivers must be able to verify alerts' });
+/** Validates; every problem at once in one DRIFTLINE_ERR_CONFIG. Relative paths resolve against `baseDir`. */
+export function collectorConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, baseDir?: string): { config: CollectorConfig; envUsed: string[] } {
+  const ctx: Ctx = { problems: [], ...(baseDir ? { baseDir } : {}) };
+  const copy = structuredClone(raw ?? {}) as Record<string, unknown>;
+  const envUsed = typeof copy === 'object' && !Array.isArray(copy) ? applyEnv(COLLECTOR_SCHEMA, copy, env, ENV_PREFIX, ctx) : [];
+  const config = check(COLLECTOR_SCHEMA, copy, '', ctx) as unknown as CollectorConfig;
+  const n = config.notify;
+  if (n?.webhookUrl && !n.webhookSecret && !n.webhookSecretFile) {
+    problem(ctx, 'notify.webhookSecret', '', 'an HMAC key (or webhookSecretFile) when notify.webhookUrl is set: receivers must be able to verify alerts');
   }
+  if (ctx.problems.length) throw configError(ctx.problems);
   return { config, envUsed };
 }
 
+/** The config file (relative paths in it are relative to its folder), or the defaults. */
 export function loadCollectorConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): { config: CollectorConfig; envUsed: string[] } {
   if (file === undefined) return collectorConfig({}, env);
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, 'utf8'));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: '--config', value: file, expected: code ? `a readable YAML file (${code})` : `valid YAML: ${(e as Error).message.split('\n')[0]}` }, { cause: e });
-  }
-  return collectorConfig(raw, env);
+  const { raw, dir } = readConfigFile(file);
+  return collectorConfig(raw, env, dir);
 }

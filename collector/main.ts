@@ -9,6 +9,8 @@ import type { Logger } from '../lib/log.js';
 import { driftlineError } from '../lib/errors.js';
 import { clientOptions, describeBroker } from '../lib/mqtt-options.js';
 import { secret } from '../lib/secret.js';
+import { undoCreate } from '../lib/undo-create.js';
+import { checkCollector } from './checks.js';
 import type { CollectorConfig } from './config.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
 import { Subscriber } from './broker/subscriber.js';
@@ -44,30 +46,43 @@ async function listenOrExplain<T>(what: string, key: string, host: string, port:
     return await start();
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') throw driftlineError('DRIFTLINE_ERR_LISTEN', { what, address: `${host}:${port}`, code, key }, { cause: e });
+    // The embedded broker's default port is MQTT's standard one: on a machine that already runs a
+    // broker (Mosquitto), using that broker is usually what the operator wants.
+    const hint =
+      key === 'broker.port' && code === 'EADDRINUSE'
+        ? `an MQTT broker (Mosquitto?) probably runs there already. Use it: set broker.url: mqtt://${host}:${port} (or DRIFTLINE_COLLECTOR_BROKER__URL=mqtt://${host}:${port}); or move the embedded broker with broker.port (DRIFTLINE_COLLECTOR_BROKER__PORT)`
+        : undefined;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') throw driftlineError('DRIFTLINE_ERR_LISTEN', { what, address: `${host}:${port}`, code, key, ...(hint ? { hint } : {}) }, { cause: e });
     throw e;
   }
 }
 
 export async function startCollector(config: CollectorConfig, log: Logger): Promise<RunningCollector> {
-  const store = new SqliteStore(config.store.path);
+  // Files and secrets first, all problems at once; then the listeners; the store last but one. A
+  // start that fails removes the database it created: nothing is left behind.
+  const checks = await checkCollector(config, { ports: false });
+  checks.throwIfAny();
   const b = config.broker;
+  const ackToken = secret(config.http.ackToken, config.http.ackTokenFile, 'http.ackTokenFile');
+  const webhookSecret = secret(config.notify.webhookSecret, config.notify.webhookSecretFile, 'notify.webhookSecretFile');
+  const brokerClient = clientOptions(b, 'broker', b.clientId);
   let embedded: EmbeddedBroker | undefined;
-  if (!b.url) {
-    try {
-      embedded = await listenOrExplain('the embedded MQTT broker', 'broker.port', b.host, b.port, () => startEmbeddedBroker(b.host, b.port));
-    } catch (e) {
-      store.close();
-      throw e;
-    }
+  if (!b.url) embedded = await listenOrExplain('the embedded MQTT broker', 'broker.port', b.host, b.port, () => startEmbeddedBroker(b.host, b.port));
+  const undoStore = undoCreate(config.store.path);
+  let store: SqliteStore;
+  try {
+    store = new SqliteStore(config.store.path);
+  } catch (e) {
+    await embedded?.close();
+    undoStore();
+    throw e;
   }
   const brokerUrl = b.url || embedded!.url;
-  const ackToken = secret(config.http.ackToken, config.http.ackTokenFile, 'http.ackTokenFile');
   const late: { subscriber?: Subscriber; running?: RunningCollector } = {};
   const sinks: Sink[] = [];
   const n = config.notify;
   if (n.alertmanagerUrl) sinks.push(new AlertmanagerSink(n.alertmanagerUrl, n.timeoutMs, () => config.http.publicUrl || late.running?.httpUrl || ''));
-  if (n.webhookUrl) sinks.push(new WebhookSink(n.webhookUrl, secret(n.webhookSecret, n.webhookSecretFile, 'notify.webhookSecretFile'), n.timeoutMs));
+  if (n.webhookUrl) sinks.push(new WebhookSink(n.webhookUrl, webhookSecret, n.timeoutMs));
   if (n.mqtt) sinks.push(new MqttAlertSink(() => late.subscriber?.mqtt));
   const dispatcher = new Dispatcher(sinks, { maxQueue: n.maxQueue, backoff: { initialMs: n.retryMinMs, maxMs: n.retryMaxMs, jitter: 0.3 }, log });
   const rules = new RuleEngine(
@@ -92,7 +107,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const ingest = new Ingest(handlers(store, rules, log, b.url && b.shared ? undefined : gaps), { maxPayloadBytes: config.ingest.maxPayloadBytes, log });
   const subscriber = new Subscriber({
     url: brokerUrl,
-    client: clientOptions(b, 'broker', b.clientId),
+    client: brokerClient,
     ...(embedded || !b.shared ? {} : { shareGroup: b.shareGroup }),
     protocolVersion: embedded ? 4 : 5,
     sessionExpirySeconds: b.sessionExpirySeconds,
@@ -109,6 +124,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     await embedded?.close();
     await dispatcher.close(0);
     store.close();
+    undoStore();
     throw e;
   }
   const addr = app.server.address() as AddressInfo;

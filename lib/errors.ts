@@ -51,8 +51,11 @@ export const ERRORS = {
     (d) => `raw frame of ${s(d.width)}x${s(d.height)}x${s(d.channels)} needs ${s(d.expected)} bytes, got ${s(d.actual)}`,
   ),
   DRIFTLINE_ERR_CONFIG: spec(
-    'a configuration value is unknown or invalid',
-    (d) => `invalid ${s(d.key)}: got ${s(d.value)}, expected ${s(d.expected)}`,
+    'a configuration value is unknown or invalid (every problem in the file is listed at once)',
+    (d) =>
+      Array.isArray(d.problems) && d.problems.length > 1
+        ? `${d.problems.length} problems in the configuration:\n${(d.problems as Record<string, unknown>[]).map((p) => `  - invalid ${s(p.key)}: got ${s(p.value)}, expected ${s(p.expected)}`).join('\n')}`
+        : `invalid ${s(d.key)}: got ${s(d.value)}, expected ${s(d.expected)}`,
   ),
   DRIFTLINE_ERR_PROFILE: spec(
     'a file is not a readable Driftline reference profile',
@@ -64,11 +67,15 @@ export const ERRORS = {
   ),
   DRIFTLINE_ERR_LISTEN: spec(
     'a server socket could not be opened (port in use, no permission)',
-    (d) => `cannot open ${s(d.what)} on ${s(d.address)} (${s(d.code)}): choose another port with ${s(d.key)}, or stop what holds it`,
+    (d) => `cannot open ${s(d.what)} on ${s(d.address)} (${s(d.code)}): ${d.hint === undefined ? `choose another port with ${s(d.key)}, or stop what holds it` : s(d.hint)}`,
   ),
   DRIFTLINE_ERR_PROGRAM_MISSING: spec(
     'an external program that a configured part needs (ffmpeg, gst-launch-1.0) is not installed',
     (d) => `${s(d.neededBy)} needs ${s(d.program)}, which is not installed or not executable: install the ${s(d.pkg)} package (apt-get install ${s(d.pkg)})`,
+  ),
+  DRIFTLINE_ERR_CHECK: spec(
+    'the start-up checks found several problems (missing files or programs); each is listed with its own code',
+    (d) => `${(d.found as string[]).length} problems found before start:\n${(d.found as string[]).map((p) => `  - ${p}`).join('\n')}`,
   ),
   DRIFTLINE_ERR_USAGE: spec('a command-line argument is missing or invalid', (d) => s(d.reason)),
 } as const satisfies Record<string, ErrorSpec>;

@@ -11,13 +11,13 @@ import { secret } from './secret.js';
 import type { Schema } from './schema.js';
 
 export const MQTT_TLS_SCHEMA: Schema = {
-  ca: { kind: 'string', default: '', doc: 'PEM file of the CA that signed the broker certificate (mqtts://); empty: the system CAs' },
-  cert: { kind: 'string', default: '', doc: 'PEM client certificate, for brokers that authenticate devices by certificate' },
-  key: { kind: 'string', default: '', doc: 'PEM private key of the client certificate' },
+  ca: { kind: 'string', default: '', path: true, doc: 'PEM file of the CA that signed the broker certificate (mqtts://); empty: the system CAs' },
+  cert: { kind: 'string', default: '', path: true, doc: 'PEM client certificate, for brokers that authenticate devices by certificate' },
+  key: { kind: 'string', default: '', path: true, doc: 'PEM private key of the client certificate' },
   rejectUnauthorized: { kind: 'boolean', default: true, doc: 'refuse a broker certificate that does not verify (leave on in production)' },
   username: { kind: 'string', default: '', doc: 'MQTT username (per device in production)' },
   password: { kind: 'string', default: '', doc: 'MQTT password; prefer passwordFile or the environment variable' },
-  passwordFile: { kind: 'string', default: '', doc: 'file holding the MQTT password (e.g. a systemd credential)' },
+  passwordFile: { kind: 'string', default: '', path: true, doc: 'file holding the MQTT password (e.g. a systemd credential)' },
   keepaliveSeconds: { kind: 'number', integer: true, min: 5, max: 3600, default: 30, doc: 'MQTT keepalive; the broker declares the client gone after 1.5 x this' },
   reconnectMinMs: { kind: 'number', integer: true, min: 50, default: 500, doc: 'first reconnect delay; doubles per failure, with jitter' },
   reconnectMaxMs: { kind: 'number', integer: true, min: 100, default: 30_000, doc: 'longest reconnect delay' },

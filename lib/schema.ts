@@ -1,91 +1,132 @@
 /**
  * A small declarative config schema: one description per key with its type, default, bounds and
- * documentation. validate() applies defaults, rejects unknown keys, and throws DRIFTLINE_ERR_CONFIG
+ * documentation. validate() applies defaults, rejects unknown keys, resolves relative paths against
+ * the config file's folder, and reports every problem at once in one DRIFTLINE_ERR_CONFIG, each
  * naming the key path, the value and what was expected; the result is deeply frozen. The same
  * description drives environment overrides and the configuration reference.
  */
-import { driftlineError } from './errors.js';
+import { isAbsolute, resolve } from 'node:path';
+import { driftlineError, type DriftlineError } from './errors.js';
 
 export type Field =
-  | { kind: 'string'; default?: string; doc: string; oneOf?: readonly string[]; pattern?: RegExp }
+  /** path: a file or folder (or an ffmpeg URL); a relative one is resolved against the config file's folder. */
+  | { kind: 'string'; default?: string; doc: string; oneOf?: readonly string[]; pattern?: RegExp; path?: true }
   | { kind: 'number'; default?: number; doc: string; min?: number; max?: number; integer?: boolean }
   | { kind: 'boolean'; default?: boolean; doc: string }
   | { kind: 'list'; of: 'string'; default?: readonly string[]; doc: string; oneOf?: readonly string[]; nonEmpty?: boolean }
   | { kind: 'map'; of: 'number'; default?: Readonly<Record<string, number>>; doc: string; min?: number; max?: number }
   | { kind: 'object'; fields: Schema; doc: string; optional?: boolean }
-  | { kind: 'array'; item: Schema | ((v: unknown, path: string) => unknown); doc: string; minItems?: number };
+  | { kind: 'array'; item: Schema | ((v: unknown, path: string, ctx: Ctx) => unknown); doc: string; minItems?: number };
 
 export type Schema = Readonly<Record<string, Field>>;
 
+export interface Problem {
+  readonly key: string;
+  readonly value: string;
+  readonly expected: string;
+}
+
+/** What one validation collects: every problem found, and the folder relative paths start from. */
+export interface Ctx {
+  readonly problems: Problem[];
+  readonly baseDir?: string;
+}
+
 const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));
 
-function fail(key: string, value: unknown, expected: string): never {
-  throw driftlineError('DRIFTLINE_ERR_CONFIG', { key, value: show(value), expected });
+/** Records a problem; returns undefined so a caller can use it as the field's (missing) value. */
+export function problem(ctx: Ctx, key: string, value: unknown, expected: string): undefined {
+  ctx.problems.push({ key, value: show(value), expected });
+  return undefined;
+}
+
+/** One DRIFTLINE_ERR_CONFIG for all the problems (the first one's key, value and expected on top). */
+export function configError(problems: readonly Problem[]): DriftlineError {
+  const [first] = problems;
+  return driftlineError('DRIFTLINE_ERR_CONFIG', { ...first, ...(problems.length > 1 ? { problems } : {}) });
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-export function validate(schema: Schema, input: unknown, path = ''): Record<string, unknown> {
+/** A path to resolve: not empty, not absolute, and no URL scheme (rtsp://, file:). */
+function relativePath(v: string): boolean {
+  return v !== '' && !isAbsolute(v) && !/^[a-z][a-z0-9+.-]*:/i.test(v);
+}
+
+/** Validates and throws one error naming every problem; the result is deeply frozen. */
+export function validate(schema: Schema, input: unknown, path = '', baseDir?: string): Record<string, unknown> {
+  const ctx: Ctx = { problems: [], ...(baseDir ? { baseDir } : {}) };
+  const out = check(schema, input, path, ctx);
+  if (ctx.problems.length) throw configError(ctx.problems);
+  return out;
+}
+
+/** Validates into `ctx.problems` without throwing; failing keys are left undefined in the result. */
+export function check(schema: Schema, input: unknown, path: string, ctx: Ctx): Record<string, unknown> {
   const obj = input === undefined || input === null ? {} : input;
-  if (!isPlainObject(obj)) fail(path || '(root)', input, 'a mapping of keys to values');
+  if (!isPlainObject(obj)) {
+    problem(ctx, path || '(root)', input, 'a mapping of keys to values');
+    return Object.freeze({});
+  }
   for (const k of Object.keys(obj)) {
-    if (!(k in schema)) fail(path ? `${path}.${k}` : k, obj[k], `a known key here: one of ${Object.keys(schema).join(', ')}`);
+    if (!(k in schema)) problem(ctx, path ? `${path}.${k}` : k, obj[k], `a known key here: one of ${Object.keys(schema).join(', ')}`);
   }
   const out: Record<string, unknown> = {};
   for (const [k, f] of Object.entries(schema)) {
     const key = path ? `${path}.${k}` : k;
-    const v = obj[k];
-    out[k] = field(f, v, key);
+    out[k] = field(f, obj[k], key, ctx);
   }
   return Object.freeze(out);
 }
 
-function field(f: Field, v: unknown, key: string): unknown {
+function field(f: Field, v: unknown, key: string, ctx: Ctx): unknown {
   if (v === undefined) {
-    if (f.kind === 'object') return f.optional ? undefined : validate(f.fields, {}, key);
+    if (f.kind === 'object') return f.optional ? undefined : check(f.fields, {}, key, ctx);
     if (f.kind === 'array') {
-      if ((f.minItems ?? 0) > 0) fail(key, v, `a list of at least ${f.minItems} item(s)`);
+      if ((f.minItems ?? 0) > 0) return problem(ctx, key, v, `a list of at least ${f.minItems} item(s)`);
       return Object.freeze([]);
     }
-    if (f.default === undefined) fail(key, v, `a value (${f.doc})`);
+    if (f.default === undefined) return problem(ctx, key, v, `a value (${f.doc})`);
     return typeof f.default === 'object' ? Object.freeze(Array.isArray(f.default) ? [...f.default] : { ...f.default }) : f.default;
   }
   switch (f.kind) {
     case 'string':
-      if (typeof v !== 'string' || v.length === 0) fail(key, v, 'a non-empty string');
-      if (f.oneOf && !f.oneOf.includes(v)) fail(key, v, `one of ${f.oneOf.join(', ')}`);
-      if (f.pattern && !f.pattern.test(v)) fail(key, v, `a string matching ${f.pattern}`);
-      return v;
+      if (typeof v !== 'string' || v.length === 0) return problem(ctx, key, v, 'a non-empty string');
+      if (f.oneOf && !f.oneOf.includes(v)) return problem(ctx, key, v, `one of ${f.oneOf.join(', ')}`);
+      if (f.pattern && !f.pattern.test(v)) return problem(ctx, key, v, `a string matching ${f.pattern}`);
+      return f.path && ctx.baseDir && relativePath(v) ? resolve(ctx.baseDir, v) : v;
     case 'number': {
-      if (typeof v !== 'number' || !Number.isFinite(v)) fail(key, v, 'a number');
-      if (f.integer && !Number.isInteger(v)) fail(key, v, 'a whole number');
-      if ((f.min !== undefined && v < f.min) || (f.max !== undefined && v > f.max)) fail(key, v, `a number in [${f.min ?? '-inf'}, ${f.max ?? 'inf'}]`);
+      if (typeof v !== 'number' || !Number.isFinite(v)) return problem(ctx, key, v, 'a number');
+      if (f.integer && !Number.isInteger(v)) return problem(ctx, key, v, 'a whole number');
+      if ((f.min !== undefined && v < f.min) || (f.max !== undefined && v > f.max)) return problem(ctx, key, v, `a number in [${f.min ?? '-inf'}, ${f.max ?? 'inf'}]`);
       return v;
     }
     case 'boolean':
-      if (typeof v !== 'boolean') fail(key, v, 'true or false');
+      if (typeof v !== 'boolean') return problem(ctx, key, v, 'true or false');
       return v;
     case 'list': {
-      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) fail(key, v, 'a list of strings');
-      if (f.nonEmpty && v.length === 0) fail(key, v, 'a non-empty list');
-      for (const x of v as string[]) if (f.oneOf && !f.oneOf.includes(x)) fail(key, x, `one of ${f.oneOf.join(', ')}`);
-      return Object.freeze([...(v as string[])]);
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) return problem(ctx, key, v, 'a list of strings');
+      if (f.nonEmpty && v.length === 0) return problem(ctx, key, v, 'a non-empty list');
+      const bad = f.oneOf ? (v as string[]).filter((x) => !f.oneOf!.includes(x)) : [];
+      for (const x of bad) problem(ctx, key, x, `one of ${f.oneOf!.join(', ')}`);
+      return bad.length ? undefined : Object.freeze([...(v as string[])]);
     }
     case 'map': {
-      if (!isPlainObject(v)) fail(key, v, 'a mapping of names to numbers');
+      if (!isPlainObject(v)) return problem(ctx, key, v, 'a mapping of names to numbers');
+      let ok = true;
       for (const [mk, mv] of Object.entries(v)) {
-        if (typeof mv !== 'number' || (f.min !== undefined && mv < f.min) || (f.max !== undefined && mv > f.max)) fail(`${key}.${mk}`, mv, `a number in [${f.min ?? '-inf'}, ${f.max ?? 'inf'}]`);
+        if (typeof mv !== 'number' || (f.min !== undefined && mv < f.min) || (f.max !== undefined && mv > f.max)) ok = problem(ctx, `${key}.${mk}`, mv, `a number in [${f.min ?? '-inf'}, ${f.max ?? 'inf'}]`) ?? false;
       }
-      return Object.freeze({ ...v });
+      return ok ? Object.freeze({ ...v }) : undefined;
     }
     case 'object':
-      return validate(f.fields, v, key);
+      return check(f.fields, v, key, ctx);
     case 'array': {
-      if (!Array.isArray(v)) fail(key, v, 'a list');
-      if (v.length < (f.minItems ?? 0)) fail(key, v, `a list of at least ${f.minItems} item(s)`);
-      return Object.freeze(v.map((x, i) => (typeof f.item === 'function' ? f.item(x, `${key}[${i}]`) : validate(f.item, x, `${key}[${i}]`))));
+      if (!Array.isArray(v)) return problem(ctx, key, v, 'a list');
+      if (v.length < (f.minItems ?? 0)) return problem(ctx, key, v, `a list of at least ${f.minItems} item(s)`);
+      return Object.freeze(v.map((x, i) => (typeof f.item === 'function' ? f.item(x, `${key}[${i}]`, ctx) : check(f.item, x, `${key}[${i}]`, ctx))));
     }
   }
 }
@@ -97,15 +138,16 @@ export function envName(prefix: string, path: readonly string[]): string {
 
 /**
  * Applies environment overrides for scalar and list keys (not inside arrays) onto a raw config
- * object, parsing each by its field's type. Returns the names of the variables used.
+ * object, parsing each by its field's type; a value that does not parse is a problem in `ctx`.
+ * Returns the names of the variables used.
  */
-export function applyEnv(schema: Schema, raw: Record<string, unknown>, env: NodeJS.ProcessEnv, prefix: string, path: string[] = []): string[] {
+export function applyEnv(schema: Schema, raw: Record<string, unknown>, env: NodeJS.ProcessEnv, prefix: string, ctx: Ctx, path: string[] = []): string[] {
   const used: string[] = [];
   for (const [k, f] of Object.entries(schema)) {
     const p = [...path, k];
     if (f.kind === 'object') {
       const sub = isPlainObject(raw[k]) ? (raw[k] as Record<string, unknown>) : {};
-      const u = applyEnv(f.fields, sub, env, prefix, p);
+      const u = applyEnv(f.fields, sub, env, prefix, ctx, p);
       if (u.length) raw[k] = sub;
       used.push(...u);
       continue;
@@ -117,14 +159,14 @@ export function applyEnv(schema: Schema, raw: Record<string, unknown>, env: Node
     used.push(name);
     if (f.kind === 'number') {
       const n = Number(s);
-      if (s.trim() === '' || !Number.isFinite(n)) fail(`${p.join('.')} (from ${name})`, s, 'a number');
-      raw[k] = n;
+      if (s.trim() === '' || !Number.isFinite(n)) problem(ctx, `${p.join('.')} (from ${name})`, s, 'a number');
+      else raw[k] = n;
     } else if (f.kind === 'boolean') {
-      if (!/^(true|false|1|0)$/i.test(s)) fail(`${p.join('.')} (from ${name})`, s, 'true or false');
-      raw[k] = /^(true|1)$/i.test(s);
+      if (!/^(true|false|1|0)$/i.test(s)) problem(ctx, `${p.join('.')} (from ${name})`, s, 'true or false');
+      else raw[k] = /^(true|1)$/i.test(s);
     } else if (f.kind === 'list') {
       raw[k] = s.split(',').map((x) => x.trim()).filter(Boolean);
-    } else raw[k] = s;
+    } else raw[k] = f.kind === 'string' && f.path && relativePath(s) ? resolve(s) : s; // a path from the environment: from the working directory
   }
   return used;
 }

@@ -82,3 +82,40 @@ test('deploy/agent.example.yaml is a valid configuration', () => {
   assert.equal(config.cameras[0]!.source.kind, 'synthetic');
   assert.equal(config.model.threads, 1);
 });
+
+test('relative paths resolve against the config file\'s folder; URLs, absolute paths and defaults are left alone', () => {
+  const raw = {
+    model: { path: 'models/m.onnx' },
+    drift: { profile: '../profiles/p.json' },
+    mqtt: { url: 'mqtts://broker:8883', ca: 'ca.pem', passwordFile: '/run/credentials/pw' },
+    cameras: [
+      { name: 'a', source: { kind: 'ffmpeg', url: 'clips/a.mp4' } },
+      { name: 'b', source: { kind: 'ffmpeg', url: 'rtsp://10.0.0.5/s' } },
+      { name: 'c', source: { kind: 'ffmpeg', url: 'file:clips/c.mp4' } },
+      { name: 'd', source: { kind: 'images', path: 'frames/*.jpg' } },
+    ],
+  };
+  const { config } = agentConfig(raw, {}, '/etc/driftline');
+  assert.equal(config.model.path, '/etc/driftline/models/m.onnx');
+  assert.equal(config.drift.profile, '/etc/profiles/p.json');
+  assert.equal(config.mqtt.ca, '/etc/driftline/ca.pem');
+  assert.equal(config.mqtt.passwordFile, '/run/credentials/pw');
+  assert.deepEqual(config.cameras.map((c) => (c.source.kind === 'ffmpeg' ? c.source.url : c.source.kind === 'images' ? c.source.path : '')), ['/etc/driftline/clips/a.mp4', 'rtsp://10.0.0.5/s', 'file:clips/c.mp4', '/etc/driftline/frames/*.jpg']);
+  assert.equal(config.store.path, 'data/agent.db', 'a default stays relative to the working directory');
+  assert.equal(config.review.dir, '', 'an empty path stays empty');
+});
+
+test('every problem in a config is reported in one error, env overrides included', () => {
+  assert.throws(
+    () => agentConfig({ model: { conf: 2, providers: ['gpu', 'tpu'] }, cameras: [{ name: 'a', source: { kind: 'webcam' } }, { name: 'a', source: { kind: 'synthetic', schedule: [{ gain: 1 }] } }] }, { DRIFTLINE_STORE__MAX_BYTES: 'lots' }),
+    (e: unknown) => {
+      assert.ok(isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG'));
+      const lines = e.message.split('\n');
+      assert.equal(lines[0], '7 problems in the configuration:');
+      for (const re of [/store\.maxBytes \(from DRIFTLINE_STORE__MAX_BYTES\): got "lots"/, /model\.conf: got 2/, /model\.providers: got "gpu"/, /model\.providers: got "tpu"/, /cameras\[0\]\.source\.kind: got "webcam"/, /cameras\[1\]\.source\.schedule\[0\]\.at: got undefined/, /cameras\[1\]\.name: got "a", expected a name no other camera uses/]) {
+        assert.ok(lines.some((l) => re.test(l)), `${re} in\n${e.message}`);
+      }
+      return true;
+    },
+  );
+});

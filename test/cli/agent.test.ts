@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { CLI, ROOT, cli } from '../helpers/cli.js';
+import { CLI, ROOT, cli, cliWith } from '../helpers/cli.js';
 
 test('driftline agent records telemetry and, on SIGTERM, drains and flushes every frame before exiting 0', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'driftline-agent-'));
@@ -59,5 +59,68 @@ test('agent with an unreadable MQTT CA file stops at once with the key and the r
   await writeFile(file, `store: { path: ${join(dir, 'a.db')} }\nmqtt: { url: "mqtts://127.0.0.1:8883", ca: ${join(dir, 'missing-ca.pem')} }\ncameras:\n  - { name: c, source: { kind: synthetic } }\n`);
   const r = await cli('agent', '--config', file);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /DRIFTLINE_ERR_CONFIG: invalid mqtt\.ca: got .*missing-ca\.pem, expected a readable PEM file \(ENOENT\)/);
+  assert.match(r.stderr, /DRIFTLINE_ERR_CONFIG: invalid mqtt\.ca: got "?.*missing-ca\.pem"?, expected a readable PEM file \(ENOENT\)/);
+});
+
+test('a config with several mistakes is refused with all of them at once', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-agent-cli-'));
+  const cfg = join(dir, 'agent.yaml');
+  await writeFile(cfg, 'model:\n  conf: 7\nstor: {}\ncameras:\n  - name: a b\n    source: { kind: synthetic, fps: -1 }\n');
+  const r = await cli('agent', '--config', cfg, '--check');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^driftline: DRIFTLINE_ERR_CONFIG: 4 problems in the configuration:\n/);
+  for (const re of [/- invalid model\.conf: got 7, expected a number in \[0, 1\]/, /- invalid stor: got \{\}, expected a known key/, /- invalid cameras\[0\]\.name: got "a b"/, /- invalid cameras\[0\]\.source\.fps: got -1/]) assert.match(r.stderr, re);
+  await writeFile(cfg, 'cameras: [\n  - name: x\n');
+  const yaml = await cli('agent', '--config', cfg);
+  assert.equal(yaml.code, 1);
+  assert.match(yaml.stderr, /DRIFTLINE_ERR_CONFIG: 2 problems in the configuration:\n {2}- invalid .*agent\.yaml: got the file, expected valid YAML: .* at line 2, column 3:\n\n.*name: x/s, 'every syntax error, with the lines around it');
+  assert.doesNotMatch(yaml.stderr, /\n\s+at /, 'no stack trace');
+});
+
+test('--check finds every missing file and program at once; a real start with them fails the same way and creates nothing', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-agent-cli-'));
+  const cfg = join(dir, 'agent.yaml');
+  // The model, the profile, the CA and a camera's video file are missing; ffmpeg is not on PATH.
+  await writeFile(
+    cfg,
+    [
+      `model: { path: missing.onnx }`,
+      `drift: { profile: missing.profile.json }`,
+      `store: { path: state/agent.db }`,
+      `mqtt: { url: "mqtts://127.0.0.1:8883", ca: certs/ca.pem }`,
+      'cameras:',
+      '  - { name: line-1, source: { kind: ffmpeg, url: clips/line-1.mp4 } }',
+      '  - { name: line-2, source: { kind: images, path: frames/*.jpg } }',
+      '',
+    ].join('\n'),
+  );
+  const env = { ...process.env, PATH: '/nonexistent' };
+  for (const args of [['--check'], []]) {
+    const r = await cliWith({ env }, 'agent', '--config', cfg, ...args);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^driftline: DRIFTLINE_ERR_CHECK: 6 problems found before start:\n/);
+    for (const re of [
+      `DRIFTLINE_ERR_MODEL_NOT_FOUND: model file not found: ${join(dir, 'missing.onnx')}`,
+      `DRIFTLINE_ERR_CONFIG: invalid drift.profile: got "${join(dir, 'missing.profile.json')}", expected a readable reference profile (ENOENT)`,
+      `DRIFTLINE_ERR_CONFIG: invalid mqtt.ca: got "${join(dir, 'certs/ca.pem')}", expected a readable PEM file (ENOENT)`,
+      'DRIFTLINE_ERR_PROGRAM_MISSING: camera line-1 needs ffmpeg, which is not installed or not executable: install the ffmpeg package (apt-get install ffmpeg)',
+      `DRIFTLINE_ERR_CONFIG: invalid cameras[0].source.url: got "${join(dir, 'clips/line-1.mp4')}", expected an existing video file (ENOENT)`,
+      `DRIFTLINE_ERR_CONFIG: invalid cameras[1].source.path: got "${join(dir, 'frames/*.jpg')}", expected an existing folder or file (${join(dir, 'frames')}: ENOENT)`,
+    ]) assert.ok(r.stderr.includes(`  - ${re}\n`), `${re}\nin:\n${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.deepEqual(await readdir(dir), ['agent.yaml'], `${args.join(' ') || 'a start'} created nothing`);
+  }
+});
+
+test('relative paths in a config file follow the file, not the working directory', async () => {
+  const elsewhere = await mkdtemp(join(tmpdir(), 'driftline-cwd-'));
+  const r = await cliWith({ cwd: elsewhere }, 'agent', '--config', join(ROOT, 'deploy', 'agent.example.yaml'), '--check');
+  assert.equal(r.code, 0, r.stderr);
+  const { config } = JSON.parse(r.stdout) as { config: { model: { path: string }; store: { path: string } } };
+  assert.equal(config.model.path, join(ROOT, 'models', 'line-detector.onnx'));
+  assert.equal(config.store.path, join(ROOT, 'data', 'agent.db'));
+  assert.deepEqual(await readdir(elsewhere), [], '--check creates nothing');
+  // From the environment, a relative path is the working directory's.
+  const env = await cliWith({ cwd: elsewhere, env: { ...process.env, DRIFTLINE_STORE__PATH: 'here.db' } }, 'agent', '--config', join(ROOT, 'deploy', 'agent.example.yaml'), '--check');
+  assert.equal((JSON.parse(env.stdout) as { config: { store: { path: string } } }).config.store.path, join(elsewhere, 'here.db'));
 });

@@ -18,8 +18,13 @@ export interface CliResult {
 }
 
 export async function cli(...args: string[]): Promise<CliResult> {
+  return cliWith({}, ...args);
+}
+
+/** `cli` from another working directory or with another environment (e.g. a PATH without ffmpeg). */
+export async function cliWith(o: { cwd?: string; env?: NodeJS.ProcessEnv }, ...args: string[]): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: ROOT, maxBuffer: 16 << 20 });
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: o.cwd ?? ROOT, maxBuffer: 16 << 20, ...(o.env ? { env: o.env } : {}) });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
