@@ -26,7 +26,7 @@ const FFMPEG_SOURCE: Schema = {
   height: { kind: 'number', integer: true, min: 32, max: 8192, default: 480, doc: 'frame height' },
   fps: { kind: 'number', min: 0, max: 240, default: 0, doc: 'frame rate to deliver; 0 keeps the stream rate' },
   loop: { kind: 'boolean', default: false, doc: 'loop a video file' },
-  realtime: { kind: 'boolean', default: false, doc: 'read a file at its native rate' },
+  realtime: { kind: 'boolean', default: false, doc: 'read a file at its native rate, like a live camera (frames dropped when the pipeline is slower); off: a file is read at the pipeline\'s pace and every frame is processed' },
   stallSeconds: { kind: 'number', min: 0.5, max: 3600, default: 10, doc: 'no data for this long: restart the source' },
 };
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Launcher for `driftline` (package.json "bin"). Runs the TypeScript sources through tsx, so there
-// is no build step between editing and running. A production install may run the compiled
-// dist/bin/driftline.js directly (npm run build); see docs/operations.md.
+// is no build step between editing and running, and none to install: this launcher is how Driftline
+// runs, on a developer's machine and in production (systemd units start `node bin/driftline.js`).
 import { register } from 'tsx/esm/api';
 
 register();

@@ -29,7 +29,7 @@ collector receives it, and the alerts as they fire and resolve. Ctrl-C stops it 
 Options:
   --seconds N       stop after N seconds (default: run until Ctrl-C)
   --window S        telemetry window, seconds (default 5)
-  --fps N           frame rate of each camera (default 8)
+  --fps N           frame rate of each camera (default 12: 60 frames a window, twice the minimum)
   --drift-after S   when the light on line2 starts to fade (default 20)
   --final-gain F    illumination at the end of the fade, 1 = nominal (default 0.55)
   --for S           how long drift must hold before the alert fires (default 15)
@@ -60,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const seconds = numberFlag('seconds', values.seconds, 0, 0, 1e7);
   const window = numberFlag('window', values.window, 5, 1, 3600);
-  const fps = numberFlag('fps', values.fps, 8, 1, 60);
+  const fps = numberFlag('fps', values.fps, 12, 1, 60);
   const driftAfter = numberFlag('drift-after', values['drift-after'], 20, 0, 1e6);
   const finalGain = numberFlag('final-gain', values['final-gain'], 0.55, 0, 4);
   const holdFor = numberFlag('for', values.for, 15, 0, 1e6);
@@ -115,7 +115,7 @@ export async function run(argv: string[]): Promise<number> {
   out.write(`  dashboard  ${collector.httpUrl}/\n  API        ${collector.httpUrl}/api/v1/alerts, /api/v1/cameras, /api/v1/devices\n  metrics    ${collector.httpUrl}/metrics\n  data       ${data}\n`);
   out.write(`${STABLE} stays as commissioned; the light on ${DRIFTING} fades from 1.00 to ${finalGain.toFixed(2)} between ${driftAfter} s and ${driftAfter + fade} s.\n`);
   out.write(`A drift alert fires when a camera's windows stay at warn or alert for ${holdFor} s. Ctrl-C stops.\n\n`);
-  out.write('     t  camera            seq  frames  verdict       top score\n');
+  out.write('     t  camera            seq  frames  verdict       top drift driver (score)\n');
 
   const t0 = Date.now();
   const fired: AlertRecord[] = [];
@@ -123,7 +123,7 @@ export async function run(argv: string[]): Promise<number> {
     if (change === 'resend' || change === 'update') return;
     if (change === 'fire') fired.push(a);
     const cause = (a.evidence as { cause?: { class: string; reason: string; action: string } } | undefined)?.cause;
-    out.write(`\n${change === 'fire' ? '>>> ALERT FIRING' : '<<< ALERT RESOLVED'} [${a.severity}] ${a.annotations.summary}\n`);
+    out.write(`\n${change === 'fire' ? '>>> ALERT FIRING' : '<<< ALERT RESOLVED'} at ${((Date.now() - t0) / 1000).toFixed(0)} s [${a.severity}] ${a.annotations.summary}\n`);
     if (change === 'fire' && cause) out.write(`    cause: ${cause.class}: ${cause.reason}\n    next:  ${cause.action}\n`);
     out.write(`    ${collector.httpUrl}/api/v1/alerts/${a.id}\n\n`);
   };

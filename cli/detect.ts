@@ -82,7 +82,8 @@ export async function run(argv: string[]): Promise<number> {
     log,
   });
   if (values.info) {
-    const { session: _s, decoder, header, ...rest } = model;
+    // modelBytes is the whole file (for the worker thread's session): not information to print.
+    const { session: _s, modelBytes: _b, decoder, header, ...rest } = model;
     process.stdout.write(JSON.stringify({ ...rest, layout: decoder.layout, numClasses: decoder.numClasses, anchors: decoder.anchors, metadata: header.metadata, opsets: header.opsets }, null, 2) + '\n');
     return 0;
   }

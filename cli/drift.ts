@@ -21,8 +21,11 @@ Options:
   --json   print the rows as JSON instead of a table
 `;
 
-/** warn/alert per row: A's calibration judges B as one window of B's length. */
-function marks(a: Profile, b: Profile, rows: readonly FeatureDrift[]): Map<string, 'warn' | 'alert'> {
+/**
+ * warn/alert per row: A's calibration judges B as one window of B's length. Both profiles have
+ * passed readProfile's schema check, so nothing here meets a missing field.
+ */
+export function marks(a: Profile, b: Profile, rows: readonly FeatureDrift[]): Map<string, 'warn' | 'alert'> {
   const out = new Map<string, 'warn' | 'alert'>();
   const calibrated = (a.calibration?.windows.length ?? 0) > 0;
   const judge = new Judge(new ScoringReference(a), a.calibration, { windowSeconds: 36, warnEveryHours: 1, alertEveryHours: 10, thresholds: calibrated ? 'calibrated' : 'fixed' });

@@ -38,6 +38,8 @@ test('detect --info reports the provider that runs and the fallback attempts', a
   assert.equal(info.provider, 'cpu');
   assert.equal(info.layout, 'yolov8');
   assert.deepEqual(info.attempts.map((a) => a.provider), ['tensorrt', 'cuda', 'cpu']);
+  assert.ok(Buffer.byteLength(r.stdout) < 5000, `a page of details, not the model's bytes (${Buffer.byteLength(r.stdout)} bytes)`);
+  assert.ok(!('modelBytes' in info));
 });
 
 test('bad models and bad images: one specific error naming the file, non-zero exit', async () => {
