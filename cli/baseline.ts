@@ -85,7 +85,8 @@ export async function run(argv: string[]): Promise<number> {
   const synthetic = values.synthetic === undefined ? 0 : intFlag('synthetic', values.synthetic, 0, 1);
   if ((typeof values.data === 'string') === synthetic > 0) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: 'give one of --data DIR or --synthetic FRAMES' });
   if (typeof values.data === 'string' && !existsSync(values.data)) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--data ${values.data} does not exist` });
-  const windows = typeof values.windows === 'string' ? values.windows.split(',').map((w) => intFlag('windows', w, 0, 2)) : [...DEFAULT_CALIBRATION_WINDOWS];
+  // Sorted and without repeats: the profile's calibration lists window lengths in increasing order.
+  const windows = typeof values.windows === 'string' ? [...new Set(values.windows.split(',').map((w) => intFlag('windows', w, 0, 2)))].sort((a, b) => a - b) : [...DEFAULT_CALIBRATION_WINDOWS];
   const replicates = intFlag('replicates', values.replicates, DEFAULT_REPLICATES, 20);
   const model = await loadModel(values.model, { providers: providersFlag(values.providers), intraOpThreads: 1 });
   const detector = await Detector.open(model, { conf: numberFlag('conf', values.conf, 0.25, 0, 1), candidateFloor: numberFlag('floor', values.floor, 0.05, 0, 1) });

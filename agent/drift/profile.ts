@@ -7,16 +7,18 @@
  */
 import { readFile } from 'node:fs/promises';
 import { driftlineError } from '../../lib/errors.js';
-import { CONF_BINS, DETECTION_FEATURES } from '../telemetry/detection-stats.js';
+import { CONF_BINS } from '../telemetry/detection-stats.js';
 import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
 import type { Calibration, ReferenceSeries } from './calibrate.js';
+import { PROFILE_FEATURES, PROFILE_SCHEMA, profileProblems } from './profile-schema.js';
 
-export const PROFILE_SCHEMA = 'driftline.profile/1';
-export const PROFILE_FEATURES = [...FRAME_FEATURES, ...DETECTION_FEATURES] as const;
+export { PROFILE_FEATURES, PROFILE_SCHEMA } from './profile-schema.js';
 export const DEFAULT_QUANTILE_BINS = 16;
+/** At most this many problems are named in one error. */
+const SHOWN_PROBLEMS = 3;
 
 export interface FeatureProfile {
-  /** Ascending, distinct edges e0..eK: bins are (-inf, e0), [e0, e1), ..., [eK-1, eK], (eK, +inf). */
+  /** Ascending edges e0..eK (a repeat is a zero-width bin): bins are (-inf, e0), [e0, e1), ..., [eK-1, eK], (eK, +inf). */
   readonly edges: number[];
   /** One count per bin: underflow, the inner bins, overflow (edges.length + 1 bins). */
   readonly counts: number[];
@@ -42,21 +44,45 @@ export function profilePathFor(model: string): string {
   return model.replace(/\.onnx$/i, '') + '.profile.json';
 }
 
-/** Reads and checks a profile file: JSON, the right schema, every feature this agent computes. */
+/** Why a profile file could not be read or parsed, in a user's words. */
+function unreadable(e: unknown, text?: string): string {
+  const err = e as NodeJS.ErrnoException;
+  if (text === undefined) {
+    if (err.code === 'ENOENT') return 'the file does not exist';
+    if (err.code === 'EISDIR') return 'it is a folder, not a file';
+    return `cannot read it: ${err.message}`;
+  }
+  if (text.trim() === '') return 'the file is empty';
+  const at = /at position (\d+)/.exec(err.message)?.[1];
+  if (/end of JSON input/.test(err.message) || (at !== undefined && Number(at) >= text.trimEnd().length)) return `truncated JSON at position ${text.length}: the file ends inside a value`;
+  return `not JSON: ${err.message.split('\n')[0]}`;
+}
+
+/**
+ * Checks a parsed profile against the schema (profile-schema.ts) and returns it typed, or throws
+ * DRIFTLINE_ERR_PROFILE naming the first few problems by path.
+ */
+export function checkProfile(value: unknown, file: string): Profile {
+  const problems = profileProblems(value);
+  if (problems.length === 0) return value as Profile;
+  const more = problems.length > SHOWN_PROBLEMS ? ` (and ${problems.length - SHOWN_PROBLEMS} more)` : '';
+  throw driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: problems.slice(0, SHOWN_PROBLEMS).join('; ') + more });
+}
+
+/**
+ * Reads and checks a profile file: JSON, the right schema, every feature this agent computes, every
+ * field in its place. Any problem is a DRIFTLINE_ERR_PROFILE naming the file and the field.
+ */
 export async function readProfile(file: string): Promise<Profile> {
-  let p: unknown;
+  let text: string | undefined;
+  let value: unknown;
   try {
-    p = JSON.parse(await readFile(file, 'utf8'));
+    text = await readFile(file, 'utf8');
+    value = JSON.parse(text);
   } catch (e) {
-    throw driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: (e as Error).message.split('\n')[0] }, { cause: e });
+    throw driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: unreadable(e, text) }, { cause: e });
   }
-  const schema = (p as { schema?: unknown } | null)?.schema;
-  if (schema !== PROFILE_SCHEMA || typeof (p as Profile).features !== 'object') {
-    throw driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: `schema is ${JSON.stringify(schema)}, expected ${PROFILE_SCHEMA}` });
-  }
-  const missing = PROFILE_FEATURES.filter((f) => !(p as Profile).features[f]);
-  if (missing.length) throw driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: `it lacks features ${missing.join(', ')}: rebuild it with driftline baseline` });
-  return p as Profile;
+  return checkProfile(value, file);
 }
 
 /** Bin index of v for these edges (0 = underflow, edges.length = overflow). O(log bins). */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -31,6 +31,47 @@ test('a file that is not a profile gets DRIFTLINE_ERR_PROFILE naming it', async 
     assert.match(r.stderr, re);
   }
   assert.equal((await cli('drift', SHIPPED)).code, 2);
+});
+
+test('malformed profiles, as A or B: exit 1 with one DRIFTLINE_ERR_PROFILE line naming the file and the field, never a stack', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-drift-bad-'));
+  const text = await readFile(SHIPPED, 'utf8');
+  const shipped = (): Record<string, unknown> => JSON.parse(text) as Record<string, unknown>;
+  const noFeatures = shipped();
+  noFeatures.features = { brightness: { edges: 'x' } };
+  const cases: [name: string, content: string | undefined, reason: RegExp][] = [
+    ['truncated.json', text.slice(0, 1234), /truncated JSON at position 1234/],
+    ['schema-only.json', '{"schema":"driftline.profile/1"}', /it lacks createdAt, model, data, frames, features, classMix, confHist$/],
+    ['not-json.json', 'nope', /not JSON: /],
+    ['empty.json', '', /the file is empty$/],
+    ['missing.json', undefined, /the file does not exist$/],
+    ['features.json', JSON.stringify(noFeatures), /features: lacks brightnessSpread, contrast, .*, uncertain; features\.brightness: lacks counts, mean, std; features\.brightness\.edges: must be array$/],
+  ];
+  await Promise.all(
+    cases.map(async ([name, content, reason], i) => {
+      const file = join(dir, name);
+      if (content !== undefined) await writeFile(file, content);
+      const r = await (i % 2 ? cli('drift', SHIPPED, file) : cli('drift', file, SHIPPED));
+      assert.equal(r.code, 1, `${name}: ${r.stderr}`);
+      assert.match(r.stderr, /^driftline: DRIFTLINE_ERR_PROFILE: /, name);
+      assert.ok(r.stderr.startsWith(`driftline: DRIFTLINE_ERR_PROFILE: ${file} is not a Driftline profile: `), r.stderr);
+      assert.match(r.stderr.trimEnd(), reason, name);
+      assert.doesNotMatch(r.stderr, /unexpected error|TypeError|\n {4}at /, name);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, `${name}: one line`);
+      assert.equal(r.stdout, '', name);
+    }),
+  );
+});
+
+test('a profile from before calibration still compares, with the fixed thresholds', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-drift-old-'));
+  const old = JSON.parse(await readFile(SHIPPED, 'utf8')) as Record<string, unknown>;
+  delete old.calibration;
+  const file = join(dir, 'old.json');
+  await writeFile(file, JSON.stringify(old));
+  const r = await cli('drift', file, SHIPPED, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { rows: unknown[] }).rows.length, 19);
 });
 
 test('folders: a second folder of the same distribution drifts nowhere; a 40% darker one drifts on brightness-type features only', async () => {

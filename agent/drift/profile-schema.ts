@@ -1,0 +1,163 @@
+/**
+ * The JSON Schema of reference profiles (driftline.profile/1), kept beside the `Profile` type so that
+ * a profile file is checked before any code reads it: a truncated or hand-edited profile must fail
+ * with a message naming the field, not with a TypeError deep inside the drift code.
+ *
+ * The schema follows the TypeScript types at compile time: `object<T>()` takes exactly T's keys and
+ * exactly T's optional ones, so adding a field to Profile (or FeatureProfile, Calibration, …) without
+ * describing it here fails the typecheck. Unknown extra keys are allowed (fields may be added within
+ * v1). What JSON Schema cannot say (edges that do not decrease, one count per bin, window lengths in
+ * increasing order, an entry per class) is checked in `consistencyProblems`.
+ *
+ * PROFILE_SCHEMA and PROFILE_FEATURES live here, not in profile.ts (which re-exports them), so this
+ * module needs nothing at run time from the modules that import it.
+ */
+import { Ajv, type ErrorObject } from 'ajv';
+import { CONF_BINS, DETECTION_FEATURES } from '../telemetry/detection-stats.js';
+import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
+import type { Calibration, WindowMoments } from './calibrate.js';
+import type { FeatureProfile, Profile } from './profile.js';
+
+export const PROFILE_SCHEMA = 'driftline.profile/1';
+export const PROFILE_FEATURES = [...FRAME_FEATURES, ...DETECTION_FEATURES] as const;
+
+type OptionalKeys<T> = { [K in keyof T]-?: Record<never, never> extends Pick<T, K> ? K : never }[keyof T];
+
+/** An object schema with a property for every key of T, requiring all but T's optional keys. */
+function object<T>(properties: { readonly [K in keyof T]-?: object }, optional: { readonly [K in OptionalKeys<T>]-?: true }, more: object = {}): object {
+  const required = Object.keys(properties).filter((k) => !(k in optional));
+  return { type: 'object', properties, required, ...more };
+}
+
+/** A JSON object used as a map: any keys, every value matching `value`. */
+const map = (value: object, more: object = {}): object => ({ type: 'object', additionalProperties: value, ...more });
+
+const number = { type: 'number' } as const;
+const nonNegative = { type: 'number', minimum: 0 } as const;
+const count = { type: 'integer', minimum: 0 } as const;
+const string = { type: 'string' } as const;
+const numbers = (more: object = {}): object => ({ type: 'array', items: number, ...more });
+const counts = (more: object = {}): object => ({ type: 'array', items: nonNegative, ...more });
+
+const feature = object<FeatureProfile>(
+  {
+    edges: numbers({ minItems: 2 }),
+    counts: counts({ minItems: 3 }),
+    mean: number,
+    std: nonNegative,
+  },
+  {},
+);
+
+/** [mean, variance, u, excess] of a score's no-drift distribution (calibrate.ts NullSummary). */
+const nullSummary = { type: 'array', items: number, minItems: 4, maxItems: 4 } as const;
+
+const window = object<WindowMoments>({ frames: { type: 'integer', minimum: 2 }, block: { type: 'integer', minimum: 1 }, moments: map(nullSummary) }, {});
+
+const calibration = object<Calibration>(
+  {
+    method: string,
+    referenceFrames: count,
+    replicates: count,
+    correlationFrames: map(nonNegative),
+    blockFrames: count,
+    oodMargin: nonNegative,
+    support: map(numbers({ minItems: 2, maxItems: 2 })),
+    windows: { type: 'array', items: window },
+  },
+  {},
+);
+
+export const PROFILE_JSON_SCHEMA = object<Profile>(
+  {
+    schema: { const: PROFILE_SCHEMA },
+    createdAt: string,
+    model: object<Profile['model']>(
+      {
+        file: string,
+        sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+        names: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, uniqueItems: true },
+      },
+      {},
+    ),
+    data: object<Profile['data']>({ source: string, description: string, images: count, skipped: count }, { description: true }),
+    frames: count,
+    features: map(feature, { required: [...PROFILE_FEATURES] }),
+    classMix: map(nonNegative),
+    confHist: map(counts({ minItems: CONF_BINS, maxItems: CONF_BINS })),
+    calibration,
+  },
+  { calibration: true },
+  { $id: PROFILE_SCHEMA },
+);
+
+const validate = new Ajv({ allErrors: true }).compile(PROFILE_JSON_SCHEMA);
+
+/** `/features/brightness/edges/3` as `features.brightness.edges[3]`. */
+export function pathOf(pointer: string, child?: string): string {
+  const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (child !== undefined) parts.push(child);
+  return parts.reduce((out, p) => (/^\d+$/.test(p) ? `${out}[${p}]` : out ? `${out}.${p}` : p), '') || '(root)';
+}
+
+/** Ajv's errors as `path: problem`, one line per path: the keys missing from an object named together. */
+function describe(errors: readonly ErrorObject[]): string[] {
+  const lacks = new Map<string, string[]>();
+  const wrong = new Map<string, string[]>();
+  for (const e of errors) {
+    const [group, item] = e.keyword === 'required' ? [lacks, (e.params as { missingProperty: string }).missingProperty] : [wrong, e.message ?? 'is invalid'];
+    const list = group.get(e.instancePath) ?? [];
+    group.set(e.instancePath, [...list, item]);
+  }
+  const out: string[] = [];
+  for (const [at, keys] of lacks) {
+    if (keys.length === 1) out.push(`${pathOf(at, keys[0])}: is missing`);
+    else out.push(`${at ? `${pathOf(at)}: ` : 'it '}lacks ${keys.join(', ')}`);
+  }
+  for (const [at, messages] of wrong) out.push(`${pathOf(at)}: ${messages.join(', ')}`);
+  return out;
+}
+
+/** What the schema cannot express; `p` has passed the schema. */
+function consistencyProblems(p: Profile): string[] {
+  const out: string[] = [];
+  for (const [name, f] of Object.entries(p.features)) {
+    const at = `features.${name}`;
+    const i = f.edges.findIndex((e, j) => j > 0 && e < f.edges[j - 1]!);
+    if (i > 0) out.push(`${at}.edges: must not decrease, but edges[${i}] = ${f.edges[i]} < edges[${i - 1}] = ${f.edges[i - 1]}`);
+    if (f.counts.length !== f.edges.length + 1) out.push(`${at}.counts: must have one count per bin, edges.length + 1 = ${f.edges.length + 1}, not ${f.counts.length}`);
+  }
+  for (const name of p.model.names) {
+    if (!Object.hasOwn(p.classMix, name)) out.push(`classMix.${name}: is missing (model.names lists the class)`);
+    if (!Object.hasOwn(p.confHist, name)) out.push(`confHist.${name}: is missing (model.names lists the class)`);
+  }
+  const c = p.calibration;
+  if (c) {
+    const i = c.windows.findIndex((w, j) => j > 0 && w.frames <= c.windows[j - 1]!.frames);
+    if (i > 0) out.push(`calibration.windows[${i}].frames: window lengths must increase (${c.windows.map((w) => w.frames).join(', ')}): rebuild with --windows in increasing order`);
+    for (const [name, [lo, hi]] of Object.entries(c.support)) if (lo > hi) out.push(`calibration.support.${name}: the low end ${lo} is above the high end ${hi}`);
+  }
+  return out;
+}
+
+/** A wrong `schema` value for a message: a string or number as JSON, anything else by its kind. */
+function shown(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  return Array.isArray(v) ? 'an array' : 'an object';
+}
+
+/**
+ * Everything wrong with a parsed profile, most telling first (empty: it is a valid profile). A wrong
+ * `schema` is reported alone: another version is not a pile of field errors.
+ */
+export function profileProblems(value: unknown): string[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return [`it is ${value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`}, not a JSON object`];
+  }
+  const schema = (value as { schema?: unknown }).schema;
+  if (schema === undefined) return [`schema is missing; expected ${JSON.stringify(PROFILE_SCHEMA)}`];
+  if (schema !== PROFILE_SCHEMA) return [`schema is ${shown(schema)}, expected ${JSON.stringify(PROFILE_SCHEMA)}`];
+  if (!validate(value)) return describe(validate.errors ?? []);
+  return consistencyProblems(value as Profile);
+}
