@@ -15,7 +15,7 @@ export interface Keyframe {
 /** Conditions at time t: linear between the surrounding keyframes, held after the last. */
 export function conditionsAt(schedule: readonly Keyframe[], t: number, base: Conditions = DEFAULT_CONDITIONS): Conditions {
   if (schedule.length === 0) return { ...base };
-  const sorted = schedule;
+  const sorted = isSorted(schedule) ? schedule : [...schedule].sort((x, y) => x.at - y.at);
   let i = 0;
   while (i < sorted.length && sorted[i]!.at <= t) i++;
   const a = sorted[Math.max(0, i - 1)]!;
@@ -40,7 +40,15 @@ export interface SyntheticSourceOptions {
   readonly clock?: () => number;
 }
 
+function isSorted(schedule: readonly Keyframe[]): boolean {
+  for (let i = 1; i < schedule.length; i++) if (schedule[i]!.at < schedule[i - 1]!.at) return false;
+  return true;
+}
+
 export class SyntheticSource extends BaseSource {
+  /** The schedule in time order, sorted once: a config may list keyframes in any order. */
+  private readonly schedule: readonly Keyframe[];
+
   private timer: NodeJS.Timeout | undefined;
   private readonly camera: LineCamera;
   private readonly view: { data: Uint8Array; width: number; height: number; channels: 3; ts: number; index: number };
@@ -50,6 +58,7 @@ export class SyntheticSource extends BaseSource {
   constructor(readonly o: SyntheticSourceOptions) {
     super(o.name, o.width, o.height);
     this.camera = new LineCamera(o.width, o.height, o.seed);
+    this.schedule = [...(o.schedule ?? [])].sort((x, y) => x.at - y.at);
     this.view = { data: new Uint8Array(0), width: o.width, height: o.height, channels: 3, ts: 0, index: 0 };
   }
 
@@ -58,7 +67,7 @@ export class SyntheticSource extends BaseSource {
     const clock = this.o.clock ?? ((): number => (performance.now() - t0) / 1000);
     this.setState('streaming');
     const emit = (): void => {
-      this.current = conditionsAt(this.o.schedule ?? [], clock());
+      this.current = conditionsAt(this.schedule, clock());
       const f = this.camera.next(this.current);
       this.view.data = f.data;
       this.view.ts = Date.now();
