@@ -1,27 +1,46 @@
 import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { collectorConfig } from '../../collector/config.js';
+import { test, type TestContext } from 'node:test';
+import { collectorConfig, type CollectorConfig } from '../../collector/config.js';
 import { startCollector } from '../../collector/main.js';
 import { isDriftlineError } from '../../lib/errors.js';
 import { silentLogger } from '../../lib/log.js';
+import { freePort } from '../helpers/ports.js';
 
-test('a port already taken (the machine broker holds 1883) is a coded error naming the key to change', async () => {
+/** Starts a collector that should fail; one that starts after all is stopped when the test ends. */
+function start(t: TestContext, config: CollectorConfig): ReturnType<typeof startCollector> {
+  const started = startCollector(config, silentLogger);
+  t.after(async () => (await started.catch(() => undefined))?.stop());
+  return started;
+}
+
+test('a port already taken (the machine broker holds 1883) is a coded error naming the key to change', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'driftline-collector-'));
   const { config } = collectorConfig({ broker: { port: 1883 }, store: { path: join(dir, 'c.db') }, http: { port: 0 } }, {});
-  await assert.rejects(startCollector(config, silentLogger), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_LISTEN') && /127\.0\.0\.1:1883 \(EADDRINUSE\).*broker\.port/.test(e.message));
+  await assert.rejects(
+    start(t, config),
+    (e) => isDriftlineError(e, 'DRIFTLINE_ERR_LISTEN') && /127\.0\.0\.1:1883 \(EADDRINUSE\).*broker\.port/.test(e.message),
+    "the embedded broker started on 127.0.0.1:1883: the machine's Mosquitto, which this test relies on to hold that port, is not running",
+  );
 });
 
-test('an HTTP port already taken is a coded error, and nothing started before it is left running', async () => {
-  const { createServer } = await import('node:net');
+test('an HTTP port already taken is a coded error, and nothing started before it is left running', async (t) => {
   const holder = createServer();
   await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
-  const port = (holder.address() as import('node:net').AddressInfo).port;
+  t.after(() => new Promise<void>((r) => holder.close(() => r())));
+  const port = (holder.address() as AddressInfo).port;
+  const brokerPort = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'driftline-collector-'));
-  const { config } = collectorConfig({ broker: { port: 0 }, store: { path: join(dir, 'c.db') }, http: { port } }, {});
-  await assert.rejects(startCollector(config, silentLogger), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_LISTEN') && /http\.port/.test(e.message));
-  holder.close();
-  // The embedded broker it had started is closed: this test file exits (a leaked broker would hang it).
+  const { config } = collectorConfig({ broker: { port: brokerPort }, store: { path: join(dir, 'c.db') }, http: { port } }, {});
+  await assert.rejects(start(t, config), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_LISTEN') && /http\.port/.test(e.message));
+  // The embedded broker it had started before the HTTP server failed is closed: its port is free again.
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (e) => reject(new Error(`the embedded broker still holds ${brokerPort}: ${e.message}`)));
+    probe.listen(brokerPort, '127.0.0.1', () => resolve());
+  });
+  await new Promise<void>((r) => probe.close(() => r()));
 });

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { testCollector } from '../helpers/collector.js';
 import { ROOT } from '../helpers/cli.js';
+import { endProcess, releaser } from '../helpers/ports.js';
 
 const run = promisify(execFile);
 const DIR = `${ROOT}deploy/prometheus`;
@@ -21,13 +22,16 @@ test('deploy/prometheus: config and rules are valid; the rules fire as their uni
 });
 
 test('collector /metrics passes promtool check metrics', { timeout: 30_000 }, async (t) => {
+  const release = releaser(t);
   const c = await testCollector();
-  t.after(() => c.stop());
+  release('collector', () => c.stop());
   const text = await (await fetch(`${c.httpUrl}/metrics`)).text();
   assert.match(text, /^driftline_collector_rejected_total\{reason="schema"\} 0$/m);
-  const lint = await new Promise<string>((resolve) => {
+  const lint = await new Promise<string>((resolve, reject) => {
     const p = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    release('promtool', () => endProcess(p));
     let out = '';
+    p.once('error', reject);
     p.stdout.on('data', (d: Buffer) => (out += d));
     p.stderr.on('data', (d: Buffer) => (out += d));
     p.on('close', () => resolve(out));

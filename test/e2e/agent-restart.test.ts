@@ -10,56 +10,80 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { lastSeqs, testCollector, uniqueName } from '../helpers/collector.js';
+import { lastSeqs, testCollector, uniqueName, untilSubscribed } from '../helpers/collector.js';
 import { CLI, ROOT } from '../helpers/cli.js';
 import { clearRetainedStatus, MACHINE_BROKER } from '../helpers/mosquitto.js';
+import { endProcess, releaser, type Release } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
 
-function agent(config: string): { proc: ChildProcess; exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, [CLI, 'agent', '--config', config], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-  proc.stderr!.resume();
-  return { proc, exited: new Promise((r) => proc.once('exit', (code) => r(code))) };
+interface Agent {
+  proc: ChildProcess;
+  exited: Promise<number | null>;
+  /** The end of what it printed on stderr, for failure messages. */
+  stderr(): string;
 }
 
+/** Starts `driftline agent`; the release ends it (SIGTERM, then SIGKILL) if the test has not. */
+function agent(release: Release, name: string, config: string): Agent {
+  const proc = spawn(process.execPath, [CLI, 'agent', '--config', config], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  release(name, () => endProcess(proc));
+  return { proc, exited, stderr: () => err };
+}
+
+const WINDOW_S = 1;
+/** Windows per run to see at the collector. */
+const RUN_WINDOWS = 3;
+/** Start-up of `driftline agent` (a fresh node process loading the model) and its first windows. */
+const startup = (windows: number): number => 60_000 + windows * WINDOW_S * 1000;
+
 test('agent restart after SIGKILL: Last Will marks it offline, seq continues, nothing lost or doubled', { timeout: 150_000 }, async (t) => {
+  const release = releaser(t);
   const collector = await testCollector({ broker: { url: MACHINE_BROKER } });
-  t.after(() => collector.stop());
+  release('collector', () => collector.stop());
+  await untilSubscribed(collector); // before the agent's first window, which it must not miss
   const dir = await mkdtemp(join(tmpdir(), 'driftline-agent-'));
   const site = uniqueName('site');
-  t.after(() => clearRetainedStatus(site, 'edge'));
+  const device = uniqueName('edge');
+  release('retained status', () => clearRetainedStatus(site, device)); // released after the agents: the Will and a clean stop retain offline
   const config = join(dir, 'agent.yaml');
   await writeFile(
     config,
     JSON.stringify({
       model: { providers: ['cpu'] },
       store: { path: join(dir, 'agent.db') },
-      telemetry: { windowSeconds: 1 },
-      mqtt: { url: MACHINE_BROKER, site, device: 'edge', reconnectMinMs: 100 },
+      telemetry: { windowSeconds: WINDOW_S },
+      mqtt: { url: MACHINE_BROKER, site, device, reconnectMinMs: 100 },
       cameras: [{ name: 'cam', source: { kind: 'synthetic', width: 160, height: 120, fps: 10 } }],
     }),
   );
-  const seqs = (): number[] => collector.store.summaries(site, 'edge', 'cam').map((s) => s.seq);
-  const state = (): string | undefined => collector.store.device(site, 'edge')?.state;
+  const seqs = (): number[] => collector.store.summaries(site, device, 'cam').map((s) => s.seq);
+  const state = (): string | undefined => collector.store.device(site, device)?.state;
+  const offline = (): boolean => collector.rules.firing.some((a) => a.rule === 'deviceOffline' && a.labels.site === site && a.labels.device === device);
 
-  const first = agent(config);
-  t.after(() => first.proc.kill('SIGKILL'));
-  await until(() => seqs().length >= 3 && state() === 'online', 60_000, 'summaries from the first run');
+  const first = agent(release, 'first agent', config);
+  await until(() => seqs().length >= RUN_WINDOWS && state() === 'online', startup(RUN_WINDOWS), 'summaries from the first run').catch((e: Error) => {
+    throw new Error(`${e.message}; the agent said: ${first.stderr()}`);
+  });
   first.proc.kill('SIGKILL');
-  await first.exited;
+  assert.equal(await first.exited, null, 'killed, no goodbye');
   await until(() => state() === 'offline', 10_000, 'the Last Will to mark the device offline');
-  assert.ok(collector.rules.firing.some((a) => a.rule === 'deviceOffline' && a.labels.device === 'edge' && a.labels.site === site), 'deviceOffline fires');
-  const beforeRestart = seqs().at(-1)!;
+  await until(offline, 5000, 'deviceOffline to fire');
+  const beforeRestart = Math.max(...seqs());
 
-  const second = agent(config);
-  t.after(() => second.proc.kill('SIGKILL'));
-  await until(() => seqs().length >= beforeRestart + 3, 60_000, 'summaries from the second run');
-  assert.ok(!collector.rules.firing.some((a) => a.rule === 'deviceOffline' && a.labels.site === site), 'deviceOffline resolves when the device is back');
+  const second = agent(release, 'second agent', config);
+  await until(() => seqs().length >= beforeRestart + RUN_WINDOWS, startup(RUN_WINDOWS), 'summaries from the second run').catch((e: Error) => {
+    throw new Error(`${e.message}; the agent said: ${second.stderr()}`);
+  });
+  assert.equal(offline(), false, 'deviceOffline resolves when the device is back');
   second.proc.kill('SIGTERM');
-  assert.equal(await second.exited, 0);
+  assert.equal(await second.exited, 0, `a clean stop; it said: ${second.stderr()}`);
 
   const last = lastSeqs(join(dir, 'agent.db'), ['cam']).cam!;
+  assert.ok(last >= beforeRestart + RUN_WINDOWS, 'the second run continued the sequence');
   await until(() => seqs().length === last, 20_000, `seq 1..${last} at the collector`);
-  assert.deepEqual(seqs(), Array.from({ length: last }, (_, i) => i + 1), 'every seq once, in order, across the restart');
-  assert.ok(last > beforeRestart, 'the second run continued the sequence');
+  assert.deepEqual(seqs(), Array.from({ length: last }, (_, i) => i + 1), 'every seq once, none lost, across the restart');
   await until(() => state() === 'offline', 10_000, 'the clean stop to publish offline');
 });

@@ -10,25 +10,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { connectAsync } from 'mqtt';
 import { agentConfig } from '../../agent/config.js';
 import { startAgent } from '../../agent/main.js';
 import { silentLogger } from '../../lib/log.js';
 import { check, SCHEMAS, type AlertMessage } from '../../protocol/messages.js';
 import { alertTopic } from '../../protocol/topics.js';
-import { testCollector, uniqueName } from '../helpers/collector.js';
-import { clearRetainedStatus, MACHINE_BROKER } from '../helpers/mosquitto.js';
+import { testCollector, uniqueName, untilSubscribed } from '../helpers/collector.js';
+import { clearRetainedStatus, machineClient, MACHINE_BROKER } from '../helpers/mosquitto.js';
+import { releaser } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
 
 test('provider fallback and model change raise alerts at the collector and on the MQTT alerts topic', { timeout: 90_000 }, async (t) => {
+  const release = releaser(t);
   const collector = await testCollector({ broker: { url: MACHINE_BROKER }, notify: { mqtt: true } });
-  t.after(() => collector.stop());
+  release('collector', () => collector.stop());
+  await untilSubscribed(collector);
   const site = uniqueName('site');
-  const watcher = await connectAsync(MACHINE_BROKER, { clientId: uniqueName('alerts') });
-  t.after(() => watcher.endAsync());
+  const device = uniqueName('edge');
+  const watcher = await machineClient('alerts');
+  release('alerts watcher', () => watcher.endAsync());
   const published: AlertMessage[] = [];
   watcher.on('message', (_t, p) => published.push(JSON.parse(p.toString())));
-  await watcher.subscribeAsync(alertTopic(site, 'edge'), { qos: 1 });
+  await watcher.subscribeAsync(alertTopic(site, device), { qos: 1 });
+  release('retained status', () => clearRetainedStatus(site, device)); // released after the agents, whose clean stop retains offline
 
   const dir = await mkdtemp(join(tmpdir(), 'driftline-agent-'));
   const store = join(dir, 'agent.db');
@@ -36,20 +40,22 @@ test('provider fallback and model change raise alerts at the collector and on th
     model: { providers: ['cuda', 'cpu'] },
     store: { path: store },
     telemetry: { windowSeconds: 1 },
-    mqtt: { url: MACHINE_BROKER, site, device: 'edge' },
+    mqtt: { url: MACHINE_BROKER, site, device },
     cameras: [{ name: 'cam', source: { kind: 'synthetic', width: 160, height: 120, fps: 5 } }],
   };
   const first = await startAgent(agentConfig(raw, {}).config, silentLogger);
-  await first.stop();
+  await release('first agent', () => first.stop())();
   // The store remembers the model it ran; make it remember another one, as after a model update.
   const db = new Database(store);
-  db.prepare("UPDATE agent_meta SET value = ? WHERE key = 'model_sha256'").run(['f'.repeat(64)]);
-  db.close();
+  try {
+    db.prepare("UPDATE agent_meta SET value = ? WHERE key = 'model_sha256'").run(['f'.repeat(64)]);
+  } finally {
+    db.close();
+  }
   const second = await startAgent(agentConfig(raw, {}).config, silentLogger);
-  t.after(() => second.stop());
-  t.after(() => clearRetainedStatus(site, 'edge')); // after the agent's clean stop re-retains offline
+  release('second agent', () => second.stop());
 
-  const firing = () => collector.rules.firing.filter((a) => a.labels.site === site);
+  const firing = () => collector.rules.firing.filter((a) => a.labels.site === site && a.labels.device === device);
   await until(() => firing().some((a) => a.rule === 'modelChanged') && firing().some((a) => a.rule === 'providerFallback'), 30_000, 'both alerts');
   const fallback = firing().find((a) => a.rule === 'providerFallback')!;
   assert.match(fallback.annotations.summary!, /runs on cpu, not cuda/);

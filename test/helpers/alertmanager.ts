@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.js';
+import { endProcess, freePort } from './ports.js';
 
 export interface AmAlert {
   labels: Record<string, string>;
@@ -21,6 +21,7 @@ export class TestAlertmanager {
     private readonly proc: ChildProcess,
   ) {}
 
+  /** Starts it and waits until it is ready; one that does not get ready is ended. */
   static async start(): Promise<TestAlertmanager> {
     const dir = await mkdtemp(join(tmpdir(), 'driftline-am-'));
     const port = await freePort();
@@ -28,16 +29,20 @@ export class TestAlertmanager {
     await writeFile(conf, ['route:', '  receiver: "null"', '  group_wait: 1s', 'receivers:', '  - name: "null"', ''].join('\n'));
     const proc = spawn('prometheus-alertmanager', [`--config.file=${conf}`, `--storage.path=${dir}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='], { stdio: ['ignore', 'ignore', 'pipe'] });
     const am = new TestAlertmanager(`http://127.0.0.1:${port}`, proc);
+    proc.once('error', (e) => (am.log += `${e.message}\n`));
     proc.stderr!.on('data', (d: Buffer) => (am.log += d.toString()));
     const t0 = Date.now();
     for (;;) {
-      if (proc.exitCode !== null) throw new Error(`alertmanager exited: ${am.log}`);
+      if (proc.exitCode !== null || proc.signalCode !== null || proc.pid === undefined) throw new Error(`alertmanager exited: ${am.log}`);
       try {
         if ((await fetch(`${am.url}/-/ready`)).ok) break;
       } catch {
         /* not up yet */
       }
-      if (Date.now() - t0 > 15_000) throw new Error(`alertmanager not ready: ${am.log}`);
+      if (Date.now() - t0 > 15_000) {
+        await am.stop();
+        throw new Error(`alertmanager not ready in 15 s: ${am.log}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     return am;
@@ -48,10 +53,22 @@ export class TestAlertmanager {
     return (await (await fetch(`${this.url}/api/v2/alerts${query}`)).json()) as AmAlert[];
   }
 
+  /**
+   * Polls the alerts until `cond` holds on them and returns them; fails after `ms` naming `what`
+   * and showing the alerts it saw last.
+   */
+  async until(cond: (alerts: AmAlert[]) => boolean, ms: number, what: string, query = ''): Promise<AmAlert[]> {
+    const t0 = Date.now();
+    for (;;) {
+      const alerts = await this.alerts(query);
+      if (cond(alerts)) return alerts;
+      if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what} in Alertmanager; it holds ${JSON.stringify(alerts.map((a) => ({ labels: a.labels, state: a.status.state })))}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** SIGTERM (SIGKILL if it lingers); idempotent. */
   async stop(): Promise<void> {
-    if (this.proc.exitCode !== null) return;
-    const exited = new Promise((r) => this.proc.once('exit', r));
-    this.proc.kill('SIGTERM');
-    await exited;
+    await endProcess(this.proc);
   }
 }

@@ -8,17 +8,23 @@ import { collectorConfig } from '../../collector/config.js';
 import { startCollector, type RunningCollector } from '../../collector/main.js';
 import { silentLogger } from '../../lib/log.js';
 import { SCHEMAS, type SummaryMessage } from '../../protocol/messages.js';
+import { MACHINE_BROKER } from './mosquitto.js';
+import { until } from './wait.js';
 
 export const SHA = 'a'.repeat(64);
 
 /** A unique name, so tests sharing the machine's broker never see each other's devices. */
 export const uniqueName = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
 
+/** A running collector for tests, whose stop is idempotent. */
+export type TestCollector = RunningCollector;
+
 /**
  * A collector with a fresh store and free HTTP port. `broker` is an external broker URL or
  * omitted for the embedded one; the client id and share group are unique to this collector.
+ * `stop()` may be called more than once (by the test and by its release): it runs once.
  */
-export async function testCollector(raw: Record<string, Record<string, unknown>> = {}): Promise<RunningCollector> {
+export async function testCollector(raw: Record<string, Record<string, unknown>> = {}): Promise<TestCollector> {
   const dir = await mkdtemp(join(tmpdir(), 'driftline-collector-'));
   const id = uniqueName('test');
   const { config } = collectorConfig(
@@ -34,7 +40,27 @@ export async function testCollector(raw: Record<string, Record<string, unknown>>
     },
     {},
   );
-  return startCollector(config, silentLogger);
+  const running = await startCollector(config, silentLogger);
+  const stop = running.stop.bind(running);
+  let stopped: Promise<void> | undefined;
+  running.stop = () => (stopped ??= stop());
+  return running;
+}
+
+/** Waits until the collector has subscribed on its broker; a failure names the broker. */
+export async function untilSubscribed(c: RunningCollector, ms = 10_000): Promise<void> {
+  const which = c.brokerUrl === MACHINE_BROKER ? `the machine's Mosquitto (${MACHINE_BROKER})` : c.brokerUrl;
+  await until(() => c.subscriber.connected, ms, `the collector to subscribe on ${which}`);
+}
+
+/** The seqs of a camera's summaries in the order the collector stored them (arrival order). */
+export function arrivalOrder(c: RunningCollector, site: string, device: string, camera: string): number[] {
+  const db = new Database(c.store.file, { readonly: true });
+  try {
+    return (db.prepare('SELECT seq FROM summaries WHERE site = ? AND device = ? AND camera = ? ORDER BY rowid').all([site, device, camera]) as { seq: number }[]).map((r) => r.seq);
+  } finally {
+    db.close();
+  }
 }
 
 export function summaryMsg(site: string, device: string, camera: string, seq: number, o: Partial<SummaryMessage> = {}): SummaryMessage {

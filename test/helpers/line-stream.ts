@@ -19,9 +19,12 @@ export function lineDetector(): Promise<Detector> {
   return detector;
 }
 
+/** Closes the detector (and its worker thread), if one was opened; for a file's `after` hook. */
 export async function closeLineDetector(): Promise<void> {
-  if (detector) await (await detector).close();
-  detector = undefined;
+  const d = detector;
+  detector = undefined; // a second call closes nothing: Detector.close() must not run twice at once
+  const opened = await d?.catch(() => undefined); // one that failed to open has nothing to close
+  await opened?.close();
 }
 
 export interface LineRun {

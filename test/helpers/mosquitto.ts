@@ -2,15 +2,19 @@
  * A private Mosquitto for tests that stop or restart the broker: its own port, config and
  * persistence folder, so the machine's broker on 1883 is never touched. Persistence is on, as in
  * production (deploy/mosquitto/), so queued messages of persistent sessions survive a restart.
+ * Also: clients of the machine's broker, whose failures say which broker they tried.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.js';
+import { connectAsync, type MqttClient } from 'mqtt';
+import { endProcess, freePort } from './ports.js';
 
 export const MACHINE_BROKER = 'mqtt://127.0.0.1:1883';
+const MACHINE = "the machine's Mosquitto on 127.0.0.1:1883 (npm test checks it is up before any test; ./scripts/test.sh starts it)";
 
 async function reachable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -52,33 +56,51 @@ export class TestBroker {
     return b;
   }
 
-  /** Starts (again) on the same port with the same persistence. */
+  /** Starts (again) on the same port with the same persistence. A broker that does not come up is ended. */
   async resume(): Promise<void> {
+    if (this.proc) throw new Error(`mosquitto on ${this.port} is already running`);
     const p = spawn('mosquitto', ['-c', this.conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    p.once('error', (e) => (this.log += `${e.message}\n`));
     p.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.proc = p;
     const t0 = Date.now();
     while (!(await reachable(this.port))) {
-      if (p.exitCode !== null || Date.now() - t0 > 10_000) throw new Error(`mosquitto did not start on ${this.port}: ${this.log}`);
+      if (p.exitCode !== null || p.signalCode !== null || p.pid === undefined || Date.now() - t0 > 10_000) {
+        await this.stop();
+        throw new Error(`mosquitto did not start on ${this.port}: ${this.log}`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   }
 
-  /** Stops it the way systemd does (SIGTERM: it saves its persistence file). */
+  /** Stops it the way systemd does (SIGTERM: it saves its persistence file); SIGKILL if it lingers. Idempotent. */
   async stop(): Promise<void> {
     const p = this.proc;
-    if (!p || p.exitCode !== null) return;
     this.proc = undefined;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
-    await exited;
+    if (p) await endProcess(p);
+  }
+}
+
+/**
+ * A client of the machine's broker with a unique client id (two clients with one id would kick
+ * each other off). A failure to connect names the broker it tried.
+ */
+export async function machineClient(prefix: string): Promise<MqttClient> {
+  try {
+    return await connectAsync(MACHINE_BROKER, { clientId: `${prefix}-${randomUUID().slice(0, 8)}`, connectTimeout: 5000 });
+  } catch (e) {
+    throw new Error(`cannot connect to ${MACHINE}: ${(e as Error).message}`, { cause: e });
   }
 }
 
 /** Clears a device's retained status on the machine's broker, so test devices do not pile up there. */
 export async function clearRetainedStatus(site: string, device: string): Promise<void> {
-  const { connectAsync } = await import('mqtt');
-  const c = await connectAsync(MACHINE_BROKER, { clientId: `clear-${site}-${device}`.slice(0, 64) });
-  await c.publishAsync(`driftline/v1/${site}/${device}/status`, '', { qos: 1, retain: true });
-  await c.endAsync();
+  const c = await machineClient('clear');
+  try {
+    await c.publishAsync(`driftline/v1/${site}/${device}/status`, '', { qos: 1, retain: true });
+  } catch (e) {
+    throw new Error(`clearing ${site}/${device}'s retained status on ${MACHINE}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    await c.endAsync(true);
+  }
 }

@@ -1,5 +1,11 @@
-/** A TCP port nothing listens on right now, for servers a test starts itself. */
+/**
+ * What a test starts on the machine, and its release: a TCP port nothing listens on right now, for
+ * servers a test starts itself, and `releaser`, which stops everything a test started whether the
+ * test passes, fails or times out.
+ */
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
+import type { TestContext } from 'node:test';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -10,4 +16,61 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** Ends a child process: SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. Idempotent. */
+export async function endProcess(p: ChildProcess, graceMs = 5000): Promise<void> {
+  if (p.pid === undefined || p.exitCode !== null || p.signalCode !== null) return; // never started, or gone
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  const kill = setTimeout(() => p.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(kill);
+}
+
+/** Registers how to stop one thing; returns that stop, made idempotent, for the test to call itself. */
+export type Release = <T>(what: string, stop: () => Promise<T> | T) => () => Promise<T>;
+
+/**
+ * `const release = releaser(t)`; then, right after starting each thing,
+ * `const stopAgent = release('agent', () => agent.stop())`.
+ *
+ * When the test ends (passed, failed, or timed out), every stop the test has not called itself runs,
+ * newest first (an agent before its collector, a collector before its broker). Node's own `t.after`
+ * hooks run oldest first, and one that throws skips the rest; here each stop runs whatever the others
+ * did, bounded by `ms` so one that hangs cannot hold the test file open, and their errors fail the
+ * test. The returned stop can be called mid-test (a restart test stops the broker itself): it runs
+ * once, and the end of the test only waits for it to have finished.
+ */
+export function releaser(t: TestContext, ms = 15_000): Release {
+  const stops: { what: string; run: () => Promise<unknown>; called: () => boolean }[] = [];
+  t.after(async () => {
+    const errors: Error[] = [];
+    for (const s of stops.reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${s.what} did not stop within ${ms} ms`)), ms);
+      });
+      try {
+        // A stop the test called itself already reported its outcome there: only wait for it to end.
+        await Promise.race([s.called() ? s.run().catch(() => undefined) : s.run(), late]);
+      } catch (e) {
+        errors.push(e instanceof Error ? new Error(`stopping ${s.what}: ${e.message}`, { cause: e }) : new Error(`stopping ${s.what}: ${String(e)}`));
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
+  });
+  return <T>(what: string, stop: () => Promise<T> | T): (() => Promise<T>) => {
+    let done: Promise<T> | undefined;
+    let byTest = false;
+    const run = (): Promise<T> => (done ??= Promise.resolve().then(stop));
+    stops.push({ what, run, called: () => byTest });
+    return () => {
+      byTest = true;
+      return run();
+    };
+  };
 }

@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { connectAsync } from 'mqtt';
+import { connectAsync, type MqttClient } from 'mqtt';
 import { isDriftlineError } from '../../lib/errors.js';
 import { clientOptions, describeBroker, type MqttTlsConfig } from '../../lib/mqtt-options.js';
 import { freePort } from '../helpers/ports.js';
@@ -50,14 +51,17 @@ test('mqtts with a CA, per-device password, and client certificate; wrong creden
   });
   t.after(() => broker.stop());
   const tls = `mqtts://127.0.0.1:${broker.port}`;
+  /** 'ok', or why it failed; the client is ended either way (a failed connect ends its own). */
   const attempt = async (url: string, c: Partial<MqttTlsConfig>): Promise<string> => {
+    let client: MqttClient | undefined;
     try {
-      const client = await connectAsync(url, clientOptions({ ...BASE, ...c }, 'mqtt', `t-${Math.random().toString(16).slice(2)}`));
+      client = await connectAsync(url, clientOptions({ ...BASE, ...c }, 'mqtt', `t-${randomUUID().slice(0, 8)}`));
       await client.publishAsync('driftline/v1/s/edge/status', 'x', { qos: 1 });
-      await client.endAsync();
       return 'ok';
     } catch (e) {
       return (e as Error).message;
+    } finally {
+      await client?.endAsync(true);
     }
   };
   await writeFile(join(dir, 'password.txt'), 'line-3-secret\n');

@@ -65,6 +65,7 @@ test('class mix: defects at 20% instead of 2%, nothing else changed, are flagged
 test('new defect type: burns the model never saw raise the uncertain rate and the class mix, and review frames of burned parts appear', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'driftline-review-'));
   const db = openDatabase(join(dir, 'agent.db'));
+  t.after(() => db.close());
   db.prepare("INSERT INTO cameras (name) VALUES ('line-1')").run([]);
   const review = new ReviewSampler(db, { dir: join(dir, 'review'), maxPerHour: 30, maxBytes: 64 << 20 });
   const drift = new CameraDrift(judge, profile.calibration);
@@ -97,5 +98,4 @@ test('new defect type: burns the model never saw raise the uncertain rate and th
   const burned = savedWithBurn.filter(Boolean).length;
   t.diagnostic(`${burned} of ${savedWithBurn.length} review frames show a burned part`);
   assert.ok(burned >= savedWithBurn.length / 2, `${burned} of ${savedWithBurn.length} review frames show a burn`);
-  db.close();
 });

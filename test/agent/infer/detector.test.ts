@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Detector } from '../../../agent/infer/detector.js';
@@ -12,6 +11,7 @@ import { LineCamera } from '../../../agent/synth/camera.js';
 import { MODEL_CLASS_COUNT } from '../../../agent/synth/classes.js';
 import { DEFAULT_CONDITIONS } from '../../../agent/synth/conditions.js';
 import { constantModel } from '../../helpers/onnx-writer.js';
+import { releaser } from '../../helpers/ports.js';
 
 const SHIPPED = new URL('../../../models/line-detector.onnx', import.meta.url).pathname;
 /** Never used for training (training uses seed 1001): a fresh, held-out set. */
@@ -110,7 +110,8 @@ test('pipelined run() gives the same detections as one-at-a-time detect()', asyn
   assert.ok(sequential.some((s) => s !== '[]'), 'the frames have detections');
 });
 
-test('inference in a worker thread gives the same detections as on the main thread', async () => {
+test('inference in a worker thread gives the same detections as on the main thread', async (t) => {
+  const release = releaser(t);
   const m = await loadModel(SHIPPED, { providers: ['cpu'], intraOpThreads: 1 });
   const cam = new LineCamera(640, 480, HELD_OUT_SEED + 2);
   const frames: RawFrame[] = [];
@@ -119,19 +120,21 @@ test('inference in a worker thread gives the same detections as on the main thre
   const expected: string[] = [];
   for (const f of frames) expected.push(JSON.stringify(main.toObjects(await main.detect(f))));
   const worker = await Detector.open(m, { thread: 'worker' });
+  const closeWorker = release('worker detector', () => worker.close());
   assert.equal(worker.inferenceThread, 'worker');
   const got: string[] = [];
   await worker.run(frames, (slot) => got.push(JSON.stringify(worker.toObjects(slot))));
   assert.deepEqual(got, expected);
   // One-at-a-time detect() works through the worker too.
   assert.equal(JSON.stringify(worker.toObjects(await worker.detect(frames[3]!))), expected[3]);
-  await worker.close();
+  await closeWorker();
   // auto: one intra-op thread on a machine with more cores leaves a core free -> worker;
   // intra-op 0 (every core) -> main thread.
   const auto = await Detector.open(m);
+  const closeAuto = release('auto detector', () => auto.close());
   assert.equal(auto.inferenceThread, availableParallelism() > 1 ? 'worker' : 'main');
-  await auto.close();
+  await closeAuto();
   const all = await Detector.open(await loadModel(SHIPPED, { providers: ['cpu'], intraOpThreads: 0 }));
+  release('all-cores detector', () => all.close());
   assert.equal(all.inferenceThread, 'main');
-  await all.close();
 });

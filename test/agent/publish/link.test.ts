@@ -7,7 +7,6 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { connectAsync } from 'mqtt';
 import type { DriftResult } from '../../../agent/drift/camera-drift.js';
 import { DeviceLink } from '../../../agent/publish/link.js';
 import type { Identity } from '../../../agent/publish/messages.js';
@@ -17,8 +16,13 @@ import { silentLogger } from '../../../lib/log.js';
 import { check, SCHEMAS, type StatusMessage, type SummaryMessage } from '../../../protocol/messages.js';
 import { statusTopic, summaryTopic } from '../../../protocol/topics.js';
 import { SHA, uniqueName } from '../../helpers/collector.js';
-import { MACHINE_BROKER } from '../../helpers/mosquitto.js';
+import { clearRetainedStatus, machineClient, MACHINE_BROKER } from '../../helpers/mosquitto.js';
+import { releaser } from '../../helpers/ports.js';
 import { until } from '../../helpers/wait.js';
+
+const BACKLOG = 40;
+const INFLIGHT = 5;
+const DRAIN_PER_S = 20;
 
 const window: WindowSummary = {
   startTs: 1_790_000_000_000,
@@ -42,16 +46,18 @@ const drift: DriftResult = {
 };
 
 test('link: retained birth, backlog in order at the drain rate, schema-valid payloads, offline on a clean stop', { timeout: 60_000 }, async (t) => {
+  const release = releaser(t);
   const site = uniqueName('site');
-  const identity: Identity = { site, device: 'edge', version: '0.1.0', model: { name: 'm.onnx', sha256: SHA }, provider: 'cpu', providers: ['cpu'], cameras: ['cam'], windowSeconds: 60 };
+  const device = uniqueName('edge');
+  const identity: Identity = { site, device, version: '0.1.0', model: { name: 'm.onnx', sha256: SHA }, provider: 'cpu', providers: ['cpu'], cameras: ['cam'], windowSeconds: 60 };
   const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-link-')), 'a.db'));
-  t.after(() => db.close());
-  const link = new DeviceLink(db, identity, { url: MACHINE_BROKER, client: { clientId: uniqueName('agent'), reconnectPeriod: 0 }, drainPerSecond: 20, maxInflight: 5, outboxMaxRows: 1000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 } }, silentLogger);
+  release('database', () => db.close());
+  const link = new DeviceLink(db, identity, { url: MACHINE_BROKER, client: { clientId: uniqueName('agent'), reconnectPeriod: 0 }, drainPerSecond: DRAIN_PER_S, maxInflight: INFLIGHT, outboxMaxRows: 1000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 } }, silentLogger);
   // A backlog built while offline.
-  for (let i = 0; i < 40; i++) link.summary({ camera: 'cam', window, dropped: 1, errors: 0, drift, reference: { brightness: { mean: 120, std: 8 } }, review: [{ file: 'cam/a.jpg', ts: 1, reason: 'uncertain' }] });
-  assert.equal(link.outbox.size, 40);
-  const sub = await connectAsync(MACHINE_BROKER, { clientId: uniqueName('watch') });
-  t.after(() => sub.endAsync());
+  for (let i = 0; i < BACKLOG; i++) link.summary({ camera: 'cam', window, dropped: 1, errors: 0, drift, reference: { brightness: { mean: 120, std: 8 } }, review: [{ file: 'cam/a.jpg', ts: 1, reason: 'uncertain' }] });
+  assert.equal(link.outbox.size, BACKLOG);
+  const sub = await machineClient('watch');
+  release('watcher', () => sub.endAsync());
   const got: { seq: number; at: number; m: SummaryMessage }[] = [];
   const status: StatusMessage[] = [];
   sub.on('message', (topic, payload) => {
@@ -60,13 +66,16 @@ test('link: retained birth, backlog in order at the drain rate, schema-valid pay
     if (topic.endsWith('/status')) status.push(v);
     else got.push({ seq: v.seq, at: performance.now(), m: v });
   });
-  await sub.subscribeAsync([summaryTopic(site, 'edge', 'cam'), statusTopic(site, 'edge')], { qos: 1 });
+  await sub.subscribeAsync([summaryTopic(site, device, 'cam'), statusTopic(site, device)], { qos: 1 });
+  release('retained status', () => clearRetainedStatus(site, device)); // after the link's clean stop, which retains offline
   link.start();
-  t.after(() => link.stop()); // a no-op after the stop below; frees the connection if an assertion failed first
-  await until(() => got.length === 40 && link.outbox.size === 0, 20_000, 'the backlog');
-  assert.deepEqual(got.map((g) => g.seq), Array.from({ length: 40 }, (_, i) => i + 1), 'in seq order');
-  // 5 go at once (the in-flight window), the other 35 at 20 per second: at least 1.75 s.
-  assert.ok(got.at(-1)!.at - got[0]!.at >= 1700, `drained at the configured rate (${(got.at(-1)!.at - got[0]!.at).toFixed(0)} ms)`);
+  const stopLink = release('link', () => link.stop());
+  await until(() => got.length === BACKLOG && link.outbox.size === 0, 20_000, 'the backlog');
+  assert.deepEqual(got.map((g) => g.seq), Array.from({ length: BACKLOG }, (_, i) => i + 1), 'in seq order');
+  // INFLIGHT go at once (the in-flight window), the rest at DRAIN_PER_S per second.
+  const minMs = ((BACKLOG - INFLIGHT) / DRAIN_PER_S) * 1000;
+  const tookMs = got.at(-1)!.at - got[0]!.at;
+  assert.ok(tookMs >= minMs * 0.97, `drained at the configured rate: ${tookMs.toFixed(0)} ms for what takes at least ${minMs} ms`);
   const v = check<SummaryMessage>(got[0]!.m, SCHEMAS.summary);
   assert.ok(v.ok, v.ok ? '' : v.reason);
   assert.equal(got[0]!.m.drivers![0]!.alert, null);
@@ -76,16 +85,15 @@ test('link: retained birth, backlog in order at the drain rate, schema-valid pay
   assert.ok(check(status[0], SCHEMAS.status).ok);
   assert.equal(status[0]!.state, 'online');
 
-  const late = await connectAsync(MACHINE_BROKER, { clientId: uniqueName('late') });
-  t.after(() => late.endAsync());
+  const late = await machineClient('late');
+  release('late watcher', () => late.endAsync());
   const retained: StatusMessage[] = [];
   late.on('message', (_t, p) => p.length && retained.push(JSON.parse(p.toString())));
-  await late.subscribeAsync(statusTopic(site, 'edge'), { qos: 1 });
+  await late.subscribeAsync(statusTopic(site, device), { qos: 1 });
   await until(() => retained.length === 1, 5000, 'the retained birth');
   assert.equal(retained[0]!.state, 'online');
-  await link.stop();
+  await stopLink();
   await until(() => retained.length === 2, 5000, 'the clean-stop status');
   assert.equal(retained[1]!.state, 'offline');
   assert.ok(check(retained[1], SCHEMAS.status).ok);
-  await late.publishAsync(statusTopic(site, 'edge'), '', { retain: true, qos: 1 }); // clear the retained status
 });

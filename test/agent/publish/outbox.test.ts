@@ -8,9 +8,10 @@ import { openDatabase } from '../../../agent/store/database.js';
 
 const row = (seq: number) => ({ topic: 't', payload: JSON.stringify({ seq }) });
 
-test('outbox: seq per stream survives a reopen; rows come back in order until acknowledged', async () => {
+test('outbox: seq per stream survives a reopen; rows come back in order until acknowledged', async (t) => {
   const f = join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db');
   let db = openDatabase(f);
+  t.after(() => db.close()); // whichever is open when the test ends (closing twice is harmless)
   let o = new Outbox(db, 1000);
   assert.deepEqual([o.enqueue('a/summary', row), o.enqueue('a/summary', row), o.enqueue('b/summary', row), o.enqueue('a/event', row)], [1, 2, 1, 1]);
   const first = o.next(0, 10);
@@ -24,11 +25,11 @@ test('outbox: seq per stream survives a reopen; rows come back in order until ac
   assert.equal(o.enqueue('a/summary', row), 3, 'seq continues');
   assert.deepEqual(o.next(0, 10).map((r) => JSON.parse(r.payload).seq), [2, 1, 1, 3], 'oldest first');
   assert.deepEqual(o.next(o.next(0, 2)[1]!.id, 10).map((r) => JSON.parse(r.payload).seq), [1, 3], 'paging by id');
-  db.close();
 });
 
-test('outbox: bounded, dropping the oldest; a failed build consumes no seq', async () => {
+test('outbox: bounded, dropping the oldest; a failed build consumes no seq', async (t) => {
   const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
+  t.after(() => db.close());
   const o = new Outbox(db, 100);
   for (let i = 0; i < 150; i++) o.enqueue('c/summary', row);
   assert.equal(o.size, 100);
@@ -36,13 +37,13 @@ test('outbox: bounded, dropping the oldest; a failed build consumes no seq', asy
   assert.equal(JSON.parse(o.next(0, 1)[0]!.payload).seq, 51);
   assert.throws(() => o.enqueue('c/summary', () => { throw new Error('disk full'); }), /disk full/);
   assert.equal(o.enqueue('c/summary', row), 151, 'the failed message did not use up a seq');
-  db.close();
 });
 
-test('outbox on a full disk: the write fails cleanly, nothing half-stored, seq continues once there is room', async () => {
+test('outbox on a full disk: the write fails cleanly, nothing half-stored, seq continues once there is room', async (t) => {
   const { DeviceLink } = await import('../../../agent/publish/link.js');
   const { silentLogger } = await import('../../../lib/log.js');
   const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
+  t.after(() => db.close());
   const identity = { site: 's', device: 'd', version: '1', model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60 };
   // Never started: this is about storing, not sending.
   const link = new DeviceLink(db, identity, { url: 'mqtt://127.0.0.1:1', client: {}, drainPerSecond: 1, maxInflight: 1, outboxMaxRows: 1000, backoff: { initialMs: 1, maxMs: 1, jitter: 0 } }, silentLogger);
@@ -58,5 +59,4 @@ test('outbox on a full disk: the write fails cleanly, nothing half-stored, seq c
   const seq = link.event('c', 'resumed', 'room again');
   assert.equal(seq, stored + 1, 'no seq was used up by a message that was not stored');
   assert.deepEqual(link.outbox.next(0, 1000).map((r) => JSON.parse(r.payload).seq), Array.from({ length: stored + 1 }, (_, i) => i + 1));
-  db.close();
 });

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import sharp from 'sharp';
 import { exportYolo } from '../../../agent/review/export.js';
 import { ReviewSampler, type ReviewFrame } from '../../../agent/review/sampler.js';
@@ -24,28 +24,28 @@ function frame(i: number): ReviewFrame {
   return { cameraId: 1, cameraName: 'line 1/a', ts: 1_800_000_000_000 + i * 1000, frame: i, reason: 'uncertain', input, width: W, height: H, detections: [{ class: 'washer', score: 0.41, box: [16, 12, 48, 36] }], stats: { brightness: 80 + i } };
 }
 
-async function setup(o: { maxPerHour: number; maxBytes: number; now?: () => number }) {
+async function setup(t: TestContext, o: { maxPerHour: number; maxBytes: number; now?: () => number }) {
   const dir = await mkdtemp(join(tmpdir(), 'driftline-review-'));
   const store = join(dir, 'agent.db');
   const db = openDatabase(store);
+  t.after(() => db.close()); // closing twice is harmless
   db.prepare("INSERT INTO cameras (name) VALUES ('line 1/a')").run([]);
   return { dir, store, db, sampler: new ReviewSampler(db, { dir: join(dir, 'agent.db.review'), ...o }) };
 }
 
-test('the hourly budget is a token bucket per camera: a burst is capped, and it refills with time', async () => {
+test('the hourly budget is a token bucket per camera: a burst is capped, and it refills with time', async (t) => {
   let now = 0;
-  const { db, sampler } = await setup({ maxPerHour: 4, maxBytes: 1 << 30, now: () => now });
+  const { sampler } = await setup(t, { maxPerHour: 4, maxBytes: 1 << 30, now: () => now });
   const taken = Array.from({ length: 10 }, () => sampler.take(1)).filter(Boolean).length;
   assert.equal(taken, 4);
   assert.equal(sampler.overBudget, 6);
   assert.equal(sampler.take(2), true, 'another camera has its own budget');
   now += 15 * 60_000; // a quarter hour refills one token
   assert.deepEqual([sampler.take(1), sampler.take(1)], [true, false]);
-  db.close();
 });
 
-test('saved frames are real JPEGs of the model input, indexed with detections and stats; the disk cap deletes the oldest', async () => {
-  const { dir, db, sampler } = await setup({ maxPerHour: 1000, maxBytes: 1 << 20 });
+test('saved frames are real JPEGs of the model input, indexed with detections and stats; the disk cap deletes the oldest', async (t) => {
+  const { dir, db, sampler } = await setup(t, { maxPerHour: 1000, maxBytes: 1 << 20 });
   for (let i = 0; i < 3; i++) sampler.save(frame(i));
   await sampler.flush();
   const rows = db.prepare('SELECT * FROM review_samples ORDER BY ts').all([]) as { file: string; bytes: number; width: number; detections: string; stats: string }[];
@@ -66,11 +66,10 @@ test('saved frames are real JPEGs of the model input, indexed with detections an
   assert.deepEqual(left, [2, 3]);
   assert.equal(capped.evicted, 2);
   assert.equal(existsSync(join(dir, 'agent.db.review', rows[0]!.file)), false, 'the evicted file is deleted too');
-  db.close();
 });
 
-test('export writes a YOLO dataset: images, normalised pre-labels, data.yaml and a manifest; the CLI does the same', async () => {
-  const { dir, store, db, sampler } = await setup({ maxPerHour: 1000, maxBytes: 1 << 30 });
+test('export writes a YOLO dataset: images, normalised pre-labels, data.yaml and a manifest; the CLI does the same', async (t) => {
+  const { dir, store, db, sampler } = await setup(t, { maxPerHour: 1000, maxBytes: 1 << 30 });
   for (let i = 0; i < 2; i++) sampler.save(frame(i));
   await sampler.flush();
   const out = join(dir, 'dataset');

@@ -10,6 +10,7 @@ import { Retention } from '../../../agent/store/retention.js';
 import { LineCamera } from '../../../agent/synth/camera.js';
 import { DEFAULT_CONDITIONS } from '../../../agent/synth/conditions.js';
 import { FrameStats } from '../../../agent/telemetry/frame-stats.js';
+import { releaser } from '../../helpers/ports.js';
 
 const DAY = 86_400_000;
 
@@ -23,12 +24,15 @@ function onDisk(file: string): number {
   return statSync(file).size + wal;
 }
 
-test('over a long synthetic run the database stays under its byte budget and keeps the newest rows', async () => {
+test('over a long synthetic run the database stays under its byte budget and keeps the newest rows', async (t) => {
+  const release = releaser(t);
   const file = join(await mkdtemp(join(tmpdir(), 'driftline-ret-')), 'agent.db');
   const db = openDatabase(file);
+  release('database', () => db.close());
   db.prepare("INSERT INTO cameras (id, name) VALUES (1, 'line-1')").run();
   const budget = 2 * 1024 * 1024;
   const writer = new FrameWriter(db, { flushMs: 3_600_000, capacity: 5_000 });
+  release('writer', () => writer.close());
   const retention = new Retention(db, { frameMaxAgeMs: 7 * DAY, windowMaxAgeMs: 90 * DAY, maxBytes: budget });
   // Real statistics of a few synthetic frames, cycled: the run is about rows, not rendering.
   const cam = new LineCamera(320, 240, 1);
@@ -52,12 +56,11 @@ test('over a long synthetic run the database stays under its byte budget and kee
   assert.equal(range.hi, frame - 1, 'the newest frame is kept');
   assert.equal(range.n, range.hi - range.lo + 1, 'what remains is one contiguous, newest run');
   assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
-  writer.close();
-  db.close();
 });
 
-test('age limits delete old frames and windows and nothing newer', async () => {
+test('age limits delete old frames and windows and nothing newer', async (t) => {
   const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-ret-')), 'agent.db'));
+  t.after(() => db.close());
   db.prepare("INSERT INTO cameras (id, name) VALUES (1, 'c')").run();
   const now = 100 * DAY;
   const ins = db.prepare('INSERT INTO frames (camera_id, ts, frame) VALUES (1, ?, ?)');
@@ -68,5 +71,4 @@ test('age limits delete old frames and windows and nothing newer', async () => {
   assert.equal(r.framesDeleted, 2);
   assert.equal(r.windowsDeleted, 4);
   assert.deepEqual((db.prepare('SELECT frame FROM frames ORDER BY frame').all() as { frame: number }[]).map((x) => x.frame), [0, 1, 2, 3, 4, 5, 6, 7]);
-  db.close();
 });

@@ -36,6 +36,9 @@ test('half black, half white: hand-computed values for every statistic', () => {
   assert.equal(v[F.saturation], 0);
   // Laplacian over the 158x118 interior: each row has one -255 and one +255, the rest 0.
   assert.ok(close(v[F.sharpness]!, (2 * 255 * 255) / 158, 1e-3), `sharpness ${v[F.sharpness]}`);
+  for (const k of ['meanR', 'meanG', 'meanB'] as const) assert.ok(close(v[F[k]]!, 127.5, 1e-6), `${k} ${v[F[k]]}`);
+  assert.ok(close(v[F.colourTemp]!, 0, 1e-12), 'grey: neither warm nor cool');
+  assert.equal(Object.keys(F).length, 12, 'every statistic is checked above');
 });
 
 test('pure red: full saturation, warm colour proxy, clipped, luma 76.245', () => {

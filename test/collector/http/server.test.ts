@@ -3,15 +3,17 @@ import { test } from 'node:test';
 import { connectAsync } from 'mqtt';
 import { statusTopic, summaryTopic } from '../../../protocol/topics.js';
 import { SCHEMAS } from '../../../protocol/messages.js';
-import { SHA, summaryMsg, testCollector } from '../../helpers/collector.js';
+import { SHA, summaryMsg, testCollector, uniqueName, untilSubscribed } from '../../helpers/collector.js';
+import { releaser } from '../../helpers/ports.js';
 import { until } from '../../helpers/wait.js';
 
 test('HTTP API over the embedded broker: devices, cameras, timeline, alerts, token-protected acknowledge, metrics', { timeout: 60_000 }, async (t) => {
+  const release = releaser(t);
   const c = await testCollector({ http: { ackToken: 'tok-123' }, rules: { driftForSeconds: 0 } });
-  t.after(() => c.stop());
-  const mq = await connectAsync(c.brokerUrl, { clientId: 'api-test-device' });
-  t.after(() => mq.endAsync());
-  await until(() => c.subscriber.connected, 10_000, 'the collector to subscribe');
+  release('collector', () => c.stop());
+  const mq = await connectAsync(c.brokerUrl, { clientId: uniqueName('api-test-device') });
+  release('device client', () => mq.endAsync());
+  await untilSubscribed(c);
   const birth = { schema: SCHEMAS.status, site: 'p', device: 'e', state: 'online', ts: Date.now(), agent: { version: '0.1.0' }, model: { name: 'm.onnx', sha256: SHA }, provider: 'cpu', providers: ['cpu'], cameras: ['c1'], windowSeconds: 60 };
   await mq.publishAsync(statusTopic('p', 'e'), JSON.stringify(birth), { qos: 1, retain: true });
   for (let seq = 1; seq <= 3; seq++) {

@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { connectAsync } from 'mqtt';
 import { Rng } from '../../../agent/synth/rng.js';
 import type { RejectReason } from '../../../collector/ingest/ingest.js';
 import { summaryTopic } from '../../../protocol/topics.js';
-import { summaryMsg, testCollector, uniqueName } from '../../helpers/collector.js';
-import { MACHINE_BROKER } from '../../helpers/mosquitto.js';
+import { summaryMsg, testCollector, uniqueName, untilSubscribed } from '../../helpers/collector.js';
+import { machineClient, MACHINE_BROKER } from '../../helpers/mosquitto.js';
+import { releaser } from '../../helpers/ports.js';
 import { until } from '../../helpers/wait.js';
 
 type Case = { payload: Buffer; reason: RejectReason };
@@ -35,9 +35,9 @@ const WRONG: Record<string, readonly unknown[]> = {
   review: [[{ file: 'a.jpg' }], 'frames'],
 };
 
-function cases(site: string, rng: Rng, n: number): Case[] {
+function cases(site: string, device: string, rng: Rng, n: number): Case[] {
   const out: Case[] = [];
-  const valid = (): Record<string, unknown> => summaryMsg(site, 'edge', 'cam', 1) as unknown as Record<string, unknown>;
+  const valid = (): Record<string, unknown> => summaryMsg(site, device, 'cam', 1) as unknown as Record<string, unknown>;
   const pick = <T>(a: readonly T[]): T => a[rng.int(0, a.length - 1)]!;
   const generators: (() => Case)[] = [
     // Random bytes that cannot be JSON (a 0xff byte is never valid UTF-8 JSON text).
@@ -74,25 +74,27 @@ function cases(site: string, rng: Rng, n: number): Case[] {
 }
 
 test('fuzz: 1,200 malformed payloads are counted and dropped, the collector stays up, valid summaries are all stored', { timeout: 120_000 }, async (t) => {
+  const release = releaser(t);
   const collector = await testCollector({ broker: { url: MACHINE_BROKER }, ingest: { maxPayloadBytes: 16_384 } });
-  t.after(() => collector.stop());
-  await until(() => collector.subscriber.connected, 10_000, 'the collector to subscribe');
+  release('collector', () => collector.stop());
+  await untilSubscribed(collector);
   const site = uniqueName('fuzz');
-  const bad = cases(site, new Rng(20261128), 1200);
-  const client = await connectAsync(MACHINE_BROKER, { clientId: uniqueName('fuzzer') });
-  t.after(() => client.endAsync());
-  const topic = summaryTopic(site, 'edge', 'cam');
+  const device = uniqueName('edge');
+  const bad = cases(site, device, new Rng(20261128), 1200);
+  const client = await machineClient('fuzzer');
+  release('fuzzer', () => client.endAsync());
+  const topic = summaryTopic(site, device, 'cam');
   let seq = 0;
   for (let i = 0; i < bad.length; i++) {
     await client.publishAsync(topic, bad[i]!.payload, { qos: 1 });
-    if (i % 20 === 0) await client.publishAsync(topic, JSON.stringify(summaryMsg(site, 'edge', 'cam', ++seq)), { qos: 1 });
+    if (i % 20 === 0) await client.publishAsync(topic, JSON.stringify(summaryMsg(site, device, 'cam', ++seq)), { qos: 1 });
   }
   const expected: Record<string, number> = { oversized: 0, topic: 0, json: 0, schema: 0, identity: 0 };
   for (const c of bad) expected[c.reason]!++;
-  await until(() => collector.ingest.rejectedTotal >= bad.length && collector.store.summaries(site, 'edge', 'cam').length === seq, 60_000, 'every payload to be handled');
+  await until(() => collector.ingest.rejectedTotal >= bad.length && collector.store.summaries(site, device, 'cam').length === seq, 60_000, 'every payload to be handled');
   assert.deepEqual({ ...collector.ingest.counters.rejected }, expected, 'rejects by reason match what was sent');
   assert.ok(Object.values(expected).filter((n) => n > 0).length === 4, 'every kind of malformed payload was sent');
-  assert.deepEqual(collector.store.summaries(site, 'edge', 'cam').map((s) => s.seq), Array.from({ length: seq }, (_, i) => i + 1), 'every valid summary stored, once');
+  assert.deepEqual(collector.store.summaries(site, device, 'cam').map((s) => s.seq), Array.from({ length: seq }, (_, i) => i + 1), 'every valid summary stored, once');
   assert.equal(collector.ingest.counters.failed, 0);
   const health = await (await fetch(`${collector.httpUrl}/healthz`)).json();
   assert.deepEqual(health, { ok: true, broker: true });

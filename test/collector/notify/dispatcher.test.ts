@@ -8,6 +8,7 @@ import { verify, WebhookSink } from '../../../collector/notify/webhook.js';
 import type { AlertRecord } from '../../../collector/store/store.js';
 import { silentLogger } from '../../../lib/log.js';
 import { check, SCHEMAS } from '../../../protocol/messages.js';
+import { releaser } from '../../helpers/ports.js';
 import { until } from '../../helpers/wait.js';
 
 const alert = (id: string, state: 'firing' | 'resolved' = 'firing'): AlertRecord => ({
@@ -19,11 +20,16 @@ const alert = (id: string, state: 'firing' | 'resolved' = 'firing'): AlertRecord
   evidence: { cause: { class: 'input-drift', reason: 'dim' } },
 });
 
-/** A receiver that fails the first `failures` requests with 503, then records bodies and headers. */
-async function receiver(failures: number): Promise<{ url: string; got: { body: string; headers: IncomingMessage['headers'] }[]; close(): void }> {
+/**
+ * A receiver that fails the first `failures` requests with 503, then records bodies and headers;
+ * `attempts` holds the arrival time of every request, failed or not.
+ */
+async function receiver(failures: number): Promise<{ url: string; got: { body: string; headers: IncomingMessage['headers'] }[]; attempts: number[]; close(): Promise<void> }> {
   const got: { body: string; headers: IncomingMessage['headers'] }[] = [];
+  const attempts: number[] = [];
   let n = 0;
   const server = createServer((req, res) => {
+    attempts.push(performance.now());
     let body = '';
     req.on('data', (c: Buffer) => (body += c));
     req.on('end', () => {
@@ -36,22 +42,42 @@ async function receiver(failures: number): Promise<{ url: string; got: { body: s
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got, close: () => server.close() };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    got,
+    attempts,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections(); // the sink's keep-alive connection
+      }),
+  };
 }
 
+const BACKOFF = { initialMs: 20, maxMs: 100, jitter: 0 };
+
 test('webhook: signed alert, retried with backoff through failures, delivered in order', async (t) => {
+  const release = releaser(t);
   const r = await receiver(3);
-  t.after(() => r.close());
-  const d = new Dispatcher([new WebhookSink(r.url, 's3cret', 2000)], { maxQueue: 100, backoff: { initialMs: 20, maxMs: 100, jitter: 0 }, log: silentLogger });
-  t.after(() => d.close(0));
-  d.push(alert('a1'), 'fire');
-  d.push(alert('a2'), 'fire');
-  await until(() => r.got.length === 2 && d.stats.webhook!.sent === 2, 5000, 'both deliveries, and their answers');
+  release('receiver', () => r.close());
+  const d = new Dispatcher([new WebhookSink(r.url, 's3cret', 2000)], { maxQueue: 100, backoff: BACKOFF, log: silentLogger });
+  release('dispatcher', () => d.close(0));
+  const ids = ['a1', 'a2', 'a3'];
+  for (const id of ids) d.push(alert(id), 'fire');
+  await until(() => r.got.length === ids.length && d.stats.webhook!.sent === ids.length, 5000, 'every delivery, and their answers');
   assert.equal(d.stats.webhook!.failed, 3);
-  assert.equal(d.stats.webhook!.sent, 2);
+  assert.equal(d.stats.webhook!.sent, ids.length);
+  const bodies = r.got.map((g) => JSON.parse(g.body) as { id: string });
+  assert.deepEqual(bodies.map((b) => b.id), ids, 'order kept through the retries: the later alerts waited behind the first');
+  // The first alert was tried 4 times (3 failures, then delivered), the waits doubling from initialMs.
+  assert.equal(r.attempts.length, 3 + ids.length);
+  const gaps = r.attempts.slice(1, 4).map((at, i) => at - r.attempts[i]!);
+  gaps.forEach((gap, i) => {
+    const delay = Math.min(BACKOFF.maxMs, BACKOFF.initialMs * 2 ** i);
+    assert.ok(gap >= delay - 2, `retry ${i + 1} waited ${gap.toFixed(1)} ms, backoff says ${delay} ms (gaps ${gaps.map((g) => g.toFixed(1)).join(', ')})`);
+  });
   const [first] = r.got;
   const body = JSON.parse(first!.body);
-  assert.equal(body.id, 'a1', 'order kept through the retries');
   assert.ok(check(body, SCHEMAS.alert).ok, 'the body is a driftline.alert/1');
   assert.equal(body.fingerprint, undefined, 'store bookkeeping is not sent');
   const ts = first!.headers['x-driftline-timestamp'] as string;

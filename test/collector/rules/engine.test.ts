@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { RuleEngine, type AlertChange, type RuleSettings } from '../../../collector/rules/engine.js';
 import { SqliteStore } from '../../../collector/store/sqlite-store.js';
 import type { AlertRecord } from '../../../collector/store/store.js';
@@ -11,8 +11,9 @@ import { SHA, summaryMsg } from '../../helpers/collector.js';
 
 const SETTINGS: RuleSettings = { driftForMs: 120_000, driftClearMs: 150_000, driftMinSeverity: 'warn', offlineSilenceMs: 300_000, stalledWindows: 3, modelChangedHoldMs: 3_600_000, resendMs: 60_000, runbookUrl: 'docs/runbook.md' };
 
-async function engine(o: Partial<RuleSettings> = {}): Promise<{ rules: RuleEngine; store: SqliteStore; changes: [string, AlertChange, AlertRecord][] }> {
+async function engine(t: TestContext, o: Partial<RuleSettings> = {}): Promise<{ rules: RuleEngine; store: SqliteStore; changes: [string, AlertChange, AlertRecord][] }> {
   const store = new SqliteStore(join(await mkdtemp(join(tmpdir(), 'driftline-rules-')), 'c.db'));
+  t.after(() => store.close());
   const changes: [string, AlertChange, AlertRecord][] = [];
   const rules = new RuleEngine(store, { ...SETTINGS, ...o }, (a, c) => changes.push([a.rule, c, structuredClone(a)]));
   return { rules, store, changes };
@@ -29,8 +30,8 @@ const win = (n: number, status: 'ok' | 'warn' | 'alert' | 'insufficient', driver
   return { m, now: m.end + 1000 };
 };
 
-test('drift fires only once windows at warn or worse span `for`, then holds through one ok window and resolves after `clear`', async () => {
-  const { rules, store, changes } = await engine();
+test('drift fires only once windows at warn or worse span `for`, then holds through one ok window and resolves after `clear`', async (t) => {
+  const { rules, store, changes } = await engine(t);
   store.putStatus(birth(), 0);
   const feed = (n: number, st: Parameters<typeof win>[1]) => {
     const w = win(n, st);
@@ -60,8 +61,8 @@ test('drift fires only once windows at warn or worse span `for`, then holds thro
   assert.ok(resolved.endsAt);
 });
 
-test('device offline: on the Last Will at once, on silence after offlineSilence; a birth resolves it', async () => {
-  const { rules, store, changes } = await engine();
+test('device offline: on the Last Will at once, on silence after offlineSilence; a birth resolves it', async (t) => {
+  const { rules, store, changes } = await engine(t);
   const quiet = birth({ cameras: [] });
   store.putStatus(quiet, 1000);
   rules.onStatus(quiet, undefined, 1000);
@@ -78,8 +79,8 @@ test('device offline: on the Last Will at once, on silence after offlineSilence;
   assert.equal(changes.at(-1)![2].severity, 'critical');
 });
 
-test('camera stalled: on the event, or after stalledWindows of silence; a summary resolves it', async () => {
-  const { rules, store, changes } = await engine();
+test('camera stalled: on the event, or after stalledWindows of silence; a summary resolves it', async (t) => {
+  const { rules, store, changes } = await engine(t);
   store.putStatus(birth({ cameras: ['c', 'quiet'] }), 0);
   rules.onStatus(birth({ cameras: ['c', 'quiet'] }), undefined, 0);
   const ev: EventMessage = { schema: SCHEMAS.event, site: 's', device: 'd', camera: 'c', seq: 1, ts: 0, kind: 'stalled', message: 'no frame in 10 s' };
@@ -96,8 +97,8 @@ test('camera stalled: on the event, or after stalledWindows of silence; a summar
   assert.deepEqual(changes.map(([r, c, a]) => [r, c, a.labels.camera]).at(-1), ['cameraStalled', 'fire', 'quiet']);
 });
 
-test('provider fallback and model change from the birth message; model change resolves after its hold', async () => {
-  const { rules, changes } = await engine();
+test('provider fallback and model change from the birth message; model change resolves after its hold', async (t) => {
+  const { rules, changes } = await engine(t);
   rules.onStatus(birth({ provider: 'cpu', providers: ['cuda', 'cpu'] }), undefined, 0);
   assert.deepEqual(changes.map(([r, c]) => [r, c]), [['providerFallback', 'fire']]);
   assert.match(changes[0]![2].annotations.summary!, /runs on cpu, not cuda/);
@@ -110,20 +111,31 @@ test('provider fallback and model change from the birth message; model change re
   assert.equal(rules.firing.length, 0);
 });
 
-test('an active alert is not raised twice, is re-sent on the cadence, and survives a collector restart', async () => {
-  const { rules, store, changes } = await engine({ driftForMs: 0 });
+test('an active alert is not raised twice, is re-sent on the cadence, and survives a collector restart', async (t) => {
+  const { rules, store, changes } = await engine(t, { driftForMs: 0 });
   store.putStatus(birth(), 0);
   for (let n = 1; n <= 3; n++) rules.onSummary(win(n, 'warn').m, win(n, 'warn').now);
   assert.deepEqual(changes.map(([, c]) => c), ['fire']);
-  const t = win(3, 'warn').now;
-  store.putStatus(birth(), t + 60_000); // the device is alive
-  rules.tick(t + 59_000);
-  rules.tick(t + 60_000);
-  assert.deepEqual(changes.map(([r, c]) => [r, c]), [['drift', 'fire'], ['drift', 'resend']]);
+  // Fired on the first window (driftFor 0); re-sent every resendMs from then on, not before.
+  const firedAt = win(1, 'warn').now;
+  const tick = (at: number): void => {
+    store.putStatus(birth(), at); // the device is alive
+    rules.tick(at);
+  };
+  const seen = (): string[][] => changes.map(([r, c]) => [r, c]);
+  tick(firedAt + 59_000);
+  assert.deepEqual(seen(), [['drift', 'fire']], 'not re-sent before resendMs');
+  tick(firedAt + 60_000);
+  assert.deepEqual(seen(), [['drift', 'fire'], ['drift', 'resend']]);
+  tick(firedAt + 119_000);
+  assert.deepEqual(seen(), [['drift', 'fire'], ['drift', 'resend']], 'not again before another resendMs');
+  tick(firedAt + 120_000);
+  assert.deepEqual(seen(), [['drift', 'fire'], ['drift', 'resend'], ['drift', 'resend']], 'and again one cadence later');
+  const last = firedAt + 120_000;
   const again = new RuleEngine(store, SETTINGS, () => undefined);
   assert.deepEqual(again.firing.map((a) => a.rule), ['drift'], 'loaded from the store');
-  const acked = again.acknowledge(again.firing[0]!.id, 'ana', 'looking', t)!;
+  const acked = again.acknowledge(again.firing[0]!.id, 'ana', 'looking', last)!;
   assert.equal(acked.ack?.by, 'ana');
   assert.equal(store.alert(acked.id)!.ack?.comment, 'looking');
-  assert.equal(again.acknowledge('0000000000000000', 'x', '', t), undefined);
+  assert.equal(again.acknowledge('0000000000000000', 'x', '', last), undefined);
 });

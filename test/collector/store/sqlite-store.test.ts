@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../../collector/store/sqlite-store.js';
 import { isDriftlineError } from '../../../lib/errors.js';
@@ -11,16 +11,29 @@ import { summaryMsg } from '../../helpers/collector.js';
 
 const file = async (): Promise<string> => join(await mkdtemp(join(tmpdir(), 'driftline-store-')), 'c.db');
 
-test('summaries: dedupe on (site, device, camera, seq), previous seq reported, kept across reopen', async () => {
-  const f = await file();
+/** Opens a store that is closed when the test ends, unless the test closed it (close() is not idempotent). */
+function open(t: TestContext, f: string): SqliteStore {
   const s = new SqliteStore(f);
+  const close = s.close.bind(s);
+  let closed = false;
+  s.close = () => {
+    if (!closed) close();
+    closed = true;
+  };
+  t.after(() => s.close());
+  return s;
+}
+
+test('summaries: dedupe on (site, device, camera, seq), previous seq reported, kept across reopen', async (t) => {
+  const f = await file();
+  const s = open(t, f);
   assert.deepEqual(s.addSummary(summaryMsg('p', 'e', 'c', 1), 10), { result: 'stored', previousSeq: 0 });
   assert.deepEqual(s.addSummary(summaryMsg('p', 'e', 'c', 1, { status: 'alert' }), 11), { result: 'duplicate', previousSeq: 1 });
   assert.deepEqual(s.addSummary(summaryMsg('p', 'e', 'c', 3), 12), { result: 'stored', previousSeq: 1 });
   assert.deepEqual(s.addSummary(summaryMsg('p', 'e', 'c', 2), 13), { result: 'stored', previousSeq: 3 }, 'a late one still fills its gap');
   assert.deepEqual(s.addSummary(summaryMsg('p', 'e2', 'c', 1), 14).result, 'stored', 'another device has its own sequence');
   s.close();
-  const again = new SqliteStore(f);
+  const again = open(t, f);
   assert.deepEqual(again.summaries('p', 'e', 'c').map((m) => [m.seq, m.status]), [[1, 'ok'], [2, 'ok'], [3, 'ok']]);
   assert.deepEqual(again.cameras().map((c) => [c.device, c.lastSeq]), [['e', 3], ['e2', 1]], 'the camera row tracks the highest seq');
   const ev = { schema: SCHEMAS.event, site: 'p', device: 'e', camera: 'c', seq: 1, ts: 1, kind: 'stalled' as const, message: 'x' };
@@ -29,8 +42,8 @@ test('summaries: dedupe on (site, device, camera, seq), previous seq reported, k
   again.close();
 });
 
-test('retention deletes old summaries, events and resolved alerts, never a firing one', async () => {
-  const s = new SqliteStore(await file());
+test('retention deletes old summaries, events and resolved alerts, never a firing one', async (t) => {
+  const s = open(t, await file());
   s.addSummary(summaryMsg('p', 'e', 'c', 1), 1_000);
   s.addSummary(summaryMsg('p', 'e', 'c', 2), 90_000);
   const base = { schema: SCHEMAS.alert, rule: 'drift', severity: 'warning' as const, labels: {}, annotations: {}, startsAt: new Date(0).toISOString() };
@@ -42,10 +55,11 @@ test('retention deletes old summaries, events and resolved alerts, never a firin
   s.close();
 });
 
-test('a database from a newer collector is refused with a coded error', async () => {
+test('a database from a newer collector is refused with a coded error', async (t) => {
   const f = await file();
-  new SqliteStore(f).close();
+  open(t, f).close();
   const raw = new Database(f);
+  t.after(() => raw.close());
   raw.pragma('user_version = 99');
   raw.close();
   assert.throws(() => new SqliteStore(f), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_STORE') && /newer than this collector/.test(e.message));
