@@ -11,29 +11,37 @@ import { Checks } from '../lib/checks.js';
 import { driftlineError, isDriftlineError } from '../lib/errors.js';
 import { findProgram } from '../lib/program.js';
 import type { AgentConfig } from './config.js';
-import { profilePathFor, readProfile } from './drift/profile.js';
+import { profilePathFor, readProfile, type Profile } from './drift/profile.js';
 import { reviewDirFor } from './review/sampler.js';
-import { isLocalFile } from './source/ffmpeg.js';
+import { FFMPEG_PROGRAM, isLocalFile, localPath } from './source/ffmpeg.js';
+import { GSTREAMER_PROGRAM } from './source/gstreamer.js';
 
-const PROGRAMS = { ffmpeg: { program: 'ffmpeg', pkg: 'ffmpeg' }, gstreamer: { program: 'gst-launch-1.0', pkg: 'gstreamer1.0-tools' } } as const;
+export interface AgentChecks extends Checks {
+  /** The reference profile, read and validated once (undefined: scoring off, or none beside the model). */
+  profile?: { readonly file: string; readonly profile: Profile };
+}
 
-export async function checkAgent(config: AgentConfig): Promise<Checks> {
-  const c = new Checks();
+/**
+ * `matchModel`: also hash the model to check the profile was made for it (--check; a start leaves
+ * that to the model loader, which hashes the file anyway).
+ */
+export async function checkAgent(config: AgentConfig, o: { matchModel: boolean } = { matchModel: true }): Promise<AgentChecks> {
+  const c: AgentChecks = new Checks();
   const model = config.model.path;
-  const modelOk = existsSync(model);
-  if (!modelOk) c.add(driftlineError('DRIFTLINE_ERR_MODEL_NOT_FOUND', { file: model }));
-  else c.readable('model.path', model, 'a readable ONNX file');
-  if (config.drift.enabled) await checkProfile(c, config, modelOk);
+  let modelOk = false;
+  if (!existsSync(model)) c.add(driftlineError('DRIFTLINE_ERR_MODEL_NOT_FOUND', { file: model }));
+  else modelOk = c.readable('model.path', model, 'a readable ONNX file');
+  if (config.drift.enabled) await checkProfile(c, config, modelOk && o.matchModel);
   const m = config.mqtt;
   if (m.url) for (const k of ['ca', 'cert', 'key', 'passwordFile'] as const) c.readable(`mqtt.${k}`, m[k], k === 'passwordFile' ? 'a readable file' : 'a readable PEM file');
   config.cameras.forEach((cam, i) => {
     const s = cam.source;
     const key = `cameras[${i}].source`;
     if (s.kind === 'ffmpeg' || s.kind === 'gstreamer') {
-      const { program, pkg } = PROGRAMS[s.kind];
+      const { program, pkg } = s.kind === 'ffmpeg' ? FFMPEG_PROGRAM : GSTREAMER_PROGRAM;
       if (!findProgram(program)) c.add(driftlineError('DRIFTLINE_ERR_PROGRAM_MISSING', { program, pkg, neededBy: `camera ${cam.name}` }));
     }
-    if (s.kind === 'ffmpeg' && isLocalFile(s.url) && !s.url.startsWith('file:')) c.readable(`${key}.url`, s.url, 'an existing video file');
+    if (s.kind === 'ffmpeg' && isLocalFile(s.url)) c.readable(`${key}.url`, localPath(s.url), 'an existing video file');
     if (s.kind === 'images') {
       const folder = /[*?]/.test(basename(s.path)) ? dirname(s.path) : s.path;
       if (!existsSync(folder)) c.add(driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${key}.path`, value: JSON.stringify(s.path), expected: `an existing folder or file (${folder}: ENOENT)` }));
@@ -44,7 +52,7 @@ export async function checkAgent(config: AgentConfig): Promise<Checks> {
   return c;
 }
 
-async function checkProfile(c: Checks, config: AgentConfig, modelOk: boolean): Promise<void> {
+async function checkProfile(c: AgentChecks, config: AgentConfig, matchModel: boolean): Promise<void> {
   const file = config.drift.profile || profilePathFor(config.model.path);
   if (!config.drift.profile && !existsSync(file)) {
     c.warn(`no reference profile beside the model (${file}): windows will be stored unscored; make one with driftline baseline`);
@@ -53,13 +61,17 @@ async function checkProfile(c: Checks, config: AgentConfig, modelOk: boolean): P
   if (!c.readable('drift.profile', file, 'a readable reference profile')) return;
   try {
     const profile = await readProfile(file);
-    if (!modelOk) return;
+    c.profile = { file, profile };
+    if (!matchModel) return;
     const sha = createHash('sha256').update(readFileSync(config.model.path)).digest('hex');
-    if (profile.model.sha256 !== sha) {
-      c.add(driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: `it was made for model ${profile.model.sha256.slice(0, 12)}, but the agent runs ${sha.slice(0, 12)}: rebuild it with driftline baseline` }));
-    }
+    if (profile.model.sha256 !== sha) c.add(profileMismatch(file, profile.model.sha256, sha));
   } catch (e) {
     if (isDriftlineError(e)) c.add(e);
     else throw e;
   }
+}
+
+/** The profile was built for another model: its verdicts would compare unlike with unlike. */
+export function profileMismatch(file: string, made: string, runs: string): ReturnType<typeof driftlineError> {
+  return driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: `it was made for model ${made.slice(0, 12)}, but the agent runs ${runs.slice(0, 12)}: rebuild it with driftline baseline` });
 }

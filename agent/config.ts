@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { LOG_SECTION } from '../lib/log.js';
+import { LOG_SECTION, type LogFormat } from '../lib/log.js';
 import { MQTT_TLS_SCHEMA, type MqttTlsConfig } from '../lib/mqtt-options.js';
 import { readConfigFile } from '../lib/config-file.js';
 import { applyEnv, check, configError, problem, type Ctx, type Schema } from '../lib/schema.js';
@@ -252,7 +252,7 @@ export interface AgentConfig {
   };
   readonly review: { enabled: boolean; dir: string; maxPerHour: number; maxBytes: number; jpegQuality: number };
   readonly mqtt: MqttTlsConfig & { url: string; site: string; device: string; clientId: string; drainPerSecond: number; maxInflight: number; outboxMaxRows: number; reviewUrl: string };
-  readonly log: { level: string; format: 'auto' | 'pretty' | 'json' };
+  readonly log: { level: string; format: LogFormat };
   readonly cameras: readonly { name: string; source: FfmpegSourceConfig | GstreamerSourceConfig | ImagesSourceConfig | SyntheticSourceConfig }[];
 }
 

@@ -3,18 +3,18 @@
  * the model once for all cameras, builds the sources from config, runs the pipeline, enforces
  * retention on a timer, and on stop drains the pipeline and flushes everything to SQLite.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
 import { basename } from 'node:path';
 import { driftlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { clientOptions, describeBroker } from '../lib/mqtt-options.js';
 import { undoCreate } from '../lib/undo-create.js';
-import { checkAgent } from './checks.js';
+import { checkAgent, profileMismatch, type AgentChecks } from './checks.js';
 import { HOST_DEVICE, type AgentConfig } from './config.js';
 import { CameraDrift } from './drift/camera-drift.js';
 import { Judge } from './drift/judge.js';
-import { profilePathFor, readProfile } from './drift/profile.js';
+import type { Profile } from './drift/profile.js';
 import { ScoringReference } from './drift/scores.js';
 import { Detector } from './infer/detector.js';
 import { loadModel } from './infer/model.js';
@@ -73,16 +73,12 @@ function buildSource(name: string, s: AgentConfig['cameras'][number]['source']):
   });
 }
 
-/** The reference profile the config names, or the one beside the model; checked against the model. */
-async function loadDrift(config: AgentConfig, sha256: string): Promise<{ file: string; judge: Judge; profile: Awaited<ReturnType<typeof readProfile>> } | undefined> {
+/** The judge for the reference profile that checkAgent read (none: scoring off); checked against the model. */
+function loadDrift(config: AgentConfig, read: AgentChecks['profile'], sha256: string): { file: string; judge: Judge; profile: Profile } | undefined {
   const d = config.drift;
-  if (!d.enabled) return undefined;
-  const file = d.profile || profilePathFor(config.model.path);
-  if (!d.profile && !existsSync(file)) return undefined; // checkAgent has warned
-  const profile = await readProfile(file);
-  if (profile.model.sha256 !== sha256) {
-    throw driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: `it was made for model ${profile.model.sha256.slice(0, 12)}, but the agent runs ${sha256.slice(0, 12)}: rebuild it with driftline baseline` });
-  }
+  if (!d.enabled || !read) return undefined;
+  const { file, profile } = read;
+  if (profile.model.sha256 !== sha256) throw profileMismatch(file, profile.model.sha256, sha256);
   let judge: Judge;
   try {
     judge = new Judge(new ScoringReference(profile), profile.calibration, {
@@ -103,7 +99,7 @@ async function loadDrift(config: AgentConfig, sha256: string): Promise<{ file: s
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
   // Everything that can be wrong with files and programs is found first, all at once, before
   // anything is created on disk: a start that fails leaves nothing behind.
-  const checks = await checkAgent(config);
+  const checks = await checkAgent(config, { matchModel: false });
   checks.throwIfAny();
   for (const w of checks.warnings) log.warn(w);
   const mqttClient = config.mqtt.url ? clientOptions(config.mqtt, 'mqtt', config.mqtt.clientId || `driftline-agent-${config.mqtt.site}-${config.mqtt.device || HOST_DEVICE}`) : undefined;
@@ -118,20 +114,15 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     resize: config.model.resize,
     thread: config.model.inferenceThread,
   });
-  let drift: Awaited<ReturnType<typeof loadDrift>>;
-  try {
-    drift = await loadDrift(config, model.sha256);
-  } catch (e) {
-    await detector.close();
-    throw e;
-  }
   const undo = [undoCreate(config.store.path), ...(config.review.enabled ? [undoCreate(config.review.dir || reviewDirFor(config.store.path))] : [])];
-  const db = openDatabase(config.store.path, { synchronous: config.store.synchronous });
+  let db: ReturnType<typeof openDatabase> | undefined;
   try {
+    const drift = loadDrift(config, checks.profile, model.sha256);
+    db = openDatabase(config.store.path, { synchronous: config.store.synchronous });
     return startPipeline(config, log, { mqttClient, sources, model, detector, drift, db });
   } catch (e) {
     await detector.close();
-    db.close();
+    db?.close();
     for (const u of undo) u();
     throw e;
   }
@@ -142,7 +133,7 @@ interface Parts {
   readonly sources: FrameSource[];
   readonly model: Model;
   readonly detector: Detector;
-  readonly drift: Awaited<ReturnType<typeof loadDrift>>;
+  readonly drift: ReturnType<typeof loadDrift>;
   readonly db: ReturnType<typeof openDatabase>;
 }
 

@@ -37,7 +37,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(JSON.stringify({ config: redact(config), envUsed, warnings: checks.warnings }, null, 2) + '\n');
     return 0;
   }
-  const log = createLogger('collector', config.log.level, logFormat(values['log-format'] ?? (config.log.format === 'auto' ? undefined : config.log.format)));
+  const log = createLogger('collector', config.log.level, logFormat(values['log-format'], process.env, process.stderr.isTTY === true, config.log.format));
   if (envUsed.length) log.info({ envUsed }, 'configuration overridden from the environment');
   const c = await startCollector(config, log);
   await new Promise<void>((resolve) => {

@@ -7,6 +7,11 @@
 import { Checks } from '../lib/checks.js';
 import type { CollectorConfig } from './config.js';
 
+/** What to do when the embedded broker's port is taken: most often, a broker already runs there. */
+export function brokerPortTaken(host: string, port: number): string {
+  return `an MQTT broker (Mosquitto?) probably runs there already. Use it: set broker.url: mqtt://${host}:${port} (or DRIFTLINE_COLLECTOR_BROKER__URL=mqtt://${host}:${port}); or move the embedded broker with broker.port (DRIFTLINE_COLLECTOR_BROKER__PORT)`;
+}
+
 export async function checkCollector(config: CollectorConfig, o: { ports: boolean } = { ports: true }): Promise<Checks> {
   const c = new Checks();
   const b = config.broker;
@@ -15,10 +20,7 @@ export async function checkCollector(config: CollectorConfig, o: { ports: boolea
   c.readable('notify.webhookSecretFile', config.notify.webhookSecretFile);
   c.creatable('store.path', config.store.path);
   if (o.ports) {
-    if (!b.url) {
-      await c.port('broker.port', b.host, b.port);
-      if (b.port === 1883 && c.warnings.length) c.warn('1883 is the standard MQTT port: if a Mosquitto broker runs here, use it with broker.url: mqtt://127.0.0.1:1883 (DRIFTLINE_COLLECTOR_BROKER__URL), or move the embedded broker with broker.port');
-    }
+    if (!b.url && (await c.port('broker.port', b.host, b.port))) c.warn(brokerPortTaken(b.host, b.port));
     await c.port('http.port', config.http.host, config.http.port);
   }
   return c;

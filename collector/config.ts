@@ -3,7 +3,7 @@
  * environment overrides (DRIFTLINE_COLLECTOR_<SECTION>__<KEY>), then frozen. Unknown keys are
  * errors. docs/configuration.md is checked against this schema by a test.
  */
-import { LOG_SECTION } from '../lib/log.js';
+import { LOG_SECTION, type LogFormat } from '../lib/log.js';
 import { MQTT_TLS_SCHEMA, type MqttTlsConfig } from '../lib/mqtt-options.js';
 import { readConfigFile } from '../lib/config-file.js';
 import { applyEnv, check, configError, problem, type Ctx, type Schema } from '../lib/schema.js';
@@ -112,7 +112,7 @@ export interface CollectorConfig {
     maxQueue: number;
   };
   readonly http: { host: string; port: number; ackToken: string; ackTokenFile: string; publicUrl: string };
-  readonly log: { level: string; format: 'auto' | 'pretty' | 'json' };
+  readonly log: { level: string; format: LogFormat };
 }
 
 /** Validates; every problem at once in one DRIFTLINE_ERR_CONFIG. Relative paths resolve against `baseDir`. */

@@ -10,7 +10,7 @@ import { driftlineError } from '../lib/errors.js';
 import { clientOptions, describeBroker } from '../lib/mqtt-options.js';
 import { secret } from '../lib/secret.js';
 import { undoCreate } from '../lib/undo-create.js';
-import { checkCollector } from './checks.js';
+import { brokerPortTaken, checkCollector } from './checks.js';
 import type { CollectorConfig } from './config.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
 import { Subscriber } from './broker/subscriber.js';
@@ -48,10 +48,7 @@ async function listenOrExplain<T>(what: string, key: string, host: string, port:
     const code = (e as NodeJS.ErrnoException).code;
     // The embedded broker's default port is MQTT's standard one: on a machine that already runs a
     // broker (Mosquitto), using that broker is usually what the operator wants.
-    const hint =
-      key === 'broker.port' && code === 'EADDRINUSE'
-        ? `an MQTT broker (Mosquitto?) probably runs there already. Use it: set broker.url: mqtt://${host}:${port} (or DRIFTLINE_COLLECTOR_BROKER__URL=mqtt://${host}:${port}); or move the embedded broker with broker.port (DRIFTLINE_COLLECTOR_BROKER__PORT)`
-        : undefined;
+    const hint = key === 'broker.port' && code === 'EADDRINUSE' ? brokerPortTaken(host, port) : undefined;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') throw driftlineError('DRIFTLINE_ERR_LISTEN', { what, address: `${host}:${port}`, code, key, ...(hint ? { hint } : {}) }, { cause: e });
     throw e;
   }
@@ -66,107 +63,110 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const ackToken = secret(config.http.ackToken, config.http.ackTokenFile, 'http.ackTokenFile');
   const webhookSecret = secret(config.notify.webhookSecret, config.notify.webhookSecretFile, 'notify.webhookSecretFile');
   const brokerClient = clientOptions(b, 'broker', b.clientId);
-  let embedded: EmbeddedBroker | undefined;
-  if (!b.url) embedded = await listenOrExplain('the embedded MQTT broker', 'broker.port', b.host, b.port, () => startEmbeddedBroker(b.host, b.port));
-  const undoStore = undoCreate(config.store.path);
-  let store: SqliteStore;
+  // What is open so far, closed newest first if the start fails; the database it created is removed.
+  const release: (() => unknown)[] = [];
   try {
-    store = new SqliteStore(config.store.path);
-  } catch (e) {
-    await embedded?.close();
-    undoStore();
-    throw e;
-  }
-  const brokerUrl = b.url || embedded!.url;
-  const late: { subscriber?: Subscriber; running?: RunningCollector } = {};
-  const sinks: Sink[] = [];
-  const n = config.notify;
-  if (n.alertmanagerUrl) sinks.push(new AlertmanagerSink(n.alertmanagerUrl, n.timeoutMs, () => config.http.publicUrl || late.running?.httpUrl || ''));
-  if (n.webhookUrl) sinks.push(new WebhookSink(n.webhookUrl, webhookSecret, n.timeoutMs));
-  if (n.mqtt) sinks.push(new MqttAlertSink(() => late.subscriber?.mqtt));
-  const dispatcher = new Dispatcher(sinks, { maxQueue: n.maxQueue, backoff: { initialMs: n.retryMinMs, maxMs: n.retryMaxMs, jitter: 0.3 }, log });
-  const rules = new RuleEngine(
-    store,
-    {
-      driftForMs: config.rules.driftForSeconds * 1000,
-      driftClearMs: config.rules.driftClearSeconds * 1000,
-      driftMinSeverity: config.rules.driftMinSeverity,
-      offlineSilenceMs: config.rules.offlineSilenceSeconds * 1000,
-      stalledWindows: config.rules.stalledWindows,
-      modelChangedHoldMs: config.rules.modelChangedHoldSeconds * 1000,
-      resendMs: n.resendSeconds * 1000,
-      runbookUrl: config.rules.runbookUrl,
-    },
-    (a, change) => {
-      if (change !== 'resend') log.info({ alert: a.id, rule: a.rule, state: a.state, severity: a.severity, labels: a.labels }, `alert ${change}: ${a.annotations.summary}`);
-      dispatcher.push(a, change);
-      late.running?.onAlert?.(a, change);
-    },
-  );
-  const gaps = { count: 0 };
-  const ingest = new Ingest(handlers(store, rules, log, b.url && b.shared ? undefined : gaps), { maxPayloadBytes: config.ingest.maxPayloadBytes, log });
-  const subscriber = new Subscriber({
-    url: brokerUrl,
-    client: brokerClient,
-    ...(embedded || !b.shared ? {} : { shareGroup: b.shareGroup }),
-    protocolVersion: embedded ? 4 : 5,
-    sessionExpirySeconds: b.sessionExpirySeconds,
-    backoff: { initialMs: b.reconnectMinMs, maxMs: b.reconnectMaxMs, jitter: 0.5 },
-    log,
-    onMessage: (topic, payload) => ingest.handle(topic, payload),
-    batch: { begin: () => store.beginBatch(), commit: () => store.commitBatch() },
-  });
-  const metrics = collectorMetrics({ ingest, dispatcher, rules, store, brokerConnected: () => subscriber.connected, seqGaps: () => gaps.count });
-  const app = buildHttp({ store, rules, metrics, ackToken, health: () => ({ broker: subscriber.connected }) });
-  try {
+    let embedded: EmbeddedBroker | undefined;
+    if (!b.url) {
+      embedded = await listenOrExplain('the embedded MQTT broker', 'broker.port', b.host, b.port, () => startEmbeddedBroker(b.host, b.port));
+      release.push(() => embedded?.close());
+    }
+    release.push(undoCreate(config.store.path));
+    const store = new SqliteStore(config.store.path);
+    release.push(() => store.close());
+    const brokerUrl = b.url || embedded!.url;
+    const late: { subscriber?: Subscriber; running?: RunningCollector } = {};
+    const sinks: Sink[] = [];
+    const n = config.notify;
+    if (n.alertmanagerUrl) sinks.push(new AlertmanagerSink(n.alertmanagerUrl, n.timeoutMs, () => config.http.publicUrl || late.running?.httpUrl || ''));
+    if (n.webhookUrl) sinks.push(new WebhookSink(n.webhookUrl, webhookSecret, n.timeoutMs));
+    if (n.mqtt) sinks.push(new MqttAlertSink(() => late.subscriber?.mqtt));
+    const dispatcher = new Dispatcher(sinks, { maxQueue: n.maxQueue, backoff: { initialMs: n.retryMinMs, maxMs: n.retryMaxMs, jitter: 0.3 }, log });
+    release.push(() => dispatcher.close(0));
+    const rules = new RuleEngine(
+      store,
+      {
+        driftForMs: config.rules.driftForSeconds * 1000,
+        driftClearMs: config.rules.driftClearSeconds * 1000,
+        driftMinSeverity: config.rules.driftMinSeverity,
+        offlineSilenceMs: config.rules.offlineSilenceSeconds * 1000,
+        stalledWindows: config.rules.stalledWindows,
+        modelChangedHoldMs: config.rules.modelChangedHoldSeconds * 1000,
+        resendMs: n.resendSeconds * 1000,
+        runbookUrl: config.rules.runbookUrl,
+      },
+      (a, change) => {
+        if (change !== 'resend') log.info({ alert: a.id, rule: a.rule, state: a.state, severity: a.severity, labels: a.labels }, `alert ${change}: ${a.annotations.summary}`);
+        dispatcher.push(a, change);
+        late.running?.onAlert?.(a, change);
+      },
+    );
+    const gaps = { count: 0 };
+    const ingest = new Ingest(handlers(store, rules, log, b.url && b.shared ? undefined : gaps), { maxPayloadBytes: config.ingest.maxPayloadBytes, log });
+    const subscriber = new Subscriber({
+      url: brokerUrl,
+      client: brokerClient,
+      ...(embedded || !b.shared ? {} : { shareGroup: b.shareGroup }),
+      protocolVersion: embedded ? 4 : 5,
+      sessionExpirySeconds: b.sessionExpirySeconds,
+      backoff: { initialMs: b.reconnectMinMs, maxMs: b.reconnectMaxMs, jitter: 0.5 },
+      log,
+      onMessage: (topic, payload) => ingest.handle(topic, payload),
+      batch: { begin: () => store.beginBatch(), commit: () => store.commitBatch() },
+    });
+    const metrics = collectorMetrics({ ingest, dispatcher, rules, store, brokerConnected: () => subscriber.connected, seqGaps: () => gaps.count });
+    const app = buildHttp({ store, rules, metrics, ackToken, health: () => ({ broker: subscriber.connected }) });
     await listenOrExplain('the HTTP API', 'http.port', config.http.host, config.http.port, () => app.listen({ host: config.http.host, port: config.http.port }));
+    const addr = app.server.address() as AddressInfo;
+    const httpUrl = `http://${config.http.host === '0.0.0.0' ? hostname() : config.http.host}:${addr.port}`;
+    late.subscriber = subscriber;
+    subscriber.start();
+    const tick = setInterval(() => {
+      try {
+        rules.tick(Date.now());
+      } catch (e) {
+        log.error({ err: (e as Error).message }, 'rule evaluation failed');
+      }
+    }, config.rules.evalIntervalSeconds * 1000);
+    const prune = setInterval(() => {
+      try {
+        const deleted = store.prune(Date.now(), config.store.retentionDays * DAY, config.store.alertRetentionDays * DAY);
+        if (deleted) log.info({ deleted }, 'retention');
+      } catch (e) {
+        log.warn({ err: (e as Error).message }, 'retention failed');
+      }
+    }, config.store.pruneIntervalSeconds * 1000);
+    prune.unref();
+    log.info({ ...describeBroker(brokerUrl, b), embedded: Boolean(embedded), http: httpUrl, store: config.store.path, sinks: sinks.map((s) => s.name), ack: ackToken ? 'token' : 'off' }, 'collector started');
+    const running: RunningCollector = {
+      brokerUrl,
+      httpUrl,
+      store,
+      ingest,
+      rules,
+      dispatcher,
+      subscriber,
+      onAlert: undefined,
+      async stop() {
+        clearInterval(tick);
+        clearInterval(prune);
+        await subscriber.stop();
+        await dispatcher.close();
+        await app.close();
+        await embedded?.close();
+        store.close();
+      },
+    };
+    late.running = running;
+    return running;
   } catch (e) {
-    await embedded?.close();
-    await dispatcher.close(0);
-    store.close();
-    undoStore();
+    for (const close of release.reverse()) {
+      try {
+        await close();
+      } catch {
+        // the start's own error is the one to report
+      }
+    }
     throw e;
   }
-  const addr = app.server.address() as AddressInfo;
-  const httpUrl = `http://${config.http.host === '0.0.0.0' ? hostname() : config.http.host}:${addr.port}`;
-  late.subscriber = subscriber;
-  subscriber.start();
-  const tick = setInterval(() => {
-    try {
-      rules.tick(Date.now());
-    } catch (e) {
-      log.error({ err: (e as Error).message }, 'rule evaluation failed');
-    }
-  }, config.rules.evalIntervalSeconds * 1000);
-  const prune = setInterval(() => {
-    try {
-      const deleted = store.prune(Date.now(), config.store.retentionDays * DAY, config.store.alertRetentionDays * DAY);
-      if (deleted) log.info({ deleted }, 'retention');
-    } catch (e) {
-      log.warn({ err: (e as Error).message }, 'retention failed');
-    }
-  }, config.store.pruneIntervalSeconds * 1000);
-  prune.unref();
-  log.info({ ...describeBroker(brokerUrl, b), embedded: Boolean(embedded), http: httpUrl, store: config.store.path, sinks: sinks.map((s) => s.name), ack: ackToken ? 'token' : 'off' }, 'collector started');
-  const running: RunningCollector = {
-    brokerUrl,
-    httpUrl,
-    store,
-    ingest,
-    rules,
-    dispatcher,
-    subscriber,
-    onAlert: undefined,
-    async stop() {
-      clearInterval(tick);
-      clearInterval(prune);
-      await subscriber.stop();
-      await dispatcher.close();
-      await app.close();
-      await embedded?.close();
-      store.close();
-    },
-  };
-  late.running = running;
-  return running;
 }

@@ -51,15 +51,16 @@ export class Checks {
     }
   }
 
-  /** A port that something already holds: a warning, since the service itself may be what holds it. */
-  async port(key: string, host: string, port: number): Promise<void> {
-    if (port === 0) return;
+  /** A port that something already holds: a warning, since the service itself may be what holds it. True when taken. */
+  async port(key: string, host: string, port: number): Promise<boolean> {
+    if (port === 0) return false;
     const taken = await new Promise<string | undefined>((resolve) => {
       const s = createServer();
       s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
       s.listen({ host, port, exclusive: true }, () => s.close(() => resolve(undefined)));
     });
     if (taken) this.warn(`${key}: ${host}:${port} cannot be opened now (${taken}); if this service is not the one holding it, the start will fail`);
+    return taken !== undefined;
   }
 
   /** Throws when there are problems: the one problem itself, or all of them in one error. */

@@ -17,5 +17,12 @@ export function readConfigFile(file: string): { raw: unknown; dir: string } {
   if (doc.errors.length) {
     throw configError(doc.errors.map((e) => ({ key: file, value: 'the file', expected: `valid YAML: ${e.message.trimEnd()}` })));
   }
-  return { raw: doc.toJS(), dir: dirname(resolve(file)) };
+  let raw: unknown;
+  try {
+    raw = doc.toJS();
+  } catch (e) {
+    // e.g. an alias bomb: the YAML library refuses excessive alias expansion
+    throw configError([{ key: file, value: 'the file', expected: `valid YAML: ${(e as Error).message}` }]);
+  }
+  return { raw, dir: dirname(resolve(file)) };
 }

@@ -2,7 +2,8 @@
  * One pino logger factory so every component logs the same way, to stderr. The format is decided
  * once, at construction: `json` (one object a line, for journald, Loki and jq) or `pretty` (a line a
  * person reads: time, level, component, message, then key=value). `auto`, the default, is pretty on
- * a terminal and JSON when piped or under systemd. Forced by --log-format or DRIFTLINE_LOG_FORMAT.
+ * a terminal and JSON when piped or under systemd. Chosen by, first to last: --log-format,
+ * DRIFTLINE_LOG_FORMAT, the config file's log.format, auto.
  */
 import { writeSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
@@ -14,9 +15,12 @@ export type { Logger };
 export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
-/** The format to use: the flag, else DRIFTLINE_LOG_FORMAT, else auto (pretty on a terminal not run by systemd). */
-export function logFormat(flag: unknown, env: NodeJS.ProcessEnv = process.env, tty: boolean = process.stderr.isTTY === true): 'pretty' | 'json' {
-  const raw = flag ?? env.DRIFTLINE_LOG_FORMAT ?? 'auto';
+/**
+ * The format to use: the flag, else DRIFTLINE_LOG_FORMAT, else the config file's setting, else auto
+ * (pretty on a terminal not run by systemd).
+ */
+export function logFormat(flag: unknown, env: NodeJS.ProcessEnv = process.env, tty: boolean = process.stderr.isTTY === true, file: LogFormat = 'auto'): 'pretty' | 'json' {
+  const raw = flag ?? env.DRIFTLINE_LOG_FORMAT ?? file;
   if (!(LOG_FORMATS as readonly unknown[]).includes(raw)) {
     throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `${flag === undefined ? 'DRIFTLINE_LOG_FORMAT' : '--log-format'} must be one of ${LOG_FORMATS.join(', ')}, got ${String(raw)}` });
   }
@@ -79,6 +83,6 @@ export const LOG_SECTION: Field = {
   doc: 'logging',
   fields: {
     level: { kind: 'string', oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', doc: 'pino level' },
-    format: { kind: 'string', oneOf: LOG_FORMATS, default: 'auto', doc: 'auto: readable lines on a terminal, JSON when piped or under systemd; pretty; json. --log-format and DRIFTLINE_LOG_FORMAT override it' },
+    format: { kind: 'string', oneOf: LOG_FORMATS, default: 'auto', doc: 'auto: readable lines on a terminal, JSON when piped or under systemd; pretty; json. --log-format and DRIFTLINE_LOG_FORMAT take precedence' },
   },
 };

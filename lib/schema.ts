@@ -50,9 +50,19 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A path to resolve: not empty, not absolute, and no URL scheme (rtsp://, file:). */
-function relativePath(v: string): boolean {
-  return v !== '' && !isAbsolute(v) && !/^[a-z][a-z0-9+.-]*:/i.test(v);
+/** True for a value with a URL scheme (rtsp://, http://, file:): not a plain path. */
+export function hasUrlScheme(v: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:/i.test(v);
+}
+
+/**
+ * A relative path's absolute form from `baseDir`, or the value unchanged: absolute paths, URLs,
+ * SQLite's `:memory:` and empty values stay as they are; `file:relative` becomes `file:/absolute`.
+ */
+function resolvePath(baseDir: string, v: string): string {
+  if (v.startsWith('file:') && !v.startsWith('file:/')) return `file:${resolve(baseDir, v.slice(5))}`;
+  if (v === '' || v.startsWith(':') || isAbsolute(v) || hasUrlScheme(v)) return v;
+  return resolve(baseDir, v);
 }
 
 /** Validates and throws one error naming every problem; the result is deeply frozen. */
@@ -96,7 +106,7 @@ function field(f: Field, v: unknown, key: string, ctx: Ctx): unknown {
       if (typeof v !== 'string' || v.length === 0) return problem(ctx, key, v, 'a non-empty string');
       if (f.oneOf && !f.oneOf.includes(v)) return problem(ctx, key, v, `one of ${f.oneOf.join(', ')}`);
       if (f.pattern && !f.pattern.test(v)) return problem(ctx, key, v, `a string matching ${f.pattern}`);
-      return f.path && ctx.baseDir && relativePath(v) ? resolve(ctx.baseDir, v) : v;
+      return f.path && ctx.baseDir ? resolvePath(ctx.baseDir, v) : v;
     case 'number': {
       if (typeof v !== 'number' || !Number.isFinite(v)) return problem(ctx, key, v, 'a number');
       if (f.integer && !Number.isInteger(v)) return problem(ctx, key, v, 'a whole number');
@@ -166,7 +176,7 @@ export function applyEnv(schema: Schema, raw: Record<string, unknown>, env: Node
       else raw[k] = /^(true|1)$/i.test(s);
     } else if (f.kind === 'list') {
       raw[k] = s.split(',').map((x) => x.trim()).filter(Boolean);
-    } else raw[k] = f.kind === 'string' && f.path && relativePath(s) ? resolve(s) : s; // a path from the environment: from the working directory
+    } else raw[k] = f.kind === 'string' && f.path ? resolvePath(process.cwd(), s) : s; // a path from the environment: from the working directory
   }
   return used;
 }

@@ -6,14 +6,20 @@
 import { existsSync, rmSync } from 'node:fs';
 import { dirname, parse, resolve } from 'node:path';
 
-/** Returns an undo that removes `file`, its SQLite -wal/-shm/-journal files and the folders made for it, if none existed before. */
+/** Returns an undo that removes `file` (a file or folder), its SQLite -wal/-shm/-journal files and the folders made for it, if none existed before. */
 export function undoCreate(file: string): () => void {
   const path = resolve(file);
   if (existsSync(path)) return () => undefined;
   let top: string | undefined;
   for (let dir = dirname(path); !existsSync(dir) && dir !== parse(dir).root; dir = dirname(dir)) top = dir;
   return () => {
-    for (const f of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) rmSync(f, { force: true });
-    if (top) rmSync(top, { recursive: true, force: true });
+    // recursive: `path` may be a folder (the review frames' one); none of this existed before.
+    for (const f of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`, ...(top ? [top] : [])]) {
+      try {
+        rmSync(f, { recursive: true, force: true });
+      } catch {
+        // best effort: the start's own error is what the operator must see
+      }
+    }
   };
 }

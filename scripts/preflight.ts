@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { delimiter } from 'node:path';
 import { findProgram } from '../lib/program.js';
 
 export interface Requirement {
@@ -54,12 +55,20 @@ export interface PreflightResult {
   readonly brokerUp: boolean;
 }
 
+/**
+ * PATH plus the sbin folders, where Debian puts daemons (mosquitto is /usr/sbin/mosquitto) and which
+ * a normal user's PATH often lacks. Tests that start such a program look it up the same way.
+ */
+export function searchPath(path: string | undefined): string {
+  return [path ?? '', '/usr/local/sbin', '/usr/sbin', '/sbin'].filter(Boolean).join(delimiter);
+}
+
 export async function preflight(env: NodeJS.ProcessEnv = process.env): Promise<PreflightResult> {
   const reqs = parseRequirements(readFileSync(PACKAGES_FILE, 'utf8'));
   const missing: Requirement[] = [];
   for (const r of reqs) {
     if (!r.probe) continue;
-    const ok = r.probe.startsWith('gst:') ? findProgram('gst-inspect-1.0', env.PATH) !== undefined && (await gstElement(r.probe.slice(4), env)) : findProgram(r.probe, env.PATH) !== undefined;
+    const ok = r.probe.startsWith('gst:') ? findProgram('gst-inspect-1.0', env.PATH) !== undefined && (await gstElement(r.probe.slice(4), env)) : findProgram(r.probe, searchPath(env.PATH)) !== undefined;
     if (!ok) missing.push(r);
   }
   return { missing, brokerUp: await brokerReachable() };

@@ -7,7 +7,7 @@
  * browser that a failing test did not release) is listed and killed, so CI never waits on a stray.
  *
  * Usage: npm test [-- [node --test flags] [test files…]]
- *   With no files, every test/**\/*.test.ts runs.
+ *   With no files, every test/**\/*.test.ts runs; a folder stands for the test files under it.
  * Environment:
  *   DRIFTLINE_TEST_BUDGET_S   bound for the whole run, seconds (default 900)
  *   DRIFTLINE_TEST_TIMEOUT_S  bound for one test file and each test in it, seconds (default 480:
@@ -16,8 +16,9 @@
  *   DRIFTLINE_TEST_FORCE_EXIT=0      let a test file's process live on while a test holds something
  *                                    open (--test-force-exit is on by default: a leak cannot hang the run)
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { explain, preflight } from './preflight.js';
@@ -44,26 +45,34 @@ function testFiles(dir: string): string[] {
   return out.sort();
 }
 
-/** `pid command` of every process left in the group, this runner excluded. */
-function groupMembers(pgid: number): string[] {
-  try {
-    const out = execFileSync('ps', ['-eo', 'pid=,pgid=,stat=,args='], { encoding: 'utf8' });
-    return out
-      .split('\n')
-      .map((l) => l.trim().match(/^(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/))
-      // Z: a zombie has exited already; it only waits for its (re)parent to reap it.
-      .filter((m): m is RegExpMatchArray => m !== null && Number(m[2]) === pgid && Number(m[1]) !== process.pid && !m[3]!.startsWith('Z'))
-      .map((m) => `${m[1]} ${m[4]!.slice(0, 160)}`);
-  } catch {
-    return [];
+/**
+ * Every live process of the run: in its process group, or carrying its mark in the environment
+ * (which children inherit: a browser that playwright starts in a group of its own still has it).
+ * Zombies have exited already and only wait to be reaped; they are not counted.
+ */
+function leftovers(pgid: number, mark: string): { pid: number; cmd: string }[] {
+  const found: { pid: number; cmd: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const [state, , group] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (state === 'Z') continue;
+      const ours = Number(group) === pgid || readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`DRIFTLINE_TEST_RUN=${mark}`);
+      if (ours) found.push({ pid, cmd: readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim().slice(0, 160) });
+    } catch {
+      // gone meanwhile, or another user's
+    }
   }
+  return found;
 }
 
-function killGroup(pgid: number, signal: NodeJS.Signals): void {
+function kill(pid: number, signal: NodeJS.Signals): void {
   try {
-    process.kill(-pgid, signal);
+    process.kill(pid, signal);
   } catch {
-    // the group is already empty
+    // already gone
   }
 }
 
@@ -78,32 +87,49 @@ async function main(): Promise<number> {
       return 1;
     }
   }
-  const flags = args.filter((a) => a.startsWith('-'));
-  const files = args.filter((a) => !a.startsWith('-'));
-  const nodeArgs = ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${perTestS * 1000}`, ...(process.env.DRIFTLINE_TEST_FORCE_EXIT === '0' ? [] : ['--test-force-exit']), ...flags, ...(files.length ? files : testFiles(join(ROOT, 'test')))];
+  const { flags, files } = splitArgs(args);
+  const nodeArgs = ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${perTestS * 1000}`, ...(process.env.DRIFTLINE_TEST_FORCE_EXIT === '0' ? [] : ['--test-force-exit']), ...flags, ...(files.length ? files : ['test']).flatMap((f) => (statSync(join(ROOT, f), { throwIfNoEntry: false })?.isDirectory() ? testFiles(join(ROOT, f)) : [f]))];
   const started = Date.now();
   // detached: the run gets a process group of its own, which this runner can sweep at the end.
-  const child = spawn(process.execPath, nodeArgs, { cwd: ROOT, stdio: 'inherit', detached: true });
+  const mark = randomUUID();
+  const child = spawn(process.execPath, nodeArgs, { cwd: ROOT, stdio: 'inherit', detached: true, env: { ...process.env, DRIFTLINE_TEST_RUN: mark } });
   const pgid = child.pid!;
   let overBudget = false;
   const bound = setTimeout(() => {
     overBudget = true;
     process.stderr.write(`\nnpm test: the run passed its bound of ${budgetS} s (DRIFTLINE_TEST_BUDGET_S); stopping it\n`);
-    killGroup(pgid, 'SIGTERM');
-    setTimeout(() => killGroup(pgid, 'SIGKILL'), 5000).unref();
+    kill(-pgid, 'SIGTERM');
+    setTimeout(() => kill(-pgid, 'SIGKILL'), 5000).unref();
   }, budgetS * 1000);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => killGroup(pgid, sig));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => kill(-pgid, sig));
   const code = await new Promise<number>((resolve) => child.once('exit', (c, s) => resolve(c ?? (s ? 128 : 1))));
   clearTimeout(bound);
-  const leftovers = groupMembers(pgid);
-  if (leftovers.length) {
-    process.stderr.write(`npm test: ${leftovers.length} process(es) outlived their tests and were killed (a test did not release them):\n${leftovers.map((l) => `  ${l}`).join('\n')}\n`);
-    killGroup(pgid, 'SIGKILL');
+  const left = leftovers(pgid, mark);
+  if (left.length) {
+    process.stderr.write(`npm test: ${left.length} process(es) outlived their tests and were killed (a test did not release them):\n${left.map((l) => `  ${l.pid} ${l.cmd}`).join('\n')}\n`);
+    for (const l of left) kill(l.pid, 'SIGKILL');
   }
+  kill(-pgid, 'SIGKILL'); // whatever the listing could not see
   const took = ((Date.now() - started) / 1000).toFixed(0);
   process.stderr.write(`npm test: ${overBudget ? 'stopped at the bound' : code === 0 ? 'passed' : 'failed'} in ${took} s\n`);
   if (overBudget) return 124;
-  return code === 0 && leftovers.length ? 1 : code;
+  return code === 0 && left.length ? 1 : code;
+}
+
+/** node --test flags that take a value, as `--flag value` or `--flag=value`. */
+const VALUE_FLAGS = new Set(['--test-name-pattern', '--test-skip-pattern', '--test-reporter', '--test-reporter-destination', '--test-concurrency', '--test-shard']);
+
+/** Splits the arguments into node --test flags (with their values) and test files. */
+function splitArgs(args: readonly string[]): { flags: string[]; files: string[] } {
+  const flags: string[] = [];
+  const files: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('-')) files.push(a);
+    else if (VALUE_FLAGS.has(a) && i + 1 < args.length) flags.push(`${a}=${args[++i]}`);
+    else flags.push(a);
+  }
+  return { flags, files };
 }
 
 main().then(

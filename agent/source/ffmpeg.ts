@@ -5,7 +5,9 @@
  * buffer. A process that exits is restarted with backoff (a file that ends is `ended` unless looped);
  * one that goes quiet for `stallMs` is killed and restarted.
  */
-import { ProcessSource, type ProcessSourceOptions } from './process-source.js';
+import { fileURLToPath } from 'node:url';
+import { hasUrlScheme } from '../../lib/schema.js';
+import { ProcessSource, START_MS, type ProcessSourceOptions } from './process-source.js';
 
 export interface FfmpegSourceOptions extends ProcessSourceOptions {
   /** rtsp://…, http(s)://…, a file path, or /dev/videoN. */
@@ -25,15 +27,25 @@ export interface FfmpegSourceOptions extends ProcessSourceOptions {
 
 /** A local file: a path (not a device) or a file: URL. */
 export function isLocalFile(url: string): boolean {
-  return url.startsWith('file:') || (!/^[a-z][a-z0-9+.-]*:/i.test(url) && !url.startsWith('/dev/'));
+  return url.startsWith('file:') || (!hasUrlScheme(url) && !url.startsWith('/dev/'));
 }
+
+/** The file system path of a local file's url, as ffmpeg reads it (`file:///a`, `file:/a`, `file:a`, `a`). */
+export function localPath(url: string): string {
+  if (url.startsWith('file://')) return fileURLToPath(url);
+  return url.startsWith('file:') ? url.slice(5) : url;
+}
+
+/** The program this source runs and the Debian package that installs it. */
+export const FFMPEG_PROGRAM = { program: 'ffmpeg', pkg: 'ffmpeg' } as const;
 
 export function ffmpegArgs(o: FfmpegSourceOptions): string[] {
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
   const isRtsp = o.url.startsWith('rtsp://') || o.url.startsWith('rtsps://');
-  // ffmpeg's own socket timeout is a backstop at twice the stall window: the source's watchdog
-  // (within 1.25 x stallMs) always sees a silent camera first, so a stall is counted as a stall.
-  const socketTimeoutUs = String((o.stallMs ?? 10_000) * 2000);
+  // ffmpeg's own socket timeout is a backstop at twice the watchdog's longest limit (the start-up
+  // allowance): the watchdog (within 1.25 x its limit) always sees a silent camera first, so a
+  // stall is counted as a stall.
+  const socketTimeoutUs = String(Math.max(o.stallMs ?? 10_000, o.startMs ?? START_MS) * 2000);
   if (isRtsp) args.push('-rtsp_transport', 'tcp', '-timeout', socketTimeoutUs);
   else if (/^https?:\/\//.test(o.url)) args.push('-rw_timeout', socketTimeoutUs, '-reconnect', '0');
   else if (o.url.startsWith('/dev/video')) args.push('-f', 'v4l2');
@@ -52,7 +64,7 @@ export class FfmpegSource extends ProcessSource {
   override readonly paced: boolean;
 
   constructor(readonly opts: FfmpegSourceOptions) {
-    super(opts, opts.ffmpeg ?? 'ffmpeg', 'ffmpeg');
+    super(opts, opts.ffmpeg ?? FFMPEG_PROGRAM.program, FFMPEG_PROGRAM.pkg);
     this.paced = isLocalFile(opts.url) && !opts.realtime;
   }
 

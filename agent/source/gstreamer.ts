@@ -60,9 +60,12 @@ export function gstTokens(description: string): string[] {
   return out;
 }
 
+/** The program this source runs and the Debian package that installs it. */
+export const GSTREAMER_PROGRAM = { program: 'gst-launch-1.0', pkg: 'gstreamer1.0-tools' } as const;
+
 export class GstreamerSource extends ProcessSource {
   constructor(readonly opts: GstreamerSourceOptions) {
-    super(opts, opts.gstLaunch ?? 'gst-launch-1.0', 'gstreamer1.0-tools');
+    super(opts, opts.gstLaunch ?? GSTREAMER_PROGRAM.program, GSTREAMER_PROGRAM.pkg);
   }
 
   protected args(): string[] {

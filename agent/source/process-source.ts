@@ -1,8 +1,10 @@
 /**
  * The machinery shared by sources that run a child process writing raw RGB24 frames to stdout
- * (ffmpeg, GStreamer): framing into one reused buffer, exact at frame boundaries; restart with
- * exponential backoff and jitter when the process exits; a stall watchdog that kills a process
- * silent for `stallMs` (any bytes count as life, so a slow camera is never killed).
+ * (ffmpeg, GStreamer): the program found once at construction (missing: a configuration error);
+ * framing into one reused buffer, exact at frame boundaries; restart with exponential backoff and
+ * jitter when the process exits; a stall watchdog that kills a process silent for `stallMs` (any
+ * bytes count as life, so a slow camera is never killed; a starting one gets `startMs`); and, for a
+ * paced source, a pipe paused after each frame until the pipeline has taken it.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { basename } from 'node:path';
@@ -10,13 +12,16 @@ import type { Readable } from 'node:stream';
 import { requireProgram } from '../../lib/program.js';
 import { backoffDelay, BaseSource, DEFAULT_BACKOFF, type Backoff, type SourceFrame } from './source.js';
 
+/** Before its first bytes a process gets this long (at least stallMs): connecting and probing take time. */
+export const START_MS = 10_000;
+
 export interface ProcessSourceOptions {
   readonly name: string;
   readonly width: number;
   readonly height: number;
   /** No bytes for this long: the source is stalled and restarted (default 10 s). */
   readonly stallMs?: number;
-  /** A process that has not written its first byte yet gets this long (at least stallMs; default 10 s). */
+  /** A process that has not written its first byte yet gets this long (at least stallMs; default START_MS, 10 s). */
   readonly startMs?: number;
   readonly backoff?: Backoff;
 }
@@ -63,11 +68,11 @@ export abstract class ProcessSource extends BaseSource {
     this.stopping = false;
     this.spawn();
     const stallMs = this.o.stallMs ?? 10_000;
-    const startMs = Math.max(stallMs, this.o.startMs ?? 10_000);
+    const startMs = Math.max(stallMs, this.o.startMs ?? START_MS);
     this.watchdog = setInterval(() => {
       if (!this.child || this.state === 'backoff' || this.held) return;
       // Until its first bytes, a process is starting (connecting, probing the stream): it gets startMs.
-      const limit = this.state === 'connecting' && this.filled === 0 && !this.gotBytes ? startMs : stallMs;
+      const limit = this.gotBytes ? stallMs : startMs;
       if (Date.now() - this.lastBytes > limit) {
         this.counters.stalls++;
         this.setState('stalled');

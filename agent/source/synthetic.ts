@@ -12,10 +12,14 @@ export interface Keyframe {
   readonly conditions: Partial<Conditions>;
 }
 
-/** Conditions at time t: linear between the surrounding keyframes, held after the last. */
-export function conditionsAt(schedule: readonly Keyframe[], t: number, base: Conditions = DEFAULT_CONDITIONS): Conditions {
-  if (schedule.length === 0) return { ...base };
-  const sorted = isSorted(schedule) ? schedule : [...schedule].sort((x, y) => x.at - y.at);
+/** Keyframes in time order: a config may list them in any order. */
+export function sortSchedule(schedule: readonly Keyframe[]): Keyframe[] {
+  return [...schedule].sort((x, y) => x.at - y.at);
+}
+
+/** Conditions at time t: linear between the surrounding keyframes (in time order), held after the last. */
+export function conditionsAt(sorted: readonly Keyframe[], t: number, base: Conditions = DEFAULT_CONDITIONS): Conditions {
+  if (sorted.length === 0) return { ...base };
   let i = 0;
   while (i < sorted.length && sorted[i]!.at <= t) i++;
   const a = sorted[Math.max(0, i - 1)]!;
@@ -40,11 +44,6 @@ export interface SyntheticSourceOptions {
   readonly clock?: () => number;
 }
 
-function isSorted(schedule: readonly Keyframe[]): boolean {
-  for (let i = 1; i < schedule.length; i++) if (schedule[i]!.at < schedule[i - 1]!.at) return false;
-  return true;
-}
-
 export class SyntheticSource extends BaseSource {
   /** The schedule in time order, sorted once: a config may list keyframes in any order. */
   private readonly schedule: readonly Keyframe[];
@@ -58,7 +57,7 @@ export class SyntheticSource extends BaseSource {
   constructor(readonly o: SyntheticSourceOptions) {
     super(o.name, o.width, o.height);
     this.camera = new LineCamera(o.width, o.height, o.seed);
-    this.schedule = [...(o.schedule ?? [])].sort((x, y) => x.at - y.at);
+    this.schedule = sortSchedule(o.schedule ?? []);
     this.view = { data: new Uint8Array(0), width: o.width, height: o.height, channels: 3, ts: 0, index: 0 };
   }
 

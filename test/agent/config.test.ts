@@ -100,9 +100,10 @@ test('relative paths resolve against the config file\'s folder; URLs, absolute p
   assert.equal(config.drift.profile, '/etc/profiles/p.json');
   assert.equal(config.mqtt.ca, '/etc/driftline/ca.pem');
   assert.equal(config.mqtt.passwordFile, '/run/credentials/pw');
-  assert.deepEqual(config.cameras.map((c) => (c.source.kind === 'ffmpeg' ? c.source.url : c.source.kind === 'images' ? c.source.path : '')), ['/etc/driftline/clips/a.mp4', 'rtsp://10.0.0.5/s', 'file:clips/c.mp4', '/etc/driftline/frames/*.jpg']);
+  assert.deepEqual(config.cameras.map((c) => (c.source.kind === 'ffmpeg' ? c.source.url : c.source.kind === 'images' ? c.source.path : '')), ['/etc/driftline/clips/a.mp4', 'rtsp://10.0.0.5/s', 'file:/etc/driftline/clips/c.mp4', '/etc/driftline/frames/*.jpg']);
   assert.equal(config.store.path, 'data/agent.db', 'a default stays relative to the working directory');
   assert.equal(config.review.dir, '', 'an empty path stays empty');
+  assert.equal(agentConfig({ ...raw, store: { path: ':memory:' } }, {}, '/etc/driftline').config.store.path, ':memory:', "SQLite's :memory: is not a file");
 });
 
 test('every problem in a config is reported in one error, env overrides included', () => {

@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { endProcess, freePort } from './ports.js';
+import { findProgram } from '../../lib/program.js';
+import { searchPath } from '../../scripts/preflight.js';
 
 export const MACHINE_BROKER = 'mqtt://127.0.0.1:1883';
 const MACHINE = "the machine's Mosquitto on 127.0.0.1:1883 (npm test checks it is up before any test; ./scripts/test.sh starts it)";
@@ -59,7 +61,8 @@ export class TestBroker {
   /** Starts (again) on the same port with the same persistence. A broker that does not come up is ended. */
   async resume(): Promise<void> {
     if (this.proc) throw new Error(`mosquitto on ${this.port} is already running`);
-    const p = spawn('mosquitto', ['-c', this.conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Debian installs it in /usr/sbin, which a normal user's PATH may lack.
+    const p = spawn(findProgram('mosquitto', searchPath(process.env.PATH)) ?? 'mosquitto', ['-c', this.conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     p.once('error', (e) => (this.log += `${e.message}\n`));
     p.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.proc = p;

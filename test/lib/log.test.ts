@@ -17,6 +17,9 @@ test('format: the flag, else DRIFTLINE_LOG_FORMAT, else pretty on a terminal and
   assert.equal(logFormat(undefined, { JOURNAL_STREAM: '8:1' }, true), 'json', 'to the journal');
   assert.equal(logFormat(undefined, { DRIFTLINE_LOG_FORMAT: 'pretty' }, false), 'pretty');
   assert.equal(logFormat('json', { DRIFTLINE_LOG_FORMAT: 'pretty' }, true), 'json', 'the flag wins');
+  assert.equal(logFormat(undefined, { DRIFTLINE_LOG_FORMAT: 'json' }, true, 'pretty'), 'json', 'the environment over the file');
+  assert.equal(logFormat(undefined, {}, true, 'json'), 'json', 'the file over auto');
+  assert.equal(logFormat(undefined, {}, false, 'pretty'), 'pretty');
   assert.throws(() => logFormat('yaml', {}, true), (e: unknown) => isDriftlineError(e, 'DRIFTLINE_ERR_USAGE') && /--log-format must be one of auto, pretty, json, got yaml/.test(e.message));
   assert.throws(() => logFormat(undefined, { DRIFTLINE_LOG_FORMAT: 'xml' }, true), /DRIFTLINE_LOG_FORMAT must be one of/);
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { PACKAGES_FILE, explain, parseRequirements, preflight } from '../../scripts/preflight.js';
+import { findProgram } from '../../lib/program.js';
+import { PACKAGES_FILE, explain, parseRequirements, preflight, searchPath } from '../../scripts/preflight.js';
 
 test('.ci/packages.txt: one package a line with the program that proves it, comments ignored', () => {
   const reqs = parseRequirements(readFileSync(PACKAGES_FILE, 'utf8'));
@@ -15,11 +16,18 @@ test('.ci/packages.txt: one package a line with the program that proves it, comm
 
 test('on a machine without them, preflight finds every probed package missing and says how to install them', async () => {
   const r = await preflight({ PATH: '/nonexistent' });
-  const probed = parseRequirements(readFileSync(PACKAGES_FILE, 'utf8')).filter((x) => x.probe);
+  // Programs in the sbin folders (mosquitto) are found whatever PATH says: daemons live there.
+  const probed = parseRequirements(readFileSync(PACKAGES_FILE, 'utf8')).filter((x) => x.probe && !findProgram(x.probe, '/usr/local/sbin:/usr/sbin:/sbin'));
+  assert.ok(probed.length >= 8);
   assert.deepEqual(r.missing.map((m) => m.pkg), probed.map((p) => p.pkg));
   const text = explain(r);
   assert.match(text, /gstreamer1\.0-plugins-base\s+\(no GStreamer element videoconvert\)/);
   assert.match(text, new RegExp(`apt-get install -y --no-install-recommends ${probed.map((p) => p.pkg.replace(/[.+]/g, '\\$&')).join(' ')}\\n`));
+});
+
+test('daemons in the sbin folders are found even when PATH lacks them', () => {
+  assert.equal(searchPath('/bin'), '/bin:/usr/local/sbin:/usr/sbin:/sbin');
+  assert.equal(findProgram('mosquitto', searchPath('/nonexistent')), '/usr/sbin/mosquitto');
 });
 
 test('on this machine (set up by scripts/test.sh), nothing is missing and the broker answers', async () => {

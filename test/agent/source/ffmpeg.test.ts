@@ -73,11 +73,13 @@ test('files and file: URLs are paced unless realtime; streams and devices never 
   assert.equal(new FfmpegSource({ name: 'f', url: 'rtsp://cam/s', width: 64, height: 48 }).paced, false);
 });
 
-test("ffmpeg's own socket timeout is twice the stall window, so the watchdog always sees a stall first", () => {
-  const http = ffmpegArgs({ name: 'h', url: 'http://cam/s', width: 64, height: 48, stallMs: 1000 });
+test("ffmpeg's own socket timeout is twice the watchdog's longest limit, so the watchdog always sees a stall first", () => {
+  const http = ffmpegArgs({ name: 'h', url: 'http://cam/s', width: 64, height: 48, stallMs: 1000, startMs: 1000 });
   assert.equal(http[http.indexOf('-rw_timeout') + 1], '2000000');
-  const rtsp = ffmpegArgs({ name: 'r', url: 'rtsp://cam/s', width: 64, height: 48, stallMs: 3000 });
-  assert.equal(rtsp[rtsp.indexOf('-timeout') + 1], '6000000');
+  const rtsp = ffmpegArgs({ name: 'r', url: 'rtsp://cam/s', width: 64, height: 48, stallMs: 30_000 });
+  assert.equal(rtsp[rtsp.indexOf('-timeout') + 1], '60000000');
+  const start = ffmpegArgs({ name: 's', url: 'rtsp://cam/s', width: 64, height: 48, stallMs: 1000 });
+  assert.equal(start[start.indexOf('-timeout') + 1], '20000000', 'the start-up allowance (10 s) is the longer limit');
 });
 
 test('a missing ffmpeg is a configuration error naming the package, raised before anything starts', () => {

@@ -63,8 +63,16 @@ test('the synthetic source delivers frames at its rate, under its schedule', asy
   assert.equal(src.counters.frames, gains.length);
 });
 
-test('keyframes listed out of order are interpolated in time order', () => {
-  const schedule = [{ at: 600, conditions: { gain: 0.6 } }, { at: 0, conditions: { gain: 1 } }];
-  assert.equal(conditionsAt(schedule, 300).gain, 0.8);
-  assert.equal(conditionsAt(schedule, 900).gain, 0.6);
+test('keyframes listed out of order are interpolated in time order', async (t) => {
+  let now = 300;
+  const src = new SyntheticSource({ name: 'unsorted', width: 64, height: 48, fps: 50, seed: 1, clock: () => now, schedule: [{ at: 600, conditions: { gain: 0.6 } }, { at: 0, conditions: { gain: 1 } }] });
+  t.after(() => src.stop());
+  let frames = 0;
+  src.start(() => frames++);
+  await until(() => frames >= 1, 10_000, 'a frame at t = 300 s');
+  assert.equal(src.current.gain, 0.8);
+  now = 900;
+  const seen = frames;
+  await until(() => frames > seen, 10_000, 'a frame at t = 900 s');
+  assert.equal(src.current.gain, 0.6);
 });
