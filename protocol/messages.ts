@@ -24,10 +24,11 @@ const seq = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as
 const num = { type: 'number' } as const;
 const numOrNull = { type: ['number', 'null'] } as const;
 const name = { type: 'string', minLength: 1, maxLength: 128 } as const;
+const sha256 = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
 const model = {
   type: 'object',
   required: ['name', 'sha256'],
-  properties: { name: { type: 'string', maxLength: 256 }, sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+  properties: { name: { type: 'string', maxLength: 256 }, sha256 },
 } as const;
 const map = (value: object, max = 256): object => ({ type: 'object', maxProperties: max, propertyNames: { maxLength: 128 }, additionalProperties: value });
 
@@ -112,6 +113,41 @@ export const EVENT_SCHEMA = {
     message: { type: 'string', maxLength: 1024 },
     detail: { type: 'object', maxProperties: 32 },
   },
+  // The fields of `detail` that the collector reads are constrained per kind; others pass as evidence.
+  allOf: [
+    {
+      if: { properties: { kind: { const: 'modelChanged' } } },
+      then: {
+        required: ['detail'],
+        properties: {
+          detail: {
+            type: 'object',
+            required: ['current'],
+            properties: { current: sha256, previous: { type: 'string', pattern: '^([0-9a-f]{64})?$' }, file: { type: 'string', maxLength: 256 } },
+          },
+        },
+      },
+    },
+    {
+      if: { properties: { kind: { const: 'providerFallback' } } },
+      then: {
+        properties: {
+          detail: {
+            type: 'object',
+            properties: {
+              preferred: { type: 'string', maxLength: 32 },
+              provider: { type: 'string', maxLength: 32 },
+              attempts: {
+                type: 'array',
+                maxItems: 8,
+                items: { type: 'object', required: ['provider', 'ok'], properties: { provider: { type: 'string', maxLength: 32 }, ok: { type: 'boolean' }, reason: { type: 'string', maxLength: 512 } } },
+              },
+            },
+          },
+        },
+      },
+    },
+  ],
 } as const;
 
 export const ALERT_SCHEMA = {
@@ -231,6 +267,26 @@ const compiled: Record<string, ValidateFunction> = {
 export type Verdict<T> = { ok: true; message: T } | { ok: false; reason: string };
 
 const where = (e: ErrorObject): string => `${e.instancePath || '(root)'} ${e.message ?? 'is invalid'}`;
+
+/** Payloads nest at most this deep: SQLite's JSON functions stop at 1000, and no message needs more than 6. */
+export const MAX_DEPTH = 32;
+
+/** True when the JSON text nests objects and arrays deeper than `max` (brackets inside strings do not count). */
+export function nestedDeeperThan(text: string, max = MAX_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
+}
 
 /** Validates a parsed payload against the schema it names, which must be `expected`. */
 export function check<T>(value: unknown, expected: string): Verdict<T> {

@@ -53,6 +53,15 @@ export function collectorMetrics(src: MetricSources): Registry {
     },
   });
   new Counter({
+    name: 'driftline_collector_rule_errors_total',
+    help: 'Rules that threw on a stored message (logged with its identity); ingest went on',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(src.ingest.counters.ruleErrors);
+    },
+  });
+  new Counter({
     name: 'driftline_collector_seq_gaps_total',
     help: 'Summaries missing between consecutive seq numbers of a camera (lost upstream: outbox overflow)',
     registers: [registry],

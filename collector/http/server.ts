@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { RuleEngine } from '../rules/engine.js';
 import type { CollectorStore } from '../store/store.js';
+import type { Logger } from '../../lib/log.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 
 export interface HttpDeps {
@@ -16,11 +17,26 @@ export interface HttpDeps {
   readonly metrics: Registry;
   readonly ackToken: string;
   readonly health: () => { broker: boolean };
+  /** Where internal errors are logged: a 5xx body never carries them. */
+  readonly log?: Logger;
 }
 
 const segment = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' } as const;
+/**
+ * A page size from 1 to 10,000, written in decimal digits. Not `type: integer`: fastify coerces
+ * "Infinity" and "1e400" to a number that passes integer and maximum, and SQLite then refuses it.
+ */
+const limit = (def: number): object => ({ type: 'string', pattern: '^(10000|[1-9][0-9]{0,3})$', default: String(def) });
 const anyObject = { type: 'object', additionalProperties: true } as const;
 const errorBody = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } } } as const;
+
+/** Validation messages name a pattern; say what it means instead. */
+const PATTERNS: [string, string][] = [
+  ['must match pattern "^(10000|[1-9][0-9]{0,3})$"', 'must be a whole number from 1 to 10000'],
+  ['must match pattern "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"', 'must be a name of letters, digits, _ . - (at most 64 characters)'],
+  ['must match pattern "^[0-9a-f]{16}$"', 'must be an alert id (16 hexadecimal digits)'],
+];
+const readable = (message: string): string => PATTERNS.reduce((m, [from, to]) => m.replace(from, to), message);
 
 function tokenMatches(header: string | undefined, token: string): boolean {
   const m = /^Bearer (.+)$/.exec(header ?? '');
@@ -32,6 +48,14 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 
 export function buildHttp(d: HttpDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 16 << 10 });
+  // A client error says what was wrong with the request; a server error says nothing about the
+  // inside (SQL, stack, file names): that goes to the log, with the route.
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status < 500) return reply.code(status).send({ error: status === 400 ? 'bad request' : 'request refused', message: readable(err.message) });
+    d.log?.error({ err: err.message, method: req.method, route: req.routeOptions.url ?? req.url.slice(0, 200) }, 'HTTP request failed');
+    return reply.code(500).send({ error: 'internal error', message: 'the collector could not answer this request; its log has the details' });
+  });
   app.get('/', { schema: { response: { 200: { type: 'string' } } } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(DASHBOARD_HTML));
   app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, broker: { type: 'boolean' } } } } } }, async () => {
     const h = d.health();
@@ -42,30 +66,30 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
     d.store.devices().map((x) => ({ site: x.site, device: x.device, state: x.state, lastSeen: new Date(x.lastSeen).toISOString(), model: x.status.model, provider: x.status.provider, cameras: x.status.cameras ?? [], agent: x.status.agent })),
   );
   app.get('/api/v1/cameras', { schema: { response: { 200: { type: 'array', items: anyObject } } } }, async () => d.store.cameras().map((c) => ({ ...c, lastEnd: new Date(c.lastEnd).toISOString(), lastReceived: new Date(c.lastReceived).toISOString() })));
-  app.get<{ Params: { site: string; device: string; camera: string }; Querystring: { since?: string; limit: number } }>(
+  app.get<{ Params: { site: string; device: string; camera: string }; Querystring: { since?: string; limit: string } }>(
     '/api/v1/cameras/:site/:device/:camera/timeline',
     {
       schema: {
         params: { type: 'object', required: ['site', 'device', 'camera'], properties: { site: segment, device: segment, camera: segment } },
-        querystring: { type: 'object', additionalProperties: false, properties: { since: { type: 'string', format: 'date-time' }, limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 500 } } },
+        querystring: { type: 'object', additionalProperties: false, properties: { since: { type: 'string', format: 'date-time' }, limit: limit(500) } },
         response: { 200: { type: 'array', items: anyObject }, 400: errorBody },
       },
     },
     async (req) => {
       const { site, device, camera } = req.params;
       const since = req.query.since ? Date.parse(req.query.since) : 0;
-      return d.store.timeline(site, device, camera, since, req.query.limit).map((r) => ({ ...r, start: new Date(r.start).toISOString(), end: new Date(r.end).toISOString() }));
+      return d.store.timeline(site, device, camera, since, Number(req.query.limit)).map((r) => ({ ...r, start: new Date(r.start).toISOString(), end: new Date(r.end).toISOString() }));
     },
   );
-  app.get<{ Querystring: { state: 'firing' | 'resolved' | 'all'; limit: number } }>(
+  app.get<{ Querystring: { state: 'firing' | 'resolved' | 'all'; limit: string } }>(
     '/api/v1/alerts',
     {
       schema: {
-        querystring: { type: 'object', additionalProperties: false, properties: { state: { enum: ['firing', 'resolved', 'all'], default: 'firing' }, limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 200 } } },
+        querystring: { type: 'object', additionalProperties: false, properties: { state: { enum: ['firing', 'resolved', 'all'], default: 'firing' }, limit: limit(200) } },
         response: { 200: { type: 'array', items: anyObject } },
       },
     },
-    async (req) => (req.query.state === 'all' ? d.store.alerts({ limit: req.query.limit }) : d.store.alerts({ state: req.query.state, limit: req.query.limit })),
+    async (req) => (req.query.state === 'all' ? d.store.alerts({ limit: Number(req.query.limit) }) : d.store.alerts({ state: req.query.state, limit: Number(req.query.limit) })),
   );
   app.get<{ Params: { id: string } }>(
     '/api/v1/alerts/:id',

@@ -2,10 +2,12 @@
  * Ingest: every message from the broker passes here once. It is size-checked, routed by topic,
  * parsed, validated against its schema, checked against the topic it came on, and handed to the
  * handler for its kind. Anything malformed is counted by reason, logged (at most a few lines a
- * minute) and dropped; nothing a device sends can stop the collector.
+ * minute) and dropped; nothing a device sends can stop the collector. A rule that throws on a
+ * stored message is contained here: counted, logged with the message's identity, and ingest goes
+ * on. Only a store failure propagates, so that the message is not acknowledged and comes again.
  */
 import type { Logger } from '../../lib/log.js';
-import { check, SCHEMAS, type EventMessage, type StatusMessage, type SummaryMessage } from '../../protocol/messages.js';
+import { check, MAX_DEPTH, nestedDeeperThan, SCHEMAS, type EventMessage, type StatusMessage, type SummaryMessage } from '../../protocol/messages.js';
 import { parseTopic, type TopicKind } from '../../protocol/topics.js';
 
 export const REJECT_REASONS = ['oversized', 'topic', 'json', 'schema', 'identity'] as const;
@@ -18,6 +20,23 @@ export interface Handlers {
   event(m: EventMessage, now: number, raw: string): boolean;
 }
 
+/** A rule failed on a message that is already stored: contained by Ingest, never a reason to reconnect. */
+export class RuleFailure extends Error {
+  constructor(cause: unknown) {
+    super((cause as Error)?.message ?? String(cause), { cause });
+    this.name = 'RuleFailure';
+  }
+}
+
+/** Runs the rules for a stored message; whatever they throw becomes a RuleFailure. */
+export function runRules(f: () => void): void {
+  try {
+    f();
+  } catch (e) {
+    throw new RuleFailure(e);
+  }
+}
+
 export interface IngestCounters {
   received: number;
   accepted: Record<TopicKind, number>;
@@ -25,6 +44,8 @@ export interface IngestCounters {
   rejected: Record<RejectReason, number>;
   /** Handler failures (the store refused a write); the message is not acknowledged as stored. */
   failed: number;
+  /** Rules that threw on a stored message (a bug, or data they did not expect); ingest went on. */
+  ruleErrors: number;
 }
 
 const LOG_BURST = 10;
@@ -36,6 +57,7 @@ export class Ingest {
     duplicates: { status: 0, summary: 0, event: 0 },
     rejected: { oversized: 0, topic: 0, json: 0, schema: 0, identity: 0 },
     failed: 0,
+    ruleErrors: 0,
   };
   private logMinute = 0;
   private logged = 0;
@@ -61,6 +83,7 @@ export class Ingest {
     if (payload.length === 0 && t.kind === 'status') return 'cleared';
     let value: unknown;
     const text = payload.toString('utf8');
+    if (nestedDeeperThan(text)) return this.reject('schema', topic, `nested deeper than ${MAX_DEPTH} levels`);
     try {
       value = JSON.parse(text);
     } catch (e) {
@@ -78,8 +101,13 @@ export class Ingest {
       else if (t.kind === 'summary') fresh = this.handlers.summary(m as SummaryMessage, now, text);
       else fresh = this.handlers.event(m as EventMessage, now, text);
     } catch (e) {
-      this.counters.failed++;
-      throw e;
+      if (!(e instanceof RuleFailure)) {
+        this.counters.failed++;
+        throw e;
+      }
+      this.counters.ruleErrors++;
+      const id = { kind: t.kind, device: `${m.site}/${m.device}`, ...('camera' in m ? { camera: m.camera } : {}), ...('seq' in m ? { seq: m.seq } : {}) };
+      this.limited(() => this.o.log.error({ ...id, err: e.message.slice(0, 300) }, 'a rule failed on a stored message; ingest goes on'));
     }
     if (!fresh) {
       this.counters.duplicates[t.kind]++;
@@ -91,15 +119,20 @@ export class Ingest {
 
   private reject(reason: RejectReason, topic: string, detail: string): RejectReason {
     this.counters.rejected[reason]++;
+    this.limited(() => this.o.log.warn({ reason, topic: topic.slice(0, 200), detail: detail.slice(0, 300) }, 'payload rejected'));
+    return reason;
+  }
+
+  /** At most LOG_BURST lines a minute: a flood of bad messages must not become a flood of logs. */
+  private limited(line: () => void): void {
     const minute = Math.floor(Date.now() / 60_000);
     if (minute !== this.logMinute) {
-      if (this.suppressed) this.o.log.warn({ suppressed: this.suppressed }, 'more payloads were rejected than logged');
+      if (this.suppressed) this.o.log.warn({ suppressed: this.suppressed }, 'more payloads were rejected or failed than logged');
       this.logMinute = minute;
       this.logged = 0;
       this.suppressed = 0;
     }
-    if (this.logged++ < LOG_BURST) this.o.log.warn({ reason, topic: topic.slice(0, 200), detail: detail.slice(0, 300) }, 'payload rejected');
+    if (this.logged++ < LOG_BURST) line();
     else this.suppressed++;
-    return reason;
   }
 }
