@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
 import { driftlineError } from './errors.js';
+import { redactUrl } from './redact.js';
 import { secret } from './secret.js';
 import type { Schema } from './schema.js';
 
@@ -72,13 +73,16 @@ export function clientOptions(c: MqttTlsConfig, section: string, clientId: strin
 /** The broker as a log line may show it: URL without credentials, and which auth is in use. */
 export function describeBroker(url: string, c: MqttTlsConfig): Record<string, unknown> {
   let shown = url;
+  let inUrl = { username: '', password: false };
   try {
     const u = new URL(url);
+    inUrl = { username: decodeURIComponent(u.username), password: u.password !== '' };
     u.username = '';
     u.password = '';
     shown = u.toString();
   } catch {
-    /* shown as given: validated elsewhere */
+    shown = redactUrl(url); // validated elsewhere; never shown with its password
   }
-  return { broker: shown, tls: /^(mqtts|wss):/.test(url), username: c.username || undefined, clientCert: Boolean(c.cert), password: c.password || c.passwordFile ? 'set' : 'none' };
+  const password = c.password || c.passwordFile ? 'set' : inUrl.password ? 'set in the URL' : 'none';
+  return { broker: shown, tls: /^(mqtts|wss):/.test(url), username: c.username || inUrl.username || undefined, clientCert: Boolean(c.cert), password };
 }

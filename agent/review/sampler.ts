@@ -9,7 +9,8 @@
  * samples are deleted. The decision is made per frame without allocating; only a frame that is
  * taken costs a pixel copy, and encoding and writing happen off the frame loop.
  */
-import { mkdirSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
+import { PRIVATE_FILE, privateDir } from '../../lib/private-files.js';
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
@@ -64,7 +65,7 @@ export class ReviewSampler {
     private readonly db: Db,
     readonly o: ReviewOptions,
   ) {
-    mkdirSync(o.dir, { recursive: true });
+    privateDir(o.dir);
     this.now = o.now ?? Date.now;
     this.insert = db.prepare(
       'INSERT INTO review_samples (camera_id, ts, frame, reason, file, width, height, bytes, detections, stats) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -111,7 +112,7 @@ export class ReviewSampler {
         const jpeg = await sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
           .jpeg({ quality: this.o.jpegQuality ?? 90 })
           .toBuffer();
-        await writeFile(join(this.o.dir, file), jpeg);
+        await writeFile(join(this.o.dir, file), jpeg, { mode: PRIVATE_FILE });
         this.insert.run([f.cameraId, f.ts, f.frame, f.reason, file, w, h, jpeg.length, JSON.stringify(f.detections), JSON.stringify(f.stats)]);
         this.saved++;
         this.enforceCap();

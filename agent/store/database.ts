@@ -4,8 +4,8 @@
  * retention can give space back to the file system, and the numbered migrations.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { statSync } from 'node:fs';
+import { openPrivateDatabase } from '../../lib/private-files.js';
 import { driftlineError } from '../../lib/errors.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -22,8 +22,7 @@ export interface OpenOptions {
 export function openDatabase(file: string, o: OpenOptions = {}): Db {
   let db: Db;
   try {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    db = new Database(file);
+    db = openPrivateDatabase(file);
   } catch (e) {
     throw driftlineError('DRIFTLINE_ERR_STORE', { file, reason: (e as Error).message }, { cause: e });
   }

@@ -10,8 +10,7 @@
  * counting need, comes from the summaries themselves (the primary key), so a crash between two
  * flushes loses no data, only up to `flushMs` of "last seen" freshness.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { openPrivateDatabase } from '../../lib/private-files.js';
 import Database from 'better-sqlite3';
 import { driftlineError } from '../../lib/errors.js';
 import type { EventMessage, StatusMessage, SummaryMessage } from '../../protocol/messages.js';
@@ -57,8 +56,7 @@ const MIGRATIONS: readonly string[] = [
 
 function open(file: string): Database.Database {
   try {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    const db = new Database(file);
+    const db = openPrivateDatabase(file);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');

@@ -41,10 +41,12 @@ test('driftline collector --log-format pretty logs lines a person reads; piped w
     t.after(() => child.kill('SIGKILL'));
     let err = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const exited = new Promise((r) => child.once('exit', r));
     await until(() => /collector started/.test(err) || child.exitCode !== null, 30_000, 'the collector to start');
     child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    const started = err.split('\n').find((l) => l.includes('collector started'))!;
+    await exited;
+    const started = err.split('\n').find((l) => l.includes('collector started'));
+    assert.ok(started, err);
     if (format === 'pretty') assert.match(started, /^\d\d:\d\d:\d\d\.\d{3} INFO {2}collector: collector started .*embedded=true/);
     else assert.equal((JSON.parse(started) as { msg: string; level: number }).level, 30);
   }
