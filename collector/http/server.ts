@@ -1,7 +1,8 @@
 /**
  * The collector's HTTP side (fastify, a JSON schema on every route): health, Prometheus metrics,
- * the read API for devices, cameras, drift timelines and alerts, a small dashboard, and the one
- * write route, acknowledging an alert, behind a bearer token.
+ * the read API for devices, cameras, drift timelines and alerts (every list in pages: a limit and a
+ * cursor, the next one in the x-next-cursor header and a Link rel="next"), a small dashboard, and the
+ * one write route, acknowledging an alert, behind a bearer token.
  */
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -38,6 +39,34 @@ const PATTERNS: [string, string][] = [
 ];
 const readable = (message: string): string => PATTERNS.reduce((m, [from, to]) => m.replace(from, to), message);
 
+/** An opaque page cursor: the sort key of the last row of the page before, as base64url JSON. */
+const cursor = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,1024}$' } as const;
+const page = (def: number): object => ({ type: 'object', additionalProperties: false, properties: { limit: limit(def), cursor } });
+
+function readCursor(raw: string | undefined, keys: number): string[] | undefined {
+  if (raw === undefined) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+  } catch {
+    v = undefined;
+  }
+  if (!Array.isArray(v) || v.length !== keys || v.some((k) => typeof k !== 'string')) {
+    throw Object.assign(new Error('querystring/cursor is not a cursor this API handed out (copy it from the x-next-cursor header)'), { statusCode: 400 });
+  }
+  return v as string[];
+}
+
+/** Sets x-next-cursor and a Link rel="next" when there is a next page. */
+function nextPage(reply: { header(k: string, v: string): unknown }, url: string, key: readonly string[] | undefined): void {
+  if (!key) return;
+  const next = Buffer.from(JSON.stringify(key)).toString('base64url');
+  const u = new URL(url, 'http://x');
+  u.searchParams.set('cursor', next);
+  reply.header('x-next-cursor', next);
+  reply.header('link', `<${u.pathname}${u.search}>; rel="next"`);
+}
+
 function tokenMatches(header: string | undefined, token: string): boolean {
   const m = /^Bearer (.+)$/.exec(header ?? '');
   if (!m) return false;
@@ -62,34 +91,59 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
     return { ok: true, broker: h.broker };
   });
   app.get('/metrics', { schema: { response: { 200: { type: 'string' } } } }, async (_req, reply) => reply.type(d.metrics.contentType).send(await d.metrics.metrics()));
-  app.get('/api/v1/devices', { schema: { response: { 200: { type: 'array', items: anyObject } } } }, async () =>
-    d.store.devices().map((x) => ({ site: x.site, device: x.device, state: x.state, lastSeen: new Date(x.lastSeen).toISOString(), model: x.status.model, provider: x.status.provider, cameras: x.status.cameras ?? [], agent: x.status.agent })),
+  app.get<{ Querystring: { limit: string; cursor?: string } }>(
+    '/api/v1/devices',
+    { schema: { querystring: page(500), response: { 200: { type: 'array', items: anyObject }, 400: errorBody } } },
+    async (req, reply) => {
+      const limit = Number(req.query.limit);
+      const rows = d.store.devicePage(readCursor(req.query.cursor, 2) as [string, string] | undefined, limit + 1);
+      nextPage(reply, req.url, rows.length > limit ? [rows[limit - 1]!.site, rows[limit - 1]!.device] : undefined);
+      return rows.slice(0, limit).map((x) => ({ site: x.site, device: x.device, state: x.state, lastSeen: new Date(x.lastSeen).toISOString(), model: x.status.model, provider: x.status.provider, cameras: x.status.cameras ?? [], agent: x.status.agent }));
+    },
   );
-  app.get('/api/v1/cameras', { schema: { response: { 200: { type: 'array', items: anyObject } } } }, async () => d.store.cameras().map((c) => ({ ...c, lastEnd: new Date(c.lastEnd).toISOString(), lastReceived: new Date(c.lastReceived).toISOString() })));
-  app.get<{ Params: { site: string; device: string; camera: string }; Querystring: { since?: string; limit: string } }>(
+  app.get<{ Querystring: { limit: string; cursor?: string } }>(
+    '/api/v1/cameras',
+    { schema: { querystring: page(500), response: { 200: { type: 'array', items: anyObject }, 400: errorBody } } },
+    async (req, reply) => {
+      const limit = Number(req.query.limit);
+      const rows = d.store.cameraPage(readCursor(req.query.cursor, 3) as [string, string, string] | undefined, limit + 1);
+      const last = rows[limit - 1];
+      nextPage(reply, req.url, rows.length > limit && last ? [last.site, last.device, last.camera] : undefined);
+      return rows.slice(0, limit).map((c) => ({ ...c, lastEnd: new Date(c.lastEnd).toISOString(), lastReceived: new Date(c.lastReceived).toISOString() }));
+    },
+  );
+  app.get<{ Params: { site: string; device: string; camera: string }; Querystring: { since?: string; limit: string; before?: string } }>(
     '/api/v1/cameras/:site/:device/:camera/timeline',
     {
       schema: {
         params: { type: 'object', required: ['site', 'device', 'camera'], properties: { site: segment, device: segment, camera: segment } },
-        querystring: { type: 'object', additionalProperties: false, properties: { since: { type: 'string', format: 'date-time' }, limit: limit(500) } },
+        querystring: { type: 'object', additionalProperties: false, properties: { since: { type: 'string', format: 'date-time' }, limit: limit(500), before: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' } } },
         response: { 200: { type: 'array', items: anyObject }, 400: errorBody },
       },
     },
     async (req) => {
       const { site, device, camera } = req.params;
       const since = req.query.since ? Date.parse(req.query.since) : 0;
-      return d.store.timeline(site, device, camera, since, Number(req.query.limit)).map((r) => ({ ...r, start: new Date(r.start).toISOString(), end: new Date(r.end).toISOString() }));
+      // Pages go back in time: `before` is the seq of the oldest window of the page already read.
+      return d.store.timeline(site, device, camera, since, Number(req.query.limit), req.query.before ? Number(req.query.before) : undefined).map((r) => ({ ...r, start: new Date(r.start).toISOString(), end: new Date(r.end).toISOString() }));
     },
   );
-  app.get<{ Querystring: { state: 'firing' | 'resolved' | 'all'; limit: string } }>(
+  app.get<{ Querystring: { state: 'firing' | 'resolved' | 'all'; limit: string; cursor?: string } }>(
     '/api/v1/alerts',
     {
       schema: {
-        querystring: { type: 'object', additionalProperties: false, properties: { state: { enum: ['firing', 'resolved', 'all'], default: 'firing' }, limit: limit(200) } },
-        response: { 200: { type: 'array', items: anyObject } },
+        querystring: { type: 'object', additionalProperties: false, properties: { state: { enum: ['firing', 'resolved', 'all'], default: 'firing' }, limit: limit(200), cursor } },
+        response: { 200: { type: 'array', items: anyObject }, 400: errorBody },
       },
     },
-    async (req) => (req.query.state === 'all' ? d.store.alerts({ limit: Number(req.query.limit) }) : d.store.alerts({ state: req.query.state, limit: Number(req.query.limit) })),
+    async (req, reply) => {
+      const limit = Number(req.query.limit);
+      const before = readCursor(req.query.cursor, 2) as [string, string] | undefined;
+      const rows = d.store.alerts({ ...(req.query.state === 'all' ? {} : { state: req.query.state }), limit: limit + 1, ...(before ? { before } : {}) });
+      const last = rows[limit - 1];
+      nextPage(reply, req.url, rows.length > limit && last ? [last.updatedAt, last.id] : undefined);
+      return rows.slice(0, limit);
+    },
   );
   app.get<{ Params: { id: string } }>(
     '/api/v1/alerts/:id',

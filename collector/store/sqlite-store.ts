@@ -107,13 +107,16 @@ export class SqliteStore implements CollectorStore {
       device: p('SELECT site, device, state, last_seen AS lastSeen, status FROM devices WHERE site = ? AND device = ?'),
       devices: p('SELECT site, device, state, last_seen AS lastSeen, status FROM devices ORDER BY site, device'),
       cameras: p('SELECT site, device, camera, last_seq AS lastSeq, last_end AS lastEnd, last_status AS lastStatus, last_received AS lastReceived FROM cameras ORDER BY site, device, camera'),
-      timeline: p('SELECT seq, start_ts AS start, end_ts AS "end", status, frames, json_extract(payload, \'$.drivers\') AS drivers FROM summaries WHERE site = ? AND device = ? AND camera = ? AND end_ts >= ? ORDER BY seq DESC LIMIT ?'),
+      timeline: p('SELECT seq, start_ts AS start, end_ts AS "end", status, frames, json_extract(payload, \'$.drivers\') AS drivers FROM summaries WHERE site = ? AND device = ? AND camera = ? AND end_ts >= ? AND seq < ? ORDER BY seq DESC LIMIT ?'),
       summaries: p('SELECT payload FROM summaries WHERE site = ? AND device = ? AND camera = ? ORDER BY seq'),
       saveAlert: p(`INSERT INTO alerts (id, fingerprint, state, starts_at, updated_at, record) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, record = excluded.record`),
       alert: p('SELECT record FROM alerts WHERE id = ?'),
-      alertsAll: p('SELECT record FROM alerts ORDER BY updated_at DESC LIMIT ?'),
-      alertsBy: p('SELECT record FROM alerts WHERE state = ? ORDER BY updated_at DESC LIMIT ?'),
+      devicePage: p('SELECT site, device, state, last_seen AS lastSeen, status FROM devices WHERE (site, device) > (?, ?) ORDER BY site, device LIMIT ?'),
+      cameraPage: p('SELECT site, device, camera, last_seq AS lastSeq, last_end AS lastEnd, last_status AS lastStatus, last_received AS lastReceived FROM cameras WHERE (site, device, camera) > (?, ?, ?) ORDER BY site, device, camera LIMIT ?'),
+      // (updated_at, id) is the page key: unique, and in the order the list is read.
+      alertsAll: p('SELECT record FROM alerts WHERE (updated_at, id) < (?, ?) ORDER BY updated_at DESC, id DESC LIMIT ?'),
+      alertsBy: p('SELECT record FROM alerts WHERE state = ? AND (updated_at, id) < (?, ?) ORDER BY updated_at DESC, id DESC LIMIT ?'),
       // Rows are inserted in receive order, so rowid order is receive order: no index on received_ts.
       pruneSummaries: p('DELETE FROM summaries WHERE rowid < coalesce((SELECT rowid FROM summaries WHERE received_ts >= ? ORDER BY rowid LIMIT 1), (SELECT max(rowid) + 1 FROM summaries))'),
       pruneEvents: p('DELETE FROM events WHERE received_ts < ?'),
@@ -198,8 +201,8 @@ export class SqliteStore implements CollectorStore {
     return this.s.cameras!.all([]) as CameraRow[];
   }
 
-  timeline(site: string, device: string, camera: string, sinceTs: number, limit: number): TimelineRow[] {
-    return (this.s.timeline!.all([site, device, camera, sinceTs, limit]) as (Omit<TimelineRow, 'drivers'> & { drivers: string | null })[])
+  timeline(site: string, device: string, camera: string, sinceTs: number, limit: number, beforeSeq = Number.MAX_SAFE_INTEGER): TimelineRow[] {
+    return (this.s.timeline!.all([site, device, camera, sinceTs, beforeSeq, limit]) as (Omit<TimelineRow, 'drivers'> & { drivers: string | null })[])
       .map((r) => ({ ...r, drivers: r.drivers ? (JSON.parse(r.drivers) as TimelineRow['drivers']) : [] }))
       .reverse();
   }
@@ -217,8 +220,20 @@ export class SqliteStore implements CollectorStore {
     return r && (JSON.parse(r.record) as AlertRecord);
   }
 
-  alerts(o: { state?: 'firing' | 'resolved'; limit: number }): AlertRecord[] {
-    const rows = (o.state ? this.s.alertsBy!.all([o.state, o.limit]) : this.s.alertsAll!.all([o.limit])) as { record: string }[];
+  devicePage(after: readonly [string, string] | undefined, limit: number): DeviceRow[] {
+    this.flush();
+    return (this.s.devicePage!.all([...(after ?? ['', '']), limit]) as Parameters<typeof SqliteStore.device>[0][]).map(SqliteStore.device);
+  }
+
+  cameraPage(after: readonly [string, string, string] | undefined, limit: number): CameraRow[] {
+    this.flush();
+    return this.s.cameraPage!.all([...(after ?? ['', '', '']), limit]) as CameraRow[];
+  }
+
+  alerts(o: { state?: 'firing' | 'resolved'; limit: number; before?: readonly [string, string] }): AlertRecord[] {
+    // '\uffff' sorts after every ISO time and id: no `before` means from the newest.
+    const before = o.before ?? ['\uffff', '\uffff'];
+    const rows = (o.state ? this.s.alertsBy!.all([o.state, ...before, o.limit]) : this.s.alertsAll!.all([...before, o.limit])) as { record: string }[];
     return rows.map((r) => JSON.parse(r.record) as AlertRecord);
   }
 

@@ -51,11 +51,17 @@ export interface CollectorStore {
   device(site: string, device: string): DeviceRow | undefined;
   devices(): DeviceRow[];
   cameras(): CameraRow[];
-  timeline(site: string, device: string, camera: string, sinceTs: number, limit: number): TimelineRow[];
+  /** A page of devices in (site, device) order, after the given key. */
+  devicePage(after: readonly [site: string, device: string] | undefined, limit: number): DeviceRow[];
+  /** A page of cameras in (site, device, camera) order, after the given key. */
+  cameraPage(after: readonly [site: string, device: string, camera: string] | undefined, limit: number): CameraRow[];
+  /** The camera's latest `limit` windows ending at or after `sinceTs` and below seq `beforeSeq`, oldest first. */
+  timeline(site: string, device: string, camera: string, sinceTs: number, limit: number, beforeSeq?: number): TimelineRow[];
   summaries(site: string, device: string, camera: string): SummaryMessage[];
   saveAlert(a: AlertRecord): void;
   alert(id: string): AlertRecord | undefined;
-  alerts(o: { state?: 'firing' | 'resolved'; limit: number }): AlertRecord[];
+  /** Alerts, most recently updated first; `before` is the (updatedAt, id) of the last alert of the previous page. */
+  alerts(o: { state?: 'firing' | 'resolved'; limit: number; before?: readonly [updatedAt: string, id: string] }): AlertRecord[];
   /** Deletes what is past retention; returns the rows deleted. */
   prune(now: number, keepMs: number, keepAlertsMs: number): number;
   /** Opens a batch: the writes until commitBatch() become durable together (group commit). */
