@@ -7,6 +7,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import type { LightMyRequestResponse } from 'fastify';
 import { Registry } from 'prom-client';
 import { buildHttp } from '../../../collector/http/server.js';
 import { RuleEngine } from '../../../collector/rules/engine.js';
@@ -33,7 +34,7 @@ async function allPages<T>(app: ReturnType<typeof buildHttp>, first: string): Pr
   const links: string[] = [];
   let url: string | undefined = first;
   while (url) {
-    const r = await app.inject({ url });
+    const r: LightMyRequestResponse = await app.inject({ url });
     assert.equal(r.statusCode, 200, r.body);
     pages.push(r.json<T[]>());
     const next = r.headers['x-next-cursor'] as string | undefined;
