@@ -49,6 +49,7 @@ export const STATUS_SCHEMA = {
     cameras: { type: 'array', maxItems: 256, items: segment },
     windowSeconds: { type: 'number', exclusiveMinimum: 0 },
     reviewUrl: { type: 'string', maxLength: 1024 },
+    epoch: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
   },
   if: { properties: { state: { const: 'online' } } },
   then: { required: ['agent', 'model', 'provider', 'providers', 'cameras', 'windowSeconds'] },
@@ -190,6 +191,8 @@ export interface StatusMessage {
   cameras?: string[];
   windowSeconds?: number;
   reviewUrl?: string;
+  /** The agent's sequence epoch: a new one means its seqs started again at 1 (docs/mqtt.md). */
+  epoch?: string;
 }
 
 export interface SummaryDriver {

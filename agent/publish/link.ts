@@ -40,7 +40,7 @@ export class DeviceLink {
       url: o.url,
       client: o.client,
       statusTopic: statusTopic(identity.site, identity.device),
-      birth: () => JSON.stringify(birth(identity)),
+      birth: () => JSON.stringify(birth({ ...identity, epoch: this.outbox.epoch })),
       will: () => JSON.stringify(offline(identity)),
       offline: () => JSON.stringify(offline(identity)),
       drainPerSecond: o.drainPerSecond,

@@ -17,6 +17,8 @@ export interface Identity {
   readonly cameras: readonly string[];
   readonly windowSeconds: number;
   readonly reviewUrl?: string;
+  /** The outbox's sequence epoch (see Outbox.epoch). */
+  readonly epoch?: string;
 }
 
 export interface WindowReport {
@@ -45,6 +47,7 @@ export function birth(id: Identity, ts = Date.now()): StatusMessage {
     cameras: [...id.cameras],
     windowSeconds: id.windowSeconds,
     ...(id.reviewUrl ? { reviewUrl: id.reviewUrl } : {}),
+    ...(id.epoch ? { epoch: id.epoch } : {}),
   };
 }
 

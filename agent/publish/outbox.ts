@@ -5,6 +5,7 @@
  * backlog is sent again, oldest first. The outbox is bounded; beyond `maxRows` the oldest rows are
  * dropped and counted, so a months-long outage cannot fill the disk.
  */
+import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/database.js';
 
 export interface OutboxRow {
@@ -24,6 +25,12 @@ export class Outbox {
   private rows: number;
   /** Rows dropped because the outbox was full (the oldest go first). */
   dropped = 0;
+  /**
+   * This database's sequence epoch: made once, with the seq counters. A new database (a re-imaged
+   * device, a deleted store) starts seqs again at 1 under a new epoch, which the birth announces,
+   * so the collector takes them as new instead of as repeats (docs/mqtt.md).
+   */
+  readonly epoch: string;
 
   constructor(
     db: Db,
@@ -36,6 +43,8 @@ export class Outbox {
     this.trim = db.prepare('DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)');
     this.countRows = db.prepare('SELECT count(*) AS n FROM outbox');
     this.rows = (this.countRows.get([]) as { n: number }).n;
+    db.prepare("INSERT INTO agent_meta (key, value) VALUES ('publish_epoch', ?) ON CONFLICT(key) DO NOTHING").run([randomBytes(8).toString('hex')]);
+    this.epoch = (db.prepare("SELECT value FROM agent_meta WHERE key = 'publish_epoch'").get([]) as { value: string }).value;
     this.enqueueTx = db.transaction((stream: string, build: (seq: number) => { topic: string; payload: string }) => {
       const seq = (this.nextSeq.get([stream]) as { seq: number }).seq;
       const m = build(seq);

@@ -35,7 +35,7 @@ export function collectorMetrics(src: MetricSources): Registry {
   });
   new Counter({
     name: 'driftline_collector_rejected_total',
-    help: 'Payloads dropped at ingest, by reason (oversized, topic, json, schema, identity)',
+    help: 'Payloads dropped at ingest, by reason (oversized, topic, json, schema, identity, time)',
     labelNames: ['reason'],
     registers: [registry],
     collect() {
@@ -50,6 +50,23 @@ export function collectorMetrics(src: MetricSources): Registry {
     collect() {
       this.reset();
       this.inc(src.ingest.counters.failed);
+    },
+  });
+  new Counter({
+    name: 'driftline_collector_quarantined_total',
+    help: 'Summaries kept apart because their seq jumped more than ingest.maxSeqJump ahead of the camera',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(src.ingest.counters.quarantined);
+    },
+  });
+  new Gauge({
+    name: 'driftline_collector_quarantine_summaries',
+    help: 'Summaries held in quarantine now (released when the device continues from them; pruned with retention)',
+    registers: [registry],
+    collect() {
+      this.set(src.store.quarantineSize());
     },
   });
   new Counter({

@@ -1,34 +1,81 @@
 /**
  * One handler per message kind: store it, then let the rules see it. Duplicates stop at the store.
  * The rules run inside runRules: whatever they throw is contained by Ingest, after the store.
+ *
+ * Sequence sanity for summaries (docs/mqtt.md, "Sequence numbers"): a seq at or below the camera's
+ * last is a duplicate; one more than `maxSeqJump` ahead is quarantined (stored apart, counted, not
+ * seen by rules) until the device's following summaries continue from it; a gap is counted once,
+ * and at most `maxSeqJump`.
+ *
+ * A birth with a new `epoch` means the device's seqs started again at 1 (its database is new): from
+ * then on its seqs are stored after the highest the collector has, so they count as new.
  */
 import type { Logger } from '../../lib/log.js';
+import type { SummaryMessage } from '../../protocol/messages.js';
 import type { RuleEngine } from '../rules/engine.js';
 import type { CollectorStore } from '../store/store.js';
 import { runRules, type Handlers } from './ingest.js';
 
+export interface SequencePolicy {
+  /** A seq further than this ahead of the camera's last is quarantined (default 10,000). */
+  readonly maxSeqJump: number;
+}
+
+export const DEFAULT_SEQUENCE: SequencePolicy = { maxSeqJump: 10_000 };
+
+/** The message in the collector's seq space: the device's seq plus its camera's epoch offset. */
+function shifted<T extends { seq: number }>(m: T, raw: string, offset: number): { m: T; raw: string } {
+  if (offset === 0) return { m, raw };
+  const moved = { ...m, seq: m.seq + offset };
+  return { m: moved, raw: JSON.stringify(moved) };
+}
+
 /** `gaps` counts summaries missing between seqs; undefined when replicas share the fleet (each sees gaps). */
-export function handlers(store: CollectorStore, rules: RuleEngine, log: Logger, gaps: { count: number } | undefined): Handlers {
+export function handlers(store: CollectorStore, rules: RuleEngine, log: Logger, gaps: { count: number } | undefined, seq: SequencePolicy = DEFAULT_SEQUENCE): Handlers {
+  const gap = (m: SummaryMessage, after: number): void => {
+    if (!gaps || after === 0 || m.seq <= after + 1) return;
+    gaps.count += Math.min(m.seq - after - 1, seq.maxSeqJump);
+    log.warn({ device: `${m.site}/${m.device}`, camera: m.camera, after, seq: m.seq }, 'summaries missing before this one (dropped upstream)');
+  };
   return {
     status(m, now) {
       const previous = store.device(m.site, m.device)?.status;
+      if (m.state === 'online' && m.epoch && previous?.epoch && m.epoch !== previous.epoch) {
+        store.newEpoch(m.site, m.device);
+        log.warn({ device: `${m.site}/${m.device}`, epoch: m.epoch, previous: previous.epoch }, 'the device started its sequence numbers again (a new epoch): its next summaries are stored after the last ones');
+      }
       store.putStatus(m, now);
       runRules(() => rules.onStatus(m, previous, now));
     },
-    summary(m, now, raw) {
-      const { result, previousSeq } = store.addSummary(m, now, raw);
-      if (result === 'duplicate') return false;
-      if (gaps && previousSeq > 0 && m.seq > previousSeq + 1) {
-        gaps.count += m.seq - previousSeq - 1;
-        log.warn({ device: `${m.site}/${m.device}`, camera: m.camera, after: previousSeq, seq: m.seq }, 'summaries missing before this one (dropped upstream)');
+    summary(received, now, receivedRaw) {
+      const { m, raw } = shifted(received, receivedRaw, store.seqOffsets(received.site, received.device, received.camera).summary);
+      const last = store.lastSeq(m.site, m.device, m.camera);
+      if (last > 0 && m.seq <= last) return 'duplicate';
+      if (last > 0 && m.seq > last + seq.maxSeqJump) {
+        const top = store.quarantineTop(m.site, m.device, m.camera);
+        if (top === 0 || m.seq !== top + 1) {
+          const reason = `seq ${m.seq} is ${m.seq - last} past the camera's last (${last}); more than ${seq.maxSeqJump}`;
+          if (store.quarantine(m, now, raw, reason) === 'duplicate') return 'duplicate';
+          log.warn({ device: `${m.site}/${m.device}`, camera: m.camera, last, seq: m.seq }, 'summary quarantined: its seq jumps too far ahead');
+          return 'quarantined';
+        }
+        // The device goes on from the jump: it was real (an outbox that lost rows, say). Release it.
+        const released = store.releaseQuarantine(m.site, m.device, m.camera);
+        if (released[0]) gap(released[0], last);
+        log.warn({ device: `${m.site}/${m.device}`, camera: m.camera, released: released.length, from: released[0]?.seq }, 'quarantined summaries released: the device continues from them');
+        for (const r of released) runRules(() => rules.onSummary(r, now));
       }
+      const { result, previousSeq } = store.addSummary(m, now, raw);
+      if (result === 'duplicate') return 'duplicate';
+      gap(m, previousSeq);
       runRules(() => rules.onSummary(m, now));
-      return true;
+      return 'stored';
     },
-    event(m, now, raw) {
-      if (store.addEvent(m, now, raw) === 'duplicate') return false;
+    event(received, now, receivedRaw) {
+      const { m, raw } = shifted(received, receivedRaw, store.seqOffsets(received.site, received.device, received.camera).event);
+      if (store.addEvent(m, now, raw) === 'duplicate') return 'duplicate';
       runRules(() => rules.onEvent(m, now));
-      return true;
+      return 'stored';
     },
   };
 }

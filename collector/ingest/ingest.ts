@@ -10,14 +10,16 @@ import type { Logger } from '../../lib/log.js';
 import { check, MAX_DEPTH, nestedDeeperThan, SCHEMAS, type EventMessage, type StatusMessage, type SummaryMessage } from '../../protocol/messages.js';
 import { parseTopic, type TopicKind } from '../../protocol/topics.js';
 
-export const REJECT_REASONS = ['oversized', 'topic', 'json', 'schema', 'identity'] as const;
+export const REJECT_REASONS = ['oversized', 'topic', 'json', 'schema', 'identity', 'time'] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** What a handler did with a message: stored it, found it stored already, or kept it apart. */
+export type Handled = 'stored' | 'duplicate' | 'quarantined';
 
 export interface Handlers {
   status(m: StatusMessage, now: number): void;
-  /** Returns whether the summary was new (false: a duplicate). */
-  summary(m: SummaryMessage, now: number, raw: string): boolean;
-  event(m: EventMessage, now: number, raw: string): boolean;
+  summary(m: SummaryMessage, now: number, raw: string): Handled;
+  event(m: EventMessage, now: number, raw: string): Handled;
 }
 
 /** A rule failed on a message that is already stored: contained by Ingest, never a reason to reconnect. */
@@ -46,6 +48,8 @@ export interface IngestCounters {
   failed: number;
   /** Rules that threw on a stored message (a bug, or data they did not expect); ingest went on. */
   ruleErrors: number;
+  /** Summaries kept apart because their seq jumped too far ahead (docs/mqtt.md). */
+  quarantined: number;
 }
 
 const LOG_BURST = 10;
@@ -55,9 +59,10 @@ export class Ingest {
     received: 0,
     accepted: { status: 0, summary: 0, event: 0 },
     duplicates: { status: 0, summary: 0, event: 0 },
-    rejected: { oversized: 0, topic: 0, json: 0, schema: 0, identity: 0 },
+    rejected: { oversized: 0, topic: 0, json: 0, schema: 0, identity: 0, time: 0 },
     failed: 0,
     ruleErrors: 0,
+    quarantined: 0,
   };
   private logMinute = 0;
   private logged = 0;
@@ -65,7 +70,13 @@ export class Ingest {
 
   constructor(
     private readonly handlers: Handlers,
-    private readonly o: { readonly maxPayloadBytes: number; readonly log: Logger; readonly now?: () => number },
+    private readonly o: {
+      readonly maxPayloadBytes: number;
+      readonly log: Logger;
+      readonly now?: () => number;
+      /** Message times may be at most this far ahead of the collector's clock (default 300 s). */
+      readonly clockSkewMs?: number;
+    },
   ) {}
 
   get rejectedTotal(): number {
@@ -73,7 +84,7 @@ export class Ingest {
   }
 
   /** Handles one message; returns what happened to it. Throws only when the store failed. */
-  handle(topic: string, payload: Buffer): 'accepted' | 'duplicate' | 'cleared' | RejectReason {
+  handle(topic: string, payload: Buffer): 'accepted' | 'duplicate' | 'quarantined' | 'cleared' | RejectReason {
     this.counters.received++;
     const now = (this.o.now ?? Date.now)();
     if (payload.length > this.o.maxPayloadBytes) return this.reject('oversized', topic, `${payload.length} bytes, limit ${this.o.maxPayloadBytes}`);
@@ -95,11 +106,13 @@ export class Ingest {
     if (m.site !== t.site || m.device !== t.device || ('camera' in m && m.camera !== t.camera)) {
       return this.reject('identity', topic, `payload names ${m.site}/${m.device}${'camera' in m ? `/${m.camera}` : ''}`);
     }
-    let fresh = true;
+    const late = this.timeProblem(m, now);
+    if (late) return this.reject('time', topic, late);
+    let handled: Handled = 'stored';
     try {
       if (t.kind === 'status') this.handlers.status(m as StatusMessage, now);
-      else if (t.kind === 'summary') fresh = this.handlers.summary(m as SummaryMessage, now, text);
-      else fresh = this.handlers.event(m as EventMessage, now, text);
+      else if (t.kind === 'summary') handled = this.handlers.summary(m as SummaryMessage, now, text);
+      else handled = this.handlers.event(m as EventMessage, now, text);
     } catch (e) {
       if (!(e instanceof RuleFailure)) {
         this.counters.failed++;
@@ -109,12 +122,31 @@ export class Ingest {
       const id = { kind: t.kind, device: `${m.site}/${m.device}`, ...('camera' in m ? { camera: m.camera } : {}), ...('seq' in m ? { seq: m.seq } : {}) };
       this.limited(() => this.o.log.error({ ...id, err: e.message.slice(0, 300) }, 'a rule failed on a stored message; ingest goes on'));
     }
-    if (!fresh) {
+    if (handled === 'quarantined') {
+      this.counters.quarantined++;
+      return 'quarantined';
+    }
+    if (handled === 'duplicate') {
       this.counters.duplicates[t.kind]++;
       return 'duplicate';
     }
     this.counters.accepted[t.kind]++;
     return 'accepted';
+  }
+
+  /**
+   * Times a device claims, against the collector's clock: a window ends after it starts, and nothing
+   * is from the future beyond the skew allowed. Old times are fine: an outbox drains its backlog
+   * after an outage. (Rules time their holds on the collector's clock, so old times cannot cut one short.)
+   */
+  private timeProblem(m: StatusMessage | SummaryMessage | EventMessage, now: number): string | undefined {
+    const skew = this.o.clockSkewMs ?? 300_000;
+    if ('start' in m) {
+      if (m.end < m.start) return `window ends (${m.end}) before it starts (${m.start})`;
+      if (m.end > now + skew) return `window ends ${Math.round((m.end - now) / 1000)} s ahead of the collector's clock (allowed: ${skew / 1000} s)`;
+      return undefined;
+    }
+    return m.ts > now + skew ? `ts is ${Math.round((m.ts - now) / 1000)} s ahead of the collector's clock (allowed: ${skew / 1000} s)` : undefined;
   }
 
   private reject(reason: RejectReason, topic: string, detail: string): RejectReason {

@@ -153,14 +153,20 @@ export class RuleEngine {
     const st = this.drift.get(id) ?? { worst: 'warn' };
     this.drift.set(id, st);
     const bad = s.status === 'alert' || (s.status === 'warn' && this.o.driftMinSeverity === 'warn');
+    // Holds run on the collector's clock. A window that starts a run is credited with its own span,
+    // but never more than the camera's window length: a device cannot shorten a hold by claiming an
+    // early start, and a backlog arriving at once after an outage cannot fire on arrival.
+    const windowMs = (this.store.device(s.site, s.device)?.status.windowSeconds ?? 0) * 1000 || this.cameraSeen.get(id)!.windowMs;
+    // ... and at most half the hold it starts, so that one window alone never completes a hold.
+    const credit = (hold: number): number => Math.max(0, Math.min(s.end - s.start, windowMs, hold / 2));
     if (bad) {
       st.okStart = undefined;
       if (st.badStart === undefined) {
-        st.badStart = s.start;
+        st.badStart = now - credit(this.o.driftForMs);
         st.worst = 'warn';
       }
       if (s.status === 'alert') st.worst = 'alert';
-      const held = s.end - st.badStart;
+      const held = now - st.badStart;
       if (held >= this.o.driftForMs) {
         const evidence = evidenceOf(s, this.store.device(s.site, s.device)?.status.reviewUrl);
         const top = leadDriver(s, evidence.cause);
@@ -175,8 +181,8 @@ export class RuleEngine {
         });
       }
     } else if (s.status === 'ok') {
-      if (st.okStart === undefined) st.okStart = s.start;
-      if (s.end - st.okStart >= this.o.driftClearMs) {
+      if (st.okStart === undefined) st.okStart = now - credit(this.o.driftClearMs);
+      if (now - st.okStart >= this.o.driftClearMs) {
         st.badStart = undefined;
         this.resolve('drift', key, now);
       }

@@ -52,6 +52,23 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX alerts_state ON alerts(state, updated_at);
   `,
+  // 2: summaries whose seq jumped too far ahead of the camera's last, kept apart (docs/mqtt.md).
+  `
+  CREATE TABLE quarantine (
+    site TEXT NOT NULL, device TEXT NOT NULL, camera TEXT NOT NULL, seq INTEGER NOT NULL,
+    received_ts INTEGER NOT NULL, reason TEXT NOT NULL,
+    payload TEXT NOT NULL,          -- JSON: the summary as received
+    PRIMARY KEY (site, device, camera, seq)
+  );
+  `,
+  // 3: seq offsets per camera, for devices that started a new sequence epoch (docs/mqtt.md).
+  `
+  CREATE TABLE epochs (
+    site TEXT NOT NULL, device TEXT NOT NULL, camera TEXT NOT NULL,
+    summary_offset INTEGER NOT NULL, event_offset INTEGER NOT NULL,
+    PRIMARY KEY (site, device, camera)
+  );
+  `,
 ];
 
 function open(file: string): Database.Database {
@@ -80,6 +97,7 @@ export class SqliteStore implements CollectorStore {
   private readonly db: Database.Database;
   private readonly s: Record<string, Stmt>;
   private readonly lastSeqs = new Map<string, number>();
+  private readonly offsets = new Map<string, { summary: number; event: number }>();
   private readonly dirtyCameras = new Map<string, unknown[]>();
   private readonly dirtyDevices = new Map<string, unknown[]>();
   private readonly flushTx: () => void;
@@ -120,6 +138,20 @@ export class SqliteStore implements CollectorStore {
       // Rows are inserted in receive order, so rowid order is receive order: no index on received_ts.
       pruneSummaries: p('DELETE FROM summaries WHERE rowid < coalesce((SELECT rowid FROM summaries WHERE received_ts >= ? ORDER BY rowid LIMIT 1), (SELECT max(rowid) + 1 FROM summaries))'),
       pruneEvents: p('DELETE FROM events WHERE received_ts < ?'),
+      pruneQuarantine: p('DELETE FROM quarantine WHERE received_ts < ?'),
+      quarantine: p('INSERT OR IGNORE INTO quarantine (site, device, camera, seq, received_ts, reason, payload) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      quarantineTop: p('SELECT max(seq) AS seq FROM quarantine WHERE site = ? AND device = ? AND camera = ?'),
+      quarantined: p('SELECT received_ts AS receivedTs, payload FROM quarantine WHERE site = ? AND device = ? AND camera = ? ORDER BY seq'),
+      unquarantine: p('DELETE FROM quarantine WHERE site = ? AND device = ? AND camera = ?'),
+      quarantineCount: p('SELECT count(*) AS n FROM quarantine'),
+      offsets: p('SELECT summary_offset AS summary, event_offset AS event FROM epochs WHERE site = ? AND device = ? AND camera = ?'),
+      deviceSeqs: p(`SELECT camera, max(s) AS summary, max(e) AS event FROM (
+          SELECT camera, max(seq) AS s, 0 AS e FROM summaries WHERE site = ? AND device = ? GROUP BY camera
+          UNION ALL SELECT camera, 0, max(seq) FROM events WHERE site = ? AND device = ? GROUP BY camera
+        ) GROUP BY camera`),
+      putOffsets: p(`INSERT INTO epochs (site, device, camera, summary_offset, event_offset) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT(site, device, camera) DO UPDATE SET summary_offset = excluded.summary_offset, event_offset = excluded.event_offset`),
+      dropQuarantine: p('DELETE FROM quarantine WHERE site = ? AND device = ?'),
       pruneAlerts: p("DELETE FROM alerts WHERE state = 'resolved' AND updated_at < ?"),
     };
     this.flushTx = this.db.transaction(() => {
@@ -160,8 +192,7 @@ export class SqliteStore implements CollectorStore {
 
   addSummary(m: SummaryMessage, receivedTs: number, raw?: string): { result: Stored; previousSeq: number } {
     const key = `${m.site}/${m.device}/${m.camera}`;
-    let prev = this.lastSeqs.get(key);
-    if (prev === undefined) prev = (this.s.lastSeq!.get([m.site, m.device, m.camera]) as { seq: number | null }).seq ?? 0;
+    const prev = this.lastSeq(m.site, m.device, m.camera);
     const stored = this.s.insertSummary!.run([m.site, m.device, m.camera, m.seq, m.start, m.end, m.status, m.frames, receivedTs, raw ?? JSON.stringify(m)]).changes > 0;
     if (!stored) {
       this.lastSeqs.set(key, prev);
@@ -173,6 +204,60 @@ export class SqliteStore implements CollectorStore {
     }
     this.dirtyDevices.set(`${m.site}/${m.device}`, [receivedTs, m.site, m.device]);
     return { result: 'stored', previousSeq: prev };
+  }
+
+  lastSeq(site: string, device: string, camera: string): number {
+    const key = `${site}/${device}/${camera}`;
+    let seq = this.lastSeqs.get(key);
+    if (seq === undefined) {
+      seq = (this.s.lastSeq!.get([site, device, camera]) as { seq: number | null }).seq ?? 0;
+      this.lastSeqs.set(key, seq);
+    }
+    return seq;
+  }
+
+  quarantine(m: SummaryMessage, receivedTs: number, raw: string, reason: string): Stored {
+    return this.s.quarantine!.run([m.site, m.device, m.camera, m.seq, receivedTs, reason, raw]).changes > 0 ? 'stored' : 'duplicate';
+  }
+
+  quarantineTop(site: string, device: string, camera: string): number {
+    return (this.s.quarantineTop!.get([site, device, camera]) as { seq: number | null }).seq ?? 0;
+  }
+
+  releaseQuarantine(site: string, device: string, camera: string): SummaryMessage[] {
+    const rows = this.s.quarantined!.all([site, device, camera]) as { receivedTs: number; payload: string }[];
+    const released: SummaryMessage[] = [];
+    for (const r of rows) {
+      const m = JSON.parse(r.payload) as SummaryMessage;
+      if (this.addSummary(m, r.receivedTs, r.payload).result === 'stored') released.push(m);
+    }
+    this.s.unquarantine!.run([site, device, camera]);
+    return released;
+  }
+
+  seqOffsets(site: string, device: string, camera: string): { summary: number; event: number } {
+    const key = `${site}/${device}/${camera}`;
+    let o = this.offsets.get(key);
+    if (!o) {
+      o = (this.s.offsets!.get([site, device, camera]) as { summary: number; event: number } | undefined) ?? { summary: 0, event: 0 };
+      this.offsets.set(key, o);
+    }
+    return o;
+  }
+
+  newEpoch(site: string, device: string): void {
+    this.flush();
+    this.db.transaction(() => {
+      for (const r of this.s.deviceSeqs!.all([site, device, site, device]) as { camera: string; summary: number; event: number }[]) {
+        this.s.putOffsets!.run([site, device, r.camera, r.summary, r.event]);
+        this.offsets.set(`${site}/${device}/${r.camera}`, { summary: r.summary, event: r.event });
+      }
+      this.s.dropQuarantine!.run([site, device]); // seqs of the old epoch: they will never be continued
+    })();
+  }
+
+  quarantineSize(): number {
+    return (this.s.quarantineCount!.get([]) as { n: number }).n;
   }
 
   addEvent(e: EventMessage, receivedTs: number, raw?: string): Stored {
@@ -241,6 +326,7 @@ export class SqliteStore implements CollectorStore {
     return this.db.transaction(() => {
       let n = this.s.pruneSummaries!.run([now - keepMs]).changes;
       n += this.s.pruneEvents!.run([now - keepMs]).changes;
+      n += this.s.pruneQuarantine!.run([now - keepMs]).changes;
       n += this.s.pruneAlerts!.run([new Date(now - keepAlertsMs).toISOString()]).changes;
       return n;
     })();

@@ -48,6 +48,23 @@ export interface CollectorStore {
    */
   addSummary(s: SummaryMessage, receivedTs: number, raw?: string): { result: Stored; previousSeq: number };
   addEvent(e: EventMessage, receivedTs: number, raw?: string): Stored;
+  /** The highest summary seq stored for the camera (0: none yet). */
+  lastSeq(site: string, device: string, camera: string): number;
+  /** Keeps a summary apart, with the reason: stored, counted, not seen by rules (docs/mqtt.md). */
+  quarantine(m: SummaryMessage, receivedTs: number, raw: string, reason: string): Stored;
+  /** The highest quarantined seq of the camera (0: none). */
+  quarantineTop(site: string, device: string, camera: string): number;
+  /** Moves the camera's quarantined summaries into the store, in seq order; returns those stored. */
+  releaseQuarantine(site: string, device: string, camera: string): SummaryMessage[];
+  /** Summaries held in quarantine, all cameras. */
+  quarantineSize(): number;
+  /** What the collector adds to a camera's device seqs (summaries, events): non-zero after a new epoch. */
+  seqOffsets(site: string, device: string, camera: string): { summary: number; event: number };
+  /**
+   * The device started its seqs again at 1 (a new epoch): from now on each of its cameras' seqs are
+   * stored after the highest stored so far, so they are new, not repeats; its quarantine is dropped.
+   */
+  newEpoch(site: string, device: string): void;
   device(site: string, device: string): DeviceRow | undefined;
   devices(): DeviceRow[];
   cameras(): CameraRow[];

@@ -92,6 +92,7 @@ test('link: retained birth, backlog in order at the drain rate, schema-valid pay
   await late.subscribeAsync(statusTopic(site, device), { qos: 1 });
   await until(() => retained.length === 1, 5000, 'the retained birth');
   assert.equal(retained[0]!.state, 'online');
+  assert.match(retained[0]!.epoch ?? '', /^[0-9a-f]{16}$/, "the birth announces the outbox's sequence epoch");
   await stopLink();
   await until(() => retained.length === 2, 5000, 'the clean-stop status');
   assert.equal(retained[1]!.state, 'offline');

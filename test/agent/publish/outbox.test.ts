@@ -60,3 +60,16 @@ test('outbox on a full disk: the write fails cleanly, nothing half-stored, seq c
   assert.equal(seq, stored + 1, 'no seq was used up by a message that was not stored');
   assert.deepEqual(link.outbox.next(0, 1000).map((r) => JSON.parse(r.payload).seq), Array.from({ length: stored + 1 }, (_, i) => i + 1));
 });
+
+test('outbox: its sequence epoch stays with the database, and a new database has a new one', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-outbox-'));
+  const open = (name: string): Outbox => {
+    const db = openDatabase(join(dir, name));
+    t.after(() => db.close());
+    return new Outbox(db, 100);
+  };
+  const first = open('a.db').epoch;
+  assert.match(first, /^[0-9a-f]{16}$/);
+  assert.equal(open('a.db').epoch, first, 'reopened: the same epoch, seqs go on');
+  assert.notEqual(open('b.db').epoch, first, 'a new database starts seqs at 1 under a new epoch');
+});

@@ -51,6 +51,13 @@ function cases(site: string, device: string, rng: Rng, n: number): Case[] {
     // JSON that is not an object.
     () => ({ payload: Buffer.from(JSON.stringify(pick([1, 'summary', [1, 2], null, true, [valid()]]))), reason: 'schema' }),
     () => ({ payload: Buffer.from('['.repeat(5000) + ']'.repeat(5000)), reason: 'schema' }),
+    // A well-formed summary whose times cannot be: it ends before it starts, or in the far future.
+    () => {
+      const m = valid();
+      if (rng.int(0, 1) === 0) m.end = (m.start as number) - rng.int(1, 60_000);
+      else m.end = Date.now() + rng.int(301, 10_000_000) * 1000;
+      return { payload: Buffer.from(JSON.stringify(m)), reason: 'time' };
+    },
     // A valid summary with one required field removed.
     () => {
       const m = valid();
@@ -89,11 +96,11 @@ test('fuzz: 1,200 malformed payloads are counted and dropped, the collector stay
     await client.publishAsync(topic, bad[i]!.payload, { qos: 1 });
     if (i % 20 === 0) await client.publishAsync(topic, JSON.stringify(summaryMsg(site, device, 'cam', ++seq)), { qos: 1 });
   }
-  const expected: Record<string, number> = { oversized: 0, topic: 0, json: 0, schema: 0, identity: 0 };
+  const expected: Record<string, number> = { oversized: 0, topic: 0, json: 0, schema: 0, identity: 0, time: 0 };
   for (const c of bad) expected[c.reason]!++;
   await until(() => collector.ingest.rejectedTotal >= bad.length && collector.store.summaries(site, device, 'cam').length === seq, 60_000, 'every payload to be handled');
   assert.deepEqual({ ...collector.ingest.counters.rejected }, expected, 'rejects by reason match what was sent');
-  assert.ok(Object.values(expected).filter((n) => n > 0).length === 4, 'every kind of malformed payload was sent');
+  assert.ok(Object.values(expected).filter((n) => n > 0).length === 5, 'every kind of malformed payload was sent (all but topic: one topic here)');
   assert.deepEqual(collector.store.summaries(site, device, 'cam').map((s) => s.seq), Array.from({ length: seq }, (_, i) => i + 1), 'every valid summary stored, once');
   assert.equal(collector.ingest.counters.failed, 0);
   const health = await (await fetch(`${collector.httpUrl}/healthz`)).json();
