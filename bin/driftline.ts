@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   drift: () => import('../cli/drift.js'),
   review: () => import('../cli/review.js'),
   collector: () => import('../cli/collector.js'),
+  registry: () => import('../cli/registry.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

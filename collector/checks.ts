@@ -5,6 +5,7 @@
  * the real start they are DRIFTLINE_ERR_LISTEN.
  */
 import { Checks } from '../lib/checks.js';
+import { loadRegistry } from './broker/registry.js';
 import type { CollectorConfig } from './config.js';
 
 /** What to do when the embedded broker's port is taken: most often, a broker already runs there. */
@@ -17,6 +18,8 @@ export async function checkCollector(config: CollectorConfig, o: { ports: boolea
   const b = config.broker;
   for (const k of ['ca', 'cert', 'key', 'passwordFile'] as const) c.readable(`broker.${k}`, b[k], k === 'passwordFile' ? 'a readable file' : 'a readable PEM file');
   c.readable('http.ackTokenFile', config.http.ackTokenFile);
+  // The device registry: readable, and every entry valid (all problems named at once).
+  if (!b.url && b.registry && c.readable('broker.registry', b.registry, 'a readable device registry (YAML)')) c.attempt(() => loadRegistry(b.registry));
   c.readable('notify.webhookSecretFile', config.notify.webhookSecretFile);
   c.creatable('store.path', config.store.path);
   if (o.ports) {

@@ -7,6 +7,7 @@ import { LOG_SECTION, type LogFormat } from '../lib/log.js';
 import { MQTT_TLS_SCHEMA, type MqttTlsConfig } from '../lib/mqtt-options.js';
 import { readConfigFile } from '../lib/config-file.js';
 import { applyEnv, check, configError, problem, type Ctx, type Schema } from '../lib/schema.js';
+import { anonymousBeyondLoopback, isLoopback } from './broker/loopback.js';
 
 export const ENV_PREFIX = 'DRIFTLINE_COLLECTOR';
 const URL_HTTP = /^https?:\/\/[^\s]+$/;
@@ -23,13 +24,23 @@ export const COLLECTOR_SCHEMA: Schema = {
       shareGroup: { kind: 'string', default: 'driftline', pattern: /^[A-Za-z0-9_-]{1,64}$/, doc: 'external broker: shared-subscription group; replicas in one group split the fleet' },
       shared: { kind: 'boolean', default: false, doc: 'external broker: subscribe through $share/<shareGroup>/ so replicas split the fleet; off: one collector on a persistent session, which Mosquitto keeps across its restarts (docs/mqtt.md)' },
       sessionExpirySeconds: { kind: 'number', integer: true, min: 0, max: 4_294_967_295, default: 7 * 86_400, doc: 'external broker: how long the broker keeps queuing for this collector while it is away' },
+      registry: { kind: 'string', default: '', path: true, doc: 'embedded broker: the device registry (YAML; docs/security.md) every client authenticates against and is held to its own topics by; empty: anonymous, loopback only' },
+      allowAnonymous: { kind: 'boolean', default: false, doc: 'embedded broker: listen beyond loopback without a registry, so anyone who reaches it can publish as any device (only on a network you trust entirely)' },
+      maxPacketBytes: { kind: 'number', integer: true, min: 1024, max: 256 << 20, default: (256 + 4) << 10, doc: 'embedded broker: largest MQTT packet; a client that sends a larger one is disconnected before the broker buffers it (the default leaves 4 KiB above ingest.maxPayloadBytes for topic and headers)' },
+      maxRetained: { kind: 'number', integer: true, min: 1, max: 10_000_000, default: 10_000, doc: 'embedded broker: most distinct retained topics; a publish that would retain one more is refused (its client is disconnected)' },
+      maxClients: { kind: 'number', integer: true, min: 1, max: 100_000, default: 1000, doc: "embedded broker: most connected clients, the collector's own not counted; more are refused (CONNACK: server unavailable)" },
+      maxInflight: { kind: 'number', integer: true, min: 1, max: 65_535, default: 100, doc: 'embedded broker: most inbound QoS 2 messages one client may leave awaiting PUBREL; viewers are granted QoS 0, so nothing waits on them' },
       ...MQTT_TLS_SCHEMA,
     },
   },
   ingest: {
     kind: 'object',
     doc: 'validation of device messages',
-    fields: { maxPayloadBytes: { kind: 'number', integer: true, min: 1024, max: 16 << 20, default: 256 << 10, doc: 'larger payloads are rejected unread' } },
+    fields: {
+      maxPayloadBytes: { kind: 'number', integer: true, min: 1024, max: 16 << 20, default: 256 << 10, doc: 'larger payloads are rejected unread' },
+      maxSeqJump: { kind: 'number', integer: true, min: 1, default: 10_000, doc: 'a summary whose seq is further than this ahead of its camera\'s last is quarantined until the device continues from it (docs/mqtt.md)' },
+      clockSkewSeconds: { kind: 'number', min: 0, default: 300, doc: 'message times (a window\'s end, an event\'s ts) further ahead of the collector\'s clock are rejected (reason time)' },
+    },
   },
   store: {
     kind: 'object',
@@ -86,8 +97,22 @@ export const COLLECTOR_SCHEMA: Schema = {
 };
 
 export interface CollectorConfig {
-  readonly broker: MqttTlsConfig & { url: string; host: string; port: number; clientId: string; shareGroup: string; shared: boolean; sessionExpirySeconds: number };
-  readonly ingest: { maxPayloadBytes: number };
+  readonly broker: MqttTlsConfig & {
+    url: string;
+    host: string;
+    port: number;
+    clientId: string;
+    shareGroup: string;
+    shared: boolean;
+    sessionExpirySeconds: number;
+    registry: string;
+    allowAnonymous: boolean;
+    maxPacketBytes: number;
+    maxRetained: number;
+    maxClients: number;
+    maxInflight: number;
+  };
+  readonly ingest: { maxPayloadBytes: number; maxSeqJump: number; clockSkewSeconds: number };
   readonly store: { path: string; retentionDays: number; alertRetentionDays: number; pruneIntervalSeconds: number };
   readonly rules: {
     evalIntervalSeconds: number;
@@ -125,6 +150,12 @@ export function collectorConfig(raw: unknown, env: NodeJS.ProcessEnv = process.e
   if (n?.webhookUrl && !n.webhookSecret && !n.webhookSecretFile) {
     problem(ctx, 'notify.webhookSecret', '', 'an HMAC key (or webhookSecretFile) when notify.webhookUrl is set: receivers must be able to verify alerts');
   }
+  const b = config.broker;
+  if (b && !b.url && !b.registry && !b.allowAnonymous && b.host !== undefined && !isLoopback(b.host)) {
+    const p = anonymousBeyondLoopback(b.host);
+    problem(ctx, p.key, '', p.expected);
+  }
+  if (b?.registry && b.allowAnonymous) problem(ctx, 'broker.allowAnonymous', true, 'false when broker.registry is set: the registry authenticates every client');
   if (ctx.problems.length) throw configError(ctx.problems);
   return { config, envUsed };
 }

@@ -3,6 +3,7 @@
  * notifiers and the HTTP API, wired here and nowhere else. stop() closes them in the order that
  * loses nothing: stop taking messages, deliver what is queued, close the store.
  */
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../lib/log.js';
@@ -12,7 +13,9 @@ import { secret } from '../lib/secret.js';
 import { undoCreate } from '../lib/undo-create.js';
 import { brokerPortTaken, checkCollector } from './checks.js';
 import type { CollectorConfig } from './config.js';
+import type { OwnClient } from './broker/access.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
+import { loadRegistry } from './broker/registry.js';
 import { Subscriber } from './broker/subscriber.js';
 import { buildHttp } from './http/server.js';
 import { collectorMetrics } from './http/metrics.js';
@@ -36,6 +39,8 @@ export interface RunningCollector {
   readonly rules: RuleEngine;
   readonly dispatcher: Dispatcher;
   readonly subscriber: Subscriber;
+  /** The embedded broker (its refusal counters), when broker.url is empty. */
+  readonly embedded: EmbeddedBroker | undefined;
   /** Extra listeners for alert changes (the demo prints them). */
   onAlert: AlertListener | undefined;
   stop(): Promise<void>;
@@ -67,8 +72,15 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const release: (() => unknown)[] = [];
   try {
     let embedded: EmbeddedBroker | undefined;
+    // The collector's own client on the embedded broker authenticates with a credential made here,
+    // which never leaves this process: nothing to configure, nothing in the registry to steal.
+    let own: OwnClient | undefined;
     if (!b.url) {
-      embedded = await listenOrExplain('the embedded MQTT broker', 'broker.port', b.host, b.port, () => startEmbeddedBroker(b.host, b.port));
+      const registry = b.registry ? loadRegistry(b.registry) : undefined;
+      own = { clientId: b.clientId, username: `driftline-collector-${randomBytes(6).toString('hex')}`, password: randomBytes(32).toString('base64url') };
+      const options = { host: b.host, port: b.port, ...(registry ? { registry } : {}), allowAnonymous: b.allowAnonymous, own, log };
+      const caps = { maxPacketBytes: b.maxPacketBytes, maxRetained: b.maxRetained, maxClients: b.maxClients, maxInflight: b.maxInflight };
+      embedded = await listenOrExplain('the embedded MQTT broker', 'broker.port', b.host, b.port, () => startEmbeddedBroker({ ...options, caps }));
       release.push(() => embedded?.close());
     }
     release.push(undoCreate(config.store.path));
@@ -102,10 +114,14 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
       },
     );
     const gaps = { count: 0 };
-    const ingest = new Ingest(handlers(store, rules, log, b.url && b.shared ? undefined : gaps), { maxPayloadBytes: config.ingest.maxPayloadBytes, log });
+    const ingest = new Ingest(handlers(store, rules, log, b.url && b.shared ? undefined : gaps, { maxSeqJump: config.ingest.maxSeqJump }), {
+      maxPayloadBytes: config.ingest.maxPayloadBytes,
+      clockSkewMs: config.ingest.clockSkewSeconds * 1000,
+      log,
+    });
     const subscriber = new Subscriber({
       url: brokerUrl,
-      client: brokerClient,
+      client: own ? { ...brokerClient, username: own.username, password: own.password } : brokerClient,
       ...(embedded || !b.shared ? {} : { shareGroup: b.shareGroup }),
       protocolVersion: embedded ? 4 : 5,
       sessionExpirySeconds: b.sessionExpirySeconds,
@@ -114,8 +130,9 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
       onMessage: (topic, payload) => ingest.handle(topic, payload),
       batch: { begin: () => store.beginBatch(), commit: () => store.commitBatch() },
     });
-    const metrics = collectorMetrics({ ingest, dispatcher, rules, store, brokerConnected: () => subscriber.connected, seqGaps: () => gaps.count });
-    const app = buildHttp({ store, rules, metrics, ackToken, health: () => ({ broker: subscriber.connected }) });
+    const broker = embedded;
+    const metrics = collectorMetrics({ ingest, dispatcher, rules, store, brokerConnected: () => subscriber.connected, seqGaps: () => gaps.count, ...(broker ? { broker: () => broker.stats() } : {}) });
+    const app = buildHttp({ store, rules, metrics, ackToken, log, health: () => ({ broker: subscriber.connected }) });
     await listenOrExplain('the HTTP API', 'http.port', config.http.host, config.http.port, () => app.listen({ host: config.http.host, port: config.http.port }));
     const addr = app.server.address() as AddressInfo;
     const httpUrl = `http://${config.http.host === '0.0.0.0' ? hostname() : config.http.host}:${addr.port}`;
@@ -146,6 +163,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
       rules,
       dispatcher,
       subscriber,
+      embedded,
       onAlert: undefined,
       async stop() {
         clearInterval(tick);

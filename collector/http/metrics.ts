@@ -4,6 +4,7 @@
  * for being observed.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BrokerStats } from '../broker/access.js';
 import type { Dispatcher } from '../notify/dispatcher.js';
 import type { Ingest } from '../ingest/ingest.js';
 import type { RuleEngine } from '../rules/engine.js';
@@ -16,6 +17,8 @@ export interface MetricSources {
   readonly store: CollectorStore;
   readonly brokerConnected: () => boolean;
   readonly seqGaps: () => number;
+  /** The embedded broker's refusals and load; undefined with an external broker. */
+  readonly broker?: () => BrokerStats;
 }
 
 export function collectorMetrics(src: MetricSources): Registry {
@@ -52,6 +55,35 @@ export function collectorMetrics(src: MetricSources): Registry {
       this.inc(src.ingest.counters.failed);
     },
   });
+  if (src.broker) {
+    const stats = src.broker;
+    new Counter({
+      name: 'driftline_collector_broker_refused_total',
+      help: 'Embedded broker: connections, publishes and subscriptions refused, by reason (auth, clientId, clients, packetSize, publish, subscribe, retained, inflight)',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(stats().refused)) this.inc({ reason }, n);
+      },
+    });
+    new Gauge({
+      name: 'driftline_collector_broker_clients',
+      help: "Embedded broker: clients connected now (the collector's own not counted)",
+      registers: [registry],
+      collect() {
+        this.set(stats().clients);
+      },
+    });
+    new Gauge({
+      name: 'driftline_collector_broker_retained_topics',
+      help: 'Embedded broker: distinct retained topics held now (capped by broker.maxRetained)',
+      registers: [registry],
+      collect() {
+        this.set(stats().retained);
+      },
+    });
+  }
   new Counter({
     name: 'driftline_collector_quarantined_total',
     help: 'Summaries kept apart because their seq jumped more than ingest.maxSeqJump ahead of the camera',

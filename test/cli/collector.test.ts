@@ -49,3 +49,15 @@ test('with defaults on a machine that runs Mosquitto on 1883, the collector says
   assert.match(r.stderr, /cannot open the embedded MQTT broker on 127\.0\.0\.1:1883 \(EADDRINUSE\): an MQTT broker \(Mosquitto\?\) probably runs there already\. Use it: set broker\.url: mqtt:\/\/127\.0\.0\.1:1883/);
   assert.deepEqual(await readdir(dir), [], 'nothing created in the working directory');
 });
+
+test('--check reads the device registry and names each bad entry, without printing any hash', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-collector-cli-'));
+  await writeFile(join(dir, 'devices.yaml'), 'users:\n  - { username: edge-1, site: plant, device: edge-1, passwordHash: "scrypt$not-a-hash" }\n  - { username: edge-1, site: plant, device: edge-2, passwordHash: "also-wrong" }\n');
+  await writeFile(join(dir, 'collector.yaml'), `broker: { port: ${await freePort()}, registry: devices.yaml }\nstore: { path: c.db }\nhttp: { port: ${await freePort()} }\n`);
+  const r = await cli('collector', '--config', join(dir, 'collector.yaml'), '--check');
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /users\[0\]/);
+  assert.match(r.stderr, /users\[1\]/);
+  assert.doesNotMatch(r.stderr, /not-a-hash|also-wrong/, 'hashes are never printed');
+  assert.deepEqual((await readdir(dir)).sort(), ['collector.yaml', 'devices.yaml'], '--check creates nothing');
+});

@@ -20,6 +20,17 @@ test('collector config: defaults, env overrides, unknown keys and a webhook with
   assert.throws(() => collectorConfig({ notify: { webhookUrl: 'https://hooks.example/x' } }, {}), /notify\.webhookSecret/);
 });
 
+test('collector config: the embedded broker is anonymous on loopback by default, with its caps, and its registry path is relative to the file', () => {
+  const { config } = collectorConfig({}, {});
+  assert.deepEqual(
+    [config.broker.registry, config.broker.allowAnonymous, config.broker.maxPacketBytes, config.broker.maxRetained, config.broker.maxClients, config.broker.maxInflight],
+    ['', false, 260 << 10, 10_000, 1000, 100],
+  );
+  assert.equal(collectorConfig({ broker: { registry: 'registry.yaml', host: '0.0.0.0' } }, {}, '/etc/driftline').config.broker.registry, '/etc/driftline/registry.yaml');
+  assert.throws(() => collectorConfig({}, { DRIFTLINE_COLLECTOR_BROKER__HOST: '10.0.0.5' }), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && /broker\.registry/.test(e.message));
+  assert.throws(() => collectorConfig({ broker: { maxPacketBytes: 100 } }, {}), /broker\.maxPacketBytes/);
+});
+
 test('driftline collector --check hides secrets', async () => {
   process.env.DRIFTLINE_COLLECTOR_HTTP__ACK_TOKEN = 'do-not-print-me'; // inherited by the child
   const r = await cli('collector', '--check');
