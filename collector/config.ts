@@ -63,6 +63,7 @@ export const COLLECTOR_SCHEMA: Schema = {
       offlineSilenceSeconds: { kind: 'number', min: 1, default: 300, doc: 'device offline: no message from an online device for this long' },
       stalledWindows: { kind: 'number', min: 1, default: 3, doc: 'camera stalled: no summary for this many of its windows while its device is online' },
       modelChangedHoldSeconds: { kind: 'number', min: 1, default: 3600, doc: 'model changed: the informational alert resolves after this long' },
+      duplicateClearSeconds: { kind: 'number', min: 1, default: 600, doc: 'duplicate device (embedded broker): the alert resolves this long after the last sign of two devices sharing an identity' },
       runbookUrl: { kind: 'string', default: 'docs/runbook.md', doc: 'runbook base link put on every alert (an anchor per rule is appended)' },
     },
   },
@@ -122,6 +123,7 @@ export interface CollectorConfig {
     offlineSilenceSeconds: number;
     stalledWindows: number;
     modelChangedHoldSeconds: number;
+    duplicateClearSeconds: number;
     runbookUrl: string;
   };
   readonly notify: {

@@ -72,13 +72,22 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const release: (() => unknown)[] = [];
   try {
     let embedded: EmbeddedBroker | undefined;
+    const duplicates: { sink?: (d: Parameters<RuleEngine['onDuplicateDevice']>[0]) => void } = {};
     // The collector's own client on the embedded broker authenticates with a credential made here,
     // which never leaves this process: nothing to configure, nothing in the registry to steal.
     let own: OwnClient | undefined;
     if (!b.url) {
       const registry = b.registry ? loadRegistry(b.registry) : undefined;
       own = { clientId: b.clientId, username: `driftline-collector-${randomBytes(6).toString('hex')}`, password: randomBytes(32).toString('base64url') };
-      const options = { host: b.host, port: b.port, ...(registry ? { registry } : {}), allowAnonymous: b.allowAnonymous, own, log };
+      // Two devices with one identity: the rules raise duplicateDevice (bound once the rules exist).
+      const onDuplicate = (d: Parameters<RuleEngine['onDuplicateDevice']>[0]): void => {
+        try {
+          duplicates.sink?.(d);
+        } catch (e) {
+          log.error({ err: (e as Error).message, clientId: d.clientId }, 'duplicateDevice rule failed');
+        }
+      };
+      const options = { host: b.host, port: b.port, ...(registry ? { registry } : {}), allowAnonymous: b.allowAnonymous, own, log, onDuplicate };
       const caps = { maxPacketBytes: b.maxPacketBytes, maxRetained: b.maxRetained, maxClients: b.maxClients, maxInflight: b.maxInflight };
       embedded = await listenOrExplain('the embedded MQTT broker', 'broker.port', b.host, b.port, () => startEmbeddedBroker({ ...options, caps }));
       release.push(() => embedded?.close());
@@ -104,6 +113,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
         offlineSilenceMs: config.rules.offlineSilenceSeconds * 1000,
         stalledWindows: config.rules.stalledWindows,
         modelChangedHoldMs: config.rules.modelChangedHoldSeconds * 1000,
+        duplicateClearMs: config.rules.duplicateClearSeconds * 1000,
         resendMs: n.resendSeconds * 1000,
         runbookUrl: config.rules.runbookUrl,
       },
@@ -113,6 +123,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
         late.running?.onAlert?.(a, change);
       },
     );
+    duplicates.sink = (d) => rules.onDuplicateDevice(d, Date.now());
     const gaps = { count: 0 };
     const ingest = new Ingest(handlers(store, rules, log, b.url && b.shared ? undefined : gaps, { maxSeqJump: config.ingest.maxSeqJump }), {
       maxPayloadBytes: config.ingest.maxPayloadBytes,

@@ -73,6 +73,11 @@ export const ERRORS = {
     'an external program that a configured part needs (ffmpeg, gst-launch-1.0) is not installed',
     (d) => `${s(d.neededBy)} needs ${s(d.program)}, which is not installed or not executable: install the ${s(d.pkg)} package (apt-get install ${s(d.pkg)})`,
   ),
+  DRIFTLINE_ERR_DUPLICATE_DEVICE: spec(
+    'another client with this device identity keeps taking over its broker session',
+    (d) =>
+      `device ${s(d.device)}: another client with its identity (client id ${s(d.clientId)}) keeps taking over its broker session; two agents run as one device (a cloned card or a copied config?): give each its own mqtt.device (and credentials). Backing off meanwhile`,
+  ),
   DRIFTLINE_ERR_CHECK: spec(
     'the start-up checks found several problems (missing files or programs); each is listed with its own code',
     (d) => `${(d.found as string[]).length} problems found before start:\n${(d.found as string[]).map((p) => `  - ${p}`).join('\n')}`,

@@ -47,6 +47,7 @@ export class DeviceLink {
       maxInflight: o.maxInflight,
       backoff: o.backoff,
       log,
+      device: `${identity.site}/${identity.device}`,
     });
   }
 

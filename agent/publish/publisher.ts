@@ -13,7 +13,9 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { backoffDelay, type Backoff } from '../../lib/backoff.js';
 import type { Logger } from '../../lib/log.js';
+import { driftlineError } from '../../lib/errors.js';
 import type { Outbox } from './outbox.js';
+import { TakeoverDetector } from './takeover.js';
 
 export interface PublisherOptions {
   readonly url: string;
@@ -27,6 +29,10 @@ export interface PublisherOptions {
   readonly maxInflight: number;
   readonly backoff: Backoff;
   readonly log: Logger;
+  /** Names this device in the duplicate-identity error. */
+  readonly device: string;
+  /** A session that lived this long is healthy: the reconnect backoff starts again from its minimum (default 10 s). */
+  readonly stableMs?: number;
 }
 
 export interface PublisherCounters {
@@ -50,6 +56,8 @@ export class Publisher {
   private inflight = 0;
   private tokens: number;
   private lastRefill = performance.now();
+  private connectedAt = 0;
+  readonly takeover = new TakeoverDetector();
   readonly counters: PublisherCounters = { connects: 0, disconnects: 0, published: 0, acked: 0, failed: 0 };
 
   constructor(
@@ -83,7 +91,7 @@ export class Publisher {
     this.client = client;
     client.on('connect', () => {
       if (gen !== this.generation) return;
-      this.attempt = 0;
+      this.connectedAt = Date.now();
       this.counters.connects++;
       client.publish(this.o.statusTopic, this.o.birth(), { qos: 1, retain: true }, (err) => {
         if (gen !== this.generation || err) return;
@@ -108,6 +116,16 @@ export class Publisher {
       client.end(true);
       this.client = undefined;
       if (this.stopped) return;
+      if (this.connectedAt > 0) {
+        const lived = Date.now() - this.connectedAt;
+        this.connectedAt = 0;
+        // Only a session that lasted resets the backoff: sessions cut at once (a takeover) grow it.
+        if (lived >= (this.o.stableMs ?? 10_000) && !this.takeover.suspected) this.attempt = 0;
+        if (this.takeover.sessionEnded(lived)) {
+          const e = driftlineError('DRIFTLINE_ERR_DUPLICATE_DEVICE', { device: this.o.device, clientId: this.o.client.clientId ?? '' });
+          this.o.log.error({ code: e.code, device: this.o.device, clientId: this.o.client.clientId }, e.message);
+        }
+      }
       const delay = backoffDelay(this.o.backoff, this.attempt++);
       this.reconnectTimer = setTimeout(() => this.open(), delay);
     });

@@ -67,6 +67,12 @@ export class BrokerAccess {
     private readonly o: { readonly registry: Registry | undefined; readonly own: OwnClient | undefined; readonly caps: BrokerCaps; readonly log: Logger },
   ) {}
 
+  /** The site and device a registered device client authenticated as; undefined for other roles. */
+  deviceOf(client: Client): { site: string; device: string } | undefined {
+    const id = this.identities.get(client);
+    return id?.role === 'device' ? { site: id.site, device: id.device } : undefined;
+  }
+
   stats(): BrokerStats {
     return { refused: { ...this.counts }, clients: this.admitted.size, retained: this.retained.size };
   }

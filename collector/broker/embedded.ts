@@ -14,6 +14,7 @@ import { driftlineError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { BrokerAccess, type BrokerCaps, type BrokerStats, type OwnClient } from './access.js';
 import { anonymousBeyondLoopback, isLoopback } from './loopback.js';
+import { DuplicateWatch, type DuplicateSignal } from './duplicates.js';
 import { guardPacketSize } from './packet-guard.js';
 import type { Registry } from './registry.js';
 
@@ -28,6 +29,8 @@ export interface EmbeddedBrokerOptions {
   readonly own?: OwnClient;
   readonly caps: BrokerCaps;
   readonly log: Logger;
+  /** One client id connecting again and again from several addresses: two devices share an identity. */
+  readonly onDuplicate?: (d: DuplicateSignal & { readonly site?: string; readonly device?: string }) => void;
 }
 
 export interface EmbeddedBroker {
@@ -47,6 +50,11 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
     authenticate: access.authenticate,
     authorizePublish: access.authorizePublish,
     authorizeSubscribe: access.authorizeSubscribe,
+  });
+  const duplicates = new DuplicateWatch();
+  broker.on('client', (client) => {
+    const signal = duplicates.connected(client.id, (client.conn as { remoteAddress?: string }).remoteAddress ?? 'unknown');
+    if (signal) o.onDuplicate?.({ ...signal, ...access.deviceOf(client) });
   });
   broker.on('clientError', (client, err) => {
     if (err.message.startsWith('maxInflightInbound exceeded')) access.refuse('inflight', { clientId: client.id }, `more than broker.maxInflight (${o.caps.maxInflight}) QoS 2 messages awaiting PUBREL`);

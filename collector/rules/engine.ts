@@ -12,6 +12,8 @@
  *                    is online; a summary or a `resumed` event resolves it.
  *   providerFallback the device runs on another execution provider than its first choice.
  *   modelChanged     the device's model differs from the one it ran before; resolves after `modelChangedHold`.
+ *   duplicateDevice  one client id keeps connecting from several addresses (two devices share an
+ *                    identity; seen by the embedded broker); resolves `duplicateClear` after the last sign.
  */
 import { createHash } from 'node:crypto';
 import { SCHEMAS, type EventMessage, type StatusMessage, type SummaryMessage } from '../../protocol/messages.js';
@@ -24,6 +26,7 @@ export const RULES = {
   cameraStalled: 'DriftlineCameraStalled',
   providerFallback: 'DriftlineProviderFallback',
   modelChanged: 'DriftlineModelChanged',
+  duplicateDevice: 'DriftlineDuplicateDevice',
 } as const;
 export type RuleName = keyof typeof RULES;
 
@@ -36,6 +39,8 @@ export interface RuleSettings {
   readonly modelChangedHoldMs: number;
   readonly resendMs: number;
   readonly runbookUrl: string;
+  /** duplicateDevice resolves this long after its last sign (default 10 min). */
+  readonly duplicateClearMs?: number;
 }
 
 export type AlertChange = 'fire' | 'update' | 'resolve' | 'resend';
@@ -72,6 +77,8 @@ export class RuleEngine {
   private readonly lastSent = new Map<string, number>();
   /** When each camera of an online device was last heard of (summary, or the birth that listed it). */
   private readonly cameraSeen = new Map<string, { at: number; windowMs: number }>();
+  /** When each duplicateDevice alert last had a sign, by fingerprint. */
+  private readonly duplicateSeen = new Map<string, number>();
 
   constructor(
     private readonly store: CollectorStore,
@@ -131,6 +138,18 @@ export class RuleEngine {
       const d = (e.detail ?? {}) as { previous?: string; current?: string; file?: string };
       if (d.current) this.modelChanged({ site: e.site, device: e.device }, d.previous ?? '', { name: d.file ?? 'model', sha256: d.current }, now);
     }
+  }
+
+  /** The embedded broker saw one client id connect again and again from several addresses. */
+  onDuplicateDevice(d: { clientId: string; addresses: readonly string[]; connects: number; site?: string; device?: string }, now: number): void {
+    const key = { site: d.site ?? '-', device: d.device ?? d.clientId };
+    this.duplicateSeen.set(this.fingerprint('duplicateDevice', key), now);
+    this.fire('duplicateDevice', key, now, {
+      severity: 'critical',
+      summary: `${d.site ? `${d.site}/${d.device}` : `client ${d.clientId}`}: two devices share one identity`,
+      description: `Client id ${d.clientId} connected ${d.connects} times within a minute from ${d.addresses.join(', ')}: each connection takes over the other's session, so neither device reports reliably. A cloned SD card or a copied config; give each device its own mqtt.device and credentials.`,
+      evidence: { clientId: d.clientId, addresses: [...d.addresses], connects: d.connects },
+    });
   }
 
   private modelChanged(key: Key, previous: string, model: { name: string; sha256: string }, now: number): void {
@@ -219,6 +238,10 @@ export class RuleEngine {
     }
     for (const a of [...this.active.values()]) {
       if (a.rule === 'modelChanged' && now - Date.parse(a.startsAt) >= this.o.modelChangedHoldMs) this.resolve('modelChanged', a.labels as unknown as Key, now);
+      if (a.rule === 'duplicateDevice' && now - (this.duplicateSeen.get(a.fingerprint) ?? 0) >= (this.o.duplicateClearMs ?? 600_000)) {
+        this.duplicateSeen.delete(a.fingerprint);
+        this.resolve('duplicateDevice', a.labels as unknown as Key, now);
+      }
     }
     for (const a of this.active.values()) {
       if (now - (this.lastSent.get(a.fingerprint) ?? 0) >= this.o.resendMs) {
