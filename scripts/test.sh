@@ -6,9 +6,9 @@
 #      root, or with sudo; otherwise it prints the one command to run and stops);
 #   2. starts Mosquitto on 127.0.0.1:1883 when nothing listens there (the tests' shared broker);
 #   3. installs the npm dependencies (npm ci) when node_modules is missing or older than the lock file;
-#   4. runs lint, typecheck and the test suite (npm test, which has its own time bound).
+#   4. runs lint, typecheck, the licence check and the test suite (npm test, which has its own time bound).
 #
-# Options: --no-lint skips lint and typecheck. Anything after `--` goes to npm test (e.g. a test file).
+# Options: --no-lint skips lint, typecheck and the licence check. Anything after `--` goes to npm test (e.g. a test file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,5 +74,6 @@ say "node $(node --version), npm $(npm --version)"
 if [ "$lint" -eq 1 ]; then
   npm run --silent lint
   npm run --silent typecheck
+  npm run --silent licenses   # offline: no AGPL/SSPL and no unreadable licence among the shipped packages
 fi
 npm test -- "$@"
