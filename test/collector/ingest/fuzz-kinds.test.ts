@@ -66,7 +66,7 @@ async function control(client: MqttClient, db: () => Database.Database, site: st
   }
   const q = db().prepare('SELECT seq, received_ts AS at FROM summaries WHERE site = ? AND device = ? AND seq >= ? AND seq < ?');
   let rows: { seq: number; at: number }[] = [];
-  await until(() => (rows = q.all([site, device, from, from + n]) as never).length === n, 30_000, `the control device's ${n} summaries`);
+  await until(() => (rows = q.all([site, device, from, from + n]) as { seq: number; at: number }[]).length === n, 30_000, `the control device's ${n} summaries`);
   return rows.map((r) => r.at - sent.get(r.seq)!);
 }
 
