@@ -7,7 +7,8 @@
  * browser that a failing test did not release) is listed and killed, so CI never waits on a stray.
  *
  * Usage: npm test [-- [node --test flags] [test files…]]
- *   With no files, every test/**\/*.test.ts runs; a folder stands for the test files under it.
+ *   With no files, every test/**\/*.test.ts runs but the fault-injection suite (test/faults: npm run
+ *   test:faults); a folder stands for the test files under it.
  * Environment:
  *   DRIFTLINE_TEST_BUDGET_S   bound for the whole run, seconds (default 900)
  *   DRIFTLINE_TEST_TIMEOUT_S  bound for one test file and each test in it, seconds (default 480:
@@ -35,11 +36,15 @@ function seconds(name: string, def: number): number {
   return n;
 }
 
-function testFiles(dir: string): string[] {
+/** Suites of their own, run by name (npm run test:faults), not as part of every `npm test`. */
+const SEPARATE = new Set([join(ROOT, 'test', 'faults')]);
+
+function testFiles(dir: string, top = dir): string[] {
   const out: string[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...testFiles(p));
+    if (e.isDirectory() && SEPARATE.has(p) && p !== top) continue;
+    if (e.isDirectory()) out.push(...testFiles(p, top));
     else if (e.name.endsWith('.test.ts')) out.push(relative(ROOT, p));
   }
   return out.sort();
