@@ -14,6 +14,9 @@ import { backoffDelay, type Backoff } from '../../lib/backoff.js';
 import type { Logger } from '../../lib/log.js';
 import { collectorFilters } from '../../protocol/topics.js';
 
+/** A session that lasted this long was healthy: the reconnect backoff starts again from its minimum. */
+const STABLE_MS = 10_000;
+
 export interface SubscriberOptions {
   readonly url: string;
   readonly client: IClientOptions;
@@ -33,6 +36,7 @@ export interface SubscriberOptions {
 export class Subscriber {
   private client: MqttClient | undefined;
   private attempt = 0;
+  private connectedAt = 0;
   private subscribed = false;
 
   constructor(private readonly o: SubscriberOptions) {}
@@ -68,8 +72,9 @@ export class Subscriber {
       }
     };
     client.on('connect', (ack) => {
-      this.attempt = 0;
-      client.options.reconnectPeriod = this.o.backoff.initialMs;
+      // The backoff starts again only once a session has lasted: a store that refuses every commit
+      // cuts each session at once, and reconnecting at the minimum delay would spin.
+      this.connectedAt = Date.now();
       const filters = collectorFilters(this.o.shareGroup);
       client.subscribe(filters, { qos: 1 }, (err) => {
         if (err) {
@@ -83,6 +88,8 @@ export class Subscriber {
     client.on('close', () => {
       if (this.subscribed) this.o.log.warn('lost the broker connection; reconnecting');
       this.subscribed = false;
+      if (this.connectedAt > 0 && Date.now() - this.connectedAt >= STABLE_MS) this.attempt = 0;
+      this.connectedAt = 0;
       client.options.reconnectPeriod = Math.round(backoffDelay(this.o.backoff, this.attempt++));
     });
     client.on('error', (e) => this.o.log.warn({ err: e.message }, 'broker connection error'));

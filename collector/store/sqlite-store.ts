@@ -97,6 +97,8 @@ export class SqliteStore implements CollectorStore {
   private readonly db: Database.Database;
   private readonly s: Record<string, Stmt>;
   private readonly lastSeqs = new Map<string, number>();
+  /** Timed bookkeeping writes that failed (a full disk); each is tried again on the next tick. */
+  flushFailures = 0;
   private readonly offsets = new Map<string, { summary: number; event: number }>();
   private readonly dirtyCameras = new Map<string, unknown[]>();
   private readonly dirtyDevices = new Map<string, unknown[]>();
@@ -158,7 +160,14 @@ export class SqliteStore implements CollectorStore {
       for (const row of this.dirtyCameras.values()) this.s.putCamera!.run(row);
       for (const row of this.dirtyDevices.values()) this.s.touch!.run(row);
     });
-    this.timer = setInterval(() => this.flush(), flushMs);
+    this.timer = setInterval(() => {
+      try {
+        this.flush();
+      } catch {
+        // A full disk: the bookkeeping stays dirty and is written on the next tick that succeeds.
+        this.flushFailures++;
+      }
+    }, flushMs);
     this.timer.unref();
   }
 
@@ -172,7 +181,11 @@ export class SqliteStore implements CollectorStore {
       this.db.exec('COMMIT');
     } catch (e) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      this.lastSeqs.clear(); // may hold rows that were rolled back
+      // The caches may name rows that were rolled back: forget them rather than claim a last seq
+      // whose summary is not stored (the next summaries of each camera write them again).
+      this.lastSeqs.clear();
+      this.dirtyCameras.clear();
+      this.dirtyDevices.clear();
       throw e;
     }
   }
