@@ -18,6 +18,7 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { lastSeqs } from '../helpers/collector.js';
+import { storedCounts, untilAsync } from './processes.js';
 
 export interface Accounting {
   produced: number;
@@ -65,6 +66,16 @@ export function account(o: AccountOf): Accounting {
   } finally {
     db.close();
   }
+}
+
+/**
+ * After the agent stopped: waits until the collector holds each camera's last seq the agent handed
+ * out. Not fatal: when something is missing, the accounting line says which seqs.
+ */
+export async function untilAllStored(o: AccountOf, ms = 30_000): Promise<void> {
+  const last = lastSeqs(o.agentDb, o.cameras);
+  const stored = (): Record<string, number> => storedCounts(o.collectorDb, o.site, o.device);
+  await untilAsync(() => o.cameras.every((c) => stored()[c] === last[c]), ms, 'every summary at the collector').catch(() => undefined);
 }
 
 export const accountingLine = (a: Accounting): string => `produced=${a.produced} stored=${a.stored} quarantined=${a.quarantined} duplicated=${a.duplicated} lost=${a.lost}`;
