@@ -49,7 +49,7 @@ class ReplaySource implements FrameSource {
   emit(): void {
     if (this.state !== 'streaming' || !this.onFrame) return;
     const data = this.frames[this.counters.frames % this.frames.length]!;
-    this.onFrame({ data, width: this.width, height: this.height, channels: 3, ts: Date.now(), index: this.counters.frames++ });
+    this.onFrame({ data, width: this.width, height: this.height, channels: 3, ts: Date.now(), mono: performance.now(), index: this.counters.frames++ });
   }
   async stop(): Promise<void> {
     this.state = 'stopped';

@@ -12,6 +12,7 @@ export interface QueuedFrame {
   readonly height: number;
   readonly channels: 3;
   ts: number;
+  mono: number;
   index: number;
 }
 
@@ -23,7 +24,7 @@ export class LatestFrame {
   dropped = 0;
 
   constructor(width: number, height: number) {
-    const mk = (): QueuedFrame => ({ data: new Uint8Array(width * height * 3), width, height, channels: 3, ts: 0, index: 0 });
+    const mk = (): QueuedFrame => ({ data: new Uint8Array(width * height * 3), width, height, channels: 3, ts: 0, mono: 0, index: 0 });
     this.buffers = [mk(), mk()];
   }
 
@@ -39,6 +40,7 @@ export class LatestFrame {
     const b = this.buffers[idx]!;
     b.data.set(f.data);
     b.ts = f.ts;
+    b.mono = f.mono;
     b.index = f.index;
     this.pendingIdx = idx;
   }

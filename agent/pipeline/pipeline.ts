@@ -13,6 +13,7 @@ import type { FrameWriter } from '../store/frame-writer.js';
 import { DETECTION_FEATURES, DetectionStats, type UncertaintyOptions } from '../telemetry/detection-stats.js';
 import { FRAME_FEATURES, FrameStats } from '../telemetry/frame-stats.js';
 import { WindowAggregator, type WindowSummary } from '../telemetry/window.js';
+import { ClockSteps } from './clock-steps.js';
 import { LatestFrame, type QueuedFrame } from './latest-frame.js';
 
 export interface PipelineCamera {
@@ -48,6 +49,18 @@ export interface PipelineOptions {
   readonly uncertainty?: UncertaintyOptions;
   /** Called after each window is written, with the camera's name and the window's frame losses. */
   readonly onWindow?: (camera: string, w: WindowSummary, drift: DriftResult | undefined, losses: { readonly cameraId: number; readonly dropped: number; readonly errors: number }) => void;
+  /** A change of the wall clock against the monotonic one, between two frames, beyond which it is a step (default 2000 ms). */
+  readonly clockStepMs?: number;
+  /**
+   * Called when a camera's frames show that the wall clock stepped by `stepMs` (positive: forward);
+   * its window was cut just before the frame stamped `ts`.
+   */
+  readonly onClockStep?: (camera: string, stepMs: number, ts: number) => void;
+  /**
+   * Writing a window to the store failed: returns true when the write is worth one retry (space was
+   * made). Either way the window still goes to onWindow: its summary matters more than the local copy.
+   */
+  readonly onStoreError?: (e: unknown) => boolean;
 }
 
 interface Runtime {
@@ -61,6 +74,7 @@ interface Runtime {
   readonly detStats: DetectionStats;
   readonly drift: CameraDrift | undefined;
   readonly counters: CameraCounters;
+  readonly clock: ClockSteps;
 }
 
 export class Pipeline {
@@ -90,6 +104,7 @@ export class Pipeline {
       window: new WindowAggregator(detector.model.names, o.windowMs ?? 60_000),
       droppedAtStart: 0,
       errorsAtStart: 0,
+      clock: new ClockSteps(o.clockStepMs ?? 2000),
     }));
   }
 
@@ -135,7 +150,7 @@ export class Pipeline {
    */
   private async loop(): Promise<void> {
     const det = this.detector;
-    let inflight: { r: Runtime; slot: Slot; ts: number; index: number; fs: Float64Array; inference: Promise<void> } | undefined;
+    let inflight: { r: Runtime; slot: Slot; ts: number; mono: number; index: number; fs: Float64Array; inference: Promise<void> } | undefined;
     while (this.running || inflight) {
       const r = this.running ? this.pick() : undefined;
       let next: { r: Runtime; slot: Slot; frame: QueuedFrame } | undefined;
@@ -171,7 +186,7 @@ export class Pipeline {
         // Copied per slot: the same camera's next frame may be summarised before this one is written.
         const fs = this.slotStats.get(slot)!;
         fs.set(nr.frameStats.compute(frame.data, frame.width, frame.height));
-        inflight = { r: nr, slot, ts: frame.ts, index: frame.index, fs, inference };
+        inflight = { r: nr, slot, ts: frame.ts, mono: frame.mono, index: frame.index, fs, inference };
         nr.queue.release();
       }
       if (finished) {
@@ -183,6 +198,11 @@ export class Pipeline {
           const t = f.slot.times;
           this.writer.add(f.r.cam.id, f.ts, f.index, f.fs, ds, t.preprocessMs, t.inferenceMs, t.postprocessMs);
           f.r.counters.processed++;
+          const step = f.r.clock.check(f.ts, f.mono);
+          if (step !== 0) {
+            if (this.o.windows && f.r.window.count > 0) this.closeWindow(f.r);
+            this.o.onClockStep?.(f.r.cam.source.name, step, f.ts);
+          }
           if (this.o.windows) {
             if (f.r.window.due(f.ts)) this.closeWindow(f.r);
             f.r.window.add(f.ts, f.fs, ds, f.r.detStats.classCounts, f.r.detStats.confHist, [t.preprocessMs, t.inferenceMs, t.postprocessMs]);
@@ -226,7 +246,17 @@ export class Pipeline {
     const errors = r.counters.errors - r.errorsAtStart;
     const summary = r.window.summary();
     const drift = r.drift?.close();
-    this.o.windows?.write(r.cam.id, summary, dropped, errors, drift);
+    try {
+      this.o.windows?.write(r.cam.id, summary, dropped, errors, drift);
+    } catch (e) {
+      if (this.o.onStoreError?.(e)) {
+        try {
+          this.o.windows?.write(r.cam.id, summary, dropped, errors, drift);
+        } catch {
+          // Kept only upstream: onWindow below still queues its summary.
+        }
+      }
+    }
     this.o.onWindow?.(r.cam.source.name, summary, drift, { cameraId: r.cam.id, dropped, errors });
     r.droppedAtStart = r.queue.dropped;
     r.errorsAtStart = r.counters.errors;

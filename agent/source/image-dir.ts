@@ -7,6 +7,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
+import type { Clock } from '../../lib/clock.js';
 import { BaseSource, type SourceFrame } from './source.js';
 
 export interface ImageDirSourceOptions {
@@ -17,6 +18,8 @@ export interface ImageDirSourceOptions {
   readonly height: number;
   readonly fps: number;
   readonly loop?: boolean;
+  /** The clock frames are stamped with; default the system's. */
+  readonly clock?: Clock;
 }
 
 const IMAGE = /\.(jpe?g|png|webp|tiff?|bmp|gif|avif)$/i;
@@ -43,11 +46,9 @@ export class ImageDirSource extends BaseSource {
   private files: string[] = [];
   private pos = 0;
   private busy = false;
-  private readonly view: { data: Uint8Array; width: number; height: number; channels: 3; ts: number; index: number };
 
   constructor(readonly o: ImageDirSourceOptions) {
-    super(o.name, o.width, o.height);
-    this.view = { data: new Uint8Array(0), width: o.width, height: o.height, channels: 3, ts: 0, index: 0 };
+    super(o.name, o.width, o.height, o.clock);
   }
 
   start(onFrame: (f: SourceFrame) => void): void {
@@ -92,9 +93,7 @@ export class ImageDirSource extends BaseSource {
         .toBuffer();
       if (this.state !== 'streaming') return;
       this.view.data = data;
-      this.view.ts = Date.now();
-      this.view.index = this.counters.frames++;
-      onFrame(this.view);
+      onFrame(this.stamp());
     } catch (e) {
       this.error(`${file}: ${(e as Error).message.split('\n')[0]}`);
     } finally {

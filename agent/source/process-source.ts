@@ -6,6 +6,7 @@
  * bytes count as life, so a slow camera is never killed; a starting one gets `startMs`); and, for a
  * paced source, a pipe paused after each frame until the pipeline has taken it.
  */
+import type { Clock } from '../../lib/clock.js';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -24,6 +25,8 @@ export interface ProcessSourceOptions {
   /** A process that has not written its first byte yet gets this long (at least stallMs; default START_MS, 10 s). */
   readonly startMs?: number;
   readonly backoff?: Backoff;
+  /** The clock frames are stamped with; default the system's. */
+  readonly clock?: Clock;
 }
 
 type Child = ChildProcessByStdio<null, Readable, Readable>;
@@ -41,7 +44,6 @@ export abstract class ProcessSource extends BaseSource {
   /** Paused by the pipeline until it has taken the last frame (paced sources only). */
   private held = false;
   private gotBytes = false;
-  private readonly view: { data: Uint8Array; width: number; height: number; channels: 3; ts: number; index: number };
 
   /** The program found at construction: a missing one fails there, not in a retry loop. */
   protected readonly program: string;
@@ -57,10 +59,10 @@ export abstract class ProcessSource extends BaseSource {
     program: string,
     pkg: string,
   ) {
-    super(o.name, o.width, o.height);
+    super(o.name, o.width, o.height, o.clock);
     this.program = requireProgram(program, pkg, `camera ${o.name}`);
     this.frame = new Uint8Array(o.width * o.height * 3);
-    this.view = { data: this.frame, width: o.width, height: o.height, channels: 3, ts: 0, index: 0 };
+    this.view.data = this.frame;
   }
 
   start(onFrame: (f: SourceFrame) => void): void {
@@ -166,9 +168,7 @@ export abstract class ProcessSource extends BaseSource {
         this.filled = 0;
         this.attempt = 0;
         this.setState('streaming');
-        this.view.ts = Date.now();
-        this.view.index = this.counters.frames++;
-        this.onFrame?.(this.view);
+        this.onFrame?.(this.stamp());
         if (this.held) {
           stdout.pause();
           if (off < chunk.length) stdout.unshift(chunk.subarray(off));

@@ -5,6 +5,8 @@
  * source that is merely slow: any bytes arriving count as life.
  */
 
+import { systemClock, type Clock } from '../../lib/clock.js';
+
 export const SOURCE_STATES = ['connecting', 'streaming', 'stalled', 'backoff', 'ended', 'stopped'] as const;
 export type SourceState = (typeof SOURCE_STATES)[number];
 
@@ -14,8 +16,10 @@ export interface SourceFrame {
   readonly width: number;
   readonly height: number;
   readonly channels: 3;
-  /** Capture time (ms since the epoch), taken when the last byte of the frame arrived. */
+  /** Capture time (ms since the epoch, wall clock), taken when the last byte of the frame arrived. */
   readonly ts: number;
+  /** The same instant on the monotonic clock (lib/clock.ts): what durations and clock steps are measured on. */
+  readonly mono: number;
   /** Frame counter of this source, across reconnects. */
   readonly index: number;
 }
@@ -51,6 +55,8 @@ export interface FrameSource {
 
 /** State, counters and events that every source kind shares. */
 export abstract class BaseSource implements FrameSource {
+  /** The frame handed to onFrame: one object per source, its fields overwritten per frame. */
+  protected readonly view: { data: Uint8Array; width: number; height: number; channels: 3; ts: number; mono: number; index: number };
   readonly counters: SourceCounters = { frames: 0, reconnects: 0, stalls: 0, errors: 0 };
   onEvent?: FrameSource['onEvent'];
   readonly paced: boolean = false;
@@ -60,7 +66,18 @@ export abstract class BaseSource implements FrameSource {
     readonly name: string,
     readonly width: number,
     readonly height: number,
-  ) {}
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.view = { data: new Uint8Array(0), width, height, channels: 3, ts: 0, mono: 0, index: 0 };
+  }
+
+  /** Stamps the view with the capture time and the next frame index. */
+  protected stamp(): SourceFrame {
+    this.view.ts = this.clock.now();
+    this.view.mono = this.clock.monotonic();
+    this.view.index = this.counters.frames++;
+    return this.view;
+  }
 
   get state(): SourceState {
     return this._state;

@@ -2,6 +2,7 @@
  * The synthetic line camera as a live source: frames from the renderer at a fixed rate, under a
  * condition schedule — keyframes interpolated linearly, e.g. gain falling by 40% over 10 minutes.
  */
+import type { Clock } from '../../lib/clock.js';
 import { LineCamera } from '../synth/camera.js';
 import { CONDITION_KEYS, DEFAULT_CONDITIONS, type Conditions } from '../synth/conditions.js';
 import { BaseSource, type SourceFrame } from './source.js';
@@ -42,6 +43,8 @@ export interface SyntheticSourceOptions {
   readonly schedule?: readonly Keyframe[];
   /** Clock for the schedule, in seconds since start; default wall time. Tests pass their own. */
   readonly clock?: () => number;
+  /** The clock frames are stamped with (lib/clock.ts); default the system's. */
+  readonly wallClock?: Clock;
 }
 
 export class SyntheticSource extends BaseSource {
@@ -50,15 +53,13 @@ export class SyntheticSource extends BaseSource {
 
   private timer: NodeJS.Timeout | undefined;
   private readonly camera: LineCamera;
-  private readonly view: { data: Uint8Array; width: number; height: number; channels: 3; ts: number; index: number };
   /** Conditions of the most recent frame. */
   current: Conditions = { ...DEFAULT_CONDITIONS };
 
   constructor(readonly o: SyntheticSourceOptions) {
-    super(o.name, o.width, o.height);
+    super(o.name, o.width, o.height, o.wallClock);
     this.camera = new LineCamera(o.width, o.height, o.seed);
     this.schedule = sortSchedule(o.schedule ?? []);
-    this.view = { data: new Uint8Array(0), width: o.width, height: o.height, channels: 3, ts: 0, index: 0 };
   }
 
   start(onFrame: (f: SourceFrame) => void): void {
@@ -69,9 +70,7 @@ export class SyntheticSource extends BaseSource {
       this.current = conditionsAt(this.schedule, clock());
       const f = this.camera.next(this.current);
       this.view.data = f.data;
-      this.view.ts = Date.now();
-      this.view.index = this.counters.frames++;
-      onFrame(this.view);
+      onFrame(this.stamp());
     };
     this.timer = setInterval(emit, 1000 / this.o.fps);
   }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LatestFrame } from '../../../agent/pipeline/latest-frame.js';
 
-const frame = (v: number, index: number) => ({ data: new Uint8Array(2 * 1 * 3).fill(v), width: 2, height: 1, channels: 3 as const, ts: index, index });
+const frame = (v: number, index: number) => ({ data: new Uint8Array(2 * 1 * 3).fill(v), width: 2, height: 1, channels: 3 as const, ts: index, mono: index, index });
 
 test('latest frame wins; replaced frames are counted; the frame being read is never overwritten', () => {
   const q = new LatestFrame(2, 1);

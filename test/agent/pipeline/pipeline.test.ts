@@ -167,3 +167,54 @@ test('a realtime file behaves like a live camera: faster than the pipeline, it d
   assert.equal(c.processed + c.dropped, c.offered, 'every frame is processed or counted as dropped');
   assert.equal(c.frames, c.processed);
 });
+
+test('a wall clock stepped back an hour, then forward two, cuts the window at each step: no window spans one, none ends before it starts', async (t) => {
+  const tmp = await mkdtemp(join(tmpdir(), 'driftline-pipe-clock-'));
+  const db = openDatabase(join(tmp, 'agent.db'));
+  t.after(() => db.close());
+  const id = Number(db.prepare('INSERT INTO cameras (name) VALUES (?)').run('cam').lastInsertRowid);
+  const model = await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 });
+  const detector = await Detector.open(model);
+  t.after(() => detector.close());
+  const writer = new FrameWriter(db, { flushMs: 200 });
+  // The injected clock: the wall clock is the machine's plus an offset the test moves.
+  let offset = 0;
+  const clock = { now: () => Date.now() + offset, monotonic: () => performance.now() };
+  const source = new SyntheticSource({ name: 'cam', width: 160, height: 120, fps: 20, seed: 3, wallClock: clock });
+  const steps: { camera: string; stepMs: number; ts: number }[] = [];
+  let closed = 0;
+  const pipeline = new Pipeline(detector, writer, [{ id, source }], {
+    windowMs: 1000,
+    windows: new WindowWriter(db),
+    onWindow: () => closed++,
+    onClockStep: (camera, stepMs, ts) => steps.push({ camera, stepMs, ts }),
+  });
+  pipeline.start();
+  t.after(() => pipeline.stop());
+  await until(() => closed >= 2, 60_000, 'two windows on the true clock');
+  offset = -3_600_000;
+  await until(() => steps.length === 1, 30_000, 'the backward step seen');
+  await until(() => closed >= 4, 60_000, 'windows after the backward step');
+  offset = 3_600_000;
+  await until(() => steps.length === 2, 30_000, 'the forward step seen');
+  await until(() => closed >= 6, 60_000, 'windows after the forward step');
+  await pipeline.stop();
+
+  assert.equal(steps.length, 2);
+  assert.equal(steps[0]!.camera, 'cam');
+  // Measured between two frames on two clocks: the step plus or minus a frame's scheduling noise.
+  assert.ok(Math.abs(steps[0]!.stepMs + 3_600_000) < 1000, `back an hour: ${steps[0]!.stepMs}`);
+  assert.ok(Math.abs(steps[1]!.stepMs - 7_200_000) < 1000, `forward two hours: ${steps[1]!.stepMs}`);
+  const ws = db.prepare('SELECT start_ts AS start, end_ts AS end, frames FROM windows WHERE camera_id = ? ORDER BY id').all(id) as { start: number; end: number; frames: number }[];
+  assert.equal(ws.reduce((a, w) => a + w.frames, 0), pipeline.counters[0]!.processed, 'every frame is in one window');
+  for (const w of ws) {
+    assert.ok(w.end >= w.start, `ordered: ${JSON.stringify(w)}`);
+    assert.ok(w.end - w.start < 2000, `no window spans a step: ${JSON.stringify(w)}`);
+  }
+  // The windows follow the clock: true time, an hour back, an hour ahead.
+  const at = (ts: number): number => Math.round((ts - Date.now()) / 3_600_000);
+  const eras = ws.map((w) => at(w.start));
+  assert.deepEqual([...new Set(eras)], [0, -1, 1], `eras in order: ${eras.join(' ')}`);
+  const cut = ws.findIndex((w) => at(w.start) === -1);
+  assert.ok(steps[0]!.ts >= ws[cut]!.start && steps[0]!.ts <= ws[cut]!.end, 'the frame that showed the step opens the next window');
+});
