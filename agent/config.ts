@@ -123,6 +123,7 @@ export const AGENT_SCHEMA: Schema = {
       path: { kind: 'string', default: 'data/agent.db', path: true, doc: 'database file (WAL mode; -wal and -shm files sit beside it); the default is relative to the working directory' },
       flushMs: { kind: 'number', integer: true, min: 10, max: 60_000, default: 500, doc: 'batch interval for per-frame rows' },
       maxBytes: { kind: 'number', integer: true, min: 1 << 20, default: 1 << 30, doc: 'disk budget for the database, bytes' },
+      minFreeBytes: { kind: 'number', integer: true, min: 0, default: 64 << 20, doc: 'free space kept on the store\'s filesystem: below it, retention sheds telemetry as if over maxBytes, and a storageFull event is sent' },
       frameRetentionDays: { kind: 'number', min: 0.001, default: 7, doc: 'per-frame rows older than this are deleted' },
       windowRetentionDays: { kind: 'number', min: 0.001, default: 90, doc: 'window aggregates older than this are deleted' },
       retentionIntervalSeconds: { kind: 'number', min: 1, default: 60, doc: 'how often retention runs' },
@@ -132,7 +133,10 @@ export const AGENT_SCHEMA: Schema = {
   telemetry: {
     kind: 'object',
     doc: 'per-window aggregates of the per-frame telemetry',
-    fields: { windowSeconds: { kind: 'number', min: 1, max: 86_400, default: 60, doc: 'window length; one aggregate row per camera per window' } },
+    fields: {
+      windowSeconds: { kind: 'number', min: 1, max: 86_400, default: 60, doc: 'window length; one aggregate row per camera per window' },
+      clockStepSeconds: { kind: 'number', min: 0.1, max: 86_400, default: 2, doc: 'a wall-clock change this large between two frames (against the monotonic clock) is a clock step: the window is cut there and a clockStep event sent' },
+    },
   },
   drift: {
     kind: 'object',
@@ -235,8 +239,8 @@ export interface AgentConfig {
     candidateFloor: number;
     resize: (typeof RESIZE_MODES)[number];
   };
-  readonly store: { path: string; flushMs: number; maxBytes: number; frameRetentionDays: number; windowRetentionDays: number; retentionIntervalSeconds: number; synchronous: 'normal' | 'full' };
-  readonly telemetry: { windowSeconds: number };
+  readonly store: { path: string; flushMs: number; maxBytes: number; minFreeBytes: number; frameRetentionDays: number; windowRetentionDays: number; retentionIntervalSeconds: number; synchronous: 'normal' | 'full' };
+  readonly telemetry: { windowSeconds: number; clockStepSeconds: number };
   readonly drift: {
     enabled: boolean;
     profile: string;

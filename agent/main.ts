@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
 import { basename } from 'node:path';
+import { systemClock, type Clock } from '../lib/clock.js';
 import { driftlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { clientOptions, describeBroker } from '../lib/mqtt-options.js';
@@ -29,6 +30,7 @@ import { SyntheticSource } from './source/synthetic.js';
 import { openDatabase } from './store/database.js';
 import { FrameWriter } from './store/frame-writer.js';
 import { Retention } from './store/retention.js';
+import { StorageWatch } from './store/storage-watch.js';
 import { WindowWriter } from './store/window-writer.js';
 
 const DAY = 86_400_000;
@@ -46,12 +48,12 @@ export interface RunningAgent {
   stop(): Promise<readonly CameraCounters[]>;
 }
 
-function buildSource(name: string, s: AgentConfig['cameras'][number]['source']): FrameSource {
+function buildSource(name: string, s: AgentConfig['cameras'][number]['source'], clock: Clock): FrameSource {
   if (s.kind === 'synthetic') {
     const schedule = s.schedule.map(({ at, ...conditions }) => ({ at, conditions }));
-    return new SyntheticSource({ name, width: s.width, height: s.height, fps: s.fps, seed: s.seed, schedule });
+    return new SyntheticSource({ name, width: s.width, height: s.height, fps: s.fps, seed: s.seed, schedule, wallClock: clock });
   }
-  if (s.kind === 'images') return new ImageDirSource({ name, path: s.path, width: s.width, height: s.height, fps: s.fps, loop: s.loop });
+  if (s.kind === 'images') return new ImageDirSource({ name, path: s.path, width: s.width, height: s.height, fps: s.fps, loop: s.loop, clock });
   if (s.kind === 'gstreamer') {
     const source =
       s.preset === 'jetson-csi'
@@ -59,7 +61,7 @@ function buildSource(name: string, s: AgentConfig['cameras'][number]['source']):
         : s.preset === 'rtsp-nvdec'
           ? { preset: s.preset, url: s.url, latencyMs: s.latencyMs }
           : { preset: s.preset, pipeline: s.pipeline };
-    return new GstreamerSource({ name, width: s.width, height: s.height, finite: s.finite, stallMs: s.stallSeconds * 1000, source });
+    return new GstreamerSource({ name, width: s.width, height: s.height, finite: s.finite, stallMs: s.stallSeconds * 1000, source, clock });
   }
   return new FfmpegSource({
     name,
@@ -70,6 +72,7 @@ function buildSource(name: string, s: AgentConfig['cameras'][number]['source']):
     loop: s.loop,
     realtime: s.realtime,
     stallMs: s.stallSeconds * 1000,
+    clock,
   });
 }
 
@@ -96,14 +99,20 @@ function loadDrift(config: AgentConfig, read: AgentChecks['profile'], sha256: st
   return { file, judge, profile };
 }
 
-export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
+export interface AgentDeps {
+  /** The clock the agent reads (lib/clock.ts): the system's, unless a test moves it. */
+  readonly clock?: Clock;
+}
+
+export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {}): Promise<RunningAgent> {
+  const clock = deps.clock ?? systemClock;
   // Everything that can be wrong with files and programs is found first, all at once, before
   // anything is created on disk: a start that fails leaves nothing behind.
   const checks = await checkAgent(config, { matchModel: false });
   checks.throwIfAny();
   for (const w of checks.warnings) log.warn(w);
   const mqttClient = config.mqtt.url ? clientOptions(config.mqtt, 'mqtt', config.mqtt.clientId || `driftline-agent-${config.mqtt.site}-${config.mqtt.device || HOST_DEVICE}`) : undefined;
-  const sources = config.cameras.map((c) => buildSource(c.name, c.source));
+  const sources = config.cameras.map((c) => buildSource(c.name, c.source, clock));
   const model = await loadModel(config.model.path, { providers: config.model.providers, intraOpThreads: config.model.threads, log });
   const detector = await Detector.open(model, {
     conf: config.model.conf,
@@ -119,7 +128,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   try {
     const drift = loadDrift(config, checks.profile, model.sha256);
     db = openDatabase(config.store.path, { synchronous: config.store.synchronous });
-    return startPipeline(config, log, { mqttClient, sources, model, detector, drift, db });
+    return startPipeline(config, log, { mqttClient, sources, model, detector, drift, db, clock });
   } catch (e) {
     await detector.close();
     db?.close();
@@ -135,31 +144,59 @@ interface Parts {
   readonly detector: Detector;
   readonly drift: ReturnType<typeof loadDrift>;
   readonly db: ReturnType<typeof openDatabase>;
+  readonly clock: Clock;
 }
 
-function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sources, model, detector, drift, db }: Parts): RunningAgent {
+function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sources, model, detector, drift, db, clock }: Parts): RunningAgent {
   const upsert = db.prepare('INSERT INTO cameras (name) VALUES (?) ON CONFLICT(name) DO UPDATE SET name = excluded.name RETURNING id');
-  const writer = new FrameWriter(db, {
-    flushMs: config.store.flushMs,
-    onFlush: (_n, e) => e && log.warn({ err: e.message, pending: writer.pending }, 'telemetry flush failed; rows kept for retry'),
-  });
   const retention = new Retention(db, {
     frameMaxAgeMs: config.store.frameRetentionDays * DAY,
     windowMaxAgeMs: config.store.windowRetentionDays * DAY,
     maxBytes: config.store.maxBytes,
+    minFreeBytes: config.store.minFreeBytes,
+  });
+  // Device-wide reports go on every camera's topic; `sent` remembers which took it, for a retry.
+  const everyCamera = (kind: 'storageFull' | 'storageRecovered', message: string, detail: Record<string, unknown>): (() => boolean) => {
+    const sent = new Set<string>();
+    return () => {
+      if (!link) return true;
+      for (const c of config.cameras) if (!sent.has(c.name) && link.event(c.name, kind, message, detail) > 0) sent.add(c.name);
+      return sent.size === config.cameras.length;
+    };
+  };
+  const storage = new StorageWatch(retention, {
+    minFreeBytes: config.store.minFreeBytes,
+    clock,
+    onFull: (r) => {
+      log.error({ ...r, store: config.store.path }, 'storage full: shedding telemetry by the retention policy (the outbox is kept)');
+      return everyCamera('storageFull', `the store is out of space (${Math.round(r.freeBytes / 1024)} KiB free): telemetry shed by the retention policy`, { ...r })();
+    },
+    onRecovered: (r) => {
+      log.info({ ...r, store: config.store.path }, 'storage recovered');
+      return everyCamera('storageRecovered', `the store has space again (${Math.round(r.freeBytes / 1024)} KiB free) after ${r.fullForSeconds} s`, { ...r })();
+    },
+  });
+  const writer = new FrameWriter(db, {
+    flushMs: config.store.flushMs,
+    onFlush: (_n, e) => {
+      if (!e) return;
+      storage.writeFailed(e);
+      log.warn({ err: e.message, pending: writer.pending }, 'telemetry flush failed; rows kept for retry');
+    },
   });
   const retentionTimer = setInterval(() => {
     try {
-      const r = retention.enforce();
+      const r = retention.enforce(clock.now());
       if (r.framesDeleted + r.windowsDeleted > 0) log.info(r, 'retention');
+      storage.afterPass(r);
     } catch (e) {
-      log.warn({ err: (e as Error).message }, 'retention failed');
+      if (!storage.writeFailed(e)) log.warn({ err: (e as Error).message }, 'retention failed');
     }
   }, config.store.retentionIntervalSeconds * 1000);
   retentionTimer.unref();
   const cameras = config.cameras.map((c, i) => {
     const source = sources[i]!;
-    let lastError = 0;
+    let lastError = Number.NEGATIVE_INFINITY;
     let wasDown = false;
     source.onEvent = (e) => {
       if (e.type === 'state') {
@@ -174,8 +211,8 @@ function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sources, 
       } else {
         log.warn({ camera: c.name, reason: e.reason }, `camera ${c.name} error`);
         // At most one error event per camera per minute: a camera in a reconnect loop must not flood the outbox.
-        if (Date.now() - lastError > 60_000) {
-          lastError = Date.now();
+        if (clock.monotonic() - lastError > 60_000) {
+          lastError = clock.monotonic();
           link?.event(c.name, 'sourceError', e.reason);
         }
       }
@@ -190,12 +227,30 @@ function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sources, 
         jpegQuality: config.review.jpegQuality,
       })
     : undefined;
-  const link = mqttClient ? openLink(config, mqttClient, db, model, log) : undefined;
+  const link = mqttClient ? openLink(config, mqttClient, db, model, log, clock, (e) => storage.writeFailed(e)) : undefined;
+  const steps = new Map<string, { lastEventMono: number; unreported: number }>();
   const reviewInWindow = db.prepare('SELECT file, ts, reason FROM review_samples WHERE camera_id = ? AND ts >= ? AND ts <= ? ORDER BY ts LIMIT 64');
   const reference = drift ? Object.fromEntries(Object.entries(drift.profile.features).map(([k, f]) => [k, { mean: f.mean, std: f.std }])) : undefined;
   const last = new Map<string, string>();
   const pipeline = new Pipeline(detector, writer, cameras, {
     windowMs: config.telemetry.windowSeconds * 1000,
+    clockStepMs: config.telemetry.clockStepSeconds * 1000,
+    onStoreError: (e) => {
+      const retry = storage.writeFailed(e);
+      log.warn({ err: (e as Error).message, retry }, 'window not written to the store; its summary is still sent');
+      return retry;
+    },
+    onClockStep: (camera, stepMs, ts) => {
+      log.warn({ camera, stepMs, ts }, `the wall clock stepped ${stepMs > 0 ? 'forward' : 'back'} by ${(Math.abs(stepMs) / 1000).toFixed(1)} s: camera ${camera}'s window was cut there`);
+      // At most one event per camera per minute: a clock that keeps stepping must not flood the outbox.
+      const s = steps.get(camera) ?? { lastEventMono: Number.NEGATIVE_INFINITY, unreported: 0 };
+      steps.set(camera, s);
+      s.unreported++;
+      if (clock.monotonic() - s.lastEventMono < 60_000) return;
+      s.lastEventMono = clock.monotonic();
+      link?.event(camera, 'clockStep', `the wall clock stepped ${stepMs > 0 ? 'forward' : 'back'} by ${(Math.abs(stepMs) / 1000).toFixed(1)} s; the window was cut there`, { stepMs: Math.round(stepMs), steps: s.unreported });
+      s.unreported = 0;
+    },
     windows: new WindowWriter(db),
     ...(drift ? { drift: cameras.map(() => new CameraDrift(drift.judge, drift.profile.calibration, { h: config.drift.cusumH })) } : {}),
     ...(review ? { review } : {}),
@@ -240,7 +295,7 @@ function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sources, 
 
 type Model = Awaited<ReturnType<typeof loadModel>>;
 
-function openLink(config: AgentConfig, client: IClientOptions, db: ReturnType<typeof openDatabase>, model: Model, log: Logger): DeviceLink {
+function openLink(config: AgentConfig, client: IClientOptions, db: ReturnType<typeof openDatabase>, model: Model, log: Logger, clock: Clock, onWriteFailed: (e: unknown) => boolean): DeviceLink {
   const m = config.mqtt;
   const device = m.device || HOST_DEVICE;
   const identity = {
@@ -264,6 +319,8 @@ function openLink(config: AgentConfig, client: IClientOptions, db: ReturnType<ty
       maxInflight: m.maxInflight,
       outboxMaxRows: m.outboxMaxRows,
       backoff: { initialMs: m.reconnectMinMs, maxMs: m.reconnectMaxMs, jitter: 0.5 },
+      clock,
+      onWriteFailed,
     },
     log,
   );

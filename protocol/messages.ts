@@ -14,7 +14,7 @@ export const SCHEMAS = {
 
 export const SUMMARY_STATUSES = ['ok', 'warn', 'alert', 'insufficient', 'unscored'] as const;
 export type SummaryStatus = (typeof SUMMARY_STATUSES)[number];
-export const EVENT_KINDS = ['stalled', 'resumed', 'sourceError', 'providerFallback', 'modelChanged'] as const;
+export const EVENT_KINDS = ['stalled', 'resumed', 'sourceError', 'providerFallback', 'modelChanged', 'clockStep', 'storageFull', 'storageRecovered'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 const segment = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' } as const;
@@ -128,6 +128,10 @@ export const EVENT_SCHEMA = {
           },
         },
       },
+    },
+    {
+      if: { properties: { kind: { const: 'clockStep' } } },
+      then: { required: ['detail'], properties: { detail: { type: 'object', required: ['stepMs'], properties: { stepMs: { type: 'number', minimum: -1e13, maximum: 1e13 }, steps: { type: 'integer', minimum: 1 } } } } },
     },
     {
       if: { properties: { kind: { const: 'providerFallback' } } },

@@ -6,6 +6,7 @@
  */
 import type { IClientOptions } from 'mqtt';
 import type { Backoff } from '../../lib/backoff.js';
+import { systemClock, type Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
 import { eventTopic, statusTopic, summaryTopic } from '../../protocol/topics.js';
 import type { EventKind } from '../../protocol/messages.js';
@@ -21,6 +22,10 @@ export interface LinkOptions {
   readonly maxInflight: number;
   readonly outboxMaxRows: number;
   readonly backoff: Backoff;
+  /** The wall clock for event and status times (default the system's). */
+  readonly clock?: Clock;
+  /** A write to the outbox failed: returns true when space was made and the write is worth one retry. */
+  readonly onWriteFailed?: (e: unknown) => boolean;
 }
 
 export class DeviceLink {
@@ -28,21 +33,23 @@ export class DeviceLink {
   readonly publisher: Publisher;
   /** Messages the outbox refused (database write failed). */
   lost = 0;
+  private readonly clock: Clock;
 
   constructor(
     db: Db,
     readonly identity: Identity,
-    o: LinkOptions,
+    private readonly o: LinkOptions,
     private readonly log: Logger,
   ) {
+    this.clock = o.clock ?? systemClock;
     this.outbox = new Outbox(db, o.outboxMaxRows);
     this.publisher = new Publisher(this.outbox, {
       url: o.url,
       client: o.client,
       statusTopic: statusTopic(identity.site, identity.device),
-      birth: () => JSON.stringify(birth({ ...identity, epoch: this.outbox.epoch })),
-      will: () => JSON.stringify(offline(identity)),
-      offline: () => JSON.stringify(offline(identity)),
+      birth: () => JSON.stringify(birth({ ...identity, epoch: this.outbox.epoch }, this.clock.now())),
+      will: () => JSON.stringify(offline(identity, this.clock.now())),
+      offline: () => JSON.stringify(offline(identity, this.clock.now())),
       drainPerSecond: o.drainPerSecond,
       maxInflight: o.maxInflight,
       backoff: o.backoff,
@@ -63,7 +70,7 @@ export class DeviceLink {
 
   event(camera: string, kind: EventKind, message: string, detail?: Record<string, unknown>): number {
     const { site, device } = this.identity;
-    return this.enqueue(`${camera}/event`, (seq) => ({ topic: eventTopic(site, device, camera), payload: JSON.stringify(event(this.identity, camera, seq, kind, message, detail)) }));
+    return this.enqueue(`${camera}/event`, (seq) => ({ topic: eventTopic(site, device, camera), payload: JSON.stringify(event(this.identity, camera, seq, kind, message, detail, this.clock.now())) }));
   }
 
   private enqueue(stream: string, build: (seq: number) => { topic: string; payload: string }): number {
@@ -71,10 +78,21 @@ export class DeviceLink {
     let seq = 0;
     try {
       seq = this.outbox.enqueue(stream, build);
-    } catch (e) {
-      this.lost++;
-      this.log.error({ err: (e as Error).message, stream }, 'outbox write failed: message not stored');
-      return 0;
+    } catch (first) {
+      let e = first;
+      // Disk full: the store sheds telemetry (never the outbox) and the write is tried once more.
+      if (this.o.onWriteFailed?.(e)) {
+        try {
+          seq = this.outbox.enqueue(stream, build);
+        } catch (again) {
+          e = again;
+        }
+      }
+      if (seq === 0) {
+        this.lost++;
+        this.log.error({ err: (e as Error).message, stream }, 'outbox write failed: message not stored');
+        return 0;
+      }
     }
     if (this.outbox.dropped > before) this.log.warn({ dropped: this.outbox.dropped - before, maxRows: this.outbox.maxRows }, 'outbox full: oldest messages dropped');
     this.publisher.notify();

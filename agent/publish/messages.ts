@@ -98,6 +98,6 @@ export function summary(id: Identity, r: WindowReport, seq: number): SummaryMess
   return m;
 }
 
-export function event(id: Identity, camera: string, seq: number, kind: EventKind, message: string, detail?: Record<string, unknown>): EventMessage {
-  return { schema: SCHEMAS.event, site: id.site, device: id.device, camera, seq, ts: Date.now(), kind, message: message.slice(0, 1024), ...(detail ? { detail } : {}) };
+export function event(id: Identity, camera: string, seq: number, kind: EventKind, message: string, detail?: Record<string, unknown>, ts = Date.now()): EventMessage {
+  return { schema: SCHEMAS.event, site: id.site, device: id.device, camera, seq, ts, kind, message: message.slice(0, 1024), ...(detail ? { detail } : {}) };
 }

@@ -11,7 +11,7 @@
  */
 import { unlinkSync } from 'node:fs';
 import { PRIVATE_FILE, privateDir } from '../../lib/private-files.js';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
 import type { Db } from '../store/database.js';
@@ -115,9 +115,16 @@ export class ReviewSampler {
         await writeFile(join(this.o.dir, file), jpeg, { mode: PRIVATE_FILE });
         this.insert.run([f.cameraId, f.ts, f.frame, f.reason, file, w, h, jpeg.length, JSON.stringify(f.detections), JSON.stringify(f.stats)]);
         this.saved++;
-        this.enforceCap();
       } catch {
         this.failed++;
+        // A disk that filled mid-write leaves a truncated file: it goes, as its row never came.
+        await rm(join(this.o.dir, file), { force: true }).catch(() => undefined);
+        return;
+      }
+      try {
+        this.enforceCap();
+      } catch {
+        // The cap is enforced again after the next save.
       }
     });
   }

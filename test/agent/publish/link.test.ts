@@ -75,7 +75,10 @@ test('link: retained birth, backlog in order at the drain rate, schema-valid pay
   // INFLIGHT go at once (the in-flight window), the rest at DRAIN_PER_S per second.
   const minMs = ((BACKLOG - INFLIGHT) / DRAIN_PER_S) * 1000;
   const tookMs = got.at(-1)!.at - got[0]!.at;
-  assert.ok(tookMs >= minMs * 0.97, `drained at the configured rate: ${tookMs.toFixed(0)} ms for what takes at least ${minMs} ms`);
+  // A lower bound only (a loaded machine drains slower, never faster). The span is measured from the
+  // first arrival, and tokens accrue while that one is in transit: on a busy machine that is a few
+  // hundred ms, hence the margin. Without the rate limit the backlog arrives in a few ms.
+  assert.ok(tookMs >= minMs * 0.8, `drained at the configured rate: ${tookMs.toFixed(0)} ms for what takes at least ${minMs} ms`);
   const v = check<SummaryMessage>(got[0]!.m, SCHEMAS.summary);
   assert.ok(v.ok, v.ok ? '' : v.reason);
   assert.equal(got[0]!.m.drivers![0]!.alert, null);

@@ -1,0 +1,110 @@
+/**
+ * Disk full is a normal event on an edge box: a small SD card, a log that grew, a review folder on
+ * the same partition. This watch turns it into a state the agent can act on and report:
+ *
+ * - a write that fails for lack of space (SQLite's SQLITE_FULL, or ENOSPC) makes retention shed at
+ *   once, under pressure, so that the write can be tried again;
+ * - after every retention pass it compares the filesystem's free space with `minFreeBytes`.
+ *
+ * It reports each change of state once: full (with what was shed and the error) and recovered (free
+ * space back above the floor, and no write failed since the last pass). A report that the outbox
+ * could not take (the disk was too full even for that) is tried again on the next pass; `send`
+ * must then be safe to call again (it remembers what it already sent).
+ */
+import type { Clock } from '../../lib/clock.js';
+import type { Retention, RetentionResult } from './retention.js';
+
+export interface StorageFull {
+  readonly freeBytes: number;
+  readonly minFreeBytes: number;
+  readonly framesShed: number;
+  readonly windowsShed: number;
+  readonly error: string;
+}
+
+export interface StorageRecovered {
+  readonly freeBytes: number;
+  readonly fullForSeconds: number;
+}
+
+export interface StorageWatchOptions {
+  readonly minFreeBytes: number;
+  readonly clock: Clock;
+  /** Sends the report; returns false when it could not be queued (it is offered again later). */
+  readonly onFull: (r: StorageFull) => boolean;
+  readonly onRecovered: (r: StorageRecovered) => boolean;
+}
+
+/** True for an error that means the disk (or the database's size limit) is full. */
+export function isDiskFull(e: unknown): boolean {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'SQLITE_IOERR_WRITE') return true;
+  return /database or disk is full|no space left on device/i.test((e as Error | undefined)?.message ?? '');
+}
+
+export class StorageWatch {
+  /** Since when (monotonic ms) the store has been full; undefined while it is not. */
+  private fullSince: number | undefined;
+  private failedSincePass = false;
+  private readonly unsent: (() => boolean)[] = [];
+  /** Writes that failed for lack of space, and retention passes run under pressure. */
+  failures = 0;
+
+  constructor(
+    private readonly retention: Retention,
+    private readonly o: StorageWatchOptions,
+  ) {}
+
+  get full(): boolean {
+    return this.fullSince !== undefined;
+  }
+
+  /**
+   * A write failed. Returns true when it was for lack of space and retention shed something, so
+   * that trying the write once more is worthwhile; false for any other error.
+   */
+  writeFailed(e: unknown): boolean {
+    if (!isDiskFull(e)) return false;
+    this.failures++;
+    this.failedSincePass = true;
+    let r: RetentionResult | undefined;
+    try {
+      r = this.retention.enforce(this.o.clock.now(), { pressure: true });
+    } catch {
+      // Retention itself could not write: the next pass tries again.
+    }
+    this.enterFull(r, (e as Error).message);
+    return r !== undefined && (r.framesDeleted + r.windowsDeleted > 0 || r.bytesAfter < r.bytesBefore);
+  }
+
+  /** After each retention pass: the free space decides between full and recovered. */
+  afterPass(r: RetentionResult): void {
+    const failed = this.failedSincePass;
+    this.failedSincePass = false;
+    if (r.freeBytes < this.o.minFreeBytes) this.enterFull(r, `free space ${r.freeBytes} bytes is under store.minFreeBytes (${this.o.minFreeBytes})`);
+    else if (this.fullSince !== undefined && !failed) {
+      const fullForSeconds = Math.round((this.o.clock.monotonic() - this.fullSince) / 1000);
+      this.fullSince = undefined;
+      this.offer(() => this.o.onRecovered({ freeBytes: r.freeBytes, fullForSeconds }));
+    }
+    while (this.unsent.length > 0 && this.unsent[0]!()) this.unsent.shift();
+  }
+
+  private enterFull(r: RetentionResult | undefined, error: string): void {
+    if (this.fullSince !== undefined) return;
+    this.fullSince = this.o.clock.monotonic();
+    const report: StorageFull = {
+      freeBytes: r?.freeBytes ?? 0,
+      minFreeBytes: this.o.minFreeBytes,
+      framesShed: r?.framesDeleted ?? 0,
+      windowsShed: r?.windowsDeleted ?? 0,
+      error: error.slice(0, 300),
+    };
+    this.offer(() => this.o.onFull(report));
+  }
+
+  /** Sends now, or keeps it for the next pass, behind any report still unsent: they go in order. */
+  private offer(send: () => boolean): void {
+    if (this.unsent.length > 0 || !send()) this.unsent.push(send);
+  }
+}
