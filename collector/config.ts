@@ -39,7 +39,7 @@ export const COLLECTOR_SCHEMA: Schema = {
     fields: {
       maxPayloadBytes: { kind: 'number', integer: true, min: 1024, max: 16 << 20, default: 256 << 10, doc: 'larger payloads are rejected unread' },
       maxSeqJump: { kind: 'number', integer: true, min: 1, default: 10_000, doc: 'a summary whose seq is further than this ahead of its camera\'s last is quarantined until the device continues from it (docs/mqtt.md)' },
-      clockSkewSeconds: { kind: 'number', min: 0, default: 300, doc: 'message times (a window\'s end, an event\'s ts) further ahead of the collector\'s clock are rejected (reason time)' },
+      clockSkewSeconds: { kind: 'number', min: 0, default: 300, doc: 'a summary whose window ends further ahead of the collector\'s clock (or ends before it starts) is quarantined with the reason; an event or status with such a ts is rejected (reason time)' },
     },
   },
   store: {

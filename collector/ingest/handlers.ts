@@ -7,6 +7,9 @@
  * seen by rules) until the device's following summaries continue from it; a gap is counted once,
  * and at most `maxSeqJump`.
  *
+ * A summary whose window times fail the collector's check (ingest.ts: ordered, not ahead of the
+ * collector's clock beyond the skew) is quarantined too, with the reason; it is never released.
+ *
  * A birth with a new `epoch` means the device's seqs started again at 1 (its database is new): from
  * then on its seqs are stored after the highest the collector has, so they count as new.
  */
@@ -47,10 +50,15 @@ export function handlers(store: CollectorStore, rules: RuleEngine, log: Logger, 
       store.putStatus(m, now);
       runRules(() => rules.onStatus(m, previous, now));
     },
-    summary(received, now, receivedRaw) {
+    summary(received, now, receivedRaw, timeProblem) {
       const { m, raw } = shifted(received, receivedRaw, store.seqOffsets(received.site, received.device, received.camera).summary);
       const last = store.lastSeq(m.site, m.device, m.camera);
       if (last > 0 && m.seq <= last) return 'duplicate';
+      if (timeProblem) {
+        if (store.quarantine(m, now, raw, `time: ${timeProblem}`) === 'duplicate') return 'duplicate';
+        log.warn({ device: `${m.site}/${m.device}`, camera: m.camera, seq: m.seq, reason: timeProblem }, 'summary quarantined: its window times fail the clock check');
+        return 'quarantined';
+      }
       if (last > 0 && m.seq > last + seq.maxSeqJump) {
         const top = store.quarantineTop(m.site, m.device, m.camera);
         if (top === 0 || m.seq !== top + 1) {

@@ -18,7 +18,8 @@ export type Handled = 'stored' | 'duplicate' | 'quarantined';
 
 export interface Handlers {
   status(m: StatusMessage, now: number): void;
-  summary(m: SummaryMessage, now: number, raw: string): Handled;
+  /** `timeProblem`: the window's times fail the collector's check; it is quarantined with that reason. */
+  summary(m: SummaryMessage, now: number, raw: string, timeProblem?: string): Handled;
   event(m: EventMessage, now: number, raw: string): Handled;
 }
 
@@ -107,11 +108,13 @@ export class Ingest {
       return this.reject('identity', topic, `payload names ${m.site}/${m.device}${'camera' in m ? `/${m.camera}` : ''}`);
     }
     const late = this.timeProblem(m, now);
-    if (late) return this.reject('time', topic, late);
+    // A summary with bad times is kept apart (quarantined, with the reason), not dropped: it is the
+    // device's data, and a clock that was wrong for an hour must not cost an hour of windows.
+    if (late && t.kind !== 'summary') return this.reject('time', topic, late);
     let handled: Handled = 'stored';
     try {
       if (t.kind === 'status') this.handlers.status(m as StatusMessage, now);
-      else if (t.kind === 'summary') handled = this.handlers.summary(m as SummaryMessage, now, text);
+      else if (t.kind === 'summary') handled = this.handlers.summary(m as SummaryMessage, now, text, late);
       else handled = this.handlers.event(m as EventMessage, now, text);
     } catch (e) {
       if (!(e instanceof RuleFailure)) {

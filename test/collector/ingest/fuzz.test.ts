@@ -39,6 +39,7 @@ function cases(site: string, device: string, rng: Rng, n: number): Case[] {
   const out: Case[] = [];
   const valid = (): Record<string, unknown> => summaryMsg(site, device, 'cam', 1) as unknown as Record<string, unknown>;
   const pick = <T>(a: readonly T[]): T => a[rng.int(0, a.length - 1)]!;
+  let timeSeq = 0;
   const generators: (() => Case)[] = [
     // Random bytes that cannot be JSON (a 0xff byte is never valid UTF-8 JSON text).
     () => ({ payload: Buffer.from([0xff, ...Array.from({ length: rng.int(0, 300) }, () => rng.int(0, 255))]), reason: 'json' }),
@@ -52,8 +53,10 @@ function cases(site: string, device: string, rng: Rng, n: number): Case[] {
     () => ({ payload: Buffer.from(JSON.stringify(pick([1, 'summary', [1, 2], null, true, [valid()]]))), reason: 'schema' }),
     () => ({ payload: Buffer.from('['.repeat(5000) + ']'.repeat(5000)), reason: 'schema' }),
     // A well-formed summary whose times cannot be: it ends before it starts, or in the far future.
+    // It is quarantined with the reason, not dropped (a seq of its own, so none is a repeat).
     () => {
       const m = valid();
+      m.seq = 1_000_000 + timeSeq++;
       if (rng.int(0, 1) === 0) m.end = (m.start as number) - rng.int(1, 60_000);
       else m.end = Date.now() + rng.int(301, 10_000_000) * 1000;
       return { payload: Buffer.from(JSON.stringify(m)), reason: 'time' };
@@ -98,9 +101,14 @@ test('fuzz: 1,200 malformed payloads are counted and dropped, the collector stay
   }
   const expected: Record<string, number> = { oversized: 0, topic: 0, json: 0, schema: 0, identity: 0, time: 0 };
   for (const c of bad) expected[c.reason]!++;
-  await until(() => collector.ingest.rejectedTotal >= bad.length && collector.store.summaries(site, device, 'cam').length === seq, 60_000, 'every payload to be handled');
+  const badTimes = expected.time!;
+  expected.time = 0; // a summary with bad times is quarantined, not rejected
+  const rejects = bad.length - badTimes;
+  await until(() => collector.ingest.rejectedTotal >= rejects && collector.ingest.counters.quarantined >= badTimes && collector.store.summaries(site, device, 'cam').length === seq, 60_000, 'every payload to be handled');
   assert.deepEqual({ ...collector.ingest.counters.rejected }, expected, 'rejects by reason match what was sent');
-  assert.ok(Object.values(expected).filter((n) => n > 0).length === 5, 'every kind of malformed payload was sent (all but topic: one topic here)');
+  assert.ok(Object.values(expected).filter((n) => n > 0).length === 4 && badTimes > 0, 'every kind of malformed payload was sent (all but topic: one topic here)');
+  assert.equal(collector.ingest.counters.quarantined, badTimes, 'every summary with impossible times is quarantined');
+  assert.equal(collector.store.quarantineSize(), badTimes);
   assert.deepEqual(collector.store.summaries(site, device, 'cam').map((s) => s.seq), Array.from({ length: seq }, (_, i) => i + 1), 'every valid summary stored, once');
   assert.equal(collector.ingest.counters.failed, 0);
   const health = await (await fetch(`${collector.httpUrl}/healthz`)).json();

@@ -82,13 +82,21 @@ test('a seq at or below the last stored is a duplicate, even when that seq was n
   assert.equal(ingest.counters.duplicates.summary, 2);
 });
 
-test('window times: ordered and not ahead of the collector clock beyond the skew; old backlog windows are fine', async (t) => {
-  const { ingest, clock, send } = await collector(t);
-  assert.equal(send(onTime(clock, 1, { start: clock.now, end: clock.now - 1 })), 'time', 'end < start');
-  assert.equal(send(onTime(clock, 1, { end: 8.64e15 })), 'time', 'an end in the year 275760');
-  assert.equal(send(onTime(clock, 1, { start: clock.now + 200_000, end: clock.now + 260_000 })), 'accepted', 'within the 300 s skew');
-  assert.equal(send(onTime(clock, 2, { start: clock.now - 86_400_000, end: clock.now - 86_340_000 })), 'accepted', 'a day old: a backlog after an outage');
-  assert.equal(ingest.counters.rejected.time, 2);
+test('window times: ordered and not ahead of the collector clock beyond the skew, or quarantined with the reason; old backlog windows are fine', async (t) => {
+  const { ingest, store, clock, send } = await collector(t);
+  assert.equal(send(onTime(clock, 1, { start: clock.now, end: clock.now - 1 })), 'quarantined', 'end < start');
+  assert.equal(send(onTime(clock, 2, { end: 8.64e15 })), 'quarantined', 'an end in the year 275760');
+  assert.equal(send(onTime(clock, 3, { start: clock.now + 200_000, end: clock.now + 260_000 })), 'accepted', 'within the 300 s skew');
+  assert.equal(send(onTime(clock, 4, { start: clock.now - 86_400_000, end: clock.now - 86_340_000 })), 'accepted', 'a day old: a backlog after an outage');
+  assert.equal(send(onTime(clock, 2, { end: 8.64e15 })), 'duplicate', 'a quarantined summary sent again is a repeat');
+  assert.equal(ingest.counters.quarantined, 2, 'kept apart, with the reason, not dropped');
+  assert.equal(ingest.counters.rejected.time, 0);
+  assert.deepEqual(store.summaries('s', 'd', 'c').map((m) => m.seq), [3, 4], 'the rules never see them');
+  assert.equal(store.quarantineSize(), 2);
+  // An event's time is checked too; events are not quarantined but rejected, and counted.
+  const event = Buffer.from(JSON.stringify({ schema: SCHEMAS.event, site: 's', device: 'd', camera: 'c', seq: 1, ts: clock.now + 3_600_000, kind: 'stalled', message: 'x' }));
+  assert.equal(ingest.handle(eventTopic('s', 'd', 'c'), event), 'time');
+  assert.equal(ingest.counters.rejected.time, 1);
 });
 
 test('a warn window claiming to start 400 s ago does not skip the 300 s hold: holds run on the collector clock', async (t) => {
