@@ -22,6 +22,7 @@ import { TestBroker } from '../helpers/mosquitto.js';
 import { releaser } from '../helpers/ports.js';
 import { sleep } from '../helpers/wait.js';
 import { account, report, untilAllStored } from './accounting.js';
+import { storedEvents } from './events.js';
 import { driftline, storedCounts, untilAsync } from './processes.js';
 
 const FULL_S = 20;
@@ -45,18 +46,6 @@ function fill(dir: string): string {
     closeSync(fd);
   }
   return file;
-}
-
-/** Events of one kind the collector stored for the device, per camera. */
-function events(collectorDb: string, site: string, device: string, kind: string): { camera: string; detail: Record<string, number | string> }[] {
-  const db = new Database(collectorDb, { readonly: true, fileMustExist: true });
-  try {
-    db.pragma('busy_timeout = 2000');
-    const rows = db.prepare('SELECT camera, payload FROM events WHERE site = ? AND device = ? AND kind = ? ORDER BY received_ts').all([site, device, kind]) as { camera: string; payload: string }[];
-    return rows.map((r) => ({ camera: r.camera, detail: (JSON.parse(r.payload) as { detail: Record<string, number | string> }).detail }));
-  } finally {
-    db.close();
-  }
 }
 
 /** Per-frame rows in the agent's store, read while it runs (WAL: a reader does not block it). */
@@ -114,20 +103,20 @@ test(`agent data directory full for ${FULL_S} s: it keeps running, sheds telemet
   const ballast = fill(disk);
   const framesWhenFull = frames(agentDb);
   const storedWhenFull = total(stored());
-  await untilAsync(() => events(collector.store.file, site, device, 'storageFull').length === CAMERAS.length, 60_000, 'a storageFull event on every camera', said);
+  await untilAsync(() => storedEvents(collector.store.file, site, device, 'storageFull').length === CAMERAS.length, 60_000, 'a storageFull event on every camera', said);
   await sleep(FULL_S * 1000);
   assert.equal(agent.proc.exitCode, null, `the agent is still running; ${said()}`);
-  const full = events(collector.store.file, site, device, 'storageFull');
+  const full = storedEvents(collector.store.file, site, device, 'storageFull');
   assert.deepEqual(full.map((e) => e.camera).sort(), CAMERAS, 'one report per camera, not one per failed write');
   assert.ok(Number(full[0]!.detail.framesShed) > 0 || frames(agentDb) < framesWhenFull, `telemetry was shed: ${JSON.stringify(full[0]!.detail)}, frames ${framesWhenFull} -> ${frames(agentDb)}`);
   assert.ok(total(stored()) > storedWhenFull + CAMERAS.length, `summaries kept coming while the disk was full (${storedWhenFull} -> ${total(stored())})`);
 
   rmSync(ballast);
-  await untilAsync(() => events(collector.store.file, site, device, 'storageRecovered').length === CAMERAS.length, 60_000, 'a storageRecovered event on every camera', said);
-  const recovered = events(collector.store.file, site, device, 'storageRecovered')[0]!.detail;
+  await untilAsync(() => storedEvents(collector.store.file, site, device, 'storageRecovered').length === CAMERAS.length, 60_000, 'a storageRecovered event on every camera', said);
+  const recovered = storedEvents(collector.store.file, site, device, 'storageRecovered')[0]!.detail;
   assert.ok(Number(recovered.freeBytes) >= 2 << 20 && Number(recovered.fullForSeconds) >= FULL_S, JSON.stringify(recovered));
   await sleep(3000);
-  assert.equal(events(collector.store.file, site, device, 'storageFull').length, CAMERAS.length, 'no second storageFull once there is room');
+  assert.equal(storedEvents(collector.store.file, site, device, 'storageFull').length, CAMERAS.length, 'no second storageFull once there is room');
 
   await agent.stop();
   assert.equal(await agent.exited, 0, `a clean stop; ${said()}`);
