@@ -27,6 +27,7 @@ export const RULES = {
   providerFallback: 'DriftlineProviderFallback',
   modelChanged: 'DriftlineModelChanged',
   duplicateDevice: 'DriftlineDuplicateDevice',
+  storageFull: 'DriftlineStorageFull',
 } as const;
 export type RuleName = keyof typeof RULES;
 
@@ -134,7 +135,16 @@ export class RuleEngine {
         description: e.message,
         evidence: e.detail ?? {},
       });
-    } else if (e.kind === 'modelChanged') {
+    } else if (e.kind === 'storageFull') {
+      // Device-wide: sent on every camera's topic, one alert for the device.
+      this.fire('storageFull', { site: e.site, device: e.device }, now, {
+        severity: 'warning',
+        summary: `${e.site}/${e.device} is out of disk space`,
+        description: `${e.message}. The agent sheds its local telemetry (per-frame rows first, then windows) to keep running; summaries still flow. Free space on the device.`,
+        evidence: e.detail ?? {},
+      });
+    } else if (e.kind === 'storageRecovered') this.resolve('storageFull', { site: e.site, device: e.device }, now);
+    else if (e.kind === 'modelChanged') {
       const d = (e.detail ?? {}) as { previous?: string; current?: string; file?: string };
       if (d.current) this.modelChanged({ site: e.site, device: e.device }, d.previous ?? '', { name: d.file ?? 'model', sha256: d.current }, now);
     }

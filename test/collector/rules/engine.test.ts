@@ -139,3 +139,17 @@ test('an active alert is not raised twice, is re-sent on the cadence, and surviv
   assert.equal(store.alert(acked.id)!.ack?.comment, 'looking');
   assert.equal(again.acknowledge('0000000000000000', 'x', '', last), undefined);
 });
+
+test('storage full: one device alert from the events on every camera; storageRecovered resolves it', async (t) => {
+  const { rules, changes } = await engine(t);
+  const ev = (camera: string, seq: number, kind: 'storageFull' | 'storageRecovered'): EventMessage => ({
+    schema: SCHEMAS.event, site: 's', device: 'd', camera, seq, ts: 0, kind, message: 'the store is out of space', detail: { freeBytes: 1024, framesShed: 500 },
+  });
+  for (const c of ['a', 'b', 'c']) rules.onEvent(ev(c, 1, 'storageFull'), 10_000);
+  const fired = changes.filter(([r]) => r === 'storageFull');
+  assert.deepEqual(fired.map(([r, c, a]) => [r, c, a.labels.camera, a.severity]), [['storageFull', 'fire', undefined, 'warning']], 'one alert for the device, not one per camera');
+  assert.deepEqual(fired[0]![2].evidence, { freeBytes: 1024, framesShed: 500 });
+  assert.match(fired[0]![2].annotations.runbook_url!, /#storagefull$/);
+  for (const c of ['a', 'b', 'c']) rules.onEvent(ev(c, 2, 'storageRecovered'), 60_000);
+  assert.deepEqual(changes.filter(([r]) => r === 'storageFull').map(([, c]) => c), ['fire', 'resolve']);
+});
