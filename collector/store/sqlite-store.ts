@@ -142,9 +142,10 @@ export class SqliteStore implements CollectorStore {
       pruneEvents: p('DELETE FROM events WHERE received_ts < ?'),
       pruneQuarantine: p('DELETE FROM quarantine WHERE received_ts < ?'),
       quarantine: p('INSERT OR IGNORE INTO quarantine (site, device, camera, seq, received_ts, reason, payload) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      quarantineTop: p('SELECT max(seq) AS seq FROM quarantine WHERE site = ? AND device = ? AND camera = ?'),
-      quarantined: p('SELECT received_ts AS receivedTs, payload FROM quarantine WHERE site = ? AND device = ? AND camera = ? ORDER BY seq'),
-      unquarantine: p('DELETE FROM quarantine WHERE site = ? AND device = ? AND camera = ?'),
+      // Summaries held for their times (reason `time: …`) are never released: only seq jumps are.
+      quarantineTop: p("SELECT max(seq) AS seq FROM quarantine WHERE site = ? AND device = ? AND camera = ? AND reason NOT LIKE 'time:%'"),
+      quarantined: p("SELECT received_ts AS receivedTs, payload FROM quarantine WHERE site = ? AND device = ? AND camera = ? AND reason NOT LIKE 'time:%' ORDER BY seq"),
+      unquarantine: p("DELETE FROM quarantine WHERE site = ? AND device = ? AND camera = ? AND reason NOT LIKE 'time:%'"),
       quarantineCount: p('SELECT count(*) AS n FROM quarantine'),
       offsets: p('SELECT summary_offset AS summary, event_offset AS event FROM epochs WHERE site = ? AND device = ? AND camera = ?'),
       deviceSeqs: p(`SELECT camera, max(s) AS summary, max(e) AS event FROM (

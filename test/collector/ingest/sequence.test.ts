@@ -93,6 +93,13 @@ test('window times: ordered and not ahead of the collector clock beyond the skew
   assert.equal(ingest.counters.rejected.time, 0);
   assert.deepEqual(store.summaries('s', 'd', 'c').map((m) => m.seq), [3, 4], 'the rules never see them');
   assert.equal(store.quarantineSize(), 2);
+  // A seq jump quarantined and then released takes only its own kind along: bad times stay apart.
+  clock.now += 60_000;
+  assert.equal(send(onTime(clock, 20_000)), 'quarantined', 'a seq jump');
+  clock.now += 60_000;
+  assert.equal(send(onTime(clock, 20_001)), 'accepted', 'continued: released');
+  assert.deepEqual(store.summaries('s', 'd', 'c').map((m) => m.seq), [3, 4, 20_000, 20_001]);
+  assert.equal(store.quarantineSize(), 2, 'the two with impossible times are still apart');
   // An event's time is checked too; events are not quarantined but rejected, and counted.
   const event = Buffer.from(JSON.stringify({ schema: SCHEMAS.event, site: 's', device: 'd', camera: 'c', seq: 1, ts: clock.now + 3_600_000, kind: 'stalled', message: 'x' }));
   assert.equal(ingest.handle(eventTopic('s', 'd', 'c'), event), 'time');
