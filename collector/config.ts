@@ -50,6 +50,7 @@ export const COLLECTOR_SCHEMA: Schema = {
       retentionDays: { kind: 'number', min: 0.001, default: 30, doc: 'summaries and events older than this are deleted' },
       alertRetentionDays: { kind: 'number', min: 0.001, default: 180, doc: 'resolved alerts older than this are deleted' },
       pruneIntervalSeconds: { kind: 'number', min: 1, default: 3600, doc: 'how often retention runs' },
+      cacheBytes: { kind: 'number', integer: true, min: 1 << 19, default: 4 << 20, doc: 'SQLite page cache, bytes: memory the store may hold once its database has grown past it' },
     },
   },
   rules: {
@@ -114,7 +115,7 @@ export interface CollectorConfig {
     maxInflight: number;
   };
   readonly ingest: { maxPayloadBytes: number; maxSeqJump: number; clockSkewSeconds: number };
-  readonly store: { path: string; retentionDays: number; alertRetentionDays: number; pruneIntervalSeconds: number };
+  readonly store: { path: string; retentionDays: number; alertRetentionDays: number; pruneIntervalSeconds: number; cacheBytes: number };
   readonly rules: {
     evalIntervalSeconds: number;
     driftForSeconds: number;

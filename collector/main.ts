@@ -93,7 +93,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
       release.push(() => embedded?.close());
     }
     release.push(undoCreate(config.store.path));
-    const store = new SqliteStore(config.store.path);
+    const store = new SqliteStore(config.store.path, undefined, { cacheBytes: config.store.cacheBytes });
     release.push(() => store.close());
     const brokerUrl = b.url || embedded!.url;
     const late: { subscriber?: Subscriber; running?: RunningCollector } = {};

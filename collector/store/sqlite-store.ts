@@ -71,9 +71,17 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
-function open(file: string): Database.Database {
+/**
+ * SQLite's page cache for this connection, in bytes. better-sqlite3 builds SQLite with a 16 MiB default;
+ * the cache fills as the database grows and then stays full, which a soak reads as growth for hours.
+ * Set on purpose: small, because ingest appends and the API reads recent rows (docs/performance.md).
+ */
+export const DEFAULT_CACHE_BYTES = 4 << 20;
+
+function open(file: string, cacheBytes: number): Database.Database {
   try {
     const db = openPrivateDatabase(file);
+    db.pragma(`cache_size = ${-Math.max(64, Math.round(cacheBytes / 1024))}`); // negative: KiB
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
@@ -108,8 +116,9 @@ export class SqliteStore implements CollectorStore {
   constructor(
     readonly file: string,
     flushMs = 500,
+    o: { readonly cacheBytes?: number } = {},
   ) {
-    this.db = open(file);
+    this.db = open(file, o.cacheBytes ?? DEFAULT_CACHE_BYTES);
     const p = (sql: string): Stmt => this.db.prepare(sql);
     this.s = {
       putStatus: p(`INSERT INTO devices (site, device, state, last_seen, status) VALUES (?, ?, ?, ?, ?)

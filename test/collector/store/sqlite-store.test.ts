@@ -64,3 +64,12 @@ test('a database from a newer collector is refused with a coded error', async (t
   raw.close();
   assert.throws(() => new SqliteStore(f), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_STORE') && /newer than this collector/.test(e.message));
 });
+
+test("the page cache is the configured size, not better-sqlite3's 16 MiB build default", async (t) => {
+  const pages = (s: SqliteStore): number => (s as unknown as { db: Database.Database }).db.pragma('cache_size', { simple: true }) as number;
+  const a = open(t, await file());
+  assert.equal(pages(a), -4096, '4 MiB by default, in KiB (a negative cache_size)');
+  const b = new SqliteStore(await file(), undefined, { cacheBytes: 1 << 20 });
+  t.after(() => b.close());
+  assert.equal(pages(b), -1024);
+});
