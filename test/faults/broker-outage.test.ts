@@ -1,13 +1,14 @@
 /**
- * Fault: the broker is down under load. A real `driftline agent` with 4 synthetic cameras publishes
- * through a private Mosquitto (persistence on) to a collector on a persistent session. The broker
- * stops for OUTAGE_S: the agent keeps producing windows into its outbox, its memory stays bounded
- * (the backlog is on disk, not in the heap), and once the broker is back the backlog drains, oldest
- * first, so each camera's summaries are stored as seq 1..N in that order, each once.
+ * Fault: the broker is down for several minutes under load. A real `driftline agent` with 4
+ * synthetic cameras publishes through a private Mosquitto (persistence on) to a collector on a
+ * persistent session. The broker stops for OUTAGE_S (3 minutes, issue 11: "several minutes under 4
+ * cameras"): the agent keeps producing windows into its outbox, its memory stays bounded (the
+ * backlog is on disk, not in the heap: the peak RSS during the outage stays within 1.5 x what it
+ * was before), and once the broker is back the backlog drains, oldest first, so each camera's
+ * summaries are stored as seq 1..N in that order, each once.
  *
- * Issue 11 asks for "several minutes" of outage. 60 s keeps the suite's time sane in CI on a
- * 2-core machine and already queues 30 windows per camera (120 outbox rows); nothing in the agent
- * behaves differently after minute one (reconnects back off to reconnectMaxMs, which is 1 s here).
+ * 3 minutes queue 90 windows per camera (360 outbox rows) and keep the suite's time sane in CI on
+ * a 2-core machine (this file takes about 4.5 minutes: under the 480 s per file of npm test).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
@@ -21,12 +22,13 @@ import { sleep } from '../helpers/wait.js';
 import { account, report, untilAllStored } from './accounting.js';
 import { agentSetup, outboxRows, rssKiB, startAgent, storedCounts, untilAsync } from './processes.js';
 
-const OUTAGE_S = 60;
+/** The outage: several minutes. */
+const OUTAGE_S = 180;
 const WINDOW_S = 2;
 /** Windows per camera stored before the outage: the agent is warmed up, its RSS settled. */
 const BEFORE = 4;
 
-test(`broker down ${OUTAGE_S} s under 4 cameras: outbox holds the backlog, RSS bounded, drains in seq order, nothing lost`, { timeout: 300_000 }, async (t) => {
+test(`broker down ${OUTAGE_S} s under 4 cameras: outbox holds the backlog, RSS bounded, drains in seq order, nothing lost`, { timeout: 450_000 }, async (t) => {
   const t0 = Date.now();
   const release = releaser(t);
   const broker = await TestBroker.start();
@@ -52,9 +54,14 @@ test(`broker down ${OUTAGE_S} s under 4 cameras: outbox holds the backlog, RSS b
   const outageStart = Date.now();
   let peak = 0;
   let backlog = 0;
+  /** The peak RSS of each minute of the outage, for the report: a heap that grew with the backlog would climb here. */
+  const minutes: number[] = [];
   while (Date.now() - outageStart < OUTAGE_S * 1000) {
     assert.equal(agent.proc.exitCode, null, `the agent keeps running through the outage; ${said()}`);
-    peak = Math.max(peak, rssKiB(pid));
+    const rss = rssKiB(pid);
+    peak = Math.max(peak, rss);
+    const m = Math.floor((Date.now() - outageStart) / 60_000);
+    minutes[m] = Math.max(minutes[m] ?? 0, rss);
     backlog = outboxRows(setup.db);
     await sleep(1000);
   }
@@ -74,7 +81,7 @@ test(`broker down ${OUTAGE_S} s under 4 cameras: outbox holds the backlog, RSS b
   report(
     t,
     account(of),
-    `backlog=${backlog} rows; rss before=${before} KiB peak during outage=${peak} KiB; duplicates at ingest=${collector.ingest.counters.duplicates.summary}; took ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+    `backlog=${backlog} rows; rss before=${before} KiB peak during outage=${peak} KiB (per minute: ${minutes.join(', ')}); duplicates at ingest=${collector.ingest.counters.duplicates.summary}; took ${((Date.now() - t0) / 1000).toFixed(0)} s`,
   );
   for (const cam of setup.cameras) {
     const all = Array.from({ length: last[cam]! }, (_, i) => i + 1);

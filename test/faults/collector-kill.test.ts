@@ -1,10 +1,17 @@
 /**
  * Fault: the collector is killed with SIGKILL in the middle of ingesting a backlog, three times,
- * and started again on the same store. It runs as `driftline collector` on an external broker (a
- * private Mosquitto, persistence on) with a persistent session, so the broker queues what arrives
- * while it is away and re-delivers what it had not acknowledged. It acknowledges a message only
- * after the group commit that stored it, so a kill between storing and acknowledging gives a
- * re-delivery (a duplicate at ingest), never a loss.
+ * and started again on the same store (and, for its embedded broker, on the same port).
+ *
+ * External broker: it runs as `driftline collector` on a private Mosquitto (persistence on) with a
+ * persistent session, so the broker queues what arrives while it is away and re-delivers what it
+ * had not acknowledged. It acknowledges a message only after the group commit that stored it, so a
+ * kill between storing and acknowledging gives a re-delivery (a duplicate at ingest), never a loss.
+ *
+ * Embedded broker (aedes, in the collector's process: the default, for the demo and small sites):
+ * the kill takes the broker down with it, and with it every session and queued message (aedes keeps
+ * them in memory). What should make that safe is the agent's outbox: what it has not seen
+ * acknowledged stays there, and the agent sends it again once the collector is back on its port.
+ * It does not today (a todo, see EMBEDDED_LOSES): the embedded broker acknowledges too early.
  *
  * "Mid-ingest": each restart meets a backlog (the agent publishes 4 summaries a second while the
  * collector is down), and the test kills it as soon as the first of that backlog is in its
@@ -14,11 +21,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { lastSeqs, uniqueName } from '../helpers/collector.js';
 import { TestBroker } from '../helpers/mosquitto.js';
-import { freePort, releaser } from '../helpers/ports.js';
+import { freePort, releaser, type Release } from '../helpers/ports.js';
 import { sleep } from '../helpers/wait.js';
 import { account, report, untilAllStored } from './accounting.js';
 import { agentSetup, driftline, startAgent, storedCounts, untilAsync, type Proc } from './processes.js';
@@ -29,23 +36,54 @@ const DOWN_S = 8;
 const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
 
 test(`collector killed with SIGKILL mid-ingest, ${KILLS} times, external broker: every seq stored once, nothing lost`, { timeout: 300_000 }, async (t) => {
-  const t0 = Date.now();
   const release = releaser(t);
   const broker = await TestBroker.start();
   release('broker', () => broker.stop());
-  const dir = await mkdtemp(join(tmpdir(), 'driftline-fault-ckill-'));
+  await killMidIngest(t, release, {
+    name: 'ckill',
+    brokerUrl: broker.url,
+    broker: { url: broker.url, clientId: uniqueName('fault-collector'), sessionExpirySeconds: 600, reconnectMinMs: 100, reconnectMaxMs: 1000 },
+  });
+});
+
+/**
+ * Known to lose summaries (so marked todo: it runs and prints its accounting line, and does not fail
+ * the suite; drop the todo once the collector is fixed). Two causes, both in the collector:
+ * - aedes acknowledges a device's QoS 1 PUBLISH (PUBACK) before it forwards it
+ *   (node_modules/aedes/lib/handlers/publish.js, enqueuePublish, case 1), so the outbox row is deleted
+ *   while the message is still on its way to the collector's own client, whose acknowledgement
+ *   after the commit (collector/broker/subscriber.ts) no longer protects anything; a kill loses what
+ *   is in between;
+ * - collector/main.ts starts the embedded broker (startEmbeddedBroker) before the store, the HTTP
+ *   server and its own subscription (subscriber.start(), then an asynchronous SUBSCRIBE): a device
+ *   that reconnects in that gap has its backlog acknowledged and dropped, as nobody subscribes yet.
+ */
+const EMBEDDED_LOSES = 'the embedded broker acknowledges before the collector stores (see above)';
+
+test(`collector with its embedded broker killed with SIGKILL mid-ingest, ${KILLS} times: the agent's outbox re-sends, every seq stored once, nothing lost`, { timeout: 300_000, todo: EMBEDDED_LOSES }, async (t) => {
+  const release = releaser(t);
+  // The broker lives and dies with the collector: the same port on every restart, so the agent finds it again.
+  const port = await freePort();
+  await killMidIngest(t, release, {
+    name: 'ckill-embedded',
+    brokerUrl: `mqtt://127.0.0.1:${port}`,
+    broker: { host: '127.0.0.1', port, clientId: uniqueName('fault-collector'), reconnectMinMs: 100, reconnectMaxMs: 1000 },
+  });
+});
+
+/**
+ * The scenario: a collector (`driftline collector`, its `broker` section as given) and a 4-camera
+ * agent on `brokerUrl`; KILLS times the collector is killed, stays down DOWN_S, is started again
+ * and killed as soon as the first of the backlog is in its database; then a last collector takes
+ * everything, the agent stops, and the accounting line must say lost=0 duplicated=0.
+ */
+async function killMidIngest(t: TestContext, release: Release, o: { name: string; brokerUrl: string; broker: Record<string, unknown> }): Promise<void> {
+  const t0 = Date.now();
+  const dir = await mkdtemp(join(tmpdir(), `driftline-fault-${o.name}-`));
   const collectorDb = join(dir, 'collector.db');
   const httpPort = await freePort();
   const collectorConfig = join(dir, 'collector.yaml');
-  await writeFile(
-    collectorConfig,
-    JSON.stringify({
-      broker: { url: broker.url, clientId: uniqueName('fault-collector'), sessionExpirySeconds: 600, reconnectMinMs: 100, reconnectMaxMs: 1000 },
-      store: { path: collectorDb },
-      http: { port: httpPort },
-      notify: { mqtt: false },
-    }),
-  );
+  await writeFile(collectorConfig, JSON.stringify({ broker: o.broker, store: { path: collectorDb }, http: { port: httpPort }, notify: { mqtt: false } }));
   let runs = 0;
   const startCollector = async (): Promise<Proc> => {
     const c = driftline(release, `collector run ${++runs}`, ['collector', '--config', collectorConfig]);
@@ -60,8 +98,8 @@ test(`collector killed with SIGKILL mid-ingest, ${KILLS} times, external broker:
   let collector = await startCollector();
 
   const site = uniqueName('site');
-  const device = uniqueName('fault-ckill');
-  const setup = await agentSetup(dir, { url: broker.url, site, device, cameras: 4, windowSeconds: 1 });
+  const device = uniqueName(`fault-${o.name}`);
+  const setup = await agentSetup(dir, { url: o.brokerUrl, site, device, cameras: 4, windowSeconds: 1 });
   const agent = startAgent(release, 'agent', setup);
   const stored = (): Record<string, number> => storedCounts(collectorDb, site, device);
   await untilAsync(() => setup.cameras.every((c) => (stored()[c] ?? 0) >= 2), 90_000, 'the first summaries', () => `the agent said: ${agent.stderr()}`);
@@ -97,7 +135,7 @@ test(`collector killed with SIGKILL mid-ingest, ${KILLS} times, external broker:
   await collector.stop();
   assert.equal(await collector.exited, 0, `the last collector stops cleanly; it said: ${collector.stderr()}`);
   report(t, account(of), `${kills.join('; ')}; took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-});
+}
 
 /** The collector's database, read-only, once the restarted collector has it open. */
 async function openWhenThere(file: string): Promise<Database.Database> {

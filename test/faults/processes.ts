@@ -53,13 +53,25 @@ export interface AgentSetup {
 /**
  * Writes an agent config (`configName` in `dir`, agent.yaml by default; the database is always
  * dir/agent.db, so two configs can run one store): `cameras` synthetic cameras (small frames, a low rate, so several agents
- * and their brokers fit on a 2-core machine), short windows, no review frames.
+ * and their brokers fit on a 2-core machine), short windows, no review frames. `sources` replaces the
+ * synthetic cameras with these, by camera name (an ffmpeg camera, say); `drift` is the drift section.
  */
 export async function agentSetup(
   dir: string,
-  o: { url: string; site: string; device: string; cameras?: number; windowSeconds?: number; fps?: number; mqtt?: Record<string, unknown>; configName?: string },
+  o: {
+    url: string;
+    site: string;
+    device: string;
+    cameras?: number;
+    windowSeconds?: number;
+    fps?: number;
+    mqtt?: Record<string, unknown>;
+    configName?: string;
+    sources?: Readonly<Record<string, Record<string, unknown>>>;
+    drift?: Record<string, unknown>;
+  },
 ): Promise<AgentSetup> {
-  const cameras = Array.from({ length: o.cameras ?? 4 }, (_, i) => `cam${i + 1}`);
+  const cameras = o.sources ? Object.keys(o.sources) : Array.from({ length: o.cameras ?? 4 }, (_, i) => `cam${i + 1}`);
   const config = join(dir, o.configName ?? 'agent.yaml');
   const db = join(dir, 'agent.db');
   await writeFile(
@@ -70,7 +82,8 @@ export async function agentSetup(
       telemetry: { windowSeconds: o.windowSeconds ?? 2 },
       review: { enabled: false },
       mqtt: { url: o.url, site: o.site, device: o.device, reconnectMinMs: 100, reconnectMaxMs: 1000, drainPerSecond: 200, ...o.mqtt },
-      cameras: cameras.map((name, i) => ({ name, source: { kind: 'synthetic', width: 96, height: 72, fps: o.fps ?? 2, seed: i + 1 } })),
+      ...(o.drift ? { drift: o.drift } : {}),
+      cameras: cameras.map((name, i) => ({ name, source: o.sources?.[name] ?? { kind: 'synthetic', width: 96, height: 72, fps: o.fps ?? 2, seed: i + 1 } })),
     }),
   );
   return { config, db, cameras };
