@@ -76,26 +76,9 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     // The collector's own client on the embedded broker authenticates with a credential made here,
     // which never leaves this process: nothing to configure, nothing in the registry to steal.
     let own: OwnClient | undefined;
-    if (!b.url) {
-      const registry = b.registry ? loadRegistry(b.registry) : undefined;
-      own = { clientId: b.clientId, username: `driftline-collector-${randomBytes(6).toString('hex')}`, password: randomBytes(32).toString('base64url') };
-      // Two devices with one identity: the rules raise duplicateDevice (bound once the rules exist).
-      const onDuplicate = (d: Parameters<RuleEngine['onDuplicateDevice']>[0]): void => {
-        try {
-          duplicates.sink?.(d);
-        } catch (e) {
-          log.error({ err: (e as Error).message, clientId: d.clientId }, 'duplicateDevice rule failed');
-        }
-      };
-      const options = { host: b.host, port: b.port, ...(registry ? { registry } : {}), allowAnonymous: b.allowAnonymous, own, log, onDuplicate };
-      const caps = { maxPacketBytes: b.maxPacketBytes, maxRetained: b.maxRetained, maxClients: b.maxClients, maxInflight: b.maxInflight };
-      embedded = await listenOrExplain('the embedded MQTT broker', 'broker.port', b.host, b.port, () => startEmbeddedBroker({ ...options, caps }));
-      release.push(() => embedded?.close());
-    }
     release.push(undoCreate(config.store.path));
     const store = new SqliteStore(config.store.path, undefined, { cacheBytes: config.store.cacheBytes });
     release.push(() => store.close());
-    const brokerUrl = b.url || embedded!.url;
     const late: { subscriber?: Subscriber; running?: RunningCollector } = {};
     const sinks: Sink[] = [];
     const n = config.notify;
@@ -130,6 +113,37 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
       clockSkewMs: config.ingest.clockSkewSeconds * 1000,
       log,
     });
+    // The embedded broker starts once the store and ingest exist: it stores before it acknowledges,
+    // so no device message can arrive before the collector can keep it.
+    if (!b.url) {
+      const registry = b.registry ? loadRegistry(b.registry) : undefined;
+      own = { clientId: b.clientId, username: `driftline-collector-${randomBytes(6).toString('hex')}`, password: randomBytes(32).toString('base64url') };
+      // Two devices with one identity: the rules raise duplicateDevice (bound once the rules exist).
+      const onDuplicate = (d: Parameters<RuleEngine['onDuplicateDevice']>[0]): void => {
+        try {
+          duplicates.sink?.(d);
+        } catch (e) {
+          log.error({ err: (e as Error).message, clientId: d.clientId }, 'duplicateDevice rule failed');
+        }
+      };
+      // Each device message is stored before the broker acknowledges it (EmbeddedBrokerOptions.storeBeforeAck).
+      const storeBeforeAck = (topic: string, payload: Buffer): void => {
+        store.beginBatch();
+        let failed: unknown;
+        try {
+          ingest.handle(topic, payload);
+        } catch (e) {
+          failed = e;
+        }
+        store.commitBatch(); // throws, rolled back, when the commit fails
+        if (failed) throw failed;
+      };
+      const options = { host: b.host, port: b.port, ...(registry ? { registry } : {}), allowAnonymous: b.allowAnonymous, own, log, onDuplicate, storeBeforeAck };
+      const caps = { maxPacketBytes: b.maxPacketBytes, maxRetained: b.maxRetained, maxClients: b.maxClients, maxInflight: b.maxInflight };
+      embedded = await listenOrExplain('the embedded MQTT broker', 'broker.port', b.host, b.port, () => startEmbeddedBroker({ ...options, caps }));
+      release.push(() => embedded?.close());
+    }
+    const brokerUrl = b.url || embedded!.url;
     const subscriber = new Subscriber({
       url: brokerUrl,
       client: own ? { ...brokerClient, username: own.username, password: own.password } : brokerClient,
@@ -138,6 +152,9 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
       sessionExpirySeconds: b.sessionExpirySeconds,
       backoff: { initialMs: b.reconnectMinMs, maxMs: b.reconnectMaxMs, jitter: 0.5 },
       log,
+      // On the embedded broker the messages are stored inside it, before their PUBACK: the
+      // collector's own session only publishes alerts and tells /healthz the broker is up.
+      ...(embedded ? { filters: [] } : {}),
       onMessage: (topic, payload) => ingest.handle(topic, payload),
       batch: { begin: () => store.beginBatch(), commit: () => store.commitBatch() },
     });

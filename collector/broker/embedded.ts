@@ -7,6 +7,11 @@
  * client authenticates and is held to its own topics (access.ts, policy.ts); packets, retained
  * topics, clients and in-flight messages are capped. Without a registry it is anonymous, as it
  * always was, and then it binds to loopback only unless broker.allowAnonymous says otherwise.
+ *
+ * With `storeBeforeAck` the collector stores each device message inside the broker, before the
+ * PUBACK: aedes acknowledges a QoS 1 publish before it forwards it, so a collector that stored only
+ * what its own subscription received would lose every acknowledged message it had not yet stored
+ * when killed.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
@@ -31,6 +36,13 @@ export interface EmbeddedBrokerOptions {
   readonly log: Logger;
   /** One client id connecting again and again from several addresses: two devices share an identity. */
   readonly onDuplicate?: (d: DuplicateSignal & { readonly site?: string; readonly device?: string }) => void;
+  /**
+   * Stores a client's publish before the broker acknowledges it (aedes sends PUBACK for QoS 1 as
+   * soon as the publish is authorised, before any subscriber has it). Throws when the message could
+   * not be stored: the client is then disconnected without a PUBACK, and its outbox sends it again.
+   * The collector's own client (alerts) is not passed here.
+   */
+  readonly storeBeforeAck?: (topic: string, payload: Buffer) => void;
 }
 
 export interface EmbeddedBroker {
@@ -48,7 +60,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
     drainTimeout: 10_000,
     maxInflightInbound: o.caps.maxInflight,
     authenticate: access.authenticate,
-    authorizePublish: access.authorizePublish,
+    authorizePublish: o.storeBeforeAck ? storingFirst(access, o.storeBeforeAck, o.own?.clientId) : access.authorizePublish,
     authorizeSubscribe: access.authorizeSubscribe,
   });
   const duplicates = new DuplicateWatch();
@@ -93,6 +105,20 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The access policy's authorizePublish, then the store: a PUBACK means the message is stored. */
+function storingFirst(access: BrokerAccess, store: (topic: string, payload: Buffer) => void, ownClientId: string | undefined): BrokerAccess['authorizePublish'] {
+  return (client, packet, done) =>
+    access.authorizePublish(client, packet, (err) => {
+      if (err || !client || client.id === ownClientId) return done(err);
+      try {
+        store(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+      } catch (e) {
+        return done(e as Error);
+      }
+      done(null);
+    });
 }
 
 function host(h: string): string {

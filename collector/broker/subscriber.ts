@@ -22,6 +22,8 @@ export interface SubscriberOptions {
   readonly client: IClientOptions;
   /** Shared-subscription group; undefined: plain subscriptions (the embedded broker has no $share). */
   readonly shareGroup?: string;
+  /** Topic filters to subscribe to (default: the device topics, collectorFilters); none: a session that only publishes. */
+  readonly filters?: readonly string[];
   /** MQTT 5 on external brokers (shared subscriptions, session expiry); 3.1.1 on the embedded one. */
   readonly protocolVersion: 4 | 5;
   /** MQTT 5: how long the broker keeps the session (and queues for it) while the collector is away. */
@@ -75,7 +77,11 @@ export class Subscriber {
       // The backoff starts again only once a session has lasted: a store that refuses every commit
       // cuts each session at once, and reconnecting at the minimum delay would spin.
       this.connectedAt = Date.now();
-      const filters = collectorFilters(this.o.shareGroup);
+      const filters = [...(this.o.filters ?? collectorFilters(this.o.shareGroup))];
+      if (filters.length === 0) {
+        this.subscribed = true;
+        return;
+      }
       client.subscribe(filters, { qos: 1 }, (err) => {
         if (err) {
           this.o.log.error({ err: err.message }, 'subscribe failed');

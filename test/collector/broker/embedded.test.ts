@@ -332,3 +332,30 @@ test('through the collector: a registered device is ingested; another device for
   assert.equal(stats.refused.publish, 1);
   assert.equal(stats.refused.auth, 0, "the collector's own client authenticated");
 });
+
+test('through the collector: a PUBACK from the embedded broker means the message is stored, and a store that refuses it gets no PUBACK', { timeout: 60_000 }, async (t) => {
+  const release = releaser(t);
+  const c = await testCollector();
+  release('collector', () => c.stop());
+  await untilSubscribed(c);
+  const site = uid('site');
+  const dev = uid('edge');
+  const m = await connectAsync(c.brokerUrl, { reconnectPeriod: 0, clientId: uid('c') });
+  release('device', () => m.endAsync(true));
+  // aedes acknowledges a QoS 1 publish before it forwards it; the collector stores it first.
+  for (let seq = 1; seq <= 20; seq++) {
+    await m.publishAsync(summaryTopic(site, dev, 'cam'), JSON.stringify(summaryMsg(site, dev, 'cam', seq)), { qos: 1 });
+    assert.equal(c.store.lastSeq(site, dev, 'cam'), seq, `seq ${seq} is stored when its PUBACK arrives`);
+  }
+  // A store that cannot commit: no PUBACK, the connection closes, nothing is claimed stored.
+  const db = (c.store as unknown as { db: { pragma(s: string, o?: { simple: boolean }): unknown } }).db;
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+  const big = JSON.stringify(summaryMsg(site, dev, 'cam', 21, { review: Array.from({ length: 64 }, (_, i) => ({ file: `${'x'.repeat(400)}-${i}.jpg`, ts: 1, reason: 'uncertain' })) }));
+  assert.equal(await attempt(m, summaryTopic(site, dev, 'cam'), big), 'closed');
+  assert.equal(c.store.lastSeq(site, dev, 'cam'), 20);
+  db.pragma('max_page_count = 1073741823');
+  const again = await connectAsync(c.brokerUrl, { reconnectPeriod: 0, clientId: uid('c') });
+  release('device again', () => again.endAsync(true));
+  await again.publishAsync(summaryTopic(site, dev, 'cam'), big, { qos: 1 });
+  assert.equal(c.store.lastSeq(site, dev, 'cam'), 21, 'sent again once there is room: stored');
+});
