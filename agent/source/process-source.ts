@@ -44,6 +44,11 @@ export abstract class ProcessSource extends BaseSource {
   /** Paused by the pipeline until it has taken the last frame (paced sources only). */
   private held = false;
   private gotBytes = false;
+  /** When the last whole frame arrived (or the source started). */
+  private lastFrameAt = 0;
+  /** An outage has been reported (state `stalled`) and no frame has come since. */
+  private down = false;
+  private everStreamed = false;
 
   /** The program found at construction: a missing one fails there, not in a retry loop. */
   protected readonly program: string;
@@ -71,12 +76,25 @@ export abstract class ProcessSource extends BaseSource {
     this.spawn();
     const stallMs = this.o.stallMs ?? 10_000;
     const startMs = Math.max(stallMs, this.o.startMs ?? START_MS);
+    this.lastFrameAt = Date.now();
+    this.down = false;
     this.watchdog = setInterval(() => {
+      // A camera that refuses connections never stalls a process (each one exits at once, and the
+      // source cycles between connecting and backoff): no frame for as long is the same outage.
+      const sinceFrame = Date.now() - this.lastFrameAt;
+      if (!this.down && !this.held && (this.state === 'backoff' || this.state === 'connecting') && sinceFrame > (this.everStreamed ? stallMs : startMs)) {
+        this.down = true;
+        this.counters.stalls++;
+        this.setState('stalled');
+        this.error(`no frame for ${sinceFrame} ms: the camera does not answer (${this.counters.reconnects} reconnects so far)`);
+        return;
+      }
       if (!this.child || this.state === 'backoff' || this.held) return;
       // Until its first bytes, a process is starting (connecting, probing the stream): it gets startMs.
       const limit = this.gotBytes ? stallMs : startMs;
       if (Date.now() - this.lastBytes > limit) {
         this.counters.stalls++;
+        this.down = true;
         this.setState('stalled');
         this.error(`no data for ${limit} ms`);
         this.child.kill('SIGKILL');
@@ -167,6 +185,9 @@ export abstract class ProcessSource extends BaseSource {
       if (this.filled === size) {
         this.filled = 0;
         this.attempt = 0;
+        this.lastFrameAt = Date.now();
+        this.down = false;
+        this.everStreamed = true;
         this.setState('streaming');
         this.onFrame?.(this.stamp());
         if (this.held) {

@@ -226,3 +226,26 @@ test('a stalled camera is detected and restarted', async (t) => {
   await until(() => n >= 10, 30_000, 'frames after the restart');
   assert.deepEqual(errors.filter((e) => !/^no data for 1000 ms$/.test(e)), [], 'every restart was a stall: ffmpeg never timed out first');
 });
+
+test('a camera that refuses connections is one outage: stalled once after stallMs, streaming again when it answers', async (t) => {
+  const cam = new Y4mCamera();
+  await cam.start();
+  const port = cam.port;
+  await cam.stop(); // nothing listens on the port: every ffmpeg exits at once with "connection refused"
+  const src = new FfmpegSource({ name: 'gone', url: `http://127.0.0.1:${port}/g.y4m`, width: 64, height: 48, stallMs: 1000, startMs: 1000, backoff: { initialMs: 100, maxMs: 300, jitter: 0 } });
+  t.after(() => src.stop());
+  const states: SourceState[] = [];
+  src.onEvent = (e) => e.type === 'state' && states.push(e.state);
+  let n = 0;
+  src.start(() => n++);
+  await until(() => src.counters.stalls >= 1, 30_000, 'the outage reported');
+  const at = src.counters.reconnects;
+  await until(() => src.counters.reconnects >= at + 5, 30_000, 'more refused attempts');
+  assert.equal(states.filter((s) => s === 'stalled').length, 1, `one outage, one stall, however many attempts: ${states.join(' ')}`);
+  const back = new Y4mCamera();
+  await back.start(port);
+  t.after(() => back.stop());
+  await until(() => n >= 3, 30_000, 'frames once the camera answers');
+  assert.equal(states.at(-1), 'streaming');
+  assert.equal(src.counters.stalls, 1);
+});
