@@ -164,9 +164,13 @@ function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sources, 
       return sent.size === config.cameras.length;
     };
   };
+  const reviewBox: { sampler?: ReviewSampler } = {};
   const storage = new StorageWatch(retention, {
     minFreeBytes: config.store.minFreeBytes,
     clock,
+    shedFiles: () => reviewBox.sampler?.shed(0.5) ?? 0,
+    // Room for the shedding itself on a disk filled to the last byte: half the free-space floor, at most 8 MiB.
+    ...(config.store.path === ':memory:' ? {} : { reserve: { path: `${config.store.path}.reserve`, bytes: Math.min(8 << 20, Math.floor(config.store.minFreeBytes / 2)) } }),
     onFull: (r) => {
       log.error({ ...r, store: config.store.path }, 'storage full: shedding telemetry by the retention policy (the outbox is kept)');
       return everyCamera('storageFull', `the store is out of space (${Math.round(r.freeBytes / 1024)} KiB free): telemetry shed by the retention policy`, { ...r })();
@@ -225,8 +229,11 @@ function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sources, 
         maxPerHour: config.review.maxPerHour,
         maxBytes: config.review.maxBytes,
         jpegQuality: config.review.jpegQuality,
+        // While the store is out of space no review frame is saved: the outbox needs the room.
+        allowed: () => !storage.full,
       })
     : undefined;
+  reviewBox.sampler = review;
   const link = mqttClient ? openLink(config, mqttClient, db, model, log, clock, (e) => storage.writeFailed(e)) : undefined;
   const steps = new Map<string, { lastEventMono: number; unreported: number }>();
   const reviewInWindow = db.prepare('SELECT file, ts, reason FROM review_samples WHERE camera_id = ? AND ts >= ? AND ts <= ? ORDER BY ts LIMIT 64');

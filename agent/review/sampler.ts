@@ -23,6 +23,8 @@ export interface ReviewOptions {
   readonly jpegQuality?: number;
   /** Clock in ms (tests pass their own). */
   readonly now?: () => number;
+  /** False while no frame may be saved (the disk is full); default always true. */
+  readonly allowed?: () => boolean;
 }
 
 export interface ReviewFrame {
@@ -60,6 +62,8 @@ export class ReviewSampler {
   overBudget = 0;
   evicted = 0;
   failed = 0;
+  /** Frames not taken because saving was paused (the disk is full). */
+  paused = 0;
 
   constructor(
     private readonly db: Db,
@@ -79,6 +83,10 @@ export class ReviewSampler {
   take(cameraId: number): boolean {
     const rate = this.o.maxPerHour;
     if (rate <= 0) return false;
+    if (this.o.allowed && !this.o.allowed()) {
+      this.paused++;
+      return false;
+    }
     const now = this.now();
     let b = this.tokens.get(cameraId);
     if (!b) {
@@ -129,14 +137,24 @@ export class ReviewSampler {
     });
   }
 
+  /**
+   * Deletes the oldest samples (files and rows) down to `share` of what they take now: the disk is
+   * full, and review frames are the largest thing the agent writes. Returns the bytes freed.
+   */
+  shed(share = 0.5): number {
+    const before = (this.totalBytes.get([]) as { b: number }).b;
+    this.enforceCap(Math.floor(before * share));
+    return before - (this.totalBytes.get([]) as { b: number }).b;
+  }
+
   /** Deletes the oldest samples (files and rows) until the total is under the disk cap. */
-  private enforceCap(): void {
+  private enforceCap(cap = this.o.maxBytes): void {
     let total = (this.totalBytes.get([]) as { b: number }).b;
-    while (total > this.o.maxBytes) {
+    while (total > cap) {
       const rows = this.oldest.all([]) as { id: number; file: string; bytes: number }[];
       if (rows.length === 0) break;
       for (const r of rows) {
-        if (total <= this.o.maxBytes) break;
+        if (total <= cap) break;
         try {
           unlinkSync(join(this.o.dir, r.file));
         } catch {

@@ -2,16 +2,24 @@
  * Disk full is a normal event on an edge box: a small SD card, a log that grew, a review folder on
  * the same partition. This watch turns it into a state the agent can act on and report:
  *
- * - a write that fails for lack of space (SQLite's SQLITE_FULL, or ENOSPC) makes retention shed at
- *   once, under pressure, so that the write can be tried again;
+ * - a write that fails for lack of space (SQLite's SQLITE_FULL, or ENOSPC) sheds at once: review
+ *   frames first (the largest files the agent writes), then retention under pressure, so that the
+ *   write can be tried again;
  * - after every retention pass it compares the filesystem's free space with `minFreeBytes`.
  *
+ * A disk filled to the last byte leaves SQLite no room for the journal pages that a DELETE needs,
+ * so shedding itself would fail. The watch therefore keeps a reserve file beside the database
+ * (`reserve`, a few MiB, made at start when there is room): the first write that fails for lack of
+ * space deletes it, and the shedding has room to run. It is made again once the disk has recovered.
+ *
  * It reports each change of state once: full (with what was shed and the error) and recovered (free
- * space back above the floor, and no write failed since the last pass). A report that the outbox
+ * space back above twice the floor, and no write failed since the last pass). A report that the outbox
  * could not take (the disk was too full even for that) is tried again on the next pass; `send`
  * must then be safe to call again (it remembers what it already sent).
  */
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import type { Clock } from '../../lib/clock.js';
+import { PRIVATE_FILE } from '../../lib/private-files.js';
 import type { Retention, RetentionResult } from './retention.js';
 
 export interface StorageFull {
@@ -33,6 +41,10 @@ export interface StorageWatchOptions {
   /** Sends the report; returns false when it could not be queued (it is offered again later). */
   readonly onFull: (r: StorageFull) => boolean;
   readonly onRecovered: (r: StorageRecovered) => boolean;
+  /** Frees space outside the database first (review frames); returns the bytes freed. */
+  readonly shedFiles?: () => number;
+  /** A file of `bytes` kept beside the database and given up when the disk is full (see above). */
+  readonly reserve?: { readonly path: string; readonly bytes: number };
 }
 
 /** True for an error that means the disk (or the database's size limit) is full. */
@@ -53,7 +65,36 @@ export class StorageWatch {
   constructor(
     private readonly retention: Retention,
     private readonly o: StorageWatchOptions,
-  ) {}
+  ) {
+    this.makeReserve();
+  }
+
+  /** Whether the reserve file is in place. */
+  reserved = false;
+
+  /** Writes the reserve file; on a disk without room for it, leaves none (made again later). */
+  private makeReserve(): void {
+    const r = this.o.reserve;
+    if (!r || r.bytes <= 0 || this.reserved) return;
+    let fd: number | undefined;
+    try {
+      fd = openSync(r.path, 'w', PRIVATE_FILE);
+      const chunk = Buffer.alloc(Math.min(r.bytes, 1 << 20));
+      for (let left = r.bytes; left > 0; left -= chunk.length) writeSync(fd, chunk, 0, Math.min(left, chunk.length));
+      this.reserved = true;
+    } catch {
+      rmSync(r.path, { force: true });
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+
+  private releaseReserve(): boolean {
+    if (!this.reserved || !this.o.reserve) return false;
+    rmSync(this.o.reserve.path, { force: true });
+    this.reserved = false;
+    return true;
+  }
 
   get full(): boolean {
     return this.fullSince !== undefined;
@@ -68,25 +109,42 @@ export class StorageWatch {
     this.failures++;
     this.failedSincePass = true;
     let r: RetentionResult | undefined;
+    let files = 0;
+    try {
+      files = this.o.shedFiles?.() ?? 0;
+    } catch {
+      // Nothing freed there: the database's own shedding below still runs.
+    }
+    if (this.releaseReserve()) files += this.o.reserve!.bytes;
     try {
       r = this.retention.enforce(this.o.clock.now(), { pressure: true });
     } catch {
       // Retention itself could not write: the next pass tries again.
     }
     this.enterFull(r, (e as Error).message);
-    return r !== undefined && (r.framesDeleted + r.windowsDeleted > 0 || r.bytesAfter < r.bytesBefore);
+    return files > 0 || (r !== undefined && (r.framesDeleted + r.windowsDeleted > 0 || r.bytesAfter < r.bytesBefore));
   }
 
   /** After each retention pass: the free space decides between full and recovered. */
   afterPass(r: RetentionResult): void {
     const failed = this.failedSincePass;
     this.failedSincePass = false;
-    if (r.freeBytes < this.o.minFreeBytes) this.enterFull(r, `free space ${r.freeBytes} bytes is under store.minFreeBytes (${this.o.minFreeBytes})`);
-    else if (this.fullSince !== undefined && !failed) {
+    if (r.freeBytes < this.o.minFreeBytes) {
+      this.enterFull(r, `free space ${r.freeBytes} bytes is under store.minFreeBytes (${this.o.minFreeBytes})`);
+      try {
+        this.o.shedFiles?.();
+      } catch {
+        // Tried again on the next pass.
+      }
+    }
+    // Recovered only with room to spare (twice the floor): shedding leaves a little over the floor,
+    // and a disk that is still full would otherwise flap between the two reports.
+    else if (this.fullSince !== undefined && !failed && r.freeBytes >= 2 * this.o.minFreeBytes + (this.o.reserve?.bytes ?? 0)) {
       const fullForSeconds = Math.round((this.o.clock.monotonic() - this.fullSince) / 1000);
       this.fullSince = undefined;
       this.offer(() => this.o.onRecovered({ freeBytes: r.freeBytes, fullForSeconds }));
     }
+    if (!this.full && r.freeBytes >= this.o.minFreeBytes + (this.o.reserve?.bytes ?? 0)) this.makeReserve();
     while (this.unsent.length > 0 && this.unsent[0]!()) this.unsent.shift();
   }
 

@@ -1,8 +1,8 @@
 /**
  * Fault: the agent's data directory runs out of space. Its store and review folder live on a small
  * tmpfs; mid-run the test fills the tmpfs to the last byte with a file of its own, as a log or a
- * copied video would. The agent keeps running: its writes fail with the disk full, retention sheds
- * per-frame telemetry (never the outbox) until writes fit again, and a `storageFull` event reaches
+ * copied video would. The agent keeps running: its writes fail with the disk full, it gives up its
+ * reserve file and sheds review frames and per-frame telemetry (never the outbox) until writes fit, and a `storageFull` event reaches
  * the collector. Once the test deletes its file, the agent reports `storageRecovered`. Every summary
  * the agent committed to its outbox is stored at the collector, once.
  *
@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, writeSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,6 +100,7 @@ test(`agent data directory full for ${FULL_S} s: it keeps running, sheds telemet
   // Enough telemetry that shedding it frees something worth having.
   await untilAsync(() => CAMERAS.every((c) => (stored()[c] ?? 0) >= 3) && frames(agentDb) > 200, 120_000, 'the first summaries and frames', said);
 
+  assert.ok(existsSync(`${agentDb}.reserve`), 'the agent keeps a reserve file for room to shed in');
   const ballast = fill(disk);
   const framesWhenFull = frames(agentDb);
   const storedWhenFull = total(stored());
@@ -114,7 +115,8 @@ test(`agent data directory full for ${FULL_S} s: it keeps running, sheds telemet
   rmSync(ballast);
   await untilAsync(() => storedEvents(collector.store.file, site, device, 'storageRecovered').length === CAMERAS.length, 60_000, 'a storageRecovered event on every camera', said);
   const recovered = storedEvents(collector.store.file, site, device, 'storageRecovered')[0]!.detail;
-  assert.ok(Number(recovered.freeBytes) >= 2 << 20 && Number(recovered.fullForSeconds) >= FULL_S, JSON.stringify(recovered));
+  assert.ok(Number(recovered.freeBytes) >= 2 * (2 << 20) && Number(recovered.fullForSeconds) >= FULL_S, JSON.stringify(recovered));
+  await untilAsync(() => existsSync(`${agentDb}.reserve`), 30_000, 'the reserve made again once there is room', said);
   await sleep(3000);
   assert.equal(storedEvents(collector.store.file, site, device, 'storageFull').length, CAMERAS.length, 'no second storageFull once there is room');
 
