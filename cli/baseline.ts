@@ -32,6 +32,9 @@ Options:
   --synthetic N    instead of --data: N consecutive frames of the synthetic line camera under
                    nominal conditions (the shipped model's commissioning run)
   --seed S         synthetic camera seed (default 1)
+  --cameras K      synthetic: K cameras of the line (seeds S, S+1, …), N/K consecutive frames each
+                   (default 1). Calibration then draws each no-drift window from one camera and
+                   scores it against the others: thresholds that hold for a camera not in the profile
   --size WxH       synthetic frame size (default 320x240)
   --out FILE       profile path (default: next to the model, <model>.profile.json)
   --windows LIST   window lengths in frames to calibrate (default ${DEFAULT_CALIBRATION_WINDOWS.join(',')})
@@ -72,6 +75,7 @@ export async function run(argv: string[]): Promise<number> {
     providers: { type: 'string' },
     synthetic: { type: 'string' },
     seed: { type: 'string' },
+    cameras: { type: 'string' },
     size: { type: 'string' },
     windows: { type: 'string' },
     replicates: { type: 'string' },
@@ -96,17 +100,29 @@ export async function run(argv: string[]): Promise<number> {
   let source: string;
   let total: number;
   let frames: AsyncIterable<RawFrame>;
+  /** Frame index at which each run after the first starts. */
+  const runStarts = new Set<number>();
+  let geometry: { width: number; height: number } | undefined;
   if (synthetic > 0) {
     const seed = intFlag('seed', values.seed, 1);
+    const cameras = intFlag('cameras', values.cameras, 1, 1);
+    if (cameras > synthetic) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--cameras ${cameras} is more than --synthetic ${synthetic} frames` });
     const [width, height] = sizeFlag('size', values.size, [320, 240]);
-    const camera = new LineCamera(width, height, seed);
+    geometry = { width, height };
+    const per = Math.floor(synthetic / cameras);
+    for (let c = 1; c < cameras; c++) runStarts.add(c * per);
     frames = (async function* () {
+      let camera = new LineCamera(width, height, seed);
       for (let i = 0; i < synthetic; i++) {
+        if (runStarts.has(i)) camera = new LineCamera(width, height, seed + i / per);
         yield { ...camera.next(DEFAULT_CONDITIONS), channels: 3 } as RawFrame;
         if (i % 100 === 99 || i === synthetic - 1) report(i + 1, synthetic);
       }
     })();
-    source = `synthetic line camera, seed ${seed}, ${width}x${height}, nominal conditions`;
+    source =
+      cameras === 1
+        ? `synthetic line camera, seed ${seed}, ${width}x${height}, nominal conditions`
+        : `synthetic line, ${cameras} cameras (seeds ${seed}-${seed + cameras - 1}), ${per} consecutive frames each, ${width}x${height}, nominal conditions`;
     total = synthetic;
   } else {
     const dir = values.data as string;
@@ -128,7 +144,10 @@ export async function run(argv: string[]): Promise<number> {
     total = files.length;
   }
   try {
-    await runSequence(detector, frames, (t) => builder.add(t.frameStats, t.detStats, t.classCounts, t.confHist));
+    await runSequence(detector, frames, (t) => {
+      if (runStarts.has(t.index)) builder.startRun();
+      builder.add(t.frameStats, t.detStats, t.classCounts, t.confHist);
+    });
   } finally {
     await detector.close();
   }
@@ -140,6 +159,8 @@ export async function run(argv: string[]): Promise<number> {
       ...(typeof values.describe === 'string' ? { description: values.describe } : {}),
       images: total - skipped,
       skipped,
+      ...(runStarts.size > 0 ? { runs: runStarts.size + 1 } : {}),
+      ...(geometry ?? {}),
     },
     intFlag('bins', values.bins, 16, 2),
   );

@@ -13,6 +13,11 @@
  * The out-of-distribution share needs one more step: every reference frame lies inside the
  * reference's own support, so each half of the reference is tested against the other half's
  * support, which is what a new frame from the same distribution meets.
+ *
+ * A reference of several runs (cameras: ProfileBuilder.startRun) is split by run instead of in
+ * halves: each bootstrap window is drawn from one run and scored against the runs of the other
+ * group, so the thresholds allow for a camera the reference never saw, not only for more frames of
+ * the one it did.
  */
 import { CONF_BINS } from '../telemetry/detection-stats.js';
 import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
@@ -67,6 +72,8 @@ export interface ReferenceSeries {
   readonly classCounts: ArrayLike<number>;
   /** frames x classes x CONF_BINS: candidate confidence histograms. */
   readonly confHist: ArrayLike<number>;
+  /** Where each independent run (one camera's consecutive frames) starts, the first at 0; absent: one run. */
+  readonly runs?: readonly number[];
 }
 
 export interface WindowMoments {
@@ -90,6 +97,8 @@ export interface Calibration {
   readonly oodMargin: number;
   readonly support: Record<string, [number, number]>;
   readonly windows: WindowMoments[];
+  /** Independent runs the null was drawn across (each window from one run, scored against runs it is not in); absent: one. */
+  readonly runs?: number;
 }
 
 export interface CalibrationOptions {
@@ -135,13 +144,15 @@ export function correlationTime(x: ArrayLike<number>): number {
   return tau;
 }
 
-/** [min − margin·w, max + margin·w] of `x` over [from, to), w the range or the feature's resolution. */
-function supportOf(x: ArrayLike<number>, from: number, to: number, margin: number, resolution: number): [number, number] {
+/** [min − margin·w, max + margin·w] of `x` over the ranges, w the range of values or the feature's resolution. */
+function supportOf(x: ArrayLike<number>, ranges: readonly { from: number; to: number }[], margin: number, resolution: number): [number, number] {
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
-  for (let i = from; i < to; i++) {
-    if (x[i]! < lo) lo = x[i]!;
-    if (x[i]! > hi) hi = x[i]!;
+  for (const { from, to } of ranges) {
+    for (let i = from; i < to; i++) {
+      if (x[i]! < lo) lo = x[i]!;
+      if (x[i]! > hi) hi = x[i]!;
+    }
   }
   const w = Math.max(hi - lo, resolution);
   return [lo - margin * w, hi + margin * w];
@@ -188,18 +199,27 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
   });
   const blockFrames = Math.max(1, Math.min(Math.ceil(2 * longest), Math.floor(n / 10) || 1));
 
-  // Out-of-distribution flags of the reference frames, each half against the other's support.
+  // The reference is split in two groups. With one run (one camera), they are its halves. With
+  // several runs (cameras), the even runs and the odd ones: every window below is drawn from one run
+  // and scored against the other group, so the no-drift spread includes how much one camera of the
+  // line differs from the others, which is what a camera the reference never saw meets.
   const half = Math.floor(n / 2);
+  const starts = series.runs && series.runs.length >= 2 ? [...series.runs] : [0, half];
+  const runs = starts.map((from, i) => ({ from, to: starts[i + 1] ?? n })).filter((r) => r.to > r.from);
+  const groups = [runs.filter((_, i) => i % 2 === 0), runs.filter((_, i) => i % 2 === 1)];
+  const groupOf = new Uint8Array(n);
+  for (const r of groups[1]!) groupOf.fill(1, r.from, r.to);
+
+  // Out-of-distribution flags of the reference frames, each group against the other's support.
   const support: Record<string, [number, number]> = {};
   const ood = new Uint8Array(n);
   FRAME_FEATURES.forEach((f, i) => {
     const x = series.values[i]!;
     const res = FEATURE_RESOLUTION[f];
-    support[f] = supportOf(x, 0, n, margin, res);
-    const [loA, hiA] = supportOf(x, 0, half, margin, res);
-    const [loB, hiB] = supportOf(x, half, n, margin, res);
+    support[f] = supportOf(x, [{ from: 0, to: n }], margin, res);
+    const of = groups.map((g) => supportOf(x, g, margin, res));
     for (let t = 0; t < n; t++) {
-      const [lo, hi] = t < half ? [loB, hiB] : [loA, hiA];
+      const [lo, hi] = of[1 - groupOf[t]!]!;
       if (x[t]! < lo || x[t]! > hi) ood[t] = 1;
     }
   });
@@ -231,13 +251,13 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
     w.frames += to - from;
   };
 
-  // Windows drawn from one half are scored against the other half's histograms: a live window is
+  // Windows drawn from one group are scored against the other group's histograms: a live window is
   // new data against a reference that is itself a finite sample, and a window drawn from the very
   // frames the reference counted would look closer to it than new data does.
-  const halfReference = (from: number, to: number): ScoringReference => {
+  const groupReference = (ranges: readonly { from: number; to: number }[]): ScoringReference => {
     w.clear();
     flags.fill(0);
-    addRange(from, to);
+    for (const r of ranges) addRange(r.from, r.to);
     const features: Profile['features'] = {};
     PROFILE_FEATURES.forEach((f, i) => (features[f] = { edges: [...ref.edges[i]!], counts: Array.from(w.bins[i]!), mean: w.mean(i), std: w.std(i) }));
     const classMix: Record<string, number> = {};
@@ -248,12 +268,22 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
     });
     return new ScoringReference({ features, classMix, confHist, model: profile.model });
   };
-  const halves = [
-    { ref: halfReference(half, n), from: 0, to: half },
-    { ref: halfReference(0, half), from: half, to: n },
-  ];
+  const sides = groups.map((g, i) => {
+    const frames = g.reduce((a, r) => a + r.to - r.from, 0);
+    return { ref: groupReference(groups[1 - i]!), runs: g, frames };
+  });
+  /** The run holding the k-th frame of a side, its frames in run order. */
+  const runAt = (side: (typeof sides)[number], k: number): { from: number; to: number } => {
+    for (const r of side.runs) {
+      if (k < r.to - r.from) return r;
+      k -= r.to - r.from;
+    }
+    return side.runs[side.runs.length - 1]!;
+  };
 
-  const lengths = (o.windows ?? DEFAULT_CALIBRATION_WINDOWS).filter((len) => len >= 2 && len <= Math.max(2, Math.floor(half / 2)));
+  // A window lies in one run: at most half the shortest run, so it has room to be drawn.
+  const shortest = Math.min(...runs.map((r) => r.to - r.from));
+  const lengths = (o.windows ?? DEFAULT_CALIBRATION_WINDOWS).filter((len) => len >= 2 && len <= Math.max(2, Math.floor(shortest / 2)));
   const keys = ref.keys;
   const scores = new Float64Array(keys.length);
   const windows: WindowMoments[] = [];
@@ -264,7 +294,9 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
     const values = keys.map(() => new Float64Array(replicates));
     const count = new Int32Array(keys.length);
     for (let r = 0; r < replicates; r++) {
-      const h = halves[r % 2]!;
+      const side = sides[r % 2]!;
+      // One run (camera), chosen in proportion to its frames; blocks wrap around within it.
+      const h = side.runs.length === 1 ? side.runs[0]! : runAt(side, Math.floor(rand() * side.frames));
       const size = h.to - h.from;
       w.clear();
       flags.fill(0);
@@ -281,7 +313,7 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
       }
       w.uncertainFrames = flags[0]!;
       w.oodFrames = flags[1]!;
-      h.ref.score(w, scores);
+      side.ref.score(w, scores);
       for (let k = 0; k < keys.length; k++) {
         const v = scores[k]!;
         if (!Number.isNaN(v)) values[k]![count[k]!++] = v;
@@ -292,5 +324,5 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
     windows.push({ frames: len, block, moments });
     o.progress?.(li + 1, lengths.length);
   });
-  return { method: CALIBRATION_METHOD, referenceFrames: n, replicates, correlationFrames, blockFrames, oodMargin: margin, support, windows };
+  return { method: CALIBRATION_METHOD, referenceFrames: n, replicates, correlationFrames, blockFrames, oodMargin: margin, support, windows, ...(runs.length > 2 || series.runs?.length === 2 ? { runs: runs.length } : {}) };
 }

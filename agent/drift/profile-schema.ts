@@ -64,8 +64,9 @@ const calibration = object<Calibration>(
     oodMargin: nonNegative,
     support: map(numbers({ minItems: 2, maxItems: 2 })),
     windows: { type: 'array', items: window },
+    runs: { type: 'integer', minimum: 1 },
   },
-  {},
+  { runs: true },
 );
 
 export const PROFILE_JSON_SCHEMA = object<Profile>(
@@ -80,7 +81,10 @@ export const PROFILE_JSON_SCHEMA = object<Profile>(
       },
       {},
     ),
-    data: object<Profile['data']>({ source: string, description: string, images: count, skipped: count }, { description: true }),
+    data: object<Profile['data']>(
+      { source: string, description: string, images: count, skipped: count, runs: { type: 'integer', minimum: 1 }, width: { type: 'integer', minimum: 1 }, height: { type: 'integer', minimum: 1 } },
+      { description: true, runs: true, width: true, height: true },
+    ),
     frames: count,
     features: map(feature, { required: [...PROFILE_FEATURES] }),
     classMix: map(nonNegative),

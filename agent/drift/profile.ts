@@ -30,7 +30,17 @@ export interface Profile {
   readonly schema: typeof PROFILE_SCHEMA;
   readonly createdAt: string;
   readonly model: { readonly file: string; readonly sha256: string; readonly names: readonly string[] };
-  readonly data: { readonly source: string; readonly description?: string; readonly images: number; readonly skipped: number };
+  readonly data: {
+    readonly source: string;
+    readonly description?: string;
+    readonly images: number;
+    readonly skipped: number;
+    /** Independent runs in the reference (cameras or recordings); absent: one. */
+    readonly runs?: number;
+    /** Capture geometry of the reference frames, when they all had one; absent when mixed or unknown. */
+    readonly width?: number;
+    readonly height?: number;
+  };
   readonly frames: number;
   readonly features: Record<string, FeatureProfile>;
   readonly classMix: Record<string, number>;
@@ -123,6 +133,8 @@ export class ProfileBuilder {
   private readonly frameClassCounts: number[] = [];
   private readonly frameConfHist: number[] = [];
   private frames = 0;
+  /** Where each independent run (one camera's consecutive frames) starts; one run unless told. */
+  private readonly runs: number[] = [0];
 
   constructor(readonly names: readonly string[]) {
     this.classCounts = new Array<number>(names.length).fill(0);
@@ -143,9 +155,17 @@ export class ProfileBuilder {
     this.frames++;
   }
 
-  /** The frames added so far, in order. */
+  /**
+   * The next frames come from another camera (or another recording): calibration then treats each
+   * run as an independent sample of the line, not as the continuation of the one before.
+   */
+  startRun(): void {
+    if (this.frames > this.runs[this.runs.length - 1]!) this.runs.push(this.frames);
+  }
+
+  /** The frames added so far, in order, with where each run starts. */
   series(): ReferenceSeries {
-    return { frames: this.frames, values: this.values, classCounts: this.frameClassCounts, confHist: this.frameConfHist };
+    return { frames: this.frames, values: this.values, classCounts: this.frameClassCounts, confHist: this.frameConfHist, runs: [...this.runs] };
   }
 
   build(model: Profile['model'], data: Profile['data'], bins = DEFAULT_QUANTILE_BINS): Profile {

@@ -5,7 +5,7 @@
  */
 import { Rng } from './rng.js';
 import type { Conditions } from './conditions.js';
-import { BRACKET_HALF_H, BRACKET_HALF_W, occluderLeft, type LineScene, type Part } from './scene.js';
+import { BRACKET_HALF_H, BRACKET_HALF_W, occluderLeft, REFERENCE_WIDTH, type LineScene, type Part } from './scene.js';
 
 const TEXTURE_W = 1024;
 const NOISE_TABLE = 1 << 16;
@@ -88,8 +88,8 @@ export class SceneRenderer {
     for (let y = 0; y < h; y++) {
       let i = y * w * 3;
       if (y < s.beltTop || y >= s.beltBottom) {
-        // Steel side rails with a vertical gradient.
-        const d = y < s.beltTop ? s.beltTop - y : y - s.beltBottom;
+        // Steel side rails with a vertical gradient, in reference pixels: the same at any frame size.
+        const d = ((y < s.beltTop ? s.beltTop - y : y - s.beltBottom) * REFERENCE_WIDTH) / w;
         const v = 150 - d * 0.9;
         for (let x = 0; x < w; x++, i += 3) {
           buf[i] = v;

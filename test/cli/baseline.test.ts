@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Profile } from '../../agent/drift/profile.js';
@@ -32,4 +33,18 @@ test('baseline refuses a missing dataset or model with a specific error', async 
   const m = await cli('baseline', '--model', '/nonexistent/m.onnx', '--data', '.');
   assert.equal(m.code, 1);
   assert.match(m.stderr, /DRIFTLINE_ERR_MODEL_NOT_FOUND/);
+});
+
+test('baseline --synthetic N --cameras K: K runs of consecutive frames, recorded with the capture size and calibrated by run', async () => {
+  const out = join(await mkdtemp(join(tmpdir(), 'driftline-baseline-')), 'p.json');
+  const r = await cli('baseline', '--model', MODEL, '--synthetic', '240', '--cameras', '3', '--seed', '40', '--size', '160x120', '--windows', '30,60', '--replicates', '50', '--out', out, '--providers', 'cpu');
+  assert.equal(r.code, 0, r.stderr);
+  const p = JSON.parse(await readFile(out, 'utf8')) as Profile;
+  assert.deepEqual([p.frames, p.data.runs, p.data.width, p.data.height], [240, 3, 160, 120]);
+  assert.match(p.data.source, /3 cameras \(seeds 40-42\), 80 consecutive frames each, 160x120/);
+  assert.equal(p.calibration!.runs, 3);
+  assert.deepEqual(p.calibration!.windows.map((w) => w.frames), [30], 'a window fits in half a run (40 frames): 60 is dropped');
+  const bad = await cli('baseline', '--model', MODEL, '--synthetic', '2', '--cameras', '3');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /DRIFTLINE_ERR_USAGE: --cameras 3 is more than --synthetic 2 frames/);
 });
