@@ -74,7 +74,7 @@ export const SUMMARY_SCHEMA = {
     provider: { type: 'string', maxLength: 32 },
     status: { enum: SUMMARY_STATUSES },
     thresholds: { enum: ['calibrated', 'fixed'] },
-    features: map({ type: 'object', required: ['mean', 'std', 'min', 'max'], properties: { mean: num, std: num, min: num, max: num, z: numOrNull } }, 64),
+    features: map({ type: 'object', required: ['mean', 'std', 'min', 'max'], properties: { mean: num, std: num, min: num, max: num, z: numOrNull, ref: numOrNull } }, 64),
     drivers: {
       type: 'array',
       maxItems: 16,
@@ -180,6 +180,8 @@ export interface FeatureStats {
   max: number;
   /** (window mean - reference mean) / reference std; null without a reference. */
   z?: number | null;
+  /** The reference mean, for the size of a change in the feature's own units; absent without a reference. */
+  ref?: number | null;
 }
 
 export interface StatusMessage {

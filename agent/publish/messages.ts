@@ -64,7 +64,7 @@ export function summary(id: Identity, r: WindowReport, seq: number): SummaryMess
   for (const [k, f] of Object.entries(w.features)) {
     const ref = r.reference?.[k];
     const z = ref && ref.std > 0 && w.frames > 0 ? (f.mean - ref.mean) / ref.std : null;
-    features[k] = { mean: finite(f.mean), std: finite(f.std), min: finite(f.min), max: finite(f.max), z: z === null || Number.isFinite(z) ? z : null };
+    features[k] = { mean: finite(f.mean), std: finite(f.std), min: finite(f.min), max: finite(f.max), z: z === null || Number.isFinite(z) ? z : null, ...(ref ? { ref: finite(ref.mean) } : {}) };
   }
   const d = r.drift;
   const m: SummaryMessage = {

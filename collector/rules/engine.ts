@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import { SCHEMAS, type EventMessage, type StatusMessage, type SummaryMessage } from '../../protocol/messages.js';
 import type { AlertRecord, CollectorStore } from '../store/store.js';
-import { evidenceOf, featureOf, leadDriver, type Evidence } from './evidence.js';
+import { evidenceOf, headline, type Evidence } from './evidence.js';
 
 export const RULES = {
   drift: 'DriftlineDrift',
@@ -198,13 +198,14 @@ export class RuleEngine {
       const held = now - st.badStart;
       if (held >= this.o.driftForMs) {
         const evidence = evidenceOf(s, this.store.device(s.site, s.device)?.status.reviewUrl);
-        const top = leadDriver(s, evidence.cause);
+        const lead = headline(s, evidence.cause);
         const scores = evidence.drivers.slice(0, 3).map((d) => `${d.key} ${d.value.toPrecision(3)} (warn ${d.warn?.toPrecision(3) ?? '-'}, alert ${d.alert?.toPrecision(3) ?? '-'})`).join('; ');
+        const cause = `${evidence.cause.class.replace('-', ' ')}${evidence.cause.fault ? ` (${evidence.cause.fault})` : ''}`;
         this.fire('drift', key, now, {
           severity: st.worst === 'alert' ? 'critical' : 'warning',
-          summary: `${id}: ${evidence.cause.class.replace('-', ' ')}${top ? `, ${top.key} ${top.value.toPrecision(3)}` : ''} for ${minutes(held)}, model ${modelLabel(s.model)}`,
+          summary: `${id}: ${lead ? `${lead.text}; ${cause}` : cause} for ${minutes(held)}, model ${modelLabel(s.model)}`,
           description: `${evidence.cause.reason}. Scores: ${scores || 'sequential detectors only'}. Next step: ${evidence.cause.action}.`,
-          feature: top ? featureOf(top.key) : undefined,
+          feature: lead?.family,
           model: modelLabel(s.model),
           evidence,
         });

@@ -4,6 +4,7 @@
  * review frames of the window, and a first guess at the cause. The cause decides who goes: a camera
  * fault needs a technician at the line, input drift or model uncertainty needs the data scientist.
  */
+import { familyOf, interpretability, type FeatureFamily } from '../../protocol/families.js';
 import type { SummaryMessage, SummaryDriver } from '../../protocol/messages.js';
 
 export type CauseClass = 'camera-fault' | 'input-drift' | 'model-uncertainty' | 'unknown';
@@ -73,6 +74,56 @@ export function leadDriver(s: SummaryMessage, cause: Cause): SummaryDriver | und
   const isInput = (d: SummaryDriver): boolean => INPUT_FEATURES.has(featureOf(d.key)) || d.key === 'rate:ood';
   const preferred = cause.class === 'input-drift' || cause.class === 'camera-fault' ? ranked.find(isInput) : ranked.find((d) => !isInput(d));
   return preferred ?? ranked[0];
+}
+
+export interface Headline {
+  /** The family that moved (protocol/families.ts): the alert's `feature` label. */
+  readonly family: FeatureFamily;
+  /** Its leading feature, or the score key when no feature's shift is known. */
+  readonly feature: string;
+  /** e.g. `illumination: brightness −41% (z = −23.0)`, or `model: cusum:classMix 18.4`. */
+  readonly text: string;
+}
+
+const signed = (x: number, digits: number): string => `${x < 0 ? '\u2212' : '+'}${Math.abs(x).toFixed(digits)}`;
+
+/**
+ * What to put first in an alert, in an engineer's words. For input drift and camera faults: among
+ * the input features the drivers name (a score's feature, the features that left the support for
+ * `rate:ood`) and those shifted by more than 3 reference SDs, the family of the one that moved most
+ * in reference SDs, led by the family's most interpretable feature that moved at least half as much;
+ * with its change in its own units (percent of the reference mean) and its z. Raw PSI is not used to
+ * rank: it saturates near 15 for any two disjoint samples. Otherwise the top driver, by family.
+ */
+export function headline(s: SummaryMessage, cause: Cause): Headline | undefined {
+  const ranked = rankDrivers(s.drivers);
+  const z = (f: string): number => {
+    const v = s.features[f]?.z;
+    return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+  };
+  if (cause.class === 'input-drift' || cause.class === 'camera-fault') {
+    const named = new Set<string>();
+    for (const d of ranked) {
+      if (d.key === 'rate:ood') for (const f of d.features ?? []) named.add(f);
+      else if (INPUT_FEATURES.has(featureOf(d.key))) named.add(featureOf(d.key));
+    }
+    for (const f of INPUT_FEATURES) if (Math.abs(z(f)) > 3) named.add(f);
+    const moved = [...named].filter((f) => z(f) !== 0);
+    if (moved.length) {
+      const top = moved.reduce((a, b) => (Math.abs(z(b)) > Math.abs(z(a)) ? b : a));
+      const family = familyOf(top);
+      const peers = moved.filter((f) => familyOf(f) === family && Math.abs(z(f)) >= Math.abs(z(top)) / 2);
+      const feature = peers.reduce((a, b) => (interpretability(b) < interpretability(a) ? b : a));
+      const f = s.features[feature]!;
+      const ref = typeof f.ref === 'number' && Number.isFinite(f.ref) ? f.ref : undefined;
+      const size = ref !== undefined && Math.abs(ref) > 1e-9 ? `${signed(((f.mean - ref) / Math.abs(ref)) * 100, 0)}%` : `mean ${f.mean.toPrecision(3)}`;
+      return { family, feature, text: `${family}: ${feature} ${size} (z = ${signed(z(feature), 1)})` };
+    }
+  }
+  const top = leadDriver(s, cause);
+  if (!top) return undefined;
+  const family = top.key === 'rate:ood' && top.features?.[0] ? familyOf(top.features[0]) : familyOf(top.key);
+  return { family, feature: top.key, text: `${family}: ${top.key} ${top.value.toPrecision(3)}` };
 }
 
 export interface Evidence {

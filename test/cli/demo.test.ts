@@ -24,7 +24,8 @@ test('demo: collector, embedded broker and agent; the drift alert fires for the 
   assert.ok(drifting.some((r) => /\s(warn|alert)\s/.test(r)), 'the fading camera is judged drifting');
   const firing = stdout.split('\n').filter((l) => l.startsWith('>>> ALERT FIRING'));
   assert.equal(firing.length, 1, stdout);
-  assert.match(firing[0]!, /demo-plant\/edge-1\/line2-drifting: (input drift|camera fault)/);
+  // The headline names the family and leads with the brightness change (issue 12): illumination: brightness −41% (z = −23.0).
+  assert.match(firing[0]!, /demo-plant\/edge-1\/line2-drifting: illumination: brightness \u2212\d+% \(z = \u2212\d+\.\d\); (input drift|camera fault)/);
   assert.match(stdout, /cause: (input-drift|camera-fault): /);
   assert.match(stdout, /Drift alerts fired: line2-drifting 1, line1-stable 0\./);
 });

@@ -86,7 +86,8 @@ test('drift alert reaches Alertmanager for the drifting camera only, and resolve
   assert.equal(a.labels.camera, 'drifting');
   assert.equal(a.labels.device, device);
   assert.match(a.labels.model!, /^line-detector\.onnx@[0-9a-f]{12}$/);
-  assert.ok(a.labels.feature, 'the feature that moved most is a label');
+  assert.equal(a.labels.feature, 'illumination', 'the family that moved is the label: a dimmer light is illumination');
+  assert.match(a.annotations.summary!, /: illumination: brightness \u2212\d+% \(z = \u2212/, `the headline leads with the brightness change: ${a.annotations.summary}`);
   assert.ok(['warning', 'critical'].includes(a.labels.severity!));
   assert.match(a.annotations.runbook_url!, /runbook\.md#drift$/);
   assert.match(a.annotations.cause!, /^(input-drift|camera-fault): /, `a lighting change is classified as input drift or a camera fault: ${a.annotations.cause}`);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { calibrate, correlationTime, summarise } from '../../../agent/drift/calibrate.js';
 import { CameraDrift } from '../../../agent/drift/camera-drift.js';
 import { Judge } from '../../../agent/drift/judge.js';
-import { binOf, PROFILE_FEATURES, ProfileBuilder } from '../../../agent/drift/profile.js';
+import { PROFILE_FEATURES, ProfileBuilder } from '../../../agent/drift/profile.js';
 import { ScoringReference } from '../../../agent/drift/scores.js';
 import { CONF_BINS } from '../../../agent/telemetry/detection-stats.js';
 import { FRAME_FEATURES } from '../../../agent/telemetry/frame-stats.js';

@@ -44,7 +44,7 @@ test('dashboard shows cameras and the firing drift alerts, with what devices sen
   const dim = alerts.find((a) => a[2]!.startsWith('p/e/cam-dim:'));
   assert.ok(dim, JSON.stringify(alerts));
   assert.equal(dim[1], 'critical');
-  assert.match(dim[2]!, /^p\/e\/cam-dim: input drift, psi:brightness 0.700/);
+  assert.match(dim[2]!, /^p\/e\/cam-dim: illumination: brightness mean 60\.0 \(z = \u22126\.0\); input drift/);
   assert.equal(dim[3], 'input-drift');
   const shown = alerts.find((a) => a[2]!.startsWith('p/e/cam-odd:'));
   assert.ok(shown?.[2]!.includes(`psi:${markup}`), `the markup is shown as text: ${JSON.stringify(shown)}`);

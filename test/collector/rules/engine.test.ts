@@ -45,8 +45,8 @@ test('drift fires only once windows at warn or worse span `for`, then holds thro
   assert.deepEqual(changes.map(([r, c]) => [r, c]), [['drift', 'fire']]);
   const a = changes[0]![2];
   assert.equal(a.severity, 'critical', 'an alert-level window in the run makes it critical');
-  assert.deepEqual(a.labels, { alertname: 'DriftlineDrift', severity: 'critical', site: 's', device: 'd', camera: 'c', model: `line-detector.onnx@${SHA.slice(0, 12)}`, feature: 'brightness' });
-  assert.match(a.annotations.summary!, /^s\/d\/c: input drift, psi:brightness 0.500 for 3 min/);
+  assert.deepEqual(a.labels, { alertname: 'DriftlineDrift', severity: 'critical', site: 's', device: 'd', camera: 'c', model: `line-detector.onnx@${SHA.slice(0, 12)}`, feature: 'illumination' });
+  assert.match(a.annotations.summary!, /^s\/d\/c: illumination: psi:brightness 0.500; input drift for 3 min/, 'no shift in the summary: the score leads, named by its family');
   assert.equal(a.annotations.runbook_url, 'docs/runbook.md#drift');
   feed(5, 'ok');
   feed(6, 'insufficient'); // neither holds nor clears

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classify, evidenceOf, leadDriver, rankDrivers } from '../../../collector/rules/evidence.js';
+import { classify, evidenceOf, headline, leadDriver, rankDrivers } from '../../../collector/rules/evidence.js';
+import { PROFILE_FEATURES } from '../../../agent/drift/profile.js';
+import { FAMILY_NAMES, FEATURE_FAMILIES, familyOf } from '../../../protocol/families.js';
 import type { FeatureStats, SummaryMessage } from '../../../protocol/messages.js';
 import { summaryMsg } from '../../helpers/collector.js';
 
@@ -46,4 +48,33 @@ test('evidence: drivers ranked against their thresholds, biggest shifts, review 
   assert.deepEqual(evidenceOf(m, undefined).reviewFrames, ['d:c/2026/a.jpg'], 'without a URL: where it lies on the device');
   assert.equal(e.shifts[0]!.feature, 'brightness');
   assert.equal(e.window.seq, 1);
+});
+
+test('families: every feature of the profile is in exactly one family; score keys go by their feature', () => {
+  const listed = FAMILY_NAMES.flatMap((f) => FEATURE_FAMILIES[f] as readonly string[]);
+  for (const f of PROFILE_FEATURES) assert.equal(listed.filter((x) => x === f).length, 1, f);
+  assert.deepEqual(['psi:brightness', 'w1:meanB', 'ks:colourTemp', 'js:entropy', 'psi:meanBoxArea', 'js:conf.scratch', 'cusum:classMix', 'rate:uncertain'].map(familyOf), ['illumination', 'illumination', 'colour', 'focus', 'geometry', 'model', 'model', 'model']);
+});
+
+test('headline: the family that moved most, led by its most telling feature, with the change in its own units and in SDs', () => {
+  // A light fading: meanB moved most in SDs, brightness nearly as much; PSI ranks entropy first
+  // (it saturates for any disjoint support), which is not what an engineer would name.
+  const fade = with_(
+    { brightness: { mean: 47, ref: 80, z: -20.6 }, meanB: { mean: 50, ref: 83, z: -30.4 }, entropy: { mean: 5.1, ref: 5.8, z: -11 }, sharpness: { mean: 600, ref: 980, z: -2.3 } },
+    { drivers: [d('psi:entropy', 15.6), d('psi:meanB', 9), { key: 'rate:ood', value: 0.9, warn: 0.17, alert: 0.2, level: 'alert', features: ['meanB', 'brightness'] }] },
+  );
+  const h = headline(fade, classify(fade))!;
+  assert.equal(h.family, 'illumination');
+  assert.equal(h.feature, 'brightness', 'moved at least half as much as meanB, and says more');
+  assert.equal(h.text, 'illumination: brightness \u221241% (z = \u221220.6)');
+  // Focus: a lens going soft.
+  const soft = with_({ sharpness: { mean: 300, ref: 980, z: -4.1 }, entropy: { mean: 5.7, ref: 5.8, z: -0.5 } }, { drivers: [d('psi:sharpness', 3)] });
+  assert.deepEqual([headline(soft, classify(soft))!.family, headline(soft, classify(soft))!.feature], ['focus', 'sharpness']);
+  // The model: no input moved, a sequential score did.
+  const mix = with_({}, { drivers: [{ key: 'cusum:classMix', value: 18.4, warn: 10, alert: null, level: 'warn' }] });
+  assert.equal(headline(mix, classify(mix))!.text, 'model: cusum:classMix 18.4');
+  // Without a reference mean (an older agent), the size is the window's mean.
+  const old = with_({ brightness: { mean: 60, z: -6 } }, { drivers: [d('psi:brightness', 0.7)] });
+  assert.equal(headline(old, classify(old))!.text, 'illumination: brightness mean 60.0 (z = \u22126.0)');
+  assert.equal(headline(with_({}), classify(with_({}))), undefined, 'nothing moved, nothing to say');
 });
