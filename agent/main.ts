@@ -277,6 +277,7 @@ function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sources, 
   });
   if (link) {
     announceRuntime(config, db, model, link);
+    if (drift) announceGeometry(config, db, drift.profile, link, log);
     link.start();
   }
   pipeline.start();
@@ -333,6 +334,35 @@ function openLink(config: AgentConfig, client: IClientOptions, db: ReturnType<ty
   );
   log.info({ ...describeBroker(m.url, m), site: m.site, device, backlog: link.outbox.size }, 'publishing to MQTT');
   return link;
+}
+
+/**
+ * A camera whose frames differ in size from the reference profile's capture geometry: said once, at
+ * start-up, on its own topic. The input statistics are taken on a sampling grid of a fixed number of
+ * points and the renderer of the synthetic line draws at a reference scale, so a camera of the same
+ * aspect ratio at another resolution is still comparable; another aspect ratio shows other parts of
+ * the scene, and the box size and aspect features change with it: its verdicts are not comparable.
+ */
+function announceGeometry(config: AgentConfig, db: ReturnType<typeof openDatabase>, profile: Profile, link: DeviceLink, log: Logger): void {
+  const { width: pw, height: ph } = profile.data;
+  if (!pw || !ph) return;
+  // Once per camera, geometry and profile: remembered in the store, not said again at every start.
+  const said = db.prepare('SELECT value FROM agent_meta WHERE key = ?');
+  const remember = db.prepare('INSERT INTO agent_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+  for (const c of config.cameras) {
+    const { width, height } = c.source;
+    if (width === pw && height === ph) continue;
+    const key = `geometry:${c.name}`;
+    const value = `${width}x${height} against ${pw}x${ph} (${profile.model.sha256.slice(0, 12)}, ${profile.createdAt})`;
+    if ((said.get([key]) as { value: string } | undefined)?.value === value) continue;
+    const comparable = Math.abs(width / height / (pw / ph) - 1) < 0.01;
+    const message = comparable
+      ? `camera ${c.name} delivers ${width}x${height}, the profile was made at ${pw}x${ph}: same aspect ratio, the statistics are comparable`
+      : `camera ${c.name} delivers ${width}x${height}, the profile was made at ${pw}x${ph}: another aspect ratio, its drift verdicts are not comparable; make a profile at this geometry (driftline baseline)`;
+    if (comparable) log.info({ camera: c.name, width, height, profileWidth: pw, profileHeight: ph }, message);
+    else log.warn({ camera: c.name, width, height, profileWidth: pw, profileHeight: ph }, message);
+    if (link.event(c.name, 'geometryMismatch', message, { width, height, profileWidth: pw, profileHeight: ph, comparable }) > 0) remember.run([key, value]);
+  }
 }
 
 /**

@@ -14,7 +14,7 @@ export const SCHEMAS = {
 
 export const SUMMARY_STATUSES = ['ok', 'warn', 'alert', 'insufficient', 'unscored'] as const;
 export type SummaryStatus = (typeof SUMMARY_STATUSES)[number];
-export const EVENT_KINDS = ['stalled', 'resumed', 'sourceError', 'providerFallback', 'modelChanged', 'clockStep', 'storageFull', 'storageRecovered'] as const;
+export const EVENT_KINDS = ['stalled', 'resumed', 'sourceError', 'providerFallback', 'modelChanged', 'clockStep', 'storageFull', 'storageRecovered', 'geometryMismatch'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 const segment = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' } as const;
@@ -125,6 +125,19 @@ export const EVENT_SCHEMA = {
             type: 'object',
             required: ['current'],
             properties: { current: sha256, previous: { type: 'string', pattern: '^([0-9a-f]{64})?$' }, file: { type: 'string', maxLength: 256 } },
+          },
+        },
+      },
+    },
+    {
+      if: { properties: { kind: { const: 'geometryMismatch' } } },
+      then: {
+        required: ['detail'],
+        properties: {
+          detail: {
+            type: 'object',
+            required: ['width', 'height', 'profileWidth', 'profileHeight', 'comparable'],
+            properties: { width: { type: 'integer', minimum: 1 }, height: { type: 'integer', minimum: 1 }, profileWidth: { type: 'integer', minimum: 1 }, profileHeight: { type: 'integer', minimum: 1 }, comparable: { type: 'boolean' } },
           },
         },
       },

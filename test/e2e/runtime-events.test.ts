@@ -70,3 +70,44 @@ test('provider fallback and model change raise alerts at the collector and on th
   const fallbacks = published.filter((a) => a.rule === 'providerFallback');
   assert.deepEqual([...new Set(fallbacks.map((a) => `${a.id}:${a.state}`))], [`${fallback.id}:firing`], JSON.stringify(published.map((a) => [a.rule, a.state, a.id])));
 });
+
+test('a camera at another size than the profile is announced once: comparable at the same aspect ratio, not at another', { timeout: 90_000 }, async (t) => {
+  const release = releaser(t);
+  const collector = await testCollector({ broker: { url: MACHINE_BROKER } });
+  release('collector', () => collector.stop());
+  await untilSubscribed(collector);
+  const site = uniqueName('site');
+  const device = uniqueName('edge');
+  release('retained status', () => clearRetainedStatus(site, device));
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-agent-'));
+  // The shipped profile was made at 320x240.
+  const raw = {
+    model: { providers: ['cpu'] },
+    store: { path: join(dir, 'agent.db') },
+    telemetry: { windowSeconds: 1 },
+    mqtt: { url: MACHINE_BROKER, site, device },
+    cameras: [
+      { name: 'same', source: { kind: 'synthetic', width: 320, height: 240, fps: 2 } },
+      { name: 'larger', source: { kind: 'synthetic', width: 640, height: 480, fps: 2 } },
+      { name: 'square', source: { kind: 'synthetic', width: 240, height: 240, fps: 2 } },
+    ],
+  };
+  const events = (): { camera: string; detail: Record<string, unknown> }[] => {
+    const db = new Database(collector.store.file, { readonly: true });
+    try {
+      return (db.prepare("SELECT camera, payload FROM events WHERE site = ? AND device = ? AND kind = 'geometryMismatch' ORDER BY camera").all([site, device]) as { camera: string; payload: string }[]).map((r) => ({ camera: r.camera, detail: (JSON.parse(r.payload) as { detail: Record<string, unknown> }).detail }));
+    } finally {
+      db.close();
+    }
+  };
+  for (const run of [1, 2]) {
+    const agent = await startAgent(agentConfig(raw, {}).config, silentLogger);
+    const stop = release(`agent ${run}`, () => agent.stop());
+    await until(() => collector.store.summaries(site, device, 'same').length >= run * 2, 30_000, `summaries of run ${run}`);
+    await stop();
+  }
+  assert.deepEqual(events(), [
+    { camera: 'larger', detail: { width: 640, height: 480, profileWidth: 320, profileHeight: 240, comparable: true } },
+    { camera: 'square', detail: { width: 240, height: 240, profileWidth: 320, profileHeight: 240, comparable: false } },
+  ], 'one event per camera that differs, and none again at the second start');
+});
