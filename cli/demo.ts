@@ -94,7 +94,8 @@ export async function run(argv: string[]): Promise<number> {
     agentConfig(
       {
         model: { providers },
-        store: { path: join(data, 'agent.db') },
+        // A demo's store is small: a small free-space floor keeps its disk-full reserve file at 1 MiB.
+        store: { path: join(data, 'agent.db'), minFreeBytes: 2 << 20 },
         telemetry: { windowSeconds: window },
         mqtt: { url: collector.brokerUrl, site: 'demo-plant', device: 'edge-1', drainPerSecond: 50 },
         cameras: [
