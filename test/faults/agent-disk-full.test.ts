@@ -10,8 +10,7 @@
  * agent's own unit tests cover the same paths through SQLite's max_page_count.)
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,31 +21,13 @@ import { TestBroker } from '../helpers/mosquitto.js';
 import { releaser } from '../helpers/ports.js';
 import { sleep } from '../helpers/wait.js';
 import { account, report, untilAllStored } from './accounting.js';
+import { fill, tmpfs } from './disk.js';
 import { storedEvents } from './events.js';
 import { driftline, storedCounts, untilAsync } from './processes.js';
 
 const FULL_S = 20;
 const CAMERAS = ['cam1', 'cam2', 'cam3', 'cam4'];
 const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
-
-/** Writes a file until the file system is full; returns its path. */
-function fill(dir: string): string {
-  const file = join(dir, 'ballast');
-  const fd = openSync(file, 'w');
-  try {
-    for (const size of [1 << 20, 4096, 512]) {
-      const buf = Buffer.alloc(size, 1);
-      try {
-        for (;;) writeSync(fd, buf);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return file;
-}
 
 /** Per-frame rows in the agent's store, read while it runs (WAL: a reader does not block it). */
 function frames(agentDb: string): number {
@@ -62,16 +43,11 @@ function frames(agentDb: string): number {
 test(`agent data directory full for ${FULL_S} s: it keeps running, sheds telemetry, reports storageFull then storageRecovered, and loses no summary`, { timeout: 300_000 }, async (t) => {
   const t0 = Date.now();
   const release = releaser(t);
-  if (process.getuid?.() !== 0) {
+  const disk = await tmpfs(release, '24m');
+  if (!disk) {
     t.skip('needs root to mount a tmpfs');
     return;
   }
-  const disk = await mkdtemp(join(tmpdir(), 'driftline-fault-afull-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m,mode=0700', 'tmpfs', disk], { stdio: 'pipe' });
-  release('tmpfs', () => {
-    execFileSync('umount', ['-l', disk]);
-    rmSync(disk, { recursive: true, force: true });
-  });
   const broker = await TestBroker.start();
   release('broker', () => broker.stop());
   const collector = await testCollector({ broker: { url: broker.url, sessionExpirySeconds: 600 } });

@@ -10,8 +10,7 @@
  * set on it from outside, and source code is not changed for a test.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,55 +20,20 @@ import { TestBroker } from '../helpers/mosquitto.js';
 import { releaser } from '../helpers/ports.js';
 import { sleep } from '../helpers/wait.js';
 import { account, report, untilAllStored } from './accounting.js';
+import { fill, tmpfs } from './disk.js';
 import { agentSetup, startAgent, storedCounts, untilAsync } from './processes.js';
 
 const FULL_S = 15;
 const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
 
-/** Mounts a tmpfs of `size` on a fresh folder; undefined when this process may not mount. */
-async function tmpfs(size: string): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return undefined;
-  const dir = await mkdtemp(join(tmpdir(), 'driftline-fault-tmpfs-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { stdio: 'pipe' });
-    return dir;
-  } catch {
-    rmSync(dir, { recursive: true, force: true });
-    return undefined;
-  }
-}
-
-/** Writes a file until the file system is full; returns its path. */
-function fill(dir: string): string {
-  const file = join(dir, 'filler');
-  const fd = openSync(file, 'w');
-  try {
-    for (const size of [1 << 20, 4096, 512]) {
-      const buf = Buffer.alloc(size, 1);
-      try {
-        for (;;) writeSync(fd, buf);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return file;
-}
-
 test(`collector store refuses commits (disk full for ${FULL_S} s): unacknowledged messages are re-delivered, each seq stored once`, { timeout: 300_000 }, async (t) => {
   const t0 = Date.now();
   const release = releaser(t);
-  const disk = await tmpfs('32m');
+  const disk = await tmpfs(release, '32m');
   if (!disk) {
     t.skip('needs root to mount a tmpfs (the collector database handle is private: no max_page_count from outside)');
     return;
   }
-  release('tmpfs', () => {
-    execFileSync('umount', ['-l', disk]);
-    rmSync(disk, { recursive: true, force: true });
-  });
   const broker = await TestBroker.start();
   release('broker', () => broker.stop());
   const collector = await testCollector({ broker: { url: broker.url, sessionExpirySeconds: 600 }, store: { path: join(disk, 'collector.db') } });
