@@ -127,6 +127,13 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
   let db: ReturnType<typeof openDatabase> | undefined;
   try {
     const drift = loadDrift(config, checks.profile, model.sha256);
+    if (drift) {
+      // Windows hold about fps x windowSeconds frames; the synthetic and recorded sources say their rate.
+      const fps = Math.max(...config.cameras.map((c) => ('fps' in c.source && c.source.fps > 0 ? c.source.fps : 10)));
+      const frames = Math.round(fps * config.telemetry.windowSeconds);
+      const dead = drift.judge.powerless(frames);
+      if (dead.length) log.warn({ frames, scores: dead }, `${dead.length} of the profile's scores cannot cross their warn threshold in windows of ~${frames} frames (the reference reaches their bound); drift rests on the others`);
+    }
     db = openDatabase(config.store.path, { synchronous: config.store.synchronous });
     return startPipeline(config, log, { mqttClient, sources, model, detector, drift, db, clock });
   } catch (e) {

@@ -131,6 +131,18 @@ export class Judge {
     return { warn: this.warnAt, alert: this.alertAt };
   }
 
+  /**
+   * Scores that cannot fire in windows of `frames`: their warn threshold is above the largest value
+   * they can take (1 for the bounded `js:`, `ks:` and `rate:` scores). It happens where the reference
+   * itself reaches the bound often (the windows of one camera against the others are disjoint on
+   * that feature), and the tail extrapolated from it passes the bound. Said at start-up, so that
+   * nobody counts on them.
+   */
+  powerless(frames: number): string[] {
+    const { warn } = this.thresholdsFor(frames);
+    return this.ref.keys.filter((key, k) => judged(key) && /^(js|ks|rate):/.test(key) && warn[k]! >= 1);
+  }
+
   /** The no-drift mean and standard deviation of `key` at the last thresholdsFor() length. */
   nullOf(k: number): [number, number] {
     return [this.nullMean[k]!, this.nullStd[k]!];

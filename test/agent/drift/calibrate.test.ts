@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { calibrate, correlationTime, summarise } from '../../../agent/drift/calibrate.js';
 import { CameraDrift } from '../../../agent/drift/camera-drift.js';
 import { Judge } from '../../../agent/drift/judge.js';
-import { PROFILE_FEATURES, ProfileBuilder } from '../../../agent/drift/profile.js';
+import { PROFILE_FEATURES, ProfileBuilder, type Profile } from '../../../agent/drift/profile.js';
 import { ScoringReference } from '../../../agent/drift/scores.js';
 import { CONF_BINS } from '../../../agent/telemetry/detection-stats.js';
 import { FRAME_FEATURES } from '../../../agent/telemetry/frame-stats.js';
@@ -138,4 +139,17 @@ test('a reference of several cameras: each no-drift window is drawn from one cam
   // A real drift still is one.
   // A real drift still is one: a shift far beyond the spread between cameras.
   assert.equal(windowsFlagged(judgeBy, series(120 * 5, 5, 80).series(), 120), 5, 'an 80-unit brightness shift is flagged in every window');
+});
+
+test('scores whose warn threshold is past their bound are named: they cannot fire, and the agent says so', async () => {
+  const b = series(8000, 7);
+  const built = b.build({ file: 'm.onnx', sha256: 'x', names: ['washer', 'scratch'] }, { source: 'test', images: 8000, skipped: 0 });
+  const quiet = new Judge(new ScoringReference(built), calibrate(built, b.series(), { windows: [30, 120, 480], replicates: 400 }), { windowSeconds: 60 });
+  assert.deepEqual(quiet.powerless(480), [], 'one camera of smooth frames: every bounded score can fire in long windows');
+  // The shipped profile: eight cameras, some features disjoint from one camera to the next.
+  const shipped = JSON.parse(await readFile(new URL('../../../models/line-detector.profile.json', import.meta.url), 'utf8')) as Profile;
+  const judge = new Judge(new ScoringReference(shipped), shipped.calibration, { windowSeconds: 60 });
+  const dead = judge.powerless(120);
+  assert.ok(dead.includes('ks:brightness') && dead.every((k) => /^(js|ks|rate):/.test(k)), dead.join(' '));
+  assert.ok(!dead.includes('rate:ood'), 'the out-of-distribution share has a real band');
 });
