@@ -1,7 +1,7 @@
 /**
  * A TCP proxy on the test's own loopback addresses that makes the link between an agent and its
  * broker bad (`tc netem` is not available on these machines): every chunk is held back by a random
- * delay (order kept within each direction), connections are cut at random moments (both sides
+ * delay (order kept within each direction, strictly: see forward()), connections are cut at random moments (both sides
  * destroyed, so whatever was still held back, a PUBLISH or a PUBACK, is lost with them), and some
  * new connections are dropped as soon as they arrive (a connect that fails).
  */
@@ -78,16 +78,30 @@ export class FlakyProxy {
     this.forward(upstream, client);
   }
 
-  /** Copies `from` to `to`, each chunk late by a random delay, in order. */
+  /**
+   * Copies `from` to `to`, each chunk late by a random delay, strictly in order, as TCP delivers.
+   * One queue and one timer per direction: a timer per chunk does not keep order (two timers due in
+   * the same millisecond may fire either way round, and fractional delays round differently), and a
+   * proxy that swaps two PUBLISH packets makes a reordering TCP never would (it lost seqs here).
+   */
   private forward(from: Socket, to: Socket): void {
-    let last = 0;
-    from.on('data', (chunk: Buffer) => {
+    const queue: { at: number; chunk: Buffer }[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const pump = (): void => {
+      timer = undefined;
       const now = Date.now();
-      last = Math.max(last, now + Math.random() * this.o.maxDelayMs);
-      setTimeout(() => {
+      while (queue.length && queue[0]!.at <= now) {
+        const { chunk } = queue.shift()!;
         if (!to.destroyed) to.write(chunk);
-      }, last - now);
+      }
+      if (queue.length) timer = setTimeout(pump, queue[0]!.at - now);
+    };
+    from.on('data', (chunk: Buffer) => {
+      const last = queue.length ? queue[queue.length - 1]!.at : 0;
+      queue.push({ at: Math.max(last, Date.now() + Math.floor(Math.random() * this.o.maxDelayMs)), chunk });
+      if (!timer) timer = setTimeout(pump, Math.max(0, queue[0]!.at - Date.now()));
     });
+    from.once('close', () => clearTimeout(timer));
   }
 
   private schedule(): void {
