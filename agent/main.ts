@@ -162,7 +162,8 @@ function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sources, 
     maxBytes: config.store.maxBytes,
     minFreeBytes: config.store.minFreeBytes,
   });
-  // Device-wide reports go on every camera's topic; `sent` remembers which took it, for a retry.
+  // Device-wide reports go on every camera's topic. One sender per report: `sent` remembers which
+  // cameras' outbox took it, so a retry on a later pass sends only to the others.
   const everyCamera = (kind: 'storageFull' | 'storageRecovered', message: string, detail: Record<string, unknown>): (() => boolean) => {
     const sent = new Set<string>();
     return () => {
@@ -180,11 +181,11 @@ function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sources, 
     ...(config.store.path === ':memory:' ? {} : { reserve: { path: `${config.store.path}.reserve`, bytes: Math.min(8 << 20, Math.floor(config.store.minFreeBytes / 2)) } }),
     onFull: (r) => {
       log.error({ ...r, store: config.store.path }, 'storage full: shedding telemetry by the retention policy (the outbox is kept)');
-      return everyCamera('storageFull', `the store is out of space (${Math.round(r.freeBytes / 1024)} KiB free): telemetry shed by the retention policy`, { ...r })();
+      return everyCamera('storageFull', `the store is out of space (${Math.round(r.freeBytes / 1024)} KiB free): telemetry shed by the retention policy`, { ...r });
     },
     onRecovered: (r) => {
       log.info({ ...r, store: config.store.path }, 'storage recovered');
-      return everyCamera('storageRecovered', `the store has space again (${Math.round(r.freeBytes / 1024)} KiB free) after ${r.fullForSeconds} s`, { ...r })();
+      return everyCamera('storageRecovered', `the store has space again (${Math.round(r.freeBytes / 1024)} KiB free) after ${r.fullForSeconds} s`, { ...r });
     },
   });
   const writer = new FrameWriter(db, {

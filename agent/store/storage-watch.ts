@@ -13,9 +13,9 @@
  * space deletes it, and the shedding has room to run. It is made again once the disk has recovered.
  *
  * It reports each change of state once: full (with what was shed and the error) and recovered (free
- * space back above twice the floor, and no write failed since the last pass). A report that the outbox
- * could not take (the disk was too full even for that) is tried again on the next pass; `send`
- * must then be safe to call again (it remembers what it already sent).
+ * space back above twice the floor, and no write failed since the last pass). Each report is made
+ * once into a sender; a sender that the outbox could not fully take (the disk was too full even for
+ * that) is called again on the next pass, and remembers what it already sent.
  */
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import type { Clock } from '../../lib/clock.js';
@@ -38,9 +38,12 @@ export interface StorageRecovered {
 export interface StorageWatchOptions {
   readonly minFreeBytes: number;
   readonly clock: Clock;
-  /** Sends the report; returns false when it could not be queued (it is offered again later). */
-  readonly onFull: (r: StorageFull) => boolean;
-  readonly onRecovered: (r: StorageRecovered) => boolean;
+  /**
+   * Makes the report's sender, once per report: it returns false while something could not be
+   * queued, and is called again on later passes until it returns true.
+   */
+  readonly onFull: (r: StorageFull) => () => boolean;
+  readonly onRecovered: (r: StorageRecovered) => () => boolean;
   /** Frees space outside the database first (review frames); returns the bytes freed. */
   readonly shedFiles?: () => number;
   /** A file of `bytes` kept beside the database and given up when the disk is full (see above). */
@@ -142,7 +145,7 @@ export class StorageWatch {
     else if (this.fullSince !== undefined && !failed && r.freeBytes >= 2 * this.o.minFreeBytes + (this.o.reserve?.bytes ?? 0)) {
       const fullForSeconds = Math.round((this.o.clock.monotonic() - this.fullSince) / 1000);
       this.fullSince = undefined;
-      this.offer(() => this.o.onRecovered({ freeBytes: r.freeBytes, fullForSeconds }));
+      this.offer(this.o.onRecovered({ freeBytes: r.freeBytes, fullForSeconds }));
     }
     if (!this.full && r.freeBytes >= this.o.minFreeBytes + (this.o.reserve?.bytes ?? 0)) this.makeReserve();
     while (this.unsent.length > 0 && this.unsent[0]!()) this.unsent.shift();
@@ -158,7 +161,7 @@ export class StorageWatch {
       windowsShed: r?.windowsDeleted ?? 0,
       error: error.slice(0, 300),
     };
-    this.offer(() => this.o.onFull(report));
+    this.offer(this.o.onFull(report));
   }
 
   /** Sends now, or keeps it for the next pass, behind any report still unsent: they go in order. */

@@ -33,7 +33,12 @@ test('a store that fills (SQLite max_page_count): the failed write sheds frames,
   let refuse = 1; // the first report finds no room in the outbox either
   const offer = (r: StorageFull | StorageRecovered): boolean => (refuse-- > 0 ? false : (reports.push(r), true));
   const retention = new Retention(db, { frameMaxAgeMs: 7 * DAY, windowMaxAgeMs: 90 * DAY, maxBytes: 1 << 30 });
-  const watch = new StorageWatch(retention, { minFreeBytes: 0, clock: systemClock, onFull: offer, onRecovered: offer });
+  let senders = 0;
+  const sender = (r: StorageFull | StorageRecovered): (() => boolean) => {
+    senders++;
+    return () => offer(r);
+  };
+  const watch = new StorageWatch(retention, { minFreeBytes: 0, clock: systemClock, onFull: sender, onRecovered: sender });
 
   let failure: unknown;
   try {
@@ -67,4 +72,5 @@ test('a store that fills (SQLite max_page_count): the failed write sheds frames,
   watch.afterPass(retention.enforce());
   assert.equal(reports.length, 2, 'each change is reported once');
   assert.ok(outbox.size >= 1, 'the outbox was never shed');
+  assert.equal(senders, 2, 'one sender per report, retried as it is: it can remember what it already sent');
 });
