@@ -88,7 +88,8 @@ export class Retention {
     const afterAge = databaseBytes(this.db);
     let target = p.maxBytes * (p.lowWater ?? 0.8);
     const minFree = p.minFreeBytes ?? 0;
-    const free = minFree > 0 || o.pressure ? freeBytes(this.db) : Number.POSITIVE_INFINITY;
+    // Only a free-space floor needs the filesystem's figure here (pressure sheds a share of the data).
+    const free = minFree > 0 ? freeBytes(this.db) : Number.POSITIVE_INFINITY;
     if (free < minFree) target = Math.min(target, afterAge.used - (minFree - free) * 1.25);
     if (o.pressure) target = Math.min(target, afterAge.used * 0.9);
     target = Math.max(0, target);
