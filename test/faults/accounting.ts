@@ -78,6 +78,9 @@ export async function untilAllStored(o: AccountOf, ms = 30_000): Promise<void> {
   await untilAsync(() => o.cameras.every((c) => stored()[c] === last[c]), ms, 'every summary at the collector').catch(() => undefined);
 }
 
+/** The sum of per-camera counts (stored summaries, seqs handed out). */
+export const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
+
 export const accountingLine = (a: Accounting): string => `produced=${a.produced} stored=${a.stored} quarantined=${a.quarantined} duplicated=${a.duplicated} lost=${a.lost}`;
 
 /**

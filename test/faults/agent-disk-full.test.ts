@@ -20,14 +20,13 @@ import { testCollector, uniqueName, untilSubscribed } from '../helpers/collector
 import { TestBroker } from '../helpers/mosquitto.js';
 import { releaser } from '../helpers/ports.js';
 import { sleep } from '../helpers/wait.js';
-import { account, report, untilAllStored } from './accounting.js';
+import { account, report, total, untilAllStored } from './accounting.js';
 import { fill, tmpfs } from './disk.js';
 import { storedEvents } from './events.js';
 import { driftline, storedCounts, untilAsync } from './processes.js';
 
 const FULL_S = 20;
 const CAMERAS = ['cam1', 'cam2', 'cam3', 'cam4'];
-const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
 
 /** Per-frame rows in the agent's store, read while it runs (WAL: a reader does not block it). */
 function frames(agentDb: string): number {

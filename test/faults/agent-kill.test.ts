@@ -13,11 +13,10 @@ import { lastSeqs, testCollector, uniqueName, untilSubscribed } from '../helpers
 import { TestBroker } from '../helpers/mosquitto.js';
 import { releaser } from '../helpers/ports.js';
 import { sleep } from '../helpers/wait.js';
-import { account, report, untilAllStored } from './accounting.js';
+import { account, report, total, untilAllStored } from './accounting.js';
 import { agentSetup, outboxRows, startAgent, storedCounts, untilAsync } from './processes.js';
 
 const CYCLES = 3;
-const total = (seqs: Record<string, number>): number => Object.values(seqs).reduce((a, b) => a + b, 0);
 
 test(`agent killed with SIGKILL every 10-20 s, ${CYCLES} cycles: seq continues, the outbox re-sends, nothing lost or stored twice`, { timeout: 300_000 }, async (t) => {
   const t0 = Date.now();

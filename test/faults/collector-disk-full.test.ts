@@ -19,12 +19,11 @@ import { testCollector, uniqueName, untilSubscribed } from '../helpers/collector
 import { TestBroker } from '../helpers/mosquitto.js';
 import { releaser } from '../helpers/ports.js';
 import { sleep } from '../helpers/wait.js';
-import { account, report, untilAllStored } from './accounting.js';
+import { account, report, total, untilAllStored } from './accounting.js';
 import { fill, tmpfs } from './disk.js';
 import { agentSetup, startAgent, storedCounts, untilAsync } from './processes.js';
 
 const FULL_S = 15;
-const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
 
 test(`collector store refuses commits (disk full for ${FULL_S} s): unacknowledged messages are re-delivered, each seq stored once`, { timeout: 300_000 }, async (t) => {
   const t0 = Date.now();

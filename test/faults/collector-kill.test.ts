@@ -27,13 +27,12 @@ import { lastSeqs, uniqueName } from '../helpers/collector.js';
 import { TestBroker } from '../helpers/mosquitto.js';
 import { freePort, releaser, type Release } from '../helpers/ports.js';
 import { sleep } from '../helpers/wait.js';
-import { account, report, untilAllStored } from './accounting.js';
+import { account, report, total, untilAllStored } from './accounting.js';
 import { agentSetup, outboxRows, driftline, startAgent, storedCounts, untilAsync, type Proc } from './processes.js';
 
 const KILLS = 3;
 /** How long the collector stays dead each time: the backlog it meets is 4 cameras x this many windows. */
 const DOWN_S = 8;
-const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
 
 test(`collector killed with SIGKILL mid-ingest, ${KILLS} times, external broker: every seq stored once, nothing lost`, { timeout: 300_000 }, async (t) => {
   const release = releaser(t);
