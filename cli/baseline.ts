@@ -37,7 +37,9 @@ Options:
                    scores it against the others: thresholds that hold for a camera not in the profile
   --size WxH       synthetic frame size (default 320x240)
   --out FILE       profile path (default: next to the model, <model>.profile.json)
-  --windows LIST   window lengths in frames to calibrate (default ${DEFAULT_CALIBRATION_WINDOWS.join(',')})
+  --windows LIST   window lengths in frames to calibrate (default ${DEFAULT_CALIBRATION_WINDOWS.join(',')}, those the
+                   reference can hold: up to half its shortest run of video, or its size for still
+                   images, plus that longest length itself where the list stops well short of it)
   --replicates N   bootstrap windows per length (default ${DEFAULT_REPLICATES})
   --bins N         quantile bins per feature (default 16)
   --conf F         operating threshold for the class mix (default 0.25)
@@ -90,7 +92,7 @@ export async function run(argv: string[]): Promise<number> {
   if ((typeof values.data === 'string') === synthetic > 0) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: 'give one of --data DIR or --synthetic FRAMES' });
   if (typeof values.data === 'string' && !existsSync(values.data)) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--data ${values.data} does not exist` });
   // Sorted and without repeats: the profile's calibration lists window lengths in increasing order.
-  const windows = typeof values.windows === 'string' ? [...new Set(values.windows.split(',').map((w) => intFlag('windows', w, 0, 2)))].sort((a, b) => a - b) : [...DEFAULT_CALIBRATION_WINDOWS];
+  const windows = typeof values.windows === 'string' ? [...new Set(values.windows.split(',').map((w) => intFlag('windows', w, 0, 2)))].sort((a, b) => a - b) : undefined;
   const replicates = intFlag('replicates', values.replicates, DEFAULT_REPLICATES, 20);
   const model = await loadModel(values.model, { providers: providersFlag(values.providers), intraOpThreads: 1 });
   const detector = await Detector.open(model, { conf: numberFlag('conf', values.conf, 0.25, 0, 1), candidateFloor: numberFlag('floor', values.floor, 0.05, 0, 1) });

@@ -1,6 +1,6 @@
 /** `driftline drift A.json B.json`: compare two reference profiles feature by feature. */
 import { compareProfiles, type FeatureDrift } from '../agent/drift/compare.js';
-import { Judge } from '../agent/drift/judge.js';
+import { Judge, REFERENCE_REACH } from '../agent/drift/judge.js';
 import { ScoringReference } from '../agent/drift/scores.js';
 import { PROFILE_FEATURES, readProfile, type Profile } from '../agent/drift/profile.js';
 import { driftlineError } from '../lib/errors.js';
@@ -15,7 +15,9 @@ both made with 'driftline baseline'. For every feature it prints PSI, Jensen-Sha
 KS statistic and Wasserstein-1 divided by A's standard deviation, most drifted first. The marks use
 A's calibrated thresholds for a window as long as B (1% and 0.1% chance of a mark per comparison
 when nothing drifted), or without a calibration the fixed PSI cut-offs of tabular tools (0.1, 0.25);
-either way only where the feature's mean or spread moved by its resolution. See docs/drift.md.
+either way only where the feature's mean or spread moved by its resolution or by half A's standard
+deviation. Where B is more than twice as long as the longest window A's calibration holds (A is too
+small a sample to judge it), every row is marked insufficient-reference instead. See docs/drift.md.
 
 Options:
   --json   print the rows as JSON instead of a table
@@ -25,10 +27,16 @@ Options:
  * warn/alert per row: A's calibration judges B as one window of B's length. Both profiles have
  * passed readProfile's schema check, so nothing here meets a missing field.
  */
-export function marks(a: Profile, b: Profile, rows: readonly FeatureDrift[]): Map<string, 'warn' | 'alert'> {
-  const out = new Map<string, 'warn' | 'alert'>();
+export type Mark = 'warn' | 'alert' | 'insufficient-reference';
+
+export function marks(a: Profile, b: Profile, rows: readonly FeatureDrift[]): Map<string, Mark> {
+  const out = new Map<string, Mark>();
   const calibrated = (a.calibration?.windows.length ?? 0) > 0;
   const judge = new Judge(new ScoringReference(a), a.calibration, { windowSeconds: 36, warnEveryHours: 1, alertEveryHours: 10, thresholds: calibrated ? 'calibrated' : 'fixed' });
+  if (!judge.covers(b.frames)) {
+    for (const r of rows) out.set(r.feature, 'insufficient-reference');
+    return out;
+  }
   const { warn, alert } = judge.thresholdsFor(b.frames);
   const keys = judge.ref.keys;
   for (const r of rows) {
@@ -65,6 +73,10 @@ export async function run(argv: string[]): Promise<number> {
   const out = process.stdout;
   out.write(`A: ${positionals[0]} (${a.frames} frames, ${a.data.source})\nB: ${positionals[1]} (${b.frames} frames, ${b.data.source})\n`);
   if (a.model.sha256 !== b.model.sha256) out.write('note: the profiles come from different models; detection features are not comparable\n');
+  if ([...marked.values()].includes('insufficient-reference')) {
+    const longest = a.calibration?.windows.at(-1)?.frames ?? 0;
+    out.write(`note: insufficient reference: A's calibration holds windows of up to ${longest} frames and judges up to ${REFERENCE_REACH * longest}; B has ${b.frames}. Profile a larger A, or compare a shorter B\n`);
+  }
   out.write(`\n${'feature'.padEnd(18)} ${'mean A'.padStart(9)} ${'mean B'.padStart(9)} ${'PSI'.padStart(8)} ${'JS'.padStart(6)} ${'KS'.padStart(6)} ${'W1/sd'.padStart(8)}\n`);
   for (const r of rows) {
     const m = marked.get(r.feature);

@@ -12,7 +12,7 @@ export const SCHEMAS = {
   alert: 'driftline.alert/1',
 } as const;
 
-export const SUMMARY_STATUSES = ['ok', 'warn', 'alert', 'insufficient', 'unscored'] as const;
+export const SUMMARY_STATUSES = ['ok', 'warn', 'alert', 'insufficient', 'insufficient-reference', 'unscored'] as const;
 export type SummaryStatus = (typeof SUMMARY_STATUSES)[number];
 export const EVENT_KINDS = ['stalled', 'resumed', 'sourceError', 'providerFallback', 'modelChanged', 'clockStep', 'storageFull', 'storageRecovered', 'geometryMismatch'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];

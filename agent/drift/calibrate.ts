@@ -8,7 +8,17 @@
  * false-alarm target, divided across every score that can raise a verdict (judge.ts). Two thousand
  * bootstrap windows pin down the 80th percentile well but not the 1-in-100,000 quantile a daily
  * false-alarm budget needs, so the far tail is extrapolated from the excesses over the 80th
- * percentile as an exponential tail (peaks over threshold).
+ * percentile (peaks over threshold) as an exponential tail, either of the score itself or of its
+ * square. The square's tail is the lighter one, as the tails of the distances (JS, KS, Wasserstein)
+ * are, Gaussian-like; an exponential tail of the raw distance put the thresholds of the bounded
+ * ones past their bound, so they could never fire. Each score's tail is chosen by the bootstrap
+ * itself (tailFit): whichever of the two follows the bootstrap's own upper quantiles more closely
+ * (PSI, which grows like a χ² statistic, and scores whose windows come in bursts keep their own).
+ *
+ * The reference is a sample too. Each bootstrap window is scored against a reference resampled (in
+ * blocks) from the other group to the full reference's size, not against one fixed half, so the
+ * thresholds include the reference's own sampling noise: what a small folder of 80 images needs,
+ * and what a 20,000-frame commissioning run barely notices.
  *
  * The out-of-distribution share needs one more step: every reference frame lies inside the
  * reference's own support, so each half of the reference is tested against the other half's
@@ -25,7 +35,7 @@ import { PROFILE_FEATURES, binOf, type Profile } from './profile.js';
 import { FEATURE_RESOLUTION } from './resolution.js';
 import { ScoringReference } from './scores.js';
 
-export const CALIBRATION_METHOD = 'circular block bootstrap; exponential tail over the 80th percentile';
+export const CALIBRATION_METHOD = 'circular block bootstrap against resampled references; exponential tail of the score or of its square over the 80th percentile';
 export const DEFAULT_CALIBRATION_WINDOWS = [30, 60, 120, 300, 600, 1200, 3000] as const;
 export const DEFAULT_REPLICATES = 2000;
 export const DEFAULT_OOD_MARGIN = 0.1;
@@ -33,17 +43,73 @@ export const DEFAULT_OOD_MARGIN = 0.1;
 const BLOCKS_PER_WINDOW = 4;
 /** The tail is fitted above this quantile of the bootstrap. */
 export const TAIL_FROM = 0.8;
+/** Resampled references per side, shared by every window length (see calibrate). */
+const REFERENCE_POOL = 100;
+/**
+ * Frames count as independent (still images) when the median feature's correlation time is below
+ * this. Consecutive video frames repeat the whole scene, so every feature is correlated at once; in
+ * a folder of images, chance correlations touch a feature or two.
+ */
+const INDEPENDENT_TAU = 1.5;
 
 /**
  * A score's no-drift distribution at one window length: mean, variance, the TAIL_FROM quantile u,
- * and the mean excess over u. Above u the tail is taken as exponential (peaks over threshold): the
- * value exceeded with probability p < 1 − TAIL_FROM is u + excess · ln((1 − TAIL_FROM) / p).
+ * the mean excess of v^power over u^power, and that power (absent in profiles made before it: 1).
+ * Above u the tail of v^power is taken as exponential (peaks over threshold): the value exceeded with
+ * probability p < 1 − TAIL_FROM is (u^power + excess · ln((1 − TAIL_FROM) / p))^(1/power).
  */
-export type NullSummary = [mean: number, variance: number, u: number, excess: number];
+export type NullSummary = [mean: number, variance: number, u: number, excess: number, power?: number];
+
+/** Quantiles of the bootstrap at which the two tail models are compared with it. */
+const CHECK_AT = [0.9, 0.95, 0.98, 0.99, 0.995] as const;
+/** The lighter tail needs this many of the CHECK_AT quantiles above u to be chosen. */
+const MIN_CHECKED = 3;
+/** Fewer bootstrap values than this: too few to tell the tails apart, so the score's own is used. */
+const MIN_TAIL_CHECK = 200;
+
+/** The mean excess of v^power over u^power, for the values above u in `sorted`. */
+function excessOver(sorted: Float64Array, u: number, power: number): number {
+  const up = u ** power;
+  let ex = 0;
+  let m = 0;
+  for (const x of sorted) {
+    if (x > u) {
+      ex += x ** power - up;
+      m++;
+    }
+  }
+  return m ? ex / m : 0;
+}
+
+/**
+ * The tail model of sorted bootstrap values: power 1 (an exponential tail of the value) or 2 (of its
+ * square), whichever follows the bootstrap's own quantiles in CHECK_AT more closely, each miss
+ * measured against the excess over u there. Power 1 where they tie, where the values are too few, or
+ * where fewer than MIN_CHECKED of those quantiles are above u (a share that is almost always 0).
+ */
+export function tailFit(sorted: Float64Array, u: number): { power: 1 | 2; excess: number } {
+  const c = sorted.length;
+  const ex1 = excessOver(sorted, u, 1);
+  if (c < MIN_TAIL_CHECK) return { power: 1, excess: ex1 };
+  const ex2 = excessOver(sorted, u, 2);
+  let miss1 = 0;
+  let miss2 = 0;
+  let checked = 0;
+  for (const q of CHECK_AT) {
+    const seen = sorted[Math.floor(q * c)]!;
+    if (!(seen > u)) continue; // a quantile still at u (a share that is mostly 0) says nothing of the tail
+    checked++;
+    const scale = seen - u;
+    const t = Math.log((1 - TAIL_FROM) / (1 - q));
+    miss1 += ((u + ex1 * t - seen) / scale) ** 2;
+    miss2 += ((Math.sqrt(u * u + ex2 * t) - seen) / scale) ** 2;
+  }
+  return checked >= MIN_CHECKED && miss2 < miss1 ? { power: 2, excess: ex2 } : { power: 1, excess: ex1 };
+}
 
 export function summarise(v: Float64Array): NullSummary {
   const c = v.length;
-  if (c === 0) return [0, 0, 0, 0];
+  if (c === 0) return [0, 0, 0, 0, 1];
   let sum = 0;
   for (const x of v) sum += x;
   const mean = sum / c;
@@ -51,16 +117,9 @@ export function summarise(v: Float64Array): NullSummary {
   for (const x of v) ss += (x - mean) ** 2;
   const sorted = Float64Array.from(v).sort();
   const u = sorted[Math.min(c - 1, Math.floor(TAIL_FROM * c))]!;
-  let ex = 0;
-  let m = 0;
-  for (const x of sorted) {
-    if (x > u) {
-      ex += x - u;
-      m++;
-    }
-  }
+  const { power, excess } = tailFit(sorted, u);
   const r = (x: number): number => Number(x.toPrecision(6));
-  return [r(mean), r(c > 1 ? ss / (c - 1) : 0), r(u), r(m ? ex / m : 0)];
+  return [r(mean), r(c > 1 ? ss / (c - 1) : 0), r(u), r(excess), power];
 }
 
 /** The reference frames in capture order, as the profile builder collected them. */
@@ -122,7 +181,11 @@ function random(seed: number): () => number {
   };
 }
 
-/** 1 + 2 Σ ρ_k, summed until the autocorrelation first falls below 0.05. */
+/**
+ * 1 + 2 Σ ρ_k, summed until the autocorrelation first falls below 0.05, or below its own noise
+ * level 2/√n when that is higher: in 80 independent images, chance correlations of ±0.2 are no
+ * evidence that frames repeat one another.
+ */
 export function correlationTime(x: ArrayLike<number>): number {
   const n = x.length;
   if (n < 4) return 1;
@@ -133,12 +196,13 @@ export function correlationTime(x: ArrayLike<number>): number {
   for (let i = 0; i < n; i++) c0 += (x[i]! - mean) ** 2;
   if (c0 === 0) return 1;
   let tau = 1;
+  const cutoff = Math.max(0.05, 2 / Math.sqrt(n));
   const maxLag = Math.floor(n / 4);
   for (let k = 1; k <= maxLag; k++) {
     let ck = 0;
     for (let i = 0; i + k < n; i++) ck += (x[i]! - mean) * (x[i + k]! - mean);
     const rho = ck / c0;
-    if (rho < 0.05) break;
+    if (rho < cutoff) break;
     tau += 2 * rho;
   }
   return tau;
@@ -192,10 +256,12 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
 
   const correlationFrames: Record<string, number> = {};
   let longest = 1;
+  const taus: number[] = [];
   PROFILE_FEATURES.forEach((f, i) => {
     const tau = correlationTime(series.values[i]!);
     correlationFrames[f] = Math.round(tau * 10) / 10;
     longest = Math.max(longest, tau);
+    taus.push(tau);
   });
   const blockFrames = Math.max(1, Math.min(Math.ceil(2 * longest), Math.floor(n / 10) || 1));
 
@@ -251,13 +317,34 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
     w.frames += to - from;
   };
 
-  // Windows drawn from one group are scored against the other group's histograms: a live window is
-  // new data against a reference that is itself a finite sample, and a window drawn from the very
-  // frames the reference counted would look closer to it than new data does.
-  const groupReference = (ranges: readonly { from: number; to: number }[]): ScoringReference => {
+  // Windows drawn from one group are scored against references resampled from the other group: a
+  // live window is new data against a reference that is itself a finite sample, and a window drawn
+  // from the very frames the reference counted would look closer to it than new data does. Each
+  // resampled reference has the full reference's frame count, drawn in blocks of the correlation
+  // time from the group's runs, so its sampling noise is the real reference's: large for a folder of
+  // 80 images, small for a commissioning run of 20,000 frames.
+  const resampledReference = (side: readonly { from: number; to: number }[], sideFrames: number): ScoringReference => {
     w.clear();
     flags.fill(0);
-    for (const r of ranges) addRange(r.from, r.to);
+    for (let filled = 0; filled < n; ) {
+      const take = Math.min(blockFrames, n - filled);
+      let k = Math.floor(rand() * sideFrames);
+      let h = side[0]!;
+      for (const r of side) {
+        h = r;
+        if (k < r.to - r.from) break;
+        k -= r.to - r.from;
+      }
+      const size = h.to - h.from;
+      const start = h.from + Math.min(k, size - 1);
+      const end = start + Math.min(take, size);
+      if (end <= h.to) addRange(start, end);
+      else {
+        addRange(start, h.to);
+        addRange(h.from, end - size);
+      }
+      filled += take;
+    }
     const features: Profile['features'] = {};
     PROFILE_FEATURES.forEach((f, i) => (features[f] = { edges: [...ref.edges[i]!], counts: Array.from(w.bins[i]!), mean: w.mean(i), std: w.std(i) }));
     const classMix: Record<string, number> = {};
@@ -268,9 +355,11 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
     });
     return new ScoringReference({ features, classMix, confHist, model: profile.model });
   };
+  const framesOf = (g: readonly { from: number; to: number }[]): number => g.reduce((a, r) => a + r.to - r.from, 0);
   const sides = groups.map((g, i) => {
-    const frames = g.reduce((a, r) => a + r.to - r.from, 0);
-    return { ref: groupReference(groups[1 - i]!), runs: g, frames };
+    const other = groups[1 - i]!;
+    const refs = Array.from({ length: REFERENCE_POOL }, () => resampledReference(other, framesOf(other)));
+    return { refs, runs: g, frames: framesOf(g) };
   });
   /** The run holding the k-th frame of a side, its frames in run order. */
   const runAt = (side: (typeof sides)[number], k: number): { from: number; to: number } => {
@@ -281,16 +370,23 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
     return side.runs[side.runs.length - 1]!;
   };
 
-  // A window lies in one run: at most half the shortest run, so it has room to be drawn.
+  // A window of video lies in one run: at most half the shortest run, so it has room to be drawn.
+  // Independent frames (a folder of still images) are drawn with replacement, up to the reference's
+  // own size. Without an explicit ladder, the longest length that fits is calibrated too when the
+  // default ladder stops well short of it, so a small reference still calibrates the window lengths
+  // it can speak for (an 80-image folder: 30, 60, 80).
   const shortest = Math.min(...runs.map((r) => r.to - r.from));
-  const lengths = (o.windows ?? DEFAULT_CALIBRATION_WINDOWS).filter((len) => len >= 2 && len <= Math.max(2, Math.floor(shortest / 2)));
+  const independent = taus.sort((a, b) => a - b)[Math.floor(taus.length / 2)]! < INDEPENDENT_TAU;
+  const maxLength = Math.max(2, independent ? n : Math.floor(shortest / 2));
+  const lengths = (o.windows ?? DEFAULT_CALIBRATION_WINDOWS).filter((len) => len >= 2 && len <= maxLength);
+  if (!o.windows && (lengths.length === 0 || lengths[lengths.length - 1]! * 1.5 < maxLength)) lengths.push(maxLength);
   const keys = ref.keys;
   const scores = new Float64Array(keys.length);
   const windows: WindowMoments[] = [];
   lengths.forEach((len, li) => {
     // A window is made of few long blocks: a short window of correlated frames is one stretch of
     // the line, far more homogeneous than frames gathered from all over the reference.
-    const block = Math.min(len, Math.max(2 * blockFrames, Math.ceil(len / BLOCKS_PER_WINDOW)));
+    const block = independent ? 1 : Math.min(len, Math.max(2 * blockFrames, Math.ceil(len / BLOCKS_PER_WINDOW)));
     const values = keys.map(() => new Float64Array(replicates));
     const count = new Int32Array(keys.length);
     for (let r = 0; r < replicates; r++) {
@@ -313,7 +409,7 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
       }
       w.uncertainFrames = flags[0]!;
       w.oodFrames = flags[1]!;
-      side.ref.score(w, scores);
+      side.refs[Math.floor(rand() * REFERENCE_POOL)]!.score(w, scores);
       for (let k = 0; k < keys.length; k++) {
         const v = scores[k]!;
         if (!Number.isNaN(v)) values[k]![count[k]!++] = v;

@@ -5,6 +5,9 @@
  *
  * Verdicts:
  *   insufficient  fewer frames than the minimum: never reported as ok
+ *   insufficient-reference
+ *                 a window longer than the reference can judge (Judge.covers): a small profile
+ *                 gives no confident verdict on a long window
  *   alert         a score over its alert threshold
  *   warn          a score over its warn threshold, or a sequential detector (CUSUM against the
  *                 reference) signalling a sustained fall of the mean top score, or a sustained rise
@@ -130,7 +133,8 @@ export class CameraDrift {
     let drivers: Driver[] = [];
     const sequential = {} as Record<'topScore' | 'uncertain' | 'classMix', SequentialState>;
     for (const s of this.watch) sequential[s.name] = { statistic: s.cusum.statistic, alarm: false };
-    if (frames >= judge.minFrames) {
+    if (frames >= judge.minFrames && !judge.covers(frames)) severity = 'insufficient-reference';
+    else if (frames >= judge.minFrames) {
       drivers = judge.drivers(w, scores);
       const ood = drivers.find((d) => d.key === 'rate:ood');
       if (ood) ood.features = Object.entries(oodFeatures).sort((a, b) => b[1] - a[1]).map(([f]) => f);

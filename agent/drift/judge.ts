@@ -7,15 +7,29 @@
  * tabular tools ship them, remain available as an override.
  *
  * A feature only drives a verdict when its window mean or spread moved by at least its resolution
- * (resolution.ts), and a flagged-frame share only when it rose by RATE_RESOLUTION: statistical
- * significance alone is not a reason to page someone.
+ * (resolution.ts) or half its reference spread (EFFECT_SPREAD), and a flagged-frame share only when
+ * it rose by RATE_RESOLUTION: statistical significance alone is not a reason to page someone. A
+ * window longer than the reference can speak for is `insufficient-reference` (covers).
  */
 import { PROFILE_FEATURES } from './profile.js';
 import { TAIL_FROM, type Calibration, type NullSummary } from './calibrate.js';
 import { FEATURE_RESOLUTION, RATE_RESOLUTION } from './resolution.js';
 import type { ScoringReference, WindowCounts } from './scores.js';
 
-export type Severity = 'ok' | 'warn' | 'alert' | 'insufficient';
+export type Severity = 'ok' | 'warn' | 'alert' | 'insufficient' | 'insufficient-reference';
+
+/**
+ * A feature drives a verdict only when its window mean or spread moved by its resolution, or by this
+ * share of its reference standard deviation when that is larger: a shift of a few hundredths of a
+ * standard deviation is real but harmless, and a large reference or window makes it significant.
+ */
+export const EFFECT_SPREAD = 0.5;
+/**
+ * How far past its longest calibrated window a reference judges: windows up to this multiple of it.
+ * Beyond, thresholds would be extrapolated from lengths where the window's noise, not the
+ * reference's, dominated, and the verdict is `insufficient-reference`.
+ */
+export const REFERENCE_REACH = 2;
 
 export interface JudgeOptions {
   /** Window length in seconds, for turning the false-alarm target into a per-window probability. */
@@ -60,6 +74,8 @@ export class Judge {
   private readonly alertAt: Float64Array;
   private readonly nullMean: Float64Array;
   private readonly nullStd: Float64Array;
+  /** Per feature: the smallest change of its mean or spread that matters (the effect-size gate). */
+  readonly effectGate: Float64Array;
 
   constructor(
     readonly ref: ScoringReference,
@@ -78,6 +94,7 @@ export class Judge {
       const [, feature] = key.split(':');
       return key.startsWith('rate:') || key.startsWith('mean:') ? -1 : PROFILE_FEATURES.indexOf(feature as (typeof PROFILE_FEATURES)[number]);
     });
+    this.effectGate = Float64Array.from(PROFILE_FEATURES, (f, i) => Math.max(FEATURE_RESOLUTION[f], EFFECT_SPREAD * ref.stds[i]!));
     const k = ref.keys.length;
     this.warnAt = new Float64Array(k);
     this.alertAt = new Float64Array(k);
@@ -85,27 +102,47 @@ export class Judge {
     this.nullStd = new Float64Array(k);
   }
 
-  /** The no-drift summary of `key` for windows of `frames`, interpolated in log-log between lengths. */
-  nullSummary(key: string, frames: number): NullSummary {
+  /**
+   * Where `frames` falls on the calibrated lengths: the summaries of the two lengths around it and
+   * the position t between them in log length (t > 1 past the longest length).
+   */
+  private bracket(key: string, frames: number): { a: NullSummary; b: NullSummary; t: number } {
     const ws = this.calibration?.windows ?? [];
-    if (ws.length === 0) return [0, 0, 0, 0];
-    const at = (i: number): NullSummary => ws[i]!.moments[key] ?? [0, 0, 0, 0];
-    if (frames <= ws[0]!.frames || ws.length === 1) return at(0);
+    const at = (i: number): NullSummary => ws[i]?.moments[key] ?? [0, 0, 0, 0];
+    if (ws.length < 2 || frames <= ws[0]!.frames) return { a: at(0), b: at(0), t: 0 };
     let i = 0;
     while (i < ws.length - 2 && frames > ws[i + 1]!.frames) i++;
-    const a = at(i);
-    const b = at(i + 1);
-    const t = Math.log(frames / ws[i]!.frames) / Math.log(ws[i + 1]!.frames / ws[i]!.frames);
-    // Scores shrink with the window roughly as a power of its length: linear in log-log, and
-    // extrapolated that way past the longest calibrated length.
-    const lerp = (x: number, y: number): number => (x > 0 && y > 0 ? Math.exp(Math.log(x) + (Math.log(y) - Math.log(x)) * t) : Math.max(0, x + (y - x) * Math.min(t, 1)));
-    return [lerp(a[0], b[0]), lerp(a[1], b[1]), lerp(a[2], b[2]), lerp(a[3], b[3])];
+    return { a: at(i), b: at(i + 1), t: Math.log(frames / ws[i]!.frames) / Math.log(ws[i + 1]!.frames / ws[i]!.frames) };
   }
 
-  /** The value a no-drift window exceeds with probability `p` (exponential tail over u). */
+  /**
+   * Scores shrink with the window roughly as a power of its length: linear in log-log between the
+   * lengths around it, and extrapolated that way past the longest calibrated length.
+   */
+  private static lerp(x: number, y: number, t: number): number {
+    return x > 0 && y > 0 ? Math.exp(Math.log(x) + (Math.log(y) - Math.log(x)) * t) : Math.max(0, x + (y - x) * Math.min(t, 1));
+  }
+
+  /** The no-drift mean and variance of `key` for windows of `frames`, interpolated in log-log between lengths. */
+  nullMoments(key: string, frames: number): [mean: number, variance: number] {
+    const { a, b, t } = this.bracket(key, frames);
+    return [Judge.lerp(a[0], b[0], t), Judge.lerp(a[1], b[1], t)];
+  }
+
+  /**
+   * The value a no-drift window of `frames` exceeds with probability `p`: the tail quantile at each
+   * calibrated length around it, interpolated in log-log (each length has its own tail model).
+   */
+  nullQuantile(key: string, frames: number, p: number): number {
+    const { a, b, t } = this.bracket(key, frames);
+    return Judge.lerp(Judge.tailQuantile(a, p), Judge.tailQuantile(b, p), t);
+  }
+
+  /** The value a no-drift window exceeds with probability `p` (exponential tail of v^power over u; calibrate.ts NullSummary). */
   static tailQuantile(s: NullSummary, p: number): number {
-    const [, , u, excess] = s;
-    return u + excess * Math.log((1 - TAIL_FROM) / Math.min(p, 1 - TAIL_FROM));
+    const [, , u, excess, power = 1] = s;
+    const q = u ** power + excess * Math.log((1 - TAIL_FROM) / Math.min(p, 1 - TAIL_FROM));
+    return power === 1 ? q : q ** (1 / power);
   }
 
   /** Thresholds for windows of `frames` (cached: most windows of a camera have similar counts). */
@@ -113,8 +150,7 @@ export class Judge {
     if (frames !== this.cachedFrames) {
       this.cachedFrames = frames;
       this.ref.keys.forEach((key, k) => {
-        const s = this.nullSummary(key, frames);
-        const [mean, variance] = s;
+        const [mean, variance] = this.nullMoments(key, frames);
         this.nullMean[k] = mean;
         this.nullStd[k] = Math.sqrt(variance);
         if (this.mode === 'fixed') {
@@ -123,8 +159,8 @@ export class Judge {
           this.warnAt[k] = psiKey ? (this.o.psiWarn ?? 0.1) : rate ? mean + 0.05 : 0.1;
           this.alertAt[k] = psiKey ? (this.o.psiAlert ?? 0.25) : rate ? mean + 0.1 : 0.2;
         } else {
-          this.warnAt[k] = Judge.tailQuantile(s, this.warnTail);
-          this.alertAt[k] = Judge.tailQuantile(s, this.alertTail);
+          this.warnAt[k] = this.nullQuantile(key, frames, this.warnTail);
+          this.alertAt[k] = this.nullQuantile(key, frames, this.alertTail);
         }
       });
     }
@@ -156,10 +192,26 @@ export class Judge {
     return f < 0 || this.featureMoved(f, w.mean(f), w.std(f));
   }
 
-  /** The effect-size gate of feature f: did its mean or spread move by at least its resolution? */
+  /** The effect-size gate of feature f: did its mean or spread move by at least its resolution, or half its reference spread? */
   featureMoved(f: number, mean: number, std: number): boolean {
-    const res = FEATURE_RESOLUTION[PROFILE_FEATURES[f]!];
-    return Math.abs(mean - this.ref.means[f]!) >= res || Math.abs(std - this.ref.stds[f]!) >= res;
+    const gate = this.effectGate[f]!;
+    return Math.abs(mean - this.ref.means[f]!) >= gate || Math.abs(std - this.ref.stds[f]!) >= gate;
+  }
+
+  /**
+   * Whether the reference can judge a window of `frames`: with calibrated thresholds, up to
+   * REFERENCE_REACH times its longest calibrated window (half its shortest run, or its size for
+   * still images). Fixed thresholds make no such claim.
+   */
+  covers(frames: number): boolean {
+    if (this.mode === 'fixed') return true;
+    return frames <= REFERENCE_REACH * this.longestCalibrated();
+  }
+
+  /** The longest window length the calibration holds. */
+  longestCalibrated(): number {
+    const ws = this.calibration?.windows ?? [];
+    return ws.length ? ws[ws.length - 1]!.frames : 0;
   }
 
   /** Every judged score over its warn threshold (and large enough to matter), worst first. */

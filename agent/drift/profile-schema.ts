@@ -49,8 +49,8 @@ const feature = object<FeatureProfile>(
   {},
 );
 
-/** [mean, variance, u, excess] of a score's no-drift distribution (calibrate.ts NullSummary). */
-const nullSummary = { type: 'array', items: number, minItems: 4, maxItems: 4 } as const;
+/** [mean, variance, u, excess, power] of a score's no-drift distribution (calibrate.ts NullSummary); power is absent in older profiles. */
+const nullSummary = { type: 'array', items: number, minItems: 4, maxItems: 5 } as const;
 
 const window = object<WindowMoments>({ frames: { type: 'integer', minimum: 2 }, block: { type: 'integer', minimum: 1 }, moments: map(nullSummary) }, {});
 

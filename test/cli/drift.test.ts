@@ -3,6 +3,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { Profile } from '../../agent/drift/profile.js';
 import { MODEL, ROOT, cli } from '../helpers/cli.js';
 
 const SHIPPED = join(ROOT, 'models', 'line-detector.profile.json');
@@ -74,26 +75,36 @@ test('a profile from before calibration still compares, with the fixed threshold
   assert.equal((JSON.parse(r.stdout) as { rows: unknown[] }).rows.length, 19);
 });
 
-test('folders: a second folder of the same distribution drifts nowhere; a 40% darker one drifts on brightness-type features only', async () => {
+test('folders of 80 images: a second folder of the same distribution drifts nowhere; a 40% darker one drifts on brightness-type features only', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'driftline-folders-'));
-  const make = async (name: string, seed: number, ...extra: string[]): Promise<string> => {
+  const make = async (name: string, seed: number, count: number, ...extra: string[]): Promise<string> => {
     const data = join(dir, name);
-    assert.equal((await cli('synth', '--out', data, '--count', '240', '--seed', String(seed), '--val', '0', ...extra)).code, 0);
+    assert.equal((await cli('synth', '--out', data, '--count', String(count), '--seed', String(seed), '--val', '0', ...extra)).code, 0);
     const out = `${data}.json`;
-    const r = await cli('baseline', '--model', MODEL, '--data', data, '--out', out, '--providers', 'cpu', '--windows', '30,60', '--replicates', '300');
+    const r = await cli('baseline', '--model', MODEL, '--data', data, '--out', out, '--providers', 'cpu');
     assert.equal(r.code, 0, r.stderr);
     return out;
   };
-  const [a, b, dark] = await Promise.all([make('a', 401), make('b', 402), make('dark', 403, '--gain', '0.6')]);
+  const [a, b, dark, tiny] = await Promise.all([make('a', 401, 80), make('b', 402, 80), make('dark', 403, 80, '--gain', '0.6'), make('tiny', 404, 20)]);
+  // Still images are independent: an 80-image reference calibrates windows up to its own size, and judges up to twice the longest.
+  const windows = (JSON.parse(await readFile(a, 'utf8')) as Profile).calibration!.windows.map((w) => w.frames);
+  assert.deepEqual(windows, [30, 60]);
   type Rows = { rows: { feature: string; mark: string }[] };
   const same = JSON.parse((await cli('drift', a, b, '--json')).stdout) as Rows;
   assert.deepEqual(same.rows.filter((r) => r.mark !== 'ok'), [], 'same distribution, different images: no marks');
   const shifted = JSON.parse((await cli('drift', a, dark, '--json')).stdout) as Rows;
   const marked = shifted.rows.filter((r) => r.mark !== 'ok').map((r) => r.feature);
-  for (const f of ['brightness', 'meanR', 'meanG', 'meanB', 'contrast']) assert.ok(marked.includes(f), `${f} is marked: ${marked.join(', ')}`);
+  for (const r of shifted.rows) assert.notEqual(r.mark, 'insufficient-reference');
+  for (const f of ['brightness', 'meanR', 'meanG', 'meanB']) assert.ok(marked.includes(f), `${f} is marked: ${marked.join(', ')}`);
   // Gain scales every channel alike: colour is untouched. Sharpness and entropy scale with gain; the
   // model's own confidence falls in the dark, which the detection features show.
   const allowed = new Set(['brightness', 'brightnessSpread', 'contrast', 'meanR', 'meanG', 'meanB', 'sharpness', 'entropy', 'underExposed', 'detections', 'topScore', 'meanScore', 'candidates', 'uncertain']);
   for (const f of marked) assert.ok(allowed.has(f), `${f} should not drift with gain`);
   assert.ok(!marked.includes('colourTemp') && !marked.includes('saturation'));
+  // A reference of 20 images cannot judge a folder of 80: no confident marks, and the table says why.
+  const small = JSON.parse((await cli('drift', tiny, dark, '--json')).stdout) as Rows;
+  assert.ok(small.rows.length > 0 && small.rows.every((r) => r.mark === 'insufficient-reference'), JSON.stringify(small.rows.map((r) => r.mark)));
+  const text = await cli('drift', tiny, dark);
+  assert.match(text.stdout, /^note: insufficient reference: A's calibration holds windows of up to 20 frames and judges up to 40; B has 80\./m);
+  assert.doesNotMatch(text.stdout, / (warn|alert)$/m);
 });
