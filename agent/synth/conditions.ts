@@ -26,6 +26,8 @@ export interface Conditions {
   defectRate: number;
   /** Fraction of parts carrying the held-out defect (burn), never seen in training. */
   heldOutRate: number;
+  /** Fraction of parts carrying the second held-out defect (stain), never seen in training. */
+  stainRate: number;
   /** Belt speed in pixels per frame, at 640 px frame width. */
   beltSpeed: number;
 }
@@ -42,6 +44,7 @@ export const DEFAULT_CONDITIONS: Readonly<Conditions> = Object.freeze({
   occlusion: 0,
   defectRate: 0.02,
   heldOutRate: 0,
+  stainRate: 0,
   beltSpeed: 24,
 });
 
@@ -57,6 +60,7 @@ const LIMITS: Record<keyof Conditions, readonly [number, number]> = {
   occlusion: [0, 0.9],
   defectRate: [0, 1],
   heldOutRate: [0, 1],
+  stainRate: [0, 1],
   beltSpeed: [0, 200],
 };
 

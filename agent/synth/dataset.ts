@@ -29,7 +29,8 @@ export interface ManifestEntry {
   readonly label: string;
   readonly split: 'train' | 'val';
   readonly index: number;
-  readonly conditions: Conditions;
+  /** As rendered; `stainRate` is left out when it is 0, so manifests written before it existed stay byte-identical. */
+  readonly conditions: ManifestConditions;
   readonly objects: readonly {
     readonly class: string;
     readonly classId: number;
@@ -38,6 +39,14 @@ export interface ManifestEntry {
     readonly box: readonly [number, number, number, number];
     readonly visible: number;
   }[];
+}
+
+export type ManifestConditions = Omit<Conditions, 'stainRate'> & { readonly stainRate?: number };
+
+function manifestConditions(c: Conditions): ManifestConditions {
+  if (c.stainRate !== 0) return c;
+  const { stainRate: _zero, ...rest } = c;
+  return rest;
 }
 
 export interface DatasetSummary {
@@ -99,7 +108,7 @@ export async function writeDataset(o: DatasetOptions): Promise<DatasetSummary> {
       label,
       split,
       index: i,
-      conditions: c,
+      conditions: manifestConditions(c),
       objects: frame.objects.map((ob) => ({
         class: ob.className,
         classId: ob.classId,

@@ -124,12 +124,18 @@ export class SceneRenderer {
     const notch = p.defect !== 'missing_notch';
     const scratch = p.defect === 'scratch';
     const burn = p.defect === 'burn';
+    const stain = p.defect === 'stain';
     const [su0, sv0, su1, sv1] = p.scratch;
     const sdu = su1 - su0;
     const sdv = sv1 - sv0;
     const slen2 = sdu * sdu + sdv * sdv;
     const [bu, bv, br] = p.burn;
     const br2 = br * br;
+    const [tu, tv, ta, tb, tang] = p.stain;
+    const tcos = Math.cos(tang);
+    const tsin = Math.sin(tang);
+    const ia2 = stain ? 1 / (ta * ta) : 0;
+    const ib2 = stain ? 1 / (tb * tb) : 0;
     const baseR = (washer ? 185 : 62) * p.tone;
     const baseG = (washer ? 186 : 96) * p.tone;
     const baseB = (washer ? 192 : 152) * p.tone;
@@ -177,6 +183,18 @@ export class SceneRenderer {
             r = r * (1 - a) + 74 * a;
             g = g * (1 - a) + 42 * a;
             b = b * (1 - a) + 24 * a;
+          }
+        } else if (stain) {
+          // A translucent teal coolant smear, darker at its rim where it dried (a coffee ring).
+          const eu = (u - tu) * tcos + (v - tv) * tsin;
+          const ev = (v - tv) * tcos - (u - tu) * tsin;
+          const d2 = eu * eu * ia2 + ev * ev * ib2;
+          if (d2 < 1) {
+            const edge = (1 - d2) * 8;
+            const a = (0.4 + 0.3 * d2) * (edge < 1 ? edge : 1);
+            r = r * (1 - a) + 30 * a;
+            g = g * (1 - a) + 150 * a;
+            b = b * (1 - a) + 135 * a;
           }
         }
         buf[i] = r;

@@ -24,7 +24,14 @@ export interface Part {
   readonly scratch: readonly [number, number, number, number];
   /** Burn blob centre and radius in local units of `size`. */
   readonly burn: readonly [number, number, number];
+  /**
+   * Stain smear in local units of `size`: centre (u, v), semi-axes (a, b), axis angle. Drawn only
+   * for stained parts (NO_STAIN otherwise), so that a stain rate of 0 changes no random draw.
+   */
+  readonly stain: readonly [number, number, number, number, number];
 }
+
+const NO_STAIN = Object.freeze([0, 0, 0, 0, 0] as const);
 
 /** A labelled object as the camera sees it, in output-frame pixels. */
 export interface GroundTruth {
@@ -72,8 +79,11 @@ export class LineScene {
     const kind: PartKind = r.chance(0.5) ? 'washer' : 'bracket';
     const roll = r.next();
     let defect: Defect = 'none';
+    // One roll picks the defect. The stain band sits between burn and the trained defects and is
+    // empty at stainRate 0, so existing renders keep every draw.
     if (roll < c.heldOutRate) defect = 'burn';
-    else if (roll < c.heldOutRate + c.defectRate) defect = r.chance(0.5) ? 'scratch' : 'missing_notch';
+    else if (roll < c.heldOutRate + c.stainRate) defect = 'stain';
+    else if (roll < c.heldOutRate + c.stainRate + c.defectRate) defect = r.chance(0.5) ? 'scratch' : 'missing_notch';
     const margin = size * 0.55;
     const y = r.range(this.beltTop + margin, Math.max(this.beltTop + margin, this.beltBottom - margin));
     // A scratch crosses most of the part at a random angle; a burn sits somewhere on its surface.
@@ -85,7 +95,16 @@ export class LineScene {
     const burnAngle = r.range(0, 2 * Math.PI);
     const burnR = kind === 'washer' ? 0.36 : 0.22;
     const burn = [Math.cos(burnAngle) * burnR, Math.sin(burnAngle) * burnR * 0.5, r.range(0.13, 0.18)] as const;
-    return { id: this.nextId++, kind, defect, x, y, angle: r.range(0, 2 * Math.PI), size, tone: r.range(0.9, 1.1), scratch, burn };
+    const angle = r.range(0, 2 * Math.PI);
+    const tone = r.range(0.9, 1.1);
+    // A stain is a long smear across the surface; its draws come last and only for stained parts.
+    let stain: Part['stain'] = NO_STAIN;
+    if (defect === 'stain') {
+      const off = kind === 'washer' ? 0.34 : 0.12;
+      const sa = r.range(0, 2 * Math.PI);
+      stain = [Math.cos(sa) * off, Math.sin(sa) * off * 0.6, r.range(0.2, 0.28), r.range(0.07, 0.1), r.range(0, Math.PI)] as const;
+    }
+    return { id: this.nextId++, kind, defect, x, y, angle, size, tone, scratch, burn, stain };
   }
 
   /** Fills the belt with parts at random places: a still image rather than a video frame. */

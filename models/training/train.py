@@ -12,7 +12,12 @@ fixed number of steps with a fixed seed and thread count (so the result is repro
     bench/models/yolov8n-random-640.onnx  a YOLOv8n-sized network with random weights, for benchmarks
 
 The ONNX output is [1, 4+nc, N]: cx, cy, w, h in input pixels, then per-class scores, no NMS, with
-the metadata props `names`, `imgsz` and `stride` written the way Ultralytics exports write them.
+the metadata props `names`, `imgsz` and `stride` written the way Ultralytics exports write them. A
+second output, `embed0` [1, D, N], is the feature vector both heads read at each anchor (same anchor
+order as output0's columns), for detection-level out-of-distribution scoring (agent/ood/); the
+metadata prop `embedding` describes it.
+
+    /usr/bin/python3 models/training/train.py --only embed   # add embed0 to the shipped model, weights unchanged
 """
 import argparse
 import json
@@ -32,6 +37,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 NAMES = ['washer', 'bracket', 'scratch', 'missing_notch']
 IMG_H, IMG_W = 192, 256
 STRIDE = 16
+EMBED_DIM = 64  # channels of the last backbone stage
+EMBEDDING = {'output': 'embed0', 'dim': EMBED_DIM, 'layout': '[1,D,anchors]', 'anchors': (IMG_H // STRIDE) * (IMG_W // STRIDE),
+             'source': 'last backbone stage (stride 16, after SiLU): the features the box and class heads read at each anchor'}
 
 # The training distribution: nominal line conditions with mild photometric variation.
 TRAIN_CONDITIONS = [
@@ -177,7 +185,8 @@ def focal(logits, target, alpha=0.25, gamma=2.0):
 
 
 class Export(nn.Module):
-    """Wraps the detector into the YOLOv8 output layout [1, 4+nc, N] (cx, cy, w, h, scores)."""
+    """Wraps the detector into the YOLOv8 output layout [1, 4+nc, N] (cx, cy, w, h, scores), plus the
+    per-anchor embedding [1, D, N] (the backbone features both heads read)."""
 
     def __init__(self, m, h, w):
         super().__init__()
@@ -187,12 +196,37 @@ class Export(nn.Module):
         self.register_buffer('gy', gy.view(1, -1))
 
     def forward(self, x):
-        box_raw, cls_raw = self.m(x)
+        f = self.m.backbone(x)
+        box_raw, cls_raw = self.m.box(f), self.m.cls(f)
         d = F.softplus(box_raw).flatten(2) * STRIDE  # [1,4,N]
         x1, y1 = self.gx - d[:, 0], self.gy - d[:, 1]
         x2, y2 = self.gx + d[:, 2], self.gy + d[:, 3]
         xywh = torch.stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], 1)
-        return torch.cat([xywh, torch.sigmoid(cls_raw.flatten(2))], 1)
+        return torch.cat([xywh, torch.sigmoid(cls_raw.flatten(2))], 1), f.flatten(2)
+
+
+def add_embedding_output(path):
+    """Adds `embed0` to an exported detector whose graph lacks it, leaving every existing node (and so
+    output0, bit for bit) as it is: a Reshape of the last backbone activation, the tensor that feeds
+    both head convolutions. This is how the shipped weights gained the output without retraining."""
+    import onnx
+    from onnx import helper, numpy_helper, TensorProto
+    model = onnx.load(path)
+    g = model.graph
+    if any(o.name == 'embed0' for o in g.output):
+        log(f'{path} already has embed0')
+        return
+    box_conv = next(n for n in g.node if n.op_type == 'Conv' and n.input[1] == 'm.box.weight')
+    feat = box_conv.input[0]
+    shape = numpy_helper.from_array(np.array([1, EMBED_DIM, EMBEDDING['anchors']], dtype=np.int64), 'embed0_shape')
+    g.initializer.append(shape)
+    g.node.append(helper.make_node('Reshape', [feat, 'embed0_shape'], ['embed0'], name='/embed/Reshape'))
+    g.output.append(helper.make_tensor_value_info('embed0', TensorProto.FLOAT, [1, EMBED_DIM, EMBEDDING['anchors']]))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = 'embedding', json.dumps(EMBEDDING)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    log(f'added embed0 [1, {EMBED_DIM}, {EMBEDDING["anchors"]}] to {path} ({os.path.getsize(path)} bytes)')
 
 
 def add_metadata(path, names, imgsz, stride, extra):
@@ -278,11 +312,12 @@ def train(args):
     out = os.path.join(ROOT, args.out)
     exp = Export(model, IMG_H, IMG_W).eval()
     dummy = torch.zeros(1, 3, IMG_H, IMG_W)
-    torch.onnx.export(exp, dummy, out, opset_version=13, input_names=['images'], output_names=['output0'],
+    torch.onnx.export(exp, dummy, out, opset_version=13, input_names=['images'], output_names=['output0', 'embed0'],
                       do_constant_folding=True)
     add_metadata(out, NAMES, (IMG_H, IMG_W), STRIDE, {
         'description': 'Driftline line-detector: parts and defects on the synthetic conveyor line',
         'version': f'seed{args.seed}-steps{args.steps}',
+        'embedding': json.dumps(EMBEDDING),
         'training': json.dumps({'parameters': sum(p.numel() for p in model.parameters()),
                                 'images': args.images, 'steps': args.steps, 'batch': args.batch,
                                 'lr': args.lr, 'seed': args.seed, 'threads': args.threads,
@@ -453,8 +488,12 @@ def main():
     ap.add_argument('--seed', type=int, default=1001, help='training seed (evaluation sets use others)')
     ap.add_argument('--threads', type=int, default=2, help='torch.set_num_threads')
     ap.add_argument('--out', default='models/line-detector.onnx')
-    ap.add_argument('--only', choices=['detector', 'bench'], help='build only one of the two models')
+    ap.add_argument('--only', choices=['detector', 'bench', 'embed'],
+                    help='build only one of the two models; `embed` adds embed0 to the existing --out model without retraining')
     args = ap.parse_args()
+    if args.only == 'embed':
+        add_embedding_output(os.path.join(ROOT, args.out))
+        return
     if args.only != 'bench':
         train(args)
     if args.only != 'detector':

@@ -7,6 +7,7 @@ import { isDriftlineError } from '../../../lib/errors.js';
 test('defaults are production-like: 2% defects, nothing held out, neutral light', () => {
   assert.equal(DEFAULT_CONDITIONS.defectRate, 0.02);
   assert.equal(DEFAULT_CONDITIONS.heldOutRate, 0);
+  assert.equal(DEFAULT_CONDITIONS.stainRate, 0);
   assert.equal(DEFAULT_CONDITIONS.gain, 1);
   assert.equal(DEFAULT_CONDITIONS.colourTempK, 5500);
   assert.ok(Object.isFrozen(DEFAULT_CONDITIONS));

@@ -25,9 +25,9 @@ test('writes an Ultralytics dataset whose labels agree with the manifest', async
   const yaml = await readFile(join(out, 'data.yaml'), 'utf8');
   assert.match(yaml, /^train: images\/train$/m);
   assert.match(yaml, /^val: images\/val$/m);
-  assert.match(yaml, /^nc: 5$/m);
+  assert.match(yaml, /^nc: 6$/m);
   assert.match(yaml, /^ {2}4: burn$/m);
-  assert.match(yaml, /^held_out: \[4\]$/m);
+  assert.match(yaml, /^held_out: \[4, 5\]$/m);
   const manifest = (await readFile(join(out, 'manifest.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as ManifestEntry);
   assert.equal(manifest.length, 24);
   const splits = new Set(manifest.map((m) => m.split));
