@@ -113,7 +113,7 @@ export const AGENT_SCHEMA: Schema = {
       maxDet: { kind: 'number', integer: true, min: 1, max: 10000, default: 300, doc: 'detections kept per frame' },
       classConf: { kind: 'map', of: 'number', min: 0, max: 1, default: {}, doc: 'per-class thresholds by class name' },
       candidateFloor: { kind: 'number', min: 0, max: 1, default: 0.05, doc: 'candidates above this feed the confidence histograms' },
-      resize: { kind: 'string', oneOf: RESIZE_MODES, default: 'bilinear', doc: 'letterbox resampling' },
+      resize: { kind: 'string', oneOf: RESIZE_MODES, default: 'auto', doc: 'letterbox resampling: auto (bilinear, or sharp for frames over 3x the model input), bilinear (OpenCV INTER_LINEAR, as Ultralytics), sharp (antialiased)' },
     },
   },
   store: {

@@ -142,3 +142,37 @@ test('bilinear and sharp modes agree on a smooth image; the padding is written o
   await lbA.run({ data: new Uint8Array(480 * 640 * 3), width: 480, height: 640, channels: 3 });
   assert.ok(Math.abs(a[5 * 320 + 7]! - 114 / 255) < 1e-6);
 });
+
+test('auto resizing: bilinear up to 3x the model input, antialiased beyond, where two taps alias fine texture', async () => {
+  // A 1-pixel checkerboard: its true average is mid grey, which antialiasing finds and two taps miss.
+  const frameOf = (w: number, h: number): RawFrame => {
+    const data = new Uint8Array(w * h * 3);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.fill((x + y) % 2 ? 255 : 0, (y * w + x) * 3, (y * w + x) * 3 + 3);
+    return { data, width: w, height: h, channels: 3 };
+  };
+  const spread = (t: Float32Array, w: number, h: number): number => {
+    let lo = 1;
+    let hi = 0;
+    for (let i = 0; i < w * h; i++) [lo, hi] = [Math.min(lo, t[i]!), Math.max(hi, t[i]!)];
+    return hi - lo;
+  };
+  assert.deepEqual([...RESIZE_MODES], ['auto', 'bilinear', 'sharp']);
+  const t = new Float32Array(3 * 256 * 192);
+  const auto = new Letterboxer(t, 256, 192, 'auto');
+  assert.equal(auto.resamplerFor(320, 240), 'bilinear');
+  assert.equal(auto.resamplerFor(768, 576), 'bilinear', 'exactly 3x');
+  assert.equal(auto.resamplerFor(1280, 960), 'sharp');
+  assert.equal(auto.resamplerFor(1920, 1080), 'sharp');
+  assert.equal(new Letterboxer(t, 256, 192, 'bilinear').resamplerFor(1920, 1080), 'bilinear', 'an explicit mode is kept');
+  // 1280x960 into 256x192: the antialiased input is flat grey; two-tap sampling keeps stripes of the checkerboard.
+  await auto.run(frameOf(1280, 960));
+  assert.ok(spread(t, 256, 192) < 0.05, `auto: spread ${spread(t, 256, 192)}`);
+  const plain = new Float32Array(3 * 256 * 192);
+  await new Letterboxer(plain, 256, 192, 'bilinear').run(frameOf(1280, 960));
+  assert.ok(spread(plain, 256, 192) > 0.5, `bilinear: spread ${spread(plain, 256, 192)}`);
+  // 320x240: auto is bilinear, to the bit.
+  const small = frameOf(320, 240);
+  await auto.run(small);
+  await new Letterboxer(plain, 256, 192, 'bilinear').run(small);
+  assert.deepEqual(t, plain);
+});
