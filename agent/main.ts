@@ -18,7 +18,8 @@ import { Judge, REFERENCE_REACH } from './drift/judge.js';
 import type { Profile } from './drift/profile.js';
 import { ScoringReference } from './drift/scores.js';
 import { Detector } from './infer/detector.js';
-import { loadModel } from './infer/model.js';
+import { loadModel, type LoadedModel } from './infer/model.js';
+import type { DetectionOodReference } from './ood/detection-ood.js';
 import { Pipeline, type CameraCounters } from './pipeline/pipeline.js';
 import { DeviceLink } from './publish/link.js';
 import { ReviewSampler, reviewDirFor } from './review/sampler.js';
@@ -99,6 +100,23 @@ function loadDrift(config: AgentConfig, read: AgentChecks['profile'], sha256: st
   return { file, judge, profile };
 }
 
+/** The profile's detection-level OOD reference, when drift runs against it and it was made for this model. */
+function detectionOodOf(config: AgentConfig, read: AgentChecks['profile'], model: LoadedModel): { detectionOod?: DetectionOodReference } {
+  const ref = read?.profile.detectionOod;
+  return config.drift.enabled && ref && model.embedding && read.profile.model.sha256 === model.sha256 ? { detectionOod: ref } : {};
+}
+
+/** Says once, at start, which out-of-distribution scoring applies, and why not the detection-level one. */
+function logOodMode(log: Logger, model: LoadedModel, detector: Detector, read: AgentChecks['profile']): void {
+  if (detector.scoresDetections) {
+    log.info({ ood: 'embedding', output: model.embedding!.output, dim: model.embedding!.dim, threshold: +detector.oodThreshold.toFixed(2) }, 'OOD scoring: detection-level, on the model embedding and box appearance');
+  } else if (model.embedding) {
+    log.info({ ood: 'confidence', output: model.embedding.output, profile: read?.file }, 'OOD scoring: confidence-based; the model has an embedding but the profile has no detectionOod (rebuild it with driftline baseline to score detections)');
+  } else {
+    log.info({ ood: 'confidence' }, 'OOD scoring: confidence-based (the model has no embedding output)');
+  }
+}
+
 export interface AgentDeps {
   /** The clock the agent reads (lib/clock.ts): the system's, unless a test moves it. */
   readonly clock?: Clock;
@@ -122,7 +140,9 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     candidateFloor: config.model.candidateFloor,
     resize: config.model.resize,
     thread: config.model.inferenceThread,
+    ...detectionOodOf(config, checks.profile, model),
   });
+  logOodMode(log, model, detector, checks.profile);
   const undo = [undoCreate(config.store.path), ...(config.review.enabled ? [undoCreate(config.review.dir || reviewDirFor(config.store.path))] : [])];
   let db: ReturnType<typeof openDatabase> | undefined;
   try {

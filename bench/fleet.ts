@@ -37,7 +37,7 @@ export function driftResult(severity: 'ok' | 'alert'): DriftResult {
     frames: 120,
     thresholds: 'calibrated',
     drivers: severity === 'alert' ? [{ key: 'psi:brightness', value: 0.8, warn: 0.3, alert: 0.4, level: 'alert' }] : [],
-    rates: { uncertain: 0.12, ood: 0 },
+    rates: { uncertain: 0.12, ood: 0, oodDetection: 0 },
     oodFeatures: {},
     sequential: { topScore: { statistic: 0, alarm: false }, uncertain: { statistic: 0.4, alarm: false }, classMix: { statistic: 0, alarm: false } },
     scores,

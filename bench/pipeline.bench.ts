@@ -3,6 +3,9 @@
  * - full-pipeline frames/s divided by bare inference frames/s, same model and threads (target >= 0.95):
  *   telemetry and storage must be nearly free;
  * - telemetry cost per 1080p frame (target <= 1 ms);
+ * - detection-level OOD scoring per frame at 20 detections (target <= 0.2 ms), with where the time
+ *   goes (the boxes' appearance statistics, the triangular solve) and the embedding's copy out of
+ *   the inference worker;
  * - SQLite rows per second with batching (baseline: one transaction per row, same run);
  * - agent RSS with 4 synthetic cameras.
  */
@@ -18,7 +21,9 @@ import { openDatabase } from '../agent/store/database.js';
 import { FrameWriter } from '../agent/store/frame-writer.js';
 import { LineCamera } from '../agent/synth/camera.js';
 import { DEFAULT_CONDITIONS } from '../agent/synth/conditions.js';
-import { DetectionStats } from '../agent/telemetry/detection-stats.js';
+import { appearanceFeatures, DetectionFeatures, DetectionOodScorer } from '../agent/ood/detection-ood.js';
+import { OodReferenceBuilder } from '../agent/ood/reference-builder.js';
+import { DETECTION_FEATURES, DetectionStats } from '../agent/telemetry/detection-stats.js';
 import { FrameStats } from '../agent/telemetry/frame-stats.js';
 import { header, line, measure, ratio } from './harness.js';
 
@@ -117,9 +122,11 @@ export async function bench(seconds: number): Promise<void> {
   line('detection telemetry + confidence histograms', `${dsr.msEach.toFixed(4)} ms`);
   ratio('telemetry ms per 1080p frame', fsr.msEach + dsr.msEach, 1, false);
 
+  await oodScoring(seconds, model);
+
   header('SQLite per-frame rows');
   const stats = new Float64Array(12).fill(0.5);
-  const det = new Float64Array(6).fill(1);
+  const det = new Float64Array(DETECTION_FEATURES.length).fill(1);
   const w2 = new FrameWriter(db, { flushMs: 3_600_000, capacity: 10_000 });
   let k = 0;
   const batched = await measure(seconds / 10, () => {
@@ -163,4 +170,69 @@ export async function bench(seconds: number): Promise<void> {
   line('process RSS before the 4 cameras (this benchmark process)', `${(rss0 / 2 ** 20).toFixed(0)} MiB`);
   line('peak RSS with 4 cameras running', `${(peak / 2 ** 20).toFixed(0)} MiB (+${((peak - rss0) / 2 ** 20).toFixed(0)} MiB)`);
   line('frames processed / dropped', `${processed} / ${dropped}`);
+}
+
+/** CPU milliseconds per call of `fn` (this process's user + system time): the cost itself, not the wait for a busy core. */
+function cpuMsEach(calls: number, fn: () => void): number {
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < calls; i++) fn();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000 / calls;
+}
+
+/**
+ * Detection-level OOD scoring as Detector.postprocess runs it for each kept detection: the
+ * embedding row at its anchor, the 48 appearance statistics of its box (45 px, the size of a part
+ * in the input), standardisation and the triangular solve against a reference fitted here on the
+ * shipped model, like driftline baseline fits one.
+ */
+export async function oodScoring(seconds: number, model: Awaited<ReturnType<typeof loadModel>>): Promise<void> {
+  header('detection-level OOD scoring (agent/ood)');
+  const e = model.embedding!;
+  const cam = new LineCamera(640, 480, 8);
+  const stills = Array.from({ length: 80 }, () => ({ data: Uint8Array.from(cam.still(DEFAULT_CONDITIONS).data), width: 640, height: 480, channels: 3 as const }));
+  const fitter = new Detector(model, { embedding: true });
+  const builder = new OodReferenceBuilder({ embeddingDim: e.dim, appearance: true }, model.names.length, e.anchors, model.inputW, model.inputH);
+  await fitter.run(stills, (s) => builder.add({ ...s.detections, count: s.detections.count, inputBoxes: s.inputBoxes, embed: s.embed, input: s.input }));
+  const reference = builder.finish().reference;
+  const slot = fitter.slots[0]!;
+  await fitter.preprocess(stills[0]!, slot);
+  await fitter.infer(slot);
+  const boxes = new Float32Array(80);
+  for (let i = 0; i < 20; i++) {
+    const x = 10 + (i % 5) * 48;
+    const y = 10 + Math.floor(i / 5) * 44;
+    boxes.set([x, y, x + 45, y + 45], i * 4);
+  }
+  const scorer = new DetectionOodScorer(reference).bind(e.anchors, model.inputW, model.inputH);
+  const vector = Float64Array.from(new DetectionFeatures(reference.features, e.anchors, model.inputW, model.inputH).build(slot.embed, 5, slot.input, boxes, 0));
+  const stats = new Float64Array(48);
+  const hist = new Float64Array(42);
+  let sink = 0;
+  const frame = (): void => {
+    for (let i = 0; i < 20; i++) sink += scorer.score(i % 4, slot.embed, (i * 9) % e.anchors, slot.input, boxes, i * 4);
+  };
+  const appearance = (): void => {
+    for (let i = 0; i < 20; i++) {
+      appearanceFeatures(slot.input, model.inputW, model.inputH, boxes[i * 4]!, boxes[i * 4 + 1]!, boxes[i * 4 + 2]!, boxes[i * 4 + 3]!, stats, 0, hist);
+      sink += stats[0]!;
+    }
+  };
+  const solve = (): void => {
+    for (let i = 0; i < 20; i++) sink += scorer.scoreVector(i % 4, vector);
+  };
+  const embedCopy = new Float32Array(slot.embed.length);
+  const r = await measure(seconds / 10, frame, 50);
+  const calls = Math.max(50, r.iterations);
+  const cpu = cpuMsEach(calls, frame);
+  const cpuAppearance = cpuMsEach(calls, appearance);
+  const cpuSolve = cpuMsEach(calls, solve);
+  const cpuCopy = cpuMsEach(calls * 20, () => embedCopy.set(slot.embed));
+  line(`dim ${scorer.dim} (embed0 ${reference.features.embeddingDim} + 48 appearance), 45 px boxes`, `${(JSON.stringify(reference).length / 1024).toFixed(0)} KB reference`);
+  line('  appearance statistics, 20 boxes (CPU)', `${cpuAppearance.toFixed(4)} ms`);
+  line('  standardise + triangular solve, 20 (CPU)', `${cpuSolve.toFixed(4)} ms`);
+  line(`  embed0 copy out of the worker (${((slot.embed.length * 4) / 1024).toFixed(0)} KB, CPU)`, `${cpuCopy.toFixed(4)} ms`);
+  line('  wall time per frame (however busy the machine)', `${r.msEach.toFixed(4)} ms`);
+  ratio('detection-level OOD ms/frame at 20 detections', cpu, 0.2, false);
+  if (sink === 0) line('checksum', '0');
 }

@@ -6,6 +6,7 @@ import { calibrate, DEFAULT_CALIBRATION_WINDOWS, DEFAULT_REPLICATES } from '../a
 import { ProfileBuilder, profilePathFor } from '../agent/drift/profile.js';
 import { Detector } from '../agent/infer/detector.js';
 import { loadModel } from '../agent/infer/model.js';
+import { MAX_FIT_SAMPLES, OodReferenceBuilder } from '../agent/ood/reference-builder.js';
 import { decodeImage, type RawFrame } from '../agent/preprocess/letterbox.js';
 import { listImages } from '../agent/source/image-dir.js';
 import { LineCamera } from '../agent/synth/camera.js';
@@ -25,6 +26,12 @@ data's provenance. It then calibrates the drift thresholds: for each score and a
 lengths it bootstraps the no-drift distribution from these frames, in order, in blocks longer than
 their correlation time. Give it frames in capture order (a commissioning recording of the camera)
 so the calibration sees how much consecutive frames repeat each other; see docs/drift.md.
+
+When the model has an embedding output (embed0, \`driftline detect --info\` says "ood": "embedding"),
+it also fits the detection-level out-of-distribution reference on every kept detection of these
+frames (the model's features at the detection's anchor and the box's colour statistics), stores it
+as the profile's detectionOod, and counts each frame's detections over its 99th percentile as the
+oodDetections feature. Other models get no detectionOod, and oodDetections is 0 in every frame.
 
 Options:
   --model FILE     ONNX detector (required)
@@ -92,11 +99,15 @@ export async function run(argv: string[]): Promise<number> {
   if ((typeof values.data === 'string') === synthetic > 0) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: 'give one of --data DIR or --synthetic FRAMES' });
   if (typeof values.data === 'string' && !existsSync(values.data)) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--data ${values.data} does not exist` });
   // Sorted and without repeats: the profile's calibration lists window lengths in increasing order.
+  const bins = intFlag('bins', values.bins, 16, 2);
   const windows = typeof values.windows === 'string' ? [...new Set(values.windows.split(',').map((w) => intFlag('windows', w, 0, 2)))].sort((a, b) => a - b) : undefined;
   const replicates = intFlag('replicates', values.replicates, DEFAULT_REPLICATES, 20);
   const model = await loadModel(values.model, { providers: providersFlag(values.providers), intraOpThreads: 1 });
-  const detector = await Detector.open(model, { conf: numberFlag('conf', values.conf, 0.25, 0, 1), candidateFloor: numberFlag('floor', values.floor, 0.05, 0, 1) });
+  const embedding = model.embedding;
+  const detector = await Detector.open(model, { conf: numberFlag('conf', values.conf, 0.25, 0, 1), candidateFloor: numberFlag('floor', values.floor, 0.05, 0, 1), embedding: embedding !== undefined });
   const builder = new ProfileBuilder(model.names);
+  // Detection-level OOD: the features of every kept detection, fitted once every frame is in.
+  const ood = embedding ? new OodReferenceBuilder({ embeddingDim: embedding.dim, appearance: true }, model.names.length, embedding.anchors, model.inputW, model.inputH) : undefined;
   const report = progress('baseline');
   let skipped = 0;
   let source: string;
@@ -149,11 +160,21 @@ export async function run(argv: string[]): Promise<number> {
     await runSequence(detector, frames, (t) => {
       if (runStarts.has(t.index)) builder.startRun();
       builder.add(t.frameStats, t.detStats, t.classCounts, t.confHist);
+      const sl = t.slot;
+      ood?.add({ count: sl.detections.count, classes: sl.detections.classes, anchors: sl.detections.anchors, inputBoxes: sl.inputBoxes, embed: sl.embed, input: sl.input });
     });
   } finally {
     await detector.close();
   }
   if (builder.series().frames < 2) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: 'fewer than 2 usable images: nothing to profile' });
+  let detectionOod;
+  if (ood) {
+    if (ood.samples < 2) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `the model kept ${ood.samples} detections in these frames: too few to fit the detection-level OOD reference` });
+    process.stderr.write(`ood: fitting the detection-level reference on ${Math.min(ood.samples, MAX_FIT_SAMPLES)} of ${ood.samples} detections (${ood.dim} features)\n`);
+    const fitted = ood.finish(undefined, progress('ood'));
+    builder.setFeature('oodDetections', fitted.oodDetections);
+    detectionOod = fitted.reference;
+  }
   const built = builder.build(
     { file: relativeIfInside(resolve(values.model)), sha256: model.sha256, names: model.names },
     {
@@ -164,14 +185,14 @@ export async function run(argv: string[]): Promise<number> {
       ...(runStarts.size > 0 ? { runs: runStarts.size + 1 } : {}),
       ...(geometry ?? {}),
     },
-    intFlag('bins', values.bins, 16, 2),
+    bins,
   );
-  const calibration = calibrate(built, builder.series(), { windows, replicates, progress: progress('calibrate') });
-  const profile = { ...built, calibration };
+  const calibration = calibrate(built, builder.series(), { windows, replicates, bins, progress: progress('calibrate') });
+  const profile = { ...built, calibration, ...(detectionOod ? { detectionOod } : {}) };
   const out = typeof values.out === 'string' ? values.out : profilePathFor(values.model);
   await writeFile(out, JSON.stringify(profile, null, 1) + '\n');
   process.stdout.write(
-    JSON.stringify({ out, frames: profile.frames, skipped, sha256: model.sha256, blockFrames: calibration.blockFrames, windows: calibration.windows.map((w) => w.frames) }) + '\n',
+    JSON.stringify({ out, frames: profile.frames, skipped, sha256: model.sha256, blockFrames: calibration.blockFrames, windows: calibration.windows.map((w) => w.frames), ood: detectionOod ? 'embedding' : 'confidence' }) + '\n',
   );
   return 0;
 }

@@ -25,7 +25,9 @@ Options:
   --providers LIST      execution providers to try in order (default tensorrt,cuda,cpu)
   --threads N           intra-op threads (default 0: one per core)
   --layout L            force the output layout: ${LAYOUTS.join(', ')}
-  --info                print the model's details and exit
+  --info                print the model's details and exit, with the OOD mode that applies:
+                        "embedding" (detection-level, on the model's embed0 output of D features
+                        per anchor) or "confidence" (models without one: frame-level scores)
   -v, --verbose         log model loading to stderr
 
 Exit status: 0 when every image was processed; 1 when the model or any image failed (each failure
@@ -83,8 +85,11 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (values.info) {
     // modelBytes is the whole file (for the worker thread's session): not information to print.
-    const { session: _s, modelBytes: _b, decoder, header, ...rest } = model;
-    process.stdout.write(JSON.stringify({ ...rest, layout: decoder.layout, numClasses: decoder.numClasses, anchors: decoder.anchors, metadata: header.metadata, opsets: header.opsets }, null, 2) + '\n');
+    const { session: _s, modelBytes: _b, decoder, header, embedding, ...rest } = model;
+    // Which out-of-distribution scoring the agent can apply: per detection on the model's own
+    // features (embedding), or the frame-level, confidence-based scores every detector gets.
+    const ood = embedding ? { mode: 'embedding', output: embedding.output, dim: embedding.dim, anchors: embedding.anchors } : { mode: 'confidence' };
+    process.stdout.write(JSON.stringify({ ...rest, layout: decoder.layout, numClasses: decoder.numClasses, anchors: decoder.anchors, ood, metadata: header.metadata, opsets: header.opsets }, null, 2) + '\n');
     return 0;
   }
   const classConf = parseClassConf(values['class-conf'] as string | undefined);

@@ -33,6 +33,10 @@ export const ERRORS = {
       `${s(d.file)}: unsupported output shape [${(d.shape as unknown[]).join(', ')}]: ${s(d.reason)}. ` +
       'Expected YOLOv5 [1, N, 5+nc], YOLOv8/v11 [1, 4+nc, N] or end-to-end [1, N, 6]',
   ),
+  DRIFTLINE_ERR_MODEL_EMBEDDING: spec(
+    "the model's embedding output (detection-level OOD features) disagrees with its `embedding` metadata or with output0",
+    (d) => `${s(d.file)}: embedding output ${s(d.output)}: ${s(d.reason)}. Expected [1, D, anchors] float32 with output0's anchors, as the \`embedding\` metadata describes it`,
+  ),
   DRIFTLINE_ERR_MODEL_LOAD: spec(
     'ONNX Runtime could not create a session with any configured execution provider',
     (d) => `${s(d.file)}: no execution provider could load the model (${s(d.attempts)})`,

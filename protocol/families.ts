@@ -11,7 +11,7 @@ export const FEATURE_FAMILIES = {
   colour: ['colourTemp', 'saturation'],
   focus: ['sharpness', 'entropy'],
   geometry: ['meanBoxArea', 'meanAspect'],
-  model: ['uncertain', 'topScore', 'meanScore', 'detections', 'candidates', 'classMix'],
+  model: ['uncertain', 'oodDetections', 'topScore', 'meanScore', 'detections', 'candidates', 'classMix'],
 } as const;
 
 export type FeatureFamily = keyof typeof FEATURE_FAMILIES;

@@ -85,7 +85,7 @@ export const SUMMARY_SCHEMA = {
       },
     },
     scores: map(numOrNull, 1024),
-    rates: { type: 'object', required: ['uncertain', 'ood'], properties: { uncertain: { type: 'number', minimum: 0, maximum: 1 }, ood: { type: 'number', minimum: 0, maximum: 1 } } },
+    rates: { type: 'object', required: ['uncertain', 'ood'], properties: { uncertain: { type: 'number', minimum: 0, maximum: 1 }, ood: { type: 'number', minimum: 0, maximum: 1 }, oodDetection: { type: 'number', minimum: 0, maximum: 1 } } },
     oodFeatures: map({ type: 'number', minimum: 0, maximum: 1 }, 64),
     sequential: map({ type: 'object', required: ['statistic', 'alarm'], properties: { statistic: num, alarm: { type: 'boolean' } } }, 16),
     classCounts: map({ type: 'number', minimum: 0 }),
@@ -242,7 +242,7 @@ export interface SummaryMessage {
   features: Record<string, FeatureStats>;
   drivers?: SummaryDriver[];
   scores?: Record<string, number | null>;
-  rates?: { uncertain: number; ood: number };
+  rates?: { uncertain: number; ood: number; oodDetection?: number };
   oodFeatures?: Record<string, number>;
   sequential?: Record<string, { statistic: number; alarm: boolean }>;
   classCounts: Record<string, number>;

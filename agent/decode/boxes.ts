@@ -8,15 +8,21 @@ export class BoxSet {
   readonly boxes: Float32Array;
   readonly scores: Float32Array;
   readonly classes: Int32Array;
+  /**
+   * The model-output row (anchor) each box came from, -1 when unknown: a decoder writes the row it
+   * decoded, NMS carries it to the kept boxes, so per-anchor outputs (embed0) can be read for them.
+   */
+  readonly anchors: Int32Array;
 
   constructor(readonly capacity: number) {
     this.boxes = new Float32Array(capacity * 4);
     this.scores = new Float32Array(capacity);
     this.classes = new Int32Array(capacity);
+    this.anchors = new Int32Array(capacity);
   }
 
   /** Appends a box; returns false (and drops it) when full. */
-  push(x1: number, y1: number, x2: number, y2: number, score: number, cls: number): boolean {
+  push(x1: number, y1: number, x2: number, y2: number, score: number, cls: number, anchor = -1): boolean {
     const i = this.count;
     if (i >= this.capacity) return false;
     const b = i * 4;
@@ -26,6 +32,7 @@ export class BoxSet {
     this.boxes[b + 3] = y2;
     this.scores[i] = score;
     this.classes[i] = cls;
+    this.anchors[i] = anchor;
     this.count = i + 1;
     return true;
   }

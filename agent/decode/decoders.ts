@@ -20,7 +20,10 @@ export interface OutputDecoder {
   readonly anchors: number;
   /** True when the model already applied NMS (e2e): the caller may skip its own. */
   readonly nmsInside: boolean;
-  /** Appends every candidate scoring >= minScore to `into` (boxes as x1,y1,x2,y2 input pixels). */
+  /**
+   * Appends every candidate scoring >= minScore to `into` (boxes as x1,y1,x2,y2 input pixels), each
+   * with its output row (its anchor: the column of a yolov8 output, the row of the others).
+   */
   decode(out: Float32Array, minScore: number, into: BoxSet): void;
 }
 
@@ -62,7 +65,7 @@ class Yolov8Decoder implements OutputDecoder {
       const cy = out[n + i]!;
       const hw = out[2 * n + i]! / 2;
       const hh = out[3 * n + i]! / 2;
-      if (!into.push(cx - hw, cy - hh, cx + hw, cy + hh, s, bestClass[i]!)) return;
+      if (!into.push(cx - hw, cy - hh, cx + hw, cy + hh, s, bestClass[i]!, i)) return;
     }
   }
 }
@@ -93,7 +96,7 @@ class Yolov5Decoder implements OutputDecoder {
       if (score < minScore) continue;
       const hw = out[r + 2]! / 2;
       const hh = out[r + 3]! / 2;
-      if (!into.push(out[r]! - hw, out[r + 1]! - hh, out[r]! + hw, out[r + 1]! + hh, score, bc)) return;
+      if (!into.push(out[r]! - hw, out[r + 1]! - hh, out[r]! + hw, out[r + 1]! + hh, score, bc, i)) return;
     }
   }
 }
@@ -114,7 +117,7 @@ class EndToEndDecoder implements OutputDecoder {
       if (s < minScore) continue;
       const cls = Math.round(out[r + 5]!);
       if (cls < 0 || cls >= this.numClasses) continue;
-      if (!into.push(out[r]!, out[r + 1]!, out[r + 2]!, out[r + 3]!, s, cls)) return;
+      if (!into.push(out[r]!, out[r + 1]!, out[r + 2]!, out[r + 3]!, s, cls, i)) return;
     }
   }
 }

@@ -27,7 +27,7 @@ export class Nms {
     this.alive = new Uint8Array(capacity);
   }
 
-  /** Writes the kept boxes of `cand` into `out`, highest score first. */
+  /** Writes the kept boxes of `cand` (with their anchors) into `out`, highest score first. */
   run(cand: BoxSet, o: NmsOptions, out: BoxSet, skipSuppression = false): void {
     out.clear();
     const n = Math.min(cand.count, this.capacity);
@@ -46,7 +46,7 @@ export class Nms {
       if (this.alive[a] === 0) continue;
       const i = order[a]!;
       const b = i * 4;
-      out.push(cand.boxes[b]!, cand.boxes[b + 1]!, cand.boxes[b + 2]!, cand.boxes[b + 3]!, cand.scores[i]!, cand.classes[i]!);
+      out.push(cand.boxes[b]!, cand.boxes[b + 1]!, cand.boxes[b + 2]!, cand.boxes[b + 3]!, cand.scores[i]!, cand.classes[i]!, cand.anchors[i]!);
       if (skipSuppression) continue;
       const cls = cand.classes[i]!;
       for (let z = a + 1; z < m; z++) {

@@ -31,9 +31,9 @@
  */
 import { CONF_BINS } from '../telemetry/detection-stats.js';
 import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
-import { PROFILE_FEATURES, binOf, type Profile } from './profile.js';
+import { DEFAULT_QUANTILE_BINS, PROFILE_FEATURES, binOf, quantileEdges, type Profile } from './profile.js';
 import { FEATURE_RESOLUTION } from './resolution.js';
-import { ScoringReference } from './scores.js';
+import { ScoringReference, WindowCounts } from './scores.js';
 
 export const CALIBRATION_METHOD = 'circular block bootstrap against resampled references; exponential tail of the score or of its square over the 80th percentile';
 export const DEFAULT_CALIBRATION_WINDOWS = [30, 60, 120, 300, 600, 1200, 3000] as const;
@@ -165,6 +165,8 @@ export interface CalibrationOptions {
   readonly replicates?: number;
   readonly seed?: number;
   readonly oodMargin?: number;
+  /** Quantile bins per feature, as the profile was built with (default DEFAULT_QUANTILE_BINS). */
+  readonly bins?: number;
   /** Reports progress as (done, total) steps. */
   readonly progress?: (done: number, total: number) => void;
 }
@@ -291,24 +293,38 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
   });
 
   const uncertainIndex = PROFILE_FEATURES.indexOf('uncertain');
-  const bins = PROFILE_FEATURES.map((_, i) => {
-    const x = series.values[i]!;
-    const e = ref.edges[i]!;
-    const b = new Uint8Array(n);
-    for (let t = 0; t < n; t++) b[t] = binOf(e, x[t]!);
-    return b;
-  });
-  const binPrefix = bins.map((b, i) => new Prefix(ref.edges[i]!.length + 1, n, (t, c) => (b[t] === c ? 1 : 0)));
+  const oodDetectionIndex = PROFILE_FEATURES.indexOf('oodDetections');
+  // Each group is binned on its own quantile edges. A window drawn from one group and binned on
+  // the other group's edges can fall past them (under- and overflow), as a new camera's window
+  // falls past the reference's; on edges that every frame of the reference shaped, it never could.
+  // In a folder of 80 images whose frames hold 0 or 1 uncertain detections, a second folder's frame
+  // with 2 lands in overflow: its own resamples must be able to do that too.
+  const binningOf = (g: readonly { from: number; to: number }[]): { edges: number[][]; prefix: Prefix[]; w: WindowCounts } => {
+    const edges = PROFILE_FEATURES.map((_, i) => {
+      const x = series.values[i]!;
+      const vals: number[] = [];
+      for (const r of g) for (let t = r.from; t < r.to; t++) vals.push(x[t]!);
+      return quantileEdges(vals, o.bins ?? DEFAULT_QUANTILE_BINS);
+    });
+    const prefix = edges.map((e, i) => {
+      const x = series.values[i]!;
+      return new Prefix(e.length + 1, n, (t, c) => (binOf(e, x[t]!) === c ? 1 : 0));
+    });
+    return { edges, prefix, w: new WindowCounts(edges.map((e) => e.length + 1), nc) };
+  };
+  const binnings = groups.map(binningOf);
   const sumPrefix = new Prefix(PROFILE_FEATURES.length, n, (t, c) => series.values[c]![t]!);
   const sqPrefix = new Prefix(PROFILE_FEATURES.length, n, (t, c) => series.values[c]![t]! ** 2);
   const classPrefix = new Prefix(nc, n, (t, c) => series.classCounts[t * nc + c]!);
   const confPrefix = new Prefix(nc * CONF_BINS, n, (t, c) => series.confHist[t * nc * CONF_BINS + c]!);
-  const flagPrefix = new Prefix(2, n, (t, c) => (c === 0 ? (series.values[uncertainIndex]![t]! > 0 ? 1 : 0) : ood[t]!));
-  const flags = new Float64Array(2);
+  const flagOf = [(t: number): number => (series.values[uncertainIndex]![t]! > 0 ? 1 : 0), (t: number): number => ood[t]!, (t: number): number => (series.values[oodDetectionIndex]![t]! > 0 ? 1 : 0)];
+  const flagPrefix = new Prefix(flagOf.length, n, (t, c) => flagOf[c]!(t));
+  const flags = new Float64Array(flagOf.length);
 
-  const w = ref.newCounts();
-  const addRange = (from: number, to: number): void => {
-    binPrefix.forEach((p, i) => p.addRange(from, to, w.bins[i]!));
+  type Binning = (typeof binnings)[number];
+  const addRange = (b: Binning, from: number, to: number): void => {
+    const w = b.w;
+    b.prefix.forEach((p, i) => p.addRange(from, to, w.bins[i]!));
     sumPrefix.addRange(from, to, w.sum);
     sqPrefix.addRange(from, to, w.sumSq);
     classPrefix.addRange(from, to, w.classCounts);
@@ -323,7 +339,8 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
   // resampled reference has the full reference's frame count, drawn in blocks of the correlation
   // time from the group's runs, so its sampling noise is the real reference's: large for a folder of
   // 80 images, small for a commissioning run of 20,000 frames.
-  const resampledReference = (side: readonly { from: number; to: number }[], sideFrames: number): ScoringReference => {
+  const resampledReference = (side: readonly { from: number; to: number }[], sideFrames: number, b: Binning): ScoringReference => {
+    const w = b.w;
     w.clear();
     flags.fill(0);
     for (let filled = 0; filled < n; ) {
@@ -338,15 +355,15 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
       const size = h.to - h.from;
       const start = h.from + Math.min(k, size - 1);
       const end = start + Math.min(take, size);
-      if (end <= h.to) addRange(start, end);
+      if (end <= h.to) addRange(b, start, end);
       else {
-        addRange(start, h.to);
-        addRange(h.from, end - size);
+        addRange(b, start, h.to);
+        addRange(b, h.from, end - size);
       }
       filled += take;
     }
     const features: Profile['features'] = {};
-    PROFILE_FEATURES.forEach((f, i) => (features[f] = { edges: [...ref.edges[i]!], counts: Array.from(w.bins[i]!), mean: w.mean(i), std: w.std(i) }));
+    PROFILE_FEATURES.forEach((f, i) => (features[f] = { edges: [...b.edges[i]!], counts: Array.from(w.bins[i]!), mean: w.mean(i), std: w.std(i) }));
     const classMix: Record<string, number> = {};
     const confHist: Record<string, number[]> = {};
     ref.names.forEach((name, c) => {
@@ -358,8 +375,9 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
   const framesOf = (g: readonly { from: number; to: number }[]): number => g.reduce((a, r) => a + r.to - r.from, 0);
   const sides = groups.map((g, i) => {
     const other = groups[1 - i]!;
-    const refs = Array.from({ length: REFERENCE_POOL }, () => resampledReference(other, framesOf(other)));
-    return { refs, runs: g, frames: framesOf(g) };
+    const binning = binnings[1 - i]!;
+    const refs = Array.from({ length: REFERENCE_POOL }, () => resampledReference(other, framesOf(other), binning));
+    return { refs, runs: g, frames: framesOf(g), binning };
   });
   /** The run holding the k-th frame of a side, its frames in run order. */
   const runAt = (side: (typeof sides)[number], k: number): { from: number; to: number } => {
@@ -394,21 +412,25 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
       // One run (camera), chosen in proportion to its frames; blocks wrap around within it.
       const h = side.runs.length === 1 ? side.runs[0]! : runAt(side, Math.floor(rand() * side.frames));
       const size = h.to - h.from;
+      // Binned on the edges of the group it is scored against.
+      const b = side.binning;
+      const w = b.w;
       w.clear();
       flags.fill(0);
       for (let filled = 0; filled < len; ) {
         const take = Math.min(block, len - filled);
         const start = h.from + Math.floor(rand() * size);
         const end = start + take;
-        if (end <= h.to) addRange(start, end);
+        if (end <= h.to) addRange(b, start, end);
         else {
-          addRange(start, h.to);
-          addRange(h.from, end - size);
+          addRange(b, start, h.to);
+          addRange(b, h.from, end - size);
         }
         filled += take;
       }
       w.uncertainFrames = flags[0]!;
       w.oodFrames = flags[1]!;
+      w.oodDetectionFrames = flags[2]!;
       side.refs[Math.floor(rand() * REFERENCE_POOL)]!.score(w, scores);
       for (let k = 0; k < keys.length; k++) {
         const v = scores[k]!;

@@ -35,8 +35,8 @@ export interface DriftResult {
   readonly thresholds: 'calibrated' | 'fixed';
   /** The scores over their warn threshold, worst first (at most 8). */
   readonly drivers: Driver[];
-  /** Share of frames with an uncertain detection, and outside the reference support. */
-  readonly rates: { readonly uncertain: number; readonly ood: number };
+  /** Share of frames with an uncertain detection, outside the reference support, and with a detection unlike its class's reference. */
+  readonly rates: { readonly uncertain: number; readonly ood: number; readonly oodDetection: number };
   /** Per input feature, the share of frames where it alone or with others left the support (only those > 0). */
   readonly oodFeatures: Record<string, number>;
   readonly sequential: { readonly topScore: SequentialState; readonly uncertain: SequentialState; readonly classMix: SequentialState };
@@ -53,6 +53,7 @@ export interface SequentialOptions {
 
 const NF = FRAME_FEATURES.length;
 const UNCERTAIN = NF + DETECTION_FEATURES.indexOf('uncertain');
+const OOD_DETECTIONS = NF + DETECTION_FEATURES.indexOf('oodDetections');
 const MAX_DRIVERS = 8;
 
 export class CameraDrift {
@@ -65,6 +66,7 @@ export class CameraDrift {
   private readonly watch: { readonly name: 'topScore' | 'uncertain' | 'classMix'; readonly key: number; readonly sign: 1 | -1; readonly cusum: Cusum }[];
   private readonly kUncertain: number;
   private readonly kOod: number;
+  private readonly kOodDetection: number;
 
   constructor(
     readonly judge: Judge,
@@ -87,6 +89,7 @@ export class CameraDrift {
     ];
     this.kUncertain = ref.keys.indexOf('rate:uncertain');
     this.kOod = ref.keys.indexOf('rate:ood');
+    this.kOodDetection = ref.keys.indexOf('rate:oodDetection');
   }
 
   get frames(): number {
@@ -111,6 +114,7 @@ export class CameraDrift {
     for (let k = 0; k < w.confHist.length; k++) w.confHist[k]! += confHist[k]!;
     if (detStats[UNCERTAIN - NF]! > 0) w.uncertainFrames++;
     if (ood) w.oodFrames++;
+    if (detStats[OOD_DETECTIONS - NF]! > 0) w.oodDetectionFrames++;
     w.frames++;
     return ood;
   }
@@ -123,7 +127,7 @@ export class CameraDrift {
     const scores = judge.ref.score(w, this.scores);
     const record: Record<string, number> = {};
     judge.ref.keys.forEach((key, k) => (record[key] = Number(scores[k]!.toPrecision(5))));
-    const rates = { uncertain: scores[this.kUncertain]!, ood: scores[this.kOod]! };
+    const rates = { uncertain: scores[this.kUncertain]!, ood: scores[this.kOod]!, oodDetection: scores[this.kOodDetection]! };
     const oodFeatures: Record<string, number> = {};
     FRAME_FEATURES.forEach((f, i) => {
       if (this.oodByFeature[i]! > 0) oodFeatures[f] = Number((this.oodByFeature[i]! / frames).toPrecision(4));

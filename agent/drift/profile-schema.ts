@@ -13,6 +13,7 @@
  * module needs nothing at run time from the modules that import it.
  */
 import { Ajv, type ErrorObject } from 'ajv';
+import { featureDim, type DetectionOodReference, type OodFeatureSpec } from '../ood/detection-ood.js';
 import { CONF_BINS, DETECTION_FEATURES } from '../telemetry/detection-stats.js';
 import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
 import type { Calibration, WindowMoments } from './calibrate.js';
@@ -69,6 +70,23 @@ const calibration = object<Calibration>(
   { runs: true },
 );
 
+const detectionOod = object<DetectionOodReference>(
+  {
+    schema: { const: 'driftline.detection-ood/1' },
+    method: { const: 'mahalanobis-shared-shrinkage' },
+    features: object<OodFeatureSpec>({ embeddingDim: count, appearance: { type: 'boolean' } }, {}),
+    classes: { type: 'integer', minimum: 1 },
+    shrinkage: { type: 'number', minimum: 0, maximum: 1 },
+    counts: { type: 'array', items: count },
+    mean: numbers({ minItems: 1 }),
+    scale: { type: 'array', items: { type: 'number', exclusiveMinimum: 0 }, minItems: 1 },
+    classMeans: { type: 'array', items: numbers() },
+    whitener: numbers({ minItems: 1 }),
+    quantiles: object<DetectionOodReference['quantiles']>({ p50: nonNegative, p90: nonNegative, p99: nonNegative }, {}),
+  },
+  {},
+);
+
 export const PROFILE_JSON_SCHEMA = object<Profile>(
   {
     schema: { const: PROFILE_SCHEMA },
@@ -90,8 +108,9 @@ export const PROFILE_JSON_SCHEMA = object<Profile>(
     classMix: map(nonNegative),
     confHist: map(counts({ minItems: CONF_BINS, maxItems: CONF_BINS })),
     calibration,
+    detectionOod,
   },
-  { calibration: true },
+  { calibration: true, detectionOod: true },
   { $id: PROFILE_SCHEMA },
 );
 
@@ -134,6 +153,24 @@ function consistencyProblems(p: Profile): string[] {
   for (const name of p.model.names) {
     if (!Object.hasOwn(p.classMix, name)) out.push(`classMix.${name}: is missing (model.names lists the class)`);
     if (!Object.hasOwn(p.confHist, name)) out.push(`confHist.${name}: is missing (model.names lists the class)`);
+  }
+  const o = p.detectionOod;
+  if (o) {
+    const d = featureDim(o.features);
+    const want = (what: string, n: number, expected: number, why: string): void => {
+      if (n !== expected) out.push(`detectionOod.${what}: must have ${expected} entries (${why}), not ${n}`);
+    };
+    if (d === 0) out.push('detectionOod.features: uses neither the embedding nor the appearance statistics');
+    if (o.classes !== p.model.names.length) out.push(`detectionOod.classes: is ${o.classes}, but model.names lists ${p.model.names.length} classes`);
+    want('mean', o.mean.length, d, 'one per feature');
+    want('scale', o.scale.length, d, 'one per feature');
+    want('whitener', o.whitener.length, (d * (d + 1)) / 2, 'the lower triangle of a square matrix of the feature count');
+    want('counts', o.counts.length, o.classes, 'one per class');
+    want('classMeans', o.classMeans.length, o.classes, 'one per class');
+    o.classMeans.forEach((m, i) => {
+      if (m.length !== d && m.length !== 0) out.push(`detectionOod.classMeans[${i}]: must have ${d} entries (one per feature), or none for a class never seen, not ${m.length}`);
+    });
+    if (o.classMeans.every((m) => m.length === 0)) out.push('detectionOod.classMeans: no class has a mean');
   }
   const c = p.calibration;
   if (c) {

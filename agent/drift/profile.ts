@@ -7,6 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { driftlineError } from '../../lib/errors.js';
+import type { DetectionOodReference } from '../ood/detection-ood.js';
 import { CONF_BINS } from '../telemetry/detection-stats.js';
 import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
 import type { Calibration, ReferenceSeries } from './calibrate.js';
@@ -47,6 +48,12 @@ export interface Profile {
   readonly confHist: Record<string, number[]>;
   /** Bootstrapped no-drift moments of every score per window length (calibrate.ts); absent in old profiles. */
   readonly calibration?: Calibration;
+  /**
+   * The detection-level OOD reference (agent/ood/detection-ood.ts) fitted on the reference frames'
+   * kept detections; present only when the model has an embedding output. Its `quantiles.p99` is
+   * the threshold of the `oodDetections` feature.
+   */
+  readonly detectionOod?: DetectionOodReference;
 }
 
 /** Where a model's profile sits by default: beside it, `<model>.profile.json`. */
@@ -73,10 +80,29 @@ function unreadable(e: unknown, text?: string): string {
  * DRIFTLINE_ERR_PROFILE naming the first few problems by path.
  */
 export function checkProfile(value: unknown, file: string): Profile {
+  upgradeProfile(value);
   const problems = profileProblems(value);
   if (problems.length === 0) return value as Profile;
   const more = problems.length > SHOWN_PROBLEMS ? ` (and ${problems.length - SHOWN_PROBLEMS} more)` : '';
   throw driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: problems.slice(0, SHOWN_PROBLEMS).join('; ') + more });
+}
+
+/**
+ * Fills in what a profile written before a feature existed lacks, where its value is known: a
+ * profile without `features.oodDetections` predates detection-level OOD scoring and has no
+ * `detectionOod`, so the agent scores no detection against it and the feature is 0 in every frame
+ * of both the reference and the windows; it gets that all-zero feature. In place; anything else is
+ * left for the schema check.
+ */
+function upgradeProfile(value: unknown): void {
+  if (typeof value !== 'object' || value === null) return;
+  const p = value as { features?: unknown; frames?: unknown; detectionOod?: unknown };
+  if (typeof p.features !== 'object' || p.features === null || Array.isArray(p.features) || p.detectionOod !== undefined) return;
+  const features = p.features as Record<string, unknown>;
+  if (features.oodDetections !== undefined) return;
+  // A bad frame count is the schema check's to report; the feature it fills in stays valid.
+  const frames = Number.isInteger(p.frames) && (p.frames as number) >= 0 ? (p.frames as number) : 0;
+  features.oodDetections = { edges: [0, 0], counts: [0, frames, 0], mean: 0, std: 0 } satisfies FeatureProfile;
 }
 
 /**
@@ -153,6 +179,17 @@ export class ProfileBuilder {
       this.frameConfHist.push(confHist[k]!);
     }
     this.frames++;
+  }
+
+  /**
+   * Replaces one detection feature's per-frame values, in frame order, after the frames were added:
+   * for a feature that can only be computed once every frame has been seen (`oodDetections`, scored
+   * against a reference fitted on all of them). `values` holds one number per frame added.
+   */
+  setFeature(name: (typeof PROFILE_FEATURES)[number], values: ArrayLike<number>): void {
+    const i = PROFILE_FEATURES.indexOf(name);
+    if (values.length !== this.frames) throw new RangeError(`${name}: ${values.length} values for ${this.frames} frames`);
+    this.values[i] = Array.from(values);
   }
 
   /**

@@ -27,6 +27,7 @@ export const FEATURE_RESOLUTION: Readonly<Record<(typeof PROFILE_FEATURES)[numbe
   meanBoxArea: 0.002, // share of the frame
   meanAspect: 0.05,
   uncertain: 0.05, // uncertain detections per frame
+  oodDetections: 0.25, // out-of-distribution detections per frame
 });
 
 /** Minimum change in a flagged-frame share (uncertain, out of distribution) that matters. */

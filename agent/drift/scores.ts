@@ -10,6 +10,7 @@
  *   js:conf.<class>                                         candidate confidence histogram per class
  *   rate:uncertain                                          share of frames with an uncertain detection
  *   rate:ood                                                share of frames outside the reference support
+ *   rate:oodDetection                                       share of frames with a detection unlike its class's reference
  *   mean:topScore                                           mean top score, for the sequential detector
  */
 import { CONF_BINS } from '../telemetry/detection-stats.js';
@@ -32,7 +33,7 @@ export function scoreKeys(names: readonly string[]): string[] {
   for (const f of PROFILE_FEATURES) for (const s of FEATURE_SCORES) keys.push(`${s}:${f}`);
   keys.push('js:classMix');
   for (const n of names) keys.push(`js:conf.${n}`);
-  keys.push('rate:uncertain', 'rate:ood', 'mean:topScore');
+  keys.push('rate:uncertain', 'rate:ood', 'rate:oodDetection', 'mean:topScore');
   return keys;
 }
 
@@ -47,6 +48,8 @@ export class WindowCounts {
   readonly confHist: Float64Array;
   uncertainFrames = 0;
   oodFrames = 0;
+  /** Frames with at least one detection out of its class's distribution (detection-level OOD). */
+  oodDetectionFrames = 0;
 
   constructor(binsPerFeature: readonly number[], numClasses: number) {
     this.bins = binsPerFeature.map((k) => new Float64Array(k));
@@ -63,6 +66,7 @@ export class WindowCounts {
     this.confHist.fill(0);
     this.uncertainFrames = 0;
     this.oodFrames = 0;
+    this.oodDetectionFrames = 0;
   }
 
   mean(f: number): number {
@@ -149,6 +153,7 @@ export class ScoringReference {
     const n = w.frames;
     out[k++] = n ? w.uncertainFrames / n : Number.NaN;
     out[k++] = n ? w.oodFrames / n : Number.NaN;
+    out[k++] = n ? w.oodDetectionFrames / n : Number.NaN;
     out[k] = w.mean(TOP_SCORE);
     return out;
   }

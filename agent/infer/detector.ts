@@ -5,9 +5,11 @@
  */
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
+import { driftlineError } from '../../lib/errors.js';
 import { BoxSet } from '../decode/boxes.js';
 import { Nms, type NmsOptions } from '../decode/nms.js';
 import { Letterboxer, unletterboxBoxes, type Letterbox, type RawFrame, type ResizeMode } from '../preprocess/letterbox.js';
+import { DetectionOodScorer, type DetectionOodReference } from '../ood/detection-ood.js';
 import { InferenceThread } from './inference-thread.js';
 import type { LoadedModel } from './model.js';
 
@@ -26,7 +28,7 @@ export interface DetectorOptions {
   readonly candidateFloor?: number;
   /** Number of slots (frames in flight); 2 lets preprocessing overlap inference. */
   readonly slots?: number;
-  /** How frames are resized into the model input (default `bilinear`, as Ultralytics does). */
+  /** How frames are resized into the model input (default `auto`: bilinear, as Ultralytics does, up to 3x the input; antialiased beyond). */
   readonly resize?: ResizeMode;
   /**
    * Where ONNX Runtime runs. `main` (the constructor's only choice): on the JavaScript thread, which
@@ -36,6 +38,19 @@ export interface DetectorOptions {
    * every core busy inferring, a worker only adds contention (measured in docs/performance.md).
    */
   readonly thread?: 'main' | 'worker' | 'auto';
+  /**
+   * Detection-level OOD scoring (agent/ood/detection-ood.ts): with a fitted reference (a profile's
+   * `detectionOod`) and a model with an embedding output, every kept detection is scored into
+   * `Slot.oodScores`; `Detector.oodThreshold` (the reference's p99) says which are out of
+   * distribution. Ignored for models without an embedding.
+   */
+  readonly detectionOod?: DetectionOodReference;
+  /**
+   * Fetch the model's embedding output into `Slot.embed` (and keep the kept boxes in input pixels
+   * in `Slot.inputBoxes`) even without a reference, to build feature vectors (`driftline baseline`).
+   * Implied by `detectionOod`.
+   */
+  readonly embedding?: boolean;
 }
 
 export interface StageTimes {
@@ -52,10 +67,20 @@ export class Slot {
   readonly inputTensor: ort.Tensor | undefined;
   readonly outputTensor: ort.Tensor | undefined;
   /** Shared memory with the inference worker, when there is one. */
-  readonly shared: { input: SharedArrayBuffer; output: SharedArrayBuffer; out: Float32Array } | undefined;
+  readonly shared: { input: SharedArrayBuffer; output: SharedArrayBuffer; out: Float32Array; embed: SharedArrayBuffer | undefined } | undefined;
   readonly candidates: BoxSet;
-  /** Final detections in source-frame pixels. */
+  /** Final detections in source-frame pixels, each with its anchor (`detections.anchors`). */
   readonly detections: BoxSet;
+  /**
+   * The model's embedding output of this frame ([1, D, anchors]) when the detector fetches it
+   * (detection-level OOD scoring, or the `embedding` option); empty otherwise.
+   */
+  embed: Float32Array = new Float32Array(0);
+  /** The kept boxes in model-input pixels (x1, y1, x2, y2), before un-letterboxing; only when the embedding is fetched. */
+  readonly inputBoxes: Float32Array;
+  /** OOD score of each kept detection (squared Mahalanobis distance, agent/ood); NaN when not scored. */
+  readonly oodScores: Float64Array;
+  private readonly embedTensor: ort.Tensor | undefined;
   letterbox: Letterbox | undefined;
   readonly times: StageTimes = { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0 };
   output: Float32Array = new Float32Array(0);
@@ -67,25 +92,43 @@ export class Slot {
     shared: boolean,
     /** Position among the detector's slots (and the worker's). */
     readonly index: number,
+    /** Whether the embedding output is fetched (the model has one and it is wanted). */
+    embedding = false,
   ) {
     const inSize = 3 * m.inputW * m.inputH;
     const outSize = m.outputDims.reduce((a, b) => a * b, 1);
+    const e = embedding ? m.embedding : undefined;
+    const embedSize = e ? e.dim * e.anchors : 0;
     if (shared) {
       const input = new SharedArrayBuffer(inSize * 4);
       const output = new SharedArrayBuffer(outSize * 4);
+      const embed = e ? new SharedArrayBuffer(embedSize * 4) : undefined;
       this.input = new Float32Array(input);
-      this.shared = { input, output, out: new Float32Array(output) };
+      this.shared = { input, output, out: new Float32Array(output), embed };
+      if (embed) this.embed = new Float32Array(embed);
       this.inputTensor = undefined;
       this.outputTensor = undefined;
+      this.embedTensor = undefined;
     } else {
       this.input = new Float32Array(inSize);
       this.shared = undefined;
       this.inputTensor = new ort.Tensor('float32', this.input, [1, 3, m.inputH, m.inputW]);
       this.outputTensor = m.staticOutput ? new ort.Tensor('float32', new Float32Array(outSize), m.outputDims as number[]) : undefined;
+      this.embedTensor = e && m.staticOutput ? new ort.Tensor('float32', new Float32Array(embedSize), [1, e.dim, e.anchors]) : undefined;
+      if (this.embedTensor) this.embed = this.embedTensor.data as Float32Array;
     }
     this.letterboxer = new Letterboxer(this.input, m.inputW, m.inputH, resize);
     this.candidates = new BoxSet(m.staticOutput ? Math.max(m.decoder.anchors, 1) : Math.max(m.decoder.anchors, 4096));
     this.detections = new BoxSet(maxDet);
+    this.inputBoxes = new Float32Array(e ? maxDet * 4 : 0);
+    this.oodScores = new Float64Array(maxDet).fill(Number.NaN);
+  }
+
+  /** Fetches for a main-thread run: the preallocated output tensors, or the output names. */
+  fetches(m: LoadedModel): Record<string, ort.Tensor> | string[] {
+    const embedding = this.inputBoxes.length > 0 ? m.embedding?.output : undefined;
+    if (!this.outputTensor) return embedding ? [m.outputName, embedding] : [m.outputName];
+    return embedding && this.embedTensor ? { [m.outputName]: this.outputTensor, [embedding]: this.embedTensor } : { [m.outputName]: this.outputTensor };
   }
 }
 
@@ -93,6 +136,17 @@ export class Detector {
   readonly slots: readonly Slot[];
   readonly nmsOptions: NmsOptions;
   readonly candidateFloor: number;
+  /**
+   * A kept detection is out of distribution when its OOD score exceeds this: the detection-level
+   * reference's 99th percentile of its own samples' scores (`quantiles.p99`). NaN when detections
+   * are not scored (no reference, or a model without an embedding): no score exceeds it.
+   */
+  readonly oodThreshold: number;
+  /** Which OOD scoring applies: `embedding` (each detection scored) or `confidence` (frame-level scores only). */
+  readonly oodMode: 'embedding' | 'confidence';
+  private readonly scorer: DetectionOodScorer | undefined;
+  /** Whether the embedding output is fetched into the slots. */
+  private readonly fetchEmbedding: boolean;
   private readonly nms: Nms;
   private readonly feeds: Record<string, ort.Tensor>[];
   private readonly fetches: (Record<string, ort.Tensor> | string[])[];
@@ -113,7 +167,7 @@ export class Detector {
       d.thread = await InferenceThread.start(
         model,
         model.modelBytes,
-        d.slots.map((s) => ({ input: s.shared!.input, output: s.shared!.output })),
+        d.slots.map((s) => ({ input: s.shared!.input, output: s.shared!.output, ...(s.shared!.embed ? { embed: s.shared!.embed } : {}) })),
         model.tuning,
       );
     }
@@ -141,10 +195,30 @@ export class Detector {
     this.candidateFloor = Math.min(o.candidateFloor ?? lowest, lowest);
     this.nmsOptions = { conf, iou: o.iou ?? 0.45, maxDet: o.maxDet ?? 300, classConf };
     const maxDet = this.nmsOptions.maxDet;
-    this.slots = Array.from({ length: Math.max(1, o.slots ?? 2) }, (_, i) => new Slot(model, maxDet, o.resize ?? 'bilinear', shared, i));
+    const e = model.embedding;
+    const ref = e ? o.detectionOod : undefined;
+    if (e && ref) {
+      const reason =
+        ref.features.embeddingDim > e.dim
+          ? `the detection OOD reference reads ${ref.features.embeddingDim} embedding features, the model has ${e.dim}`
+          : ref.classes !== model.names.length
+            ? `the detection OOD reference has ${ref.classes} classes, the model ${model.names.length}`
+            : undefined;
+      if (reason) throw driftlineError('DRIFTLINE_ERR_MODEL_EMBEDDING', { file: model.file, output: e.output, reason: `${reason}: rebuild the profile with driftline baseline` });
+    }
+    this.scorer = e && ref ? new DetectionOodScorer(ref).bind(e.anchors, model.inputW, model.inputH) : undefined;
+    this.oodThreshold = this.scorer && ref ? ref.quantiles.p99 : Number.NaN;
+    this.oodMode = e ? 'embedding' : 'confidence';
+    this.fetchEmbedding = e !== undefined && (this.scorer !== undefined || o.embedding === true);
+    this.slots = Array.from({ length: Math.max(1, o.slots ?? 2) }, (_, i) => new Slot(model, maxDet, o.resize ?? 'auto', shared, i, this.fetchEmbedding));
     this.nms = new Nms(this.slots[0]!.candidates.capacity);
     this.feeds = this.slots.map((s) => (s.inputTensor ? { [model.inputName]: s.inputTensor } : {}));
-    this.fetches = this.slots.map((s) => (s.outputTensor ? { [model.outputName]: s.outputTensor } : [model.outputName]));
+    this.fetches = this.slots.map((s) => s.fetches(model));
+  }
+
+  /** Whether kept detections get an OOD score (a reference was given and the model has an embedding). */
+  get scoresDetections(): boolean {
+    return this.scorer !== undefined;
   }
 
   /** Round-robin slot for the next frame. */
@@ -169,17 +243,35 @@ export class Detector {
     } else {
       const result = await this.model.session.run(this.feeds[idx]!, this.fetches[idx]!);
       slot.output = slot.outputTensor ? (slot.outputTensor.data as Float32Array) : (result[this.model.outputName]!.data as Float32Array);
+      // A model whose outputs vary in shape returns a fresh embedding tensor per run.
+      if (this.fetchEmbedding && !slot.outputTensor) slot.embed = result[this.model.embedding!.output]!.data as Float32Array;
     }
     slot.times.inferenceMs = performance.now() - t;
   }
 
-  /** Decode, threshold, NMS and map back to source pixels. Synchronous and allocation-free. */
+  /**
+   * Decode, threshold, NMS, score each kept detection's OOD (while its box is still in the model
+   * input's pixels, on the input the model read) and map back to source pixels. Synchronous and
+   * allocation-free.
+   */
   postprocess(slot: Slot): void {
     const t = performance.now();
     slot.candidates.clear();
     this.model.decoder.decode(slot.output, this.candidateFloor, slot.candidates);
-    this.nms.run(slot.candidates, this.nmsOptions, slot.detections, this.model.decoder.nmsInside);
-    if (slot.letterbox) unletterboxBoxes(slot.letterbox, slot.detections.boxes, slot.detections.count);
+    const d = slot.detections;
+    this.nms.run(slot.candidates, this.nmsOptions, d, this.model.decoder.nmsInside);
+    const n = d.count;
+    if (this.fetchEmbedding) slot.inputBoxes.set(d.boxes.subarray(0, n * 4));
+    const scorer = this.scorer;
+    if (scorer) {
+      for (let i = 0; i < n; i++) {
+        const a = d.anchors[i]!;
+        slot.oodScores[i] = a < 0 ? Number.NaN : scorer.score(d.classes[i]!, slot.embed, a, slot.input, slot.inputBoxes, i * 4);
+      }
+    } else {
+      slot.oodScores.fill(Number.NaN, 0, n);
+    }
+    if (slot.letterbox) unletterboxBoxes(slot.letterbox, d.boxes, n);
     slot.times.postprocessMs = performance.now() - t;
   }
 

@@ -36,7 +36,7 @@ export class InferenceThread {
   }
 
   /** Starts a worker with its own session of `model`, sharing the given slot buffers. */
-  static async start(model: LoadedModel, bytes: Uint8Array, slots: { input: SharedArrayBuffer; output: SharedArrayBuffer }[], tuning: { intraOpThreads: number; interOpThreads: number; deviceId: number }): Promise<InferenceThread> {
+  static async start(model: LoadedModel, bytes: Uint8Array, slots: { input: SharedArrayBuffer; output: SharedArrayBuffer; embed?: SharedArrayBuffer }[], tuning: { intraOpThreads: number; interOpThreads: number; deviceId: number }): Promise<InferenceThread> {
     const worker = new Worker(WORKER_URL);
     const init: WorkerInit = {
       type: 'init',
@@ -49,6 +49,7 @@ export class InferenceThread {
       outputName: model.outputName,
       inputDims: [1, 3, model.inputH, model.inputW],
       outputDims: model.outputDims,
+      ...(model.embedding && slots.some((sl) => sl.embed) ? { embedding: { name: model.embedding.output, dims: [1, model.embedding.dim, model.embedding.anchors] } } : {}),
       slots,
     };
     await new Promise<void>((resolve, reject) => {

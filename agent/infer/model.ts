@@ -42,13 +42,86 @@ export interface LoadedModel {
   readonly outputDims: readonly number[];
   readonly staticOutput: boolean;
   readonly decoder: OutputDecoder;
+  /**
+   * The per-anchor feature output that detection-level OOD scoring reads (`embed0`, [1, dim,
+   * anchors], the same anchor order as the detector output), from the `embedding` metadata prop or
+   * an output named embed0; undefined for models without one (confidence-based OOD scores only).
+   */
+  readonly embedding: ModelEmbedding | undefined;
   readonly warmupMs: number;
   /** The model file's bytes and the session settings, for a second session in a worker thread. */
   readonly modelBytes: Uint8Array;
   readonly tuning: { readonly intraOpThreads: number; readonly interOpThreads: number; readonly deviceId: number };
 }
 
+export interface ModelEmbedding {
+  readonly output: string;
+  /** Features per anchor (D). */
+  readonly dim: number;
+  readonly anchors: number;
+}
+
+/** The default name of the embedding output, when the metadata does not name one. */
+export const EMBEDDING_OUTPUT = 'embed0';
+
 const isStatic = (d: unknown): d is number => typeof d === 'number' && d > 0;
+
+interface EmbeddingClaim {
+  readonly output: string;
+  /** Whether the metadata declared it (then every disagreement is an error). */
+  readonly declared: boolean;
+  readonly dim?: number;
+  readonly anchors?: number;
+}
+
+/** What the model claims about an embedding output: the `embedding` prop, else an output named embed0. */
+function embeddingClaim(file: string, prop: string | undefined, outputs: readonly string[]): EmbeddingClaim | undefined {
+  if (prop === undefined) return outputs.includes(EMBEDDING_OUTPUT) ? { output: EMBEDDING_OUTPUT, declared: false } : undefined;
+  const fail = (output: unknown, reason: string): never => {
+    throw driftlineError('DRIFTLINE_ERR_MODEL_EMBEDDING', { file, output, reason });
+  };
+  let meta: unknown;
+  try {
+    meta = JSON.parse(prop);
+  } catch (e) {
+    fail(EMBEDDING_OUTPUT, `the \`embedding\` metadata is not JSON (${(e as Error).message})`);
+  }
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return fail(EMBEDDING_OUTPUT, 'the `embedding` metadata is not a JSON object');
+  const m = meta as { output?: unknown; dim?: unknown; anchors?: unknown };
+  const output = m.output ?? EMBEDDING_OUTPUT;
+  if (typeof output !== 'string' || output === '') return fail(output, 'the `embedding` metadata names no output');
+  const positive = (key: string, v: unknown): number | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(output, `the \`embedding\` metadata's ${key} is ${JSON.stringify(v)}, not a positive integer`);
+    return v as number;
+  };
+  const dim = positive('dim', m.dim);
+  const anchors = positive('anchors', m.anchors);
+  if (!outputs.includes(output)) fail(output, `the \`embedding\` metadata names it, but the model's outputs are ${outputs.join(', ')}`);
+  return { output, declared: true, ...(dim !== undefined ? { dim } : {}), ...(anchors !== undefined ? { anchors } : {}) };
+}
+
+/**
+ * Checks the embedding output seen at warm-up against the claim and the decoder. A declared one that
+ * disagrees is DRIFTLINE_ERR_MODEL_EMBEDDING; an undeclared embed0 that does not fit is not used.
+ */
+function checkEmbedding(file: string, claim: EmbeddingClaim, t: ort.Tensor | undefined, decoder: OutputDecoder, log: Logger): ModelEmbedding | undefined {
+  const problem = ((): string | undefined => {
+    if (!t) return 'the model did not return it';
+    if (t.type !== 'float32') return `element type ${t.type}, expected float32`;
+    const d = t.dims;
+    if (d.length !== 3 || d[0] !== 1) return `shape [${d.join(', ')}] is not [1, D, anchors]`;
+    if (decoder.nmsInside) return 'the detector output has NMS inside (end-to-end): its rows are not anchors an embedding can follow';
+    if (d[2] !== decoder.anchors) return `shape [${d.join(', ')}] has ${d[2]} anchors, output0 has ${decoder.anchors}`;
+    if (claim.dim !== undefined && d[1] !== claim.dim) return `shape [${d.join(', ')}] has D = ${d[1]}, the metadata says dim ${claim.dim}`;
+    if (claim.anchors !== undefined && d[2] !== claim.anchors) return `shape [${d.join(', ')}] has ${d[2]} anchors, the metadata says ${claim.anchors}`;
+    return undefined;
+  })();
+  if (problem === undefined) return { output: claim.output, dim: t!.dims[1]!, anchors: t!.dims[2]! };
+  if (claim.declared) throw driftlineError('DRIFTLINE_ERR_MODEL_EMBEDDING', { file, output: claim.output, reason: problem });
+  log.warn({ model: file, output: claim.output, reason: problem }, 'an output named embed0 is not a usable embedding; OOD scores stay confidence-based');
+  return undefined;
+}
 
 async function readModelFile(file: string): Promise<Buffer> {
   try {
@@ -103,6 +176,10 @@ export async function loadModel(file: string, o: ModelOptions = {}): Promise<Loa
   const outMeta = session.outputMetadata.find((m) => m.name === outputName);
   const staticOutput = outMeta !== undefined && outMeta.isTensor && outMeta.shape.every(isStatic);
 
+  const claim = embeddingClaim(file, header.metadata.embedding, session.outputNames);
+  const fetch = claim && claim.output !== outputName ? [outputName, claim.output] : [outputName];
+  let embedTensor: ort.Tensor | undefined;
+
   const names = parseNames(header.metadata.names);
   const e2e = /^(true|1)$/i.test(header.metadata.end2end ?? '') || /^(true|1)$/i.test(header.metadata.nms ?? '');
   const feed = new ort.Tensor('float32', new Float32Array(3 * inputW * inputH), [1, 3, inputH, inputW]);
@@ -112,7 +189,7 @@ export async function loadModel(file: string, o: ModelOptions = {}): Promise<Loa
   for (let i = 0; i < runs; i++) {
     let result;
     try {
-      result = await session.run({ [input.name]: feed }, [outputName]);
+      result = await session.run({ [input.name]: feed }, fetch);
     } catch (e) {
       inputFail(input.name, `a ${inputW}x${inputH} warm-up run failed: ${(e as Error).message.split('\n')[0]}`);
     }
@@ -121,12 +198,14 @@ export async function loadModel(file: string, o: ModelOptions = {}): Promise<Loa
       throw driftlineError('DRIFTLINE_ERR_MODEL_OUTPUT', { file, shape: out.dims, reason: `element type ${out.type}, expected float32` });
     }
     outputDims = out.dims;
+    if (claim) embedTensor = result![claim.output];
   }
   const warmupMs = (performance.now() - t0) / runs;
   const decoder = chooseDecoder(outputDims, { ...(names ? { names } : {}), endToEnd: e2e, ...(o.layout ? { layout: o.layout } : {}) }, file);
+  const embedding = claim ? checkEmbedding(file, claim, embedTensor, decoder, log) : undefined;
   const classNames = names ?? Array.from({ length: decoder.layout === 'e2e' ? 0 : decoder.numClasses }, (_, i) => `class${i}`);
   log.info(
-    { model: file, sha256, provider: opened.provider, layout: decoder.layout, classes: classNames.length, input: [inputH, inputW], warmupMs: +warmupMs.toFixed(2) },
+    { model: file, sha256, provider: opened.provider, layout: decoder.layout, classes: classNames.length, input: [inputH, inputW], ood: embedding ? `embedding (${embedding.output}, D=${embedding.dim})` : 'confidence', warmupMs: +warmupMs.toFixed(2) },
     'model loaded',
   );
   return {
@@ -145,6 +224,7 @@ export async function loadModel(file: string, o: ModelOptions = {}): Promise<Loa
     outputDims,
     staticOutput,
     decoder,
+    embedding,
     warmupMs,
     modelBytes: bytes,
     tuning,

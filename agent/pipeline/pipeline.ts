@@ -7,7 +7,7 @@
  */
 import type { CameraDrift, DriftResult } from '../drift/camera-drift.js';
 import type { Detector, Slot } from '../infer/detector.js';
-import type { ReviewSampler } from '../review/sampler.js';
+import { reviewReason, type ReviewReason, type ReviewSampler } from '../review/sampler.js';
 import type { FrameSource } from '../source/source.js';
 import type { FrameWriter } from '../store/frame-writer.js';
 import { DETECTION_FEATURES, DetectionStats, type UncertaintyOptions } from '../telemetry/detection-stats.js';
@@ -35,6 +35,7 @@ export interface WindowSink {
 }
 
 const UNCERTAIN = DETECTION_FEATURES.indexOf('uncertain');
+const OOD_DETECTIONS = DETECTION_FEATURES.indexOf('oodDetections');
 
 export interface PipelineOptions {
   /** Length of a telemetry window in ms (default 60 s). */
@@ -194,7 +195,7 @@ export class Pipeline {
         try {
           if (failed) throw new Error('inference failed');
           det.postprocess(f.slot);
-          const ds = f.r.detStats.compute(f.slot.candidates, f.slot.detections, f.slot.letterbox!.srcW, f.slot.letterbox!.srcH, f.slot.letterbox);
+          const ds = f.r.detStats.compute(f.slot.candidates, f.slot.detections, f.slot.letterbox!.srcW, f.slot.letterbox!.srcH, f.slot.letterbox, f.slot.oodScores, det.oodThreshold);
           const t = f.slot.times;
           this.writer.add(f.r.cam.id, f.ts, f.index, f.fs, ds, t.preprocessMs, t.inferenceMs, t.postprocessMs);
           f.r.counters.processed++;
@@ -208,8 +209,8 @@ export class Pipeline {
             f.r.window.add(f.ts, f.fs, ds, f.r.detStats.classCounts, f.r.detStats.confHist, [t.preprocessMs, t.inferenceMs, t.postprocessMs]);
           }
           const ood = f.r.drift ? f.r.drift.add(f.fs, ds, f.r.detStats.classCounts, f.r.detStats.confHist) : false;
-          const uncertain = ds[UNCERTAIN]! > 0;
-          if ((uncertain || ood) && this.o.review?.take(f.r.cam.id)) this.review(f.r, f.slot, f.ts, f.index, f.fs, ds, uncertain ? (ood ? 'uncertain+ood' : 'uncertain') : 'ood');
+          const reason = reviewReason(ds[UNCERTAIN]! > 0, ood, ds[OOD_DETECTIONS]! > 0);
+          if (reason && this.o.review?.take(f.r.cam.id)) this.review(f.r, f.slot, f.ts, f.index, f.fs, ds, reason);
         } catch {
           f.r.counters.errors++;
         }
@@ -227,16 +228,18 @@ export class Pipeline {
   }
 
   /** Hands a hard frame to the review sampler: the model's input, detections in its pixels. */
-  private review(r: Runtime, slot: Slot, ts: number, index: number, fs: Float64Array, ds: Float64Array, reason: 'uncertain' | 'ood' | 'uncertain+ood'): void {
+  private review(r: Runtime, slot: Slot, ts: number, index: number, fs: Float64Array, ds: Float64Array, reason: ReviewReason): void {
     const lb = slot.letterbox!;
     const k = lb.newW / lb.srcW;
     const stats: Record<string, number> = {};
     FRAME_FEATURES.forEach((name, i) => (stats[name] = fs[i]!));
     DETECTION_FEATURES.forEach((name, i) => (stats[name] = ds[i]!));
-    const detections = this.detector.toObjects(slot).map((d) => ({
+    const detections = this.detector.toObjects(slot).map((d, i) => ({
       class: d.class,
       score: d.score,
       box: [d.box[0] * k + lb.left, d.box[1] * k + lb.top, d.box[2] * k + lb.left, d.box[3] * k + lb.top] as [number, number, number, number],
+      // Its OOD score and whether it is over the threshold, where detections are scored.
+      ...(Number.isNaN(slot.oodScores[i]!) ? {} : { oodScore: +slot.oodScores[i]!.toFixed(2), oodDetection: slot.oodScores[i]! > this.detector.oodThreshold }),
     }));
     this.o.review!.save({ cameraId: r.cam.id, cameraName: r.cam.source.name, ts, frame: index, reason, input: slot.input, width: lb.dstW, height: lb.dstH, detections, stats });
   }

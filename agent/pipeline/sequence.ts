@@ -53,7 +53,7 @@ export async function runSequence(
     telemetry.height = sizes[k * 2 + 1]!;
     telemetry.frameStats = stats[k]!;
     telemetry.slot = slot;
-    ds.compute(slot.candidates, slot.detections, telemetry.width, telemetry.height, slot.letterbox);
+    ds.compute(slot.candidates, slot.detections, telemetry.width, telemetry.height, slot.letterbox, slot.oodScores, detector.oodThreshold);
     onFrame(telemetry);
   });
 }

@@ -90,7 +90,7 @@ export function summary(id: Identity, r: WindowReport, seq: number): SummaryMess
     m.thresholds = d.thresholds;
     m.drivers = d.drivers.map((x) => ({ key: x.key, value: finite(x.value), warn: orNull(x.warn), alert: orNull(x.alert), level: x.level, ...(x.features ? { features: x.features } : {}) }));
     m.scores = Object.fromEntries(Object.entries(d.scores).map(([k, v]) => [k, Number.isFinite(v) ? v : null]));
-    m.rates = { uncertain: finite(d.rates.uncertain), ood: finite(d.rates.ood) };
+    m.rates = { uncertain: finite(d.rates.uncertain), ood: finite(d.rates.ood), oodDetection: finite(d.rates.oodDetection) };
     m.oodFeatures = d.oodFeatures;
     m.sequential = Object.fromEntries(Object.entries(d.sequential).map(([k, v]) => [k, { statistic: finite(v.statistic), alarm: v.alarm }]));
   }

@@ -1,6 +1,7 @@
 /**
  * Frames for human review: the cases the model finds hard (an uncertain detection) or that lie
- * outside what it was profiled on (input outside the reference support). Each is saved as a JPEG of
+ * outside what it was profiled on (input outside the reference support, or a detection whose
+ * detection-level OOD score is over the reference's threshold: `oodDetection`). Each is saved as a JPEG of
  * the model's own input (the letterboxed frame, as the model saw it), indexed in SQLite with its
  * detections (in the JPEG's pixels) and its statistics, ready to be exported for labelling.
  *
@@ -27,18 +28,38 @@ export interface ReviewOptions {
   readonly allowed?: () => boolean;
 }
 
+/** Why a frame was kept: each reason that applies, in this order, joined by '+'. */
+export type ReviewReason =
+  | 'uncertain'
+  | 'ood'
+  | 'oodDetection'
+  | 'uncertain+ood'
+  | 'uncertain+oodDetection'
+  | 'ood+oodDetection'
+  | 'uncertain+ood+oodDetection';
+
+const REASONS: readonly (ReviewReason | undefined)[] = [undefined, 'uncertain', 'ood', 'uncertain+ood', 'oodDetection', 'uncertain+oodDetection', 'ood+oodDetection', 'uncertain+ood+oodDetection'];
+
+/**
+ * The reason a frame is kept for review, or undefined when none applies: an uncertain detection,
+ * an input outside the reference support (`ood`), a detection out of distribution (`oodDetection`).
+ */
+export function reviewReason(uncertain: boolean, ood: boolean, oodDetection: boolean): ReviewReason | undefined {
+  return REASONS[(uncertain ? 1 : 0) + (ood ? 2 : 0) + (oodDetection ? 4 : 0)];
+}
+
 export interface ReviewFrame {
   readonly cameraId: number;
   readonly cameraName: string;
   readonly ts: number;
   readonly frame: number;
-  readonly reason: 'uncertain' | 'ood' | 'uncertain+ood';
+  readonly reason: ReviewReason;
   /** The model input: CHW float32 RGB in [0, 1], width x height. */
   readonly input: Float32Array;
   readonly width: number;
   readonly height: number;
-  /** Detections in the input's pixels. */
-  readonly detections: readonly { class: string; score: number; box: [number, number, number, number] }[];
+  /** Detections in the input's pixels; with their OOD score and verdict where detections are scored. */
+  readonly detections: readonly { class: string; score: number; box: [number, number, number, number]; oodScore?: number; oodDetection?: boolean }[];
   readonly stats: Record<string, number>;
 }
 

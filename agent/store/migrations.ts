@@ -74,4 +74,9 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // 4: the per-frame count of out-of-distribution detections (detection-level OOD scoring, agent/ood).
+  // Review samples may now give the reason oodDetection, alone or joined with the others by '+'.
+  `
+  ALTER TABLE frames ADD COLUMN ood_detections INTEGER;
+  `,
 ];

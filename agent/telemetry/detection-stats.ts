@@ -10,7 +10,7 @@ import type { Letterbox } from '../preprocess/letterbox.js';
 /** Fixed confidence bins over [0, 1]: bin k holds scores in [k/CONF_BINS, (k+1)/CONF_BINS). */
 export const CONF_BINS = 20;
 
-export const DETECTION_FEATURES = ['detections', 'topScore', 'meanScore', 'candidates', 'meanBoxArea', 'meanAspect', 'uncertain'] as const;
+export const DETECTION_FEATURES = ['detections', 'topScore', 'meanScore', 'candidates', 'meanBoxArea', 'meanAspect', 'uncertain', 'oodDetections'] as const;
 export type DetectionFeature = (typeof DETECTION_FEATURES)[number];
 
 export interface UncertaintyOptions {
@@ -27,6 +27,11 @@ export interface UncertaintyOptions {
  * band, or a rival class scoring at the same place (the model half-believes it is something else).
  * A part the model never saw in training (a new defect type) tends to be called a known class with
  * a rival close behind, rather than with a low score.
+ *
+ * `oodDetections` counts the kept detections whose detection-level OOD score (agent/ood, on the
+ * model's embedding and the box's appearance; `Slot.oodScores`) exceeds the reference's threshold:
+ * a never-trained defect called a known class with high confidence. 0 when detections are not
+ * scored (a model without an embedding, or a profile without a `detectionOod` reference).
  */
 export class DetectionStats {
   /** One value per DETECTION_FEATURES entry, overwritten per frame. */
@@ -54,9 +59,10 @@ export class DetectionStats {
   /**
    * `candidates`: every candidate above the floor (model-input pixels); `detections`: kept boxes in
    * source pixels; areas are relative to the source frame. `letterbox` maps detections into
-   * model-input pixels to find rival candidates (absent: both are in the same pixels).
+   * model-input pixels to find rival candidates (absent: both are in the same pixels). `oodScores`:
+   * each kept detection's OOD score (NaN: not scored), counted when above `oodThreshold`.
    */
-  compute(candidates: BoxSet, detections: BoxSet, frameW: number, frameH: number, letterbox?: Letterbox): Float64Array {
+  compute(candidates: BoxSet, detections: BoxSet, frameW: number, frameH: number, letterbox?: Letterbox, oodScores?: ArrayLike<number>, oodThreshold = Number.NaN): Float64Array {
     const hist = this.confHist;
     hist.fill(0);
     this.classCounts.fill(0);
@@ -91,6 +97,9 @@ export class DetectionStats {
       if (detections.scores[i]! < this.uncertainBelow || this.hasRival(candidates, c, b[i * 4]! * r + ox, b[i * 4 + 1]! * r + oy, b[i * 4 + 2]! * r + ox, b[i * 4 + 3]! * r + oy)) uncertain++;
     }
     const n = detections.count;
+    let ood = 0;
+    // NaN scores and a NaN threshold compare false: nothing scored, nothing counted.
+    if (oodScores) for (let i = 0; i < n; i++) if (oodScores[i]! > oodThreshold) ood++;
     const v = this.values;
     v[0] = n;
     v[1] = top;
@@ -99,6 +108,7 @@ export class DetectionStats {
     v[4] = n ? sumArea / n : 0;
     v[5] = n ? sumAspect / n : 0;
     v[6] = uncertain;
+    v[7] = ood;
     return v;
   }
 

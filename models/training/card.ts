@@ -122,6 +122,7 @@ const card = `# Model card: line-detector
 | Not a class | \`burn\`, a defect type held out of training on purpose (see below) |
 | Input | \`images\`, float32 [1, 3, ${model.inputH}, ${model.inputW}] RGB in [0, 1], letterboxed (a 640×480 frame maps at 0.4 with no padding) |
 | Output | \`output0\`, [${model.outputDims.join(', ')}]: cx, cy, w, h in input pixels, then ${model.names.length} class scores (Ultralytics YOLOv8 layout, no NMS) |
+| Embedding | ${model.embedding ? `\`${model.embedding.output}\`, [1, ${model.embedding.dim}, ${model.embedding.anchors}]: the backbone features both heads read at each anchor, for detection-level OOD scoring (docs/drift.md); added to the trained weights without retraining, \`output0\` unchanged` : 'none'} |
 | Metadata | \`names\`, \`imgsz\` = \`${model.header.metadata.imgsz}\`, \`stride\` = \`${model.header.metadata.stride}\`, \`training\` |
 | Architecture | 8 conv-BN-SiLU layers to stride 16, one anchor-free head (ltrb distances + class logits), ${params} parameters |
 | Operating point | confidence ${CONF}, NMS IoU 0.45 |

@@ -3,8 +3,10 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Profile } from '../../agent/drift/profile.js';
-import { MODEL, cli, renderDataset } from '../helpers/cli.js';
+import { readProfile, type Profile } from '../../agent/drift/profile.js';
+import { Detector } from '../../agent/infer/detector.js';
+import { loadModel } from '../../agent/infer/model.js';
+import { MODEL, ROOT, cli, renderDataset } from '../helpers/cli.js';
 
 test('baseline profiles a YOLO dataset: every image once per feature, model sha and provenance, bad images skipped', async () => {
   const dataset = await renderDataset(12, 321);
@@ -47,4 +49,30 @@ test('baseline --synthetic N --cameras K: K runs of consecutive frames, recorded
   const bad = await cli('baseline', '--model', MODEL, '--synthetic', '2', '--cameras', '3');
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /DRIFTLINE_ERR_USAGE: --cameras 3 is more than --synthetic 2 frames/);
+});
+
+test('baseline fits the detection-level OOD reference when the model has an embedding; a model without one gets none and oodDetections = 0', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-baseline-ood-'));
+  const out = join(dir, 'p.json');
+  const r = await cli('baseline', '--model', MODEL, '--synthetic', '300', '--seed', '50', '--windows', '30,60', '--replicates', '50', '--out', out, '--providers', 'cpu');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /ood: fitting the detection-level reference on \d+ of \d+ detections \(112 features\)/);
+  assert.equal((JSON.parse(r.stdout) as { ood: string }).ood, 'embedding');
+  const p = await readProfile(out);
+  const ref = p.detectionOod!;
+  assert.deepEqual([ref.schema, ref.features, ref.classes, ref.shrinkage], ['driftline.detection-ood/1', { embeddingDim: 64, appearance: true }, 4, 0.5]);
+  assert.ok(ref.quantiles.p99 > ref.quantiles.p50 && ref.quantiles.p50 > 0);
+  // About 1% of the reference's detections are over its own p99: a few frames with one.
+  const f = p.features.oodDetections!;
+  assert.ok(f.mean > 0 && f.mean < 0.2, `oodDetections mean ${f.mean}`);
+  // It loads into a detector of the model, which then scores detections.
+  const det = new Detector(await loadModel(MODEL, { providers: ['cpu'] }), { detectionOod: ref });
+  assert.equal(det.oodThreshold, ref.quantiles.p99);
+
+  const third = join(dir, 'third.json');
+  const t = await cli('baseline', '--model', join(ROOT, 'bench', 'models', 'yolov8n-random-640.onnx'), '--synthetic', '12', '--windows', '4', '--replicates', '20', '--out', third, '--providers', 'cpu');
+  assert.equal(t.code, 0, t.stderr);
+  const q = await readProfile(third);
+  assert.equal(q.detectionOod, undefined);
+  assert.deepEqual([q.features.oodDetections!.mean, q.features.oodDetections!.std], [0, 0]);
 });

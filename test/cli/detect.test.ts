@@ -3,7 +3,7 @@ import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { MODEL, cli, renderDataset } from '../helpers/cli.js';
+import { MODEL, ROOT, cli, renderDataset } from '../helpers/cli.js';
 
 let dataset = '';
 
@@ -40,6 +40,15 @@ test('detect --info reports the provider that runs and the fallback attempts', a
   assert.deepEqual(info.attempts.map((a) => a.provider), ['tensorrt', 'cuda', 'cpu']);
   assert.ok(Buffer.byteLength(r.stdout) < 5000, `a page of details, not the model's bytes (${Buffer.byteLength(r.stdout)} bytes)`);
   assert.ok(!('modelBytes' in info));
+});
+
+test('detect --info names the OOD mode: embedding (with D) for the shipped model, confidence for a third-party one', async () => {
+  const shipped = await cli('detect', '--model', MODEL, '--info');
+  assert.equal(shipped.code, 0, shipped.stderr);
+  assert.deepEqual((JSON.parse(shipped.stdout) as { ood: unknown }).ood, { mode: 'embedding', output: 'embed0', dim: 64, anchors: 192 });
+  const other = await cli('detect', '--model', join(ROOT, 'bench', 'models', 'yolov8n-random-640.onnx'), '--info');
+  assert.equal(other.code, 0, other.stderr);
+  assert.deepEqual((JSON.parse(other.stdout) as { ood: unknown }).ood, { mode: 'confidence' });
 });
 
 test('bad models and bad images: one specific error naming the file, non-zero exit', async () => {

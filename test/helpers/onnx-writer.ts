@@ -48,6 +48,8 @@ export interface ConstantModelOptions {
   readonly outputDims: readonly number[];
   readonly outputData?: Float32Array;
   readonly metadata?: Readonly<Record<string, string>>;
+  /** More constant float outputs after output0 (an `embed0`, say); zeros unless data is given. */
+  readonly extraOutputs?: readonly { readonly name: string; readonly dims: readonly number[]; readonly data?: Float32Array }[];
 }
 
 /**
@@ -68,6 +70,10 @@ export function constantModel(o: ConstantModelOptions): Uint8Array {
     nodes.push([...sField(1, inputs[0]!), ...sField(2, 'sum'), ...sField(3, 'reduce'), ...sField(4, 'ReduceSum'), ...bField(5, [...sField(1, 'keepdims'), ...vField(3, 0), ...vField(20, 2)])]);
     nodes.push([...sField(1, 'sum'), ...sField(1, 'zero'), ...sField(2, 'scaled'), ...sField(3, 'mul'), ...sField(4, 'Mul')]);
     nodes.push([...sField(1, 'const_out'), ...sField(1, 'scaled'), ...sField(2, 'output0'), ...sField(3, 'add'), ...sField(4, 'Add')]);
+    for (const x of o.extraOutputs ?? []) {
+      inits.push(floatTensor(`const_${x.name}`, x.dims, x.data ?? new Float32Array(x.dims.reduce((a, b) => a * b, 1))));
+      nodes.push([...sField(1, `const_${x.name}`), ...sField(1, 'scaled'), ...sField(2, x.name), ...sField(3, `add_${x.name}`), ...sField(4, 'Add')]);
+    }
   } else {
     nodes.push([...sField(1, 'const_out'), ...sField(2, 'output0'), ...sField(3, 'id'), ...sField(4, 'Identity')]);
   }
@@ -77,6 +83,7 @@ export function constantModel(o: ConstantModelOptions): Uint8Array {
     ...inits.flatMap((t) => bField(5, t)),
     ...inputs.flatMap((name) => bField(11, valueInfo(name, inputType, inputShape))),
     ...bField(12, valueInfo('output0', ELEM.FLOAT, o.outputDims)),
+    ...(o.extraOutputs ?? []).flatMap((x) => bField(12, valueInfo(x.name, ELEM.FLOAT, x.dims))),
   ];
   const model = [
     ...vField(1, 7),

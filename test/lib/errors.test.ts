@@ -27,7 +27,7 @@ test('every code is DRIFTLINE_ERR_* with a summary and a message naming its deta
   for (const [code, spec] of Object.entries(ERRORS)) {
     assert.match(code, /^DRIFTLINE_ERR_[A-Z_]+$/);
     assert.ok(spec.summary.length > 10, `${code} has a summary`);
-    const details = { file: 'F.onnx', reason: 'R', key: 'K', value: 'V', expected: 'E', shape: [1, 2], provider: 'P', attempts: 'A', input: 'I', width: 1, height: 2, channels: 3, actual: 4, what: 'W', address: 'H:1', code: 'EADDRINUSE', program: 'ffmpeg', pkg: 'ffmpeg', neededBy: 'camera c', device: 'edge-1', clientId: 'driftline-agent-s-edge-1', found: ['DRIFTLINE_ERR_X: a', 'DRIFTLINE_ERR_Y: b'], problems: [{ key: 'a', value: '1', expected: 'b' }, { key: 'c', value: '2', expected: 'd' }] };
+    const details = { file: 'F.onnx', output: 'embed0', reason: 'R', key: 'K', value: 'V', expected: 'E', shape: [1, 2], provider: 'P', attempts: 'A', input: 'I', width: 1, height: 2, channels: 3, actual: 4, what: 'W', address: 'H:1', code: 'EADDRINUSE', program: 'ffmpeg', pkg: 'ffmpeg', neededBy: 'camera c', device: 'edge-1', clientId: 'driftline-agent-s-edge-1', found: ['DRIFTLINE_ERR_X: a', 'DRIFTLINE_ERR_Y: b'], problems: [{ key: 'a', value: '1', expected: 'b' }, { key: 'c', value: '2', expected: 'd' }] };
     const msg = spec.message(details);
     assert.ok(msg.length > 0);
     assert.doesNotMatch(msg, /undefined/, `${code} message uses only known details`);

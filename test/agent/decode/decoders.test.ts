@@ -31,6 +31,8 @@ test('yolov8 [1, 4+nc, N]: centre boxes to corners, best class per anchor, thres
     [40, 35, 60, 45, 0.9, 0],
     [95, 45, 105, 75, 0.7, 1],
   ]);
+  // Each candidate carries the output column it was decoded from.
+  assert.deepEqual([...set.anchors.subarray(0, set.count)], [0, 1]);
 });
 
 test('yolov5 [1, N, 5+nc]: score is objectness x class score', () => {
@@ -45,6 +47,7 @@ test('yolov5 [1, N, 5+nc]: score is objectness x class score', () => {
   const set = new BoxSet(10);
   d.decode(out, 0.25, set);
   assert.deepEqual(boxes(set), [[40, 35, 60, 45, 0.72, 1]]);
+  assert.equal(set.anchors[0], 0);
 });
 
 test('end-to-end [1, N, 6]: corners, score and class as given; NMS flagged as done', () => {
@@ -59,6 +62,7 @@ test('end-to-end [1, N, 6]: corners, score and class as given; NMS flagged as do
   const set = new BoxSet(10);
   d.decode(out, 0.25, set);
   assert.deepEqual(boxes(set), [[1, 2, 11, 22, 0.95, 3]]);
+  assert.equal(set.anchors[0], 0);
 });
 
 test('layout is guessed from the shape when metadata names no classes', () => {

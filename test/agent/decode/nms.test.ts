@@ -77,3 +77,16 @@ test('skipSuppression (models with NMS inside) still thresholds and sorts', () =
   new Nms(10).run(set([[0, 0, 10, 10, 0.5, 0], [0, 0, 10, 10, 0.9, 0], [0, 0, 10, 10, 0.1, 0]]), base, out, true);
   assert.deepEqual(kept(out).map((r) => r[4]), [0.9, 0.5]);
 });
+
+test('kept boxes carry the anchor (output row) of the candidate they came from', () => {
+  const cand = new BoxSet(4);
+  cand.push(0, 0, 10, 10, 0.6, 0, 17);
+  cand.push(1, 0, 11, 10, 0.9, 0, 42); // suppresses the first
+  cand.push(50, 50, 60, 60, 0.7, 1, 5);
+  const out = new BoxSet(10);
+  new Nms(4).run(cand, base, out);
+  assert.deepEqual([...out.anchors.subarray(0, out.count)], [42, 5]);
+  // A box pushed without one has none.
+  out.push(0, 0, 1, 1, 0.5, 0);
+  assert.equal(out.anchors[out.count - 1], -1);
+});

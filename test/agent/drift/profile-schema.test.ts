@@ -15,6 +15,7 @@ import { Judge } from '../../../agent/drift/judge.js';
 import { PROFILE_JSON_SCHEMA } from '../../../agent/drift/profile-schema.js';
 import { PROFILE_FEATURES, ProfileBuilder, readProfile, type Profile } from '../../../agent/drift/profile.js';
 import { ScoringReference } from '../../../agent/drift/scores.js';
+import { fitDetectionOod } from '../../../agent/ood/detection-ood.js';
 import { CONF_BINS } from '../../../agent/telemetry/detection-stats.js';
 import { FRAME_FEATURES } from '../../../agent/telemetry/frame-stats.js';
 import { isDriftlineError } from '../../../lib/errors.js';
@@ -84,10 +85,14 @@ function freshProfile(): Profile {
   const hist = new Array<number>(names.length * CONF_BINS).fill(0);
   for (let i = 0; i < 400; i++) {
     hist[15] = 1 + (i % 3);
-    b.add(Array.from({ length: FRAME_FEATURES.length }, (_, k) => 50 + k + r() * 10), [3, 0.9, 0.8, 10, 0.05, 1.5, 0].map((v) => v + r() * 0.1), [3, i % 7 === 0 ? 1 : 0], hist);
+    b.add(Array.from({ length: FRAME_FEATURES.length }, (_, k) => 50 + k + r() * 10), [3, 0.9, 0.8, 10, 0.05, 1.5, 0, 0].map((v) => v + r() * 0.1), [3, i % 7 === 0 ? 1 : 0], hist);
   }
+  // A detection-level OOD reference, fitted as baseline fits one, and the frames' counts over it.
+  const samples = Array.from({ length: 300 }, (_, i) => ({ classIndex: i % 2, vector: [r(), r() + (i % 2), r() * 2] }));
+  const detectionOod = fitDetectionOod(samples, { features: { embeddingDim: 3, appearance: false }, classes: names.length });
+  b.setFeature('oodDetections', Array.from({ length: 400 }, (_, i) => (i % 50 === 0 ? 1 : 0)));
   const built = b.build({ file: 'm.onnx', sha256: 'ab'.repeat(32), names }, { source: 'test', description: 'fresh', images: 400, skipped: 0 });
-  return { ...built, calibration: calibrate(built, b.series(), { windows: [30, 60], replicates: 50 }) };
+  return { ...built, calibration: calibrate(built, b.series(), { windows: [30, 60], replicates: 50 }), detectionOod };
 }
 
 interface SchemaNode {
@@ -121,7 +126,8 @@ test('the shipped profile and a freshly built one load; the schema describes eve
 
 test('deleting any field the code reads is rejected, naming it', async () => {
   const read = ['createdAt', 'model', 'model.sha256', 'model.names', 'data', 'data.source', 'frames', 'features', 'classMix', 'confHist', 'calibration.support', 'calibration.windows', 'calibration.windows.0.frames', 'calibration.windows.0.moments'];
-  for (const f of PROFILE_FEATURES) read.push(`features.${f}`);
+  // oodDetections is filled in for a profile from before it (next test) unless the profile has a detectionOod.
+  for (const f of PROFILE_FEATURES) if (f !== 'oodDetections') read.push(`features.${f}`);
   for (const k of ['edges', 'counts', 'mean', 'std']) read.push(`features.brightness.${k}`);
   for (const path of read) {
     const named = path.replace(/\.(\d+)/g, '[$1]');
@@ -135,6 +141,41 @@ test('a truncated profile is rejected as truncated JSON at every offset', async 
     const at = Math.floor((i * end) / 40) + (i % 7);
     await rejects(SHIPPED_TEXT.slice(0, at), at === 0 ? /^the file is empty$/ : new RegExp(`^truncated JSON at position ${at}: the file ends inside a value$`));
   }
+});
+
+test('detectionOod: a fitted reference loads; a malformed one is DRIFTLINE_ERR_PROFILE naming the field; a profile from before it gets oodDetections = 0', async () => {
+  const fresh = freshProfile() as unknown as { [key: string]: Json };
+  const loaded = await load(fresh);
+  assert.equal(typeof loaded, 'object', String(loaded));
+  assert.deepEqual((loaded as Profile).detectionOod?.quantiles, (fresh.detectionOod as { quantiles: Json }).quantiles);
+  const change = (path: string, to: unknown): Json => {
+    const p = JSON.parse(JSON.stringify(fresh)) as Obj;
+    const keys = path.split('.');
+    const parent = keys.slice(0, -1).reduce<unknown>((o, k) => at(o as Obj, k), p) as Obj;
+    if (to === DELETE) delete parent[keys.at(-1)!];
+    else parent[keys.at(-1)!] = typeof to === 'function' ? (to as (old: unknown) => unknown)(parent[keys.at(-1)!]) : to;
+    return p as Json;
+  };
+  const cases: [Json, RegExp][] = [
+    [change('detectionOod', 'x'), /^detectionOod: must be object$/],
+    [change('detectionOod.schema', 'driftline.detection-ood/2'), /^detectionOod\.schema: must be equal to constant$/],
+    [change('detectionOod.quantiles.p99', DELETE), /^detectionOod\.quantiles\.p99: is missing$/],
+    [change('detectionOod.whitener', shortened), /^detectionOod\.whitener: must have 6 entries \(the lower triangle/],
+    [change('detectionOod.mean', shortened), /^detectionOod\.mean: must have 3 entries \(one per feature\), not 2$/],
+    [change('detectionOod.scale.0', 0), /^detectionOod\.scale\[0\]: must be > 0$/],
+    [change('detectionOod.classes', 3), /^detectionOod\.classes: is 3, but model\.names lists 2 classes/],
+    [change('detectionOod.classMeans.1', [1]), /^detectionOod\.classMeans\[1\]: must have 3 entries/],
+    [change('detectionOod.features.appearance', 'yes'), /^detectionOod\.features\.appearance: must be boolean$/],
+    [change('detectionOod.shrinkage', 2), /^detectionOod\.shrinkage: must be <= 1$/],
+    [change('features.oodDetections', DELETE), /^features\.oodDetections: is missing$/],
+  ];
+  for (const [content, reason] of cases) await rejects(content, reason);
+  // Before detection-level OOD a profile had neither: no detection was scored against it, the feature was 0 throughout.
+  const { detectionOod: _, ...before } = fresh;
+  delete (before.features as Obj).oodDetections;
+  const old = await load(before);
+  assert.equal(typeof old, 'object', String(old));
+  assert.deepEqual((old as Profile).features.oodDetections, { edges: [0, 0], counts: [0, 400, 0], mean: 0, std: 0 });
 });
 
 test('malformed profiles: each gets DRIFTLINE_ERR_PROFILE with the path of what is wrong', async () => {

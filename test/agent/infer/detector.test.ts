@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Detector } from '../../../agent/infer/detector.js';
 import { loadModel } from '../../../agent/infer/model.js';
+import { OodReferenceBuilder } from '../../../agent/ood/reference-builder.js';
 import type { RawFrame } from '../../../agent/preprocess/letterbox.js';
 import { datasetMetrics, type ScoredBox } from '../../../agent/readiness/metrics.js';
 import { LineCamera } from '../../../agent/synth/camera.js';
@@ -137,4 +138,62 @@ test('inference in a worker thread gives the same detections as on the main thre
   const all = await Detector.open(await loadModel(SHIPPED, { providers: ['cpu'], intraOpThreads: 0 }));
   release('all-cores detector', () => all.close());
   assert.equal(all.inferenceThread, 'main');
+});
+
+test('detection-level OOD: finite scores for every kept detection, burnt parts flagged far more often than nominal ones', async (t) => {
+  const release = releaser(t);
+  const m = await loadModel(SHIPPED, { providers: ['cpu'], intraOpThreads: 1 });
+  const e = m.embedding!;
+  // Stills: independent scenes (consecutive frames of the belt show the same few parts again and again).
+  const render = (seed: number, n: number, conditions: object, still = false): RawFrame[] => {
+    const cam = new LineCamera(320, 240, seed);
+    const c = { ...DEFAULT_CONDITIONS, ...conditions };
+    return Array.from({ length: n }, () => ({ data: Uint8Array.from((still ? cam.still(c) : cam.next(c)).data), width: 320, height: 240, channels: 3 }));
+  };
+  // The reference: the nominal line, fitted as driftline baseline does (embedding fetched, no reference yet).
+  const collect = await Detector.open(m, { thread: 'main', embedding: true });
+  assert.equal(collect.scoresDetections, false);
+  assert.ok(Number.isNaN(collect.oodThreshold));
+  const builder = new OodReferenceBuilder({ embeddingDim: e.dim, appearance: true }, m.names.length, e.anchors, m.inputW, m.inputH);
+  await collect.run(render(HELD_OUT_SEED + 3, 160, {}, true), (slot) => {
+    // Without a reference nothing is scored.
+    for (let i = 0; i < slot.detections.count; i++) assert.ok(Number.isNaN(slot.oodScores[i]!));
+    builder.add({ ...slot.detections, count: slot.detections.count, inputBoxes: slot.inputBoxes, embed: slot.embed, input: slot.input });
+  });
+  const { reference } = builder.finish();
+  const flagged = async (d: Detector, frames: RawFrame[]): Promise<{ over: number; kept: number; scores: number[] }> => {
+    let over = 0;
+    let kept = 0;
+    const scores: number[] = [];
+    await d.run(frames, (slot) => {
+      for (let i = 0; i < slot.detections.count; i++) {
+        const v = slot.oodScores[i]!;
+        assert.ok(Number.isFinite(v) && v >= 0, `score ${v}`);
+        scores.push(v);
+        kept++;
+        if (v > d.oodThreshold) over++;
+      }
+    });
+    return { over, kept, scores };
+  };
+  const main = await Detector.open(m, { thread: 'main', detectionOod: reference });
+  assert.equal(main.scoresDetections, true);
+  assert.equal(main.oodThreshold, reference.quantiles.p99);
+  const burnt = render(HELD_OUT_SEED + 4, 50, { heldOutRate: 0.3 }, true);
+  const nominal = render(HELD_OUT_SEED + 5, 50, {}, true);
+  const b = await flagged(main, burnt);
+  const n = await flagged(main, nominal);
+  const rate = (r: { over: number; kept: number }): number => r.over / r.kept;
+  assert.ok(b.kept > 50 && n.kept > 50, `${b.kept} and ${n.kept} detections`);
+  assert.ok(rate(b) > 0.15 && rate(b) > 4 * rate(n), `burnt line: ${b.over}/${b.kept} over the threshold; nominal: ${n.over}/${n.kept}`);
+  // In a worker thread the embedding comes back through shared memory: the same scores.
+  const worker = await Detector.open(m, { thread: 'worker', detectionOod: reference });
+  const closeWorker = release('worker detector', () => worker.close());
+  assert.deepEqual((await flagged(worker, burnt)).scores, b.scores);
+  await closeWorker();
+  // A model without an embedding ignores the reference: confidence mode, nothing scored.
+  const other = await loadModel(new URL('../../../bench/models/yolov8n-random-640.onnx', import.meta.url).pathname, { providers: ['cpu'], warmup: 1 });
+  const plain = new Detector(other, { detectionOod: reference });
+  assert.equal(plain.oodMode, 'confidence');
+  assert.equal(plain.scoresDetections, false);
 });

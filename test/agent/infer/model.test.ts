@@ -99,3 +99,29 @@ test('providers: when none loads, DRIFTLINE_ERR_MODEL_LOAD lists every attempt',
   assert.throws(() => checkProviders([]), (e: unknown) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG'));
   assert.deepEqual(checkProviders([' CUDA', 'cpu']), ['cuda', 'cpu']);
 });
+
+test('embedding: the shipped model declares embed0 [1, 64, 192]; a third-party model has none', async () => {
+  const m = await loadModel(SHIPPED, { providers: ['cpu'] });
+  assert.deepEqual(m.embedding, { output: 'embed0', dim: 64, anchors: 192 });
+  const other = await loadModel(new URL('../../../bench/models/yolov8n-random-640.onnx', import.meta.url).pathname, { providers: ['cpu'], warmup: 1 });
+  assert.equal(other.embedding, undefined);
+  // An output named embed0 without the metadata is used when its shape fits output0's anchors.
+  const bare = await write('bare-embed.onnx', constantModel({ outputDims: [1, 6, 10], extraOutputs: [{ name: 'embed0', dims: [1, 5, 10] }] }));
+  assert.deepEqual((await loadModel(bare, { providers: ['cpu'] })).embedding, { output: 'embed0', dim: 5, anchors: 10 });
+  // ... and ignored (confidence mode) when it does not.
+  const odd = await write('odd-embed.onnx', constantModel({ outputDims: [1, 6, 10], extraOutputs: [{ name: 'embed0', dims: [1, 5, 7] }] }));
+  assert.equal((await loadModel(odd, { providers: ['cpu'] })).embedding, undefined);
+});
+
+test('embedding metadata that disagrees with the output: DRIFTLINE_ERR_MODEL_EMBEDDING', async () => {
+  const meta = (o: object): Record<string, string> => ({ names: "{0: 'a', 1: 'b'}", embedding: JSON.stringify(o) });
+  const model = (name: string, o: object, dims = [1, 5, 10]): Promise<string> => write(name, constantModel({ outputDims: [1, 6, 10], metadata: meta(o), extraOutputs: [{ name: 'embed0', dims }] }));
+  await rejectsWith(await model('dim.onnx', { output: 'embed0', dim: 64, anchors: 10 }), 'DRIFTLINE_ERR_MODEL_EMBEDDING', /D = 5, the metadata says dim 64/);
+  await rejectsWith(await model('anchors.onnx', { output: 'embed0', dim: 5 }, [1, 5, 7]), 'DRIFTLINE_ERR_MODEL_EMBEDDING', /7 anchors, output0 has 10/);
+  await rejectsWith(await model('meta-anchors.onnx', { output: 'embed0', dim: 5, anchors: 12 }), 'DRIFTLINE_ERR_MODEL_EMBEDDING', /the metadata says 12/);
+  await rejectsWith(await model('name.onnx', { output: 'feats', dim: 5 }), 'DRIFTLINE_ERR_MODEL_EMBEDDING', /outputs are output0, embed0/);
+  await rejectsWith(await model('rank.onnx', { dim: 5 }, [5, 10]), 'DRIFTLINE_ERR_MODEL_EMBEDDING', /not \[1, D, anchors\]/);
+  await rejectsWith(await model('bad-dim.onnx', { dim: 'many' }), 'DRIFTLINE_ERR_MODEL_EMBEDDING', /dim is "many"/);
+  const notJson = await write('not-json.onnx', constantModel({ outputDims: [1, 6, 10], metadata: { embedding: '{dim: 5' }, extraOutputs: [{ name: 'embed0', dims: [1, 5, 10] }] }));
+  await rejectsWith(notJson, 'DRIFTLINE_ERR_MODEL_EMBEDDING', /not JSON/);
+});

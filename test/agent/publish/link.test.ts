@@ -39,7 +39,7 @@ const drift: DriftResult = {
   thresholds: 'calibrated',
   // A sequential detector has no alert threshold (Infinity), and scores can be NaN: both must survive JSON.
   drivers: [{ key: 'cusum:uncertain', value: 12.5, warn: 10, alert: Number.POSITIVE_INFINITY, level: 'warn' }],
-  rates: { uncertain: 0.2, ood: 0 },
+  rates: { uncertain: 0.2, ood: 0, oodDetection: 0.05 },
   oodFeatures: {},
   sequential: { topScore: { statistic: 1, alarm: false }, uncertain: { statistic: 12.5, alarm: true }, classMix: { statistic: 0, alarm: false } },
   scores: { 'psi:brightness': 0.05, 'js:conf.scratch': Number.NaN },

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import sharp from 'sharp';
 import { exportYolo } from '../../../agent/review/export.js';
-import { ReviewSampler, type ReviewFrame } from '../../../agent/review/sampler.js';
+import { ReviewSampler, reviewReason, type ReviewFrame } from '../../../agent/review/sampler.js';
 import { openDatabase } from '../../../agent/store/database.js';
 import { cli } from '../../helpers/cli.js';
 
@@ -88,4 +88,16 @@ test('export writes a YOLO dataset: images, normalised pre-labels, data.yaml and
   const bad = await cli('review', 'nonsense');
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /DRIFTLINE_ERR_USAGE/);
+});
+
+test('the review reason names every cause that applies, in a fixed order, joined by +', () => {
+  assert.equal(reviewReason(false, false, false), undefined);
+  assert.equal(reviewReason(true, false, false), 'uncertain');
+  assert.equal(reviewReason(false, true, false), 'ood');
+  assert.equal(reviewReason(false, false, true), 'oodDetection');
+  assert.equal(reviewReason(true, true, false), 'uncertain+ood');
+  assert.equal(reviewReason(true, false, true), 'uncertain+oodDetection');
+  assert.equal(reviewReason(true, true, true), 'uncertain+ood+oodDetection');
+  // It fits the wire contract's review reason (at most 32 characters).
+  assert.ok('uncertain+ood+oodDetection'.length <= 32);
 });

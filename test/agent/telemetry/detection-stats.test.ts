@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BoxSet } from '../../../agent/decode/boxes.js';
-import { CONF_BINS, DetectionStats } from '../../../agent/telemetry/detection-stats.js';
+import { CONF_BINS, DETECTION_FEATURES, DetectionStats } from '../../../agent/telemetry/detection-stats.js';
 
 test('histograms every candidate by class and fixed bin; summarises the kept detections', () => {
   const cand = new BoxSet(10);
@@ -11,7 +11,7 @@ test('histograms every candidate by class and fixed bin; summarises the kept det
   dets.push(10, 10, 60, 110, 0.5, 1); // area 5000 / 20000, aspect 0.5
   const st = new DetectionStats(2);
   const v = st.compute(cand, dets, 200, 100);
-  [2, 1.0, 0.745, 6, 0.25, 1.25, 0].forEach((want, i) => assert.ok(Math.abs(v[i]! - want) < 1e-6, `value ${i}: ${v[i]} vs ${want}`));
+  [2, 1.0, 0.745, 6, 0.25, 1.25, 0, 0].forEach((want, i) => assert.ok(Math.abs(v[i]! - want) < 1e-6, `value ${i}: ${v[i]} vs ${want}`));
   const h = st.confHist;
   assert.equal(h[0 * CONF_BINS + 0], 1); // 0.02
   assert.equal(h[0 * CONF_BINS + 1], 1); // 0.07
@@ -25,7 +25,7 @@ test('an empty frame is all zeros, and the arrays are reused', () => {
   const st = new DetectionStats(3);
   const hist = st.confHist;
   const v = st.compute(new BoxSet(1), new BoxSet(1), 640, 480);
-  assert.deepEqual([...v], [0, 0, 0, 0, 0, 0, 0]);
+  assert.deepEqual([...v], [0, 0, 0, 0, 0, 0, 0, 0]);
   assert.equal(st.confHist, hist);
 });
 
@@ -50,4 +50,16 @@ test('a kept detection is uncertain below the band, or when another class scores
   src.clear();
   src.push(400, 400, 420, 420, 0.9, 0);
   assert.equal(st.compute(cand, src, 1280, 960, half)[6], 0);
+});
+
+test('oodDetections counts the kept detections whose OOD score exceeds the threshold; unscored (NaN) ones never count', () => {
+  const dets = new BoxSet(10);
+  for (let i = 0; i < 4; i++) dets.push(0, 0, 10, 10, 0.9, 0);
+  const st = new DetectionStats(1);
+  const k = DETECTION_FEATURES.indexOf('oodDetections');
+  const scores = Float64Array.from([5, 250, 120.5, 300, 999]); // the fifth is past the kept count
+  assert.equal(st.compute(new BoxSet(1), dets, 100, 100, undefined, scores, 120.5)[k], 2, 'strictly above: 250 and 300');
+  assert.equal(st.compute(new BoxSet(1), dets, 100, 100, undefined, scores, Number.NaN)[k], 0, 'no threshold: nothing is out of distribution');
+  assert.equal(st.compute(new BoxSet(1), dets, 100, 100, undefined, new Float64Array(4).fill(Number.NaN), 10)[k], 0, 'not scored');
+  assert.equal(st.compute(new BoxSet(1), dets, 100, 100)[k], 0, 'no scores at all');
 });
