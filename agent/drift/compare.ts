@@ -8,11 +8,20 @@ import { jsDistance, ksStatistic, psi } from './metrics.js';
 import { PROFILE_FEATURES, type FeatureProfile, type Profile } from './profile.js';
 
 /**
+ * Per-frame counts (kept detections, candidates, uncertain or out-of-distribution detections): whole
+ * numbers, so quantile edges collapse onto them and a bin [1, 2] holds frames with 1 or 2, not values
+ * spread between them.
+ */
+export const COUNT_FEATURES: ReadonlySet<string> = new Set(['detections', 'candidates', 'uncertain', 'oodDetections']);
+
+/**
  * Cumulative count of `f`'s samples at or below x (`inclusive`) or strictly below x, piecewise
  * linear inside each bin. Zero-width bins (a feature constant over a stretch) are point masses:
- * counted at x only when inclusive.
+ * counted at x only when inclusive. With `whole`, the samples are whole numbers: a bin [lo, hi)
+ * holds the integers lo … hi − 1 in equal shares (the last inner bin, closed, lo … hi), so a count
+ * sitting on an edge is counted at that edge, not spread towards the next one.
  */
-export function cumulativeAt(f: FeatureProfile, x: number, inclusive = true): number {
+export function cumulativeAt(f: FeatureProfile, x: number, inclusive = true, whole = false): number {
   const e = f.edges;
   const c = f.counts;
   const total = c.reduce((a, b) => a + b, 0);
@@ -27,6 +36,17 @@ export function cumulativeAt(f: FeatureProfile, x: number, inclusive = true): nu
       else return cum;
       continue;
     }
+    if (whole) {
+      const first = Math.ceil(lo);
+      const lastValue = j === e.length - 2 ? Math.floor(hi) : Math.ceil(hi) - 1;
+      const values = lastValue - first + 1;
+      if (values <= 0) continue;
+      const upTo = inclusive ? Math.floor(x) : Math.ceil(x) - 1;
+      const below = Math.max(0, Math.min(values, upTo - first + 1));
+      cum += (inBin * below) / values;
+      if (below < values) return cum;
+      continue;
+    }
     if (x >= hi) {
       cum += inBin;
       continue;
@@ -36,12 +56,12 @@ export function cumulativeAt(f: FeatureProfile, x: number, inclusive = true): nu
   return x > e[e.length - 1]! ? total : total - c[c.length - 1]!;
 }
 
-/** `other`'s counts on `ref`'s bins, treating `other` as continuous within its own bins. */
-export function rebin(other: FeatureProfile, ref: FeatureProfile): number[] {
+/** `other`'s counts on `ref`'s bins, treating `other` as continuous within its own bins, or as whole numbers (`whole`). */
+export function rebin(other: FeatureProfile, ref: FeatureProfile, whole = false): number[] {
   const total = other.counts.reduce((a, b) => a + b, 0);
   // Bins are [e_j, e_j+1) with the last inner bin closed, as binOf() bins live values.
   const last = ref.edges.length - 1;
-  const cdf = ref.edges.map((x, j) => Math.min(total, cumulativeAt(other, x, j === last)));
+  const cdf = ref.edges.map((x, j) => Math.min(total, cumulativeAt(other, x, j === last, whole)));
   const out = [cdf[0]!];
   for (let j = 1; j < cdf.length; j++) out.push(Math.max(0, cdf[j]! - cdf[j - 1]!));
   out.push(Math.max(0, total - cdf[cdf.length - 1]!));
@@ -86,7 +106,9 @@ export function compareProfiles(a: Profile, b: Profile): FeatureDrift[] {
     const fa = a.features[feature];
     const fb = b.features[feature];
     if (!fa || !fb) return undefined;
-    const countsB = rebin(fb, fa);
+    // Whole numbers where the feature is a count and both profiles' edges say so.
+    const whole = COUNT_FEATURES.has(feature) && fa.edges.every(Number.isInteger) && fb.edges.every(Number.isInteger);
+    const countsB = rebin(fb, fa, whole);
     const spread = fa.std > 0 ? fa.std : 1;
     return {
       feature,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compareProfiles, cumulativeAt, rebin } from '../../../agent/drift/compare.js';
+import { compareProfiles, COUNT_FEATURES, cumulativeAt, rebin } from '../../../agent/drift/compare.js';
 import { ProfileBuilder, type FeatureProfile } from '../../../agent/drift/profile.js';
 
 test('cumulative counts interpolate inside bins; re-binning keeps the total', () => {
@@ -55,4 +55,19 @@ test('a constant feature (a point mass) re-bins onto itself exactly, and drifts 
   assert.equal(cumulativeAt(zero, 0, true), 800);
   const spread: FeatureProfile = { edges: [0, 0.001, 0.002], counts: [0, 10, 10, 0], mean: 0.001, std: 0.0005 };
   assert.deepEqual(rebin(zero, spread), [0, 800, 0, 0], 'zeros fall in the first inner bin, not underflow');
+});
+
+test('per-frame counts re-bin as whole numbers: a count on an edge stays at that edge', () => {
+  // A: 0 or 1 uncertain detections per frame (edges collapse onto [0, 1]); B: the same plus a frame with 2.
+  const a: FeatureProfile = { edges: [0, 1], counts: [0, 80, 0], mean: 0.125, std: 0.33 };
+  const b: FeatureProfile = { edges: [0, 1, 2], counts: [0, 70, 10, 0], mean: 0.15, std: 0.4 };
+  // As a continuous feature, B's [1, 2] bin is spread between 1 and 2, and all of it lands past A's last edge.
+  assert.deepEqual(rebin(b, a), [0, 70, 10]);
+  // As whole numbers, it holds the counts 1 and 2 in equal shares: half of it is at 1, inside A's range.
+  assert.deepEqual(rebin(b, a, true), [0, 75, 5]);
+  assert.equal(cumulativeAt(b, 1, true, true), 75);
+  assert.equal(cumulativeAt(b, 1, false, true), 70);
+  assert.equal(cumulativeAt(b, 2, true, true), 80);
+  // compareProfiles uses it for the count features.
+  assert.ok(COUNT_FEATURES.has('uncertain') && COUNT_FEATURES.has('oodDetections') && !COUNT_FEATURES.has('brightness'));
 });
