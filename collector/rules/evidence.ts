@@ -21,6 +21,7 @@ const INPUT_FEATURES = new Set(['brightness', 'brightnessSpread', 'contrast', 'm
 const TECHNICIAN = 'send a technician to the camera: check lens, mounting, lighting and cabling';
 const DATA = 'data science: look at the review frames; the scene changed away from the training data';
 const MODEL = 'data science: the model is unsure on inputs that look normal; label the review frames and retrain';
+const NEW_OBJECT = 'quality and data science: look at the review frames (reason oodDetection); a part or defect the model was never trained on is on the line';
 
 /** The feature a score key is about: `psi:brightness` -> brightness, `js:conf.scratch` -> conf.scratch. */
 export function featureOf(key: string): string {
@@ -61,6 +62,14 @@ export function classify(s: SummaryMessage): Cause {
     return { class: 'input-drift', reason: `the input moved away from the reference: ${what}`, action: DATA };
   }
   const alarms = Object.entries(s.sequential ?? {}).filter(([, v]) => v.alarm).map(([k]) => k);
+  const novel = drivers.find((d) => d.key === 'rate:oodDetection');
+  if (novel) {
+    return {
+      class: 'model-uncertainty',
+      reason: `${(novel.value * 100).toFixed(0)}% of frames hold a detection unlike its class's reference (detection-level OOD): a new kind of part or defect, which the model names as a known class`,
+      action: NEW_OBJECT,
+    };
+  }
   if (drivers.length || alarms.length) {
     const what = [...drivers.slice(0, 3).map((d) => `${d.key} ${d.value.toPrecision(3)}`), ...alarms.map((k) => `sustained shift in ${k}`)].join(', ');
     return { class: 'model-uncertainty', reason: `inputs look like the reference but the model's output changed: ${what}`, action: MODEL };

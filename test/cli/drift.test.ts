@@ -3,7 +3,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Profile } from '../../agent/drift/profile.js';
+import { PROFILE_FEATURES, type Profile } from '../../agent/drift/profile.js';
 import { MODEL, ROOT, cli } from '../helpers/cli.js';
 
 const SHIPPED = join(ROOT, 'models', 'line-detector.profile.json');
@@ -15,7 +15,7 @@ test('a profile compared with itself drifts nowhere; --json gives the rows', asy
   assert.doesNotMatch(r.stdout, /warn|alert|different models/);
   const j = JSON.parse((await cli('drift', SHIPPED, SHIPPED, '--json')).stdout) as { sameModel: boolean; rows: { feature: string; psi: number; ks: number }[] };
   assert.equal(j.sameModel, true);
-  assert.equal(j.rows.length, 19);
+  assert.equal(j.rows.length, PROFILE_FEATURES.length);
   for (const row of j.rows) assert.ok(row.psi < 1e-9 && row.ks < 1e-9, JSON.stringify(row));
 });
 
@@ -46,7 +46,7 @@ test('malformed profiles, as A or B: exit 1 with one DRIFTLINE_ERR_PROFILE line 
     ['not-json.json', 'nope', /not JSON: /],
     ['empty.json', '', /the file is empty$/],
     ['missing.json', undefined, /the file does not exist$/],
-    ['features.json', JSON.stringify(noFeatures), /features: lacks brightnessSpread, contrast, .*, uncertain; features\.brightness: lacks counts, mean, std; features\.brightness\.edges: must be array$/],
+    ['features.json', JSON.stringify(noFeatures), /features: lacks brightnessSpread, contrast, .*, uncertain, oodDetections; features\.brightness: lacks counts, mean, std; features\.brightness\.edges: must be array$/],
   ];
   await Promise.all(
     cases.map(async ([name, content, reason], i) => {
@@ -72,7 +72,7 @@ test('a profile from before calibration still compares, with the fixed threshold
   await writeFile(file, JSON.stringify(old));
   const r = await cli('drift', file, SHIPPED, '--json');
   assert.equal(r.code, 0, r.stderr);
-  assert.equal((JSON.parse(r.stdout) as { rows: unknown[] }).rows.length, 19);
+  assert.equal((JSON.parse(r.stdout) as { rows: unknown[] }).rows.length, PROFILE_FEATURES.length);
 });
 
 test('folders of 80 images: a second folder of the same distribution drifts nowhere; a 40% darker one drifts on brightness-type features only', async () => {

@@ -3,6 +3,9 @@
  * tests: frames rendered in order under conditions chosen per frame, inference pipelined through a
  * worker thread. One detector per process, opened on first use.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Profile } from '../../agent/drift/profile.js';
 import { Detector } from '../../agent/infer/detector.js';
 import { loadModel } from '../../agent/infer/model.js';
 import { runSequence, type FrameTelemetry } from '../../agent/pipeline/sequence.js';
@@ -10,12 +13,19 @@ import type { RawFrame } from '../../agent/preprocess/letterbox.js';
 import { LineCamera } from '../../agent/synth/camera.js';
 import { DEFAULT_CONDITIONS, type Conditions } from '../../agent/synth/conditions.js';
 import type { GroundTruth } from '../../agent/synth/scene.js';
-import { MODEL } from './cli.js';
+import { MODEL, ROOT } from './cli.js';
 
 let detector: Promise<Detector> | undefined;
 
+/**
+ * The shipped model, scoring each detection against the shipped profile's detection-level OOD
+ * reference, as the agent does when its profile has one.
+ */
 export function lineDetector(): Promise<Detector> {
-  detector ??= loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 }).then((m) => Detector.open(m, { candidateFloor: 0.05 }));
+  detector ??= Promise.all([loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 }), readFile(join(ROOT, 'models', 'line-detector.profile.json'), 'utf8')]).then(([m, text]) => {
+    const { detectionOod } = JSON.parse(text) as Profile;
+    return Detector.open(m, { candidateFloor: 0.05, ...(detectionOod ? { detectionOod } : {}) });
+  });
   return detector;
 }
 

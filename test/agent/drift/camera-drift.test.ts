@@ -52,5 +52,5 @@ test('stable camera: calibrated thresholds stay below warn in >= 99% of 200 defa
   assert.ok(def.flagged <= 2, `calibrated: ${def.flagged} of 200 default windows flagged`);
   assert.ok(at(60, 'calibrated').flagged / at(60, 'calibrated').windows <= 0.01);
   assert.ok(at(300, 'calibrated').flagged / at(300, 'calibrated').windows <= 0.02);
-  for (const frames of [60, DEFAULT_WINDOW, 300]) assert.ok(at(frames, 'fixed').flagged / at(frames, 'fixed').windows > 0.9, `fixed PSI 0.1 at ${frames} frames`);
+  for (const frames of [60, DEFAULT_WINDOW, 300]) assert.ok(at(frames, 'fixed').flagged / at(frames, 'fixed').windows > 0.5, `fixed PSI 0.1 at ${frames} frames`);
 });

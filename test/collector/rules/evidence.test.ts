@@ -35,6 +35,12 @@ test('cause: input drift and model uncertainty go to data science', () => {
   assert.match(u.reason, /sustained shift in topScore/);
   assert.match(u.action, /label the review frames/);
   assert.equal(classify(with_({})).class, 'unknown');
+  // Detections unlike their class's reference: a new kind of part, said in those words, whatever else moved in the model's output.
+  const novel = classify(with_({}, { drivers: [d('js:classMix', 0.3), d('rate:oodDetection', 0.62)] }));
+  assert.equal(novel.class, 'model-uncertainty');
+  assert.match(novel.reason, /^62% of frames hold a detection unlike its class's reference/);
+  assert.match(novel.action, /reason oodDetection/);
+  assert.equal(familyOf('rate:oodDetection'), 'model');
 });
 
 test('evidence: drivers ranked against their thresholds, biggest shifts, review links', () => {
