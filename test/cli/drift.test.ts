@@ -108,3 +108,38 @@ test('folders of 80 images: a second folder of the same distribution drifts nowh
   assert.match(text.stdout, /^note: insufficient reference: A's calibration holds windows of up to 20 frames and judges up to 40; B has 80\./m);
   assert.doesNotMatch(text.stdout, / (warn|alert)$/m);
 });
+
+test('marks: each profile judges the other, so values a small A never saw do not mark B, and a real shift still does', async () => {
+  const { marks } = await import('../../cli/drift.js');
+  const { compareProfiles } = await import('../../agent/drift/compare.js');
+  const { calibrate } = await import('../../agent/drift/calibrate.js');
+  const { ProfileBuilder } = await import('../../agent/drift/profile.js');
+  const { CONF_BINS } = await import('../../agent/telemetry/detection-stats.js');
+  // 80 independent images: 12 input statistics around fixed levels, 8 detection statistics, the
+  // uncertain count (index 6) per image: A never holds more than 1, B does, as a same-size sample of
+  // a distribution with a thin tail at 2 may.
+  const folder = (seed: number, uncertain: (i: number) => number, brightness = 80): Profile => {
+    let s = seed;
+    const r = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+    const b = new ProfileBuilder(['washer', 'scratch']);
+    const hist = new Array<number>(2 * CONF_BINS).fill(0);
+    hist[18] = 3;
+    for (let i = 0; i < 80; i++) {
+      const fs = Array.from({ length: 12 }, (_, k) => (k === 0 ? brightness : 10 * (k + 1)) + r() * 6);
+      b.add(fs, [3, 0.9 + r() * 0.05, 0.85, 20 + Math.floor(r() * 5), 0.04, 1, uncertain(i), 0], [3, 0], hist);
+    }
+    const built = b.build({ file: 'm.onnx', sha256: 'x', names: ['washer', 'scratch'] }, { source: 'test', images: 80, skipped: 0 });
+    return { ...built, calibration: calibrate(built, b.series(), { replicates: 400 }) };
+  };
+  const a = folder(1, (i) => (i % 10 === 0 ? 1 : 0));
+  // B: 11 images with 1 and 3 with 2 (A: 8 with 1). B's edges put 1 and 2 in one bin, [1, 2].
+  const b = folder(2, (i) => (i % 10 === 0 || [5, 25, 45].includes(i) ? 1 : [15, 35, 55].includes(i) ? 2 : 0));
+  // A alone would call B's uncertain counts alert: they lie past anything A holds.
+  const forward = marks({ ...a }, { ...b, calibration: undefined } as Profile, compareProfiles(a, b));
+  assert.equal(forward.get('uncertain'), 'alert', JSON.stringify([...forward]));
+  // B's calibration has seen 2 and finds A unremarkable: no mark.
+  assert.equal(marks(a, b, compareProfiles(a, b)).get('uncertain'), undefined);
+  // A darker B is past each one's range from the other: still marked.
+  const dark = folder(3, (i) => (i % 10 === 0 ? 1 : 0), 48);
+  assert.equal(marks(a, dark, compareProfiles(a, dark)).get('brightness'), 'alert');
+});
