@@ -12,7 +12,13 @@ export const SCHEMAS = {
   alert: 'driftline.alert/1',
 } as const;
 
-export const SUMMARY_STATUSES = ['ok', 'warn', 'alert', 'insufficient', 'insufficient-reference', 'unscored'] as const;
+export const SUMMARY_STATUSES = ['ok', 'warn', 'alert', 'insufficient', 'unscored'] as const;
+/**
+ * Why a window is `insufficient`: too few frames, or a window longer than the reference profile can
+ * judge. An optional field beside the status, not a new status, so collectors older than it still
+ * accept the summary.
+ */
+export const INSUFFICIENT_CAUSES = ['frames', 'reference'] as const;
 export type SummaryStatus = (typeof SUMMARY_STATUSES)[number];
 export const EVENT_KINDS = ['stalled', 'resumed', 'sourceError', 'providerFallback', 'modelChanged', 'clockStep', 'storageFull', 'storageRecovered', 'geometryMismatch'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
@@ -73,6 +79,7 @@ export const SUMMARY_SCHEMA = {
     model,
     provider: { type: 'string', maxLength: 32 },
     status: { enum: SUMMARY_STATUSES },
+    insufficient: { enum: INSUFFICIENT_CAUSES },
     thresholds: { enum: ['calibrated', 'fixed'] },
     features: map({ type: 'object', required: ['mean', 'std', 'min', 'max'], properties: { mean: num, std: num, min: num, max: num, z: numOrNull, ref: numOrNull } }, 64),
     drivers: {
@@ -238,6 +245,7 @@ export interface SummaryMessage {
   model: { name: string; sha256: string };
   provider: string;
   status: SummaryStatus;
+  insufficient?: (typeof INSUFFICIENT_CAUSES)[number];
   thresholds?: 'calibrated' | 'fixed';
   features: Record<string, FeatureStats>;
   drivers?: SummaryDriver[];

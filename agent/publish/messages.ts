@@ -80,7 +80,9 @@ export function summary(id: Identity, r: WindowReport, seq: number): SummaryMess
     errors: r.errors,
     model: { ...id.model },
     provider: id.provider,
-    status: d ? d.severity : 'unscored',
+    // A window the reference cannot judge is `insufficient` on the wire, with its cause beside it.
+    status: !d ? 'unscored' : d.severity === 'insufficient-reference' ? 'insufficient' : d.severity,
+    ...(d?.severity === 'insufficient' ? { insufficient: 'frames' as const } : d?.severity === 'insufficient-reference' ? { insufficient: 'reference' as const } : {}),
     features,
     classCounts: w.classCounts,
     confHist: w.confHist,

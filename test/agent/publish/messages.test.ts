@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { DriftResult } from '../../../agent/drift/camera-drift.js';
+import { summary, type Identity } from '../../../agent/publish/messages.js';
+import type { WindowSummary } from '../../../agent/telemetry/window.js';
+import { check, SCHEMAS, SUMMARY_STATUSES, type SummaryMessage } from '../../../protocol/messages.js';
+
+const id: Identity = { site: 's', device: 'd', version: '0.1.0', model: { name: 'm.onnx', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['cam'], windowSeconds: 60 };
+const window: WindowSummary = { startTs: 1_790_000_000_000, endTs: 1_790_000_059_000, frames: 3000, features: { brightness: { mean: 80, std: 3, min: 70, max: 90 } }, classCounts: { washer: 3 }, confHist: { washer: [0, 3] }, latencyMs: {} };
+const verdict = (severity: DriftResult['severity']): DriftResult => ({
+  severity,
+  frames: 3000,
+  thresholds: 'calibrated',
+  drivers: [],
+  rates: { uncertain: 0.1, ood: 0, oodDetection: 0.02 },
+  oodFeatures: {},
+  sequential: { topScore: { statistic: 0, alarm: false }, uncertain: { statistic: 0, alarm: false }, classMix: { statistic: 0, alarm: false } },
+  scores: {},
+});
+
+test('a window the reference cannot judge is insufficient on the wire, with its cause beside it: older collectors accept it', () => {
+  const m = summary(id, { camera: 'cam', window, dropped: 0, errors: 0, drift: verdict('insufficient-reference') }, 7);
+  assert.equal(m.status, 'insufficient');
+  assert.equal(m.insufficient, 'reference');
+  assert.ok(check<SummaryMessage>(JSON.parse(JSON.stringify(m)), SCHEMAS.summary).ok);
+  // The status is one an older collector knows; the cause is an extra field it ignores.
+  assert.ok((SUMMARY_STATUSES as readonly string[]).includes(m.status));
+  assert.ok(!(SUMMARY_STATUSES as readonly string[]).includes('insufficient-reference'));
+  const few = summary(id, { camera: 'cam', window, dropped: 0, errors: 0, drift: verdict('insufficient') }, 8);
+  assert.deepEqual([few.status, few.insufficient], ['insufficient', 'frames']);
+  const ok = summary(id, { camera: 'cam', window, dropped: 0, errors: 0, drift: verdict('ok') }, 9);
+  assert.deepEqual([ok.status, ok.insufficient], ['ok', undefined]);
+  assert.equal(ok.rates!.oodDetection, 0.02);
+  // A cause the contract does not know is refused by name.
+  const bad = check<SummaryMessage>({ ...JSON.parse(JSON.stringify(m)), insufficient: 'weather' }, SCHEMAS.summary);
+  assert.ok(!bad.ok && /insufficient/.test(bad.reason), JSON.stringify(bad));
+});
