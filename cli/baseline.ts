@@ -15,6 +15,9 @@ import { runSequence } from '../agent/pipeline/sequence.js';
 import { driftlineError, isDriftlineError } from '../lib/errors.js';
 import { intFlag, numberFlag, parse, progress, providersFlag, sizeFlag } from './args.js';
 
+/** A detection-level OOD reference is fitted only on at least this many kept detections per feature. */
+export const MIN_OOD_SAMPLES_PER_FEATURE = 5;
+
 export const summary = 'build the reference profile of the training distribution (per-feature bins, class mix, confidence)';
 
 export const usage = `driftline baseline --model M.onnx (--data DIR | --synthetic FRAMES) [options]
@@ -28,7 +31,8 @@ their correlation time. Give it frames in capture order (a commissioning recordi
 so the calibration sees how much consecutive frames repeat each other; see docs/drift.md.
 
 When the model has an embedding output (embed0, \`driftline detect --info\` says "ood": "embedding"),
-it also fits the detection-level out-of-distribution reference on every kept detection of these
+it also fits the detection-level out-of-distribution reference (given at least 5 kept detections per
+feature, 560 for the shipped model) on every kept detection of these
 frames (the model's features at the detection's anchor and the box's colour statistics), stores it
 as the profile's detectionOod, and counts each frame's detections over its 99th percentile as the
 oodDetections feature. Other models get no detectionOod, and oodDetections is 0 in every frame.
@@ -168,8 +172,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (builder.series().frames < 2) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: 'fewer than 2 usable images: nothing to profile' });
   let detectionOod;
-  if (ood) {
-    if (ood.samples < 2) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `the model kept ${ood.samples} detections in these frames: too few to fit the detection-level OOD reference` });
+  if (ood && ood.samples < MIN_OOD_SAMPLES_PER_FEATURE * ood.dim) {
+    // A shared covariance of D features from a few hundred detections is mostly noise, and the 99th
+    // percentile of the fitted detections' own scores sits far below a new detection's: every live
+    // frame would look out of distribution. No reference, then: oodDetections stays 0.
+    process.stderr.write(
+      `ood: ${ood.samples} kept detections are too few to fit a detection-level reference of ${ood.dim} features (it needs ${MIN_OOD_SAMPLES_PER_FEATURE * ood.dim}); the profile scores no detection: profile more frames for it\n`,
+    );
+  } else if (ood) {
     process.stderr.write(`ood: fitting the detection-level reference on ${Math.min(ood.samples, MAX_FIT_SAMPLES)} of ${ood.samples} detections (${ood.dim} features)\n`);
     const fitted = ood.finish(undefined, progress('ood'));
     builder.setFeature('oodDetections', fitted.oodDetections);

@@ -75,4 +75,13 @@ test('baseline fits the detection-level OOD reference when the model has an embe
   const q = await readProfile(third);
   assert.equal(q.detectionOod, undefined);
   assert.deepEqual([q.features.oodDetections!.mean, q.features.oodDetections!.std], [0, 0]);
+
+  // Too few kept detections for a covariance of 112 features: no reference, and it says why.
+  const few = join(dir, 'few.json');
+  const fewRun = await cli('baseline', '--model', MODEL, '--synthetic', '40', '--windows', '4', '--replicates', '20', '--out', few, '--providers', 'cpu');
+  assert.equal(fewRun.code, 0, fewRun.stderr);
+  assert.match(fewRun.stderr, /ood: \d+ kept detections are too few to fit a detection-level reference of 112 features \(it needs 560\)/);
+  const small = await readProfile(few);
+  assert.equal(small.detectionOod, undefined);
+  assert.deepEqual([small.features.oodDetections!.mean, small.features.oodDetections!.std], [0, 0]);
 });
