@@ -354,13 +354,15 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
       }
       const size = h.to - h.from;
       const start = h.from + Math.min(k, size - 1);
-      const end = start + Math.min(take, size);
+      // A run shorter than a block gives what it has; the next block makes up the rest.
+      const got = Math.min(take, size);
+      const end = start + got;
       if (end <= h.to) addRange(b, start, end);
       else {
         addRange(b, start, h.to);
         addRange(b, h.from, end - size);
       }
-      filled += take;
+      filled += got;
     }
     const features: Profile['features'] = {};
     PROFILE_FEATURES.forEach((f, i) => (features[f] = { edges: [...b.edges[i]!], counts: Array.from(w.bins[i]!), mean: w.mean(i), std: w.std(i) }));
@@ -392,7 +394,7 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
   // Independent frames (a folder of still images) are drawn with replacement, up to the reference's
   // own size. Without an explicit ladder, the longest length that fits is calibrated too when the
   // default ladder stops well short of it, so a small reference still calibrates the window lengths
-  // it can speak for (an 80-image folder: 30, 60, 80).
+  // it can speak for (a single camera's 400 frames: 30, 60, 100).
   const shortest = Math.min(...runs.map((r) => r.to - r.from));
   const independent = taus.sort((a, b) => a - b)[Math.floor(taus.length / 2)]! < INDEPENDENT_TAU;
   const maxLength = Math.max(2, independent ? n : Math.floor(shortest / 2));

@@ -261,7 +261,11 @@ export class Detector {
     const d = slot.detections;
     this.nms.run(slot.candidates, this.nmsOptions, d, this.model.decoder.nmsInside);
     const n = d.count;
-    if (this.fetchEmbedding) slot.inputBoxes.set(d.boxes.subarray(0, n * 4));
+    if (this.fetchEmbedding) {
+      const from = d.boxes;
+      const to = slot.inputBoxes;
+      for (let i = 0; i < n * 4; i++) to[i] = from[i]!;
+    }
     const scorer = this.scorer;
     if (scorer) {
       for (let i = 0; i < n; i++) {
