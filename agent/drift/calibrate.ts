@@ -332,6 +332,25 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
     flagPrefix.addRange(from, to, flags);
     w.frames += to - from;
   };
+  type Run = { readonly from: number; readonly to: number };
+  /** Adds `length` frames of run h from `start`, wrapping around to the run's first frame. */
+  const addWrapped = (b: Binning, h: Run, start: number, length: number): void => {
+    const end = start + length;
+    if (end <= h.to) addRange(b, start, end);
+    else {
+      addRange(b, start, h.to);
+      addRange(b, h.from, end - (h.to - h.from));
+    }
+  };
+  /** The run holding the k-th frame of `runs` (taken in run order), and k's offset in it. */
+  const locate = (runs: readonly Run[], k: number): { run: Run; at: number } => {
+    for (const r of runs) {
+      if (k < r.to - r.from) return { run: r, at: k };
+      k -= r.to - r.from;
+    }
+    const last = runs[runs.length - 1]!;
+    return { run: last, at: last.to - last.from - 1 };
+  };
 
   // Windows drawn from one group are scored against references resampled from the other group: a
   // live window is new data against a reference that is itself a finite sample, and a window drawn
@@ -344,24 +363,10 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
     w.clear();
     flags.fill(0);
     for (let filled = 0; filled < n; ) {
-      const take = Math.min(blockFrames, n - filled);
-      let k = Math.floor(rand() * sideFrames);
-      let h = side[0]!;
-      for (const r of side) {
-        h = r;
-        if (k < r.to - r.from) break;
-        k -= r.to - r.from;
-      }
-      const size = h.to - h.from;
-      const start = h.from + Math.min(k, size - 1);
+      const { run: h, at } = locate(side, Math.floor(rand() * sideFrames));
       // A run shorter than a block gives what it has; the next block makes up the rest.
-      const got = Math.min(take, size);
-      const end = start + got;
-      if (end <= h.to) addRange(b, start, end);
-      else {
-        addRange(b, start, h.to);
-        addRange(b, h.from, end - size);
-      }
+      const got = Math.min(blockFrames, n - filled, h.to - h.from);
+      addWrapped(b, h, h.from + at, got);
       filled += got;
     }
     const features: Profile['features'] = {};
@@ -381,14 +386,6 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
     const refs = Array.from({ length: REFERENCE_POOL }, () => resampledReference(other, framesOf(other), binning));
     return { refs, runs: g, frames: framesOf(g), binning };
   });
-  /** The run holding the k-th frame of a side, its frames in run order. */
-  const runAt = (side: (typeof sides)[number], k: number): { from: number; to: number } => {
-    for (const r of side.runs) {
-      if (k < r.to - r.from) return r;
-      k -= r.to - r.from;
-    }
-    return side.runs[side.runs.length - 1]!;
-  };
 
   // A window of video lies in one run: at most half the shortest run, so it has room to be drawn.
   // Independent frames (a folder of still images) are drawn with replacement, up to the reference's
@@ -412,7 +409,7 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
     for (let r = 0; r < replicates; r++) {
       const side = sides[r % 2]!;
       // One run (camera), chosen in proportion to its frames; blocks wrap around within it.
-      const h = side.runs.length === 1 ? side.runs[0]! : runAt(side, Math.floor(rand() * side.frames));
+      const h = side.runs.length === 1 ? side.runs[0]! : locate(side.runs, Math.floor(rand() * side.frames)).run;
       const size = h.to - h.from;
       // Binned on the edges of the group it is scored against.
       const b = side.binning;
@@ -421,13 +418,7 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
       flags.fill(0);
       for (let filled = 0; filled < len; ) {
         const take = Math.min(block, len - filled);
-        const start = h.from + Math.floor(rand() * size);
-        const end = start + take;
-        if (end <= h.to) addRange(b, start, end);
-        else {
-          addRange(b, start, h.to);
-          addRange(b, h.from, end - size);
-        }
+        addWrapped(b, h, h.from + Math.floor(rand() * size), take);
         filled += take;
       }
       w.uncertainFrames = flags[0]!;
