@@ -44,6 +44,7 @@ import { CONF_BINS } from '../agent/telemetry/detection-stats.js';
 import { FRAME_FEATURES } from '../agent/telemetry/frame-stats.js';
 import { binomialUpper } from './lib/binomial.js';
 import { sourcesHash } from './lib/sources-hash.js';
+import { stderrLog } from './lib/stderr-log.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CACHE = join(ROOT, '.tmp', 'false-alarms');
@@ -51,9 +52,7 @@ const FORMAT = 1;
 /** The sources that make a frame's series: a change here means the cache holds other frames. */
 const PRODUCERS = ['agent/synth', 'agent/telemetry', 'agent/preprocess', 'agent/infer', 'agent/pipeline/sequence.ts'];
 
-const started = performance.now();
-const elapsed = (): string => `${((performance.now() - started) / 1000).toFixed(0)} s`;
-const log = (s: string): void => void process.stderr.write(`[false-alarms ${elapsed()}] ${s}\n`);
+const { log, elapsed } = stderrLog('false-alarms');
 
 // ---------------------------------------------------------------------------------------------
 // Options

@@ -32,6 +32,7 @@ import { run as baseline } from '../cli/baseline.js';
 import { marks } from '../cli/drift.js';
 import { FEATURE_FAMILIES } from '../protocol/families.js';
 import { sourcesHash } from './lib/sources-hash.js';
+import { stderrLog } from './lib/stderr-log.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The sources a profile depends on, besides the images: a change means the cached profile is stale. */
@@ -52,9 +53,7 @@ const BASELINE_SOURCES = [
 const ILLUMINATION: readonly string[] = FEATURE_FAMILIES.illumination;
 const DARK_GAIN = 0.6;
 
-const started = performance.now();
-const elapsed = (): string => `${((performance.now() - started) / 1000).toFixed(0)} s`;
-const log = (s: string): void => void process.stderr.write(`[folder-pairs ${elapsed()}] ${s}\n`);
+const { log, elapsed } = stderrLog('folder-pairs');
 
 const { values: opt } = parseArgs({
   options: {
