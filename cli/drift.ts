@@ -17,8 +17,9 @@ A's calibrated thresholds for a window as long as B (1% and 0.1% chance of a mar
 when nothing drifted), or without a calibration the fixed PSI cut-offs of tabular tools (0.1, 0.25);
 either way only where the feature's mean or spread moved by its resolution or by half A's standard
 deviation. Both profiles are samples: where B is calibrated for A's length, B's thresholds judge A
-too, and a row is marked at the lower of the two levels. Where B is more than twice as long as the longest window A's calibration holds (A is too
-small a sample to judge it), every row is marked insufficient-reference instead. See docs/drift.md.
+too, and a row is marked at the lower of the two levels. Where B is more than twice as long as the
+longest window A's calibration holds (A is too small a sample to judge it), every row is marked
+insufficient-reference instead. See docs/drift.md.
 
 Options:
   --json   print the rows as JSON instead of a table
@@ -99,7 +100,7 @@ export async function run(argv: string[]): Promise<number> {
   out.write(`A: ${positionals[0]} (${a.frames} frames, ${a.data.source})\nB: ${positionals[1]} (${b.frames} frames, ${b.data.source})\n`);
   if (a.model.sha256 !== b.model.sha256) out.write('note: the profiles come from different models; detection features are not comparable\n');
   if ([...marked.values()].includes('insufficient-reference')) {
-    const longest = a.calibration?.windows.at(-1)?.frames ?? 0;
+    const longest = judgeOf(a).longestCalibrated();
     out.write(`note: insufficient reference: A's calibration holds windows of up to ${longest} frames and judges up to ${REFERENCE_REACH * longest}; B has ${b.frames}. Profile a larger A, or compare a shorter B\n`);
   }
   out.write(`\n${'feature'.padEnd(18)} ${'mean A'.padStart(9)} ${'mean B'.padStart(9)} ${'PSI'.padStart(8)} ${'JS'.padStart(6)} ${'KS'.padStart(6)} ${'W1/sd'.padStart(8)}\n`);
