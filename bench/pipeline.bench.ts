@@ -229,8 +229,9 @@ export async function oodScoring(seconds: number, model: Awaited<ReturnType<type
   const cpuSolve = cpuMsEach(calls, solve);
   const cpuCopy = cpuMsEach(calls * 20, () => embedCopy.set(slot.embed));
   line(`dim ${scorer.dim} (embed0 ${reference.features.embeddingDim} + 48 appearance), 45 px boxes`, `${(JSON.stringify(reference).length / 1024).toFixed(0)} KB reference`);
+  line('  quadratic form engine (agent/ood/packed-quadform.ts)', scorer.engine);
   line('  appearance statistics, 20 boxes (CPU)', `${cpuAppearance.toFixed(4)} ms`);
-  line('  standardise + triangular solve, 20 (CPU)', `${cpuSolve.toFixed(4)} ms`);
+  line('  standardise + quadratic form, 20 (CPU)', `${cpuSolve.toFixed(4)} ms`);
   line(`  embed0 copy out of the worker (${((slot.embed.length * 4) / 1024).toFixed(0)} KB, CPU)`, `${cpuCopy.toFixed(4)} ms`);
   line('  wall time per frame (however busy the machine)', `${r.msEach.toFixed(4)} ms`);
   ratio('detection-level OOD ms/frame at 20 detections', cpu, 0.2, false);

@@ -30,12 +30,15 @@
  * one triangular matrix–vector product: the score of a detection is its squared Mahalanobis
  * distance to the mean of the class it was given. Higher is stranger; `quantiles` gives the scale.
  * A scorer allocates its scratch once and score() allocates nothing, so it can run on every
- * detection of every frame: ~17 µs a detection, ~0.34 ms for 20 (best round; the triangular solve
- * two thirds of it), on this shared, busy 2-core machine; npm run bench -- pipeline measures it.
+ * detection of every frame: ~6 µs a detection, ~0.12 ms for 20, on a 2-core AMD EPYC; the product
+ * runs as WebAssembly SIMD (packed-quadform.ts), ~1 µs of it, and the appearance statistics are now
+ * the larger part. npm run bench -- pipeline measures it.
  *
  * What it cannot see: an anomaly of shape alone, in the part's own colours (a dent, a bent edge),
  * rests on the embedding, which hardly separates anything the detector was not trained on.
  */
+
+import { PackedQuadForm, type QuadFormEngine } from './packed-quadform.js';
 
 export const APPEARANCE_DIM = 48;
 const CHROMA_BINS = 6;
@@ -78,7 +81,11 @@ export interface DetectionOodReference {
   readonly classMeans: number[][];
   /** Inverse of the Cholesky factor of the shared covariance, lower triangle by rows (dim*(dim+1)/2). */
   readonly whitener: number[];
-  /** Quantiles of the fitted samples' own scores: a scale for thresholds. */
+  /**
+   * Quantiles of scores, a scale for thresholds: of the fitted samples' own scores from
+   * fitDetectionOod; out of sample (two halves in time, each scored by the other's fit) in a
+   * profile, whose p99 is the threshold of `oodDetections` (reference-builder.ts).
+   */
   readonly quantiles: { readonly p50: number; readonly p90: number; readonly p99: number };
 }
 
@@ -329,12 +336,14 @@ export class DetectionOodScorer {
   private readonly mean: Float64Array;
   private readonly invScale: Float64Array;
   private readonly classMeans: (Float64Array | undefined)[];
-  private readonly whitener: Float64Array;
-  private readonly z: Float64Array;
-  private readonly diff: Float64Array;
+  private readonly quad: PackedQuadForm;
   private features: DetectionFeatures | undefined;
 
-  constructor(readonly reference: DetectionOodReference) {
+  /** `engine` is for tests: 'auto' takes WebAssembly SIMD where the engine has it (packed-quadform.ts). */
+  constructor(
+    readonly reference: DetectionOodReference,
+    engine: 'auto' | QuadFormEngine = 'auto',
+  ) {
     const r = reference;
     if (r.schema !== 'driftline.detection-ood/1') throw new TypeError(`not a detection OOD reference: schema ${String(r.schema)}`);
     this.dim = featureDim(r.features);
@@ -345,9 +354,7 @@ export class DetectionOodScorer {
     this.mean = Float64Array.from(r.mean);
     this.invScale = Float64Array.from(r.scale, (s) => 1 / s);
     this.classMeans = r.classMeans.map((m) => (m.length === d ? Float64Array.from(m) : undefined));
-    this.whitener = Float64Array.from(r.whitener);
-    this.z = new Float64Array(d);
-    this.diff = new Float64Array(d);
+    this.quad = new PackedQuadForm(d, r.whitener, engine);
   }
 
   /**
@@ -370,47 +377,31 @@ export class DetectionOodScorer {
     return this.scoreVector(classIndex, f.build(embed, anchor, input, box, boxOffset));
   }
 
-  /** The score of a feature vector already built (DetectionFeatures.build's layout). */
-  scoreVector(classIndex: number, v: ArrayLike<number>): number {
-    const d = this.dim;
-    const z = this.z;
-    for (let k = 0; k < d; k++) z[k] = (v[k]! - this.mean[k]!) * this.invScale[k]!;
-    const m = this.classMeans[classIndex];
-    if (m) return this.distance(m);
-    // A class without reference samples: the distance to the nearest class that has them.
-    let best = Number.POSITIVE_INFINITY;
-    for (const other of this.classMeans) if (other) best = Math.min(best, this.distance(other));
-    return best;
+  /** Where the quadratic form runs: WebAssembly SIMD, or JavaScript where the engine has none. */
+  get engine(): QuadFormEngine {
+    return this.quad.engine;
   }
 
-  private distance(m: Float64Array): number {
-    const d = this.dim;
-    const z = this.z;
-    const r = this.diff;
-    const w = this.whitener;
-    for (let k = 0; k < d; k++) r[k] = z[k]! - m[k]!;
-    let total = 0;
-    let p = 0;
-    // Row i of the packed lower triangle holds i + 1 entries. Four partial sums per row let the
-    // CPU overlap the multiply-adds (one running sum serialises them): ~2x faster, same result to rounding.
-    for (let i = 0; i < d; i++) {
-      const n = i + 1;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let k = 0;
-      for (; k + 3 < n; k += 4) {
-        s0 += w[p + k]! * r[k]!;
-        s1 += w[p + k + 1]! * r[k + 1]!;
-        s2 += w[p + k + 2]! * r[k + 2]!;
-        s3 += w[p + k + 3]! * r[k + 3]!;
-      }
-      for (; k < n; k++) s0 += w[p + k]! * r[k]!;
-      p += n;
-      const s = s0 + s1 + (s2 + s3);
-      total += s * s;
+  /** The score of a feature vector already built (DetectionFeatures.build's layout). */
+  scoreVector(classIndex: number, v: ArrayLike<number>): number {
+    const m = this.classMeans[classIndex];
+    if (m) return centredDistance(v, this.mean, this.invScale, m, this.quad);
+    // A class without reference samples: the distance to the nearest class that has them.
+    let best = Number.POSITIVE_INFINITY;
+    for (const other of this.classMeans) {
+      if (other) best = Math.min(best, centredDistance(v, this.mean, this.invScale, other, this.quad));
     }
-    return total;
+    return best;
   }
+}
+
+/**
+ * Squared Mahalanobis distance of v to a class mean: r = (v - mean) / scale - classMean, written
+ * into the quadratic form's own buffer, then |W r|^2 (packed-quadform.ts).
+ */
+function centredDistance(v: ArrayLike<number>, mean: Float64Array, invScale: Float64Array, classMean: Float64Array, q: PackedQuadForm): number {
+  const r = q.r;
+  const d = q.d;
+  for (let k = 0; k < d; k++) r[k] = (v[k]! - mean[k]!) * invScale[k]! - classMean[k]!;
+  return q.evaluate();
 }

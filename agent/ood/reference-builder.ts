@@ -2,8 +2,9 @@
  * Builds a detection-level OOD reference from a run over reference frames, in one pass: each kept
  * detection's feature vector (detection-ood.ts) is kept, compactly, with its predicted class and
  * its frame; at the end the reference is fitted on them (on an even subsample when there are many)
- * and every kept vector is scored against it, which gives each frame's count of detections over
- * the threshold: the reference's own `oodDetections` values, without a second pass over the frames.
+ * and every kept vector is scored, out of sample (finish()), which gives the threshold and each
+ * frame's count of detections over it: the reference's own `oodDetections` values, without a
+ * second pass over the frames.
  *
  * Memory: 4 bytes per feature per detection (20,000 frames × ~3.3 detections × 112 features ≈ 30 MB).
  */
@@ -33,6 +34,8 @@ export interface ReferenceResult {
   readonly oodDetections: Float64Array;
   readonly samples: number;
   readonly fitted: number;
+  /** Whether the quantiles are out-of-sample (two halves in time, each scored by the other's fit). */
+  readonly crossFitted: boolean;
 }
 
 export class OodReferenceBuilder {
@@ -85,21 +88,52 @@ export class OodReferenceBuilder {
     return this.blocks[Math.floor(j / BLOCK)]!.subarray(k * this.dim, (k + 1) * this.dim);
   }
 
-  /** Fits the reference and scores every kept detection; `progress` gets (done, total) while scoring. */
+  /**
+   * Fits the reference and scores every kept detection; `progress` gets (done, total) while scoring.
+   *
+   * The threshold is cross-fitted. A fit scores its own samples low: 112 features and a few hundred
+   * samples of a defect class put the class mean close to them, so the 99th percentile of in-sample
+   * scores sits below what a new detection of the same kind scores, and live frames would count
+   * more detections over it than the profile's own frames did. So the frames are cut in two halves
+   * in time (consecutive frames show the same parts; a cut in time keeps each part on one side),
+   * each half is scored by a reference fitted on the other, and the quantiles and the per-frame
+   * counts come from those out-of-sample scores. The reference stored is fitted on every frame.
+   */
   finish(shrinkage?: number, progress?: (done: number, total: number) => void): ReferenceResult {
     const n = this.n;
-    const step = Math.max(1, n / MAX_FIT_SAMPLES);
-    const fit: OodSample[] = [];
-    for (let x = 0; Math.floor(x) < n; x += step) fit.push({ classIndex: this.classes[Math.floor(x)]!, vector: this.vector(Math.floor(x)) });
-    const reference = fitDetectionOod(fit, { features: this.spec, classes: this.classCount, ...(shrinkage !== undefined ? { shrinkage } : {}) });
-    const scorer = new DetectionOodScorer(reference);
-    const threshold = reference.quantiles.p99;
-    const oodDetections = new Float64Array(this.frames);
-    for (let j = 0; j < n; j++) {
-      if (scorer.scoreVector(this.classes[j]!, this.vector(j)) > threshold) oodDetections[this.frameOf[j]!]!++;
-      if (progress && (j % 5000 === 4999 || j === n - 1)) progress(j + 1, n);
+    const fitOn = (from: number, to: number, cap: number): DetectionOodReference => {
+      const step = Math.max(1, (to - from) / cap);
+      const fit: OodSample[] = [];
+      for (let x = from; Math.floor(x) < to; x += step) fit.push({ classIndex: this.classes[Math.floor(x)]!, vector: this.vector(Math.floor(x)) });
+      return fitDetectionOod(fit, { features: this.spec, classes: this.classCount, ...(shrinkage !== undefined ? { shrinkage } : {}) });
+    };
+    const reference = fitOn(0, n, MAX_FIT_SAMPLES);
+    // The first detection of the second half of the frames.
+    const half = Math.floor(this.frames / 2);
+    let cut = 0;
+    while (cut < n && this.frameOf[cut]! < half) cut++;
+    const scores = new Float64Array(n);
+    let quantiles = reference.quantiles;
+    let crossFitted = false;
+    if (cut >= 2 && n - cut >= 2) {
+      const scorers = [new DetectionOodScorer(fitOn(cut, n, MAX_FIT_SAMPLES / 2)), new DetectionOodScorer(fitOn(0, cut, MAX_FIT_SAMPLES / 2))];
+      for (let j = 0; j < n; j++) {
+        scores[j] = scorers[j < cut ? 0 : 1]!.scoreVector(this.classes[j]!, this.vector(j));
+        if (progress && (j % 5000 === 4999 || j === n - 1)) progress(j + 1, n);
+      }
+      const sorted = Float64Array.from(scores).sort();
+      const q = (p: number): number => sorted[Math.min(n - 1, Math.floor(p * n))]!;
+      quantiles = { p50: q(0.5), p90: q(0.9), p99: q(0.99) };
+      crossFitted = true;
+    } else {
+      // Too few detections to halve: the in-sample quantiles are all there is.
+      const scorer = new DetectionOodScorer(reference);
+      for (let j = 0; j < n; j++) scores[j] = scorer.scoreVector(this.classes[j]!, this.vector(j));
+      progress?.(n, n);
     }
-    return { reference, oodDetections, samples: n, fitted: fit.length };
+    const oodDetections = new Float64Array(this.frames);
+    for (let j = 0; j < n; j++) if (scores[j]! > quantiles.p99) oodDetections[this.frameOf[j]!]!++;
+    return { reference: { ...reference, quantiles }, oodDetections, samples: n, fitted: Math.min(n, MAX_FIT_SAMPLES), crossFitted };
   }
 }
 

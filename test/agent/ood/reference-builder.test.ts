@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DetectionOodScorer } from '../../../agent/ood/detection-ood.js';
+import { DetectionOodScorer, fitDetectionOod } from '../../../agent/ood/detection-ood.js';
 import { OodReferenceBuilder } from '../../../agent/ood/reference-builder.js';
 
 test('one pass: every kept detection is kept, the fit scores them all, and each frame counts its own over the p99', () => {
@@ -29,4 +29,58 @@ test('one pass: every kept detection is kept, the fit scores them all, and each 
   // The stored reference scores like the one fitted.
   const s = new DetectionOodScorer(JSON.parse(JSON.stringify(r.reference)) as typeof r.reference);
   assert.ok(s.scoreVector(0, [10, 10, 10, 10]) > r.reference.quantiles.p99);
+});
+
+test('the p99 is cross-fitted: new detections of the same kind pass it about 1% of the time, where the in-sample p99 lets through about twice as many', () => {
+  // 24 features from 700 detections in two classes: a fit close enough to its samples that the
+  // 99th percentile of its own scores is too low for new ones.
+  const D = 24;
+  const N = 4;
+  let seed = 11;
+  const uniform = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const gauss = (): number => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  const draw = (cls: number): number[] => Array.from({ length: D }, (_, k) => cls + gauss() * (1 + k / D));
+  const embed = new Float32Array(D * N);
+  const classes = Int32Array.from([0, 1]);
+  const anchors = Int32Array.from([0, 1]);
+  const b = new OodReferenceBuilder({ embeddingDim: D, appearance: false }, 2, N, 32, 32);
+  const samples: { classIndex: number; vector: number[] }[] = [];
+  for (let f = 0; f < 350; f++) {
+    for (const cls of [0, 1]) {
+      const v = Float32Array.from(draw(cls));
+      for (let k = 0; k < D; k++) embed[k * N + cls] = v[k]!;
+      samples.push({ classIndex: cls, vector: [...v] });
+    }
+    b.add({ count: 2, classes, anchors, inputBoxes: new Float32Array(8), embed, input: new Float32Array(0) });
+  }
+  const r = b.finish();
+  assert.equal(r.crossFitted, true);
+  const inSample = fitDetectionOod(samples, { features: { embeddingDim: D, appearance: false }, classes: 2 });
+  assert.ok(r.reference.quantiles.p99 > inSample.quantiles.p99, `cross-fitted p99 ${r.reference.quantiles.p99} above in-sample ${inSample.quantiles.p99}`);
+  const scorer = new DetectionOodScorer(r.reference);
+  let overCross = 0;
+  let overIn = 0;
+  const fresh = 20000;
+  for (let i = 0; i < fresh; i++) {
+    const cls = i % 2;
+    const s = scorer.scoreVector(cls, draw(cls));
+    if (s > r.reference.quantiles.p99) overCross++;
+    if (s > inSample.quantiles.p99) overIn++;
+  }
+  assert.ok(overCross / fresh <= 0.015, `${overCross} of ${fresh} new detections over the cross-fitted p99`);
+  assert.ok(overIn > 1.5 * overCross, `${overIn} over the in-sample p99 against ${overCross} over the cross-fitted one`);
+  // The profile's own frames count detections over the threshold at the rate live frames will.
+  const own = r.oodDetections.reduce((a, v) => a + v, 0) / r.samples;
+  assert.ok(own >= 0.005 && own <= 0.015, `${own} of the reference's own detections over its p99`);
+});
+
+test('too few detections to halve: the in-sample quantiles stand, and the result says so', () => {
+  const b = new OodReferenceBuilder({ embeddingDim: 2, appearance: false }, 1, 2, 8, 8);
+  const embed = Float32Array.from([1, 2, 3, 4]);
+  b.add({ count: 1, classes: Int32Array.from([0]), anchors: Int32Array.from([0]), inputBoxes: new Float32Array(4), embed, input: new Float32Array(0) });
+  embed[0] = 2;
+  b.add({ count: 1, classes: Int32Array.from([0]), anchors: Int32Array.from([1]), inputBoxes: new Float32Array(4), embed, input: new Float32Array(0) });
+  const r = b.finish();
+  assert.equal(r.crossFitted, false);
+  assert.equal(r.oodDetections.length, 2);
 });
