@@ -7,7 +7,7 @@ import { ProfileBuilder, profilePathFor } from '../agent/drift/profile.js';
 import { Detector } from '../agent/infer/detector.js';
 import { loadModel } from '../agent/infer/model.js';
 import { MAX_FIT_SAMPLES, OodReferenceBuilder } from '../agent/ood/reference-builder.js';
-import { decodeImage, type RawFrame } from '../agent/preprocess/letterbox.js';
+import { decodeImage, RESIZE_MODES, type RawFrame, type ResizeMode } from '../agent/preprocess/letterbox.js';
 import { listImages } from '../agent/source/image-dir.js';
 import { LineCamera } from '../agent/synth/camera.js';
 import { DEFAULT_CONDITIONS } from '../agent/synth/conditions.js';
@@ -57,6 +57,8 @@ Options:
   --floor F        candidates above this feed the confidence histograms (default 0.05)
   --describe TEXT  how the data was collected or made, recorded in the profile's provenance
   --providers LIST execution providers (default tensorrt,cuda,cpu)
+  --resize MODE    letterbox resampling, as the agent's model.resize: auto (default), bilinear or
+                   sharp; recorded in the profile, and an agent configured otherwise warns at start
 `;
 
 /** The images of a dataset folder: images/train of a YOLO dataset, else every image in the folder. */
@@ -92,6 +94,7 @@ export async function run(argv: string[]): Promise<number> {
     size: { type: 'string' },
     windows: { type: 'string' },
     replicates: { type: 'string' },
+    resize: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -106,9 +109,11 @@ export async function run(argv: string[]): Promise<number> {
   const bins = intFlag('bins', values.bins, 16, 2);
   const windows = typeof values.windows === 'string' ? [...new Set(values.windows.split(',').map((w) => intFlag('windows', w, 0, 2)))].sort((a, b) => a - b) : undefined;
   const replicates = intFlag('replicates', values.replicates, DEFAULT_REPLICATES, 20);
+  const resize = typeof values.resize === 'string' ? values.resize : 'auto';
+  if (!(RESIZE_MODES as readonly string[]).includes(resize)) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--resize ${resize}: expected one of ${RESIZE_MODES.join(', ')}` });
   const model = await loadModel(values.model, { providers: providersFlag(values.providers), intraOpThreads: 1 });
   const embedding = model.embedding;
-  const detector = await Detector.open(model, { conf: numberFlag('conf', values.conf, 0.25, 0, 1), candidateFloor: numberFlag('floor', values.floor, 0.05, 0, 1), embedding: embedding !== undefined });
+  const detector = await Detector.open(model, { conf: numberFlag('conf', values.conf, 0.25, 0, 1), candidateFloor: numberFlag('floor', values.floor, 0.05, 0, 1), embedding: embedding !== undefined, resize: resize as ResizeMode });
   const builder = new ProfileBuilder(model.names);
   // Detection-level OOD: the features of every kept detection, fitted once every frame is in.
   const ood = embedding ? new OodReferenceBuilder({ embeddingDim: embedding.dim, appearance: true }, model.names.length, embedding.anchors, model.inputW, model.inputH) : undefined;
@@ -194,6 +199,7 @@ export async function run(argv: string[]): Promise<number> {
       skipped,
       ...(runStarts.size > 0 ? { runs: runStarts.size + 1 } : {}),
       ...(geometry ?? {}),
+      resize: resize as ResizeMode,
     },
     bins,
   );

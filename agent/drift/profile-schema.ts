@@ -18,6 +18,10 @@ import { CONF_BINS, DETECTION_FEATURES } from '../telemetry/detection-stats.js';
 import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
 import type { Calibration, WindowMoments } from './calibrate.js';
 import type { FeatureProfile, Profile } from './profile.js';
+import type { ResizeMode } from '../preprocess/letterbox.js';
+
+/** letterbox.ts's RESIZE_MODES, spelled out: that module loads sharp, and this one loads nothing. */
+const PROFILE_RESIZE_MODES: readonly ResizeMode[] = ['auto', 'bilinear', 'sharp'];
 
 export const PROFILE_SCHEMA = 'driftline.profile/1';
 export const PROFILE_FEATURES = [...FRAME_FEATURES, ...DETECTION_FEATURES] as const;
@@ -100,8 +104,8 @@ export const PROFILE_JSON_SCHEMA = object<Profile>(
       {},
     ),
     data: object<Profile['data']>(
-      { source: string, description: string, images: count, skipped: count, runs: { type: 'integer', minimum: 1 }, width: { type: 'integer', minimum: 1 }, height: { type: 'integer', minimum: 1 } },
-      { description: true, runs: true, width: true, height: true },
+      { source: string, description: string, images: count, skipped: count, runs: { type: 'integer', minimum: 1 }, width: { type: 'integer', minimum: 1 }, height: { type: 'integer', minimum: 1 }, resize: { type: 'string', enum: PROFILE_RESIZE_MODES } },
+      { description: true, runs: true, width: true, height: true, resize: true },
     ),
     frames: count,
     features: map(feature, { required: [...PROFILE_FEATURES] }),

@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { driftlineError } from '../../lib/errors.js';
 import type { DetectionOodReference } from '../ood/detection-ood.js';
+import type { ResizeMode } from '../preprocess/letterbox.js';
 import { CONF_BINS } from '../telemetry/detection-stats.js';
 import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
 import type { Calibration, ReferenceSeries } from './calibrate.js';
@@ -41,6 +42,8 @@ export interface Profile {
     /** Capture geometry of the reference frames, when they all had one; absent when mixed or unknown. */
     readonly width?: number;
     readonly height?: number;
+    /** Letterbox resampling the reference frames went through (`model.resize`); absent in old profiles. */
+    readonly resize?: ResizeMode;
   };
   readonly frames: number;
   readonly features: Record<string, FeatureProfile>;
@@ -230,4 +233,15 @@ export class ProfileBuilder {
     });
     return { schema: PROFILE_SCHEMA, createdAt: new Date().toISOString(), model, data, frames: this.frames, features, classMix, confHist };
   }
+}
+
+/**
+ * What an agent resizing frames with `mode` should be told about a profile made with another
+ * resampling: resampling moves sharpness and contrast, so the same scene scores differently.
+ * Undefined when they match or the profile predates the record.
+ */
+export function resizeMismatch(profile: Profile, mode: ResizeMode): string | undefined {
+  const made = profile.data.resize;
+  if (made === undefined || made === mode) return undefined;
+  return `model.resize is ${mode}, the profile was made with ${made}: resampling moves sharpness and contrast, so verdicts may drift on that alone; set model.resize: ${made}, or make the profile again with driftline baseline --resize ${mode}`;
 }

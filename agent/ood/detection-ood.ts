@@ -19,8 +19,8 @@
  *
  * Appearance alone ranks as well (burn vs known defects 0.99), but under a light change every known
  * part drifts past its threshold; the embedding, which the detector made insensitive to light,
- * anchors the distance, and with it 2–3% of known parts pass the reference's 99th percentile at
- * gain 0.9/1.1 or 5000 K, against 60–100% for appearance alone.
+ * anchors the distance, and with it 1–3% of known parts pass the cross-fitted 99th percentile at
+ * gain 0.9/1.1 or 5000 K, against 40–100% for appearance alone.
  *
  * The reference is one mean per predicted class and one covariance shared by all classes (too few
  * defect samples to estimate a covariance per class), shrunk toward a multiple of the identity

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { binOf, ProfileBuilder, PROFILE_FEATURES, quantileEdges } from '../../../agent/drift/profile.js';
+import { binOf, ProfileBuilder, PROFILE_FEATURES, quantileEdges, resizeMismatch } from '../../../agent/drift/profile.js';
 import { CONF_BINS } from '../../../agent/telemetry/detection-stats.js';
 
 test('quantile edges: min, inner quantiles, max; repeated values collapse', () => {
@@ -61,4 +61,14 @@ test('the shipped profile belongs to the shipped model (a retrain without a new 
   const defects = p.classMix.scratch! + p.classMix.missing_notch!;
   const parts = Object.values(p.classMix).reduce((a, b) => a + b, 0);
   assert.ok(defects / parts < 0.06, `the reference class mix is production-like (${(defects / parts).toFixed(3)} defects)`);
+});
+
+test('an agent resizing otherwise than the profile was made is told what to set; a match, or an old profile without the record, says nothing', () => {
+  const b = new ProfileBuilder(['a']);
+  b.add(new Array<number>(12).fill(1), [1, 0.9, 0.8, 10, 0.05, 1.5], [1], new Array<number>(CONF_BINS).fill(0));
+  const made = (resize?: 'auto' | 'sharp') => b.build({ file: 'm.onnx', sha256: 'x', names: ['a'] }, { source: '/d', images: 1, skipped: 0, ...(resize ? { resize } : {}) });
+  assert.equal(resizeMismatch(made('auto'), 'auto'), undefined);
+  assert.equal(resizeMismatch(made(), 'bilinear'), undefined);
+  const said = resizeMismatch(made('auto'), 'sharp');
+  assert.match(said ?? '', /model\.resize is sharp, the profile was made with auto: .*set model\.resize: auto, or make the profile again with driftline baseline --resize sharp/);
 });
