@@ -29,7 +29,7 @@ import { readProfile } from '../agent/drift/profile.js';
 import { conditionSpec } from '../agent/synth/conditions.js';
 import { writeDataset } from '../agent/synth/dataset.js';
 import { run as baseline } from '../cli/baseline.js';
-import { marks } from '../cli/drift.js';
+import { marks } from '../agent/drift/profile-marks.js';
 import { FEATURE_FAMILIES } from '../protocol/families.js';
 import { sourcesHash } from './lib/sources-hash.js';
 import { stderrLog } from './lib/stderr-log.js';

@@ -19,7 +19,7 @@ import { fitDetectionOod } from '../../../agent/ood/detection-ood.js';
 import { CONF_BINS } from '../../../agent/telemetry/detection-stats.js';
 import { FRAME_FEATURES } from '../../../agent/telemetry/frame-stats.js';
 import { isDriftlineError } from '../../../lib/errors.js';
-import { marks } from '../../../cli/drift.js';
+import { marks } from '../../../agent/drift/profile-marks.js';
 import { ROOT } from '../../helpers/cli.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
