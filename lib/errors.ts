@@ -86,6 +86,10 @@ export const ERRORS = {
     'the start-up checks found several problems (missing files or programs); each is listed with its own code',
     (d) => `${(d.found as string[]).length} problems found before start:\n${(d.found as string[]).map((p) => `  - ${p}`).join('\n')}`,
   ),
+  DRIFTLINE_ERR_DATASET: spec(
+    'an evaluation data set (data.yaml, YOLO label, COCO json, manifest.jsonl or conditions CSV) is missing a part or has a bad entry',
+    (d) => `${s(d.file)}${d.line === undefined ? '' : `:${s(d.line)}`}${d.location === undefined ? '' : ` (${s(d.location)})`}: ${s(d.reason)}`,
+  ),
   DRIFTLINE_ERR_USAGE: spec('a command-line argument is missing or invalid', (d) => s(d.reason)),
 } as const satisfies Record<string, ErrorSpec>;
 
