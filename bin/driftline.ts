@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   review: () => import('../cli/review.js'),
   collector: () => import('../cli/collector.js'),
   registry: () => import('../cli/registry.js'),
+  evaluate: () => import('../cli/evaluate.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -63,3 +63,47 @@ export function progress(label: string): (done: number, total: number) => void {
 export function providersFlag(raw: unknown): ProviderName[] {
   return checkProviders(typeof raw === 'string' ? raw.split(',') : DEFAULT_PROVIDERS);
 }
+
+/** m:ss, or h:mm:ss from an hour up. */
+export function clock(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+/**
+ * Progress of a long job in named stages, with a bar and an ETA for the stage in flight: redrawn in
+ * place on a TTY (at most 10 times a second), a line every 10% otherwise (logs, CI). The ETA is the
+ * stage's own rate so far; stderr, so stdout stays data. `now` is for tests.
+ */
+export function progressBar(stream: { isTTY?: boolean; write(s: string): unknown } = process.stderr, now: () => number = () => performance.now()): (stage: string, done: number, total: number) => void {
+  let current = '';
+  let started = 0;
+  let lastDraw = 0;
+  let lastDecile = -1;
+  return (stage, done, total) => {
+    const t = now();
+    if (stage !== current) {
+      current = stage;
+      started = t;
+      lastDecile = -1;
+    }
+    const frac = total > 0 ? Math.min(1, done / total) : 1;
+    const elapsed = (t - started) / 1000;
+    const eta = done > 0 && done < total ? ` ETA ${clock((elapsed * (total - done)) / done)}` : done >= total ? ` in ${clock(elapsed)}` : '';
+    if (stream.isTTY) {
+      if (done < total && t - lastDraw < 100) return;
+      lastDraw = t;
+      const width = 24;
+      const filled = Math.round(frac * width);
+      stream.write(`\r${stage} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${Math.floor(frac * 100)}%${eta}\x1b[K${done >= total ? '\n' : ''}`);
+      return;
+    }
+    const decile = Math.floor(frac * 10);
+    if (decile === lastDecile) return;
+    lastDecile = decile;
+    stream.write(`${stage} ${done}/${total} (${Math.floor(frac * 100)}%)${eta}\n`);
+  };
+}

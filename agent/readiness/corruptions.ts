@@ -1,0 +1,183 @@
+/**
+ * Image-space corruptions for the out-of-distribution part of the readiness report: what the model
+ * does when the light, the lens, the link or the mounting is off, at three severities each. They
+ * work on any decoded frame, so they apply to a user's own evaluation set, not only to the
+ * synthetic line (whose renderer can draw the same conditions natively).
+ *
+ * Each corruption takes an RGB24 frame and returns a new one; roll also moves the ground truth
+ * (the rotated corners' bounding box, clipped to the frame). Noise is seeded by the image index, so
+ * a report is reproducible.
+ */
+import sharp from 'sharp';
+import type { RawFrame } from '../preprocess/letterbox.js';
+import { Rng } from '../synth/rng.js';
+import { colourTemperatureGains } from '../synth/render.js';
+import type { Box } from './metrics.js';
+
+export const CORRUPTIONS = ['darker', 'brighter', 'warm-light', 'blur', 'noise', 'jpeg', 'occlusion', 'roll'] as const;
+export type CorruptionName = (typeof CORRUPTIONS)[number];
+export const SEVERITIES = [1, 2, 3] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** The parameter of each corruption at severities 1, 2, 3, and its unit, for the report. */
+export const CORRUPTION_LEVELS: Readonly<Record<CorruptionName, { readonly levels: readonly [number, number, number]; readonly what: string }>> = {
+  darker: { levels: [0.7, 0.5, 0.3], what: 'gain' },
+  brighter: { levels: [1.3, 1.6, 2.0], what: 'gain' },
+  'warm-light': { levels: [4300, 3500, 2800], what: 'K' },
+  blur: { levels: [1, 2, 4], what: 'px box radius, 2 passes' },
+  noise: { levels: [8, 16, 32], what: 'grey levels, Gaussian sigma' },
+  jpeg: { levels: [30, 15, 5], what: 'JPEG quality' },
+  occlusion: { levels: [0.15, 0.3, 0.45], what: 'of the width covered from the left' },
+  roll: { levels: [3, 7, 12], what: 'degrees' },
+};
+
+export function describeCorruption(name: CorruptionName, severity: Severity): string {
+  const c = CORRUPTION_LEVELS[name];
+  const v = c.levels[severity - 1]!;
+  return name === 'occlusion' ? `${Math.round(v * 100)}% ${c.what}` : `${v} ${c.what}`;
+}
+
+/** Parses `--corruptions all|none|darker,blur,...`. */
+export function parseCorruptions(raw: string): CorruptionName[] {
+  if (raw === 'all') return [...CORRUPTIONS];
+  if (raw === 'none' || raw === '') return [];
+  const names = raw.split(',').map((s) => s.trim());
+  for (const n of names) if (!(CORRUPTIONS as readonly string[]).includes(n)) throw new RangeError(`unknown corruption ${JSON.stringify(n)}; have ${CORRUPTIONS.join(', ')}`);
+  return names as CorruptionName[];
+}
+
+/** The corrupted copy of a frame. */
+export async function corrupt(frame: RawFrame, name: CorruptionName, severity: Severity, seed: number): Promise<RawFrame> {
+  const v = CORRUPTION_LEVELS[name].levels[severity - 1]!;
+  const { width: w, height: h } = frame;
+  const src = frame.data;
+  const out = new Uint8Array(src.length);
+  switch (name) {
+    case 'darker':
+    case 'brighter':
+      for (let i = 0; i < src.length; i++) out[i] = clamp(src[i]! * v);
+      break;
+    case 'warm-light': {
+      const g = colourTemperatureGains(v);
+      for (let i = 0; i < src.length; i += 3) {
+        out[i] = clamp(src[i]! * g[0]);
+        out[i + 1] = clamp(src[i + 1]! * g[1]);
+        out[i + 2] = clamp(src[i + 2]! * g[2]);
+      }
+      break;
+    }
+    case 'blur': {
+      const tmp = new Uint8Array(src.length);
+      out.set(src);
+      for (let pass = 0; pass < 2; pass++) {
+        boxBlur(out, tmp, w, h, v, 3, 3 * w);
+        boxBlur(tmp, out, h, w, v, 3 * w, 3);
+      }
+      break;
+    }
+    case 'noise': {
+      const rng = new Rng(seed);
+      for (let i = 0; i < src.length; i++) out[i] = clamp(src[i]! + v * rng.gaussian());
+      break;
+    }
+    case 'jpeg': {
+      const encoded = await sharp(src, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: v }).toBuffer();
+      const { data } = await sharp(encoded).raw().toBuffer({ resolveWithObject: true });
+      out.set(data);
+      break;
+    }
+    case 'occlusion': {
+      out.set(src);
+      const edge = Math.round(v * w);
+      for (let y = 0; y < h; y++) out.fill(90, y * w * 3, (y * w + edge) * 3);
+      break;
+    }
+    case 'roll':
+      rotate(src, out, w, h, (v * Math.PI) / 180);
+      break;
+  }
+  return { data: out, width: w, height: h, channels: 3 };
+}
+
+/** Ground truth after the corruption: only roll moves it. */
+export function corruptBoxes<T extends Box>(boxes: readonly T[], name: CorruptionName, severity: Severity, width: number, height: number): T[] {
+  if (name !== 'roll') return [...boxes];
+  const a = (CORRUPTION_LEVELS.roll.levels[severity - 1]! * Math.PI) / 180;
+  const cx = width / 2;
+  const cy = height / 2;
+  const cos = Math.cos(a);
+  const sin = Math.sin(a);
+  const out: T[] = [];
+  for (const b of boxes) {
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (const [x, y] of [[b.x1, b.y1], [b.x2, b.y1], [b.x1, b.y2], [b.x2, b.y2]] as const) {
+      xs.push(cx + (x - cx) * cos - (y - cy) * sin);
+      ys.push(cy + (x - cx) * sin + (y - cy) * cos);
+    }
+    const x1 = Math.max(0, Math.min(...xs));
+    const y1 = Math.max(0, Math.min(...ys));
+    const x2 = Math.min(width, Math.max(...xs));
+    const y2 = Math.min(height, Math.max(...ys));
+    if (x2 - x1 < 2 || y2 - y1 < 2) continue; // rolled out of the frame
+    out.push({ ...b, x1, y1, x2, y2 });
+  }
+  return out;
+}
+
+function clamp(v: number): number {
+  return v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+}
+
+/**
+ * A box blur of radius r along one axis of an RGB image: `len` pixels a line, `lines` lines,
+ * `step` bytes between neighbours along the line and `stride` between lines (the same routine does
+ * rows and, transposed, columns). Edges repeat the border pixel.
+ */
+function boxBlur(src: Uint8Array, dst: Uint8Array, len: number, lines: number, r: number, step: number, stride: number): void {
+  const k = 2 * r + 1;
+  for (let l = 0; l < lines; l++) {
+    const base = l * stride;
+    for (let c = 0; c < 3; c++) {
+      let sum = 0;
+      for (let i = -r; i <= r; i++) sum += src[base + Math.min(len - 1, Math.max(0, i)) * step + c]!;
+      for (let i = 0; i < len; i++) {
+        dst[base + i * step + c] = Math.round(sum / k);
+        sum += src[base + Math.min(len - 1, i + r + 1) * step + c]! - src[base + Math.max(0, i - r) * step + c]!;
+      }
+    }
+  }
+}
+
+/** Rotates about the centre by `a` radians (bilinear; outside the source: black). */
+function rotate(src: Uint8Array, dst: Uint8Array, w: number, h: number, a: number): void {
+  const cx = w / 2;
+  const cy = h / 2;
+  const cos = Math.cos(a);
+  const sin = Math.sin(a);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      // Inverse map: where in the source this output pixel comes from.
+      const sx = cx + (x + 0.5 - cx) * cos + (y + 0.5 - cy) * sin - 0.5;
+      const sy = cy - (x + 0.5 - cx) * sin + (y + 0.5 - cy) * cos - 0.5;
+      const o = (y * w + x) * 3;
+      if (sx < 0 || sy < 0 || sx > w - 1 || sy > h - 1) {
+        dst[o] = dst[o + 1] = dst[o + 2] = 0;
+        continue;
+      }
+      const x0 = Math.floor(sx);
+      const y0 = Math.floor(sy);
+      const x1 = Math.min(w - 1, x0 + 1);
+      const y1 = Math.min(h - 1, y0 + 1);
+      const fx = sx - x0;
+      const fy = sy - y0;
+      for (let c = 0; c < 3; c++) {
+        const p00 = src[(y0 * w + x0) * 3 + c]!;
+        const p01 = src[(y0 * w + x1) * 3 + c]!;
+        const p10 = src[(y1 * w + x0) * 3 + c]!;
+        const p11 = src[(y1 * w + x1) * 3 + c]!;
+        dst[o + c] = Math.round((p00 * (1 - fx) + p01 * fx) * (1 - fy) + (p10 * (1 - fx) + p11 * fx) * fy);
+      }
+    }
+  }
+}
