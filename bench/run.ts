@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<{ bench(seconds: number): Promise<vo
   pipeline: () => import('./pipeline.bench.js'),
   drift: () => import('./drift.bench.js'),
   collector: () => import('./collector.bench.js'),
+  readiness: () => import('./readiness.bench.js'),
 };
 
 const { values, positionals } = parseArgs({ options: { seconds: { type: 'string' } }, allowPositionals: true });

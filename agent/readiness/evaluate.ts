@@ -73,7 +73,6 @@ export interface EvaluateOptions {
 /** The default targets: the bar the issue sets for a model to ship. */
 export const DEFAULT_TARGET: Required<Pick<ThresholdTarget, 'minPrecision' | 'minRecall'>> = { minPrecision: 0.95, minRecall: 0.95 };
 const FLOOR = 0.001;
-const PR_POINTS = 120;
 
 interface Scored {
   readonly set: EvalSet;
@@ -103,14 +102,24 @@ async function score(detector: Detector, model: LoadedModel, set: EvalSet, stage
   return { set, gts, heldOut, run: r.images, msPerImage: r.msPerImage, inferenceMsPerImage: r.inferenceMsPerImage };
 }
 
-/** Evenly spaced points of a PR curve (recall, precision), ending at the lowest threshold. */
+/**
+ * The points of a PR curve (recall, precision) that a chart can show: a point is kept when it moves
+ * recall or precision by at least 0.005 from the last one kept, and the last point always. A curve
+ * over every detection down to the floor has thousands of points, most of them false positives
+ * at the tail that change neither.
+ */
 function thin(points: readonly { recall: number; precision: number }[]): [number, number][] {
-  const step = Math.max(1, Math.ceil(points.length / PR_POINTS));
   const out: [number, number][] = [];
-  for (let i = 0; i < points.length; i += step) out.push([points[i]!.recall, points[i]!.precision]);
-  const last = points[points.length - 1];
-  if (last && (points.length - 1) % step !== 0) out.push([last.recall, last.precision]);
-  return out.filter(([r, p]) => Number.isFinite(r) && Number.isFinite(p));
+  let last: [number, number] | undefined;
+  for (const p of points) {
+    if (!Number.isFinite(p.recall) || !Number.isFinite(p.precision)) continue;
+    if (last && Math.abs(p.recall - last[0]) < 0.005 && Math.abs(p.precision - last[1]) < 0.005) continue;
+    last = [p.recall, p.precision];
+    out.push(last);
+  }
+  const end = points[points.length - 1];
+  if (end && Number.isFinite(end.recall) && Number.isFinite(end.precision) && (!last || last[0] !== end.recall || last[1] !== end.precision)) out.push([end.recall, end.precision]);
+  return out;
 }
 
 export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {

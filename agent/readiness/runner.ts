@@ -45,19 +45,30 @@ export async function runDetections(detector: Detector, files: readonly string[]
   const images: ImageDetections[] = [];
   const t0 = performance.now();
   let inference = 0;
-  for (let i = 0; i < files.length; i++) {
-    let frame = await decodeImage(files[i]!);
-    if (o.transform) frame = await o.transform(frame, i);
-    const slot = await detector.detect(frame);
-    inference += slot.times.inferenceMs;
-    const d = slot.detections;
-    images.push({
-      count: d.count,
-      boxes: d.boxes.slice(0, d.count * 4),
-      scores: d.scores.slice(0, d.count),
-      classes: d.classes.slice(0, d.count),
-    });
-    o.progress?.(i + 1, files.length);
+  // The next image is decoded (and corrupted) in sharp's threads while this one is inferred.
+  const load = async (i: number): Promise<RawFrame> => {
+    const frame = await decodeImage(files[i]!);
+    return o.transform ? o.transform(frame, i) : frame;
+  };
+  let next = files.length > 0 ? load(0) : undefined;
+  try {
+    for (let i = 0; i < files.length; i++) {
+      const frame = await next!;
+      next = i + 1 < files.length ? load(i + 1) : undefined;
+      const slot = await detector.detect(frame);
+      inference += slot.times.inferenceMs;
+      const d = slot.detections;
+      images.push({
+        count: d.count,
+        boxes: d.boxes.slice(0, d.count * 4),
+        scores: d.scores.slice(0, d.count),
+        classes: d.classes.slice(0, d.count),
+      });
+      o.progress?.(i + 1, files.length);
+    }
+  } finally {
+    // A failure mid-run leaves the prefetch in flight: its own failure is not news.
+    next?.catch(() => undefined);
   }
   const n = Math.max(1, files.length);
   return { images, msPerImage: (performance.now() - t0) / n, inferenceMsPerImage: inference / n };
