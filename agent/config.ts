@@ -113,6 +113,9 @@ export const AGENT_SCHEMA: Schema = {
       maxDet: { kind: 'number', integer: true, min: 1, max: 10000, default: 300, doc: 'detections kept per frame' },
       classConf: { kind: 'map', of: 'number', min: 0, max: 1, default: {}, doc: 'per-class thresholds by class name' },
       candidateFloor: { kind: 'number', min: 0, max: 1, default: 0.05, doc: 'candidates above this feed the confidence histograms' },
+      agnosticNms: { kind: 'boolean', default: false, doc: 'also suppress across classes: of two kept boxes of different classes overlapping by more than agnosticIou (one part reported twice), the one of higher classPriority survives, on equal priority the higher score' },
+      agnosticIou: { kind: 'number', min: 0, max: 1, default: 0.7, doc: 'IoU above which two boxes of different classes are one part (agnosticNms only); same-class suppression keeps using iou' },
+      classPriority: { kind: 'list', of: 'string', default: [], doc: 'class names, highest priority first, for agnosticNms; classes not listed come after, equal' },
       resize: { kind: 'string', oneOf: RESIZE_MODES, default: 'auto', doc: 'letterbox resampling: auto (bilinear, or sharp for frames over 3x the model input), bilinear (OpenCV INTER_LINEAR, as Ultralytics), sharp (antialiased)' },
     },
   },
@@ -237,6 +240,9 @@ export interface AgentConfig {
     maxDet: number;
     classConf: Readonly<Record<string, number>>;
     candidateFloor: number;
+    agnosticNms: boolean;
+    agnosticIou: number;
+    classPriority: readonly string[];
     resize: (typeof RESIZE_MODES)[number];
   };
   readonly store: { path: string; flushMs: number; maxBytes: number; minFreeBytes: number; frameRetentionDays: number; windowRetentionDays: number; retentionIntervalSeconds: number; synchronous: 'normal' | 'full' };

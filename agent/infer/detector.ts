@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { driftlineError } from '../../lib/errors.js';
 import { BoxSet } from '../decode/boxes.js';
-import { Nms, type NmsOptions } from '../decode/nms.js';
+import { DEFAULT_AGNOSTIC_IOU, Nms, type NmsOptions } from '../decode/nms.js';
 import { Letterboxer, unletterboxBoxes, type Letterbox, type RawFrame, type ResizeMode } from '../preprocess/letterbox.js';
 import { DetectionOodScorer, type DetectionOodReference } from '../ood/detection-ood.js';
 import { InferenceThread } from './inference-thread.js';
@@ -21,6 +21,16 @@ export interface DetectorOptions {
   readonly maxDet?: number;
   /** Per-class thresholds by class name; others use `conf`. */
   readonly classConf?: Readonly<Record<string, number>>;
+  /**
+   * Suppress across classes too (default false): of two kept boxes of different classes that overlap
+   * with IoU above `agnosticIou`, one part reported twice, only the one of higher `classPriority`
+   * survives (on equal priority, the higher score). Same-class suppression keeps using `iou`.
+   */
+  readonly agnostic?: boolean;
+  /** IoU above which two boxes of different classes are one part (default 0.7; agnostic only). */
+  readonly agnosticIou?: number;
+  /** Class names, highest priority first; classes not listed come after, all equal (agnostic only). */
+  readonly classPriority?: readonly string[];
   /**
    * Candidates scoring at least this are kept in `Slot.candidates` before thresholding, for
    * confidence histograms. Defaults to the lowest threshold in use.
@@ -51,6 +61,21 @@ export interface DetectorOptions {
    * Implied by `detectionOod`.
    */
   readonly embedding?: boolean;
+}
+
+/**
+ * Per-class-index priorities from class names listed highest first: the first of k names gets k,
+ * the last 1, classes not listed 0.
+ */
+export function classPriorities(names: readonly string[], order: readonly string[]): Float32Array {
+  const p = new Float32Array(names.length);
+  order.forEach((name, k) => {
+    const idx = names.indexOf(name);
+    if (idx < 0) throw new Error(`classPriority names unknown class ${JSON.stringify(name)}; the model has ${names.join(', ')}`);
+    if (order.indexOf(name) !== k) throw new Error(`classPriority lists class ${JSON.stringify(name)} twice`);
+    p[idx] = order.length - k;
+  });
+  return p;
 }
 
 export interface StageTimes {
@@ -148,6 +173,8 @@ export class Detector {
   /** Whether the embedding output is fetched into the slots. */
   private readonly fetchEmbedding: boolean;
   private readonly nms: Nms;
+  /** The current frame's image area in model-input pixels, for agnostic NMS (set per frame). */
+  private readonly clip = new Float32Array([Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY]);
   private readonly feeds: Record<string, ort.Tensor>[];
   private readonly fetches: (Record<string, ort.Tensor> | string[])[];
   private thread: InferenceThread | undefined;
@@ -193,7 +220,16 @@ export class Detector {
     }
     const lowest = Math.min(conf, ...Object.values(o.classConf ?? {}));
     this.candidateFloor = Math.min(o.candidateFloor ?? lowest, lowest);
-    this.nmsOptions = { conf, iou: o.iou ?? 0.45, maxDet: o.maxDet ?? 300, classConf };
+    const agnosticIou = o.agnosticIou ?? DEFAULT_AGNOSTIC_IOU;
+    const classPriority = classPriorities(model.names, o.classPriority ?? []); // validated even when unused
+    if (!(agnosticIou >= 0 && agnosticIou <= 1)) throw new Error(`agnosticIou must be in [0, 1], got ${agnosticIou}`);
+    this.nmsOptions = {
+      conf,
+      iou: o.iou ?? 0.45,
+      maxDet: o.maxDet ?? 300,
+      classConf,
+      ...(o.agnostic ? { agnostic: true, agnosticIou, classPriority, clip: this.clip } : {}),
+    };
     const maxDet = this.nmsOptions.maxDet;
     const e = model.embedding;
     const ref = e ? o.detectionOod : undefined;
@@ -259,6 +295,14 @@ export class Detector {
     slot.candidates.clear();
     this.model.decoder.decode(slot.output, this.candidateFloor, slot.candidates);
     const d = slot.detections;
+    const lb = slot.letterbox;
+    if (lb) {
+      // Cross-class overlap is judged on the boxes as reported: clipped to the frame.
+      this.clip[0] = lb.left;
+      this.clip[1] = lb.top;
+      this.clip[2] = lb.left + lb.newW;
+      this.clip[3] = lb.top + lb.newH;
+    }
     this.nms.run(slot.candidates, this.nmsOptions, d, this.model.decoder.nmsInside);
     const n = d.count;
     if (this.fetchEmbedding) {

@@ -23,6 +23,8 @@ export interface ImageDetections {
   readonly boxes: Float32Array;
   readonly scores: Float32Array;
   readonly classes: Int32Array;
+  /** The frame the boxes are in: cross-class overlaps are measured clipped to it, as the agent does. */
+  readonly clip: Float32Array;
 }
 
 export interface RunOptions {
@@ -63,6 +65,7 @@ export async function runDetections(detector: Detector, files: readonly string[]
         boxes: d.boxes.slice(0, d.count * 4),
         scores: d.scores.slice(0, d.count),
         classes: d.classes.slice(0, d.count),
+        clip: Float32Array.of(0, 0, frame.width, frame.height),
       });
       o.progress?.(i + 1, files.length);
     }
@@ -123,7 +126,7 @@ export class DetectionSelector {
         iou: 1, // same-class overlaps were settled by the detector's own NMS
         maxDet: c.capacity,
         classConf: o.thresholds,
-        ...(o.agnostic ? { agnostic: true, agnosticIou: o.agnosticIou ?? 0.7, ...(o.classPriority ? { classPriority: o.classPriority } : {}) } : {}),
+        ...(o.agnostic ? { agnostic: true, agnosticIou: o.agnosticIou ?? 0.7, clip: im.clip, ...(o.classPriority ? { classPriority: o.classPriority } : {}) } : {}),
       },
       this.out,
     );
