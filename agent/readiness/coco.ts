@@ -66,6 +66,12 @@ export function toCocoJson(set: EvalSet): CocoDocument {
       const h = o.y2 - o.y1;
       annotations.push({ id: annotations.length + 1, image_id: k + 1, category_id: o.classId + 1, bbox: [o.x1, o.y1, w, h], area: w * h, iscrowd: 0 });
     }
+    // Ignore regions go out as crowd annotations (of the first category; they are read back class-free).
+    for (const o of img.ignore ?? []) {
+      const w = o.x2 - o.x1;
+      const h = o.y2 - o.y1;
+      annotations.push({ id: annotations.length + 1, image_id: k + 1, category_id: 1, bbox: [o.x1, o.y1, w, h], area: w * h, iscrowd: 1 });
+    }
     const base = { id: k + 1, file_name: img.name, width: img.width, height: img.height };
     return Object.keys(img.conditions).length > 0 ? { ...base, conditions: { ...img.conditions } } : base;
   });
@@ -166,16 +172,23 @@ export async function readCoco(file: string): Promise<LoadedSet> {
   });
 
   const objects: GroundTruthBox[][] = raw.map(() => []);
+  const ignore: GroundTruthBox[][] = raw.map(() => []);
   let crowd = 0;
   (doc.annotations as unknown[]).forEach((a, k) => {
     if (!isObj(a)) throw at(file, `annotations[${k}]`, 'not an object');
     const where = a.id === undefined ? `annotations[${k}]` : `annotations[${k}], id ${String(a.id)}`;
-    if (a.iscrowd === 1 || a.iscrowd === true) {
-      crowd++;
-      return;
-    }
     const img = isId(a.image_id) ? ids.get(a.image_id) : undefined;
     if (img === undefined) throw at(file, where, `image_id ${JSON.stringify(a.image_id)} is not the id of any image`);
+    if (a.iscrowd === 1 || a.iscrowd === true) {
+      // A crowd region is an ignore region: no target, and no false alarm for a detection inside it.
+      crowd++;
+      const cb = a.bbox;
+      if (isList(cb) && cb.length === 4 && cb.every((v) => typeof v === 'number' && Number.isFinite(v)) && (cb[2] as number) > 0 && (cb[3] as number) > 0) {
+        const [x, y, w, h] = cb as [number, number, number, number];
+        ignore[img]!.push({ classId: -1, x1: x, y1: y, x2: x + w, y2: y + h });
+      }
+      return;
+    }
     const cls = typeof a.category_id === 'number' ? classOf.get(a.category_id) : undefined;
     if (cls === undefined) throw at(file, where, `category_id ${JSON.stringify(a.category_id)} is not among the categories (ids ${cats.map((c) => c.id).join(', ')})`);
     const b = a.bbox;
@@ -203,10 +216,10 @@ export async function readCoco(file: string): Promise<LoadedSet> {
     root,
     classNames: cats.map((c) => c.name),
     heldOutClassIds: cats.flatMap((c, cls) => (c.heldOut ? [cls] : [])),
-    images: raw.map((im, k) => ({ file: im.file, name: im.name, width: im.width, height: im.height, objects: objects[k]! })),
+    images: raw.map((im, k) => ({ file: im.file, name: im.name, width: im.width, height: im.height, objects: objects[k]!, ...(ignore[k]!.length ? { ignore: ignore[k]! } : {}) })),
     allNames: raw.map((im) => im.name),
     tables: withConditions.length > 0 || order !== undefined ? [tableOf(file, withConditions, (order ?? []) as string[])] : [],
-    notes: crowd > 0 ? [`${file}: ${crowd} crowd annotations (iscrowd: 1) left out of the targets`] : [],
+    notes: crowd > 0 ? [`${file}: ${crowd} crowd annotations (iscrowd: 1) are ignore regions: not targets, and detections inside them are not false alarms`] : [],
     crowdSkipped: crowd,
   };
 }

@@ -21,6 +21,11 @@ export interface ConditionTable {
   readonly otherSplit: number;
   /** Manifest entries naming an image that is not in the data set (skipped, see readManifestConditions). */
   readonly unknown: number;
+  /**
+   * The renderer's ambiguous regions per image (manifest `ignore`): boxes no labeller could call,
+   * and the indices of labelled objects they stand for (readManifestConditions only).
+   */
+  readonly ignore?: ReadonlyMap<string, { readonly boxes: readonly (readonly [number, number, number, number])[]; readonly objects: readonly number[] }>;
 }
 
 /** The names a CSV or manifest row may refer to. */
@@ -220,6 +225,7 @@ export async function readManifestConditions(file: string, index: NameIndex): Pr
   const columns = new Set<string>();
   const rows = new Map<string, Record<string, string>>();
   const rowLine = new Map<string, number>();
+  const ignore = new Map<string, { boxes: (readonly [number, number, number, number])[]; objects: number[] }>();
   let otherSplit = 0;
   let unknown = 0;
   const lines = text.split('\n');
@@ -234,7 +240,7 @@ export async function readManifestConditions(file: string, index: NameIndex): Pr
       throw fail(file, line, `not a JSON object: ${(e as Error).message}`);
     }
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw fail(file, line, 'not a JSON object');
-    const { image, conditions } = entry as { image?: unknown; conditions?: unknown };
+    const { image, conditions, ignore: regions } = entry as { image?: unknown; conditions?: unknown; ignore?: unknown };
     if (typeof image !== 'string' || image === '') throw fail(file, line, 'no `image` (a path relative to the set root)');
     if (conditions !== undefined && (typeof conditions !== 'object' || conditions === null || Array.isArray(conditions))) {
       throw fail(file, line, '`conditions` is not an object');
@@ -252,9 +258,12 @@ export async function readManifestConditions(file: string, index: NameIndex): Pr
     }
     if (!all.has(name)) unknown++;
     else if (!index.selected.has(name)) otherSplit++;
-    else rows.set(name, values);
+    else {
+      rows.set(name, values);
+      if (regions !== undefined) ignore.set(name, ignoreOf(regions, file, line));
+    }
   }
-  return { source: file, columns: [...columns], rows, otherSplit, unknown };
+  return { source: file, columns: [...columns], rows, otherSplit, unknown, ignore };
 }
 
 /** A table built in memory (e.g. the `conditions` a COCO file written by toCocoJson carries); `columnOrder` comes first. */
@@ -312,4 +321,23 @@ export function mergeConditions(names: readonly string[], tables: readonly Condi
     for (const c of Object.keys(values)) if (!keep.includes(c)) delete values[c];
   }
   return { conditions: out, columns: columns.filter((c) => keep.includes(c)) };
+}
+
+/** A manifest entry's `ignore` list, checked: boxes of four numbers, optional object indices. */
+function ignoreOf(raw: unknown, file: string, line: number): { boxes: (readonly [number, number, number, number])[]; objects: number[] } {
+  if (!Array.isArray(raw)) throw fail(file, line, '`ignore` is not a list');
+  const boxes: (readonly [number, number, number, number])[] = [];
+  const objects: number[] = [];
+  raw.forEach((r: unknown, k) => {
+    const { box, object } = (r ?? {}) as { box?: unknown; object?: unknown };
+    if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => typeof v === 'number' && Number.isFinite(v)) || box[2] <= box[0] || box[3] <= box[1]) {
+      throw fail(file, line, `ignore[${k}].box is not [x1, y1, x2, y2] with x2 > x1 and y2 > y1`);
+    }
+    boxes.push([box[0], box[1], box[2], box[3]] as const);
+    if (object !== undefined) {
+      if (!Number.isInteger(object) || (object as number) < 0) throw fail(file, line, `ignore[${k}].object is not an object index`);
+      objects.push(object as number);
+    }
+  });
+  return { boxes, objects };
 }

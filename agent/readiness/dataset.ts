@@ -31,6 +31,12 @@ export interface EvalImage {
   readonly objects: readonly GroundTruthBox[];
   /** Condition column -> value, as text ('' never stored: a missing value is absent). */
   readonly conditions: Readonly<Record<string, string>>;
+  /**
+   * Regions no labeller could call (COCO crowd boxes; the renderer's parts mostly out of view, or
+   * with their notch out of view): no target, and a detection inside one is not a false alarm.
+   * classId -1.
+   */
+  readonly ignore?: readonly GroundTruthBox[];
 }
 
 export interface EvalSet {
@@ -116,11 +122,24 @@ export async function readEvalSet(path: string, o: ReadOptions = {}): Promise<Ev
     root: loaded.root,
     classNames: loaded.classNames,
     heldOutClassIds: loaded.heldOutClassIds,
-    images: loaded.images.map((i) => ({ ...i, conditions: merged.conditions.get(i.name) ?? {} })),
+    images: loaded.images.map((i) => withIgnore({ ...i, conditions: merged.conditions.get(i.name) ?? {} }, tables)),
     conditionColumns: merged.columns,
     notes,
     ...(loaded.crowdSkipped === undefined ? {} : { crowdSkipped: loaded.crowdSkipped }),
   };
+}
+
+/**
+ * Applies the manifest's ambiguous regions to an image: the labelled objects they stand for (a
+ * missing_notch part with its notch out of view) leave the targets, and every region becomes an
+ * ignore box.
+ */
+function withIgnore(im: EvalImage, tables: readonly ConditionTable[]): EvalImage {
+  const regions = tables.map((t) => t.ignore?.get(im.name)).find((r) => r !== undefined);
+  if (!regions) return im;
+  const drop = new Set(regions.objects);
+  const ignore = [...(im.ignore ?? []), ...regions.boxes.map(([x1, y1, x2, y2]) => ({ classId: -1, x1, y1, x2, y2 }))];
+  return { ...im, objects: im.objects.filter((_, k) => !drop.has(k)), ignore };
 }
 
 export { toCocoJson } from './coco.js';

@@ -29,7 +29,7 @@ import { measureLatency } from './latency.js';
 import { evaluateClasses, type Box, type ClassReport, type ScoredBox } from './metrics.js';
 import { checkProfile, compareWithTraining, isSynthetic } from './provenance.js';
 import { REPORT_SCHEMA, type ClassRow, type CorruptionRow, type HeldOutRow, type PrCurve, type ReadinessReport } from './report.js';
-import { DetectionSelector, runDetections, type ImageDetections } from './runner.js';
+import { DetectionSelector, dropIgnored, runDetections, type ImageDetections } from './runner.js';
 
 export interface EvaluateOptions {
   readonly model: string;
@@ -99,7 +99,8 @@ async function score(detector: Detector, model: LoadedModel, set: EvalSet, stage
     set.images.map((im) => im.file),
     { progress: (d, t) => o.progress?.(stage, d, t) },
   );
-  return { set, gts, heldOut, run: r.images, msPerImage: r.msPerImage, inferenceMsPerImage: r.inferenceMsPerImage };
+  const run = r.images.map((im, i) => dropIgnored(im, set.images[i]!.ignore ?? [], set.images[i]!.objects));
+  return { set, gts, heldOut, run, msPerImage: r.msPerImage, inferenceMsPerImage: r.inferenceMsPerImage };
 }
 
 /**
@@ -254,8 +255,10 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
       const files = set.images.slice(0, cImages).map((im) => im.file);
       const r = await runDetections(detector, files, { transform: (f, i) => corrupt(f, name, s, 1000 * s + i) });
       const f = new FailureCounter(thresholds, modelClassOf);
-      const imgs = r.images.map((im, i) => {
-        const g = corruptBoxes(main.gts[i]!, name, s, set.images[i]!.width, set.images[i]!.height);
+      const imgs = r.images.map((raw, i) => {
+        const { width, height } = set.images[i]!;
+        const g = corruptBoxes(main.gts[i]!, name, s, width, height);
+        const im = dropIgnored(raw, corruptBoxes(set.images[i]!.ignore ?? [], name, s, width, height), corruptBoxes(set.images[i]!.objects, name, s, width, height));
         const dets = selector.select(im, selectOptions);
         f.add(g, dets);
         return { gts: g, dets };

@@ -15,7 +15,7 @@ import { BoxSet } from '../decode/boxes.js';
 import { Nms } from '../decode/nms.js';
 import type { Detector } from '../infer/detector.js';
 import { decodeImage, type RawFrame } from '../preprocess/letterbox.js';
-import type { ScoredBox } from './metrics.js';
+import { iou, type Box, type ScoredBox } from './metrics.js';
 
 /** One image's detections, compact: x1, y1, x2, y2 per box in frame pixels. */
 export interface ImageDetections {
@@ -140,4 +140,38 @@ export class DetectionSelector {
 function boxAt(boxes: Float32Array, scores: Float32Array, classes: Int32Array, i: number): ScoredBox {
   const b = i * 4;
   return { classId: classes[i]!, score: scores[i]!, x1: boxes[b]!, y1: boxes[b + 1]!, x2: boxes[b + 2]!, y2: boxes[b + 3]! };
+}
+
+/**
+ * The detections of an image without those that fall in its ignore regions: a detection whose box
+ * lies at least half inside an ignore region (intersection over its own area, as COCO treats crowd
+ * regions) and overlaps no labelled object at IoU 0.5 is neither a true nor a false positive; it
+ * leaves every count, AP and curve. `objects` is every labelled box of the image, any class.
+ */
+export function dropIgnored(im: ImageDetections, ignore: readonly Box[], objects: readonly Box[]): ImageDetections {
+  if (ignore.length === 0 || im.count === 0) return im;
+  const keep: number[] = [];
+  for (let i = 0; i < im.count; i++) {
+    const d = boxAt(im.boxes, im.scores, im.classes, i);
+    const area = (d.x2 - d.x1) * (d.y2 - d.y1);
+    const inside = area > 0 && ignore.some((r) => intersection(d, r) >= 0.5 * area);
+    if (inside && !objects.some((g) => iou(d, g) >= 0.5)) continue;
+    keep.push(i);
+  }
+  if (keep.length === im.count) return im;
+  const boxes = new Float32Array(keep.length * 4);
+  keep.forEach((i, k) => boxes.set(im.boxes.subarray(i * 4, i * 4 + 4), k * 4));
+  return {
+    count: keep.length,
+    boxes,
+    scores: Float32Array.from(keep, (i) => im.scores[i]!),
+    classes: Int32Array.from(keep, (i) => im.classes[i]!),
+    clip: im.clip,
+  };
+}
+
+function intersection(a: Box, b: Box): number {
+  const w = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1);
+  const h = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1);
+  return w > 0 && h > 0 ? w * h : 0;
 }

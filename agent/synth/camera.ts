@@ -4,7 +4,7 @@
  */
 import { type Conditions } from './conditions.js';
 import { SceneRenderer } from './render.js';
-import { groundTruth, LineScene, type GroundTruth } from './scene.js';
+import { ambiguousRegions, groundTruth, LineScene, type AmbiguousRegion, type GroundTruth } from './scene.js';
 import { Rng } from './rng.js';
 
 export interface SynthFrame {
@@ -47,6 +47,11 @@ export class LineCamera {
     this.scene.populate(c);
     this.started = true;
     return this.frame(c);
+  }
+
+  /** The regions of the last frame no labeller could call (scene.ts), computed on demand: datasets want them, live frames do not. */
+  ambiguous(c: Conditions): AmbiguousRegion[] {
+    return ambiguousRegions(this.scene, c);
   }
 
   private frame(c: Conditions): SynthFrame {

@@ -39,6 +39,12 @@ export interface ManifestEntry {
     readonly box: readonly [number, number, number, number];
     readonly visible: number;
   }[];
+  /**
+   * Regions no labeller could call (scene.ts ambiguousRegions): evaluation ignores detections there
+   * and does not ask for them. `object` names a labelled object the region stands for (a
+   * missing_notch part with its notch out of view). Absent when there are none.
+   */
+  readonly ignore?: readonly { readonly box: readonly [number, number, number, number]; readonly reason: string; readonly object?: number }[];
 }
 
 export type ManifestConditions = Omit<Conditions, 'stainRate'> & { readonly stainRate?: number };
@@ -118,6 +124,14 @@ export async function writeDataset(o: DatasetOptions): Promise<DatasetSummary> {
         visible: +ob.visible.toFixed(3),
       })),
     };
+    const ambiguous = camera.ambiguous(c);
+    if (ambiguous.length) {
+      (entry as { ignore?: ManifestEntry['ignore'] }).ignore = ambiguous.map((a) => ({
+        box: [+a.x1.toFixed(2), +a.y1.toFixed(2), +a.x2.toFixed(2), +a.y2.toFixed(2)] as const,
+        reason: a.reason,
+        ...(a.object !== undefined ? { object: a.object } : {}),
+      }));
+    }
     manifest.push(JSON.stringify(entry));
     for (const ob of frame.objects) perClass[ob.className] = (perClass[ob.className] ?? 0) + 1;
     objects += frame.objects.length;

@@ -200,3 +200,66 @@ export function groundTruth(scene: LineScene, c: Conditions): GroundTruth[] {
   }
   return out;
 }
+
+/**
+ * A region of the frame that no labeller could call, so an evaluation neither asks a detector to
+ * find it nor counts a detection of it as a false alarm (COCO's "ignore"): a part cut by the frame
+ * edge or the occluder to under MIN_VISIBLE of its area (left unlabelled by groundTruth()), and a
+ * part labelled `missing_notch` whose notch position is out of view, which looks exactly like a
+ * good part. `object` is that part's index in groundTruth()'s list.
+ */
+export interface AmbiguousRegion {
+  readonly x1: number;
+  readonly y1: number;
+  readonly x2: number;
+  readonly y2: number;
+  readonly reason: 'mostly out of view' | 'notch out of view';
+  readonly object?: number;
+}
+
+/** Where the notch sits, in units of the part's size: washer (u, v) = (0.4, 0); bracket (0, -0.21). */
+function notchCentre(p: Part): [number, number] {
+  const [u, v] = p.kind === 'washer' ? [0.4, 0] : [0, -(BRACKET_HALF_H + 0.12) / 2];
+  const c = Math.cos(p.angle);
+  const s = Math.sin(p.angle);
+  return [p.x + p.size * (u * c - v * s), p.y + p.size * (u * s + v * c)];
+}
+
+/** The ambiguous regions of the current scene, in groundTruth()'s part order. Draws nothing random. */
+export function ambiguousRegions(scene: LineScene, c: Conditions): AmbiguousRegion[] {
+  const tf = cameraTransform(c, scene.width, scene.height);
+  const right = Math.min(occluderLeft(c, scene.width), scene.width);
+  const out: AmbiguousRegion[] = [];
+  let labelled = 0;
+  for (const p of scene.parts) {
+    const pts = partCorners(p);
+    let x1 = Infinity;
+    let y1 = Infinity;
+    let x2 = -Infinity;
+    let y2 = -Infinity;
+    for (let i = 0; i < pts.length; i += 2) {
+      const [x, y] = tf(pts[i]!, pts[i + 1]!);
+      x1 = Math.min(x1, x);
+      y1 = Math.min(y1, y);
+      x2 = Math.max(x2, x);
+      y2 = Math.max(y2, y);
+    }
+    const full = (x2 - x1) * (y2 - y1);
+    const cx1 = Math.max(0, x1);
+    const cy1 = Math.max(0, y1);
+    const cx2 = Math.min(right, x2);
+    const cy2 = Math.min(scene.height, y2);
+    if (cx2 <= cx1 || cy2 <= cy1) continue;
+    const box = { x1: cx1, y1: cy1, x2: cx2, y2: cy2 };
+    if (((cx2 - cx1) * (cy2 - cy1)) / full < MIN_VISIBLE) {
+      out.push({ ...box, reason: 'mostly out of view' });
+      continue;
+    }
+    if (p.defect === 'missing_notch') {
+      const [nx, ny] = tf(...notchCentre(p));
+      if (nx < 0 || nx >= right || ny < 0 || ny >= scene.height) out.push({ ...box, reason: 'notch out of view', object: labelled });
+    }
+    labelled++;
+  }
+  return out;
+}

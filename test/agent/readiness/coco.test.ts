@@ -93,7 +93,10 @@ test('a YOLO set written as COCO reads back as the same images, boxes, classes a
   assert.equal(coco.format, 'coco');
   assert.equal(coco.root, yolo.root);
   assertSameImages(yolo, coco);
-  assert.equal(coco.crowdSkipped, 0);
+  // The renderer's ambiguous regions travel as crowd boxes and come back as the same ignore regions.
+  const regions = yolo.images.reduce((a, i) => a + (i.ignore?.length ?? 0), 0);
+  assert.equal(coco.crowdSkipped, regions);
+  coco.images.forEach((im, k) => assert.equal(im.ignore?.length ?? 0, yolo.images[k]!.ignore?.length ?? 0, im.name));
 
   // A plain COCO file (no Driftline `conditions` on its images) with the same CSV: the CSV's columns agree.
   const plain = toCocoJson(yolo) as CocoDocument;
@@ -114,13 +117,14 @@ test('toCocoJson writes a valid COCO document: unique ids, 1-based categories, a
   const ids = new Set(doc.images.map((i) => i.id));
   for (const a of doc.annotations) {
     assert.ok(ids.has(a.image_id));
-    assert.equal(a.iscrowd, 0);
+    assert.ok(a.iscrowd === 0 || a.iscrowd === 1);
     assert.ok(Math.abs(a.area - a.bbox[2] * a.bbox[3]) < 1e-9);
   }
+  assert.equal(doc.annotations.filter((a) => a.iscrowd === 1).length, set.images.reduce((a, i) => a + (i.ignore?.length ?? 0), 0), 'one crowd box per ignore region');
   assert.ok(doc.images.every((i) => !i.file_name.startsWith('/') && i.file_name.startsWith('images/val/')));
 });
 
-test('reads a hand-made COCO file: classes sorted by id, images/ fallback, crowd left out and counted, overhang clipped', async () => {
+test('reads a hand-made COCO file: classes sorted by id, images/ fallback, crowd boxes as ignore regions, overhang clipped', async () => {
   const file = await handMade();
   const set = await readEvalSet(file);
   assert.deepEqual(set.classNames, ['washer', 'bracket']);
@@ -131,7 +135,8 @@ test('reads a hand-made COCO file: classes sorted by id, images/ fallback, crowd
   ]);
   assert.deepEqual(set.images[1]!.objects, [{ classId: 1, x1: 5, y1: 5, x2: 10, y2: 10 }]);
   assert.equal(set.crowdSkipped, 1);
-  assert.match(set.notes!.join('\n'), /1 crowd annotations \(iscrowd: 1\) left out/);
+  assert.match(set.notes!.join('\n'), /1 crowd annotations \(iscrowd: 1\) are ignore regions/);
+  assert.deepEqual(set.images[1]!.ignore, [{ classId: -1, x1: 0, y1: 0, x2: 160, y2: 120 }]);
   assert.deepEqual(set.conditionColumns, []);
   const withSplit = await readEvalSet(file, { split: 'train' });
   assert.match(withSplit.notes!.join('\n'), /split train ignored/);

@@ -81,3 +81,33 @@ test('readEvalSet errors: a missing path, a folder without data.yaml, another fi
   await writeFile(csv, `name,shift\n${manifest[0]!.image},day\n`);
   await expectDataset(readEvalSet(ds, { conditions: csv }), `${csv}:1: `, /no `image` column/);
 });
+
+test('the renderer\'s ambiguous regions become ignore boxes: a part with its notch out of view leaves the targets, and survives a COCO round trip as a crowd box', async () => {
+  const { mkdtemp: mk, writeFile: wf } = await import('node:fs/promises');
+  const { tmpdir: td } = await import('node:os');
+  const { join: j } = await import('node:path');
+  const { writeDataset } = await import('../../../agent/synth/dataset.js');
+  const { conditionSpec } = await import('../../../agent/synth/conditions.js');
+  const { readEvalSet: read, toCocoJson } = await import('../../../agent/readiness/dataset.js');
+  const dir = await mk(j(td(), 'driftline-ignore-'));
+  await writeDataset({ out: dir, count: 40, seed: 404, width: 640, height: 480, valFraction: 1, conditions: conditionSpec({ defectRate: 0.5 }) });
+  const manifest = (await (await import('node:fs/promises')).readFile(j(dir, 'manifest.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { objects: unknown[]; ignore?: { box: number[]; reason: string; object?: number }[] });
+  const set = await read(dir);
+  let hidden = 0;
+  set.images.forEach((im, k) => {
+    const m = manifest[k]!;
+    const dropped = (m.ignore ?? []).filter((r) => r.object !== undefined).length;
+    hidden += dropped;
+    assert.equal(im.objects.length, m.objects.length - dropped, im.name);
+    assert.equal(im.ignore?.length ?? 0, m.ignore?.length ?? 0);
+  });
+  assert.ok(hidden > 0, 'some missing_notch part hid its notch');
+  assert.ok(set.images.some((im) => (im.ignore?.length ?? 0) > 0));
+  await wf(j(dir, 'coco.json'), JSON.stringify(toCocoJson(set)));
+  const coco = await read(j(dir, 'coco.json'));
+  coco.images.forEach((im, k) => {
+    const r4 = (bs: readonly { classId: number; x1: number; y1: number; x2: number; y2: number }[] | undefined): number[][] => (bs ?? []).map((b) => [b.classId, b.x1, b.y1, b.x2, b.y2].map((v) => +v.toFixed(4)));
+    assert.deepEqual(r4(im.objects), r4(set.images[k]!.objects));
+    assert.deepEqual((im.ignore ?? []).map((b) => [b.x1, b.y1, b.x2, b.y2].map((v) => +v.toFixed(4))), (set.images[k]!.ignore ?? []).map((b) => [b.x1, b.y1, b.x2, b.y2].map((v) => +v.toFixed(4))));
+  });
+});

@@ -121,3 +121,35 @@ test('stained parts are labelled with the stain class in the dataset, as burnt o
   }
   assert.equal(stains, summary.perClass.stain);
 });
+
+test('ambiguous regions: parts mostly out of view, and missing_notch parts whose notch is out of view, in groundTruth order; asking for them draws nothing', () => {
+  const c = { ...DEFAULT_CONDITIONS, defectRate: 0.5 };
+  const a = new LineCamera(640, 480, 404);
+  const b = new LineCamera(640, 480, 404);
+  let edge = 0;
+  let notch = 0;
+  for (let i = 0; i < 60; i++) {
+    const fa = a.still(c);
+    const objects = fa.objects.map((o) => ({ ...o }));
+    const regions = a.ambiguous(c);
+    const fb = b.still(c);
+    assert.deepEqual(fb.objects, objects, 'a camera asked for its ambiguous regions renders what one never asked does');
+    for (const r of regions) {
+      assert.ok(r.x2 > r.x1 && r.y2 > r.y1 && r.x1 >= 0 && r.y1 >= 0 && r.x2 <= 640 && r.y2 <= 480);
+      if (r.reason === 'mostly out of view') {
+        edge++;
+        assert.equal(r.object, undefined);
+        assert.ok(r.x1 === 0 || r.y1 === 0 || r.x2 === 640 || r.y2 === 480, 'cut by the frame');
+      } else {
+        notch++;
+        const o = objects[r.object!];
+        assert.ok(o, 'names a labelled object');
+        assert.equal(o.className, 'missing_notch');
+        assert.deepEqual([o.x1, o.y1, o.x2, o.y2], [r.x1, r.y1, r.x2, r.y2]);
+        assert.ok(o.x1 === 0 || o.y1 === 0 || o.x2 === 640 || o.y2 === 480, 'only a part at the edge can hide its notch');
+      }
+    }
+  }
+  assert.ok(edge > 5, `${edge} parts mostly out of view`);
+  assert.ok(notch > 0, `${notch} notches out of view`);
+});
