@@ -117,8 +117,13 @@ export class OodReferenceBuilder {
     let crossFitted = false;
     if (cut >= 2 && n - cut >= 2) {
       const scorers = [new DetectionOodScorer(fitOn(cut, n, MAX_FIT_SAMPLES / 2)), new DetectionOodScorer(fitOn(0, cut, MAX_FIT_SAMPLES / 2))];
+      // A class one half never saw would be scored against another class's mean there, far off:
+      // its detections are scored by the full reference instead (in sample, the best there is).
+      const full = new DetectionOodScorer(reference);
       for (let j = 0; j < n; j++) {
-        scores[j] = scorers[j < cut ? 0 : 1]!.scoreVector(this.classes[j]!, this.vector(j));
+        const cls = this.classes[j]!;
+        const other = scorers[j < cut ? 0 : 1]!;
+        scores[j] = ((other.reference.counts[cls] ?? 0) > 0 ? other : full).scoreVector(cls, this.vector(j));
         if (progress && (j % 5000 === 4999 || j === n - 1)) progress(j + 1, n);
       }
       const sorted = Float64Array.from(scores).sort();

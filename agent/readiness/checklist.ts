@@ -65,11 +65,13 @@ export function buildChecklist(i: ChecklistInputs): ChecklistRow[] {
         ? 'No training profile was given to compare it with (--profile).'
         : p.profile.problem
           ? `The profile could not be read: ${p.profile.problem}.`
-          : p.insufficient
+          : !p.profile.sameModel
+            ? `${p.profile.file} was made for another model: the set was not compared with it.`
+            : p.insufficient
             ? 'The training profile is too small a sample to judge a set this large.'
             : p.indistinguishable
               ? 'No input or detection statistic tells it apart from the training profile: it looks like a held-out slice of the training data, not production data.'
-              : `It differs from the training profile on ${p.drifted!.map((d) => `${d.feature} (${d.mark})`).join(', ')}.`,
+              : `It differs from the training profile on ${(p.drifted ?? []).map((d) => `${d.feature} (${d.mark})`).join(', ')}.`,
     ].join(' '),
     command: `${evaluate} --profile ${i.modelFile.replace(/\.onnx$/, '')}.profile.json`,
   });

@@ -330,10 +330,12 @@ function ignoreOf(raw: unknown, file: string, line: number): { boxes: (readonly 
   const objects: number[] = [];
   raw.forEach((r: unknown, k) => {
     const { box, object } = (r ?? {}) as { box?: unknown; object?: unknown };
-    if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => typeof v === 'number' && Number.isFinite(v)) || box[2] <= box[0] || box[3] <= box[1]) {
-      throw fail(file, line, `ignore[${k}].box is not [x1, y1, x2, y2] with x2 > x1 and y2 > y1`);
+    if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => typeof v === 'number' && Number.isFinite(v)) || box[2] < box[0] || box[3] < box[1]) {
+      throw fail(file, line, `ignore[${k}].box is not [x1, y1, x2, y2] with x2 >= x1 and y2 >= y1`);
     }
-    boxes.push([box[0], box[1], box[2], box[3]] as const);
+    // A region rounded to no area ignores nothing.
+    if (box[2] > box[0] && box[3] > box[1]) boxes.push([box[0], box[1], box[2], box[3]] as const);
+    else if (object !== undefined) throw fail(file, line, `ignore[${k}] stands for object ${String(object)} but has no area`);
     if (object !== undefined) {
       if (!Number.isInteger(object) || (object as number) < 0) throw fail(file, line, `ignore[${k}].object is not an object index`);
       objects.push(object as number);

@@ -99,30 +99,70 @@ export async function corrupt(frame: RawFrame, name: CorruptionName, severity: S
   return { data: out, width: w, height: h, channels: 3 };
 }
 
-/** Ground truth after the corruption: only roll moves it. */
-export function corruptBoxes<T extends Box>(boxes: readonly T[], name: CorruptionName, severity: Severity, width: number, height: number): T[] {
-  if (name !== 'roll') return [...boxes];
+/** Where a box goes under a corruption, unclipped: only roll moves boxes (the bounding box of its rotated corners). */
+function moved(b: Box, name: CorruptionName, severity: Severity, width: number, height: number): [number, number, number, number] {
+  if (name !== 'roll') return [b.x1, b.y1, b.x2, b.y2];
   const a = (CORRUPTION_LEVELS.roll.levels[severity - 1]! * Math.PI) / 180;
   const cx = width / 2;
   const cy = height / 2;
   const cos = Math.cos(a);
   const sin = Math.sin(a);
+  let x1 = Infinity;
+  let y1 = Infinity;
+  let x2 = -Infinity;
+  let y2 = -Infinity;
+  for (const [x, y] of [[b.x1, b.y1], [b.x2, b.y1], [b.x1, b.y2], [b.x2, b.y2]] as const) {
+    const u = cx + (x - cx) * cos - (y - cy) * sin;
+    const v = cy + (x - cx) * sin + (y - cy) * cos;
+    x1 = Math.min(x1, u);
+    y1 = Math.min(y1, v);
+    x2 = Math.max(x2, u);
+    y2 = Math.max(y2, v);
+  }
+  return [x1, y1, x2, y2];
+}
+
+/** The part of the frame a corruption leaves visible: occlusion covers a band from the left. */
+function visibleLeft(name: CorruptionName, severity: Severity, width: number): number {
+  return name === 'occlusion' ? Math.round(CORRUPTION_LEVELS.occlusion.levels[severity - 1]! * width) : 0;
+}
+
+/** Boxes (ignore regions, say) after the corruption, clipped to what is visible; those left with no area are dropped. */
+export function corruptBoxes<T extends Box>(boxes: readonly T[], name: CorruptionName, severity: Severity, width: number, height: number): T[] {
+  const left = visibleLeft(name, severity, width);
   const out: T[] = [];
   for (const b of boxes) {
-    const xs: number[] = [];
-    const ys: number[] = [];
-    for (const [x, y] of [[b.x1, b.y1], [b.x2, b.y1], [b.x1, b.y2], [b.x2, b.y2]] as const) {
-      xs.push(cx + (x - cx) * cos - (y - cy) * sin);
-      ys.push(cy + (x - cx) * sin + (y - cy) * cos);
-    }
-    const x1 = Math.max(0, Math.min(...xs));
-    const y1 = Math.max(0, Math.min(...ys));
-    const x2 = Math.min(width, Math.max(...xs));
-    const y2 = Math.min(height, Math.max(...ys));
-    if (x2 - x1 < 2 || y2 - y1 < 2) continue; // rolled out of the frame
-    out.push({ ...b, x1, y1, x2, y2 });
+    const [x1, y1, x2, y2] = moved(b, name, severity, width, height);
+    const c = { x1: Math.max(left, x1), y1: Math.max(0, y1), x2: Math.min(width, x2), y2: Math.min(height, y2) };
+    if (c.x2 - c.x1 < 1 || c.y2 - c.y1 < 1) continue;
+    out.push({ ...b, ...c });
   }
   return out;
+}
+
+/** Below this share of its area in view, an object is no longer a target but an ignore region (the renderer's MIN_VISIBLE). */
+export const MIN_VISIBLE_SHARE = 0.4;
+
+/**
+ * Ground truth after the corruption: boxes moved by roll and clipped to what stays in view (the
+ * occluder covers a band from the left). An object left with under MIN_VISIBLE_SHARE of its area
+ * in view is no target any more: it becomes an ignore region, as the renderer treats a part cut by
+ * the frame edge.
+ */
+export function corruptGroundTruth<T extends Box>(boxes: readonly T[], name: CorruptionName, severity: Severity, width: number, height: number): { boxes: T[]; ignore: Box[] } {
+  const left = visibleLeft(name, severity, width);
+  const kept: T[] = [];
+  const ignore: Box[] = [];
+  for (const b of boxes) {
+    const [x1, y1, x2, y2] = moved(b, name, severity, width, height);
+    const full = (x2 - x1) * (y2 - y1);
+    const c = { x1: Math.max(left, x1), y1: Math.max(0, y1), x2: Math.min(width, x2), y2: Math.min(height, y2) };
+    const area = Math.max(0, c.x2 - c.x1) * Math.max(0, c.y2 - c.y1);
+    if (area <= 0) continue;
+    if (full > 0 && area / full >= MIN_VISIBLE_SHARE) kept.push({ ...b, ...c });
+    else ignore.push({ classId: -1, ...c });
+  }
+  return { boxes: kept, ignore };
 }
 
 function clamp(v: number): number {

@@ -137,6 +137,16 @@ export async function readEvalSet(path: string, o: ReadOptions = {}): Promise<Ev
 function withIgnore(im: EvalImage, tables: readonly ConditionTable[]): EvalImage {
   const regions = tables.map((t) => t.ignore?.get(im.name)).find((r) => r !== undefined);
   if (!regions) return im;
+  for (const k of regions.objects) {
+    const o = im.objects[k];
+    const r = regions.boxes.find((b) => o !== undefined && Math.abs(b[0] - o.x1) < 0.02 && Math.abs(b[1] - o.y1) < 0.02 && Math.abs(b[2] - o.x2) < 0.02 && Math.abs(b[3] - o.y2) < 0.02);
+    if (!r) {
+      throw driftlineError('DRIFTLINE_ERR_DATASET', {
+        file: im.file,
+        reason: `the manifest's ignore region for object ${k} matches no labelled box of the image (${im.objects.length} objects): the label file and the manifest disagree`,
+      });
+    }
+  }
   const drop = new Set(regions.objects);
   const ignore = [...(im.ignore ?? []), ...regions.boxes.map(([x1, y1, x2, y2]) => ({ classId: -1, x1, y1, x2, y2 }))];
   return { ...im, objects: im.objects.filter((_, k) => !drop.has(k)), ignore };

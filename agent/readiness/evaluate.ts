@@ -11,6 +11,7 @@
  * models/training/card.ts calls this to write the shipped model's card.
  */
 import { existsSync } from 'node:fs';
+import { driftlineError } from '../../lib/errors.js';
 import { profilePathFor } from '../drift/profile.js';
 import { Detector } from '../infer/detector.js';
 import { loadModel, type LoadedModel } from '../infer/model.js';
@@ -20,7 +21,7 @@ import { listImages } from '../source/image-dir.js';
 import { classConfYaml, parseBaseRates, prCurve, prevalenceWeights, recommendThresholds, reweightedPrecision, type ClassWeights, type ThresholdTarget } from './base-rates.js';
 import { breakdown } from './breakdown.js';
 import { buildChecklist } from './checklist.js';
-import { corrupt, corruptBoxes, describeCorruption, SEVERITIES, type CorruptionName } from './corruptions.js';
+import { corrupt, corruptBoxes, corruptGroundTruth, describeCorruption, SEVERITIES, type CorruptionName } from './corruptions.js';
 import { readEvalSet, type EvalSet } from './dataset.js';
 import { crossClassDuplicates } from './duplicates.js';
 import { dominantFailure, FailureCounter, topScoreHistogram } from './failures.js';
@@ -85,9 +86,13 @@ interface Scored {
   readonly inferenceMsPerImage: number;
 }
 
-/** Maps a set's classes onto the model's by name. */
+/**
+ * Maps a set's classes onto the model's by name. A class the set marks held out (data.yaml
+ * `held_out`) maps to none even when the model carries its name: it was never trained on.
+ */
 function classMap(set: EvalSet, model: LoadedModel): Int32Array {
-  return Int32Array.from(set.classNames, (n) => model.names.indexOf(n));
+  const held = new Set(set.heldOutClassIds);
+  return Int32Array.from(set.classNames, (n, c) => (held.has(c) ? -1 : model.names.indexOf(n)));
 }
 
 async function score(detector: Detector, model: LoadedModel, set: EvalSet, stage: string, o: EvaluateOptions): Promise<Scored> {
@@ -129,11 +134,12 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
   const names = model.names;
   const nc = names.length;
   const set = await readEvalSet(o.data, { ...(o.split ? { split: o.split } : {}), ...(o.conditionsCsv ? { conditions: o.conditionsCsv } : {}), ...(o.columns ? { columns: o.columns } : {}) });
-  if (set.images.length === 0) throw new Error(`${o.data}: the evaluation set has no images`);
+  if (set.images.length === 0) throw driftlineError('DRIFTLINE_ERR_DATASET', { file: o.data, reason: 'the evaluation set has no images' });
   const tuneSet = o.tuneData ? await readEvalSet(o.tuneData, o.split ? { split: o.split } : {}) : undefined;
-  const priority = (o.classPriority ?? []).map((n) => {
+  const priority = (o.classPriority ?? []).map((n, k, all) => {
     const i = names.indexOf(n);
-    if (i < 0) throw new RangeError(`class priority names unknown class ${JSON.stringify(n)}; the model has ${names.join(', ')}`);
+    if (i < 0) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `class priority names unknown class ${JSON.stringify(n)}; the model has ${names.join(', ')}` });
+    if (all.indexOf(n) !== k) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `class priority names ${n} twice` });
     return i;
   });
   const priorities = Float64Array.from(names, (_, c) => (priority.includes(c) ? priority.length - priority.indexOf(c) : 0));
@@ -151,11 +157,12 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
   const weightsFor = (gt: ArrayLike<number>): ClassWeights[] | undefined => (baseRates ? [...prevalenceWeights(gt, baseRates).weights] : undefined);
   const thresholds = new Float64Array(nc).fill(conf);
   let source: 'recommended' | 'given' = 'recommended';
+  const unmet: Record<string, string[]> = {};
   if (o.thresholds) {
     source = 'given';
     for (const [n, v] of Object.entries(o.thresholds)) {
       const i = names.indexOf(n);
-      if (i < 0) throw new RangeError(`thresholds name unknown class ${JSON.stringify(n)}; the model has ${names.join(', ')}`);
+      if (i < 0) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `thresholds name unknown class ${JSON.stringify(n)}; the model has ${names.join(', ')}` });
       thresholds[i] = v;
     }
   } else {
@@ -163,7 +170,10 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
     const basisReports = evaluateClasses(basis.gts.map((g, i) => ({ gts: g, dets: basis === main ? mainAll[i]! : selector.all(basis.run[i]!) })), nc, { thresholds });
     const gt = basisReports.slice(0, nc).map((r) => r.groundTruth);
     const choices = recommendThresholds(basisReports.slice(0, nc).map((r) => r.scored), gt, basis.run.length, target, weightsFor(gt));
-    for (const c of choices) if (Number.isFinite(c.configThreshold)) thresholds[c.classId] = c.configThreshold;
+    for (const c of choices) {
+      if (Number.isFinite(c.configThreshold)) thresholds[c.classId] = c.configThreshold;
+      if (!c.met) unmet[names[c.classId]!] = [...c.failed];
+    }
   }
   const selectOptions = { thresholds, ...(o.agnostic ? { agnostic: true, agnosticIou: o.agnosticIou ?? 0.7, classPriority: priorities } : {}) };
   const operating = main.run.map((im) => selector.select(im, selectOptions));
@@ -224,13 +234,13 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
   // Out of distribution: nominal failures, held-out classes, corruptions, an OOD folder.
   const modelClassOf = (c: number): number => c;
   const nominal = new FailureCounter(thresholds, modelClassOf);
-  main.gts.forEach((g, i) => nominal.add(g, operating[i]!));
+  main.gts.forEach((g, i) => nominal.add(g, operating[i]!, mainAll[i]!));
   const nominalTally = nominal.tally();
   const heldOut: HeldOutRow[] = [];
   const heldOutIds = [...new Set(main.heldOut.flat().map((b) => b.classId))].sort((a, b) => a - b);
   for (const id of heldOutIds) {
     const f = new FailureCounter(thresholds, () => -1);
-    main.heldOut.forEach((objs, i) => f.add(objs.filter((b) => b.classId === id), operating[i]!));
+    main.heldOut.forEach((objs, i) => f.add(objs.filter((b) => b.classId === id), operating[i]!, mainAll[i]!));
     const t = f.tally();
     const ci = wilson(t.silent, t.objects);
     heldOut.push({
@@ -257,10 +267,12 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
       const f = new FailureCounter(thresholds, modelClassOf);
       const imgs = r.images.map((raw, i) => {
         const { width, height } = set.images[i]!;
-        const g = corruptBoxes(main.gts[i]!, name, s, width, height);
-        const im = dropIgnored(raw, corruptBoxes(set.images[i]!.ignore ?? [], name, s, width, height), corruptBoxes(set.images[i]!.objects, name, s, width, height));
+        const moved = corruptGroundTruth(main.gts[i]!, name, s, width, height);
+        const g = moved.boxes;
+        const ignore = [...corruptBoxes(set.images[i]!.ignore ?? [], name, s, width, height), ...moved.ignore];
+        const im = dropIgnored(raw, ignore, [...g, ...corruptBoxes(main.heldOut[i]!, name, s, width, height)]);
         const dets = selector.select(im, selectOptions);
-        f.add(g, dets);
+        f.add(g, dets, selector.all(im));
         return { gts: g, dets };
       });
       const agg = evaluateClasses(imgs, nc, { thresholds })[nc]!;
@@ -288,9 +300,8 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
     const files = await listImages(o.oodDir);
     const r = await runDetections(detector, files, { progress: (d, t) => o.progress?.('ood folder', d, t) });
     const dets = r.images.map((im) => selector.select(im, selectOptions));
-    folder = { path: o.oodDir, images: files.length, withConfidentDetection: dets.filter((d) => d.length > 0).length, topScore: topScoreHistogram(dets) };
+    folder = { path: o.oodDir, images: files.length, withConfidentDetection: dets.filter((d) => d.length > 0).length, topScore: topScoreHistogram(r.images.map((im) => selector.all(im))) };
   }
-  const detectSeconds = (performance.now() - t0) / 1000;
 
   // Latency, then provenance and drift readiness against the training profile.
   const latency = await measureLatency(model, { runs: o.latencyRuns ?? 200, ...(o.hardwareNote ? { note: o.hardwareNote } : {}), progress: (d, t) => o.progress?.('latency', d, t) });
@@ -356,6 +367,7 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
       target: targets,
       chosenOn: tune ? 'tuning set' : 'the evaluation set itself',
       classConfYaml: classConfYaml(thresholds, names),
+      unmet,
       suppression: { agnostic: o.agnostic ?? false, agnosticIou: o.agnosticIou ?? 0.7, classPriority: o.classPriority ?? [] },
     },
     ...(prevalence
@@ -393,7 +405,7 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
     latency: latencyReport,
     ood: { nominal: { meanBestScore: nominalTally.meanBestScore, bestScore: nominalTally.bestScore, silentRate: nominalTally.objects ? nominalTally.silent / nominalTally.objects : Number.NaN }, corruptions, heldOut, ...(folder ? { folder } : {}) },
     provenance,
-    timing: { seconds: (performance.now() - t0) / 1000, imagesPerSecond: set.images.length / detectSeconds, inferenceMsPerImage: main.inferenceMsPerImage },
+    timing: { seconds: (performance.now() - t0) / 1000, imagesPerSecond: 1000 / main.msPerImage, inferenceMsPerImage: main.inferenceMsPerImage },
   };
 }
 

@@ -56,18 +56,22 @@ export class FailureCounter {
     this.silentAs = new Array<number>(thresholds.length).fill(0);
   }
 
-  /** Counts the objects of one image against its detections (every detection, down to the floor). */
-  add(gts: readonly Box[], dets: readonly ScoredBox[]): Outcome[] {
+  /**
+   * Counts the objects of one image. `dets` are what the agent would report (thresholds and
+   * suppression applied; a detection below its class's threshold is ignored anyway); `all`, every
+   * detection down to the floor, gives each object's best score (default: `dets`).
+   */
+  add(gts: readonly Box[], dets: readonly ScoredBox[], all: readonly ScoredBox[] = dets): Outcome[] {
     const outcomes: Outcome[] = [];
     for (const g of gts) {
       const want = this.modelClassOf(g.classId);
       let best = 0;
+      for (const d of all) if (d.score > best && iou(d, g) >= this.iouThr) best = d.score;
       let ok = false;
       let claimScore = -1;
       let claimClass = -1;
       for (const d of dets) {
         if (iou(d, g) < this.iouThr) continue;
-        if (d.score > best) best = d.score;
         if (d.score < this.thresholds[d.classId]!) continue;
         if (d.classId === want) ok = true;
         else if (d.score > claimScore) {

@@ -8,7 +8,7 @@ import type { Interval, ReadinessReport } from './report.js';
 import { barChart, esc, histogramChart, lineChart } from './svg.js';
 
 const f3 = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(3));
-const ci = (v: Interval | undefined, digits = 3): string => (v ? `<span class="ci">${v[0].toFixed(digits)}–${v[1].toFixed(digits)}</span>` : '');
+const ci = (v: Interval | undefined, digits = 3): string => (v && Number.isFinite(v[0]) && Number.isFinite(v[1]) ? `<span class="ci">${v[0].toFixed(digits)}–${v[1].toFixed(digits)}</span>` : '');
 const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : 'n/a');
 
 const CSS = `
@@ -42,6 +42,7 @@ export function renderHtml(r: ReadinessReport): string {
     );
   }
   h.push(`</table><p>mAP@0.5 ${f3(r.map50)}, mAP@[.5:.95] ${f3(r.map5095)}. Cross-class duplicates: ${r.duplicates.classAware} class-aware, ${r.duplicates.agnostic} class-agnostic.</p>`);
+  for (const [name, failed] of Object.entries(r.thresholds.unmet)) h.push(`<p class="fail">No threshold of ${esc(name)} met every target on ${esc(r.thresholds.chosenOn)} (${esc(failed.join(', '))}): the best F1 was taken instead.</p>`);
   h.push(`<p>For the agent config:</p><pre>${esc(r.thresholds.classConfYaml)}</pre>`);
   if (r.baseRates) h.push(`<p>${esc(r.baseRates.method)}</p>`);
   h.push('<h2>Precision–recall</h2><div class="charts">');

@@ -2,7 +2,7 @@
 import type { Interval, ReadinessReport } from './report.js';
 
 const f3 = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(3));
-const ci = (v: Interval | undefined, digits = 3): string => (v ? `${v[0].toFixed(digits)}–${v[1].toFixed(digits)}` : '');
+const ci = (v: Interval | undefined, digits = 3): string => (v && Number.isFinite(v[0]) && Number.isFinite(v[1]) ? `${v[0].toFixed(digits)}–${v[1].toFixed(digits)}` : '');
 const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : 'n/a');
 const mark = { pass: '✅ pass', warn: '⚠️ warn', fail: '❌ fail' } as const;
 /** Table cells hold text from data: no pipe or newline may break the table. */
@@ -39,6 +39,7 @@ export function renderMarkdown(r: ReadinessReport): string {
     out.push('Base rates (share of objects), evaluation → production: ' + Object.keys(r.baseRates.production).map((k) => `${cell(k)} ${pct(r.baseRates!.evaluation[k] ?? 0)} → ${pct(r.baseRates!.production[k]!)}`).join(', ') + '.', '');
     out.push(r.baseRates.method, '');
   }
+  for (const [name, failed] of Object.entries(t.unmet)) out.push(`No threshold of ${cell(name)} met every target on ${t.chosenOn} (${failed.join(', ')}): the best F1 was taken instead.`, '');
   out.push('For the agent (`classConf`, paste into the agent config):', '', '```yaml', t.classConfYaml.trimEnd(), '```', '');
   out.push(`Cross-class duplicates (one object reported under two classes, IoU > 0.7): ${r.duplicates.classAware} with class-aware suppression, ${r.duplicates.agnostic} with class-agnostic suppression.`, '');
   out.push('## Conditions', '');

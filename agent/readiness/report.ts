@@ -120,6 +120,8 @@ export interface ReadinessReport {
     readonly target: { readonly maxFalseAlarmsPer1000?: number; readonly minRecall?: number; readonly minPrecision?: number };
     readonly chosenOn: 'tuning set' | 'the evaluation set itself';
     readonly classConfYaml: string;
+    /** Classes whose recommended threshold meets no threshold's targets on the tuning set: the targets it fails. */
+    readonly unmet: Readonly<Record<string, readonly string[]>>;
     readonly suppression: { readonly agnostic: boolean; readonly agnosticIou: number; readonly classPriority: readonly string[] };
   };
   readonly baseRates?: { readonly evaluation: Readonly<Record<string, number>>; readonly production: Readonly<Record<string, number>>; readonly method: string };

@@ -62,7 +62,7 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
     const d = s.points.map(([x, y], k) => `${k ? 'L' : 'M'}${px(x)},${py(y)}`).join('');
     return d ? `<path d="${d}" fill="none" stroke="${colour}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="4 3"' : ''}/>` : '';
   });
-  const marks = markers.map((m) => `<circle cx="${px(m.x)}" cy="${py(m.y)}" r="3.5" class="m"><title>${esc(m.label)}</title></circle>`);
+  const marks = markers.filter((m) => Number.isFinite(m.x) && Number.isFinite(m.y)).map((m) => `<circle cx="${px(m.x)}" cy="${py(m.y)}" r="3.5" class="m"><title>${esc(m.label)}</title></circle>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">${axes(title, xLabel, yLabel, [0, 0.2, 0.4, 0.6, 0.8, 1])}${lines.join('')}${marks.join('')}${legend(series.map((s, i) => ({ name: s.name, colour: s.colour ?? i, ...(s.dashed ? { dashed: true } : {}) })))}</svg>`;
 }
 

@@ -252,7 +252,8 @@ export function ambiguousRegions(scene: LineScene, c: Conditions): AmbiguousRegi
     if (cx2 <= cx1 || cy2 <= cy1) continue;
     const box = { x1: cx1, y1: cy1, x2: cx2, y2: cy2 };
     if (((cx2 - cx1) * (cy2 - cy1)) / full < MIN_VISIBLE) {
-      out.push({ ...box, reason: 'mostly out of view' });
+      // A sliver under a pixel wide is nothing a detector boxes.
+      if (cx2 - cx1 >= 1 && cy2 - cy1 >= 1) out.push({ ...box, reason: 'mostly out of view' });
       continue;
     }
     if (p.defect === 'missing_notch') {

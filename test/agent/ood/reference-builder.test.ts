@@ -84,3 +84,28 @@ test('too few detections to halve: the in-sample quantiles stand, and the result
   assert.equal(r.crossFitted, false);
   assert.equal(r.oodDetections.length, 2);
 });
+
+test('a class seen in one half only is scored by the full reference, so it does not push the cross-fitted p99 up', () => {
+  const D = 6;
+  const N = 3;
+  let seed = 5;
+  const uniform = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const gauss = (): number => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  const b = new OodReferenceBuilder({ embeddingDim: D, appearance: false }, 2, N, 32, 32);
+  const embed = new Float32Array(D * N);
+  for (let f = 0; f < 2000; f++) {
+    // Class 0 at anchor 0 in every frame; class 1 (far from class 0) at anchor 1 in the first half only.
+    for (let k = 0; k < D; k++) {
+      embed[k * N] = gauss();
+      embed[k * N + 1] = 6 + gauss();
+    }
+    const both = f < 1000;
+    b.add({ count: both ? 2 : 1, classes: Int32Array.from([0, 1]), anchors: Int32Array.from([0, 1]), inputBoxes: new Float32Array(8), embed, input: new Float32Array(0) });
+  }
+  const r = b.finish();
+  assert.equal(r.crossFitted, true);
+  const scorer = new DetectionOodScorer(r.reference);
+  let over = 0;
+  for (let i = 0; i < 4000; i++) if (scorer.scoreVector(0, Array.from({ length: D }, gauss)) > r.reference.quantiles.p99) over++;
+  assert.ok(over / 4000 > 0.002 && over / 4000 < 0.03, `${over} of 4000 new class-0 detections over the p99 (${r.reference.quantiles.p99.toFixed(1)})`);
+});

@@ -86,3 +86,23 @@ test('--corruptions: all, none, a list; an unknown name is refused with the know
   assert.deepEqual(parseCorruptions('blur,roll'), ['blur', 'roll']);
   assert.throws(() => parseCorruptions('blur,fog'), /unknown corruption "fog"; have darker, brighter/);
 });
+
+test('ground truth under occlusion and roll: clipped to what stays in view, and an object mostly hidden becomes an ignore region', async () => {
+  const { corruptGroundTruth } = await import('../../../agent/readiness/corruptions.js');
+  // Occlusion at severity 2 covers x < 48 of a 160-wide frame.
+  const boxes = [
+    { classId: 0, x1: 10, y1: 10, x2: 40, y2: 40 }, // wholly under the band: gone
+    { classId: 1, x1: 30, y1: 50, x2: 70, y2: 90 }, // 22 of 40 px in view (55%): kept, clipped
+    { classId: 2, x1: 40, y1: 90, x2: 60, y2: 110 }, // 12 of 20 px in view (60%): kept
+    { classId: 3, x1: 20, y1: 60, x2: 60, y2: 100 }, // 12 of 40 px in view (30%): ignore
+  ];
+  const o = corruptGroundTruth(boxes, 'occlusion', 2, W, H);
+  assert.deepEqual(o.boxes, [{ classId: 1, x1: 48, y1: 50, x2: 70, y2: 90 }, { classId: 2, x1: 48, y1: 90, x2: 60, y2: 110 }]);
+  assert.deepEqual(o.ignore, [{ classId: -1, x1: 48, y1: 60, x2: 60, y2: 100 }]);
+  // Roll moves a corner box partly out of the frame.
+  const r = corruptGroundTruth([{ classId: 0, x1: 0, y1: 0, x2: 30, y2: 30 }, { classId: 1, x1: 70, y1: 50, x2: 90, y2: 70 }], 'roll', 3, W, H);
+  assert.equal(r.boxes.length + r.ignore.length, 2);
+  assert.ok(r.boxes.some((b) => b.classId === 1), 'the centre box stays a target');
+  for (const b of [...r.boxes, ...r.ignore]) assert.ok(b.x1 >= 0 && b.y1 >= 0 && b.x2 <= W && b.y2 <= H);
+  assert.deepEqual(corruptGroundTruth(boxes, 'blur', 3, W, H).boxes.length, 4, 'blur moves nothing');
+});

@@ -42,3 +42,12 @@ test('a held-out object can only be silent or low-confidence; a detection off th
 test('top-score histogram: one count per image, an image without detections in the lowest bin', () => {
   assert.deepEqual(topScoreHistogram([[box(0, 0, 0.95), box(0, 20, 0.3)], [], [box(1, 0, 0.5)]]), [1, 0, 0, 0, 0, 1, 0, 0, 0, 1]);
 });
+
+test('the best score comes from every detection down to the floor, the outcome from what the agent reports', () => {
+  const f = new FailureCounter([0.5, 0.5], modelClassOf);
+  // Reported: nothing on the object. Below the thresholds: a 0.35 of the right class.
+  assert.deepEqual(f.add([box(0, 0)], [], [box(0, 0, 0.35)]), ['low-confidence']);
+  const t = f.tally();
+  assert.equal(t.bestScore[3], 1, 'the 0.35 shows in the histogram');
+  assert.ok(Math.abs(t.meanBestScore - 0.35) < 1e-12);
+});
