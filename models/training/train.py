@@ -41,10 +41,11 @@ EMBED_DIM = 64  # channels of the last backbone stage
 EMBEDDING = {'output': 'embed0', 'dim': EMBED_DIM, 'layout': '[1,D,anchors]', 'anchors': (IMG_H // STRIDE) * (IMG_W // STRIDE),
              'source': 'last backbone stage (stride 16, after SiLU): the features the box and class heads read at each anchor'}
 
-# The training distribution: nominal line conditions with mild photometric variation.
+# The training distribution: nominal line conditions with mild photometric variation. The defect
+# rate is given per rendered set (--defect-rates, default one set at 0.3).
 TRAIN_CONDITIONS = [
     '--gain', '0.85:1.15', '--colourTempK', '5000:6000', '--noise', '1:4', '--blur', '0:1',
-    '--jpegQuality', '80:95', '--defectRate', '0.3',
+    '--jpegQuality', '80:95',
 ]
 
 
@@ -52,14 +53,14 @@ def log(msg):
     print(f'[train {time.strftime("%H:%M:%S")}] {msg}', flush=True)
 
 
-def render(out, count, seed):
+def render(out, count, seed, defect_rate):
     if os.path.exists(os.path.join(out, 'manifest.jsonl')):
         with open(os.path.join(out, 'manifest.jsonl')) as f:
             if sum(1 for _ in f) == count:
                 log(f'reusing rendered data in {out}')
                 return
     cmd = ['node', os.path.join(ROOT, 'bin', 'driftline.js'), 'synth', '--out', out, '--count', str(count),
-           '--seed', str(seed), '--val', '0', *TRAIN_CONDITIONS]
+           '--seed', str(seed), '--val', '0', *TRAIN_CONDITIONS, '--defectRate', str(defect_rate)]
     log(' '.join(cmd))
     subprocess.run(cmd, check=True, cwd=ROOT)
 
@@ -76,6 +77,12 @@ def load(out):
     """Decodes the rendered JPEGs and letterboxes them exactly as the agent does by default:
     bilinear sampling with half-pixel centres and no antialiasing (OpenCV INTER_LINEAR, which is also
     what Ultralytics' LetterBox uses), padding with 114."""
+    cached = os.path.join(out, f'letterboxed-{IMG_W}x{IMG_H}.npz')
+    if os.path.exists(cached) and os.path.getmtime(cached) >= os.path.getmtime(os.path.join(out, 'manifest.jsonl')):
+        z = np.load(cached)
+        ends = np.cumsum(z['counts'])
+        log(f'loaded {len(z["images"])} letterboxed images from {cached}')
+        return z['images'], list(np.split(z['boxes'], ends[:-1])) if len(ends) else []
     entries = [json.loads(line) for line in open(os.path.join(out, 'manifest.jsonl'))]
     n = len(entries)
     images = np.empty((n, 3, IMG_H, IMG_W), dtype=np.uint8)
@@ -96,7 +103,28 @@ def load(out):
         boxes.append(b)
         if (i + 1) % 1000 == 0:
             log(f'loaded {i + 1}/{n}')
+    # Letterboxing is most of the loading time: keep the result beside the rendered images.
+    np.savez(cached, images=images, boxes=np.concatenate(boxes) if boxes else np.zeros((0, 5), np.float32),
+             counts=np.array([len(b) for b in boxes], dtype=np.int64))
     return images, boxes
+
+
+def training_sets(args):
+    """Renders and loads one set per defect rate, the images split evenly between them. The first set
+    keeps the seed (and, at the default single rate 0.3, the cache directory of earlier versions); set
+    k uses seed + 1000 * k, so no two sets share a scene."""
+    rates = [float(r) for r in args.defect_rates.split(',')]
+    sizes = [args.images // len(rates) + (1 if k < args.images % len(rates) else 0) for k in range(len(rates))]
+    all_images, all_boxes = [], []
+    for k, (rate, count) in enumerate(zip(rates, sizes)):
+        seed = args.seed + 1000 * k
+        name = f'train-{seed}-{count}' if rate == 0.3 else f'train-{seed}-{count}-d{rate:g}'
+        cache = os.path.join(ROOT, 'models', 'training', '.cache', name)
+        render(cache, count, seed, rate)
+        images, boxes = load(cache)
+        all_images.append(images)
+        all_boxes.extend(boxes)
+    return np.concatenate(all_images), all_boxes
 
 
 def conv(ci, co, s=1):
@@ -176,11 +204,13 @@ def assign(gts, gx, gy, nc):
     return cls_t, box_t, pos
 
 
-def focal(logits, target, alpha=0.25, gamma=2.0):
+def focal(logits, target, alpha=0.25, gamma=2.0, class_weight=None):
     p = torch.sigmoid(logits)
     ce = F.binary_cross_entropy_with_logits(logits, target, reduction='none')
     pt = p * target + (1 - p) * (1 - target)
     w = alpha * target + (1 - alpha) * (1 - target)
+    if class_weight is not None:
+        w = w * class_weight
     return (w * (1 - pt) ** gamma * ce).sum()
 
 
@@ -254,9 +284,7 @@ def train(args):
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     torch.set_num_threads(args.threads)
-    cache = os.path.join(ROOT, 'models', 'training', '.cache', f'train-{args.seed}-{args.images}')
-    render(cache, args.images, args.seed)
-    images, boxes = load(cache)
+    images, boxes = training_sets(args)
     n = len(images)
     log(f'{n} images, {sum(len(b) for b in boxes)} objects')
     model = LineDetector(len(NAMES))
@@ -265,6 +293,9 @@ def train(args):
     gh, gw = IMG_H // STRIDE, IMG_W // STRIDE
     gx, gy = grid(gh, gw)
     gen = torch.Generator().manual_seed(args.seed)
+    # Per-class loss weight: the defect classes (scratch, missing_notch) by --defect-weight, both for
+    # their positives and their negatives, so the parts they must be told apart from count as much.
+    class_weight = torch.tensor([1.0, 1.0, args.defect_weight, args.defect_weight]) if args.defect_weight != 1.0 else None
     t0 = time.time()
     for step in range(args.steps):
         lr = args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * step / args.steps)))
@@ -293,7 +324,7 @@ def train(args):
         npos = 0
         for k in range(args.batch):
             cls_t, box_t, pos = assign(targets[k], gx, gy, len(NAMES))
-            loss_cls = loss_cls + focal(cls_logits[k], cls_t)
+            loss_cls = loss_cls + focal(cls_logits[k], cls_t, class_weight=class_weight)
             if pos.any():
                 g, _ = giou(pred[k][pos], box_t[pos])
                 loss_box = loss_box + (1 - g).sum()
@@ -321,7 +352,10 @@ def train(args):
         'training': json.dumps({'parameters': sum(p.numel() for p in model.parameters()),
                                 'images': args.images, 'steps': args.steps, 'batch': args.batch,
                                 'lr': args.lr, 'seed': args.seed, 'threads': args.threads,
-                                'conditions': ' '.join(TRAIN_CONDITIONS)}),
+                                'conditions': ' '.join(TRAIN_CONDITIONS) + f' --defectRate {args.defect_rates}',
+                                'defectRates': args.defect_rates, 'defectWeight': args.defect_weight,
+                                'seconds': round(time.time() - t0),
+                                'command': '/usr/bin/python3 models/training/train.py ' + ' '.join(sys.argv[1:])}),
     })
     log(f'wrote {out} ({os.path.getsize(out)} bytes) in {time.time() - t0:.0f}s of training')
 
@@ -488,6 +522,10 @@ def main():
     ap.add_argument('--seed', type=int, default=1001, help='training seed (evaluation sets use others)')
     ap.add_argument('--threads', type=int, default=2, help='torch.set_num_threads')
     ap.add_argument('--out', default='models/line-detector.onnx')
+    ap.add_argument('--defect-rates', default='0.3',
+                    help='comma-separated defect rates, one rendered set each, the images split evenly (e.g. 0.3,0.05)')
+    ap.add_argument('--defect-weight', type=float, default=1.0,
+                    help='weight of the defect classes (scratch, missing_notch) in the classification loss')
     ap.add_argument('--only', choices=['detector', 'bench', 'embed'],
                     help='build only one of the two models; `embed` adds embed0 to the existing --out model without retraining')
     args = ap.parse_args()
