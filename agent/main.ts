@@ -15,7 +15,7 @@ import { checkAgent, profileMismatch, type AgentChecks } from './checks.js';
 import { HOST_DEVICE, type AgentConfig } from './config.js';
 import { CameraDrift } from './drift/camera-drift.js';
 import { Judge, REFERENCE_REACH } from './drift/judge.js';
-import { resizeMismatch, type Profile } from './drift/profile.js';
+import { operatingPointMismatch, resizeMismatch, type Profile } from './drift/profile.js';
 import { ScoringReference } from './drift/scores.js';
 import { Detector } from './infer/detector.js';
 import { loadModel, type LoadedModel } from './infer/model.js';
@@ -158,6 +158,9 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
       if (dead.length) log.warn({ frames, scores: dead }, `${dead.length} of the profile's scores cannot cross their warn threshold in windows of ~${frames} frames (the reference reaches their bound); drift rests on the others`);
       const resampled = resizeMismatch(drift.profile, config.model.resize);
       if (resampled) log.warn({ resize: config.model.resize, profileResize: drift.profile.data.resize }, resampled);
+      const m = config.model;
+      const counted = operatingPointMismatch(drift.profile, { conf: m.conf, classConf: m.classConf, agnostic: m.agnosticNms, agnosticIou: m.agnosticIou, classPriority: m.classPriority });
+      if (counted) log.warn({ profileOperatingPoint: drift.profile.data.operatingPoint }, counted);
       if (!drift.judge.covers(frames)) {
         const longest = drift.judge.longestCalibrated();
         log.warn({ frames, longestCalibrated: longest }, `windows of ~${frames} frames are longer than the reference profile can judge (at most ${REFERENCE_REACH * longest}): they will be insufficient-reference; shorten telemetry.windowSeconds or rebuild the profile from a longer recording`);

@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { calibrate, DEFAULT_CALIBRATION_WINDOWS, DEFAULT_REPLICATES } from '../agent/drift/calibrate.js';
-import { ProfileBuilder, profilePathFor } from '../agent/drift/profile.js';
+import { ProfileBuilder, profilePathFor, type OperatingPoint } from '../agent/drift/profile.js';
 import { Detector } from '../agent/infer/detector.js';
 import { loadModel } from '../agent/infer/model.js';
 import { MAX_FIT_SAMPLES, OodReferenceBuilder } from '../agent/ood/reference-builder.js';
@@ -54,6 +54,10 @@ Options:
   --replicates N   bootstrap windows per length (default ${DEFAULT_REPLICATES})
   --bins N         quantile bins per feature (default 16)
   --conf F         operating threshold for the class mix (default 0.25)
+  --class-conf LIST  per-class thresholds, class=t,... (the agent's model.classConf)
+  --agnostic       class-agnostic suppression (model.agnosticNms); --agnostic-iou F (default 0.7)
+                   and --class-priority LIST as model.agnosticIou and model.classPriority. The
+                   profile records this operating point; an agent running at another one warns
   --floor F        candidates above this feed the confidence histograms (default 0.05)
   --describe TEXT  how the data was collected or made, recorded in the profile's provenance
   --providers LIST execution providers (default tensorrt,cuda,cpu)
@@ -78,6 +82,20 @@ function relativeIfInside(p: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : p;
 }
 
+/** --class-conf washer=0.4,scratch=0.5: per-class thresholds of classes the model has. */
+function classConfFlag(raw: unknown, names: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (typeof raw !== 'string') return out;
+  for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [name, value] = entry.split('=');
+    const v = Number(value);
+    if (!name || value === undefined || !(v >= 0 && v <= 1)) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--class-conf: ${JSON.stringify(entry)} is not class=threshold with a threshold in [0, 1]` });
+    if (!names.includes(name)) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--class-conf names unknown class ${JSON.stringify(name)}; the model has ${names.join(', ')}` });
+    out[name] = v;
+  }
+  return out;
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
     model: { type: 'string' },
@@ -95,6 +113,10 @@ export async function run(argv: string[]): Promise<number> {
     windows: { type: 'string' },
     replicates: { type: 'string' },
     resize: { type: 'string' },
+    'class-conf': { type: 'string' },
+    agnostic: { type: 'boolean' },
+    'agnostic-iou': { type: 'string' },
+    'class-priority': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -113,7 +135,21 @@ export async function run(argv: string[]): Promise<number> {
   if (!(RESIZE_MODES as readonly string[]).includes(resize)) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--resize ${resize}: expected one of ${RESIZE_MODES.join(', ')}` });
   const model = await loadModel(values.model, { providers: providersFlag(values.providers), intraOpThreads: 1 });
   const embedding = model.embedding;
-  const detector = await Detector.open(model, { conf: numberFlag('conf', values.conf, 0.25, 0, 1), candidateFloor: numberFlag('floor', values.floor, 0.05, 0, 1), embedding: embedding !== undefined, resize: resize as ResizeMode });
+  const operatingPoint: OperatingPoint = {
+    conf: numberFlag('conf', values.conf, 0.25, 0, 1),
+    classConf: classConfFlag(values['class-conf'], model.names),
+    agnostic: values.agnostic === true,
+    agnosticIou: numberFlag('agnostic-iou', values['agnostic-iou'], 0.7, 0, 1),
+    classPriority: typeof values['class-priority'] === 'string' ? values['class-priority'].split(',').map((s) => s.trim()).filter(Boolean) : [],
+  };
+  const detector = await Detector.open(model, {
+    conf: operatingPoint.conf,
+    classConf: operatingPoint.classConf,
+    ...(operatingPoint.agnostic ? { agnostic: true, agnosticIou: operatingPoint.agnosticIou, classPriority: operatingPoint.classPriority } : {}),
+    candidateFloor: numberFlag('floor', values.floor, 0.05, 0, 1),
+    embedding: embedding !== undefined,
+    resize: resize as ResizeMode,
+  });
   const builder = new ProfileBuilder(model.names);
   // Detection-level OOD: the features of every kept detection, fitted once every frame is in.
   const ood = embedding ? new OodReferenceBuilder({ embeddingDim: embedding.dim, appearance: true }, model.names.length, embedding.anchors, model.inputW, model.inputH) : undefined;
@@ -200,6 +236,7 @@ export async function run(argv: string[]): Promise<number> {
       ...(runStarts.size > 0 ? { runs: runStarts.size + 1 } : {}),
       ...(geometry ?? {}),
       resize: resize as ResizeMode,
+      operatingPoint,
     },
     bins,
   );

@@ -23,6 +23,20 @@ import type { ResizeMode } from '../preprocess/letterbox.js';
 /** letterbox.ts's RESIZE_MODES, spelled out: that module loads sharp, and this one loads nothing. */
 const PROFILE_RESIZE_MODES: readonly ResizeMode[] = ['auto', 'bilinear', 'sharp'];
 
+const unit = { type: 'number', minimum: 0, maximum: 1 };
+const OPERATING_POINT = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['conf', 'classConf', 'agnostic', 'agnosticIou', 'classPriority'],
+  properties: {
+    conf: unit,
+    classConf: { type: 'object', additionalProperties: unit },
+    agnostic: { type: 'boolean' },
+    agnosticIou: unit,
+    classPriority: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true },
+  },
+};
+
 export const PROFILE_SCHEMA = 'driftline.profile/1';
 export const PROFILE_FEATURES = [...FRAME_FEATURES, ...DETECTION_FEATURES] as const;
 
@@ -104,8 +118,8 @@ export const PROFILE_JSON_SCHEMA = object<Profile>(
       {},
     ),
     data: object<Profile['data']>(
-      { source: string, description: string, images: count, skipped: count, runs: { type: 'integer', minimum: 1 }, width: { type: 'integer', minimum: 1 }, height: { type: 'integer', minimum: 1 }, resize: { type: 'string', enum: PROFILE_RESIZE_MODES } },
-      { description: true, runs: true, width: true, height: true, resize: true },
+      { source: string, description: string, images: count, skipped: count, runs: { type: 'integer', minimum: 1 }, width: { type: 'integer', minimum: 1 }, height: { type: 'integer', minimum: 1 }, resize: { type: 'string', enum: PROFILE_RESIZE_MODES }, operatingPoint: OPERATING_POINT },
+      { description: true, runs: true, width: true, height: true, resize: true, operatingPoint: true },
     ),
     frames: count,
     features: map(feature, { required: [...PROFILE_FEATURES] }),

@@ -44,6 +44,11 @@ export interface Profile {
     readonly height?: number;
     /** Letterbox resampling the reference frames went through (`model.resize`); absent in old profiles. */
     readonly resize?: ResizeMode;
+    /**
+     * The operating point the detections were counted at (`model.conf`, `model.classConf`,
+     * `model.agnosticNms`...): the class mix and detection features depend on it. Absent in old profiles.
+     */
+    readonly operatingPoint?: OperatingPoint;
   };
   readonly frames: number;
   readonly features: Record<string, FeatureProfile>;
@@ -233,6 +238,40 @@ export class ProfileBuilder {
     });
     return { schema: PROFILE_SCHEMA, createdAt: new Date().toISOString(), model, data, frames: this.frames, features, classMix, confHist };
   }
+}
+
+/** The detector settings that decide which detections a frame reports. */
+export interface OperatingPoint {
+  readonly conf: number;
+  readonly classConf: Readonly<Record<string, number>>;
+  readonly agnostic: boolean;
+  readonly agnosticIou: number;
+  readonly classPriority: readonly string[];
+}
+
+/** Writes an operating point as `key=value` words, for messages. */
+function describePoint(p: OperatingPoint): string {
+  const cc = Object.entries(p.classConf).map(([k, v]) => `${k}=${v}`).join(',');
+  return `conf ${p.conf}${cc ? `, classConf ${cc}` : ''}, ${p.agnostic ? `agnostic above IoU ${p.agnosticIou}${p.classPriority.length ? `, priority ${p.classPriority.join('>')}` : ''}` : 'class-aware'}`;
+}
+
+/**
+ * What an agent whose detector runs at `point` should be told about a profile counted at another:
+ * the class mix, the confidence histograms' kept share and every detection feature move with the
+ * thresholds, so windows would drift on that alone. Undefined when they agree or the profile
+ * predates the record.
+ */
+export function operatingPointMismatch(profile: Profile, point: OperatingPoint): string | undefined {
+  const made = profile.data.operatingPoint;
+  if (!made) return undefined;
+  const same =
+    made.conf === point.conf &&
+    made.agnostic === point.agnostic &&
+    (!made.agnostic || made.agnosticIou === point.agnosticIou) &&
+    (!made.agnostic || made.classPriority.join(',') === point.classPriority.join(',')) &&
+    JSON.stringify(Object.entries(made.classConf).sort()) === JSON.stringify(Object.entries(point.classConf).sort());
+  if (same) return undefined;
+  return `the detector runs at ${describePoint(point)}, the profile was counted at ${describePoint(made)}: the class mix and detection features differ on that alone; set the model section to match, or make the profile again with driftline baseline at this operating point`;
 }
 
 /**

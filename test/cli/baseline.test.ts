@@ -12,7 +12,7 @@ test('baseline profiles a YOLO dataset: every image once per feature, model sha 
   const dataset = await renderDataset(12, 321);
   await writeFile(join(dataset, 'images', 'train', 'zz-broken.jpg'), 'not a jpeg');
   const out = join(dataset, 'profile.json');
-  const r = await cli('baseline', '--model', MODEL, '--data', dataset, '--out', out, '--bins', '8', '--resize', 'sharp');
+  const r = await cli('baseline', '--model', MODEL, '--data', dataset, '--out', out, '--bins', '8', '--resize', 'sharp', '--class-conf', 'scratch=0.5,missing_notch=0.6', '--agnostic', '--class-priority', 'scratch,missing_notch');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /skipped .*zz-broken\.jpg: DRIFTLINE_ERR_IMAGE_DECODE/);
   const p = JSON.parse(await readFile(out, 'utf8')) as Profile;
@@ -22,6 +22,7 @@ test('baseline profiles a YOLO dataset: every image once per feature, model sha 
   assert.deepEqual(p.model.names, ['washer', 'bracket', 'scratch', 'missing_notch']);
   assert.deepEqual([p.frames, p.data.images, p.data.skipped], [12, 12, 1]);
   assert.equal(p.data.resize, 'sharp', 'the resampling the frames went through is recorded');
+  assert.deepEqual(p.data.operatingPoint, { conf: 0.25, classConf: { scratch: 0.5, missing_notch: 0.6 }, agnostic: true, agnosticIou: 0.7, classPriority: ['scratch', 'missing_notch'] });
   assert.equal(p.data.source, dataset, 'a folder outside the working directory keeps its absolute path');
   for (const f of Object.values(p.features)) assert.equal(f.counts.reduce((a, c) => a + c, 0), 12);
   assert.ok(p.features.brightness!.edges.length <= 9);
@@ -44,12 +45,16 @@ test('baseline --synthetic N --cameras K: K runs of consecutive frames, recorded
   assert.equal(r.code, 0, r.stderr);
   const p = JSON.parse(await readFile(out, 'utf8')) as Profile;
   assert.deepEqual([p.frames, p.data.runs, p.data.width, p.data.height, p.data.resize], [240, 3, 160, 120, 'auto']);
+  assert.deepEqual(p.data.operatingPoint, { conf: 0.25, classConf: {}, agnostic: false, agnosticIou: 0.7, classPriority: [] }, 'the operating point the detections were counted at');
   assert.match(p.data.source, /3 cameras \(seeds 40-42\), 80 consecutive frames each, 160x120/);
   assert.equal(p.calibration!.runs, 3);
   assert.deepEqual(p.calibration!.windows.map((w) => w.frames), [30], 'a window fits in half a run (40 frames): 60 is dropped');
   const bad = await cli('baseline', '--model', MODEL, '--synthetic', '2', '--cameras', '3');
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /DRIFTLINE_ERR_USAGE: --cameras 3 is more than --synthetic 2 frames/);
+  const cc = await cli('baseline', '--model', MODEL, '--synthetic', '2', '--class-conf', 'rust=0.5');
+  assert.equal(cc.code, 2);
+  assert.match(cc.stderr, /--class-conf names unknown class "rust"; the model has washer, bracket, scratch, missing_notch/);
   const resize = await cli('baseline', '--model', MODEL, '--synthetic', '2', '--resize', 'cubic');
   assert.equal(resize.code, 2);
   assert.match(resize.stderr, /DRIFTLINE_ERR_USAGE: --resize cubic: expected one of auto, bilinear, sharp/);

@@ -72,3 +72,16 @@ test('an agent resizing otherwise than the profile was made is told what to set;
   const said = resizeMismatch(made('auto'), 'sharp');
   assert.match(said ?? '', /model\.resize is sharp, the profile was made with auto: .*set model\.resize: auto, or make the profile again with driftline baseline --resize sharp/);
 });
+
+test('an agent running at another operating point than the profile was counted at is told; the same point, or an old profile, says nothing', async () => {
+  const { operatingPointMismatch } = await import('../../../agent/drift/profile.js');
+  const b = new ProfileBuilder(['a', 'b']);
+  b.add(new Array<number>(12).fill(1), [1, 0.9, 0.8, 10, 0.05, 1.5], [1, 0], new Array<number>(2 * CONF_BINS).fill(0));
+  const point = { conf: 0.25, classConf: { b: 0.6 }, agnostic: true, agnosticIou: 0.7, classPriority: ['b'] };
+  const made = b.build({ file: 'm.onnx', sha256: 'x', names: ['a', 'b'] }, { source: '/d', images: 1, skipped: 0, operatingPoint: point });
+  assert.equal(operatingPointMismatch(made, { ...point, classConf: { b: 0.6 } }), undefined);
+  assert.match(operatingPointMismatch(made, { ...point, classConf: {} }) ?? '', /the detector runs at conf 0.25, agnostic above IoU 0.7, priority b, the profile was counted at conf 0.25, classConf b=0.6/);
+  assert.match(operatingPointMismatch(made, { ...point, agnostic: false }) ?? '', /class-aware/);
+  const old = b.build({ file: 'm.onnx', sha256: 'x', names: ['a', 'b'] }, { source: '/d', images: 1, skipped: 0 });
+  assert.equal(operatingPointMismatch(old, { ...point, conf: 0.5 }), undefined);
+});
