@@ -107,3 +107,20 @@ export function progressBar(stream: { isTTY?: boolean; write(s: string): unknown
     stream.write(`${stage} ${done}/${total} (${Math.floor(frac * 100)}%)${eta}\n`);
   };
 }
+
+/**
+ * `--<name> washer=0.4,scratch=0.5`: per-class thresholds in [0, 1]. With `names`, a class the model
+ * lacks is a usage error naming the model's classes.
+ */
+export function classThresholdsFlag(name: string, raw: unknown, names?: readonly string[]): Record<string, number> | undefined {
+  if (typeof raw !== 'string') return undefined;
+  const out: Record<string, number> = {};
+  for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [cls, value] = entry.split('=');
+    const v = Number(value);
+    if (!cls || value === undefined || value.trim() === '' || !(v >= 0 && v <= 1)) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--${name}: ${JSON.stringify(entry)} is not class=threshold with a threshold in [0, 1]` });
+    if (names && !names.includes(cls)) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--${name} names unknown class ${JSON.stringify(cls)}; the model has ${names.join(', ')}` });
+    out[cls] = v;
+  }
+  return out;
+}

@@ -13,7 +13,7 @@ import { LineCamera } from '../agent/synth/camera.js';
 import { DEFAULT_CONDITIONS } from '../agent/synth/conditions.js';
 import { runSequence } from '../agent/pipeline/sequence.js';
 import { driftlineError, isDriftlineError } from '../lib/errors.js';
-import { intFlag, numberFlag, parse, progress, providersFlag, sizeFlag } from './args.js';
+import { classThresholdsFlag, intFlag, numberFlag, parse, progress, providersFlag, sizeFlag } from './args.js';
 
 /** A detection-level OOD reference is fitted only on at least this many kept detections per feature. */
 export const MIN_OOD_SAMPLES_PER_FEATURE = 5;
@@ -82,20 +82,6 @@ function relativeIfInside(p: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : p;
 }
 
-/** --class-conf washer=0.4,scratch=0.5: per-class thresholds of classes the model has. */
-function classConfFlag(raw: unknown, names: readonly string[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (typeof raw !== 'string') return out;
-  for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const [name, value] = entry.split('=');
-    const v = Number(value);
-    if (!name || value === undefined || !(v >= 0 && v <= 1)) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--class-conf: ${JSON.stringify(entry)} is not class=threshold with a threshold in [0, 1]` });
-    if (!names.includes(name)) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--class-conf names unknown class ${JSON.stringify(name)}; the model has ${names.join(', ')}` });
-    out[name] = v;
-  }
-  return out;
-}
-
 export async function run(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
     model: { type: 'string' },
@@ -137,7 +123,7 @@ export async function run(argv: string[]): Promise<number> {
   const embedding = model.embedding;
   const operatingPoint: OperatingPoint = {
     conf: numberFlag('conf', values.conf, 0.25, 0, 1),
-    classConf: classConfFlag(values['class-conf'], model.names),
+    classConf: classThresholdsFlag('class-conf', values['class-conf'], model.names) ?? {},
     agnostic: values.agnostic === true,
     agnosticIou: numberFlag('agnostic-iou', values['agnostic-iou'], 0.7, 0, 1),
     classPriority: typeof values['class-priority'] === 'string' ? values['class-priority'].split(',').map((s) => s.trim()).filter(Boolean) : [],

@@ -7,7 +7,7 @@ import { renderHtml } from '../agent/readiness/html.js';
 import { renderMarkdown } from '../agent/readiness/markdown.js';
 import { RESIZE_MODES, type ResizeMode } from '../agent/preprocess/letterbox.js';
 import { driftlineError } from '../lib/errors.js';
-import { intFlag, numberFlag, parse, progressBar, providersFlag } from './args.js';
+import { classThresholdsFlag, intFlag, numberFlag, parse, progressBar, providersFlag } from './args.js';
 
 export const summary = 'assess a model for production: per-class errors, base rates, thresholds, conditions, latency, OOD (report.html)';
 
@@ -54,19 +54,6 @@ Options:
 
 function listFlag(raw: unknown): string[] | undefined {
   return typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-}
-
-function thresholdsFlag(raw: unknown): Record<string, number> | undefined {
-  const list = listFlag(raw);
-  if (!list) return undefined;
-  const out: Record<string, number> = {};
-  for (const entry of list) {
-    const [name, value] = entry.split('=');
-    const v = Number(value);
-    if (!name || value === undefined || !(v >= 0 && v <= 1)) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--thresholds: ${JSON.stringify(entry)} is not class=threshold with a threshold in [0, 1]` });
-    out[name] = v;
-  }
-  return out;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -129,7 +116,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(str('conditions-csv') ? { conditionsCsv: str('conditions-csv')! } : {}),
     ...(listFlag(values.conditions) ? { columns: listFlag(values.conditions)! } : {}),
     ...(str('base-rates') ? { baseRates: str('base-rates')! } : {}),
-    ...(thresholdsFlag(values.thresholds) ? { thresholds: thresholdsFlag(values.thresholds)! } : {}),
+    ...(classThresholdsFlag('thresholds', values.thresholds) ? { thresholds: classThresholdsFlag('thresholds', values.thresholds)! } : {}),
     conf: numberFlag('conf', values.conf, 0.25, 0, 1),
     target: {
       minPrecision: numberFlag('min-precision', values['min-precision'], DEFAULT_TARGET.minPrecision, 0, 1),

@@ -5,12 +5,11 @@
  * carries its capture conditions (from the renderer's manifest, a COCO file's own `conditions`, and a
  * user's CSV) as text, for slicing the metrics. This module holds the types and picks the reader.
  */
-import { stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { driftlineError } from '../../lib/errors.js';
 import { readCoco } from './coco.js';
 import { mergeConditions, readConditionCsv, type ConditionTable } from './condition-table.js';
-import { readYolo } from './yolo.js';
+import { kind, readYolo } from './yolo.js';
 
 /** Pixels of the image; classId indexes EvalSet.classNames. */
 export interface GroundTruthBox {
@@ -79,14 +78,6 @@ export interface LoadedSet {
   readonly crowdSkipped?: number;
 }
 
-async function kind(p: string): Promise<'file' | 'dir' | undefined> {
-  try {
-    const st = await stat(p);
-    return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The file a path names: a data.yaml, a folder holding one, or a COCO .json. */
 async function locate(path: string): Promise<{ format: 'yolo' | 'coco'; file: string }> {

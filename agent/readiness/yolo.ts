@@ -26,7 +26,8 @@ const isList = (v: unknown): v is readonly unknown[] => Array.isArray(v);
 const fail = (file: string, line: number | undefined, reason: string): Error =>
   driftlineError('DRIFTLINE_ERR_DATASET', line === undefined ? { file, reason } : { file, line, reason });
 
-async function kind(p: string): Promise<'file' | 'dir' | undefined> {
+/** What a path is: a file, a folder, or nothing readable. */
+export async function kind(p: string): Promise<'file' | 'dir' | undefined> {
   try {
     const st = await stat(p);
     return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : undefined;

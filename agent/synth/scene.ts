@@ -169,34 +169,42 @@ export function occluderLeft(c: Conditions, width: number): number {
   return c.occlusion > 0 ? Math.round(width * (1 - c.occlusion)) : width;
 }
 
+/**
+ * Where a part lands in the frame: its box clipped to what the camera sees (left of the occluder,
+ * inside the frame), and the share of its full box that is, or undefined when none of it is.
+ */
+function partInView(p: Part, tf: (x: number, y: number) => [number, number], right: number, height: number): { x1: number; y1: number; x2: number; y2: number; visible: number } | undefined {
+  const pts = partCorners(p);
+  let x1 = Infinity;
+  let y1 = Infinity;
+  let x2 = -Infinity;
+  let y2 = -Infinity;
+  for (let i = 0; i < pts.length; i += 2) {
+    const [x, y] = tf(pts[i]!, pts[i + 1]!);
+    x1 = Math.min(x1, x);
+    y1 = Math.min(y1, y);
+    x2 = Math.max(x2, x);
+    y2 = Math.max(y2, y);
+  }
+  const full = (x2 - x1) * (y2 - y1);
+  const cx1 = Math.max(0, x1);
+  const cy1 = Math.max(0, y1);
+  const cx2 = Math.min(right, x2);
+  const cy2 = Math.min(height, y2);
+  if (cx2 <= cx1 || cy2 <= cy1) return undefined;
+  return { x1: cx1, y1: cy1, x2: cx2, y2: cy2, visible: ((cx2 - cx1) * (cy2 - cy1)) / full };
+}
+
 /** Ground-truth boxes for the current scene as the camera sees it. */
 export function groundTruth(scene: LineScene, c: Conditions): GroundTruth[] {
   const tf = cameraTransform(c, scene.width, scene.height);
-  const occ = occluderLeft(c, scene.width);
+  const right = Math.min(occluderLeft(c, scene.width), scene.width);
   const out: GroundTruth[] = [];
   for (const p of scene.parts) {
-    const pts = partCorners(p);
-    let x1 = Infinity;
-    let y1 = Infinity;
-    let x2 = -Infinity;
-    let y2 = -Infinity;
-    for (let i = 0; i < pts.length; i += 2) {
-      const [x, y] = tf(pts[i]!, pts[i + 1]!);
-      x1 = Math.min(x1, x);
-      y1 = Math.min(y1, y);
-      x2 = Math.max(x2, x);
-      y2 = Math.max(y2, y);
-    }
-    const full = (x2 - x1) * (y2 - y1);
-    const cx1 = Math.max(0, x1);
-    const cy1 = Math.max(0, y1);
-    const cx2 = Math.min(occ, scene.width, x2);
-    const cy2 = Math.min(scene.height, y2);
-    if (cx2 <= cx1 || cy2 <= cy1) continue;
-    const visible = ((cx2 - cx1) * (cy2 - cy1)) / full;
-    if (visible < MIN_VISIBLE) continue;
+    const v = partInView(p, tf, right, scene.height);
+    if (!v || v.visible < MIN_VISIBLE) continue;
     const classId = classOf(p.kind, p.defect);
-    out.push({ classId, className: CLASS_NAMES[classId]!, kind: p.kind, defect: p.defect, x1: cx1, y1: cy1, x2: cx2, y2: cy2, visible });
+    out.push({ classId, className: CLASS_NAMES[classId]!, kind: p.kind, defect: p.defect, x1: v.x1, y1: v.y1, x2: v.x2, y2: v.y2, visible: v.visible });
   }
   return out;
 }
@@ -232,28 +240,12 @@ export function ambiguousRegions(scene: LineScene, c: Conditions): AmbiguousRegi
   const out: AmbiguousRegion[] = [];
   let labelled = 0;
   for (const p of scene.parts) {
-    const pts = partCorners(p);
-    let x1 = Infinity;
-    let y1 = Infinity;
-    let x2 = -Infinity;
-    let y2 = -Infinity;
-    for (let i = 0; i < pts.length; i += 2) {
-      const [x, y] = tf(pts[i]!, pts[i + 1]!);
-      x1 = Math.min(x1, x);
-      y1 = Math.min(y1, y);
-      x2 = Math.max(x2, x);
-      y2 = Math.max(y2, y);
-    }
-    const full = (x2 - x1) * (y2 - y1);
-    const cx1 = Math.max(0, x1);
-    const cy1 = Math.max(0, y1);
-    const cx2 = Math.min(right, x2);
-    const cy2 = Math.min(scene.height, y2);
-    if (cx2 <= cx1 || cy2 <= cy1) continue;
-    const box = { x1: cx1, y1: cy1, x2: cx2, y2: cy2 };
-    if (((cx2 - cx1) * (cy2 - cy1)) / full < MIN_VISIBLE) {
+    const v = partInView(p, tf, right, scene.height);
+    if (!v) continue;
+    const box = { x1: v.x1, y1: v.y1, x2: v.x2, y2: v.y2 };
+    if (v.visible < MIN_VISIBLE) {
       // A sliver under a pixel wide is nothing a detector boxes.
-      if (cx2 - cx1 >= 1 && cy2 - cy1 >= 1) out.push({ ...box, reason: 'mostly out of view' });
+      if (v.x2 - v.x1 >= 1 && v.y2 - v.y1 >= 1) out.push({ ...box, reason: 'mostly out of view' });
       continue;
     }
     if (p.defect === 'missing_notch') {
