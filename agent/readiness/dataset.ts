@@ -50,7 +50,7 @@ export interface EvalSet {
   readonly conditionColumns: readonly string[];
   /** Things the reader skipped or assumed, one sentence each (COCO crowd boxes, manifest entries for deleted images). */
   readonly notes?: readonly string[];
-  /** COCO only: `iscrowd: 1` annotations left out of `objects` (they are neither targets nor false positives). */
+  /** COCO only: `iscrowd: 1` annotations, kept out of `objects` as ignore regions (neither targets nor false positives). */
   readonly crowdSkipped?: number;
 }
 
@@ -64,18 +64,13 @@ export interface ReadOptions {
 }
 
 /** What a format reader returns: the set before the conditions CSV and the column filter. */
-export interface LoadedSet {
-  readonly format: 'yolo' | 'coco';
-  readonly root: string;
-  readonly classNames: readonly string[];
-  readonly heldOutClassIds: readonly number[];
+export interface LoadedSet extends Pick<EvalSet, 'format' | 'root' | 'classNames' | 'heldOutClassIds' | 'crowdSkipped'> {
   readonly images: readonly Omit<EvalImage, 'conditions'>[];
   /** Names of every image of the data set in any split (what a CSV row may name). */
   readonly allNames: readonly string[];
   /** Conditions the set carries itself (manifest.jsonl, COCO `conditions`), lowest precedence first. */
   readonly tables: readonly ConditionTable[];
   readonly notes: readonly string[];
-  readonly crowdSkipped?: number;
 }
 
 

@@ -175,9 +175,12 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
       if (!c.met) unmet[names[c.classId]!] = [...c.failed];
     }
   }
-  const selectOptions = { thresholds, ...(o.agnostic ? { agnostic: true, agnosticIou: o.agnosticIou ?? 0.7, classPriority: priorities } : {}) };
+  const agnosticOptions = { thresholds, agnostic: true, agnosticIou: o.agnosticIou ?? 0.7, classPriority: priorities };
+  const selectOptions = o.agnostic ? agnosticOptions : { thresholds };
   const operating = main.run.map((im) => selector.select(im, selectOptions));
-  const classAware = main.run.map((im) => selector.select(im, { thresholds }));
+  // Duplicates are counted both ways; the operating selection is one of the two.
+  const classAware = o.agnostic ? main.run.map((im) => selector.select(im, { thresholds })) : operating;
+  const agnosticSel = o.agnostic ? operating : main.run.map((im) => selector.select(im, agnosticOptions));
 
   // Per class: AP and the PR curve from every detection; counts at the operating point from what the agent would report.
   const curves = evaluateClasses(main.gts.map((g, i) => ({ gts: g, dets: mainAll[i]! })), nc, { thresholds });
@@ -220,7 +223,6 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
 
   // Duplicates with and without agnostic suppression.
   const dupAware = crossClassDuplicates(classAware.map((dets) => ({ dets })));
-  const agnosticSel = main.run.map((im) => selector.select(im, { thresholds, agnostic: true, agnosticIou: o.agnosticIou ?? 0.7, classPriority: priorities }));
   const dupAgnostic = crossClassDuplicates(agnosticSel.map((dets) => ({ dets })));
 
   // Conditions.
