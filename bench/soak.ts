@@ -122,7 +122,7 @@ async function collectorHeap(httpUrl: string): Promise<number> {
   try {
     const res = await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
     const text = await res.text();
-    const m = /^driftline_collector_nodejs_heap_size_used_bytes\s+(\S+)/m.exec(text);
+    const m = /^nodejs_heap_size_used_bytes\s+(\S+)/m.exec(text);
     return m ? Number(m[1]) : NaN;
   } catch {
     return NaN;
@@ -218,6 +218,7 @@ await writeFile(
     store: { path: agentDb },
     telemetry: { windowSeconds: WINDOW_SECONDS },
     mqtt: { url: `mqtt://127.0.0.1:${brokerPort}`, site: 'soak', device },
+    http: { port: 0 },
     cameras: Array.from({ length: CAMERAS }, (_, i) => ({ name: `soak-cam${i + 1}`, source: { kind: 'synthetic', width: 320, height: 240, fps: FPS, seed: 101 + i } })),
   }),
 );

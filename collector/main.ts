@@ -27,6 +27,7 @@ import { MqttAlertSink } from './notify/mqtt-alerts.js';
 import type { Sink } from './notify/sink.js';
 import { WebhookSink } from './notify/webhook.js';
 import { RuleEngine, type AlertListener } from './rules/engine.js';
+import { leadFamily } from './rules/evidence.js';
 import { SqliteStore } from './store/sqlite-store.js';
 
 const DAY = 86_400_000;
@@ -159,7 +160,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
       batch: { begin: () => store.beginBatch(), commit: () => store.commitBatch() },
     });
     const broker = embedded;
-    const metrics = collectorMetrics({ ingest, dispatcher, rules, store, brokerConnected: () => subscriber.connected, seqGaps: () => gaps.count, ...(broker ? { broker: () => broker.stats() } : {}) });
+    const metrics = collectorMetrics({ ingest, dispatcher, rules, store, leadFamily, brokerConnected: () => subscriber.connected, seqGaps: () => gaps.count, ...(broker ? { broker: () => broker.stats() } : {}) });
     const app = buildHttp({ store, rules, metrics, ackToken, log, health: () => ({ broker: subscriber.connected }) });
     await listenOrExplain('the HTTP API', 'http.port', config.http.host, config.http.port, () => app.listen({ host: config.http.host, port: config.http.port }));
     const addr = app.server.address() as AddressInfo;

@@ -1,14 +1,22 @@
 /**
- * The collector's Prometheus metrics (docs/metrics.md). Counters live where the work happens
- * (ingest, dispatcher); these gauges and counters read them at scrape time, so ingest pays nothing
- * for being observed.
+ * The collector's Prometheus metrics (docs/metrics.md), named in metric-names.ts. Counters live where
+ * the work happens (ingest, dispatcher); these gauges and counters read them at scrape time, so
+ * ingest pays nothing for being observed.
+ *
+ * The per-camera gauges come from the store's camera rows (one query: each camera's latest seq,
+ * verdict and end), read once per scrape. Only a drifting window (warn, alert) can have drivers, so
+ * only those windows are opened to name their leading family, once per window: the family is kept
+ * by camera and seq until the camera's next window.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { registerProcessMetrics } from '../../lib/process-metrics.js';
+import type { SummaryMessage, SummaryStatus } from '../../protocol/messages.js';
 import type { BrokerStats } from '../broker/access.js';
 import type { Dispatcher } from '../notify/dispatcher.js';
 import type { Ingest } from '../ingest/ingest.js';
 import type { RuleEngine } from '../rules/engine.js';
 import type { CollectorStore } from '../store/store.js';
+import { COLLECTOR_METRICS as M, VERDICT_VALUES } from './metric-names.js';
 
 export interface MetricSources {
   readonly ingest: Ingest;
@@ -19,14 +27,69 @@ export interface MetricSources {
   readonly seqGaps: () => number;
   /** The embedded broker's refusals and load; undefined with an external broker. */
   readonly broker?: () => BrokerStats;
+  /** The feature family of a window's leading driver (rules/evidence.ts leadFamily); undefined: none. */
+  readonly leadFamily: (s: SummaryMessage) => string | undefined;
+  /** Wall clock, ms (the last window's age); Date.now by default. */
+  readonly now?: () => number;
+}
+
+interface CameraView {
+  readonly labels: { site: string; device: string; camera: string };
+  readonly verdict: number | undefined;
+  readonly family: string | undefined;
+  readonly ageSeconds: number;
+}
+
+/** The window's leading family; one odd window never fails the whole scrape. */
+function familyOf(src: MetricSources, s: SummaryMessage): string | undefined {
+  try {
+    return src.leadFamily(s);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every camera's latest window, read once per scrape: prom-client runs every metric's collect()
+ * in one synchronous pass, so the view is kept until the next microtask and the three gauges share it.
+ */
+function cameraViews(src: MetricSources): () => CameraView[] {
+  const families = new Map<string, { seq: number; family: string | undefined }>();
+  let current: CameraView[] | undefined;
+  return () => {
+    if (current) return current;
+    const now = (src.now ?? Date.now)();
+    const seen = new Set<string>();
+    current = src.store.cameras().map((c) => {
+      const key = `${c.site}/${c.device}/${c.camera}`;
+      seen.add(key);
+      let f = families.get(key);
+      if (f?.seq !== c.lastSeq) {
+        const drifting = c.lastStatus === 'warn' || c.lastStatus === 'alert';
+        const s = drifting ? src.store.summary(c.site, c.device, c.camera, c.lastSeq) : undefined;
+        f = { seq: c.lastSeq, family: s && familyOf(src, s) };
+        families.set(key, f);
+      }
+      return {
+        labels: { site: c.site, device: c.device, camera: c.camera },
+        verdict: VERDICT_VALUES[c.lastStatus as SummaryStatus],
+        family: f.family,
+        ageSeconds: Math.max(0, (now - c.lastEnd) / 1000),
+      };
+    });
+    for (const k of families.keys()) if (!seen.has(k)) families.delete(k);
+    queueMicrotask(() => (current = undefined));
+    return current;
+  };
 }
 
 export function collectorMetrics(src: MetricSources): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'driftline_collector_' });
+  registerProcessMetrics(registry);
+  const cameras = cameraViews(src);
   // Counters mirror plain numbers kept by the work: reset() then inc() to the current total at scrape time.
   new Counter({
-    name: 'driftline_collector_messages_total',
+    name: M.messages,
     help: 'Device messages by kind and result (accepted, duplicate)',
     labelNames: ['kind', 'result'],
     registers: [registry],
@@ -37,7 +100,7 @@ export function collectorMetrics(src: MetricSources): Registry {
     },
   });
   new Counter({
-    name: 'driftline_collector_rejected_total',
+    name: M.rejected,
     help: 'Payloads dropped at ingest, by reason (oversized, topic, json, schema, identity, time)',
     labelNames: ['reason'],
     registers: [registry],
@@ -47,7 +110,7 @@ export function collectorMetrics(src: MetricSources): Registry {
     },
   });
   new Counter({
-    name: 'driftline_collector_store_failures_total',
+    name: M.storeFailures,
     help: 'Messages the store refused (not acknowledged; the broker re-delivers them)',
     registers: [registry],
     collect() {
@@ -58,7 +121,7 @@ export function collectorMetrics(src: MetricSources): Registry {
   if (src.broker) {
     const stats = src.broker;
     new Counter({
-      name: 'driftline_collector_broker_refused_total',
+      name: M.brokerRefused,
       help: 'Embedded broker: connections, publishes and subscriptions refused, by reason (auth, clientId, clients, packetSize, publish, subscribe, retained, inflight)',
       labelNames: ['reason'],
       registers: [registry],
@@ -68,7 +131,7 @@ export function collectorMetrics(src: MetricSources): Registry {
       },
     });
     new Gauge({
-      name: 'driftline_collector_broker_clients',
+      name: M.brokerClients,
       help: "Embedded broker: clients connected now (the collector's own not counted)",
       registers: [registry],
       collect() {
@@ -76,7 +139,7 @@ export function collectorMetrics(src: MetricSources): Registry {
       },
     });
     new Gauge({
-      name: 'driftline_collector_broker_retained_topics',
+      name: M.brokerRetainedTopics,
       help: 'Embedded broker: distinct retained topics held now (capped by broker.maxRetained)',
       registers: [registry],
       collect() {
@@ -85,7 +148,7 @@ export function collectorMetrics(src: MetricSources): Registry {
     });
   }
   new Counter({
-    name: 'driftline_collector_quarantined_total',
+    name: M.quarantined,
     help: 'Summaries kept apart because their seq jumped more than ingest.maxSeqJump ahead of the camera',
     registers: [registry],
     collect() {
@@ -94,7 +157,7 @@ export function collectorMetrics(src: MetricSources): Registry {
     },
   });
   new Gauge({
-    name: 'driftline_collector_quarantine_summaries',
+    name: M.quarantineSummaries,
     help: 'Summaries held in quarantine now (released when the device continues from them; pruned with retention)',
     registers: [registry],
     collect() {
@@ -102,7 +165,7 @@ export function collectorMetrics(src: MetricSources): Registry {
     },
   });
   new Counter({
-    name: 'driftline_collector_rule_errors_total',
+    name: M.ruleErrors,
     help: 'Rules that threw on a stored message (logged with its identity); ingest went on',
     registers: [registry],
     collect() {
@@ -111,7 +174,7 @@ export function collectorMetrics(src: MetricSources): Registry {
     },
   });
   new Counter({
-    name: 'driftline_collector_seq_gaps_total',
+    name: M.seqGaps,
     help: 'Summaries missing between consecutive seq numbers of a camera (lost upstream: outbox overflow)',
     registers: [registry],
     collect() {
@@ -120,7 +183,7 @@ export function collectorMetrics(src: MetricSources): Registry {
     },
   });
   new Gauge({
-    name: 'driftline_collector_alerts_firing',
+    name: M.alertsFiring,
     help: 'Active alerts by rule and severity',
     labelNames: ['rule', 'severity'],
     registers: [registry],
@@ -129,8 +192,50 @@ export function collectorMetrics(src: MetricSources): Registry {
       for (const a of src.rules.firing) this.inc({ rule: a.rule, severity: a.severity });
     },
   });
+  new Gauge({
+    name: M.alerts,
+    help: 'Active alerts by state: firing (not acknowledged yet) or acknowledged',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.set({ state: 'firing' }, 0);
+      this.set({ state: 'acknowledged' }, 0);
+      for (const a of src.rules.firing) this.inc({ state: a.ack ? 'acknowledged' : 'firing' });
+    },
+  });
+  new Gauge({
+    name: M.cameraVerdict,
+    help: "The verdict of the camera's latest window: 2 alert, 1 warn, 0 ok, -1 insufficient, -2 unscored",
+    labelNames: ['site', 'device', 'camera'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of cameras()) if (c.verdict !== undefined) this.set(c.labels, c.verdict);
+    },
+  });
+  new Gauge({
+    name: M.cameraDriver,
+    help: "1 for the feature family of the leading driver of the camera's latest window; absent when it has no driver",
+    labelNames: ['site', 'device', 'camera', 'family'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of cameras()) if (c.family) this.set({ ...c.labels, family: c.family }, 1);
+    },
+  });
+  new Gauge({
+    name: M.cameraLastWindowAge,
+    help: "Seconds since the end of the camera's latest window (0 when it ends ahead of the collector's clock)",
+    labelNames: ['site', 'device', 'camera'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of cameras()) this.set(c.labels, c.ageSeconds);
+    },
+  });
   new Counter({
-    name: 'driftline_collector_notifications_total',
+    name: M.notifications,
     help: 'Alert deliveries by sink and result (sent, failed, dropped)',
     labelNames: ['sink', 'result'],
     registers: [registry],
@@ -144,7 +249,7 @@ export function collectorMetrics(src: MetricSources): Registry {
     },
   });
   new Gauge({
-    name: 'driftline_collector_notify_queue',
+    name: M.notifyQueue,
     help: 'Alert changes waiting for delivery, by sink',
     labelNames: ['sink'],
     registers: [registry],
@@ -154,7 +259,7 @@ export function collectorMetrics(src: MetricSources): Registry {
     },
   });
   new Gauge({
-    name: 'driftline_collector_devices',
+    name: M.devices,
     help: 'Known devices by state (online, offline)',
     labelNames: ['state'],
     registers: [registry],
@@ -166,7 +271,7 @@ export function collectorMetrics(src: MetricSources): Registry {
     },
   });
   new Gauge({
-    name: 'driftline_collector_broker_connected',
+    name: M.brokerConnected,
     help: '1 while the collector is connected and subscribed to the broker',
     registers: [registry],
     collect() {

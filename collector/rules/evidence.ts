@@ -135,6 +135,14 @@ export function headline(s: SummaryMessage, cause: Cause): Headline | undefined 
   return { family, feature: top.key, text: `${family}: ${top.key} ${top.value.toPrecision(3)}` };
 }
 
+/**
+ * The feature family of the window's leading driver, named as the drift alert's `feature` label
+ * names it (the headline's family); undefined for a window without drivers.
+ */
+export function leadFamily(s: SummaryMessage): FeatureFamily | undefined {
+  return s.drivers?.length ? headline(s, classify(s))?.family : undefined;
+}
+
 export interface Evidence {
   readonly window: { seq: number; start: string; end: string; frames: number; status: string };
   readonly drivers: SummaryDriver[];

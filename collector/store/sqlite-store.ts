@@ -138,6 +138,7 @@ export class SqliteStore implements CollectorStore {
       cameras: p('SELECT site, device, camera, last_seq AS lastSeq, last_end AS lastEnd, last_status AS lastStatus, last_received AS lastReceived FROM cameras ORDER BY site, device, camera'),
       timeline: p('SELECT seq, start_ts AS start, end_ts AS "end", status, frames, json_extract(payload, \'$.drivers\') AS drivers FROM summaries WHERE site = ? AND device = ? AND camera = ? AND end_ts >= ? AND seq < ? ORDER BY seq DESC LIMIT ?'),
       summaries: p('SELECT payload FROM summaries WHERE site = ? AND device = ? AND camera = ? ORDER BY seq'),
+      summary: p('SELECT payload FROM summaries WHERE site = ? AND device = ? AND camera = ? AND seq = ?'),
       saveAlert: p(`INSERT INTO alerts (id, fingerprint, state, starts_at, updated_at, record) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, record = excluded.record`),
       alert: p('SELECT record FROM alerts WHERE id = ?'),
@@ -317,6 +318,11 @@ export class SqliteStore implements CollectorStore {
 
   summaries(site: string, device: string, camera: string): SummaryMessage[] {
     return (this.s.summaries!.all([site, device, camera]) as { payload: string }[]).map((r) => JSON.parse(r.payload) as SummaryMessage);
+  }
+
+  summary(site: string, device: string, camera: string, seq: number): SummaryMessage | undefined {
+    const r = this.s.summary!.get([site, device, camera, seq]) as { payload: string } | undefined;
+    return r && (JSON.parse(r.payload) as SummaryMessage);
   }
 
   saveAlert(a: AlertRecord): void {

@@ -75,6 +75,11 @@ export interface CollectorStore {
   /** The camera's latest `limit` windows ending at or after `sinceTs` and below seq `beforeSeq`, oldest first. */
   timeline(site: string, device: string, camera: string, sinceTs: number, limit: number, beforeSeq?: number): TimelineRow[];
   summaries(site: string, device: string, camera: string): SummaryMessage[];
+  /**
+   * The camera's window with this seq, as received; undefined when there is none (pruned). With
+   * CameraRow.lastSeq it is the camera's latest window: one primary-key lookup.
+   */
+  summary(site: string, device: string, camera: string, seq: number): SummaryMessage | undefined;
   saveAlert(a: AlertRecord): void;
   alert(id: string): AlertRecord | undefined;
   /** Alerts, most recently updated first; `before` is the (updatedAt, id) of the last alert of the previous page. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classify, evidenceOf, headline, leadDriver, rankDrivers } from '../../../collector/rules/evidence.js';
+import { classify, evidenceOf, headline, leadDriver, leadFamily, rankDrivers } from '../../../collector/rules/evidence.js';
 import { PROFILE_FEATURES } from '../../../agent/drift/profile.js';
 import { FAMILY_NAMES, FEATURE_FAMILIES, familyOf } from '../../../protocol/families.js';
 import type { FeatureStats, SummaryMessage } from '../../../protocol/messages.js';
@@ -83,4 +83,12 @@ test('headline: the family that moved most, led by its most telling feature, wit
   const old = with_({ brightness: { mean: 60, z: -6 } }, { drivers: [d('psi:brightness', 0.7)] });
   assert.equal(headline(old, classify(old))!.text, 'illumination: brightness mean 60.0 (z = \u22126.0)');
   assert.equal(headline(with_({}), classify(with_({}))), undefined, 'nothing moved, nothing to say');
+});
+
+test('leadFamily: the headline\'s family (the alert\'s feature label), none for a window without drivers', () => {
+  const fade = with_({ brightness: { mean: 47, ref: 80, z: -20.6 } }, { status: 'alert', drivers: [d('psi:brightness', 9)] });
+  assert.equal(leadFamily(fade), 'illumination');
+  assert.equal(leadFamily(with_({}, { status: 'warn', drivers: [{ key: 'cusum:classMix', value: 18.4, warn: 10, alert: null, level: 'warn' }] })), 'model');
+  // Inputs shifted more than 3 SDs, yet no score passed its threshold: an ok window names no driver.
+  assert.equal(leadFamily(with_({ brightness: { mean: 47, ref: 80, z: -20.6 } })), undefined);
 });

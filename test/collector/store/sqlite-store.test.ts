@@ -36,6 +36,9 @@ test('summaries: dedupe on (site, device, camera, seq), previous seq reported, k
   const again = open(t, f);
   assert.deepEqual(again.summaries('p', 'e', 'c').map((m) => [m.seq, m.status]), [[1, 'ok'], [2, 'ok'], [3, 'ok']]);
   assert.deepEqual(again.cameras().map((c) => [c.device, c.lastSeq]), [['e', 3], ['e2', 1]], 'the camera row tracks the highest seq');
+  const latest = again.cameras().find((c) => c.device === 'e')!;
+  assert.equal(again.summary('p', 'e', 'c', latest.lastSeq)?.seq, 3, 'the latest window by its primary key');
+  assert.equal(again.summary('p', 'e', 'c', 9), undefined);
   const ev = { schema: SCHEMAS.event, site: 'p', device: 'e', camera: 'c', seq: 1, ts: 1, kind: 'stalled' as const, message: 'x' };
   assert.equal(again.addEvent(ev, 1), 'stored');
   assert.equal(again.addEvent(ev, 2), 'duplicate');

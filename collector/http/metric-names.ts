@@ -1,0 +1,38 @@
+/**
+ * The collector's metric names, once: collector/http/metrics.ts registers them under these names
+ * and the Grafana dashboards (deploy/grafana/) build their queries from the same constants, so a
+ * renamed metric is renamed everywhere. docs/metrics.md describes each one.
+ */
+import type { SummaryStatus } from '../../protocol/messages.js';
+
+export const COLLECTOR_METRICS = {
+  messages: 'driftline_collector_messages_total',
+  rejected: 'driftline_collector_rejected_total',
+  storeFailures: 'driftline_collector_store_failures_total',
+  brokerRefused: 'driftline_collector_broker_refused_total',
+  brokerClients: 'driftline_collector_broker_clients',
+  brokerRetainedTopics: 'driftline_collector_broker_retained_topics',
+  quarantined: 'driftline_collector_quarantined_total',
+  quarantineSummaries: 'driftline_collector_quarantine_summaries',
+  ruleErrors: 'driftline_collector_rule_errors_total',
+  seqGaps: 'driftline_collector_seq_gaps_total',
+  alertsFiring: 'driftline_collector_alerts_firing',
+  alerts: 'driftline_collector_alerts',
+  notifications: 'driftline_collector_notifications_total',
+  notifyQueue: 'driftline_collector_notify_queue',
+  devices: 'driftline_collector_devices',
+  brokerConnected: 'driftline_collector_broker_connected',
+  cameraVerdict: 'driftline_collector_camera_verdict',
+  cameraDriver: 'driftline_collector_camera_driver',
+  cameraLastWindowAge: 'driftline_collector_camera_last_window_age_seconds',
+} as const;
+
+/**
+ * The value of `driftline_collector_camera_verdict` for each window status of the wire contract
+ * (protocol/messages.ts SUMMARY_STATUSES): worse is higher; the windows that were not judged are
+ * negative, so `> 0` means drifting and `>= 0` means judged.
+ */
+export const VERDICT_VALUES: Readonly<Record<SummaryStatus, number>> = { ok: 0, warn: 1, alert: 2, insufficient: -1, unscored: -2 };
+
+/** `driftline_collector_alerts{state}`: active alerts nobody acknowledged yet, and those acknowledged. */
+export const ALERT_STATES = ['firing', 'acknowledged'] as const;
