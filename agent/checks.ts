@@ -23,9 +23,10 @@ export interface AgentChecks extends Checks {
 
 /**
  * `matchModel`: also hash the model to check the profile was made for it (--check; a start leaves
- * that to the model loader, which hashes the file anyway).
+ * that to the model loader, which hashes the file anyway). `ports`: warn when the HTTP port cannot
+ * be opened now (--check; a start finds out by opening it).
  */
-export async function checkAgent(config: AgentConfig, o: { matchModel: boolean } = { matchModel: true }): Promise<AgentChecks> {
+export async function checkAgent(config: AgentConfig, o: { matchModel: boolean; ports?: boolean } = { matchModel: true, ports: true }): Promise<AgentChecks> {
   const c: AgentChecks = new Checks();
   const model = config.model.path;
   let modelOk = false;
@@ -34,6 +35,10 @@ export async function checkAgent(config: AgentConfig, o: { matchModel: boolean }
   if (config.drift.enabled) await checkProfile(c, config, modelOk && o.matchModel);
   const m = config.mqtt;
   if (m.url) for (const k of ['ca', 'cert', 'key', 'passwordFile'] as const) c.readable(`mqtt.${k}`, m[k], k === 'passwordFile' ? 'a readable file' : 'a readable PEM file');
+  if (config.http.enabled) {
+    c.readable('http.reviewTokenFile', config.http.reviewTokenFile);
+    if (o.ports) await c.port('http.port', config.http.host, config.http.port);
+  }
   config.cameras.forEach((cam, i) => {
     const s = cam.source;
     const key = `cameras[${i}].source`;

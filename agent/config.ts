@@ -15,6 +15,11 @@ import { RESIZE_MODES } from './preprocess/letterbox.js';
 import { CONDITION_KEYS } from './synth/conditions.js';
 
 export const SHIPPED_MODEL = fileURLToPath(new URL('../models/line-detector.onnx', import.meta.url));
+/**
+ * The agent's HTTP port (/healthz, /readyz, /metrics, review frames) unless http.port says otherwise.
+ * 9464 is in Prometheus' exporter range; the collector's default is 8080 and its broker's 1883.
+ */
+export const DEFAULT_HTTP_PORT = 9464;
 const NAME = SEGMENT;
 /** The host name, cut to a valid topic segment: the device name when none is configured. */
 export const HOST_DEVICE = hostname().replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64) || 'edge';
@@ -184,6 +189,19 @@ export const AGENT_SCHEMA: Schema = {
       reviewUrl: { kind: 'string', default: '', doc: 'base URL where review frames of this device can be fetched, for alert evidence links' },
     },
   },
+  http: {
+    kind: 'object',
+    doc: 'the HTTP listener: /healthz, /readyz, /metrics (Prometheus) and read-only review frames (docs/api.md)',
+    fields: {
+      enabled: { kind: 'boolean', default: true, doc: 'serve HTTP; off: no listener (no scraping, no health checks over HTTP)' },
+      host: { kind: 'string', default: '127.0.0.1', doc: 'address to listen on (0.0.0.0 for Prometheus on another machine; review frames then need reviewToken)' },
+      port: { kind: 'number', integer: true, min: 0, max: 65535, default: DEFAULT_HTTP_PORT, doc: 'TCP port (0: any free port, logged at start)' },
+      wedgedSeconds: { kind: 'number', min: 1, max: 3600, default: 30, doc: '/healthz fails when a streaming camera has had a frame waiting this long and no frame of it finished meanwhile' },
+      readyOutboxSeconds: { kind: 'number', min: 0, max: 604_800, default: 300, doc: '/readyz fails while the broker is unreachable and the oldest unsent message is older than this (or the outbox is full)' },
+      reviewToken: { kind: 'string', default: '', doc: 'bearer token required for review frames; prefer reviewTokenFile or the environment; empty: review frames are served on a loopback address only' },
+      reviewTokenFile: { kind: 'string', default: '', path: true, doc: 'file holding the review token (e.g. a systemd credential)' },
+    },
+  },
   log: LOG_SECTION,
   cameras: { kind: 'array', minItems: 1, item: camera, doc: 'the cameras this agent watches: name and source' },
 };
@@ -262,6 +280,7 @@ export interface AgentConfig {
   };
   readonly review: { enabled: boolean; dir: string; maxPerHour: number; maxBytes: number; jpegQuality: number };
   readonly mqtt: MqttTlsConfig & { url: string; site: string; device: string; clientId: string; drainPerSecond: number; maxInflight: number; outboxMaxRows: number; reviewUrl: string };
+  readonly http: { enabled: boolean; host: string; port: number; wedgedSeconds: number; readyOutboxSeconds: number; reviewToken: string; reviewTokenFile: string };
   readonly log: { level: string; format: LogFormat };
   readonly cameras: readonly { name: string; source: FfmpegSourceConfig | GstreamerSourceConfig | ImagesSourceConfig | SyntheticSourceConfig }[];
 }

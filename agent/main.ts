@@ -1,7 +1,8 @@
 /**
  * The agent's composition root: the only place that wires stages together. Opens the store, loads
  * the model once for all cameras, builds the sources from config, runs the pipeline, enforces
- * retention on a timer, and on stop drains the pipeline and flushes everything to SQLite.
+ * retention on a timer, opens the HTTP listener (health, metrics, review frames) before anything
+ * starts to flow, and on stop closes it, drains the pipeline and flushes everything to SQLite.
  */
 import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
@@ -10,18 +11,24 @@ import { systemClock, type Clock } from '../lib/clock.js';
 import { driftlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { clientOptions, describeBroker } from '../lib/mqtt-options.js';
+import { secret } from '../lib/secret.js';
 import { undoCreate } from '../lib/undo-create.js';
 import { checkAgent, profileMismatch, type AgentChecks } from './checks.js';
 import { HOST_DEVICE, type AgentConfig } from './config.js';
 import { CameraDrift } from './drift/camera-drift.js';
+import { familyScores } from './drift/family-scores.js';
 import { Judge, REFERENCE_REACH } from './drift/judge.js';
 import { operatingPointMismatch, resizeMismatch, type Profile } from './drift/profile.js';
 import { ScoringReference } from './drift/scores.js';
+import { LastWindows } from './http/last-windows.js';
+import type { HttpAddress } from './http/server.js';
+import { startAgentHttp } from './http/start.js';
 import { Detector } from './infer/detector.js';
 import { loadModel, type LoadedModel } from './infer/model.js';
 import type { DetectionOodReference } from './ood/detection-ood.js';
 import { Pipeline, type CameraCounters } from './pipeline/pipeline.js';
 import { DeviceLink } from './publish/link.js';
+import { wireStatus } from './publish/messages.js';
 import { ReviewSampler, reviewDirFor } from './review/sampler.js';
 import { FfmpegSource } from './source/ffmpeg.js';
 import { GstreamerSource } from './source/gstreamer.js';
@@ -46,6 +53,8 @@ export interface RunningAgent {
   readonly inferenceThread: 'main' | 'worker';
   /** The MQTT link; undefined when mqtt.url is empty. */
   readonly link: DeviceLink | undefined;
+  /** Where the HTTP listener is bound (the real port when http.port is 0); undefined when http.enabled is false. */
+  readonly http: HttpAddress | undefined;
   stop(): Promise<readonly CameraCounters[]>;
 }
 
@@ -129,6 +138,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
   const checks = await checkAgent(config, { matchModel: false });
   checks.throwIfAny();
   for (const w of checks.warnings) log.warn(w);
+  const reviewToken = config.http.enabled ? secret(config.http.reviewToken, config.http.reviewTokenFile, 'http.reviewTokenFile') : '';
   const mqttClient = config.mqtt.url ? clientOptions(config.mqtt, 'mqtt', config.mqtt.clientId || `driftline-agent-${config.mqtt.site}-${config.mqtt.device || HOST_DEVICE}`) : undefined;
   const sources = config.cameras.map((c) => buildSource(c.name, c.source, clock));
   const model = await loadModel(config.model.path, { providers: config.model.providers, intraOpThreads: config.model.threads, log });
@@ -146,7 +156,11 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     ...detectionOodOf(config, checks.profile, model),
   });
   logOodMode(log, model, detector, checks.profile);
-  const undo = [undoCreate(config.store.path), ...(config.review.enabled ? [undoCreate(config.review.dir || reviewDirFor(config.store.path))] : [])];
+  const undo = [
+    undoCreate(config.store.path),
+    ...(config.store.path === ':memory:' ? [] : [undoCreate(`${config.store.path}.reserve`)]),
+    ...(config.review.enabled ? [undoCreate(config.review.dir || reviewDirFor(config.store.path))] : []),
+  ];
   let db: ReturnType<typeof openDatabase> | undefined;
   try {
     const drift = loadDrift(config, checks.profile, model.sha256);
@@ -167,7 +181,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
       }
     }
     db = openDatabase(config.store.path, { synchronous: config.store.synchronous });
-    return startPipeline(config, log, { mqttClient, sources, model, detector, drift, db, clock });
+    return await startPipeline(config, log, { mqttClient, sources, model, detector, drift, db, clock, reviewToken });
   } catch (e) {
     await detector.close();
     db?.close();
@@ -184,9 +198,11 @@ interface Parts {
   readonly drift: ReturnType<typeof loadDrift>;
   readonly db: ReturnType<typeof openDatabase>;
   readonly clock: Clock;
+  /** http.reviewToken, read from its file when it has one. */
+  readonly reviewToken: string;
 }
 
-function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sources, model, detector, drift, db, clock }: Parts): RunningAgent {
+async function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sources, model, detector, drift, db, clock, reviewToken }: Parts): Promise<RunningAgent> {
   const upsert = db.prepare('INSERT INTO cameras (name) VALUES (?) ON CONFLICT(name) DO UPDATE SET name = excluded.name RETURNING id');
   const retention = new Retention(db, {
     frameMaxAgeMs: config.store.frameRetentionDays * DAY,
@@ -279,7 +295,9 @@ function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sources, 
   const reviewInWindow = db.prepare('SELECT file, ts, reason FROM review_samples WHERE camera_id = ? AND ts >= ? AND ts <= ? ORDER BY ts LIMIT 64');
   const reference = drift ? Object.fromEntries(Object.entries(drift.profile.features).map(([k, f]) => [k, { mean: f.mean, std: f.std }])) : undefined;
   const last = new Map<string, string>();
+  const windows = new LastWindows();
   const pipeline = new Pipeline(detector, writer, cameras, {
+    clock,
     windowMs: config.telemetry.windowSeconds * 1000,
     clockStepMs: config.telemetry.clockStepSeconds * 1000,
     onStoreError: (e) => {
@@ -303,6 +321,7 @@ function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sources, 
     ...(review ? { review } : {}),
     uncertainty: { uncertainBelow: config.drift.uncertainBelow, rivalMin: config.drift.rivalMin },
     onWindow: (camera, w, result, losses) => {
+      windows.record(camera, w.endTs, wireStatus(result), result && drift ? familyScores(result, drift.judge) : {}, result?.rates);
       if (link) {
         const review = reviewInWindow.all([losses.cameraId, w.startTs, w.endTs]) as { file: string; ts: number; reason: string }[];
         link.summary({ camera, window: w, dropped: losses.dropped, errors: losses.errors, drift: result, ...(reference ? { reference } : {}), review });
@@ -315,13 +334,23 @@ function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sources, 
       last.set(camera, result.severity);
     },
   });
+  // The listener opens before anything flows: a port that cannot be opened stops the start here,
+  // with nothing sent and nothing left running.
+  let http: Awaited<ReturnType<typeof startAgentHttp>> | undefined;
+  try {
+    http = config.http.enabled ? await startAgentHttp(config, log, { version: VERSION, pipeline, detector, model, db, link, review, sources, windows, clock, reviewToken }) : undefined;
+  } catch (e) {
+    clearInterval(retentionTimer);
+    writer.close();
+    throw e;
+  }
   if (link) {
     announceRuntime(config, db, model, link);
     if (drift) announceGeometry(config, db, drift.profile, link, log);
     link.start();
   }
   pipeline.start();
-  log.info({ cameras: config.cameras.map((c) => c.name), provider: model.provider, inferenceThread: detector.inferenceThread, store: config.store.path, profile: drift?.file, thresholds: drift?.judge.mode }, 'agent started');
+  log.info({ cameras: config.cameras.map((c) => c.name), provider: model.provider, inferenceThread: detector.inferenceThread, store: config.store.path, profile: drift?.file, thresholds: drift?.judge.mode, http: http?.address.url }, 'agent started');
   return {
     pipeline,
     profile: drift?.file,
@@ -329,7 +358,10 @@ function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sources, 
     provider: model.provider,
     inferenceThread: detector.inferenceThread,
     link,
+    http: http?.address,
     async stop() {
+      // The listener first: nothing reads the store while it is being closed.
+      await http?.app.close();
       clearInterval(retentionTimer);
       await pipeline.stop();
       await link?.stop();

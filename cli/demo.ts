@@ -6,9 +6,10 @@
  * the drift alert fires for the fading camera only.
  */
 import { mkdtemp } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agentConfig } from '../agent/config.js';
+import { agentConfig, DEFAULT_HTTP_PORT } from '../agent/config.js';
 import { startAgent } from '../agent/main.js';
 import { collectorConfig } from '../collector/config.js';
 import { startCollector } from '../collector/main.js';
@@ -34,9 +35,23 @@ Options:
   --final-gain F    illumination at the end of the fade, 1 = nominal (default 0.55)
   --for S           how long drift must hold before the alert fires (default 15)
   --http-port P     collector HTTP port (default 8080, or any free port if it is taken; 0: any free port)
+  --agent-port P    agent HTTP port: /healthz, /readyz, /metrics, review frames (default ${DEFAULT_HTTP_PORT}, or any free
+                    port if it is taken; 0: any free port)
   --providers L     execution providers to try in order (default cpu)
   --data DIR        where the databases go (default: a new temporary folder)
 `;
+
+/** `port` on 127.0.0.1 when it can be opened now, else a free one (0 asks for a free one). */
+function openPort(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(port === 0 ? Promise.reject(new Error('no free port')) : openPort(0)));
+    s.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
 
 const STABLE = 'line1-stable';
 const DRIFTING = 'line2-drifting';
@@ -50,6 +65,7 @@ export async function run(argv: string[]): Promise<number> {
     'final-gain': { type: 'string' },
     for: { type: 'string' },
     'http-port': { type: 'string' },
+    'agent-port': { type: 'string' },
     providers: { type: 'string' },
     data: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -65,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
   const finalGain = numberFlag('final-gain', values['final-gain'], 0.55, 0, 4);
   const holdFor = numberFlag('for', values.for, 15, 0, 1e6);
   const httpPort = intFlag('http-port', values['http-port'], 8080, 0);
+  const agentPort = intFlag('agent-port', values['agent-port'], DEFAULT_HTTP_PORT, 0);
   const providers = values.providers === undefined ? ['cpu'] : providersFlag(values.providers);
   const data = typeof values.data === 'string' ? values.data : await mkdtemp(join(tmpdir(), 'driftline-demo-'));
   const out = process.stdout;
@@ -90,30 +107,40 @@ export async function run(argv: string[]): Promise<number> {
   });
   const fade = 30; // seconds from nominal light to the final gain
   const camera = (name: string, seed: number, schedule: object[]): object => ({ name, source: { kind: 'synthetic', width: 320, height: 240, fps, seed, schedule } });
-  const agent = await startAgent(
-    agentConfig(
-      {
-        model: { providers },
-        // A demo's store is small: a small free-space floor keeps its disk-full reserve file at 1 MiB.
-        store: { path: join(data, 'agent.db'), minFreeBytes: 2 << 20 },
-        telemetry: { windowSeconds: window },
-        mqtt: { url: collector.brokerUrl, site: 'demo-plant', device: 'edge-1', drainPerSecond: 50 },
-        cameras: [
-          camera(STABLE, 11, []),
-          camera(DRIFTING, 12, [
-            { at: 0, gain: 1 },
-            { at: driftAfter, gain: 1 },
-            { at: driftAfter + fade, gain: finalGain },
-          ]),
-        ],
-      },
-      {},
-    ).config,
-    log,
-  );
+  // The agent's port is known before it starts: its birth message tells the collector where its
+  // review frames are (mqtt.reviewUrl), for the links in the alert's evidence.
+  const startDemoAgent = (port: number): ReturnType<typeof startAgent> =>
+    startAgent(
+      agentConfig(
+        {
+          model: { providers },
+          // A demo's store is small: a small free-space floor keeps its disk-full reserve file at 1 MiB.
+          store: { path: join(data, 'agent.db'), minFreeBytes: 2 << 20 },
+          telemetry: { windowSeconds: window },
+          mqtt: { url: collector.brokerUrl, site: 'demo-plant', device: 'edge-1', drainPerSecond: 50, reviewUrl: `http://127.0.0.1:${port}/review` },
+          http: { host: '127.0.0.1', port },
+          cameras: [
+            camera(STABLE, 11, []),
+            camera(DRIFTING, 12, [
+              { at: 0, gain: 1 },
+              { at: driftAfter, gain: 1 },
+              { at: driftAfter + fade, gain: finalGain },
+            ]),
+          ],
+        },
+        {},
+      ).config,
+      log,
+    );
+  const requested = values['agent-port'] === undefined ? await openPort(agentPort) : agentPort === 0 ? await openPort(0) : agentPort;
+  // Taken between the probe and the start: once more, on a free port (unless the port was asked for).
+  const agent = await startDemoAgent(requested).catch(async (e: unknown) => {
+    if (values['agent-port'] === undefined && isDriftlineError(e, 'DRIFTLINE_ERR_LISTEN')) return startDemoAgent(await openPort(0));
+    throw e;
+  });
 
   out.write(`Driftline demo: collector with an embedded MQTT broker at ${collector.brokerUrl}, one agent (${agent.provider}), two cameras.\n`);
-  out.write(`  dashboard  ${collector.httpUrl}/\n  API        ${collector.httpUrl}/api/v1/alerts, /api/v1/cameras, /api/v1/devices\n  metrics    ${collector.httpUrl}/metrics\n  data       ${data}\n`);
+  out.write(`  dashboard  ${collector.httpUrl}/\n  API        ${collector.httpUrl}/api/v1/alerts, /api/v1/cameras, /api/v1/devices\n  metrics    ${collector.httpUrl}/metrics\n  agent      ${agent.http!.url}/metrics, /healthz, /readyz, /review\n  data       ${data}\n`);
   out.write(`${STABLE} stays as commissioned; the light on ${DRIFTING} fades from 1.00 to ${finalGain.toFixed(2)} between ${driftAfter} s and ${driftAfter + fade} s.\n`);
   out.write(`A drift alert fires when a camera's windows stay at warn or alert for ${holdFor} s. Ctrl-C stops.\n\n`);
   out.write('     t  camera            seq  frames  verdict       top drift driver (score)\n');

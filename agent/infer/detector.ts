@@ -252,6 +252,11 @@ export class Detector {
     this.fetches = this.slots.map((s) => s.fetches(model));
   }
 
+  /** Why inference cannot run any more (the worker thread died), or undefined while it can. */
+  get inferenceFailure(): string | undefined {
+    return this.thread?.failure?.message;
+  }
+
   /** Whether kept detections get an OOD score (a reference was given and the model has an embedding). */
   get scoresDetections(): boolean {
     return this.scorer !== undefined;

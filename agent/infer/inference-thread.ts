@@ -67,6 +67,11 @@ export class InferenceThread {
     return t;
   }
 
+  /** Why the worker stopped (it crashed or exited), or undefined while it runs. */
+  get failure(): Error | undefined {
+    return this.failed;
+  }
+
   run(slot: number): Promise<number> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;

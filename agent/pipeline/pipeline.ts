@@ -4,7 +4,12 @@
  * the input statistics while inference runs (in the worker thread, when there is one) and the
  * detection telemetry after it, and hands one row per frame to the batched SQLite writer.
  * stop() stops the sources, lets the frame in flight finish, and flushes the store.
+ *
+ * What it is asked about from outside (/metrics, /healthz) it keeps as plain numbers as it goes:
+ * counts per camera, stage timings in fixed buckets (stage-timings.ts) and, per camera, since when a
+ * frame has been waiting and when the last one finished (liveness.ts), read only when asked.
  */
+import { systemClock, type Clock } from '../../lib/clock.js';
 import type { CameraDrift, DriftResult } from '../drift/camera-drift.js';
 import type { Detector, Slot } from '../infer/detector.js';
 import { reviewReason, type ReviewReason, type ReviewSampler } from '../review/sampler.js';
@@ -15,6 +20,8 @@ import { FRAME_FEATURES, FrameStats } from '../telemetry/frame-stats.js';
 import { WindowAggregator, type WindowSummary } from '../telemetry/window.js';
 import { ClockSteps } from './clock-steps.js';
 import { LatestFrame, type QueuedFrame } from './latest-frame.js';
+import type { CameraProgress } from './liveness.js';
+import { STAGES, StageTimings } from './stage-timings.js';
 
 export interface PipelineCamera {
   /** Row id in the store's cameras table. */
@@ -36,6 +43,7 @@ export interface WindowSink {
 
 const UNCERTAIN = DETECTION_FEATURES.indexOf('uncertain');
 const OOD_DETECTIONS = DETECTION_FEATURES.indexOf('oodDetections');
+const [PREPROCESS, INFERENCE, POSTPROCESS, TELEMETRY] = STAGES.map((_, i) => i) as [number, number, number, number];
 
 export interface PipelineOptions {
   /** Length of a telemetry window in ms (default 60 s). */
@@ -62,6 +70,8 @@ export interface PipelineOptions {
    * made). Either way the window still goes to onWindow: its summary matters more than the local copy.
    */
   readonly onStoreError?: (e: unknown) => boolean;
+  /** The clock whose monotonic time stamps a camera's waiting frame and its last finished one (default the system's). */
+  readonly clock?: Clock;
 }
 
 interface Runtime {
@@ -76,6 +86,10 @@ interface Runtime {
   readonly drift: CameraDrift | undefined;
   readonly counters: CameraCounters;
   readonly clock: ClockSteps;
+  /** Monotonic ms since a frame of this camera has been waiting or in flight; NaN while none is. */
+  waitingSince: number;
+  /** Monotonic ms when its last frame finished (written or failed); NaN before the first. */
+  lastDone: number;
 }
 
 export class Pipeline {
@@ -85,6 +99,9 @@ export class Pipeline {
   private loopDone: Promise<void> = Promise.resolve();
   private next = 0;
   private readonly slotStats: Map<Slot, Float64Array>;
+  private readonly mono: Clock;
+  /** Per-stage durations of the frames processed (stage-timings.ts). */
+  readonly timings = new StageTimings();
   /** Called after each frame is written (or failed), with the camera's index in the config. */
   onFrameDone: ((camera: number) => void) | undefined;
 
@@ -95,6 +112,7 @@ export class Pipeline {
     private readonly o: PipelineOptions = {},
   ) {
     this.slotStats = new Map(detector.slots.map((sl) => [sl, new Float64Array(FRAME_FEATURES.length)]));
+    this.mono = o.clock ?? systemClock;
     this.runtimes = cameras.map((cam, i) => ({
       cam,
       queue: new LatestFrame(cam.source.width, cam.source.height),
@@ -106,6 +124,8 @@ export class Pipeline {
       droppedAtStart: 0,
       errorsAtStart: 0,
       clock: new ClockSteps(o.clockStepMs ?? 2000),
+      waitingSince: Number.NaN,
+      lastDone: Number.NaN,
     }));
   }
 
@@ -118,11 +138,24 @@ export class Pipeline {
     return this.runtimes.map((r) => r.counters);
   }
 
+  /** Per camera, what the liveness check reads (liveness.ts pipelineWedged). */
+  get progress(): CameraProgress[] {
+    return this.runtimes.map((r) => ({ camera: r.cam.source.name, streaming: r.cam.source.state === 'streaming', waitingSince: r.waitingSince, lastDone: r.lastDone }));
+  }
+
+  /** A frame of `r` finished (or failed): nothing waits now, unless a newer frame arrived meanwhile. */
+  private done(r: Runtime): void {
+    const now = this.mono.monotonic();
+    r.lastDone = now;
+    r.waitingSince = r.queue.hasFrame ? now : Number.NaN;
+  }
+
   start(): void {
     this.running = true;
     for (const r of this.runtimes) {
       const src = r.cam.source;
       src.start((f) => {
+        if (Number.isNaN(r.waitingSince)) r.waitingSince = this.mono.monotonic();
         r.queue.offer(f);
         if (src.paced) src.pause(); // until the loop takes this frame: a recorded file loses none
         this.wake?.();
@@ -151,7 +184,7 @@ export class Pipeline {
    */
   private async loop(): Promise<void> {
     const det = this.detector;
-    let inflight: { r: Runtime; slot: Slot; ts: number; mono: number; index: number; fs: Float64Array; inference: Promise<void> } | undefined;
+    let inflight: { r: Runtime; slot: Slot; ts: number; mono: number; index: number; fs: Float64Array; fsMs: number; inference: Promise<void> } | undefined;
     while (this.running || inflight) {
       const r = this.running ? this.pick() : undefined;
       let next: { r: Runtime; slot: Slot; frame: QueuedFrame } | undefined;
@@ -165,6 +198,7 @@ export class Pipeline {
         } catch {
           r.counters.errors++;
           r.queue.release();
+          this.done(r);
         }
       }
       // Wait for the frame in inference, start the next one at once, then decode the finished one
@@ -186,8 +220,9 @@ export class Pipeline {
         // Input statistics while the model runs; then the pixels go back to the camera's queue.
         // Copied per slot: the same camera's next frame may be summarised before this one is written.
         const fs = this.slotStats.get(slot)!;
+        const t0 = performance.now();
         fs.set(nr.frameStats.compute(frame.data, frame.width, frame.height));
-        inflight = { r: nr, slot, ts: frame.ts, mono: frame.mono, index: frame.index, fs, inference };
+        inflight = { r: nr, slot, ts: frame.ts, mono: frame.mono, index: frame.index, fs, fsMs: performance.now() - t0, inference };
         nr.queue.release();
       }
       if (finished) {
@@ -195,6 +230,7 @@ export class Pipeline {
         try {
           if (failed) throw new Error('inference failed');
           det.postprocess(f.slot);
+          const t0 = performance.now();
           const ds = f.r.detStats.compute(f.slot.candidates, f.slot.detections, f.slot.letterbox!.srcW, f.slot.letterbox!.srcH, f.slot.letterbox, f.slot.oodScores, det.oodThreshold);
           const t = f.slot.times;
           this.writer.add(f.r.cam.id, f.ts, f.index, f.fs, ds, t.preprocessMs, t.inferenceMs, t.postprocessMs);
@@ -211,9 +247,15 @@ export class Pipeline {
           const ood = f.r.drift ? f.r.drift.add(f.fs, ds, f.r.detStats.classCounts, f.r.detStats.confHist) : false;
           const reason = reviewReason(ds[UNCERTAIN]! > 0, ood, ds[OOD_DETECTIONS]! > 0);
           if (reason && this.o.review?.take(f.r.cam.id)) this.review(f.r, f.slot, f.ts, f.index, f.fs, ds, reason);
+          const tm = this.timings;
+          tm.observe(PREPROCESS, t.preprocessMs);
+          tm.observe(INFERENCE, t.inferenceMs);
+          tm.observe(POSTPROCESS, t.postprocessMs);
+          tm.observe(TELEMETRY, f.fsMs + performance.now() - t0);
         } catch {
           f.r.counters.errors++;
         }
+        this.done(f.r);
         this.onFrameDone?.(this.runtimes.indexOf(f.r));
       }
       if (inflight) continue;

@@ -3,9 +3,14 @@
  * telemetry window with its drift verdict becomes a `driftline.summary/1`; the agent's identity,
  * model and provider become the `driftline.status/1` birth and will.
  */
-import { SCHEMAS, type EventKind, type EventMessage, type FeatureStats, type StatusMessage, type SummaryMessage } from '../../protocol/messages.js';
+import { SCHEMAS, type EventKind, type EventMessage, type FeatureStats, type StatusMessage, type SummaryMessage, type SummaryStatus } from '../../protocol/messages.js';
 import type { DriftResult } from '../drift/camera-drift.js';
 import type { WindowSummary } from '../telemetry/window.js';
+
+/** A window's status on the wire: a window the reference cannot judge is `insufficient` (its cause goes beside it); no drift result, `unscored`. */
+export function wireStatus(d: DriftResult | undefined): SummaryStatus {
+  return !d ? 'unscored' : d.severity === 'insufficient-reference' ? 'insufficient' : d.severity;
+}
 
 export interface Identity {
   readonly site: string;
@@ -80,8 +85,7 @@ export function summary(id: Identity, r: WindowReport, seq: number): SummaryMess
     errors: r.errors,
     model: { ...id.model },
     provider: id.provider,
-    // A window the reference cannot judge is `insufficient` on the wire, with its cause beside it.
-    status: !d ? 'unscored' : d.severity === 'insufficient-reference' ? 'insufficient' : d.severity,
+    status: wireStatus(d),
     ...(d?.severity === 'insufficient' ? { insufficient: 'frames' as const } : d?.severity === 'insufficient-reference' ? { insufficient: 'reference' as const } : {}),
     features,
     classCounts: w.classCounts,

@@ -21,6 +21,7 @@ export class Outbox {
   private readonly remove: ReturnType<Db['prepare']>;
   private readonly trim: ReturnType<Db['prepare']>;
   private readonly countRows: ReturnType<Db['prepare']>;
+  private readonly first: ReturnType<Db['prepare']>;
   private readonly enqueueTx: (stream: string, build: (seq: number) => { topic: string; payload: string }) => number;
   private rows: number;
   /** Rows dropped because the outbox was full (the oldest go first). */
@@ -42,6 +43,7 @@ export class Outbox {
     this.remove = db.prepare('DELETE FROM outbox WHERE id = ?');
     this.trim = db.prepare('DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)');
     this.countRows = db.prepare('SELECT count(*) AS n FROM outbox');
+    this.first = db.prepare('SELECT created_ts AS ts FROM outbox ORDER BY id LIMIT 1');
     this.rows = (this.countRows.get([]) as { n: number }).n;
     db.prepare("INSERT INTO agent_meta (key, value) VALUES ('publish_epoch', ?) ON CONFLICT(key) DO NOTHING").run([randomBytes(8).toString('hex')]);
     this.epoch = (db.prepare("SELECT value FROM agent_meta WHERE key = 'publish_epoch'").get([]) as { value: string }).value;
@@ -73,6 +75,11 @@ export class Outbox {
       this.dropped += n;
     }
     return seq;
+  }
+
+  /** When the oldest unacknowledged message was stored (ms since the epoch), or undefined when none waits. */
+  oldestTs(): number | undefined {
+    return (this.first.get([]) as { ts: number } | undefined)?.ts;
   }
 
   /** Up to `limit` rows after `id`, oldest first. */

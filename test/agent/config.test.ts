@@ -3,8 +3,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { agentConfig, loadAgentConfig, SHIPPED_MODEL } from '../../agent/config.js';
+import { agentConfig, DEFAULT_HTTP_PORT, loadAgentConfig, SHIPPED_MODEL } from '../../agent/config.js';
 import { isDriftlineError } from '../../lib/errors.js';
+import { redact } from '../../lib/redact.js';
 
 const minimal = { cameras: [{ name: 'line-1', source: { kind: 'ffmpeg', url: 'rtsp://10.0.0.5/stream' } }] };
 
@@ -31,7 +32,7 @@ test('a minimal config for one camera starts from documented defaults, deeply fr
 });
 
 test('unknown and invalid keys name the key, the value and what was expected', () => {
-  rejects({ ...minimal, stor: {} }, /invalid stor: got \{\}, expected a known key here: one of model, store, telemetry, drift, review, mqtt, log, cameras/);
+  rejects({ ...minimal, stor: {} }, /invalid stor: got \{\}, expected a known key here: one of model, store, telemetry, drift, review, mqtt, http, log, cameras/);
   rejects({ ...minimal, store: { maxByte: 5 } }, /invalid store\.maxByte: got 5, expected a known key/);
   rejects({ ...minimal, model: { conf: 2 } }, /invalid model\.conf: got 2, expected a number in \[0, 1\]/);
   rejects({ ...minimal, model: { providers: ['gpu'] } }, /model\.providers: got "gpu", expected one of tensorrt, cuda, cpu/);
@@ -54,6 +55,23 @@ test('environment variables override the file, typed by the schema', () => {
   assert.deepEqual(envUsed.sort(), ['DRIFTLINE_LOG__LEVEL', 'DRIFTLINE_MODEL__PROVIDERS', 'DRIFTLINE_STORE__MAX_BYTES', 'DRIFTLINE_STORE__PATH']);
   rejects(minimal, /store\.maxBytes \(from DRIFTLINE_STORE__MAX_BYTES\): got "lots", expected a number/, { DRIFTLINE_STORE__MAX_BYTES: 'lots' });
   rejects(minimal, /store\.maxBytes: got 5, expected a number in/, { DRIFTLINE_STORE__MAX_BYTES: '5' });
+});
+
+test('http: on by default on 127.0.0.1:9464; its keys are validated and each problem names the key', () => {
+  const { config } = agentConfig(minimal, {});
+  assert.deepEqual({ ...config.http }, { enabled: true, host: '127.0.0.1', port: DEFAULT_HTTP_PORT, wedgedSeconds: 30, readyOutboxSeconds: 300, reviewToken: '', reviewTokenFile: '' });
+  assert.equal(DEFAULT_HTTP_PORT, 9464);
+  assert.equal(agentConfig({ ...minimal, http: { port: 0 } }, {}).config.http.port, 0, 'port 0: any free port');
+  rejects({ ...minimal, http: { port: 70000 } }, /invalid http\.port: got 70000, expected a number in \[0, 65535\]/);
+  rejects({ ...minimal, http: { port: 'eighty' } }, /invalid http\.port: got "eighty", expected a number/);
+  rejects({ ...minimal, http: { port: 80.5 } }, /invalid http\.port: got 80\.5, expected a whole number/);
+  rejects({ ...minimal, http: { wedgedSeconds: 0 } }, /invalid http\.wedgedSeconds: got 0, expected a number in \[1, 3600\]/);
+  rejects({ ...minimal, http: { enabled: 'yes' } }, /invalid http\.enabled: got "yes", expected true or false/);
+  rejects({ ...minimal, http: { token: 'x' } }, /invalid http\.token: got "x", expected a known key here: one of enabled, host, port, wedgedSeconds, readyOutboxSeconds, reviewToken, reviewTokenFile/);
+  rejects(minimal, /invalid http\.port \(from DRIFTLINE_HTTP__PORT\): got "x", expected a number/, { DRIFTLINE_HTTP__PORT: 'x' });
+  const env = agentConfig(minimal, { DRIFTLINE_HTTP__HOST: '0.0.0.0', DRIFTLINE_HTTP__REVIEW_TOKEN: 's3cret' });
+  assert.deepEqual([env.config.http.host, env.config.http.reviewToken], ['0.0.0.0', 's3cret']);
+  assert.equal((redact(env.config) as { http: { reviewToken: string } }).http.reviewToken, '(hidden)', 'printed configs hide the token');
 });
 
 test('the YAML file: read, parsed, validated; broken files get a specific error', async () => {

@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { CLI, ROOT, cli, cliWith } from '../helpers/cli.js';
+import { until } from '../helpers/wait.js';
 
 test('driftline agent records telemetry and, on SIGTERM, drains and flushes every frame before exiting 0', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'driftline-agent-'));
   const db = join(dir, 'agent.db');
   const cfg = join(dir, 'agent.yaml');
-  await writeFile(cfg, `store:\n  path: ${db}\n  flushMs: 5000\nlog:\n  level: info\ncameras:\n  - name: synth-a\n    source: { kind: synthetic, width: 320, height: 240, fps: 20, seed: 3 }\n  - name: synth-b\n    source: { kind: synthetic, width: 320, height: 240, fps: 20, seed: 4, schedule: [{ at: 0, gain: 1 }, { at: 2, gain: 0.5 }] }\n`);
+  await writeFile(cfg, `store:\n  path: ${db}\n  flushMs: 5000\nhttp:\n  port: 0\nlog:\n  level: info\ncameras:\n  - name: synth-a\n    source: { kind: synthetic, width: 320, height: 240, fps: 20, seed: 3 }\n  - name: synth-b\n    source: { kind: synthetic, width: 320, height: 240, fps: 20, seed: 4, schedule: [{ at: 0, gain: 1 }, { at: 2, gain: 0.5 }] }\n`);
   const child = spawn(process.execPath, [CLI, 'agent', '--config', cfg], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
   child.stderr.setEncoding('utf8');
@@ -21,6 +22,13 @@ test('driftline agent records telemetry and, on SIGTERM, drains and flushes ever
     assert.ok(Date.now() - t0 < 30_000, `agent did not start:\n${logs}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  // The start-up log names the HTTP listener's address (port 0: a free one), and it answers.
+  const startLine = (): { msg: string; http?: string } | undefined =>
+    logs.slice(0, logs.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; http?: string }).find((l) => l.msg === 'agent started');
+  await until(() => startLine() !== undefined, 10_000, 'the whole start line');
+  const started = startLine();
+  assert.match(started?.http ?? '', /^http:\/\/127\.0\.0\.1:\d+$/, logs);
+  assert.equal((await fetch(`${started!.http}/healthz`)).status, 200);
   await new Promise((r) => setTimeout(r, 2500));
   // flushMs is 5 s: what is in the database at exit was written by the shutdown flush.
   child.kill('SIGTERM');

@@ -17,6 +17,7 @@ test('demo: collector, embedded broker and agent; the drift alert fires for the 
   assert.ok(http, stdout);
   assert.match(stdout, /embedded MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+/);
   assert.match(stdout, /metrics {4}http:\/\/127\.0\.0\.1:\d+\/metrics/);
+  assert.match(stdout, /agent {6}http:\/\/127\.0\.0\.1:\d+\/metrics, \/healthz, \/readyz, \/review/);
   const rows = stdout.split('\n').filter((l) => /^\s+\d+s (line1-stable|line2-drifting)\s+\d+\s+\d+\s+(ok|warn|alert|insufficient)/.test(l));
   const stable = rows.filter((r) => r.includes('line1-stable'));
   const drifting = rows.filter((r) => r.includes('line2-drifting'));

@@ -58,6 +58,7 @@ test('collector and agent: --check and debug logs never show a secret; state fil
   await writeFile(join(dir, 'agent.yaml'), [
     'store: { path: agent-state/agent.db }',
     'review: { maxPerHour: 1000 }',
+    'http: { port: 0 }',
     `mqtt: { url: "mqtt://edge:${SECRETS.url}@127.0.0.1:1883", site: ${site}, device: ${device}, password: ${SECRETS.inline} }`,
     'log: { level: debug }',
     'cameras:',

@@ -56,6 +56,7 @@ test('agent restart after SIGKILL: Last Will marks it offline, seq continues, no
       store: { path: join(dir, 'agent.db') },
       telemetry: { windowSeconds: WINDOW_S },
       mqtt: { url: MACHINE_BROKER, site, device, reconnectMinMs: 100 },
+      http: { port: 0 },
       cameras: [{ name: 'cam', source: { kind: 'synthetic', width: 160, height: 120, fps: 10 } }],
     }),
   );

@@ -59,6 +59,7 @@ test('drift alert reaches Alertmanager for the drifting camera only, and resolve
       telemetry: { windowSeconds: W },
       drift: { cusumH: CUSUM_H, minFrames: MIN_FRAMES },
       mqtt: { url: MACHINE_BROKER, site, device },
+      http: { port: 0 },
       cameras: [
         cam('stable', 3, []),
         // Two windows of nominal light, a fall to half over one window, four windows dim, then back.

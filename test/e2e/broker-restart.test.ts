@@ -44,6 +44,7 @@ test('broker restart: every summary reaches the collector once, in seq order', {
       store: { path: join(dir, 'agent.db') },
       telemetry: { windowSeconds: WINDOW_S },
       mqtt: { url: broker.url, site, device, reconnectMinMs: 100, reconnectMaxMs: 500, drainPerSecond: 200 },
+      http: { port: 0 },
       cameras: CAMERAS.map((name, i) => ({ name, source: { kind: 'synthetic', width: 160, height: 120, fps: 10, seed: i + 1 } })),
     },
     {},

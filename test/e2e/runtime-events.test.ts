@@ -41,6 +41,7 @@ test('provider fallback and model change raise alerts at the collector and on th
     store: { path: store },
     telemetry: { windowSeconds: 1 },
     mqtt: { url: MACHINE_BROKER, site, device },
+    http: { port: 0 },
     cameras: [{ name: 'cam', source: { kind: 'synthetic', width: 160, height: 120, fps: 5 } }],
   };
   const first = await startAgent(agentConfig(raw, {}).config, silentLogger);
@@ -86,6 +87,7 @@ test('a camera at another size than the profile is announced once: comparable at
     store: { path: join(dir, 'agent.db') },
     telemetry: { windowSeconds: 1 },
     mqtt: { url: MACHINE_BROKER, site, device },
+    http: { port: 0 },
     cameras: [
       { name: 'same', source: { kind: 'synthetic', width: 320, height: 240, fps: 2 } },
       { name: 'larger', source: { kind: 'synthetic', width: 640, height: 480, fps: 2 } },

@@ -66,6 +66,7 @@ test(`agent data directory full for ${FULL_S} s: it keeps running, sheds telemet
       telemetry: { windowSeconds: 2 },
       review: { enabled: true, dir: join(disk, 'review'), maxPerHour: 3600 },
       mqtt: { url: broker.url, site, device, reconnectMinMs: 100, reconnectMaxMs: 1000, drainPerSecond: 200 },
+      http: { port: 0 },
       cameras: CAMERAS.map((name, i) => ({ name, source: { kind: 'synthetic', width: 96, height: 72, fps: 6, seed: i + 1 } })),
     }),
   );

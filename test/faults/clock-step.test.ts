@@ -52,6 +52,7 @@ test('agent clock steps inside and beyond the collector skew: windows cut at eac
       telemetry: { windowSeconds: 1 },
       review: { enabled: false },
       mqtt: { url: broker.url, site, device, reconnectMinMs: 100, reconnectMaxMs: 1000, drainPerSecond: 200 },
+      http: { port: 0 },
       cameras: CAMERAS.map((name, i) => ({ name, source: { kind: 'synthetic', width: 96, height: 72, fps: 8, seed: i + 1 } })),
     },
     {},

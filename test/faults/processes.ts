@@ -82,6 +82,7 @@ export async function agentSetup(
       telemetry: { windowSeconds: o.windowSeconds ?? 2 },
       review: { enabled: false },
       mqtt: { url: o.url, site: o.site, device: o.device, reconnectMinMs: 100, reconnectMaxMs: 1000, drainPerSecond: 200, ...o.mqtt },
+      http: { port: 0 },
       ...(o.drift ? { drift: o.drift } : {}),
       cameras: cameras.map((name, i) => ({ name, source: o.sources?.[name] ?? { kind: 'synthetic', width: 96, height: 72, fps: o.fps ?? 2, seed: i + 1 } })),
     }),

@@ -13,9 +13,13 @@ test('outbox: seq per stream survives a reopen; rows come back in order until ac
   let db = openDatabase(f);
   t.after(() => db.close()); // whichever is open when the test ends (closing twice is harmless)
   let o = new Outbox(db, 1000);
+  assert.equal(o.oldestTs(), undefined, 'empty: nothing waits');
+  const before = Date.now();
   assert.deepEqual([o.enqueue('a/summary', row), o.enqueue('a/summary', row), o.enqueue('b/summary', row), o.enqueue('a/event', row)], [1, 2, 1, 1]);
   const first = o.next(0, 10);
   assert.deepEqual(first.map((r) => JSON.parse(r.payload).seq), [1, 2, 1, 1]);
+  const oldest = o.oldestTs()!;
+  assert.ok(oldest >= before && oldest <= Date.now(), 'when the oldest waiting message was stored');
   o.ack(first[0]!.id);
   assert.equal(o.size, 3);
   db.close();
