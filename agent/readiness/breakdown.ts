@@ -5,9 +5,12 @@
  * Why: an average over the evaluation set hides the conditions where the model fails; a line that
  * runs at night or on camera 3 sees exactly those. A flag needs both a material gap and evidence: the
  * group's point estimate is more than `tolerance` (absolute, default 0.05) below the nominal value,
- * the same class's value on the images outside the group, AND the group's Wilson upper bound is below
- * that nominal value. Small groups with a bad point estimate but a wide interval are reported and not
- * flagged.
+ * the same class's value on the images outside the group, AND the two intervals agree: the group's
+ * Wilson upper bound is below the nominal value, and the nominal value's own lower bound is above the
+ * group's estimate. Small groups with a bad point estimate but a wide interval are reported and not
+ * flagged; neither is a large group held against a complement of three detections (on a set that is
+ * mostly dark, "nominal light" is not worse because the dark images' few detections happened to be
+ * right).
  *
  * Grouping: a column whose values are all numbers and take more than 6 distinct values is cut into at
  * most 4 quantile bins (cuts at the sorted values of rank ⌊m·k/4⌋, equal cuts merged), labelled by the
@@ -47,6 +50,8 @@ export interface RateStat {
   readonly interval: Interval;
   /** The same rate over the images outside the group (NaN when undefined there). */
   readonly nominal: number;
+  /** Its Wilson interval. */
+  readonly nominalInterval: Interval;
 }
 
 export interface GroupClassStats {
@@ -210,6 +215,7 @@ function classStats(c: number, inside: Int32Array, total: Int32Array, z: number)
     value: n > 0 ? k / n : Number.NaN,
     interval: wilson(k, n, z),
     nominal: on > 0 ? ok / on : Number.NaN,
+    nominalInterval: wilson(ok, on, z),
   });
   return { classId: c, groundTruth: gt, tp, fp, precision: stat(tp, tp + fp, otp, otp + ofp), recall: stat(tp, gt, otp, ogt) };
 }
@@ -219,7 +225,7 @@ function flagsFor(g: ConditionGroup, cs: GroupClassStats, tolerance: number): Br
   for (const metric of ['precision', 'recall'] as const) {
     const s = cs[metric];
     // NaN on either side compares false: a group or complement without data is never flagged.
-    if (s.value < s.nominal - tolerance && s.interval.hi < s.nominal) {
+    if (s.value < s.nominal - tolerance && s.interval.hi < s.nominal && s.nominalInterval.lo > s.value) {
       out.push({ column: g.column, value: g.value, classId: cs.classId, metric, estimate: s.value, nominal: s.nominal, interval: s.interval, images: g.images });
     }
   }

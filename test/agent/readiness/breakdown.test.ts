@@ -68,6 +68,20 @@ test('breakdown: a small group below nominal whose interval reaches it is report
   assert.deepEqual(breakdown(big, 1, { thresholds: [0.5], tolerance: 0.45 }).flags, []);
 });
 
+test('breakdown: a large group is not flagged against a complement of a few lucky detections; it is against a large one', () => {
+  // 100 nominal images, 80 found (0.8, Wilson hi 0.867); 3 dark images, all 3 found: 0.8 is 0.2 under
+  // 1 and its upper bound is too, but 3/3 has Wilson lo 0.438, below 0.8: no evidence nominal is worse.
+  const few = [...Array.from({ length: 100 }, (_, i) => image({ light: 'nominal' }, i < 80)), ...Array.from({ length: 3 }, () => image({ light: 'dark' }, true))];
+  const r = breakdown(few, 1, { thresholds: [0.5] });
+  const nominal = r.columns[0]!.groups.find((g) => g.value === 'nominal')!.classes[0]!.recall;
+  assert.deepEqual([nominal.value, nominal.nominal], [0.8, 1]);
+  close(nominal.nominalInterval.lo, 0.4385030, 1e-6, 'Wilson lo of 3/3');
+  assert.deepEqual(r.flags, []);
+  // 100 found of 100 elsewhere (Wilson lo 0.963): the same 0.8 is flagged.
+  const many = [...Array.from({ length: 100 }, (_, i) => image({ light: 'nominal' }, i < 80)), ...Array.from({ length: 100 }, () => image({ light: 'bright' }, true))];
+  assert.deepEqual(breakdown(many, 1, { thresholds: [0.5] }).flags.map((f) => [f.value, f.metric, f.estimate, f.nominal]), [['nominal', 'recall', 0.8, 1]]);
+});
+
 test('breakdown: false alarms on one camera flag its precision; low-gain bins flag recall', () => {
   // c3: 30 hits and 15 strays → precision 30/45 = 0.667 against 60/60 = 1 elsewhere; Wilson hi < 1.
   const cams = Array.from({ length: 90 }, (_, i) => image({ camera: `c${1 + Math.floor(i / 30)}` }, true, i >= 60 && i < 75));
