@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { calibrate, DEFAULT_CALIBRATION_WINDOWS, DEFAULT_REPLICATES } from '../agent/drift/calibrate.js';
-import { ProfileBuilder, profilePathFor, type OperatingPoint } from '../agent/drift/profile.js';
+import { pointOptions, ProfileBuilder, profilePathFor, type OperatingPoint } from '../agent/drift/profile.js';
 import { Detector } from '../agent/infer/detector.js';
 import { loadModel } from '../agent/infer/model.js';
 import { MAX_FIT_SAMPLES, OodReferenceBuilder } from '../agent/ood/reference-builder.js';
@@ -129,9 +129,7 @@ export async function run(argv: string[]): Promise<number> {
     classPriority: typeof values['class-priority'] === 'string' ? values['class-priority'].split(',').map((s) => s.trim()).filter(Boolean) : [],
   };
   const detector = await Detector.open(model, {
-    conf: operatingPoint.conf,
-    classConf: operatingPoint.classConf,
-    ...(operatingPoint.agnostic ? { agnostic: true, agnosticIou: operatingPoint.agnosticIou, classPriority: operatingPoint.classPriority } : {}),
+    ...pointOptions(operatingPoint),
     candidateFloor: numberFlag('floor', values.floor, 0.05, 0, 1),
     embedding: embedding !== undefined,
     resize: resize as ResizeMode,

@@ -9,7 +9,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agentConfig, DEFAULT_HTTP_PORT } from '../agent/config.js';
+import { agentConfig, DEFAULT_HTTP_PORT, SHIPPED_MODEL } from '../agent/config.js';
+import { countedAt, pointConfig, profilePathFor, readProfile } from '../agent/drift/profile.js';
 import { startAgent } from '../agent/main.js';
 import { collectorConfig } from '../collector/config.js';
 import { startCollector } from '../collector/main.js';
@@ -109,11 +110,14 @@ export async function run(argv: string[]): Promise<number> {
   const camera = (name: string, seed: number, schedule: object[]): object => ({ name, source: { kind: 'synthetic', width: 320, height: 240, fps, seed, schedule } });
   // The agent's port is known before it starts: its birth message tells the collector where its
   // review frames are (mqtt.reviewUrl), for the links in the alert's evidence.
+  // The shipped model at the operating point its profile was counted at (the model card's
+  // recommended thresholds and suppression): windows then differ from the profile only by drift.
+  const operatingPoint = pointConfig(countedAt(await readProfile(profilePathFor(SHIPPED_MODEL))));
   const startDemoAgent = (port: number): ReturnType<typeof startAgent> =>
     startAgent(
       agentConfig(
         {
-          model: { providers },
+          model: { providers, ...operatingPoint },
           // A demo's store is small: a small free-space floor keeps its disk-full reserve file at 1 MiB.
           store: { path: join(data, 'agent.db'), minFreeBytes: 2 << 20 },
           telemetry: { windowSeconds: window },

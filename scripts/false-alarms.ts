@@ -6,7 +6,10 @@
  *    (runSequence: FrameStats + DetectionStats, as `driftline baseline --synthetic` does). Each run's
  *    per-frame series (every PROFILE_FEATURES value, class counts, confidence histograms: what
  *    CameraDrift.add takes) is cached under .tmp/false-alarms/, keyed by the model's sha256, the seed,
- *    the frame count and the size, so a re-run re-windows the same frames without rendering them.
+ *    the frame count, the size and the operating point, so a re-run re-windows the same frames
+ *    without rendering them. Detections are kept at the operating point the profile records
+ *    (`baseline --class-conf/--agnostic/--class-priority`: the thresholds and suppression its counts
+ *    were taken at, as the agent must run with them); a profile without one: conf 0.25, class-aware.
  * 2. Re-window: for each window length L and seed, `--windows` (default 2000) contiguous windows at
  *    evenly spaced (sliding) start offsets, each fed frame by frame through a fresh CameraDrift with
  *    the shipped profile and a Judge set as the agent sets it (windowSeconds = L / fps, warn every
@@ -32,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CameraDrift } from '../agent/drift/camera-drift.js';
 import { Judge } from '../agent/drift/judge.js';
-import { PROFILE_FEATURES, readProfile, type Profile } from '../agent/drift/profile.js';
+import { countedAt, DEFAULT_OPERATING_POINT, pointOptions, PROFILE_FEATURES, readProfile, type Profile } from '../agent/drift/profile.js';
 import { ScoringReference } from '../agent/drift/scores.js';
 import { Detector } from '../agent/infer/detector.js';
 import { loadModel } from '../agent/infer/model.js';
@@ -126,7 +129,11 @@ interface Series {
 
 /** The profile's detection-level OOD reference decides each frame's oodDetections: its hash is part of a series' name. */
 const oodKey = (p: Profile): string => (p.detectionOod ? `-ood${createHash('sha256').update(JSON.stringify(p.detectionOod)).digest('hex').slice(0, 8)}` : '');
-const cacheName = (sha256: string, seed: number): string => join(CACHE, `${sha256.slice(0, 16)}${oodKey(profile)}-seed${seed}-f${frames}-${width}x${height}`);
+/** The operating point the profile was counted at. */
+const point = countedAt(profile);
+/** Another operating point keeps other detections: its hash is part of a series' name too (none for the default). */
+const pointKey = (): string => (JSON.stringify(point) !== JSON.stringify(DEFAULT_OPERATING_POINT) ? `-op${createHash('sha256').update(JSON.stringify(point)).digest('hex').slice(0, 8)}` : '');
+const cacheName = (sha256: string, seed: number): string => join(CACHE, `${sha256.slice(0, 16)}${oodKey(profile)}${pointKey()}-seed${seed}-f${frames}-${width}x${height}`);
 
 async function readSeries(base: string, sha256: string, seed: number, sources: string): Promise<Series | undefined> {
   if (!existsSync(`${base}.json`) || !existsSync(`${base}.bin`)) return undefined;
@@ -207,10 +214,11 @@ async function loadAll(): Promise<Series[]> {
         continue;
       }
       if (!detector) {
-        // As `driftline baseline` opens it: the same operating threshold and candidate floor.
+        // As `driftline baseline` opened it: the operating point the profile's counts were taken at
+        // (thresholds and suppression) and the same candidate floor ...
         const model = await loadModel(modelPath, { providers: ['cpu'], intraOpThreads: 1 });
         // ... and scoring each detection against the profile's detection-level OOD reference, as the agent does.
-        detector = await Detector.open(model, { conf: 0.25, candidateFloor: 0.05, ...(profile.detectionOod ? { detectionOod: profile.detectionOod } : {}) });
+        detector = await Detector.open(model, { ...pointOptions(point), candidateFloor: 0.05, ...(profile.detectionOod ? { detectionOod: profile.detectionOod } : {}) });
       }
       log(`seed ${seed}: rendering ${frames} frames at ${width}x${height}`);
       out.push(await render(detector, sha256, seed, sources));

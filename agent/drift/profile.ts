@@ -249,6 +249,22 @@ export interface OperatingPoint {
   readonly classPriority: readonly string[];
 }
 
+/** Where a profile that predates the record was counted: the agent's default model section. */
+export const DEFAULT_OPERATING_POINT: OperatingPoint = Object.freeze({ conf: 0.25, classConf: Object.freeze({}), agnostic: false, agnosticIou: 0.7, classPriority: Object.freeze([]) });
+
+/** The operating point a profile's counts were taken at, which a detector compared with it should run at. */
+export const countedAt = (profile: Profile): OperatingPoint => profile.data.operatingPoint ?? DEFAULT_OPERATING_POINT;
+
+/** An operating point as the Detector's options (agnostic settings only where it is agnostic). */
+export function pointOptions(p: OperatingPoint): { conf: number; classConf: Readonly<Record<string, number>>; agnostic?: true; agnosticIou?: number; classPriority?: readonly string[] } {
+  return { conf: p.conf, classConf: p.classConf, ...(p.agnostic ? { agnostic: true as const, agnosticIou: p.agnosticIou, classPriority: p.classPriority } : {}) };
+}
+
+/** An operating point as the agent config's model keys (the demo runs at its shipped profile's point). */
+export function pointConfig(p: OperatingPoint): { conf: number; classConf: Record<string, number>; agnosticNms: boolean; agnosticIou: number; classPriority: string[] } {
+  return { conf: p.conf, classConf: { ...p.classConf }, agnosticNms: p.agnostic, agnosticIou: p.agnosticIou, classPriority: [...p.classPriority] };
+}
+
 /** Writes an operating point as `key=value` words, for messages. */
 function describePoint(p: OperatingPoint): string {
   const cc = Object.entries(p.classConf).map(([k, v]) => `${k}=${v}`).join(',');

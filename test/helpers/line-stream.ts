@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Profile } from '../../agent/drift/profile.js';
+import { countedAt, pointOptions, type Profile } from '../../agent/drift/profile.js';
 import { Detector } from '../../agent/infer/detector.js';
 import { loadModel } from '../../agent/infer/model.js';
 import { runSequence, type FrameTelemetry } from '../../agent/pipeline/sequence.js';
@@ -18,13 +18,15 @@ import { MODEL, ROOT } from './cli.js';
 let detector: Promise<Detector> | undefined;
 
 /**
- * The shipped model, scoring each detection against the shipped profile's detection-level OOD
- * reference, as the agent does when its profile has one.
+ * The shipped model at the operating point the shipped profile was counted at, scoring each
+ * detection against the profile's detection-level OOD reference, as the agent does when its profile
+ * has one.
  */
 export function lineDetector(): Promise<Detector> {
   detector ??= Promise.all([loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 }), readFile(join(ROOT, 'models', 'line-detector.profile.json'), 'utf8')]).then(([m, text]) => {
-    const { detectionOod } = JSON.parse(text) as Profile;
-    return Detector.open(m, { candidateFloor: 0.05, ...(detectionOod ? { detectionOod } : {}) });
+    const profile = JSON.parse(text) as Profile;
+    const { detectionOod } = profile;
+    return Detector.open(m, { ...pointOptions(countedAt(profile)), candidateFloor: 0.05, ...(detectionOod ? { detectionOod } : {}) });
   });
   return detector;
 }

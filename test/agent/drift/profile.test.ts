@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { binOf, ProfileBuilder, PROFILE_FEATURES, quantileEdges, resizeMismatch } from '../../../agent/drift/profile.js';
+import { binOf, countedAt, DEFAULT_OPERATING_POINT, operatingPointMismatch, pointConfig, ProfileBuilder, PROFILE_FEATURES, quantileEdges, resizeMismatch } from '../../../agent/drift/profile.js';
 import { CONF_BINS } from '../../../agent/telemetry/detection-stats.js';
 
 test('quantile edges: min, inner quantiles, max; repeated values collapse', () => {
@@ -61,6 +61,23 @@ test('the shipped profile belongs to the shipped model (a retrain without a new 
   const defects = p.classMix.scratch! + p.classMix.missing_notch!;
   const parts = Object.values(p.classMix).reduce((a, b) => a + b, 0);
   assert.ok(defects / parts < 0.06, `the reference class mix is production-like (${(defects / parts).toFixed(3)} defects)`);
+});
+
+test('the example config runs the shipped model at the operating point its profile was counted at (the model card recommends it)', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { agentConfig, loadAgentConfig } = await import('../../../agent/config.js');
+  const root = new URL('../../../', import.meta.url);
+  const p = JSON.parse(await readFile(new URL('models/line-detector.profile.json', root), 'utf8')) as import('../../../agent/drift/profile.js').Profile;
+  const made = p.data.operatingPoint;
+  assert.ok(made, 'the shipped profile records its operating point');
+  assert.equal(made.agnostic, true, 'one part, one answer');
+  const m = loadAgentConfig(new URL('deploy/agent.example.yaml', root).pathname, {}).config.model;
+  const point = { conf: m.conf, classConf: m.classConf, agnostic: m.agnosticNms, agnosticIou: m.agnosticIou, classPriority: m.classPriority };
+  assert.equal(operatingPointMismatch(p, point), undefined);
+  assert.deepEqual(pointConfig(countedAt(p)), { conf: m.conf, classConf: m.classConf, agnosticNms: m.agnosticNms, agnosticIou: m.agnosticIou, classPriority: m.classPriority });
+  // The agent's defaults are the point a profile without a record was counted at.
+  const defaults = agentConfig({ cameras: [{ name: 'c', source: { kind: 'synthetic' } }] }, {}).config.model;
+  assert.deepEqual(pointConfig(DEFAULT_OPERATING_POINT), { conf: defaults.conf, classConf: defaults.classConf, agnosticNms: defaults.agnosticNms, agnosticIou: defaults.agnosticIou, classPriority: defaults.classPriority });
 });
 
 test('an agent resizing otherwise than the profile was made is told what to set; a match, or an old profile without the record, says nothing', () => {
