@@ -41,22 +41,10 @@ export function sizeFlag(name: string, raw: unknown, def: [number, number]): [nu
   return [Number(m[1]), Number(m[2])];
 }
 
-/** A progress line on a TTY, a line every 10% otherwise; goes to stderr so stdout stays data. */
+/** One job's progress: `progressBar` with a single stage named `label` (a bar and an ETA on a TTY, a line every 10% otherwise). */
 export function progress(label: string): (done: number, total: number) => void {
-  let lastDecile = -1;
-  const tty = process.stderr.isTTY;
-  return (done, total) => {
-    const pct = total === 0 ? 100 : Math.floor((done / total) * 100);
-    if (tty) {
-      process.stderr.write(`\r${label} ${done}/${total} (${pct}%)${done === total ? '\n' : ''}`);
-      return;
-    }
-    const decile = Math.floor(pct / 10);
-    if (decile !== lastDecile) {
-      lastDecile = decile;
-      process.stderr.write(`${label} ${done}/${total} (${pct}%)\n`);
-    }
-  };
+  const bar = progressBar();
+  return (done, total) => bar(label, done, total);
 }
 
 /** --providers a,b,c: validated provider names, or the default order (tensorrt, cuda, cpu). */

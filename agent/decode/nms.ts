@@ -100,14 +100,18 @@ export class Nms {
       if (this.alive[a] === 0) continue;
       const i = order[a]!;
       this.emit(cand, i, out);
-      if (skipSuppression) continue;
-      const cls = cand.classes[i]!;
-      for (let z = a + 1; z < m; z++) {
-        if (this.alive[z] === 0) continue;
-        const j = order[z]!;
-        if (cand.classes[j] !== cls) continue;
-        if (iouAt(cand.boxes, i, cand.boxes, j) > o.iou) this.alive[z] = 0;
-      }
+      if (!skipSuppression) this.suppressSameClass(cand, a, m, o.iou);
+    }
+  }
+
+  /** The greedy class-aware step: the survivor at position `a` of `order` suppresses the lower-scored boxes of its class that overlap it by more than `iou`. */
+  private suppressSameClass(cand: BoxSet, a: number, m: number, iou: number): void {
+    const i = this.order[a]!;
+    const cls = cand.classes[i]!;
+    for (let z = a + 1; z < m; z++) {
+      if (this.alive[z] === 0) continue;
+      const j = this.order[z]!;
+      if (cand.classes[j] === cls && iouAt(cand.boxes, i, cand.boxes, j) > iou) this.alive[z] = 0;
     }
   }
 
@@ -127,18 +131,7 @@ export class Nms {
     const order = this.order;
     const alive = this.alive;
     const classes = cand.classes;
-    if (!skipSuppression) {
-      for (let a = 0; a < m; a++) {
-        if (alive[a] === 0) continue;
-        const i = order[a]!;
-        const cls = classes[i]!;
-        for (let z = a + 1; z < m; z++) {
-          if (alive[z] === 0) continue;
-          const j = order[z]!;
-          if (classes[j] === cls && iouAt(cand.boxes, i, cand.boxes, j) > o.iou) alive[z] = 0;
-        }
-      }
-    }
+    if (!skipSuppression) for (let a = 0; a < m; a++) if (alive[a] === 1) this.suppressSameClass(cand, a, m, o.iou);
     const rank = this.rank;
     let k = 0;
     for (let a = 0; a < m; a++) if (alive[a] === 1) rank[k++] = a;
