@@ -163,7 +163,7 @@ ${r.ood.corruptions.map((c) => `| ${c.corruption} | ${c.severity} | ${c.setting}
 
 ## Out of distribution: the held-out \`burn\` defect
 
-${h ? `${h.objects} burnt parts (seed ${BURN_SEED}, half of all parts burnt). The model has no class for them. ${h.silent} (${f3(h.silentRate)}, 95% CI ${ci(h.silentRateCi)}) were claimed confidently as ${Object.entries(h.claimedAs).map(([k, v]) => `\`${k}\` ×${v}`).join(', ') || 'nothing'}: the model fails **${h.verdict}** on them. Mean best score on a burnt part: ${f3(h.meanBestScore)}. This is why Driftline scores each detection against its class's reference detections (detection-level OOD on \`embed0\` and the box's colours: AUROC 0.997 for burnt parts against known defects, docs/drift.md) instead of trusting confidence.` : 'Not measured.'}
+${h ? `${h.objects} burnt parts (seed ${BURN_SEED}, half of all parts burnt). The model has no class for them. ${h.silent} (${f3(h.silentRate)}, 95% CI ${ci(h.silentRateCi)}) were claimed confidently as ${Object.entries(h.claimedAs).map(([k, v]) => `\`${k}\` ×${v}`).join(', ') || 'nothing'}: the model fails **${h.verdict}** on them. Mean best score on a burnt part: ${f3(h.meanBestScore)}. This is why Driftline scores each detection against its class's reference detections (detection-level OOD on \`embed0\` and the box's colours: AUROC 0.995 for burnt parts against known defects, docs/drift.md) instead of trusting confidence.` : 'Not measured.'}
 
 ## Latency
 
