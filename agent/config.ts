@@ -10,7 +10,8 @@ import { MQTT_TLS_SCHEMA, type MqttTlsConfig } from '../lib/mqtt-options.js';
 import { readConfigFile } from '../lib/config-file.js';
 import { applyEnv, check, configError, problem, type Ctx, type Schema } from '../lib/schema.js';
 import { SEGMENT } from '../protocol/topics.js';
-import { KNOWN_PROVIDERS } from './infer/providers.js';
+import { KNOWN_PROVIDERS, PROVIDER_CHOICES, type ProviderChoice, type ProviderName } from './infer/providers.js';
+import type { TensorrtOptions } from './infer/tensorrt-env.js';
 import { RESIZE_MODES } from './preprocess/letterbox.js';
 import { CONDITION_KEYS } from './synth/conditions.js';
 
@@ -110,7 +111,17 @@ export const AGENT_SCHEMA: Schema = {
     doc: 'the detector and how it runs',
     fields: {
       path: { kind: 'string', default: SHIPPED_MODEL, path: true, doc: 'ONNX model file (default: the shipped line detector)' },
-      providers: { kind: 'list', of: 'string', oneOf: KNOWN_PROVIDERS, nonEmpty: true, default: ['tensorrt', 'cuda', 'cpu'], doc: 'execution providers, tried in order' },
+      providers: { kind: 'list', of: 'string', oneOf: PROVIDER_CHOICES, nonEmpty: true, default: ['auto'], doc: 'execution providers, tried in order; auto (alone): those this platform has, best first (tensorrt, cuda, cpu), with no warning for the ones it lacks' },
+      requireProvider: { kind: 'string', oneOf: ['', ...KNOWN_PROVIDERS], default: '', doc: 'the provider this device must run on: running on any other raises the provider-fallback alert; empty: none required (a provider this device ran on before and that now fails still raises it)' },
+      tensorrt: {
+        kind: 'object',
+        doc: 'TensorRT settings, set as ORT_TENSORRT_* environment variables before the session is created (onnxruntime-node gives the provider no options object)',
+        fields: {
+          cacheDir: { kind: 'string', default: '', path: true, doc: 'engine cache folder (a folder per model sha256 inside, so a new model never loads a stale engine); empty: tensorrt-cache/ beside store.path, the state directory' },
+          fp16: { kind: 'boolean', default: true, doc: 'let TensorRT build FP16 kernels' },
+          workspaceBytes: { kind: 'number', integer: true, min: 1048576, max: 1099511627776, default: 1073741824, doc: 'TensorRT builder workspace, bytes' },
+        },
+      },
       threads: { kind: 'number', integer: true, min: 0, max: 256, default: 1, doc: 'ONNX Runtime intra-op threads; 0 = one per core' },
       inferenceThread: { kind: 'string', oneOf: ['auto', 'worker', 'main'], default: 'auto', doc: 'where inference runs; auto = a worker thread when a core is free' },
       conf: { kind: 'number', min: 0, max: 1, default: 0.25, doc: 'operating confidence threshold' },
@@ -250,7 +261,9 @@ export interface SyntheticSourceConfig {
 export interface AgentConfig {
   readonly model: {
     path: string;
-    providers: readonly (typeof KNOWN_PROVIDERS)[number][];
+    providers: readonly ProviderChoice[];
+    requireProvider: '' | ProviderName;
+    tensorrt: TensorrtOptions;
     threads: number;
     inferenceThread: 'auto' | 'worker' | 'main';
     conf: number;
@@ -295,6 +308,10 @@ export function agentConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, 
   const copy = structuredClone(raw ?? {}) as Record<string, unknown>;
   const envUsed = typeof copy === 'object' && !Array.isArray(copy) ? applyEnv(AGENT_SCHEMA, copy, env, 'DRIFTLINE', ctx) : [];
   const config = check(AGENT_SCHEMA, copy, '', ctx) as unknown as AgentConfig;
+  const providers = config.model?.providers ?? [];
+  if (providers.includes('auto') && providers.length > 1) problem(ctx, 'model.providers', providers, 'auto alone, or a list of providers in the order to try');
+  const required = config.model?.requireProvider;
+  if (required && !providers.includes('auto') && !(providers as readonly string[]).includes(required)) problem(ctx, 'model.requireProvider', required, `a provider in model.providers (${providers.join(', ')}), or auto there`);
   const names = new Set<string>();
   (config.cameras ?? []).forEach((c, i) => {
     if (!c?.name) return;

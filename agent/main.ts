@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
+import type { Registry } from 'prom-client';
 import { basename } from 'node:path';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { driftlineError } from '../lib/errors.js';
@@ -25,7 +26,9 @@ import type { HttpAddress } from './http/server.js';
 import { startAgentHttp } from './http/start.js';
 import { Detector } from './infer/detector.js';
 import { loadModel, type LoadedModel } from './infer/model.js';
+import { providerFallback, type ProviderFallback } from './infer/provider-fallback.js';
 import type { DetectionOodReference } from './ood/detection-ood.js';
+import { describeWedged, pipelineWedged, type Wedged } from './pipeline/liveness.js';
 import { Pipeline, type CameraCounters } from './pipeline/pipeline.js';
 import { DeviceLink } from './publish/link.js';
 import { wireStatus } from './publish/messages.js';
@@ -55,6 +58,10 @@ export interface RunningAgent {
   readonly link: DeviceLink | undefined;
   /** Where the HTTP listener is bound (the real port when http.port is 0); undefined when http.enabled is false. */
   readonly http: HttpAddress | undefined;
+  /** What /metrics serves (the benchmark times it without HTTP); undefined when http.enabled is false. */
+  readonly metrics: Registry | undefined;
+  /** The liveness check behind /healthz, for the systemd watchdog: the wedged cameras (none: alive) and a sentence. */
+  liveness(): { readonly wedged: readonly Wedged[]; readonly message: string };
   stop(): Promise<readonly CameraCounters[]>;
 }
 
@@ -141,7 +148,12 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
   const reviewToken = config.http.enabled ? secret(config.http.reviewToken, config.http.reviewTokenFile, 'http.reviewTokenFile') : '';
   const mqttClient = config.mqtt.url ? clientOptions(config.mqtt, 'mqtt', config.mqtt.clientId || `driftline-agent-${config.mqtt.site}-${config.mqtt.device || HOST_DEVICE}`) : undefined;
   const sources = config.cameras.map((c) => buildSource(c.name, c.source, clock));
-  const model = await loadModel(config.model.path, { providers: config.model.providers, intraOpThreads: config.model.threads, log });
+  const model = await loadModel(config.model.path, {
+    providers: config.model.providers,
+    intraOpThreads: config.model.threads,
+    tensorrt: { options: config.model.tensorrt, storePath: config.store.path },
+    log,
+  });
   const detector = await Detector.open(model, {
     conf: config.model.conf,
     iou: config.model.iou,
@@ -290,7 +302,8 @@ async function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sou
       })
     : undefined;
   reviewBox.sampler = review;
-  const link = mqttClient ? openLink(config, mqttClient, db, model, log, clock, (e) => storage.writeFailed(e)) : undefined;
+  const fallback = decideFallback(config, db, model, log);
+  const link = mqttClient ? openLink(config, mqttClient, db, model, fallback, log, clock, (e) => storage.writeFailed(e)) : undefined;
   const steps = new Map<string, { lastEventMono: number; unreported: number }>();
   const reviewInWindow = db.prepare('SELECT file, ts, reason FROM review_samples WHERE camera_id = ? AND ts >= ? AND ts <= ? ORDER BY ts LIMIT 64');
   const reference = drift ? Object.fromEntries(Object.entries(drift.profile.features).map(([k, f]) => [k, { mean: f.mean, std: f.std }])) : undefined;
@@ -321,10 +334,11 @@ async function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sou
     ...(review ? { review } : {}),
     uncertainty: { uncertainBelow: config.drift.uncertainBelow, rivalMin: config.drift.rivalMin },
     onWindow: (camera, w, result, losses) => {
-      windows.record(camera, w.endTs, wireStatus(result), result && drift ? familyScores(result, drift.judge) : {}, result?.rates);
+      const families = result && drift ? familyScores(result, drift.judge) : {};
+      windows.record(camera, w.endTs, wireStatus(result), families, result?.rates);
       if (link) {
         const review = reviewInWindow.all([losses.cameraId, w.startTs, w.endTs]) as { file: string; ts: number; reason: string }[];
-        link.summary({ camera, window: w, dropped: losses.dropped, errors: losses.errors, drift: result, ...(reference ? { reference } : {}), review });
+        link.summary({ camera, window: w, dropped: losses.dropped, errors: losses.errors, drift: result, familyScores: families, ...(reference ? { reference } : {}), review });
       }
       if (!result) return;
       const fields = { camera, frames: w.frames, severity: result.severity, drivers: result.drivers.slice(0, 3).map((d) => `${d.key}=${d.value.toPrecision(3)}`) };
@@ -338,14 +352,14 @@ async function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sou
   // with nothing sent and nothing left running.
   let http: Awaited<ReturnType<typeof startAgentHttp>> | undefined;
   try {
-    http = config.http.enabled ? await startAgentHttp(config, log, { version: VERSION, pipeline, detector, model, db, link, review, sources, windows, clock, reviewToken }) : undefined;
+    http = config.http.enabled ? await startAgentHttp(config, log, { version: VERSION, pipeline, detector, model, fallback, db, link, review, sources, windows, clock, reviewToken }) : undefined;
   } catch (e) {
     clearInterval(retentionTimer);
     writer.close();
     throw e;
   }
   if (link) {
-    announceRuntime(config, db, model, link);
+    announceRuntime(config, db, model, fallback, link);
     if (drift) announceGeometry(config, db, drift.profile, link, log);
     link.start();
   }
@@ -359,6 +373,12 @@ async function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sou
     inferenceThread: detector.inferenceThread,
     link,
     http: http?.address,
+    metrics: http?.metrics,
+    liveness() {
+      const boundMs = config.http.wedgedSeconds * 1000;
+      const wedged = pipelineWedged(pipeline.progress, clock.monotonic(), boundMs);
+      return { wedged, message: wedged.length ? describeWedged(wedged, boundMs) : '' };
+    },
     async stop() {
       // The listener first: nothing reads the store while it is being closed.
       await http?.app.close();
@@ -375,7 +395,7 @@ async function startPipeline(config: AgentConfig, log: Logger, { mqttClient, sou
 
 type Model = Awaited<ReturnType<typeof loadModel>>;
 
-function openLink(config: AgentConfig, client: IClientOptions, db: ReturnType<typeof openDatabase>, model: Model, log: Logger, clock: Clock, onWriteFailed: (e: unknown) => boolean): DeviceLink {
+function openLink(config: AgentConfig, client: IClientOptions, db: ReturnType<typeof openDatabase>, model: Model, fallback: ProviderFallback | undefined, log: Logger, clock: Clock, onWriteFailed: (e: unknown) => boolean): DeviceLink {
   const m = config.mqtt;
   const device = m.device || HOST_DEVICE;
   const identity = {
@@ -384,7 +404,8 @@ function openLink(config: AgentConfig, client: IClientOptions, db: ReturnType<ty
     version: VERSION,
     model: { name: basename(model.file), sha256: model.sha256 },
     provider: model.provider,
-    providers: [...config.model.providers],
+    providers: [...model.providers],
+    fallbackFrom: fallback?.from ?? '',
     cameras: config.cameras.map((c) => c.name),
     windowSeconds: config.telemetry.windowSeconds,
     ...(m.reviewUrl ? { reviewUrl: m.reviewUrl } : {}),
@@ -438,15 +459,28 @@ function announceGeometry(config: AgentConfig, db: ReturnType<typeof openDatabas
 }
 
 /**
+ * Whether this device runs on a worse provider than it should (agent/infer/provider-fallback.ts),
+ * remembering the best provider it has run on in its store. Logged once here; the birth message,
+ * an event and /metrics carry it.
+ */
+function decideFallback(config: AgentConfig, db: ReturnType<typeof openDatabase>, model: Model, log: Logger): ProviderFallback | undefined {
+  const row = db.prepare("SELECT value FROM agent_meta WHERE key = 'provider_best'").get([]) as { value: string } | undefined;
+  const { fallback, remember } = providerFallback(model.provider, model.providers, config.model.requireProvider, row?.value);
+  db.prepare("INSERT INTO agent_meta (key, value) VALUES ('provider_best', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run([remember]);
+  if (fallback) log.warn({ provider: model.provider, expected: fallback.from, reason: fallback.reason }, `running on ${model.provider}, not ${fallback.from} (${fallback.reason === 'required' ? 'model.requireProvider' : 'the provider this device ran on before'})`);
+  return fallback;
+}
+
+/**
  * Events every camera's consumers must hear at start-up: the preferred execution provider was not
  * available, or the model differs from the one this agent ran last time (remembered in the store).
  */
-function announceRuntime(config: AgentConfig, db: ReturnType<typeof openDatabase>, model: Model, link: DeviceLink): void {
+function announceRuntime(config: AgentConfig, db: ReturnType<typeof openDatabase>, model: Model, fallback: ProviderFallback | undefined, link: DeviceLink): void {
   const cameras = config.cameras.map((c) => c.name);
-  const preferred = config.model.providers[0];
-  if (model.provider !== preferred) {
+  if (fallback) {
     const attempts = model.attempts.map((a) => ({ provider: a.provider, ok: a.ok, ...(a.reason ? { reason: a.reason.slice(0, 200) } : {}) }));
-    for (const c of cameras) link.event(c, 'providerFallback', `execution provider ${preferred} unavailable: running on ${model.provider}`, { preferred, provider: model.provider, attempts });
+    const why = fallback.reason === 'required' ? 'required by model.requireProvider' : 'this device ran on it before';
+    for (const c of cameras) link.event(c, 'providerFallback', `execution provider ${fallback.from} (${why}) unavailable: running on ${model.provider}`, { preferred: fallback.from, provider: model.provider, reason: fallback.reason, attempts });
   }
   const prev = db.prepare("SELECT value FROM agent_meta WHERE key = 'model_sha256'").get([]) as { value: string } | undefined;
   if (prev && prev.value !== model.sha256) {

@@ -1,6 +1,6 @@
 /** Small helpers shared by the CLI commands: typed flag parsing with specific usage errors. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { checkProviders, DEFAULT_PROVIDERS, type ProviderName } from '../agent/infer/providers.js';
+import { checkProviders, DEFAULT_PROVIDERS, type ProviderChoice } from '../agent/infer/providers.js';
 import { driftlineError } from '../lib/errors.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
@@ -47,8 +47,8 @@ export function progress(label: string): (done: number, total: number) => void {
   return (done, total) => bar(label, done, total);
 }
 
-/** --providers a,b,c: validated provider names, or the default order (tensorrt, cuda, cpu). */
-export function providersFlag(raw: unknown): ProviderName[] {
+/** --providers a,b,c: validated provider names, or auto (the default: what this platform has, best first). */
+export function providersFlag(raw: unknown): ProviderChoice[] {
   return checkProviders(typeof raw === 'string' ? raw.split(',') : DEFAULT_PROVIDERS);
 }
 

@@ -60,7 +60,7 @@ Options:
                    profile records this operating point; an agent running at another one warns
   --floor F        candidates above this feed the confidence histograms (default 0.05)
   --describe TEXT  how the data was collected or made, recorded in the profile's provenance
-  --providers LIST execution providers (default tensorrt,cuda,cpu)
+  --providers LIST execution providers to try in order, or auto (default: what this platform has, best first)
   --resize MODE    letterbox resampling, as the agent's model.resize: auto (default), bilinear or
                    sharp; recorded in the profile, and an agent configured otherwise warns at start
 `;

@@ -22,7 +22,7 @@ Options:
   --iou F               NMS IoU threshold (default 0.45)
   --max-det N           maximum detections per image (default 300)
   --class-conf N=F,...  per-class thresholds by class name, e.g. scratch=0.4,burn=0.5
-  --providers LIST      execution providers to try in order (default tensorrt,cuda,cpu)
+  --providers LIST      execution providers to try in order, or auto (default: what this platform has, best first)
   --threads N           intra-op threads (default 0: one per core)
   --layout L            force the output layout: ${LAYOUTS.join(', ')}
   --info                print the model's details and exit, with the OOD mode that applies:

@@ -7,7 +7,8 @@ import { LOG_SECTION, type LogFormat } from '../lib/log.js';
 import { MQTT_TLS_SCHEMA, type MqttTlsConfig } from '../lib/mqtt-options.js';
 import { readConfigFile } from '../lib/config-file.js';
 import { applyEnv, check, configError, problem, type Ctx, type Schema } from '../lib/schema.js';
-import { anonymousBeyondLoopback, isLoopback } from './broker/loopback.js';
+import { isLoopback } from '../lib/loopback.js';
+import { anonymousBeyondLoopback } from './broker/loopback.js';
 
 export const ENV_PREFIX = 'DRIFTLINE_COLLECTOR';
 const URL_HTTP = /^https?:\/\/[^\s]+$/;
@@ -62,10 +63,11 @@ export const COLLECTOR_SCHEMA: Schema = {
       driftClearSeconds: { kind: 'number', min: 0, default: 600, doc: 'drift: ok windows must span this long before the alert resolves (hysteresis)' },
       driftMinSeverity: { kind: 'string', oneOf: ['warn', 'alert'], default: 'warn', doc: 'the window verdict that counts as drifting' },
       offlineSilenceSeconds: { kind: 'number', min: 1, default: 300, doc: 'device offline: no message from an online device for this long' },
+      maintenanceGraceSeconds: { kind: 'number', min: 0, default: 600, doc: 'device offline after a clean stop (its offline status says why: a restart, an upgrade): pages only if the device is not back within this long; 0 pages at once, like a crash. The Last Will (a crash, a lost link) always pages at once' },
       stalledWindows: { kind: 'number', min: 1, default: 3, doc: 'camera stalled: no summary for this many of its windows while its device is online' },
       modelChangedHoldSeconds: { kind: 'number', min: 1, default: 3600, doc: 'model changed: the informational alert resolves after this long' },
       duplicateClearSeconds: { kind: 'number', min: 1, default: 600, doc: 'duplicate device (embedded broker): the alert resolves this long after the last sign of two devices sharing an identity' },
-      runbookUrl: { kind: 'string', default: 'docs/runbook.md', doc: 'runbook base link put on every alert (an anchor per rule is appended)' },
+      runbookUrl: { kind: 'string', default: '', doc: "runbook link put on every alert, to which #<rule> is appended; empty: the collector's own /runbook page at http.publicUrl" },
     },
   },
   notify: {
@@ -92,7 +94,7 @@ export const COLLECTOR_SCHEMA: Schema = {
       port: { kind: 'number', integer: true, min: 0, max: 65535, default: 8080, doc: 'TCP port (0: any free port)' },
       ackToken: { kind: 'string', default: '', doc: 'bearer token for acknowledging alerts; prefer ackTokenFile or the environment; empty: acknowledging is off' },
       ackTokenFile: { kind: 'string', default: '', path: true, doc: 'file holding the acknowledge token' },
-      publicUrl: { kind: 'string', default: '', pattern: URL_HTTP, doc: 'how on-call reaches this collector, for links in alerts; empty: http://host:port' },
+      publicUrl: { kind: 'string', default: '', pattern: URL_HTTP, doc: "how on-call reaches this collector, for links in alerts (runbook_url, Alertmanager's generatorURL); empty: http://host:port" },
     },
   },
   log: LOG_SECTION,
@@ -122,6 +124,7 @@ export interface CollectorConfig {
     driftClearSeconds: number;
     driftMinSeverity: 'warn' | 'alert';
     offlineSilenceSeconds: number;
+    maintenanceGraceSeconds: number;
     stalledWindows: number;
     modelChangedHoldSeconds: number;
     duplicateClearSeconds: number;

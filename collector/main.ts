@@ -32,6 +32,15 @@ import { SqliteStore } from './store/sqlite-store.js';
 
 const DAY = 86_400_000;
 
+/**
+ * How on-call reaches this collector, for links in alerts: http.publicUrl, else the listener's own
+ * address (known once it listens; before, the configured host and port).
+ */
+export function publicUrl(config: CollectorConfig, listening: string | undefined): string {
+  const base = config.http.publicUrl || listening || `http://${config.http.host === '0.0.0.0' ? hostname() : config.http.host}:${config.http.port}`;
+  return base.replace(/\/+$/, '');
+}
+
 export interface RunningCollector {
   readonly brokerUrl: string;
   readonly httpUrl: string;
@@ -80,10 +89,10 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     release.push(undoCreate(config.store.path));
     const store = new SqliteStore(config.store.path, undefined, { cacheBytes: config.store.cacheBytes });
     release.push(() => store.close());
-    const late: { subscriber?: Subscriber; running?: RunningCollector } = {};
+    const late: { subscriber?: Subscriber; running?: RunningCollector; httpUrl?: string } = {};
     const sinks: Sink[] = [];
     const n = config.notify;
-    if (n.alertmanagerUrl) sinks.push(new AlertmanagerSink(n.alertmanagerUrl, n.timeoutMs, () => config.http.publicUrl || late.running?.httpUrl || ''));
+    if (n.alertmanagerUrl) sinks.push(new AlertmanagerSink(n.alertmanagerUrl, n.timeoutMs, () => config.http.publicUrl || late.httpUrl || ''));
     if (n.webhookUrl) sinks.push(new WebhookSink(n.webhookUrl, webhookSecret, n.timeoutMs));
     if (n.mqtt) sinks.push(new MqttAlertSink(() => late.subscriber?.mqtt));
     const dispatcher = new Dispatcher(sinks, { maxQueue: n.maxQueue, backoff: { initialMs: n.retryMinMs, maxMs: n.retryMaxMs, jitter: 0.3 }, log });
@@ -95,11 +104,12 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
         driftClearMs: config.rules.driftClearSeconds * 1000,
         driftMinSeverity: config.rules.driftMinSeverity,
         offlineSilenceMs: config.rules.offlineSilenceSeconds * 1000,
+        maintenanceGraceMs: config.rules.maintenanceGraceSeconds * 1000,
         stalledWindows: config.rules.stalledWindows,
         modelChangedHoldMs: config.rules.modelChangedHoldSeconds * 1000,
         duplicateClearMs: config.rules.duplicateClearSeconds * 1000,
         resendMs: n.resendSeconds * 1000,
-        runbookUrl: config.rules.runbookUrl,
+        runbookUrl: () => config.rules.runbookUrl || `${publicUrl(config, late.httpUrl)}/runbook`,
       },
       (a, change) => {
         if (change !== 'resend') log.info({ alert: a.id, rule: a.rule, state: a.state, severity: a.severity, labels: a.labels }, `alert ${change}: ${a.annotations.summary}`);
@@ -165,6 +175,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     await listenOrExplain('the HTTP API', 'http.port', config.http.host, config.http.port, () => app.listen({ host: config.http.host, port: config.http.port }));
     const addr = app.server.address() as AddressInfo;
     const httpUrl = `http://${config.http.host === '0.0.0.0' ? hostname() : config.http.host}:${addr.port}`;
+    late.httpUrl = httpUrl;
     late.subscriber = subscriber;
     subscriber.start();
     const tick = setInterval(() => {

@@ -103,7 +103,9 @@ function field(f: Field, v: unknown, key: string, ctx: Ctx): unknown {
   }
   switch (f.kind) {
     case 'string':
-      if (typeof v !== 'string' || v.length === 0) return problem(ctx, key, v, 'a non-empty string');
+      if (typeof v !== 'string') return problem(ctx, key, v, 'a string');
+      // An empty string is what a key whose default is empty means ("none", "do not publish"): written out, it means the same.
+      if (v.length === 0) return f.default === '' ? '' : problem(ctx, key, v, 'a non-empty string');
       if (f.oneOf && !f.oneOf.includes(v)) return problem(ctx, key, v, `one of ${f.oneOf.join(', ')}`);
       if (f.pattern && !f.pattern.test(v)) return problem(ctx, key, v, `a string matching ${f.pattern}`);
       return f.path && ctx.baseDir ? resolvePath(ctx.baseDir, v) : v;

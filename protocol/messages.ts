@@ -52,6 +52,8 @@ export const STATUS_SCHEMA = {
     model,
     provider: { type: 'string', maxLength: 32 },
     providers: { type: 'array', maxItems: 8, items: { type: 'string', maxLength: 32 } },
+    fallbackFrom: { type: 'string', maxLength: 32 },
+    stopReason: { type: 'string', minLength: 1, maxLength: 64 },
     cameras: { type: 'array', maxItems: 256, items: segment },
     windowSeconds: { type: 'number', exclusiveMinimum: 0 },
     reviewUrl: { type: 'string', maxLength: 1024 },
@@ -92,6 +94,7 @@ export const SUMMARY_SCHEMA = {
       },
     },
     scores: map(numOrNull, 1024),
+    familyScores: map(num, 16),
     rates: { type: 'object', required: ['uncertain', 'ood'], properties: { uncertain: { type: 'number', minimum: 0, maximum: 1 }, ood: { type: 'number', minimum: 0, maximum: 1 }, oodDetection: { type: 'number', minimum: 0, maximum: 1 } } },
     oodFeatures: map({ type: 'number', minimum: 0, maximum: 1 }, 64),
     sequential: map({ type: 'object', required: ['statistic', 'alarm'], properties: { statistic: num, alarm: { type: 'boolean' } } }, 16),
@@ -214,6 +217,13 @@ export interface StatusMessage {
   model?: { name: string; sha256: string };
   provider?: string;
   providers?: string[];
+  /**
+   * The provider the device should run on when it runs on a worse one ('' when it does not: then
+   * no fallback alert); absent from agents before it existed, whose fallback is provider ≠ providers[0].
+   */
+  fallbackFrom?: string;
+  /** On an offline status from a clean stop: why (DRIFTLINE_STOP_REASON, default `stopping`); absent from the Last Will. */
+  stopReason?: string;
   cameras?: string[];
   windowSeconds?: number;
   reviewUrl?: string;
@@ -250,6 +260,8 @@ export interface SummaryMessage {
   features: Record<string, FeatureStats>;
   drivers?: SummaryDriver[];
   scores?: Record<string, number | null>;
+  /** Per feature family, its largest score on the threshold scale (warn = 1, alert = 2: protocol/levels.ts); judged windows only. */
+  familyScores?: Record<string, number>;
   rates?: { uncertain: number; ood: number; oodDetection?: number };
   oodFeatures?: Record<string, number>;
   sequential?: Record<string, { statistic: number; alarm: boolean }>;

@@ -12,15 +12,12 @@
  * family's number is the largest of its scores.
  */
 import { familyOf, type FeatureFamily } from '../../protocol/families.js';
+import { onThresholdScale } from '../../protocol/levels.js';
 import type { DriftResult } from './camera-drift.js';
 import type { Judge } from './judge.js';
 
-/** A value on the warn = 1, alert = 2 scale. */
-export function onThresholdScale(value: number, warn: number, alert: number): number {
-  if (value <= warn) return value / warn;
-  if (!Number.isFinite(alert) || !(alert > warn)) return Math.min(1.99, 1 + (value - warn) / warn);
-  return 1 + (value - warn) / (alert - warn);
-}
+/** The scale's mapping lives in protocol/levels.ts, which the collector shares. */
+export { onThresholdScale };
 
 /**
  * Per family, the largest of its scores on the threshold scale; empty for a window that was not

@@ -15,9 +15,11 @@ import { AGENT_METRICS as M } from './metric-names.js';
 export interface AgentMetricSources {
   readonly version: string;
   readonly model: { readonly name: string; readonly sha256: string };
-  /** The execution provider in use, and those configured, in the order tried. */
+  /** The execution provider in use, and those tried, in order (auto resolved). */
   readonly provider: string;
   readonly requested: readonly string[];
+  /** The provider the device should be on, when it runs on a worse one: required, or used before. */
+  readonly fallbackFrom: string | undefined;
   /** Per camera, the pipeline's counts (Pipeline.counters). */
   readonly counters: () => readonly CameraCounters[];
   /** Per camera, its source's state and reconnects. */
@@ -141,9 +143,9 @@ export function agentMetrics(src: AgentMetricSources): Registry {
   }).set({ provider: src.provider, requested: src.requested.join(',') }, 1);
   new Gauge({
     name: M.providerFallback,
-    help: '1 when the agent runs on another execution provider than the first one configured',
+    help: '1 when the agent runs on a worse execution provider than it should: not the one model.requireProvider names, or below one this device ran on before',
     registers,
-  }).set(src.provider === src.requested[0] ? 0 : 1);
+  }).set(src.fallbackFrom ? 1 : 0);
   windowMetrics(registry, src.windows);
   if (src.review) {
     const r = src.review;

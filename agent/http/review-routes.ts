@@ -7,6 +7,12 @@
  * Access: with http.reviewToken set, every request needs `Authorization: Bearer <token>`. Without a
  * token they are served on a loopback address only: on a listener others can reach, they are off
  * until a token is set (an image of the line is not for anyone on the plant network).
+ *
+ * CORS, for the collector's alert page, which fetches a frame and its detections from the agent (the
+ * evidence links point here) to draw the boxes over the image: GET and its preflight only. With a
+ * token, any origin may ask (`*`, no cookies): a page reads a frame only if its user gave it the
+ * token, which works from anywhere anyway. Without one (loopback), only pages served from a loopback
+ * origin may read them, so a web site open in a browser on the box cannot.
  */
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -87,6 +93,18 @@ function listed(r: Row): Record<string, unknown> {
   return { ...r, time: new Date(r.ts).toISOString(), image: `/review/${file}`, detections: `/review/${file}/detections` };
 }
 
+/** The Access-Control-Allow-Origin for a request from `origin` (undefined: none, the browser keeps the answer from the page). */
+export function corsOrigin(access: ReviewAccess, origin: string | undefined): string | undefined {
+  if (!origin) return undefined;
+  if (access.kind !== 'open') return '*'; // a token, or off: what the page can read says no more than the status
+  try {
+    const host = new URL(origin).hostname.replace(/^\[(.*)\]$/, '$1');
+    return isLoopback(host) ? origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function notFound(reply: FastifyReply, file: string): FastifyReply {
   return reply.code(404).send({ error: 'not found', message: `no review frame ${file} on this agent (it may have been deleted for the disk cap)` });
 }
@@ -97,12 +115,25 @@ export function reviewRoutes(app: FastifyInstance, o: { readonly db: Db; readonl
   const one = db.prepare(`SELECT ${COLUMNS}, r.detections, r.stats FROM review_samples r JOIN cameras c ON c.id = r.camera_id WHERE r.file = ? ORDER BY r.id DESC LIMIT 1`);
   void app.register(async (scope) => {
     scope.addHook('onRequest', async (req, reply) => {
+      const allow = corsOrigin(access, req.headers.origin);
+      if (allow) {
+        reply.header('access-control-allow-origin', allow);
+        if (allow !== '*') reply.header('vary', 'Origin');
+      }
+      // The preflight a page sends before a GET with Authorization: answered before the access check
+      // (it carries no token), saying what the GET may carry.
+      if (req.method === 'OPTIONS') {
+        reply.header('access-control-allow-methods', 'GET').header('access-control-allow-headers', 'Authorization').header('access-control-max-age', '600');
+        if (allow && req.headers['access-control-request-private-network'] === 'true') reply.header('access-control-allow-private-network', 'true');
+        return reply.code(204).send();
+      }
       if (access.kind === 'off') return reply.code(access.status).send({ error: access.status === 404 ? 'not found' : 'forbidden', message: access.message });
       if (access.kind === 'token' && !bearerMatches(req.headers.authorization, access.token)) {
         return reply.code(401).header('www-authenticate', 'Bearer realm="driftline review frames"').send({ error: 'unauthorized', message: 'review frames need a valid Authorization: Bearer <http.reviewToken> header' });
       }
       return undefined;
     });
+    for (const url of ['/review', '/review/:file', '/review/:file/detections']) scope.options(url, async (_req, reply) => reply.code(204).send());
     scope.get<{ Querystring: { camera?: string; limit: string; before?: string } }>(
       '/review',
       {

@@ -6,6 +6,7 @@
  */
 import { basename } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
 import type { AgentConfig } from '../config.js';
@@ -18,6 +19,7 @@ import { reviewDirFor, type ReviewSampler } from '../review/sampler.js';
 import type { FrameSource } from '../source/source.js';
 import { databaseBytes, type Db } from '../store/database.js';
 import type { LastWindows } from './last-windows.js';
+import type { ProviderFallback } from '../infer/provider-fallback.js';
 import { agentMetrics } from './metrics.js';
 import { readiness } from './ready.js';
 import { reviewAccess } from './review-routes.js';
@@ -29,6 +31,8 @@ export interface AgentParts {
   readonly pipeline: Pipeline;
   readonly detector: Detector;
   readonly model: LoadedModel;
+  /** The provider the device should run on, when it runs on a worse one (agent/infer/provider-fallback.ts). */
+  readonly fallback: ProviderFallback | undefined;
   readonly db: Db;
   readonly link: DeviceLink | undefined;
   readonly review: ReviewSampler | undefined;
@@ -39,7 +43,7 @@ export interface AgentParts {
 }
 
 /** Builds the agent's HTTP side from its running parts and opens the listener (DRIFTLINE_ERR_LISTEN when it cannot). */
-export async function startAgentHttp(config: AgentConfig, log: Logger, o: AgentParts): Promise<{ app: FastifyInstance; address: HttpAddress }> {
+export async function startAgentHttp(config: AgentConfig, log: Logger, o: AgentParts): Promise<{ app: FastifyInstance; address: HttpAddress; metrics: Registry }> {
   const { pipeline, detector, model, db, link, review, sources, windows, clock } = o;
   const h = config.http;
   const boundMs = h.wedgedSeconds * 1000;
@@ -65,7 +69,8 @@ export async function startAgentHttp(config: AgentConfig, log: Logger, o: AgentP
     version: o.version,
     model: { name: basename(model.file), sha256: model.sha256 },
     provider: model.provider,
-    requested: config.model.providers,
+    requested: model.providers,
+    fallbackFrom: o.fallback?.from,
     counters: () => pipeline.counters,
     sources,
     expectedFps: config.cameras.flatMap((c) => {
@@ -114,5 +119,5 @@ export async function startAgentHttp(config: AgentConfig, log: Logger, o: AgentP
   }
   const reviewFrames = access.kind === 'open' ? 'open (loopback)' : access.kind === 'token' ? 'bearer token' : access.status === 404 ? 'off (review.enabled: false)' : 'off (not loopback and no http.reviewToken)';
   log.info({ url: address.url, reviewFrames, wedgedSeconds: h.wedgedSeconds }, `HTTP on ${address.url}: /healthz /readyz /metrics /review`);
-  return { app, address };
+  return { app, address, metrics };
 }

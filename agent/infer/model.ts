@@ -10,10 +10,14 @@ import { driftlineError, isDriftlineError } from '../../lib/errors.js';
 import { silentLogger, type Logger } from '../../lib/log.js';
 import { chooseDecoder, type Layout, type OutputDecoder } from '../decode/decoders.js';
 import { parseImgsz, parseNames, readOnnxHeader, type OnnxHeader } from './onnx-proto.js';
-import { DEFAULT_PROVIDERS, openSession, type ProviderAttempt, type ProviderName } from './providers.js';
+import { DEFAULT_PROVIDERS, openSession, resolveProviders, type ProviderAttempt, type ProviderChoice, type ProviderName } from './providers.js';
+import { applyTensorrtEnvironment, tensorrtCacheDir, type TensorrtOptions } from './tensorrt-env.js';
 
 export interface ModelOptions {
-  readonly providers?: readonly ProviderName[];
+  /** The providers to try in order, or `['auto']` (the default): what this platform has, best first. */
+  readonly providers?: readonly ProviderChoice[];
+  /** TensorRT settings, written to the environment before the session is created when TensorRT is tried. */
+  readonly tensorrt?: { readonly options: TensorrtOptions; readonly storePath: string };
   /** Intra-op threads; 0 lets ONNX Runtime use every core. */
   readonly intraOpThreads?: number;
   readonly interOpThreads?: number;
@@ -31,7 +35,12 @@ export interface LoadedModel {
   readonly bytes: number;
   readonly session: ort.InferenceSession;
   readonly provider: ProviderName;
+  /** The providers tried, in order (auto resolved), and whether they came from auto. */
+  readonly providers: readonly ProviderName[];
+  readonly auto: boolean;
   readonly attempts: readonly ProviderAttempt[];
+  /** The TensorRT engine cache folder, when TensorRT was among the providers tried with settings. */
+  readonly tensorrtCache: string | undefined;
   readonly header: OnnxHeader;
   readonly names: readonly string[];
   readonly inputName: string;
@@ -144,9 +153,15 @@ export async function loadModel(file: string, o: ModelOptions = {}): Promise<Loa
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const tuning = { intraOpThreads: o.intraOpThreads ?? 0, interOpThreads: o.interOpThreads ?? 1, deviceId: o.deviceId ?? 0 };
+  const { order, auto } = resolveProviders(o.providers ?? DEFAULT_PROVIDERS);
+  let tensorrtCache: string | undefined;
+  if (o.tensorrt && order.includes('tensorrt')) {
+    tensorrtCache = tensorrtCacheDir(o.tensorrt.options, o.tensorrt.storePath, sha256);
+    log.info({ env: applyTensorrtEnvironment(o.tensorrt.options, tensorrtCache) }, 'TensorRT settings set in the environment before the session is created');
+  }
   let opened;
   try {
-    opened = await openSession(bytes, file, o.providers ?? DEFAULT_PROVIDERS, tuning, log);
+    opened = await openSession(bytes, file, order, tuning, log, auto);
   } catch (e) {
     if (isDriftlineError(e) && /protobuf|parse|invalid model|load model/i.test(e.message)) {
       throw driftlineError('DRIFTLINE_ERR_MODEL_NOT_ONNX', { file, reason: e.message }, { cause: e });
@@ -214,7 +229,10 @@ export async function loadModel(file: string, o: ModelOptions = {}): Promise<Loa
     bytes: bytes.length,
     session,
     provider: opened.provider,
+    providers: order,
+    auto,
     attempts: opened.attempts,
+    tensorrtCache,
     header,
     names: classNames,
     inputName: input.name,

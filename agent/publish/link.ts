@@ -11,7 +11,7 @@ import type { Logger } from '../../lib/log.js';
 import { eventTopic, statusTopic, summaryTopic } from '../../protocol/topics.js';
 import type { EventKind } from '../../protocol/messages.js';
 import type { Db } from '../store/database.js';
-import { birth, event, offline, summary, type Identity, type WindowReport } from './messages.js';
+import { birth, event, offline, stopReason, summary, type Identity, type WindowReport } from './messages.js';
 import { Outbox } from './outbox.js';
 import { Publisher } from './publisher.js';
 
@@ -49,7 +49,7 @@ export class DeviceLink {
       statusTopic: statusTopic(identity.site, identity.device),
       birth: () => JSON.stringify(birth({ ...identity, epoch: this.outbox.epoch }, this.clock.now())),
       will: () => JSON.stringify(offline(identity, this.clock.now())),
-      offline: () => JSON.stringify(offline(identity, this.clock.now())),
+      offline: () => JSON.stringify(offline(identity, this.clock.now(), stopReason())),
       drainPerSecond: o.drainPerSecond,
       maxInflight: o.maxInflight,
       backoff: o.backoff,

@@ -34,6 +34,8 @@ export interface WindowReport {
   readonly drift: DriftResult | undefined;
   /** Reference mean and std per feature, for the z shift; absent without a profile. */
   readonly reference?: Readonly<Record<string, { readonly mean: number; readonly std: number }>>;
+  /** Per feature family, its score on the threshold scale (agent/drift/family-scores.ts); empty when not judged. */
+  readonly familyScores?: Readonly<Record<string, number | undefined>>;
   /** Review frames saved during the window. */
   readonly review?: readonly { file: string; ts: number; reason: string }[];
 }
@@ -56,8 +58,22 @@ export function birth(id: Identity, ts = Date.now()): StatusMessage {
   };
 }
 
-export function offline(id: Identity, ts = Date.now()): StatusMessage {
-  return { schema: SCHEMAS.status, site: id.site, device: id.device, state: 'offline', ts };
+/**
+ * The offline status: the Last Will (a crash or a lost link: no reason), or a clean stop's, which
+ * says why (`stopReason`), so the collector can tell a planned restart from a crash.
+ */
+export function offline(id: Identity, ts = Date.now(), stopReason?: string): StatusMessage {
+  return { schema: SCHEMAS.status, site: id.site, device: id.device, state: 'offline', ts, ...(stopReason ? { stopReason } : {}) };
+}
+
+/**
+ * Why this process is stopping cleanly: SIGTERM carries no reason, so it comes from the environment
+ * at the moment of the stop (`DRIFTLINE_STOP_REASON`, set by the upgrade script or the unit), cut to
+ * the wire's 64 characters; `stopping` by default.
+ */
+export function stopReason(env: NodeJS.ProcessEnv = process.env): string {
+  const r = (env.DRIFTLINE_STOP_REASON ?? '').trim();
+  return r ? r.slice(0, 64) : 'stopping';
 }
 
 const finite = (v: number): number => (Number.isFinite(v) ? v : 0);
@@ -96,6 +112,8 @@ export function summary(id: Identity, r: WindowReport, seq: number): SummaryMess
     m.thresholds = d.thresholds;
     m.drivers = d.drivers.map((x) => ({ key: x.key, value: finite(x.value), warn: orNull(x.warn), alert: orNull(x.alert), level: x.level, ...(x.features ? { features: x.features } : {}) }));
     m.scores = Object.fromEntries(Object.entries(d.scores).map(([k, v]) => [k, Number.isFinite(v) ? v : null]));
+    const families = Object.entries(r.familyScores ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1]));
+    if (families.length) m.familyScores = Object.fromEntries(families);
     m.rates = { uncertain: finite(d.rates.uncertain), ood: finite(d.rates.ood), oodDetection: finite(d.rates.oodDetection) };
     m.oodFeatures = d.oodFeatures;
     m.sequential = Object.fromEntries(Object.entries(d.sequential).map(([k, v]) => [k, { statistic: finite(v.statistic), alarm: v.alarm }]));

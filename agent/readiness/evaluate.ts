@@ -15,7 +15,7 @@ import { driftlineError } from '../../lib/errors.js';
 import { profilePathFor } from '../drift/profile.js';
 import { Detector } from '../infer/detector.js';
 import { loadModel, type LoadedModel } from '../infer/model.js';
-import type { ProviderName } from '../infer/providers.js';
+import type { ProviderChoice } from '../infer/providers.js';
 import type { ResizeMode } from '../preprocess/letterbox.js';
 import { listImages } from '../source/image-dir.js';
 import { classConfYaml, parseBaseRates, prCurve, prevalenceWeights, recommendThresholds, reweightedPrecision, type ClassWeights, type ThresholdTarget } from './base-rates.js';
@@ -49,7 +49,7 @@ export interface EvaluateOptions {
   /** The hardware note names production hardware (`--hardware-note "production: ..."`). */
   readonly productionHardware?: boolean;
   readonly latencyBudgetMs?: number;
-  readonly providers?: readonly ProviderName[];
+  readonly providers?: readonly ProviderChoice[];
   readonly resize?: ResizeMode;
   /** Given thresholds by class name; without them, thresholds are recommended. */
   readonly thresholds?: Readonly<Record<string, number>>;

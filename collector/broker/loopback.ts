@@ -4,11 +4,6 @@
  * neither a bad file nor a direct caller can expose an unauthenticated broker by accident.
  */
 
-/** 127.0.0.0/8, ::1 and localhost: only processes on this machine can connect. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
 /** The DRIFTLINE_ERR_CONFIG details for an anonymous broker beyond loopback. */
 export function anonymousBeyondLoopback(host: string): { key: string; value: string; expected: string } {
   return {

@@ -1,16 +1,20 @@
 /**
  * The collector's HTTP side (fastify, a JSON schema on every route): health, Prometheus metrics,
  * the read API for devices, cameras, drift timelines and alerts (every list in pages: a limit and a
- * cursor, the next one in the x-next-cursor header and a Link rel="next"), a small dashboard, and the
- * one write route, acknowledging an alert, behind a bearer token.
+ * cursor, the next one in the x-next-cursor header and a Link rel="next"), the operator's page
+ * (dashboard.ts) and the runbook, and the one write route, acknowledging an alert, behind a bearer
+ * token. Every answer comes from the store, so any replica serves any request.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { bearerMatches } from '../../lib/bearer.js';
+import type { Logger } from '../../lib/log.js';
+import { THRESHOLD_LEVELS, windowLevel } from '../../protocol/levels.js';
+import type { SummaryStatus } from '../../protocol/messages.js';
 import type { RuleEngine } from '../rules/engine.js';
 import type { CollectorStore } from '../store/store.js';
-import type { Logger } from '../../lib/log.js';
-import { DASHBOARD_HTML } from './dashboard.js';
+import { pageRoutes } from './dashboard.js';
 
 export interface HttpDeps {
   readonly store: CollectorStore;
@@ -20,6 +24,8 @@ export interface HttpDeps {
   readonly health: () => { broker: boolean };
   /** Where internal errors are logged: a 5xx body never carries them. */
   readonly log?: Logger;
+  /** The runbook served at /runbook (default: docs/runbook.md of this checkout). */
+  readonly runbookFile?: string;
 }
 
 const segment = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' } as const;
@@ -67,12 +73,19 @@ function nextPage(reply: { header(k: string, v: string): unknown }, url: string,
   reply.header('link', `<${u.pathname}${u.search}>; rel="next"`);
 }
 
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer (.+)$/.exec(header ?? '');
-  if (!m) return false;
-  const a = Buffer.from(m[1]!);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+/**
+ * Conditional GET for the read API: a page that polls gets `304 Not Modified` while nothing changed
+ * (the tag is a hash of the answer, so every replica hands out the same one for the same data).
+ */
+function conditionalGet(app: FastifyInstance): void {
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (req.method !== 'GET' || reply.statusCode !== 200 || typeof payload !== 'string' || !req.url.startsWith('/api/')) return payload;
+    const tag = `W/"${createHash('sha1').update(payload).digest('base64url')}"`;
+    reply.header('etag', tag).header('cache-control', 'no-cache');
+    if (req.headers['if-none-match'] !== tag) return payload;
+    reply.code(304);
+    return '';
+  });
 }
 
 export function buildHttp(d: HttpDeps): FastifyInstance {
@@ -85,7 +98,8 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
     d.log?.error({ err: err.message, method: req.method, route: req.routeOptions.url ?? req.url.slice(0, 200) }, 'HTTP request failed');
     return reply.code(500).send({ error: 'internal error', message: 'the collector could not answer this request; its log has the details' });
   });
-  app.get('/', { schema: { response: { 200: { type: 'string' } } } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(DASHBOARD_HTML));
+  conditionalGet(app);
+  pageRoutes(app, { ...(d.runbookFile ? { runbookFile: d.runbookFile } : {}) });
   app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, broker: { type: 'boolean' } } } } } }, async () => {
     const h = d.health();
     return { ok: true, broker: h.broker };
@@ -98,7 +112,7 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
       const limit = Number(req.query.limit);
       const rows = d.store.devicePage(readCursor(req.query.cursor, 2) as [string, string] | undefined, limit + 1);
       nextPage(reply, req.url, rows.length > limit ? [rows[limit - 1]!.site, rows[limit - 1]!.device] : undefined);
-      return rows.slice(0, limit).map((x) => ({ site: x.site, device: x.device, state: x.state, lastSeen: new Date(x.lastSeen).toISOString(), model: x.status.model, provider: x.status.provider, cameras: x.status.cameras ?? [], agent: x.status.agent }));
+      return rows.slice(0, limit).map((x) => ({ site: x.site, device: x.device, state: x.state, lastSeen: new Date(x.lastSeen).toISOString(), model: x.status.model, provider: x.status.provider, providers: x.status.providers ?? [], cameras: x.status.cameras ?? [], agent: x.status.agent }));
     },
   );
   app.get<{ Querystring: { limit: string; cursor?: string } }>(
@@ -125,21 +139,65 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
       const { site, device, camera } = req.params;
       const since = req.query.since ? Date.parse(req.query.since) : 0;
       // Pages go back in time: `before` is the seq of the oldest window of the page already read.
-      return d.store.timeline(site, device, camera, since, Number(req.query.limit), req.query.before ? Number(req.query.before) : undefined).map((r) => ({ ...r, start: new Date(r.start).toISOString(), end: new Date(r.end).toISOString() }));
+      return d.store.timeline(site, device, camera, since, Number(req.query.limit), req.query.before ? Number(req.query.before) : undefined).map((r) => ({
+        ...r,
+        start: new Date(r.start).toISOString(),
+        end: new Date(r.end).toISOString(),
+        // The window on the threshold scale (warn 1, alert 2), for a chart with the thresholds drawn.
+        level: windowLevel({ status: r.status as SummaryStatus, familyScores: r.familyScores, drivers: r.drivers }) ?? null,
+      }));
     },
   );
-  app.get<{ Querystring: { state: 'firing' | 'resolved' | 'all'; limit: string; cursor?: string } }>(
+  app.get<{ Params: { site: string; device: string; camera: string } }>(
+    '/api/v1/cameras/:site/:device/:camera',
+    {
+      schema: {
+        params: { type: 'object', required: ['site', 'device', 'camera'], properties: { site: segment, device: segment, camera: segment } },
+        response: { 200: anyObject, 400: errorBody, 404: errorBody },
+      },
+    },
+    async (req, reply) => {
+      const { site, device, camera } = req.params;
+      const c = d.store.camera(site, device, camera);
+      const dev = d.store.device(site, device);
+      if (!c && !dev?.status.cameras?.includes(camera)) return reply.code(404).send({ error: 'not found', message: `no camera ${site}/${device}/${camera}` });
+      const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+      return {
+        site,
+        device,
+        camera,
+        lastSeq: c?.lastSeq ?? 0,
+        lastEnd: iso(c?.lastEnd),
+        lastStatus: c?.lastStatus ?? null,
+        lastReceived: iso(c?.lastReceived),
+        deviceState: dev?.state ?? null,
+        windowSeconds: dev?.status.windowSeconds ?? null,
+        // Where the timeline's `level` puts the verdict's thresholds.
+        levels: THRESHOLD_LEVELS,
+        alerts: d.store.alerts({ state: 'firing', site, device, camera, limit: 50 }),
+      };
+    },
+  );
+  app.get<{ Querystring: { state: 'firing' | 'resolved' | 'all'; limit: string; cursor?: string; site?: string; device?: string; camera?: string } }>(
     '/api/v1/alerts',
     {
       schema: {
-        querystring: { type: 'object', additionalProperties: false, properties: { state: { enum: ['firing', 'resolved', 'all'], default: 'firing' }, limit: limit(200), cursor } },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { state: { enum: ['firing', 'resolved', 'all'], default: 'firing' }, limit: limit(200), cursor, site: segment, device: segment, camera: segment },
+          // A device is named within its site, a camera within its device.
+          dependencies: { device: ['site'], camera: ['site', 'device'] },
+        },
         response: { 200: { type: 'array', items: anyObject }, 400: errorBody },
       },
     },
     async (req, reply) => {
       const limit = Number(req.query.limit);
       const before = readCursor(req.query.cursor, 2) as [string, string] | undefined;
-      const rows = d.store.alerts({ ...(req.query.state === 'all' ? {} : { state: req.query.state }), limit: limit + 1, ...(before ? { before } : {}) });
+      const { site, device, camera } = req.query;
+      const scope = { ...(site ? { site } : {}), ...(device ? { device } : {}), ...(camera ? { camera } : {}) };
+      const rows = d.store.alerts({ ...(req.query.state === 'all' ? {} : { state: req.query.state }), limit: limit + 1, ...(before ? { before } : {}), ...scope });
       const last = rows[limit - 1];
       nextPage(reply, req.url, rows.length > limit && last ? [last.updatedAt, last.id] : undefined);
       return rows.slice(0, limit);
@@ -161,7 +219,7 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
     },
     async (req, reply) => {
       if (!d.ackToken) return reply.code(403).send({ error: 'forbidden', message: 'acknowledging is off: set http.ackToken (or DRIFTLINE_COLLECTOR_HTTP__ACK_TOKEN) on the collector' });
-      if (!tokenMatches(req.headers.authorization, d.ackToken)) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'a valid Authorization: Bearer <token> header is required' });
+      if (!bearerMatches(req.headers.authorization, d.ackToken)) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'a valid Authorization: Bearer <token> header is required' });
       const a = d.rules.acknowledge(req.params.id, req.body.by, req.body.comment ?? '', Date.now());
       return a ?? reply.code(404).send({ error: 'not found', message: `no alert ${req.params.id}` });
     },

@@ -6,11 +6,16 @@
  *
  *   drift            windows at `driftMinSeverity` or worse spanning `driftFor`; resolves after ok
  *                    windows spanning `driftClear` (hysteresis). insufficient/unscored windows
- *                    neither hold nor clear it.
- *   deviceOffline    an `offline` status (Last Will or clean stop), or silence for `offlineSilence`.
+ *                    neither hold nor clear it. Its evidence names the run's first drifting window
+ *                    (`driftStart`): when the drift started, as against when the alert fired.
+ *   deviceOffline    an `offline` status without a reason (the Last Will: a crash, a lost link), at once;
+ *                    a clean stop's (it says why: `stopReason`) only when the device is not back within
+ *                    `maintenanceGrace` (decided from the stored status, so a restarted collector or
+ *                    another replica decides the same); or silence for `offlineSilence`.
  *   cameraStalled    a `stalled` event, or no summary for `stalledWindows` windows while the device
  *                    is online; a summary or a `resumed` event resolves it.
- *   providerFallback the device runs on another execution provider than its first choice.
+ *   providerFallback the device runs on a worse execution provider than it should: the one it requires, or
+ *                    one it ran on before (older agents: its first choice).
  *   modelChanged     the device's model differs from the one it ran before; resolves after `modelChangedHold`.
  *   duplicateDevice  one client id keeps connecting from several addresses (two devices share an
  *                    identity; seen by the embedded broker); resolves `duplicateClear` after the last sign.
@@ -36,10 +41,16 @@ export interface RuleSettings {
   readonly driftClearMs: number;
   readonly driftMinSeverity: 'warn' | 'alert';
   readonly offlineSilenceMs: number;
+  /** A clean stop's offline pages only when the device is not back this long after (default 0: at once). */
+  readonly maintenanceGraceMs?: number;
   readonly stalledWindows: number;
   readonly modelChangedHoldMs: number;
   readonly resendMs: number;
-  readonly runbookUrl: string;
+  /**
+   * The runbook link every alert carries, to which `#<rule>` is appended: the collector's /runbook
+   * at its public URL (a function: the URL is known once the HTTP listener is up), or any page.
+   */
+  readonly runbookUrl: string | (() => string);
   /** duplicateDevice resolves this long after its last sign (default 10 min). */
   readonly duplicateClearMs?: number;
 }
@@ -64,11 +75,22 @@ interface FireSpec {
 
 interface DriftState {
   badStart?: number;
+  /** The run's first drifting window: where the drift started (badStart is the collector's clock). */
+  firstBad?: { seq: number; start: number };
   okStart?: number;
   worst: 'warn' | 'alert';
 }
 
+/** Where a drift alert's run began: its first drifting window (evidence.driftStart). */
+export interface DriftStart {
+  readonly seq: number;
+  /** The window's start, ISO 8601. */
+  readonly start: string;
+}
+
 const iso = (ms: number): string => new Date(ms).toISOString();
+/** Review-frame links a drift alert keeps, newest first (evidence.ts takes at most 10 of a window). */
+const MAX_REVIEW_FRAMES = 10;
 const modelLabel = (m: { name: string; sha256: string } | undefined): string | undefined => (m ? `${m.name}@${m.sha256.slice(0, 12)}` : undefined);
 const minutes = (ms: number): string => (ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`);
 
@@ -97,19 +119,24 @@ export class RuleEngine {
   onStatus(s: StatusMessage, previous: StatusMessage | undefined, now: number): void {
     const key = { site: s.site, device: s.device };
     if (s.state === 'offline') {
+      for (const k of this.cameraSeen.keys()) if (k.startsWith(`${s.site}/${s.device}/`)) this.cameraSeen.delete(k);
+      // A planned stop (a restart, an upgrade) is held for the grace; tick() pages if it outlasts it.
+      if (s.stopReason && (this.o.maintenanceGraceMs ?? 0) > 0) return;
       this.fire('deviceOffline', key, now, {
         severity: 'critical',
         summary: `${s.site}/${s.device} is offline`,
-        description: `The device announced offline (Last Will: connection lost without a goodbye, or a clean stop) at ${iso(s.ts)}. No drift is being reported from its cameras.`,
+        description: s.stopReason
+          ? `The device stopped cleanly (${s.stopReason}) at ${iso(s.ts)}. No drift is being reported from its cameras.`
+          : `The device's Last Will arrived at ${iso(s.ts)}: its connection was lost without a goodbye (a crash, a power cut, the network). No drift is being reported from its cameras.`,
         model: modelLabel(previous?.model),
       });
-      for (const k of this.cameraSeen.keys()) if (k.startsWith(`${s.site}/${s.device}/`)) this.cameraSeen.delete(k);
       return;
     }
     this.resolve('deviceOffline', key, now);
     const windowMs = (s.windowSeconds ?? 60) * 1000;
     for (const c of s.cameras ?? []) this.cameraSeen.set(`${s.site}/${s.device}/${c}`, { at: now, windowMs });
-    const preferred = s.providers?.[0];
+    // Agents that decide it say which provider they should be on ('' for none); older ones: the first in their list.
+    const preferred = s.fallbackFrom !== undefined ? s.fallbackFrom : s.providers?.[0];
     if (preferred && s.provider && s.provider !== preferred) {
       this.fire('providerFallback', key, now, {
         severity: 'warning',
@@ -118,7 +145,7 @@ export class RuleEngine {
         model: modelLabel(s.model),
         evidence: { preferred, provider: s.provider, providers: s.providers },
       });
-    } else if (preferred) this.resolve('providerFallback', key, now);
+    } else if (preferred !== undefined) this.resolve('providerFallback', key, now);
     if (previous?.model && s.model && previous.model.sha256 !== s.model.sha256) this.modelChanged(key, previous.model.sha256, s.model, now);
   }
 
@@ -192,12 +219,14 @@ export class RuleEngine {
       st.okStart = undefined;
       if (st.badStart === undefined) {
         st.badStart = now - credit(this.o.driftForMs);
+        st.firstBad = { seq: s.seq, start: s.start };
         st.worst = 'warn';
       }
       if (s.status === 'alert') st.worst = 'alert';
       const held = now - st.badStart;
       if (held >= this.o.driftForMs) {
-        const evidence = evidenceOf(s, this.store.device(s.site, s.device)?.status.reviewUrl);
+        const latest = evidenceOf(s, this.store.device(s.site, s.device)?.status.reviewUrl);
+        const evidence = { ...latest, reviewFrames: this.reviewFrames(key, latest.reviewFrames), driftStart: this.driftStart(key, st, s) };
         const lead = headline(s, evidence.cause);
         const scores = evidence.drivers.slice(0, 3).map((d) => `${d.key} ${d.value.toPrecision(3)} (warn ${d.warn?.toPrecision(3) ?? '-'}, alert ${d.alert?.toPrecision(3) ?? '-'})`).join('; ');
         const cause = `${evidence.cause.class.replace('-', ' ')}${evidence.cause.fault ? ` (${evidence.cause.fault})` : ''}`;
@@ -214,14 +243,46 @@ export class RuleEngine {
       if (st.okStart === undefined) st.okStart = now - credit(this.o.driftClearMs);
       if (now - st.okStart >= this.o.driftClearMs) {
         st.badStart = undefined;
+        st.firstBad = undefined;
         this.resolve('drift', key, now);
       }
     }
   }
 
+  /**
+   * The first drifting window of the run: this collector's own, or the one the active alert already
+   * names when it is earlier (the run began before a restart, which forgets the run in memory).
+   */
+  private driftStart(k: Key, st: DriftState, s: SummaryMessage): DriftStart {
+    const first = st.firstBad ?? { seq: s.seq, start: s.start };
+    const known = this.active.get(this.fingerprint('drift', k))?.evidence?.driftStart as DriftStart | undefined;
+    if (known && typeof known.seq === 'number' && known.seq < first.seq) return known;
+    return { seq: first.seq, start: iso(first.start) };
+  }
+
+  /**
+   * The run's review frames, newest first: this window's, then those the alert already holds (a
+   * window under the agent's hourly budget saves none, and an update must not lose what was seen).
+   */
+  private reviewFrames(k: Key, latest: readonly string[]): string[] {
+    const held = this.active.get(this.fingerprint('drift', k))?.evidence?.reviewFrames;
+    const before = Array.isArray(held) ? held.filter((x): x is string => typeof x === 'string') : [];
+    return [...new Set([...latest, ...before])].slice(0, MAX_REVIEW_FRAMES);
+  }
+
   /** Timer rules: silence, model-change expiry, and re-sending active alerts. */
   tick(now: number): void {
+    const grace = this.o.maintenanceGraceMs ?? 0;
     for (const d of this.store.devices()) {
+      if (d.state === 'offline' && d.status.stopReason && grace > 0 && now - d.lastSeen >= grace) {
+        this.fire('deviceOffline', { site: d.site, device: d.device }, now, {
+          severity: 'critical',
+          summary: `${d.site}/${d.device} is offline`,
+          description: `The device stopped cleanly (${d.status.stopReason}) at ${iso(d.status.ts)} and has not come back within ${minutes(grace)}: a planned stop that did not end. No drift is being reported from its cameras.`,
+          model: modelLabel(undefined),
+          evidence: { stopReason: d.status.stopReason, stoppedAt: iso(d.status.ts) },
+        });
+      }
       if (d.state !== 'online') continue;
       const key = { site: d.site, device: d.device };
       if (now - d.lastSeen >= this.o.offlineSilenceMs) {
@@ -283,7 +344,9 @@ export class RuleEngine {
     if (k.camera) labels.camera = k.camera;
     if (spec.model ?? existing?.labels.model) labels.model = (spec.model ?? existing?.labels.model)!;
     if (spec.feature) labels.feature = spec.feature;
-    const annotations = { summary: spec.summary, description: spec.description, runbook_url: `${this.o.runbookUrl}#${rule.toLowerCase()}` };
+    const base = typeof this.o.runbookUrl === 'function' ? this.o.runbookUrl() : this.o.runbookUrl;
+    // The anchor GitHub and the collector's /runbook give the rule's heading (`## deviceOffline`).
+    const annotations = { summary: spec.summary, description: spec.description, runbook_url: `${base}#${rule.toLowerCase()}` };
     if (existing) {
       // Labels are the alert's identity in Alertmanager: they stay as they were when it fired, or a
       // resolve would leave the earlier label set firing there. Severity and the text may change.

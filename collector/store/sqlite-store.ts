@@ -14,7 +14,7 @@ import { openPrivateDatabase } from '../../lib/private-files.js';
 import Database from 'better-sqlite3';
 import { driftlineError } from '../../lib/errors.js';
 import type { EventMessage, StatusMessage, SummaryMessage } from '../../protocol/messages.js';
-import type { AlertRecord, CameraRow, CollectorStore, DeviceRow, Stored, TimelineRow } from './store.js';
+import type { AlertQuery, AlertRecord, CameraRow, CollectorStore, DeviceRow, Stored, TimelineRow } from './store.js';
 
 const MIGRATIONS: readonly string[] = [
   `
@@ -69,6 +69,14 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (site, device, camera)
   );
   `,
+  // 4: alerts by what they are about (the page's history of one camera or device), from their labels.
+  `
+  ALTER TABLE alerts ADD COLUMN site TEXT;
+  ALTER TABLE alerts ADD COLUMN device TEXT;
+  ALTER TABLE alerts ADD COLUMN camera TEXT;
+  UPDATE alerts SET site = json_extract(record, '$.labels.site'), device = json_extract(record, '$.labels.device'), camera = json_extract(record, '$.labels.camera');
+  CREATE INDEX alerts_scope ON alerts(site, device, camera, updated_at);
+  `,
 ];
 
 /**
@@ -105,6 +113,8 @@ export class SqliteStore implements CollectorStore {
   private readonly db: Database.Database;
   private readonly s: Record<string, Stmt>;
   private readonly lastSeqs = new Map<string, number>();
+  /** Alert queries by site, device and camera, prepared once per combination of filters. */
+  private readonly scoped = new Map<string, Stmt>();
   /** Timed bookkeeping writes that failed (a full disk); each is tried again on the next tick. */
   flushFailures = 0;
   private readonly offsets = new Map<string, { summary: number; event: number }>();
@@ -136,10 +146,13 @@ export class SqliteStore implements CollectorStore {
       device: p('SELECT site, device, state, last_seen AS lastSeen, status FROM devices WHERE site = ? AND device = ?'),
       devices: p('SELECT site, device, state, last_seen AS lastSeen, status FROM devices ORDER BY site, device'),
       cameras: p('SELECT site, device, camera, last_seq AS lastSeq, last_end AS lastEnd, last_status AS lastStatus, last_received AS lastReceived FROM cameras ORDER BY site, device, camera'),
-      timeline: p('SELECT seq, start_ts AS start, end_ts AS "end", status, frames, json_extract(payload, \'$.drivers\') AS drivers FROM summaries WHERE site = ? AND device = ? AND camera = ? AND end_ts >= ? AND seq < ? ORDER BY seq DESC LIMIT ?'),
+      // One json_extract with two paths: the payload is parsed once per row, into [drivers, familyScores].
+      timeline: p(`SELECT seq, start_ts AS start, end_ts AS "end", status, frames, json_extract(payload, '$.drivers', '$.familyScores') AS chart
+        FROM summaries WHERE site = ? AND device = ? AND camera = ? AND end_ts >= ? AND seq < ? ORDER BY seq DESC LIMIT ?`),
+      camera: p('SELECT site, device, camera, last_seq AS lastSeq, last_end AS lastEnd, last_status AS lastStatus, last_received AS lastReceived FROM cameras WHERE site = ? AND device = ? AND camera = ?'),
       summaries: p('SELECT payload FROM summaries WHERE site = ? AND device = ? AND camera = ? ORDER BY seq'),
       summary: p('SELECT payload FROM summaries WHERE site = ? AND device = ? AND camera = ? AND seq = ?'),
-      saveAlert: p(`INSERT INTO alerts (id, fingerprint, state, starts_at, updated_at, record) VALUES (?, ?, ?, ?, ?, ?)
+      saveAlert: p(`INSERT INTO alerts (id, fingerprint, state, starts_at, updated_at, record, site, device, camera) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, record = excluded.record`),
       alert: p('SELECT record FROM alerts WHERE id = ?'),
       devicePage: p('SELECT site, device, state, last_seen AS lastSeen, status FROM devices WHERE (site, device) > (?, ?) ORDER BY site, device LIMIT ?'),
@@ -311,9 +324,18 @@ export class SqliteStore implements CollectorStore {
   }
 
   timeline(site: string, device: string, camera: string, sinceTs: number, limit: number, beforeSeq = Number.MAX_SAFE_INTEGER): TimelineRow[] {
-    return (this.s.timeline!.all([site, device, camera, sinceTs, beforeSeq, limit]) as (Omit<TimelineRow, 'drivers'> & { drivers: string | null })[])
-      .map((r) => ({ ...r, drivers: r.drivers ? (JSON.parse(r.drivers) as TimelineRow['drivers']) : [] }))
+    type Raw = Omit<TimelineRow, 'drivers' | 'familyScores'> & { chart: string };
+    return (this.s.timeline!.all([site, device, camera, sinceTs, beforeSeq, limit]) as Raw[])
+      .map(({ chart, ...r }) => {
+        const [drivers, familyScores] = JSON.parse(chart) as [TimelineRow['drivers'] | null, Record<string, number> | null];
+        return { ...r, drivers: drivers ?? [], ...(familyScores ? { familyScores } : {}) };
+      })
       .reverse();
+  }
+
+  camera(site: string, device: string, camera: string): CameraRow | undefined {
+    this.flush();
+    return this.s.camera!.get([site, device, camera]) as CameraRow | undefined;
   }
 
   summaries(site: string, device: string, camera: string): SummaryMessage[] {
@@ -326,7 +348,7 @@ export class SqliteStore implements CollectorStore {
   }
 
   saveAlert(a: AlertRecord): void {
-    this.s.saveAlert!.run([a.id, a.fingerprint, a.state, a.startsAt, a.updatedAt, JSON.stringify(a)]);
+    this.s.saveAlert!.run([a.id, a.fingerprint, a.state, a.startsAt, a.updatedAt, JSON.stringify(a), a.labels.site ?? null, a.labels.device ?? null, a.labels.camera ?? null]);
   }
 
   alert(id: string): AlertRecord | undefined {
@@ -344,10 +366,23 @@ export class SqliteStore implements CollectorStore {
     return this.s.cameraPage!.all([...(after ?? ['', '', '']), limit]) as CameraRow[];
   }
 
-  alerts(o: { state?: 'firing' | 'resolved'; limit: number; before?: readonly [string, string] }): AlertRecord[] {
+  alerts(o: AlertQuery): AlertRecord[] {
     // '\uffff' sorts after every ISO time and id: no `before` means from the newest.
     const before = o.before ?? ['\uffff', '\uffff'];
-    const rows = (o.state ? this.s.alertsBy!.all([o.state, ...before, o.limit]) : this.s.alertsAll!.all([...before, o.limit])) as { record: string }[];
+    let rows: { record: string }[];
+    if (o.site === undefined) rows = (o.state ? this.s.alertsBy!.all([o.state, ...before, o.limit]) : this.s.alertsAll!.all([...before, o.limit])) as { record: string }[];
+    else {
+      // One statement per combination of filters, each on the (site, device, camera, updated_at) index.
+      const where = ['site = @site', ...(o.device !== undefined ? ['device = @device'] : []), ...(o.camera !== undefined ? ['camera = @camera'] : []), ...(o.state ? ['state = @state'] : [])];
+      const key = where.join(' AND ');
+      let stmt = this.scoped.get(key);
+      if (!stmt) {
+        stmt = this.db.prepare(`SELECT record FROM alerts WHERE ${key} AND (updated_at, id) < (@u, @i) ORDER BY updated_at DESC, id DESC LIMIT @limit`);
+        this.scoped.set(key, stmt);
+      }
+      const params = { site: o.site, ...(o.device !== undefined ? { device: o.device } : {}), ...(o.camera !== undefined ? { camera: o.camera } : {}), ...(o.state ? { state: o.state } : {}), u: before[0], i: before[1], limit: o.limit };
+      rows = stmt.all(params) as { record: string }[];
+    }
     return rows.map((r) => JSON.parse(r.record) as AlertRecord);
   }
 

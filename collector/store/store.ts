@@ -36,6 +36,21 @@ export interface TimelineRow {
   status: string;
   frames: number;
   drivers: SummaryMessage['drivers'];
+  /** Per family, on the threshold scale (protocol/levels.ts); absent from agents older than it. */
+  familyScores?: Record<string, number>;
+}
+
+/** Which alerts: by state, and by what they are about (their site, device and camera labels). */
+export interface AlertQuery {
+  readonly state?: 'firing' | 'resolved';
+  readonly limit: number;
+  /** The (updatedAt, id) of the last alert of the previous page. */
+  readonly before?: readonly [updatedAt: string, id: string];
+  readonly site?: string;
+  /** Needs `site`. */
+  readonly device?: string;
+  /** Needs `site` and `device`. */
+  readonly camera?: string;
 }
 
 export type Stored = 'stored' | 'duplicate';
@@ -68,6 +83,8 @@ export interface CollectorStore {
   device(site: string, device: string): DeviceRow | undefined;
   devices(): DeviceRow[];
   cameras(): CameraRow[];
+  /** One camera's row (its latest window): a primary-key lookup. */
+  camera(site: string, device: string, camera: string): CameraRow | undefined;
   /** A page of devices in (site, device) order, after the given key. */
   devicePage(after: readonly [site: string, device: string] | undefined, limit: number): DeviceRow[];
   /** A page of cameras in (site, device, camera) order, after the given key. */
@@ -83,7 +100,7 @@ export interface CollectorStore {
   saveAlert(a: AlertRecord): void;
   alert(id: string): AlertRecord | undefined;
   /** Alerts, most recently updated first; `before` is the (updatedAt, id) of the last alert of the previous page. */
-  alerts(o: { state?: 'firing' | 'resolved'; limit: number; before?: readonly [updatedAt: string, id: string] }): AlertRecord[];
+  alerts(o: AlertQuery): AlertRecord[];
   /** Deletes what is past retention; returns the rows deleted. */
   prune(now: number, keepMs: number, keepAlertsMs: number): number;
   /** Opens a batch: the writes until commitBatch() become durable together (group commit). */

@@ -20,7 +20,9 @@ function rejects(raw: unknown, key: RegExp, env: NodeJS.ProcessEnv = {}): void {
 test('a minimal config for one camera starts from documented defaults, deeply frozen', () => {
   const { config } = agentConfig(minimal, {});
   assert.equal(config.model.path, SHIPPED_MODEL);
-  assert.deepEqual(config.model.providers, ['tensorrt', 'cuda', 'cpu']);
+  assert.deepEqual(config.model.providers, ['auto']);
+  assert.equal(config.model.requireProvider, '');
+  assert.deepEqual({ ...config.model.tensorrt }, { cacheDir: '', fp16: true, workspaceBytes: 1 << 30 });
   assert.equal(config.model.conf, 0.25);
   assert.equal(config.store.path, 'data/agent.db');
   assert.equal(config.store.maxBytes, 1 << 30);
@@ -35,7 +37,13 @@ test('unknown and invalid keys name the key, the value and what was expected', (
   rejects({ ...minimal, stor: {} }, /invalid stor: got \{\}, expected a known key here: one of model, store, telemetry, drift, review, mqtt, http, log, cameras/);
   rejects({ ...minimal, store: { maxByte: 5 } }, /invalid store\.maxByte: got 5, expected a known key/);
   rejects({ ...minimal, model: { conf: 2 } }, /invalid model\.conf: got 2, expected a number in \[0, 1\]/);
-  rejects({ ...minimal, model: { providers: ['gpu'] } }, /model\.providers: got "gpu", expected one of tensorrt, cuda, cpu/);
+  rejects({ ...minimal, model: { providers: ['gpu'] } }, /model\.providers: got "gpu", expected one of tensorrt, cuda, cpu, auto/);
+  // A key whose default is empty takes an empty value written out, meaning the same ("do not publish").
+  assert.equal(agentConfig({ ...minimal, mqtt: { url: '' }, model: { requireProvider: '' } }, {}).config.mqtt.url, '');
+  rejects({ ...minimal, model: { path: '' } }, /model\.path: got "", expected a non-empty string/);
+  rejects({ ...minimal, model: { providers: ['auto', 'cpu'] } }, /model\.providers: got \["auto","cpu"\], expected auto alone, or a list of providers in the order to try/);
+  rejects({ ...minimal, model: { providers: ['cuda', 'cpu'], requireProvider: 'tensorrt' } }, /model\.requireProvider: got "tensorrt", expected a provider in model\.providers \(cuda, cpu\), or auto there/);
+  rejects({ ...minimal, model: { tensorrt: { workspaceBytes: 5 } } }, /model\.tensorrt\.workspaceBytes: got 5/);
   rejects({ ...minimal, model: { threads: 1.5 } }, /model\.threads: got 1\.5, expected a whole number/);
   rejects({ cameras: [] }, /cameras: got \[\], expected a list of at least 1/);
   rejects({}, /cameras/);

@@ -32,7 +32,10 @@ test('detect prints one JSON line per image with boxes in image pixels', async (
 });
 
 test('detect --info reports the provider that runs and the fallback attempts', async () => {
-  const r = await cli('detect', '--model', MODEL, '--info');
+  const auto = await cli('detect', '--model', MODEL, '--info');
+  assert.equal(auto.code, 0, auto.stderr);
+  assert.deepEqual((JSON.parse(auto.stdout) as { attempts: { provider: string }[] }).attempts.map((a) => a.provider), ['cpu'], 'auto: only what this CPU-only build has');
+  const r = await cli('detect', '--model', MODEL, '--info', '--providers', 'tensorrt,cuda,cpu');
   assert.equal(r.code, 0, r.stderr);
   const info = JSON.parse(r.stdout) as { provider: string; layout: string; attempts: { provider: string; ok: boolean }[] };
   assert.equal(info.provider, 'cpu');

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { collectorConfig, type CollectorConfig } from '../../collector/config.js';
-import { startCollector } from '../../collector/main.js';
+import { publicUrl, startCollector } from '../../collector/main.js';
 import { isDriftlineError } from '../../lib/errors.js';
 import { silentLogger } from '../../lib/log.js';
 import { freePort } from '../helpers/ports.js';
@@ -43,4 +43,12 @@ test('an HTTP port already taken is a coded error, and nothing started before it
     probe.listen(brokerPort, '127.0.0.1', () => resolve());
   });
   await new Promise<void>((r) => probe.close(() => r()));
+});
+
+test("alerts link the collector's own runbook page, absolute: at http.publicUrl, else where it listens", () => {
+  const config = (http: object, rules: object = {}): CollectorConfig => collectorConfig({ http, rules }, {}).config;
+  assert.equal(publicUrl(config({ publicUrl: 'https://driftline.plant.example/' }), 'http://127.0.0.1:41234'), 'https://driftline.plant.example');
+  assert.equal(publicUrl(config({ port: 0 }), 'http://127.0.0.1:41234'), 'http://127.0.0.1:41234', 'the listener, once it listens');
+  assert.equal(publicUrl(config({ port: 8081 }), undefined), 'http://127.0.0.1:8081', 'before: the configured host and port');
+  assert.equal(config({}).rules.runbookUrl, '', 'by default the collector\'s /runbook, not a path in a checkout');
 });

@@ -90,7 +90,7 @@ test('drift alert reaches Alertmanager for the drifting camera only, and resolve
   assert.equal(a.labels.feature, 'illumination', 'the family that moved is the label: a dimmer light is illumination');
   assert.match(a.annotations.summary!, /: illumination: brightness \u2212\d+% \(z = \u2212/, `the headline leads with the brightness change: ${a.annotations.summary}`);
   assert.ok(['warning', 'critical'].includes(a.labels.severity!));
-  assert.match(a.annotations.runbook_url!, /runbook\.md#drift$/);
+  assert.equal(a.annotations.runbook_url, `${collector.httpUrl}/runbook#drift`, "an absolute link to the collector's runbook page");
   assert.match(a.annotations.cause!, /^(input-drift|camera-fault): /, `a lighting change is classified as input drift or a camera fault: ${a.annotations.cause}`);
   assert.equal(a.status.state, 'active');
   assert.ok(a.generatorURL.startsWith(`${collector.httpUrl}/api/v1/alerts/`), a.generatorURL);

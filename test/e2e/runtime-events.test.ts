@@ -1,6 +1,7 @@
 /**
- * What the agent announces at start-up reaches on-call: the preferred execution provider is missing
- * on this machine (CUDA on a CPU-only box), and the model differs from the one this store last ran.
+ * What the agent announces at start-up reaches on-call: a required execution provider is missing
+ * on this machine (CUDA on a CPU-only box), and the model differs from the one this store last ran;
+ * and what it must not announce: an x86 box on the CPU with default settings is as it should be.
  * Real agent, the machine's Mosquitto, real collector; the alerts are also published on the MQTT
  * alerts topic.
  */
@@ -10,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
+import { pino } from 'pino';
 import { agentConfig } from '../../agent/config.js';
 import { startAgent } from '../../agent/main.js';
 import { silentLogger } from '../../lib/log.js';
@@ -20,7 +22,7 @@ import { clearRetainedStatus, machineClient, MACHINE_BROKER } from '../helpers/m
 import { releaser } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
 
-test('provider fallback and model change raise alerts at the collector and on the MQTT alerts topic', { timeout: 90_000 }, async (t) => {
+test('a required provider missing and a model change raise alerts at the collector and on the MQTT alerts topic', { timeout: 90_000 }, async (t) => {
   const release = releaser(t);
   const collector = await testCollector({ broker: { url: MACHINE_BROKER }, notify: { mqtt: true } });
   release('collector', () => collector.stop());
@@ -37,7 +39,7 @@ test('provider fallback and model change raise alerts at the collector and on th
   const dir = await mkdtemp(join(tmpdir(), 'driftline-agent-'));
   const store = join(dir, 'agent.db');
   const raw = {
-    model: { providers: ['cuda', 'cpu'] },
+    model: { providers: ['cuda', 'cpu'], requireProvider: 'cuda' },
     store: { path: store },
     telemetry: { windowSeconds: 1 },
     mqtt: { url: MACHINE_BROKER, site, device },
@@ -70,6 +72,54 @@ test('provider fallback and model change raise alerts at the collector and on th
   // least once: a copy may arrive twice, so consumers key on id and state.
   const fallbacks = published.filter((a) => a.rule === 'providerFallback');
   assert.deepEqual([...new Set(fallbacks.map((a) => `${a.id}:${a.state}`))], [`${fallback.id}:firing`], JSON.stringify(published.map((a) => [a.rule, a.state, a.id])));
+});
+
+test('default providers on a CPU-only box: no provider warning, no fallback alert; a box that ran on CUDA before and now cannot raises one', { timeout: 90_000 }, async (t) => {
+  const release = releaser(t);
+  const collector = await testCollector({ broker: { url: MACHINE_BROKER } });
+  release('collector', () => collector.stop());
+  await untilSubscribed(collector);
+  const site = uniqueName('site');
+  const device = uniqueName('edge');
+  release('retained status', () => clearRetainedStatus(site, device));
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-agent-'));
+  const store = join(dir, 'agent.db');
+  const raw = (model: object) => ({
+    model,
+    store: { path: store },
+    telemetry: { windowSeconds: 1 },
+    mqtt: { url: MACHINE_BROKER, site, device },
+    http: { port: 0 },
+    cameras: [{ name: 'cam', source: { kind: 'synthetic', width: 160, height: 120, fps: 5 } }],
+  });
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) });
+  const mine = () => collector.rules.firing.filter((a) => a.labels.site === site && a.labels.device === device);
+  const summaries = () => collector.store.timeline(site, device, 'cam', 0, 100).length;
+
+  // Defaults: providers auto, nothing required.
+  const first = await startAgent(agentConfig(raw({}), {}).config, log);
+  const stopFirst = release('first agent', () => first.stop());
+  assert.equal(first.provider, 'cpu');
+  await until(() => summaries() >= 2, 30_000, 'summaries from the default agent');
+  const logged = lines.map((l) => JSON.parse(l) as { level: number; msg: string });
+  assert.deepEqual(logged.filter((l) => l.level >= 40 && /provider/i.test(l.msg)), [], 'no provider warning');
+  assert.ok(logged.some((l) => /execution provider cpu in use/.test(l.msg)), lines.join(''));
+  assert.deepEqual(mine().filter((a) => a.rule === 'providerFallback'), []);
+  await stopFirst();
+
+  // The store remembers the best provider the device ran on; make it CUDA, as on a box whose GPU
+  // has since failed, and list CUDA: the device now runs worse than it did.
+  const db = new Database(store);
+  try {
+    db.prepare("UPDATE agent_meta SET value = 'cuda' WHERE key = 'provider_best'").run();
+  } finally {
+    db.close();
+  }
+  const second = await startAgent(agentConfig(raw({ providers: ['cuda', 'cpu'] }), {}).config, silentLogger);
+  release('second agent', () => second.stop());
+  await until(() => mine().some((a) => a.rule === 'providerFallback'), 30_000, 'the fallback alert');
+  assert.match(mine().find((a) => a.rule === 'providerFallback')!.annotations.summary!, /runs on cpu, not cuda/);
 });
 
 test('a camera at another size than the profile is announced once: comparable at the same aspect ratio, not at another', { timeout: 90_000 }, async (t) => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Registry } from 'prom-client';
-import { reviewAccess, type ReviewAccess } from '../../../agent/http/review-routes.js';
+import { corsOrigin, reviewAccess, type ReviewAccess } from '../../../agent/http/review-routes.js';
 import { buildAgentHttp } from '../../../agent/http/server.js';
 import { ReviewSampler, type ReviewFrame } from '../../../agent/review/sampler.js';
 import { openDatabase } from '../../../agent/store/database.js';
@@ -116,4 +116,42 @@ test('access: open on loopback, a bearer token when one is set, off beyond loopb
   assert.match(disabled.json().message, /review\.enabled: false/);
   // Health and metrics are never behind the review token.
   assert.equal((await make(token).inject('/healthz')).statusCode, 200);
+});
+
+test('CORS for the collector\'s page: GET and its preflight; any origin with a token, loopback origins only without one', async (t) => {
+  const { app: make } = await setup(t);
+  const file = '/review/line-1-1800000000000-0.jpg';
+  const page = 'http://127.0.0.1:8080';
+  const open = make({ kind: 'open' });
+  for (const url of ['/review', file, `${file}/detections`]) {
+    const r = await open.inject({ url, headers: { origin: page } });
+    assert.equal(r.statusCode, 200, url);
+    assert.equal(r.headers['access-control-allow-origin'], page, `${url}: a loopback page may read it`);
+    assert.equal(r.headers.vary, 'Origin');
+  }
+  const foreign = await open.inject({ url: file, headers: { origin: 'https://evil.example' } });
+  assert.equal(foreign.statusCode, 200, 'served (a plain <img> could show it), but ...');
+  assert.equal(foreign.headers['access-control-allow-origin'], undefined, '... no page of another site may read it');
+  assert.equal((await open.inject(file)).headers['access-control-allow-origin'], undefined, 'no Origin, no CORS header');
+
+  // With a token: the preflight (no token on it) says a GET may carry Authorization; the GET needs the token.
+  const token = make({ kind: 'token', token: 's3cret' });
+  const pre = await token.inject({ method: 'OPTIONS', url: `${file}/detections`, headers: { origin: 'http://collector.plant.local:8080', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization', 'access-control-request-private-network': 'true' } });
+  assert.equal(pre.statusCode, 204);
+  assert.equal(pre.headers['access-control-allow-origin'], '*');
+  assert.equal(pre.headers['access-control-allow-methods'], 'GET');
+  assert.equal(pre.headers['access-control-allow-headers'], 'Authorization');
+  assert.equal(pre.headers['access-control-allow-private-network'], 'true');
+  const refused = await token.inject({ url: file, headers: { origin: 'http://collector.plant.local:8080' } });
+  assert.equal(refused.statusCode, 401);
+  assert.equal(refused.headers['access-control-allow-origin'], '*', 'the page can read why');
+  const got = await token.inject({ url: file, headers: { origin: 'http://collector.plant.local:8080', authorization: 'Bearer s3cret' } });
+  assert.equal(got.statusCode, 200);
+  assert.equal(got.headers['access-control-allow-origin'], '*');
+  assert.equal((await token.inject({ method: 'OPTIONS', url: '/healthz' })).statusCode, 404, 'only the review routes answer a preflight');
+
+  assert.equal(corsOrigin({ kind: 'open' }, 'http://localhost:3000'), 'http://localhost:3000');
+  assert.equal(corsOrigin({ kind: 'open' }, 'http://[::1]:8080'), 'http://[::1]:8080');
+  assert.equal(corsOrigin({ kind: 'open' }, 'http://10.0.0.7:8080'), undefined);
+  assert.equal(corsOrigin({ kind: 'open' }, 'null'), undefined);
 });

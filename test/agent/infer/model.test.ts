@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import sharp from 'sharp';
 import { loadModel } from '../../../agent/infer/model.js';
-import { checkProviders } from '../../../agent/infer/providers.js';
+import { availableProviders, checkProviders, resolveProviders } from '../../../agent/infer/providers.js';
+import { tensorrtCacheDir } from '../../../agent/infer/tensorrt-env.js';
 import { isDriftlineError, type ErrorCode } from '../../../lib/errors.js';
 import { constantModel, ELEM } from '../../helpers/onnx-writer.js';
 
@@ -98,6 +100,47 @@ test('providers: when none loads, DRIFTLINE_ERR_MODEL_LOAD lists every attempt',
   assert.throws(() => checkProviders(['cpu', 'gpu']), (e: unknown) => isDriftlineError(e, 'DRIFTLINE_ERR_EXECUTION_PROVIDER') && /gpu/.test(e.message));
   assert.throws(() => checkProviders([]), (e: unknown) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG'));
   assert.deepEqual(checkProviders([' CUDA', 'cpu']), ['cuda', 'cpu']);
+  assert.deepEqual(checkProviders(['auto']), ['auto']);
+  assert.throws(() => checkProviders(['auto', 'cpu']), (e: unknown) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && /auto alone/.test(e.message));
+});
+
+test('providers: auto tries what this build has, best first: compiled in, and bundled or with its provider library beside the binding', async () => {
+  const stock = [{ name: 'cpu', bundled: true }, { name: 'webgpu', bundled: true }, { name: 'cuda', bundled: false }, { name: 'tensorrt', bundled: false }];
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-binding-'));
+  assert.deepEqual(availableProviders(dir, stock), ['cpu'], 'a stock x86 install has no CUDA or TensorRT provider library');
+  await writeFile(join(dir, 'libonnxruntime_providers_cuda.so'), '');
+  assert.deepEqual(availableProviders(dir, stock), ['cuda', 'cpu']);
+  await writeFile(join(dir, 'libonnxruntime_providers_tensorrt.so'), '');
+  assert.deepEqual(availableProviders(dir, stock), ['tensorrt', 'cuda', 'cpu']);
+  assert.deepEqual(availableProviders(dir, [{ name: 'cpu', bundled: true }]), ['cpu'], 'a build without them does not try them');
+  assert.deepEqual(availableProviders(dir, [{ name: 'cuda', bundled: true }]), ['cuda', 'cpu'], 'bundled needs no file; the CPU is always last');
+  // This machine's real build: auto goes straight to the CPU, with no failed attempt.
+  assert.deepEqual(resolveProviders(['auto']), { order: ['cpu'], auto: true });
+  assert.deepEqual(resolveProviders(['cuda', 'cpu']), { order: ['cuda', 'cpu'], auto: false });
+  const m = await loadModel(SHIPPED);
+  assert.deepEqual([m.provider, m.providers, m.auto, m.attempts.length, m.tensorrtCache], ['cpu', ['cpu'], true, 1, undefined]);
+});
+
+test('model.tensorrt: the ORT_TENSORRT_* variables are in the process environment before the session is created, the cache keyed by the model', async (t) => {
+  const names = ['ORT_TENSORRT_ENGINE_CACHE_ENABLE', 'ORT_TENSORRT_CACHE_PATH', 'ORT_TENSORRT_FP16_ENABLE', 'ORT_TENSORRT_MAX_WORKSPACE_SIZE'];
+  const saved = names.map((n) => process.env[n]);
+  t.after(() => names.forEach((n, i) => (saved[i] === undefined ? delete process.env[n] : (process.env[n] = saved[i]))));
+  for (const n of names) delete process.env[n];
+  const state = await mkdtemp(join(tmpdir(), 'driftline-state-'));
+  const options = { cacheDir: '', fp16: false, workspaceBytes: 1 << 28 };
+  // Not tried (auto on this CPU-only machine): nothing is set.
+  await loadModel(SHIPPED, { tensorrt: { options, storePath: join(state, 'agent.db') } });
+  assert.deepEqual(names.map((n) => process.env[n]), [undefined, undefined, undefined, undefined]);
+  // Tried: the environment holds the settings when the sessions are created. TensorRT itself fails
+  // here (no GPU, no provider library); the attempt that reads these variables comes after them.
+  const m = await loadModel(SHIPPED, { providers: ['tensorrt', 'cpu'], tensorrt: { options, storePath: join(state, 'agent.db') } });
+  const sha = m.sha256.slice(0, 16);
+  assert.equal(m.tensorrtCache, join(state, 'tensorrt-cache', sha));
+  assert.deepEqual(names.map((n) => process.env[n]), ['1', join(state, 'tensorrt-cache', sha), '0', String(1 << 28)]);
+  assert.ok(existsSync(m.tensorrtCache!), 'the cache folder exists before TensorRT would write to it');
+  assert.deepEqual(m.attempts.map((a) => [a.provider, a.ok]), [['tensorrt', false], ['cpu', true]]);
+  // A configured folder holds a folder per model.
+  assert.equal(tensorrtCacheDir({ ...options, cacheDir: '/var/cache/trt' }, '/x/agent.db', m.sha256), `/var/cache/trt/${sha}`);
 });
 
 test('embedding: the shipped model declares embed0 [1, 64, 192]; a third-party model has none', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DriftResult } from '../../../agent/drift/camera-drift.js';
-import { summary, type Identity } from '../../../agent/publish/messages.js';
+import { offline, stopReason, summary, type Identity } from '../../../agent/publish/messages.js';
 import type { WindowSummary } from '../../../agent/telemetry/window.js';
 import { check, SCHEMAS, SUMMARY_STATUSES, type SummaryMessage } from '../../../protocol/messages.js';
 
@@ -34,4 +34,26 @@ test('a window the reference cannot judge is insufficient on the wire, with its 
   // A cause the contract does not know is refused by name.
   const bad = check<SummaryMessage>({ ...JSON.parse(JSON.stringify(m)), insufficient: 'weather' }, SCHEMAS.summary);
   assert.ok(!bad.ok && /insufficient/.test(bad.reason), JSON.stringify(bad));
+});
+
+test('family scores ride on the summary, on the threshold scale; absent when the window was not judged', () => {
+  const ok = summary(id, { camera: 'cam', window, dropped: 0, errors: 0, drift: verdict('ok'), familyScores: { illumination: 0.4, model: 1.2, focus: undefined } }, 9);
+  assert.deepEqual(ok.familyScores, { illumination: 0.4, model: 1.2 });
+  assert.ok(check<SummaryMessage>(JSON.parse(JSON.stringify(ok)), SCHEMAS.summary).ok);
+  const few = summary(id, { camera: 'cam', window, dropped: 0, errors: 0, drift: verdict('insufficient'), familyScores: {} }, 10);
+  assert.equal(few.familyScores, undefined);
+  const none = summary(id, { camera: 'cam', window, dropped: 0, errors: 0, drift: undefined, familyScores: { illumination: 1 } }, 11);
+  assert.equal(none.familyScores, undefined, 'unscored: nothing to place');
+});
+
+test('a clean stop says why (DRIFTLINE_STOP_REASON, else "stopping"); the Last Will says nothing, and both are valid status messages', () => {
+  const id = { site: 's', device: 'd' } as Identity;
+  assert.equal(stopReason({}), 'stopping');
+  assert.equal(stopReason({ DRIFTLINE_STOP_REASON: '  upgrade to 1.4  ' }), 'upgrade to 1.4');
+  assert.equal(stopReason({ DRIFTLINE_STOP_REASON: 'x'.repeat(100) }).length, 64);
+  const clean = offline(id, 5, stopReason({ DRIFTLINE_STOP_REASON: 'upgrade' }));
+  const will = offline(id, 5);
+  assert.equal(clean.stopReason, 'upgrade');
+  assert.equal('stopReason' in will, false);
+  for (const m of [clean, will]) assert.ok(check(m, SCHEMAS.status).ok, JSON.stringify(m));
 });

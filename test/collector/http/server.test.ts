@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { connectAsync } from 'mqtt';
+import { Registry } from 'prom-client';
+import { buildHttp } from '../../../collector/http/server.js';
+import { RuleEngine } from '../../../collector/rules/engine.js';
+import { SqliteStore } from '../../../collector/store/sqlite-store.js';
 import { statusTopic, summaryTopic } from '../../../protocol/topics.js';
 import { SCHEMAS } from '../../../protocol/messages.js';
 import { SHA, summaryMsg, testCollector, uniqueName, untilSubscribed } from '../../helpers/collector.js';
@@ -65,4 +72,66 @@ test('acknowledge is refused when no token is configured', { timeout: 30_000 }, 
   const r = await fetch(`${c.httpUrl}/api/v1/alerts/0123456789abcdef/ack`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer x' }, body: '{"by":"a"}' });
   assert.equal(r.status, 403);
   assert.match(((await r.json()) as { message: string }).message, /http\.ackToken/);
+});
+
+test('the page\'s API: a camera with its thresholds and firing alerts, timeline levels, alerts by camera, 304 while nothing changed', async (t) => {
+  const store = new SqliteStore(join(await mkdtemp(join(tmpdir(), 'driftline-page-api-')), 'c.db'));
+  const rules = new RuleEngine(store, { driftForMs: 0, driftClearMs: 0, driftMinSeverity: 'warn', offlineSilenceMs: 60_000, stalledWindows: 3, modelChangedHoldMs: 60_000, resendMs: 60_000, runbookUrl: () => 'http://collector.example/runbook' }, () => undefined);
+  const app = buildHttp({ store, rules, metrics: new Registry(), ackToken: '', health: () => ({ broker: true }) });
+  t.after(async () => {
+    await app.close();
+    store.close();
+  });
+  store.putStatus({ schema: SCHEMAS.status, site: 'p', device: 'e', state: 'online', ts: 0, agent: { version: '1' }, model: { name: 'm', sha256: SHA }, provider: 'cpu', providers: ['cpu'], cameras: ['c1', 'c2', 'quiet'], windowSeconds: 60 }, 0);
+  const drivers = [{ key: 'psi:brightness', value: 0.4, warn: 0.1, alert: 0.25, level: 'alert' as const }];
+  const feed = (camera: string, seq: number, o: Parameters<typeof summaryMsg>[4]) => {
+    const m = summaryMsg('p', 'e', camera, seq, o);
+    store.addSummary(m, m.end);
+    rules.onSummary(m, m.end + 1000);
+  };
+  feed('c1', 1, { status: 'ok', familyScores: { illumination: 0.3, model: 0.5 } });
+  feed('c1', 2, { status: 'insufficient' });
+  feed('c1', 3, { status: 'alert', drivers, familyScores: { illumination: 3, model: 0.7 } });
+  feed('c1', 4, { status: 'alert', drivers }); // an older agent: no family scores, placed by its drivers
+  feed('c2', 1, { status: 'ok' });
+
+  const timeline = await app.inject('/api/v1/cameras/p/e/c1/timeline');
+  assert.equal(timeline.statusCode, 200);
+  const rows = timeline.json() as { seq: number; status: string; level: number | null; familyScores?: Record<string, number> }[];
+  assert.deepEqual(rows.map((r) => [r.seq, r.status, r.level === null ? null : +r.level.toFixed(6)]), [[1, 'ok', 0.5], [2, 'insufficient', null], [3, 'alert', 3], [4, 'alert', 3]]);
+  assert.deepEqual(rows[0]!.familyScores, { illumination: 0.3, model: 0.5 });
+
+  const cam = await app.inject('/api/v1/cameras/p/e/c1');
+  assert.equal(cam.statusCode, 200, cam.body);
+  const c = cam.json() as { lastSeq: number; lastStatus: string; levels: { warn: number; alert: number }; deviceState: string; windowSeconds: number; alerts: { id: string; rule: string; evidence: { driftStart: { seq: number } } }[] };
+  assert.deepEqual([c.lastSeq, c.lastStatus, c.deviceState, c.windowSeconds], [4, 'alert', 'online', 60]);
+  assert.deepEqual(c.levels, { warn: 1, alert: 2 }, 'where the timeline\'s level puts the thresholds');
+  assert.deepEqual(c.alerts.map((a) => [a.rule, a.evidence.driftStart.seq]), [['drift', 3]], 'its firing alert, with where the drift started');
+  const quiet = await app.inject('/api/v1/cameras/p/e/quiet');
+  assert.equal(quiet.statusCode, 200, 'a camera the device announced, before its first window');
+  assert.deepEqual([quiet.json().lastSeq, quiet.json().lastStatus], [0, null]);
+  assert.equal((await app.inject('/api/v1/cameras/p/e/nope')).statusCode, 404);
+  assert.equal((await app.inject('/api/v1/cameras/p/e/no%20pe')).statusCode, 400);
+
+  // Alerts of one camera; a camera needs its device and site.
+  const id = c.alerts[0]!.id;
+  assert.deepEqual((await app.inject('/api/v1/alerts?state=all&site=p&device=e&camera=c1')).json().map((a: { id: string }) => a.id), [id]);
+  assert.deepEqual((await app.inject('/api/v1/alerts?state=all&site=p&device=e&camera=c2')).json(), []);
+  assert.deepEqual((await app.inject('/api/v1/alerts?state=resolved&site=p&device=e')).json(), []);
+  const bad = await app.inject('/api/v1/alerts?camera=c1');
+  assert.equal(bad.statusCode, 400);
+  assert.match(bad.json().message, /site/);
+
+  // Polling: the same answer again is a 304, a changed one a 200 with a new tag.
+  const first = await app.inject('/api/v1/cameras');
+  const tag = first.headers.etag as string;
+  assert.match(tag, /^W\/".+"$/);
+  assert.equal(first.headers['cache-control'], 'no-cache');
+  const same = await app.inject({ url: '/api/v1/cameras', headers: { 'if-none-match': tag } });
+  assert.equal(same.statusCode, 304);
+  assert.equal(same.body, '');
+  feed('c2', 2, { status: 'warn', drivers });
+  const changed = await app.inject({ url: '/api/v1/cameras', headers: { 'if-none-match': tag } });
+  assert.equal(changed.statusCode, 200);
+  assert.notEqual(changed.headers.etag, tag);
 });

@@ -153,3 +153,57 @@ test('storage full: one device alert from the events on every camera; storageRec
   for (const c of ['a', 'b', 'c']) rules.onEvent(ev(c, 2, 'storageRecovered'), 60_000);
   assert.deepEqual(changes.filter(([r]) => r === 'storageFull').map(([, c]) => c), ['fire', 'resolve']);
 });
+
+test('a drift alert names where the drift started: the first drifting window of its run, kept through updates and a restart', async (t) => {
+  const { rules, store, changes } = await engine(t, { runbookUrl: () => 'https://driftline.plant.example/runbook' });
+  store.putStatus(birth(), 0);
+  const feed = (r: RuleEngine, n: number, st: Parameters<typeof win>[1]) => {
+    const w = win(n, st);
+    r.onSummary(w.m, w.now);
+  };
+  feed(rules, 1, 'ok');
+  feed(rules, 2, 'warn');
+  feed(rules, 3, 'ok'); // a short ok stretch does not end the run (the rule's hysteresis) ...
+  feed(rules, 4, 'alert');
+  const fired = changes.find(([, c]) => c === 'fire')![2];
+  const first = summaryMsg('s', 'd', 'c', 2);
+  assert.deepEqual(fired.evidence?.driftStart, { seq: 2, start: new Date(first.start).toISOString() }, '... so the drift started at window 2');
+  assert.equal((fired.evidence?.window as { seq: number }).seq, 4, 'fired on window 4, two windows later');
+  assert.equal(fired.annotations.runbook_url, 'https://driftline.plant.example/runbook#drift', 'an absolute link, built when the alert is made');
+  feed(rules, 5, 'alert');
+  feed(rules, 6, 'alert');
+  assert.equal((store.alert(fired.id)!.evidence?.window as { seq: number }).seq, 6, 'the evidence follows the latest window ...');
+  assert.equal((store.alert(fired.id)!.evidence?.driftStart as { seq: number }).seq, 2, '... and keeps where the drift started');
+
+  // A restart forgets the run in memory; the stored alert still knows where it began.
+  const again = new RuleEngine(store, { ...SETTINGS }, () => undefined);
+  for (let n = 7; n <= 9; n++) feed(again, n, 'alert');
+  const updated = store.alert(fired.id)!;
+  assert.equal((updated.evidence?.window as { seq: number }).seq, 9, 'updated after the restart');
+  assert.equal((updated.evidence?.driftStart as { seq: number }).seq, 2, 'and still started at window 2');
+
+  // Resolved, then a new run: a new start.
+  for (let n = 10; n <= 13; n++) feed(again, n, 'ok');
+  assert.equal(store.alert(fired.id)!.state, 'resolved');
+  for (let n = 14; n <= 17; n++) feed(again, n, 'warn');
+  const next = store.alerts({ state: 'firing', limit: 5 })[0]!;
+  assert.notEqual(next.id, fired.id);
+  assert.equal((next.evidence?.driftStart as { seq: number }).seq, 14);
+});
+
+test("a drift alert keeps the run's review frames when a later window saved none", async (t) => {
+  const { rules, store } = await engine(t, { driftForMs: 0 });
+  store.putStatus(birth({ reviewUrl: 'http://edge:9464/review' }), 0);
+  const feed = (n: number, files: string[]) => {
+    const w = win(n, 'alert');
+    rules.onSummary({ ...w.m, review: files.map((file) => ({ file, ts: w.m.start, reason: 'ood' })) }, w.now);
+  };
+  feed(1, ['a.jpg', 'b.jpg']);
+  feed(2, []);
+  const a = store.alerts({ state: 'firing', limit: 1 })[0]!;
+  assert.deepEqual(a.evidence?.reviewFrames, ['http://edge:9464/review/a.jpg', 'http://edge:9464/review/b.jpg'], 'an empty window loses nothing');
+  feed(3, ['c.jpg']);
+  assert.deepEqual(store.alert(a.id)!.evidence?.reviewFrames, ['http://edge:9464/review/c.jpg', 'http://edge:9464/review/a.jpg', 'http://edge:9464/review/b.jpg'], 'newest first');
+  feed(4, Array.from({ length: 12 }, (_, i) => `n${i}.jpg`));
+  assert.equal((store.alert(a.id)!.evidence?.reviewFrames as string[]).length, 10, 'at most 10');
+});

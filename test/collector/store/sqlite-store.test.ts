@@ -76,3 +76,42 @@ test("the page cache is the configured size, not better-sqlite3's 16 MiB build d
   t.after(() => b.close());
   assert.equal(pages(b), -1024);
 });
+
+test('alerts by what they are about: site, device, camera, with state and pages; one camera by its key', async (t) => {
+  const s = open(t, await file());
+  const base = { schema: SCHEMAS.alert, severity: 'warning' as const, annotations: {}, startsAt: new Date(0).toISOString() };
+  const alert = (id: string, rule: string, state: 'firing' | 'resolved', at: number, labels: Record<string, string>) =>
+    s.saveAlert({ ...base, id, rule, fingerprint: `${rule}/${id}`, state, updatedAt: new Date(at).toISOString(), labels });
+  alert('a1', 'drift', 'resolved', 1000, { site: 'p', device: 'e', camera: 'c1' });
+  alert('a2', 'drift', 'resolved', 2000, { site: 'p', device: 'e', camera: 'c1' });
+  alert('a3', 'drift', 'firing', 3000, { site: 'p', device: 'e', camera: 'c1' });
+  alert('a4', 'drift', 'resolved', 4000, { site: 'p', device: 'e', camera: 'c2' });
+  alert('a5', 'deviceOffline', 'resolved', 5000, { site: 'p', device: 'e' });
+  alert('a6', 'drift', 'resolved', 6000, { site: 'p', device: 'other', camera: 'c1' });
+  alert('a7', 'drift', 'resolved', 7000, { site: 'q', device: 'e', camera: 'c1' });
+  const ids = (o: Parameters<typeof s.alerts>[0]) => s.alerts(o).map((a) => a.id);
+  assert.deepEqual(ids({ state: 'resolved', site: 'p', device: 'e', camera: 'c1', limit: 10 }), ['a2', 'a1'], "a camera's resolved history, newest first");
+  assert.deepEqual(ids({ site: 'p', device: 'e', camera: 'c1', limit: 10 }), ['a3', 'a2', 'a1']);
+  assert.deepEqual(ids({ state: 'firing', site: 'p', device: 'e', camera: 'c1', limit: 10 }), ['a3']);
+  assert.deepEqual(ids({ site: 'p', device: 'e', limit: 10 }), ['a5', 'a4', 'a3', 'a2', 'a1'], "a device's, its cameras' included");
+  assert.deepEqual(ids({ site: 'p', limit: 10 }), ['a6', 'a5', 'a4', 'a3', 'a2', 'a1']);
+  assert.deepEqual(ids({ site: 'p', device: 'e', camera: 'c1', limit: 2, before: [new Date(3000).toISOString(), 'a3'] }), ['a2', 'a1'], 'pages on (updatedAt, id)');
+  assert.deepEqual(ids({ limit: 3 }), ['a7', 'a6', 'a5'], 'unfiltered as before');
+
+  s.addSummary(summaryMsg('p', 'e', 'c1', 4, { status: 'warn' }), 10);
+  assert.deepEqual(s.camera('p', 'e', 'c1') && [s.camera('p', 'e', 'c1')!.lastSeq, s.camera('p', 'e', 'c1')!.lastStatus], [4, 'warn'], 'the in-memory bookkeeping is written before the read');
+  assert.equal(s.camera('p', 'e', 'nope'), undefined);
+});
+
+test('migration 4 files the alerts already stored under their labels', async (t) => {
+  const f = await file();
+  // A version-3 database: the first three migrations, as an older collector left them, with an alert.
+  open(t, f).close();
+  const raw = new Database(f);
+  raw.exec("DROP INDEX alerts_scope; ALTER TABLE alerts DROP COLUMN site; ALTER TABLE alerts DROP COLUMN device; ALTER TABLE alerts DROP COLUMN camera; PRAGMA user_version = 3");
+  const record = { schema: SCHEMAS.alert, id: 'old', rule: 'drift', fingerprint: 'drift/p/e/c', state: 'resolved', severity: 'warning', labels: { site: 'p', device: 'e', camera: 'c' }, annotations: {}, startsAt: 'x', updatedAt: 'y' };
+  raw.prepare("INSERT INTO alerts (id, fingerprint, state, starts_at, updated_at, record) VALUES ('old', 'drift/p/e/c', 'resolved', 'x', 'y', ?)").run(JSON.stringify(record));
+  raw.close();
+  const s = open(t, f);
+  assert.deepEqual(s.alerts({ site: 'p', device: 'e', camera: 'c', limit: 5 }).map((a) => a.id), ['old']);
+});
