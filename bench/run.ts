@@ -12,6 +12,8 @@ const BENCHES: Record<string, () => Promise<{ bench(seconds: number): Promise<vo
   drift: () => import('./drift.bench.js'),
   collector: () => import('./collector.bench.js'),
   readiness: () => import('./readiness.bench.js'),
+  'metrics-scrape': () => import('./metrics-scrape.bench.js'),
+  page: () => import('./page.bench.js'),
 };
 
 const { values, positionals } = parseArgs({ options: { seconds: { type: 'string' } }, allowPositionals: true });
