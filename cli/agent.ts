@@ -4,6 +4,7 @@ import { startAgent } from '../agent/main.js';
 import { driftlineError } from '../lib/errors.js';
 import { createLogger, logFormat } from '../lib/log.js';
 import { redact } from '../lib/redact.js';
+import { sdNotify } from '../lib/sd-notify.js';
 import { checkAgent } from '../agent/checks.js';
 import { parse } from './args.js';
 
@@ -13,7 +14,9 @@ export const usage = `driftline agent --config agent.yaml [--check]
 
 Runs the cameras in the config through the detector and records per-frame telemetry in SQLite.
 Environment variables DRIFTLINE_<SECTION>__<KEY> override the file (see docs/configuration.md).
-SIGTERM or SIGINT drains the pipeline, flushes the store and exits 0.
+SIGTERM or SIGINT drains the pipeline, flushes the store and exits 0. Under systemd (Type=notify,
+systemd/driftline-agent.service) it says READY=1 once started, STOPPING=1 on stop, and pings the
+watchdog while the pipeline is alive (the check behind /healthz).
 
 Options:
   --config FILE   YAML configuration (required)
@@ -41,11 +44,22 @@ export async function run(argv: string[]): Promise<number> {
   const log = createLogger('agent', config.log.level, logFormat(values['log-format'], process.env, process.stderr.isTTY === true, config.log.format));
   if (envUsed.length) log.info({ envUsed }, 'configuration overridden from the environment');
   const agent = await startAgent(config, log);
-  await new Promise<void>((resolve) => {
+  // Up: the model is loaded, the store open, the listener bound and the cameras started.
+  // Listening for the stop before saying READY=1: a stop that follows READY at once is a clean stop.
+  const signalled = new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  const systemd = sdNotify({ log });
+  await systemd.ready(`running: ${config.cameras.length} camera(s) on ${agent.provider}`);
+  const watchdog = systemd.watchdog(() => {
+    const l = agent.liveness();
+    return l.wedged.length ? l.message : undefined;
+  });
+  await signalled;
   log.info('stopping: draining the pipeline and flushing the store');
+  watchdog.stop();
+  await systemd.stopping('stopping: draining the pipeline and flushing the store');
   const counters = await agent.stop();
   log.info({ cameras: counters }, 'agent stopped');
   return 0;

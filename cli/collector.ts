@@ -3,6 +3,7 @@ import { loadCollectorConfig } from '../collector/config.js';
 import { startCollector } from '../collector/main.js';
 import { createLogger, logFormat } from '../lib/log.js';
 import { redact } from '../lib/redact.js';
+import { sdNotify } from '../lib/sd-notify.js';
 import { checkCollector } from '../collector/checks.js';
 import { parse } from './args.js';
 
@@ -13,7 +14,9 @@ export const usage = `driftline collector [--config collector.yaml] [--check]
 Ingests the summaries of every agent from MQTT (an embedded broker when broker.url is empty),
 stores them in SQLite, raises alerts (Alertmanager, webhook, MQTT) and serves the HTTP API,
 dashboard and /metrics. Environment variables DRIFTLINE_COLLECTOR_<SECTION>__<KEY> override the
-file (see docs/configuration.md). SIGTERM or SIGINT stops it cleanly.
+file (see docs/configuration.md). SIGTERM or SIGINT stops it cleanly. Under systemd (Type=notify,
+systemd/driftline-collector.service) it says READY=1 once the store is open and the HTTP API
+listens, STOPPING=1 on stop, and pings the watchdog while its event loop turns.
 
 Options:
   --config FILE   YAML configuration (default: built-in defaults)
@@ -40,11 +43,20 @@ export async function run(argv: string[]): Promise<number> {
   const log = createLogger('collector', config.log.level, logFormat(values['log-format'], process.env, process.stderr.isTTY === true, config.log.format));
   if (envUsed.length) log.info({ envUsed }, 'configuration overridden from the environment');
   const c = await startCollector(config, log);
-  await new Promise<void>((resolve) => {
+  // Listening for the stop before saying READY=1: a stop that follows READY at once is a clean stop.
+  const signalled = new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  const systemd = sdNotify({ log });
+  await systemd.ready(`running: HTTP on ${c.httpUrl}`);
+  // The collector's liveness is its event loop turning (what its /healthz proves by answering): a
+  // loop blocked for WatchdogSec runs no tick, sends no ping, and systemd restarts it.
+  const watchdog = systemd.watchdog(() => undefined);
+  await signalled;
   log.info('stopping');
+  watchdog.stop();
+  await systemd.stopping();
   await c.stop();
   log.info('collector stopped');
   return 0;
