@@ -30,7 +30,8 @@ export class AlertmanagerSink implements Sink {
       annotations,
       startsAt: a.startsAt,
       ...(a.state === 'resolved' && a.endsAt ? { endsAt: a.endsAt } : {}),
-      generatorURL: `${generatorUrl}/api/v1/alerts/${a.id}`,
+      // Alertmanager's "Source" link: the alert's page (evidence, review frames, acknowledge); its JSON is /api/v1/alerts/{id}.
+      generatorURL: `${generatorUrl}/alerts/${a.id}`,
     };
   }
 

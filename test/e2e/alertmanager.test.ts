@@ -93,8 +93,11 @@ test('drift alert reaches Alertmanager for the drifting camera only, and resolve
   assert.equal(a.annotations.runbook_url, `${collector.httpUrl}/runbook#drift`, "an absolute link to the collector's runbook page");
   assert.match(a.annotations.cause!, /^(input-drift|camera-fault): /, `a lighting change is classified as input drift or a camera fault: ${a.annotations.cause}`);
   assert.equal(a.status.state, 'active');
-  assert.ok(a.generatorURL.startsWith(`${collector.httpUrl}/api/v1/alerts/`), a.generatorURL);
-  const detail = (await (await fetch(a.generatorURL)).json()) as { evidence: { drivers: unknown[]; cause: { class: string } } };
+  assert.ok(a.generatorURL.startsWith(`${collector.httpUrl}/alerts/`), a.generatorURL);
+  const page = await fetch(a.generatorURL);
+  assert.equal(page.status, 200, 'the Source link opens the alert page');
+  assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+  const detail = (await (await fetch(a.generatorURL.replace('/alerts/', '/api/v1/alerts/'))).json()) as { evidence: { drivers: unknown[]; cause: { class: string } } };
   assert.ok(detail.evidence.drivers.length > 0, 'the link leads to the evidence: scores against thresholds');
 
   // The light is back by window 6.5; the sequential alarm clears within CLEAR_WINDOWS, then two ok windows.

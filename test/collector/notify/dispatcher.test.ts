@@ -102,6 +102,6 @@ test('Alertmanager body: labels, annotations with cause and id, endsAt only when
   const f = AlertmanagerSink.body(alert('a1'), 'http://collector:8080');
   assert.deepEqual(Object.keys(f).sort(), ['annotations', 'generatorURL', 'labels', 'startsAt']);
   assert.equal((f.annotations as Record<string, string>).cause, 'input-drift: dim');
-  assert.equal(f.generatorURL, 'http://collector:8080/api/v1/alerts/a1');
+  assert.equal(f.generatorURL, 'http://collector:8080/alerts/a1');
   assert.equal(AlertmanagerSink.body(alert('a1', 'resolved'), '').endsAt, '2026-11-28T10:05:00.000Z');
 });
