@@ -4,7 +4,7 @@
  * pass, and what the real collector serves on /metrics passes promtool's lint, unfiltered.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { connectAsync } from 'mqtt';
@@ -12,8 +12,9 @@ import { COLLECTOR_METRICS } from '../../collector/http/metric-names.js';
 import { summaryTopic } from '../../protocol/topics.js';
 import { summaryMsg, testCollector, uniqueName, untilSubscribed } from '../helpers/collector.js';
 import { ROOT } from '../helpers/cli.js';
-import { endProcess, releaser } from '../helpers/ports.js';
+import { releaser } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
+import { promtoolCheckMetrics } from '../helpers/promtool.js';
 
 const run = promisify(execFile);
 const DIR = `${ROOT}deploy/prometheus`;
@@ -54,16 +55,7 @@ test('collector /metrics passes promtool check metrics', { timeout: 30_000 }, as
     assert.match(text, new RegExp(`^${name} `, 'm'), name);
   }
   assert.doesNotMatch(text, /^driftline_collector_(process|nodejs)_/m, 'no prefixed copies');
-  const lint = await new Promise<{ out: string; code: number | null }>((resolve, reject) => {
-    const p = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    release('promtool', () => endProcess(p));
-    let out = '';
-    p.once('error', reject);
-    p.stdout.on('data', (d: Buffer) => (out += d));
-    p.stderr.on('data', (d: Buffer) => (out += d));
-    p.on('close', (code) => resolve({ out, code }));
-    p.stdin.end(text);
-  });
+  const lint = await promtoolCheckMetrics(text, release);
   assert.deepEqual(lint.out.split('\n').filter((l) => l.trim()), [], lint.out);
   assert.equal(lint.code, 0, 'promtool check metrics exits 0 on the unfiltered output');
 });

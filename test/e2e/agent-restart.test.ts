@@ -5,33 +5,17 @@
  * `driftline agent` through the machine's Mosquitto.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { lastSeqs, testCollector, uniqueName, untilSubscribed } from '../helpers/collector.js';
-import { CLI, ROOT } from '../helpers/cli.js';
+import { agentProcess } from '../helpers/agent-process.js';
 import { clearRetainedStatus, MACHINE_BROKER } from '../helpers/mosquitto.js';
-import { endProcess, releaser, type Release } from '../helpers/ports.js';
+import { releaser } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
 
-interface Agent {
-  proc: ChildProcess;
-  exited: Promise<number | null>;
-  /** The end of what it printed on stderr, for failure messages. */
-  stderr(): string;
-}
 
-/** Starts `driftline agent`; the release ends it (SIGTERM, then SIGKILL) if the test has not. */
-function agent(release: Release, name: string, config: string): Agent {
-  const proc = spawn(process.execPath, [CLI, 'agent', '--config', config], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  release(name, () => endProcess(proc));
-  return { proc, exited, stderr: () => err };
-}
 
 const WINDOW_S = 1;
 /** Windows per run to see at the collector. */
@@ -64,7 +48,7 @@ test('agent restart after SIGKILL: Last Will marks it offline, seq continues, no
   const state = (): string | undefined => collector.store.device(site, device)?.state;
   const offline = (): boolean => collector.rules.firing.some((a) => a.rule === 'deviceOffline' && a.labels.site === site && a.labels.device === device);
 
-  const first = agent(release, 'first agent', config);
+  const first = agentProcess(release, 'first agent', config);
   await until(() => seqs().length >= RUN_WINDOWS && state() === 'online', startup(RUN_WINDOWS), 'summaries from the first run').catch((e: Error) => {
     throw new Error(`${e.message}; the agent said: ${first.stderr()}`);
   });
@@ -74,7 +58,7 @@ test('agent restart after SIGKILL: Last Will marks it offline, seq continues, no
   await until(offline, 5000, 'deviceOffline to fire');
   const beforeRestart = Math.max(...seqs());
 
-  const second = agent(release, 'second agent', config);
+  const second = agentProcess(release, 'second agent', config);
   await until(() => seqs().length >= beforeRestart + RUN_WINDOWS, startup(RUN_WINDOWS), 'summaries from the second run').catch((e: Error) => {
     throw new Error(`${e.message}; the agent said: ${second.stderr()}`);
   });

@@ -6,35 +6,21 @@
  * through the machine's Mosquitto, the grace shortened.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { testCollector, uniqueName, untilSubscribed, type TestCollector } from '../helpers/collector.js';
-import { CLI, ROOT } from '../helpers/cli.js';
+import { agentProcess, type AgentProcess } from '../helpers/agent-process.js';
 import { clearRetainedStatus, MACHINE_BROKER } from '../helpers/mosquitto.js';
-import { endProcess, releaser, type Release } from '../helpers/ports.js';
+import { releaser, type Release } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
 
 const GRACE_S = 6;
 /** Start-up of `driftline agent` (a fresh node process loading the model) and its first window. */
 const STARTUP_MS = 60_000;
 
-interface Agent {
-  readonly proc: ChildProcess;
-  readonly exited: Promise<number | null>;
-  stderr(): string;
-}
 
-function agent(release: Release, name: string, config: string, env: NodeJS.ProcessEnv = process.env): Agent {
-  const proc = spawn(process.execPath, [CLI, 'agent', '--config', config], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  release(name, () => endProcess(proc));
-  return { proc, exited, stderr: () => err };
-}
 
 interface Setup {
   readonly release: Release;
@@ -45,7 +31,7 @@ interface Setup {
   state(): string | undefined;
   paged(): boolean;
   /** Starts the agent and waits for its first summary at the collector, with the device online. */
-  start(name: string, env?: NodeJS.ProcessEnv): Promise<Agent>;
+  start(name: string, env?: NodeJS.ProcessEnv): Promise<AgentProcess>;
 }
 
 async function setup(t: TestContext): Promise<Setup> {
@@ -80,7 +66,7 @@ async function setup(t: TestContext): Promise<Setup> {
     state,
     paged: () => collector.rules.firing.some((a) => a.rule === 'deviceOffline' && a.labels.site === site && a.labels.device === device),
     async start(name, env) {
-      const a = agent(release, name, config, env);
+      const a = agentProcess(release, name, config, env);
       const before = seqs();
       await until(() => seqs() > before && state() === 'online', STARTUP_MS, `${name}: a summary with the device online`).catch((e: Error) => {
         throw new Error(`${e.message}; the agent said: ${a.stderr()}`);

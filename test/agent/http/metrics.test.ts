@@ -5,14 +5,14 @@
  * names, and Prometheus' own promtool accepts the output as it is served, unfiltered.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { AGENT_METRICS as M } from '../../../agent/http/metric-names.js';
 import { STAGES } from '../../../agent/pipeline/stage-timings.js';
 import { FAMILY_NAMES } from '../../../protocol/families.js';
 import { liveAgent } from '../../helpers/agent.js';
-import { endProcess, freePort, releaser } from '../../helpers/ports.js';
+import { freePort, releaser } from '../../helpers/ports.js';
 import { until } from '../../helpers/wait.js';
+import { promtoolCheckMetrics } from '../../helpers/promtool.js';
 
 /** Every sample of a metric: its labels and value. */
 function samples(text: string, name: string): { labels: Record<string, string>; value: number }[] {
@@ -98,16 +98,7 @@ test('/metrics from a live agent: every agent metric with sane values, standard 
   assert.doesNotMatch(text, /^nodejs_active_(handles|requests|resources)_total/m);
   assert.doesNotMatch(text, /^driftline_agent_(process|nodejs)_/m);
 
-  const lint = await new Promise<{ out: string; code: number | null }>((resolve, reject) => {
-    const p = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    release('promtool', () => endProcess(p));
-    let out = '';
-    p.once('error', reject);
-    p.stdout.on('data', (d: Buffer) => (out += d));
-    p.stderr.on('data', (d: Buffer) => (out += d));
-    p.on('close', (code) => resolve({ out, code }));
-    p.stdin.end(text);
-  });
+  const lint = await promtoolCheckMetrics(text, release);
   assert.deepEqual(lint.out.split('\n').filter((l) => l.trim()), [], lint.out);
   assert.equal(lint.code, 0, 'promtool check metrics exits 0 on the unfiltered output');
 });
