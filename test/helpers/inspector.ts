@@ -127,10 +127,16 @@ function bigLength(n: number): Buffer {
 
 /**
  * Freezes the worker threads of the inspected process whose script URL matches `url`: each stops at
- * its next JavaScript statement (Debugger.pause) and answers nothing until thawed. The same freeze
- * as test/agent/http/server.test.ts, from outside the process.
+ * its next JavaScript statement (Debugger.pause) and answers nothing until thawed. From outside the
+ * process (Inspector) or inside it (test/agent/http/server.test.ts, through node:inspector).
  */
-export async function freezeWorkers(inspector: Inspector, url: RegExp): Promise<{ thaw: () => Promise<void> }> {
+/** What freezeWorkers needs of an inspector: this file's client of another process, or node:inspector's Session of this one. */
+export interface InspectorLike {
+  post(method: string, params?: Record<string, unknown>): Promise<unknown>;
+  on(event: string, listener: Listener): void;
+}
+
+export async function freezeWorkers(inspector: InspectorLike, url: RegExp): Promise<{ thaw: () => Promise<void> }> {
   const workers: string[] = [];
   inspector.on('NodeWorker.attachedToWorker', (p) => {
     const info = p.workerInfo as { url: string };

@@ -17,6 +17,7 @@ import { startAgent } from '../../../agent/main.js';
 import { isDriftlineError } from '../../../lib/errors.js';
 import { silentLogger } from '../../../lib/log.js';
 import { liveAgent } from '../../helpers/agent.js';
+import { freezeWorkers } from '../../helpers/inspector.js';
 import { freePort, releaser } from '../../helpers/ports.js';
 import { until } from '../../helpers/wait.js';
 
@@ -52,30 +53,16 @@ async function polled(step: () => Promise<void>, cond: () => boolean, ms: number
 async function freezeInferenceWorkers(): Promise<{ thaw: () => Promise<void> }> {
   const session = new Session();
   session.connect();
-  const workers: string[] = [];
-  session.on('NodeWorker.attachedToWorker', (m) => {
-    if (/inference-worker/.test(m.params.workerInfo.url)) workers.push(m.params.sessionId);
-  });
-  const replies = new Map<number, () => void>();
-  session.on('NodeWorker.receivedMessageFromWorker', (m) => {
-    const msg = JSON.parse(m.params.message) as { id?: number };
-    if (msg.id !== undefined) replies.get(msg.id)?.();
-  });
-  let id = 0;
-  const send = (sessionId: string, method: string): Promise<void> =>
-    new Promise((resolve) => {
-      replies.set(++id, resolve);
-      void session.post('NodeWorker.sendMessageToWorker', { sessionId, message: JSON.stringify({ id, method }) });
-    });
-  await session.post('NodeWorker.enable', { waitForDebuggerOnStart: false });
-  await until(() => workers.length > 0, 10_000, 'the inference worker thread to be attached');
-  for (const w of workers) {
-    await send(w, 'Debugger.enable');
-    await send(w, 'Debugger.pause');
-  }
+  const frozen = await freezeWorkers(
+    {
+      post: (method, params) => session.post(method, params),
+      on: (event, listener) => void session.on(event, (m: { params: Record<string, unknown> }) => listener(m.params)),
+    },
+    /inference-worker/,
+  );
   return {
     thaw: async () => {
-      for (const w of workers) await send(w, 'Debugger.resume');
+      await frozen.thaw();
       session.disconnect();
     },
   };
