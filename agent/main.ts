@@ -38,7 +38,7 @@ import { GstreamerSource } from './source/gstreamer.js';
 import { ImageDirSource } from './source/image-dir.js';
 import type { FrameSource } from './source/source.js';
 import { SyntheticSource } from './source/synthetic.js';
-import { openDatabase } from './store/database.js';
+import { openDatabase, readMeta, writeMeta } from './store/database.js';
 import { FrameWriter } from './store/frame-writer.js';
 import { Retention } from './store/retention.js';
 import { StorageWatch } from './store/storage-watch.js';
@@ -440,21 +440,19 @@ function announceGeometry(config: AgentConfig, db: ReturnType<typeof openDatabas
   const { width: pw, height: ph } = profile.data;
   if (!pw || !ph) return;
   // Once per camera, geometry and profile: remembered in the store, not said again at every start.
-  const said = db.prepare('SELECT value FROM agent_meta WHERE key = ?');
-  const remember = db.prepare('INSERT INTO agent_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
   for (const c of config.cameras) {
     const { width, height } = c.source;
     if (width === pw && height === ph) continue;
     const key = `geometry:${c.name}`;
     const value = `${width}x${height} against ${pw}x${ph} (${profile.model.sha256.slice(0, 12)}, ${profile.createdAt})`;
-    if ((said.get([key]) as { value: string } | undefined)?.value === value) continue;
+    if (readMeta(db, key) === value) continue;
     const comparable = Math.abs(width / height / (pw / ph) - 1) < 0.01;
     const message = comparable
       ? `camera ${c.name} delivers ${width}x${height}, the profile was made at ${pw}x${ph}: same aspect ratio, the statistics are comparable`
       : `camera ${c.name} delivers ${width}x${height}, the profile was made at ${pw}x${ph}: another aspect ratio, its drift verdicts are not comparable; make a profile at this geometry (driftline baseline)`;
     if (comparable) log.info({ camera: c.name, width, height, profileWidth: pw, profileHeight: ph }, message);
     else log.warn({ camera: c.name, width, height, profileWidth: pw, profileHeight: ph }, message);
-    if (link.event(c.name, 'geometryMismatch', message, { width, height, profileWidth: pw, profileHeight: ph, comparable }) > 0) remember.run([key, value]);
+    if (link.event(c.name, 'geometryMismatch', message, { width, height, profileWidth: pw, profileHeight: ph, comparable }) > 0) writeMeta(db, key, value);
   }
 }
 
@@ -464,9 +462,8 @@ function announceGeometry(config: AgentConfig, db: ReturnType<typeof openDatabas
  * an event and /metrics carry it.
  */
 function decideFallback(config: AgentConfig, db: ReturnType<typeof openDatabase>, model: Model, log: Logger): ProviderFallback | undefined {
-  const row = db.prepare("SELECT value FROM agent_meta WHERE key = 'provider_best'").get([]) as { value: string } | undefined;
-  const { fallback, remember } = providerFallback(model.provider, model.providers, config.model.requireProvider, row?.value);
-  db.prepare("INSERT INTO agent_meta (key, value) VALUES ('provider_best', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run([remember]);
+  const { fallback, remember } = providerFallback(model.provider, model.providers, config.model.requireProvider, readMeta(db, 'provider_best'));
+  writeMeta(db, 'provider_best', remember);
   if (fallback) log.warn({ provider: model.provider, expected: fallback.from, reason: fallback.reason }, `running on ${model.provider}, not ${fallback.from} (${fallback.reason === 'required' ? 'model.requireProvider' : 'the provider this device ran on before'})`);
   return fallback;
 }
@@ -482,9 +479,9 @@ function announceRuntime(config: AgentConfig, db: ReturnType<typeof openDatabase
     const why = fallback.reason === 'required' ? 'required by model.requireProvider' : 'this device ran on it before';
     for (const c of cameras) link.event(c, 'providerFallback', `execution provider ${fallback.from} (${why}) unavailable: running on ${model.provider}`, { preferred: fallback.from, provider: model.provider, reason: fallback.reason, attempts });
   }
-  const prev = db.prepare("SELECT value FROM agent_meta WHERE key = 'model_sha256'").get([]) as { value: string } | undefined;
-  if (prev && prev.value !== model.sha256) {
-    for (const c of cameras) link.event(c, 'modelChanged', `model changed from ${prev.value.slice(0, 12)} to ${model.sha256.slice(0, 12)}`, { previous: prev.value, current: model.sha256, file: basename(model.file) });
+  const prev = readMeta(db, 'model_sha256');
+  if (prev && prev !== model.sha256) {
+    for (const c of cameras) link.event(c, 'modelChanged', `model changed from ${prev.slice(0, 12)} to ${model.sha256.slice(0, 12)}`, { previous: prev, current: model.sha256, file: basename(model.file) });
   }
-  db.prepare("INSERT INTO agent_meta (key, value) VALUES ('model_sha256', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run([model.sha256]);
+  writeMeta(db, 'model_sha256', model.sha256);
 }

@@ -76,3 +76,13 @@ export function databaseBytes(db: Db): { file: number; used: number; wal: number
   }
   return { file: pages * pageSize, used: (pages - free) * pageSize, wal };
 }
+
+/** A value the agent remembers across starts (agent_meta), or undefined. */
+export function readMeta(db: Db, key: string): string | undefined {
+  return (db.prepare('SELECT value FROM agent_meta WHERE key = ?').get([key]) as { value: string } | undefined)?.value;
+}
+
+/** Remembers a value across starts (agent_meta), replacing any before. */
+export function writeMeta(db: Db, key: string, value: string): void {
+  db.prepare('INSERT INTO agent_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run([key, value]);
+}
