@@ -8,6 +8,20 @@
  * Group commit: the messages of one burst (everything that arrived before the event loop turns)
  * are stored in one transaction, and their PUBACKs are held back (the socket is corked) until it
  * commits. A failed commit drops the connection with the PUBACKs unsent, so the broker re-delivers.
+ *
+ * A store may be asynchronous (PostgreSQL): `onMessage` may return a promise (the message is
+ * stored when it resolves) and `commit` may too. The commit is called at the burst's end as before
+ * (a store may settle its messages only when it commits), and the socket is uncorked once the
+ * commit and every message of the burst have resolved; a rejection drops the connection, as a
+ * throw does. A second burst can begin while the first commit is in flight: corks are counted, so
+ * the PUBACKs of both go out when both have committed. Never before. While the socket is corked,
+ * whatever else the client writes (an alert it publishes, a ping, a SUBSCRIBE after a reconnect)
+ * waits too: one turn of the event loop for SQLite, a commit's round trip for a database server.
+ * A synchronous store (SQLite) takes none of these paths: no promise, no allocation per message.
+ *
+ * The session asks the broker for up to `receiveMaximum` unacknowledged messages at once (MQTT 5):
+ * while a commit is in flight nothing is acknowledged, and the broker's default of 20 would stop
+ * delivery at 20 until it ends (an asynchronous commit is a network round trip).
  */
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { backoffDelay, type Backoff } from '../../lib/backoff.js';
@@ -16,6 +30,17 @@ import { collectorFilters } from '../../protocol/topics.js';
 
 /** A session that lasted this long was healthy: the reconnect backoff starts again from its minimum. */
 const STABLE_MS = 10_000;
+
+/** MQTT 5 Receive Maximum: unacknowledged QoS 1 messages the broker may send before it waits for PUBACKs. */
+export const DEFAULT_RECEIVE_MAXIMUM = 1000;
+
+/**
+ * mqtt.js traces every packet through the `debug` module; off, each call still costs (about 1% of
+ * ingest). Left to it only when DEBUG may name it.
+ */
+const quietMqtt = /mqttjs|\*/.test(process.env.DEBUG ?? '') ? {} : { log: (): void => undefined };
+
+const isPromise = (x: unknown): x is PromiseLike<unknown> => typeof (x as PromiseLike<unknown> | undefined)?.then === 'function';
 
 export interface SubscriberOptions {
   readonly url: string;
@@ -30,9 +55,12 @@ export interface SubscriberOptions {
   readonly sessionExpirySeconds: number;
   readonly backoff: Backoff;
   readonly log: Logger;
-  readonly onMessage: (topic: string, payload: Buffer) => void;
-  /** Group commit around each burst of messages. */
-  readonly batch?: { begin(): void; commit(): void };
+  /** Stores a message; a promise: stored when it resolves (it is acknowledged only then), refused when it rejects. */
+  readonly onMessage: (topic: string, payload: Buffer) => unknown;
+  /** Group commit around each burst of messages; `commit` may return a promise (an asynchronous store). */
+  readonly batch?: { begin(): void; commit(): void | Promise<void> };
+  /** MQTT 5: how many unacknowledged messages the broker may send at once (default DEFAULT_RECEIVE_MAXIMUM). */
+  readonly receiveMaximum?: number;
 }
 
 export class Subscriber {
@@ -54,23 +82,40 @@ export class Subscriber {
 
   start(): void {
     const client = connect(this.o.url, {
+      ...quietMqtt,
       ...this.o.client,
       clean: false,
       protocolVersion: this.o.protocolVersion,
       reconnectPeriod: this.o.backoff.initialMs,
       resubscribe: false,
-      ...(this.o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: this.o.sessionExpirySeconds } } : {}),
+      ...(this.o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: this.o.sessionExpirySeconds, receiveMaximum: this.o.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM } } : {}),
     });
     this.client = client;
+    const batch = this.o.batch;
     client.handleMessage = (packet, done) => {
       try {
-        if (this.o.batch && !this.inBurst) this.openBurst(client);
-        this.o.onMessage(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+        if (batch && !this.inBurst) this.openBurst(client, batch);
+        const stored = this.o.onMessage(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+        if (stored !== undefined && isPromise(stored)) {
+          if (this.inBurst) {
+            // The PUBACK waits in the corked socket until the burst has committed and this has settled.
+            // A refusal is handled at the burst's end; until then it must not count as unhandled.
+            stored.then(undefined, () => undefined);
+            (this.pending ??= []).push(stored);
+            done();
+          } else {
+            // No burst to join: this message's PUBACK waits for it (and mqtt.js waits for the PUBACK).
+            const stream = client.stream;
+            stored.then(
+              () => (client.stream === stream ? done() : undefined),
+              (e: unknown) => this.refused(stream, e, packet.topic),
+            );
+          }
+          return;
+        }
         done();
       } catch (e) {
-        // The store refused the message: do not acknowledge it; the broker re-delivers on reconnect.
-        this.o.log.error({ err: (e as Error).message, topic: packet.topic }, 'could not store a message; reconnecting so the broker re-delivers it');
-        client.stream.destroy();
+        this.refused(client.stream, e, packet.topic);
       }
     };
     client.on('connect', (ack) => {
@@ -101,22 +146,52 @@ export class Subscriber {
     client.on('error', (e) => this.o.log.warn({ err: e.message }, 'broker connection error'));
   }
 
-  private inBurst = false;
+  /** The store refused a message: do not acknowledge it; the broker re-delivers it on reconnect. */
+  private refused(stream: MqttClient['stream'], e: unknown, topic: string): void {
+    this.o.log.error({ err: (e as Error)?.message ?? String(e), topic }, 'could not store a message; reconnecting so the broker re-delivers it');
+    stream.destroy();
+  }
 
-  private openBurst(client: MqttClient): void {
+  /** The burst's commit failed: drop the connection, its PUBACKs unsent, so the broker re-delivers them. */
+  private refusedBatch(stream: MqttClient['stream'], e: unknown): void {
+    this.o.log.error({ err: (e as Error)?.message ?? String(e) }, 'could not store a batch of messages; reconnecting so the broker re-delivers them');
+    stream.destroy();
+  }
+
+  /** A burst is open: its messages are stored in one batch, their PUBACKs held in the corked socket. */
+  private inBurst = false;
+  /** The open burst's messages that an asynchronous store has not settled yet; undefined: none. */
+  private pending: PromiseLike<unknown>[] | undefined;
+
+  private openBurst(client: MqttClient, batch: NonNullable<SubscriberOptions['batch']>): void {
     const stream = client.stream;
     this.inBurst = true;
     stream.cork();
-    this.o.batch!.begin();
+    batch.begin();
     setImmediate(() => {
+      const pending = this.pending;
+      this.pending = undefined;
       this.inBurst = false;
+      let committed: void | Promise<void>;
       try {
-        this.o.batch!.commit();
-        stream.uncork();
+        committed = batch.commit();
       } catch (e) {
-        this.o.log.error({ err: (e as Error).message }, 'could not store a batch of messages; reconnecting so the broker re-delivers them');
-        stream.destroy();
+        this.refusedBatch(stream, e);
+        return;
       }
+      if (pending === undefined && (committed === undefined || !isPromise(committed))) {
+        stream.uncork();
+        return;
+      }
+      // The commit is called without waiting for the messages: a store may settle them only when it
+      // commits. The PUBACKs leave once the commit and every message of the burst have succeeded;
+      // a burst that began meanwhile corked the socket again, so its PUBACKs wait for its own commit.
+      const all: PromiseLike<unknown>[] = pending ?? [];
+      if (committed !== undefined) all.push(committed);
+      Promise.all(all).then(
+        () => stream.uncork(),
+        (e: unknown) => this.refusedBatch(stream, e),
+      );
     });
   }
 

@@ -17,7 +17,7 @@ import type { Logger } from '../../lib/log.js';
 import type { SummaryMessage } from '../../protocol/messages.js';
 import type { RuleEngine } from '../rules/engine.js';
 import type { CollectorStore } from '../store/store.js';
-import { runRules, type Handlers } from './ingest.js';
+import { lap, RuleFailure, runRules, type Handled, type Handlers, type StageTimes } from './ingest.js';
 
 export interface SequencePolicy {
   /** A seq further than this ahead of the camera's last is quarantined (default 10,000). */
@@ -26,11 +26,9 @@ export interface SequencePolicy {
 
 export const DEFAULT_SEQUENCE: SequencePolicy = { maxSeqJump: 10_000 };
 
-/** The message in the collector's seq space: the device's seq plus its camera's epoch offset. */
-function shifted<T extends { seq: number }>(m: T, raw: string, offset: number): { m: T; raw: string } {
-  if (offset === 0) return { m, raw };
-  const moved = { ...m, seq: m.seq + offset };
-  return { m: moved, raw: JSON.stringify(moved) };
+/** The message in the collector's seq space: the device's seq plus its camera's epoch offset (a copy; 0: the message itself). */
+function shifted<T extends { seq: number }>(m: T, offset: number): T {
+  return offset === 0 ? m : { ...m, seq: m.seq + offset };
 }
 
 /** `gaps` counts summaries missing between seqs; undefined when replicas share the fleet (each sees gaps). */
@@ -39,6 +37,12 @@ export function handlers(store: CollectorStore, rules: RuleEngine, log: Logger, 
     if (!gaps || after === 0 || m.seq <= after + 1) return;
     gaps.count += Math.min(m.seq - after - 1, seq.maxSeqJump);
     log.warn({ device: `${m.site}/${m.device}`, camera: m.camera, after, seq: m.seq }, 'summaries missing before this one (dropped upstream)');
+  };
+  /** Stage timing (Ingest.startTiming); undefined: off, and each stage costs one branch. */
+  let st: StageTimes | undefined;
+  const done = (t: number, stage: 'dedupe' | 'store', h: Handled): Handled => {
+    if (st) lap(st, stage, t);
+    return h;
   };
   return {
     status(m, now) {
@@ -51,39 +55,59 @@ export function handlers(store: CollectorStore, rules: RuleEngine, log: Logger, 
       runRules(() => rules.onStatus(m, previous, now));
     },
     summary(received, now, receivedRaw, timeProblem) {
-      const { m, raw } = shifted(received, receivedRaw, store.seqOffsets(received.site, received.device, received.camera).summary);
+      // The common case allocates nothing here: no epoch offset, so the message and its raw text as received.
+      let t = st ? performance.now() : 0;
+      const offset = store.seqOffsets(received.site, received.device, received.camera).summary;
+      const m = shifted(received, offset);
+      const raw = offset === 0 ? receivedRaw : JSON.stringify(m);
       const last = store.lastSeq(m.site, m.device, m.camera);
-      if (last > 0 && m.seq <= last) return 'duplicate';
+      if (last > 0 && m.seq <= last) return done(t, 'dedupe', 'duplicate');
       if (timeProblem) {
-        if (store.quarantine(m, now, raw, `time: ${timeProblem}`) === 'duplicate') return 'duplicate';
+        if (st) t = lap(st, 'dedupe', t);
+        if (store.quarantine(m, now, raw, `time: ${timeProblem}`) === 'duplicate') return done(t, 'store', 'duplicate');
         log.warn({ device: `${m.site}/${m.device}`, camera: m.camera, seq: m.seq, reason: timeProblem }, 'summary quarantined: its window times fail the clock check');
-        return 'quarantined';
+        return done(t, 'store', 'quarantined');
       }
       if (last > 0 && m.seq > last + seq.maxSeqJump) {
+        if (st) t = lap(st, 'dedupe', t);
         const top = store.quarantineTop(m.site, m.device, m.camera);
         if (top === 0 || m.seq !== top + 1) {
           const reason = `seq ${m.seq} is ${m.seq - last} past the camera's last (${last}); more than ${seq.maxSeqJump}`;
-          if (store.quarantine(m, now, raw, reason) === 'duplicate') return 'duplicate';
+          if (store.quarantine(m, now, raw, reason) === 'duplicate') return done(t, 'store', 'duplicate');
           log.warn({ device: `${m.site}/${m.device}`, camera: m.camera, last, seq: m.seq }, 'summary quarantined: its seq jumps too far ahead');
-          return 'quarantined';
+          return done(t, 'store', 'quarantined');
         }
         // The device goes on from the jump: it was real (an outbox that lost rows, say). Release it.
         const released = store.releaseQuarantine(m.site, m.device, m.camera);
         if (released[0]) gap(released[0], last);
         log.warn({ device: `${m.site}/${m.device}`, camera: m.camera, released: released.length, from: released[0]?.seq }, 'quarantined summaries released: the device continues from them');
+        if (st) t = lap(st, 'store', t);
         for (const r of released) runRules(() => rules.onSummary(r, now));
+        if (st) t = lap(st, 'rules', t);
       }
+      if (st) t = lap(st, 'dedupe', t);
       const { result, previousSeq } = store.addSummary(m, now, raw);
+      if (st) t = lap(st, 'store', t);
       if (result === 'duplicate') return 'duplicate';
       gap(m, previousSeq);
-      runRules(() => rules.onSummary(m, now));
+      try {
+        rules.onSummary(m, now);
+      } catch (e) {
+        throw new RuleFailure(e);
+      } finally {
+        if (st) lap(st, 'rules', t);
+      }
       return 'stored';
     },
     event(received, now, receivedRaw) {
-      const { m, raw } = shifted(received, receivedRaw, store.seqOffsets(received.site, received.device, received.camera).event);
-      if (store.addEvent(m, now, raw) === 'duplicate') return 'duplicate';
+      const offset = store.seqOffsets(received.site, received.device, received.camera).event;
+      const m = shifted(received, offset);
+      if (store.addEvent(m, now, offset === 0 ? receivedRaw : JSON.stringify(m)) === 'duplicate') return 'duplicate';
       runRules(() => rules.onEvent(m, now));
       return 'stored';
+    },
+    time(stages) {
+      st = stages;
     },
   };
 }

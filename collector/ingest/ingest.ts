@@ -5,10 +5,17 @@
  * minute) and dropped; nothing a device sends can stop the collector. A rule that throws on a
  * stored message is contained here: counted, logged with the message's identity, and ingest goes
  * on. Only a store failure propagates, so that the message is not acknowledged and comes again.
+ *
+ * A handler may answer later (an asynchronous store): handle() then returns a promise, and the
+ * counters move when it settles. A synchronous handler's path allocates nothing for that.
+ *
+ * This is the collector's hottest path (docs/performance.md, "Collector ingest"): the nesting scan
+ * reads the payload's bytes, not a decoded copy; topics are parsed once per topic string; and
+ * stage timing (startTiming, for the bench) costs one branch per stage when it is off.
  */
 import type { Logger } from '../../lib/log.js';
 import { check, MAX_DEPTH, nestedDeeperThan, SCHEMAS, type EventMessage, type StatusMessage, type SummaryMessage } from '../../protocol/messages.js';
-import { parseTopic, type TopicKind } from '../../protocol/topics.js';
+import { parseTopic, type ParsedTopic, type TopicKind } from '../../protocol/topics.js';
 
 export const REJECT_REASONS = ['oversized', 'topic', 'json', 'schema', 'identity', 'time'] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
@@ -16,11 +23,32 @@ export type RejectReason = (typeof REJECT_REASONS)[number];
 /** What a handler did with a message: stored it, found it stored already, or kept it apart. */
 export type Handled = 'stored' | 'duplicate' | 'quarantined';
 
+/** What became of a message in handle(). */
+export type Outcome = 'accepted' | 'duplicate' | 'quarantined' | 'cleared' | RejectReason;
+
+/**
+ * Where ingest's time goes, in milliseconds summed over `messages` (performance.now()): parse (size,
+ * topic, nesting, JSON), validate (schema, identity, times), and in the handlers dedupe (seq
+ * bookkeeping), store (the row; the batch's COMMIT is the store's, see SqliteStore.batches) and rules.
+ */
+export interface StageTimes {
+  messages: number;
+  parse: number;
+  validate: number;
+  dedupe: number;
+  store: number;
+  rules: number;
+}
+
+export const STAGES = ['parse', 'validate', 'dedupe', 'store', 'rules'] as const;
+
 export interface Handlers {
   status(m: StatusMessage, now: number): void;
   /** `timeProblem`: the window's times fail the collector's check; it is quarantined with that reason. */
-  summary(m: SummaryMessage, now: number, raw: string, timeProblem?: string): Handled;
-  event(m: EventMessage, now: number, raw: string): Handled;
+  summary(m: SummaryMessage, now: number, raw: string, timeProblem?: string): Handled | Promise<Handled>;
+  event(m: EventMessage, now: number, raw: string): Handled | Promise<Handled>;
+  /** Adds the handler's own stages (dedupe, store, rules) to `stages` from now on (Ingest.startTiming). */
+  time?(stages: StageTimes): void;
 }
 
 /** A rule failed on a message that is already stored: contained by Ingest, never a reason to reconnect. */
@@ -54,6 +82,10 @@ export interface IngestCounters {
 }
 
 const LOG_BURST = 10;
+/** Parsed topics kept (a fleet has a few per camera); past this the cache starts again. */
+const TOPIC_CACHE = 4096;
+
+type DeviceMessage = StatusMessage | SummaryMessage | EventMessage;
 
 export class Ingest {
   readonly counters: IngestCounters = {
@@ -68,6 +100,9 @@ export class Ingest {
   private logMinute = 0;
   private logged = 0;
   private suppressed = 0;
+  private readonly now: () => number;
+  private readonly topics = new Map<string, ParsedTopic>();
+  private stages: StageTimes | undefined;
 
   constructor(
     private readonly handlers: Handlers,
@@ -78,30 +113,63 @@ export class Ingest {
       /** Message times may be at most this far ahead of the collector's clock (default 300 s). */
       readonly clockSkewMs?: number;
     },
-  ) {}
+  ) {
+    this.now = o.now ?? Date.now;
+  }
 
   get rejectedTotal(): number {
     return Object.values(this.counters.rejected).reduce((a, b) => a + b, 0);
   }
 
-  /** Handles one message; returns what happened to it. Throws only when the store failed. */
-  handle(topic: string, payload: Buffer): 'accepted' | 'duplicate' | 'quarantined' | 'cleared' | RejectReason {
+  /**
+   * Times each stage of every message from now on (the bench's per-stage table); returns the totals,
+   * which keep growing. Timing stays on once started.
+   */
+  startTiming(): StageTimes {
+    if (!this.stages) {
+      this.stages = { messages: 0, parse: 0, validate: 0, dedupe: 0, store: 0, rules: 0 };
+      this.handlers.time?.(this.stages);
+    }
+    return this.stages;
+  }
+
+  private topic(topic: string): ParsedTopic | undefined {
+    let t = this.topics.get(topic);
+    if (t === undefined) {
+      t = parseTopic(topic);
+      if (t === undefined) return undefined;
+      if (this.topics.size >= TOPIC_CACHE) this.topics.clear();
+      this.topics.set(topic, t);
+    }
+    return t;
+  }
+
+  /**
+   * Handles one message; returns what happened to it, or a promise of that when its handler answers
+   * later. Throws (or rejects) only when the store failed.
+   */
+  handle(topic: string, payload: Buffer): Outcome | Promise<Outcome> {
     this.counters.received++;
-    const now = (this.o.now ?? Date.now)();
+    const st = this.stages;
+    let t0 = st ? performance.now() : 0;
+    const now = this.now();
     if (payload.length > this.o.maxPayloadBytes) return this.reject('oversized', topic, `${payload.length} bytes, limit ${this.o.maxPayloadBytes}`);
-    const t = parseTopic(topic);
+    const t = this.topic(topic);
     if (!t) return this.reject('topic', topic, 'not a driftline/v1 device topic');
     // An empty retained message is how an operator removes a decommissioned device's status.
     if (payload.length === 0 && t.kind === 'status') return 'cleared';
-    let value: unknown;
+    // The nesting scan reads the bytes: JSON's brackets, quotes and backslashes are ASCII, which
+    // UTF-8 never uses inside a multi-byte character, so it finds what a scan of the text would.
+    if (nestedDeeperThan(payload)) return this.reject('schema', topic, `nested deeper than ${MAX_DEPTH} levels`);
     const text = payload.toString('utf8');
-    if (nestedDeeperThan(text)) return this.reject('schema', topic, `nested deeper than ${MAX_DEPTH} levels`);
+    let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (e) {
       return this.reject('json', topic, (e as Error).message);
     }
-    const v = check<StatusMessage | SummaryMessage | EventMessage>(value, SCHEMAS[t.kind]);
+    if (st) t0 = lap(st, 'parse', t0);
+    const v = check<DeviceMessage>(value, SCHEMAS[t.kind]);
     if (!v.ok) return this.reject('schema', topic, v.reason);
     const m = v.message;
     if (m.site !== t.site || m.device !== t.device || ('camera' in m && m.camera !== t.camera)) {
@@ -111,29 +179,52 @@ export class Ingest {
     // A summary with bad times is kept apart (quarantined, with the reason), not dropped: it is the
     // device's data, and a clock that was wrong for an hour must not cost an hour of windows.
     if (late && t.kind !== 'summary') return this.reject('time', topic, late);
-    let handled: Handled = 'stored';
+    if (st) {
+      lap(st, 'validate', t0);
+      st.messages++;
+    }
+    let handled: Handled | Promise<Handled> = 'stored';
     try {
       if (t.kind === 'status') this.handlers.status(m as StatusMessage, now);
       else if (t.kind === 'summary') handled = this.handlers.summary(m as SummaryMessage, now, text, late);
       else handled = this.handlers.event(m as EventMessage, now, text);
     } catch (e) {
-      if (!(e instanceof RuleFailure)) {
-        this.counters.failed++;
-        throw e;
-      }
-      this.counters.ruleErrors++;
-      const id = { kind: t.kind, device: `${m.site}/${m.device}`, ...('camera' in m ? { camera: m.camera } : {}), ...('seq' in m ? { seq: m.seq } : {}) };
-      this.limited(() => this.o.log.error({ ...id, err: e.message.slice(0, 300) }, 'a rule failed on a stored message; ingest goes on'));
+      this.failed(e, t.kind, m);
     }
+    if (typeof handled !== 'string') {
+      const kind = t.kind;
+      return handled.then(
+        (h) => this.count(h, kind),
+        (e: unknown) => {
+          this.failed(e, kind, m);
+          return this.count('stored', kind);
+        },
+      );
+    }
+    return this.count(handled, t.kind);
+  }
+
+  /** A handler threw: a rule's failure is contained (the message is stored); anything else is the store's and propagates. */
+  private failed(e: unknown, kind: TopicKind, m: DeviceMessage): void {
+    if (!(e instanceof RuleFailure)) {
+      this.counters.failed++;
+      throw e;
+    }
+    this.counters.ruleErrors++;
+    const id = { kind, device: `${m.site}/${m.device}`, ...('camera' in m ? { camera: m.camera } : {}), ...('seq' in m ? { seq: m.seq } : {}) };
+    this.limited(() => this.o.log.error({ ...id, err: e.message.slice(0, 300) }, 'a rule failed on a stored message; ingest goes on'));
+  }
+
+  private count(handled: Handled, kind: TopicKind): Outcome {
     if (handled === 'quarantined') {
       this.counters.quarantined++;
       return 'quarantined';
     }
     if (handled === 'duplicate') {
-      this.counters.duplicates[t.kind]++;
+      this.counters.duplicates[kind]++;
       return 'duplicate';
     }
-    this.counters.accepted[t.kind]++;
+    this.counters.accepted[kind]++;
     return 'accepted';
   }
 
@@ -142,7 +233,7 @@ export class Ingest {
    * is from the future beyond the skew allowed. Old times are fine: an outbox drains its backlog
    * after an outage. (Rules time their holds on the collector's clock, so old times cannot cut one short.)
    */
-  private timeProblem(m: StatusMessage | SummaryMessage | EventMessage, now: number): string | undefined {
+  private timeProblem(m: DeviceMessage, now: number): string | undefined {
     const skew = this.o.clockSkewMs ?? 300_000;
     if ('start' in m) {
       if (m.end < m.start) return `window ends (${m.end}) before it starts (${m.start})`;
@@ -170,4 +261,11 @@ export class Ingest {
     if (this.logged++ < LOG_BURST) line();
     else this.suppressed++;
   }
+}
+
+/** Adds the time since `t0` to a stage; returns now, the next stage's start. */
+export function lap(st: StageTimes, stage: (typeof STAGES)[number], t0: number): number {
+  const t = performance.now();
+  st[stage] += t - t0;
+  return t;
 }

@@ -9,11 +9,16 @@
  * one transaction, and before any read of it. The last seq of a camera, which dedupe and gap
  * counting need, comes from the summaries themselves (the primary key), so a crash between two
  * flushes loses no data, only up to `flushMs` of "last seen" freshness.
+ *
+ * The devices table is also kept in memory, read through: the rules read a summary's device on
+ * every summary, and a read used to flush the bookkeeping and parse the status each time. WAL
+ * checkpoints run on a worker thread (sqlite-checkpointer.ts), not inside a commit.
  */
 import { openPrivateDatabase } from '../../lib/private-files.js';
 import Database from 'better-sqlite3';
 import { driftlineError } from '../../lib/errors.js';
 import type { EventMessage, StatusMessage, SummaryMessage } from '../../protocol/messages.js';
+import { Checkpointer } from './sqlite-checkpointer.js';
 import type { AlertQuery, AlertRecord, CameraRow, CollectorStore, DeviceRow, Stored, TimelineRow } from './store.js';
 
 const MIGRATIONS: readonly string[] = [
@@ -86,9 +91,18 @@ const MIGRATIONS: readonly string[] = [
  */
 export const DEFAULT_CACHE_BYTES = 4 << 20;
 
+/**
+ * The page size of a new database (an existing one keeps its own). A summary is about 4.5 KB: on
+ * 4 KiB pages each takes a leaf cell and an overflow page, and a batch's COMMIT writes about 1.2 WAL
+ * frames per summary; on 16 KiB pages a summary sits whole in its leaf, with three others, and the
+ * COMMIT writes a quarter of the frames. That halved COMMIT's cost (docs/performance.md).
+ */
+export const PAGE_BYTES = 16_384;
+
 function open(file: string, cacheBytes: number): Database.Database {
   try {
     const db = openPrivateDatabase(file);
+    db.pragma(`page_size = ${PAGE_BYTES}`); // before anything writes the file; a no-op on an existing database
     db.pragma(`cache_size = ${-Math.max(64, Math.round(cacheBytes / 1024))}`); // negative: KiB
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
@@ -109,6 +123,26 @@ function open(file: string, cacheBytes: number): Database.Database {
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
+/** About this much written since the last checkpoint asks for the next (SQLite's own default: 1,000 pages). */
+const CHECKPOINT_BYTES = 4 << 20;
+/**
+ * The writer's own autocheckpoint while the worker does them: a WAL of about this size. A PASSIVE
+ * checkpoint copies what was committed before it began; under steady ingest the writer commits
+ * again before it ends, so the WAL never starts over from its beginning until the writer itself
+ * checkpoints (most frames already copied: one short checkpoint per this many bytes, not one per 4 MB).
+ */
+const SAFETY_CHECKPOINT_BYTES = 64 << 20;
+const DEFAULT_CHECKPOINT_PAGES = 1000;
+
+/** A devices row as stored: the status parsed once. Never handed out: device() returns a copy. */
+interface CachedDevice {
+  readonly site: string;
+  readonly device: string;
+  readonly state: 'online' | 'offline';
+  lastSeen: number;
+  readonly status: StatusMessage;
+}
+
 export class SqliteStore implements CollectorStore {
   private readonly db: Database.Database;
   private readonly s: Record<string, Stmt>;
@@ -122,12 +156,27 @@ export class SqliteStore implements CollectorStore {
   private readonly dirtyDevices = new Map<string, unknown[]>();
   private readonly flushTx: () => void;
   private readonly timer: NodeJS.Timeout;
+  /** Devices rows by site/device, read through; null: no row. Dropped on a status write or a rollback. */
+  private readonly deviceRows = new Map<string, CachedDevice | null>();
+  /** Bytes of payload written since the last checkpoint was asked for (an estimate of the WAL's growth). */
+  private unCheckpointed = 0;
+  private checkpointer: Checkpointer | undefined;
+  /** The worker died: checkpoints are the writer's again (SQLite's default), for good. */
+  private checkpointerDead = false;
+  private readonly walBytes: number;
+  /** Batches committed, and the time their COMMITs took (ms): the bench's store cost per summary. */
+  readonly batches = { committed: 0, commitMs: 0 };
 
   constructor(
     readonly file: string,
     flushMs = 500,
-    o: { readonly cacheBytes?: number } = {},
+    o: {
+      readonly cacheBytes?: number;
+      /** While checkpoints run on the worker, the WAL grows to about this much before the writer checkpoints itself (default 64 MiB). */
+      readonly walBytes?: number;
+    } = {},
   ) {
+    this.walBytes = o.walBytes ?? SAFETY_CHECKPOINT_BYTES;
     this.db = open(file, o.cacheBytes ?? DEFAULT_CACHE_BYTES);
     const p = (sql: string): Stmt => this.db.prepare(sql);
     this.s = {
@@ -201,6 +250,7 @@ export class SqliteStore implements CollectorStore {
 
   commitBatch(): void {
     if (!this.db.inTransaction) return;
+    const t0 = performance.now();
     try {
       this.db.exec('COMMIT');
     } catch (e) {
@@ -210,8 +260,33 @@ export class SqliteStore implements CollectorStore {
       this.lastSeqs.clear();
       this.dirtyCameras.clear();
       this.dirtyDevices.clear();
+      this.deviceRows.clear();
       throw e;
     }
+    this.batches.committed++;
+    this.batches.commitMs += performance.now() - t0;
+    if (this.unCheckpointed >= CHECKPOINT_BYTES) this.checkpointSoon();
+  }
+
+  /** Asks the worker for a checkpoint, starting it the first time (stores that stay small never start one). */
+  private checkpointSoon(): void {
+    if (this.checkpointerDead || this.file === ':memory:') return;
+    if (!this.checkpointer) {
+      this.checkpointer = new Checkpointer(this.file, () => {
+        this.checkpointerDead = true;
+        this.checkpointer = undefined;
+        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${DEFAULT_CHECKPOINT_PAGES}`);
+      });
+      const page = this.db.pragma('page_size', { simple: true }) as number;
+      this.db.pragma(`wal_autocheckpoint = ${Math.ceil(this.walBytes / page)}`);
+    }
+    if (this.checkpointer.request()) this.unCheckpointed = 0;
+  }
+
+  /** Checkpoints done and failed on the worker thread (tests, diagnostics); undefined before it started. */
+  get checkpoints(): { done: number; failures: number; lastError: string | undefined } | undefined {
+    const c = this.checkpointer;
+    return c && { done: c.done, failures: c.failures, lastError: c.lastError };
   }
 
   /** Writes the in-memory bookkeeping (cameras' last seq and verdict, devices' last seen). */
@@ -224,27 +299,46 @@ export class SqliteStore implements CollectorStore {
 
   putStatus(m: StatusMessage, receivedTs: number): void {
     this.flush();
+    // Read again from the table next time (a status is rare): the row is exactly what was stored.
+    this.deviceRows.delete(`${m.site}/${m.device}`);
     this.s.putStatus!.run([m.site, m.device, m.state, receivedTs, JSON.stringify(m)]);
+  }
+
+  /**
+   * Marks the device seen at `receivedTs`: written with the bookkeeping, at once in the cached row.
+   * Both keep the latest time (a summary released from quarantine carries its older receive time).
+   */
+  private touch(site: string, device: string, receivedTs: number): void {
+    const key = `${site}/${device}`;
+    const dirty = this.dirtyDevices.get(key);
+    if (!dirty || receivedTs > (dirty[0] as number)) this.dirtyDevices.set(key, [receivedTs, site, device]);
+    const row = this.deviceRows.get(key);
+    if (row && receivedTs > row.lastSeen) row.lastSeen = receivedTs; // as the UPDATE does: max(last_seen, ?)
   }
 
   addSummary(m: SummaryMessage, receivedTs: number, raw?: string): { result: Stored; previousSeq: number } {
     const key = `${m.site}/${m.device}/${m.camera}`;
-    const prev = this.lastSeq(m.site, m.device, m.camera);
-    const stored = this.s.insertSummary!.run([m.site, m.device, m.camera, m.seq, m.start, m.end, m.status, m.frames, receivedTs, raw ?? JSON.stringify(m)]).changes > 0;
+    const prev = this.lastSeqOf(key, m.site, m.device, m.camera);
+    const payload = raw ?? JSON.stringify(m);
+    const stored = this.s.insertSummary!.run([m.site, m.device, m.camera, m.seq, m.start, m.end, m.status, m.frames, receivedTs, payload]).changes > 0;
     if (!stored) {
       this.lastSeqs.set(key, prev);
       return { result: 'duplicate', previousSeq: prev };
     }
+    this.unCheckpointed += payload.length + 128;
     if (m.seq >= prev) {
       this.lastSeqs.set(key, m.seq);
       this.dirtyCameras.set(key, [m.site, m.device, m.camera, m.seq, m.end, m.status, receivedTs]);
     }
-    this.dirtyDevices.set(`${m.site}/${m.device}`, [receivedTs, m.site, m.device]);
+    this.touch(m.site, m.device, receivedTs);
     return { result: 'stored', previousSeq: prev };
   }
 
   lastSeq(site: string, device: string, camera: string): number {
-    const key = `${site}/${device}/${camera}`;
+    return this.lastSeqOf(`${site}/${device}/${camera}`, site, device, camera);
+  }
+
+  private lastSeqOf(key: string, site: string, device: string, camera: string): number {
     let seq = this.lastSeqs.get(key);
     if (seq === undefined) {
       seq = (this.s.lastSeq!.get([site, device, camera]) as { seq: number | null }).seq ?? 0;
@@ -254,7 +348,9 @@ export class SqliteStore implements CollectorStore {
   }
 
   quarantine(m: SummaryMessage, receivedTs: number, raw: string, reason: string): Stored {
-    return this.s.quarantine!.run([m.site, m.device, m.camera, m.seq, receivedTs, reason, raw]).changes > 0 ? 'stored' : 'duplicate';
+    const stored = this.s.quarantine!.run([m.site, m.device, m.camera, m.seq, receivedTs, reason, raw]).changes > 0;
+    if (stored) this.unCheckpointed += raw.length + 128;
+    return stored ? 'stored' : 'duplicate';
   }
 
   quarantineTop(site: string, device: string, camera: string): number {
@@ -298,8 +394,12 @@ export class SqliteStore implements CollectorStore {
   }
 
   addEvent(e: EventMessage, receivedTs: number, raw?: string): Stored {
-    const stored = this.s.insertEvent!.run([e.site, e.device, e.camera, e.seq, e.ts, e.kind, receivedTs, raw ?? JSON.stringify(e)]).changes > 0;
-    if (stored) this.dirtyDevices.set(`${e.site}/${e.device}`, [receivedTs, e.site, e.device]);
+    const payload = raw ?? JSON.stringify(e);
+    const stored = this.s.insertEvent!.run([e.site, e.device, e.camera, e.seq, e.ts, e.kind, receivedTs, payload]).changes > 0;
+    if (stored) {
+      this.unCheckpointed += payload.length + 128;
+      this.touch(e.site, e.device, receivedTs);
+    }
     return stored ? 'stored' : 'duplicate';
   }
 
@@ -307,10 +407,21 @@ export class SqliteStore implements CollectorStore {
     return { ...r, status: JSON.parse(r.status) as StatusMessage };
   }
 
+  /**
+   * One device's row: from memory after the first read (the rules ask on every summary). Its
+   * `lastSeen` includes what the next bookkeeping flush writes, as a read after a flush would. The
+   * status object is shared between calls: callers read it, none changes it.
+   */
   device(site: string, device: string): DeviceRow | undefined {
-    this.flush();
-    const r = this.s.device!.get([site, device]) as Parameters<typeof SqliteStore.device>[0] | undefined;
-    return r && SqliteStore.device(r);
+    const key = `${site}/${device}`;
+    let row = this.deviceRows.get(key);
+    if (row === undefined) {
+      this.flush();
+      const r = this.s.device!.get([site, device]) as Parameters<typeof SqliteStore.device>[0] | undefined;
+      row = r ? SqliteStore.device(r) : null;
+      this.deviceRows.set(key, row);
+    }
+    return row ? { site: row.site, device: row.device, state: row.state, lastSeen: row.lastSeen, status: row.status } : undefined;
   }
 
   devices(): DeviceRow[] {
@@ -400,6 +511,8 @@ export class SqliteStore implements CollectorStore {
     clearInterval(this.timer);
     this.commitBatch();
     this.flush();
+    this.checkpointer?.close();
+    this.checkpointer = undefined;
     this.db.close();
   }
 }

@@ -52,7 +52,7 @@ export class TestBroker {
     const port = await freePort();
     const conf = join(dir, 'mosquitto.conf');
     const lines = listener ? await listener(port, dir) : [`listener ${port} 127.0.0.1`, 'allow_anonymous true'];
-    await writeFile(conf, [...lines, 'persistence true', `persistence_location ${dir}/`, 'autosave_interval 1', 'max_queued_messages 100000', 'log_dest stderr', 'log_type error', 'log_type warning', ''].join('\n'));
+    await writeFile(conf, [...lines, 'persistence true', `persistence_location ${dir}/`, 'autosave_interval 1', 'max_queued_messages 100000', 'max_inflight_messages 1000', 'log_dest stderr', 'log_type error', 'log_type warning', ''].join('\n'));
     const b = new TestBroker(port, conf);
     await b.resume();
     return b;

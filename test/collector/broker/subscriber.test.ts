@@ -1,6 +1,8 @@
 /**
  * The collector's MQTT session against a real Mosquitto: a message the store refuses is not
- * acknowledged and comes again, and nothing after it on that connection is stored first.
+ * acknowledged and comes again, and nothing after it on that connection is stored first. An
+ * asynchronous store (a commit or a message that answers later) is acknowledged only once it has
+ * answered, and a refusal makes everything unacknowledged come again.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -11,7 +13,7 @@ import { summaryTopic } from '../../../protocol/topics.js';
 import { uniqueName } from '../../helpers/collector.js';
 import { TestBroker } from '../../helpers/mosquitto.js';
 import { releaser } from '../../helpers/ports.js';
-import { until } from '../../helpers/wait.js';
+import { sleep, until } from '../../helpers/wait.js';
 
 test('a message the store refuses is re-delivered, and none after it is stored before it', { timeout: 60_000 }, async (t) => {
   const release = releaser(t);
@@ -47,4 +49,148 @@ test('a message the store refuses is re-delivered, and none after it is stored b
   await until(() => [1, 2, 3, 4, 5].every((s) => stored.includes(s)), 20_000, 'every seq stored');
   const first = (s: number): number => stored.indexOf(s);
   for (const s of [3, 4, 5]) assert.ok(first(2) < first(s), `seq 2 is stored before ${s}: ${stored.join(' ')}`);
+});
+
+/** A subscriber on a private broker whose batch commit the test settles by hand; what it received, in order. */
+async function heldCommits(t: import('node:test').TestContext, o: { receiveMaximum?: number; onMessage?: (seq: number) => unknown } = {}) {
+  const release = releaser(t);
+  const broker = await TestBroker.start();
+  release('broker', () => broker.stop());
+  const received: number[] = [];
+  const commits: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** When set, commits settle at once this way instead of waiting for the test. */
+  const auto: { mode?: 'resolve' | 'reject' } = {};
+  let connects = 0;
+  const sub = new Subscriber({
+    url: broker.url,
+    client: { clientId: uniqueName('collector') },
+    protocolVersion: 5,
+    sessionExpirySeconds: 60,
+    backoff: { initialMs: 100, maxMs: 200, jitter: 0 },
+    log: silentLogger,
+    ...(o.receiveMaximum ? { receiveMaximum: o.receiveMaximum } : {}),
+    onMessage: (_topic, payload) => {
+      const seq = (JSON.parse(payload.toString()) as { seq: number }).seq;
+      received.push(seq);
+      return o.onMessage?.(seq);
+    },
+    batch: {
+      begin: () => undefined,
+      commit: () => {
+        if (auto.mode === 'resolve') return Promise.resolve();
+        if (auto.mode === 'reject') return Promise.reject(new Error('the database refused the commit'));
+        return new Promise<void>((resolve, reject) => commits.push({ resolve, reject }));
+      },
+    },
+  });
+  sub.start();
+  release('subscriber', () => sub.stop());
+  await until(() => sub.connected, 10_000, 'subscribed');
+  sub.mqtt!.on('connect', () => connects++);
+  const dev = await connectAsync(broker.url, { clientId: uniqueName('device') });
+  release('device', () => dev.endAsync());
+  const topic = summaryTopic('s', uniqueName('d'), 'c');
+  const send = (seq: number): Promise<unknown> => dev.publishAsync(topic, JSON.stringify({ seq }), { qos: 1 });
+  /**
+   * Cuts the collector's connection as a crash would: whatever it has not acknowledged comes again.
+   * (Not `sub.connected`: a commit held by the test holds the SUBSCRIBE in the corked socket too; the
+   * persistent session delivers without it.)
+   */
+  const cut = async (): Promise<void> => {
+    const before = connects;
+    sub.mqtt!.stream.destroy();
+    await until(() => connects > before, 10_000, 'reconnected');
+  };
+  return { sub, received, commits, auto, send, cut };
+}
+
+test('an asynchronous commit: PUBACKs wait for it, and a burst that began meanwhile waits for both', { timeout: 60_000 }, async (t) => {
+  const { received, commits, auto, send, cut } = await heldCommits(t);
+  await send(1);
+  await until(() => commits.length === 1, 10_000, 'the first burst to commit');
+  await send(2);
+  await until(() => commits.length === 2, 10_000, 'the second burst to commit');
+  commits[1]!.resolve(); // the second commit is done; the first is still in flight
+  await sleep(300);
+  await cut();
+  await until(() => received.filter((s) => s === 1).length === 2 && received.filter((s) => s === 2).length === 2, 10_000, 'both seqs again');
+  // Neither was acknowledged: seq 2's commit had resolved, but seq 1's had not.
+  auto.mode = 'resolve';
+  for (const c of commits.slice(2)) c.resolve();
+  commits[0]!.resolve(); // late: its connection is gone
+  await sleep(500); // the PUBACKs of the re-delivered pair leave
+  await cut();
+  await sleep(700);
+  assert.deepEqual(received, [1, 2, 1, 2], 'acknowledged once their commit resolved: nothing comes a third time');
+});
+
+test('an asynchronous commit that rejects: no PUBACK, the connection drops, the broker re-delivers', { timeout: 60_000 }, async (t) => {
+  const { sub, received, auto, send } = await heldCommits(t);
+  auto.mode = 'reject';
+  await send(1);
+  await until(() => received.length >= 1, 10_000, 'the first delivery');
+  auto.mode = 'resolve';
+  await until(() => received.length >= 2 && sub.connected, 10_000, 'the re-delivery after the refused commit');
+  assert.deepEqual(received.slice(0, 2), [1, 1]);
+});
+
+test('a message stored asynchronously: a refused one in a burst drops the burst; re-delivered; the commit still runs', { timeout: 60_000 }, async (t) => {
+  let refuse = true;
+  const { received, commits, auto, send } = await heldCommits(t, {
+    onMessage: (seq) => (seq === 2 && refuse ? ((refuse = false), Promise.reject(new Error('the write failed'))) : Promise.resolve('stored')),
+  });
+  auto.mode = 'resolve';
+  await send(1);
+  await until(() => received.includes(1), 10_000, 'seq 1');
+  await send(2);
+  await until(() => received.filter((s) => s === 2).length === 2, 10_000, 'seq 2 again, after the refused write');
+  assert.equal(commits.length, 0, 'every burst was committed (auto), none left hanging');
+});
+
+test('without a batch, a message stored asynchronously is acknowledged once its promise resolves', { timeout: 60_000 }, async (t) => {
+  const release = releaser(t);
+  const broker = await TestBroker.start();
+  release('broker', () => broker.stop());
+  const received: number[] = [];
+  const held: (() => void)[] = [];
+  const sub = new Subscriber({
+    url: broker.url,
+    client: { clientId: uniqueName('collector') },
+    protocolVersion: 5,
+    sessionExpirySeconds: 60,
+    backoff: { initialMs: 100, maxMs: 200, jitter: 0 },
+    log: silentLogger,
+    onMessage: (_topic, payload) => {
+      received.push((JSON.parse(payload.toString()) as { seq: number }).seq);
+      return new Promise<void>((resolve) => held.push(resolve));
+    },
+  });
+  sub.start();
+  release('subscriber', () => sub.stop());
+  await until(() => sub.connected, 10_000, 'subscribed');
+  const dev = await connectAsync(broker.url, { clientId: uniqueName('device') });
+  release('device', () => dev.endAsync());
+  const topic = summaryTopic('s', uniqueName('d'), 'c');
+  await dev.publishAsync(topic, JSON.stringify({ seq: 1 }), { qos: 1 });
+  await dev.publishAsync(topic, JSON.stringify({ seq: 2 }), { qos: 1 });
+  await until(() => received.length === 1, 10_000, 'seq 1');
+  await sleep(300);
+  assert.deepEqual(received, [1], 'one at a time: seq 2 waits for seq 1 to be stored');
+  held.shift()!();
+  await until(() => received.length === 2, 10_000, 'seq 2, after seq 1 was stored');
+  held.shift()!();
+});
+
+test('the session sets how many unacknowledged messages the broker sends: receiveMaximum bounds a burst held by its commit', { timeout: 60_000 }, async (t) => {
+  const { received, commits, auto, send } = await heldCommits(t, { receiveMaximum: 50 });
+  await send(1);
+  await until(() => commits.length === 1, 10_000, 'the first burst');
+  await Promise.all(Array.from({ length: 80 }, (_, i) => send(i + 2)));
+  // The first commit is held, so nothing is acknowledged: the broker sends only as far as the session allows.
+  await until(() => received.length === 50, 10_000, `50 in flight (got ${received.length})`);
+  await sleep(300);
+  assert.equal(received.length, 50, 'and no more until PUBACKs leave');
+  auto.mode = 'resolve';
+  for (const c of commits) c.resolve();
+  await until(() => received.length === 81, 10_000, `the rest once the commits resolved (got ${received.length})`);
 });

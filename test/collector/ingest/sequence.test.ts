@@ -32,7 +32,8 @@ async function collector(t: TestContext): Promise<{ ingest: Ingest; store: Sqlit
   const ingest = new Ingest(handlers(store, rules, silentLogger, gaps), { maxPayloadBytes: 1 << 20, log: silentLogger, now: () => clock.now });
   const birth = { schema: SCHEMAS.status, site: 's', device: 'd', state: 'online', ts: clock.now, agent: { version: '1' }, model: { name: 'm', sha256: SHA }, provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60 };
   assert.equal(ingest.handle(statusTopic('s', 'd'), Buffer.from(JSON.stringify(birth))), 'accepted');
-  const send = (m: SummaryMessage): string => ingest.handle(summaryTopic(m.site, m.device, m.camera), Buffer.from(JSON.stringify(m)));
+  // SQLite's handlers answer at once: the outcome, never a promise.
+  const send = (m: SummaryMessage): string => ingest.handle(summaryTopic(m.site, m.device, m.camera), Buffer.from(JSON.stringify(m))) as string;
   return { ingest, store, gaps, fired, clock, send };
 }
 

@@ -1,0 +1,61 @@
+/**
+ * WAL checkpoints on a worker thread (sqlite-checkpointer.ts): a store that writes a lot asks for
+ * them and they happen off the event loop; the WAL stays bounded; closing waits for the worker's
+ * connection, and every committed summary is there when the database is opened again. A store that
+ * stays small never starts the worker.
+ */
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { SqliteStore } from '../../../collector/store/sqlite-store.js';
+import { summaryMsg } from '../../helpers/collector.js';
+
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+test('a store that writes a lot checkpoints on a worker thread; the WAL stays near its bound; nothing is lost at close', { timeout: 120_000 }, async (t) => {
+  const f = join(await mkdtemp(join(tmpdir(), 'driftline-ckpt-')), 'c.db');
+  const store = new SqliteStore(f, undefined, { walBytes: 8 << 20 });
+  let open = true;
+  t.after(() => open && store.close());
+  const pad = 'x'.repeat(4000); // about a real summary's size
+  let seq = 0;
+  let maxWal = 0;
+  for (let b = 0; b < 60; b++) {
+    store.beginBatch();
+    for (let i = 0; i < 100; i++) {
+      const m = summaryMsg('p', 'e', `c${i % 10}`, Math.floor(seq++ / 10) + 1);
+      store.addSummary(m, 1, JSON.stringify({ ...m, pad }));
+    }
+    store.commitBatch();
+    await turn(); // the event loop turns between bursts, as under the subscriber
+    maxWal = Math.max(maxWal, statSync(`${f}-wal`).size);
+  }
+  const written = seq * 4000;
+  for (let i = 0; i < 100 && !(store.checkpoints && store.checkpoints.done > 0); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(store.checkpoints, 'the worker started');
+  assert.ok(store.checkpoints.done > 0, `checkpoints ran on the worker: ${JSON.stringify(store.checkpoints)}`);
+  assert.equal(store.checkpoints.failures, 0);
+  assert.ok(maxWal < 12 << 20, `the WAL (${maxWal} bytes at most) stayed near its 8 MiB bound, of ${written} bytes written`);
+  const t0 = performance.now();
+  store.close();
+  open = false;
+  assert.ok(performance.now() - t0 < 5000, 'close waited for the worker, not for ever');
+  const db = new Database(f, { readonly: true });
+  t.after(() => db.close());
+  assert.equal((db.prepare('SELECT count(*) AS n FROM summaries').get() as { n: number }).n, seq, 'every committed summary is there');
+});
+
+test('a store that stays small starts no worker', async (t) => {
+  const store = new SqliteStore(join(await mkdtemp(join(tmpdir(), 'driftline-ckpt-')), 'c.db'));
+  t.after(() => store.close());
+  for (let seq = 1; seq <= 50; seq++) {
+    store.beginBatch();
+    store.addSummary(summaryMsg('p', 'e', 'c', seq), 1);
+    store.commitBatch();
+  }
+  assert.equal(store.checkpoints, undefined);
+});
