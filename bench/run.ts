@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<{ bench(seconds: number): Promise<vo
   pipeline: () => import('./pipeline.bench.js'),
   drift: () => import('./drift.bench.js'),
   collector: () => import('./collector.bench.js'),
+  'collector-cluster': () => import('./collector-cluster.bench.js'),
   readiness: () => import('./readiness.bench.js'),
   'metrics-scrape': () => import('./metrics-scrape.bench.js'),
   page: () => import('./page.bench.js'),

@@ -1,6 +1,7 @@
 /** `driftline collector`: the central service, until SIGTERM or SIGINT. */
 import { loadCollectorConfig } from '../collector/config.js';
 import { startCollector } from '../collector/main.js';
+import { startReplica } from '../collector/cluster/replica.js';
 import { createLogger, logFormat } from '../lib/log.js';
 import { redact } from '../lib/redact.js';
 import { sdNotify } from '../lib/sd-notify.js';
@@ -13,7 +14,8 @@ export const usage = `driftline collector [--config collector.yaml] [--check]
 
 Ingests the summaries of every agent from MQTT (an embedded broker when broker.url is empty),
 stores them in SQLite, raises alerts (Alertmanager, webhook, MQTT) and serves the HTTP API,
-dashboard and /metrics. Environment variables DRIFTLINE_COLLECTOR_<SECTION>__<KEY> override the
+dashboard and /metrics. With store.url (PostgreSQL) it runs as one of any number of replicas on
+that database: each ingests its share, one leads and alerts (docs/scale.md). Environment variables DRIFTLINE_COLLECTOR_<SECTION>__<KEY> override the
 file (see docs/configuration.md). SIGTERM or SIGINT stops it cleanly. Under systemd (Type=notify,
 systemd/driftline-collector.service) it says READY=1 once the store is open and the HTTP API
 listens, STOPPING=1 on stop, and pings the watchdog while its event loop turns.
@@ -42,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const log = createLogger('collector', config.log.level, logFormat(values['log-format'], process.env, process.stderr.isTTY === true, config.log.format));
   if (envUsed.length) log.info({ envUsed }, 'configuration overridden from the environment');
-  const c = await startCollector(config, log);
+  const c = config.store.url ? await startReplica(config, log) : await startCollector(config, log);
   // Listening for the stop before saying READY=1: a stop that follows READY at once is a clean stop.
   const signalled = new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);

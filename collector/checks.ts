@@ -18,10 +18,11 @@ export async function checkCollector(config: CollectorConfig, o: { ports: boolea
   const b = config.broker;
   for (const k of ['ca', 'cert', 'key', 'passwordFile'] as const) c.readable(`broker.${k}`, b[k], k === 'passwordFile' ? 'a readable file' : 'a readable PEM file');
   c.readable('http.ackTokenFile', config.http.ackTokenFile);
+  c.readable('store.passwordFile', config.store.passwordFile);
   // The device registry: readable, and every entry valid (all problems named at once).
   if (!b.url && b.registry && c.readable('broker.registry', b.registry, 'a readable device registry (YAML)')) c.attempt(() => loadRegistry(b.registry));
   c.readable('notify.webhookSecretFile', config.notify.webhookSecretFile);
-  c.creatable('store.path', config.store.path);
+  if (!config.store.url) c.creatable('store.path', config.store.path);
   if (o.ports) {
     if (!b.url && (await c.port('broker.port', b.host, b.port))) c.warn(brokerPortTaken(b.host, b.port));
     await c.port('http.port', config.http.host, config.http.port);

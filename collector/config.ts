@@ -45,13 +45,24 @@ export const COLLECTOR_SCHEMA: Schema = {
   },
   store: {
     kind: 'object',
-    doc: 'the collector database (SQLite)',
+    doc: 'the collector database: SQLite (the default, one collector) or PostgreSQL (replicas; docs/scale.md)',
     fields: {
+      url: { kind: 'string', default: '', pattern: /^postgres(ql)?:\/\/[^\s]+$/, doc: 'PostgreSQL URL (postgres://user:password@host:5432/driftline); set: the collector stores there and runs as one of any number of replicas on it, instead of in the SQLite file at store.path; needs broker.url. Keep the password out of the file: DRIFTLINE_COLLECTOR_STORE__URL, or PGPASSWORD / ~/.pgpass' },
+      passwordFile: { kind: 'string', default: '', path: true, doc: 'PostgreSQL: file holding the password for store.url (a systemd credential); it replaces any password in the URL' },
+      poolSize: { kind: 'number', integer: true, min: 1, max: 100, default: 4, doc: 'PostgreSQL: connections this replica opens for ingest, the API and retention (plus one that holds its leadership locks)' },
       path: { kind: 'string', default: 'data/collector.db', path: true, doc: 'database file (WAL mode); the default is relative to the working directory' },
       retentionDays: { kind: 'number', min: 0.001, default: 30, doc: 'summaries and events older than this are deleted' },
       alertRetentionDays: { kind: 'number', min: 0.001, default: 180, doc: 'resolved alerts older than this are deleted' },
       pruneIntervalSeconds: { kind: 'number', min: 1, default: 3600, doc: 'how often retention runs' },
       cacheBytes: { kind: 'number', integer: true, min: 1 << 19, default: 4 << 20, doc: 'SQLite page cache, bytes: memory the store may hold once its database has grown past it' },
+    },
+  },
+  cluster: {
+    kind: 'object',
+    doc: 'replicas on PostgreSQL (store.url): one leads, runs the rules and notifies; the others stand by (docs/scale.md)',
+    fields: {
+      leaderPollSeconds: { kind: 'number', min: 0.1, max: 60, default: 1, doc: "how often a standby tries to take the lead (a dead leader's successor acts within about this long plus its rebuild) and the leader checks it still holds it" },
+      feedIntervalMs: { kind: 'number', integer: true, min: 10, max: 60_000, default: 250, doc: 'how often the leader reads what the replicas stored, for the rules: the delay it adds to an alert' },
     },
   },
   rules: {
@@ -117,7 +128,8 @@ export interface CollectorConfig {
     maxInflight: number;
   };
   readonly ingest: { maxPayloadBytes: number; maxSeqJump: number; clockSkewSeconds: number };
-  readonly store: { path: string; retentionDays: number; alertRetentionDays: number; pruneIntervalSeconds: number; cacheBytes: number };
+  readonly store: { url: string; passwordFile: string; poolSize: number; path: string; retentionDays: number; alertRetentionDays: number; pruneIntervalSeconds: number; cacheBytes: number };
+  readonly cluster: { leaderPollSeconds: number; feedIntervalMs: number };
   readonly rules: {
     evalIntervalSeconds: number;
     driftForSeconds: number;
@@ -161,6 +173,7 @@ export function collectorConfig(raw: unknown, env: NodeJS.ProcessEnv = process.e
     const p = anonymousBeyondLoopback(b.host);
     problem(ctx, p.key, '', p.expected);
   }
+  if (config.store?.url && b && !b.url) problem(ctx, 'store.url', '(set)', 'broker.url as well: replicas on PostgreSQL share an external broker (the embedded one serves one collector)');
   if (b?.registry && b.allowAnonymous) problem(ctx, 'broker.allowAnonymous', true, 'false when broker.registry is set: the registry authenticates every client');
   if (ctx.problems.length) throw configError(ctx.problems);
   return { config, envUsed };

@@ -26,9 +26,11 @@ import { Dispatcher } from './notify/dispatcher.js';
 import { MqttAlertSink } from './notify/mqtt-alerts.js';
 import type { Sink } from './notify/sink.js';
 import { WebhookSink } from './notify/webhook.js';
-import { RuleEngine, type AlertListener } from './rules/engine.js';
+import { RuleEngine, type AlertChange, type AlertListener, type RuleSettings } from './rules/engine.js';
 import { leadFamily } from './rules/evidence.js';
 import { SqliteStore } from './store/sqlite-store.js';
+import type { AlertRecord } from './store/store.js';
+import type { MqttClient } from 'mqtt';
 
 const DAY = 86_400_000;
 
@@ -39,6 +41,37 @@ const DAY = 86_400_000;
 export function publicUrl(config: CollectorConfig, listening: string | undefined): string {
   const base = config.http.publicUrl || listening || `http://${config.http.host === '0.0.0.0' ? hostname() : config.http.host}:${config.http.port}`;
   return base.replace(/\/+$/, '');
+}
+
+/** The notifiers the config names; `httpUrl` and `mqtt` are known once the collector listens and connects. */
+export function buildSinks(config: CollectorConfig, webhookSecret: string, httpUrl: () => string | undefined, mqtt: () => MqttClient | undefined): Sink[] {
+  const sinks: Sink[] = [];
+  const n = config.notify;
+  if (n.alertmanagerUrl) sinks.push(new AlertmanagerSink(n.alertmanagerUrl, n.timeoutMs, () => config.http.publicUrl || httpUrl() || ''));
+  if (n.webhookUrl) sinks.push(new WebhookSink(n.webhookUrl, webhookSecret, n.timeoutMs));
+  if (n.mqtt) sinks.push(new MqttAlertSink(mqtt));
+  return sinks;
+}
+
+/** The rules' settings from the config; the runbook link is the collector's own /runbook unless rules.runbookUrl names one. */
+export function ruleSettings(config: CollectorConfig, httpUrl: () => string | undefined): RuleSettings {
+  return {
+    driftForMs: config.rules.driftForSeconds * 1000,
+    driftClearMs: config.rules.driftClearSeconds * 1000,
+    driftMinSeverity: config.rules.driftMinSeverity,
+    offlineSilenceMs: config.rules.offlineSilenceSeconds * 1000,
+    maintenanceGraceMs: config.rules.maintenanceGraceSeconds * 1000,
+    stalledWindows: config.rules.stalledWindows,
+    modelChangedHoldMs: config.rules.modelChangedHoldSeconds * 1000,
+    duplicateClearMs: config.rules.duplicateClearSeconds * 1000,
+    resendMs: config.notify.resendSeconds * 1000,
+    runbookUrl: () => config.rules.runbookUrl || `${publicUrl(config, httpUrl())}/runbook`,
+  };
+}
+
+/** One log line per alert change (resends are not news). */
+export function logAlert(log: Logger, a: AlertRecord, change: AlertChange): void {
+  if (change !== 'resend') log.info({ alert: a.id, rule: a.rule, state: a.state, severity: a.severity, labels: a.labels }, `alert ${change}: ${a.annotations.summary}`);
 }
 
 export interface RunningCollector {
@@ -56,7 +89,7 @@ export interface RunningCollector {
   stop(): Promise<void>;
 }
 
-async function listenOrExplain<T>(what: string, key: string, host: string, port: number, start: () => Promise<T>): Promise<T> {
+export async function listenOrExplain<T>(what: string, key: string, host: string, port: number, start: () => Promise<T>): Promise<T> {
   try {
     return await start();
   } catch (e) {
@@ -90,33 +123,15 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     const store = new SqliteStore(config.store.path, undefined, { cacheBytes: config.store.cacheBytes });
     release.push(() => store.close());
     const late: { subscriber?: Subscriber; running?: RunningCollector; httpUrl?: string } = {};
-    const sinks: Sink[] = [];
+    const sinks = buildSinks(config, webhookSecret, () => late.httpUrl, () => late.subscriber?.mqtt);
     const n = config.notify;
-    if (n.alertmanagerUrl) sinks.push(new AlertmanagerSink(n.alertmanagerUrl, n.timeoutMs, () => config.http.publicUrl || late.httpUrl || ''));
-    if (n.webhookUrl) sinks.push(new WebhookSink(n.webhookUrl, webhookSecret, n.timeoutMs));
-    if (n.mqtt) sinks.push(new MqttAlertSink(() => late.subscriber?.mqtt));
     const dispatcher = new Dispatcher(sinks, { maxQueue: n.maxQueue, backoff: { initialMs: n.retryMinMs, maxMs: n.retryMaxMs, jitter: 0.3 }, log });
     release.push(() => dispatcher.close(0));
-    const rules = new RuleEngine(
-      store,
-      {
-        driftForMs: config.rules.driftForSeconds * 1000,
-        driftClearMs: config.rules.driftClearSeconds * 1000,
-        driftMinSeverity: config.rules.driftMinSeverity,
-        offlineSilenceMs: config.rules.offlineSilenceSeconds * 1000,
-        maintenanceGraceMs: config.rules.maintenanceGraceSeconds * 1000,
-        stalledWindows: config.rules.stalledWindows,
-        modelChangedHoldMs: config.rules.modelChangedHoldSeconds * 1000,
-        duplicateClearMs: config.rules.duplicateClearSeconds * 1000,
-        resendMs: n.resendSeconds * 1000,
-        runbookUrl: () => config.rules.runbookUrl || `${publicUrl(config, late.httpUrl)}/runbook`,
-      },
-      (a, change) => {
-        if (change !== 'resend') log.info({ alert: a.id, rule: a.rule, state: a.state, severity: a.severity, labels: a.labels }, `alert ${change}: ${a.annotations.summary}`);
-        dispatcher.push(a, change);
-        late.running?.onAlert?.(a, change);
-      },
-    );
+    const rules = new RuleEngine(store, ruleSettings(config, () => late.httpUrl), (a, change) => {
+      logAlert(log, a, change);
+      dispatcher.push(a, change);
+      late.running?.onAlert?.(a, change);
+    });
     duplicates.sink = (d) => rules.onDuplicateDevice(d, Date.now());
     const gaps = { count: 0 };
     const ingest = new Ingest(handlers(store, rules, log, b.url && b.shared ? undefined : gaps, { maxSeqJump: config.ingest.maxSeqJump }), {

@@ -93,7 +93,7 @@ STATE_DIR=/var/lib/driftline
 LOGS_DIR=/var/log/driftline
 MANIFEST=$PREFIX/INSTALLED
 AGENT_CREDS="mqtt-password review-token"
-COLLECTOR_CREDS="mqtt-password ack-token webhook-secret"
+COLLECTOR_CREDS="mqtt-password ack-token webhook-secret store-password"
 
 d() { printf '%s%s' "$DESTDIR" "$1"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }

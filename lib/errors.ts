@@ -66,8 +66,13 @@ export const ERRORS = {
     (d) => `${s(d.file)} is not a Driftline profile: ${s(d.reason)}`,
   ),
   DRIFTLINE_ERR_STORE: spec(
-    'the SQLite store could not be opened or migrated',
+    'the SQLite or PostgreSQL store could not be opened or migrated',
     (d) => `store ${s(d.file)}: ${s(d.reason)}`,
+  ),
+  DRIFTLINE_ERR_REPLICA_ID: spec(
+    'a collector replica started with the MQTT client id of one that is running on the same PostgreSQL store',
+    (d) =>
+      `broker.clientId ${s(d.clientId)} is held by a running collector on ${s(d.file)}${d.first ? '' : ' (this replica lost its store connection meanwhile)'}: give each replica its own broker.clientId (or DRIFTLINE_COLLECTOR_BROKER__CLIENT_ID); right after a replica died, the leader holds its id for a few seconds while it takes over its broker session`,
   ),
   DRIFTLINE_ERR_LISTEN: spec(
     'a server socket could not be opened (port in use, no permission)',

@@ -1,7 +1,7 @@
 /**
  * What the test suite needs from the machine, checked in seconds before any test starts: each
- * system package in .ci/packages.txt (by the program it installs) and the shared Mosquitto on
- * 127.0.0.1:1883. A missing piece is named with the package that brings it and the one command
+ * system package in .ci/packages.txt (by the program it installs), the shared Mosquitto on
+ * 127.0.0.1:1883 and PostgreSQL where DRIFTLINE_TEST_PG_URL points (default 127.0.0.1:5432). A missing piece is named with the package that brings it and the one command
  * that installs everything, instead of a test that hangs or times out minutes later.
  */
 import { execFile } from 'node:child_process';
@@ -53,6 +53,14 @@ export function brokerReachable(port = 1883, host = '127.0.0.1', timeoutMs = 200
 export interface PreflightResult {
   readonly missing: readonly Requirement[];
   readonly brokerUp: boolean;
+  /** Where the PostgreSQL tests connect (DRIFTLINE_TEST_PG_URL's host and port), and whether it answers. */
+  readonly postgres: { readonly at: string; readonly up: boolean };
+}
+
+/** The host and port of the PostgreSQL the tests use (test/helpers/postgres.ts). */
+export function postgresAddress(env: NodeJS.ProcessEnv): { host: string; port: number } {
+  const u = new URL(env.DRIFTLINE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  return { host: u.hostname || '127.0.0.1', port: Number(u.port || 5432) };
 }
 
 /**
@@ -71,7 +79,8 @@ export async function preflight(env: NodeJS.ProcessEnv = process.env): Promise<P
     const ok = r.probe.startsWith('gst:') ? findProgram('gst-inspect-1.0', env.PATH) !== undefined && (await gstElement(r.probe.slice(4), env)) : findProgram(r.probe, searchPath(env.PATH)) !== undefined;
     if (!ok) missing.push(r);
   }
-  return { missing, brokerUp: await brokerReachable() };
+  const pg = postgresAddress(env);
+  return { missing, brokerUp: await brokerReachable(), postgres: { at: `${pg.host}:${pg.port}`, up: await brokerReachable(pg.port, pg.host) } };
 }
 
 /** The message for a failed preflight: what is missing, from which package, and the fix. */
@@ -82,7 +91,8 @@ export function explain(r: PreflightResult): string {
     for (const m of r.missing) lines.push(`  ${m.pkg.padEnd(26)} (no ${m.probe!.replace(/^gst:/, 'GStreamer element ')}) ${m.why}`);
   }
   if (!r.brokerUp) lines.push('npm test: nothing listens on 127.0.0.1:1883, where the tests expect the machine\'s Mosquitto broker.');
-  lines.push('Run ./scripts/test.sh: it installs what is missing (as root or with sudo), starts Mosquitto, and runs the tests.');
+  if (!r.postgres.up) lines.push(`npm test: nothing listens on ${r.postgres.at}, where the tests expect PostgreSQL (DRIFTLINE_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres).`);
+  lines.push('Run ./scripts/test.sh: it installs what is missing (as root or with sudo), starts Mosquitto and PostgreSQL, and runs the tests.');
   if (r.missing.length) lines.push(`Or install them yourself: sudo apt-get install -y --no-install-recommends ${r.missing.map((m) => m.pkg).join(' ')}`);
   return lines.join('\n') + '\n';
 }

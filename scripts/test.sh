@@ -4,7 +4,10 @@
 #
 #   1. installs the system packages listed in .ci/packages.txt that are missing, with apt-get (as
 #      root, or with sudo; otherwise it prints the one command to run and stops);
-#   2. starts Mosquitto on 127.0.0.1:1883 when nothing listens there (the tests' shared broker);
+#   2. starts Mosquitto on 127.0.0.1:1883 when nothing listens there (the tests' shared broker), and
+#      PostgreSQL on 127.0.0.1:5432 likewise; where PostgreSQL does not trust local connections (a
+#      fresh Debian install), makes a role for the tests with a password of its own and passes its
+#      URL on in DRIFTLINE_TEST_PG_URL (set that variable yourself to use another server);
 #   3. installs the npm dependencies (npm ci) when node_modules is missing or older than the lock file;
 #   4. runs lint, typecheck, the licence check and the test suite (npm test, which has its own time bound).
 #
@@ -61,6 +64,34 @@ if ! broker_up; then
   "${sudo[@]}" "$mosquitto" -d -c /etc/mosquitto/mosquitto.conf
   for _ in $(seq 50); do broker_up && break; sleep 0.1; done
   broker_up || { say "mosquitto did not start on 127.0.0.1:1883; see /var/log/mosquitto/"; exit 1; }
+fi
+
+# 2b. PostgreSQL for the store and replica tests: each test creates a database of its own there.
+if [ -z "${DRIFTLINE_TEST_PG_URL-}" ]; then
+  pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+  as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
+  if ! pg_up; then
+    if [ "${sudo[0]-}" = none ]; then
+      say "nothing listens on 127.0.0.1:5432: start the machine's PostgreSQL (systemctl start postgresql), then run this again"
+      exit 1
+    fi
+    say "starting PostgreSQL on 127.0.0.1:5432"
+    for v in /etc/postgresql/*/main; do
+      if [ -d "$v" ]; then "${sudo[@]}" pg_ctlcluster "$(basename "$(dirname "$v")")" main start || true; fi
+    done
+    for _ in $(seq 100); do pg_up && break; sleep 0.1; done
+    pg_up || { say "PostgreSQL did not start on 127.0.0.1:5432; see /var/log/postgresql/"; exit 1; }
+  fi
+  if ! psql 'postgres://postgres@127.0.0.1:5432/postgres' -Atqc 'SELECT 1' >/dev/null 2>&1; then
+    if [ "${sudo[0]-}" = none ]; then
+      say "PostgreSQL on 127.0.0.1:5432 asks for a password: set DRIFTLINE_TEST_PG_URL=postgres://USER:PASSWORD@127.0.0.1:5432/postgres (a role that may create databases) and run this again"
+      exit 1
+    fi
+    pw=$(openssl rand -hex 16)
+    as_postgres psql -q -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN CREATE ROLE driftline_test LOGIN CREATEDB; EXCEPTION WHEN duplicate_object THEN NULL; END \$\$" -c "ALTER ROLE driftline_test PASSWORD '$pw'" >/dev/null
+    export DRIFTLINE_TEST_PG_URL="postgres://driftline_test:$pw@127.0.0.1:5432/postgres"
+    say "PostgreSQL asks for passwords here: the tests use the role driftline_test (password made just now)"
+  fi
 fi
 
 # 3. npm dependencies.

@@ -14,17 +14,19 @@ import type { SummaryMessage, SummaryStatus } from '../../protocol/messages.js';
 import type { BrokerStats } from '../broker/access.js';
 import type { Dispatcher } from '../notify/dispatcher.js';
 import type { Ingest } from '../ingest/ingest.js';
-import type { RuleEngine } from '../rules/engine.js';
-import type { CollectorStore } from '../store/store.js';
+import type { AlertRecord, StoreQueries } from '../store/store.js';
 import { COLLECTOR_METRICS as M, VERDICT_VALUES } from './metric-names.js';
 
 export interface MetricSources {
   readonly ingest: Ingest;
   readonly dispatcher: Dispatcher;
-  readonly rules: RuleEngine;
-  readonly store: CollectorStore;
+  /** The active alerts (the rule engine's; on PostgreSQL, the leader's, none on a standby). */
+  readonly rules: { readonly firing: readonly AlertRecord[] };
+  readonly store: StoreQueries;
   readonly brokerConnected: () => boolean;
   readonly seqGaps: () => number;
+  /** Replicas on PostgreSQL: summaries stored after a later one of their camera (each filled a counted gap). */
+  readonly seqLate?: () => number;
   /** The embedded broker's refusals and load; undefined with an external broker. */
   readonly broker?: () => BrokerStats;
   /** The feature family of a window's leading driver (rules/evidence.ts leadFamily); undefined: none. */
@@ -50,34 +52,40 @@ function familyOf(src: MetricSources, s: SummaryMessage): string | undefined {
 }
 
 /**
- * Every camera's latest window, read once per scrape: prom-client runs every metric's collect()
- * in one synchronous pass, so the view is kept until the next microtask and the three gauges share it.
+ * Every camera's latest window, read once per scrape: prom-client starts every metric's collect()
+ * in one pass, so the view (a promise: PostgreSQL answers later) is kept until the next microtask
+ * and the three gauges share it.
  */
-function cameraViews(src: MetricSources): () => CameraView[] {
+function cameraViews(src: MetricSources): () => Promise<CameraView[]> {
   const families = new Map<string, { seq: number; family: string | undefined }>();
-  let current: CameraView[] | undefined;
-  return () => {
-    if (current) return current;
+  let current: Promise<CameraView[]> | undefined;
+  const build = async (): Promise<CameraView[]> => {
     const now = (src.now ?? Date.now)();
     const seen = new Set<string>();
-    current = src.store.cameras().map((c) => {
+    const views: CameraView[] = [];
+    for (const c of await src.store.cameras()) {
       const key = `${c.site}/${c.device}/${c.camera}`;
       seen.add(key);
       let f = families.get(key);
       if (f?.seq !== c.lastSeq) {
         const drifting = c.lastStatus === 'warn' || c.lastStatus === 'alert';
-        const s = drifting ? src.store.summary(c.site, c.device, c.camera, c.lastSeq) : undefined;
+        const s = drifting ? await src.store.summary(c.site, c.device, c.camera, c.lastSeq) : undefined;
         f = { seq: c.lastSeq, family: s && familyOf(src, s) };
         families.set(key, f);
       }
-      return {
+      views.push({
         labels: { site: c.site, device: c.device, camera: c.camera },
         verdict: VERDICT_VALUES[c.lastStatus as SummaryStatus],
         family: f.family,
         ageSeconds: Math.max(0, (now - c.lastEnd) / 1000),
-      };
-    });
+      });
+    }
     for (const k of families.keys()) if (!seen.has(k)) families.delete(k);
+    return views;
+  };
+  return () => {
+    if (current) return current;
+    current = build();
     queueMicrotask(() => (current = undefined));
     return current;
   };
@@ -160,8 +168,8 @@ export function collectorMetrics(src: MetricSources): Registry {
     name: M.quarantineSummaries,
     help: 'Summaries held in quarantine now (released when the device continues from them; pruned with retention)',
     registers: [registry],
-    collect() {
-      this.set(src.store.quarantineSize());
+    async collect() {
+      this.set(await src.store.quarantineSize());
     },
   });
   new Counter({
@@ -182,6 +190,18 @@ export function collectorMetrics(src: MetricSources): Registry {
       this.inc(src.seqGaps());
     },
   });
+  if (src.seqLate) {
+    const late = src.seqLate;
+    new Counter({
+      name: M.seqLate,
+      help: 'Replicas on PostgreSQL: summaries stored after a later one of their camera, each filling a gap counted in seq_gaps_total (missing: gaps minus late)',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(late());
+      },
+    });
+  }
   new Gauge({
     name: M.alertsFiring,
     help: 'Active alerts by rule and severity',
@@ -209,9 +229,10 @@ export function collectorMetrics(src: MetricSources): Registry {
     help: "The verdict of the camera's latest window: 2 alert, 1 warn, 0 ok, -1 insufficient, -2 unscored",
     labelNames: ['site', 'device', 'camera'],
     registers: [registry],
-    collect() {
+    async collect() {
+      const views = await cameras();
       this.reset();
-      for (const c of cameras()) if (c.verdict !== undefined) this.set(c.labels, c.verdict);
+      for (const c of views) if (c.verdict !== undefined) this.set(c.labels, c.verdict);
     },
   });
   new Gauge({
@@ -219,9 +240,10 @@ export function collectorMetrics(src: MetricSources): Registry {
     help: "1 for the feature family of the leading driver of the camera's latest window; absent when it has no driver",
     labelNames: ['site', 'device', 'camera', 'family'],
     registers: [registry],
-    collect() {
+    async collect() {
+      const views = await cameras();
       this.reset();
-      for (const c of cameras()) if (c.family) this.set({ ...c.labels, family: c.family }, 1);
+      for (const c of views) if (c.family) this.set({ ...c.labels, family: c.family }, 1);
     },
   });
   new Gauge({
@@ -229,9 +251,10 @@ export function collectorMetrics(src: MetricSources): Registry {
     help: "Seconds since the end of the camera's latest window (0 when it ends ahead of the collector's clock)",
     labelNames: ['site', 'device', 'camera'],
     registers: [registry],
-    collect() {
+    async collect() {
+      const views = await cameras();
       this.reset();
-      for (const c of cameras()) this.set(c.labels, c.ageSeconds);
+      for (const c of views) this.set(c.labels, c.ageSeconds);
     },
   });
   new Counter({
@@ -263,11 +286,12 @@ export function collectorMetrics(src: MetricSources): Registry {
     help: 'Known devices by state (online, offline)',
     labelNames: ['state'],
     registers: [registry],
-    collect() {
+    async collect() {
+      const devices = await src.store.devices();
       this.reset();
       this.set({ state: 'online' }, 0);
       this.set({ state: 'offline' }, 0);
-      for (const d of src.store.devices()) this.inc({ state: d.state });
+      for (const d of devices) this.inc({ state: d.state });
     },
   });
   new Gauge({

@@ -12,16 +12,17 @@ import { bearerMatches } from '../../lib/bearer.js';
 import type { Logger } from '../../lib/log.js';
 import { THRESHOLD_LEVELS, windowLevel } from '../../protocol/levels.js';
 import type { SummaryStatus } from '../../protocol/messages.js';
-import type { RuleEngine } from '../rules/engine.js';
-import type { CollectorStore } from '../store/store.js';
+import type { AlertRecord, Awaitable, StoreQueries } from '../store/store.js';
 import { pageRoutes } from './dashboard.js';
 
 export interface HttpDeps {
-  readonly store: CollectorStore;
-  readonly rules: RuleEngine;
+  readonly store: StoreQueries;
+  /** Acknowledges an alert (the rule engine; on PostgreSQL any replica, in the database). */
+  readonly rules: { acknowledge(id: string, by: string, comment: string, now: number): Awaitable<AlertRecord | undefined> };
   readonly metrics: Registry;
   readonly ackToken: string;
-  readonly health: () => { broker: boolean };
+  /** `role`: on PostgreSQL, whether this replica leads (runs the rules and notifies) or stands by. */
+  readonly health: () => { broker: boolean; role?: 'leader' | 'standby' };
   /** Where internal errors are logged: a 5xx body never carries them. */
   readonly log?: Logger;
   /** The runbook served at /runbook (default: docs/runbook.md of this checkout). */
@@ -100,9 +101,9 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
   });
   conditionalGet(app);
   pageRoutes(app, { ...(d.runbookFile ? { runbookFile: d.runbookFile } : {}) });
-  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, broker: { type: 'boolean' } } } } } }, async () => {
+  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, broker: { type: 'boolean' }, role: { type: 'string' } } } } } }, async () => {
     const h = d.health();
-    return { ok: true, broker: h.broker };
+    return { ok: true, broker: h.broker, ...(h.role ? { role: h.role } : {}) };
   });
   app.get('/metrics', { schema: { response: { 200: { type: 'string' } } } }, async (_req, reply) => reply.type(d.metrics.contentType).send(await d.metrics.metrics()));
   app.get<{ Querystring: { limit: string; cursor?: string } }>(
@@ -110,7 +111,7 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
     { schema: { querystring: page(500), response: { 200: { type: 'array', items: anyObject }, 400: errorBody } } },
     async (req, reply) => {
       const limit = Number(req.query.limit);
-      const rows = d.store.devicePage(readCursor(req.query.cursor, 2) as [string, string] | undefined, limit + 1);
+      const rows = await d.store.devicePage(readCursor(req.query.cursor, 2) as [string, string] | undefined, limit + 1);
       nextPage(reply, req.url, rows.length > limit ? [rows[limit - 1]!.site, rows[limit - 1]!.device] : undefined);
       return rows.slice(0, limit).map((x) => ({ site: x.site, device: x.device, state: x.state, lastSeen: new Date(x.lastSeen).toISOString(), model: x.status.model, provider: x.status.provider, providers: x.status.providers ?? [], cameras: x.status.cameras ?? [], agent: x.status.agent }));
     },
@@ -120,7 +121,7 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
     { schema: { querystring: page(500), response: { 200: { type: 'array', items: anyObject }, 400: errorBody } } },
     async (req, reply) => {
       const limit = Number(req.query.limit);
-      const rows = d.store.cameraPage(readCursor(req.query.cursor, 3) as [string, string, string] | undefined, limit + 1);
+      const rows = await d.store.cameraPage(readCursor(req.query.cursor, 3) as [string, string, string] | undefined, limit + 1);
       const last = rows[limit - 1];
       nextPage(reply, req.url, rows.length > limit && last ? [last.site, last.device, last.camera] : undefined);
       return rows.slice(0, limit).map((c) => ({ ...c, lastEnd: new Date(c.lastEnd).toISOString(), lastReceived: new Date(c.lastReceived).toISOString() }));
@@ -139,7 +140,7 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
       const { site, device, camera } = req.params;
       const since = req.query.since ? Date.parse(req.query.since) : 0;
       // Pages go back in time: `before` is the seq of the oldest window of the page already read.
-      return d.store.timeline(site, device, camera, since, Number(req.query.limit), req.query.before ? Number(req.query.before) : undefined).map((r) => ({
+      return (await d.store.timeline(site, device, camera, since, Number(req.query.limit), req.query.before ? Number(req.query.before) : undefined)).map((r) => ({
         ...r,
         start: new Date(r.start).toISOString(),
         end: new Date(r.end).toISOString(),
@@ -158,8 +159,7 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
     },
     async (req, reply) => {
       const { site, device, camera } = req.params;
-      const c = d.store.camera(site, device, camera);
-      const dev = d.store.device(site, device);
+      const [c, dev] = await Promise.all([d.store.camera(site, device, camera), d.store.device(site, device)]);
       if (!c && !dev?.status.cameras?.includes(camera)) return reply.code(404).send({ error: 'not found', message: `no camera ${site}/${device}/${camera}` });
       const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
       return {
@@ -174,7 +174,7 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
         windowSeconds: dev?.status.windowSeconds ?? null,
         // Where the timeline's `level` puts the verdict's thresholds.
         levels: THRESHOLD_LEVELS,
-        alerts: d.store.alerts({ state: 'firing', site, device, camera, limit: 50 }),
+        alerts: await d.store.alerts({ state: 'firing', site, device, camera, limit: 50 }),
       };
     },
   );
@@ -197,7 +197,7 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
       const before = readCursor(req.query.cursor, 2) as [string, string] | undefined;
       const { site, device, camera } = req.query;
       const scope = { ...(site ? { site } : {}), ...(device ? { device } : {}), ...(camera ? { camera } : {}) };
-      const rows = d.store.alerts({ ...(req.query.state === 'all' ? {} : { state: req.query.state }), limit: limit + 1, ...(before ? { before } : {}), ...scope });
+      const rows = await d.store.alerts({ ...(req.query.state === 'all' ? {} : { state: req.query.state }), limit: limit + 1, ...(before ? { before } : {}), ...scope });
       const last = rows[limit - 1];
       nextPage(reply, req.url, rows.length > limit && last ? [last.updatedAt, last.id] : undefined);
       return rows.slice(0, limit);
@@ -206,7 +206,7 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
   app.get<{ Params: { id: string } }>(
     '/api/v1/alerts/:id',
     { schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9a-f]{16}$' } } }, response: { 200: anyObject, 404: errorBody } } },
-    async (req, reply) => d.store.alert(req.params.id) ?? reply.code(404).send({ error: 'not found', message: `no alert ${req.params.id}` }),
+    async (req, reply) => (await d.store.alert(req.params.id)) ?? reply.code(404).send({ error: 'not found', message: `no alert ${req.params.id}` }),
   );
   app.post<{ Params: { id: string }; Body: { by: string; comment?: string } }>(
     '/api/v1/alerts/:id/ack',
@@ -220,7 +220,7 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
     async (req, reply) => {
       if (!d.ackToken) return reply.code(403).send({ error: 'forbidden', message: 'acknowledging is off: set http.ackToken (or DRIFTLINE_COLLECTOR_HTTP__ACK_TOKEN) on the collector' });
       if (!bearerMatches(req.headers.authorization, d.ackToken)) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'a valid Authorization: Bearer <token> header is required' });
-      const a = d.rules.acknowledge(req.params.id, req.body.by, req.body.comment ?? '', Date.now());
+      const a = await d.rules.acknowledge(req.params.id, req.body.by, req.body.comment ?? '', Date.now());
       return a ?? reply.code(404).send({ error: 'not found', message: `no alert ${req.params.id}` });
     },
   );

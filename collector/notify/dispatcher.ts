@@ -32,7 +32,13 @@ export class Dispatcher {
 
   constructor(
     sinks: readonly Sink[],
-    private readonly o: { readonly maxQueue: number; readonly backoff: Backoff; readonly log: Logger },
+    private readonly o: {
+      readonly maxQueue: number;
+      readonly backoff: Backoff;
+      readonly log: Logger;
+      /** A sink delivered this state of the alert (on PostgreSQL: recorded, so a new leader sends only what was not). */
+      readonly onDelivered?: (sink: string, a: AlertRecord) => void;
+    },
   ) {
     this.lanes = sinks.map((sink) => ({ sink, queue: [], stats: { sent: 0, failed: 0, dropped: 0, queued: 0 }, busy: false }));
   }
@@ -41,11 +47,13 @@ export class Dispatcher {
     return Object.fromEntries(this.lanes.map((l) => [l.sink.name, { ...l.stats, queued: l.queue.length }]));
   }
 
-  push(a: AlertRecord, change: AlertChange): void {
+  /** Queues the change for every sink (`only`: those sinks). */
+  push(a: AlertRecord, change: AlertChange, only?: ReadonlySet<string>): void {
     if (this.closed) return;
     const snapshot = structuredClone(a);
     for (const lane of this.lanes) {
       if (change === 'resend' && !lane.sink.wantsResend) continue;
+      if (only && !only.has(lane.sink.name)) continue;
       // The alert being delivered right now (index 0 while busy) stays; a queued older state is replaced.
       const i = lane.queue.findIndex((x, k) => x.id === a.id && (k > 0 || !lane.busy));
       if (i >= 0) lane.queue[i] = snapshot;
@@ -68,6 +76,7 @@ export class Dispatcher {
       try {
         await lane.sink.send(a);
         lane.stats.sent++;
+        this.o.onDelivered?.(lane.sink.name, a);
         attempt = 0;
         lane.queue.shift();
       } catch (e) {

@@ -22,7 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 import { SCHEMAS, type EventMessage, type StatusMessage, type SummaryMessage } from '../../protocol/messages.js';
-import type { AlertRecord, CollectorStore } from '../store/store.js';
+import type { AlertRecord, RuleStore } from '../store/store.js';
 import { evidenceOf, headline, type Evidence } from './evidence.js';
 
 export const RULES = {
@@ -102,9 +102,11 @@ export class RuleEngine {
   private readonly cameraSeen = new Map<string, { at: number; windowMs: number }>();
   /** When each duplicateDevice alert last had a sign, by fingerprint. */
   private readonly duplicateSeen = new Map<string, number>();
+  /** While replaying: runs and cameras are tracked, but nothing fires or resolves. */
+  private quiet = false;
 
   constructor(
-    private readonly store: CollectorStore,
+    private readonly store: RuleStore,
     private readonly o: RuleSettings,
     private readonly listener: AlertListener,
   ) {
@@ -250,6 +252,20 @@ export class RuleEngine {
   }
 
   /**
+   * Rebuilds what the rules remember of a camera (its drift run, when it was last heard of) from a
+   * summary stored earlier, received at `now`, without firing or resolving anything: a new leader
+   * replays the recent windows (collector/cluster/leader.ts), and the next live window acts on them.
+   */
+  replaySummary(s: SummaryMessage, now: number): void {
+    this.quiet = true;
+    try {
+      this.onSummary(s, now);
+    } finally {
+      this.quiet = false;
+    }
+  }
+
+  /**
    * The first drifting window of the run: this collector's own, or the one the active alert already
    * names when it is earlier (the run began before a restart, which forgets the run in memory).
    */
@@ -338,6 +354,7 @@ export class RuleEngine {
   }
 
   private fire(rule: RuleName, k: Key, now: number, spec: FireSpec): void {
+    if (this.quiet) return;
     const fp = this.fingerprint(rule, k);
     const existing = this.active.get(fp);
     const labels: Record<string, string> = { alertname: RULES[rule], severity: spec.severity, site: k.site, device: k.device };
@@ -379,6 +396,7 @@ export class RuleEngine {
   }
 
   private resolve(rule: RuleName, k: Key, now: number): void {
+    if (this.quiet) return;
     const fp = this.fingerprint(rule, k);
     const a = this.active.get(fp);
     if (!a) return;

@@ -55,6 +55,41 @@ export interface AlertQuery {
 
 export type Stored = 'stored' | 'duplicate';
 
+/** A value now (SQLite), or later (PostgreSQL): callers that serve both await it. */
+export type Awaitable<T> = T | Promise<T>;
+
+/**
+ * What the HTTP API, the metrics and retention read and prune: every collector store (SQLite answers
+ * at once, PostgreSQL over the network).
+ */
+export interface StoreQueries {
+  device(site: string, device: string): Awaitable<DeviceRow | undefined>;
+  devices(): Awaitable<DeviceRow[]>;
+  cameras(): Awaitable<CameraRow[]>;
+  camera(site: string, device: string, camera: string): Awaitable<CameraRow | undefined>;
+  devicePage(after: readonly [site: string, device: string] | undefined, limit: number): Awaitable<DeviceRow[]>;
+  cameraPage(after: readonly [site: string, device: string, camera: string] | undefined, limit: number): Awaitable<CameraRow[]>;
+  timeline(site: string, device: string, camera: string, sinceTs: number, limit: number, beforeSeq?: number): Awaitable<TimelineRow[]>;
+  summaries(site: string, device: string, camera: string): Awaitable<SummaryMessage[]>;
+  summary(site: string, device: string, camera: string, seq: number): Awaitable<SummaryMessage | undefined>;
+  alert(id: string): Awaitable<AlertRecord | undefined>;
+  alerts(o: AlertQuery): Awaitable<AlertRecord[]>;
+  quarantineSize(): Awaitable<number>;
+  prune(now: number, keepMs: number, keepAlertsMs: number): Awaitable<number>;
+}
+
+/**
+ * What the rules read and write, at once: the SQLite store itself, or on PostgreSQL the leader's
+ * view (collector/cluster/leader-view.ts), which writes its alerts behind.
+ */
+export interface RuleStore {
+  device(site: string, device: string): DeviceRow | undefined;
+  devices(): DeviceRow[];
+  alerts(o: AlertQuery): AlertRecord[];
+  alert(id: string): AlertRecord | undefined;
+  saveAlert(a: AlertRecord): void;
+}
+
 export interface CollectorStore {
   putStatus(s: StatusMessage, receivedTs: number): void;
   /**

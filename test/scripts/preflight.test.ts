@@ -30,6 +30,13 @@ test('daemons in the sbin folders are found even when PATH lacks them', () => {
   assert.equal(findProgram('mosquitto', searchPath('/nonexistent')), '/usr/sbin/mosquitto');
 });
 
-test('on this machine (set up by scripts/test.sh), nothing is missing and the broker answers', async () => {
-  assert.deepEqual(await preflight(), { missing: [], brokerUp: true });
+test('on this machine (set up by scripts/test.sh), nothing is missing and the broker and PostgreSQL answer', async () => {
+  const r = await preflight();
+  assert.deepEqual({ missing: r.missing, brokerUp: r.brokerUp, postgres: r.postgres.up }, { missing: [], brokerUp: true, postgres: true });
+});
+
+test('PostgreSQL that does not answer is named with where the tests looked', async () => {
+  const r = await preflight({ ...process.env, DRIFTLINE_TEST_PG_URL: 'postgres://x@127.0.0.1:1/db' });
+  assert.deepEqual(r.postgres, { at: '127.0.0.1:1', up: false });
+  assert.match(explain(r), /nothing listens on 127\.0\.0\.1:1, where the tests expect PostgreSQL/);
 });

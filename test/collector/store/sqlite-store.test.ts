@@ -6,8 +6,12 @@ import { test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../../collector/store/sqlite-store.js';
 import { isDriftlineError } from '../../../lib/errors.js';
-import { SCHEMAS } from '../../../protocol/messages.js';
+import { SCHEMAS, type StatusMessage } from '../../../protocol/messages.js';
 import { summaryMsg } from '../../helpers/collector.js';
+import { handlers } from '../../../collector/ingest/handlers.js';
+import { RuleEngine } from '../../../collector/rules/engine.js';
+import { silentLogger } from '../../../lib/log.js';
+import { MAX_SEQ_JUMP, storeCases } from './store-cases.js';
 
 const file = async (): Promise<string> => join(await mkdtemp(join(tmpdir(), 'driftline-store-')), 'c.db');
 
@@ -114,4 +118,69 @@ test('migration 4 files the alerts already stored under their labels', async (t)
   raw.close();
   const s = open(t, f);
   assert.deepEqual(s.alerts({ site: 'p', device: 'e', camera: 'c', limit: 5 }).map((a) => a.id), ['old']);
+});
+
+storeCases('sqlite', async (t) => {
+  const store = open(t, await file());
+  const rules = new RuleEngine(store, { driftForMs: 300_000, driftClearMs: 600_000, driftMinSeverity: 'warn', offlineSilenceMs: 3_600_000, stalledWindows: 3, modelChangedHoldMs: 60_000, resendMs: 60_000, runbookUrl: 'r' }, () => undefined);
+  const gaps = { count: 0 };
+  const h = handlers(store, rules, silentLogger, gaps, { maxSeqJump: MAX_SEQ_JUMP });
+  const one = <T>(f: () => T): T => {
+    store.beginBatch();
+    const r = f();
+    store.commitBatch();
+    return r;
+  };
+  return {
+    q: store,
+    gaps,
+    lateFills: false,
+    status: async (m, at) => one(() => h.status(m, at)),
+    summary: async (m, at, timeProblem) => one(() => h.summary(m, at, JSON.stringify(m), timeProblem)),
+    event: async (e, at) => one(() => h.event(e, at, JSON.stringify(e))),
+    burst: async (ms, at) => Promise.all(one(() => ms.map((m) => h.summary(m, at, JSON.stringify(m))))),
+    saveAlert: async (a) => store.saveAlert(a),
+  };
+});
+
+test('a device read on every summary comes from memory: its last seen moves with each message, as the table will say', async (t) => {
+  const f = await file();
+  const s = open(t, f);
+  assert.equal(s.device('p', 'e'), undefined, 'no row yet');
+  const birth: StatusMessage = { schema: SCHEMAS.status, site: 'p', device: 'e', state: 'online', ts: 1, agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60 };
+  s.putStatus({ ...birth }, 1000);
+  assert.deepEqual(s.device('p', 'e'), { site: 'p', device: 'e', state: 'online', lastSeen: 1000, status: birth });
+  s.beginBatch();
+  s.addSummary(summaryMsg('p', 'e', 'c', 1), 5000);
+  s.addSummary(summaryMsg('p', 'e', 'c', 2), 4000); // older receive time: last seen stays at the latest
+  s.commitBatch();
+  assert.equal(s.device('p', 'e')!.lastSeen, 5000, 'moved on without a flush');
+  const reader = new Database(f, { readonly: true });
+  t.after(() => reader.close());
+  const table = (): number => (reader.prepare("SELECT last_seen AS t FROM devices WHERE site = 'p' AND device = 'e'").get() as { t: number }).t;
+  assert.equal(table(), 1000, 'the table is written with the bookkeeping, later');
+  s.flush();
+  assert.equal(table(), 5000, 'and then says the same');
+  assert.deepEqual(s.devices(), [s.device('p', 'e')]);
+  s.putStatus({ ...birth, state: 'offline', stopReason: 'upgrade' }, 6000);
+  assert.equal(s.device('p', 'e')!.state, 'offline', 'a new status is read again');
+  assert.equal(s.device('p', 'e')!.status.stopReason, 'upgrade');
+  assert.equal(s.device('p', 'e')!.lastSeen, 6000);
+  s.addEvent({ schema: SCHEMAS.event, site: 'p', device: 'e', camera: 'c', seq: 1, ts: 1, kind: 'stalled', message: 'x' }, 7000);
+  assert.equal(s.device('p', 'e')!.lastSeen, 7000, 'events count as seen too');
+  s.addSummary(summaryMsg('q', 'nobody', 'c', 1), 8000);
+  assert.equal(s.device('q', 'nobody'), undefined, 'a device that never said hello has no row');
+});
+
+test('a new database has 16 KiB pages; one made before keeps its own', async (t) => {
+  const page = (s: SqliteStore): number => (s as unknown as { db: Database.Database }).db.pragma('page_size', { simple: true }) as number;
+  assert.equal(page(open(t, await file())), 16_384);
+  const old = await file();
+  const db = new Database(old);
+  db.pragma('journal_mode = WAL');
+  db.close();
+  const s = open(t, old);
+  assert.equal(page(s), 4096);
+  s.addSummary(summaryMsg('p', 'e', 'c', 1), 1);
+  assert.deepEqual(s.summaries('p', 'e', 'c').map((m) => m.seq), [1]);
 });

@@ -1,0 +1,67 @@
+/**
+ * Taking over the broker session of a replica that died. A replica's session is persistent and a
+ * member of the shared subscription: the broker keeps for it what it had sent and not seen
+ * acknowledged, and goes on giving it its share of new messages (Mosquitto does not hand them to
+ * the other members). The leader connects with the dead replica's client id and without a clean
+ * start, so the broker hands over what it held; unsubscribes at once, so no new share comes; stores
+ * what arrives through the same ingest and acknowledges it after the commit; and once it has been
+ * quiet for `quietMs`, disconnects with a session expiry of 0, which ends the session.
+ */
+import type { IClientOptions } from 'mqtt';
+import type { Backoff } from '../../lib/backoff.js';
+import type { Logger } from '../../lib/log.js';
+import { Subscriber, type SubscriberOptions } from '../broker/subscriber.js';
+
+export interface AdoptOptions {
+  readonly url: string;
+  readonly client: IClientOptions;
+  readonly clientId: string;
+  /** The filters the dead replica subscribed to (its shared subscription). */
+  readonly filters: readonly string[];
+  readonly backoff: Backoff;
+  readonly log: Logger;
+  readonly onMessage: (topic: string, payload: Buffer) => void;
+  readonly batch: SubscriberOptions['batch'];
+  /** No message for this long after the unsubscribe: all handed over (default 1 s). */
+  readonly quietMs?: number;
+  /** Give up waiting after this long (default 30 s); the session still ends. */
+  readonly maxMs?: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Returns how many messages the dead replica's session handed over. */
+export async function adoptSession(o: AdoptOptions): Promise<number> {
+  let count = 0;
+  let last = Date.now();
+  const sub = new Subscriber({
+    url: o.url,
+    client: { ...o.client, clientId: o.clientId },
+    filters: [],
+    protocolVersion: 5,
+    sessionExpirySeconds: 0,
+    backoff: o.backoff,
+    log: o.log,
+    onMessage: (topic, payload) => {
+      count++;
+      last = Date.now();
+      o.onMessage(topic, payload);
+    },
+    ...(o.batch ? { batch: o.batch } : {}),
+  });
+  const t0 = Date.now();
+  const maxMs = o.maxMs ?? 30_000;
+  sub.start();
+  try {
+    while (!sub.connected) {
+      if (Date.now() - t0 > 10_000) throw new Error(`could not connect as ${o.clientId} to take over its session`);
+      await sleep(20);
+    }
+    await sub.mqtt!.unsubscribeAsync([...o.filters]);
+    last = Date.now();
+    while (Date.now() - last < (o.quietMs ?? 1000) && Date.now() - t0 < maxMs) await sleep(50);
+  } finally {
+    await sub.stop();
+  }
+  return count;
+}

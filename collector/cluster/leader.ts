@@ -1,0 +1,170 @@
+/**
+ * What the leading replica does (docs/scale.md): it runs the rules over every message any replica
+ * stored, and it alone notifies.
+ *
+ * When leadership begins it rebuilds what the rules keep in memory from the database: the devices
+ * and the active alerts (an alert's id and startsAt survive: the rules update it, never raise it
+ * anew), the drift runs of the last `replayMs` of windows (replayed without acting), and what a
+ * notifier had not delivered when the previous leader died (sent now). Then it reads the feed of
+ * stored messages from the point the replay ended, every `pollMs`, and runs the timer rules every
+ * `evalMs`. It also takes over the broker session of a replica that died, so that what the broker
+ * had given that replica and not yet seen acknowledged is stored after all.
+ */
+import type { Logger } from '../../lib/log.js';
+import type { Dispatcher } from '../notify/dispatcher.js';
+import { RuleEngine, type AlertChange, type RuleSettings } from '../rules/engine.js';
+import type { FeedCursor, FeedRow, PostgresStore } from '../store/postgres-store.js';
+import type { AlertRecord } from '../store/store.js';
+import { LeaderView } from './leader-view.js';
+
+/** Rows read per table per poll. */
+const FEED_PAGE = 5000;
+/** Undelivered resolved alerts older than this are not sent again by a new leader. */
+const REDELIVER_MS = 86_400_000;
+
+export interface LeaderOptions {
+  readonly store: PostgresStore;
+  readonly settings: RuleSettings;
+  readonly dispatcher: Dispatcher;
+  readonly sinks: readonly string[];
+  readonly log: Logger;
+  readonly pollMs: number;
+  readonly evalMs: number;
+  /** How far back the drift runs are rebuilt (at least the drift hold and clear times). */
+  readonly replayMs: number;
+  /** Every alert change, after its write committed (the log, the demo's listener). */
+  readonly onAlert: (a: AlertRecord, change: AlertChange) => void;
+  /** Replicas that died: take over their broker sessions (the caller's MQTT side). */
+  readonly deadReplicas: () => Promise<{ clientId: string; release: () => Promise<void> }[]>;
+  readonly adopt: (clientId: string) => Promise<number>;
+  /** Rules that threw on a stored message (counted with ingest's). */
+  readonly ruleError: (e: unknown, row: FeedRow) => void;
+}
+
+export class ClusterLeader {
+  private rules: RuleEngine | undefined;
+  private view: LeaderView | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private running = false;
+  private busy = false;
+  private adopting = false;
+  /** Messages the feed has handed to the rules since leadership began. */
+  fed = 0;
+
+  constructor(private readonly o: LeaderOptions) {}
+
+  /** The active alerts (none while standing by). */
+  get firing(): AlertRecord[] {
+    return this.rules?.firing ?? [];
+  }
+
+  /** Rebuilds the rules' memory and starts reading the feed. */
+  async start(): Promise<void> {
+    const { store, log } = this.o;
+    const t0 = Date.now();
+    const horizon = await store.horizon();
+    const view = await LeaderView.load(store, log);
+    const rules = new RuleEngine(view, this.o.settings, (a, change) => {
+      const snapshot = structuredClone(a);
+      view.afterWrites(() => {
+        if (!this.running) return; // leadership ended: the next leader sends what was not delivered
+        this.o.onAlert(snapshot, change);
+        this.o.dispatcher.push(snapshot, change);
+      });
+    });
+    let replayed = 0;
+    for (const r of await store.recentSummaries(t0 - this.o.replayMs, horizon)) {
+      try {
+        rules.replaySummary(r.m, r.receivedTs);
+        replayed++;
+      } catch (e) {
+        this.o.ruleError(e, { kind: 'summary', receivedTs: r.receivedTs, m: r.m });
+      }
+    }
+    this.rules = rules;
+    this.view = view;
+    this.running = true;
+    let redelivered = 0;
+    for (const u of await store.undelivered(this.o.sinks, t0 - REDELIVER_MS)) {
+      this.o.dispatcher.push(u.alert, u.alert.state === 'firing' ? 'fire' : 'resolve', new Set(u.sinks));
+      redelivered++;
+    }
+    const cursor: FeedCursor = { status: [horizon, 0], summary: [horizon, 0], event: [horizon, 0] };
+    this.timers.push(setInterval(() => void this.read(cursor), this.o.pollMs));
+    this.timers.push(
+      setInterval(() => {
+        try {
+          this.rules?.tick(Date.now());
+        } catch (e) {
+          log.error({ err: (e as Error).message }, 'rule evaluation failed');
+        }
+      }, this.o.evalMs),
+    );
+    this.timers.push(setInterval(() => void this.adoptDead(), Math.max(this.o.pollMs, 1000)));
+    log.info({ replayed, active: rules.firing.length, redelivered, ms: Date.now() - t0 }, 'leader ready: rules rebuilt from the store');
+    void this.adoptDead();
+  }
+
+  private async read(cursor: FeedCursor): Promise<void> {
+    if (this.busy || !this.running) return;
+    this.busy = true;
+    try {
+      for (;;) {
+        const horizon = await this.o.store.horizon();
+        const rows = await this.o.store.feed(cursor, horizon, FEED_PAGE);
+        if (!this.running) return;
+        for (const row of rows) this.handle(row);
+        if (rows.length < FEED_PAGE) break;
+      }
+    } catch (e) {
+      this.o.log.warn({ err: (e as Error).message }, 'reading stored messages for the rules failed; trying again');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private handle(row: FeedRow): void {
+    const rules = this.rules!;
+    this.view!.apply(row);
+    this.fed++;
+    try {
+      if (row.kind === 'status') rules.onStatus(row.m, row.previous, row.receivedTs);
+      else if (row.kind === 'summary') rules.onSummary(row.m, row.receivedTs);
+      else rules.onEvent(row.m, row.receivedTs);
+    } catch (e) {
+      this.o.ruleError(e, row);
+    }
+  }
+
+  private async adoptDead(): Promise<void> {
+    if (this.adopting || !this.running) return;
+    this.adopting = true;
+    try {
+      for (const d of await this.o.deadReplicas()) {
+        const n = await this.o.adopt(d.clientId);
+        await d.release();
+        this.o.log.warn({ replica: d.clientId, messages: n }, 'took over the broker session of a replica that is gone: what the broker held for it is stored');
+      }
+    } catch (e) {
+      this.o.log.warn({ err: (e as Error).message }, 'could not take over the broker session of a replica that is gone; trying again');
+    } finally {
+      this.adopting = false;
+    }
+  }
+
+  /** Acknowledges in the leader's memory too, so its next write of the alert keeps the acknowledgement. */
+  acknowledge(id: string, ack: { by: string; comment: string; at: string }): void {
+    const a = this.rules?.firing.find((x) => x.id === id);
+    if (a) a.ack = ack;
+  }
+
+  /** Stops acting at once; writes already made are awaited. */
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.view?.settled();
+    this.rules = undefined;
+    this.view = undefined;
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Which replica leads, decided by PostgreSQL advisory locks on one dedicated connection per replica
+ * (docs/scale.md):
+ * - each replica holds a lock on its own MQTT client id while it runs: a second process with the
+ *   same id is refused at start, and a replica whose lock is free is dead (its connection, and with
+ *   it its locks, went when the process did);
+ * - the leader holds the leader lock. Standbys try for it every `pollMs`; when the leader dies its
+ *   connection closes and the next try succeeds. A leader that loses its connection stops leading
+ *   at once (it can no longer know it holds the lock) and tries again once it is back.
+ */
+import { hostname } from 'node:os';
+import pg from 'pg';
+import { driftlineError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import { redactUrl } from '../../lib/redact.js';
+
+const LEADER = "pg_try_advisory_lock(hashtext('driftline'), hashtext('leader'))";
+const replicaLock = (fn: 'pg_try_advisory_lock' | 'pg_advisory_unlock'): string => `${fn}(hashtext('driftline'), hashtext('replica:' || $1))`;
+
+export interface LeadershipOptions {
+  readonly url: string;
+  /** Replaces the URL's password (store.passwordFile). */
+  readonly password?: string;
+  /** This replica's MQTT client id: its identity among the replicas. */
+  readonly clientId: string;
+  readonly pollMs: number;
+  readonly log: Logger;
+  /** Leadership begins; the promise settles when the leader is ready (rules rebuilt). */
+  readonly onLead: () => Promise<void>;
+  /** Leadership ended (the lock's connection was lost, or stop()). */
+  readonly onStandby: () => void;
+}
+
+export class Leadership {
+  private client: pg.Client | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private leading = false;
+  private stopped = false;
+  private busy = false;
+
+  constructor(private readonly o: LeadershipOptions) {}
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** Connects, claims this replica's id (refused when a running replica has it), registers it, and starts trying to lead. */
+  async start(): Promise<void> {
+    await this.connect(true);
+    this.timer = setInterval(() => void this.poll(), this.o.pollMs);
+    await this.poll();
+  }
+
+  private async connect(first: boolean): Promise<void> {
+    const c = new pg.Client({
+      connectionString: this.o.url,
+      ...(this.o.password ? { password: this.o.password } : {}),
+      application_name: `driftline-collector ${this.o.clientId}`.slice(0, 63),
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 5000,
+      connectionTimeoutMillis: 10_000,
+      // A check that does not answer within this long ends the leadership on this side.
+      query_timeout: Math.max(5000, this.o.pollMs * 5),
+    });
+    c.on('error', (e) => this.lost(c, e));
+    c.on('end', () => this.lost(c, new Error('connection ended')));
+    await c.connect();
+    // The server's side of the lease: a replica cut off from the network holds its locks only until
+    // PostgreSQL's keepalives give up on its connection (5 + 3 x 2 s), not for the kernel's 2 hours.
+    await c.query('SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3');
+    const r = await c.query<{ ok: boolean }>(`SELECT ${replicaLock('pg_try_advisory_lock')} AS ok`, [this.o.clientId]);
+    if (!r.rows[0]!.ok) {
+      await c.end().catch(() => undefined);
+      throw driftlineError('DRIFTLINE_ERR_REPLICA_ID', { clientId: this.o.clientId, file: redactUrl(this.o.url), first });
+    }
+    await c.query(
+      `INSERT INTO replicas (client_id, host, pid, started) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (client_id) DO UPDATE SET host = excluded.host, pid = excluded.pid, started = excluded.started, leader_since = NULL`,
+      [this.o.clientId, hostname(), process.pid, Date.now()],
+    );
+    this.client = c;
+  }
+
+  private lost(c: pg.Client, e: Error): void {
+    if (this.client !== c) return;
+    this.client = undefined;
+    if (!this.stopped) this.o.log.error({ err: e.message }, 'lost the store connection that holds the leadership locks; reconnecting');
+    if (this.leading) {
+      this.leading = false;
+      this.o.onStandby();
+    }
+  }
+
+  private async poll(): Promise<void> {
+    if (this.busy || this.stopped) return;
+    this.busy = true;
+    try {
+      if (!this.client) await this.connect(false);
+      const c = this.client!;
+      if (this.leading) {
+        await c.query('SELECT 1'); // the connection is the lease: a failure here ends leadership (lost())
+        return;
+      }
+      const r = await c.query<{ ok: boolean }>(`SELECT ${LEADER} AS ok`);
+      if (!r.rows[0]!.ok) return;
+      await c.query('UPDATE replicas SET leader_since = $2 WHERE client_id = $1', [this.o.clientId, Date.now()]);
+      this.leading = true;
+      this.o.log.info({ clientId: this.o.clientId }, 'this replica leads: it runs the rules and sends the notifications');
+      await this.o.onLead();
+    } catch (e) {
+      // Whatever failed, this side can no longer know it holds the locks: it stops leading, drops
+      // the connection (the server then releases them) and connects again on the next poll.
+      const c = this.client;
+      if (c) {
+        this.lost(c, e as Error);
+        void c.end().catch(() => undefined);
+      }
+      if (!this.stopped) this.o.log.warn({ err: (e as Error).message }, 'leadership check failed; trying again');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /**
+   * Replicas registered but not running (their id's lock is free), other than this one. Each is
+   * returned locked by this replica: call release() when its broker session has been taken over,
+   * which also deletes its row.
+   */
+  async deadReplicas(): Promise<{ clientId: string; release: () => Promise<void> }[]> {
+    const c = this.client;
+    if (!c) return [];
+    const rows = (await c.query<{ client_id: string }>('SELECT client_id FROM replicas WHERE client_id <> $1', [this.o.clientId])).rows;
+    const dead: { clientId: string; release: () => Promise<void> }[] = [];
+    for (const r of rows) {
+      const got = await c.query<{ ok: boolean }>(`SELECT ${replicaLock('pg_try_advisory_lock')} AS ok`, [r.client_id]);
+      if (!got.rows[0]!.ok) continue;
+      dead.push({
+        clientId: r.client_id,
+        release: async () => {
+          await c.query('DELETE FROM replicas WHERE client_id = $1', [r.client_id]);
+          await c.query(`SELECT ${replicaLock('pg_advisory_unlock')}`, [r.client_id]);
+        },
+      });
+    }
+    return dead;
+  }
+
+  /** Stops trying; ends the connection, which releases this replica's locks (and the leadership). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    const c = this.client;
+    this.client = undefined;
+    if (this.leading) {
+      this.leading = false;
+      this.o.onStandby();
+    }
+    // The row stays: the leader takes over this replica's broker session (whatever the broker still
+    // holds for it) unless it starts again first.
+    if (c) await c.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * The collector as one of any number of replicas on one PostgreSQL database (`store.url`; docs/scale.md),
+ * wired here: every replica ingests its share of the fleet from the shared subscription, stores it,
+ * and serves the HTTP API and dashboard from the database; the one that holds the leadership lock
+ * runs the rules and notifies (leader.ts). stop() stops taking messages first (the broker gives this
+ * replica's share to the others meanwhile), then hands the lead on, delivers what is queued and closes.
+ */
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { Gauge } from 'prom-client';
+import type { Logger } from '../../lib/log.js';
+import { clientOptions, describeBroker } from '../../lib/mqtt-options.js';
+import { secret } from '../../lib/secret.js';
+import { collectorFilters } from '../../protocol/topics.js';
+import { checkCollector } from '../checks.js';
+import type { CollectorConfig } from '../config.js';
+import { Subscriber } from '../broker/subscriber.js';
+import { COLLECTOR_METRICS } from '../http/metric-names.js';
+import { collectorMetrics } from '../http/metrics.js';
+import { buildHttp } from '../http/server.js';
+import { Ingest } from '../ingest/ingest.js';
+import { buildSinks, listenOrExplain, logAlert, ruleSettings } from '../main.js';
+import { Dispatcher } from '../notify/dispatcher.js';
+import type { AlertListener } from '../rules/engine.js';
+import { leadFamily } from '../rules/evidence.js';
+import { redactUrl } from '../../lib/redact.js';
+import { PostgresStore } from '../store/postgres-store.js';
+import { adoptSession } from './adopt.js';
+import { clusterHandlers } from './handlers.js';
+import { ClusterLeader } from './leader.js';
+import { Leadership } from './leadership.js';
+
+const DAY = 86_400_000;
+/** Drift runs rebuilt by a new leader reach this far beyond the drift hold and clear times. */
+const REPLAY_MARGIN_MS = 10 * 60_000;
+
+export interface RunningReplica {
+  readonly brokerUrl: string;
+  readonly httpUrl: string;
+  readonly store: PostgresStore;
+  readonly ingest: Ingest;
+  readonly dispatcher: Dispatcher;
+  readonly subscriber: Subscriber;
+  readonly leadership: Leadership;
+  readonly leader: ClusterLeader;
+  /** Extra listeners for alert changes, on the leader. */
+  onAlert: AlertListener | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startReplica(config: CollectorConfig, log: Logger): Promise<RunningReplica> {
+  const checks = await checkCollector(config, { ports: false });
+  checks.throwIfAny();
+  const b = config.broker;
+  const ackToken = secret(config.http.ackToken, config.http.ackTokenFile, 'http.ackTokenFile');
+  const webhookSecret = secret(config.notify.webhookSecret, config.notify.webhookSecretFile, 'notify.webhookSecretFile');
+  const storePassword = secret('', config.store.passwordFile, 'store.passwordFile');
+  const release: (() => unknown)[] = [];
+  try {
+    const store = await PostgresStore.open(config.store.url, { ...(storePassword ? { password: storePassword } : {}), maxSeqJump: config.ingest.maxSeqJump, poolSize: config.store.poolSize, applicationName: `driftline-collector ${b.clientId}`.slice(0, 63) });
+    release.push(() => store.close());
+    const late: { httpUrl?: string; subscriber?: Subscriber; running?: RunningReplica } = {};
+    const sinks = buildSinks(config, webhookSecret, () => late.httpUrl, () => late.subscriber?.mqtt);
+    const n = config.notify;
+    const dispatcher = new Dispatcher(sinks, {
+      maxQueue: n.maxQueue,
+      backoff: { initialMs: n.retryMinMs, maxMs: n.retryMaxMs, jitter: 0.3 },
+      log,
+      onDelivered: (sink, a) => void store.delivered(a.id, sink, a.state, a.severity, Date.now()).catch((e: unknown) => log.warn({ alert: a.id, sink, err: (e as Error).message }, 'could not record a delivery; a new leader may send it again')),
+    });
+    release.push(() => dispatcher.close(0));
+    const gaps: { count: number; late?: number } = { count: 0 };
+    const ingest = new Ingest(clusterHandlers(store, log, gaps, config.ingest.maxSeqJump), { maxPayloadBytes: config.ingest.maxPayloadBytes, clockSkewMs: config.ingest.clockSkewSeconds * 1000, log });
+    const client = clientOptions(b, 'broker', b.clientId);
+    const backoff = { initialMs: b.reconnectMinMs, maxMs: b.reconnectMaxMs, jitter: 0.5 };
+    const batch = { begin: () => store.beginBatch(), commit: () => store.commitBatch() };
+    const filters = collectorFilters(b.shared ? b.shareGroup : undefined);
+    const subscriber = new Subscriber({
+      url: b.url,
+      client,
+      ...(b.shared ? { shareGroup: b.shareGroup } : {}),
+      protocolVersion: 5,
+      sessionExpirySeconds: b.sessionExpirySeconds,
+      backoff,
+      log,
+      onMessage: (topic, payload) => ingest.handle(topic, payload),
+      batch,
+    });
+    late.subscriber = subscriber;
+    const leadership: { current?: Leadership } = {};
+    const leader = new ClusterLeader({
+      store,
+      settings: ruleSettings(config, () => late.httpUrl),
+      dispatcher,
+      sinks: sinks.map((s) => s.name),
+      log,
+      pollMs: config.cluster.feedIntervalMs,
+      evalMs: config.rules.evalIntervalSeconds * 1000,
+      replayMs: (config.rules.driftForSeconds + config.rules.driftClearSeconds) * 1000 + REPLAY_MARGIN_MS,
+      onAlert: (a, change) => {
+        logAlert(log, a, change);
+        late.running?.onAlert?.(a, change);
+      },
+      deadReplicas: () => leadership.current?.deadReplicas() ?? Promise.resolve([]),
+      adopt: (clientId) => adoptSession({ url: b.url, client, clientId, filters, backoff, log, onMessage: (topic, payload) => ingest.handle(topic, payload), batch }),
+      ruleError: (e, row) => {
+        ingest.counters.ruleErrors++;
+        log.error({ kind: row.kind, device: `${row.m.site}/${row.m.device}`, err: (e as Error).message?.slice(0, 300) }, 'a rule failed on a stored message; the rules go on');
+      },
+    });
+    const lead = new Leadership({
+      url: config.store.url,
+      ...(storePassword ? { password: storePassword } : {}),
+      clientId: b.clientId,
+      pollMs: config.cluster.leaderPollSeconds * 1000,
+      log,
+      onLead: () => leader.start(),
+      onStandby: () => {
+        log.warn('this replica no longer leads: it stops running the rules and notifying');
+        void leader.stop();
+      },
+    });
+    leadership.current = lead;
+    const metrics = collectorMetrics({ ingest, dispatcher, rules: leader, store, leadFamily, brokerConnected: () => subscriber.connected, seqGaps: () => gaps.count, seqLate: () => gaps.late ?? 0 });
+    new Gauge({
+      name: COLLECTOR_METRICS.leader,
+      help: '1 while this replica leads (runs the rules and notifies), 0 while it stands by (PostgreSQL store only)',
+      registers: [metrics],
+      collect() {
+        this.set(lead.isLeader ? 1 : 0);
+      },
+    });
+    const app = buildHttp({
+      store,
+      rules: {
+        acknowledge: async (id, by, comment, now) => {
+          const ack = { by, comment, at: new Date(now).toISOString() };
+          const a = await store.acknowledge(id, ack);
+          if (a) leader.acknowledge(id, ack);
+          return a;
+        },
+      },
+      metrics,
+      ackToken,
+      log,
+      health: () => ({ broker: subscriber.connected, role: lead.isLeader ? 'leader' : 'standby' }),
+    });
+    await listenOrExplain('the HTTP API', 'http.port', config.http.host, config.http.port, () => app.listen({ host: config.http.host, port: config.http.port }));
+    release.push(() => app.close());
+    const addr = app.server.address() as AddressInfo;
+    const httpUrl = `http://${config.http.host === '0.0.0.0' ? hostname() : config.http.host}:${addr.port}`;
+    late.httpUrl = httpUrl;
+    // This replica's id first (a second process with it is refused), then its broker session.
+    await lead.start();
+    release.push(() => lead.stop());
+    subscriber.start();
+    const prune = setInterval(() => {
+      if (!lead.isLeader) return;
+      store.prune(Date.now(), config.store.retentionDays * DAY, config.store.alertRetentionDays * DAY).then(
+        (deleted) => deleted && log.info({ deleted, batches: store.pruneStats.batches, longestBatchMs: Math.round(store.pruneStats.longestMs) }, 'retention'),
+        (e: unknown) => log.warn({ err: (e as Error).message }, 'retention failed'),
+      );
+    }, config.store.pruneIntervalSeconds * 1000);
+    prune.unref();
+    log.info({ ...describeBroker(b.url, b), shared: b.shared, http: httpUrl, store: redactUrl(config.store.url), replica: b.clientId, sinks: sinks.map((s) => s.name), ack: ackToken ? 'token' : 'off' }, 'collector replica started');
+    const running: RunningReplica = {
+      brokerUrl: b.url,
+      httpUrl,
+      store,
+      ingest,
+      dispatcher,
+      subscriber,
+      leadership: lead,
+      leader,
+      onAlert: undefined,
+      async stop() {
+        clearInterval(prune);
+        // No new share for this replica while it is away: the others take it.
+        await subscriber.mqtt?.unsubscribeAsync(filters).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 300)); // what the broker had already sent is stored and acknowledged
+        await subscriber.stop();
+        await lead.stop();
+        await leader.stop();
+        await dispatcher.close();
+        await app.close();
+        await store.close();
+      },
+    };
+    late.running = running;
+    return running;
+  } catch (e) {
+    for (const close of release.reverse()) {
+      try {
+        await close();
+      } catch {
+        // the start's own error is the one to report
+      }
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Leadership on PostgreSQL advisory locks, on a real database: one leader among three; a second
+ * process with a running replica's id is refused; when the leader's connection ends, a standby leads
+ * within its poll; a replica that is gone is reported dead once, locked for the one taking over.
+ */
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { Leadership } from '../../../collector/cluster/leadership.js';
+import { PostgresStore } from '../../../collector/store/postgres-store.js';
+import { isDriftlineError } from '../../../lib/errors.js';
+import { silentLogger } from '../../../lib/log.js';
+import { testDatabase } from '../../helpers/postgres.js';
+import { until } from '../../helpers/wait.js';
+
+async function database(t: TestContext): Promise<string> {
+  const url = await testDatabase(t, 'lead');
+  await (await PostgresStore.open(url, { maxSeqJump: 10 })).close(); // migrated
+  return url;
+}
+
+function replica(t: TestContext, url: string, clientId: string, events: string[]): Leadership {
+  const l = new Leadership({
+    url,
+    clientId,
+    pollMs: 100,
+    log: silentLogger,
+    onLead: async () => void events.push(`${clientId} leads`),
+    onStandby: () => void events.push(`${clientId} stands by`),
+  });
+  t.after(() => l.stop());
+  return l;
+}
+
+test('one leader of three; a dead leader is replaced within a poll; the same client id twice is refused', async (t) => {
+  const url = await database(t);
+  const events: string[] = [];
+  const [a, b, c] = [replica(t, url, 'a', events), replica(t, url, 'b', events), replica(t, url, 'c', events)];
+  await a.start();
+  await b.start();
+  await c.start();
+  await until(() => [a, b, c].filter((x) => x.isLeader).length === 1, 5000, 'one leader');
+  assert.equal(a.isLeader, true, 'the first to try leads');
+  const twin = new Leadership({ url, clientId: 'b', pollMs: 100, log: silentLogger, onLead: async () => undefined, onStandby: () => undefined });
+  await assert.rejects(twin.start(), (e: unknown) => isDriftlineError(e, 'DRIFTLINE_ERR_REPLICA_ID') && /broker\.clientId b/.test((e as Error).message));
+  const t0 = Date.now();
+  await a.stop();
+  await until(() => b.isLeader || c.isLeader, 5000, 'a standby to lead');
+  assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+  assert.deepEqual(events.filter((e) => e.endsWith('leads')).length, 2);
+  assert.ok(events.includes('a stands by'));
+  const next = b.isLeader ? b : c;
+  const dead = await next.deadReplicas();
+  assert.deepEqual(dead.map((d) => d.clientId), ['a'], 'the stopped replica, not the running one');
+  await dead[0]!.release();
+  assert.deepEqual(await next.deadReplicas(), [], 'taken over: gone from the list');
+  const again = replica(t, url, 'a', events);
+  await again.start();
+  assert.equal(again.isLeader, false, 'back, as a standby');
+});

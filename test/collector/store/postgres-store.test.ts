@@ -1,0 +1,177 @@
+/**
+ * The PostgreSQL store: the shared store cases (store-cases.ts), then what only it has: migrations
+ * shared by replicas starting at once, two replicas storing one camera at the same time, the feed
+ * the leader reads (each stored row once, whatever order transactions commit in), acknowledgements
+ * that survive the leader writing the alert again, and retention in batches.
+ */
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import pg from 'pg';
+import { clusterHandlers } from '../../../collector/cluster/handlers.js';
+import { PostgresStore, PRUNE_BATCH, type FeedCursor } from '../../../collector/store/postgres-store.js';
+import { PG_MIGRATIONS } from '../../../collector/store/postgres-schema.js';
+import { isDriftlineError } from '../../../lib/errors.js';
+import { silentLogger } from '../../../lib/log.js';
+import { SCHEMAS, type SummaryMessage } from '../../../protocol/messages.js';
+import { summaryMsg } from '../../helpers/collector.js';
+import { testClient, testDatabase } from '../../helpers/postgres.js';
+import { MAX_SEQ_JUMP, storeCases, type Backend } from './store-cases.js';
+
+async function openStore(t: TestContext, url?: string, maxSeqJump = MAX_SEQ_JUMP): Promise<PostgresStore> {
+  const s = await PostgresStore.open(url ?? (await testDatabase(t, 'store')), { maxSeqJump });
+  t.after(() => s.close());
+  return s;
+}
+
+async function backend(t: TestContext): Promise<Backend> {
+  const store = await openStore(t);
+  const gaps = { count: 0 };
+  const h = clusterHandlers(store, silentLogger, gaps, MAX_SEQ_JUMP);
+  // Committed, and the devices' last-seen times written (every 500 ms otherwise, as SQLite's bookkeeping).
+  const one = async <T>(f: () => T): Promise<Awaited<T>> => {
+    store.beginBatch();
+    const r = f();
+    await store.commitBatch();
+    await store.flushSeen();
+    return await r;
+  };
+  return {
+    q: store,
+    gaps,
+    lateFills: true,
+    status: async (m, at) => {
+      store.beginBatch();
+      const p = store.stageStatus(m, at, JSON.stringify(m));
+      await store.commitBatch();
+      await p;
+    },
+    summary: (m, at, timeProblem) => one(() => h.summary(m, at, JSON.stringify(m), timeProblem)),
+    event: (e, at) => one(() => h.event(e, at, JSON.stringify(e))),
+    burst: async (ms, at) => {
+      store.beginBatch();
+      const ps = ms.map((m) => h.summary(m, at, JSON.stringify(m)));
+      await store.commitBatch();
+      return Promise.all(ps);
+    },
+    saveAlert: (a) => store.saveAlert(a),
+  };
+}
+
+storeCases('postgres', backend);
+
+const raw = (m: SummaryMessage): string => JSON.stringify(m);
+
+test('postgres: three replicas opening one new database at once migrate it once', async (t) => {
+  const url = await testDatabase(t, 'migrate');
+  const stores = await Promise.all([0, 1, 2].map(() => openStore(t, url)));
+  const c = await testClient(t, url);
+  assert.deepEqual((await c.query('SELECT version FROM schema_version')).rows, [{ version: PG_MIGRATIONS.length }]);
+  assert.equal(stores.length, 3);
+});
+
+test('postgres: a database from a newer collector is refused with a coded error that hides the password', async (t) => {
+  const url = await testDatabase(t, 'newer');
+  await openStore(t, url); // migrated to the current version
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  await c.query('UPDATE schema_version SET version = 99');
+  await c.end();
+  const withPassword = url.replace('postgres@', 'postgres:s3cret@');
+  await assert.rejects(PostgresStore.open(withPassword, { maxSeqJump: 10 }), (e: unknown) => {
+    assert.ok(isDriftlineError(e, 'DRIFTLINE_ERR_STORE'));
+    assert.match((e as Error).message, /newer than this collector/);
+    assert.doesNotMatch((e as Error).message, /s3cret/);
+    return true;
+  });
+  await assert.rejects(PostgresStore.open('postgres://nobody@127.0.0.1:1/none', { maxSeqJump: 10 }), (e: unknown) => isDriftlineError(e, 'DRIFTLINE_ERR_STORE'));
+});
+
+test('postgres: two replicas storing one camera at once, 400 summaries each in bursts of 20, with overlaps: every seq once, the last seq right', async (t) => {
+  const url = await testDatabase(t, 'race');
+  // A late one is stored within maxSeqJump of the camera's last: here one replica may run 400 ahead.
+  const [a, b] = [await openStore(t, url, 1000), await openStore(t, url, 1000)];
+  const out = { stored: 0, duplicate: 0, gaps: 0 };
+  const run = async (s: PostgresStore, seqs: number[]): Promise<void> => {
+    const gaps = { count: 0 };
+    const h = clusterHandlers(s, silentLogger, gaps, 1000);
+    for (let i = 0; i < seqs.length; i += 20) {
+      s.beginBatch();
+      const ps = seqs.slice(i, i + 20).flatMap((seq) => ['c1', 'c2'].map((cam) => h.summary(summaryMsg('p', 'e', cam, seq), 1, raw(summaryMsg('p', 'e', cam, seq)))));
+      await s.commitBatch();
+      for (const r of await Promise.all(ps)) out[r === 'stored' ? 'stored' : 'duplicate']++;
+    }
+    out.gaps += gaps.count;
+  };
+  // A takes the odd seqs and B the even ones (a shared subscription's split), and both get 1..40 again (redeliveries).
+  const odd = Array.from({ length: 200 }, (_, i) => 2 * i + 1);
+  const even = odd.map((x) => x + 1);
+  await Promise.all([run(a, [...odd, ...Array.from({ length: 40 }, (_, i) => i + 1)]), run(b, [...even, ...Array.from({ length: 40 }, (_, i) => i + 1)])]);
+  for (const cam of ['c1', 'c2']) {
+    const seqs = (await a.summaries('p', 'e', cam)).map((m) => m.seq);
+    assert.deepEqual(seqs, Array.from({ length: 400 }, (_, i) => i + 1), `${cam}: every seq, once (late ones fill their gaps)`);
+    assert.equal((await a.camera('p', 'e', cam))?.lastSeq, 400);
+  }
+  assert.equal(out.stored, 800, 'what was reported stored is what is stored');
+  assert.equal(out.duplicate, 2 * 2 * 240 - 800, 'the redeliveries are repeats');
+});
+
+test('postgres: the feed gives each stored row once, in transaction order, including a transaction that commits late', async (t) => {
+  const url = await testDatabase(t, 'feed');
+  const s = await openStore(t, url);
+  const cursor: FeedCursor = { status: ['1', 0], summary: ['1', 0], event: ['1', 0] };
+  const seen: number[] = [];
+  const drain = async (): Promise<void> => {
+    for (const r of await s.feed(cursor, await s.horizon(), 1000)) if (r.kind === 'summary') seen.push(r.m.seq);
+  };
+  // A transaction that inserts and stays open while another stores and commits later seqs.
+  const slow = await testClient(t, url);
+  await slow.query('BEGIN');
+  await slow.query("INSERT INTO summaries (site, device, camera, seq, start_ts, end_ts, status, frames, received_ts, payload) VALUES ('p', 'e', 'slow', 1, 0, 0, 'ok', 1, 5, $1)", [raw(summaryMsg('p', 'e', 'slow', 1))]);
+  s.beginBatch();
+  const ps = [1, 2, 3].map((q) => s.stageSummary(summaryMsg('p', 'e', 'c', q), 10 + q, raw(summaryMsg('p', 'e', 'c', q))));
+  await s.commitBatch();
+  await Promise.all(ps);
+  await drain();
+  assert.deepEqual(seen, [], 'nothing past an open transaction is final yet');
+  await slow.query('COMMIT');
+  await drain();
+  assert.deepEqual(seen, [1, 1, 2, 3], 'the late commit first (it began first), each once');
+  await drain();
+  assert.equal(seen.length, 4, 'read again: nothing new');
+  const recent = await s.recentSummaries(12, await s.horizon());
+  assert.deepEqual(recent.map((r) => r.m.seq), [2, 3], 'the replay window, by receive time');
+});
+
+test('postgres: an acknowledgement made on any replica stays when the leader writes the alert again; one firing alert per fingerprint', async (t) => {
+  const s = await openStore(t);
+  const a = { schema: SCHEMAS.alert, id: 'a1', rule: 'drift', fingerprint: 'drift/p/e/c', state: 'firing' as const, severity: 'warning' as const, labels: { site: 'p', device: 'e', camera: 'c' }, annotations: {}, startsAt: 'x', updatedAt: '2026-01-01T00:00:00.000Z' };
+  await s.saveAlert(a);
+  const acked = await s.acknowledge('a1', { by: 'ops', comment: 'on it', at: '2026-01-01T00:01:00.000Z' });
+  assert.equal(acked?.ack?.by, 'ops');
+  await s.saveAlert({ ...a, severity: 'critical', updatedAt: '2026-01-01T00:02:00.000Z' });
+  const now = await s.alert('a1');
+  assert.equal(now?.severity, 'critical');
+  assert.deepEqual(now?.ack, { by: 'ops', comment: 'on it', at: '2026-01-01T00:01:00.000Z' });
+  assert.equal(await s.acknowledge('nope', { by: 'x', comment: '', at: 'y' }), undefined);
+  await assert.rejects(s.saveAlert({ ...a, id: 'a2' }), /alerts_one_firing/, 'a second firing alert for one fingerprint is refused');
+  assert.deepEqual((await s.undelivered(['webhook'], 0)).map((u) => [u.alert.id, u.sinks]), [['a1', ['webhook']]]);
+  await s.delivered('a1', 'webhook', 'firing', 'critical', 1);
+  assert.deepEqual(await s.undelivered(['webhook'], 0), [], 'delivered: a new leader does not send it again');
+  await s.saveAlert({ ...a, state: 'resolved', severity: 'critical', updatedAt: '2026-01-01T00:03:00.000Z' });
+  assert.deepEqual((await s.undelivered(['webhook'], 0)).map((u) => [u.alert.id, u.alert.state]), [['a1', 'resolved']], 'its resolve is not delivered yet');
+});
+
+test(`postgres: retention deletes in batches of ${PRUNE_BATCH} rows, each its own transaction`, async (t) => {
+  const url = await testDatabase(t, 'prune');
+  const s = await openStore(t, url);
+  const c = await testClient(t, url);
+  const n = 2 * PRUNE_BATCH + 123;
+  await c.query(
+    "INSERT INTO summaries (site, device, camera, seq, start_ts, end_ts, status, frames, received_ts, payload) SELECT 'p', 'e', 'c', g, 0, 0, 'ok', 1, g, '{}' FROM generate_series(1, $1) g",
+    [n],
+  );
+  const deleted = await s.prune(n - 100 + 50_000, 50_000, 1e12);
+  assert.equal(deleted, n - 101);
+  assert.equal(s.pruneStats.batches >= 3 + 3, true, `${s.pruneStats.batches} batches`);
+  assert.equal((await c.query('SELECT count(*)::int AS n FROM summaries')).rows[0].n, 101);
+});

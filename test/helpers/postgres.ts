@@ -1,0 +1,46 @@
+/**
+ * A PostgreSQL database of the test's own: created with a unique name on the server at
+ * DRIFTLINE_TEST_PG_URL (default: the machine's, postgres://postgres@127.0.0.1:5432/postgres, trust
+ * auth as on the development and CI machines) and dropped when the test ends.
+ */
+import { randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
+import pg from 'pg';
+
+export const PG_ADMIN_URL = process.env.DRIFTLINE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** A new empty database; its URL. Dropped (its sessions ended first) in t.after. */
+export async function testDatabase(t: Pick<TestContext, 'after'>, label = 'test'): Promise<string> {
+  const name = `driftline_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  t.after(async () => {
+    const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+    await c.connect();
+    try {
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    } finally {
+      await c.end();
+    }
+  });
+  const u = new URL(PG_ADMIN_URL);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/**
+ * A connected client, ended when the test ends. The database's drop (testDatabase) may end its
+ * session first: that is not a failure of the test.
+ */
+export async function testClient(t: Pick<TestContext, 'after'>, url: string): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url });
+  c.on('error', () => undefined);
+  await c.connect();
+  t.after(() => c.end().catch(() => undefined));
+  return c;
+}
