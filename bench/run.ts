@@ -15,6 +15,7 @@ const BENCHES: Record<string, () => Promise<{ bench(seconds: number): Promise<vo
   readiness: () => import('./readiness.bench.js'),
   'metrics-scrape': () => import('./metrics-scrape.bench.js'),
   page: () => import('./page.bench.js'),
+  'agent-cpu': () => import('./agent-cpu.bench.js'),
 };
 
 const { values, positionals } = parseArgs({ options: { seconds: { type: 'string' } }, allowPositionals: true });

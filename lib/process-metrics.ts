@@ -33,12 +33,21 @@ export const PROCESS_METRICS = {
 /** Gauges prom-client names like counters; removed (see above). */
 export const DROPPED_PROCESS_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
 
+export interface ProcessMetricsOptions {
+  /**
+   * How often the event-loop delay (`nodejs_eventloop_lag_*`) is sampled, ms (prom-client's default
+   * 10). Each sample is a timer that wakes the loop: 100 wake-ups a second of an otherwise idle
+   * process. The agent samples every 100 ms (agent/http/metrics.ts).
+   */
+  readonly eventLoopResolutionMs?: number;
+}
+
 /**
  * Registers the standard process and Node.js metrics on `registry`, unprefixed, less the three
  * gauges named like counters. Call it once per registry (prom-client refuses a second registration
  * of the same name).
  */
-export function registerProcessMetrics(registry: Registry): void {
-  collectDefaultMetrics({ register: registry });
+export function registerProcessMetrics(registry: Registry, o: ProcessMetricsOptions = {}): void {
+  collectDefaultMetrics({ register: registry, ...(o.eventLoopResolutionMs ? { eventLoopMonitoringPrecision: o.eventLoopResolutionMs } : {}) });
   for (const name of DROPPED_PROCESS_METRICS) registry.removeSingleMetric(name);
 }

@@ -65,9 +65,15 @@ function stageHistogram(timings: StageTimings): Metric {
   return metric as unknown as Metric;
 }
 
+/** How often the agent samples its event-loop delay for `nodejs_eventloop_lag_*`, ms. */
+export const EVENT_LOOP_RESOLUTION_MS = 100;
+
 export function agentMetrics(src: AgentMetricSources): Registry {
   const registry = new Registry();
-  registerProcessMetrics(registry);
+  // The event-loop delay sampled every 100 ms, not prom-client's 10: each sample wakes the frame
+  // loop's thread, and 100 wake-ups a second cost about 0.1 ms of CPU a frame at 40 frames/s (on the
+  // 2-core VM of docs/performance.md); a stall of the loop shows at either resolution.
+  registerProcessMetrics(registry, { eventLoopResolutionMs: EVENT_LOOP_RESOLUTION_MS });
   const registers = [registry];
   new Gauge({
     name: M.info,

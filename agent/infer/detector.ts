@@ -10,7 +10,7 @@ import { BoxSet } from '../decode/boxes.js';
 import { DEFAULT_AGNOSTIC_IOU, Nms, type NmsOptions } from '../decode/nms.js';
 import { Letterboxer, unletterboxBoxes, type Letterbox, type RawFrame, type ResizeMode } from '../preprocess/letterbox.js';
 import { DetectionOodScorer, type DetectionOodReference } from '../ood/detection-ood.js';
-import { InferenceThread } from './inference-thread.js';
+import { InferenceRunError, InferenceThread, type LentBuffers } from './inference-thread.js';
 import type { LoadedModel } from './model.js';
 
 export interface DetectorOptions {
@@ -86,13 +86,10 @@ export interface StageTimes {
 
 /** One frame's working set. Its contents are valid until the slot is used again. */
 export class Slot {
-  readonly input: Float32Array;
   readonly letterboxer: Letterboxer;
   /** Tensors for main-thread inference; undefined when a worker thread runs the model. */
   readonly inputTensor: ort.Tensor | undefined;
   readonly outputTensor: ort.Tensor | undefined;
-  /** Shared memory with the inference worker, when there is one. */
-  readonly shared: { input: SharedArrayBuffer; output: SharedArrayBuffer; out: Float32Array; embed: SharedArrayBuffer | undefined } | undefined;
   readonly candidates: BoxSet;
   /** Final detections in source-frame pixels, each with its anchor (`detections.anchors`). */
   readonly detections: BoxSet;
@@ -109,13 +106,19 @@ export class Slot {
   letterbox: Letterbox | undefined;
   readonly times: StageTimes = { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0 };
   output: Float32Array = new Float32Array(0);
+  private _input: Float32Array;
+  /**
+   * Worker runs only: the output buffer. Each run lends the worker the input, output and embedding
+   * buffers (transferred, not copied: lend() and giveBack()).
+   */
+  private out: Float32Array | undefined;
 
   constructor(
     m: LoadedModel,
     maxDet: number,
     resize: ResizeMode,
-    shared: boolean,
-    /** Position among the detector's slots (and the worker's). */
+    worker: boolean,
+    /** Position among the detector's slots. */
     readonly index: number,
     /** Whether the embedding output is fetched (the model has one and it is wanted). */
     embedding = false,
@@ -124,29 +127,48 @@ export class Slot {
     const outSize = m.outputDims.reduce((a, b) => a * b, 1);
     const e = embedding ? m.embedding : undefined;
     const embedSize = e ? e.dim * e.anchors : 0;
-    if (shared) {
-      const input = new SharedArrayBuffer(inSize * 4);
-      const output = new SharedArrayBuffer(outSize * 4);
-      const embed = e ? new SharedArrayBuffer(embedSize * 4) : undefined;
-      this.input = new Float32Array(input);
-      this.shared = { input, output, out: new Float32Array(output), embed };
-      if (embed) this.embed = new Float32Array(embed);
+    this._input = new Float32Array(inSize);
+    if (worker) {
+      this.out = new Float32Array(outSize);
+      if (e) this.embed = new Float32Array(embedSize);
       this.inputTensor = undefined;
       this.outputTensor = undefined;
       this.embedTensor = undefined;
     } else {
-      this.input = new Float32Array(inSize);
-      this.shared = undefined;
-      this.inputTensor = new ort.Tensor('float32', this.input, [1, 3, m.inputH, m.inputW]);
+      this.inputTensor = new ort.Tensor('float32', this._input, [1, 3, m.inputH, m.inputW]);
       this.outputTensor = m.staticOutput ? new ort.Tensor('float32', new Float32Array(outSize), m.outputDims as number[]) : undefined;
       this.embedTensor = e && m.staticOutput ? new ort.Tensor('float32', new Float32Array(embedSize), [1, e.dim, e.anchors]) : undefined;
       if (this.embedTensor) this.embed = this.embedTensor.data as Float32Array;
     }
-    this.letterboxer = new Letterboxer(this.input, m.inputW, m.inputH, resize);
+    this.letterboxer = new Letterboxer(this._input, m.inputW, m.inputH, resize);
     this.candidates = new BoxSet(m.staticOutput ? Math.max(m.decoder.anchors, 1) : Math.max(m.decoder.anchors, 4096));
     this.detections = new BoxSet(maxDet);
     this.inputBoxes = new Float32Array(e ? maxDet * 4 : 0);
     this.oodScores = new Float64Array(maxDet).fill(Number.NaN);
+  }
+
+  /** The model input (CHW float32, letterboxed): what the model read, for OOD scoring and review frames. */
+  get input(): Float32Array {
+    return this._input;
+  }
+
+  /** The buffers a worker run fills; unusable here until giveBack(). */
+  lend(): LentBuffers {
+    const input = this._input.buffer as ArrayBuffer;
+    const output = this.out!.buffer as ArrayBuffer;
+    return this.embed.length ? { input, output, embed: this.embed.buffer as ArrayBuffer } : { input, output };
+  }
+
+  /**
+   * Takes back what lend() gave (the run's outputs in them), or, when the worker died with them
+   * (`undefined`), fresh buffers of the same sizes.
+   */
+  giveBack(b: LentBuffers | undefined, sizes: { input: number; output: number; embed: number }): void {
+    this._input = b ? new Float32Array(b.input) : new Float32Array(sizes.input);
+    this.letterboxer.retarget(this._input, b !== undefined);
+    this.out = b ? new Float32Array(b.output) : new Float32Array(sizes.output);
+    this.output = this.out;
+    if (sizes.embed) this.embed = b?.embed ? new Float32Array(b.embed) : new Float32Array(sizes.embed);
   }
 
   /** Fetches for a main-thread run: the preallocated output tensors, or the output names. */
@@ -179,6 +201,8 @@ export class Detector {
   private readonly fetches: (Record<string, ort.Tensor> | string[])[];
   private thread: InferenceThread | undefined;
   private next = 0;
+  /** Float counts of a slot's input, output and embedding (0: not fetched). */
+  private readonly sizes: { input: number; output: number; embed: number };
 
   /**
    * A detector whose inference runs where `thread` says (default `auto`). Models whose output shape
@@ -190,14 +214,7 @@ export class Detector {
     const spareCore = intra > 0 && intra < availableParallelism();
     const worker = model.staticOutput && (want === 'worker' || (want === 'auto' && spareCore));
     const d = new Detector(model, o, worker);
-    if (worker) {
-      d.thread = await InferenceThread.start(
-        model,
-        model.modelBytes,
-        d.slots.map((s) => ({ input: s.shared!.input, output: s.shared!.output, ...(s.shared!.embed ? { embed: s.shared!.embed } : {}) })),
-        model.tuning,
-      );
-    }
+    if (worker) d.thread = await InferenceThread.start(model, model.modelBytes, d.fetchEmbedding, model.tuning);
     return d;
   }
 
@@ -209,7 +226,8 @@ export class Detector {
   constructor(
     readonly model: LoadedModel,
     o: DetectorOptions = {},
-    shared = false,
+    /** Inference runs in a worker thread (Detector.open decides). */
+    worker = false,
   ) {
     const conf = o.conf ?? 0.25;
     const classConf = new Float32Array(model.names.length).fill(Number.NaN);
@@ -246,7 +264,8 @@ export class Detector {
     this.oodThreshold = this.scorer && ref ? ref.quantiles.p99 : Number.NaN;
     this.oodMode = e ? 'embedding' : 'confidence';
     this.fetchEmbedding = e !== undefined && (this.scorer !== undefined || o.embedding === true);
-    this.slots = Array.from({ length: Math.max(1, o.slots ?? 2) }, (_, i) => new Slot(model, maxDet, o.resize ?? 'auto', shared, i, this.fetchEmbedding));
+    this.slots = Array.from({ length: Math.max(1, o.slots ?? 2) }, (_, i) => new Slot(model, maxDet, o.resize ?? 'auto', worker, i, this.fetchEmbedding));
+    this.sizes = { input: 3 * model.inputW * model.inputH, output: model.outputDims.reduce((a, b) => a * b, 1), embed: this.fetchEmbedding && e ? e.dim * e.anchors : 0 };
     this.nms = new Nms(this.slots[0]!.candidates.capacity);
     this.feeds = this.slots.map((s) => (s.inputTensor ? { [model.inputName]: s.inputTensor } : {}));
     this.fetches = this.slots.map((s) => s.fetches(model));
@@ -279,8 +298,14 @@ export class Detector {
     const t = performance.now();
     const idx = slot.index;
     if (this.thread) {
-      await this.thread.run(idx);
-      slot.output = slot.shared!.out;
+      let back: LentBuffers | undefined;
+      try {
+        back = (await this.thread.run(slot.lend())).buffers;
+      } catch (e) {
+        slot.giveBack(e instanceof InferenceRunError ? e.buffers : undefined, this.sizes);
+        throw e;
+      }
+      slot.giveBack(back, this.sizes);
     } else {
       const result = await this.model.session.run(this.feeds[idx]!, this.fetches[idx]!);
       slot.output = slot.outputTensor ? (slot.outputTensor.data as Float32Array) : (result[this.model.outputName]!.data as Float32Array);

@@ -1,8 +1,10 @@
 /**
  * A one-deep, latest-frame-wins queue per camera. Sources reuse their buffers, so offer() copies
- * the frame into one of two preallocated buffers. When inference is slower than the camera, a
- * frame not yet taken is replaced by the newer one and counted as dropped: never silently, never
- * by blocking the source.
+ * the frame into one of two preallocated buffers, unless the source lends its buffer
+ * (SourceFrame.exchange): then the queue keeps the source's buffer and gives it the free one of its
+ * own to fill next, and nothing is copied. When inference is slower than the camera, a frame not yet
+ * taken is replaced by the newer one and counted as dropped: never silently, never by blocking the
+ * source.
  */
 import type { SourceFrame } from '../source/source.js';
 
@@ -16,15 +18,17 @@ export interface QueuedFrame {
   index: number;
 }
 
+type Held = { -readonly [K in keyof QueuedFrame]: QueuedFrame[K] };
+
 export class LatestFrame {
-  private readonly buffers: [QueuedFrame, QueuedFrame];
+  private readonly buffers: [Held, Held];
   private pendingIdx = -1;
   private inUseIdx = -1;
   offered = 0;
   dropped = 0;
 
   constructor(width: number, height: number) {
-    const mk = (): QueuedFrame => ({ data: new Uint8Array(width * height * 3), width, height, channels: 3, ts: 0, mono: 0, index: 0 });
+    const mk = (): Held => ({ data: new Uint8Array(width * height * 3), width, height, channels: 3, ts: 0, mono: 0, index: 0 });
     this.buffers = [mk(), mk()];
   }
 
@@ -38,7 +42,13 @@ export class LatestFrame {
     // Write into the buffer that the consumer is not reading.
     const idx = this.inUseIdx === 0 ? 1 : this.inUseIdx === 1 ? 0 : this.pendingIdx >= 0 ? this.pendingIdx : 0;
     const b = this.buffers[idx]!;
-    b.data.set(f.data);
+    if (f.exchange && f.data.length === b.data.length) {
+      const spare = b.data;
+      b.data = f.data;
+      f.exchange(spare);
+    } else {
+      b.data.set(f.data);
+    }
     b.ts = f.ts;
     b.mono = f.mono;
     b.index = f.index;

@@ -7,6 +7,7 @@
 import sharp from 'sharp';
 import { driftlineError } from '../../lib/errors.js';
 import { BilinearTaps, resampleBilinear } from './bilinear.js';
+import { WasmBilinear, wasmBilinearAvailable } from './wasm-bilinear.js';
 
 export interface Letterbox {
   /** Source frame size. */
@@ -109,28 +110,67 @@ export type ResizeMode = (typeof RESIZE_MODES)[number];
 export const AUTO_SHARP_FROM = 3;
 
 /**
+ * Where bilinear resampling runs: `wasm` (wasm-bilinear.ts, the same tensor bit for bit in about
+ * half the CPU time), `js` (resampleBilinear), or `auto`: WebAssembly from the second frame of a
+ * size on (a camera's stream; a lone image of its own size is not worth an instance), decided once
+ * per size, where the engine has it.
+ */
+export type BilinearEngine = 'auto' | 'wasm' | 'js';
+
+/**
  * Letterboxes frames into one reused CHW float tensor. The padding is written only when the
  * geometry changes (a new frame size); per frame only the image region is written.
  */
 export class Letterboxer {
   private geometry: Letterbox | undefined;
   private taps: BilinearTaps | undefined;
+  private wasm: WasmBilinear | undefined;
+  /** Frames of the current geometry so far. */
+  private frames = 0;
+  private _dst: Float32Array;
 
   constructor(
-    readonly dst: Float32Array,
+    dst: Float32Array,
     readonly dstW: number,
     readonly dstH: number,
     readonly mode: ResizeMode = 'bilinear',
+    readonly bilinearEngine: BilinearEngine = 'auto',
   ) {
     if (dst.length !== 3 * dstW * dstH) throw new RangeError(`tensor of ${dst.length} floats cannot hold 3x${dstH}x${dstW}`);
+    if (bilinearEngine === 'wasm' && !wasmBilinearAvailable()) throw new Error('this JavaScript engine cannot compile WebAssembly');
+    this._dst = dst;
+  }
+
+  /** What resampled the last frame: `wasm` or `js` (bilinear), `sharp`, or undefined before the first. */
+  get resampledBy(): 'wasm' | 'js' | 'sharp' | undefined {
+    if (!this.geometry) return undefined;
+    return this.taps ? (this.wasm ? 'wasm' : 'js') : 'sharp';
+  }
+
+  /** The tensor frames are written into. */
+  get dst(): Float32Array {
+    return this._dst;
+  }
+
+  /**
+   * Writes into `dst` from now on. `same`: it views the memory of the last one (a buffer lent to the
+   * inference worker and given back), whose padding is still there; otherwise the padding is
+   * written again with the next frame.
+   */
+  retarget(dst: Float32Array, same: boolean): void {
+    if (dst.length !== 3 * this.dstW * this.dstH) throw new RangeError(`tensor of ${dst.length} floats cannot hold 3x${this.dstH}x${this.dstW}`);
+    this._dst = dst;
+    if (!same) this.geometry = undefined;
   }
 
   private prepare(w: number, h: number): Letterbox {
     const g = this.geometry;
     if (g && g.srcW === w && g.srcH === h) return g;
     const lb = letterboxGeometry(w, h, this.dstW, this.dstH);
-    this.dst.fill(PAD_VALUE);
+    this._dst.fill(PAD_VALUE);
     this.taps = this.resamplerFor(w, h, lb) === 'bilinear' ? new BilinearTaps(w, h, lb.newW, lb.newH) : undefined;
+    this.wasm = undefined;
+    this.frames = 0;
     this.geometry = lb;
     return lb;
   }
@@ -145,7 +185,12 @@ export class Letterboxer {
     checkFrame(frame);
     const lb = this.prepare(frame.width, frame.height);
     if (this.taps) {
-      resampleBilinear(frame.data, this.taps, this.dst, this.dstW, this.dstH, lb.left, lb.top);
+      if (!this.wasm && ++this.frames >= (this.bilinearEngine === 'wasm' ? 1 : 2) && this.bilinearEngine !== 'js' && wasmBilinearAvailable()) {
+        this.wasm = new WasmBilinear(this.taps, this.dstW, this.dstH, lb.left, lb.top);
+        this.wasm.background(this._dst); // the padding, written by prepare()
+      }
+      if (this.wasm) this.wasm.run(frame.data, this._dst);
+      else resampleBilinear(frame.data, this.taps, this._dst, this.dstW, this.dstH, lb.left, lb.top);
       return lb;
     }
     let pixels: Uint8Array = frame.data;
@@ -155,7 +200,7 @@ export class Letterboxer {
         .raw()
         .toBuffer();
     }
-    hwcToChw(pixels, this.dst, lb.newW, lb.newH, this.dstW, this.dstH, lb.left, lb.top);
+    hwcToChw(pixels, this._dst, lb.newW, lb.newH, this.dstW, this.dstH, lb.left, lb.top);
     return lb;
   }
 }

@@ -11,6 +11,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { requireProgram } from '../../lib/program.js';
+import { PipeReader } from './pipe-reader.js';
 import { backoffDelay, BaseSource, DEFAULT_BACKOFF, type Backoff, type SourceFrame } from './source.js';
 
 /** Before its first bytes a process gets this long (at least stallMs): connecting and probing take time. */
@@ -33,7 +34,11 @@ type Child = ChildProcessByStdio<null, Readable, Readable>;
 
 export abstract class ProcessSource extends BaseSource {
   private child: Child | undefined;
-  private readonly frame: Uint8Array;
+  private reader: PipeReader | undefined;
+  /** Settles once the current process is gone and its pipe read to the end (and the state says so). */
+  private closed: Promise<void> = Promise.resolve();
+  /** The buffer being filled: reads land in it, and it is lent to the consumer when whole (exchange). */
+  private frame: Uint8Array;
   private filled = 0;
   private lastBytes = 0;
   private attempt = 0;
@@ -68,6 +73,12 @@ export abstract class ProcessSource extends BaseSource {
     this.program = requireProgram(program, pkg, `camera ${o.name}`);
     this.frame = new Uint8Array(o.width * o.height * 3);
     this.view.data = this.frame;
+    // A consumer that keeps the whole frame takes this buffer and gives one to fill next: no copy.
+    this.view.exchange = (spare: Uint8Array): void => {
+      if (spare.length !== this.frame.length || this.filled !== 0) throw new RangeError(`a spare of ${spare.length} bytes for a frame of ${this.frame.length}, ${this.filled} filled`);
+      this.frame = spare;
+      this.view.data = spare;
+    };
   }
 
   start(onFrame: (f: SourceFrame) => void): void {
@@ -111,8 +122,10 @@ export abstract class ProcessSource extends BaseSource {
     const cmd = basename(this.program);
     const child = spawn(this.program, this.args(), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    if (this.held) child.stdout.pause();
-    child.stdout.on('data', (chunk: Buffer) => this.onData(chunk, child.stdout));
+    // Reads land in the unfilled rest of the frame: no allocation, no copy, cut at frame boundaries.
+    const reader = new PipeReader(child.stdout, { target: () => this.frame.subarray(this.filled), onRead: (n) => this.onRead(n) });
+    this.reader = reader;
+    if (this.held) reader.pause();
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (d: string) => {
@@ -122,9 +135,12 @@ export abstract class ProcessSource extends BaseSource {
       for (const l of lines) if (l.trim()) this.error(`${cmd}: ${l.trim()}`);
     });
     child.on('error', (e) => this.error(`cannot run ${cmd}: ${e.message}`));
-    child.on('close', (code, signal) => {
+    // Closed: the process has exited and its stderr closed (child 'close'), and its frames are all read.
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, signal) => resolve([code, signal])));
+    this.closed = Promise.all([exited, reader.closed]).then(([[code, signal]]) => {
       if (this.child !== child) return;
       this.child = undefined;
+      this.reader = undefined;
       if (this.filled > 0) this.error(`stream ended inside a frame (${this.filled} of ${this.frame.length} bytes)`);
       if (this.stopping) {
         this.setState('stopped');
@@ -151,52 +167,35 @@ export abstract class ProcessSource extends BaseSource {
   }
 
   /**
-   * A paced source stops after each frame until the pipeline has taken it: the rest of the chunk
-   * goes back to the front of the pipe's buffer, and the paused pipe makes the process wait.
+   * A paced source stops after each frame until the pipeline has taken it: no read after the one
+   * that completed the frame, and the full pipe makes the process wait.
    */
   override pause(): void {
     this.held = true;
+    this.reader?.pause();
   }
 
   override resume(): void {
     if (!this.held) return;
     this.held = false;
     this.lastBytes = Date.now();
-    this.child?.stdout.resume();
+    this.reader?.resume();
   }
 
-  private onData(chunk: Buffer, stdout: Readable): void {
+  /** `n` bytes arrived at `filled`: a whole frame goes to onFrame (which may pause the source). */
+  private onRead(n: number): void {
     if (this.stopping) return;
-    if (this.held) {
-      // A pipe may still emit data it had already read before pause() took effect: back it goes.
-      stdout.pause();
-      stdout.unshift(chunk);
-      return;
-    }
     this.lastBytes = Date.now();
     this.gotBytes = true;
-    let off = 0;
-    const size = this.frame.length;
-    while (off < chunk.length) {
-      const n = Math.min(size - this.filled, chunk.length - off);
-      this.frame.set(chunk.subarray(off, off + n), this.filled);
-      this.filled += n;
-      off += n;
-      if (this.filled === size) {
-        this.filled = 0;
-        this.attempt = 0;
-        this.lastFrameAt = Date.now();
-        this.down = false;
-        this.everStreamed = true;
-        this.setState('streaming');
-        this.onFrame?.(this.stamp());
-        if (this.held) {
-          stdout.pause();
-          if (off < chunk.length) stdout.unshift(chunk.subarray(off));
-          return;
-        }
-      }
-    }
+    this.filled += n;
+    if (this.filled < this.frame.length) return;
+    this.filled = 0;
+    this.attempt = 0;
+    this.lastFrameAt = this.lastBytes;
+    this.down = false;
+    this.everStreamed = true;
+    this.setState('streaming');
+    this.onFrame?.(this.stamp());
   }
 
   async stop(): Promise<void> {
@@ -209,11 +208,12 @@ export abstract class ProcessSource extends BaseSource {
       return;
     }
     this.held = false;
-    child.stdout.resume(); // a paused pipe would keep the process from closing
-    await new Promise<void>((resolve) => {
-      child.once('close', () => resolve());
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 2000).unref();
-    });
+    this.reader?.resume(); // a paused pipe would keep the process from closing
+    const closed = this.closed;
+    child.kill('SIGTERM');
+    const kill = setTimeout(() => child.kill('SIGKILL'), 2000);
+    kill.unref();
+    await closed;
+    clearTimeout(kill);
   }
 }

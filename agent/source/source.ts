@@ -22,6 +22,12 @@ export interface SourceFrame {
   readonly mono: number;
   /** Frame counter of this source, across reconnects. */
   readonly index: number;
+  /**
+   * Present when the source fills buffers of its own and can lend this one: `exchange(spare)` hands
+   * `data` over to the caller for good, and the source fills `spare` (a buffer of the same length)
+   * from then on. Only during the onFrame call. Absent: copy `data` to keep it.
+   */
+  readonly exchange?: (spare: Uint8Array) => void;
 }
 
 export interface SourceCounters {
@@ -56,7 +62,7 @@ export interface FrameSource {
 /** State, counters and events that every source kind shares. */
 export abstract class BaseSource implements FrameSource {
   /** The frame handed to onFrame: one object per source, its fields overwritten per frame. */
-  protected readonly view: { data: Uint8Array; width: number; height: number; channels: 3; ts: number; mono: number; index: number };
+  protected readonly view: { data: Uint8Array; width: number; height: number; channels: 3; ts: number; mono: number; index: number; exchange?: (spare: Uint8Array) => void };
   readonly counters: SourceCounters = { frames: 0, reconnects: 0, stalls: 0, errors: 0 };
   onEvent?: FrameSource['onEvent'];
   readonly paced: boolean = false;

@@ -18,6 +18,8 @@
  *   entropy           Shannon entropy of the 256-bin Y histogram, in bits (0–8)
  */
 
+import { SUM, WasmFrameStats, wasmFrameStatsAvailable } from './wasm-frame-stats.js';
+
 export const FRAME_FEATURES = [
   'brightness',
   'brightnessSpread',
@@ -41,6 +43,13 @@ export const FEATURE_INDEX: Readonly<Record<FrameFeature, number>> = Object.free
 export const UNDER_EXPOSED_Y = 10;
 export const OVER_EXPOSED_CHANNEL = 250;
 
+/**
+ * Where the sampling pass runs: `wasm` (wasm-frame-stats.ts, the same values bit for bit in two
+ * thirds of the CPU time), `js`, or `auto`: WebAssembly from the second frame of a size on (a camera's
+ * stream; a lone image of its own size is not worth an instance), where the engine has it.
+ */
+export type FrameStatsEngine = 'auto' | 'wasm' | 'js';
+
 export class FrameStats {
   /** One value per FRAME_FEATURES entry, overwritten by each compute(). */
   readonly values = new Float64Array(FRAME_FEATURES.length);
@@ -51,8 +60,21 @@ export class FrameStats {
   private step = 1;
   private gw = 0;
   private gh = 0;
+  private wasm: WasmFrameStats | undefined;
+  /** Frames of the current size so far. */
+  private frames = 0;
 
-  constructor(readonly targetSamples = 160 * 120) {}
+  constructor(
+    readonly targetSamples = 160 * 120,
+    readonly engine: FrameStatsEngine = 'auto',
+  ) {
+    if (engine === 'wasm' && !wasmFrameStatsAvailable()) throw new Error('this JavaScript engine cannot compile WebAssembly');
+  }
+
+  /** What sampled the last frame: `wasm` or `js`; undefined before the first. */
+  get sampledBy(): 'wasm' | 'js' | undefined {
+    return this.width === 0 ? undefined : this.wasm ? 'wasm' : 'js';
+  }
 
   /** The sampling stride for the current frame size (pixels between samples). */
   get stride(): number {
@@ -67,10 +89,22 @@ export class FrameStats {
     this.gw = Math.floor(width / this.step);
     this.gh = Math.floor(height / this.step);
     if (this.grid.length < this.gw * this.gh) this.grid = new Float32Array(this.gw * this.gh);
+    this.wasm = undefined;
+    this.frames = 0;
   }
 
   compute(data: Uint8Array, width: number, height: number): Float64Array {
     this.layout(width, height);
+    if (!this.wasm && ++this.frames >= (this.engine === 'wasm' ? 1 : 2) && this.engine !== 'js' && this.gw * this.gh > 0 && wasmFrameStatsAvailable()) {
+      this.wasm = new WasmFrameStats(width, height, this.step, this.gw, this.gh);
+    }
+    if (this.wasm && data.length === width * height * 3) {
+      const k = this.wasm;
+      k.run(data);
+      const s = k.sums;
+      const lap = this.gw < 3 || this.gh < 3 ? 0 : variance(s[SUM.laplacian]!, s[SUM.laplacian2]!, (this.gw - 2) * (this.gh - 2));
+      return this.finish(k.hist, s[SUM.y]!, s[SUM.y2]!, s[SUM.r]!, s[SUM.g]!, s[SUM.b]!, s[SUM.saturation]!, s[SUM.under]!, s[SUM.over]!, lap);
+    }
     const { step, gw, gh, grid, hist } = this;
     hist.fill(0);
     const off = step >> 1;
@@ -105,7 +139,12 @@ export class FrameStats {
         hist[(y + 0.5) | 0]!++;
       }
     }
-    const n = gw * gh;
+    return this.finish(hist, sumY, sumY2, sumR, sumG, sumB, sumS, under, over, gw * gh > 0 ? laplacianVariance(grid, gw, gh) : 0);
+  }
+
+  /** The features from the sampling pass's sums and luma histogram. */
+  private finish(hist: Uint32Array, sumY: number, sumY2: number, sumR: number, sumG: number, sumB: number, sumS: number, under: number, over: number, lap: number): Float64Array {
+    const n = this.gw * this.gh;
     const v = this.values;
     if (n === 0) {
       v.fill(0);
@@ -121,7 +160,7 @@ export class FrameStats {
     v[5] = sumB / n;
     v[6] = Math.log2((v[3] + 1) / (v[5] + 1));
     v[7] = sumS / n;
-    v[8] = laplacianVariance(grid, gw, gh);
+    v[8] = lap;
     v[9] = under / n;
     v[10] = over / n;
     let h = 0;
@@ -163,6 +202,11 @@ function laplacianVariance(grid: Float32Array, gw: number, gh: number): number {
       m++;
     }
   }
+  return variance(s, s2, m);
+}
+
+/** The variance of m values from their sum and sum of squares. */
+function variance(s: number, s2: number, m: number): number {
   const mean = s / m;
   return Math.max(0, s2 / m - mean * mean);
 }

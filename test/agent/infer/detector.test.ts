@@ -229,7 +229,7 @@ test('detection-level OOD: finite scores for every kept detection, burnt parts f
   const rate = (r: { over: number; kept: number }): number => r.over / r.kept;
   assert.ok(b.kept > 50 && n.kept > 50, `${b.kept} and ${n.kept} detections`);
   assert.ok(rate(b) > 0.15 && rate(b) > 4 * rate(n), `burnt line: ${b.over}/${b.kept} over the threshold; nominal: ${n.over}/${n.kept}`);
-  // In a worker thread the embedding comes back through shared memory: the same scores.
+  // In a worker thread the embedding comes back with the slot's buffers (transferred): the same scores.
   const worker = await Detector.open(m, { thread: 'worker', detectionOod: reference });
   const closeWorker = release('worker detector', () => worker.close());
   assert.deepEqual((await flagged(worker, burnt)).scores, b.scores);

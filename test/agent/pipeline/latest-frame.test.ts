@@ -31,3 +31,31 @@ test('the source buffer may be reused right after offer(): the queue keeps its o
   f.data.fill(0);
   assert.equal(q.take()!.data[0], 9);
 });
+
+test('a source that lends its buffer hands it over without a copy and fills the free one next', () => {
+  const q = new LatestFrame(2, 1);
+  let filling: Uint8Array = new Uint8Array(6).fill(5);
+  const lent = filling;
+  const given: Uint8Array[] = [];
+  const exchange = (spare: Uint8Array): void => {
+    given.push(spare);
+    filling = spare;
+  };
+  q.offer({ data: filling, width: 2, height: 1, channels: 3, ts: 0, mono: 0, index: 0, exchange });
+  const a = q.take()!;
+  assert.equal(a.data, lent, 'the queue holds the source\'s own buffer');
+  assert.equal(given.length, 1);
+  assert.notEqual(filling, lent, 'the source fills another buffer now');
+  // The next frame goes into the free buffer, never the one being read.
+  filling.fill(6);
+  q.offer({ data: filling, width: 2, height: 1, channels: 3, ts: 1, mono: 1, index: 1, exchange });
+  assert.equal(a.data[0], 5, 'the frame in use is untouched');
+  assert.notEqual(given[1], a.data, 'the buffer in use is never given to the source');
+  q.release();
+  assert.deepEqual([...q.take()!.data], [6, 6, 6, 6, 6, 6]);
+  // A frame offered without exchange is copied.
+  q.release();
+  q.offer({ data: new Uint8Array(6).fill(7), width: 2, height: 1, channels: 3, ts: 2, mono: 2, index: 2 });
+  assert.equal(q.take()!.data[0], 7);
+  assert.equal(q.dropped, 0);
+});
