@@ -13,13 +13,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectAsync } from 'mqtt';
 import pg from 'pg';
-import { TestBroker } from '../test/helpers/mosquitto.js';
 import { freePort } from '../test/helpers/ports.js';
 import { testDatabase } from '../test/helpers/postgres.js';
 import { PostgresStore, PRUNE_BATCH } from '../collector/store/postgres-store.js';
 import type { SummaryMessage } from '../protocol/messages.js';
+import { bareRound, productionBroker } from './collector.bench.js';
 import { payload } from './fleet.js';
 import { header, line, ratio } from './harness.js';
 
@@ -32,23 +31,6 @@ function fleet(broker: string, site: string, n: number, cameras: number): Promis
     const p = spawn(process.execPath, ['--import', 'tsx', FLEET, broker, site, String(n), String(cameras)], { stdio: ['ignore', 'ignore', 'inherit'] });
     p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`publisher exited ${code}`))));
   });
-}
-
-async function bareRate(broker: string, n: number): Promise<number> {
-  const site = `bare-${process.pid}-${Date.now()}`;
-  const bare = await connectAsync(broker, { clientId: `bench-bare-${site}` });
-  let got = 0;
-  let first = 0;
-  let last = 0;
-  bare.on('message', () => {
-    if (got++ === 0) first = performance.now();
-    last = performance.now();
-  });
-  await bare.subscribeAsync(`driftline/v1/${site}/+/+/summary`, { qos: 1 });
-  await fleet(broker, site, n, 100);
-  for (let i = 0; got < n && i < 1200; i++) await sleep(50);
-  await bare.endAsync();
-  return (n - 1) / ((last - first) / 1000);
 }
 
 /** Starts `replicas` collector processes on a new database; measures summaries/s stored of n, counted in the database. */
@@ -147,10 +129,11 @@ async function retention(cleanup: (() => Promise<void>)[]): Promise<void> {
 export async function bench(seconds: number): Promise<void> {
   const n = Math.max(10_000, Math.round(seconds * 3000));
   header(`collector replicas on PostgreSQL through Mosquitto: ${n} summaries, 100 cameras, QoS 1; ${os.cpus().length} cores shared by every process (no per-process CPU limit)`);
-  const broker = await TestBroker.start();
+  // The broker and the baseline of the collector bench: Mosquitto with deploy/mosquitto's settings.
+  const broker = await productionBroker();
   const cleanup: (() => Promise<void>)[] = [];
   try {
-    const bare = await bareRate(broker.url, n);
+    const bare = (await bareRound(broker.url, `${process.pid}-${Date.now()}`, n)).rate;
     const one = await replicaRate(broker.url, 1, n, cleanup);
     const three = await replicaRate(broker.url, 3, n, cleanup);
     line('bare subscriber (baseline)', `${bare.toFixed(0)} msg/s`);

@@ -77,7 +77,7 @@ function productionSettings(): string[] {
 }
 
 /** Mosquitto as deploy/mosquitto/driftline.conf sets it up for load, on a free local port. */
-async function productionBroker(): Promise<{ url: string; settings: string[]; stop(): Promise<void> }> {
+export async function productionBroker(): Promise<{ url: string; settings: string[]; stop(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'driftline-bench-mosquitto-'));
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
@@ -115,7 +115,7 @@ interface Round {
 }
 
 /** The baseline: an mqtt.js subscriber that only counts. */
-async function bareRound(BROKER: string, stamp: string, n: number): Promise<Round> {
+export async function bareRound(BROKER: string, stamp: string, n: number): Promise<Round> {
   const bare = await connectAsync(BROKER, { clientId: `bench-bare-${stamp}` });
   let got = 0;
   let first = 0;

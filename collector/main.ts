@@ -10,7 +10,7 @@ import type { Logger } from '../lib/log.js';
 import { driftlineError } from '../lib/errors.js';
 import { clientOptions, describeBroker } from '../lib/mqtt-options.js';
 import { secret } from '../lib/secret.js';
-import { undoCreate } from '../lib/undo-create.js';
+import { undoAll, undoCreate } from '../lib/undo-create.js';
 import { brokerPortTaken, checkCollector } from './checks.js';
 import type { CollectorConfig } from './config.js';
 import type { OwnClient } from './broker/access.js';
@@ -233,13 +233,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     late.running = running;
     return running;
   } catch (e) {
-    for (const close of release.reverse()) {
-      try {
-        await close();
-      } catch {
-        // the start's own error is the one to report
-      }
-    }
+    await undoAll(release);
     throw e;
   }
 }

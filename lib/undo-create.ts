@@ -23,3 +23,14 @@ export function undoCreate(file: string): () => void {
     }
   };
 }
+
+/** Runs the undos of a start that failed, newest first; each runs whatever the others did. */
+export async function undoAll(undos: (() => unknown)[]): Promise<void> {
+  for (const undo of [...undos].reverse()) {
+    try {
+      await undo();
+    } catch {
+      // the start's own error is the one to report
+    }
+  }
+}

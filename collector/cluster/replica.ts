@@ -11,6 +11,7 @@ import { Gauge } from 'prom-client';
 import type { Logger } from '../../lib/log.js';
 import { clientOptions, describeBroker } from '../../lib/mqtt-options.js';
 import { secret } from '../../lib/secret.js';
+import { undoAll } from '../../lib/undo-create.js';
 import { collectorFilters } from '../../protocol/topics.js';
 import { checkCollector } from '../checks.js';
 import type { CollectorConfig } from '../config.js';
@@ -189,13 +190,7 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
     late.running = running;
     return running;
   } catch (e) {
-    for (const close of release.reverse()) {
-      try {
-        await close();
-      } catch {
-        // the start's own error is the one to report
-      }
-    }
+    await undoAll(release);
     throw e;
   }
 }
