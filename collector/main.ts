@@ -102,14 +102,21 @@ export async function listenOrExplain<T>(what: string, key: string, host: string
   }
 }
 
+/** What every collector checks before it opens anything: the files it names (all problems at once), then its secrets. */
+export async function startupSecrets(config: CollectorConfig): Promise<{ ackToken: string; webhookSecret: string }> {
+  const checks = await checkCollector(config, { ports: false });
+  checks.throwIfAny();
+  return {
+    ackToken: secret(config.http.ackToken, config.http.ackTokenFile, 'http.ackTokenFile'),
+    webhookSecret: secret(config.notify.webhookSecret, config.notify.webhookSecretFile, 'notify.webhookSecretFile'),
+  };
+}
+
 export async function startCollector(config: CollectorConfig, log: Logger): Promise<RunningCollector> {
   // Files and secrets first, all problems at once; then the listeners; the store last but one. A
   // start that fails removes the database it created: nothing is left behind.
-  const checks = await checkCollector(config, { ports: false });
-  checks.throwIfAny();
+  const { ackToken, webhookSecret } = await startupSecrets(config);
   const b = config.broker;
-  const ackToken = secret(config.http.ackToken, config.http.ackTokenFile, 'http.ackTokenFile');
-  const webhookSecret = secret(config.notify.webhookSecret, config.notify.webhookSecretFile, 'notify.webhookSecretFile');
   const brokerClient = clientOptions(b, 'broker', b.clientId);
   // What is open so far, closed newest first if the start fails; the database it created is removed.
   const release: (() => unknown)[] = [];

@@ -13,14 +13,13 @@ import { clientOptions, describeBroker } from '../../lib/mqtt-options.js';
 import { secret } from '../../lib/secret.js';
 import { undoAll } from '../../lib/undo-create.js';
 import { collectorFilters } from '../../protocol/topics.js';
-import { checkCollector } from '../checks.js';
 import type { CollectorConfig } from '../config.js';
 import { Subscriber } from '../broker/subscriber.js';
 import { COLLECTOR_METRICS } from '../http/metric-names.js';
 import { collectorMetrics } from '../http/metrics.js';
 import { buildHttp } from '../http/server.js';
 import { Ingest } from '../ingest/ingest.js';
-import { buildSinks, listenOrExplain, logAlert, ruleSettings } from '../main.js';
+import { buildSinks, listenOrExplain, logAlert, ruleSettings, startupSecrets } from '../main.js';
 import { Dispatcher } from '../notify/dispatcher.js';
 import type { AlertListener } from '../rules/engine.js';
 import { leadFamily } from '../rules/evidence.js';
@@ -50,11 +49,8 @@ export interface RunningReplica {
 }
 
 export async function startReplica(config: CollectorConfig, log: Logger): Promise<RunningReplica> {
-  const checks = await checkCollector(config, { ports: false });
-  checks.throwIfAny();
+  const { ackToken, webhookSecret } = await startupSecrets(config);
   const b = config.broker;
-  const ackToken = secret(config.http.ackToken, config.http.ackTokenFile, 'http.ackTokenFile');
-  const webhookSecret = secret(config.notify.webhookSecret, config.notify.webhookSecretFile, 'notify.webhookSecretFile');
   const storePassword = secret('', config.store.passwordFile, 'store.passwordFile');
   const release: (() => unknown)[] = [];
   try {
