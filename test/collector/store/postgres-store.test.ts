@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import pg from 'pg';
 import { clusterHandlers } from '../../../collector/cluster/handlers.js';
 import { PostgresStore, PRUNE_BATCH, type FeedCursor } from '../../../collector/store/postgres-store.js';
 import { PG_MIGRATIONS } from '../../../collector/store/postgres-schema.js';
@@ -72,10 +71,8 @@ test('postgres: three replicas opening one new database at once migrate it once'
 test('postgres: a database from a newer collector is refused with a coded error that hides the password', async (t) => {
   const url = await testDatabase(t, 'newer');
   await openStore(t, url); // migrated to the current version
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
+  const c = await testClient(t, url);
   await c.query('UPDATE schema_version SET version = 99');
-  await c.end();
   const withPassword = url.replace('postgres@', 'postgres:s3cret@');
   await assert.rejects(PostgresStore.open(withPassword, { maxSeqJump: 10 }), (e: unknown) => {
     assert.ok(isDriftlineError(e, 'DRIFTLINE_ERR_STORE'));
