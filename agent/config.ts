@@ -5,13 +5,12 @@
  */
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { LOG_SECTION, type LogFormat } from '../lib/log.js';
-import { MQTT_TLS_SCHEMA, type MqttTlsConfig } from '../lib/mqtt-options.js';
+import { LOG_SECTION } from '../lib/log.js';
+import { MQTT_TLS_SCHEMA } from '../lib/mqtt-options.js';
 import { readConfigFile } from '../lib/config-file.js';
-import { applyEnv, check, configError, problem, type Ctx, type Schema } from '../lib/schema.js';
+import { applyEnv, check, configError, problem, type Config, type Ctx, type Expand, type Schema } from '../lib/schema.js';
 import { SEGMENT } from '../protocol/topics.js';
-import { KNOWN_PROVIDERS, PROVIDER_CHOICES, type ProviderChoice, type ProviderName } from './infer/providers.js';
-import type { TensorrtOptions } from './infer/tensorrt-env.js';
+import { KNOWN_PROVIDERS, PROVIDER_CHOICES } from './infer/providers.js';
 import { RESIZE_MODES } from './preprocess/letterbox.js';
 import { CONDITION_KEYS } from './synth/conditions.js';
 
@@ -25,7 +24,7 @@ const NAME = SEGMENT;
 /** The host name, cut to a valid topic segment: the device name when none is configured. */
 export const HOST_DEVICE = hostname().replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64) || 'edge';
 
-const FFMPEG_SOURCE: Schema = {
+const FFMPEG_SOURCE = {
   kind: { kind: 'string', oneOf: ['ffmpeg'], doc: 'ffmpeg: RTSP, HTTP/MJPEG, video files, V4L2 devices' },
   url: { kind: 'string', path: true, doc: 'rtsp://…, http(s)://…, a file path (relative: to the config file) or /dev/videoN' },
   width: { kind: 'number', integer: true, min: 32, max: 8192, default: 640, doc: 'frame width delivered to the pipeline (ffmpeg scales)' },
@@ -34,9 +33,9 @@ const FFMPEG_SOURCE: Schema = {
   loop: { kind: 'boolean', default: false, doc: 'loop a video file' },
   realtime: { kind: 'boolean', default: false, doc: 'read a file at its native rate, like a live camera (frames dropped when the pipeline is slower); off: a file is read at the pipeline\'s pace and every frame is processed' },
   stallSeconds: { kind: 'number', min: 0.5, max: 3600, default: 10, doc: 'no data for this long: restart the source' },
-};
+} as const satisfies Schema;
 
-const GSTREAMER_SOURCE: Schema = {
+const GSTREAMER_SOURCE = {
   kind: { kind: 'string', oneOf: ['gstreamer'], doc: 'gst-launch-1.0 pipeline (Jetson: hardware camera and decoder)' },
   preset: { kind: 'string', oneOf: ['jetson-csi', 'rtsp-nvdec', 'raw'], default: 'raw', doc: 'jetson-csi: nvarguscamerasrc; rtsp-nvdec: rtspsrc + nvv4l2decoder; raw: `pipeline` as given' },
   pipeline: { kind: 'string', default: 'videotestsrc', doc: 'raw: the source part of the pipeline; Driftline appends conversion to RGB and its sink' },
@@ -50,19 +49,21 @@ const GSTREAMER_SOURCE: Schema = {
   height: { kind: 'number', integer: true, min: 32, max: 8192, default: 480, doc: 'frame height' },
   finite: { kind: 'boolean', default: false, doc: 'the pipeline ends by itself (a file): end of stream is not a drop' },
   stallSeconds: { kind: 'number', min: 0.5, max: 3600, default: 10, doc: 'no data for this long: restart the pipeline' },
-};
+} as const satisfies Schema;
 
-const IMAGES_SOURCE: Schema = {
+const IMAGES_SOURCE = {
   kind: { kind: 'string', oneOf: ['images'], doc: 'a folder of images, or a pattern like /data/frames/*.jpg' },
   path: { kind: 'string', path: true, doc: 'folder or pattern (* and ? in the file name)' },
   width: { kind: 'number', integer: true, min: 32, max: 8192, default: 640, doc: 'frame width (images are fitted, padded, not distorted)' },
   height: { kind: 'number', integer: true, min: 32, max: 8192, default: 480, doc: 'frame height' },
   fps: { kind: 'number', min: 0.1, max: 240, default: 5, doc: 'images per second' },
   loop: { kind: 'boolean', default: false, doc: 'start again after the last image' },
-};
+} as const satisfies Schema;
 
 /** A keyframe: `at` (seconds) plus any of the synthetic conditions, each a number. */
-function keyframe(v: unknown, path: string, ctx: Ctx): unknown {
+type ScheduleKeyframe = { at: number } & Record<string, number>;
+
+function keyframe(v: unknown, path: string, ctx: Ctx): ScheduleKeyframe | undefined {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return problem(ctx, path, v, 'a mapping like {at: 600, gain: 0.6}');
   const out: Record<string, number> = {};
   for (const [k, x] of Object.entries(v)) {
@@ -71,41 +72,49 @@ function keyframe(v: unknown, path: string, ctx: Ctx): unknown {
     else out[k] = x;
   }
   if (!('at' in v)) problem(ctx, `${path}.at`, undefined, 'seconds >= 0');
-  return Object.freeze(out);
+  const { at } = out;
+  return at === undefined ? undefined : Object.freeze({ ...out, at });
 }
 
-const SYNTHETIC_SOURCE: Schema = {
+const SYNTHETIC_SOURCE = {
   kind: { kind: 'string', oneOf: ['synthetic'], doc: 'the synthetic line camera' },
   width: { kind: 'number', integer: true, min: 32, max: 8192, default: 640, doc: 'frame width' },
   height: { kind: 'number', integer: true, min: 32, max: 8192, default: 480, doc: 'frame height' },
   fps: { kind: 'number', min: 0.1, max: 240, default: 10, doc: 'frame rate' },
   seed: { kind: 'number', integer: true, min: 0, default: 1, doc: 'scene seed' },
   schedule: { kind: 'array', item: keyframe, doc: 'condition keyframes, interpolated linearly (e.g. gain 1 at 0 s, 0.6 at 600 s)' },
-};
+} as const satisfies Schema;
 
 /** The source schemas by kind, for validation and for the configuration reference. */
-export const SOURCE_SCHEMAS: Readonly<Record<string, Schema>> = { ffmpeg: FFMPEG_SOURCE, gstreamer: GSTREAMER_SOURCE, images: IMAGES_SOURCE, synthetic: SYNTHETIC_SOURCE };
+export const SOURCE_SCHEMAS = { ffmpeg: FFMPEG_SOURCE, gstreamer: GSTREAMER_SOURCE, images: IMAGES_SOURCE, synthetic: SYNTHETIC_SOURCE } as const;
+type SourceSchema = (typeof SOURCE_SCHEMAS)[keyof typeof SOURCE_SCHEMAS];
+/** SOURCE_SCHEMAS looked up by the kind a config file names, which may be any string. */
+const SOURCE_BY_KIND: Readonly<Record<string, SourceSchema>> = SOURCE_SCHEMAS;
 
-const CAMERA: Schema = {
+const CAMERA = {
   name: { kind: 'string', pattern: NAME, doc: 'camera name (letters, digits, _ . -), unique in this agent' },
   source: { kind: 'object', fields: {}, optional: true, doc: 'where frames come from: see the source tables' },
-};
+} as const satisfies Schema;
 
-function camera(v: unknown, path: string, ctx: Ctx): unknown {
+/** A camera: CAMERA's name, and the source validated by the schema its kind names. */
+type CameraConfig = Omit<Config<typeof CAMERA>, 'source'> & { readonly source: Config<SourceSchema> };
+
+function camera(v: unknown, path: string, ctx: Ctx): CameraConfig | undefined {
   const src = (v as { source?: unknown } | null)?.source;
   const c = check(CAMERA, typeof v === 'object' && v !== null ? { ...v, source: undefined } : v, path, ctx);
   if (src === undefined) return problem(ctx, `${path}.source`, undefined, 'a source mapping with a kind');
-  return Object.freeze({ ...c, source: source(src, `${path}.source`, ctx) });
+  // source() is undefined only once it recorded a problem, and then the whole config is refused.
+  return Object.freeze({ ...c, source: source(src, `${path}.source`, ctx)! });
 }
 
-function source(v: unknown, path: string, ctx: Ctx): unknown {
+function source(v: unknown, path: string, ctx: Ctx): Config<SourceSchema> | undefined {
   const kind = (v as { kind?: unknown } | null)?.kind;
-  const schema = typeof kind === 'string' ? SOURCE_SCHEMAS[kind] : undefined;
+  const schema = typeof kind === 'string' ? SOURCE_BY_KIND[kind] : undefined;
   if (!schema) return problem(ctx, `${path}.kind`, kind, 'one of ffmpeg, gstreamer, images, synthetic');
   return check(schema, v, path, ctx);
 }
 
-export const AGENT_SCHEMA: Schema = {
+export const AGENT_SCHEMA = {
   model: {
     kind: 'object',
     doc: 'the detector and how it runs',
@@ -215,88 +224,10 @@ export const AGENT_SCHEMA: Schema = {
   },
   log: LOG_SECTION,
   cameras: { kind: 'array', minItems: 1, item: camera, doc: 'the cameras this agent watches: name and source' },
-};
+} as const satisfies Schema;
 
-export interface FfmpegSourceConfig {
-  kind: 'ffmpeg';
-  url: string;
-  width: number;
-  height: number;
-  fps: number;
-  loop: boolean;
-  realtime: boolean;
-  stallSeconds: number;
-}
-export interface GstreamerSourceConfig {
-  kind: 'gstreamer';
-  preset: 'jetson-csi' | 'rtsp-nvdec' | 'raw';
-  pipeline: string;
-  url: string;
-  latencyMs: number;
-  sensorId: number;
-  captureWidth: number;
-  captureHeight: number;
-  captureFps: number;
-  width: number;
-  height: number;
-  finite: boolean;
-  stallSeconds: number;
-}
-export interface ImagesSourceConfig {
-  kind: 'images';
-  path: string;
-  width: number;
-  height: number;
-  fps: number;
-  loop: boolean;
-}
-export interface SyntheticSourceConfig {
-  kind: 'synthetic';
-  width: number;
-  height: number;
-  fps: number;
-  seed: number;
-  schedule: readonly ({ at: number } & Record<string, number>)[];
-}
-export interface AgentConfig {
-  readonly model: {
-    path: string;
-    providers: readonly ProviderChoice[];
-    requireProvider: '' | ProviderName;
-    tensorrt: TensorrtOptions;
-    threads: number;
-    inferenceThread: 'auto' | 'worker' | 'main';
-    conf: number;
-    iou: number;
-    maxDet: number;
-    classConf: Readonly<Record<string, number>>;
-    candidateFloor: number;
-    agnosticNms: boolean;
-    agnosticIou: number;
-    classPriority: readonly string[];
-    resize: (typeof RESIZE_MODES)[number];
-  };
-  readonly store: { path: string; flushMs: number; maxBytes: number; minFreeBytes: number; frameRetentionDays: number; windowRetentionDays: number; retentionIntervalSeconds: number; synchronous: 'normal' | 'full' };
-  readonly telemetry: { windowSeconds: number; clockStepSeconds: number };
-  readonly drift: {
-    enabled: boolean;
-    profile: string;
-    thresholds: 'calibrated' | 'fixed';
-    warnEveryHours: number;
-    alertEveryHours: number;
-    psiWarn: number;
-    psiAlert: number;
-    minFrames: number;
-    uncertainBelow: number;
-    rivalMin: number;
-    cusumH: number;
-  };
-  readonly review: { enabled: boolean; dir: string; maxPerHour: number; maxBytes: number; jpegQuality: number };
-  readonly mqtt: MqttTlsConfig & { url: string; site: string; device: string; clientId: string; drainPerSecond: number; maxInflight: number; outboxMaxRows: number; reviewUrl: string };
-  readonly http: { enabled: boolean; host: string; port: number; wedgedSeconds: number; readyOutboxSeconds: number; reviewToken: string; reviewTokenFile: string };
-  readonly log: { level: string; format: LogFormat };
-  readonly cameras: readonly { name: string; source: FfmpegSourceConfig | GstreamerSourceConfig | ImagesSourceConfig | SyntheticSourceConfig }[];
-}
+/** The agent's configuration, as AGENT_SCHEMA validates it. */
+export type AgentConfig = Expand<Config<typeof AGENT_SCHEMA>>;
 
 /**
  * Validates a raw config object plus environment overrides; returns it frozen, or throws one
@@ -307,7 +238,7 @@ export function agentConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, 
   const ctx: Ctx = { problems: [], ...(baseDir ? { baseDir } : {}) };
   const copy = structuredClone(raw ?? {}) as Record<string, unknown>;
   const envUsed = typeof copy === 'object' && !Array.isArray(copy) ? applyEnv(AGENT_SCHEMA, copy, env, 'DRIFTLINE', ctx) : [];
-  const config = check(AGENT_SCHEMA, copy, '', ctx) as unknown as AgentConfig;
+  const config = check(AGENT_SCHEMA, copy, '', ctx);
   const providers = config.model?.providers ?? [];
   if (providers.includes('auto') && providers.length > 1) problem(ctx, 'model.providers', providers, 'auto alone, or a list of providers in the order to try');
   const required = config.model?.requireProvider;

@@ -3,17 +3,17 @@
  * environment overrides (DRIFTLINE_COLLECTOR_<SECTION>__<KEY>), then frozen. Unknown keys are
  * errors. docs/configuration.md is checked against this schema by a test.
  */
-import { LOG_SECTION, type LogFormat } from '../lib/log.js';
-import { MQTT_TLS_SCHEMA, type MqttTlsConfig } from '../lib/mqtt-options.js';
+import { LOG_SECTION } from '../lib/log.js';
+import { MQTT_TLS_SCHEMA } from '../lib/mqtt-options.js';
 import { readConfigFile } from '../lib/config-file.js';
-import { applyEnv, check, configError, problem, type Ctx, type Schema } from '../lib/schema.js';
+import { applyEnv, check, configError, problem, type Config, type Ctx, type Expand, type Schema } from '../lib/schema.js';
 import { isLoopback } from '../lib/loopback.js';
 import { anonymousBeyondLoopback } from './broker/loopback.js';
 
 export const ENV_PREFIX = 'DRIFTLINE_COLLECTOR';
 const URL_HTTP = /^https?:\/\/[^\s]+$/;
 
-export const COLLECTOR_SCHEMA: Schema = {
+export const COLLECTOR_SCHEMA = {
   broker: {
     kind: 'object',
     doc: 'where device messages arrive',
@@ -109,61 +109,17 @@ export const COLLECTOR_SCHEMA: Schema = {
     },
   },
   log: LOG_SECTION,
-};
+} as const satisfies Schema;
 
-export interface CollectorConfig {
-  readonly broker: MqttTlsConfig & {
-    url: string;
-    host: string;
-    port: number;
-    clientId: string;
-    shareGroup: string;
-    shared: boolean;
-    sessionExpirySeconds: number;
-    registry: string;
-    allowAnonymous: boolean;
-    maxPacketBytes: number;
-    maxRetained: number;
-    maxClients: number;
-    maxInflight: number;
-  };
-  readonly ingest: { maxPayloadBytes: number; maxSeqJump: number; clockSkewSeconds: number };
-  readonly store: { url: string; passwordFile: string; poolSize: number; path: string; retentionDays: number; alertRetentionDays: number; pruneIntervalSeconds: number; cacheBytes: number };
-  readonly cluster: { leaderPollSeconds: number; feedIntervalMs: number };
-  readonly rules: {
-    evalIntervalSeconds: number;
-    driftForSeconds: number;
-    driftClearSeconds: number;
-    driftMinSeverity: 'warn' | 'alert';
-    offlineSilenceSeconds: number;
-    maintenanceGraceSeconds: number;
-    stalledWindows: number;
-    modelChangedHoldSeconds: number;
-    duplicateClearSeconds: number;
-    runbookUrl: string;
-  };
-  readonly notify: {
-    alertmanagerUrl: string;
-    resendSeconds: number;
-    webhookUrl: string;
-    webhookSecret: string;
-    webhookSecretFile: string;
-    mqtt: boolean;
-    timeoutMs: number;
-    retryMinMs: number;
-    retryMaxMs: number;
-    maxQueue: number;
-  };
-  readonly http: { host: string; port: number; ackToken: string; ackTokenFile: string; publicUrl: string };
-  readonly log: { level: string; format: LogFormat };
-}
+/** The collector's configuration, as COLLECTOR_SCHEMA validates it. */
+export type CollectorConfig = Expand<Config<typeof COLLECTOR_SCHEMA>>;
 
 /** Validates; every problem at once in one DRIFTLINE_ERR_CONFIG. Relative paths resolve against `baseDir`. */
 export function collectorConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, baseDir?: string): { config: CollectorConfig; envUsed: string[] } {
   const ctx: Ctx = { problems: [], ...(baseDir ? { baseDir } : {}) };
   const copy = structuredClone(raw ?? {}) as Record<string, unknown>;
   const envUsed = typeof copy === 'object' && !Array.isArray(copy) ? applyEnv(COLLECTOR_SCHEMA, copy, env, ENV_PREFIX, ctx) : [];
-  const config = check(COLLECTOR_SCHEMA, copy, '', ctx) as unknown as CollectorConfig;
+  const config = check(COLLECTOR_SCHEMA, copy, '', ctx);
   const n = config.notify;
   if (n?.webhookUrl && !n.webhookSecret && !n.webhookSecretFile) {
     problem(ctx, 'notify.webhookSecret', '', 'an HMAC key (or webhookSecretFile) when notify.webhookUrl is set: receivers must be able to verify alerts');

@@ -78,11 +78,11 @@ export function createLogger(name: string, level: string = process.env.DRIFTLINE
 export const silentLogger: Logger = pino({ level: 'silent' });
 
 /** The `log` section every config file has. */
-export const LOG_SECTION: Field = {
+export const LOG_SECTION = {
   kind: 'object',
   doc: 'logging',
   fields: {
     level: { kind: 'string', oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', doc: 'pino level' },
     format: { kind: 'string', oneOf: LOG_FORMATS, default: 'auto', doc: 'auto: readable lines on a terminal, JSON when piped or under systemd; pretty; json. --log-format and DRIFTLINE_LOG_FORMAT take precedence' },
   },
-};
+} as const satisfies Field;

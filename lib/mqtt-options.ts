@@ -9,9 +9,9 @@ import type { IClientOptions } from 'mqtt';
 import { driftlineError } from './errors.js';
 import { redactUrl } from './redact.js';
 import { secret } from './secret.js';
-import type { Schema } from './schema.js';
+import type { Config, Expand, Schema } from './schema.js';
 
-export const MQTT_TLS_SCHEMA: Schema = {
+export const MQTT_TLS_SCHEMA = {
   ca: { kind: 'string', default: '', path: true, doc: 'PEM file of the CA that signed the broker certificate (mqtts://); empty: the system CAs' },
   cert: { kind: 'string', default: '', path: true, doc: 'PEM client certificate, for brokers that authenticate devices by certificate' },
   key: { kind: 'string', default: '', path: true, doc: 'PEM private key of the client certificate' },
@@ -22,20 +22,9 @@ export const MQTT_TLS_SCHEMA: Schema = {
   keepaliveSeconds: { kind: 'number', integer: true, min: 5, max: 3600, default: 30, doc: 'MQTT keepalive; the broker declares the client gone after 1.5 x this' },
   reconnectMinMs: { kind: 'number', integer: true, min: 50, default: 500, doc: 'first reconnect delay; doubles per failure, with jitter' },
   reconnectMaxMs: { kind: 'number', integer: true, min: 100, default: 30_000, doc: 'longest reconnect delay' },
-};
+} as const satisfies Schema;
 
-export interface MqttTlsConfig {
-  readonly ca: string;
-  readonly cert: string;
-  readonly key: string;
-  readonly rejectUnauthorized: boolean;
-  readonly username: string;
-  readonly password: string;
-  readonly passwordFile: string;
-  readonly keepaliveSeconds: number;
-  readonly reconnectMinMs: number;
-  readonly reconnectMaxMs: number;
-}
+export type MqttTlsConfig = Expand<Config<typeof MQTT_TLS_SCHEMA>>;
 
 function readPem(key: string, file: string): Buffer | undefined {
   if (!file) return undefined;

@@ -20,6 +20,37 @@ export type Field =
 
 export type Schema = Readonly<Record<string, Field>>;
 
+/**
+ * The value a schema validates to, derived from the schema's own type: declare a schema
+ * `as const satisfies Schema` so its kinds and oneOf lists keep their literal types.
+ */
+export type Config<S extends Schema> = { readonly [K in keyof S]: FieldValue<S[K]> };
+
+/** The value one field validates to. An array's custom item validator gives its own type, less the undefined it returns on a problem. */
+export type FieldValue<F extends Field> = F extends { kind: 'string' }
+  ? StringValue<F>
+  : F extends { kind: 'number' }
+    ? number
+    : F extends { kind: 'boolean' }
+      ? boolean
+      : F extends { kind: 'list' }
+        ? readonly StringValue<F>[]
+        : F extends { kind: 'map' }
+          ? Readonly<Record<string, number>>
+          : F extends { kind: 'object'; fields: infer S extends Schema }
+            ? Config<S> | (F extends { optional: true } ? undefined : never)
+            : F extends { kind: 'array'; item: (...args: never[]) => infer R }
+              ? readonly Exclude<R, undefined>[]
+              : F extends { kind: 'array'; item: infer S extends Schema }
+                ? readonly Config<S>[]
+                : never;
+
+/** One of `oneOf` (or the empty string, when that is the default: see field()), else any string. */
+type StringValue<F> = F extends { oneOf: readonly (infer O extends string)[] } ? O | (F extends { default: '' } ? '' : never) : string;
+
+/** The same type spelled out key by key, for editors' hover text. */
+export type Expand<T> = T extends (...args: never[]) => unknown ? T : T extends object ? { [K in keyof T]: Expand<T[K]> } : T;
+
 export interface Problem {
   readonly key: string;
   readonly value: string;
@@ -66,19 +97,22 @@ function resolvePath(baseDir: string, v: string): string {
 }
 
 /** Validates and throws one error naming every problem; the result is deeply frozen. */
-export function validate(schema: Schema, input: unknown, path = '', baseDir?: string): Record<string, unknown> {
+export function validate<S extends Schema>(schema: S, input: unknown, path = '', baseDir?: string): Config<S> {
   const ctx: Ctx = { problems: [], ...(baseDir ? { baseDir } : {}) };
   const out = check(schema, input, path, ctx);
   if (ctx.problems.length) throw configError(ctx.problems);
   return out;
 }
 
-/** Validates into `ctx.problems` without throwing; failing keys are left undefined in the result. */
-export function check(schema: Schema, input: unknown, path: string, ctx: Ctx): Record<string, unknown> {
+/**
+ * Validates into `ctx.problems` without throwing. The result has the schema's type only when this
+ * call recorded no problem: a failing key is left undefined, and an input that is not a mapping gives {}.
+ */
+export function check<S extends Schema>(schema: S, input: unknown, path: string, ctx: Ctx): Config<S> {
   const obj = input === undefined || input === null ? {} : input;
   if (!isPlainObject(obj)) {
     problem(ctx, path || '(root)', input, 'a mapping of keys to values');
-    return Object.freeze({});
+    return Object.freeze({}) as Config<S>;
   }
   for (const k of Object.keys(obj)) {
     if (!(k in schema)) problem(ctx, path ? `${path}.${k}` : k, obj[k], `a known key here: one of ${Object.keys(schema).join(', ')}`);
@@ -88,7 +122,7 @@ export function check(schema: Schema, input: unknown, path: string, ctx: Ctx): R
     const key = path ? `${path}.${k}` : k;
     out[k] = field(f, obj[k], key, ctx);
   }
-  return Object.freeze(out);
+  return Object.freeze(out) as Config<S>;
 }
 
 function field(f: Field, v: unknown, key: string, ctx: Ctx): unknown {
