@@ -5,7 +5,14 @@
  * collector's timeline plots a window's level on it with two fixed lines: the thresholds it draws are
  * exactly the ones the verdict used.
  */
-import type { SummaryMessage } from './messages.js';
+import type { SummaryMessage, Verdict } from './messages.js';
+
+/**
+ * A verdict as a number, as both sides' verdict gauges (`driftline_agent_drift_verdict`,
+ * `driftline_collector_camera_verdict`) and the dashboards read it: worse is higher, and the windows
+ * that were not judged are negative, so `> 0` means drifting and `>= 0` means judged.
+ */
+export const VERDICT_VALUES: Readonly<Record<Verdict, number>> = { ok: 0, warn: 1, alert: 2, insufficient: -1, unscored: -2 };
 
 /** Where the thresholds sit on the scale. */
 export const THRESHOLD_LEVELS = { warn: 1, alert: 2 } as const;

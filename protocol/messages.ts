@@ -4,6 +4,7 @@
  * within a version (consumers ignore fields they do not know); anything else is a new version.
  */
 import { _, Ajv, str, type CodeKeywordDefinition, type ErrorObject, type KeywordCxt, type ValidateFunction } from 'ajv';
+import { SEGMENT_PATTERN } from './topics.js';
 
 export const SCHEMAS = {
   status: 'driftline.status/1',
@@ -12,18 +13,26 @@ export const SCHEMAS = {
   alert: 'driftline.alert/1',
 } as const;
 
+/**
+ * The values of a summary message's `status` field: the window's verdict. `unscored` (no reference
+ * profile) exists on the wire only; the agent's judge has its own, wider `JudgeVerdict`.
+ */
 export const SUMMARY_STATUSES = ['ok', 'warn', 'alert', 'insufficient', 'unscored'] as const;
 /**
  * Why a window is `insufficient`: too few frames, or a window longer than the reference profile can
  * judge. An optional field beside the status, not a new status, so collectors older than it still
  * accept the summary.
  */
-export const INSUFFICIENT_CAUSES = ['frames', 'reference'] as const;
-export type SummaryStatus = (typeof SUMMARY_STATUSES)[number];
-export const EVENT_KINDS = ['stalled', 'resumed', 'sourceError', 'providerFallback', 'modelChanged', 'clockStep', 'storageFull', 'storageRecovered', 'geometryMismatch'] as const;
+const INSUFFICIENT_CAUSES = ['frames', 'reference'] as const;
+/** A window's verdict (docs/design.md, vocabulary), sent as the summary message's `status`. */
+export type Verdict = (typeof SUMMARY_STATUSES)[number];
+/** An alert's severity (docs/design.md, vocabulary): `info` for notices such as a model change. */
+const SEVERITIES = ['info', 'warning', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+const EVENT_KINDS = ['stalled', 'resumed', 'sourceError', 'providerFallback', 'modelChanged', 'clockStep', 'storageFull', 'storageRecovered', 'geometryMismatch'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
-const segment = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' } as const;
+const segment = { type: 'string', pattern: SEGMENT_PATTERN } as const;
 const ms = { type: 'integer', minimum: 0, maximum: 8.64e15 } as const;
 const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
 const seq = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
@@ -187,7 +196,7 @@ export const ALERT_SCHEMA = {
     id: { type: 'string', maxLength: 128 },
     rule: { type: 'string', maxLength: 64 },
     state: { enum: ['firing', 'resolved'] },
-    severity: { enum: ['info', 'warning', 'critical'] },
+    severity: { enum: SEVERITIES },
     labels: map({ type: 'string' }, 32),
     annotations: map({ type: 'string' }, 32),
     startsAt: { type: 'string' },
@@ -254,7 +263,7 @@ export interface SummaryMessage {
   errors: number;
   model: { name: string; sha256: string };
   provider: string;
-  status: SummaryStatus;
+  status: Verdict;
   insufficient?: (typeof INSUFFICIENT_CAUSES)[number];
   thresholds?: 'calibrated' | 'fixed';
   features: Record<string, FeatureStats>;
@@ -288,15 +297,13 @@ export interface AlertMessage {
   id: string;
   rule: string;
   state: 'firing' | 'resolved';
-  severity: 'info' | 'warning' | 'critical';
+  severity: Severity;
   labels: Record<string, string>;
   annotations: Record<string, string>;
   startsAt: string;
   endsAt?: string;
   evidence?: Record<string, unknown>;
 }
-
-export type DeviceMessage = StatusMessage | SummaryMessage | EventMessage;
 
 /** Characters as JSON Schema counts them (code points: a surrogate pair is one), as Ajv's own ucs2length. */
 function codePoints(s: string): number {
@@ -352,7 +359,8 @@ const compiled: Record<string, ValidateFunction> = {
   [SCHEMAS.alert]: ajv.compile(ALERT_SCHEMA),
 };
 
-export type Verdict<T> = { ok: true; message: T } | { ok: false; reason: string };
+/** What `check` makes of a payload: the message, or why it is not one. */
+export type Parsed<T> = { ok: true; message: T } | { ok: false; reason: string };
 
 const where = (e: ErrorObject): string => `${e.instancePath || '(root)'} ${e.message ?? 'is invalid'}`;
 
@@ -408,7 +416,7 @@ function deeperBytes(b: Uint8Array, max: number): boolean {
 }
 
 /** Validates a parsed payload against the schema it names, which must be `expected`. */
-export function check<T>(value: unknown, expected: string): Verdict<T> {
+export function check<T>(value: unknown, expected: string): Parsed<T> {
   const schema = (value as { schema?: unknown } | null)?.schema;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'payload is not a JSON object' };
   if (schema !== expected) return { ok: false, reason: `schema is ${JSON.stringify(schema)}, expected ${expected}` };

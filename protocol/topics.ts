@@ -4,8 +4,13 @@
  */
 export const TOPIC_ROOT = 'driftline/v1';
 
-/** A topic segment: letters, digits, `_ . -`; never `/`, `+`, `#` or empty. */
-export const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/**
+ * A topic segment (a site, device or camera name): letters, digits, `_ . -`, at most 64; never `/`,
+ * `+`, `#` or empty. The one definition: the payload schemas and the collector's HTTP routes check
+ * names with `SEGMENT_PATTERN`, code with `SEGMENT`.
+ */
+export const SEGMENT_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
+export const SEGMENT = new RegExp(SEGMENT_PATTERN);
 
 export type TopicKind = 'status' | 'summary' | 'event';
 

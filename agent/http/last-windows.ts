@@ -4,13 +4,13 @@
  * the pipeline's onWindow); /metrics reads it at scrape time. Nothing here runs per frame.
  */
 import type { FeatureFamily } from '../../protocol/families.js';
-import type { SummaryStatus } from '../../protocol/messages.js';
+import type { Verdict } from '../../protocol/messages.js';
 import { VERDICT_VALUES } from './metric-names.js';
 
 export interface LastWindow {
   /** The window's end, seconds since the epoch. */
   readonly endSeconds: number;
-  /** VERDICT_VALUES of its status. */
+  /** VERDICT_VALUES of its verdict. */
   readonly verdict: number;
   /** Per family, on the warn = 1, alert = 2 scale; empty when the window was not judged. */
   readonly families: Partial<Record<FeatureFamily, number>>;
@@ -21,8 +21,8 @@ export interface LastWindow {
 export class LastWindows {
   private readonly last = new Map<string, LastWindow>();
 
-  record(camera: string, endTs: number, status: SummaryStatus, families: LastWindow['families'], rates: LastWindow['rates']): void {
-    this.last.set(camera, { endSeconds: endTs / 1000, verdict: VERDICT_VALUES[status], families, rates });
+  record(camera: string, endTs: number, verdict: Verdict, families: LastWindow['families'], rates: LastWindow['rates']): void {
+    this.last.set(camera, { endSeconds: endTs / 1000, verdict: VERDICT_VALUES[verdict], families, rates });
   }
 
   /** The cameras that closed a window, with their last one. */

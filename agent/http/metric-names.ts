@@ -3,7 +3,6 @@
  * dashboards and alerting rules build their queries from the same constants, so a renamed metric is
  * renamed everywhere. docs/metrics.md ("Agent") describes each one.
  */
-import type { SummaryStatus } from '../../protocol/messages.js';
 
 export const AGENT_METRICS = {
   info: 'driftline_agent_info',
@@ -33,16 +32,9 @@ export const AGENT_METRICS = {
 /** `driftline_agent_frames_total{result}`. */
 export const FRAME_RESULTS = ['processed', 'dropped', 'errored'] as const;
 
-/**
- * `driftline_agent_drift_verdict` for each window status of the wire contract (the status its summary
- * carries): worse is higher, and the windows that were not judged are negative, so `> 0` means
- * drifting and `>= 0` means judged. The same values as the collector's per-camera verdict gauge.
- */
-export const VERDICT_VALUES: Readonly<Record<SummaryStatus, number>> = { ok: 0, warn: 1, alert: 2, insufficient: -1, unscored: -2 };
+/** `driftline_agent_drift_verdict` for each window verdict: the same values as the collector's per-camera verdict gauge. */
+export { VERDICT_VALUES } from '../../protocol/levels.js';
 
 /** `driftline_agent_drift_score` is on this scale: the warn threshold is 1, the alert threshold 2 (agent/drift/family-scores.ts). */
 export const DRIFT_SCORE_WARN = 1;
 export const DRIFT_SCORE_ALERT = 2;
-
-/** `driftline_agent_review_frames_total{result}`: saved, skipped (hourly budget, or paused while the disk is full), failed writes, and deleted for the disk cap. */
-export const REVIEW_RESULTS = ['saved', 'over_budget', 'paused', 'failed', 'evicted'] as const;

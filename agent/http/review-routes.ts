@@ -19,6 +19,7 @@ import { basename, join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { bearerMatches } from '../../lib/bearer.js';
 import { isLoopback } from '../../lib/loopback.js';
+import { SEGMENT_PATTERN } from '../../protocol/topics.js';
 import type { Db } from '../store/database.js';
 
 /** Who may read review frames: anyone who reaches the listener, token holders, or nobody (and why). */
@@ -58,7 +59,7 @@ const frameItem = {
   },
 } as const;
 
-const CAMERA = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
+const CAMERA = SEGMENT_PATTERN;
 /**
  * Page size and cursor in decimal digits, not `type: integer`: fastify coerces "Infinity" and
  * "1e400" to numbers that SQLite then refuses (the collector's API learned this too).

@@ -89,7 +89,6 @@ export function hwcToChw(src: Uint8Array, dst: Float32Array, w: number, h: numbe
   }
 }
 
-export const PAD = { r: 114, g: 114, b: 114 } as const;
 const PAD_VALUE = 114 / 255;
 
 /**

@@ -3,12 +3,12 @@
  * telemetry window with its drift verdict becomes a `driftline.summary/1`; the agent's identity,
  * model and provider become the `driftline.status/1` birth and will.
  */
-import { SCHEMAS, type EventKind, type EventMessage, type FeatureStats, type StatusMessage, type SummaryMessage, type SummaryStatus } from '../../protocol/messages.js';
+import { SCHEMAS, type EventKind, type EventMessage, type FeatureStats, type StatusMessage, type SummaryMessage, type Verdict } from '../../protocol/messages.js';
 import type { DriftResult } from '../drift/camera-drift.js';
 import type { WindowSummary } from '../telemetry/window.js';
 
 /** A window's status on the wire: a window the reference cannot judge is `insufficient` (its cause goes beside it); no drift result, `unscored`. */
-export function wireStatus(d: DriftResult | undefined): SummaryStatus {
+export function wireStatus(d: DriftResult | undefined): Verdict {
   return !d ? 'unscored' : d.severity === 'insufficient-reference' ? 'insufficient' : d.severity;
 }
 

@@ -17,10 +17,10 @@ import type { Box } from './metrics.js';
 export const CORRUPTIONS = ['darker', 'brighter', 'warm-light', 'blur', 'noise', 'jpeg', 'occlusion', 'roll'] as const;
 export type CorruptionName = (typeof CORRUPTIONS)[number];
 export const SEVERITIES = [1, 2, 3] as const;
-export type Severity = (typeof SEVERITIES)[number];
+export type CorruptionLevel = (typeof SEVERITIES)[number];
 
 /** The parameter of each corruption at severities 1, 2, 3, and its unit, for the report. */
-export const CORRUPTION_LEVELS: Readonly<Record<CorruptionName, { readonly levels: readonly [number, number, number]; readonly what: string }>> = {
+const CORRUPTION_LEVELS: Readonly<Record<CorruptionName, { readonly levels: readonly [number, number, number]; readonly what: string }>> = {
   darker: { levels: [0.7, 0.5, 0.3], what: 'gain' },
   brighter: { levels: [1.3, 1.6, 2.0], what: 'gain' },
   'warm-light': { levels: [4300, 3500, 2800], what: 'K' },
@@ -31,7 +31,7 @@ export const CORRUPTION_LEVELS: Readonly<Record<CorruptionName, { readonly level
   roll: { levels: [3, 7, 12], what: 'degrees' },
 };
 
-export function describeCorruption(name: CorruptionName, severity: Severity): string {
+export function describeCorruption(name: CorruptionName, severity: CorruptionLevel): string {
   const c = CORRUPTION_LEVELS[name];
   const v = c.levels[severity - 1]!;
   return name === 'occlusion' ? `${Math.round(v * 100)}% ${c.what}` : `${v} ${c.what}`;
@@ -47,7 +47,7 @@ export function parseCorruptions(raw: string): CorruptionName[] {
 }
 
 /** The corrupted copy of a frame. */
-export async function corrupt(frame: RawFrame, name: CorruptionName, severity: Severity, seed: number): Promise<RawFrame> {
+export async function corrupt(frame: RawFrame, name: CorruptionName, severity: CorruptionLevel, seed: number): Promise<RawFrame> {
   const v = CORRUPTION_LEVELS[name].levels[severity - 1]!;
   const { width: w, height: h } = frame;
   const src = frame.data;
@@ -100,7 +100,7 @@ export async function corrupt(frame: RawFrame, name: CorruptionName, severity: S
 }
 
 /** Where a box goes under a corruption, unclipped: only roll moves boxes (the bounding box of its rotated corners). */
-function moved(b: Box, name: CorruptionName, severity: Severity, width: number, height: number): [number, number, number, number] {
+function moved(b: Box, name: CorruptionName, severity: CorruptionLevel, width: number, height: number): [number, number, number, number] {
   if (name !== 'roll') return [b.x1, b.y1, b.x2, b.y2];
   const a = (CORRUPTION_LEVELS.roll.levels[severity - 1]! * Math.PI) / 180;
   const cx = width / 2;
@@ -123,12 +123,12 @@ function moved(b: Box, name: CorruptionName, severity: Severity, width: number, 
 }
 
 /** The part of the frame a corruption leaves visible: occlusion covers a band from the left. */
-function visibleLeft(name: CorruptionName, severity: Severity, width: number): number {
+function visibleLeft(name: CorruptionName, severity: CorruptionLevel, width: number): number {
   return name === 'occlusion' ? Math.round(CORRUPTION_LEVELS.occlusion.levels[severity - 1]! * width) : 0;
 }
 
 /** Boxes (ignore regions, say) after the corruption, clipped to what is visible; those left with no area are dropped. */
-export function corruptBoxes<T extends Box>(boxes: readonly T[], name: CorruptionName, severity: Severity, width: number, height: number): T[] {
+export function corruptBoxes<T extends Box>(boxes: readonly T[], name: CorruptionName, severity: CorruptionLevel, width: number, height: number): T[] {
   const left = visibleLeft(name, severity, width);
   const out: T[] = [];
   for (const b of boxes) {
@@ -141,7 +141,7 @@ export function corruptBoxes<T extends Box>(boxes: readonly T[], name: Corruptio
 }
 
 /** Below this share of its area in view, an object is no longer a target but an ignore region (the renderer's MIN_VISIBLE). */
-export const MIN_VISIBLE_SHARE = 0.4;
+const MIN_VISIBLE_SHARE = 0.4;
 
 /**
  * Ground truth after the corruption: boxes moved by roll and clipped to what stays in view (the
@@ -149,7 +149,7 @@ export const MIN_VISIBLE_SHARE = 0.4;
  * in view is no target any more: it becomes an ignore region, as the renderer treats a part cut by
  * the frame edge.
  */
-export function corruptGroundTruth<T extends Box>(boxes: readonly T[], name: CorruptionName, severity: Severity, width: number, height: number): { boxes: T[]; ignore: Box[] } {
+export function corruptGroundTruth<T extends Box>(boxes: readonly T[], name: CorruptionName, severity: CorruptionLevel, width: number, height: number): { boxes: T[]; ignore: Box[] } {
   const left = visibleLeft(name, severity, width);
   const kept: T[] = [];
   const ignore: Box[] = [];

@@ -1,12 +1,14 @@
 /**
  * Opens the agent's SQLite database: WAL journal (readers never block the writer, and a process
  * killed at any moment leaves every committed transaction intact), incremental auto-vacuum so that
- * retention can give space back to the file system, and the numbered migrations.
+ * retention can give space back to the file system, and the numbered migrations (migrations.ts, run
+ * by lib/sqlite-migrations.ts).
  */
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { openPrivateDatabase } from '../../lib/private-files.js';
 import { driftlineError } from '../../lib/errors.js';
+import { migrate } from '../../lib/sqlite-migrations.js';
 import { MIGRATIONS } from './migrations.js';
 
 export type Db = Database.Database;
@@ -36,29 +38,12 @@ export function openDatabase(file: string, o: OpenOptions = {}): Db {
     db.pragma('busy_timeout = 5000');
     // Keep the WAL file from growing past 8 MiB between checkpoints.
     db.pragma('journal_size_limit = 8388608');
-    migrate(db, file);
+    migrate(db, MIGRATIONS, 'agent');
   } catch (e) {
     db.close();
-    if ((e as { code?: string }).code?.startsWith('DRIFTLINE_ERR_')) throw e;
     throw driftlineError('DRIFTLINE_ERR_STORE', { file, reason: (e as Error).message }, { cause: e });
   }
   return db;
-}
-
-function migrate(db: Db, file: string): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
-    throw driftlineError('DRIFTLINE_ERR_STORE', {
-      file,
-      reason: `schema version ${current} is newer than this agent knows (${MIGRATIONS.length}); upgrade the agent`,
-    });
-  }
-  for (let v = current; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
 }
 
 /** Bytes on disk: the main file, the part of it holding live pages, and the WAL file. */

@@ -1,7 +1,7 @@
 /**
- * Numbered schema migrations for the agent's SQLite database. The database's `user_version` is the
- * number of migrations applied; each runs once, in order, in its own transaction. Never edit a
- * migration that has shipped: add a new one.
+ * Numbered schema migrations for the agent's SQLite database, run by lib/sqlite-migrations.ts (the
+ * database's `user_version` counts those applied). Never edit a migration that has shipped: add a
+ * new one.
  */
 export const MIGRATIONS: readonly string[] = [
   // 1: cameras, per-frame telemetry, per-window aggregates.

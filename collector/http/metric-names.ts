@@ -3,7 +3,6 @@
  * and the Grafana dashboards (deploy/grafana/) build their queries from the same constants, so a
  * renamed metric is renamed everywhere. docs/metrics.md describes each one.
  */
-import type { SummaryStatus } from '../../protocol/messages.js';
 
 export const COLLECTOR_METRICS = {
   messages: 'driftline_collector_messages_total',
@@ -29,12 +28,8 @@ export const COLLECTOR_METRICS = {
   cameraLastWindowAge: 'driftline_collector_camera_last_window_age_seconds',
 } as const;
 
-/**
- * The value of `driftline_collector_camera_verdict` for each window status of the wire contract
- * (protocol/messages.ts SUMMARY_STATUSES): worse is higher; the windows that were not judged are
- * negative, so `> 0` means drifting and `>= 0` means judged.
- */
-export const VERDICT_VALUES: Readonly<Record<SummaryStatus, number>> = { ok: 0, warn: 1, alert: 2, insufficient: -1, unscored: -2 };
+/** The value of `driftline_collector_camera_verdict` for each window verdict: the same values as the agent's verdict gauge. */
+export { VERDICT_VALUES } from '../../protocol/levels.js';
 
 /** `driftline_collector_alerts{state}`: active alerts nobody acknowledged yet, and those acknowledged. */
 export const ALERT_STATES = ['firing', 'acknowledged'] as const;

@@ -10,7 +10,7 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import { registerProcessMetrics } from '../../lib/process-metrics.js';
-import type { SummaryMessage, SummaryStatus } from '../../protocol/messages.js';
+import type { SummaryMessage, Verdict } from '../../protocol/messages.js';
 import type { BrokerStats } from '../broker/access.js';
 import type { Dispatcher } from '../notify/dispatcher.js';
 import type { Ingest } from '../ingest/ingest.js';
@@ -75,7 +75,7 @@ function cameraViews(src: MetricSources): () => Promise<CameraView[]> {
       }
       views.push({
         labels: { site: c.site, device: c.device, camera: c.camera },
-        verdict: VERDICT_VALUES[c.lastStatus as SummaryStatus],
+        verdict: VERDICT_VALUES[c.lastStatus as Verdict],
         family: f.family,
         ageSeconds: Math.max(0, (now - c.lastEnd) / 1000),
       });

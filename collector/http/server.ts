@@ -11,7 +11,8 @@ import type { Registry } from 'prom-client';
 import { bearerMatches } from '../../lib/bearer.js';
 import type { Logger } from '../../lib/log.js';
 import { THRESHOLD_LEVELS, windowLevel } from '../../protocol/levels.js';
-import type { SummaryStatus } from '../../protocol/messages.js';
+import type { Verdict } from '../../protocol/messages.js';
+import { SEGMENT_PATTERN } from '../../protocol/topics.js';
 import type { AlertRecord, Awaitable, StoreQueries } from '../store/store.js';
 import { pageRoutes } from './dashboard.js';
 
@@ -29,7 +30,7 @@ export interface HttpDeps {
   readonly runbookFile?: string;
 }
 
-const segment = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' } as const;
+const segment = { type: 'string', pattern: SEGMENT_PATTERN } as const;
 /**
  * A page size from 1 to 10,000, written in decimal digits. Not `type: integer`: fastify coerces
  * "Infinity" and "1e400" to a number that passes integer and maximum, and SQLite then refuses it.
@@ -41,7 +42,7 @@ const errorBody = { type: 'object', properties: { error: { type: 'string' }, mes
 /** Validation messages name a pattern; say what it means instead. */
 const PATTERNS: [string, string][] = [
   ['must match pattern "^(10000|[1-9][0-9]{0,3})$"', 'must be a whole number from 1 to 10000'],
-  ['must match pattern "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"', 'must be a name of letters, digits, _ . - (at most 64 characters)'],
+  [`must match pattern "${SEGMENT_PATTERN}"`, 'must be a name of letters, digits, _ . - (at most 64 characters)'],
   ['must match pattern "^[0-9a-f]{16}$"', 'must be an alert id (16 hexadecimal digits)'],
 ];
 const readable = (message: string): string => PATTERNS.reduce((m, [from, to]) => m.replace(from, to), message);
@@ -145,7 +146,7 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
         start: new Date(r.start).toISOString(),
         end: new Date(r.end).toISOString(),
         // The window on the threshold scale (warn 1, alert 2), for a chart with the thresholds drawn.
-        level: windowLevel({ status: r.status as SummaryStatus, familyScores: r.familyScores, drivers: r.drivers }) ?? null,
+        level: windowLevel({ status: r.status as Verdict, familyScores: r.familyScores, drivers: r.drivers }) ?? null,
       }));
     },
   );

@@ -21,7 +21,7 @@
  *                    identity; seen by the embedded broker); resolves `duplicateClear` after the last sign.
  */
 import { createHash } from 'node:crypto';
-import { SCHEMAS, type EventMessage, type StatusMessage, type SummaryMessage } from '../../protocol/messages.js';
+import { SCHEMAS, type EventMessage, type Severity, type StatusMessage, type SummaryMessage } from '../../protocol/messages.js';
 import type { AlertRecord, RuleStore } from '../store/store.js';
 import { evidenceOf, headline, type Evidence } from './evidence.js';
 
@@ -34,7 +34,7 @@ export const RULES = {
   duplicateDevice: 'DriftlineDuplicateDevice',
   storageFull: 'DriftlineStorageFull',
 } as const;
-export type RuleName = keyof typeof RULES;
+type RuleName = keyof typeof RULES;
 
 export interface RuleSettings {
   readonly driftForMs: number;
@@ -65,8 +65,9 @@ interface Key {
 }
 
 interface FireSpec {
-  readonly severity: AlertRecord['severity'];
-  readonly summary: string;
+  readonly severity: Severity;
+  /** The alert's one-line text (its `summary` annotation). */
+  readonly headline: string;
   readonly description: string;
   readonly feature?: string;
   readonly model?: string;
@@ -82,7 +83,7 @@ interface DriftState {
 }
 
 /** Where a drift alert's run began: its first drifting window (evidence.driftStart). */
-export interface DriftStart {
+interface DriftStart {
   readonly seq: number;
   /** The window's start, ISO 8601. */
   readonly start: string;
@@ -92,7 +93,8 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 /** Review-frame links a drift alert keeps, newest first (evidence.ts takes at most 10 of a window). */
 const MAX_REVIEW_FRAMES = 10;
 const modelLabel = (m: { name: string; sha256: string } | undefined): string | undefined => (m ? `${m.name}@${m.sha256.slice(0, 12)}` : undefined);
-const minutes = (ms: number): string => (ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`);
+/** A span for an alert's text: seconds under two minutes, whole minutes from there. */
+const duration = (ms: number): string => (ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`);
 
 export class RuleEngine {
   private readonly active = new Map<string, AlertRecord>();
@@ -126,7 +128,7 @@ export class RuleEngine {
       if (s.stopReason && (this.o.maintenanceGraceMs ?? 0) > 0) return;
       this.fire('deviceOffline', key, now, {
         severity: 'critical',
-        summary: `${s.site}/${s.device} is offline`,
+        headline: `${s.site}/${s.device} is offline`,
         description: s.stopReason
           ? `The device stopped cleanly (${s.stopReason}) at ${iso(s.ts)}. No drift is being reported from its cameras.`
           : `The device's Last Will arrived at ${iso(s.ts)}: its connection was lost without a goodbye (a crash, a power cut, the network). No drift is being reported from its cameras.`,
@@ -142,7 +144,7 @@ export class RuleEngine {
     if (preferred && s.provider && s.provider !== preferred) {
       this.fire('providerFallback', key, now, {
         severity: 'warning',
-        summary: `${s.site}/${s.device} runs on ${s.provider}, not ${preferred}`,
+        headline: `${s.site}/${s.device} runs on ${s.provider}, not ${preferred}`,
         description: `The preferred execution provider ${preferred} is not available; inference runs on ${s.provider}. Latency rises and frames may be dropped.`,
         model: modelLabel(s.model),
         evidence: { preferred, provider: s.provider, providers: s.providers },
@@ -154,13 +156,13 @@ export class RuleEngine {
   onEvent(e: EventMessage, now: number): void {
     const key = { site: e.site, device: e.device, camera: e.camera };
     if (e.kind === 'stalled') {
-      this.fire('cameraStalled', key, now, { severity: 'warning', summary: `${e.site}/${e.device}/${e.camera} stalled`, description: e.message });
+      this.fire('cameraStalled', key, now, { severity: 'warning', headline: `${e.site}/${e.device}/${e.camera} stalled`, description: e.message });
     } else if (e.kind === 'resumed') this.resolve('cameraStalled', key, now);
     else if (e.kind === 'providerFallback') {
       const d = (e.detail ?? {}) as { preferred?: string; provider?: string };
       this.fire('providerFallback', { site: e.site, device: e.device }, now, {
         severity: 'warning',
-        summary: `${e.site}/${e.device} runs on ${d.provider ?? 'a fallback provider'}, not ${d.preferred ?? 'its first choice'}`,
+        headline: `${e.site}/${e.device} runs on ${d.provider ?? 'a fallback provider'}, not ${d.preferred ?? 'its first choice'}`,
         description: e.message,
         evidence: e.detail ?? {},
       });
@@ -168,7 +170,7 @@ export class RuleEngine {
       // Device-wide: sent on every camera's topic, one alert for the device.
       this.fire('storageFull', { site: e.site, device: e.device }, now, {
         severity: 'warning',
-        summary: `${e.site}/${e.device} is out of disk space`,
+        headline: `${e.site}/${e.device} is out of disk space`,
         description: `${e.message}. The agent sheds its local telemetry (per-frame rows first, then windows) to keep running; summaries still flow. Free space on the device.`,
         evidence: e.detail ?? {},
       });
@@ -185,7 +187,7 @@ export class RuleEngine {
     this.duplicateSeen.set(this.fingerprint('duplicateDevice', key), now);
     this.fire('duplicateDevice', key, now, {
       severity: 'critical',
-      summary: `${d.site ? `${d.site}/${d.device}` : `client ${d.clientId}`}: two devices share one identity`,
+      headline: `${d.site ? `${d.site}/${d.device}` : `client ${d.clientId}`}: two devices share one identity`,
       description: `Client id ${d.clientId} connected ${d.connects} times within a minute from ${d.addresses.join(', ')}: each connection takes over the other's session, so neither device reports reliably. A cloned SD card or a copied config; give each device its own mqtt.device and credentials.`,
       evidence: { clientId: d.clientId, addresses: [...d.addresses], connects: d.connects },
     });
@@ -194,7 +196,7 @@ export class RuleEngine {
   private modelChanged(key: Key, previous: string, model: { name: string; sha256: string }, now: number): void {
     this.fire('modelChanged', key, now, {
       severity: 'info',
-      summary: `${key.site}/${key.device} now runs ${modelLabel(model)}`,
+      headline: `${key.site}/${key.device} now runs ${modelLabel(model)}`,
       description: `The model changed from ${previous.slice(0, 12) || 'an unknown model'} to ${model.sha256.slice(0, 12)}. Drift is judged against the new model's reference profile; compare the readiness reports before trusting it.`,
       model: modelLabel(model),
       evidence: { previous, current: model.sha256 },
@@ -234,7 +236,7 @@ export class RuleEngine {
         const cause = `${evidence.cause.class.replace('-', ' ')}${evidence.cause.fault ? ` (${evidence.cause.fault})` : ''}`;
         this.fire('drift', key, now, {
           severity: st.worst === 'alert' ? 'critical' : 'warning',
-          summary: `${id}: ${lead ? `${lead.text}; ${cause}` : cause} for ${minutes(held)}, model ${modelLabel(s.model)}`,
+          headline: `${id}: ${lead ? `${lead.text}; ${cause}` : cause} for ${duration(held)}, model ${modelLabel(s.model)}`,
           description: `${evidence.cause.reason}. Scores: ${scores || 'sequential detectors only'}. Next step: ${evidence.cause.action}.`,
           feature: lead?.family,
           model: modelLabel(s.model),
@@ -293,8 +295,8 @@ export class RuleEngine {
       if (d.state === 'offline' && d.status.stopReason && grace > 0 && now - d.lastSeen >= grace) {
         this.fire('deviceOffline', { site: d.site, device: d.device }, now, {
           severity: 'critical',
-          summary: `${d.site}/${d.device} is offline`,
-          description: `The device stopped cleanly (${d.status.stopReason}) at ${iso(d.status.ts)} and has not come back within ${minutes(grace)}: a planned stop that did not end. No drift is being reported from its cameras.`,
+          headline: `${d.site}/${d.device} is offline`,
+          description: `The device stopped cleanly (${d.status.stopReason}) at ${iso(d.status.ts)} and has not come back within ${duration(grace)}: a planned stop that did not end. No drift is being reported from its cameras.`,
           model: modelLabel(undefined),
           evidence: { stopReason: d.status.stopReason, stoppedAt: iso(d.status.ts) },
         });
@@ -304,8 +306,8 @@ export class RuleEngine {
       if (now - d.lastSeen >= this.o.offlineSilenceMs) {
         this.fire('deviceOffline', key, now, {
           severity: 'critical',
-          summary: `${d.site}/${d.device} is silent`,
-          description: `No message from the device for ${minutes(now - d.lastSeen)}, though it never said goodbye: the network or the broker path is down, or the agent hangs.`,
+          headline: `${d.site}/${d.device} is silent`,
+          description: `No message from the device for ${duration(now - d.lastSeen)}, though it never said goodbye: the network or the broker path is down, or the agent hangs.`,
           model: modelLabel(d.status.model),
         });
         continue;
@@ -317,18 +319,18 @@ export class RuleEngine {
         if (silent >= this.o.stalledWindows * seen.windowMs) {
           this.fire('cameraStalled', { ...key, camera: c }, now, {
             severity: 'warning',
-            summary: `${d.site}/${d.device}/${c} sends no summaries`,
-            description: `No summary for ${minutes(silent)} (${this.o.stalledWindows} windows) while the device is online: the camera delivers no frames or its pipeline is stuck.`,
+            headline: `${d.site}/${d.device}/${c} sends no summaries`,
+            description: `No summary for ${duration(silent)} (${this.o.stalledWindows} windows) while the device is online: the camera delivers no frames or its pipeline is stuck.`,
             model: modelLabel(d.status.model),
           });
         }
       }
     }
     for (const a of [...this.active.values()]) {
-      if (a.rule === 'modelChanged' && now - Date.parse(a.startsAt) >= this.o.modelChangedHoldMs) this.resolve('modelChanged', a.labels as unknown as Key, now);
+      if (a.rule === 'modelChanged' && now - Date.parse(a.startsAt) >= this.o.modelChangedHoldMs) this.resolveActive(a.fingerprint, now);
       if (a.rule === 'duplicateDevice' && now - (this.duplicateSeen.get(a.fingerprint) ?? 0) >= (this.o.duplicateClearMs ?? 600_000)) {
         this.duplicateSeen.delete(a.fingerprint);
-        this.resolve('duplicateDevice', a.labels as unknown as Key, now);
+        this.resolveActive(a.fingerprint, now);
       }
     }
     for (const a of this.active.values()) {
@@ -363,7 +365,7 @@ export class RuleEngine {
     if (spec.feature) labels.feature = spec.feature;
     const base = typeof this.o.runbookUrl === 'function' ? this.o.runbookUrl() : this.o.runbookUrl;
     // The anchor GitHub and the collector's /runbook give the rule's heading (`## deviceOffline`).
-    const annotations = { summary: spec.summary, description: spec.description, runbook_url: `${base}#${rule.toLowerCase()}` };
+    const annotations = { summary: spec.headline, description: spec.description, runbook_url: `${base}#${rule.toLowerCase()}` };
     if (existing) {
       // Labels are the alert's identity in Alertmanager: they stay as they were when it fired, or a
       // resolve would leave the earlier label set firing there. Severity and the text may change.
@@ -396,8 +398,12 @@ export class RuleEngine {
   }
 
   private resolve(rule: RuleName, k: Key, now: number): void {
+    this.resolveActive(this.fingerprint(rule, k), now);
+  }
+
+  /** Resolves the active alert of this fingerprint, if any. */
+  private resolveActive(fp: string, now: number): void {
     if (this.quiet) return;
-    const fp = this.fingerprint(rule, k);
     const a = this.active.get(fp);
     if (!a) return;
     this.active.delete(fp);

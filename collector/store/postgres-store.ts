@@ -555,7 +555,7 @@ async function migrate(pool: pg.Pool): Promise<void> {
     const r = await c.query<{ version: number }>('SELECT version FROM schema_version');
     let version = r.rows[0]?.version ?? 0;
     if (!r.rows.length) await c.query('INSERT INTO schema_version VALUES (0)');
-    if (version > PG_MIGRATIONS.length) throw new Error(`database schema version ${version} is newer than this collector (${PG_MIGRATIONS.length}); upgrade the collector`);
+    if (version > PG_MIGRATIONS.length) throw new Error(`schema version ${version} is newer than this collector knows (${PG_MIGRATIONS.length}); upgrade the collector`);
     for (; version < PG_MIGRATIONS.length; version++) {
       await c.query('BEGIN');
       try {

@@ -17,6 +17,7 @@
 import { openPrivateDatabase } from '../../lib/private-files.js';
 import Database from 'better-sqlite3';
 import { driftlineError } from '../../lib/errors.js';
+import { migrate } from '../../lib/sqlite-migrations.js';
 import type { EventMessage, StatusMessage, SummaryMessage } from '../../protocol/messages.js';
 import { Checkpointer } from './sqlite-checkpointer.js';
 import type { AlertQuery, AlertRecord, CameraRow, CollectorStore, DeviceRow, Stored, TimelineRow } from './store.js';
@@ -89,7 +90,7 @@ const MIGRATIONS: readonly string[] = [
  * the cache fills as the database grows and then stays full, which a soak reads as growth for hours.
  * Set on purpose: small, because ingest appends and the API reads recent rows (docs/performance.md).
  */
-export const DEFAULT_CACHE_BYTES = 4 << 20;
+const DEFAULT_CACHE_BYTES = 4 << 20;
 
 /**
  * The page size of a new database (an existing one keeps its own). A summary is about 4.5 KB: on
@@ -97,7 +98,7 @@ export const DEFAULT_CACHE_BYTES = 4 << 20;
  * frames per summary; on 16 KiB pages a summary sits whole in its leaf, with three others, and the
  * COMMIT writes a quarter of the frames. That halved COMMIT's cost (docs/performance.md).
  */
-export const PAGE_BYTES = 16_384;
+const PAGE_BYTES = 16_384;
 
 function open(file: string, cacheBytes: number): Database.Database {
   try {
@@ -107,14 +108,7 @@ function open(file: string, cacheBytes: number): Database.Database {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > MIGRATIONS.length) throw new Error(`database schema version ${version} is newer than this collector (${MIGRATIONS.length}); upgrade the collector`);
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      db.transaction(() => {
-        db.exec(MIGRATIONS[v]!);
-        db.pragma(`user_version = ${v + 1}`);
-      })();
-    }
+    migrate(db, MIGRATIONS, 'collector');
     return db;
   } catch (e) {
     throw driftlineError('DRIFTLINE_ERR_STORE', { file, reason: (e as Error).message }, { cause: e });

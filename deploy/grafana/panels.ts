@@ -13,7 +13,7 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as statushistory from '@grafana/grafana-foundation-sdk/statushistory';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import type { SummaryStatus } from '../../protocol/messages.js';
+import type { Verdict } from '../../protocol/messages.js';
 
 /** Every panel and template variable queries the Prometheus chosen in the `datasource` variable. */
 export const DATASOURCE_VAR = 'datasource';
@@ -88,12 +88,12 @@ export class PanelIds {
 export const row = (ids: PanelIds, title: string): RowBuilder => new RowBuilder(title).id(ids.take());
 
 /** The colour Grafana draws each window status in, wherever a verdict is shown. */
-const STATUS_COLOURS: Readonly<Record<SummaryStatus, string>> = { alert: 'red', warn: 'orange', ok: 'green', insufficient: 'text', unscored: 'blue' };
+const STATUS_COLOURS: Readonly<Record<Verdict, string>> = { alert: 'red', warn: 'orange', ok: 'green', insufficient: 'text', unscored: 'blue' };
 
 /** Value mappings of a verdict gauge (2 alert, 1 warn, 0 ok, -1 insufficient, -2 unscored), from the values the metric is set with. */
-export function verdictMappings(values: Readonly<Record<SummaryStatus, number>>): ValueMapping[] {
+export function verdictMappings(values: Readonly<Record<Verdict, number>>): ValueMapping[] {
   const options: Record<string, ValueMappingResult> = {};
-  (Object.entries(values) as [SummaryStatus, number][])
+  (Object.entries(values) as [Verdict, number][])
     .sort((a, b) => b[1] - a[1])
     .forEach(([status, v], index) => (options[String(v)] = { text: status, color: STATUS_COLOURS[status], index }));
   return [{ type: MappingType.ValueToText, options }];
