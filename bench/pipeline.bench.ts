@@ -19,6 +19,7 @@ import type { FrameSource, SourceCounters, SourceFrame, SourceState } from '../a
 import { SyntheticSource } from '../agent/source/synthetic.js';
 import { openDatabase } from '../agent/store/database.js';
 import { FrameWriter } from '../agent/store/frame-writer.js';
+import { recordOver } from '../agent/telemetry/frame-record.js';
 import { LineCamera } from '../agent/synth/camera.js';
 import { DEFAULT_CONDITIONS } from '../agent/synth/conditions.js';
 import { appearanceFeatures, DetectionFeatures, DetectionOodScorer } from '../agent/ood/detection-ood.js';
@@ -127,15 +128,23 @@ export async function bench(seconds: number): Promise<void> {
   header('SQLite per-frame rows');
   const stats = new Float64Array(12).fill(0.5);
   const det = new Float64Array(DETECTION_FEATURES.length).fill(1);
+  const rec = recordOver(stats, { values: det, classCounts: new Uint32Array(0), confHist: new Uint32Array(0) });
+  rec.stageMs.fill(1);
   const w2 = new FrameWriter(db, { flushMs: 3_600_000, capacity: 10_000 });
   let k = 0;
   const batched = await measure(seconds / 10, () => {
-    for (let i = 0; i < 1000; i++) w2.add(id, Date.now(), k++, stats, det, 1, 1, 1);
+    for (let i = 0; i < 1000; i++) {
+      rec.ts = Date.now();
+      rec.index = k++;
+      w2.add(id, rec);
+    }
     w2.flush();
   });
   const one = new FrameWriter(db, { flushMs: 3_600_000, capacity: 10 });
   const single = await measure(seconds / 10, () => {
-    one.add(id, Date.now(), k++, stats, det, 1, 1, 1);
+    rec.ts = Date.now();
+    rec.index = k++;
+    one.add(id, rec);
     one.flush();
   });
   w2.close();

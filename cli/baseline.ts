@@ -188,7 +188,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     await runSequence(detector, frames, (t) => {
       if (runStarts.has(t.index)) builder.startRun();
-      builder.add(t.frameStats, t.detStats, t.classCounts, t.confHist);
+      builder.add(t);
       const sl = t.slot;
       ood?.add({ count: sl.detections.count, classes: sl.detections.classes, anchors: sl.detections.anchors, inputBoxes: sl.inputBoxes, embed: sl.embed, input: sl.input });
     });

@@ -1,21 +1,24 @@
 /**
- * Feature families: the words an engineer uses for what moved. Every per-frame feature and every
- * score key belongs to one. The collector names an alert by its family (the `feature` label) and
- * leads its headline with the family's most telling feature; the operator view groups by them.
+ * Feature families: the words an engineer uses for what moved. Every per-frame feature (features.ts
+ * names its family) and every score key belongs to one. The collector names an alert by its family
+ * (the `feature` label) and leads its headline with the family's most telling feature; the operator
+ * view groups by them.
  *
- * Within a family, features are listed from the most to the least interpretable: "brightness fell
- * 40%" says more to a person at the line than "meanB fell 42%", though both moved.
+ * Within a family, features are listed from the most to the least interpretable (their rank):
+ * "brightness fell 40%" says more to a person at the line than "meanB fell 42%", though both moved.
  */
-export const FEATURE_FAMILIES = {
-  illumination: ['brightness', 'meanG', 'meanR', 'meanB', 'contrast', 'brightnessSpread', 'underExposed', 'overExposed'],
-  colour: ['colourTemp', 'saturation'],
-  focus: ['sharpness', 'entropy'],
-  geometry: ['meanBoxArea', 'meanAspect'],
-  model: ['uncertain', 'oodDetections', 'topScore', 'meanScore', 'detections', 'candidates', 'classMix'],
-} as const;
+import { FAMILY_NAMES, frameFeatures, type FeatureFamily } from './features.js';
 
-export type FeatureFamily = keyof typeof FEATURE_FAMILIES;
-export const FAMILY_NAMES = Object.keys(FEATURE_FAMILIES) as FeatureFamily[];
+export { FAMILY_NAMES, type FeatureFamily };
+
+/** Score keys about a whole window rather than one feature of each frame: the class mix of the kept detections. */
+const WINDOW_FEATURES: readonly { readonly name: string; readonly family: FeatureFamily }[] = [{ name: 'classMix', family: 'model' }];
+
+const byRank = [...frameFeatures()].sort((a, b) => (a.rank ?? Number.POSITIVE_INFINITY) - (b.rank ?? Number.POSITIVE_INFINITY));
+
+export const FEATURE_FAMILIES: Readonly<Record<FeatureFamily, readonly string[]>> = Object.freeze(
+  Object.fromEntries(FAMILY_NAMES.map((f) => [f, Object.freeze([...byRank, ...WINDOW_FEATURES].filter((d) => d.family === f).map((d) => d.name))])) as Record<FeatureFamily, readonly string[]>,
+);
 
 const FAMILY_OF = new Map<string, FeatureFamily>(FAMILY_NAMES.flatMap((f) => FEATURE_FAMILIES[f].map((x): [string, FeatureFamily] => [x, f])));
 const RANK = new Map<string, number>(FAMILY_NAMES.flatMap((f) => FEATURE_FAMILIES[f].map((x, i): [string, number] => [x, i])));

@@ -281,13 +281,10 @@ function windowCells(series: Series[], profile: Profile): Cell[] {
       const nc = s.header.classes;
       const row = nc * (1 + CONF_BINS);
       const n = s.header.frames;
-      // Views of each frame, made once and shared by every window that holds it.
-      const fs = Array.from({ length: n }, (_, i) => s.values.subarray(i * P, i * P + NF));
-      const ds = Array.from({ length: n }, (_, i) => s.values.subarray(i * P + NF, (i + 1) * P));
-      const cc = Array.from({ length: n }, (_, i) => s.counts.subarray(i * row, i * row + nc));
-      const ch = Array.from({ length: n }, (_, i) => s.counts.subarray(i * row + nc, (i + 1) * row));
+      // One record per frame over views of its values, made once and shared by every window that holds it.
+      const recs = Array.from({ length: n }, (_, i) => ({ ts: 0, index: i, width: 0, height: 0, frameStats: s.values.subarray(i * P, i * P + NF), detStats: s.values.subarray(i * P + NF, (i + 1) * P), classCounts: s.counts.subarray(i * row, i * row + nc), confHist: s.counts.subarray(i * row + nc, (i + 1) * row), stageMs: new Float64Array(3) }));
       const feed = (d: CameraDrift, from: number): void => {
-        for (let i = from; i < from + len; i++) d.add(fs[i]!, ds[i]!, cc[i]!, ch[i]!);
+        for (let i = from; i < from + len; i++) d.add(recs[i]!);
       };
       let flagged = 0;
       let alerts = 0;

@@ -3,17 +3,10 @@
  * ladder of window lengths, the no-drift distribution of the score is bootstrapped from the
  * reference frames themselves: circular block resampling in capture order, with blocks longer than
  * the frames' correlation time, so that consecutive video frames (which repeat one another) count
- * for what they are worth. A summary of each key's bootstrap distribution per length is stored (see
- * NullSummary); the agent turns it into warn and alert thresholds for its own window length and
- * false-alarm target, divided across every score that can raise a verdict (judge.ts). Two thousand
- * bootstrap windows pin down the 80th percentile well but not the 1-in-100,000 quantile a daily
- * false-alarm budget needs, so the far tail is extrapolated from the excesses over the 80th
- * percentile (peaks over threshold) as an exponential tail, either of the score itself or of its
- * square. The square's tail is the lighter one, as the tails of the distances (JS, KS, Wasserstein)
- * are, Gaussian-like; an exponential tail of the raw distance put the thresholds of the bounded
- * ones past their bound, so they could never fire. Each score's tail is chosen by the bootstrap
- * itself (tailFit): whichever of the two follows the bootstrap's own upper quantiles more closely
- * (PSI, which grows like a χ² statistic, and scores whose windows come in bursts keep their own).
+ * for what they are worth. Each key's bootstrap distribution per length is stored with its fitted
+ * far tail (a NullDistribution, tail.ts); the agent turns it into warn and alert thresholds for its
+ * own window length and false-alarm target, divided across every score that can raise a verdict
+ * (judge.ts).
  *
  * The reference is a sample too. Each bootstrap window is scored against a reference resampled (in
  * blocks) from the other group to the full reference's size, not against one fixed half, so the
@@ -29,11 +22,13 @@
  * group, so the thresholds allow for a camera the reference never saw, not only for more frames of
  * the one it did.
  */
+import { inputFeatures } from '../../protocol/features.js';
 import { CONF_BINS } from '../telemetry/detection-stats.js';
-import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
-import { DEFAULT_QUANTILE_BINS, PROFILE_FEATURES, binOf, quantileEdges, type Profile } from './profile.js';
-import { FEATURE_RESOLUTION } from './resolution.js';
+import { DEFAULT_QUANTILE_BINS, binOf, quantileEdges } from './profile.js';
+import { PROFILE_FEATURES } from './profile-schema.js';
 import { ScoringReference, WindowCounts } from './scores.js';
+import { summarise } from './tail.js';
+import type { Calibration, NullDistribution, Profile, ReferenceSeries, WindowMoments } from './types.js';
 
 export const CALIBRATION_METHOD = 'circular block bootstrap against resampled references; exponential tail of the score or of its square over the 80th percentile';
 export const DEFAULT_CALIBRATION_WINDOWS = [30, 60, 120, 300, 600, 1200, 3000] as const;
@@ -41,8 +36,6 @@ export const DEFAULT_REPLICATES = 2000;
 export const DEFAULT_OOD_MARGIN = 0.1;
 /** Blocks per bootstrap window (at least twice the block length of the correlation time). */
 const BLOCKS_PER_WINDOW = 4;
-/** The tail is fitted above this quantile of the bootstrap. */
-export const TAIL_FROM = 0.8;
 /** Resampled references per side, shared by every window length (see calibrate). */
 const REFERENCE_POOL = 100;
 /**
@@ -51,114 +44,6 @@ const REFERENCE_POOL = 100;
  * a folder of images, chance correlations touch a feature or two.
  */
 const INDEPENDENT_TAU = 1.5;
-
-/**
- * A score's no-drift distribution at one window length: mean, variance, the TAIL_FROM quantile u,
- * the mean excess of v^power over u^power, and that power (absent in profiles made before it: 1).
- * Above u the tail of v^power is taken as exponential (peaks over threshold): the value exceeded with
- * probability p < 1 − TAIL_FROM is (u^power + excess · ln((1 − TAIL_FROM) / p))^(1/power).
- */
-export type NullSummary = [mean: number, variance: number, u: number, excess: number, power?: number];
-
-/** Quantiles of the bootstrap at which the two tail models are compared with it. */
-const CHECK_AT = [0.9, 0.95, 0.98, 0.99, 0.995] as const;
-/** The lighter tail needs this many of the CHECK_AT quantiles above u to be chosen. */
-const MIN_CHECKED = 3;
-/** Fewer bootstrap values than this: too few to tell the tails apart, so the score's own is used. */
-const MIN_TAIL_CHECK = 200;
-
-/** The mean excess of v^power over u^power, for the values above u in `sorted`. */
-function excessOver(sorted: Float64Array, u: number, power: number): number {
-  const up = u ** power;
-  let ex = 0;
-  let m = 0;
-  for (const x of sorted) {
-    if (x > u) {
-      ex += x ** power - up;
-      m++;
-    }
-  }
-  return m ? ex / m : 0;
-}
-
-/**
- * The tail model of sorted bootstrap values: power 1 (an exponential tail of the value) or 2 (of its
- * square), whichever follows the bootstrap's own quantiles in CHECK_AT more closely, each miss
- * measured against the excess over u there. Power 1 where they tie, where the values are too few, or
- * where fewer than MIN_CHECKED of those quantiles are above u (a share that is almost always 0).
- */
-export function tailFit(sorted: Float64Array, u: number): { power: 1 | 2; excess: number } {
-  const c = sorted.length;
-  const ex1 = excessOver(sorted, u, 1);
-  if (c < MIN_TAIL_CHECK) return { power: 1, excess: ex1 };
-  const ex2 = excessOver(sorted, u, 2);
-  let miss1 = 0;
-  let miss2 = 0;
-  let checked = 0;
-  for (const q of CHECK_AT) {
-    const seen = sorted[Math.floor(q * c)]!;
-    if (!(seen > u)) continue; // a quantile still at u (a share that is mostly 0) says nothing of the tail
-    checked++;
-    const scale = seen - u;
-    const t = Math.log((1 - TAIL_FROM) / (1 - q));
-    miss1 += ((u + ex1 * t - seen) / scale) ** 2;
-    miss2 += ((Math.sqrt(u * u + ex2 * t) - seen) / scale) ** 2;
-  }
-  return checked >= MIN_CHECKED && miss2 < miss1 ? { power: 2, excess: ex2 } : { power: 1, excess: ex1 };
-}
-
-export function summarise(v: Float64Array): NullSummary {
-  const c = v.length;
-  if (c === 0) return [0, 0, 0, 0, 1];
-  let sum = 0;
-  for (const x of v) sum += x;
-  const mean = sum / c;
-  let ss = 0;
-  for (const x of v) ss += (x - mean) ** 2;
-  const sorted = Float64Array.from(v).sort();
-  const u = sorted[Math.min(c - 1, Math.floor(TAIL_FROM * c))]!;
-  const { power, excess } = tailFit(sorted, u);
-  const r = (x: number): number => Number(x.toPrecision(6));
-  return [r(mean), r(c > 1 ? ss / (c - 1) : 0), r(u), r(excess), power];
-}
-
-/** The reference frames in capture order, as the profile builder collected them. */
-export interface ReferenceSeries {
-  readonly frames: number;
-  /** Per PROFILE_FEATURES entry, one value per frame. */
-  readonly values: readonly ArrayLike<number>[];
-  /** frames x classes: kept detections per class. */
-  readonly classCounts: ArrayLike<number>;
-  /** frames x classes x CONF_BINS: candidate confidence histograms. */
-  readonly confHist: ArrayLike<number>;
-  /** Where each independent run (one camera's consecutive frames) starts, the first at 0; absent: one run. */
-  readonly runs?: readonly number[];
-}
-
-export interface WindowMoments {
-  /** Window length in frames. */
-  readonly frames: number;
-  /** Block length used for this window length. */
-  readonly block: number;
-  /** Per score key: its no-drift distribution over the bootstrap windows. */
-  readonly moments: Record<string, NullSummary>;
-}
-
-export interface Calibration {
-  readonly method: typeof CALIBRATION_METHOD;
-  readonly referenceFrames: number;
-  readonly replicates: number;
-  /** Integrated autocorrelation time of each feature in frames (1: independent frames). */
-  readonly correlationFrames: Record<string, number>;
-  /** The shortest block used: twice the longest correlation time. */
-  readonly blockFrames: number;
-  /** Out-of-distribution support of each input feature: the reference range widened by the margin. */
-  readonly oodMargin: number;
-  readonly support: Record<string, [number, number]>;
-  readonly windows: WindowMoments[];
-  /** Independent runs the null was drawn across (each window from one run, scored against runs it is not in); absent: one. */
-  readonly runs?: number;
-}
 
 export interface CalibrationOptions {
   readonly windows?: readonly number[];
@@ -281,9 +166,8 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
   // Out-of-distribution flags of the reference frames, each group against the other's support.
   const support: Record<string, [number, number]> = {};
   const ood = new Uint8Array(n);
-  FRAME_FEATURES.forEach((f, i) => {
+  inputFeatures().forEach(({ name: f, resolution: res }, i) => {
     const x = series.values[i]!;
-    const res = FEATURE_RESOLUTION[f];
     support[f] = supportOf(x, [{ from: 0, to: n }], margin, res);
     const of = groups.map((g) => supportOf(x, g, margin, res));
     for (let t = 0; t < n; t++) {
@@ -430,7 +314,7 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
         if (!Number.isNaN(v)) values[k]![count[k]!++] = v;
       }
     }
-    const moments: Record<string, NullSummary> = {};
+    const moments: Record<string, NullDistribution> = {};
     keys.forEach((key, k) => (moments[key] = summarise(values[k]!.subarray(0, count[k]!))));
     windows.push({ frames: len, block, moments });
     o.progress?.(li + 1, lengths.length);

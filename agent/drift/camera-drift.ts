@@ -15,34 +15,17 @@
  *                 any one window
  *   ok            none of these
  */
-import { DETECTION_FEATURES } from '../telemetry/detection-stats.js';
 import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
-import type { Calibration } from './calibrate.js';
-import { type Driver, type Judge, type Severity } from './judge.js';
+import { featureAt, type FrameRecord } from '../telemetry/frame-record.js';
+import type { Judge } from './judge.js';
 import { Cusum } from './metrics.js';
-import { binOf, PROFILE_FEATURES } from './profile.js';
+import { binOf } from './profile.js';
+import { PROFILE_FEATURES } from './profile-schema.js';
 import type { WindowCounts } from './scores.js';
+import type { Calibration, Driver, DriftResult, JudgeVerdict, SequentialState } from './types.js';
 
-export interface SequentialState {
-  /** CUSUM evidence, in standard deviations of the window statistic under no drift. */
-  readonly statistic: number;
-  readonly alarm: boolean;
-}
-
-export interface DriftResult {
-  readonly severity: Severity;
-  readonly frames: number;
-  readonly thresholds: 'calibrated' | 'fixed';
-  /** The scores over their warn threshold, worst first (at most 8). */
-  readonly drivers: Driver[];
-  /** Share of frames with an uncertain detection, outside the reference support, and with a detection unlike its class's reference. */
-  readonly rates: { readonly uncertain: number; readonly ood: number; readonly oodDetection: number };
-  /** Per input feature, the share of frames where it alone or with others left the support (only those > 0). */
-  readonly oodFeatures: Record<string, number>;
-  readonly sequential: { readonly topScore: SequentialState; readonly uncertain: SequentialState; readonly classMix: SequentialState };
-  /** Every score of the window by key (NaN as null in JSON). */
-  readonly scores: Record<string, number>;
-}
+// For the importers that predate types.ts (publish/, pipeline/, store/, bench/).
+export type { DriftResult } from './types.js';
 
 export interface SequentialOptions {
   /** CUSUM tolerance per window, in null standard deviations (default 0.5). */
@@ -52,8 +35,8 @@ export interface SequentialOptions {
 }
 
 const NF = FRAME_FEATURES.length;
-const UNCERTAIN = NF + DETECTION_FEATURES.indexOf('uncertain');
-const OOD_DETECTIONS = NF + DETECTION_FEATURES.indexOf('oodDetections');
+const UNCERTAIN = PROFILE_FEATURES.indexOf('uncertain');
+const OOD_DETECTIONS = PROFILE_FEATURES.indexOf('oodDetections');
 const MAX_DRIVERS = 8;
 
 export class CameraDrift {
@@ -96,12 +79,12 @@ export class CameraDrift {
     return this.w.frames;
   }
 
-  /** Adds one frame; returns true when its input lies outside the reference support. */
-  add(frameStats: ArrayLike<number>, detStats: ArrayLike<number>, classCounts: ArrayLike<number>, confHist: ArrayLike<number>): boolean {
+  /** Adds one frame's record (read during the call); returns true when its input lies outside the reference support. */
+  add(r: Readonly<FrameRecord>): boolean {
     const w = this.w;
     let ood = false;
     for (let i = 0; i < PROFILE_FEATURES.length; i++) {
-      const v = i < NF ? frameStats[i]! : detStats[i - NF]!;
+      const v = featureAt(r, i);
       w.bins[i]![binOf(this.edges[i]!, v)]!++;
       w.sum[i]! += v;
       w.sumSq[i]! += v * v;
@@ -110,11 +93,11 @@ export class CameraDrift {
         this.oodByFeature[i]!++;
       }
     }
-    for (let c = 0; c < w.classCounts.length; c++) w.classCounts[c]! += classCounts[c]!;
-    for (let k = 0; k < w.confHist.length; k++) w.confHist[k]! += confHist[k]!;
-    if (detStats[UNCERTAIN - NF]! > 0) w.uncertainFrames++;
+    for (let c = 0; c < w.classCounts.length; c++) w.classCounts[c]! += r.classCounts[c]!;
+    for (let k = 0; k < w.confHist.length; k++) w.confHist[k]! += r.confHist[k]!;
+    if (featureAt(r, UNCERTAIN) > 0) w.uncertainFrames++;
     if (ood) w.oodFrames++;
-    if (detStats[OOD_DETECTIONS - NF]! > 0) w.oodDetectionFrames++;
+    if (featureAt(r, OOD_DETECTIONS) > 0) w.oodDetectionFrames++;
     w.frames++;
     return ood;
   }
@@ -133,7 +116,7 @@ export class CameraDrift {
       if (this.oodByFeature[i]! > 0) oodFeatures[f] = Number((this.oodByFeature[i]! / frames).toPrecision(4));
     });
     this.oodByFeature.fill(0);
-    let severity: Severity = 'insufficient';
+    let severity: JudgeVerdict = 'insufficient';
     let drivers: Driver[] = [];
     const sequential = {} as Record<'topScore' | 'uncertain' | 'classMix', SequentialState>;
     for (const s of this.watch) sequential[s.name] = { statistic: s.cusum.statistic, alarm: false };

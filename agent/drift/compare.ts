@@ -4,15 +4,17 @@
  * interpolation of its cumulative counts within its bins, then every metric runs on the first's
  * bins. The same metrics run in the agent on live windows.
  */
+import { frameFeatures } from '../../protocol/features.js';
 import { jsDistance, ksStatistic, psi } from './metrics.js';
-import { PROFILE_FEATURES, type FeatureProfile, type Profile } from './profile.js';
+import { PROFILE_FEATURES } from './profile-schema.js';
+import type { FeatureProfile, Profile } from './types.js';
 
 /**
- * Per-frame counts (kept detections, candidates, uncertain or out-of-distribution detections): whole
- * numbers, so quantile edges collapse onto them and a bin [1, 2] holds frames with 1 or 2, not values
- * spread between them.
+ * Per-frame counts (kept detections, candidates, uncertain or out-of-distribution detections: the
+ * features defined `whole`): whole numbers, so quantile edges collapse onto them and a bin [1, 2]
+ * holds frames with 1 or 2, not values spread between them.
  */
-export const COUNT_FEATURES: ReadonlySet<string> = new Set(['detections', 'candidates', 'uncertain', 'oodDetections']);
+export const COUNT_FEATURES: ReadonlySet<string> = new Set(frameFeatures().filter((d) => d.whole).map((d) => d.name));
 
 /**
  * Cumulative count of `f`'s samples at or below x (`inclusive`) or strictly below x, piecewise

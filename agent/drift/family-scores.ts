@@ -13,8 +13,8 @@
  */
 import { familyOf, type FeatureFamily } from '../../protocol/families.js';
 import { onThresholdScale } from '../../protocol/levels.js';
-import type { DriftResult } from './camera-drift.js';
 import type { Judge } from './judge.js';
+import type { DriftResult } from './types.js';
 
 /** The scale's mapping lives in protocol/levels.ts, which the collector shares. */
 export { onThresholdScale };

@@ -7,16 +7,18 @@
  * tabular tools ship them, remain available as an override.
  *
  * A feature only drives a verdict when its window mean or spread moved by at least its resolution
- * (resolution.ts) or half its reference spread (EFFECT_SPREAD), and a flagged-frame share only when
- * it rose by RATE_RESOLUTION: statistical significance alone is not a reason to page someone. A
- * window longer than the reference can speak for is `insufficient-reference` (covers).
+ * (protocol/features.ts) or half its reference spread (EFFECT_SPREAD), and a flagged-frame share
+ * only when it rose by RATE_RESOLUTION: statistical significance alone is not a reason to page
+ * someone. A window longer than the reference can speak for is `insufficient-reference` (covers).
  */
-import { PROFILE_FEATURES } from './profile.js';
-import { TAIL_FROM, type Calibration, type NullSummary } from './calibrate.js';
-import { FEATURE_RESOLUTION, RATE_RESOLUTION } from './resolution.js';
+import { frameFeatures } from '../../protocol/features.js';
+import { PROFILE_FEATURES } from './profile-schema.js';
 import type { ScoringReference, WindowCounts } from './scores.js';
+import { tailQuantile } from './tail.js';
+import type { Calibration, Driver, NullDistribution } from './types.js';
 
-export type Severity = 'ok' | 'warn' | 'alert' | 'insufficient' | 'insufficient-reference';
+/** Minimum change in a flagged-frame share (uncertain, out of distribution) that matters. */
+export const RATE_RESOLUTION = 0.05;
 
 /**
  * A feature drives a verdict only when its window mean or spread moved by its resolution, or by this
@@ -45,17 +47,6 @@ export interface JudgeOptions {
   readonly psiAlert?: number;
   /** Windows with fewer frames are `insufficient` (default 30). */
   readonly minFrames?: number;
-}
-
-export interface Driver {
-  /** Score key, e.g. `psi:brightness` or `js:classMix`. */
-  readonly key: string;
-  readonly value: number;
-  readonly warn: number;
-  readonly alert: number;
-  readonly level: 'warn' | 'alert';
-  /** For `rate:ood`: the input features that left the reference support, most often first. */
-  features?: string[];
 }
 
 /** Which keys take part in verdicts: every score except the sequential detector's means. */
@@ -92,9 +83,9 @@ export class Judge {
     // For each key, the feature whose effect size gates it (-1: none).
     this.effectFeature = Int32Array.from(ref.keys, (key) => {
       const [, feature] = key.split(':');
-      return key.startsWith('rate:') || key.startsWith('mean:') ? -1 : PROFILE_FEATURES.indexOf(feature as (typeof PROFILE_FEATURES)[number]);
+      return key.startsWith('rate:') || key.startsWith('mean:') ? -1 : PROFILE_FEATURES.indexOf(feature!);
     });
-    this.effectGate = Float64Array.from(PROFILE_FEATURES, (f, i) => Math.max(FEATURE_RESOLUTION[f], EFFECT_SPREAD * ref.stds[i]!));
+    this.effectGate = Float64Array.from(frameFeatures(), (f, i) => Math.max(f.resolution, EFFECT_SPREAD * ref.stds[i]!));
     const k = ref.keys.length;
     this.warnAt = new Float64Array(k);
     this.alertAt = new Float64Array(k);
@@ -106,9 +97,9 @@ export class Judge {
    * Where `frames` falls on the calibrated lengths: the summaries of the two lengths around it and
    * the position t between them in log length (t > 1 past the longest length).
    */
-  private bracket(key: string, frames: number): { a: NullSummary; b: NullSummary; t: number } {
+  private bracket(key: string, frames: number): { a: NullDistribution; b: NullDistribution; t: number } {
     const ws = this.calibration?.windows ?? [];
-    const at = (i: number): NullSummary => ws[i]?.moments[key] ?? [0, 0, 0, 0];
+    const at = (i: number): NullDistribution => ws[i]?.moments[key] ?? [0, 0, 0, 0];
     if (ws.length < 2 || frames <= ws[0]!.frames) return { a: at(0), b: at(0), t: 0 };
     let i = 0;
     while (i < ws.length - 2 && frames > ws[i + 1]!.frames) i++;
@@ -135,14 +126,7 @@ export class Judge {
    */
   nullQuantile(key: string, frames: number, p: number): number {
     const { a, b, t } = this.bracket(key, frames);
-    return Judge.lerp(Judge.tailQuantile(a, p), Judge.tailQuantile(b, p), t);
-  }
-
-  /** The value a no-drift window exceeds with probability `p` (exponential tail of v^power over u; calibrate.ts NullSummary). */
-  static tailQuantile(s: NullSummary, p: number): number {
-    const [, , u, excess, power = 1] = s;
-    const q = u ** power + excess * Math.log((1 - TAIL_FROM) / Math.min(p, 1 - TAIL_FROM));
-    return power === 1 ? q : q ** (1 / power);
+    return Judge.lerp(tailQuantile(a, p), tailQuantile(b, p), t);
   }
 
   /** Thresholds for windows of `frames` (cached: most windows of a camera have similar counts). */

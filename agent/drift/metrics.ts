@@ -10,7 +10,8 @@
  * - ksStatistic:  the Kolmogorov–Smirnov statistic on the binned CDFs: max |CDF_a − CDF_e|.
  * - wasserstein1: earth mover's distance on the binned CDFs, Σ |CDF_a − CDF_e| · width, in the
  *                 feature's units; divide by the reference spread to normalise.
- * - chiSquare:    Pearson's χ² of the window's counts against the reference shares (class mix).
+ * - chiSquare:    Pearson's χ² of the window's counts against the reference shares. Not a drift
+ *                 score: the class mix is scored with jsDistance (`js:classMix`, scores.ts).
  */
 
 export const DEFAULT_EPSILON = 1e-4;

@@ -6,8 +6,9 @@
  */
 import { compareProfiles, type FeatureDrift } from './compare.js';
 import { Judge } from './judge.js';
-import { PROFILE_FEATURES, type Profile } from './profile.js';
+import { PROFILE_FEATURES } from './profile-schema.js';
 import { ScoringReference } from './scores.js';
+import type { Profile } from './types.js';
 
 export type Mark = 'warn' | 'alert' | 'insufficient-reference';
 type Level = 'warn' | 'alert';
@@ -25,7 +26,7 @@ function levels(ref: Profile, window: Profile, judge: Judge): Map<string, Level>
   const keys = judge.ref.keys;
   for (const r of compareProfiles(ref, window)) {
     const f = window.features[r.feature]!;
-    if (!judge.featureMoved(PROFILE_FEATURES.indexOf(r.feature as (typeof PROFILE_FEATURES)[number]), f.mean, f.std)) continue;
+    if (!judge.featureMoved(PROFILE_FEATURES.indexOf(r.feature), f.mean, f.std)) continue;
     let level: Level | undefined;
     for (const [score, v] of [['psi', r.psi], ['js', r.js], ['ks', r.ks]] as const) {
       const k = keys.indexOf(`${score}:${r.feature}`);

@@ -1,24 +1,22 @@
 /**
- * The JSON Schema of reference profiles (driftline.profile/1), kept beside the `Profile` type so that
- * a profile file is checked before any code reads it: a truncated or hand-edited profile must fail
- * with a message naming the field, not with a TypeError deep inside the drift code.
+ * The format of reference profiles (driftline.profile/1), in one place: the JSON Schema a profile
+ * file is checked against before any code reads it, what the schema cannot say, and how a profile
+ * written before a feature existed is brought up to date. A truncated or hand-edited profile must
+ * fail with a message naming the field, not with a TypeError deep inside the drift code.
  *
- * The schema follows the TypeScript types at compile time: `object<T>()` takes exactly T's keys and
- * exactly T's optional ones, so adding a field to Profile (or FeatureProfile, Calibration, …) without
- * describing it here fails the typecheck. Unknown extra keys are allowed (fields may be added within
- * v1). What JSON Schema cannot say (edges that do not decrease, one count per bin, window lengths in
- * increasing order, an entry per class) is checked in `consistencyProblems`.
- *
- * PROFILE_SCHEMA and PROFILE_FEATURES live here, not in profile.ts (which re-exports them), so this
- * module needs nothing at run time from the modules that import it.
+ * The schema follows the TypeScript types (types.ts) at compile time: `object<T>()` takes exactly T's
+ * keys and exactly T's optional ones, so adding a field to Profile (or FeatureProfile, Calibration, …)
+ * without describing it here fails the typecheck. Unknown extra keys are allowed (fields may be added
+ * within v1). What JSON Schema cannot say (edges that do not decrease, one count per bin, window
+ * lengths in increasing order, an entry per class) is checked in `consistencyProblems`.
  */
 import { Ajv, type ErrorObject } from 'ajv';
+import { driftlineError } from '../../lib/errors.js';
+import { frameFeatures } from '../../protocol/features.js';
 import { featureDim, type DetectionOodReference, type OodFeatureSpec } from '../ood/detection-ood.js';
-import { CONF_BINS, DETECTION_FEATURES } from '../telemetry/detection-stats.js';
-import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
-import type { Calibration, WindowMoments } from './calibrate.js';
-import type { FeatureProfile, Profile } from './profile.js';
 import type { ResizeMode } from '../preprocess/letterbox.js';
+import { CONF_BINS } from '../telemetry/detection-stats.js';
+import type { Calibration, FeatureProfile, Profile, WindowMoments } from './types.js';
 
 /** letterbox.ts's RESIZE_MODES, spelled out: that module loads sharp, and this one loads nothing. */
 const PROFILE_RESIZE_MODES: readonly ResizeMode[] = ['auto', 'bilinear', 'sharp'];
@@ -37,8 +35,11 @@ const OPERATING_POINT = {
   },
 };
 
-export const PROFILE_SCHEMA = 'driftline.profile/1';
-export const PROFILE_FEATURES = [...FRAME_FEATURES, ...DETECTION_FEATURES] as const;
+export const PROFILE_SCHEMA: Profile['schema'] = 'driftline.profile/1';
+/** The features a profile holds: every per-frame feature (protocol/features.ts), input statistics first. */
+export const PROFILE_FEATURES: readonly string[] = frameFeatures().map((d) => d.name);
+/** At most this many problems are named in one error. */
+const SHOWN_PROBLEMS = 3;
 
 type OptionalKeys<T> = { [K in keyof T]-?: Record<never, never> extends Pick<T, K> ? K : never }[keyof T];
 
@@ -68,10 +69,10 @@ const feature = object<FeatureProfile>(
   {},
 );
 
-/** [mean, variance, u, excess, power] of a score's no-drift distribution (calibrate.ts NullSummary); power is absent in older profiles. */
-const nullSummary = { type: 'array', items: number, minItems: 4, maxItems: 5 } as const;
+/** [mean, variance, u, excess, power] of a score's no-drift distribution (types.ts NullDistribution); power is absent in older profiles. */
+const nullDistribution = { type: 'array', items: number, minItems: 4, maxItems: 5 } as const;
 
-const window = object<WindowMoments>({ frames: { type: 'integer', minimum: 2 }, block: { type: 'integer', minimum: 1 }, moments: map(nullSummary) }, {});
+const window = object<WindowMoments>({ frames: { type: 'integer', minimum: 2 }, block: { type: 'integer', minimum: 1 }, moments: map(nullDistribution) }, {});
 
 const calibration = object<Calibration>(
   {
@@ -219,4 +220,34 @@ export function profileProblems(value: unknown): string[] {
   if (schema !== PROFILE_SCHEMA) return [`schema is ${shown(schema)}, expected ${JSON.stringify(PROFILE_SCHEMA)}`];
   if (!validate(value)) return describe(validate.errors ?? []);
   return consistencyProblems(value as Profile);
+}
+
+/**
+ * Fills in what a profile written before a feature existed lacks, where its value is known: a
+ * profile without `features.oodDetections` predates detection-level OOD scoring and has no
+ * `detectionOod`, so the agent scores no detection against it and the feature is 0 in every frame
+ * of both the reference and the windows; it gets that all-zero feature. In place; anything else is
+ * left for the schema check.
+ */
+function upgradeProfile(value: unknown): void {
+  if (typeof value !== 'object' || value === null) return;
+  const p = value as { features?: unknown; frames?: unknown; detectionOod?: unknown };
+  if (typeof p.features !== 'object' || p.features === null || Array.isArray(p.features) || p.detectionOod !== undefined) return;
+  const features = p.features as Record<string, unknown>;
+  if (features.oodDetections !== undefined) return;
+  // A bad frame count is the schema check's to report; the feature it fills in stays valid.
+  const frames = Number.isInteger(p.frames) && (p.frames as number) >= 0 ? (p.frames as number) : 0;
+  features.oodDetections = { edges: [0, 0], counts: [0, frames, 0], mean: 0, std: 0 } satisfies FeatureProfile;
+}
+
+/**
+ * Checks a parsed profile against the schema and returns it typed, or throws DRIFTLINE_ERR_PROFILE
+ * naming the first few problems by path.
+ */
+export function checkProfile(value: unknown, file: string): Profile {
+  upgradeProfile(value);
+  const problems = profileProblems(value);
+  if (problems.length === 0) return value as Profile;
+  const more = problems.length > SHOWN_PROBLEMS ? ` (and ${problems.length - SHOWN_PROBLEMS} more)` : '';
+  throw driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: problems.slice(0, SHOWN_PROBLEMS).join('; ') + more });
 }

@@ -4,65 +4,23 @@
  * outside what training ever showed), with the reference counts; plus the class mix, per-class
  * confidence histograms, sample counts, the model's sha256 and where the data came from. Windows
  * are later binned with these edges and compared with the metrics in metrics.ts.
+ *
+ * This module builds profiles and reads profile files; the types are in types.ts and the file
+ * format in profile-schema.ts.
  */
 import { readFile } from 'node:fs/promises';
 import { driftlineError } from '../../lib/errors.js';
-import type { DetectionOodReference } from '../ood/detection-ood.js';
+import type { DetectionFeature } from '../../protocol/features.js';
 import type { ResizeMode } from '../preprocess/letterbox.js';
 import { CONF_BINS } from '../telemetry/detection-stats.js';
-import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
-import type { Calibration, ReferenceSeries } from './calibrate.js';
-import { PROFILE_FEATURES, PROFILE_SCHEMA, profileProblems } from './profile-schema.js';
+import { featureAt, sampleStd, type FrameRecord } from '../telemetry/frame-record.js';
+import { checkProfile, PROFILE_FEATURES, PROFILE_SCHEMA } from './profile-schema.js';
+import type { FeatureProfile, OperatingPoint, Profile, ReferenceSeries } from './types.js';
 
-export { PROFILE_FEATURES, PROFILE_SCHEMA } from './profile-schema.js';
+// For the importers that predate types.ts and profile-schema.ts (agent/checks.ts, readiness/, cli/, scripts/, bench/, tests).
+export { PROFILE_FEATURES } from './profile-schema.js';
+export type { OperatingPoint, Profile } from './types.js';
 export const DEFAULT_QUANTILE_BINS = 16;
-/** At most this many problems are named in one error. */
-const SHOWN_PROBLEMS = 3;
-
-export interface FeatureProfile {
-  /** Ascending edges e0..eK (a repeat is a zero-width bin): bins are (-inf, e0), [e0, e1), ..., [eK-1, eK], (eK, +inf). */
-  readonly edges: number[];
-  /** One count per bin: underflow, the inner bins, overflow (edges.length + 1 bins). */
-  readonly counts: number[];
-  readonly mean: number;
-  readonly std: number;
-}
-
-export interface Profile {
-  readonly schema: typeof PROFILE_SCHEMA;
-  readonly createdAt: string;
-  readonly model: { readonly file: string; readonly sha256: string; readonly names: readonly string[] };
-  readonly data: {
-    readonly source: string;
-    readonly description?: string;
-    readonly images: number;
-    readonly skipped: number;
-    /** Independent runs in the reference (cameras or recordings); absent: one. */
-    readonly runs?: number;
-    /** Capture geometry of the reference frames, when they all had one; absent when mixed or unknown. */
-    readonly width?: number;
-    readonly height?: number;
-    /** Letterbox resampling the reference frames went through (`model.resize`); absent in old profiles. */
-    readonly resize?: ResizeMode;
-    /**
-     * The operating point the detections were counted at (`model.conf`, `model.classConf`,
-     * `model.agnosticNms`...): the class mix and detection features depend on it. Absent in old profiles.
-     */
-    readonly operatingPoint?: OperatingPoint;
-  };
-  readonly frames: number;
-  readonly features: Record<string, FeatureProfile>;
-  readonly classMix: Record<string, number>;
-  readonly confHist: Record<string, number[]>;
-  /** Bootstrapped no-drift moments of every score per window length (calibrate.ts); absent in old profiles. */
-  readonly calibration?: Calibration;
-  /**
-   * The detection-level OOD reference (agent/ood/detection-ood.ts) fitted on the reference frames'
-   * kept detections; present only when the model has an embedding output. Its `quantiles.p99` is
-   * the threshold of the `oodDetections` feature.
-   */
-  readonly detectionOod?: DetectionOodReference;
-}
 
 /** Where a model's profile sits by default: beside it, `<model>.profile.json`. */
 export function profilePathFor(model: string): string {
@@ -81,36 +39,6 @@ function unreadable(e: unknown, text?: string): string {
   const at = /at position (\d+)/.exec(err.message)?.[1];
   if (/end of JSON input/.test(err.message) || (at !== undefined && Number(at) >= text.trimEnd().length)) return `truncated JSON at position ${text.length}: the file ends inside a value`;
   return `not JSON: ${err.message.split('\n')[0]}`;
-}
-
-/**
- * Checks a parsed profile against the schema (profile-schema.ts) and returns it typed, or throws
- * DRIFTLINE_ERR_PROFILE naming the first few problems by path.
- */
-export function checkProfile(value: unknown, file: string): Profile {
-  upgradeProfile(value);
-  const problems = profileProblems(value);
-  if (problems.length === 0) return value as Profile;
-  const more = problems.length > SHOWN_PROBLEMS ? ` (and ${problems.length - SHOWN_PROBLEMS} more)` : '';
-  throw driftlineError('DRIFTLINE_ERR_PROFILE', { file, reason: problems.slice(0, SHOWN_PROBLEMS).join('; ') + more });
-}
-
-/**
- * Fills in what a profile written before a feature existed lacks, where its value is known: a
- * profile without `features.oodDetections` predates detection-level OOD scoring and has no
- * `detectionOod`, so the agent scores no detection against it and the feature is 0 in every frame
- * of both the reference and the windows; it gets that all-zero feature. In place; anything else is
- * left for the schema check.
- */
-function upgradeProfile(value: unknown): void {
-  if (typeof value !== 'object' || value === null) return;
-  const p = value as { features?: unknown; frames?: unknown; detectionOod?: unknown };
-  if (typeof p.features !== 'object' || p.features === null || Array.isArray(p.features) || p.detectionOod !== undefined) return;
-  const features = p.features as Record<string, unknown>;
-  if (features.oodDetections !== undefined) return;
-  // A bad frame count is the schema check's to report; the feature it fills in stays valid.
-  const frames = Number.isInteger(p.frames) && (p.frames as number) >= 0 ? (p.frames as number) : 0;
-  features.oodDetections = { edges: [0, 0], counts: [0, frames, 0], mean: 0, std: 0 } satisfies FeatureProfile;
 }
 
 /**
@@ -175,16 +103,16 @@ export class ProfileBuilder {
     this.confHist = new Array<number>(names.length * CONF_BINS).fill(0);
   }
 
-  add(frameStats: ArrayLike<number>, detStats: ArrayLike<number>, classCounts: ArrayLike<number>, confHist: ArrayLike<number>): void {
-    const nf = FRAME_FEATURES.length;
-    for (let i = 0; i < PROFILE_FEATURES.length; i++) this.values[i]!.push(i < nf ? frameStats[i]! : detStats[i - nf]!);
+  /** Adds one frame's record (read during the call: its arrays are reused for the next frame). */
+  add(r: Readonly<FrameRecord>): void {
+    for (let i = 0; i < PROFILE_FEATURES.length; i++) this.values[i]!.push(featureAt(r, i));
     for (let c = 0; c < this.classCounts.length; c++) {
-      this.classCounts[c]! += classCounts[c]!;
-      this.frameClassCounts.push(classCounts[c]!);
+      this.classCounts[c]! += r.classCounts[c]!;
+      this.frameClassCounts.push(r.classCounts[c]!);
     }
     for (let k = 0; k < this.confHist.length; k++) {
-      this.confHist[k]! += confHist[k]!;
-      this.frameConfHist.push(confHist[k]!);
+      this.confHist[k]! += r.confHist[k]!;
+      this.frameConfHist.push(r.confHist[k]!);
     }
     this.frames++;
   }
@@ -194,7 +122,7 @@ export class ProfileBuilder {
    * for a feature that can only be computed once every frame has been seen (`oodDetections`, scored
    * against a reference fitted on all of them). `values` holds one number per frame added.
    */
-  setFeature(name: (typeof PROFILE_FEATURES)[number], values: ArrayLike<number>): void {
+  setFeature(name: DetectionFeature, values: ArrayLike<number>): void {
     const i = PROFILE_FEATURES.indexOf(name);
     if (values.length !== this.frames) throw new RangeError(`${name}: ${values.length} values for ${this.frames} frames`);
     this.values[i] = Array.from(values);
@@ -228,7 +156,7 @@ export class ProfileBuilder {
       }
       const n = vals.length;
       const mean = n ? sum / n : 0;
-      features[name] = { edges, counts, mean, std: n > 1 ? Math.sqrt(Math.max(0, (sumSq - n * mean * mean) / (n - 1))) : 0 };
+      features[name] = { edges, counts, mean, std: sampleStd(n, mean, sumSq) };
     });
     const classMix: Record<string, number> = {};
     const confHist: Record<string, number[]> = {};
@@ -238,15 +166,6 @@ export class ProfileBuilder {
     });
     return { schema: PROFILE_SCHEMA, createdAt: new Date().toISOString(), model, data, frames: this.frames, features, classMix, confHist };
   }
-}
-
-/** The detector settings that decide which detections a frame reports. */
-export interface OperatingPoint {
-  readonly conf: number;
-  readonly classConf: Readonly<Record<string, number>>;
-  readonly agnostic: boolean;
-  readonly agnosticIou: number;
-  readonly classPriority: readonly string[];
 }
 
 /** Where a profile that predates the record was counted: the agent's default model section. */

@@ -14,8 +14,10 @@
  *   mean:topScore                                           mean top score, for the sequential detector
  */
 import { CONF_BINS } from '../telemetry/detection-stats.js';
+import { sampleStd } from '../telemetry/frame-record.js';
 import { jsDistance, ksStatistic, psi, total, wasserstein1 } from './metrics.js';
-import { PROFILE_FEATURES, type Profile } from './profile.js';
+import { PROFILE_FEATURES } from './profile-schema.js';
+import type { Profile } from './types.js';
 
 export const FEATURE_SCORES = ['psi', 'js', 'ks', 'w1'] as const;
 /** Fewer kept detections (class mix) or candidates of a class (its confidence) than this: no score. */
@@ -75,9 +77,7 @@ export class WindowCounts {
 
   std(f: number): number {
     const n = this.frames;
-    if (n < 2) return 0;
-    const m = this.sum[f]! / n;
-    return Math.sqrt(Math.max(0, (this.sumSq[f]! - n * m * m) / (n - 1)));
+    return sampleStd(n, this.sum[f]! / n, this.sumSq[f]!);
   }
 }
 

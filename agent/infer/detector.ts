@@ -11,6 +11,7 @@ import { DEFAULT_AGNOSTIC_IOU, Nms, type NmsOptions } from '../decode/nms.js';
 import { Letterboxer, unletterboxBoxes, type Letterbox, type RawFrame, type ResizeMode } from '../preprocess/letterbox.js';
 import { DetectionOodScorer, type DetectionOodReference } from '../ood/detection-ood.js';
 import { InferenceRunError, InferenceThread, type LentBuffers } from './inference-thread.js';
+import { overlap, type OverlapJob } from './overlap.js';
 import type { LoadedModel } from './model.js';
 
 export interface DetectorOptions {
@@ -363,36 +364,40 @@ export class Detector {
   }
 
   /**
-   * Runs frames through the detector as a pipeline: while frame i is in inference, frame i+1 is
-   * letterboxed, and frame i-1 is decoded once frame i's inference has been started. `onResult` is
-   * called in frame order, synchronously, with a slot that stays valid only until it returns.
-   * Needs at least 2 slots.
+   * Runs frames through the detector as a pipeline (overlap.ts): while frame i is in inference,
+   * frame i+1 is letterboxed, and frame i-1 is decoded once frame i's inference has been started.
+   * `onResult` is called in frame order, synchronously, with a slot that stays valid only until it
+   * returns. The first error of any frame ends the run and rejects it. Needs at least 2 slots.
    */
   async run(frames: AsyncIterable<RawFrame> | Iterable<RawFrame>, onResult: (slot: Slot, index: number) => void): Promise<number> {
     if (this.slots.length < 2) throw new Error('Detector.run needs at least 2 slots');
-    let index = 0;
-    let inFlight: { slot: Slot; done: Promise<void>; index: number } | undefined;
-    for await (const frame of frames) {
-      const slot = this.nextSlot();
-      const prepared = this.preprocess(frame, slot);
-      let finished: typeof inFlight;
-      if (inFlight) {
-        await inFlight.done;
-        finished = inFlight;
-      }
-      await prepared;
-      inFlight = { slot, done: this.infer(slot), index: index++ };
-      if (finished) {
-        this.postprocess(finished.slot);
-        onResult(finished.slot, finished.index);
-      }
+    const it = Symbol.asyncIterator in frames ? frames[Symbol.asyncIterator]() : frames[Symbol.iterator]();
+    /** Per slot, the index of the frame in it. */
+    const indices = new Int32Array(this.slots.length);
+    let count = 0;
+    let ended = false;
+    const job: OverlapJob<RawFrame, Slot> = {
+      next: async () => {
+        if (ended) return undefined;
+        const n = await it.next();
+        ended = n.done === true;
+        return ended ? undefined : n.value;
+      },
+      started: (_frame, slot) => {
+        indices[slot.index] = count++;
+      },
+      finished: (slot) => onResult(slot, indices[slot.index]!),
+      failed: (_stage, error) => {
+        throw error;
+      },
+    };
+    try {
+      await overlap(this, job);
+    } catch (e) {
+      if (!ended) await it.return?.(); // as a for-await loop would: the source closes
+      throw e;
     }
-    if (inFlight) {
-      await inFlight.done;
-      this.postprocess(inFlight.slot);
-      onResult(inFlight.slot, inFlight.index);
-    }
-    return index;
+    return count;
   }
 
   /** Stops the inference worker, if any. */

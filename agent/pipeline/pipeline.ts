@@ -1,88 +1,49 @@
 /**
- * The agent's per-frame loop. Each camera's source feeds a latest-frame-wins queue; one loop serves
- * the cameras round-robin through the shared detector (one ONNX Runtime session for all), computes
- * the input statistics while inference runs (in the worker thread, when there is one) and the
- * detection telemetry after it, and hands one row per frame to the batched SQLite writer.
- * stop() stops the sources, lets the frame in flight finish, and flushes the store.
+ * The agent's per-frame loop. Each camera's source feeds a latest-frame-wins queue; one loop (the
+ * detector's overlap scheduler, agent/infer/overlap.ts) serves the cameras round-robin through the
+ * shared detector (one ONNX Runtime session for all), computes the input statistics while inference
+ * runs (in the worker thread, when there is one) and the detection telemetry after it, and hands the
+ * frame's one record (telemetry/frame-record.ts) to the batched SQLite writer, the window, the drift
+ * state and the review sampler. A frame that fails is counted, and its stage and reason go to
+ * onFrameError. stop() stops the sources, lets the frame in flight finish, and flushes the store.
  *
  * What it is asked about from outside (/metrics, /healthz) it keeps as plain numbers as it goes:
  * counts per camera, stage timings in fixed buckets (stage-timings.ts) and, per camera, since when a
  * frame has been waiting and when the last one finished (liveness.ts), read only when asked.
  */
 import { systemClock, type Clock } from '../../lib/clock.js';
-import type { CameraDrift, DriftResult } from '../drift/camera-drift.js';
+import type { CameraDrift } from '../drift/camera-drift.js';
 import type { Detector, Slot } from '../infer/detector.js';
-import { reviewReason, type ReviewReason, type ReviewSampler } from '../review/sampler.js';
-import type { FrameSource } from '../source/source.js';
+import { overlap, type OverlapStage } from '../infer/overlap.js';
+import { reviewFrame } from '../review/review-frame.js';
+import { reviewReason } from '../review/sampler.js';
 import type { FrameWriter } from '../store/frame-writer.js';
-import { DETECTION_FEATURES, DetectionStats, type UncertaintyOptions } from '../telemetry/detection-stats.js';
+import { DETECTION_FEATURES, DetectionStats } from '../telemetry/detection-stats.js';
+import { recordOver, setStageMs, type FrameRecord } from '../telemetry/frame-record.js';
 import { FRAME_FEATURES, FrameStats } from '../telemetry/frame-stats.js';
-import { WindowAggregator, type WindowSummary } from '../telemetry/window.js';
+import { WindowAggregator } from '../telemetry/window.js';
 import { ClockSteps } from './clock-steps.js';
 import { LatestFrame, type QueuedFrame } from './latest-frame.js';
 import type { CameraProgress } from './liveness.js';
+import type { CameraCounters, FrameStage, PipelineCamera, PipelineOptions } from './pipeline-options.js';
 import { STAGES, StageTimings } from './stage-timings.js';
 
-export interface PipelineCamera {
-  /** Row id in the store's cameras table. */
-  readonly id: number;
-  readonly source: FrameSource;
-}
-
-export interface CameraCounters {
-  readonly name: string;
-  offered: number;
-  processed: number;
-  dropped: number;
-  errors: number;
-}
-
-export interface WindowSink {
-  write(cameraId: number, w: WindowSummary, dropped: number, errors: number, drift?: DriftResult): unknown;
-}
+export type { CameraCounters } from './pipeline-options.js';
 
 const UNCERTAIN = DETECTION_FEATURES.indexOf('uncertain');
 const OOD_DETECTIONS = DETECTION_FEATURES.indexOf('oodDetections');
 const [PREPROCESS, INFERENCE, POSTPROCESS, TELEMETRY] = STAGES.map((_, i) => i) as [number, number, number, number];
 
-export interface PipelineOptions {
-  /** Length of a telemetry window in ms (default 60 s). */
-  readonly windowMs?: number;
-  /** Where closed windows go (the store); none: windows are not aggregated. */
-  readonly windows?: WindowSink;
-  /** Drift state per camera (same order as the cameras); none: windows are not scored. */
-  readonly drift?: readonly CameraDrift[];
-  /** Where hard frames go for human review. */
-  readonly review?: ReviewSampler;
-  /** What makes a detection uncertain. */
-  readonly uncertainty?: UncertaintyOptions;
-  /** Called after each window is written, with the camera's name and the window's frame losses. */
-  readonly onWindow?: (camera: string, w: WindowSummary, drift: DriftResult | undefined, losses: { readonly cameraId: number; readonly dropped: number; readonly errors: number }) => void;
-  /** A change of the wall clock against the monotonic one, between two frames, beyond which it is a step (default 2000 ms). */
-  readonly clockStepMs?: number;
-  /**
-   * Called when a camera's frames show that the wall clock stepped by `stepMs` (positive: forward);
-   * its window was cut just before the frame stamped `ts`.
-   */
-  readonly onClockStep?: (camera: string, stepMs: number, ts: number) => void;
-  /**
-   * Writing a window to the store failed: returns true when the write is worth one retry (space was
-   * made). Either way the window still goes to onWindow: its summary matters more than the local copy.
-   */
-  readonly onStoreError?: (e: unknown) => boolean;
-  /** The clock whose monotonic time stamps a camera's waiting frame and its last finished one (default the system's). */
-  readonly clock?: Clock;
-}
-
 interface Runtime {
   readonly cam: PipelineCamera;
+  /** Its index among the cameras. */
+  readonly index: number;
   readonly window: WindowAggregator;
   /** Dropped and error counts at the start of the current window. */
   droppedAtStart: number;
   errorsAtStart: number;
   readonly queue: LatestFrame;
   readonly frameStats: FrameStats;
-  readonly detStats: DetectionStats;
   readonly drift: CameraDrift | undefined;
   readonly counters: CameraCounters;
   readonly clock: ClockSteps;
@@ -92,13 +53,29 @@ interface Runtime {
   lastDone: number;
 }
 
+/** A detector slot's frame between its letterbox and its record's consumers. */
+interface Flight {
+  /** The camera it came from. */
+  owner: Runtime | undefined;
+  /** Its monotonic stamp. */
+  mono: number;
+  /** Ms spent on its input statistics. */
+  statsMs: number;
+  readonly detStats: DetectionStats;
+  /** Its input statistics are kept here (the same camera's next frame may be summarised before this one is written). */
+  readonly record: FrameRecord;
+}
+
 export class Pipeline {
   private readonly runtimes: Runtime[];
   private running = false;
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> = Promise.resolve();
   private next = 0;
-  private readonly slotStats: Map<Slot, Float64Array>;
+  /** Per detector slot (by Slot.index), the frame in it. */
+  private readonly flights: Flight[];
+  /** The camera whose frame was taken last: the one being letterboxed. */
+  private taken: Runtime | undefined;
   private readonly mono: Clock;
   /** Per-stage durations of the frames processed (stage-timings.ts). */
   readonly timings = new StageTimings();
@@ -111,14 +88,17 @@ export class Pipeline {
     cameras: readonly PipelineCamera[],
     private readonly o: PipelineOptions = {},
   ) {
-    this.slotStats = new Map(detector.slots.map((sl) => [sl, new Float64Array(FRAME_FEATURES.length)]));
+    this.flights = detector.slots.map(() => {
+      const detStats = new DetectionStats(detector.model.names.length, o.uncertainty);
+      return { owner: undefined, mono: 0, statsMs: 0, detStats, record: recordOver(new Float64Array(FRAME_FEATURES.length), detStats) };
+    });
     this.mono = o.clock ?? systemClock;
-    this.runtimes = cameras.map((cam, i) => ({
+    this.runtimes = cameras.map((cam, index) => ({
       cam,
+      index,
       queue: new LatestFrame(cam.source.width, cam.source.height),
       frameStats: new FrameStats(),
-      detStats: new DetectionStats(detector.model.names.length, o.uncertainty),
-      drift: o.drift?.[i],
+      drift: o.drift?.[index],
       counters: { name: cam.source.name, offered: 0, processed: 0, dropped: 0, errors: 0 },
       window: new WindowAggregator(detector.model.names, o.windowMs ?? 60_000),
       droppedAtStart: 0,
@@ -161,7 +141,12 @@ export class Pipeline {
         this.wake?.();
       });
     }
-    this.loopDone = this.loop();
+    this.loopDone = overlap(this.detector, {
+      next: (idle) => this.nextFrame(idle),
+      started: (frame, slot) => this.started(frame, slot),
+      finished: (slot) => this.finished(slot),
+      failed: (stage, error, slot) => this.failed(stage, error, slot),
+    });
   }
 
   private pick(): Runtime | undefined {
@@ -177,113 +162,109 @@ export class Pipeline {
   }
 
   /**
-   * Two frames in flight: while frame i infers (in the worker thread, when there is one), frame i+1
-   * is letterboxed into the other slot, and frame i-1's detections are decoded and written. A
-   * frame's pixels are released to its camera's queue as soon as they have been letterboxed and
-   * summarised, so a camera may deliver again while its frame is still being inferred.
+   * The next camera's waiting frame, round-robin. None waiting: undefined while a frame is in flight
+   * (it is finished first), else it waits for one; undefined once stopped.
    */
-  private async loop(): Promise<void> {
-    const det = this.detector;
-    let inflight: { r: Runtime; slot: Slot; ts: number; mono: number; index: number; fs: Float64Array; fsMs: number; inference: Promise<void> } | undefined;
-    while (this.running || inflight) {
-      const r = this.running ? this.pick() : undefined;
-      let next: { r: Runtime; slot: Slot; frame: QueuedFrame } | undefined;
-      if (r) {
-        const frame = r.queue.take()!;
-        if (r.cam.source.paced) r.cam.source.resume();
-        const slot = det.nextSlot();
-        try {
-          await det.preprocess(frame, slot);
-          next = { r, slot, frame };
-        } catch {
-          r.counters.errors++;
-          r.queue.release();
-          this.done(r);
-        }
-      }
-      // Wait for the frame in inference, start the next one at once, then decode the finished one
-      // while the next runs.
-      const finished = inflight;
-      let failed = false;
-      inflight = undefined;
-      if (finished) {
-        try {
-          await finished.inference;
-        } catch {
-          failed = true;
-        }
-      }
-      if (next) {
-        const { r: nr, slot, frame } = next;
-        const inference = det.infer(slot);
-        inference.catch(() => undefined); // observed when awaited above; never unhandled
-        // Input statistics while the model runs; then the pixels go back to the camera's queue.
-        // Copied per slot: the same camera's next frame may be summarised before this one is written.
-        const fs = this.slotStats.get(slot)!;
-        const t0 = performance.now();
-        fs.set(nr.frameStats.compute(frame.data, frame.width, frame.height));
-        inflight = { r: nr, slot, ts: frame.ts, mono: frame.mono, index: frame.index, fs, fsMs: performance.now() - t0, inference };
-        nr.queue.release();
-      }
-      if (finished) {
-        const f = finished;
-        try {
-          if (failed) throw new Error('inference failed');
-          det.postprocess(f.slot);
-          const t0 = performance.now();
-          const ds = f.r.detStats.compute(f.slot.candidates, f.slot.detections, f.slot.letterbox!.srcW, f.slot.letterbox!.srcH, f.slot.letterbox, f.slot.oodScores, det.oodThreshold);
-          const t = f.slot.times;
-          this.writer.add(f.r.cam.id, f.ts, f.index, f.fs, ds, t.preprocessMs, t.inferenceMs, t.postprocessMs);
-          f.r.counters.processed++;
-          const step = f.r.clock.check(f.ts, f.mono);
-          if (step !== 0) {
-            if (this.o.windows && f.r.window.count > 0) this.closeWindow(f.r);
-            this.o.onClockStep?.(f.r.cam.source.name, step, f.ts);
-          }
-          if (this.o.windows) {
-            if (f.r.window.due(f.ts)) this.closeWindow(f.r);
-            f.r.window.add(f.ts, f.fs, ds, f.r.detStats.classCounts, f.r.detStats.confHist, [t.preprocessMs, t.inferenceMs, t.postprocessMs]);
-          }
-          const ood = f.r.drift ? f.r.drift.add(f.fs, ds, f.r.detStats.classCounts, f.r.detStats.confHist) : false;
-          const reason = reviewReason(ds[UNCERTAIN]! > 0, ood, ds[OOD_DETECTIONS]! > 0);
-          if (reason && this.o.review?.take(f.r.cam.id)) this.review(f.r, f.slot, f.ts, f.index, f.fs, ds, reason);
-          const tm = this.timings;
-          tm.observe(PREPROCESS, t.preprocessMs);
-          tm.observe(INFERENCE, t.inferenceMs);
-          tm.observe(POSTPROCESS, t.postprocessMs);
-          tm.observe(TELEMETRY, f.fsMs + performance.now() - t0);
-        } catch {
-          f.r.counters.errors++;
-        }
-        this.done(f.r);
-        this.onFrameDone?.(this.runtimes.indexOf(f.r));
-      }
-      if (inflight) continue;
-      if (!inflight && this.running) {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          if (this.runtimes.some((x) => x.queue.hasFrame) || !this.running) resolve();
-        });
-        this.wake = undefined;
-      }
+  private nextFrame(idle: boolean): QueuedFrame | undefined | Promise<QueuedFrame | undefined> {
+    const r = this.running ? this.pick() : undefined;
+    if (r) {
+      this.taken = r;
+      const frame = r.queue.take()!;
+      if (r.cam.source.paced) r.cam.source.resume();
+      return frame;
     }
+    if (!idle || !this.running) return undefined;
+    return new Promise<void>((resolve) => {
+      this.wake = resolve;
+      if (this.runtimes.some((x) => x.queue.hasFrame) || !this.running) resolve();
+    }).then(() => {
+      this.wake = undefined;
+      return this.nextFrame(true);
+    });
   }
 
-  /** Hands a hard frame to the review sampler: the model's input, detections in its pixels. */
-  private review(r: Runtime, slot: Slot, ts: number, index: number, fs: Float64Array, ds: Float64Array, reason: ReviewReason): void {
-    const lb = slot.letterbox!;
-    const k = lb.newW / lb.srcW;
-    const stats: Record<string, number> = {};
-    FRAME_FEATURES.forEach((name, i) => (stats[name] = fs[i]!));
-    DETECTION_FEATURES.forEach((name, i) => (stats[name] = ds[i]!));
-    const detections = this.detector.toObjects(slot).map((d, i) => ({
-      class: d.class,
-      score: d.score,
-      box: [d.box[0] * k + lb.left, d.box[1] * k + lb.top, d.box[2] * k + lb.left, d.box[3] * k + lb.top] as [number, number, number, number],
-      // Its OOD score and whether it is over the threshold, where detections are scored.
-      ...(Number.isNaN(slot.oodScores[i]!) ? {} : { oodScore: +slot.oodScores[i]!.toFixed(2), oodDetection: slot.oodScores[i]! > this.detector.oodThreshold }),
-    }));
-    this.o.review!.save({ cameraId: r.cam.id, cameraName: r.cam.source.name, ts, frame: index, reason, input: slot.input, width: lb.dstW, height: lb.dstH, detections, stats });
+  /**
+   * The frame in `slot` is inferring: its input statistics meanwhile, then its pixels go back to the
+   * camera's queue, so a camera may deliver again while its frame is still being inferred.
+   */
+  private started(frame: QueuedFrame, slot: Slot): void {
+    const r = this.taken!;
+    const f = this.flights[slot.index]!;
+    const rec = f.record;
+    f.owner = r;
+    f.mono = frame.mono;
+    rec.ts = frame.ts;
+    rec.index = frame.index;
+    rec.width = frame.width;
+    rec.height = frame.height;
+    const t0 = performance.now();
+    rec.frameStats.set(r.frameStats.compute(frame.data, frame.width, frame.height));
+    f.statsMs = performance.now() - t0;
+    r.queue.release();
+  }
+
+  /** The frame in `slot` is decoded: its record, completed, goes to the store, the window, the drift state and review. */
+  private finished(slot: Slot): void {
+    const f = this.flights[slot.index]!;
+    const r = f.owner!;
+    const rec = f.record;
+    const t = slot.times;
+    let stage: FrameStage = 'telemetry';
+    try {
+      const t0 = performance.now();
+      f.detStats.compute(slot.candidates, slot.detections, rec.width, rec.height, slot.letterbox, slot.oodScores, this.detector.oodThreshold);
+      setStageMs(rec, t);
+      stage = 'store';
+      this.writer.add(r.cam.id, rec);
+      r.counters.processed++;
+      stage = 'telemetry';
+      const step = r.clock.check(rec.ts, f.mono);
+      if (step !== 0) {
+        if (this.o.windows && r.window.count > 0) this.closeWindow(r);
+        this.o.onClockStep?.(r.cam.source.name, step, rec.ts);
+      }
+      if (this.o.windows) {
+        if (r.window.due(rec.ts)) this.closeWindow(r);
+        r.window.add(rec);
+      }
+      const ood = r.drift ? r.drift.add(rec) : false;
+      stage = 'review';
+      const reason = reviewReason(rec.detStats[UNCERTAIN]! > 0, ood, rec.detStats[OOD_DETECTIONS]! > 0);
+      if (reason && this.o.review?.take(r.cam.id)) this.o.review.save(reviewFrame(this.detector, slot, rec, { id: r.cam.id, name: r.cam.source.name }, reason));
+      const tm = this.timings;
+      tm.observe(PREPROCESS, t.preprocessMs);
+      tm.observe(INFERENCE, t.inferenceMs);
+      tm.observe(POSTPROCESS, t.postprocessMs);
+      tm.observe(TELEMETRY, f.statsMs + performance.now() - t0);
+    } catch (e) {
+      this.frameError(r, stage, e);
+    }
+    this.settled(r);
+  }
+
+  /** A frame failed at `stage`: one that failed its letterbox gives its pixels back, and onFrameDone does not hear of it. */
+  private failed(stage: OverlapStage, error: unknown, slot: Slot): void {
+    if (stage === 'preprocess') {
+      const r = this.taken!;
+      this.frameError(r, stage, error);
+      r.queue.release();
+      this.done(r);
+      return;
+    }
+    const r = this.flights[slot.index]!.owner!;
+    this.frameError(r, stage, error);
+    this.settled(r);
+  }
+
+  private frameError(r: Runtime, stage: FrameStage, error: unknown): void {
+    r.counters.errors++;
+    this.o.onFrameError?.(r.cam.source.name, stage, error);
+  }
+
+  /** A frame of `r` that reached inference finished, written or failed. */
+  private settled(r: Runtime): void {
+    this.done(r);
+    this.onFrameDone?.(r.index);
   }
 
   private closeWindow(r: Runtime): void {

@@ -2,22 +2,17 @@
  * The agent's per-frame work over a finite sequence of frames, in order, for offline uses: building
  * a reference profile, replaying a recording against one, tests. Input statistics are computed as
  * each frame arrives (its pixels may be reused by the producer for the next one), inference is
- * pipelined through Detector.run, and `onFrame` receives each frame's telemetry in order, in arrays
+ * pipelined through Detector.run, and `onFrame` receives each frame's record in order, in arrays
  * that stay valid only until it returns.
  */
 import type { Detector, Slot } from '../infer/detector.js';
 import type { RawFrame } from '../preprocess/letterbox.js';
 import { DetectionStats, type UncertaintyOptions } from '../telemetry/detection-stats.js';
+import { recordOver, setStageMs, type FrameRecord } from '../telemetry/frame-record.js';
 import { FRAME_FEATURES, FrameStats } from '../telemetry/frame-stats.js';
 
-export interface FrameTelemetry {
-  readonly index: number;
-  readonly width: number;
-  readonly height: number;
-  readonly frameStats: Float64Array;
-  readonly detStats: Float64Array;
-  readonly classCounts: Uint32Array;
-  readonly confHist: Uint32Array;
+/** A frame's record (no capture time: `ts` is 0), with the slot that holds its detections. */
+export interface FrameTelemetry extends Readonly<FrameRecord> {
   readonly slot: Slot;
 }
 
@@ -45,7 +40,7 @@ export async function runSequence(
       yield frame;
     }
   }
-  const telemetry = { index: 0, width: 0, height: 0, frameStats: stats[0]!, detStats: ds.values, classCounts: ds.classCounts, confHist: ds.confHist, slot: detector.slots[0]! };
+  const telemetry: FrameRecord & { slot: Slot } = { ...recordOver(stats[0]!, ds), slot: detector.slots[0]! };
   return detector.run(measured(), (slot, index) => {
     const k = index % RING;
     telemetry.index = index;
@@ -53,6 +48,7 @@ export async function runSequence(
     telemetry.height = sizes[k * 2 + 1]!;
     telemetry.frameStats = stats[k]!;
     telemetry.slot = slot;
+    setStageMs(telemetry, slot.times);
     ds.compute(slot.candidates, slot.detections, telemetry.width, telemetry.height, slot.letterbox, slot.oodScores, detector.oodThreshold);
     onFrame(telemetry);
   });

@@ -93,7 +93,7 @@ export async function compareWithTraining(
   }
   try {
     await runSequence(detector, frames(), (t) => {
-      builder.add(t.frameStats, t.detStats, t.classCounts, t.confHist);
+      builder.add(t);
       progress?.(++done, files.length);
     });
   } finally {

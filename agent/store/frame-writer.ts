@@ -5,6 +5,7 @@
  * stay in the ring and are retried; only when the ring is full are new rows dropped, and counted.
  * The pipeline is never blocked by storage.
  */
+import type { FrameRecord } from '../telemetry/frame-record.js';
 import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
 import { DETECTION_FEATURES } from '../telemetry/detection-stats.js';
 import type { Db } from './database.js';
@@ -74,7 +75,8 @@ export class FrameWriter {
     return this.size;
   }
 
-  add(cameraId: number, ts: number, frame: number, frameStats: ArrayLike<number>, detStats: ArrayLike<number>, preMs: number, inferMs: number, postMs: number): boolean {
+  /** Copies the record's row into the ring; false (and counted) when the ring is full. */
+  add(cameraId: number, rec: Readonly<FrameRecord>): boolean {
     if (this.size >= this.capacity) {
       this.dropped++;
       return false;
@@ -82,13 +84,11 @@ export class FrameWriter {
     let p = this.head * FRAME_COLUMNS;
     const r = this.ring;
     r[p++] = cameraId;
-    r[p++] = ts;
-    r[p++] = frame;
-    for (let i = 0; i < FRAME_FEATURES.length; i++) r[p++] = frameStats[i]!;
-    for (let i = 0; i < DETECTION_FEATURES.length; i++) r[p++] = detStats[i]!;
-    r[p++] = preMs;
-    r[p++] = inferMs;
-    r[p] = postMs;
+    r[p++] = rec.ts;
+    r[p++] = rec.index;
+    for (let i = 0; i < FRAME_FEATURES.length; i++) r[p++] = rec.frameStats[i]!;
+    for (let i = 0; i < DETECTION_FEATURES.length; i++) r[p++] = rec.detStats[i]!;
+    for (let i = 0; i < TIMES; i++) r[p++] = rec.stageMs[i]!;
     this.head = (this.head + 1) % this.capacity;
     this.size++;
     return true;

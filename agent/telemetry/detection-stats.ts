@@ -4,14 +4,16 @@
  * (before the operating threshold). A model going blind shows up as histogram mass moving toward
  * zero long before the count of kept detections changes. Buffers are allocated once.
  */
+import { DETECTION_FEATURE_DEFINITIONS, type DetectionFeature } from '../../protocol/features.js';
 import type { BoxSet } from '../decode/boxes.js';
 import type { Letterbox } from '../preprocess/letterbox.js';
 
 /** Fixed confidence bins over [0, 1]: bin k holds scores in [k/CONF_BINS, (k+1)/CONF_BINS). */
 export const CONF_BINS = 20;
 
-export const DETECTION_FEATURES = ['detections', 'topScore', 'meanScore', 'candidates', 'meanBoxArea', 'meanAspect', 'uncertain', 'oodDetections'] as const;
-export type DetectionFeature = (typeof DETECTION_FEATURES)[number];
+/** The detection statistics, as protocol/features.ts defines them. */
+export const DETECTION_FEATURES: readonly string[] = DETECTION_FEATURE_DEFINITIONS.map((d) => d.name);
+const D = Object.freeze(Object.fromEntries(DETECTION_FEATURES.map((f, i) => [f, i])) as Record<DetectionFeature, number>);
 
 export interface UncertaintyOptions {
   /** A kept detection scoring below this is uncertain (default 0.5; the band starts at the operating threshold). */
@@ -101,14 +103,14 @@ export class DetectionStats {
     // NaN scores and a NaN threshold compare false: nothing scored, nothing counted.
     if (oodScores) for (let i = 0; i < n; i++) if (oodScores[i]! > oodThreshold) ood++;
     const v = this.values;
-    v[0] = n;
-    v[1] = top;
-    v[2] = n ? sumScore / n : 0;
-    v[3] = candidates.count;
-    v[4] = n ? sumArea / n : 0;
-    v[5] = n ? sumAspect / n : 0;
-    v[6] = uncertain;
-    v[7] = ood;
+    v[D.detections] = n;
+    v[D.topScore] = top;
+    v[D.meanScore] = n ? sumScore / n : 0;
+    v[D.candidates] = candidates.count;
+    v[D.meanBoxArea] = n ? sumArea / n : 0;
+    v[D.meanAspect] = n ? sumAspect / n : 0;
+    v[D.uncertain] = uncertain;
+    v[D.oodDetections] = ood;
     return v;
   }
 

@@ -3,7 +3,8 @@
  * frame. Computed on a sampled grid of about `targetSamples` pixels (every s-th pixel in x and y),
  * in one pass for the colour statistics plus one pass over the small luma grid for sharpness. All
  * buffers are allocated at construction (or once when the frame size changes); `compute()` writes
- * into the reused `values` array.
+ * into the reused `values` array, the statistics added at start-up (added-frame-stats.ts) after the
+ * shipped ones. Each feature's name, family, unit and resolution are defined in protocol/features.ts.
  *
  * Definitions (luma Y = 0.299 R + 0.587 G + 0.114 B, BT.601, 0–255):
  *   brightness        mean Y
@@ -18,27 +19,20 @@
  *   entropy           Shannon entropy of the 256-bin Y histogram, in bits (0–8)
  */
 
+import { inputFeatures, SHIPPED_INPUT_FEATURES, type ShippedInputFeature } from '../../protocol/features.js';
+import { addedFrameStatistics, type FrameStatistic } from './added-frame-stats.js';
 import { SUM, WasmFrameStats, wasmFrameStatsAvailable } from './wasm-frame-stats.js';
 
-export const FRAME_FEATURES = [
-  'brightness',
-  'brightnessSpread',
-  'contrast',
-  'meanR',
-  'meanG',
-  'meanB',
-  'colourTemp',
-  'saturation',
-  'sharpness',
-  'underExposed',
-  'overExposed',
-  'entropy',
-] as const;
-export type FrameFeature = (typeof FRAME_FEATURES)[number];
+/** Every input statistic (protocol/features.ts): the shipped ones, then any added at start-up. */
+export const FRAME_FEATURES: readonly string[] = inputFeatures().map((d) => d.name);
 
-export const FEATURE_INDEX: Readonly<Record<FrameFeature, number>> = Object.freeze(
-  Object.fromEntries(FRAME_FEATURES.map((f, i) => [f, i])) as Record<FrameFeature, number>,
+/** Where each shipped statistic sits in `FrameStats.values`. */
+export const FEATURE_INDEX: Readonly<Record<ShippedInputFeature, number>> = Object.freeze(
+  Object.fromEntries(FRAME_FEATURES.map((f, i) => [f, i])) as Record<ShippedInputFeature, number>,
 );
+const I = FEATURE_INDEX;
+/** The added statistics' values follow the shipped ones. */
+const SHIPPED = SHIPPED_INPUT_FEATURES.length;
 
 export const UNDER_EXPOSED_Y = 10;
 export const OVER_EXPOSED_CHANNEL = 250;
@@ -53,6 +47,8 @@ export type FrameStatsEngine = 'auto' | 'wasm' | 'js';
 export class FrameStats {
   /** One value per FRAME_FEATURES entry, overwritten by each compute(). */
   readonly values = new Float64Array(FRAME_FEATURES.length);
+  /** The added statistics (added-frame-stats.ts), taken once: none on the shipped path. */
+  private readonly added: readonly FrameStatistic[] = addedFrameStatistics();
   private readonly hist = new Uint32Array(256);
   private grid = new Float32Array(0);
   private width = 0;
@@ -94,6 +90,14 @@ export class FrameStats {
   }
 
   compute(data: Uint8Array, width: number, height: number): Float64Array {
+    this.sample(data, width, height);
+    const v = this.values;
+    for (let k = 0; k < this.added.length; k++) v[SHIPPED + k] = this.added[k]!(data, width, height);
+    return v;
+  }
+
+  /** The shipped statistics, from one sampling pass (WebAssembly or JavaScript). */
+  private sample(data: Uint8Array, width: number, height: number): void {
     this.layout(width, height);
     if (!this.wasm && ++this.frames >= (this.engine === 'wasm' ? 1 : 2) && this.engine !== 'js' && this.gw * this.gh > 0 && wasmFrameStatsAvailable()) {
       this.wasm = new WasmFrameStats(width, height, this.step, this.gw, this.gh);
@@ -103,7 +107,8 @@ export class FrameStats {
       k.run(data);
       const s = k.sums;
       const lap = this.gw < 3 || this.gh < 3 ? 0 : variance(s[SUM.laplacian]!, s[SUM.laplacian2]!, (this.gw - 2) * (this.gh - 2));
-      return this.finish(k.hist, s[SUM.y]!, s[SUM.y2]!, s[SUM.r]!, s[SUM.g]!, s[SUM.b]!, s[SUM.saturation]!, s[SUM.under]!, s[SUM.over]!, lap);
+      this.finish(k.hist, s[SUM.y]!, s[SUM.y2]!, s[SUM.r]!, s[SUM.g]!, s[SUM.b]!, s[SUM.saturation]!, s[SUM.under]!, s[SUM.over]!, lap);
+      return;
     }
     const { step, gw, gh, grid, hist } = this;
     hist.fill(0);
@@ -139,30 +144,32 @@ export class FrameStats {
         hist[(y + 0.5) | 0]!++;
       }
     }
-    return this.finish(hist, sumY, sumY2, sumR, sumG, sumB, sumS, under, over, gw * gh > 0 ? laplacianVariance(grid, gw, gh) : 0);
+    this.finish(hist, sumY, sumY2, sumR, sumG, sumB, sumS, under, over, gw * gh > 0 ? laplacianVariance(grid, gw, gh) : 0);
   }
 
-  /** The features from the sampling pass's sums and luma histogram. */
-  private finish(hist: Uint32Array, sumY: number, sumY2: number, sumR: number, sumG: number, sumB: number, sumS: number, under: number, over: number, lap: number): Float64Array {
+  /** The shipped features from the sampling pass's sums and luma histogram. */
+  private finish(hist: Uint32Array, sumY: number, sumY2: number, sumR: number, sumG: number, sumB: number, sumS: number, under: number, over: number, lap: number): void {
     const n = this.gw * this.gh;
     const v = this.values;
     if (n === 0) {
       v.fill(0);
-      return v;
+      return;
     }
     const mean = sumY / n;
     const variance = Math.max(0, sumY2 / n - mean * mean);
-    v[0] = mean;
-    v[1] = percentile(hist, n, 0.95) - percentile(hist, n, 0.05);
-    v[2] = Math.sqrt(variance) / 255;
-    v[3] = sumR / n;
-    v[4] = sumG / n;
-    v[5] = sumB / n;
-    v[6] = Math.log2((v[3] + 1) / (v[5] + 1));
-    v[7] = sumS / n;
-    v[8] = lap;
-    v[9] = under / n;
-    v[10] = over / n;
+    const meanR = sumR / n;
+    const meanB = sumB / n;
+    v[I.brightness] = mean;
+    v[I.brightnessSpread] = percentile(hist, n, 0.95) - percentile(hist, n, 0.05);
+    v[I.contrast] = Math.sqrt(variance) / 255;
+    v[I.meanR] = meanR;
+    v[I.meanG] = sumG / n;
+    v[I.meanB] = meanB;
+    v[I.colourTemp] = Math.log2((meanR + 1) / (meanB + 1));
+    v[I.saturation] = sumS / n;
+    v[I.sharpness] = lap;
+    v[I.underExposed] = under / n;
+    v[I.overExposed] = over / n;
     let h = 0;
     for (let k = 0; k < 256; k++) {
       const c = hist[k]!;
@@ -171,8 +178,7 @@ export class FrameStats {
         h -= p * Math.log2(p);
       }
     }
-    v[11] = h;
-    return v;
+    v[I.entropy] = h;
   }
 }
 

@@ -5,6 +5,7 @@
  * summary object is built once per window (not per frame).
  */
 import { CONF_BINS, DETECTION_FEATURES } from './detection-stats.js';
+import { featureAt, sampleStd, type FrameRecord } from './frame-record.js';
 import { FRAME_FEATURES } from './frame-stats.js';
 
 const FEATURES = [...FRAME_FEATURES, ...DETECTION_FEATURES] as const;
@@ -66,20 +67,20 @@ export class WindowAggregator {
     this.endTs = ts;
   }
 
-  add(ts: number, fs: ArrayLike<number>, ds: ArrayLike<number>, classCounts: ArrayLike<number>, confHist: ArrayLike<number>, times: readonly [number, number, number]): void {
-    if (this.frames === 0) this.startTs = ts;
-    this.endTs = ts;
-    const nf = FRAME_FEATURES.length;
+  /** Adds one frame; reads the record during the call only. */
+  add(r: Readonly<FrameRecord>): void {
+    if (this.frames === 0) this.startTs = r.ts;
+    this.endTs = r.ts;
     for (let i = 0; i < FEATURES.length; i++) {
-      const v = i < nf ? fs[i]! : ds[i - nf]!;
+      const v = featureAt(r, i);
       this.sum[i]! += v;
       this.sumSq[i]! += v * v;
       if (v < this.min[i]!) this.min[i] = v;
       if (v > this.max[i]!) this.max[i] = v;
     }
-    for (let c = 0; c < this.classCounts.length; c++) this.classCounts[c]! += classCounts[c]!;
-    for (let k = 0; k < this.confHist.length; k++) this.confHist[k]! += confHist[k]!;
-    if (this.frames < LATENCY_CAPACITY) for (let s = 0; s < STAGES.length; s++) this.latency[s]![this.frames] = times[s]!;
+    for (let c = 0; c < this.classCounts.length; c++) this.classCounts[c]! += r.classCounts[c]!;
+    for (let k = 0; k < this.confHist.length; k++) this.confHist[k]! += r.confHist[k]!;
+    if (this.frames < LATENCY_CAPACITY) for (let s = 0; s < STAGES.length; s++) this.latency[s]![this.frames] = r.stageMs[s]!;
     this.frames++;
   }
 
@@ -93,8 +94,7 @@ export class WindowAggregator {
     const features: Record<string, FeatureSummary> = {};
     FEATURES.forEach((name, i) => {
       const mean = n ? this.sum[i]! / n : 0;
-      const variance = n > 1 ? Math.max(0, (this.sumSq[i]! - n * mean * mean) / (n - 1)) : 0;
-      features[name] = { mean, std: Math.sqrt(variance), min: n ? this.min[i]! : 0, max: n ? this.max[i]! : 0 };
+      features[name] = { mean, std: sampleStd(n, mean, this.sumSq[i]!), min: n ? this.min[i]! : 0, max: n ? this.max[i]! : 0 };
     });
     const classCounts: Record<string, number> = {};
     const confHist: Record<string, number[]> = {};

@@ -5,6 +5,7 @@
  * fault needs a technician at the line, input drift or model uncertainty needs the data scientist.
  */
 import { familyOf, interpretability, type FeatureFamily } from '../../protocol/families.js';
+import { inputFeatures } from '../../protocol/features.js';
 import type { SummaryMessage, SummaryDriver } from '../../protocol/messages.js';
 
 export type CauseClass = 'camera-fault' | 'input-drift' | 'model-uncertainty' | 'unknown';
@@ -17,7 +18,8 @@ export interface Cause {
   readonly action: string;
 }
 
-const INPUT_FEATURES = new Set(['brightness', 'brightnessSpread', 'contrast', 'meanR', 'meanG', 'meanB', 'colourTemp', 'saturation', 'sharpness', 'underExposed', 'overExposed', 'entropy']);
+/** The input statistics (protocol/features.ts): what the camera delivered, as against the model's output. */
+const INPUT_FEATURES: ReadonlySet<string> = new Set(inputFeatures().map((d) => d.name));
 const TECHNICIAN = 'send a technician to the camera: check lens, mounting, lighting and cabling';
 const DATA = 'data science: look at the review frames; the scene changed away from the training data';
 const MODEL = 'data science: the model is unsure on inputs that look normal; label the review frames and retrain';

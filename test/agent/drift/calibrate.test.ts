@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { calibrate, correlationTime, summarise, tailFit } from '../../../agent/drift/calibrate.js';
+import { calibrate, correlationTime } from '../../../agent/drift/calibrate.js';
 import { CameraDrift } from '../../../agent/drift/camera-drift.js';
 import { Judge } from '../../../agent/drift/judge.js';
-import { PROFILE_FEATURES, ProfileBuilder, type Profile } from '../../../agent/drift/profile.js';
+import { ProfileBuilder } from '../../../agent/drift/profile.js';
+import { PROFILE_FEATURES } from '../../../agent/drift/profile-schema.js';
+import type { Profile } from '../../../agent/drift/types.js';
 import { ScoringReference } from '../../../agent/drift/scores.js';
+import { summarise, tailFit, tailQuantile } from '../../../agent/drift/tail.js';
 import { CONF_BINS } from '../../../agent/telemetry/detection-stats.js';
 import { FRAME_FEATURES } from '../../../agent/telemetry/frame-stats.js';
+import { recordOf } from './record-of.js';
 
 /** A deterministic uniform generator for crafted series. */
 function lcg(seed: number): () => number {
@@ -33,10 +37,10 @@ test('summarise: mean, variance, the 80th percentile and the mean excess over it
   assert.deepEqual(summarise(v), [5.5, 9.16667, 9, 1, 1]);
   assert.deepEqual(summarise(new Float64Array(0)), [0, 0, 0, 0, 1]);
   // Exponential tail: P(X > u + e·ln(0.2/p)) = p; a profile from before the power field reads as power 1.
-  assert.ok(Math.abs(Judge.tailQuantile([0, 0, 9, 1], 0.002) - (9 + Math.log(100))) < 1e-12);
-  assert.ok(Math.abs(Judge.tailQuantile([0, 0, 9, 1, 1], 0.002) - (9 + Math.log(100))) < 1e-12);
+  assert.ok(Math.abs(tailQuantile([0, 0, 9, 1], 0.002) - (9 + Math.log(100))) < 1e-12);
+  assert.ok(Math.abs(tailQuantile([0, 0, 9, 1, 1], 0.002) - (9 + Math.log(100))) < 1e-12);
   // Power 2: the square's tail is exponential, P(X² > u² + e·ln(0.2/p)) = p.
-  assert.ok(Math.abs(Judge.tailQuantile([0, 0, 9, 19, 2], 0.002) - Math.sqrt(81 + 19 * Math.log(100))) < 1e-12);
+  assert.ok(Math.abs(tailQuantile([0, 0, 9, 19, 2], 0.002) - Math.sqrt(81 + 19 * Math.log(100))) < 1e-12);
 });
 
 test('the tail model is chosen by the bootstrap: the square for a Gaussian-like tail, the value itself for an exponential one', () => {
@@ -46,11 +50,11 @@ test('the tail model is chosen by the bootstrap: the square for a Gaussian-like 
   const rayleigh = summarise(at((q) => Math.sqrt(-2 * Math.log(1 - q))));
   assert.equal(rayleigh[4], 2);
   // Its far quantile is then right: P(X > x) = exp(-x²/2).
-  assert.ok(Math.abs(Judge.tailQuantile(rayleigh, 1e-6) - Math.sqrt(-2 * Math.log(1e-6))) < 0.05, String(Judge.tailQuantile(rayleigh, 1e-6)));
+  assert.ok(Math.abs(tailQuantile(rayleigh, 1e-6) - Math.sqrt(-2 * Math.log(1e-6))) < 0.05, String(tailQuantile(rayleigh, 1e-6)));
   // Exponential: the square's tail falls ever further below the bootstrap's upper quantiles.
   const exponential = summarise(at((q) => -Math.log(1 - q)));
   assert.equal(exponential[4], 1);
-  assert.ok(Math.abs(Judge.tailQuantile(exponential, 1e-6) - -Math.log(1e-6)) < 0.05);
+  assert.ok(Math.abs(tailQuantile(exponential, 1e-6) - -Math.log(1e-6)) < 0.05);
   assert.deepEqual(tailFit(Float64Array.from([1, 2, 3]), 2), { power: 1, excess: 1 }, 'too few values to check: the value itself');
 });
 
@@ -72,7 +76,7 @@ function series(frames: number, seed: number, shift = 0, runs = 1, offsets: read
     hist.fill(0);
     hist[18] = 3;
     hist[CONF_BINS + 2] = r() < 0.5 ? 1 : 0;
-    b.add(fs, ds, [3, r() < 0.05 ? 1 : 0], hist);
+    b.add(recordOf(fs, ds, [3, r() < 0.05 ? 1 : 0], hist));
   }
   return b;
 }
@@ -89,7 +93,7 @@ function windowsFlagged(judge: Judge, s: ReturnType<ProfileBuilder['series']>, n
   let count = 0;
   for (let t = 0; t < s.frames; t++) {
     PROFILE_FEATURES.forEach((_, i) => (i < nf ? (fs[i] = s.values[i]![t]!) : (ds[i - nf] = s.values[i]![t]!)));
-    drift.add(fs, ds, cc.subarray(t * nc, (t + 1) * nc), ch.subarray(t * nc * CONF_BINS, (t + 1) * nc * CONF_BINS));
+    drift.add(recordOf(fs, ds, cc.subarray(t * nc, (t + 1) * nc), ch.subarray(t * nc * CONF_BINS, (t + 1) * nc * CONF_BINS)));
     if (drift.frames === n && drift.close().severity !== 'ok') count++;
   }
   return count;
@@ -196,7 +200,7 @@ test('a reference judges windows up to twice its longest calibrated length; a lo
     const ds = new Float64Array(PROFILE_FEATURES.length - nf);
     for (let t = 0; t < s.frames; t++) {
       PROFILE_FEATURES.forEach((_, i) => (i < nf ? (fs[i] = s.values[i]![t]!) : (ds[i - nf] = s.values[i]![t]!)));
-      drift.add(fs, ds, Float64Array.from(s.classCounts).subarray(t * 2, t * 2 + 2), Float64Array.from(s.confHist).subarray(t * 2 * CONF_BINS, (t + 1) * 2 * CONF_BINS));
+      drift.add(recordOf(fs, ds, Float64Array.from(s.classCounts).subarray(t * 2, t * 2 + 2), Float64Array.from(s.confHist).subarray(t * 2 * CONF_BINS, (t + 1) * 2 * CONF_BINS)));
       if (drift.frames === n) out.push(drift.close().severity);
     }
     return out;

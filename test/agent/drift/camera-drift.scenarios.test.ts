@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { CameraDrift, type DriftResult } from '../../../agent/drift/camera-drift.js';
 import { Judge } from '../../../agent/drift/judge.js';
-import type { Profile } from '../../../agent/drift/profile.js';
+import type { Profile } from '../../../agent/drift/types.js';
 import { ScoringReference } from '../../../agent/drift/scores.js';
 import { reviewReason, ReviewSampler } from '../../../agent/review/sampler.js';
 import { DETECTION_FEATURES } from '../../../agent/telemetry/detection-stats.js';
@@ -31,7 +31,7 @@ async function windows(seed: number, count: number, conditions: (i: number) => P
   const drift = new CameraDrift(judge, profile.calibration);
   const out: DriftResult[] = [];
   await runLine({ seed, frames: count * W, conditions }, (f) => {
-    drift.add(f.frameStats, f.detStats, f.classCounts, f.confHist);
+    drift.add(f);
     if (drift.frames === W) out.push(drift.close());
   });
   return out;
@@ -78,7 +78,7 @@ test('new defect type: burns the model never saw are caught at the detection lev
   const rs: DriftResult[] = [];
   const savedWithBurn: boolean[] = [];
   await runLine({ seed: 555, frames: 20 * W, conditions: () => ({ heldOutRate: 0.3 }) }, (f, truth) => {
-    const ood = drift.add(f.frameStats, f.detStats, f.classCounts, f.confHist);
+    const ood = drift.add(f);
     const reason = reviewReason(f.detStats[UNCERTAIN]! > 0, ood, f.detStats[OOD_DETECTIONS]! > 0);
     if (reason && review.take(1)) {
       const lb = f.slot.letterbox!;

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { after, test } from 'node:test';
 import { CameraDrift } from '../../../agent/drift/camera-drift.js';
 import { Judge } from '../../../agent/drift/judge.js';
-import type { Profile } from '../../../agent/drift/profile.js';
+import type { Profile } from '../../../agent/drift/types.js';
 import { ScoringReference } from '../../../agent/drift/scores.js';
 import { ROOT } from '../../helpers/cli.js';
 import { closeLineDetector, runLine } from '../../helpers/line-stream.js';
@@ -33,7 +33,7 @@ test('stable camera: calibrated thresholds stay below warn in >= 99% of 200 defa
   );
   await runLine({ seed: 99, frames: 200 * DEFAULT_WINDOW }, (f) => {
     for (const s of setups) {
-      s.drift.add(f.frameStats, f.detStats, f.classCounts, f.confHist);
+      s.drift.add(f);
       if (s.drift.frames < s.frames) continue;
       const r = s.drift.close();
       assert.notEqual(r.severity, 'insufficient');

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compareProfiles, COUNT_FEATURES, cumulativeAt, rebin } from '../../../agent/drift/compare.js';
-import { ProfileBuilder, type FeatureProfile } from '../../../agent/drift/profile.js';
+import { ProfileBuilder } from '../../../agent/drift/profile.js';
+import type { FeatureProfile } from '../../../agent/drift/types.js';
+import { recordOf } from './record-of.js';
 
 test('cumulative counts interpolate inside bins; re-binning keeps the total', () => {
   const f: FeatureProfile = { edges: [0, 10, 20], counts: [0, 10, 30, 0], mean: 0, std: 1 };
@@ -22,7 +24,7 @@ function profile(brightness: (i: number) => number, seed: number) {
   const rnd = (): number => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
   for (let i = 0; i < 2000; i++) {
     const fs = Array.from({ length: 12 }, (_, k) => (k === 0 ? brightness(i) + rnd() * 10 : 50 + rnd() * 10));
-    b.add(fs, [3, 0.9, 0.8, 10, 0.05, 1.5].map((v) => v + rnd() * 0.01), [3], new Array(20).fill(0));
+    b.add(recordOf(fs, [3, 0.9, 0.8, 10, 0.05, 1.5].map((v) => v + rnd() * 0.01), [3], new Array(20).fill(0)));
   }
   return b.build({ file: 'm', sha256: 'x', names: ['part'] }, { source: 's', images: 2000, skipped: 0 });
 }

@@ -12,8 +12,9 @@ import { calibrate } from '../../../agent/drift/calibrate.js';
 import { CameraDrift } from '../../../agent/drift/camera-drift.js';
 import { compareProfiles } from '../../../agent/drift/compare.js';
 import { Judge } from '../../../agent/drift/judge.js';
-import { PROFILE_JSON_SCHEMA } from '../../../agent/drift/profile-schema.js';
-import { PROFILE_FEATURES, ProfileBuilder, readProfile, type Profile } from '../../../agent/drift/profile.js';
+import { PROFILE_FEATURES, PROFILE_JSON_SCHEMA } from '../../../agent/drift/profile-schema.js';
+import { ProfileBuilder, readProfile } from '../../../agent/drift/profile.js';
+import type { Profile } from '../../../agent/drift/types.js';
 import { ScoringReference } from '../../../agent/drift/scores.js';
 import { fitDetectionOod } from '../../../agent/ood/detection-ood.js';
 import { CONF_BINS } from '../../../agent/telemetry/detection-stats.js';
@@ -21,6 +22,7 @@ import { FRAME_FEATURES } from '../../../agent/telemetry/frame-stats.js';
 import { isDriftlineError } from '../../../lib/errors.js';
 import { marks } from '../../../agent/drift/profile-marks.js';
 import { ROOT } from '../../helpers/cli.js';
+import { recordOf } from './record-of.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -85,7 +87,7 @@ function freshProfile(): Profile {
   const hist = new Array<number>(names.length * CONF_BINS).fill(0);
   for (let i = 0; i < 400; i++) {
     hist[15] = 1 + (i % 3);
-    b.add(Array.from({ length: FRAME_FEATURES.length }, (_, k) => 50 + k + r() * 10), [3, 0.9, 0.8, 10, 0.05, 1.5, 0, 0].map((v) => v + r() * 0.1), [3, i % 7 === 0 ? 1 : 0], hist);
+    b.add(recordOf(Array.from({ length: FRAME_FEATURES.length }, (_, k) => 50 + k + r() * 10), [3, 0.9, 0.8, 10, 0.05, 1.5, 0, 0].map((v) => v + r() * 0.1), [3, i % 7 === 0 ? 1 : 0], hist));
   }
   // A detection-level OOD reference, fitted as baseline fits one, and the frames' counts over it.
   const samples = Array.from({ length: 300 }, (_, i) => ({ classIndex: i % 2, vector: [r(), r() + (i % 2), r() * 2] }));
@@ -296,7 +298,7 @@ function use(p: Profile, other: Profile): void {
   const camera = new CameraDrift(judge, p.calibration);
   const nc = p.model.names.length;
   const frame = PROFILE_FEATURES.map((f) => p.features[f]!.mean);
-  for (let i = 0; i < 40; i++) camera.add(frame.slice(0, FRAME_FEATURES.length), frame.slice(FRAME_FEATURES.length), new Array<number>(nc).fill(1), new Array<number>(nc * CONF_BINS).fill(1));
+  for (let i = 0; i < 40; i++) camera.add(recordOf(frame.slice(0, FRAME_FEATURES.length), frame.slice(FRAME_FEATURES.length), new Array<number>(nc).fill(1), new Array<number>(nc * CONF_BINS).fill(1)));
   camera.close();
 }
 

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { binOf, countedAt, DEFAULT_OPERATING_POINT, operatingPointMismatch, pointConfig, ProfileBuilder, PROFILE_FEATURES, quantileEdges, resizeMismatch } from '../../../agent/drift/profile.js';
+import { binOf, countedAt, DEFAULT_OPERATING_POINT, operatingPointMismatch, pointConfig, ProfileBuilder, quantileEdges, resizeMismatch } from '../../../agent/drift/profile.js';
+import { PROFILE_FEATURES } from '../../../agent/drift/profile-schema.js';
 import { CONF_BINS } from '../../../agent/telemetry/detection-stats.js';
+import { recordOf } from './record-of.js';
 
 test('quantile edges: min, inner quantiles, max; repeated values collapse', () => {
   const values = Array.from({ length: 101 }, (_, i) => i); // 0..100
@@ -31,7 +33,7 @@ test('a profile counts every frame once per feature, with empty under- and overf
   for (let i = 0; i < 400; i++) {
     const fs = Array.from({ length: 12 }, (_, k) => i * (k + 1));
     const ds = [i % 5, 0.9, 0.8, 10, 0.05, 1.5];
-    b.add(fs, ds, [1, i % 2], hist);
+    b.add(recordOf(fs, ds, [1, i % 2], hist));
   }
   const p = b.build({ file: 'm.onnx', sha256: 'x', names: ['a', 'b'] }, { source: '/data', images: 400, skipped: 0 });
   assert.equal(p.schema, 'driftline.profile/1');
@@ -82,7 +84,7 @@ test('the example config runs the shipped model at the operating point its profi
 
 test('an agent resizing otherwise than the profile was made is told what to set; a match, or an old profile without the record, says nothing', () => {
   const b = new ProfileBuilder(['a']);
-  b.add(new Array<number>(12).fill(1), [1, 0.9, 0.8, 10, 0.05, 1.5], [1], new Array<number>(CONF_BINS).fill(0));
+  b.add(recordOf(new Array<number>(12).fill(1), [1, 0.9, 0.8, 10, 0.05, 1.5], [1], new Array<number>(CONF_BINS).fill(0)));
   const made = (resize?: 'auto' | 'sharp') => b.build({ file: 'm.onnx', sha256: 'x', names: ['a'] }, { source: '/d', images: 1, skipped: 0, ...(resize ? { resize } : {}) });
   assert.equal(resizeMismatch(made('auto'), 'auto'), undefined);
   assert.equal(resizeMismatch(made(), 'bilinear'), undefined);
@@ -93,7 +95,7 @@ test('an agent resizing otherwise than the profile was made is told what to set;
 test('an agent running at another operating point than the profile was counted at is told; the same point, or an old profile, says nothing', async () => {
   const { operatingPointMismatch } = await import('../../../agent/drift/profile.js');
   const b = new ProfileBuilder(['a', 'b']);
-  b.add(new Array<number>(12).fill(1), [1, 0.9, 0.8, 10, 0.05, 1.5], [1, 0], new Array<number>(2 * CONF_BINS).fill(0));
+  b.add(recordOf(new Array<number>(12).fill(1), [1, 0.9, 0.8, 10, 0.05, 1.5], [1, 0], new Array<number>(2 * CONF_BINS).fill(0)));
   const point = { conf: 0.25, classConf: { b: 0.6 }, agnostic: true, agnosticIou: 0.7, classPriority: ['b'] };
   const made = b.build({ file: 'm.onnx', sha256: 'x', names: ['a', 'b'] }, { source: '/d', images: 1, skipped: 0, operatingPoint: point });
   assert.equal(operatingPointMismatch(made, { ...point, classConf: { b: 0.6 } }), undefined);

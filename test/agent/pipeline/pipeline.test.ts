@@ -253,3 +253,32 @@ test('burnt parts on the line: frames with an out-of-distribution detection are 
   assert.ok(dets.every((d) => typeof d.oodScore === 'number') && dets.some((d) => d.oodDetection === true));
   assert.ok((await readdir(join(tmp, 'review'))).length >= ood.length);
 });
+
+test('a frame that fails is counted, and its camera, stage and reason go to onFrameError; the next frames carry on', async (t) => {
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-pipe-err-')), 'agent.db'));
+  t.after(() => db.close());
+  const id = Number(db.prepare('INSERT INTO cameras (name) VALUES (?)').run('cam').lastInsertRowid);
+  const detector = await Detector.open(await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 }));
+  t.after(() => detector.close());
+  // A store that refuses every third row.
+  class FlakyWriter extends FrameWriter {
+    private rows = 0;
+    override add(...args: Parameters<FrameWriter['add']>): boolean {
+      if (++this.rows % 3 === 0) throw new Error('row refused');
+      return super.add(...args);
+    }
+  }
+  const reported: string[] = [];
+  const source = new SyntheticSource({ name: 'cam', width: 160, height: 120, fps: 40, seed: 4 });
+  const pipeline = new Pipeline(detector, new FlakyWriter(db, { flushMs: 200 }), [{ id, source }], {
+    onFrameError: (camera, stage, error) => reported.push(`${camera} ${stage} ${(error as Error).message}`),
+  });
+  pipeline.start();
+  t.after(() => pipeline.stop());
+  await until(() => pipeline.counters[0]!.processed >= 10, 60_000, '10 frames');
+  await pipeline.stop();
+  const c = pipeline.counters[0]!;
+  assert.equal(c.errors, Math.floor((c.processed + c.errors) / 3), `every third row, and only those: ${JSON.stringify(c)}`);
+  assert.equal(reported.length, c.errors);
+  assert.ok(reported.every((r) => r === 'cam store row refused'), reported.join('; '));
+});

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { openDatabase } from '../../../agent/store/database.js';
 import { FRAME_COLUMNS, FrameWriter } from '../../../agent/store/frame-writer.js';
+import { recordOver } from '../../../agent/telemetry/frame-record.js';
 import { endProcess, releaser } from '../../helpers/ports.js';
 
 const tmp = async (): Promise<string> => join(await mkdtemp(join(tmpdir(), 'driftline-fw-')), 'agent.db');
@@ -21,7 +22,13 @@ test('rows are batched in memory and written in one transaction per flush, value
   release('writer', () => w.close());
   const stats = Float64Array.from({ length: 12 }, (_, i) => i + 0.5);
   const det = Float64Array.from({ length: 6 }, (_, i) => 100 + i);
-  for (let i = 0; i < 250; i++) w.add(7, 1_000 + i, i, stats, det, 1.5, 2.5, 3.5);
+  const rec = recordOver(stats, { values: det, classCounts: new Uint32Array(0), confHist: new Uint32Array(0) });
+  rec.stageMs.set([1.5, 2.5, 3.5]);
+  for (let i = 0; i < 250; i++) {
+    rec.ts = 1_000 + i;
+    rec.index = i;
+    w.add(7, rec);
+  }
   assert.equal(w.pending, 250);
   assert.equal((db.prepare('SELECT count(*) AS n FROM frames').get() as { n: number }).n, 0, 'nothing written before the flush');
   assert.equal(w.flush(), 250);
@@ -42,7 +49,11 @@ test('a full ring drops and counts new rows instead of blocking; a failed flush 
   const w = new FrameWriter(db, { flushMs: 3_600_000, capacity: 10, onFlush: (_n, e) => e && errors.push(e.message) });
   release('writer', () => w.close());
   const z = new Float64Array(12);
-  for (let i = 0; i < 15; i++) w.add(1, i, i, z, z, 0, 0, 0);
+  const rec = recordOver(z, { values: z, classCounts: new Uint32Array(0), confHist: new Uint32Array(0) });
+  for (let i = 0; i < 15; i++) {
+    rec.ts = rec.index = i;
+    w.add(1, rec);
+  }
   assert.equal(w.pending, 10);
   assert.equal(w.dropped, 5);
   // Another connection holds the write lock: the flush fails, nothing is lost.

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { openDatabase } from '../../../agent/store/database.js';
 import { FrameWriter } from '../../../agent/store/frame-writer.js';
+import { recordOver } from '../../../agent/telemetry/frame-record.js';
 import { Retention } from '../../../agent/store/retention.js';
 import { LineCamera } from '../../../agent/synth/camera.js';
 import { DEFAULT_CONDITIONS } from '../../../agent/synth/conditions.js';
@@ -39,12 +40,19 @@ test('over a long synthetic run the database stays under its byte budget and kee
   const fs = new FrameStats();
   const stats = Array.from({ length: 8 }, (_, i) => Float64Array.from(fs.compute(cam.next({ ...DEFAULT_CONDITIONS, gain: 1 - i * 0.05 }).data, 320, 240)));
   const det = new Float64Array(6).fill(3);
+  const rec = recordOver(stats[0]!, { values: det, classCounts: new Uint32Array(0), confHist: new Uint32Array(0) });
+  rec.stageMs.set([1, 2, 0.1]);
   let frame = 0;
   let peak = 0;
   let deleted = 0;
   const t0 = Date.now();
   for (let batch = 0; batch < 60; batch++) {
-    for (let i = 0; i < 2_000; i++, frame++) writer.add(1, t0 + frame * 33, frame, stats[frame % 8]!, det, 1, 2, 0.1);
+    for (let i = 0; i < 2_000; i++, frame++) {
+      rec.ts = t0 + frame * 33;
+      rec.index = frame;
+      rec.frameStats = stats[frame % 8]!;
+      writer.add(1, rec);
+    }
     writer.flush();
     deleted += retention.enforce(t0 + frame * 33).framesDeleted;
     peak = Math.max(peak, onDisk(file));

@@ -7,6 +7,7 @@ import { systemClock } from '../../../lib/clock.js';
 import { Outbox } from '../../../agent/publish/outbox.js';
 import { openDatabase } from '../../../agent/store/database.js';
 import { FrameWriter } from '../../../agent/store/frame-writer.js';
+import { recordOver } from '../../../agent/telemetry/frame-record.js';
 import { Retention } from '../../../agent/store/retention.js';
 import { isDiskFull, StorageWatch, type StorageFull, type StorageRecovered } from '../../../agent/store/storage-watch.js';
 import { releaser } from '../../helpers/ports.js';
@@ -22,8 +23,14 @@ test('a store that fills (SQLite max_page_count): the failed write sheds frames,
   release('writer', () => writer.close());
   const outbox = new Outbox(db, 10_000);
   const stats = new Float64Array(64).fill(0.5);
+  const rec = recordOver(stats, { values: stats, classCounts: new Uint32Array(0), confHist: new Uint32Array(0) });
+  rec.stageMs.set([1, 2, 3]);
   const flushOne = (): number => {
-    for (let i = 0; i < 500; i++) writer.add(1, Date.now(), i, stats, stats, 1, 2, 3);
+    for (let i = 0; i < 500; i++) {
+      rec.ts = Date.now();
+      rec.index = i;
+      writer.add(1, rec);
+    }
     return writer.flush();
   };
   for (let i = 0; i < 4; i++) assert.equal(flushOne(), 500);

@@ -12,7 +12,7 @@ test('window summaries: hand-computed mean, sample std, extremes, summed counts 
     hist.fill(0);
     hist[5] = 1; // class a, bin 5
     hist[CONF_BINS + 19] = 2; // class b, top bin
-    w.add(10_000 + i, fs, ds, [1, 2], hist, [i, 2 * i, 0.5]);
+    w.add({ ts: 10_000 + i, index: i, width: 0, height: 0, frameStats: fs, detStats: ds, classCounts: Uint32Array.of(1, 2), confHist: Uint32Array.from(hist), stageMs: Float64Array.of(i, 2 * i, 0.5) });
   }
   const s = w.summary();
   assert.equal(s.frames, 100);
