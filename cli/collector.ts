@@ -1,12 +1,9 @@
 /** `driftline collector`: the central service, until SIGTERM or SIGINT. */
-import { loadCollectorConfig } from '../collector/config.js';
-import { startCollector } from '../collector/main.js';
-import { startReplica } from '../collector/cluster/replica.js';
-import { createLogger, logFormat } from '../lib/log.js';
-import { redact } from '../lib/redact.js';
-import { sdNotify } from '../lib/sd-notify.js';
 import { checkCollector } from '../collector/checks.js';
-import { parse } from './args.js';
+import { startReplica, type RunningReplica } from '../collector/cluster/replica.js';
+import { loadCollectorConfig } from '../collector/config.js';
+import { startCollector, type RunningCollector } from '../collector/main.js';
+import { runService } from './service.js';
 
 export const summary = 'run the collector: MQTT ingest, drift alerts, HTTP API and metrics';
 
@@ -28,38 +25,21 @@ Options:
                   also DRIFTLINE_LOG_FORMAT or log.format in the file
 `;
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { config: { type: 'string' }, check: { type: 'boolean' }, 'log-format': { type: 'string' }, help: { type: 'boolean', short: 'h' } });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  const { config, envUsed } = loadCollectorConfig(typeof values.config === 'string' ? values.config : undefined);
-  if (values.check) {
-    const checks = await checkCollector(config);
-    for (const w of checks.warnings) process.stderr.write(`driftline: warning: ${w}\n`);
-    checks.throwIfAny();
-    process.stdout.write(JSON.stringify({ config: redact(config), envUsed, warnings: checks.warnings }, null, 2) + '\n');
-    return 0;
-  }
-  const log = createLogger('collector', config.log.level, logFormat(values['log-format'], process.env, process.stderr.isTTY === true, config.log.format));
-  if (envUsed.length) log.info({ envUsed }, 'configuration overridden from the environment');
-  const c = config.store.url ? await startReplica(config, log) : await startCollector(config, log);
-  // Listening for the stop before saying READY=1: a stop that follows READY at once is a clean stop.
-  const signalled = new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
+export function run(argv: string[]): Promise<number> {
+  return runService(argv, {
+    name: 'collector',
+    usage,
+    load: (file) => loadCollectorConfig(file),
+    check: (config) => checkCollector(config),
+    start: (config, log): Promise<RunningCollector | RunningReplica> => (config.store.url ? startReplica(config, log) : startCollector(config, log)),
+    ready: (c) => `running: HTTP on ${c.httpUrl}`,
+    // The collector's liveness is its event loop turning (what its /healthz proves by answering): a
+    // loop blocked for WatchdogSec runs no tick, sends no ping, and systemd restarts it.
+    alive: () => () => undefined,
+    stopping: { log: 'stopping' },
+    stop: async (c, log) => {
+      await c.stop();
+      log.info('collector stopped');
+    },
   });
-  const systemd = sdNotify({ log });
-  await systemd.ready(`running: HTTP on ${c.httpUrl}`);
-  // The collector's liveness is its event loop turning (what its /healthz proves by answering): a
-  // loop blocked for WatchdogSec runs no tick, sends no ping, and systemd restarts it.
-  const watchdog = systemd.watchdog(() => undefined);
-  await signalled;
-  log.info('stopping');
-  watchdog.stop();
-  await systemd.stopping();
-  await c.stop();
-  log.info('collector stopped');
-  return 0;
 }

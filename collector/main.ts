@@ -10,6 +10,7 @@ import type { Logger } from '../lib/log.js';
 import { driftlineError } from '../lib/errors.js';
 import { clientOptions, describeBroker } from '../lib/mqtt-options.js';
 import { secret } from '../lib/secret.js';
+import { TypedEmitter } from '../lib/typed-emitter.js';
 import { undoAll, undoCreate } from '../lib/undo-create.js';
 import { brokerPortTaken, checkCollector } from './checks.js';
 import type { CollectorConfig } from './config.js';
@@ -69,6 +70,9 @@ export function ruleSettings(config: CollectorConfig, httpUrl: () => string | un
   };
 }
 
+/** The collector's alert changes, each after its write: the log, the notifiers and any embedder subscribe to `alert`. */
+export type AlertEvents = TypedEmitter<{ alert: Parameters<AlertListener> }>;
+
 /** One log line per alert change (resends are not news). */
 export function logAlert(log: Logger, a: AlertRecord, change: AlertChange): void {
   if (change !== 'resend') log.info({ alert: a.id, rule: a.rule, state: a.state, severity: a.severity, labels: a.labels }, `alert ${change}: ${a.annotations.summary}`);
@@ -84,8 +88,8 @@ export interface RunningCollector {
   readonly subscriber: Subscriber;
   /** The embedded broker (its refusal counters), when broker.url is empty. */
   readonly embedded: EmbeddedBroker | undefined;
-  /** Extra listeners for alert changes (the demo prints them). */
-  onAlert: AlertListener | undefined;
+  /** Alert changes, for listeners beyond the log and the notifiers (the demo prints them). */
+  readonly alerts: AlertEvents;
   stop(): Promise<void>;
 }
 
@@ -122,24 +126,23 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const release: (() => unknown)[] = [];
   try {
     let embedded: EmbeddedBroker | undefined;
-    const duplicates: { sink?: (d: Parameters<RuleEngine['onDuplicateDevice']>[0]) => void } = {};
     // The collector's own client on the embedded broker authenticates with a credential made here,
     // which never leaves this process: nothing to configure, nothing in the registry to steal.
     let own: OwnClient | undefined;
     release.push(undoCreate(config.store.path));
     const store = new SqliteStore(config.store.path, undefined, { cacheBytes: config.store.cacheBytes });
     release.push(() => store.close());
-    const late: { subscriber?: Subscriber; running?: RunningCollector; httpUrl?: string } = {};
-    const sinks = buildSinks(config, webhookSecret, () => late.httpUrl, () => late.subscriber?.mqtt);
+    // Read by the notifiers and the runbook links when they send: the listener's address and the
+    // broker session, which are made after everything they serve.
+    const reach: { httpUrl?: string; subscriber?: Subscriber } = {};
+    const sinks = buildSinks(config, webhookSecret, () => reach.httpUrl, () => reach.subscriber?.mqtt);
     const n = config.notify;
     const dispatcher = new Dispatcher(sinks, { maxQueue: n.maxQueue, backoff: { initialMs: n.retryMinMs, maxMs: n.retryMaxMs, jitter: 0.3 }, log });
     release.push(() => dispatcher.close(0));
-    const rules = new RuleEngine(store, ruleSettings(config, () => late.httpUrl), (a, change) => {
-      logAlert(log, a, change);
-      dispatcher.push(a, change);
-      late.running?.onAlert?.(a, change);
-    });
-    duplicates.sink = (d) => rules.onDuplicateDevice(d, Date.now());
+    const alerts: AlertEvents = new TypedEmitter();
+    alerts.on('alert', (a, change) => logAlert(log, a, change));
+    alerts.on('alert', (a, change) => dispatcher.push(a, change));
+    const rules = new RuleEngine(store, ruleSettings(config, () => reach.httpUrl), (a, change) => alerts.emit('alert', a, change));
     const gaps = { count: 0 };
     const ingest = new Ingest(handlers(store, rules, log, b.url && b.shared ? undefined : gaps, { maxSeqJump: config.ingest.maxSeqJump }), {
       maxPayloadBytes: config.ingest.maxPayloadBytes,
@@ -151,10 +154,10 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     if (!b.url) {
       const registry = b.registry ? loadRegistry(b.registry) : undefined;
       own = { clientId: b.clientId, username: `driftline-collector-${randomBytes(6).toString('hex')}`, password: randomBytes(32).toString('base64url') };
-      // Two devices with one identity: the rules raise duplicateDevice (bound once the rules exist).
+      // Two devices with one identity: the rules raise duplicateDevice.
       const onDuplicate = (d: Parameters<RuleEngine['onDuplicateDevice']>[0]): void => {
         try {
-          duplicates.sink?.(d);
+          rules.onDuplicateDevice(d, Date.now());
         } catch (e) {
           log.error({ err: (e as Error).message, clientId: d.clientId }, 'duplicateDevice rule failed');
         }
@@ -197,8 +200,8 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     await listenOrExplain('the HTTP API', 'http.port', config.http.host, config.http.port, () => app.listen({ host: config.http.host, port: config.http.port }));
     const addr = app.server.address() as AddressInfo;
     const httpUrl = `http://${config.http.host === '0.0.0.0' ? hostname() : config.http.host}:${addr.port}`;
-    late.httpUrl = httpUrl;
-    late.subscriber = subscriber;
+    reach.httpUrl = httpUrl;
+    reach.subscriber = subscriber;
     subscriber.start();
     const tick = setInterval(() => {
       try {
@@ -226,7 +229,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
       dispatcher,
       subscriber,
       embedded,
-      onAlert: undefined,
+      alerts,
       async stop() {
         clearInterval(tick);
         clearInterval(prune);
@@ -237,7 +240,6 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
         store.close();
       },
     };
-    late.running = running;
     return running;
   } catch (e) {
     await undoAll(release);

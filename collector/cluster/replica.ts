@@ -11,6 +11,7 @@ import { Gauge } from 'prom-client';
 import type { Logger } from '../../lib/log.js';
 import { clientOptions, describeBroker } from '../../lib/mqtt-options.js';
 import { secret } from '../../lib/secret.js';
+import { TypedEmitter } from '../../lib/typed-emitter.js';
 import { undoAll } from '../../lib/undo-create.js';
 import { collectorFilters } from '../../protocol/topics.js';
 import type { CollectorConfig } from '../config.js';
@@ -19,9 +20,8 @@ import { COLLECTOR_METRICS } from '../http/metric-names.js';
 import { collectorMetrics } from '../http/metrics.js';
 import { buildHttp } from '../http/server.js';
 import { Ingest } from '../ingest/ingest.js';
-import { buildSinks, listenOrExplain, logAlert, ruleSettings, startupSecrets } from '../main.js';
+import { buildSinks, listenOrExplain, logAlert, ruleSettings, startupSecrets, type AlertEvents } from '../main.js';
 import { Dispatcher } from '../notify/dispatcher.js';
-import type { AlertListener } from '../rules/engine.js';
 import { leadFamily } from '../rules/evidence.js';
 import { redactUrl } from '../../lib/redact.js';
 import { PostgresStore } from '../store/postgres-store.js';
@@ -43,8 +43,8 @@ export interface RunningReplica {
   readonly subscriber: Subscriber;
   readonly leadership: Leadership;
   readonly leader: ClusterLeader;
-  /** Extra listeners for alert changes, on the leader. */
-  onAlert: AlertListener | undefined;
+  /** Alert changes, while this replica leads (the log subscribes first). */
+  readonly alerts: AlertEvents;
   stop(): Promise<void>;
 }
 
@@ -56,8 +56,10 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
   try {
     const store = await PostgresStore.open(config.store.url, { ...(storePassword ? { password: storePassword } : {}), maxSeqJump: config.ingest.maxSeqJump, poolSize: config.store.poolSize, applicationName: `driftline-collector ${b.clientId}`.slice(0, 63) });
     release.push(() => store.close());
-    const late: { httpUrl?: string; subscriber?: Subscriber; running?: RunningReplica } = {};
-    const sinks = buildSinks(config, webhookSecret, () => late.httpUrl, () => late.subscriber?.mqtt);
+    // Read by the notifiers and the runbook links when they send: the listener's address and the
+    // broker session, which are made after everything they serve.
+    const reach: { httpUrl?: string; subscriber?: Subscriber } = {};
+    const sinks = buildSinks(config, webhookSecret, () => reach.httpUrl, () => reach.subscriber?.mqtt);
     const n = config.notify;
     const dispatcher = new Dispatcher(sinks, {
       maxQueue: n.maxQueue,
@@ -83,21 +85,20 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
       onMessage: (topic, payload) => ingest.handle(topic, payload),
       batch,
     });
-    late.subscriber = subscriber;
+    reach.subscriber = subscriber;
     const leadership: { current?: Leadership } = {};
+    const alerts: AlertEvents = new TypedEmitter();
+    alerts.on('alert', (a, change) => logAlert(log, a, change));
     const leader = new ClusterLeader({
       store,
-      settings: ruleSettings(config, () => late.httpUrl),
+      settings: ruleSettings(config, () => reach.httpUrl),
       dispatcher,
       sinks: sinks.map((s) => s.name),
       log,
       pollMs: config.cluster.feedIntervalMs,
       evalMs: config.rules.evalIntervalSeconds * 1000,
       replayMs: (config.rules.driftForSeconds + config.rules.driftClearSeconds) * 1000 + REPLAY_MARGIN_MS,
-      onAlert: (a, change) => {
-        logAlert(log, a, change);
-        late.running?.onAlert?.(a, change);
-      },
+      onAlert: (a, change) => alerts.emit('alert', a, change),
       deadReplicas: () => leadership.current?.deadReplicas() ?? Promise.resolve([]),
       adopt: (clientId) => adoptSession({ url: b.url, client, clientId, filters, backoff, log, onMessage: (topic, payload) => ingest.handle(topic, payload), batch }),
       ruleError: (e, row) => {
@@ -146,7 +147,7 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
     release.push(() => app.close());
     const addr = app.server.address() as AddressInfo;
     const httpUrl = `http://${config.http.host === '0.0.0.0' ? hostname() : config.http.host}:${addr.port}`;
-    late.httpUrl = httpUrl;
+    reach.httpUrl = httpUrl;
     // This replica's id first (a second process with it is refused), then its broker session.
     await lead.start();
     release.push(() => lead.stop());
@@ -169,7 +170,7 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
       subscriber,
       leadership: lead,
       leader,
-      onAlert: undefined,
+      alerts,
       async stop() {
         clearInterval(prune);
         // No new share for this replica while it is away: the others take it.
@@ -183,7 +184,6 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
         await store.close();
       },
     };
-    late.running = running;
     return running;
   } catch (e) {
     await undoAll(release);

@@ -52,3 +52,17 @@ test("alerts link the collector's own runbook page, absolute: at http.publicUrl,
   assert.equal(publicUrl(config({ port: 8081 }), undefined), 'http://127.0.0.1:8081', 'before: the configured host and port');
   assert.equal(config({}).rules.runbookUrl, '', 'by default the collector\'s /runbook, not a path in a checkout');
 });
+
+test('alert changes reach every listener of collector.alerts, in the order they subscribed, until one unsubscribes', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-collector-'));
+  const { config } = collectorConfig({ broker: { port: 0 }, store: { path: join(dir, 'c.db') }, http: { port: 0 } }, {});
+  const collector = await start(t, config);
+  const heard: string[] = [];
+  collector.alerts.on('alert', (a, change) => heard.push(`first ${a.rule} ${change}`));
+  const off = collector.alerts.on('alert', (a, change) => heard.push(`second ${a.rule} ${change}`));
+  const duplicate = { clientId: 'cam-box', addresses: ['10.0.0.5', '10.0.0.6'], connects: 4, site: 'plant', device: 'line-3' };
+  collector.rules.onDuplicateDevice(duplicate, Date.now());
+  off();
+  collector.rules.onDuplicateDevice({ ...duplicate, site: 'plant', device: 'line-4' }, Date.now());
+  assert.deepEqual(heard, ['first duplicateDevice fire', 'second duplicateDevice fire', 'first duplicateDevice fire']);
+});

@@ -165,7 +165,7 @@ test('every panel expression of every dashboard returns series from a live Prome
   );
   const agent = await startAgent(config, silentLogger);
   release('agent', () => agent.stop());
-  assert.ok(agent.http && agent.profile, 'the agent serves /metrics and scores drift');
+  assert.ok(agent.http && agent.profileFile, 'the agent serves /metrics and scores drift');
 
   const url = await startPrometheus(release, { 'driftline-collector': new URL(collector.httpUrl).host, 'driftline-agent': `${agent.http.host}:${agent.http.port}` });
   await until(() => collector.rules.firing.some((a) => a.labels.device === device), 90_000, 'the drift alert for the dark camera at the collector');

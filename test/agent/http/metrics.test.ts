@@ -35,7 +35,7 @@ const one = (text: string, name: string, labels: Record<string, string> = {}): n
 test('/metrics from a live agent: every agent metric with sane values, standard process metrics, and promtool accepts it unfiltered', { timeout: 90_000 }, async (t) => {
   const release = releaser(t);
   const { agent, url } = await liveAgent(release, { mqtt: { url: `mqtt://127.0.0.1:${await freePort()}`, reconnectMinMs: 200 } });
-  assert.ok(agent.profile, 'drift scoring against the shipped profile');
+  assert.ok(agent.profileFile, 'drift scoring against the shipped profile');
   await until(() => (agent.link?.outbox.size ?? 0) >= 3, 30_000, 'three windows closed');
   // Scraped until the last window was judged (a window short of drift.minFrames on a busy machine has no scores).
   let text = '';

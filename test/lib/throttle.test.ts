@@ -1,0 +1,31 @@
+/** lib/throttle.ts: the first occurrence of a key passes, then at most one an interval, with the count it speaks for; keys are independent. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Throttle } from '../../lib/throttle.js';
+
+test('the first occurrence passes; later ones within the interval are held back and counted in the next that passes', () => {
+  let now = 1000;
+  const t = new Throttle(60_000, () => now);
+  assert.equal(t.take('a'), 1);
+  now += 10_000;
+  assert.equal(t.take('a'), 0);
+  now += 10_000;
+  assert.equal(t.take('a'), 0);
+  now += 39_999;
+  assert.equal(t.take('a'), 0, 'still inside the interval');
+  now += 1;
+  assert.equal(t.take('a'), 4, 'this one and the three held back');
+  now += 60_000;
+  assert.equal(t.take('a'), 1);
+});
+
+test('keys are throttled apart', () => {
+  let now = 0;
+  const t = new Throttle(1000, () => now);
+  assert.equal(t.take('a'), 1);
+  assert.equal(t.take('b'), 1);
+  assert.equal(t.take('a'), 0);
+  now = 1000;
+  assert.equal(t.take('b'), 1);
+  assert.equal(t.take('a'), 2);
+});
