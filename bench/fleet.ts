@@ -11,10 +11,10 @@
  * spends is one they lack: it speaks MQTT itself (publish below) and builds bodies as bytes.
  */
 import { createConnection } from 'node:net';
-import type { DriftResult } from '../agent/drift/camera-drift.js';
-import { PROFILE_FEATURES } from '../agent/drift/profile.js';
+import type { DriftResult } from '../agent/drift/types.js';
+import { PROFILE_FEATURES } from '../agent/drift/profile-schema.js';
 import { summary, type Identity } from '../agent/publish/messages.js';
-import type { WindowSummary } from '../agent/telemetry/window.js';
+import type { WindowAggregate } from '../agent/telemetry/window.js';
 import { summaryTopic, TOPIC_ROOT } from '../protocol/topics.js';
 
 const CLASSES = ['good', 'scratch', 'missing_notch'];
@@ -23,7 +23,7 @@ export function identity(site: string): Identity {
   return { site, device: 'edge', version: '0.1.0', model: { name: 'line-detector.onnx', sha256: 'c'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: [], windowSeconds: 60 };
 }
 
-const window: WindowSummary = {
+const window: WindowAggregate = {
   startTs: 1_790_000_000_000,
   endTs: 1_790_000_059_500,
   frames: 120,

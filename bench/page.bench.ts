@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { Registry } from 'prom-client';
-import { PROFILE_FEATURES } from '../agent/drift/profile.js';
+import { PROFILE_FEATURES } from '../agent/drift/profile-schema.js';
 import { summary, type Identity } from '../agent/publish/messages.js';
 import { buildHttp } from '../collector/http/server.js';
 import { RuleEngine } from '../collector/rules/engine.js';

@@ -2,7 +2,8 @@
 import { compareProfiles } from '../agent/drift/compare.js';
 import { REFERENCE_REACH } from '../agent/drift/judge.js';
 import { judgeOf, marks } from '../agent/drift/profile-marks.js';
-import { readProfile, type Profile } from '../agent/drift/profile.js';
+import { readProfile } from '../agent/drift/profile.js';
+import type { Profile } from '../agent/drift/types.js';
 import { driftlineError } from '../lib/errors.js';
 import { parse } from './args.js';
 

@@ -24,8 +24,6 @@ import { PROFILE_FEATURES } from './profile-schema.js';
 import type { WindowCounts } from './scores.js';
 import type { Calibration, Driver, DriftResult, JudgeVerdict, SequentialState } from './types.js';
 
-// For the importers that predate types.ts (publish/, pipeline/, store/, bench/).
-export type { DriftResult } from './types.js';
 
 export interface SequentialOptions {
   /** CUSUM tolerance per window, in null standard deviations (default 0.5). */

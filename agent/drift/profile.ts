@@ -17,9 +17,6 @@ import { featureAt, sampleStd, type FrameRecord } from '../telemetry/frame-recor
 import { checkProfile, PROFILE_FEATURES, PROFILE_SCHEMA } from './profile-schema.js';
 import type { FeatureProfile, OperatingPoint, Profile, ReferenceSeries } from './types.js';
 
-// For the importers that predate types.ts and profile-schema.ts (agent/checks.ts, readiness/, cli/, scripts/, bench/, tests).
-export { PROFILE_FEATURES } from './profile-schema.js';
-export type { OperatingPoint, Profile } from './types.js';
 export const DEFAULT_QUANTILE_BINS = 16;
 
 /** Where a model's profile sits by default: beside it, `<model>.profile.json`. */

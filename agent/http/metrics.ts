@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { registerProcessMetrics } from '../../lib/process-metrics.js';
-import type { CameraCounters } from '../pipeline/pipeline.js';
+import type { CameraCounters } from '../pipeline/pipeline-options.js';
 import { STAGES, STAGE_BUCKETS, type StageTimings } from '../pipeline/stage-timings.js';
 import type { SourceState } from '../source/source.js';
 import type { LastWindow, LastWindows } from './last-windows.js';

@@ -3,12 +3,13 @@
  * the contract between the frame loop and the composition root that wires it.
  */
 import type { Clock } from '../../lib/clock.js';
-import type { CameraDrift, DriftResult } from '../drift/camera-drift.js';
+import type { CameraDrift } from '../drift/camera-drift.js';
+import type { DriftResult } from '../drift/types.js';
 import type { OverlapStage } from '../infer/overlap.js';
 import type { ReviewSampler } from '../review/sampler.js';
 import type { FrameSource } from '../source/source.js';
 import type { UncertaintyOptions } from '../telemetry/detection-stats.js';
-import type { WindowSummary } from '../telemetry/window.js';
+import type { WindowAggregate } from '../telemetry/window.js';
 
 export interface PipelineCamera {
   /** Row id in the store's cameras table. */
@@ -25,7 +26,7 @@ export interface CameraCounters {
 }
 
 export interface WindowSink {
-  write(cameraId: number, w: WindowSummary, dropped: number, errors: number, drift?: DriftResult): unknown;
+  write(cameraId: number, w: WindowAggregate, dropped: number, errors: number, drift?: DriftResult): unknown;
 }
 
 /**
@@ -47,7 +48,7 @@ export interface PipelineOptions {
   /** What makes a detection uncertain. */
   readonly uncertainty?: UncertaintyOptions;
   /** Called after each window is written, with the camera's name and the window's frame losses. */
-  readonly onWindow?: (camera: string, w: WindowSummary, drift: DriftResult | undefined, losses: { readonly cameraId: number; readonly dropped: number; readonly errors: number }) => void;
+  readonly onWindow?: (camera: string, w: WindowAggregate, drift: DriftResult | undefined, losses: { readonly cameraId: number; readonly dropped: number; readonly errors: number }) => void;
   /** A change of the wall clock against the monotonic one, between two frames, beyond which it is a step (default 2000 ms). */
   readonly clockStepMs?: number;
   /**

@@ -28,8 +28,6 @@ import type { CameraProgress } from './liveness.js';
 import type { CameraCounters, FrameStage, PipelineCamera, PipelineOptions } from './pipeline-options.js';
 import { STAGES, StageTimings } from './stage-timings.js';
 
-export type { CameraCounters } from './pipeline-options.js';
-
 const UNCERTAIN = DETECTION_FEATURES.indexOf('uncertain');
 const OOD_DETECTIONS = DETECTION_FEATURES.indexOf('oodDetections');
 const [PREPROCESS, INFERENCE, POSTPROCESS, TELEMETRY] = STAGES.map((_, i) => i) as [number, number, number, number];
@@ -270,20 +268,20 @@ export class Pipeline {
   private closeWindow(r: Runtime): void {
     const dropped = r.queue.dropped - r.droppedAtStart;
     const errors = r.counters.errors - r.errorsAtStart;
-    const summary = r.window.summary();
+    const aggregate = r.window.aggregate();
     const drift = r.drift?.close();
     try {
-      this.o.windows?.write(r.cam.id, summary, dropped, errors, drift);
+      this.o.windows?.write(r.cam.id, aggregate, dropped, errors, drift);
     } catch (e) {
       if (this.o.onStoreError?.(e)) {
         try {
-          this.o.windows?.write(r.cam.id, summary, dropped, errors, drift);
+          this.o.windows?.write(r.cam.id, aggregate, dropped, errors, drift);
         } catch {
-          // Kept only upstream: onWindow below still queues its summary.
+          // Kept only upstream: onWindow below still queues its summary message.
         }
       }
     }
-    this.o.onWindow?.(r.cam.source.name, summary, drift, { cameraId: r.cam.id, dropped, errors });
+    this.o.onWindow?.(r.cam.source.name, aggregate, drift, { cameraId: r.cam.id, dropped, errors });
     r.droppedAtStart = r.queue.dropped;
     r.errorsAtStart = r.counters.errors;
     r.window.reset(0);

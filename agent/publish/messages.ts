@@ -4,8 +4,8 @@
  * model and provider become the `driftline.status/1` birth and will.
  */
 import { SCHEMAS, type EventKind, type EventMessage, type FeatureStats, type StatusMessage, type SummaryMessage, type Verdict } from '../../protocol/messages.js';
-import type { DriftResult } from '../drift/camera-drift.js';
-import type { WindowSummary } from '../telemetry/window.js';
+import type { DriftResult } from '../drift/types.js';
+import type { WindowAggregate } from '../telemetry/window.js';
 
 /** A window's status on the wire: a window the reference cannot judge is `insufficient` (its cause goes beside it); no drift result, `unscored`. */
 export function wireStatus(d: DriftResult | undefined): Verdict {
@@ -28,7 +28,7 @@ export interface Identity {
 
 export interface WindowReport {
   readonly camera: string;
-  readonly window: WindowSummary;
+  readonly window: WindowAggregate;
   readonly dropped: number;
   readonly errors: number;
   readonly drift: DriftResult | undefined;

@@ -4,8 +4,8 @@
  * and latency, as JSON in `stats`) and, when drift is on, its judge verdict (`severity`) and the
  * whole drift result (`drift`, JSON).
  */
-import type { DriftResult } from '../drift/camera-drift.js';
-import type { WindowSummary } from '../telemetry/window.js';
+import type { DriftResult } from '../drift/types.js';
+import type { WindowAggregate } from '../telemetry/window.js';
 import type { Db } from './database.js';
 
 export class WindowWriter {
@@ -16,7 +16,7 @@ export class WindowWriter {
   }
 
   /** One row per window; `drift` (when scored) fills the severity and drift columns. False: the database refused the row. */
-  write(cameraId: number, w: WindowSummary, dropped: number, errors: number, drift?: DriftResult): boolean {
+  write(cameraId: number, w: WindowAggregate, dropped: number, errors: number, drift?: DriftResult): boolean {
     const { startTs, endTs, frames, ...stats } = w;
     try {
       this.insert.run([cameraId, startTs, endTs, frames, dropped, errors, JSON.stringify(stats), drift?.severity ?? null, drift ? JSON.stringify(drift) : null]);

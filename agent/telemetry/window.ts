@@ -1,8 +1,8 @@
 /**
  * Per-window aggregates of a camera's per-frame telemetry: for every feature its count, mean,
  * standard deviation, min and max; kept-detection counts per class; the summed per-class
- * confidence histograms; and per-stage latency quantiles. Accumulators are allocated once; a
- * summary object is built once per window (not per frame).
+ * confidence histograms; and per-stage latency quantiles. Accumulators are allocated once; an
+ * aggregate object is built once per window (not per frame).
  */
 import { CONF_BINS, DETECTION_FEATURES } from './detection-stats.js';
 import { featureAt, sampleStd, type FrameRecord } from './frame-record.js';
@@ -12,18 +12,18 @@ const FEATURES = [...FRAME_FEATURES, ...DETECTION_FEATURES] as const;
 const STAGES = ['preprocess', 'inference', 'postprocess'] as const;
 const LATENCY_CAPACITY = 16_384;
 
-export interface FeatureSummary {
+export interface FeatureAggregate {
   readonly mean: number;
   readonly std: number;
   readonly min: number;
   readonly max: number;
 }
 
-export interface WindowSummary {
+export interface WindowAggregate {
   readonly startTs: number;
   readonly endTs: number;
   readonly frames: number;
-  readonly features: Record<string, FeatureSummary>;
+  readonly features: Record<string, FeatureAggregate>;
   readonly classCounts: Record<string, number>;
   /** Per class, CONF_BINS counts over [0, 1]. */
   readonly confHist: Record<string, number[]>;
@@ -89,9 +89,9 @@ export class WindowAggregator {
     return this.frames > 0 && ts - this.startTs >= this.windowMs;
   }
 
-  summary(): WindowSummary {
+  aggregate(): WindowAggregate {
     const n = this.frames;
-    const features: Record<string, FeatureSummary> = {};
+    const features: Record<string, FeatureAggregate> = {};
     FEATURES.forEach((name, i) => {
       const mean = n ? this.sum[i]! / n : 0;
       features[name] = { mean, std: sampleStd(n, mean, this.sumSq[i]!), min: n ? this.min[i]! : 0, max: n ? this.max[i]! : 0 };
@@ -102,7 +102,7 @@ export class WindowAggregator {
       classCounts[name] = this.classCounts[c]!;
       confHist[name] = Array.from(this.confHist.subarray(c * CONF_BINS, (c + 1) * CONF_BINS));
     });
-    const latencyMs: WindowSummary['latencyMs'] = {};
+    const latencyMs: WindowAggregate['latencyMs'] = {};
     const m = Math.min(n, LATENCY_CAPACITY);
     STAGES.forEach((stage, s) => {
       const sorted = Float64Array.from(this.latency[s]!.subarray(0, m)).sort();

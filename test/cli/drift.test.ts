@@ -3,7 +3,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { PROFILE_FEATURES, type Profile } from '../../agent/drift/profile.js';
+import { PROFILE_FEATURES } from '../../agent/drift/profile-schema.js';
+import type { Profile } from '../../agent/drift/types.js';
 import { MODEL, ROOT, cli } from '../helpers/cli.js';
 
 const SHIPPED = join(ROOT, 'models', 'line-detector.profile.json');

@@ -5,7 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { countedAt, pointOptions, type Profile } from '../../agent/drift/profile.js';
+import { countedAt, pointOptions } from '../../agent/drift/profile.js';
+import type { Profile } from '../../agent/drift/types.js';
 import { Detector } from '../../agent/infer/detector.js';
 import { loadModel } from '../../agent/infer/model.js';
 import { runSequence, type FrameTelemetry } from '../../agent/pipeline/sequence.js';

@@ -96,7 +96,7 @@ test('an added input statistic flows from the frame to the collector evidence, i
     window.add(rec);
     drift.add(rec);
   }
-  const aggregate = window.summary();
+  const aggregate = window.aggregate();
   assert.ok(aggregate.features[LEFT_BALANCE]!.mean < -0.3);
   const result = drift.close();
   assert.equal(result.severity, 'alert');

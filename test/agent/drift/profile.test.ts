@@ -56,7 +56,7 @@ test('the shipped profile belongs to the shipped model (a retrain without a new 
   const { readFile } = await import('node:fs/promises');
   const { createHash } = await import('node:crypto');
   const root = new URL('../../../models/', import.meta.url);
-  const p = JSON.parse(await readFile(new URL('line-detector.profile.json', root), 'utf8')) as import('../../../agent/drift/profile.js').Profile;
+  const p = JSON.parse(await readFile(new URL('line-detector.profile.json', root), 'utf8')) as import('../../../agent/drift/types.js').Profile;
   const sha = createHash('sha256').update(await readFile(new URL('line-detector.onnx', root))).digest('hex');
   assert.equal(p.model.sha256, sha);
   assert.ok(p.frames >= 500);
@@ -69,7 +69,7 @@ test('the example config runs the shipped model at the operating point its profi
   const { readFile } = await import('node:fs/promises');
   const { agentConfig, loadAgentConfig } = await import('../../../agent/config.js');
   const root = new URL('../../../', import.meta.url);
-  const p = JSON.parse(await readFile(new URL('models/line-detector.profile.json', root), 'utf8')) as import('../../../agent/drift/profile.js').Profile;
+  const p = JSON.parse(await readFile(new URL('models/line-detector.profile.json', root), 'utf8')) as import('../../../agent/drift/types.js').Profile;
   const made = p.data.operatingPoint;
   assert.ok(made, 'the shipped profile records its operating point');
   assert.equal(made.agnostic, true, 'one part, one answer');

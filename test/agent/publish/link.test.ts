@@ -7,11 +7,11 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { DriftResult } from '../../../agent/drift/camera-drift.js';
+import type { DriftResult } from '../../../agent/drift/types.js';
 import { DeviceLink } from '../../../agent/publish/link.js';
 import type { Identity } from '../../../agent/publish/messages.js';
 import { openDatabase } from '../../../agent/store/database.js';
-import type { WindowSummary } from '../../../agent/telemetry/window.js';
+import type { WindowAggregate } from '../../../agent/telemetry/window.js';
 import { silentLogger } from '../../../lib/log.js';
 import { check, SCHEMAS, type StatusMessage, type SummaryMessage } from '../../../protocol/messages.js';
 import { statusTopic, summaryTopic } from '../../../protocol/topics.js';
@@ -24,7 +24,7 @@ const BACKLOG = 40;
 const INFLIGHT = 5;
 const DRAIN_PER_S = 20;
 
-const window: WindowSummary = {
+const window: WindowAggregate = {
   startTs: 1_790_000_000_000,
   endTs: 1_790_000_059_000,
   frames: 120,

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { DriftResult } from '../../../agent/drift/camera-drift.js';
+import type { DriftResult } from '../../../agent/drift/types.js';
 import { offline, stopReason, summary, type Identity } from '../../../agent/publish/messages.js';
-import type { WindowSummary } from '../../../agent/telemetry/window.js';
+import type { WindowAggregate } from '../../../agent/telemetry/window.js';
 import { check, SCHEMAS, SUMMARY_STATUSES, type SummaryMessage } from '../../../protocol/messages.js';
 
 const id: Identity = { site: 's', device: 'd', version: '0.1.0', model: { name: 'm.onnx', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['cam'], windowSeconds: 60 };
-const window: WindowSummary = { startTs: 1_790_000_000_000, endTs: 1_790_000_059_000, frames: 3000, features: { brightness: { mean: 80, std: 3, min: 70, max: 90 } }, classCounts: { washer: 3 }, confHist: { washer: [0, 3] }, latencyMs: {} };
+const window: WindowAggregate = { startTs: 1_790_000_000_000, endTs: 1_790_000_059_000, frames: 3000, features: { brightness: { mean: 80, std: 3, min: 70, max: 90 } }, classCounts: { washer: 3 }, confHist: { washer: [0, 3] }, latencyMs: {} };
 const verdict = (severity: DriftResult['severity']): DriftResult => ({
   severity,
   frames: 3000,

@@ -14,7 +14,7 @@ test('window summaries: hand-computed mean, sample std, extremes, summed counts 
     hist[CONF_BINS + 19] = 2; // class b, top bin
     w.add({ ts: 10_000 + i, index: i, width: 0, height: 0, frameStats: fs, detStats: ds, classCounts: Uint32Array.of(1, 2), confHist: Uint32Array.from(hist), stageMs: Float64Array.of(i, 2 * i, 0.5) });
   }
-  const s = w.summary();
+  const s = w.aggregate();
   assert.equal(s.frames, 100);
   assert.deepEqual([s.startTs, s.endTs], [10_001, 10_100]);
   // 34 ones, 33 twos, 33 threes.
@@ -33,5 +33,5 @@ test('window summaries: hand-computed mean, sample std, extremes, summed counts 
   assert.ok(!w.due(10_500) && w.due(11_001));
   w.reset(0);
   assert.equal(w.count, 0);
-  assert.equal(w.summary().frames, 0);
+  assert.equal(w.aggregate().frames, 0);
 });
