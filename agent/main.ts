@@ -16,7 +16,6 @@ import { checkAgent } from './checks.js';
 import { HOST_DEVICE, type AgentConfig } from './config.js';
 import { detectionOodOf, loadDrift, logOodMode, warnDriftLimits } from './drift-setup.js';
 import { CameraDrift } from './drift/camera-drift.js';
-import { familyScores } from './drift/family-scores.js';
 import { LastWindows } from './http/last-windows.js';
 import type { HttpAddress } from './http/server.js';
 import { startAgentHttp } from './http/start.js';
@@ -28,18 +27,20 @@ import type { CameraCounters } from './pipeline/pipeline-options.js';
 import { CameraEvents } from './publish/camera-events.js';
 import { frameErrorLog } from './publish/frame-errors.js';
 import type { DeviceLink } from './publish/link.js';
-import { wireStatus } from './publish/messages.js';
 import { openLink } from './publish/open-link.js';
 import { announceGeometry, announceRuntime, decideFallback } from './publish/start-events.js';
 import { VerdictLog } from './publish/verdict-log.js';
+import { WindowReporter } from './publish/window-report.js';
 import { ReviewSampler, reviewDirFor } from './review/sampler.js';
 import { buildSource } from './source/from-config.js';
 import { cameraIds } from './store/cameras.js';
 import { openDatabase } from './store/database.js';
 import { FrameWriter } from './store/frame-writer.js';
 import { Retention } from './store/retention.js';
+import { startRetentionTimer } from './store/retention-timer.js';
 import { reviewSamplesIn } from './store/review-samples.js';
 import { StorageWatch } from './store/storage-watch.js';
+import { StoreFailures } from './store/store-failures.js';
 import { WindowWriter } from './store/window-writer.js';
 
 const DAY = 86_400_000;
@@ -117,37 +118,24 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
       minFreeBytes: config.store.minFreeBytes,
     });
     const events = new CameraEvents({ cameras: config.cameras.map((c) => c.name), store: config.store.path, log, clock });
-    // The storage watch sheds review frames, and the review sampler saves none while the store is full.
-    const shed: { review?: ReviewSampler } = {};
     const storage = new StorageWatch(retention, {
       minFreeBytes: config.store.minFreeBytes,
       clock,
-      shedFiles: () => shed.review?.shed(0.5) ?? 0,
       // Room for the shedding itself on a disk filled to the last byte: half the free-space floor, at most 8 MiB.
       ...(config.store.path === ':memory:' ? {} : { reserve: { path: `${config.store.path}.reserve`, bytes: Math.min(8 << 20, Math.floor(config.store.minFreeBytes / 2)) } }),
       onFull: (r) => events.storageFull(r),
       onRecovered: (r) => events.storageRecovered(r),
     });
+    const failures = new StoreFailures(storage, log);
     const writer = new FrameWriter(db, {
       flushMs: config.store.flushMs,
       onFlush: (_n, e) => {
-        if (!e) return;
-        storage.writeFailed(e);
-        log.warn({ err: e.message, pending: writer.pending }, 'telemetry flush failed; rows kept for retry');
+        if (e) failures.flushFailed(e, writer);
       },
     });
     release.push(() => writer.close());
-    const retentionTimer = setInterval(() => {
-      try {
-        const r = retention.enforce(clock.now());
-        if (r.framesDeleted + r.windowsDeleted > 0) log.info(r, 'retention');
-        storage.afterPass(r);
-      } catch (e) {
-        if (!storage.writeFailed(e)) log.warn({ err: (e as Error).message }, 'retention failed');
-      }
-    }, config.store.retentionIntervalSeconds * 1000);
-    retentionTimer.unref();
-    release.push(() => clearInterval(retentionTimer));
+    const stopRetention = startRetentionTimer({ retention, storage, clock, log, intervalMs: config.store.retentionIntervalSeconds * 1000 });
+    release.push(stopRetention);
     const ids = cameraIds(db, config.cameras.map((c) => c.name));
     const cameras = config.cameras.map((c, i) => {
       const source = sources[i]!;
@@ -164,38 +152,25 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
           allowed: () => !storage.full,
         })
       : undefined;
-    shed.review = review;
+    // The storage watch sheds review frames, and the review sampler saves none while the store is full.
+    if (review) storage.shedFilesWith(() => review.shed(0.5));
     const fallback = decideFallback(config, db, model, log);
     const link = mqttClient ? openLink(config, { version: VERSION, client: mqttClient, db, model, fallback, log, clock, onWriteFailed: (e) => storage.writeFailed(e) }) : undefined;
     if (link) events.sendThrough(link);
-    const reviewSamples = reviewSamplesIn(db);
-    const reference = drift ? Object.fromEntries(Object.entries(drift.profile.features).map(([k, f]) => [k, { mean: f.mean, std: f.std }])) : undefined;
-    const verdicts = new VerdictLog(log);
     const windows = new LastWindows();
+    const report = new WindowReporter({ link, drift, windows, verdicts: new VerdictLog(log), reviewSamples: reviewSamplesIn(db) });
     const pipeline = new Pipeline(detector, writer, cameras, {
       clock,
       windowMs: config.telemetry.windowSeconds * 1000,
       clockStepMs: config.telemetry.clockStepSeconds * 1000,
-      onStoreError: (e) => {
-        const retry = storage.writeFailed(e);
-        log.warn({ err: (e as Error).message, retry }, 'window not written to the store; its summary is still sent');
-        return retry;
-      },
+      onStoreError: (e) => failures.windowFailed(e),
       onClockStep: (camera, stepMs, ts) => events.clockStep(camera, stepMs, ts),
       onFrameError: frameErrorLog(log, clock),
       windows: new WindowWriter(db),
       ...(drift ? { drift: cameras.map(() => new CameraDrift(drift.judge, drift.profile.calibration, { h: config.drift.cusumH })) } : {}),
       ...(review ? { review } : {}),
       uncertainty: { uncertainBelow: config.drift.uncertainBelow, rivalMin: config.drift.rivalMin },
-      onWindow: (camera, w, result, losses) => {
-        const families = result && drift ? familyScores(result, drift.judge) : {};
-        windows.record(camera, w.endTs, wireStatus(result), families, result?.rates);
-        if (link) {
-          const review = reviewSamples(losses.cameraId, w.startTs, w.endTs);
-          link.summary({ camera, window: w, dropped: losses.dropped, errors: losses.errors, drift: result, familyScores: families, ...(reference ? { reference } : {}), review });
-        }
-        if (result) verdicts.window(camera, w.frames, result);
-      },
+      onWindow: (camera, w, result, losses) => report.window(camera, w, result, losses),
     });
     // The listener opens before anything flows: a port that cannot be opened stops the start here,
     // with nothing sent and nothing left running.
@@ -226,7 +201,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
       async stop() {
         // The listener first: nothing reads the store while it is being closed.
         await http?.app.close();
-        clearInterval(retentionTimer);
+        stopRetention();
         await pipeline.stop();
         await link?.stop();
         writer.close();

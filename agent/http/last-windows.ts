@@ -1,11 +1,11 @@
 /**
  * Each camera's last closed window, as the metrics show it: when it ended, its verdict, each feature
- * family's score and the flagged-frame rates. The composition root records it once per window (from
+ * family's score and the flagged-frame rates. The window reporter (publish/window-report.ts) records it once per window (from
  * the pipeline's onWindow); /metrics reads it at scrape time. Nothing here runs per frame.
  */
-import type { FeatureFamily } from '../../protocol/families.js';
+import type { FeatureFamily } from '../../protocol/features.js';
 import type { Verdict } from '../../protocol/messages.js';
-import { VERDICT_VALUES } from './metric-names.js';
+import { VERDICT_VALUES } from '../../protocol/levels.js';
 
 export interface LastWindow {
   /** The window's end, seconds since the epoch. */

@@ -7,8 +7,8 @@ import { SCHEMAS, type EventKind, type EventMessage, type FeatureStats, type Sta
 import type { DriftResult } from '../drift/types.js';
 import type { WindowAggregate } from '../telemetry/window.js';
 
-/** A window's status on the wire: a window the reference cannot judge is `insufficient` (its cause goes beside it); no drift result, `unscored`. */
-export function wireStatus(d: DriftResult | undefined): Verdict {
+/** A window's verdict on the wire: a window the reference cannot judge is `insufficient` (its cause goes beside it); no drift result, `unscored`. */
+export function wireVerdict(d: DriftResult | undefined): Verdict {
   return !d ? 'unscored' : d.severity === 'insufficient-reference' ? 'insufficient' : d.severity;
 }
 
@@ -101,7 +101,7 @@ export function summary(id: Identity, r: WindowReport, seq: number): SummaryMess
     errors: r.errors,
     model: { ...id.model },
     provider: id.provider,
-    status: wireStatus(d),
+    status: wireVerdict(d),
     ...(d?.severity === 'insufficient' ? { insufficient: 'frames' as const } : d?.severity === 'insufficient-reference' ? { insufficient: 'reference' as const } : {}),
     features,
     classCounts: w.classCounts,

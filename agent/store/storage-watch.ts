@@ -44,8 +44,6 @@ export interface StorageWatchOptions {
    */
   readonly onFull: (r: StorageFull) => () => boolean;
   readonly onRecovered: (r: StorageRecovered) => () => boolean;
-  /** Frees space outside the database first (review frames); returns the bytes freed. */
-  readonly shedFiles?: () => number;
   /** A file of `bytes` kept beside the database and given up when the disk is full (see above). */
   readonly reserve?: { readonly path: string; readonly bytes: number };
 }
@@ -62,6 +60,8 @@ export class StorageWatch {
   private fullSince: number | undefined;
   private failedSincePass = false;
   private readonly unsent: (() => boolean)[] = [];
+  /** Frees space outside the database first (review frames); returns the bytes freed. */
+  private shedFiles: (() => number) | undefined;
   /** Writes that failed for lack of space, and retention passes run under pressure. */
   failures = 0;
 
@@ -99,6 +99,15 @@ export class StorageWatch {
     return true;
   }
 
+  /**
+   * Names what frees space outside the database (review frames), shed first when the disk is full;
+   * given once it exists, since it is built after the watch (the review sampler asks the watch
+   * whether the store is full before it saves a frame).
+   */
+  shedFilesWith(shed: () => number): void {
+    this.shedFiles = shed;
+  }
+
   get full(): boolean {
     return this.fullSince !== undefined;
   }
@@ -114,7 +123,7 @@ export class StorageWatch {
     let r: RetentionResult | undefined;
     let files = 0;
     try {
-      files = this.o.shedFiles?.() ?? 0;
+      files = this.shedFiles?.() ?? 0;
     } catch {
       // Nothing freed there: the database's own shedding below still runs.
     }
@@ -135,7 +144,7 @@ export class StorageWatch {
     if (r.freeBytes < this.o.minFreeBytes) {
       this.enterFull(r, `free space ${r.freeBytes} bytes is under store.minFreeBytes (${this.o.minFreeBytes})`);
       try {
-        this.o.shedFiles?.();
+        this.shedFiles?.();
       } catch {
         // Tried again on the next pass.
       }

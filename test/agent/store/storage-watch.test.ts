@@ -81,3 +81,26 @@ test('a store that fills (SQLite max_page_count): the failed write sheds frames,
   assert.ok(outbox.size >= 1, 'the outbox was never shed');
   assert.equal(senders, 2, 'one sender per report, retried as it is: it can remember what it already sent');
 });
+
+test('the files given by shedFilesWith go first: a disk-full write that freed only them is worth a retry, and a pass under the floor sheds them again', () => {
+  const db = openDatabase(':memory:');
+  try {
+    const retention = new Retention(db, { frameMaxAgeMs: 7 * DAY, windowMaxAgeMs: 90 * DAY, maxBytes: 1 << 30 });
+    const watch = new StorageWatch(retention, { minFreeBytes: 1000, clock: systemClock, onFull: () => () => true, onRecovered: () => () => true });
+    let shed = 0;
+    watch.shedFilesWith(() => {
+      shed++;
+      return 4096;
+    });
+    assert.equal(watch.writeFailed(new Error('database or disk is full')), true, 'the files freed room');
+    assert.equal(shed, 1);
+    assert.equal(watch.writeFailed(new Error('SQLITE_BUSY: database is locked')), false);
+    assert.equal(shed, 1, 'only for lack of space');
+    watch.afterPass({ framesDeleted: 0, windowsDeleted: 0, bytesBefore: 0, bytesAfter: 0, freeBytes: 10 });
+    assert.equal(shed, 2, 'under the free-space floor');
+    watch.afterPass({ framesDeleted: 0, windowsDeleted: 0, bytesBefore: 0, bytesAfter: 0, freeBytes: 1 << 30 });
+    assert.equal(shed, 2, 'not with room to spare');
+  } finally {
+    db.close();
+  }
+});
