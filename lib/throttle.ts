@@ -7,10 +7,14 @@
 export class Throttle {
   private readonly keys = new Map<string, { at: number; count: number }>();
 
-  /** `now` is a monotonic clock in ms (Clock.monotonic). */
+  /**
+   * `now` is a monotonic clock in ms (Clock.monotonic). `strictly`: a report needs more than
+   * `intervalMs` since the last one; otherwise `intervalMs` is enough.
+   */
   constructor(
     private readonly intervalMs: number,
     private readonly now: () => number,
+    private readonly o: { readonly strictly?: boolean } = {},
   ) {}
 
   /**
@@ -25,7 +29,8 @@ export class Throttle {
     }
     k.count++;
     const now = this.now();
-    if (now - k.at < this.intervalMs) return 0;
+    const since = now - k.at;
+    if (this.o.strictly ? since <= this.intervalMs : since < this.intervalMs) return 0;
     k.at = now;
     const n = k.count;
     k.count = 0;

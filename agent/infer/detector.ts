@@ -371,17 +371,31 @@ export class Detector {
    */
   async run(frames: AsyncIterable<RawFrame> | Iterable<RawFrame>, onResult: (slot: Slot, index: number) => void): Promise<number> {
     if (this.slots.length < 2) throw new Error('Detector.run needs at least 2 slots');
-    const it = Symbol.asyncIterator in frames ? frames[Symbol.asyncIterator]() : frames[Symbol.iterator]();
     /** Per slot, the index of the frame in it. */
     const indices = new Int32Array(this.slots.length);
     let count = 0;
+    // Ended: the source is done, or its own next() threw (then it is not asked to close either).
     let ended = false;
+    const take = (n: IteratorResult<RawFrame>): RawFrame | undefined => {
+      ended = n.done === true;
+      return ended ? undefined : n.value;
+    };
+    const broke = (e: unknown): never => {
+      ended = true;
+      throw e;
+    };
+    // A synchronous source's frame is handed over as it is, with no promise per frame.
+    const it: { next(): IteratorResult<RawFrame> | Promise<IteratorResult<RawFrame>>; return?(): unknown } = Symbol.asyncIterator in frames ? frames[Symbol.asyncIterator]() : frames[Symbol.iterator]();
     const job: OverlapJob<RawFrame, Slot> = {
-      next: async () => {
+      next: () => {
         if (ended) return undefined;
-        const n = await it.next();
-        ended = n.done === true;
-        return ended ? undefined : n.value;
+        let n: IteratorResult<RawFrame> | Promise<IteratorResult<RawFrame>>;
+        try {
+          n = it.next();
+        } catch (e) {
+          return broke(e);
+        }
+        return n instanceof Promise ? n.then(take, broke) : take(n);
       },
       started: (_frame, slot) => {
         indices[slot.index] = count++;

@@ -172,13 +172,17 @@ export class Pipeline {
       return frame;
     }
     if (!idle || !this.running) return undefined;
-    return new Promise<void>((resolve) => {
+    return this.waitForFrame();
+  }
+
+  /** Nothing in flight and nothing waiting: until a camera delivers (or the pipeline stops), then the next frame. */
+  private async waitForFrame(): Promise<QueuedFrame | undefined> {
+    await new Promise<void>((resolve) => {
       this.wake = resolve;
       if (this.runtimes.some((x) => x.queue.hasFrame) || !this.running) resolve();
-    }).then(() => {
-      this.wake = undefined;
-      return this.nextFrame(true);
     });
+    this.wake = undefined;
+    return this.nextFrame(true);
   }
 
   /**

@@ -7,20 +7,21 @@
  *
  * The events are created before the MQTT link: the storage watch reports through them and the link
  * reports its failed writes to the storage watch. The link is handed over with sendThrough() once
- * it is open; nothing is sent before (nothing happens before: the sources, the storage timer and
- * the pipeline start after).
+ * it is open; nothing is sent before: the sources and the pipeline start after it, and the storage
+ * timer, though created earlier, first fires after the start has ended.
  */
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
 import { Throttle } from '../../lib/throttle.js';
 import type { EventKind } from '../../protocol/messages.js';
+import type { FrameSource } from '../source/source.js';
 import type { StorageFull, StorageRecovered } from '../store/storage-watch.js';
 import type { DeviceLink } from './link.js';
 
 const MINUTE = 60_000;
 
-/** A frame source's state change or error (agent/source/source.ts, FrameSource.onEvent). */
-export type SourceEvent = { readonly type: 'state'; readonly state: string } | { readonly type: 'error'; readonly reason: string };
+/** A frame source's state change or error. */
+export type SourceEvent = Parameters<NonNullable<FrameSource['onEvent']>>[0];
 
 export interface CameraEventsOptions {
   /** Every camera's name: device-wide reports go on each camera's topic. */
@@ -40,7 +41,7 @@ export class CameraEvents {
   private readonly clockSteps: Throttle;
 
   constructor(private readonly o: CameraEventsOptions) {
-    this.sourceErrors = new Throttle(MINUTE, () => o.clock.monotonic());
+    this.sourceErrors = new Throttle(MINUTE, () => o.clock.monotonic(), { strictly: true });
     this.clockSteps = new Throttle(MINUTE, () => o.clock.monotonic());
   }
 

@@ -29,3 +29,13 @@ test('keys are throttled apart', () => {
   assert.equal(t.take('b'), 1);
   assert.equal(t.take('a'), 2);
 });
+
+test('strictly: a report needs more than the interval since the last one, as the source-error events always did', () => {
+  let now = 0;
+  const t = new Throttle(60_000, () => now, { strictly: true });
+  assert.equal(t.take('cam'), 1);
+  now = 60_000;
+  assert.equal(t.take('cam'), 0, 'exactly one interval later is not yet more than it');
+  now = 60_000.5;
+  assert.equal(t.take('cam'), 2);
+});

@@ -55,7 +55,7 @@ test('source errors: each logged, at most one event a minute per camera', () => 
   clock.mono = 30_000;
   dock({ type: 'error', reason: 'connection refused' });
   gate({ type: 'error', reason: 'timeout' });
-  clock.mono = 60_000;
+  clock.mono = 60_001; // more than a minute after the first: the interval has passed
   dock({ type: 'error', reason: 'no route' });
   assert.deepEqual(
     sent.map((s) => [s.camera, s.kind, s.message]),
