@@ -9,8 +9,6 @@
  */
 import { FAMILY_NAMES, frameFeatures, type FeatureFamily } from './features.js';
 
-export { FAMILY_NAMES, type FeatureFamily };
-
 /** Score keys about a whole window rather than one feature of each frame: the class mix of the kept detections. */
 const WINDOW_FEATURES: readonly { readonly name: string; readonly family: FeatureFamily }[] = [{ name: 'classMix', family: 'model' }];
 

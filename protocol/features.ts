@@ -7,6 +7,8 @@
  *
  * A deployment (or a test) may add input statistics of its own at start-up with registerInputFeature,
  * before anything reads the list: they follow the shipped ones and are not part of the shipped list.
+ * They reach the windows, drift scoring, the summary message and the collector's evidence; the
+ * agent's per-frame table keeps its columns for the shipped ones.
  * The first read fixes the list, so every module sees the same features in the same order.
  */
 

@@ -11,7 +11,8 @@
  * at 1, on the line, so the plot never shows a family over the line while the verdict says ok. The
  * family's number is the largest of its scores.
  */
-import { familyOf, type FeatureFamily } from '../../protocol/families.js';
+import { familyOf } from '../../protocol/families.js';
+import type { FeatureFamily } from '../../protocol/features.js';
 import { onThresholdScale } from '../../protocol/levels.js';
 import type { Judge } from './judge.js';
 import type { DriftResult } from './types.js';

@@ -12,10 +12,10 @@
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import { driftlineError } from '../../lib/errors.js';
-import { frameFeatures } from '../../protocol/features.js';
 import { featureDim, type DetectionOodReference, type OodFeatureSpec } from '../ood/detection-ood.js';
 import type { ResizeMode } from '../preprocess/letterbox.js';
 import { CONF_BINS } from '../telemetry/detection-stats.js';
+import { RECORD_FEATURES } from '../telemetry/frame-stats.js';
 import type { Calibration, FeatureProfile, Profile, WindowMoments } from './types.js';
 
 /** letterbox.ts's RESIZE_MODES, spelled out: that module loads sharp, and this one loads nothing. */
@@ -37,7 +37,7 @@ const OPERATING_POINT = {
 
 export const PROFILE_SCHEMA: Profile['schema'] = 'driftline.profile/1';
 /** The features a profile holds: every per-frame feature (protocol/features.ts), input statistics first. */
-export const PROFILE_FEATURES: readonly string[] = frameFeatures().map((d) => d.name);
+export const PROFILE_FEATURES: readonly string[] = RECORD_FEATURES;
 /** At most this many problems are named in one error. */
 const SHOWN_PROBLEMS = 3;
 

@@ -39,6 +39,7 @@
  */
 
 import { PackedQuadForm, type QuadFormEngine } from './packed-quadform.js';
+import { sampleStd } from '../telemetry/frame-record.js';
 
 export const APPEARANCE_DIM = 48;
 const CHROMA_BINS = 6;
@@ -192,13 +193,12 @@ export function appearanceFeatures(
   const mg = sg / n;
   const mb = sb / n;
   // Sample standard deviations (n - 1), as the reference was measured.
-  const sd = (q: number, m: number): number => (n > 1 ? Math.sqrt(Math.max(0, (q - n * m * m) / (n - 1))) : 0);
   out[offset] = mr;
   out[offset + 1] = mg;
   out[offset + 2] = mb;
-  out[offset + 3] = sd(qr, mr);
-  out[offset + 4] = sd(qg, mg);
-  out[offset + 5] = sd(qb, mb);
+  out[offset + 3] = sampleStd(n, mr, qr);
+  out[offset + 4] = sampleStd(n, mg, qg);
+  out[offset + 5] = sampleStd(n, mb, qb);
   for (let k = 0; k < 42; k++) out[offset + 6 + k] = Math.sqrt(hist[k]! / n);
 }
 

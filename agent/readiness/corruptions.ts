@@ -1,6 +1,6 @@
 /**
  * Image-space corruptions for the out-of-distribution part of the readiness report: what the model
- * does when the light, the lens, the link or the mounting is off, at three severities each. They
+ * does when the light, the lens, the link or the mounting is off, at three levels each. They
  * work on any decoded frame, so they apply to a user's own evaluation set, not only to the
  * synthetic line (whose renderer can draw the same conditions natively).
  *
@@ -16,11 +16,11 @@ import type { Box } from './metrics.js';
 
 export const CORRUPTIONS = ['darker', 'brighter', 'warm-light', 'blur', 'noise', 'jpeg', 'occlusion', 'roll'] as const;
 export type CorruptionName = (typeof CORRUPTIONS)[number];
-export const SEVERITIES = [1, 2, 3] as const;
-export type CorruptionLevel = (typeof SEVERITIES)[number];
+export const CORRUPTION_LEVELS = [1, 2, 3] as const;
+export type CorruptionLevel = (typeof CORRUPTION_LEVELS)[number];
 
-/** The parameter of each corruption at severities 1, 2, 3, and its unit, for the report. */
-const CORRUPTION_LEVELS: Readonly<Record<CorruptionName, { readonly levels: readonly [number, number, number]; readonly what: string }>> = {
+/** The parameter of each corruption at levels 1, 2, 3, and its unit, for the report. */
+const CORRUPTION_SETTINGS: Readonly<Record<CorruptionName, { readonly levels: readonly [number, number, number]; readonly what: string }>> = {
   darker: { levels: [0.7, 0.5, 0.3], what: 'gain' },
   brighter: { levels: [1.3, 1.6, 2.0], what: 'gain' },
   'warm-light': { levels: [4300, 3500, 2800], what: 'K' },
@@ -31,9 +31,9 @@ const CORRUPTION_LEVELS: Readonly<Record<CorruptionName, { readonly levels: read
   roll: { levels: [3, 7, 12], what: 'degrees' },
 };
 
-export function describeCorruption(name: CorruptionName, severity: CorruptionLevel): string {
-  const c = CORRUPTION_LEVELS[name];
-  const v = c.levels[severity - 1]!;
+export function describeCorruption(name: CorruptionName, level: CorruptionLevel): string {
+  const c = CORRUPTION_SETTINGS[name];
+  const v = c.levels[level - 1]!;
   return name === 'occlusion' ? `${Math.round(v * 100)}% ${c.what}` : `${v} ${c.what}`;
 }
 
@@ -47,8 +47,8 @@ export function parseCorruptions(raw: string): CorruptionName[] {
 }
 
 /** The corrupted copy of a frame. */
-export async function corrupt(frame: RawFrame, name: CorruptionName, severity: CorruptionLevel, seed: number): Promise<RawFrame> {
-  const v = CORRUPTION_LEVELS[name].levels[severity - 1]!;
+export async function corrupt(frame: RawFrame, name: CorruptionName, level: CorruptionLevel, seed: number): Promise<RawFrame> {
+  const v = CORRUPTION_SETTINGS[name].levels[level - 1]!;
   const { width: w, height: h } = frame;
   const src = frame.data;
   const out = new Uint8Array(src.length);
@@ -100,9 +100,9 @@ export async function corrupt(frame: RawFrame, name: CorruptionName, severity: C
 }
 
 /** Where a box goes under a corruption, unclipped: only roll moves boxes (the bounding box of its rotated corners). */
-function moved(b: Box, name: CorruptionName, severity: CorruptionLevel, width: number, height: number): [number, number, number, number] {
+function moved(b: Box, name: CorruptionName, level: CorruptionLevel, width: number, height: number): [number, number, number, number] {
   if (name !== 'roll') return [b.x1, b.y1, b.x2, b.y2];
-  const a = (CORRUPTION_LEVELS.roll.levels[severity - 1]! * Math.PI) / 180;
+  const a = (CORRUPTION_SETTINGS.roll.levels[level - 1]! * Math.PI) / 180;
   const cx = width / 2;
   const cy = height / 2;
   const cos = Math.cos(a);
@@ -123,16 +123,16 @@ function moved(b: Box, name: CorruptionName, severity: CorruptionLevel, width: n
 }
 
 /** The part of the frame a corruption leaves visible: occlusion covers a band from the left. */
-function visibleLeft(name: CorruptionName, severity: CorruptionLevel, width: number): number {
-  return name === 'occlusion' ? Math.round(CORRUPTION_LEVELS.occlusion.levels[severity - 1]! * width) : 0;
+function visibleLeft(name: CorruptionName, level: CorruptionLevel, width: number): number {
+  return name === 'occlusion' ? Math.round(CORRUPTION_SETTINGS.occlusion.levels[level - 1]! * width) : 0;
 }
 
 /** Boxes (ignore regions, say) after the corruption, clipped to what is visible; those left with no area are dropped. */
-export function corruptBoxes<T extends Box>(boxes: readonly T[], name: CorruptionName, severity: CorruptionLevel, width: number, height: number): T[] {
-  const left = visibleLeft(name, severity, width);
+export function corruptBoxes<T extends Box>(boxes: readonly T[], name: CorruptionName, level: CorruptionLevel, width: number, height: number): T[] {
+  const left = visibleLeft(name, level, width);
   const out: T[] = [];
   for (const b of boxes) {
-    const [x1, y1, x2, y2] = moved(b, name, severity, width, height);
+    const [x1, y1, x2, y2] = moved(b, name, level, width, height);
     const c = { x1: Math.max(left, x1), y1: Math.max(0, y1), x2: Math.min(width, x2), y2: Math.min(height, y2) };
     if (c.x2 - c.x1 < 1 || c.y2 - c.y1 < 1) continue;
     out.push({ ...b, ...c });
@@ -149,12 +149,12 @@ const MIN_VISIBLE_SHARE = 0.4;
  * in view is no target any more: it becomes an ignore region, as the renderer treats a part cut by
  * the frame edge.
  */
-export function corruptGroundTruth<T extends Box>(boxes: readonly T[], name: CorruptionName, severity: CorruptionLevel, width: number, height: number): { boxes: T[]; ignore: Box[] } {
-  const left = visibleLeft(name, severity, width);
+export function corruptGroundTruth<T extends Box>(boxes: readonly T[], name: CorruptionName, level: CorruptionLevel, width: number, height: number): { boxes: T[]; ignore: Box[] } {
+  const left = visibleLeft(name, level, width);
   const kept: T[] = [];
   const ignore: Box[] = [];
   for (const b of boxes) {
-    const [x1, y1, x2, y2] = moved(b, name, severity, width, height);
+    const [x1, y1, x2, y2] = moved(b, name, level, width, height);
     const full = (x2 - x1) * (y2 - y1);
     const c = { x1: Math.max(left, x1), y1: Math.max(0, y1), x2: Math.min(width, x2), y2: Math.min(height, y2) };
     const area = Math.max(0, c.x2 - c.x1) * Math.max(0, c.y2 - c.y1);

@@ -21,7 +21,7 @@ import { listImages } from '../source/image-dir.js';
 import { classConfYaml, parseBaseRates, prCurve, prevalenceWeights, recommendThresholds, reweightedPrecision, type ClassWeights, type ThresholdTarget } from './base-rates.js';
 import { breakdown } from './breakdown.js';
 import { buildChecklist } from './checklist.js';
-import { corrupt, corruptBoxes, corruptGroundTruth, describeCorruption, SEVERITIES, type CorruptionName } from './corruptions.js';
+import { corrupt, corruptBoxes, corruptGroundTruth, describeCorruption, CORRUPTION_LEVELS, type CorruptionName } from './corruptions.js';
 import { readEvalSet, type EvalSet } from './dataset.js';
 import { crossClassDuplicates } from './duplicates.js';
 import { dominantFailure, FailureCounter, topScoreHistogram } from './failures.js';
@@ -263,7 +263,7 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
   const cList = o.corruptions ?? [];
   let cDone = 0;
   for (const name of cList) {
-    for (const s of SEVERITIES) {
+    for (const s of CORRUPTION_LEVELS) {
       const files = set.images.slice(0, cImages).map((im) => im.file);
       const r = await runDetections(detector, files, { transform: (f, i) => corrupt(f, name, s, 1000 * s + i) });
       const f = new FailureCounter(thresholds, modelClassOf);
@@ -294,7 +294,7 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
         meanBestScore: t.meanBestScore,
         bestScore: t.bestScore,
       });
-      o.progress?.('corruptions', ++cDone, cList.length * SEVERITIES.length);
+      o.progress?.('corruptions', ++cDone, cList.length * CORRUPTION_LEVELS.length);
     }
   }
   let folder: ReadinessReport['ood']['folder'];

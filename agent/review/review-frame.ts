@@ -6,17 +6,14 @@
  */
 import type { Detector, Slot } from '../infer/detector.js';
 import { letterboxPoint } from '../preprocess/letterbox.js';
-import { DETECTION_FEATURES } from '../telemetry/detection-stats.js';
 import { featureAt, type FrameRecord } from '../telemetry/frame-record.js';
-import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
+import { RECORD_FEATURES } from '../telemetry/frame-stats.js';
 import type { ReviewFrame, ReviewReason } from './sampler.js';
-
-const FEATURES = [...FRAME_FEATURES, ...DETECTION_FEATURES];
 
 export function reviewFrame(detector: Detector, slot: Slot, rec: Readonly<FrameRecord>, camera: { readonly id: number; readonly name: string }, reason: ReviewReason): ReviewFrame {
   const lb = slot.letterbox!;
   const stats: Record<string, number> = {};
-  FEATURES.forEach((name, i) => (stats[name] = featureAt(rec, i)));
+  RECORD_FEATURES.forEach((name, i) => (stats[name] = featureAt(rec, i)));
   const detections = detector.toObjects(slot).map((d, i) => {
     const ood = slot.oodScores[i]!;
     return {

@@ -4,15 +4,19 @@
  * transaction every `flushMs`. When the database cannot take a batch (disk full, locked), the rows
  * stay in the ring and are retried; only when the ring is full are new rows dropped, and counted.
  * The pipeline is never blocked by storage.
+ *
+ * The frames table has a column per shipped feature (its migrations add them); an input statistic
+ * added at start-up (protocol/features.ts) reaches the windows and drift, not this table.
  */
 import type { FrameRecord } from '../telemetry/frame-record.js';
-import { FRAME_FEATURES } from '../telemetry/frame-stats.js';
+import { SHIPPED_INPUT_FEATURES } from '../../protocol/features.js';
 import { DETECTION_FEATURES } from '../telemetry/detection-stats.js';
 import type { Db } from './database.js';
 
 const HEAD = 3; // camera_id, ts, frame
 const TIMES = 3; // preprocess, inference, postprocess ms
-export const FRAME_COLUMNS = HEAD + FRAME_FEATURES.length + DETECTION_FEATURES.length + TIMES;
+const INPUT_COLUMNS = SHIPPED_INPUT_FEATURES.length; // the shipped input statistics lead FrameRecord.frameStats
+export const FRAME_COLUMNS = HEAD + INPUT_COLUMNS + DETECTION_FEATURES.length + TIMES;
 
 const snake = (name: string): string => name.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
 /** Column names in ring order: later migrations append columns, so inserts name them. */
@@ -20,7 +24,7 @@ export const FRAME_COLUMN_NAMES: readonly string[] = [
   'camera_id',
   'ts',
   'frame',
-  ...[...FRAME_FEATURES, ...DETECTION_FEATURES].map(snake),
+  ...[...SHIPPED_INPUT_FEATURES.map((d) => d.name), ...DETECTION_FEATURES].map(snake),
   'preprocess_ms',
   'inference_ms',
   'postprocess_ms',
@@ -86,7 +90,7 @@ export class FrameWriter {
     r[p++] = cameraId;
     r[p++] = rec.ts;
     r[p++] = rec.index;
-    for (let i = 0; i < FRAME_FEATURES.length; i++) r[p++] = rec.frameStats[i]!;
+    for (let i = 0; i < INPUT_COLUMNS; i++) r[p++] = rec.frameStats[i]!;
     for (let i = 0; i < DETECTION_FEATURES.length; i++) r[p++] = rec.detStats[i]!;
     for (let i = 0; i < TIMES; i++) r[p++] = rec.stageMs[i]!;
     this.head = (this.head + 1) % this.capacity;

@@ -42,15 +42,6 @@ export function recordOver(frameStats: Float64Array, det: DetectionArrays): Fram
   return { ts: 0, index: 0, width: 0, height: 0, frameStats, detStats: det.values, classCounts: det.classCounts, confHist: det.confHist, stageMs: new Float64Array(3) };
 }
 
-/** A record with its arrays allocated for `frameFeatures` + `detectionFeatures`, `classes` and `confBins`. */
-export function frameRecord(frameFeatures: number, detectionFeatures: number, classes: number, confBins: number): FrameRecord {
-  return recordOver(new Float64Array(frameFeatures), {
-    values: new Float64Array(detectionFeatures),
-    classCounts: new Uint32Array(classes),
-    confHist: new Uint32Array(classes * confBins),
-  });
-}
-
 /** Copies a slot's stage durations (Slot.times) into the record. */
 export function setStageMs(r: FrameRecord, t: { readonly preprocessMs: number; readonly inferenceMs: number; readonly postprocessMs: number }): void {
   r.stageMs[0] = t.preprocessMs;

@@ -19,12 +19,15 @@
  *   entropy           Shannon entropy of the 256-bin Y histogram, in bits (0–8)
  */
 
-import { inputFeatures, SHIPPED_INPUT_FEATURES, type ShippedInputFeature } from '../../protocol/features.js';
+import { frameFeatures, inputFeatures, SHIPPED_INPUT_FEATURES, type ShippedInputFeature } from '../../protocol/features.js';
 import { addedFrameStatistics, type FrameStatistic } from './added-frame-stats.js';
 import { SUM, WasmFrameStats, wasmFrameStatsAvailable } from './wasm-frame-stats.js';
 
 /** Every input statistic (protocol/features.ts): the shipped ones, then any added at start-up. */
 export const FRAME_FEATURES: readonly string[] = inputFeatures().map((d) => d.name);
+
+/** Every feature of a FrameRecord, in its joined order: the input statistics, then the detection statistics. */
+export const RECORD_FEATURES: readonly string[] = frameFeatures().map((d) => d.name);
 
 /** Where each shipped statistic sits in `FrameStats.values`. */
 export const FEATURE_INDEX: Readonly<Record<ShippedInputFeature, number>> = Object.freeze(

@@ -4,11 +4,11 @@
  * confidence histograms; and per-stage latency quantiles. Accumulators are allocated once; an
  * aggregate object is built once per window (not per frame).
  */
-import { CONF_BINS, DETECTION_FEATURES } from './detection-stats.js';
+import { CONF_BINS } from './detection-stats.js';
 import { featureAt, sampleStd, type FrameRecord } from './frame-record.js';
-import { FRAME_FEATURES } from './frame-stats.js';
+import { RECORD_FEATURES } from './frame-stats.js';
 
-const FEATURES = [...FRAME_FEATURES, ...DETECTION_FEATURES] as const;
+const FEATURES = RECORD_FEATURES;
 const STAGES = ['preprocess', 'inference', 'postprocess'] as const;
 const LATENCY_CAPACITY = 16_384;
 

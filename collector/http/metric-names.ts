@@ -29,7 +29,6 @@ export const COLLECTOR_METRICS = {
 } as const;
 
 /** The value of `driftline_collector_camera_verdict` for each window verdict: the same values as the agent's verdict gauge. */
-export { VERDICT_VALUES } from '../../protocol/levels.js';
 
 /** `driftline_collector_alerts{state}`: active alerts nobody acknowledged yet, and those acknowledged. */
 export const ALERT_STATES = ['firing', 'acknowledged'] as const;

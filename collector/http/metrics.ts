@@ -15,7 +15,8 @@ import type { BrokerStats } from '../broker/access.js';
 import type { Dispatcher } from '../notify/dispatcher.js';
 import type { Ingest } from '../ingest/ingest.js';
 import type { AlertRecord, StoreQueries } from '../store/store.js';
-import { COLLECTOR_METRICS as M, VERDICT_VALUES } from './metric-names.js';
+import { VERDICT_VALUES } from '../../protocol/levels.js';
+import { COLLECTOR_METRICS as M } from './metric-names.js';
 
 export interface MetricSources {
   readonly ingest: Ingest;

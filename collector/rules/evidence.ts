@@ -4,7 +4,8 @@
  * review frames of the window, and a first guess at the cause. The cause decides who goes: a camera
  * fault needs a technician at the line, input drift or model uncertainty needs the data scientist.
  */
-import { familyOf, interpretability, type FeatureFamily } from '../../protocol/families.js';
+import { familyOf, interpretability } from '../../protocol/families.js';
+import type { FeatureFamily } from '../../protocol/features.js';
 import { inputFeatures } from '../../protocol/features.js';
 import type { SummaryMessage, SummaryDriver } from '../../protocol/messages.js';
 

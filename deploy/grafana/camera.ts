@@ -8,7 +8,8 @@
  */
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { AGENT_METRICS as A, DRIFT_SCORE_ALERT, DRIFT_SCORE_WARN, FRAME_RESULTS, VERDICT_VALUES } from '../../agent/http/metric-names.js';
+import { AGENT_METRICS as A, DRIFT_SCORE_ALERT, DRIFT_SCORE_WARN, FRAME_RESULTS } from '../../agent/http/metric-names.js';
+import { VERDICT_VALUES } from '../../protocol/levels.js';
 import { PROCESS_METRICS as P } from '../../lib/process-metrics.js';
 import { booleanMappings, driftlineDashboard, labelValues, PanelIds, rate, row, sel, statPanel, statusHistoryPanel, thresholds, timeseriesPanel, verdictMappings } from './panels.js';
 

@@ -8,7 +8,8 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { AGENT_METRICS as A, FRAME_RESULTS } from '../../agent/http/metric-names.js';
-import { ALERT_STATES, COLLECTOR_METRICS as C, VERDICT_VALUES } from '../../collector/http/metric-names.js';
+import { ALERT_STATES, COLLECTOR_METRICS as C } from '../../collector/http/metric-names.js';
+import { VERDICT_VALUES } from '../../protocol/levels.js';
 import type { DeviceRow } from '../../collector/store/store.js';
 import { PROCESS_METRICS as P } from '../../lib/process-metrics.js';
 import { booleanMappings, driftlineDashboard, labelValues, onTargetsOf, PanelIds, rate, row, sel, statPanel, statusHistoryPanel, tablePanel, thresholds, timeseriesPanel, verdictMappings } from './panels.js';

@@ -40,6 +40,7 @@ CERT_DAYS=${DRIFTLINE_CERT_DAYS:-825}
 CRL_DAYS=${DRIFTLINE_CRL_DAYS:-3650}
 RENEW_DAYS=${DRIFTLINE_RENEW_DAYS:-30}
 USERNAME_RE='^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$'
+# The topic-segment pattern of protocol/topics.ts (SEGMENT_PATTERN); test/protocol/topics.test.ts keeps the two equal.
 SEGMENT_RE='^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'
 
 usage() {

@@ -17,6 +17,9 @@ import { ProfileBuilder } from '../../agent/drift/profile.js';
 import { ScoringReference } from '../../agent/drift/scores.js';
 import { BoxSet } from '../../agent/decode/boxes.js';
 import { summary, type Identity } from '../../agent/publish/messages.js';
+import { cameraIds } from '../../agent/store/cameras.js';
+import { openDatabase } from '../../agent/store/database.js';
+import { FrameWriter } from '../../agent/store/frame-writer.js';
 import { DetectionStats } from '../../agent/telemetry/detection-stats.js';
 import { recordOver } from '../../agent/telemetry/frame-record.js';
 import { FRAME_FEATURES, FrameStats } from '../../agent/telemetry/frame-stats.js';
@@ -51,7 +54,7 @@ test('the added statistic follows the shipped ones; the shipped list does not ho
   assert.throws(() => registerInputFeature({ name: 'late', family: 'focus', unit: 'none', resolution: 1 }), /fixed once read/);
 });
 
-test('an added input statistic flows from the frame to the collector evidence, in the unchanged wire format', () => {
+test('an added input statistic flows from the frame to the collector evidence, in the unchanged wire format', (t) => {
   const stats = new FrameStats();
   const det = new DetectionStats(NAMES.length);
   const boxes = new BoxSet(4);
@@ -87,7 +90,11 @@ test('an added input statistic flows from the frame to the collector evidence, i
   assert.ok(profile.features[LEFT_BALANCE]!.mean > 0.3);
   assert.ok(calibration.support[LEFT_BALANCE]);
 
-  // A window of mirrored frames: aggregated and judged.
+  // A window of mirrored frames: aggregated, judged, and its frames stored (the table keeps the shipped columns).
+  const db = openDatabase(':memory:');
+  t.after(() => db.close());
+  const [cameraId] = cameraIds(db, ['cam1']);
+  const writer = new FrameWriter(db, { flushMs: 60_000 });
   const judge = new Judge(new ScoringReference(profile), calibration, { windowSeconds: WINDOW_FRAMES });
   const drift = new CameraDrift(judge, calibration);
   const window = new WindowAggregator(NAMES, WINDOW_FRAMES * 1000);
@@ -95,7 +102,10 @@ test('an added input statistic flows from the frame to the collector evidence, i
     measure(k, true);
     window.add(rec);
     drift.add(rec);
+    writer.add(cameraId!, rec);
   }
+  assert.equal(writer.close(), WINDOW_FRAMES);
+  assert.equal((db.prepare('SELECT count(*) AS n FROM frames').get() as { n: number }).n, WINDOW_FRAMES);
   const aggregate = window.aggregate();
   assert.ok(aggregate.features[LEFT_BALANCE]!.mean < -0.3);
   const result = drift.close();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AGENT_METRICS as M } from '../../../agent/http/metric-names.js';
 import { STAGES } from '../../../agent/pipeline/stage-timings.js';
-import { FAMILY_NAMES } from '../../../protocol/families.js';
+import { FAMILY_NAMES } from '../../../protocol/features.js';
 import { liveAgent } from '../../helpers/agent.js';
 import { freePort, releaser } from '../../helpers/ports.js';
 import { until } from '../../helpers/wait.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { corrupt, corruptBoxes, CORRUPTIONS, parseCorruptions, SEVERITIES, describeCorruption } from '../../../agent/readiness/corruptions.js';
+import { corrupt, corruptBoxes, CORRUPTIONS, parseCorruptions, CORRUPTION_LEVELS, describeCorruption } from '../../../agent/readiness/corruptions.js';
 import { LineCamera } from '../../../agent/synth/camera.js';
 import { DEFAULT_CONDITIONS } from '../../../agent/synth/conditions.js';
 
@@ -19,7 +19,7 @@ const edges = (d: Uint8Array): number => {
 test('every corruption at every severity returns a new frame of the same size and leaves the input alone', async () => {
   const before = Uint8Array.from(frame.data);
   for (const name of CORRUPTIONS) {
-    for (const s of SEVERITIES) {
+    for (const s of CORRUPTION_LEVELS) {
       const out = await corrupt(frame, name, s, 1);
       assert.equal(out.data.length, frame.data.length, `${name} ${s}`);
       assert.notEqual(out.data, frame.data);
@@ -31,15 +31,15 @@ test('every corruption at every severity returns a new frame of the same size an
 
 test('severity orders the damage: darker is darker, blur removes edges, noise and JPEG move pixels more at each step', async () => {
   const m0 = mean(frame.data);
-  const dark = await Promise.all(SEVERITIES.map((s) => corrupt(frame, 'darker', s, 1)));
+  const dark = await Promise.all(CORRUPTION_LEVELS.map((s) => corrupt(frame, 'darker', s, 1)));
   assert.ok(Math.abs(mean(dark[0]!.data) - 0.7 * m0) < 1.5, 'gain 0.7');
   assert.ok(mean(dark[2]!.data) < mean(dark[1]!.data) && mean(dark[1]!.data) < mean(dark[0]!.data));
-  const blur = await Promise.all(SEVERITIES.map((s) => corrupt(frame, 'blur', s, 1)));
+  const blur = await Promise.all(CORRUPTION_LEVELS.map((s) => corrupt(frame, 'blur', s, 1)));
   assert.ok(edges(blur[0]!.data) < edges(frame.data) && edges(blur[2]!.data) < edges(blur[0]!.data));
   assert.ok(Math.abs(mean(blur[2]!.data) - m0) < 2, 'a blur keeps the mean');
   const diff = (a: Uint8Array): number => a.reduce((s, v, i) => s + Math.abs(v - frame.data[i]!), 0) / a.length;
   for (const name of ['noise', 'jpeg'] as const) {
-    const d = await Promise.all(SEVERITIES.map(async (s) => diff((await corrupt(frame, name, s, 1)).data)));
+    const d = await Promise.all(CORRUPTION_LEVELS.map(async (s) => diff((await corrupt(frame, name, s, 1)).data)));
     assert.ok(d[0]! > 0 && d[0]! < d[1]! && d[1]! < d[2]!, `${name}: ${d.join(', ')}`);
   }
 });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { classify, evidenceOf, headline, leadDriver, leadFamily, rankDrivers } from '../../../collector/rules/evidence.js';
 import { PROFILE_FEATURES } from '../../../agent/drift/profile-schema.js';
-import { FAMILY_NAMES, FEATURE_FAMILIES, familyOf } from '../../../protocol/families.js';
+import { FEATURE_FAMILIES, familyOf } from '../../../protocol/families.js';
+import { FAMILY_NAMES } from '../../../protocol/features.js';
 import type { FeatureStats, SummaryMessage } from '../../../protocol/messages.js';
 import { summaryMsg } from '../../helpers/collector.js';
 
