@@ -173,17 +173,27 @@ export class Publisher {
   }
 
   /**
-   * Stops: waits up to `graceMs` for what is in flight, publishes `offline` (retained) so the
-   * collector knows this was a clean stop, and disconnects. Unsent rows stay in the outbox.
+   * Stops: sends what the outbox holds now (a clean stop has just queued its cameras' last windows)
+   * up to the in-flight window, waits up to `graceMs` for what is in flight, publishes `offline`
+   * (retained) so the collector knows this was a clean stop, and disconnects. Unsent rows stay in
+   * the outbox. The drain rate does not hold the stop's rows back: it paces a backlog after an
+   * outage, and a stop that waited for its tokens would leave its last windows for the next start.
    */
   async stop(graceMs = 2000): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.pumpTimer);
+    this.pumpTimer = undefined;
     const client = this.client;
     if (!client) return;
+    if (this.live) {
+      this.tokens = this.o.maxInflight;
+      this.pump();
+    }
     const t0 = Date.now();
     while (this.live && this.inflight > 0 && Date.now() - t0 < graceMs) await new Promise((r) => setTimeout(r, 20));
+    clearTimeout(this.pumpTimer); // an acknowledgement's pump may have set it while we waited
+    this.pumpTimer = undefined;
     if (this.live) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);

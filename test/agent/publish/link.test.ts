@@ -101,3 +101,39 @@ test('link: retained birth, backlog in order at the drain rate, schema-valid pay
   assert.equal(retained[1]!.state, 'offline');
   assert.ok(check(retained[1], SCHEMAS.status).ok);
 });
+
+test("link: a clean stop sends what it just queued (its cameras' last windows) without waiting for the drain rate", { timeout: 60_000 }, async (t) => {
+  const release = releaser(t);
+  const site = uniqueName('site');
+  const device = uniqueName('edge');
+  const identity: Identity = { site, device, version: '0.1.0', model: { name: 'm.onnx', sha256: SHA }, provider: 'cpu', providers: ['cpu'], cameras: ['cam'], windowSeconds: 60 };
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-link-')), 'a.db'));
+  release('database', () => db.close());
+  // One token every 10 s: without the stop's own send, the last rows would wait far beyond its grace.
+  const link = new DeviceLink(db, identity, { url: MACHINE_BROKER, client: { clientId: uniqueName('agent'), reconnectPeriod: 0 }, drainPerSecond: 0.1, maxInflight: INFLIGHT, outboxMaxRows: 1000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 } }, silentLogger);
+  const sub = await machineClient('watch-stop');
+  release('watcher', () => sub.endAsync());
+  const seqs: number[] = [];
+  const states: string[] = [];
+  sub.on('message', (topic, payload) => {
+    if (!payload.length) return;
+    const v = JSON.parse(payload.toString()) as { seq: number; state: string };
+    if (topic.endsWith('/status')) states.push(v.state);
+    else seqs.push(v.seq);
+  });
+  await sub.subscribeAsync([summaryTopic(site, device, 'cam'), statusTopic(site, device)], { qos: 1 });
+  release('retained status', () => clearRetainedStatus(site, device));
+  const send = (): number => link.summary({ camera: 'cam', window, dropped: 0, errors: 0, drift });
+  link.start();
+  const stopLink = release('link', () => link.stop());
+  await until(() => states.includes('online'), 10_000, 'the birth');
+  // The in-flight window's worth goes at once and spends the tokens.
+  for (let i = 0; i < INFLIGHT; i++) send();
+  await until(() => seqs.length === INFLIGHT && link.outbox.size === 0, 10_000, 'the first rows');
+  // What a stop queues last, then the stop itself.
+  for (let i = 0; i < 3; i++) send();
+  await stopLink();
+  assert.equal(link.outbox.size, 0, 'nothing left in the outbox for the next start');
+  await until(() => seqs.length === INFLIGHT + 3 && states.includes('offline'), 5000, 'the last rows and the offline status');
+  assert.deepEqual(seqs, Array.from({ length: INFLIGHT + 3 }, (_, i) => i + 1));
+});
