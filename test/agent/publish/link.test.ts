@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { DriftResult } from '../../../agent/drift/types.js';
 import { DeviceLink } from '../../../agent/publish/link.js';
 import type { Identity } from '../../../agent/publish/messages.js';
@@ -17,7 +17,7 @@ import { check, SCHEMAS, type StatusMessage, type SummaryMessage } from '../../.
 import { statusTopic, summaryTopic } from '../../../protocol/topics.js';
 import { SHA, uniqueName } from '../../helpers/collector.js';
 import { clearRetainedStatus, machineClient, MACHINE_BROKER } from '../../helpers/mosquitto.js';
-import { releaser } from '../../helpers/ports.js';
+import { releaser, type Release } from '../../helpers/ports.js';
 import { until } from '../../helpers/wait.js';
 
 const BACKLOG = 40;
@@ -45,14 +45,20 @@ const drift: DriftResult = {
   scores: { 'psi:brightness': 0.05, 'js:conf.scratch': Number.NaN },
 };
 
-test('link: retained birth, backlog in order at the drain rate, schema-valid payloads, offline on a clean stop', { timeout: 60_000 }, async (t) => {
+/** A link for a new site and device on the machine's Mosquitto, over its own database (released with the test). */
+async function openLink(t: TestContext, drainPerSecond: number): Promise<{ release: Release; site: string; device: string; link: DeviceLink }> {
   const release = releaser(t);
   const site = uniqueName('site');
   const device = uniqueName('edge');
   const identity: Identity = { site, device, version: '0.1.0', model: { name: 'm.onnx', sha256: SHA }, provider: 'cpu', providers: ['cpu'], cameras: ['cam'], windowSeconds: 60 };
   const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-link-')), 'a.db'));
   release('database', () => db.close());
-  const link = new DeviceLink(db, identity, { url: MACHINE_BROKER, client: { clientId: uniqueName('agent'), reconnectPeriod: 0 }, drainPerSecond: DRAIN_PER_S, maxInflight: INFLIGHT, outboxMaxRows: 1000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 } }, silentLogger);
+  const link = new DeviceLink(db, identity, { url: MACHINE_BROKER, client: { clientId: uniqueName('agent'), reconnectPeriod: 0 }, drainPerSecond, maxInflight: INFLIGHT, outboxMaxRows: 1000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 } }, silentLogger);
+  return { release, site, device, link };
+}
+
+test('link: retained birth, backlog in order at the drain rate, schema-valid payloads, offline on a clean stop', { timeout: 60_000 }, async (t) => {
+  const { release, site, device, link } = await openLink(t, DRAIN_PER_S);
   // A backlog built while offline.
   for (let i = 0; i < BACKLOG; i++) link.summary({ camera: 'cam', window, dropped: 1, errors: 0, drift, reference: { brightness: { mean: 120, std: 8 } }, review: [{ file: 'cam/a.jpg', ts: 1, reason: 'uncertain' }] });
   assert.equal(link.outbox.size, BACKLOG);
@@ -103,14 +109,8 @@ test('link: retained birth, backlog in order at the drain rate, schema-valid pay
 });
 
 test("link: a clean stop sends what it just queued (its cameras' last windows) without waiting for the drain rate", { timeout: 60_000 }, async (t) => {
-  const release = releaser(t);
-  const site = uniqueName('site');
-  const device = uniqueName('edge');
-  const identity: Identity = { site, device, version: '0.1.0', model: { name: 'm.onnx', sha256: SHA }, provider: 'cpu', providers: ['cpu'], cameras: ['cam'], windowSeconds: 60 };
-  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-link-')), 'a.db'));
-  release('database', () => db.close());
   // One token every 10 s: without the stop's own send, the last rows would wait far beyond its grace.
-  const link = new DeviceLink(db, identity, { url: MACHINE_BROKER, client: { clientId: uniqueName('agent'), reconnectPeriod: 0 }, drainPerSecond: 0.1, maxInflight: INFLIGHT, outboxMaxRows: 1000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 } }, silentLogger);
+  const { release, site, device, link } = await openLink(t, 0.1);
   const sub = await machineClient('watch-stop');
   release('watcher', () => sub.endAsync());
   const seqs: number[] = [];
