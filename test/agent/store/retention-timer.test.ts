@@ -13,7 +13,7 @@ import { sleep, until } from '../../helpers/wait.js';
 const pass = (framesDeleted: number): RetentionResult => ({ framesDeleted, windowsDeleted: 0, bytesBefore: 4096, bytesAfter: 4096, freeBytes: 1 << 30 });
 const timeouts = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
-test("each tick: retention at the clock's time, a log line when it deleted something, every pass to the storage watch; unref'd; stop ends the ticks", async () => {
+test("each tick: retention at the clock's time, a log line when it deleted something, every pass to the storage watch; unref'd; stop ends the ticks", async (t) => {
   const { log, lines } = logLines();
   const results = [pass(3), pass(0), pass(0)];
   const times: number[] = [];
@@ -32,6 +32,7 @@ test("each tick: retention at the clock's time, a log line when it deleted somet
     log,
     intervalMs: 5,
   });
+  t.after(stop); // also when an assertion below fails
   assert.equal(timeouts(), before, 'the timer keeps no process alive');
   await until(() => passes.length >= 3, 5_000, 'three retention passes');
   stop();
@@ -46,7 +47,7 @@ test("each tick: retention at the clock's time, a log line when it deleted somet
   );
 });
 
-test('a failed pass goes to the storage watch; it is logged only when the watch did not shed for it', async () => {
+test('a failed pass goes to the storage watch; it is logged only when the watch did not shed for it', async (t) => {
   const { log, lines } = logLines();
   const errors = [Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }), new Error('SQLITE_BUSY: database is locked')];
   const failed: unknown[] = [];
@@ -67,6 +68,7 @@ test('a failed pass goes to the storage watch; it is logged only when the watch 
     log,
     intervalMs: 5,
   });
+  t.after(stop); // also when an assertion below fails
   await until(() => failed.length >= 2, 5_000, 'two failed passes');
   stop();
   assert.deepEqual(failed.slice(0, 2), errors);
