@@ -42,6 +42,7 @@ import { ScoringReference } from '../agent/drift/scores.js';
 import { Detector } from '../agent/infer/detector.js';
 import { loadModel } from '../agent/infer/model.js';
 import { runSequence } from '../agent/pipeline/sequence.js';
+import { recordOver } from '../agent/telemetry/frame-record.js';
 import type { RawFrame } from '../agent/preprocess/letterbox.js';
 import { LineCamera } from '../agent/synth/camera.js';
 import { DEFAULT_CONDITIONS } from '../agent/synth/conditions.js';
@@ -284,7 +285,7 @@ function windowCells(series: Series[], profile: Profile): Cell[] {
       const row = nc * (1 + CONF_BINS);
       const n = s.header.frames;
       // One record per frame over views of its values, made once and shared by every window that holds it.
-      const recs = Array.from({ length: n }, (_, i) => ({ ts: 0, index: i, width: 0, height: 0, frameStats: s.values.subarray(i * P, i * P + NF), detStats: s.values.subarray(i * P + NF, (i + 1) * P), classCounts: s.counts.subarray(i * row, i * row + nc), confHist: s.counts.subarray(i * row + nc, (i + 1) * row), stageMs: new Float64Array(3) }));
+      const recs = Array.from({ length: n }, (_, i) => recordOver(s.values.subarray(i * P, i * P + NF), { values: s.values.subarray(i * P + NF, (i + 1) * P), classCounts: s.counts.subarray(i * row, i * row + nc), confHist: s.counts.subarray(i * row + nc, (i + 1) * row) }));
       const feed = (d: CameraDrift, from: number): void => {
         for (let i = from; i < from + len; i++) d.add(recs[i]!);
       };

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { PROFILE_FEATURES } from '../../agent/drift/profile-schema.js';
 import type { Profile } from '../../agent/drift/types.js';
 import { MODEL, ROOT, cli } from '../helpers/cli.js';
+import { recordOf } from '../agent/drift/record-of.js';
 
 const SHIPPED = join(ROOT, 'models', 'line-detector.profile.json');
 
@@ -127,7 +128,7 @@ test('marks: each profile judges the other, so values a small A never saw do not
     hist[18] = 3;
     for (let i = 0; i < 80; i++) {
       const fs = Array.from({ length: 12 }, (_, k) => (k === 0 ? brightness : 10 * (k + 1)) + r() * 6);
-      b.add({ ts: 0, index: i, width: 0, height: 0, frameStats: Float64Array.from(fs), detStats: Float64Array.of(3, 0.9 + r() * 0.05, 0.85, 20 + Math.floor(r() * 5), 0.04, 1, uncertain(i), 0), classCounts: Uint32Array.of(3, 0), confHist: Uint32Array.from(hist), stageMs: new Float64Array(3) });
+      b.add(recordOf(fs, [3, 0.9 + r() * 0.05, 0.85, 20 + Math.floor(r() * 5), 0.04, 1, uncertain(i), 0], [3, 0], hist));
     }
     const built = b.build({ file: 'm.onnx', sha256: 'x', names: ['washer', 'scratch'] }, { source: 'test', images: 80, skipped: 0 });
     return { ...built, calibration: calibrate(built, b.series(), { replicates: 400 }) };
