@@ -9,6 +9,12 @@
  * stored messages from the point the replay ended, every `pollMs`, and runs the timer rules every
  * `evalMs`. It also takes over the broker session of a replica that died, so that what the broker
  * had given that replica and not yet seen acknowledged is stored after all.
+ *
+ * Leadership can end while start() is still rebuilding (the lock's connection drops, or the replica
+ * stops): every start has a generation, stop() ends it, and a start whose generation has ended
+ * returns at its next step without reading, notifying or leaving a timer behind. Otherwise a replica
+ * that no longer led would go on acting as a leader beside the real one, and a stopping replica's
+ * timers would keep its process from exiting.
  */
 import type { Logger } from '../../lib/log.js';
 import type { Dispatcher } from '../notify/dispatcher.js';
@@ -46,8 +52,12 @@ export class ClusterLeader {
   private view: LeaderView | undefined;
   private timers: NodeJS.Timeout[] = [];
   private running = false;
+  /** Counts starts and stops: a start goes on only while it is the latest of them. */
+  private generation = 0;
   private busy = false;
   private adopting = false;
+  /** The takeover of dead replicas' broker sessions in progress: stop() lets it finish storing. */
+  private adoption: Promise<void> = Promise.resolve();
   /** Messages the feed has handed to the rules since leadership began. */
   fed = 0;
 
@@ -61,9 +71,13 @@ export class ClusterLeader {
   /** Rebuilds the rules' memory and starts reading the feed. */
   async start(): Promise<void> {
     const { store, log } = this.o;
+    const generation = ++this.generation;
+    const ended = (): boolean => generation !== this.generation;
     const t0 = Date.now();
     const horizon = await store.horizon();
+    if (ended()) return;
     const view = await LeaderView.load(store, log);
+    if (ended()) return;
     const rules = new RuleEngine(view, this.o.settings, (a, change) => {
       const snapshot = structuredClone(a);
       view.afterWrites(() => {
@@ -73,7 +87,9 @@ export class ClusterLeader {
       });
     });
     let replayed = 0;
-    for (const r of await store.recentSummaries(t0 - this.o.replayMs, horizon)) {
+    const recent = await store.recentSummaries(t0 - this.o.replayMs, horizon);
+    if (ended()) return;
+    for (const r of recent) {
       try {
         rules.replaySummary(r.m, r.receivedTs);
         replayed++;
@@ -85,7 +101,9 @@ export class ClusterLeader {
     this.view = view;
     this.running = true;
     let redelivered = 0;
-    for (const u of await store.undelivered(this.o.sinks, t0 - REDELIVER_MS)) {
+    const undelivered = await store.undelivered(this.o.sinks, t0 - REDELIVER_MS);
+    if (ended()) return;
+    for (const u of undelivered) {
       this.o.dispatcher.push(u.alert, u.alert.state === 'firing' ? 'fire' : 'resolve', new Set(u.sinks));
       redelivered++;
     }
@@ -100,9 +118,9 @@ export class ClusterLeader {
         }
       }, this.o.evalMs),
     );
-    this.timers.push(setInterval(() => void this.adoptDead(), Math.max(this.o.pollMs, 1000)));
+    this.timers.push(setInterval(() => this.adoptDead(), Math.max(this.o.pollMs, 1000)));
     log.info({ replayed, active: rules.firing.length, redelivered, ms: Date.now() - t0 }, 'leader ready: rules rebuilt from the store');
-    void this.adoptDead();
+    this.adoptDead();
   }
 
   private async read(cursor: FeedCursor): Promise<void> {
@@ -136,11 +154,16 @@ export class ClusterLeader {
     }
   }
 
-  private async adoptDead(): Promise<void> {
+  private adoptDead(): void {
     if (this.adopting || !this.running) return;
+    this.adoption = this.adoptEach();
+  }
+
+  private async adoptEach(): Promise<void> {
     this.adopting = true;
     try {
       for (const d of await this.o.deadReplicas()) {
+        if (!this.running) break;
         const n = await this.o.adopt(d.clientId);
         await d.release();
         this.o.log.warn({ replica: d.clientId, messages: n }, 'took over the broker session of a replica that is gone: what the broker held for it is stored');
@@ -158,11 +181,13 @@ export class ClusterLeader {
     if (a) a.ack = ack;
   }
 
-  /** Stops acting at once; writes already made are awaited. */
+  /** Stops acting at once, a start in progress included; writes already made, and a takeover in progress, are awaited. */
   async stop(): Promise<void> {
+    this.generation++;
     this.running = false;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    await this.adoption;
     await this.view?.settled();
     this.rules = undefined;
     this.view = undefined;

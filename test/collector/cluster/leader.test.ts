@@ -1,0 +1,91 @@
+/**
+ * The leading replica's work on a real database: a leader fires on a drifting window any replica
+ * stored; a leader stopped while it is still rebuilding from the store (its lock lost, or the
+ * replica stopping) neither reads, nor notifies, nor leaves a timer that keeps the process alive.
+ */
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { ClusterLeader } from '../../../collector/cluster/leader.js';
+import { collectorConfig } from '../../../collector/config.js';
+import { ruleSettings } from '../../../collector/main.js';
+import { Dispatcher } from '../../../collector/notify/dispatcher.js';
+import type { AlertChange } from '../../../collector/rules/engine.js';
+import { PostgresStore } from '../../../collector/store/postgres-store.js';
+import type { AlertRecord } from '../../../collector/store/store.js';
+import { silentLogger } from '../../../lib/log.js';
+import { summaryMsg } from '../../helpers/collector.js';
+import { testDatabase } from '../../helpers/postgres.js';
+import { until } from '../../helpers/wait.js';
+
+const POLL_MS = 50;
+const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function setup(t: TestContext): Promise<{ store: PostgresStore; leader: ClusterLeader; alerts: [AlertRecord, AlertChange][]; drift(camera: string, seq?: number): Promise<void> }> {
+  const store = await PostgresStore.open(await testDatabase(t, 'leader'), { maxSeqJump: 10 });
+  t.after(() => store.close());
+  const { config } = collectorConfig({ rules: { driftForSeconds: 0 } });
+  const dispatcher = new Dispatcher([], { maxQueue: 10, backoff: { initialMs: 10, maxMs: 10, jitter: 0 }, log: silentLogger });
+  t.after(() => dispatcher.close(0));
+  const alerts: [AlertRecord, AlertChange][] = [];
+  const ruleErrors: unknown[] = [];
+  t.after(() => assert.deepEqual(ruleErrors, [], 'no rule failed'));
+  const leader = new ClusterLeader({
+    store,
+    settings: ruleSettings(config, () => 'http://127.0.0.1:1'),
+    dispatcher,
+    sinks: [],
+    log: silentLogger,
+    pollMs: POLL_MS,
+    evalMs: POLL_MS,
+    replayMs: 60_000,
+    onAlert: (a, change) => void alerts.push([a, change]),
+    deadReplicas: async () => [],
+    adopt: async () => 0,
+    ruleError: (e) => void ruleErrors.push(e),
+  });
+  t.after(() => leader.stop());
+  const drift = async (camera: string, seq = 1): Promise<void> => {
+    const now = Date.now();
+    const m = summaryMsg('plant', 'edge', camera, seq, { start: now - 60_000, end: now - 1000, status: 'alert', drivers: [{ key: 'psi:brightness', value: 0.6, warn: 0.1, alert: 0.25, level: 'alert' }] });
+    store.beginBatch();
+    const stored = store.stageSummary(m, now, JSON.stringify(m));
+    await store.commitBatch();
+    assert.equal((await stored).handled, 'stored');
+  };
+  return { store, leader, alerts, drift };
+}
+
+test('a leader fires on a drifting window that was stored, and its stop takes its timers with it', async (t) => {
+  const { leader, alerts, drift } = await setup(t);
+  const before = timers();
+  await leader.start();
+  assert.ok(timers() > before, 'a leader reads the feed and runs the timer rules on timers');
+  await drift('cam1');
+  await until(() => alerts.length > 0, 5000, 'the drift alert');
+  assert.equal(alerts[0]![1], 'fire');
+  assert.equal(alerts[0]![0].labels.camera, 'cam1');
+  assert.equal(leader.firing.length, 1);
+  await leader.stop();
+  assert.equal(timers(), before, 'no timer left behind');
+  assert.deepEqual(leader.firing, [], 'a stopped leader holds no alerts');
+});
+
+test('a leader stopped while it is still rebuilding neither acts nor leaves a timer behind', async (t) => {
+  const { leader, alerts, drift } = await setup(t);
+  const before = timers();
+  // Leadership lost (or the replica stopping) before the rebuild's first read has come back.
+  const starting = leader.start();
+  await leader.stop();
+  await starting;
+  assert.equal(timers(), before, 'no timer keeps the stopped replica running');
+  await drift('cam2');
+  await sleep(POLL_MS * 10);
+  assert.equal(alerts.length, 0, 'a replica that no longer leads does not notify');
+  assert.deepEqual(leader.firing, []);
+  // Leading again later works as a first start does (the window stored meanwhile is replayed, not acted on).
+  await leader.start();
+  await drift('cam2', 2);
+  await until(() => alerts.length > 0, 5000, 'the drift alert after leading again');
+  assert.equal(alerts[0]![0].labels.camera, 'cam2');
+});
