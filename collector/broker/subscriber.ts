@@ -198,6 +198,7 @@ export class Subscriber {
   async stop(): Promise<void> {
     const c = this.client;
     this.client = undefined;
+    this.subscribed = false; // a stop, not a lost connection: nothing to warn about
     if (c) await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
   }
 }

@@ -27,8 +27,8 @@ export interface LeadershipOptions {
   readonly log: Logger;
   /** Leadership begins; the promise settles when the leader is ready (rules rebuilt). */
   readonly onLead: () => Promise<void>;
-  /** Leadership ended (the lock's connection was lost, or stop()). */
-  readonly onStandby: () => void;
+  /** Leadership ended: the lock's connection was lost (`lost`), or this replica is stopping (`stopped`). */
+  readonly onStandby: (why: 'lost' | 'stopped') => void;
 }
 
 export class Leadership {
@@ -87,7 +87,7 @@ export class Leadership {
     if (!this.stopped) this.o.log.error({ err: e.message }, 'lost the store connection that holds the leadership locks; reconnecting');
     if (this.leading) {
       this.leading = false;
-      this.o.onStandby();
+      this.o.onStandby('lost');
     }
   }
 
@@ -153,7 +153,7 @@ export class Leadership {
     this.client = undefined;
     if (this.leading) {
       this.leading = false;
-      this.o.onStandby();
+      this.o.onStandby('stopped');
     }
     // The row stays: the leader takes over this replica's broker session (whatever the broker still
     // holds for it) unless it starts again first.

@@ -113,8 +113,10 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
       pollMs: config.cluster.leaderPollSeconds * 1000,
       log,
       onLead: () => leader.start(),
-      onStandby: () => {
-        log.warn('this replica no longer leads: it stops running the rules and notifying');
+      onStandby: (why) => {
+        // Losing the lock is news for the on-call engineer; a replica that is being stopped hands the lead on as planned.
+        if (why === 'lost') log.warn('this replica no longer leads: it stops running the rules and notifying');
+        else log.info('this replica is stopping: it hands the lead on');
         void leader.stop();
       },
     });

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { connectAsync } from 'mqtt';
 import { Subscriber } from '../../../collector/broker/subscriber.js';
-import { silentLogger } from '../../../lib/log.js';
+import { silentLogger, type Logger } from '../../../lib/log.js';
 import { summaryTopic } from '../../../protocol/topics.js';
 import { uniqueName } from '../../helpers/collector.js';
+import { LEVEL, logLines } from '../../helpers/log-lines.js';
 import { TestBroker } from '../../helpers/mosquitto.js';
 import { releaser } from '../../helpers/ports.js';
 import { sleep, until } from '../../helpers/wait.js';
@@ -193,4 +194,27 @@ test('the session sets how many unacknowledged messages the broker sends: receiv
   auto.mode = 'resolve';
   for (const c of commits) c.resolve();
   await until(() => received.length === 81, 10_000, `the rest once the commits resolved (got ${received.length})`);
+});
+
+test('a stop logs no lost connection; a broker that goes away does', { timeout: 60_000 }, async (t) => {
+  const release = releaser(t);
+  const broker = await TestBroker.start();
+  const stopBroker = release('broker', () => broker.stop());
+  const session = (log: Logger): Subscriber =>
+    new Subscriber({ url: broker.url, client: { clientId: uniqueName('collector') }, protocolVersion: 5, sessionExpirySeconds: 60, backoff: { initialMs: 100, maxMs: 200, jitter: 0 }, log, onMessage: () => undefined });
+  const stopped = logLines();
+  const a = session(stopped.log);
+  a.start();
+  const stopA = release('subscriber a', () => a.stop());
+  await until(() => a.connected, 10_000, 'a subscribed');
+  await stopA();
+  assert.equal(a.connected, false);
+  assert.deepEqual(stopped.lines.filter((l) => l.level >= LEVEL.warn), [], 'a clean stop warns of nothing');
+  const dropped = logLines();
+  const b = session(dropped.log);
+  b.start();
+  release('subscriber b', () => b.stop());
+  await until(() => b.connected, 10_000, 'b subscribed');
+  await stopBroker();
+  await until(() => dropped.lines.some((l) => l.level === LEVEL.warn && l.msg === 'lost the broker connection; reconnecting'), 10_000, 'the warning');
 });

@@ -25,7 +25,7 @@ function replica(t: TestContext, url: string, clientId: string, events: string[]
     pollMs: 100,
     log: silentLogger,
     onLead: async () => void events.push(`${clientId} leads`),
-    onStandby: () => void events.push(`${clientId} stands by`),
+    onStandby: (why) => void events.push(`${clientId} stands by (${why})`),
   });
   t.after(() => l.stop());
   return l;
@@ -47,7 +47,7 @@ test('one leader of three; a dead leader is replaced within a poll; the same cli
   await until(() => b.isLeader || c.isLeader, 5000, 'a standby to lead');
   assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
   assert.deepEqual(events.filter((e) => e.endsWith('leads')).length, 2);
-  assert.ok(events.includes('a stands by'));
+  assert.ok(events.includes('a stands by (stopped)'), events.join(', '));
   const next = b.isLeader ? b : c;
   const dead = await next.deadReplicas();
   assert.deepEqual(dead.map((d) => d.clientId), ['a'], 'the stopped replica, not the running one');
