@@ -68,6 +68,29 @@ test('postgres: three replicas opening one new database at once migrate it once'
   assert.equal(stores.length, 3);
 });
 
+test('postgres: a database of schema version 3 is migrated in place and goes on storing where it was', async (t) => {
+  const url = await testDatabase(t, 'upgrade');
+  const c = await testClient(t, url);
+  // What a collector of version 3 left: its migrations, and summaries stored through its function.
+  await c.query('CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (3)');
+  for (const m of PG_MIGRATIONS.slice(0, 3)) await c.query(m);
+  const old = [1, 2, 3].map((seq) => summaryMsg('p', 'e', 'c1', seq));
+  const col = <T>(f: (m: SummaryMessage) => T): T[] => old.map(f);
+  await c.query(
+    'SELECT * FROM driftline_ingest_summaries($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::integer[], $9::bigint[], $10::text[], $11::text[], 10)',
+    [col((m) => m.site), col((m) => m.device), col((m) => m.camera), col((m) => m.seq), col((m) => m.start), col((m) => m.end), col((m) => m.status), col((m) => m.frames), col(() => 1), col(raw), col(() => null)],
+  );
+  const store = await openStore(t, url);
+  assert.deepEqual((await c.query('SELECT version FROM schema_version')).rows, [{ version: PG_MIGRATIONS.length }]);
+  const h = clusterHandlers(store, silentLogger, { count: 0 }, MAX_SEQ_JUMP);
+  store.beginBatch();
+  const outcomes = [2, 3, 4, 5].map((seq) => h.summary(summaryMsg('p', 'e', 'c1', seq), 2, raw(summaryMsg('p', 'e', 'c1', seq))));
+  await store.commitBatch();
+  assert.deepEqual(await Promise.all(outcomes), ['duplicate', 'duplicate', 'stored', 'stored']);
+  assert.deepEqual((await store.summaries('p', 'e', 'c1')).map((m) => m.seq), [1, 2, 3, 4, 5]);
+  assert.equal((await store.camera('p', 'e', 'c1'))?.lastSeq, 5);
+});
+
 test('postgres: a database from a newer collector is refused with a coded error that hides the password', async (t) => {
   const url = await testDatabase(t, 'newer');
   await openStore(t, url); // migrated to the current version
