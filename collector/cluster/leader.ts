@@ -10,11 +10,13 @@
  * `evalMs`. It also takes over the broker session of a replica that died, so that what the broker
  * had given that replica and not yet seen acknowledged is stored after all.
  *
- * Leadership can end while start() is still rebuilding (the lock's connection drops, or the replica
- * stops): every start has a generation, stop() ends it, and a start whose generation has ended
- * returns at its next step without reading, notifying or leaving a timer behind. Otherwise a replica
- * that no longer led would go on acting as a leader beside the real one, and a stopping replica's
- * timers would keep its process from exiting.
+ * Each leadership is a term: start() opens one, stop() ends it at once. Everything a term does (its
+ * rebuild, its feed reads, its notifications, its takeovers) checks that it is still the current term
+ * after every wait, so a term that ended acts no more: not while its rebuild was still running (the
+ * lock's connection dropped, or the replica stopped), and not beside a later term of the same replica.
+ * Otherwise a replica that no longer led would go on acting as a leader beside the real one, a
+ * stopping replica's timers would keep its process from exiting, and the end of an old term could
+ * clear the rules of the next.
  */
 import type { Logger } from '../../lib/log.js';
 import type { Dispatcher } from '../notify/dispatcher.js';
@@ -47,17 +49,20 @@ export interface LeaderOptions {
   readonly ruleError: (e: unknown, row: FeedRow) => void;
 }
 
-export class ClusterLeader {
-  private rules: RuleEngine | undefined;
-  private view: LeaderView | undefined;
-  private timers: NodeJS.Timeout[] = [];
-  private running = false;
-  /** Counts starts and stops: a start goes on only while it is the latest of them. */
-  private generation = 0;
-  private busy = false;
-  private adopting = false;
+/** One leadership, from start() to stop(): its rules, its view, its timers and its work in progress. */
+interface Term {
+  rules?: RuleEngine;
+  view?: LeaderView;
+  readonly timers: NodeJS.Timeout[];
+  reading: boolean;
+  adopting: boolean;
   /** The takeover of dead replicas' broker sessions in progress: stop() lets it finish storing. */
-  private adoption: Promise<void> = Promise.resolve();
+  adoption: Promise<void>;
+}
+
+export class ClusterLeader {
+  /** The current term; undefined while standing by. */
+  private term: Term | undefined;
   /** Messages the feed has handed to the rules since leadership began. */
   fed = 0;
 
@@ -65,14 +70,15 @@ export class ClusterLeader {
 
   /** The active alerts (none while standing by). */
   get firing(): AlertRecord[] {
-    return this.rules?.firing ?? [];
+    return this.term?.rules?.firing ?? [];
   }
 
   /** Rebuilds the rules' memory and starts reading the feed. */
   async start(): Promise<void> {
     const { store, log } = this.o;
-    const generation = ++this.generation;
-    const ended = (): boolean => generation !== this.generation;
+    const term: Term = { timers: [], reading: false, adopting: false, adoption: Promise.resolve() };
+    this.term = term;
+    const ended = (): boolean => this.term !== term;
     const t0 = Date.now();
     const horizon = await store.horizon();
     if (ended()) return;
@@ -81,7 +87,7 @@ export class ClusterLeader {
     const rules = new RuleEngine(view, this.o.settings, (a, change) => {
       const snapshot = structuredClone(a);
       view.afterWrites(() => {
-        if (!this.running) return; // leadership ended: the next leader sends what was not delivered
+        if (ended()) return; // leadership ended: the next leader sends what was not delivered
         this.o.onAlert(snapshot, change);
         this.o.dispatcher.push(snapshot, change);
       });
@@ -97,9 +103,8 @@ export class ClusterLeader {
         this.o.ruleError(e, { kind: 'summary', receivedTs: r.receivedTs, m: r.m });
       }
     }
-    this.rules = rules;
-    this.view = view;
-    this.running = true;
+    term.rules = rules;
+    term.view = view;
     let redelivered = 0;
     const undelivered = await store.undelivered(this.o.sinks, t0 - REDELIVER_MS);
     if (ended()) return;
@@ -108,42 +113,42 @@ export class ClusterLeader {
       redelivered++;
     }
     const cursor: FeedCursor = { status: [horizon, 0], summary: [horizon, 0], event: [horizon, 0] };
-    this.timers.push(setInterval(() => void this.read(cursor), this.o.pollMs));
-    this.timers.push(
+    term.timers.push(setInterval(() => void this.read(term, cursor), this.o.pollMs));
+    term.timers.push(
       setInterval(() => {
         try {
-          this.rules?.tick(Date.now());
+          rules.tick(Date.now());
         } catch (e) {
           log.error({ err: (e as Error).message }, 'rule evaluation failed');
         }
       }, this.o.evalMs),
     );
-    this.timers.push(setInterval(() => this.adoptDead(), Math.max(this.o.pollMs, 1000)));
+    term.timers.push(setInterval(() => this.adoptDead(term), Math.max(this.o.pollMs, 1000)));
     log.info({ replayed, active: rules.firing.length, redelivered, ms: Date.now() - t0 }, 'leader ready: rules rebuilt from the store');
-    this.adoptDead();
+    this.adoptDead(term);
   }
 
-  private async read(cursor: FeedCursor): Promise<void> {
-    if (this.busy || !this.running) return;
-    this.busy = true;
+  private async read(term: Term, cursor: FeedCursor): Promise<void> {
+    if (term.reading || this.term !== term) return;
+    term.reading = true;
     try {
       for (;;) {
         const horizon = await this.o.store.horizon();
         const rows = await this.o.store.feed(cursor, horizon, FEED_PAGE);
-        if (!this.running) return;
-        for (const row of rows) this.handle(row);
+        if (this.term !== term) return;
+        for (const row of rows) this.handle(term, row);
         if (rows.length < FEED_PAGE) break;
       }
     } catch (e) {
       this.o.log.warn({ err: (e as Error).message }, 'reading stored messages for the rules failed; trying again');
     } finally {
-      this.busy = false;
+      term.reading = false;
     }
   }
 
-  private handle(row: FeedRow): void {
-    const rules = this.rules!;
-    this.view!.apply(row);
+  private handle(term: Term, row: FeedRow): void {
+    const rules = term.rules!;
+    term.view!.apply(row);
     this.fed++;
     try {
       if (row.kind === 'status') rules.onStatus(row.m, row.previous, row.receivedTs);
@@ -154,16 +159,16 @@ export class ClusterLeader {
     }
   }
 
-  private adoptDead(): void {
-    if (this.adopting || !this.running) return;
-    this.adoption = this.adoptEach();
+  private adoptDead(term: Term): void {
+    if (term.adopting || this.term !== term) return;
+    term.adoption = this.adoptEach(term);
   }
 
-  private async adoptEach(): Promise<void> {
-    this.adopting = true;
+  private async adoptEach(term: Term): Promise<void> {
+    term.adopting = true;
     try {
       for (const d of await this.o.deadReplicas()) {
-        if (!this.running) break;
+        if (this.term !== term) break;
         const n = await this.o.adopt(d.clientId);
         await d.release();
         this.o.log.warn({ replica: d.clientId, messages: n }, 'took over the broker session of a replica that is gone: what the broker held for it is stored');
@@ -171,25 +176,26 @@ export class ClusterLeader {
     } catch (e) {
       this.o.log.warn({ err: (e as Error).message }, 'could not take over the broker session of a replica that is gone; trying again');
     } finally {
-      this.adopting = false;
+      term.adopting = false;
     }
   }
 
   /** Acknowledges in the leader's memory too, so its next write of the alert keeps the acknowledgement. */
   acknowledge(id: string, ack: { by: string; comment: string; at: string }): void {
-    const a = this.rules?.firing.find((x) => x.id === id);
+    const a = this.term?.rules?.firing.find((x) => x.id === id);
     if (a) a.ack = ack;
   }
 
-  /** Stops acting at once, a start in progress included; writes already made, and a takeover in progress, are awaited. */
+  /**
+   * Ends the current term at once, its rebuild included; then waits for its writes already made and
+   * a takeover in progress. A term started meanwhile is not touched.
+   */
   async stop(): Promise<void> {
-    this.generation++;
-    this.running = false;
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
-    await this.adoption;
-    await this.view?.settled();
-    this.rules = undefined;
-    this.view = undefined;
+    const term = this.term;
+    if (!term) return;
+    this.term = undefined;
+    for (const t of term.timers) clearInterval(t);
+    await term.adoption;
+    await term.view?.settled();
   }
 }

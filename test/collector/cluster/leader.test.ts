@@ -1,11 +1,12 @@
 /**
  * The leading replica's work on a real database: a leader fires on a drifting window any replica
  * stored; a leader stopped while it is still rebuilding from the store (its lock lost, or the
- * replica stopping) neither reads, nor notifies, nor leaves a timer that keeps the process alive.
+ * replica stopping) neither reads, nor notifies, nor leaves a timer that keeps the process alive;
+ * and the end of one term, still waiting for its takeover of a dead replica, leaves the next alone.
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { ClusterLeader } from '../../../collector/cluster/leader.js';
+import { ClusterLeader, type LeaderOptions } from '../../../collector/cluster/leader.js';
 import { collectorConfig } from '../../../collector/config.js';
 import { ruleSettings } from '../../../collector/main.js';
 import { Dispatcher } from '../../../collector/notify/dispatcher.js';
@@ -21,7 +22,7 @@ const POLL_MS = 50;
 const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function setup(t: TestContext): Promise<{ store: PostgresStore; leader: ClusterLeader; alerts: [AlertRecord, AlertChange][]; drift(camera: string, seq?: number): Promise<void> }> {
+async function setup(t: TestContext, take: Pick<LeaderOptions, 'deadReplicas' | 'adopt'> = { deadReplicas: async () => [], adopt: async () => 0 }): Promise<{ store: PostgresStore; leader: ClusterLeader; alerts: [AlertRecord, AlertChange][]; drift(camera: string, seq?: number): Promise<void> }> {
   const store = await PostgresStore.open(await testDatabase(t, 'leader'), { maxSeqJump: 10 });
   t.after(() => store.close());
   const { config } = collectorConfig({ rules: { driftForSeconds: 0 } });
@@ -40,8 +41,7 @@ async function setup(t: TestContext): Promise<{ store: PostgresStore; leader: Cl
     evalMs: POLL_MS,
     replayMs: 60_000,
     onAlert: (a, change) => void alerts.push([a, change]),
-    deadReplicas: async () => [],
-    adopt: async () => 0,
+    ...take,
     ruleError: (e) => void ruleErrors.push(e),
   });
   t.after(() => leader.stop());
@@ -88,4 +88,31 @@ test('a leader stopped while it is still rebuilding neither acts nor leaves a ti
   await drift('cam2', 2);
   await until(() => alerts.length > 0, 5000, 'the drift alert after leading again');
   assert.equal(alerts[0]![0].labels.camera, 'cam2');
+});
+
+test('a term that ends while its takeover runs leaves the next term alone', async (t) => {
+  let finishTakeover = (): void => undefined;
+  const taking = new Promise<void>((r) => (finishTakeover = r));
+  const released: string[] = [];
+  let calls = 0;
+  const { leader, alerts, drift } = await setup(t, {
+    // One replica is gone when the first term begins; its session takes a while to take over.
+    deadReplicas: async () => (calls++ === 0 ? [{ clientId: 'gone', release: async () => void released.push('gone') }] : []),
+    adopt: async () => {
+      await taking;
+      return 0;
+    },
+  });
+  t.after(finishTakeover);
+  await leader.start();
+  await until(() => calls > 0, 5000, 'the takeover to begin');
+  const ending = leader.stop(); // the lock lost mid-takeover: the first term ends, waiting for it
+  await leader.start(); // and won back: a second term
+  finishTakeover();
+  await ending;
+  await drift('cam3');
+  await until(() => alerts.length > 0, 5000, 'the second term to fire');
+  assert.equal(alerts[0]![0].labels.camera, 'cam3');
+  assert.equal(leader.firing.length, 1, 'the second term keeps its rules');
+  assert.deepEqual(released, ['gone'], 'the takeover that was under way finished and was recorded');
 });
