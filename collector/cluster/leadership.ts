@@ -37,6 +37,8 @@ export class Leadership {
   private leading = false;
   private stopped = false;
   private busy = false;
+  /** The poll in progress: stop() waits for it, so that no connection or lead outlives the stop. */
+  private polling: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: LeadershipOptions) {}
 
@@ -51,6 +53,12 @@ export class Leadership {
     await this.poll();
   }
 
+  private poll(): Promise<void> {
+    if (this.busy || this.stopped) return this.polling;
+    this.polling = this.check();
+    return this.polling;
+  }
+
   private async connect(first: boolean): Promise<void> {
     const c = new pg.Client({
       connectionString: this.o.url,
@@ -59,25 +67,32 @@ export class Leadership {
       keepAlive: true,
       keepAliveInitialDelayMillis: 5000,
       connectionTimeoutMillis: 10_000,
-      // A check that does not answer within this long ends the leadership on this side.
-      query_timeout: Math.max(5000, this.o.pollMs * 5),
+      // A check that does not answer within this long ends the leadership on this side: at most 8 s,
+      // under the server's side of the lease (its keepalives end a silent connection after 11 s,
+      // below), so that this side has stopped leading before a standby can take the lock.
+      query_timeout: Math.min(8000, Math.max(5000, this.o.pollMs * 5)),
     });
     c.on('error', (e) => this.lost(c, e));
     c.on('end', () => this.lost(c, new Error('connection ended')));
-    await c.connect();
-    // The server's side of the lease: a replica cut off from the network holds its locks only until
-    // PostgreSQL's keepalives give up on its connection (5 + 3 x 2 s), not for the kernel's 2 hours.
-    await c.query('SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3');
-    const r = await c.query<{ ok: boolean }>(`SELECT ${replicaLock('pg_try_advisory_lock')} AS ok`, [this.o.clientId]);
-    if (!r.rows[0]!.ok) {
+    // Whatever fails from here on, or a stop() that came meanwhile, ends this connection: a session
+    // left open would hold this replica's id (and its process) for good.
+    try {
+      await c.connect();
+      // The server's side of the lease: a replica cut off from the network holds its locks only until
+      // PostgreSQL's keepalives give up on its connection (5 + 3 x 2 s), not for the kernel's 2 hours.
+      await c.query('SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3');
+      const r = await c.query<{ ok: boolean }>(`SELECT ${replicaLock('pg_try_advisory_lock')} AS ok`, [this.o.clientId]);
+      if (!r.rows[0]!.ok) throw driftlineError('DRIFTLINE_ERR_REPLICA_ID', { clientId: this.o.clientId, file: redactUrl(this.o.url), first });
+      await c.query(
+        `INSERT INTO replicas (client_id, host, pid, started) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (client_id) DO UPDATE SET host = excluded.host, pid = excluded.pid, started = excluded.started, leader_since = NULL`,
+        [this.o.clientId, hostname(), process.pid, Date.now()],
+      );
+      if (this.stopped) throw new Error('stopped while connecting');
+    } catch (e) {
       await c.end().catch(() => undefined);
-      throw driftlineError('DRIFTLINE_ERR_REPLICA_ID', { clientId: this.o.clientId, file: redactUrl(this.o.url), first });
+      throw e;
     }
-    await c.query(
-      `INSERT INTO replicas (client_id, host, pid, started) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (client_id) DO UPDATE SET host = excluded.host, pid = excluded.pid, started = excluded.started, leader_since = NULL`,
-      [this.o.clientId, hostname(), process.pid, Date.now()],
-    );
     this.client = c;
   }
 
@@ -91,8 +106,7 @@ export class Leadership {
     }
   }
 
-  private async poll(): Promise<void> {
-    if (this.busy || this.stopped) return;
+  private async check(): Promise<void> {
     this.busy = true;
     try {
       if (!this.client) await this.connect(false);
@@ -104,6 +118,8 @@ export class Leadership {
       const r = await c.query<{ ok: boolean }>(`SELECT ${LEADER} AS ok`);
       if (!r.rows[0]!.ok) return;
       await c.query('UPDATE replicas SET leader_since = $2 WHERE client_id = $1', [this.o.clientId, Date.now()]);
+      // Stopped (or the connection lost) meanwhile: the lock goes with the connection; do not lead.
+      if (this.stopped || this.client !== c) return;
       this.leading = true;
       this.o.log.info({ clientId: this.o.clientId }, 'this replica leads: it runs the rules and sends the notifications');
       await this.o.onLead();
@@ -149,12 +165,14 @@ export class Leadership {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    const c = this.client;
-    this.client = undefined;
     if (this.leading) {
       this.leading = false;
       this.o.onStandby('stopped');
     }
+    // A check in progress (a reconnect, a rebuild after taking the lead) ends before the connection does.
+    await this.polling.catch(() => undefined);
+    const c = this.client;
+    this.client = undefined;
     // The row stays: the leader takes over this replica's broker session (whatever the broker still
     // holds for it) unless it starts again first.
     if (c) await c.end().catch(() => undefined);

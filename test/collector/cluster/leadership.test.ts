@@ -9,8 +9,8 @@ import { Leadership } from '../../../collector/cluster/leadership.js';
 import { PostgresStore } from '../../../collector/store/postgres-store.js';
 import { isDriftlineError } from '../../../lib/errors.js';
 import { silentLogger } from '../../../lib/log.js';
-import { testDatabase } from '../../helpers/postgres.js';
-import { until } from '../../helpers/wait.js';
+import { testClient, testDatabase } from '../../helpers/postgres.js';
+import { sleep, until } from '../../helpers/wait.js';
 
 async function database(t: TestContext): Promise<string> {
   const url = await testDatabase(t, 'lead');
@@ -56,4 +56,31 @@ test('one leader of three; a dead leader is replaced within a poll; the same cli
   const again = replica(t, url, 'a', events);
   await again.start();
   assert.equal(again.isLeader, false, 'back, as a standby');
+});
+
+test('a stop while the lock connection is being made again: the new connection is closed and the replica never leads', async (t) => {
+  const url = await database(t);
+  const events: string[] = [];
+  const r = replica(t, url, 'r', events);
+  await r.start();
+  await until(() => r.isLeader, 5000, 'r to lead');
+  const admin = await testClient(t, url);
+  // Hold r's registration row, so that its next connection waits in its INSERT INTO replicas.
+  const holder = await testClient(t, url);
+  await holder.query('BEGIN');
+  await holder.query("SELECT 1 FROM replicas WHERE client_id = 'r' FOR UPDATE");
+  await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'driftline-collector r'");
+  await until(() => !r.isLeader, 5000, 'r to notice it lost the lock');
+  const waiting = async (): Promise<boolean> =>
+    (await admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'driftline-collector r' AND wait_event_type = 'Lock'")).rowCount === 1;
+  for (let i = 0; i < 100 && !(await waiting()); i++) await sleep(50);
+  assert.ok(await waiting(), 'the reconnection waits on the held row');
+  const stopping = r.stop();
+  await holder.query('COMMIT'); // the reconnection completes after the stop
+  await stopping;
+  await sleep(500);
+  const sessions = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'driftline-collector r'");
+  assert.deepEqual(sessions.rows, [{ n: 0 }], 'no session of the stopped replica is left');
+  assert.equal(r.isLeader, false);
+  assert.deepEqual(events, ['r leads', 'r stands by (lost)'], 'it did not lead again after its stop');
 });
