@@ -93,6 +93,8 @@ export class Subscriber {
     this.client = client;
     const batch = this.o.batch;
     client.handleMessage = (packet, done) => {
+      // Stopping: not taken, not acknowledged; the broker gives it to this session again, or to another replica.
+      if (this.client !== client) return;
       try {
         if (batch && !this.inBurst) this.openBurst(client, batch);
         const stored = this.o.onMessage(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
@@ -188,17 +190,30 @@ export class Subscriber {
       // a burst that began meanwhile corked the socket again, so its PUBACKs wait for its own commit.
       const all: PromiseLike<unknown>[] = pending ?? [];
       if (committed !== undefined) all.push(committed);
-      Promise.all(all).then(
+      const settled = Promise.all(all).then(
         () => stream.uncork(),
         (e: unknown) => this.refusedBatch(stream, e),
       );
+      this.committing.add(settled);
+      void settled.finally(() => this.committing.delete(settled));
     });
   }
 
+  /** Bursts whose commit is in flight, their PUBACKs held in the corked socket. */
+  private readonly committing = new Set<Promise<void>>();
+
+  /**
+   * Takes no more messages, waits for the bursts being committed (ending the socket would uncork
+   * their PUBACKs before their commit: a refused commit would then lose its messages), then ends the
+   * session. Without a connection it ends at once (mqtt.js would wait for acknowledgements that
+   * cannot come).
+   */
   async stop(): Promise<void> {
     const c = this.client;
     this.client = undefined;
     this.subscribed = false; // a stop, not a lost connection: nothing to warn about
-    if (c) await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
+    if (this.inBurst) await new Promise<void>((resolve) => setImmediate(resolve)); // the open burst commits
+    await Promise.all(this.committing);
+    if (c) await new Promise<void>((resolve) => c.end(!c.connected, {}, () => resolve()));
   }
 }

@@ -3,7 +3,8 @@
  * wired here: every replica ingests its share of the fleet from the shared subscription, stores it,
  * and serves the HTTP API and dashboard from the database; the one that holds the leadership lock
  * runs the rules and notifies (leader.ts). stop() stops taking messages first (the broker gives this
- * replica's share to the others meanwhile), then hands the lead on, delivers what is queued and closes.
+ * replica's share to the others meanwhile), then stops its rules while it still holds the lead (their
+ * writes finish), hands the lead on, delivers what is queued and closes.
  */
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
@@ -179,8 +180,10 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
         await subscriber.mqtt?.unsubscribeAsync(filters).catch(() => undefined);
         await new Promise((r) => setTimeout(r, 300)); // what the broker had already sent is stored and acknowledged
         await subscriber.stop();
-        await lead.stop();
+        // The rules stop, and their writes and a takeover in progress finish, while this replica still
+        // holds the lock: the next leader then finds every alert written and every delivery recorded.
         await leader.stop();
+        await lead.stop();
         await dispatcher.close();
         await app.close();
         await store.close();

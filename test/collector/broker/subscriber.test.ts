@@ -218,3 +218,42 @@ test('a stop logs no lost connection; a broker that goes away does', { timeout: 
   await stopBroker();
   await until(() => dropped.lines.some((l) => l.level === LEVEL.warn && l.msg === 'lost the broker connection; reconnecting'), 10_000, 'the warning');
 });
+
+test('a stop while a burst commits: it waits for the commit, and a refused commit is re-delivered to the next session', { timeout: 60_000 }, async (t) => {
+  const release = releaser(t);
+  const broker = await TestBroker.start();
+  release('broker', () => broker.stop());
+  const clientId = uniqueName('collector');
+  const received: number[] = [];
+  const commits: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  const session = (commit: () => Promise<void>): Subscriber =>
+    new Subscriber({
+      url: broker.url,
+      client: { clientId },
+      protocolVersion: 5,
+      sessionExpirySeconds: 60,
+      backoff: { initialMs: 100, maxMs: 200, jitter: 0 },
+      log: silentLogger,
+      onMessage: (_topic, payload) => void received.push((JSON.parse(payload.toString()) as { seq: number }).seq),
+      batch: { begin: () => undefined, commit },
+    });
+  const first = session(() => new Promise<void>((resolve, reject) => commits.push({ resolve, reject })));
+  first.start();
+  release('first session', () => first.stop());
+  await until(() => first.connected, 10_000, 'subscribed');
+  const dev = await connectAsync(broker.url, { clientId: uniqueName('device') });
+  release('device', () => dev.endAsync());
+  await dev.publishAsync(summaryTopic('s', uniqueName('d'), 'c'), JSON.stringify({ seq: 1 }), { qos: 1 });
+  await until(() => commits.length === 1, 10_000, 'the burst to commit');
+  let stopped = false;
+  const stopping = first.stop().then(() => (stopped = true));
+  await sleep(300);
+  assert.equal(stopped, false, 'the stop waits for the commit in flight');
+  commits[0]!.reject(new Error('the disk is full'));
+  await stopping;
+  const second = session(() => Promise.resolve());
+  second.start();
+  release('second session', () => second.stop());
+  await until(() => received.length === 2, 10_000, 'seq 1 again: its PUBACK never left');
+  assert.deepEqual(received, [1, 1]);
+});
