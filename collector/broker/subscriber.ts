@@ -61,6 +61,11 @@ export interface SubscriberOptions {
   readonly batch?: { begin(): void; commit(): void | Promise<void> };
   /** MQTT 5: how many unacknowledged messages the broker may send at once (default DEFAULT_RECEIVE_MAXIMUM). */
   readonly receiveMaximum?: number;
+  /**
+   * MQTT 5: stop() ends the broker session (DISCONNECT with a session expiry of 0). The session is
+   * kept for `sessionExpirySeconds` if the connection drops before that, so nothing it holds is lost.
+   */
+  readonly endSessionOnStop?: boolean;
 }
 
 export class Subscriber {
@@ -195,12 +200,27 @@ export class Subscriber {
         (e: unknown) => this.refusedBatch(stream, e),
       );
       this.committing.add(settled);
-      void settled.finally(() => this.committing.delete(settled));
+      void settled.finally(() => {
+        this.committing.delete(settled);
+        this.settledAt = Date.now();
+      });
     });
   }
 
   /** Bursts whose commit is in flight, their PUBACKs held in the corked socket. */
   private readonly committing = new Set<Promise<void>>();
+  /** When the last burst's commit settled (ms since the epoch); 0: none yet. */
+  private settledAt = 0;
+
+  /** A burst is open or committing: messages are in hand and not yet acknowledged. */
+  get settling(): boolean {
+    return this.inBurst || this.committing.size > 0;
+  }
+
+  /** When the last burst's commit settled (ms since the epoch); 0: none yet. */
+  get lastSettled(): number {
+    return this.settledAt;
+  }
 
   /**
    * Takes no more messages, waits for the bursts being committed (ending the socket would uncork
@@ -214,6 +234,7 @@ export class Subscriber {
     this.subscribed = false; // a stop, not a lost connection: nothing to warn about
     if (this.inBurst) await new Promise<void>((resolve) => setImmediate(resolve)); // the open burst commits
     await Promise.all(this.committing);
-    if (c) await new Promise<void>((resolve) => c.end(!c.connected, {}, () => resolve()));
+    const end = this.o.endSessionOnStop && this.o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0 } } : {};
+    if (c) await new Promise<void>((resolve) => c.end(!c.connected, end, () => resolve()));
   }
 }

@@ -6,6 +6,12 @@
  * start, so the broker hands over what it held; unsubscribes at once, so no new share comes; stores
  * what arrives through the same ingest and acknowledges it after the commit; and once it has been
  * quiet for `quietMs`, disconnects with a session expiry of 0, which ends the session.
+ *
+ * Quiet means no message and no commit for `quietMs`: while a burst commits, the broker sends no more
+ * than the session's window of unacknowledged messages, so a slow commit is not the end of what the
+ * session held. The takeover connects with the replicas' own session expiry, not 0: if its
+ * connection drops (a refused commit drops it on purpose), the session and what it holds stay for
+ * the next try.
  */
 import type { IClientOptions } from 'mqtt';
 import type { Backoff } from '../../lib/backoff.js';
@@ -26,6 +32,10 @@ export interface AdoptOptions {
   readonly quietMs?: number;
   /** Give up waiting after this long (default 30 s); the session still ends. */
   readonly maxMs?: number;
+  /** The session's expiry while it is taken over (the replicas' own `broker.sessionExpirySeconds`). */
+  readonly sessionExpirySeconds: number;
+  /** MQTT 5 Receive Maximum of the takeover's session (default: the subscriber's). */
+  readonly receiveMaximum?: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -39,7 +49,9 @@ export async function adoptSession(o: AdoptOptions): Promise<number> {
     client: { ...o.client, clientId: o.clientId },
     filters: [],
     protocolVersion: 5,
-    sessionExpirySeconds: 0,
+    sessionExpirySeconds: o.sessionExpirySeconds,
+    endSessionOnStop: true,
+    ...(o.receiveMaximum ? { receiveMaximum: o.receiveMaximum } : {}),
     backoff: o.backoff,
     log: o.log,
     onMessage: (topic, payload) => {
@@ -59,7 +71,8 @@ export async function adoptSession(o: AdoptOptions): Promise<number> {
     }
     await sub.mqtt!.unsubscribeAsync([...o.filters]);
     last = Date.now();
-    while (Date.now() - last < (o.quietMs ?? 1000) && Date.now() - t0 < maxMs) await sleep(50);
+    const quietMs = o.quietMs ?? 1000;
+    while ((sub.settling || Date.now() - Math.max(last, sub.lastSettled) < quietMs) && Date.now() - t0 < maxMs) await sleep(50);
   } finally {
     await sub.stop();
   }

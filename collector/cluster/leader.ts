@@ -24,6 +24,7 @@ import { RuleEngine, type AlertChange, type RuleSettings } from '../rules/engine
 import type { FeedCursor, FeedRow, PostgresStore } from '../store/postgres-store.js';
 import type { AlertRecord } from '../store/store.js';
 import { LeaderView } from './leader-view.js';
+import type { DeadReplica } from './leadership.js';
 
 /** Rows read per table per poll. */
 const FEED_PAGE = 5000;
@@ -43,7 +44,7 @@ export interface LeaderOptions {
   /** Every alert change, after its write committed (the log, the demo's listener). */
   readonly onAlert: (a: AlertRecord, change: AlertChange) => void;
   /** Replicas that died: take over their broker sessions (the caller's MQTT side). */
-  readonly deadReplicas: () => Promise<{ clientId: string; release: () => Promise<void> }[]>;
+  readonly deadReplicas: () => Promise<DeadReplica[]>;
   readonly adopt: (clientId: string) => Promise<number>;
   /** Rules that threw on a stored message (counted with ingest's). */
   readonly ruleError: (e: unknown, row: FeedRow) => void;
@@ -167,14 +168,22 @@ export class ClusterLeader {
   private async adoptEach(term: Term): Promise<void> {
     term.adopting = true;
     try {
-      for (const d of await this.o.deadReplicas()) {
-        if (this.term !== term) break;
-        const n = await this.o.adopt(d.clientId);
-        await d.release();
-        this.o.log.warn({ replica: d.clientId, messages: n }, 'took over the broker session of a replica that is gone: what the broker held for it is stored');
+      // Every replica handed over locked is released (taken over) or abandoned (not), whatever happens.
+      const dead = await this.o.deadReplicas();
+      for (const [i, d] of dead.entries()) {
+        try {
+          if (this.term !== term) throw new Error('leadership ended');
+          const n = await this.o.adopt(d.clientId);
+          await d.release();
+          this.o.log.warn({ replica: d.clientId, messages: n }, 'took over the broker session of a replica that is gone: what the broker held for it is stored');
+        } catch (e) {
+          for (const rest of dead.slice(i)) await rest.abandon().catch(() => undefined);
+          if (this.term === term) this.o.log.warn({ replica: d.clientId, err: (e as Error).message }, 'could not take over the broker session of a replica that is gone; trying again');
+          return;
+        }
       }
     } catch (e) {
-      this.o.log.warn({ err: (e as Error).message }, 'could not take over the broker session of a replica that is gone; trying again');
+      this.o.log.warn({ err: (e as Error).message }, 'could not list the replicas that are gone; trying again');
     } finally {
       term.adopting = false;
     }

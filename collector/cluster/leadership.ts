@@ -31,6 +31,15 @@ export interface LeadershipOptions {
   readonly onStandby: (why: 'lost' | 'stopped') => void;
 }
 
+/** A replica that is gone, locked by the leader while it takes over its broker session. */
+export interface DeadReplica {
+  readonly clientId: string;
+  /** Taken over: deletes its row and unlocks it. */
+  release(): Promise<void>;
+  /** Not taken over: unlocks it for the next try. */
+  abandon(): Promise<void>;
+}
+
 export class Leadership {
   private client: pg.Client | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -140,22 +149,26 @@ export class Leadership {
   /**
    * Replicas registered but not running (their id's lock is free), other than this one. Each is
    * returned locked by this replica: call release() when its broker session has been taken over,
-   * which also deletes its row.
+   * which also deletes its row, or abandon() when the takeover failed, so that the next try (or the
+   * replica itself, starting again) can have it. Advisory locks count: a lock taken twice must be
+   * given back twice, so every one returned must end in one of the two.
    */
-  async deadReplicas(): Promise<{ clientId: string; release: () => Promise<void> }[]> {
+  async deadReplicas(): Promise<DeadReplica[]> {
     const c = this.client;
     if (!c) return [];
     const rows = (await c.query<{ client_id: string }>('SELECT client_id FROM replicas WHERE client_id <> $1', [this.o.clientId])).rows;
-    const dead: { clientId: string; release: () => Promise<void> }[] = [];
+    const dead: DeadReplica[] = [];
     for (const r of rows) {
       const got = await c.query<{ ok: boolean }>(`SELECT ${replicaLock('pg_try_advisory_lock')} AS ok`, [r.client_id]);
       if (!got.rows[0]!.ok) continue;
+      const unlock = async (): Promise<void> => void (await c.query(`SELECT ${replicaLock('pg_advisory_unlock')}`, [r.client_id]));
       dead.push({
         clientId: r.client_id,
         release: async () => {
           await c.query('DELETE FROM replicas WHERE client_id = $1', [r.client_id]);
-          await c.query(`SELECT ${replicaLock('pg_advisory_unlock')}`, [r.client_id]);
+          await unlock();
         },
+        abandon: unlock,
       });
     }
     return dead;

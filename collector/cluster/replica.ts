@@ -101,7 +101,7 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
       replayMs: (config.rules.driftForSeconds + config.rules.driftClearSeconds) * 1000 + REPLAY_MARGIN_MS,
       onAlert: (a, change) => alerts.emit('alert', a, change),
       deadReplicas: () => leadership.current?.deadReplicas() ?? Promise.resolve([]),
-      adopt: (clientId) => adoptSession({ url: b.url, client, clientId, filters, backoff, log, onMessage: (topic, payload) => ingest.handle(topic, payload), batch }),
+      adopt: (clientId) => adoptSession({ url: b.url, client, clientId, filters, backoff, log, sessionExpirySeconds: b.sessionExpirySeconds, onMessage: (topic, payload) => ingest.handle(topic, payload), batch }),
       ruleError: (e, row) => {
         ingest.counters.ruleErrors++;
         log.error({ kind: row.kind, device: `${row.m.site}/${row.m.device}`, err: (e as Error).message?.slice(0, 300) }, 'a rule failed on a stored message; the rules go on');

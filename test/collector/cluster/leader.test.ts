@@ -97,7 +97,7 @@ test('a term that ends while its takeover runs leaves the next term alone', asyn
   let calls = 0;
   const { leader, alerts, drift } = await setup(t, {
     // One replica is gone when the first term begins; its session takes a while to take over.
-    deadReplicas: async () => (calls++ === 0 ? [{ clientId: 'gone', release: async () => void released.push('gone') }] : []),
+    deadReplicas: async () => (calls++ === 0 ? [{ clientId: 'gone', release: async () => void released.push('gone'), abandon: async () => void released.push('abandoned') }] : []),
     adopt: async () => {
       await taking;
       return 0;
@@ -115,4 +115,21 @@ test('a term that ends while its takeover runs leaves the next term alone', asyn
   assert.equal(alerts[0]![0].labels.camera, 'cam3');
   assert.equal(leader.firing.length, 1, 'the second term keeps its rules');
   assert.deepEqual(released, ['gone'], 'the takeover that was under way finished and was recorded');
+});
+
+test('a takeover that fails gives back every dead replica it was handed, for the next try', async (t) => {
+  const log: string[] = [];
+  let calls = 0;
+  const dead = (id: string) => ({ clientId: id, release: async () => void log.push(`released ${id}`), abandon: async () => void log.push(`abandoned ${id}`) });
+  const { leader } = await setup(t, {
+    deadReplicas: async () => (calls++ === 0 ? [dead('x'), dead('y')] : []),
+    adopt: async (id) => {
+      log.push(`adopt ${id}`);
+      throw new Error('the broker is unreachable');
+    },
+  });
+  await leader.start();
+  await until(() => log.length >= 3, 5000, 'the failed takeover');
+  await leader.stop();
+  assert.deepEqual(log, ['adopt x', 'abandoned x', 'abandoned y']);
 });

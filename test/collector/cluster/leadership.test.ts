@@ -84,3 +84,21 @@ test('a stop while the lock connection is being made again: the new connection i
   assert.equal(r.isLeader, false);
   assert.deepEqual(events, ['r leads', 'r stands by (lost)'], 'it did not lead again after its stop');
 });
+
+test('a dead replica handed over and abandoned (its takeover failed) can start again, however often it was handed over', async (t) => {
+  const url = await database(t);
+  const events: string[] = [];
+  const [a, b] = [replica(t, url, 'a', events), replica(t, url, 'b', events)];
+  await a.start();
+  await b.start();
+  await until(() => a.isLeader, 5000, 'a to lead');
+  await b.stop();
+  for (let i = 0; i < 2; i++) {
+    const dead = await a.deadReplicas();
+    assert.deepEqual(dead.map((d) => d.clientId), ['b']);
+    await dead[0]!.abandon();
+  }
+  const again = replica(t, url, 'b', events);
+  await again.start(); // refused (DRIFTLINE_ERR_REPLICA_ID) while the leader still held b's id
+  assert.equal(again.isLeader, false);
+});

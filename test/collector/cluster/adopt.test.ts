@@ -1,0 +1,108 @@
+/**
+ * Taking over a dead replica's broker session, against a real Mosquitto: everything the session held
+ * is stored even when each commit outlasts the quiet time (the broker sends no more than the
+ * session's window while a commit holds its acknowledgements), and the session is ended afterwards.
+ */
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { connectAsync } from 'mqtt';
+import { adoptSession } from '../../../collector/cluster/adopt.js';
+import { silentLogger } from '../../../lib/log.js';
+import { summaryTopic } from '../../../protocol/topics.js';
+import { uniqueName } from '../../helpers/collector.js';
+import { TestBroker } from '../../helpers/mosquitto.js';
+import { releaser } from '../../helpers/ports.js';
+import { sleep } from '../../helpers/wait.js';
+
+async function deadSession(t: TestContext, n: number): Promise<{ broker: TestBroker; clientId: string; filter: string; send: (seq: number) => Promise<unknown> }> {
+  const release = releaser(t);
+  const broker = await TestBroker.start();
+  release('broker', () => broker.stop());
+  const clientId = uniqueName('dead-replica');
+  const filter = 'driftline/v1/+/+/+/summary';
+  // The replica that died: a persistent session subscribed to the summaries, gone without a word.
+  const dead = await connectAsync(broker.url, { clientId, clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 60 }, reconnectPeriod: 0 });
+  await dead.subscribeAsync(filter, { qos: 1 });
+  dead.stream.destroy();
+  await sleep(200);
+  const dev = await connectAsync(broker.url, { clientId: uniqueName('device') });
+  release('device', () => dev.endAsync());
+  const topic = summaryTopic('s', uniqueName('d'), 'c');
+  const send = (seq: number): Promise<unknown> => dev.publishAsync(topic, JSON.stringify({ seq }), { qos: 1 });
+  for (let seq = 1; seq <= n; seq++) await send(seq);
+  return { broker, clientId, filter, send };
+}
+
+test('a takeover whose commits outlast the quiet time stores all the dead session held, then ends the session', { timeout: 60_000 }, async (t) => {
+  const release = releaser(t);
+  const N = 50;
+  const { broker, clientId, filter, send } = await deadSession(t, N);
+
+  const stored: number[] = [];
+  let staged: number[] = [];
+  const taken = await adoptSession({
+    url: broker.url,
+    client: {},
+    clientId,
+    filters: [filter],
+    backoff: { initialMs: 100, maxMs: 200, jitter: 0 },
+    log: silentLogger,
+    sessionExpirySeconds: 60,
+    receiveMaximum: 10, // the broker sends 10, then waits for their acknowledgements
+    quietMs: 300,
+    onMessage: (_topic, payload) => void staged.push((JSON.parse(payload.toString()) as { seq: number }).seq),
+    batch: {
+      begin: () => undefined,
+      // Each commit takes longer than the quiet time.
+      commit: async () => {
+        const burst = staged;
+        staged = [];
+        await sleep(700);
+        stored.push(...burst);
+      },
+    },
+  });
+  assert.equal(taken, N);
+  assert.deepEqual(stored, Array.from({ length: N }, (_, i) => i + 1), 'every message the session held, once');
+  // The session is gone, its subscription with it: a summary sent now is kept for no one.
+  await send(N + 1);
+  const again = await connectAsync(broker.url, { clientId, clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 60 } });
+  release('again', () => again.endAsync());
+  const late: string[] = [];
+  again.on('message', (tp) => late.push(tp));
+  await sleep(300);
+  assert.deepEqual(late, [], 'nothing is left in the ended session');
+});
+
+test('a takeover whose commit is refused keeps the session: the reconnect gets what it held', { timeout: 60_000 }, async (t) => {
+  const N = 20;
+  const { broker, clientId, filter } = await deadSession(t, N);
+  const stored = new Set<number>();
+  let staged: number[] = [];
+  let refuse = true;
+  const taken = await adoptSession({
+    url: broker.url,
+    client: {},
+    clientId,
+    filters: [filter],
+    backoff: { initialMs: 100, maxMs: 200, jitter: 0 },
+    log: silentLogger,
+    sessionExpirySeconds: 60,
+    quietMs: 500,
+    onMessage: (_topic, payload) => void staged.push((JSON.parse(payload.toString()) as { seq: number }).seq),
+    batch: {
+      begin: () => undefined,
+      commit: async () => {
+        const burst = staged;
+        staged = [];
+        if (refuse) {
+          refuse = false;
+          throw new Error('the database refused the commit'); // the connection drops, unacknowledged
+        }
+        for (const seq of burst) stored.add(seq);
+      },
+    },
+  });
+  assert.ok(taken >= N, `${taken} deliveries`);
+  assert.deepEqual([...stored].sort((a, b) => a - b), Array.from({ length: N }, (_, i) => i + 1), 'every message the session held, after the refused commit');
+});
