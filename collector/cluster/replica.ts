@@ -116,8 +116,11 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
       onLead: () => leader.start(),
       onStandby: (why) => {
         // Losing the lock is news for the on-call engineer; a replica that is being stopped hands the lead on as planned.
-        if (why === 'lost') log.warn('this replica no longer leads: it stops running the rules and notifying');
-        else log.info('this replica is stopping: it hands the lead on');
+        if (why === 'lost') {
+          // Its undelivered notifications are the new leader's to send (the store records deliveries).
+          const abandoned = dispatcher.abandon();
+          log.warn({ abandoned }, 'this replica no longer leads: it stops running the rules and notifying');
+        } else log.info('this replica is stopping: it hands the lead on');
         void leader.stop();
       },
     });

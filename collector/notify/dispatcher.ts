@@ -22,6 +22,8 @@ interface Lane {
   readonly queue: AlertRecord[];
   readonly stats: SinkStats;
   busy: boolean;
+  /** A send of queue[0] is in progress. */
+  sending: boolean;
   timer?: NodeJS.Timeout;
   wake?: () => void;
 }
@@ -40,7 +42,7 @@ export class Dispatcher {
       readonly onDelivered?: (sink: string, a: AlertRecord) => void;
     },
   ) {
-    this.lanes = sinks.map((sink) => ({ sink, queue: [], stats: { sent: 0, failed: 0, dropped: 0, queued: 0 }, busy: false }));
+    this.lanes = sinks.map((sink) => ({ sink, queue: [], stats: { sent: 0, failed: 0, dropped: 0, queued: 0 }, busy: false, sending: false }));
   }
 
   get stats(): Record<string, SinkStats> {
@@ -74,12 +76,15 @@ export class Dispatcher {
     while (lane.queue.length && !this.closed) {
       const a = lane.queue[0]!;
       try {
+        lane.sending = true;
         await lane.sink.send(a);
+        lane.sending = false;
         lane.stats.sent++;
         this.o.onDelivered?.(lane.sink.name, a);
         attempt = 0;
         lane.queue.shift();
       } catch (e) {
+        lane.sending = false;
         lane.stats.failed++;
         const delay = backoffDelay(this.o.backoff, attempt++);
         if (attempt === 1 || attempt % 10 === 0) this.o.log.warn({ sink: lane.sink.name, alert: a.id, attempt, retryInMs: Math.round(delay), err: (e as Error).message }, 'alert delivery failed; will retry');
@@ -91,6 +96,24 @@ export class Dispatcher {
       }
     }
     lane.busy = false;
+  }
+
+  /**
+   * Drops every queued change that is not being sent right now, and the retries waiting with them;
+   * returns how many. For a replica that lost the lead: what it had not delivered is recorded as
+   * undelivered, and the new leader sends it; retrying here too would send it twice, or a stale
+   * state after the new leader's newer one.
+   */
+  abandon(): number {
+    let n = 0;
+    for (const lane of this.lanes) {
+      const keep = lane.sending ? 1 : 0;
+      n += lane.queue.length - keep;
+      lane.queue.splice(keep);
+      clearTimeout(lane.timer);
+      lane.wake?.();
+    }
+    return n;
   }
 
   /** Waits up to `ms` for the queues to empty (deliveries in progress), then stops retrying. */

@@ -105,3 +105,21 @@ test('Alertmanager body: labels, annotations with cause and id, endsAt only when
   assert.equal(f.generatorURL, 'http://collector:8080/alerts/a1');
   assert.equal(AlertmanagerSink.body(alert('a1', 'resolved'), '').endsAt, '2026-11-28T10:05:00.000Z');
 });
+
+test('dispatcher: abandon drops what waits to be retried, and nothing is sent after it', async (t) => {
+  const release = releaser(t);
+  const r = await receiver(1_000_000); // fails every request
+  release('receiver', () => r.close());
+  // A long backoff: after the first failure, a1 waits 2 s for its retry, a2 and a3 behind it.
+  const d = new Dispatcher([new WebhookSink(r.url, 'k', 2000)], { maxQueue: 100, backoff: { initialMs: 2000, maxMs: 2000, jitter: 0 }, log: silentLogger });
+  release('dispatcher', () => d.close(0));
+  for (const id of ['a1', 'a2', 'a3']) d.push(alert(id), 'fire');
+  await until(() => d.stats.webhook!.failed === 1, 5000, 'the first try of a1 to fail');
+  assert.equal(d.abandon(), 3, 'a1 waiting for its retry, a2 and a3 behind it');
+  assert.equal(d.stats.webhook!.queued, 0);
+  // The abandon wakes the waiting lane: had anything been left queued, it would be tried at once.
+  await new Promise((res) => setTimeout(res, 300));
+  assert.equal(r.attempts.length, 1, 'no retry after the abandon');
+  d.push(alert('a4'), 'fire'); // a dispatcher that abandoned its queue still works
+  await until(() => r.attempts.length === 2, 5000, 'a4 tried');
+});
