@@ -111,34 +111,19 @@ const SET_BASED_INGEST = `
   END $$;
 `;
 
-/** Replaces `from` in `text`, which must hold it exactly once: a migration built from another says what it changed or fails to load. */
-function replacedOnce(text: string, from: string, to: string): string {
-  const at = text.indexOf(from);
-  if (at < 0 || text.indexOf(from, at + 1) >= 0) throw new Error(`migration text: expected one ${JSON.stringify(from.slice(0, 60))}`);
-  return text.slice(0, at) + to + text.slice(at + from.length);
+/** The one place of `marker` in `text`; a migration built from another fails to load if its text moved. */
+function onlyPlace(text: string, marker: string): number {
+  const at = text.indexOf(marker);
+  if (at < 0 || text.indexOf(marker, at + 1) >= 0) throw new Error(`migration text: expected one ${JSON.stringify(marker.slice(0, 60))}`);
+  return at;
 }
 
-/** Migration 3's statements up to the camera update: what migration 4 replaces. */
-const SET_BASED_WRITES = `      WITH p AS (
-        -- Each payload read once, in order, its row found by the key (a rescan of unnest would detoast again).
-        SELECT u.i, CASE WHEN d.off = 0 THEN u.payload ELSE jsonb_set(u.payload::jsonb, '{seq}', to_jsonb(d.s))::text END AS body
-        FROM unnest(p_payload) WITH ORDINALITY AS u(payload, i) JOIN driftline_burst d ON d.i = u.i
-      ), ins AS (
-        INSERT INTO summaries (site, device, camera, seq, start_ts, end_ts, status, frames, received_ts, payload)
-          SELECT d.site, d.device, d.camera, d.s, d.start_ts, d.end_ts, d.status, d.frames, d.received, p.body
-          FROM p JOIN driftline_burst d ON d.i = p.i WHERE d.kind IN ('new', 'late') -- in p's order, arrival: no sort of the payloads
-          ON CONFLICT DO NOTHING
-          RETURNING summaries.site, summaries.device, summaries.camera, summaries.seq
-      ), q AS (
-        INSERT INTO quarantine (site, device, camera, seq, received_ts, reason, payload)
-          SELECT d.site, d.device, d.camera, d.s, d.received, 'time: ' || d.time_problem, p.body FROM driftline_burst d JOIN p ON p.i = d.i WHERE d.kind = 'time'
-          ON CONFLICT DO NOTHING
-          RETURNING quarantine.site, quarantine.device, quarantine.camera, quarantine.seq
-      ), top AS (
-        SELECT DISTINCT ON (d.site, d.device, d.camera) d.site, d.device, d.camera, d.s, d.end_ts, d.status, d.received
-        FROM driftline_burst d JOIN ins ON ins.site = d.site AND ins.device = d.device AND ins.camera = d.camera AND ins.seq = d.s
-        WHERE d.kind = 'new' ORDER BY d.site, d.device, d.camera, d.s DESC
-      ), cam AS (`;
+/** `text` with everything from `start` up to and including `end` (each found once) replaced by `by`. */
+function replacedFrom(text: string, start: string, end: string, by: string): string {
+  const from = onlyPlace(text, start);
+  const to = onlyPlace(text, end) + end.length;
+  return text.slice(0, from) + by + text.slice(to);
+}
 
 export const PG_MIGRATIONS: readonly string[] = [
   `
@@ -334,9 +319,10 @@ export const PG_MIGRATIONS: readonly string[] = [
   // burst, filtered by kind: with no statistics for the temporary table the planner estimated one row
   // on a side and chose nested loops, so a burst of n rows made n x n comparisons (250 rows: 62,250,
   // half of the function's time). Same outcomes; the store tests check them.
-  replacedOnce(
-    replacedOnce(SET_BASED_INGEST, 'CREATE FUNCTION driftline_ingest_summaries(', 'CREATE OR REPLACE FUNCTION driftline_ingest_summaries('),
-    SET_BASED_WRITES,
+  replacedFrom(
+    replacedFrom(SET_BASED_INGEST, 'CREATE FUNCTION', 'CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION'),
+    '      WITH p AS (',
+    '      ), cam AS (',
     `      WITH pd AS (
         -- Each payload read once, in order, paired with its burst row (a rescan of unnest would detoast again).
         SELECT d.*, CASE WHEN d.off = 0 THEN u.payload ELSE jsonb_set(u.payload::jsonb, '{seq}', to_jsonb(d.s))::text END AS body

@@ -14,7 +14,7 @@ import { TestBroker } from '../../helpers/mosquitto.js';
 import { releaser } from '../../helpers/ports.js';
 import { sleep } from '../../helpers/wait.js';
 
-async function deadSession(t: TestContext, n: number): Promise<{ broker: TestBroker; clientId: string; filter: string; send: (seq: number) => Promise<unknown> }> {
+async function deadSession(t: TestContext, n: number): Promise<{ broker: TestBroker; clientId: string; send: (seq: number) => Promise<unknown>; take: (commit: (burst: number[]) => Promise<void>, o: { quietMs: number; receiveMaximum?: number }) => Promise<number> }> {
   const release = releaser(t);
   const broker = await TestBroker.start();
   release('broker', () => broker.stop());
@@ -30,38 +30,45 @@ async function deadSession(t: TestContext, n: number): Promise<{ broker: TestBro
   const topic = summaryTopic('s', uniqueName('d'), 'c');
   const send = (seq: number): Promise<unknown> => dev.publishAsync(topic, JSON.stringify({ seq }), { qos: 1 });
   for (let seq = 1; seq <= n; seq++) await send(seq);
-  return { broker, clientId, filter, send };
+  /** Takes the session over; `commit` gets each burst's seqs (throw: refused). Resolves how many were delivered. */
+  const take = (commit: (burst: number[]) => Promise<void>, o: { quietMs: number; receiveMaximum?: number }): Promise<number> => {
+    let staged: number[] = [];
+    return adoptSession({
+      url: broker.url,
+      client: {},
+      clientId,
+      filters: [filter],
+      backoff: { initialMs: 100, maxMs: 200, jitter: 0 },
+      log: silentLogger,
+      sessionExpirySeconds: 60,
+      ...o,
+      onMessage: (_topic, payload) => void staged.push((JSON.parse(payload.toString()) as { seq: number }).seq),
+      batch: {
+        begin: () => undefined,
+        commit: () => {
+          const burst = staged;
+          staged = [];
+          return commit(burst);
+        },
+      },
+    });
+  };
+  return { broker, clientId, send, take };
 }
 
 test('a takeover whose commits outlast the quiet time stores all the dead session held, then ends the session', { timeout: 60_000 }, async (t) => {
   const release = releaser(t);
   const N = 50;
-  const { broker, clientId, filter, send } = await deadSession(t, N);
-
+  const { broker, clientId, send, take } = await deadSession(t, N);
   const stored: number[] = [];
-  let staged: number[] = [];
-  const taken = await adoptSession({
-    url: broker.url,
-    client: {},
-    clientId,
-    filters: [filter],
-    backoff: { initialMs: 100, maxMs: 200, jitter: 0 },
-    log: silentLogger,
-    sessionExpirySeconds: 60,
-    receiveMaximum: 10, // the broker sends 10, then waits for their acknowledgements
-    quietMs: 300,
-    onMessage: (_topic, payload) => void staged.push((JSON.parse(payload.toString()) as { seq: number }).seq),
-    batch: {
-      begin: () => undefined,
-      // Each commit takes longer than the quiet time.
-      commit: async () => {
-        const burst = staged;
-        staged = [];
-        await sleep(700);
-        stored.push(...burst);
-      },
+  // The broker sends 10, then waits for their acknowledgements; each commit takes longer than the quiet time.
+  const taken = await take(
+    async (burst) => {
+      await sleep(700);
+      stored.push(...burst);
     },
-  });
+    { quietMs: 300, receiveMaximum: 10 },
+  );
   assert.equal(taken, N);
   assert.deepEqual(stored, Array.from({ length: N }, (_, i) => i + 1), 'every message the session held, once');
   // The session is gone, its subscription with it: a summary sent now is kept for no one.
@@ -76,33 +83,19 @@ test('a takeover whose commits outlast the quiet time stores all the dead sessio
 
 test('a takeover whose commit is refused keeps the session: the reconnect gets what it held', { timeout: 60_000 }, async (t) => {
   const N = 20;
-  const { broker, clientId, filter } = await deadSession(t, N);
+  const { take } = await deadSession(t, N);
   const stored = new Set<number>();
-  let staged: number[] = [];
   let refuse = true;
-  const taken = await adoptSession({
-    url: broker.url,
-    client: {},
-    clientId,
-    filters: [filter],
-    backoff: { initialMs: 100, maxMs: 200, jitter: 0 },
-    log: silentLogger,
-    sessionExpirySeconds: 60,
-    quietMs: 500,
-    onMessage: (_topic, payload) => void staged.push((JSON.parse(payload.toString()) as { seq: number }).seq),
-    batch: {
-      begin: () => undefined,
-      commit: async () => {
-        const burst = staged;
-        staged = [];
-        if (refuse) {
-          refuse = false;
-          throw new Error('the database refused the commit'); // the connection drops, unacknowledged
-        }
-        for (const seq of burst) stored.add(seq);
-      },
+  const taken = await take(
+    async (burst) => {
+      if (refuse) {
+        refuse = false;
+        throw new Error('the database refused the commit'); // the connection drops, unacknowledged
+      }
+      for (const seq of burst) stored.add(seq);
     },
-  });
+    { quietMs: 500 },
+  );
   assert.ok(taken >= N, `${taken} deliveries`);
   assert.deepEqual([...stored].sort((a, b) => a - b), Array.from({ length: N }, (_, i) => i + 1), 'every message the session held, after the refused commit');
 });
