@@ -98,8 +98,14 @@ export class Subscriber {
     this.client = client;
     const batch = this.o.batch;
     client.handleMessage = (packet, done) => {
-      // Stopping: not taken, not acknowledged; the broker gives it to this session again, or to another replica.
-      if (this.client !== client) return;
+      // Stopping: not taken, not acknowledged (mqtt.js sends no PUBACK for a message whose handler
+      // fails, and goes on to the next packet); the broker gives it to this session again, or to
+      // another replica.
+      if (this.client !== client) {
+        this.declined++;
+        done(new Error('stopping'));
+        return;
+      }
       try {
         if (batch && !this.inBurst) this.openBurst(client, batch);
         const stored = this.o.onMessage(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
@@ -155,12 +161,14 @@ export class Subscriber {
 
   /** The store refused a message: do not acknowledge it; the broker re-delivers it on reconnect. */
   private refused(stream: MqttClient['stream'], e: unknown, topic: string): void {
+    this.refusals++;
     this.o.log.error({ err: (e as Error)?.message ?? String(e), topic }, 'could not store a message; reconnecting so the broker re-delivers it');
     stream.destroy();
   }
 
   /** The burst's commit failed: drop the connection, its PUBACKs unsent, so the broker re-delivers them. */
   private refusedBatch(stream: MqttClient['stream'], e: unknown): void {
+    this.refusals++;
     this.o.log.error({ err: (e as Error)?.message ?? String(e) }, 'could not store a batch of messages; reconnecting so the broker re-delivers them');
     stream.destroy();
   }
@@ -211,6 +219,10 @@ export class Subscriber {
   private readonly committing = new Set<Promise<void>>();
   /** When the last burst's commit settled (ms since the epoch); 0: none yet. */
   private settledAt = 0;
+  /** Messages or bursts the store refused (each dropped the connection, unacknowledged). */
+  refusals = 0;
+  /** Messages that arrived while stopping, left unacknowledged. */
+  declined = 0;
 
   /** A burst is open or committing: messages are in hand and not yet acknowledged. */
   get settling(): boolean {
@@ -224,17 +236,25 @@ export class Subscriber {
 
   /**
    * Takes no more messages, waits for the bursts being committed (ending the socket would uncork
-   * their PUBACKs before their commit: a refused commit would then lose its messages), then ends the
-   * session. Without a connection it ends at once (mqtt.js would wait for acknowledgements that
-   * cannot come).
+   * their PUBACKs before their commit: a refused commit would then lose its messages) for up to
+   * `commitWaitMs`, then ends the session. Without a connection, or when the commits did not end in
+   * time, it ends at once without a DISCONNECT (mqtt.js would wait for acknowledgements that cannot
+   * come; nothing unacknowledged is lost, the broker keeps it). `endSessionOnStop` ends the broker
+   * session only when the stop left nothing behind: no message declined while stopping.
    */
-  async stop(): Promise<void> {
+  async stop(commitWaitMs = 30_000): Promise<void> {
     const c = this.client;
     this.client = undefined;
     this.subscribed = false; // a stop, not a lost connection: nothing to warn about
     if (this.inBurst) await new Promise<void>((resolve) => setImmediate(resolve)); // the open burst commits
-    await Promise.all(this.committing);
-    const end = this.o.endSessionOnStop && this.o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0 } } : {};
-    if (c) await new Promise<void>((resolve) => c.end(!c.connected, end, () => resolve()));
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([
+      Promise.all(this.committing).then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), commitWaitMs))),
+    ]);
+    clearTimeout(timer);
+    if (!c) return;
+    const endSession = this.o.endSessionOnStop && this.o.protocolVersion === 5 && this.declined === 0;
+    await new Promise<void>((resolve) => c.end(!c.connected || !ended, endSession ? { properties: { sessionExpiryInterval: 0 } } : {}, () => resolve()));
   }
 }

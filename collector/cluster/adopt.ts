@@ -9,9 +9,11 @@
  *
  * Quiet means no message and no commit for `quietMs`: while a burst commits, the broker sends no more
  * than the session's window of unacknowledged messages, so a slow commit is not the end of what the
- * session held. The takeover connects with the replicas' own session expiry, not 0: if its
- * connection drops (a refused commit drops it on purpose), the session and what it holds stay for
- * the next try.
+ * session held, and while the connection is down (a refused commit drops it on purpose) it waits
+ * for the session to come back. The takeover connects with the replicas' own session expiry, not 0,
+ * and sets 0 only in its final DISCONNECT, when nothing was left behind. A takeover that could not
+ * finish (no connection at the end, a message that came while stopping) throws, and leaves the
+ * session and what it holds to the broker for the next try.
  */
 import type { IClientOptions } from 'mqtt';
 import type { Backoff } from '../../lib/backoff.js';
@@ -63,6 +65,7 @@ export async function adoptSession(o: AdoptOptions): Promise<number> {
   });
   const t0 = Date.now();
   const maxMs = o.maxMs ?? 30_000;
+  let finished = false;
   sub.start();
   try {
     while (!sub.connected) {
@@ -72,9 +75,15 @@ export async function adoptSession(o: AdoptOptions): Promise<number> {
     await sub.mqtt!.unsubscribeAsync([...o.filters]);
     last = Date.now();
     const quietMs = o.quietMs ?? 1000;
-    while ((sub.settling || Date.now() - Math.max(last, sub.lastSettled) < quietMs) && Date.now() - t0 < maxMs) await sleep(50);
+    // Quiet: connected (a refused commit drops the connection; the session comes back with what it
+    // held), no burst in hand, and nothing arrived or committed for quietMs.
+    while ((!sub.connected || sub.settling || Date.now() - Math.max(last, sub.lastSettled) < quietMs) && Date.now() - t0 < maxMs) await sleep(50);
+    finished = sub.connected && !sub.settling;
   } finally {
     await sub.stop();
   }
+  // The session ends only when it was given up with nothing left in it; otherwise the broker keeps
+  // it, and the caller tries again (the leader abandons the dead replica until the next try).
+  if (!finished || sub.declined > 0) throw new Error(`the takeover of ${o.clientId}'s session did not finish within ${maxMs} ms (connected: ${sub.connected}, declined while stopping: ${sub.declined}); its session is kept for the next try`);
   return count;
 }

@@ -240,6 +240,7 @@ test('a stop while a burst commits: it waits for the commit, and a refused commi
   const first = session(() => new Promise<void>((resolve, reject) => commits.push({ resolve, reject })));
   first.start();
   release('first session', () => first.stop());
+  release('held commits', () => commits.forEach((c) => c.resolve())); // runs first: a failed assertion leaves no stop waiting
   await until(() => first.connected, 10_000, 'subscribed');
   const dev = await connectAsync(broker.url, { clientId: uniqueName('device') });
   release('device', () => dev.endAsync());
