@@ -313,9 +313,9 @@ export const PG_MIGRATIONS: readonly string[] = [
   // a repeat, or kept apart for its times. Same outcomes as the loop, which the store tests check.
   SET_BASED_INGEST,
   // 4: the same function, with no join whose plan depends on the burst table's row estimates. Each
-  // payload is paired with its burst row once (pd), and the new rows, the late rows and the kept-apart
-  // rows are each inserted straight from it; the camera's new last seq comes from the new rows'
-  // RETURNING. Migration 3 joined the burst table to the payloads, and the inserted rows back to the
+  // payload is paired with its burst row once (pd); the stored rows (new and late, in arrival order)
+  // and the kept-apart ones are inserted straight from it; the camera's new last seq comes from the
+  // stored rows' RETURNING. Migration 3 joined the burst table to the payloads, and the inserted rows back to the
   // burst, filtered by kind: with no statistics for the temporary table the planner estimated one row
   // on a side and chose nested loops, so a burst of n rows made n x n comparisons (250 rows: 62,250,
   // half of the function's time). Same outcomes; the store tests check them.
@@ -327,26 +327,24 @@ export const PG_MIGRATIONS: readonly string[] = [
         -- Each payload read once, in order, paired with its burst row (a rescan of unnest would detoast again).
         SELECT d.*, CASE WHEN d.off = 0 THEN u.payload ELSE jsonb_set(u.payload::jsonb, '{seq}', to_jsonb(d.s))::text END AS body
         FROM unnest(p_payload) WITH ORDINALITY AS u(payload, i) JOIN driftline_burst d ON d.i = u.i
-      ), ins_new AS (
+      ), ins AS (
+        -- New and late rows in one statement, in arrival order within a camera (the feed's order).
         INSERT INTO summaries (site, device, camera, seq, start_ts, end_ts, status, frames, received_ts, payload)
-          SELECT x.site, x.device, x.camera, x.s, x.start_ts, x.end_ts, x.status, x.frames, x.received, x.body FROM pd x WHERE x.kind = 'new'
+          SELECT x.site, x.device, x.camera, x.s, x.start_ts, x.end_ts, x.status, x.frames, x.received, x.body FROM pd x WHERE x.kind IN ('new', 'late')
           ON CONFLICT DO NOTHING
           RETURNING summaries.site, summaries.device, summaries.camera, summaries.seq, summaries.end_ts, summaries.status, summaries.received_ts
-      ), ins_late AS (
-        INSERT INTO summaries (site, device, camera, seq, start_ts, end_ts, status, frames, received_ts, payload)
-          SELECT x.site, x.device, x.camera, x.s, x.start_ts, x.end_ts, x.status, x.frames, x.received, x.body FROM pd x WHERE x.kind = 'late'
-          ON CONFLICT DO NOTHING
-          RETURNING summaries.site, summaries.device, summaries.camera, summaries.seq
-      ), ins AS (
-        SELECT n.site, n.device, n.camera, n.seq FROM ins_new n UNION ALL SELECT l.site, l.device, l.camera, l.seq FROM ins_late l
       ), q AS (
         INSERT INTO quarantine (site, device, camera, seq, received_ts, reason, payload)
           SELECT x.site, x.device, x.camera, x.s, x.received, 'time: ' || x.time_problem, x.body FROM pd x WHERE x.kind = 'time'
           ON CONFLICT DO NOTHING
           RETURNING quarantine.site, quarantine.device, quarantine.camera, quarantine.seq
       ), top AS (
+        -- The highest stored seq of each camera. A late row is below an earlier stored row of the
+        -- burst or below the camera's last, so where it is the highest, the update's last_seq < s
+        -- keeps the camera as it was, as migration 3 did. (They differ only for a new row found
+        -- already stored above the camera's last seq, a state the sequence rules never leave.)
         SELECT DISTINCT ON (n.site, n.device, n.camera) n.site, n.device, n.camera, n.seq AS s, n.end_ts, n.status, n.received_ts AS received
-        FROM ins_new n ORDER BY n.site, n.device, n.camera, n.seq DESC
+        FROM ins n ORDER BY n.site, n.device, n.camera, n.seq DESC
       ), cam AS (`,
   ),
 ];

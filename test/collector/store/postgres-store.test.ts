@@ -91,6 +91,23 @@ test('postgres: a database of schema version 3 is migrated in place and goes on 
   assert.equal((await store.camera('p', 'e', 'c1'))?.lastSeq, 5);
 });
 
+test('postgres: a burst of new and late summaries is stored in arrival order, which is the order the leader reads', async (t) => {
+  const store = await openStore(t);
+  const h = clusterHandlers(store, silentLogger, { count: 0 }, MAX_SEQ_JUMP);
+  const burst = async (seqs: number[]): Promise<string[]> => {
+    store.beginBatch();
+    const out = seqs.map((seq) => h.summary(summaryMsg('p', 'e', 'c1', seq), 1, raw(summaryMsg('p', 'e', 'c1', seq))));
+    await store.commitBatch();
+    return Promise.all(out);
+  };
+  await burst([1, 2]);
+  // 5 and 6 are new; 3 and 4 come late (another replica had them), each filling its gap.
+  assert.deepEqual(await burst([5, 3, 6, 4]), ['stored', 'stored', 'stored', 'stored']);
+  const order = await store.pool.query<{ seq: number }>("SELECT seq FROM summaries WHERE camera = 'c1' ORDER BY id");
+  assert.deepEqual(order.rows.map((r) => r.seq), [1, 2, 5, 3, 6, 4]);
+  assert.equal((await store.camera('p', 'e', 'c1'))?.lastSeq, 6);
+});
+
 test('postgres: a database from a newer collector is refused with a coded error that hides the password', async (t) => {
   const url = await testDatabase(t, 'newer');
   await openStore(t, url); // migrated to the current version
