@@ -48,6 +48,8 @@ export class Leadership {
   private busy = false;
   /** The poll in progress: stop() waits for it, so that no connection or lead outlives the stop. */
   private polling: Promise<void> = Promise.resolve();
+  /** Replicas whose id's lock was found free, and since when: gone only once it has stayed free (deadReplicas). */
+  private readonly suspects = new Map<string, number>();
 
   constructor(private readonly o: LeadershipOptions) {}
 
@@ -76,9 +78,10 @@ export class Leadership {
       keepAlive: true,
       keepAliveInitialDelayMillis: 5000,
       connectionTimeoutMillis: 10_000,
-      // A check that does not answer within this long ends the leadership on this side: at most 8 s,
-      // under the server's side of the lease (its keepalives end a silent connection after 11 s,
-      // below), so that this side has stopped leading before a standby can take the lock.
+      // A check that does not answer within this long ends the leadership on this side: at most 8 s.
+      // The server's side of the lease (its keepalives end a silent connection after 11 s, below)
+      // frees the lock for a standby; with leaderPollSeconds up to 3 (default 1) this side has
+      // stopped leading by then, since its next check starts within a poll and gives up 8 s later.
       query_timeout: Math.min(8000, Math.max(5000, this.o.pollMs * 5)),
     });
     c.on('error', (e) => this.lost(c, e));
@@ -147,31 +150,53 @@ export class Leadership {
   }
 
   /**
-   * Replicas registered but not running (their id's lock is free), other than this one. Each is
-   * returned locked by this replica: call release() when its broker session has been taken over,
-   * which also deletes its row, or abandon() when the takeover failed, so that the next try (or the
-   * replica itself, starting again) can have it. Advisory locks count: a lock taken twice must be
-   * given back twice, so every one returned must end in one of the two.
+   * Replicas registered but not running, other than this one: their id's lock was free when first
+   * looked at, and is still free `gone` ms later (default three polls, at least 2 s). A running
+   * replica whose own connection blipped takes its lock back on its next poll, so it is not taken
+   * for dead and its live broker session is not taken over. Each is returned locked by this
+   * replica: call release() when its broker session has been taken over, which also deletes its
+   * row, or abandon() when the takeover failed, so that the next try (or the replica itself,
+   * starting again) can have it. Advisory locks count: a lock taken twice must be given back twice,
+   * so every one returned must end in one of the two.
    */
-  async deadReplicas(): Promise<DeadReplica[]> {
+  async deadReplicas(gone = Math.max(2000, 3 * this.o.pollMs)): Promise<DeadReplica[]> {
     const c = this.client;
     if (!c) return [];
     const rows = (await c.query<{ client_id: string }>('SELECT client_id FROM replicas WHERE client_id <> $1', [this.o.clientId])).rows;
+    for (const id of this.suspects.keys()) if (!rows.some((r) => r.client_id === id)) this.suspects.delete(id);
     const dead: DeadReplica[] = [];
-    for (const r of rows) {
-      const got = await c.query<{ ok: boolean }>(`SELECT ${replicaLock('pg_try_advisory_lock')} AS ok`, [r.client_id]);
-      if (!got.rows[0]!.ok) continue;
-      const unlock = async (): Promise<void> => void (await c.query(`SELECT ${replicaLock('pg_advisory_unlock')}`, [r.client_id]));
-      dead.push({
-        clientId: r.client_id,
-        release: async () => {
-          await c.query('DELETE FROM replicas WHERE client_id = $1', [r.client_id]);
-          await unlock();
-        },
-        abandon: unlock,
-      });
+    try {
+      for (const r of rows) await this.lockIfGone(c, r.client_id, gone, dead);
+    } catch (e) {
+      // Whatever was locked so far is given back: a lock left here would refuse that id for good.
+      for (const d of dead) await d.abandon().catch(() => undefined);
+      throw e;
     }
     return dead;
+  }
+
+  /** Adds `id` to `dead`, locked, if its lock has been free for `gone` ms; otherwise leaves it unlocked. */
+  private async lockIfGone(c: pg.Client, id: string, gone: number, dead: DeadReplica[]): Promise<void> {
+    const got = await c.query<{ ok: boolean }>(`SELECT ${replicaLock('pg_try_advisory_lock')} AS ok`, [id]);
+    if (!got.rows[0]!.ok) {
+      this.suspects.delete(id);
+      return;
+    }
+    const unlock = async (): Promise<void> => void (await c.query(`SELECT ${replicaLock('pg_advisory_unlock')}`, [id]));
+    const since = this.suspects.get(id);
+    if (since === undefined || Date.now() - since < gone) {
+      if (since === undefined) this.suspects.set(id, Date.now());
+      await unlock(); // free now; dead only if it stays free
+      return;
+    }
+    dead.push({
+      clientId: id,
+      release: async () => {
+        await c.query('DELETE FROM replicas WHERE client_id = $1', [id]);
+        await unlock();
+      },
+      abandon: unlock,
+    });
   }
 
   /** Stops trying; ends the connection, which releases this replica's locks (and the leadership). */

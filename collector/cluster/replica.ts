@@ -62,11 +62,19 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
     const reach: { httpUrl?: string; subscriber?: Subscriber } = {};
     const sinks = buildSinks(config, webhookSecret, () => reach.httpUrl, () => reach.subscriber?.mqtt);
     const n = config.notify;
+    /** Delivery records being written: a stopping replica waits for them before it hands the lead on. */
+    const recording = new Set<Promise<unknown>>();
+    /** Set when stop() begins: a lead won back meanwhile is not taken up. */
+    let stopping = false;
     const dispatcher = new Dispatcher(sinks, {
       maxQueue: n.maxQueue,
       backoff: { initialMs: n.retryMinMs, maxMs: n.retryMaxMs, jitter: 0.3 },
       log,
-      onDelivered: (sink, a) => void store.delivered(a.id, sink, a.state, a.severity, Date.now()).catch((e: unknown) => log.warn({ alert: a.id, sink, err: (e as Error).message }, 'could not record a delivery; a new leader may send it again')),
+      onDelivered: (sink, a) => {
+        const write = store.delivered(a.id, sink, a.state, a.severity, Date.now()).catch((e: unknown) => log.warn({ alert: a.id, sink, err: (e as Error).message }, 'could not record a delivery; a new leader may send it again'));
+        recording.add(write);
+        void write.finally(() => recording.delete(write));
+      },
     });
     release.push(() => dispatcher.close(0));
     const gaps: { count: number; late?: number } = { count: 0 };
@@ -113,7 +121,7 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
       clientId: b.clientId,
       pollMs: config.cluster.leaderPollSeconds * 1000,
       log,
-      onLead: () => leader.start(),
+      onLead: () => (stopping ? Promise.resolve() : leader.start()),
       onStandby: (why) => {
         // Losing the lock is news for the on-call engineer; a replica that is being stopped hands the lead on as planned.
         if (why === 'lost') {
@@ -178,16 +186,19 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
       leader,
       alerts,
       async stop() {
+        stopping = true;
         clearInterval(prune);
         // No new share for this replica while it is away: the others take it.
         await subscriber.mqtt?.unsubscribeAsync(filters).catch(() => undefined);
         await new Promise((r) => setTimeout(r, 300)); // what the broker had already sent is stored and acknowledged
         await subscriber.stop();
-        // The rules stop, and their writes and a takeover in progress finish, while this replica still
-        // holds the lock: the next leader then finds every alert written and every delivery recorded.
+        // The rules stop, and their writes, a takeover in progress, the queued notifications and their
+        // delivery records finish, while this replica still holds the lock: the next leader then finds
+        // every alert written and every delivery this one made recorded.
         await leader.stop();
-        await lead.stop();
         await dispatcher.close();
+        await Promise.all(recording);
+        await lead.stop();
         await app.close();
         await store.close();
       },

@@ -24,6 +24,8 @@ interface Lane {
   busy: boolean;
   /** A send of queue[0] is in progress. */
   sending: boolean;
+  /** abandon() came during that send: if it fails, it is dropped, not retried. */
+  abandonedInFlight: boolean;
   timer?: NodeJS.Timeout;
   wake?: () => void;
 }
@@ -42,7 +44,7 @@ export class Dispatcher {
       readonly onDelivered?: (sink: string, a: AlertRecord) => void;
     },
   ) {
-    this.lanes = sinks.map((sink) => ({ sink, queue: [], stats: { sent: 0, failed: 0, dropped: 0, queued: 0 }, busy: false, sending: false }));
+    this.lanes = sinks.map((sink) => ({ sink, queue: [], stats: { sent: 0, failed: 0, dropped: 0, queued: 0 }, busy: false, sending: false, abandonedInFlight: false }));
   }
 
   get stats(): Record<string, SinkStats> {
@@ -79,6 +81,7 @@ export class Dispatcher {
         lane.sending = true;
         await lane.sink.send(a);
         lane.sending = false;
+        lane.abandonedInFlight = false;
         lane.stats.sent++;
         this.o.onDelivered?.(lane.sink.name, a);
         attempt = 0;
@@ -86,6 +89,12 @@ export class Dispatcher {
       } catch (e) {
         lane.sending = false;
         lane.stats.failed++;
+        if (lane.abandonedInFlight) {
+          lane.abandonedInFlight = false;
+          lane.queue.shift();
+          attempt = 0;
+          continue;
+        }
         const delay = backoffDelay(this.o.backoff, attempt++);
         if (attempt === 1 || attempt % 10 === 0) this.o.log.warn({ sink: lane.sink.name, alert: a.id, attempt, retryInMs: Math.round(delay), err: (e as Error).message }, 'alert delivery failed; will retry');
         await new Promise<void>((resolve) => {
@@ -100,7 +109,8 @@ export class Dispatcher {
 
   /**
    * Drops every queued change that is not being sent right now, and the retries waiting with them;
-   * returns how many. For a replica that lost the lead: what it had not delivered is recorded as
+   * returns how many. A change being sent right now is not retried if that send fails. For a
+   * replica that lost the lead: what it had not delivered is recorded as
    * undelivered, and the new leader sends it; retrying here too would send it twice, or a stale
    * state after the new leader's newer one.
    */
@@ -108,6 +118,7 @@ export class Dispatcher {
     let n = 0;
     for (const lane of this.lanes) {
       const keep = lane.sending ? 1 : 0;
+      lane.abandonedInFlight = lane.sending;
       n += lane.queue.length - keep;
       lane.queue.splice(keep);
       clearTimeout(lane.timer);

@@ -20,10 +20,16 @@ import { until } from '../../helpers/wait.js';
 
 const POLL_MS = 50;
 const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+/** Timers once the store is idle (its last-seen flush written, no query in flight). */
+const idleTimers = async (store: PostgresStore): Promise<number> => {
+  await store.flushSeen();
+  return timers();
+};
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function setup(t: TestContext, take: Pick<LeaderOptions, 'deadReplicas' | 'adopt'> = { deadReplicas: async () => [], adopt: async () => 0 }): Promise<{ store: PostgresStore; leader: ClusterLeader; alerts: [AlertRecord, AlertChange][]; drift(camera: string, seq?: number): Promise<void> }> {
-  const store = await PostgresStore.open(await testDatabase(t, 'leader'), { maxSeqJump: 10 });
+  // One pooled connection, so that the pool's own idle timer does not come and go with its size.
+  const store = await PostgresStore.open(await testDatabase(t, 'leader'), { maxSeqJump: 10, poolSize: 1 });
   t.after(() => store.close());
   const { config } = collectorConfig({ rules: { driftForSeconds: 0 } });
   const dispatcher = new Dispatcher([], { maxQueue: 10, backoff: { initialMs: 10, maxMs: 10, jitter: 0 }, log: silentLogger });
@@ -57,8 +63,8 @@ async function setup(t: TestContext, take: Pick<LeaderOptions, 'deadReplicas' | 
 }
 
 test('a leader fires on a drifting window that was stored, and its stop takes its timers with it', async (t) => {
-  const { leader, alerts, drift } = await setup(t);
-  const before = timers();
+  const { store, leader, alerts, drift } = await setup(t);
+  const before = await idleTimers(store);
   await leader.start();
   assert.ok(timers() > before, 'a leader reads the feed and runs the timer rules on timers');
   await drift('cam1');
@@ -67,18 +73,18 @@ test('a leader fires on a drifting window that was stored, and its stop takes it
   assert.equal(alerts[0]![0].labels.camera, 'cam1');
   assert.equal(leader.firing.length, 1);
   await leader.stop();
-  assert.equal(timers(), before, 'no timer left behind');
+  assert.equal(await idleTimers(store), before, 'no timer left behind');
   assert.deepEqual(leader.firing, [], 'a stopped leader holds no alerts');
 });
 
 test('a leader stopped while it is still rebuilding neither acts nor leaves a timer behind', async (t) => {
-  const { leader, alerts, drift } = await setup(t);
-  const before = timers();
+  const { store, leader, alerts, drift } = await setup(t);
+  const before = await idleTimers(store);
   // Leadership lost (or the replica stopping) before the rebuild's first read has come back.
   const starting = leader.start();
   await leader.stop();
   await starting;
-  assert.equal(timers(), before, 'no timer keeps the stopped replica running');
+  assert.equal(await idleTimers(store), before, 'no timer keeps the stopped replica running');
   await drift('cam2');
   await sleep(POLL_MS * 10);
   assert.equal(alerts.length, 0, 'a replica that no longer leads does not notify');
