@@ -123,3 +123,25 @@ test('dispatcher: abandon drops what waits to be retried, and nothing is sent af
   d.push(alert('a4'), 'fire'); // a dispatcher that abandoned its queue still works
   await until(() => r.attempts.length === 2, 5000, 'a4 tried');
 });
+
+test('dispatcher: a send under way when abandon comes is not retried if it fails', async (t) => {
+  const release = releaser(t);
+  let requests = 0;
+  // Answers every request with 503 after 300 ms: the abandon comes while the first is in flight.
+  const server = createServer((req, res) => {
+    requests++;
+    req.resume();
+    setTimeout(() => res.writeHead(503).end('busy'), 300);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  release('server', () => new Promise<void>((r) => (server.close(() => r()), server.closeAllConnections())));
+  const d = new Dispatcher([new WebhookSink(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, 'k', 2000)], { maxQueue: 100, backoff: BACKOFF, log: silentLogger });
+  release('dispatcher', () => d.close(0));
+  d.push(alert('b1'), 'fire');
+  await until(() => requests === 1, 5000, 'the send to be under way');
+  assert.equal(d.abandon(), 0, 'nothing queued behind it');
+  await until(() => d.stats.webhook!.failed === 1, 5000, 'the send to fail');
+  await new Promise((res) => setTimeout(res, 10 * BACKOFF.maxMs));
+  assert.equal(requests, 1, 'not retried');
+  assert.equal(d.stats.webhook!.queued, 0);
+});
