@@ -60,7 +60,10 @@ async function replicaRate(broker: string, replicas: number, n: number, cleanup:
       // core from the replicas being measured. The last step is confirmed by an exact count.
       const progress = async (): Promise<number> => Number((await db.query<{ n: string }>('SELECT coalesce(sum(last_seq), 0) AS n FROM cameras')).rows[0]!.n);
       const exact = async (): Promise<number> => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM summaries')).rows[0]!.n);
-      const count = async (): Promise<number> => ((await progress()) < n ? progress() : exact());
+      const count = async (): Promise<number> => {
+        const soFar = await progress();
+        return soFar < n ? soFar : exact();
+      };
       const site = `ingest-${group}`;
       const publishing = fleet(broker, site, n, 100);
       let first = 0;

@@ -161,14 +161,12 @@ export class Subscriber {
 
   /** The store refused a message: do not acknowledge it; the broker re-delivers it on reconnect. */
   private refused(stream: MqttClient['stream'], e: unknown, topic: string): void {
-    this.refusals++;
     this.o.log.error({ err: (e as Error)?.message ?? String(e), topic }, 'could not store a message; reconnecting so the broker re-delivers it');
     stream.destroy();
   }
 
   /** The burst's commit failed: drop the connection, its PUBACKs unsent, so the broker re-delivers them. */
   private refusedBatch(stream: MqttClient['stream'], e: unknown): void {
-    this.refusals++;
     this.o.log.error({ err: (e as Error)?.message ?? String(e) }, 'could not store a batch of messages; reconnecting so the broker re-delivers them');
     stream.destroy();
   }
@@ -210,7 +208,7 @@ export class Subscriber {
       this.committing.add(settled);
       void settled.finally(() => {
         this.committing.delete(settled);
-        this.settledAt = Date.now();
+        this.lastSettled = Date.now();
       });
     });
   }
@@ -218,20 +216,13 @@ export class Subscriber {
   /** Bursts whose commit is in flight, their PUBACKs held in the corked socket. */
   private readonly committing = new Set<Promise<void>>();
   /** When the last burst's commit settled (ms since the epoch); 0: none yet. */
-  private settledAt = 0;
-  /** Messages or bursts the store refused (each dropped the connection, unacknowledged). */
-  refusals = 0;
+  lastSettled = 0;
   /** Messages that arrived while stopping, left unacknowledged. */
   declined = 0;
 
   /** A burst is open or committing: messages are in hand and not yet acknowledged. */
   get settling(): boolean {
     return this.inBurst || this.committing.size > 0;
-  }
-
-  /** When the last burst's commit settled (ms since the epoch); 0: none yet. */
-  get lastSettled(): number {
-    return this.settledAt;
   }
 
   /**
