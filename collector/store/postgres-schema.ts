@@ -17,14 +17,20 @@
  * seq) is the table's primary key (docs/scale.md has the measurement behind the choice).
  */
 /**
+ * The sequence functions' arguments (a burst, column by column) and result: the set-based function
+ * hands a burst with a seq jump to the row-by-row one as it is, so the two take the same.
+ */
+const INGEST_SIGNATURE = `(
+    p_site TEXT[], p_device TEXT[], p_camera TEXT[], p_seq BIGINT[], p_start BIGINT[], p_end BIGINT[],
+    p_status TEXT[], p_frames INTEGER[], p_received BIGINT[], p_payload TEXT[], p_time TEXT[], p_max_jump BIGINT
+  ) RETURNS TABLE (idx INTEGER, outcome TEXT, prev BIGINT, stored_seq BIGINT) LANGUAGE plpgsql`;
+
+/**
  * Migration 3's function, as it was created: migration 4 replaces its last statement, and keeping
  * the text once says exactly what changed.
  */
 const SET_BASED_INGEST = `
-  CREATE FUNCTION driftline_ingest_summaries(
-    p_site TEXT[], p_device TEXT[], p_camera TEXT[], p_seq BIGINT[], p_start BIGINT[], p_end BIGINT[],
-    p_status TEXT[], p_frames INTEGER[], p_received BIGINT[], p_payload TEXT[], p_time TEXT[], p_max_jump BIGINT
-  ) RETURNS TABLE (idx INTEGER, outcome TEXT, prev BIGINT, stored_seq BIGINT) LANGUAGE plpgsql AS $$
+  CREATE FUNCTION driftline_ingest_summaries${INGEST_SIGNATURE} AS $$
   DECLARE
     jumps BOOLEAN;
   BEGIN
@@ -212,10 +218,7 @@ export const PG_MIGRATIONS: readonly string[] = [
   // order), not once per summary: ten updates of one row in a transaction make each next lookup
   // walk the versions before it.
   `
-  CREATE FUNCTION driftline_ingest_summaries_loop(
-    p_site TEXT[], p_device TEXT[], p_camera TEXT[], p_seq BIGINT[], p_start BIGINT[], p_end BIGINT[],
-    p_status TEXT[], p_frames INTEGER[], p_received BIGINT[], p_payload TEXT[], p_time TEXT[], p_max_jump BIGINT
-  ) RETURNS TABLE (idx INTEGER, outcome TEXT, prev BIGINT, stored_seq BIGINT) LANGUAGE plpgsql AS $$
+  CREATE FUNCTION driftline_ingest_summaries_loop${INGEST_SIGNATURE} AS $$
   DECLARE
     u RECORD;
     off BIGINT;
