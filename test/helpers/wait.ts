@@ -1,7 +1,7 @@
-/** Polls `cond` every 20 ms until it holds, or fails after `ms` naming what it waited for. */
-export async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+/** Polls `cond` (which may ask a server) every 20 ms until it holds, or fails after `ms` naming what it waited for. */
+export async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const t0 = Date.now();
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
+import type pg from 'pg';
 import { Leadership } from '../../../collector/cluster/leadership.js';
 import { PostgresStore } from '../../../collector/store/postgres-store.js';
 import { isDriftlineError } from '../../../lib/errors.js';
@@ -16,6 +17,11 @@ async function database(t: TestContext): Promise<string> {
   const url = await testDatabase(t, 'lead');
   await (await PostgresStore.open(url, { maxSeqJump: 10 })).close(); // migrated
   return url;
+}
+
+/** How many sessions the replica `id`'s lock connection has on the server (0 or 1). */
+async function sessions(admin: pg.Client, id: string): Promise<number> {
+  return (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1", [`driftline-collector ${id}`])).rows[0]!.n;
 }
 
 function replica(t: TestContext, url: string, clientId: string, events: string[]): Leadership {
@@ -75,15 +81,13 @@ test('a stop while the lock connection is being made again: the new connection i
   await until(() => !r.isLeader, 5000, 'r to notice it lost the lock');
   const waiting = async (): Promise<boolean> =>
     (await admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'driftline-collector r' AND wait_event_type = 'Lock'")).rowCount === 1;
-  for (let i = 0; i < 500 && !(await waiting()); i++) await sleep(10);
-  assert.ok(await waiting(), 'the reconnection waits on the held row');
+  await until(waiting, 5000, 'the reconnection to wait on the held row');
   const stopping = r.stop();
   await holder.query('COMMIT'); // the reconnection completes after the stop
   await stopping;
   // The server may still be ending the closed session: wait for it, up to 10 s.
-  const left = async (): Promise<number> => (await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'driftline-collector r'")).rows[0].n as number;
-  for (const t0 = Date.now(); (await left()) > 0 && Date.now() - t0 < 10_000; ) await sleep(50);
-  assert.equal(await left(), 0, 'no session of the stopped replica is left');
+  await until(async () => (await sessions(admin, 'r')) === 0, 10_000, "the stopped replica's session to end");
+  assert.equal(await sessions(admin, 'r'), 0, 'no session of the stopped replica is left');
   assert.equal(r.isLeader, false);
   assert.deepEqual(events, ['r leads', 'r stands by (lost)'], 'it did not lead again after its stop');
 });
@@ -118,14 +122,10 @@ test('a running replica whose connection blipped is not taken for dead', async (
   t.after(() => b.stop());
   await b.start();
   const admin = await testClient(t, url);
-  const sessions = async (): Promise<number> => (await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'driftline-collector b'")).rows[0].n as number;
   await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'driftline-collector b'");
-  const sessionsBecome = async (n: number, what: string): Promise<void> => {
-    for (const t0 = Date.now(); (await sessions()) !== n; await sleep(20)) if (Date.now() - t0 > 10_000) throw new Error(`timed out waiting for ${what}`);
-  };
-  await sessionsBecome(0, "b's connection to go");
+  await until(async () => (await sessions(admin, 'b')) === 0, 10_000, "b's connection to go");
   assert.deepEqual(await a.deadReplicas(1000), [], "b's lock is free, but only just: it may be back");
-  await sessionsBecome(1, 'b to connect again on its next poll');
+  await until(async () => (await sessions(admin, 'b')) === 1, 10_000, 'b to connect again on its next poll');
   await sleep(1000);
   assert.deepEqual(await a.deadReplicas(1000), [], 'b is back: not dead');
   await b.stop();
