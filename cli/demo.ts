@@ -14,6 +14,7 @@ import { countedAt, pointConfig, profilePathFor, readProfile } from '../agent/dr
 import { startAgent } from '../agent/main.js';
 import { collectorConfig } from '../collector/config.js';
 import { startCollector } from '../collector/main.js';
+import type { AlertListener } from '../collector/rules/engine.js';
 import type { AlertRecord } from '../collector/store/store.js';
 import { isDriftlineError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
@@ -151,14 +152,15 @@ export async function run(argv: string[]): Promise<number> {
 
   const t0 = Date.now();
   const fired: AlertRecord[] = [];
-  const offAlerts = collector.alerts.on('alert', (a, change) => {
+  const onAlert: AlertListener = (a, change) => {
     if (change === 'resend' || change === 'update') return;
     if (change === 'fire') fired.push(a);
     const cause = (a.evidence as { cause?: { class: string; reason: string; action: string } } | undefined)?.cause;
     out.write(`\n${change === 'fire' ? '>>> ALERT FIRING' : '<<< ALERT RESOLVED'} at ${((Date.now() - t0) / 1000).toFixed(0)} s [${a.severity}] ${a.annotations.summary}\n`);
     if (change === 'fire' && cause) out.write(`    cause: ${cause.class}: ${cause.reason}\n    next:  ${cause.action}\n`);
     out.write(`    ${collector.httpUrl}/api/v1/alerts/${a.id}\n\n`);
-  });
+  };
+  collector.alerts.on('alert', onAlert);
   const printed = new Map<string, number>();
   const view = setInterval(() => {
     for (const c of collector.store.cameras()) {
@@ -184,7 +186,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   clearInterval(view);
   out.write('\nStopping: agent (flushing its outbox), then the collector.\n');
-  offAlerts(); // the agent's clean goodbye would raise deviceOffline
+  collector.alerts.off('alert', onAlert); // the agent's clean goodbye would raise deviceOffline
   await agent.stop();
   await new Promise((r) => setTimeout(r, 300));
   await collector.stop();

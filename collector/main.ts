@@ -4,13 +4,13 @@
  * loses nothing: stop taking messages, deliver what is queued, close the store.
  */
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../lib/log.js';
 import { driftlineError } from '../lib/errors.js';
 import { clientOptions, describeBroker } from '../lib/mqtt-options.js';
 import { secret } from '../lib/secret.js';
-import { TypedEmitter } from '../lib/typed-emitter.js';
 import { undoAll, undoCreate } from '../lib/undo-create.js';
 import { brokerPortTaken, checkCollector } from './checks.js';
 import type { CollectorConfig } from './config.js';
@@ -71,7 +71,7 @@ export function ruleSettings(config: CollectorConfig, httpUrl: () => string | un
 }
 
 /** The collector's alert changes, each after its write: the log, the notifiers and any embedder subscribe to `alert`. */
-export type AlertEvents = TypedEmitter<{ alert: Parameters<AlertListener> }>;
+export type AlertEvents = EventEmitter<{ alert: Parameters<AlertListener> }>;
 
 /** One log line per alert change (resends are not news). */
 export function logAlert(log: Logger, a: AlertRecord, change: AlertChange): void {
@@ -139,7 +139,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     const n = config.notify;
     const dispatcher = new Dispatcher(sinks, { maxQueue: n.maxQueue, backoff: { initialMs: n.retryMinMs, maxMs: n.retryMaxMs, jitter: 0.3 }, log });
     release.push(() => dispatcher.close(0));
-    const alerts: AlertEvents = new TypedEmitter();
+    const alerts: AlertEvents = new EventEmitter();
     alerts.on('alert', (a, change) => logAlert(log, a, change));
     alerts.on('alert', (a, change) => dispatcher.push(a, change));
     const rules = new RuleEngine(store, ruleSettings(config, () => reach.httpUrl), (a, change) => alerts.emit('alert', a, change));

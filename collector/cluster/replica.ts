@@ -6,13 +6,13 @@
  * replica's share to the others meanwhile), then stops its rules while it still holds the lead (their
  * writes finish), hands the lead on, delivers what is queued and closes.
  */
+import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { Gauge } from 'prom-client';
 import type { Logger } from '../../lib/log.js';
 import { clientOptions, describeBroker } from '../../lib/mqtt-options.js';
 import { secret } from '../../lib/secret.js';
-import { TypedEmitter } from '../../lib/typed-emitter.js';
 import { undoAll } from '../../lib/undo-create.js';
 import { collectorFilters } from '../../protocol/topics.js';
 import type { CollectorConfig } from '../config.js';
@@ -96,7 +96,7 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
     });
     reach.subscriber = subscriber;
     const leadership: { current?: Leadership } = {};
-    const alerts: AlertEvents = new TypedEmitter();
+    const alerts: AlertEvents = new EventEmitter();
     alerts.on('alert', (a, change) => logAlert(log, a, change));
     const leader = new ClusterLeader({
       store,
