@@ -10,6 +10,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { AuthenticateError, AuthErrorCode, Client, PublishPacket, Subscription } from 'aedes';
+import { Throttle } from '../../lib/throttle.js';
 import type { Logger } from '../../lib/log.js';
 import { parseHash, verifyPassword, type ScryptHash } from './password.js';
 import { publishRefusal, subscribeGrant, type Identity } from './policy.js';
@@ -59,7 +60,8 @@ export class BrokerAccess {
   private readonly identities = new WeakMap<Client, Identity>();
   private readonly admitted = new Set<Client>();
   private readonly retained = new Set<string>();
-  private readonly lastLogged = new Map<Refusal, number>();
+  /** One log line per reason every 10 s. */
+  private readonly logged = new Throttle(10_000, () => performance.now());
   private verifying = 0;
   private readonly queue: (() => void)[] = [];
 
@@ -80,9 +82,7 @@ export class BrokerAccess {
   /** Counts a refusal and logs it (at most one line per reason every 10 s; the counter sees all). */
   refuse(reason: Refusal, detail: Record<string, unknown>, message: string): void {
     this.counts[reason]++;
-    const now = Date.now();
-    if (now - (this.lastLogged.get(reason) ?? -Infinity) < 10_000) return;
-    this.lastLogged.set(reason, now);
+    if (this.logged.take(reason) === 0) return;
     this.o.log.warn({ reason, ...detail, refusedSoFar: this.counts[reason] }, `embedded broker refused: ${message}`);
   }
 
