@@ -32,8 +32,6 @@ export const AGENT_METRICS = {
 /** `driftline_agent_frames_total{result}`. */
 export const FRAME_RESULTS = ['processed', 'dropped', 'errored'] as const;
 
-/** `driftline_agent_drift_verdict` for each window verdict: the same values as the collector's per-camera verdict gauge. */
-
 /** `driftline_agent_drift_score` is on this scale: the warn threshold is 1, the alert threshold 2 (agent/drift/family-scores.ts). */
 export const DRIFT_SCORE_WARN = 1;
 export const DRIFT_SCORE_ALERT = 2;

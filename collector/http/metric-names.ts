@@ -28,7 +28,5 @@ export const COLLECTOR_METRICS = {
   cameraLastWindowAge: 'driftline_collector_camera_last_window_age_seconds',
 } as const;
 
-/** The value of `driftline_collector_camera_verdict` for each window verdict: the same values as the agent's verdict gauge. */
-
 /** `driftline_collector_alerts{state}`: active alerts nobody acknowledged yet, and those acknowledged. */
 export const ALERT_STATES = ['firing', 'acknowledged'] as const;
