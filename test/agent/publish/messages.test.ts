@@ -4,19 +4,11 @@ import type { DriftResult } from '../../../agent/drift/types.js';
 import { offline, stopReason, summary, type Identity } from '../../../agent/publish/messages.js';
 import type { WindowAggregate } from '../../../agent/telemetry/window.js';
 import { check, SCHEMAS, SUMMARY_STATUSES, type SummaryMessage } from '../../../protocol/messages.js';
+import { driftResult } from '../../helpers/drift-result.js';
 
 const id: Identity = { site: 's', device: 'd', version: '0.1.0', model: { name: 'm.onnx', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['cam'], windowSeconds: 60 };
 const window: WindowAggregate = { startTs: 1_790_000_000_000, endTs: 1_790_000_059_000, frames: 3000, features: { brightness: { mean: 80, std: 3, min: 70, max: 90 } }, classCounts: { washer: 3 }, confHist: { washer: [0, 3] }, latencyMs: {} };
-const verdict = (severity: DriftResult['severity']): DriftResult => ({
-  severity,
-  frames: 3000,
-  thresholds: 'calibrated',
-  drivers: [],
-  rates: { uncertain: 0.1, ood: 0, oodDetection: 0.02 },
-  oodFeatures: {},
-  sequential: { topScore: { statistic: 0, alarm: false }, uncertain: { statistic: 0, alarm: false }, classMix: { statistic: 0, alarm: false } },
-  scores: {},
-});
+const verdict = (severity: DriftResult['severity']): DriftResult => driftResult(severity, { frames: 3000 });
 
 test('a window the reference cannot judge is insufficient on the wire, with its cause beside it: older collectors accept it', () => {
   const m = summary(id, { camera: 'cam', window, dropped: 0, errors: 0, drift: verdict('insufficient-reference') }, 7);

@@ -17,20 +17,12 @@ import { WindowReporter } from '../../../agent/publish/window-report.js';
 import type { ReviewSampleRef } from '../../../agent/store/review-samples.js';
 import type { WindowAggregate } from '../../../agent/telemetry/window.js';
 import { VERDICT_VALUES } from '../../../protocol/levels.js';
+import { driftResult } from '../../helpers/drift-result.js';
 import { LEVEL, logLines } from '../../helpers/log-lines.js';
 
 const PROFILE = new URL('../../../models/line-detector.profile.json', import.meta.url).pathname;
 const window = (startTs: number): WindowAggregate => ({ startTs, endTs: startTs + 59_000, frames: 600, features: {}, classCounts: {}, confHist: {}, latencyMs: {} });
-const verdict = (severity: DriftResult['severity'], scores: Record<string, number> = {}): DriftResult => ({
-  severity,
-  frames: 600,
-  thresholds: 'calibrated',
-  drivers: [],
-  rates: { uncertain: 0.1, ood: 0, oodDetection: 0.02 },
-  oodFeatures: {},
-  sequential: { topScore: { statistic: 0, alarm: false }, uncertain: { statistic: 0, alarm: false }, classMix: { statistic: 0, alarm: false } },
-  scores,
-});
+const verdict = (severity: DriftResult['severity'], scores: Record<string, number> = {}): DriftResult => driftResult(severity, { scores });
 
 test('with MQTT and a profile: family scores, the summary with the reference and the review frames, the verdict logged', async () => {
   const profile = await readProfile(PROFILE);
