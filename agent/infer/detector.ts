@@ -367,9 +367,11 @@ export class Detector {
    * Runs frames through the detector as a pipeline (overlap.ts): while frame i is in inference,
    * frame i+1 is letterboxed, and frame i-1 is decoded once frame i's inference has been started.
    * `onResult` is called in frame order, synchronously, with a slot that stays valid only until it
-   * returns. The first error of any frame ends the run and rejects it. Needs at least 2 slots.
+   * returns. `onStarted` sees each frame once its inference has started, before the next frame is
+   * asked for (its pixels are still the frame's), with the slot whose result will follow. The first
+   * error of any frame ends the run and rejects it. Needs at least 2 slots.
    */
-  async run(frames: AsyncIterable<RawFrame> | Iterable<RawFrame>, onResult: (slot: Slot, index: number) => void): Promise<number> {
+  async run(frames: AsyncIterable<RawFrame> | Iterable<RawFrame>, onResult: (slot: Slot, index: number) => void, onStarted?: (frame: RawFrame, slot: Slot) => void): Promise<number> {
     if (this.slots.length < 2) throw new Error('Detector.run needs at least 2 slots');
     /** Per slot, the index of the frame in it. */
     const indices = new Int32Array(this.slots.length);
@@ -397,8 +399,9 @@ export class Detector {
         }
         return n instanceof Promise ? n.then(take, broke) : take(n);
       },
-      started: (_frame, slot) => {
+      started: (frame, slot) => {
         indices[slot.index] = count++;
+        onStarted?.(frame, slot);
       },
       finished: (slot) => onResult(slot, indices[slot.index]!),
       failed: (_stage, error) => {

@@ -1,8 +1,8 @@
 /**
  * The agent's per-frame work over a finite sequence of frames, in order, for offline uses: building
- * a reference profile, replaying a recording against one, tests. Input statistics are computed as
- * each frame arrives (its pixels may be reused by the producer for the next one), inference is
- * pipelined through Detector.run, and `onFrame` receives each frame's record in order, in arrays
+ * a reference profile, replaying a recording against one, tests. Input statistics are computed
+ * while a frame's pixels are still its own (the producer may reuse them for the next one), inference
+ * is pipelined through Detector.run, and `onFrame` receives each frame's record in order, in arrays
  * that stay valid only until it returns.
  */
 import type { Detector, Slot } from '../infer/detector.js';
@@ -16,8 +16,6 @@ export interface FrameTelemetry extends Readonly<FrameRecord> {
   readonly slot: Slot;
 }
 
-const RING = 8;
-
 export async function runSequence(
   detector: Detector,
   frames: Iterable<RawFrame> | AsyncIterable<RawFrame>,
@@ -26,30 +24,27 @@ export async function runSequence(
 ): Promise<number> {
   const fs = new FrameStats();
   const ds = new DetectionStats(detector.model.names.length, uncertainty);
-  // Frame stats wait here for their detections: at most two frames are in flight.
-  const stats = Array.from({ length: RING }, () => new Float64Array(FRAME_FEATURES.length));
-  const sizes = new Int32Array(RING * 2);
-  let produced = 0;
-  async function* measured(): AsyncGenerator<RawFrame> {
-    for await (const frame of frames) {
-      const k = produced % RING;
-      stats[k]!.set(fs.compute(frame.data, frame.width, frame.height));
-      sizes[k * 2] = frame.width;
-      sizes[k * 2 + 1] = frame.height;
-      produced++;
-      yield frame;
-    }
-  }
+  // Per slot, the input statistics and size of the frame in it, measured while its pixels are the
+  // frame's (once its inference has started), read when its detections come out.
+  const stats = detector.slots.map(() => new Float64Array(FRAME_FEATURES.length));
+  const sizes = new Int32Array(detector.slots.length * 2);
   const telemetry: FrameRecord & { slot: Slot } = { ...recordOver(stats[0]!, ds), slot: detector.slots[0]! };
-  return detector.run(measured(), (slot, index) => {
-    const k = index % RING;
-    telemetry.index = index;
-    telemetry.width = sizes[k * 2]!;
-    telemetry.height = sizes[k * 2 + 1]!;
-    telemetry.frameStats = stats[k]!;
-    telemetry.slot = slot;
-    setStageMs(telemetry, slot.times);
-    ds.compute(slot.candidates, slot.detections, telemetry.width, telemetry.height, slot.letterbox, slot.oodScores, detector.oodThreshold);
-    onFrame(telemetry);
-  });
+  return detector.run(
+    frames,
+    (slot, index) => {
+      telemetry.index = index;
+      telemetry.width = sizes[slot.index * 2]!;
+      telemetry.height = sizes[slot.index * 2 + 1]!;
+      telemetry.frameStats = stats[slot.index]!;
+      telemetry.slot = slot;
+      setStageMs(telemetry, slot.times);
+      ds.compute(slot.candidates, slot.detections, telemetry.width, telemetry.height, slot.letterbox, slot.oodScores, detector.oodThreshold);
+      onFrame(telemetry);
+    },
+    (frame, slot) => {
+      stats[slot.index]!.set(fs.compute(frame.data, frame.width, frame.height));
+      sizes[slot.index * 2] = frame.width;
+      sizes[slot.index * 2 + 1] = frame.height;
+    },
+  );
 }
