@@ -29,6 +29,7 @@ import { LineCamera } from '../agent/synth/camera.js';
 import { DEFAULT_CONDITIONS } from '../agent/synth/conditions.js';
 import { endProcess, freePort } from '../test/helpers/ports.js';
 import { header, line, ratio } from './harness.js';
+import { statCpuMs } from './proc.js';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const MODEL = join(ROOT, 'models', 'line-detector.onnx');
@@ -38,7 +39,6 @@ const FPS = 10;
 const W = 640;
 const H = 480;
 const TARGET = 1.5;
-const TICK_MS = 1000 / 100; // USER_HZ: /proc times are in 1/100 s on Linux
 
 /** Renders `frames` synthetic line frames (W x H) into an MPEG-4 file at FPS, as a camera would film them. */
 async function lineVideo(dir: string, frames: number): Promise<string> {
@@ -52,20 +52,6 @@ async function lineVideo(dir: string, frames: number): Promise<string> {
   const [code] = (await once(ff, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`ffmpeg could not encode the test video (exit ${code})`);
   return file;
-}
-
-/** User + system CPU of a process or thread, ms, from its stat file; undefined once it is gone. */
-function statCpuMs(path: string): { cpu: number; comm: string; ppid: number } | undefined {
-  let s: string;
-  try {
-    s = readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const close = s.lastIndexOf(')');
-  const comm = s.slice(s.indexOf('(') + 1, close);
-  const f = s.slice(close + 2).split(' '); // f[0] is field 3 (state)
-  return { cpu: (Number(f[11]) + Number(f[12])) * TICK_MS, comm, ppid: Number(f[1]) };
 }
 
 /** CPU ms and voluntary context switches (sleeps, each one a wake-up later) of each thread of `pid`, by thread id. */
