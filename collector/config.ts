@@ -40,6 +40,7 @@ export const COLLECTOR_SCHEMA = {
     fields: {
       maxPayloadBytes: { kind: 'number', integer: true, min: 1024, max: 16 << 20, default: 256 << 10, doc: 'larger payloads are rejected unread' },
       maxSeqJump: { kind: 'number', integer: true, min: 1, default: 10_000, doc: 'a summary whose seq is further than this ahead of its camera\'s last is quarantined until the device continues from it (docs/mqtt.md)' },
+      decodeThread: { kind: 'string', oneOf: ['auto', 'worker', 'main'], default: 'auto', doc: 'where device messages are parsed and validated; auto = a worker thread when the machine has more than one core, so the receiving thread only stores and acknowledges (the embedded broker always decodes on the main thread)' },
       clockSkewSeconds: { kind: 'number', min: 0, default: 300, doc: 'a summary whose window ends further ahead of the collector\'s clock (or ends before it starts) is quarantined with the reason; an event or status with such a ts is rejected (reason time)' },
     },
   },

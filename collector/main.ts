@@ -22,6 +22,7 @@ import { buildHttp } from './http/server.js';
 import { collectorMetrics } from './http/metrics.js';
 import { handlers } from './ingest/handlers.js';
 import { Ingest } from './ingest/ingest.js';
+import { startOffload } from './ingest/offload.js';
 import { AlertmanagerSink } from './notify/alertmanager.js';
 import { Dispatcher } from './notify/dispatcher.js';
 import { MqttAlertSink } from './notify/mqtt-alerts.js';
@@ -83,6 +84,8 @@ export interface RunningCollector {
   readonly httpUrl: string;
   readonly store: SqliteStore;
   readonly ingest: Ingest;
+  /** Where device messages are decoded (ingest.decodeThread, decided at start). */
+  readonly decodeThread: 'worker' | 'main';
   readonly rules: RuleEngine;
   readonly dispatcher: Dispatcher;
   readonly subscriber: Subscriber;
@@ -180,6 +183,11 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
       release.push(() => embedded?.close());
     }
     const brokerUrl = b.url || embedded!.url;
+    const storeBatch = { begin: () => store.beginBatch(), commit: () => store.commitBatch() };
+    // From an external broker the subscriber receives every device message: decode them off its thread.
+    const decoding = b.url ? await startOffload(config.ingest.decodeThread, ingest, storeBatch, log) : undefined;
+    if (decoding) release.push(() => decoding.close());
+    const offload = decoding?.offload;
     const subscriber = new Subscriber({
       url: brokerUrl,
       client: own ? { ...brokerClient, username: own.username, password: own.password } : brokerClient,
@@ -191,8 +199,8 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
       // On the embedded broker the messages are stored inside it, before their PUBACK: the
       // collector's own session only publishes alerts and tells /healthz the broker is up.
       ...(embedded ? { filters: [] } : {}),
-      onMessage: (topic, payload) => ingest.handle(topic, payload),
-      batch: { begin: () => store.beginBatch(), commit: () => store.commitBatch() },
+      onMessage: offload ? (topic, payload) => offload.receive(topic, payload) : (topic, payload) => ingest.handle(topic, payload),
+      batch: offload ? offload.batch : storeBatch,
     });
     const broker = embedded;
     const metrics = collectorMetrics({ ingest, dispatcher, rules, store, leadFamily, brokerConnected: () => subscriber.connected, seqGaps: () => gaps.count, ...(broker ? { broker: () => broker.stats() } : {}) });
@@ -219,12 +227,13 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
       }
     }, config.store.pruneIntervalSeconds * 1000);
     prune.unref();
-    log.info({ ...describeBroker(brokerUrl, b), embedded: Boolean(embedded), http: httpUrl, store: config.store.path, sinks: sinks.map((s) => s.name), ack: ackToken ? 'token' : 'off' }, 'collector started');
+    log.info({ ...describeBroker(brokerUrl, b), embedded: Boolean(embedded), http: httpUrl, store: config.store.path, sinks: sinks.map((s) => s.name), ack: ackToken ? 'token' : 'off', decodeThread: offload ? 'worker' : 'main' }, 'collector started');
     const running: RunningCollector = {
       brokerUrl,
       httpUrl,
       store,
       ingest,
+      decodeThread: offload ? 'worker' : 'main',
       rules,
       dispatcher,
       subscriber,
@@ -234,6 +243,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
         clearInterval(tick);
         clearInterval(prune);
         await subscriber.stop();
+        await decoding?.close();
         await dispatcher.close();
         await app.close();
         await embedded?.close();

@@ -27,6 +27,11 @@ export const summaryTopic = (site: string, device: string, camera: string): stri
 export const eventTopic = (site: string, device: string, camera: string): string => `${TOPIC_ROOT}/${site}/${device}/${camera}/event`;
 export const alertTopic = (site: string, device: string): string => `${TOPIC_ROOT}/alerts/${site}/${device}`;
 
+/** The topic a parsed topic was parsed from (parseTopic accepts only topics it can write back exactly). */
+export function topicOf(t: ParsedTopic): string {
+  return t.kind === 'status' ? statusTopic(t.site, t.device) : t.kind === 'summary' ? summaryTopic(t.site, t.device, t.camera!) : eventTopic(t.site, t.device, t.camera!);
+}
+
 /** The filters a collector subscribes to; `share` prefixes them with `$share/<group>/`. */
 export function collectorFilters(share?: string): string[] {
   const p = share ? `$share/${share}/` : '';

@@ -21,6 +21,7 @@ import { COLLECTOR_METRICS } from '../http/metric-names.js';
 import { collectorMetrics } from '../http/metrics.js';
 import { buildHttp } from '../http/server.js';
 import { Ingest } from '../ingest/ingest.js';
+import { startOffload } from '../ingest/offload.js';
 import { buildSinks, listenOrExplain, logAlert, ruleSettings, startupSecrets, type AlertEvents } from '../main.js';
 import { Dispatcher } from '../notify/dispatcher.js';
 import { leadFamily } from '../rules/evidence.js';
@@ -40,6 +41,8 @@ export interface RunningReplica {
   readonly httpUrl: string;
   readonly store: PostgresStore;
   readonly ingest: Ingest;
+  /** Where device messages are decoded (ingest.decodeThread, decided at start). */
+  readonly decodeThread: 'worker' | 'main';
   readonly dispatcher: Dispatcher;
   readonly subscriber: Subscriber;
   readonly leadership: Leadership;
@@ -81,7 +84,11 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
     const ingest = new Ingest(clusterHandlers(store, log, gaps, config.ingest.maxSeqJump), { maxPayloadBytes: config.ingest.maxPayloadBytes, clockSkewMs: config.ingest.clockSkewSeconds * 1000, log });
     const client = clientOptions(b, 'broker', b.clientId);
     const backoff = { initialMs: b.reconnectMinMs, maxMs: b.reconnectMaxMs, jitter: 0.5 };
-    const batch = { begin: () => store.beginBatch(), commit: () => store.commitBatch() };
+    const decoding = await startOffload(config.ingest.decodeThread, ingest, { begin: () => store.beginBatch(), commit: () => store.commitBatch() }, log);
+    if (decoding) release.push(() => decoding.close());
+    const offload = decoding?.offload;
+    const batch = offload ? offload.batch : { begin: () => store.beginBatch(), commit: () => store.commitBatch() };
+    const onMessage = offload ? (topic: string, payload: Buffer): unknown => offload.receive(topic, payload) : (topic: string, payload: Buffer): unknown => ingest.handle(topic, payload);
     const filters = collectorFilters(b.shared ? b.shareGroup : undefined);
     const subscriber = new Subscriber({
       url: b.url,
@@ -91,7 +98,7 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
       sessionExpirySeconds: b.sessionExpirySeconds,
       backoff,
       log,
-      onMessage: (topic, payload) => ingest.handle(topic, payload),
+      onMessage,
       batch,
     });
     reach.subscriber = subscriber;
@@ -109,7 +116,7 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
       replayMs: (config.rules.driftForSeconds + config.rules.driftClearSeconds) * 1000 + REPLAY_MARGIN_MS,
       onAlert: (a, change) => alerts.emit('alert', a, change),
       deadReplicas: () => leadership.current?.deadReplicas() ?? Promise.resolve([]),
-      adopt: (clientId) => adoptSession({ url: b.url, client, clientId, filters, backoff, log, sessionExpirySeconds: b.sessionExpirySeconds, onMessage: (topic, payload) => ingest.handle(topic, payload), batch }),
+      adopt: (clientId) => adoptSession({ url: b.url, client, clientId, filters, backoff, log, sessionExpirySeconds: b.sessionExpirySeconds, onMessage, batch }),
       ruleError: (e, row) => {
         ingest.counters.ruleErrors++;
         log.error({ kind: row.kind, device: `${row.m.site}/${row.m.device}`, err: (e as Error).message?.slice(0, 300) }, 'a rule failed on a stored message; the rules go on');
@@ -174,12 +181,13 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
       );
     }, config.store.pruneIntervalSeconds * 1000);
     prune.unref();
-    log.info({ ...describeBroker(b.url, b), shared: b.shared, http: httpUrl, store: redactUrl(config.store.url), replica: b.clientId, sinks: sinks.map((s) => s.name), ack: ackToken ? 'token' : 'off' }, 'collector replica started');
+    log.info({ ...describeBroker(b.url, b), shared: b.shared, http: httpUrl, store: redactUrl(config.store.url), replica: b.clientId, sinks: sinks.map((s) => s.name), ack: ackToken ? 'token' : 'off', decodeThread: offload ? 'worker' : 'main' }, 'collector replica started');
     const running: RunningReplica = {
       brokerUrl: b.url,
       httpUrl,
       store,
       ingest,
+      decodeThread: offload ? 'worker' : 'main',
       dispatcher,
       subscriber,
       leadership: lead,
@@ -196,6 +204,7 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
         // delivery records finish, while this replica still holds the lock: the next leader then finds
         // every alert written and every delivery this one made recorded.
         await leader.stop();
+        await decoding?.close(); // after the last session that ingests (a takeover's) has stopped
         await dispatcher.close();
         await Promise.all(recording);
         await lead.stop();

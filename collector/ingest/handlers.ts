@@ -26,9 +26,13 @@ export interface SequencePolicy {
 
 export const DEFAULT_SEQUENCE: SequencePolicy = { maxSeqJump: 10_000 };
 
-/** The message in the collector's seq space: the device's seq plus its camera's epoch offset (a copy; 0: the message itself). */
-function shifted<T extends { seq: number }>(m: T, offset: number): T {
-  return offset === 0 ? m : { ...m, seq: m.seq + offset };
+/**
+ * The message in the collector's seq space: the device's seq plus its camera's epoch offset (0: the
+ * message itself). The copy is made from the raw text, not by spreading the message: a summary from
+ * the decode worker (DecodedSummary) holds most of its body behind getters that a spread skips.
+ */
+function shifted<T extends { seq: number }>(m: T, raw: string, offset: number): T {
+  return offset === 0 ? m : { ...(JSON.parse(raw) as T), seq: m.seq + offset };
 }
 
 /** `gaps` counts summaries missing between seqs; undefined when replicas share the fleet (each sees gaps). */
@@ -58,7 +62,7 @@ export function handlers(store: CollectorStore, rules: RuleEngine, log: Logger, 
       // The common case allocates nothing here: no epoch offset, so the message and its raw text as received.
       let t = st ? performance.now() : 0;
       const offset = store.seqOffsets(received.site, received.device, received.camera).summary;
-      const m = shifted(received, offset);
+      const m = shifted(received, receivedRaw, offset);
       const raw = offset === 0 ? receivedRaw : JSON.stringify(m);
       const last = store.lastSeq(m.site, m.device, m.camera);
       if (last > 0 && m.seq <= last) return done(t, 'dedupe', 'duplicate');
@@ -101,7 +105,7 @@ export function handlers(store: CollectorStore, rules: RuleEngine, log: Logger, 
     },
     event(received, now, receivedRaw) {
       const offset = store.seqOffsets(received.site, received.device, received.camera).event;
-      const m = shifted(received, offset);
+      const m = shifted(received, receivedRaw, offset);
       if (store.addEvent(m, now, offset === 0 ? receivedRaw : JSON.stringify(m)) === 'duplicate') return 'duplicate';
       runRules(() => rules.onEvent(m, now));
       return 'stored';

@@ -9,13 +9,18 @@
  * A handler may answer later (an asynchronous store): handle() then returns a promise, and the
  * counters move when it settles. A synchronous handler's path allocates nothing for that.
  *
- * This is the collector's hottest path (docs/performance.md, "Collector ingest"): the nesting scan
- * reads the payload's bytes, not a decoded copy; topics are parsed once per topic string; and
- * stage timing (startTiming, for the bench) costs one branch per stage when it is off.
+ * Decoding (decode.ts: nesting scan, JSON, schema, identity) runs here in handle(), or in the decode
+ * worker (offload.ts), which then calls admit() before and decoded() after: the same checks, counters
+ * and log lines either way.
+ *
+ * This is the collector's hottest path (docs/performance.md, "Collector ingest"): topics are parsed
+ * once per topic string, and stage timing (startTiming, for the bench) costs one branch per stage
+ * when it is off.
  */
 import type { Logger } from '../../lib/log.js';
-import { check, MAX_DEPTH, nestedDeeperThan, SCHEMAS, type EventMessage, type StatusMessage, type SummaryMessage } from '../../protocol/messages.js';
-import { parseTopic, type ParsedTopic, type TopicKind } from '../../protocol/topics.js';
+import type { EventMessage, StatusMessage, SummaryMessage } from '../../protocol/messages.js';
+import { parseTopic, topicOf, type ParsedTopic, type TopicKind } from '../../protocol/topics.js';
+import { decode, type Decoded, type DeviceMessage } from './decode.js';
 
 export const REJECT_REASONS = ['oversized', 'topic', 'json', 'schema', 'identity', 'time'] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
@@ -33,6 +38,8 @@ export type Outcome = 'accepted' | 'duplicate' | 'quarantined' | 'cleared' | Rej
  */
 export interface StageTimes {
   messages: number;
+  /** Of them, summaries decoded on the fast path (decode.ts). */
+  fast: number;
   parse: number;
   validate: number;
   dedupe: number;
@@ -85,8 +92,6 @@ const LOG_BURST = 10;
 /** Parsed topics kept (a fleet has a few per camera); past this the cache starts again. */
 const TOPIC_CACHE = 4096;
 
-type DeviceMessage = StatusMessage | SummaryMessage | EventMessage;
-
 export class Ingest {
   readonly counters: IngestCounters = {
     received: 0,
@@ -100,7 +105,8 @@ export class Ingest {
   private logMinute = 0;
   private logged = 0;
   private suppressed = 0;
-  private readonly now: () => number;
+  /** The collector's clock (ms): a message's receive time. */
+  readonly now: () => number;
   private readonly topics = new Map<string, ParsedTopic>();
   private stages: StageTimes | undefined;
 
@@ -127,10 +133,23 @@ export class Ingest {
    */
   startTiming(): StageTimes {
     if (!this.stages) {
-      this.stages = { messages: 0, parse: 0, validate: 0, dedupe: 0, store: 0, rules: 0 };
+      this.stages = { messages: 0, fast: 0, parse: 0, validate: 0, dedupe: 0, store: 0, rules: 0 };
       this.handlers.time?.(this.stages);
     }
     return this.stages;
+  }
+
+  /** Stage timing is on (startTiming): the decode worker times parse and validate too. */
+  get timed(): boolean {
+    return this.stages !== undefined;
+  }
+
+  /** Adds the decode worker's parse and validate time for a burst (ms), and its fast-path count, to the stage timing when it is on. */
+  addDecodeTimes(parseMs: number, validateMs: number, fast: number): void {
+    if (!this.stages) return;
+    this.stages.parse += parseMs;
+    this.stages.validate += validateMs;
+    this.stages.fast += fast;
   }
 
   private topic(topic: string): ParsedTopic | undefined {
@@ -149,36 +168,39 @@ export class Ingest {
    * later. Throws (or rejects) only when the store failed.
    */
   handle(topic: string, payload: Buffer): Outcome | Promise<Outcome> {
-    this.counters.received++;
-    const st = this.stages;
-    let t0 = st ? performance.now() : 0;
     const now = this.now();
+    const t = this.admit(topic, payload);
+    if (typeof t === 'string') return t;
+    return this.decoded(t, now, decode(t, payload, this.stages));
+  }
+
+  /**
+   * The checks before decoding: size and topic. Counts the message as received; returns its parsed
+   * topic, or what became of it (rejected, or an empty status: cleared).
+   */
+  admit(topic: string, payload: Buffer): ParsedTopic | Outcome {
+    this.counters.received++;
     if (payload.length > this.o.maxPayloadBytes) return this.reject('oversized', topic, `${payload.length} bytes, limit ${this.o.maxPayloadBytes}`);
     const t = this.topic(topic);
     if (!t) return this.reject('topic', topic, 'not a driftline/v1 device topic');
     // An empty retained message is how an operator removes a decommissioned device's status.
     if (payload.length === 0 && t.kind === 'status') return 'cleared';
-    // The nesting scan reads the bytes: JSON's brackets, quotes and backslashes are ASCII, which
-    // UTF-8 never uses inside a multi-byte character, so it finds what a scan of the text would.
-    if (nestedDeeperThan(payload)) return this.reject('schema', topic, `nested deeper than ${MAX_DEPTH} levels`);
-    const text = payload.toString('utf8');
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (e) {
-      return this.reject('json', topic, (e as Error).message);
-    }
-    if (st) t0 = lap(st, 'parse', t0);
-    const v = check<DeviceMessage>(value, SCHEMAS[t.kind]);
-    if (!v.ok) return this.reject('schema', topic, v.reason);
-    const m = v.message;
-    if (m.site !== t.site || m.device !== t.device || ('camera' in m && m.camera !== t.camera)) {
-      return this.reject('identity', topic, `payload names ${m.site}/${m.device}${'camera' in m ? `/${m.camera}` : ''}`);
-    }
+    return t;
+  }
+
+  /**
+   * A decoded message (decode.ts, here or in the decode worker), received at `now` on topic `t`:
+   * rejected, or checked against the clock and handed to its handler.
+   */
+  decoded(t: ParsedTopic, now: number, d: Decoded): Outcome | Promise<Outcome> {
+    if (!d.ok) return this.reject(d.reason, topicOf(t), d.detail);
+    const m = d.message;
+    const st = this.stages;
+    const t0 = st ? performance.now() : 0;
     const late = this.timeProblem(m, now);
     // A summary with bad times is kept apart (quarantined, with the reason), not dropped: it is the
     // device's data, and a clock that was wrong for an hour must not cost an hour of windows.
-    if (late && t.kind !== 'summary') return this.reject('time', topic, late);
+    if (late && t.kind !== 'summary') return this.reject('time', topicOf(t), late);
     if (st) {
       lap(st, 'validate', t0);
       st.messages++;
@@ -186,8 +208,8 @@ export class Ingest {
     let handled: Handled | Promise<Handled> = 'stored';
     try {
       if (t.kind === 'status') this.handlers.status(m as StatusMessage, now);
-      else if (t.kind === 'summary') handled = this.handlers.summary(m as SummaryMessage, now, text, late);
-      else handled = this.handlers.event(m as EventMessage, now, text);
+      else if (t.kind === 'summary') handled = this.handlers.summary(m as SummaryMessage, now, d.text, late);
+      else handled = this.handlers.event(m as EventMessage, now, d.text);
     } catch (e) {
       this.failed(e, t.kind, m);
     }

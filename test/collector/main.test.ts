@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { collectorConfig, type CollectorConfig } from '../../collector/config.js';
@@ -9,7 +9,11 @@ import { publicUrl, startCollector } from '../../collector/main.js';
 import type { AlertListener } from '../../collector/rules/engine.js';
 import { isDriftlineError } from '../../lib/errors.js';
 import { silentLogger } from '../../lib/log.js';
+import { summaryTopic } from '../../protocol/topics.js';
+import { summaryMsg } from '../helpers/collector.js';
+import { MACHINE_BROKER, machineClient } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/ports.js';
+import { until } from '../helpers/wait.js';
 
 /** Starts a collector that should fail; one that starts after all is stopped when the test ends. */
 function start(t: TestContext, config: CollectorConfig): ReturnType<typeof startCollector> {
@@ -67,4 +71,28 @@ test('alert changes reach every listener of collector.alerts, in the order they 
   collector.alerts.off('alert', second);
   collector.rules.onDuplicateDevice({ ...duplicate, site: 'plant', device: 'line-4' }, Date.now());
   assert.deepEqual(heard, ['first duplicateDevice fire', 'second duplicateDevice fire', 'first duplicateDevice fire']);
+});
+
+test('ingest.decodeThread: auto decodes in a worker when a core is free, main on the JavaScript thread; either way what arrives is stored, in order', async (t) => {
+  const stamp = `${process.pid}-${Date.now()}`;
+  const publisher = await machineClient(`decode-pub-${stamp}`);
+  t.after(() => publisher.endAsync());
+  for (const decodeThread of ['auto', 'main'] as const) {
+    const dir = await mkdtemp(join(tmpdir(), 'driftline-collector-'));
+    const site = `decode-${decodeThread}-${stamp}`;
+    const { config } = collectorConfig({ broker: { url: MACHINE_BROKER, clientId: `collector-${site}`, sessionExpirySeconds: 60 }, store: { path: join(dir, 'c.db') }, http: { port: 0 }, ingest: { decodeThread } }, {});
+    const collector = await start(t, config);
+    assert.equal(collector.decodeThread, decodeThread === 'main' || availableParallelism() < 2 ? 'main' : 'worker');
+    await until(() => collector.subscriber.connected, 10_000, 'subscribed');
+    for (let seq = 1; seq <= 50; seq++) await publisher.publishAsync(summaryTopic(site, 'edge', 'cam1'), JSON.stringify(summaryMsg(site, 'edge', 'cam1', seq)), { qos: 1 });
+    await publisher.publishAsync(summaryTopic(site, 'edge', 'cam1'), '{"not json', { qos: 1 });
+    await until(() => collector.ingest.counters.received === 51, 10_000, `${decodeThread}: all received`);
+    await until(() => collector.ingest.counters.accepted.summary + collector.ingest.counters.rejected.json === 51, 10_000, `${decodeThread}: all decoded`);
+    assert.equal(collector.ingest.counters.rejected.json, 1);
+    assert.deepEqual(
+      collector.store.summaries(site, 'edge', 'cam1').map((s) => s.seq),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
+    assert.equal(collector.store.summary(site, 'edge', 'cam1', 50)!.features.brightness!.mean, summaryMsg(site, 'edge', 'cam1', 50).features.brightness!.mean, 'the body as sent');
+  }
 });

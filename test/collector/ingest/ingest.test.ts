@@ -85,7 +85,7 @@ test("SQLite's handlers answer at once: a plain outcome, no promise; stage timin
   assert.equal(ingest.handle(summaryTopic('s', 'd', 'c'), summary(1)), 'accepted');
   const stages = ingest.startTiming();
   assert.equal(ingest.startTiming(), stages, 'started once');
-  assert.deepEqual({ ...stages }, { messages: 0, parse: 0, validate: 0, dedupe: 0, store: 0, rules: 0 }, 'nothing before it started');
+  assert.deepEqual({ ...stages }, { messages: 0, fast: 0, parse: 0, validate: 0, dedupe: 0, store: 0, rules: 0 }, 'nothing before it started');
   for (let seq = 2; seq <= 21; seq++) assert.equal(ingest.handle(summaryTopic('s', 'd', 'c'), summary(seq)), 'accepted');
   assert.equal(ingest.handle(summaryTopic('s', 'd', 'c'), summary(5)), 'duplicate');
   assert.equal(stages.messages, 21);

@@ -1,0 +1,136 @@
+/**
+ * The receiving thread's side of the decode worker (decode-worker.ts): collects a burst's messages
+ * into one buffer, sends it, and turns the reply into a promise. Bursts are answered in the order
+ * they were sent (one worker, one queue), so messages are applied in the order they arrived.
+ *
+ * A worker that dies (or exits) refuses every burst it held: the caller drops the broker
+ * connection unacknowledged, as for a failed commit, and the broker delivers them again. The next
+ * burst starts a new worker. A worker that cannot start at all is found at start-up (start()),
+ * where the collector falls back to decoding inline.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../../lib/log.js';
+import type { TopicKind } from '../../protocol/topics.js';
+import { BatchWriter, type DecodeReply, type DecodeRequest } from './decode-batch.js';
+
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './decode-worker-tsx.mjs' : './decode-worker.js', import.meta.url);
+/** A burst's buffer to begin with; it grows to the largest burst seen (a few hundred 4 KB summaries: about 2 MB). */
+const INITIAL_BYTES = 1 << 20;
+/** Buffers kept for the next bursts: as many as may be in flight at once in practice. */
+const MAX_SPARE = 4;
+/** Longest wait for a new worker to load (tsx compiles the protocol's schemas on the way). */
+const START_TIMEOUT_MS = 30_000;
+
+export class DecodeWorkerError extends Error {
+  override name = 'DecodeWorkerError';
+}
+
+export class DecodeThread {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, { resolve: (r: DecodeReply) => void; reject: (e: Error) => void }>();
+  private readonly writer = new BatchWriter(INITIAL_BYTES);
+  /** Buffers the worker gave back, for the next bursts. */
+  private readonly spare: ArrayBuffer[] = [];
+  private nextId = 0;
+  private closed = false;
+  /** Workers started after the first (each after one died). */
+  restarts = 0;
+
+  private constructor(private readonly log: Logger) {}
+
+  /** Starts the worker and waits until it has loaded; rejects when it cannot. */
+  static async start(log: Logger): Promise<DecodeThread> {
+    const t = new DecodeThread(log);
+    const w = t.spawn();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => fail(new DecodeWorkerError(`the decode worker did not load within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+      const fail = (e: Error): void => {
+        clearTimeout(timer);
+        w.off('message', ready);
+        void w.terminate();
+        reject(e);
+      };
+      const ready = (m: unknown): void => {
+        if (m !== 'ready') return;
+        clearTimeout(timer);
+        w.off('message', ready);
+        resolve();
+      };
+      w.on('message', ready);
+      w.once('error', (e) => fail(new DecodeWorkerError(`the decode worker could not start: ${e.message}`)));
+      w.once('exit', (code) => fail(new DecodeWorkerError(`the decode worker exited with code ${code} while starting`)));
+    });
+    return t;
+  }
+
+  private spawn(): Worker {
+    const w = new Worker(WORKER_URL);
+    this.worker = w;
+    w.on('message', (r: DecodeReply | 'ready') => {
+      if (r === 'ready') return;
+      const p = this.pending.get(r.id);
+      if (!p) return;
+      this.pending.delete(r.id);
+      if (this.pending.size === 0) w.unref();
+      if (this.spare.length < MAX_SPARE) this.spare.push(r.buffer);
+      if (r.error !== undefined) p.reject(new DecodeWorkerError(`the decode worker could not read a burst: ${r.error}`));
+      else p.resolve(r);
+    });
+    const dead = (why: string): void => {
+      if (this.worker !== w) return;
+      this.worker = undefined;
+      const lost = this.pending.size;
+      for (const p of this.pending.values()) p.reject(new DecodeWorkerError(why));
+      this.pending.clear();
+      if (!this.closed) this.log.error({ err: why, bursts: lost }, 'the decode worker stopped; its bursts go unacknowledged (the broker delivers them again) and the next burst starts a new one');
+    };
+    w.on('error', (e) => dead(`the decode worker failed: ${e.message}`));
+    w.on('exit', (code) => dead(`the decode worker exited with code ${code}`));
+    w.unref();
+    return w;
+  }
+
+  /** Adds a message to the current burst; returns where its payload lies in the buffer its reply gives back. */
+  add(kind: TopicKind, topic: string, payload: Uint8Array): number {
+    return this.writer.add(kind, topic, payload);
+  }
+
+  /** Messages added since the last decode(). */
+  get queued(): number {
+    return this.writer.count;
+  }
+
+  /** Sends the current burst to the worker; resolves with its reply, rejects when the worker could not answer. */
+  decode(time = false): Promise<DecodeReply> {
+    if (this.closed) return Promise.reject(new DecodeWorkerError('the decode worker is closed'));
+    let w = this.worker;
+    if (!w) {
+      this.restarts++;
+      w = this.spawn();
+    }
+    const { buffer, length, count } = this.writer.take(this.spare.pop());
+    const id = this.nextId++;
+    if (this.pending.size === 0) w.ref(); // a busy worker keeps the process alive until it answers
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const request: DecodeRequest = { id, buffer, length, count, time };
+      w.postMessage(request, [buffer]);
+    });
+  }
+
+  /** Stops the worker; bursts still pending are refused. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const w = this.worker;
+    if (!w) return;
+    for (const p of this.pending.values()) p.reject(new DecodeWorkerError('the decode worker was closed'));
+    this.pending.clear();
+    this.worker = undefined;
+    await w.terminate();
+  }
+
+  /** Ends the worker as a crash would (tests: what a dead worker costs). */
+  terminateForTest(): Promise<number> {
+    return this.worker ? this.worker.terminate() : Promise.resolve(0);
+  }
+}

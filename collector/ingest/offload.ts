@@ -1,0 +1,140 @@
+/**
+ * Ingest with decoding in the decode worker (`ingest.decodeThread`): the subscriber's thread keeps
+ * the cheap checks (size, topic), the store, the rules and the PUBACKs; the worker parses and
+ * validates. Per summary that moves about half of the receiving thread's CPU to the other core
+ * (docs/performance.md, "Collector ingest").
+ *
+ * It takes the place of the store's batch in the subscriber's group commit (`batch`): receive()
+ * queues a message (its PUBACK waits in the corked socket, as always), and commit(), at the burst's
+ * end, sends the burst to the worker and, when it answers, applies every message in arrival order
+ * inside one store batch and commits it. The PUBACKs leave only after that commit. A worker that died, a
+ * store that refused, a commit that failed: the promise rejects, the subscriber drops the
+ * connection with the PUBACKs unsent, and the broker delivers the burst again.
+ */
+import { availableParallelism } from 'node:os';
+import type { Logger } from '../../lib/log.js';
+import type { SummaryMessage } from '../../protocol/messages.js';
+import type { ParsedTopic } from '../../protocol/topics.js';
+import { SUMMARY_STATUSES } from '../../protocol/messages.js';
+import { BatchReader, type DecodeReply } from './decode-batch.js';
+import { DECODE_REASONS, SUMMARY_FIELDS, type Decoded, type DeviceMessage } from './decode.js';
+import { DecodeThread } from './decode-thread.js';
+import { DecodedSummary } from './decoded-summary.js';
+import type { Ingest } from './ingest.js';
+
+/**
+ * The messages of a burst waiting for the worker's reply, as arrays of numbers and shared topics:
+ * where each entry starts in the burst's buffer (which comes back with the reply) and when it was
+ * received. Not an object per message, nor the payload: the round trip outlives a young-generation
+ * collection, and whatever it holds is promoted and collected later at a higher price.
+ */
+interface Burst {
+  readonly topics: ParsedTopic[];
+  readonly starts: number[];
+  readonly nows: number[];
+}
+
+const FIELDS = SUMMARY_FIELDS.length;
+const newBurst = (): Burst => ({ topics: [], starts: [], nows: [] });
+
+export class OffloadedIngest {
+  private burst = newBurst();
+  /** The last burst sent and not yet settled. */
+  private inFlight: Promise<void> | undefined;
+
+  /**
+   * The subscriber's group commit. Nothing to begin: the store's batch opens once a burst is
+   * decoded. Two sessions may share this ingest (a replica adopting a dead one's session): a burst
+   * whose messages another session's commit already took waits for that commit.
+   */
+  readonly batch = { begin: (): void => undefined, commit: (): Promise<void> | undefined => this.commit() };
+
+  constructor(
+    private readonly ingest: Ingest,
+    private readonly thread: DecodeThread,
+    /** The store's group commit: begun and committed around each burst's messages, once decoded. */
+    private readonly store: { begin(): void; commit(): void | Promise<void> },
+  ) {}
+
+  /** A message from the broker: checked for size and topic, then queued for the worker. */
+  receive(topic: string, payload: Buffer): void {
+    const now = this.ingest.now();
+    const t = this.ingest.admit(topic, payload);
+    if (typeof t === 'string') return;
+    const b = this.burst;
+    b.starts.push(this.thread.add(t.kind, topic, payload));
+    b.topics.push(t);
+    b.nows.push(now);
+  }
+
+  /** The burst's end: decoded in the worker, then applied and committed; settles when its PUBACKs may leave. */
+  commit(): Promise<void> | undefined {
+    if (this.burst.starts.length === 0) return this.inFlight;
+    const burst = this.burst;
+    this.burst = newBurst();
+    const p = this.thread.decode(this.ingest.timed).then((r) => this.apply(burst, r));
+    this.inFlight = p;
+    const settled = (): void => {
+      if (this.inFlight === p) this.inFlight = undefined;
+    };
+    p.then(settled, settled);
+    return p;
+  }
+
+  private apply(burst: Burst, r: DecodeReply): Promise<void> | undefined {
+    this.ingest.addDecodeTimes(r.parseMs, r.validateMs, r.fast);
+    const details: string[] = [];
+    for (const [i, d] of r.details) details[i] = d;
+    const messages: DeviceMessage[] = [];
+    for (const [i, m] of r.messages) messages[i] = m;
+    const entries = new BatchReader(r.buffer);
+    let later: Promise<unknown>[] | undefined;
+    let failure: unknown;
+    this.store.begin();
+    try {
+      for (let i = 0; i < burst.starts.length; i++) {
+        const t = burst.topics[i]!;
+        const start = burst.starts[i]!;
+        const code = r.codes[i]!;
+        let d: Decoded;
+        if (code !== 0) d = { ok: false, reason: DECODE_REASONS[code - 1]!, detail: details[i]! };
+        else {
+          const text = entries.payload(start);
+          d = { ok: true, message: t.kind === 'summary' ? summaryOf(t, text, r.fields, i * FIELDS) : messages[i]!, text };
+        }
+        const out = this.ingest.decoded(t, burst.nows[i]!, d);
+        if (typeof out !== 'string') (later ??= []).push(out);
+      }
+    } catch (e) {
+      // The store refused a message: the burst is refused (redelivered); what it stored before commits.
+      failure = e;
+    }
+    const committed = this.store.commit();
+    if (failure !== undefined) throw failure;
+    if (committed !== undefined) (later ??= []).push(committed);
+    return later ? Promise.all(later).then(() => undefined) : undefined;
+  }
+}
+
+/** A decoded summary from the worker's fields; its identity is its topic's (the worker checked they match). */
+function summaryOf(t: ParsedTopic, text: string, f: Float64Array, at: number): SummaryMessage {
+  return new DecodedSummary(t.site, t.device, t.camera!, f[at]!, f[at + 1]!, f[at + 2]!, f[at + 3]!, SUMMARY_STATUSES[f[at + 4]!]!, text);
+}
+
+export type DecodeSetting = 'auto' | 'worker' | 'main';
+
+/**
+ * Decided once at start-up: ingest through the decode worker when `setting` asks for it (auto: when
+ * the machine has more than one core) and the worker starts; undefined: decode inline. A worker
+ * that cannot start is logged and ingest decodes inline: slower, never stopped.
+ */
+export async function startOffload(setting: DecodeSetting, ingest: Ingest, store: { begin(): void; commit(): void | Promise<void> }, log: Logger): Promise<{ offload: OffloadedIngest; close(): Promise<void> } | undefined> {
+  if (setting === 'main' || (setting === 'auto' && availableParallelism() < 2)) return undefined;
+  try {
+    const thread = await DecodeThread.start(log);
+    return { offload: new OffloadedIngest(ingest, thread, store), close: () => thread.close() };
+  } catch (e) {
+    log[setting === 'worker' ? 'error' : 'warn']({ err: (e as Error).message }, 'ingest.decodeThread: the decode worker could not start; decoding on the main thread');
+    return undefined;
+  }
+}

@@ -1,0 +1,462 @@
+/**
+ * A fast way to accept a well-formed message, and only that. One pass over the payload's bytes
+ * checks the JSON grammar and a schema together, builds nothing, and reads out the few top-level
+ * fields the caller asks for. `JSON.parse` followed by Ajv (`check`) costs about three times as much
+ * for a 4.4 KB summary, most of it building the few hundred objects, strings and numbers that the
+ * collector's ingest then drops (docs/performance.md, "Collector ingest").
+ *
+ * It accepts a subset of what JSON.parse followed by Ajv accepts: ASCII text, strings without
+ * escapes, each known property at most once, integers written as plain digits (at most 15) where the
+ * schema wants an integer, nesting no deeper than MAX_DEPTH. Anything else, and every message that
+ * Ajv would refuse, gets `false`: the full path then gives the verdict and its words. So the two
+ * can differ in speed only (test/protocol/fast-accept.test.ts compares them on mutated messages).
+ *
+ * The schema is compiled once, at load. A keyword this does not implement makes compile() throw:
+ * a schema that grows one falls back to the full path as a whole, never to a looser check.
+ */
+
+/** The keywords compile() implements; any other keyword in a schema throws. */
+const KEYWORDS = new Set(['$id', 'type', 'properties', 'required', 'additionalProperties', 'maxProperties', 'propertyNames', 'items', 'maxItems', 'minItems', 'minLength', 'maxLength', 'pattern', 'enum', 'const', 'minimum', 'maximum', 'exclusiveMinimum']);
+
+type Schema = Readonly<Record<string, unknown>>;
+
+interface Prop {
+  readonly name: Uint8Array;
+  readonly bit: number;
+  readonly node: Node;
+  /** Index into the captured numbers or strings; -1: not captured. */
+  readonly capture: number;
+}
+
+const ANY = 0;
+const OBJECT = 1;
+const ARRAY = 2;
+const STRING = 3;
+const NUMBER = 4;
+const BOOLEAN = 5;
+const NULL_ = 6;
+
+/** Slots in an object's property table: a key's slot comes from its length and first and last bytes. */
+const SLOTS = 64;
+const slotOf = (length: number, first: number, last: number): number => (length * 31 + first * 7 + last) & (SLOTS - 1);
+
+/**
+ * A compiled schema node. One class with every field, whatever its kind: the walker reads nodes of
+ * every kind at the same sites, and one shape keeps those reads monomorphic (about twice as fast as
+ * a union of object shapes).
+ */
+class Node {
+  k = ANY;
+  /** Object: properties by slot (slotOf); undefined: no named properties. */
+  props: (Prop[] | undefined)[] | undefined = undefined;
+  required = 0;
+  /** Object: the schema of other properties; undefined: anything. */
+  extra: Node | undefined = undefined;
+  maxProps = Infinity;
+  keyMin = 0;
+  keyMax = Infinity;
+  /** Array: its items' schema. */
+  items: Node | undefined = undefined;
+  minItems = 0;
+  maxItems = Infinity;
+  /** String: its length; number: its value. */
+  min = -Infinity;
+  max = Infinity;
+  pattern: RegExp | undefined = undefined;
+  values: readonly Uint8Array[] | undefined = undefined;
+  integer = false;
+  nullable = false;
+  exMin = -Infinity;
+
+  constructor(k: number, o: Partial<Omit<Node, 'k'>> = {}) {
+    this.k = k;
+    Object.assign(this, o);
+  }
+}
+
+class Unsupported extends Error {}
+
+const ascii = (s: string): Uint8Array => {
+  if (!/^[\x20-\x7e]*$/.test(s)) throw new Unsupported(`"${s}": only printable ASCII names and values are compiled`);
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
+};
+
+
+const num = (v: unknown, fallback: number): number => (typeof v === 'number' ? v : fallback);
+
+function compileNode(s: Schema, top: boolean, captures: { numbers: readonly string[]; strings: readonly string[] }): Node {
+  for (const k of Object.keys(s)) if (!KEYWORDS.has(k)) throw new Unsupported(`keyword ${k}`);
+  if ('$id' in s && !top) throw new Unsupported('a nested $id');
+  let type = s.type;
+  const values = s.enum ?? ('const' in s ? [s.const] : undefined);
+  if (values !== undefined) {
+    if (!Array.isArray(values) || !values.every((v) => typeof v === 'string')) throw new Unsupported('enum or const other than strings');
+    if (type !== undefined && type !== 'string') throw new Unsupported('enum with a type other than string');
+    type = 'string';
+  }
+  let nullable = false;
+  if (Array.isArray(type)) {
+    if (type.length !== 2 || type[0] !== 'number' || type[1] !== 'null') throw new Unsupported(`type ${JSON.stringify(type)}`);
+    type = 'number';
+    nullable = true;
+  }
+  switch (type) {
+    case undefined:
+      if (Object.keys(s).length > 0) throw new Unsupported('keywords without a type');
+      return new Node(ANY);
+    case 'object': {
+      const props: (Prop[] | undefined)[] = new Array<Prop[] | undefined>(SLOTS).fill(undefined);
+      const names = Object.keys((s.properties as Schema | undefined) ?? {});
+      if (names.length > 30) throw new Unsupported('more than 30 properties');
+      const required = (s.required as string[] | undefined) ?? [];
+      let requiredBits = 0;
+      names.forEach((name, bit) => {
+        const bytes = ascii(name);
+        const numberAt = top ? captures.numbers.indexOf(name) : -1;
+        const stringAt = top ? captures.strings.indexOf(name) : -1;
+        const prop: Prop = { name: bytes, bit: 1 << bit, node: compileNode((s.properties as Record<string, Schema>)[name]!, false, captures), capture: numberAt >= 0 ? numberAt : stringAt };
+        if (numberAt >= 0 && prop.node.k !== NUMBER && !(prop.node.k === STRING && prop.node.values)) throw new Unsupported(`captured number ${name} is neither a number nor an enum`);
+        if (stringAt >= 0 && prop.node.k !== STRING) throw new Unsupported(`captured string ${name} is not a string`);
+        if (required.includes(name)) requiredBits |= 1 << bit;
+        if (bytes.length === 0) throw new Unsupported('a property named ""');
+        const slot = slotOf(bytes.length, bytes[0]!, bytes[bytes.length - 1]!);
+        props[slot] = [...(props[slot] ?? []), prop];
+      });
+      for (const r of required) if (!names.includes(r)) throw new Unsupported(`required ${r} without a schema`);
+      for (const c of [...captures.numbers, ...captures.strings]) if (top && !required.includes(c)) throw new Unsupported(`captured ${c} is not required`);
+      const extra = s.additionalProperties === undefined ? undefined : typeof s.additionalProperties === 'object' ? compileNode(s.additionalProperties as Schema, false, captures) : undefined;
+      if (s.additionalProperties === false) throw new Unsupported('additionalProperties: false');
+      const pn = (s.propertyNames as Schema | undefined) ?? {};
+      for (const k of Object.keys(pn)) if (k !== 'maxLength' && k !== 'minLength') throw new Unsupported(`propertyNames keyword ${k}`);
+      return new Node(OBJECT, { props: names.length ? props : undefined, required: requiredBits, extra, maxProps: num(s.maxProperties, Infinity), keyMin: num(pn.minLength, 0), keyMax: num(pn.maxLength, Infinity) });
+    }
+    case 'array':
+      if (typeof s.items !== 'object' || Array.isArray(s.items)) throw new Unsupported('items other than one schema');
+      return new Node(ARRAY, { items: compileNode(s.items as Schema, false, captures), minItems: num(s.minItems, 0), maxItems: num(s.maxItems, Infinity) });
+    case 'string':
+      return new Node(STRING, {
+        min: num(s.minLength, 0),
+        max: num(s.maxLength, Infinity),
+        pattern: typeof s.pattern === 'string' ? new RegExp(s.pattern, 'u') : undefined,
+        values: values?.map((v) => ascii(v as string)),
+      });
+    case 'number':
+    case 'integer':
+      return new Node(NUMBER, { integer: type === 'integer', nullable, min: num(s.minimum, -Infinity), max: num(s.maximum, Infinity), exMin: num(s.exclusiveMinimum, -Infinity) });
+    case 'boolean':
+      return new Node(BOOLEAN);
+    case 'null':
+      return new Node(NULL_);
+    default:
+      throw new Unsupported(`type ${JSON.stringify(type)}`);
+  }
+}
+
+const QUOTE = 34;
+const BACKSLASH = 92;
+const MINUS = 45;
+const DOT = 46;
+const ZERO = 48;
+const NINE = 57;
+
+const isWs = (c: number): boolean => c === 32 || c === 10 || c === 13 || c === 9;
+const isDigit = (c: number): boolean => c >= ZERO && c <= NINE;
+
+/** A compiled schema, ready to accept payloads (one at a time: the captures are reused). */
+export class FastAcceptor {
+  /** The captured top-level numbers of the last accepted payload, in the order asked for; an enum gives its value's index. */
+  readonly numbers: Float64Array;
+  /** The captured top-level strings of the last accepted payload, in the order asked for. */
+  readonly strings: string[];
+  private b: Uint8Array = EMPTY;
+  private i = 0;
+  private n = 0;
+  private depth = 0;
+
+  private constructor(
+    private readonly root: Node,
+    numbers: number,
+    strings: number,
+    private readonly maxDepth: number,
+  ) {
+    this.numbers = new Float64Array(numbers);
+    this.strings = new Array<string>(strings).fill('');
+  }
+
+  /**
+   * Compiles `schema`; undefined when it uses a keyword this does not implement (then every payload
+   * takes the full path). `numbers` and `strings` name required top-level properties to capture.
+   */
+  static compile(schema: object, o: { numbers?: readonly string[]; strings?: readonly string[]; maxDepth: number }): FastAcceptor | undefined {
+    const captures = { numbers: o.numbers ?? [], strings: o.strings ?? [] };
+    try {
+      const root = compileNode(schema as Schema, true, captures);
+      if (root.k !== OBJECT) throw new Unsupported('a top level other than an object');
+      return new FastAcceptor(root, captures.numbers.length, captures.strings.length, o.maxDepth);
+    } catch (e) {
+      if (e instanceof Unsupported) return undefined;
+      throw e;
+    }
+  }
+
+  /** Whether the whole of `b` is one JSON value that the schema accepts, within this subset; the captures are set when true. */
+  accept(b: Uint8Array): boolean {
+    this.b = b;
+    this.i = 0;
+    this.n = b.length;
+    this.depth = 0;
+    this.ws();
+    const ok = this.value(this.root, -1, true) && (this.ws(), this.i === this.n);
+    this.b = EMPTY; // do not keep the payload alive
+    return ok;
+  }
+
+  private ws(): void {
+    const b = this.b;
+    let i = this.i;
+    while (i < this.n && isWs(b[i]!)) i++;
+    this.i = i;
+  }
+
+  private value(node: Node, capture: number, top: boolean): boolean {
+    if (this.i >= this.n) return false;
+    const c = this.b[this.i]!;
+    switch (node.k) {
+      case OBJECT:
+        return c === 123 && this.object(node, top);
+      case ARRAY:
+        return c === 91 && this.array(node);
+      case STRING:
+        return c === QUOTE && this.string(node, capture);
+      case NUMBER:
+        if (c === 110) return node.nullable && this.literal(NULL);
+        return this.number(node, capture);
+      case BOOLEAN:
+        return c === 116 ? this.literal(TRUE) : this.literal(FALSE);
+      case NULL_:
+        return this.literal(NULL);
+      default:
+        return this.any();
+    }
+  }
+
+  private literal(word: Uint8Array): boolean {
+    const b = this.b;
+    const i = this.i;
+    if (i + word.length > this.n) return false;
+    for (let k = 0; k < word.length; k++) if (b[i + k] !== word[k]) return false;
+    this.i = i + word.length;
+    return true;
+  }
+
+  /** A string's bytes: ASCII, no escapes, no control characters; on to its closing quote. -1: not one. */
+  private stringEnd(): number {
+    const b = this.b;
+    const n = this.n;
+    let i = this.i + 1;
+    for (; i < n; i++) {
+      const c = b[i]!;
+      if (c === QUOTE) return i;
+      if (c === BACKSLASH || c < 32 || c > 126) return -1;
+    }
+    return -1;
+  }
+
+  private string(node: Node, capture: number): boolean {
+    const start = this.i + 1;
+    const end = this.stringEnd();
+    if (end < 0) return false;
+    const length = end - start;
+    if (length < node.min || length > node.max) return false;
+    this.i = end + 1;
+    if (node.values) {
+      const at = this.oneOf(node.values, start, length);
+      if (at < 0) return false;
+      if (capture >= 0) this.numbers[capture] = at;
+      return true;
+    }
+    if (node.pattern === undefined && capture < 0) return true;
+    const s = latin1(this.b, start, end);
+    if (node.pattern && !node.pattern.test(s)) return false;
+    if (capture >= 0) this.strings[capture] = s;
+    return true;
+  }
+
+  private oneOf(values: readonly Uint8Array[], start: number, length: number): number {
+    const b = this.b;
+    next: for (let v = 0; v < values.length; v++) {
+      const w = values[v]!;
+      if (w.length !== length) continue;
+      for (let k = 0; k < length; k++) if (b[start + k] !== w[k]) continue next;
+      return v;
+    }
+    return -1;
+  }
+
+  /** JSON's number grammar; the value is computed only when a bound or a capture needs it. */
+  private number(node: Node, capture: number): boolean {
+    const b = this.b;
+    const n = this.n;
+    const start = this.i;
+    let i = start;
+    const negative = b[i] === MINUS;
+    if (negative) i++;
+    if (i >= n) return false;
+    let digits = 0;
+    let whole = 0;
+    if (b[i] === ZERO) {
+      i++;
+      digits = 1;
+    } else if (isDigit(b[i]!)) {
+      while (i < n && isDigit(b[i]!)) {
+        whole = whole * 10 + (b[i]! - ZERO);
+        i++;
+        digits++;
+      }
+    } else return false;
+    let fraction = false;
+    if (i < n && b[i] === DOT) {
+      fraction = true;
+      i++;
+      if (i >= n || !isDigit(b[i]!)) return false;
+      while (i < n && isDigit(b[i]!)) i++;
+    }
+    let exponent = false;
+    if (i < n && (b[i] === 101 || b[i] === 69)) {
+      exponent = true;
+      i++;
+      if (i < n && (b[i] === 43 || b[i] === MINUS)) i++;
+      if (i >= n || !isDigit(b[i]!)) return false;
+      while (i < n && isDigit(b[i]!)) i++;
+    }
+    this.i = i;
+    const exact = !fraction && !exponent && digits <= 15;
+    if (node.integer && !exact) return false;
+    let value = exact ? (negative ? -whole : whole) : NaN;
+    // Ajv's number is a finite one, and JSON.parse makes 1e400 Infinity. Without an exponent, at most
+    // 300 digits before the point is finite; otherwise the value says.
+    if (!exact && (exponent || digits > 300)) {
+      value = Number(latin1(b, start, i));
+      if (!Number.isFinite(value)) return false;
+    }
+    // The value is needed for a capture or a bound, but not for a lower bound at or under 0 that a
+    // number without a minus sign meets anyway (most bounds here are `minimum: 0`).
+    const needed = capture >= 0 || node.max !== Infinity || node.exMin !== -Infinity || (node.min !== -Infinity && (negative || node.min > 0));
+    if (!needed) return true;
+    if (Number.isNaN(value)) value = Number(latin1(b, start, i));
+    if (!(value >= node.min && value <= node.max && value > node.exMin)) return false;
+    if (capture >= 0) this.numbers[capture] = value;
+    return true;
+  }
+
+  private enter(): boolean {
+    return ++this.depth <= this.maxDepth;
+  }
+
+  private object(node: Node, top: boolean): boolean {
+    if (!this.enter()) return false;
+    const b = this.b;
+    this.i++;
+    this.ws();
+    let seen = 0;
+    let count = 0;
+    if (b[this.i] === 125) {
+      this.i++;
+      this.depth--;
+      return node.required === 0;
+    }
+    for (;;) {
+      if (b[this.i] !== QUOTE) return false;
+      const start = this.i + 1;
+      const end = this.stringEnd();
+      if (end < 0) return false;
+      const length = end - start;
+      if (length < node.keyMin || length > node.keyMax || ++count > node.maxProps) return false;
+      this.i = end + 1;
+      this.ws();
+      if (b[this.i] !== 58) return false;
+      this.i++;
+      this.ws();
+      const prop = node.props === undefined || length === 0 ? undefined : this.property(node.props, start, length);
+      if (prop) {
+        if (seen & prop.bit) return false; // the same property twice: which one counts is the full path's question
+        seen |= prop.bit;
+        if (!this.value(prop.node, top ? prop.capture : -1, false)) return false;
+      } else if (!(node.extra ? this.value(node.extra, -1, false) : this.any())) return false;
+      this.ws();
+      const c = b[this.i];
+      this.i++;
+      if (c === 125) break;
+      if (c !== 44) return false;
+      this.ws();
+    }
+    this.depth--;
+    return (seen & node.required) === node.required;
+  }
+
+  private property(props: readonly (Prop[] | undefined)[], start: number, length: number): Prop | undefined {
+    const b = this.b;
+    const candidates = props[slotOf(length, b[start]!, b[start + length - 1]!)];
+    if (candidates === undefined) return undefined;
+    next: for (let c = 0; c < candidates.length; c++) {
+      const p = candidates[c]!;
+      const name = p.name;
+      if (name.length !== length) continue;
+      for (let k = 0; k < length; k++) if (b[start + k] !== name[k]) continue next;
+      return p;
+    }
+    return undefined;
+  }
+
+  private array(node: Node): boolean {
+    if (!this.enter()) return false;
+    const b = this.b;
+    this.i++;
+    this.ws();
+    let count = 0;
+    if (b[this.i] === 93) this.i++;
+    else
+      for (;;) {
+        if (++count > node.maxItems || !this.value(node.items!, -1, false)) return false;
+        this.ws();
+        const c = b[this.i];
+        this.i++;
+        if (c === 93) break;
+        if (c !== 44) return false;
+        this.ws();
+      }
+    this.depth--;
+    return count >= node.minItems;
+  }
+
+  /** Any JSON value, within the depth limit: what the schema leaves open. */
+  private any(): boolean {
+    const c = this.b[this.i];
+    if (c === 123) return this.object(ANY_OBJECT, false);
+    if (c === 91) return this.array(ANY_ARRAY);
+    if (c === QUOTE) {
+      const end = this.stringEnd();
+      if (end < 0) return false;
+      this.i = end + 1;
+      return true;
+    }
+    if (c === 116) return this.literal(TRUE);
+    if (c === 102) return this.literal(FALSE);
+    if (c === 110) return this.literal(NULL);
+    return this.number(ANY_NUMBER, -1);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const TRUE = ascii('true');
+const FALSE = ascii('false');
+const NULL = ascii('null');
+const ANY_VALUE = new Node(ANY);
+const ANY_OBJECT = new Node(OBJECT, { extra: ANY_VALUE });
+const ANY_ARRAY = new Node(ARRAY, { items: ANY_VALUE });
+const ANY_NUMBER = new Node(NUMBER);
+
+/** Bytes known to be printable ASCII, as a string. */
+function latin1(b: Uint8Array, start: number, end: number): string {
+  return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1');
+}
