@@ -44,7 +44,7 @@ const FAST_SUMMARY = FastAcceptor.compile(SUMMARY_SCHEMA, { numbers: SUMMARY_FIE
  * topic's device and camera (a reused array: read it before the next call); undefined: the full
  * path decides, and says why when it refuses.
  */
-export function acceptSummary(t: ParsedTopic, payload: Uint8Array): Float64Array | undefined {
+export function acceptSummary(t: ParsedTopic, payload: Buffer): Float64Array | undefined {
   if (!FAST_SUMMARY?.accept(payload)) return undefined;
   const s = FAST_SUMMARY.strings;
   return s[0] === t.site && s[1] === t.device && s[2] === t.camera ? FAST_SUMMARY.numbers : undefined;
