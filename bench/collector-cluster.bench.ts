@@ -144,7 +144,7 @@ export async function bench(seconds: number): Promise<void> {
   const broker = await productionBroker();
   const cleanup: (() => Promise<void>)[] = [];
   try {
-    const bare = (await bareRound(broker.url, `${process.pid}-${Date.now()}`, n)).rate;
+    const bare = (await bareRound(broker.url, broker.pid, `${process.pid}-${Date.now()}`, n)).rate;
     const one = await replicaRate(broker.url, 1, n, cleanup);
     const three = await replicaRate(broker.url, 3, n, cleanup);
     line('bare subscriber (baseline)', `${bare.toFixed(0)} msg/s`);
