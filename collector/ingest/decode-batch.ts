@@ -15,6 +15,8 @@ import type { DeviceMessage } from './decode.js';
 export const KINDS: readonly TopicKind[] = ['status', 'summary', 'event'];
 const KIND_CODE: Readonly<Record<TopicKind, number>> = { status: 0, summary: 1, event: 2 };
 export const HEADER_BYTES = 7;
+/** Buffers larger than this are not kept for the next bursts, nor started with. */
+export const SPARE_MAX_BYTES = 8 << 20;
 
 export interface DecodeRequest {
   readonly id: number;
@@ -43,21 +45,29 @@ export interface DecodeReply {
   readonly error?: string;
 }
 
-/** Builds a burst's buffer, growing it when a message does not fit. */
+/**
+ * Builds a burst's buffer, growing it when a message does not fit, up to `maxBytes`: a burst of
+ * large payloads (the broker may send up to its in-flight window at once, each up to
+ * ingest.maxPayloadBytes) must not make the buffer, and the spares kept of it, hundreds of MB.
+ */
 export class BatchWriter {
   private bytes: Buffer;
   private view: DataView;
   length = 0;
   count = 0;
 
-  constructor(initialBytes: number) {
+  constructor(
+    private readonly initialBytes: number,
+    private readonly maxBytes: number,
+  ) {
     this.bytes = fresh(initialBytes);
     this.view = new DataView(this.bytes.buffer);
   }
 
-  /** Adds a message; returns where its entry starts in the buffer (BatchReader reads it back). */
+  /** Adds a message; returns where its entry starts in the buffer (BatchReader reads it back), or -1 when the burst is full. */
   add(kind: TopicKind, topic: string, payload: Uint8Array): number {
     const need = HEADER_BYTES + topic.length * 3 + payload.length;
+    if (this.length + need > this.maxBytes) return -1;
     if (this.length + need > this.bytes.length) this.grow(this.length + need);
     const at = this.length;
     const topicBytes = this.bytes.write(topic, at + HEADER_BYTES, 'utf8');
@@ -78,7 +88,9 @@ export class BatchWriter {
    */
   take(next?: ArrayBuffer): { buffer: ArrayBuffer; length: number; count: number } {
     const out = { buffer: this.bytes.buffer as ArrayBuffer, length: this.length, count: this.count };
-    this.bytes = next && next.byteLength >= this.bytes.length ? Buffer.from(next) : fresh(this.bytes.length);
+    // As large as the last burst needed, but one outsized burst does not set the size for good.
+    const size = Math.max(this.initialBytes, Math.min(this.bytes.length, SPARE_MAX_BYTES));
+    this.bytes = next && next.byteLength >= size ? Buffer.from(next) : fresh(size);
     this.view = new DataView(this.bytes.buffer);
     this.length = 0;
     this.count = 0;
@@ -88,6 +100,7 @@ export class BatchWriter {
   private grow(atLeast: number): void {
     let size = this.bytes.length * 2;
     while (size < atLeast) size *= 2;
+    size = Math.min(size, Math.max(atLeast, this.maxBytes));
     const bigger = fresh(size);
     this.bytes.copy(bigger, 0, 0, this.length);
     this.bytes = bigger;

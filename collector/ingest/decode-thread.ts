@@ -11,11 +11,13 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../lib/log.js';
 import type { TopicKind } from '../../protocol/topics.js';
-import { BatchWriter, type DecodeReply, type DecodeRequest } from './decode-batch.js';
+import { BatchWriter, SPARE_MAX_BYTES, type DecodeReply, type DecodeRequest } from './decode-batch.js';
 
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './decode-worker-tsx.mjs' : './decode-worker.js', import.meta.url);
-/** A burst's buffer to begin with; it grows to the largest burst seen (a few hundred 4 KB summaries: about 2 MB). */
+/** A burst's buffer to begin with; it grows as a burst needs (a few hundred 4 KB summaries: about 2 MB). */
 const INITIAL_BYTES = 1 << 20;
+/** The most a burst sends to the worker; the rest of a larger burst is decoded on the receiving thread. */
+export const MAX_BURST_BYTES = 32 << 20;
 /** Buffers kept for the next bursts: as many as may be in flight at once in practice. */
 const MAX_SPARE = 4;
 /** Longest wait for a new worker to load (tsx compiles the protocol's schemas on the way). */
@@ -28,7 +30,7 @@ export class DecodeWorkerError extends Error {
 export class DecodeThread {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, { resolve: (r: DecodeReply) => void; reject: (e: Error) => void }>();
-  private readonly writer = new BatchWriter(INITIAL_BYTES);
+  private readonly writer: BatchWriter;
   /** Buffers the worker gave back, for the next bursts. */
   private readonly spare: ArrayBuffer[] = [];
   private nextId = 0;
@@ -36,11 +38,16 @@ export class DecodeThread {
   /** Workers started after the first (each after one died). */
   restarts = 0;
 
-  private constructor(private readonly log: Logger) {}
+  private constructor(
+    private readonly log: Logger,
+    maxBurstBytes: number,
+  ) {
+    this.writer = new BatchWriter(Math.min(INITIAL_BYTES, maxBurstBytes), maxBurstBytes);
+  }
 
   /** Starts the worker and waits until it has loaded; rejects when it cannot. */
-  static async start(log: Logger): Promise<DecodeThread> {
-    const t = new DecodeThread(log);
+  static async start(log: Logger, o: { maxBurstBytes?: number } = {}): Promise<DecodeThread> {
+    const t = new DecodeThread(log, o.maxBurstBytes ?? MAX_BURST_BYTES);
     const w = t.spawn();
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => fail(new DecodeWorkerError(`the decode worker did not load within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
@@ -72,7 +79,7 @@ export class DecodeThread {
       if (!p) return;
       this.pending.delete(r.id);
       if (this.pending.size === 0) w.unref();
-      if (this.spare.length < MAX_SPARE) this.spare.push(r.buffer);
+      if (this.spare.length < MAX_SPARE && r.buffer.byteLength <= SPARE_MAX_BYTES) this.spare.push(r.buffer);
       if (r.error !== undefined) p.reject(new DecodeWorkerError(`the decode worker could not read a burst: ${r.error}`));
       else p.resolve(r);
     });
@@ -90,7 +97,10 @@ export class DecodeThread {
     return w;
   }
 
-  /** Adds a message to the current burst; returns where its payload lies in the buffer its reply gives back. */
+  /**
+   * Adds a message to the current burst; returns where its entry lies in the buffer its reply gives
+   * back, or -1 when the burst has no room left for it (MAX_BURST_BYTES): the caller decodes it.
+   */
   add(kind: TopicKind, topic: string, payload: Uint8Array): number {
     return this.writer.add(kind, topic, payload);
   }

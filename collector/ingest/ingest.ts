@@ -171,7 +171,12 @@ export class Ingest {
     const now = this.now();
     const t = this.admit(topic, payload);
     if (typeof t === 'string') return t;
-    return this.decoded(t, now, decode(t, payload, this.stages));
+    return this.decoded(t, now, this.decode(t, payload));
+  }
+
+  /** Decodes a message here (decode.ts), timed with the stages when timing is on. */
+  decode(t: ParsedTopic, payload: Buffer): Decoded {
+    return decode(t, payload, this.stages);
   }
 
   /**

@@ -30,12 +30,15 @@ import type { Ingest } from './ingest.js';
  */
 interface Burst {
   readonly topics: ParsedTopic[];
+  /** Where each entry starts in the buffer; -1: the burst was full, the message is in `kept`. */
   readonly starts: number[];
   readonly nows: number[];
+  /** Messages past the burst's byte limit (DecodeThread.add), by index: decoded here, in their turn. */
+  kept: Map<number, Buffer> | undefined;
 }
 
 const FIELDS = SUMMARY_FIELDS.length;
-const newBurst = (): Burst => ({ topics: [], starts: [], nows: [] });
+const newBurst = (): Burst => ({ topics: [], starts: [], nows: [], kept: undefined });
 
 export class OffloadedIngest {
   private burst = newBurst();
@@ -62,7 +65,9 @@ export class OffloadedIngest {
     const t = this.ingest.admit(topic, payload);
     if (typeof t === 'string') return;
     const b = this.burst;
-    b.starts.push(this.thread.add(t.kind, topic, payload));
+    const start = this.thread.add(t.kind, topic, payload);
+    if (start < 0) (b.kept ??= new Map()).set(b.starts.length, payload);
+    b.starts.push(start);
     b.topics.push(t);
     b.nows.push(now);
   }
@@ -92,15 +97,20 @@ export class OffloadedIngest {
     let failure: unknown;
     this.store.begin();
     try {
-      for (let i = 0; i < burst.starts.length; i++) {
+      // i: the message in the burst; w: its entry in the worker's reply (messages it did not get are skipped).
+      for (let i = 0, w = 0; i < burst.starts.length; i++) {
         const t = burst.topics[i]!;
         const start = burst.starts[i]!;
-        const code = r.codes[i]!;
         let d: Decoded;
-        if (code !== 0) d = { ok: false, reason: DECODE_REASONS[code - 1]!, detail: details[i]! };
+        if (start < 0) d = this.ingest.decode(t, burst.kept!.get(i)!);
         else {
-          const text = entries.payload(start);
-          d = { ok: true, message: t.kind === 'summary' ? summaryOf(t, text, r.fields, i * FIELDS) : messages[i]!, text };
+          const code = r.codes[w]!;
+          if (code !== 0) d = { ok: false, reason: DECODE_REASONS[code - 1]!, detail: details[w]! };
+          else {
+            const text = entries.payload(start);
+            d = { ok: true, message: t.kind === 'summary' ? summaryOf(t, text, r.fields, w * FIELDS) : messages[w]!, text };
+          }
+          w++;
         }
         const out = this.ingest.decoded(t, burst.nows[i]!, d);
         if (typeof out !== 'string') (later ??= []).push(out);

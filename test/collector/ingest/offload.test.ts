@@ -161,3 +161,30 @@ test("a session whose messages another session's commit took waits for that comm
   assert.equal(r.store.lastSeq('s', 'd', 'c'), 2);
   assert.equal(o.batch.commit(), undefined, 'settled: nothing to wait for');
 });
+
+test('a burst past the worker buffer limit: the rest is decoded on the receiving thread, in its turn', async (t) => {
+  const inline = await rig(t);
+  const off = await rig(t);
+  const d = await DecodeThread.start(silentLogger, { maxBurstBytes: 20_000 }); // four full-size summaries
+  t.after(() => d.close());
+  const o = new OffloadedIngest(off.ingest, d, storeBatch(off.store));
+  const burst: [string, string][] = [
+    ...Array.from({ length: 10 }, (_, i): [string, string] => [summaryTopic('s1', 'edge', 'cam0'), payload('s1', 'cam0', i + 1)]),
+    [summaryTopic('s1', 'edge', 'cam0'), '{"seq":'],
+    [summaryTopic('s1', 'edge', 'cam0'), payload('s1', 'cam0', 11, 'alert')],
+  ];
+  for (const [topic, text] of burst) {
+    inline.ingest.handle(topic, Buffer.from(text));
+    o.receive(topic, Buffer.from(text));
+  }
+  assert.ok(d.queued < burst.length, `the worker got ${d.queued} of ${burst.length}`);
+  await o.batch.commit();
+  assert.deepEqual(off.ingest.counters, inline.ingest.counters);
+  assert.deepEqual(rows(off.store), rows(inline.store), 'the same rows in the same order');
+  assert.equal(off.store.lastSeq('s1', 'edge', 'cam0'), 11);
+  // The next burst starts empty: the worker gets its share again.
+  o.receive(summaryTopic('s1', 'edge', 'cam0'), Buffer.from(payload('s1', 'cam0', 12)));
+  assert.equal(d.queued, 1);
+  await o.batch.commit();
+  assert.equal(off.store.lastSeq('s1', 'edge', 'cam0'), 12);
+});
