@@ -106,6 +106,13 @@ export class Subscriber {
         done(new Error('stopping'));
         return;
       }
+      // A refused burst destroyed the connection, and mqtt.js may still hand over packets it had
+      // read: not taken either. Stored, their later seqs would make the redelivered earlier
+      // messages of the refused burst look like duplicates.
+      if (client.stream.destroyed) {
+        done(new Error('connection lost'));
+        return;
+      }
       try {
         if (batch && !this.inBurst) this.openBurst(client, batch);
         const stored = this.o.onMessage(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));

@@ -3,10 +3,11 @@
  * into one buffer, sends it, and turns the reply into a promise. Bursts are answered in the order
  * they were sent (one worker, one queue), so messages are applied in the order they arrived.
  *
- * A worker that dies (or exits) refuses every burst it held: the caller drops the broker
- * connection unacknowledged, as for a failed commit, and the broker delivers them again. The next
- * burst starts a new worker. A worker that cannot start at all is found at start-up (start()),
- * where the collector falls back to decoding inline.
+ * A worker that dies (or exits, or does not answer a burst within 30 s) refuses every burst it
+ * held: the caller drops the broker connection unacknowledged, as for a failed commit, and refuses
+ * the bursts received before it knew (offload.ts), so the broker delivers all of them again, in
+ * order. The next burst starts a new worker. A worker that cannot start at all is found at
+ * start-up (start()), where the collector falls back to decoding inline.
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../lib/log.js';
@@ -22,6 +23,11 @@ export const MAX_BURST_BYTES = 32 << 20;
 const MAX_SPARE = 4;
 /** Longest wait for a new worker to load (tsx compiles the protocol's schemas on the way). */
 const START_TIMEOUT_MS = 30_000;
+/**
+ * Longest wait for a burst's answer (a few hundred summaries take a few ms). Past it the worker is
+ * taken for hung: ended, its bursts refused (redelivered), and the next burst starts a new one.
+ */
+const BURST_TIMEOUT_MS = 30_000;
 
 export class DecodeWorkerError extends Error {
   override name = 'DecodeWorkerError';
@@ -29,8 +35,10 @@ export class DecodeWorkerError extends Error {
 
 export class DecodeThread {
   private worker: Worker | undefined;
-  private readonly pending = new Map<number, { resolve: (r: DecodeReply) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: DecodeReply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private readonly writer: BatchWriter;
+  /** Takes the current worker for hung: ends it and refuses what it held (set by spawn). */
+  private hung: () => void = () => undefined;
   /** Buffers the worker gave back, for the next bursts. */
   private readonly spare: ArrayBuffer[] = [];
   private nextId = 0;
@@ -41,14 +49,15 @@ export class DecodeThread {
   private constructor(
     private readonly log: Logger,
     maxBurstBytes: number,
+    private readonly burstTimeoutMs: number,
   ) {
     this.writer = new BatchWriter(Math.min(INITIAL_BYTES, maxBurstBytes), maxBurstBytes);
   }
 
   /** Starts the worker and waits until it has loaded; rejects when it cannot. */
-  static async start(log: Logger, o: { maxBurstBytes?: number } = {}): Promise<DecodeThread> {
-    const t = new DecodeThread(log, o.maxBurstBytes ?? MAX_BURST_BYTES);
-    const w = t.spawn();
+  static async start(log: Logger, o: { maxBurstBytes?: number; burstTimeoutMs?: number } = {}): Promise<DecodeThread> {
+    const t = new DecodeThread(log, o.maxBurstBytes ?? MAX_BURST_BYTES, o.burstTimeoutMs ?? BURST_TIMEOUT_MS);
+    const w = t.spawn(false); // a worker that cannot start is start()'s to report
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => fail(new DecodeWorkerError(`the decode worker did not load within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
       const fail = (e: Error): void => {
@@ -70,13 +79,18 @@ export class DecodeThread {
     return t;
   }
 
-  private spawn(): Worker {
+  private spawn(logDeath = true): Worker {
     const w = new Worker(WORKER_URL);
     this.worker = w;
+    let ready = false;
     w.on('message', (r: DecodeReply | 'ready') => {
-      if (r === 'ready') return;
+      if (r === 'ready') {
+        ready = true;
+        return;
+      }
       const p = this.pending.get(r.id);
       if (!p) return;
+      clearTimeout(p.timer);
       this.pending.delete(r.id);
       if (this.pending.size === 0) w.unref();
       if (this.spare.length < MAX_SPARE && r.buffer.byteLength <= SPARE_MAX_BYTES) this.spare.push(r.buffer);
@@ -85,14 +99,19 @@ export class DecodeThread {
     });
     const dead = (why: string): void => {
       if (this.worker !== w) return;
+      void w.terminate(); // a hung one, or one that failed: it never answers again
       this.worker = undefined;
       const lost = this.pending.size;
-      for (const p of this.pending.values()) p.reject(new DecodeWorkerError(why));
+      for (const p of this.pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(new DecodeWorkerError(why));
+      }
       this.pending.clear();
-      if (!this.closed) this.log.error({ err: why, bursts: lost }, 'the decode worker stopped; its bursts go unacknowledged (the broker delivers them again) and the next burst starts a new one');
+      if (!this.closed && (logDeath || ready)) this.log.error({ err: why, bursts: lost }, 'the decode worker stopped; its bursts go unacknowledged (the broker delivers them again) and the next burst starts a new one');
     };
     w.on('error', (e) => dead(`the decode worker failed: ${e.message}`));
     w.on('exit', (code) => dead(`the decode worker exited with code ${code}`));
+    this.hung = () => dead(`the decode worker did not answer a burst within ${this.burstTimeoutMs / 1000} s`);
     w.unref();
     return w;
   }
@@ -122,7 +141,10 @@ export class DecodeThread {
     const id = this.nextId++;
     if (this.pending.size === 0) w.ref(); // a busy worker keeps the process alive until it answers
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      // Refused at once, not when the worker's exit comes: an answer that arrives meanwhile is ignored.
+      const timer = setTimeout(() => this.hung(), this.burstTimeoutMs);
+      timer.unref();
+      this.pending.set(id, { resolve, reject, timer });
       const request: DecodeRequest = { id, buffer, length, count, time };
       w.postMessage(request, [buffer]);
     });
@@ -133,7 +155,10 @@ export class DecodeThread {
     this.closed = true;
     const w = this.worker;
     if (!w) return;
-    for (const p of this.pending.values()) p.reject(new DecodeWorkerError('the decode worker was closed'));
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new DecodeWorkerError('the decode worker was closed'));
+    }
     this.pending.clear();
     this.worker = undefined;
     await w.terminate();

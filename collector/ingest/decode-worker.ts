@@ -1,8 +1,9 @@
 /**
  * The decode worker: decodes each burst of device messages (decode.ts: nesting scan, JSON.parse,
  * schema, identity) off the thread that receives, stores and acknowledges them, and answers with
- * what that thread needs (decode-batch.ts). It holds no state but a cache of parsed topics, so a
- * worker that dies loses nothing: its bursts are refused and the broker delivers them again.
+ * what that thread needs (decode-batch.ts). It holds no state but a cache of parsed topics and the
+ * fast path's learned key order, so a worker that dies loses nothing: its bursts are refused and
+ * the broker delivers them again.
  */
 import { parentPort } from 'node:worker_threads';
 import { parseTopic, type ParsedTopic } from '../../protocol/topics.js';

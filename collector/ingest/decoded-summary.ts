@@ -6,9 +6,10 @@
  * it costs, and most summaries never need it: it is read when a drift alert is raised or updated
  * (its evidence), and rarely otherwise.
  *
- * The body's fields are getters on the prototype: a spread (`{ ...s }`) or `Object.keys` sees only
- * the plain ones. JSON.stringify sees the whole message (toJSON); code that needs a plain copy
- * takes `body()`, or parses the raw text it was given beside the message.
+ * The body's fields are getters on the prototype, and the text and the parsed body are private: a
+ * spread (`{ ...s }`), `Object.keys` or structuredClone sees only the plain fields, never the body.
+ * JSON.stringify sees the whole message (toJSON); code that needs a plain copy takes `body()`, or
+ * parses the raw text it was given beside the message (handlers.ts shifted() does).
  */
 import type { FeatureStats, SummaryDriver, SummaryMessage, Verdict } from '../../protocol/messages.js';
 import { SCHEMAS } from '../../protocol/messages.js';
@@ -17,7 +18,8 @@ type Body = SummaryMessage;
 
 export class DecodedSummary implements SummaryMessage {
   readonly schema = SCHEMAS.summary;
-  private parsed: Body | undefined;
+  #parsed: Body | undefined;
+  readonly #text: string;
 
   constructor(
     readonly site: string,
@@ -28,13 +30,15 @@ export class DecodedSummary implements SummaryMessage {
     readonly end: number,
     readonly frames: number,
     readonly status: Verdict,
-    /** The payload as received: the decode worker validated exactly this text. */
-    private readonly text: string,
-  ) {}
+    /** The payload as received: exactly this text was validated. */
+    text: string,
+  ) {
+    this.#text = text;
+  }
 
   /** The whole message, parsed from the text (once). */
   body(): Body {
-    return (this.parsed ??= JSON.parse(this.text) as Body);
+    return (this.#parsed ??= JSON.parse(this.#text) as Body);
   }
 
   toJSON(): Body {

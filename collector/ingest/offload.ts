@@ -10,6 +10,12 @@
  * inside one store batch and commits it. The PUBACKs leave only after that commit. A worker that died, a
  * store that refused, a commit that failed: the promise rejects, the subscriber drops the
  * connection with the PUBACKs unsent, and the broker delivers the burst again.
+ *
+ * Bursts overlap: the next one is received, and may be decoded, while one is still in flight. When
+ * a burst is refused, every burst received before that was known is refused too, unapplied (the
+ * `generation` it was received in is over). Stored after the refusal, its later seqs would turn
+ * the redelivered earlier ones into duplicates: a camera's sequence is stored in order or not at
+ * all.
  */
 import { availableParallelism } from 'node:os';
 import type { Logger } from '../../lib/log.js';
@@ -29,6 +35,8 @@ import type { Ingest } from './ingest.js';
  * collection, and whatever it holds is promoted and collected later at a higher price.
  */
 interface Burst {
+  /** The generation its first message arrived in (OffloadedIngest.generation). */
+  generation: number;
   readonly topics: ParsedTopic[];
   /** Where each entry starts in the buffer; -1: the burst was full, the message is in `kept`. */
   readonly starts: number[];
@@ -38,17 +46,27 @@ interface Burst {
 }
 
 const FIELDS = SUMMARY_FIELDS.length;
-const newBurst = (): Burst => ({ topics: [], starts: [], nows: [], kept: undefined });
+const newBurst = (): Burst => ({ generation: 0, topics: [], starts: [], nows: [], kept: undefined });
+
+/** A burst received before an earlier one was refused: refused in turn, unapplied; the broker delivers it again after that one. */
+export class StaleBurst extends Error {
+  override name = 'StaleBurst';
+}
 
 export class OffloadedIngest {
   private burst = newBurst();
   /** The last burst sent and not yet settled. */
   private inFlight: Promise<void> | undefined;
+  /** Advanced by every refused burst; a burst from an earlier generation is refused unapplied. */
+  private generation = 0;
 
   /**
    * The subscriber's group commit. Nothing to begin: the store's batch opens once a burst is
    * decoded. Two sessions may share this ingest (a replica adopting a dead one's session): a burst
-   * whose messages another session's commit already took waits for that commit.
+   * whose messages another session's commit already took waits for that commit. (That commit ran
+   * in the same turn of the event loop, at its end, and is still in flight then: a burst settles
+   * only on the worker's reply, a later turn. So the last burst sent is that one or a later one,
+   * and bursts settle in order.)
    */
   readonly batch = { begin: (): void => undefined, commit: (): Promise<void> | undefined => this.commit() };
 
@@ -65,6 +83,7 @@ export class OffloadedIngest {
     const t = this.ingest.admit(topic, payload);
     if (typeof t === 'string') return;
     const b = this.burst;
+    if (b.starts.length === 0) b.generation = this.generation;
     const start = this.thread.add(t.kind, topic, payload);
     if (start < 0) (b.kept ??= new Map()).set(b.starts.length, payload);
     b.starts.push(start);
@@ -77,7 +96,16 @@ export class OffloadedIngest {
     if (this.burst.starts.length === 0) return this.inFlight;
     const burst = this.burst;
     this.burst = newBurst();
-    const p = this.thread.decode(this.ingest.timed).then((r) => this.apply(burst, r));
+    const p = this.thread.decode(this.ingest.timed).then(
+      (r) => {
+        if (burst.generation !== this.generation) throw new StaleBurst('refused: received before an earlier burst was refused (the broker delivers both again, in order)');
+        return this.apply(burst, r);
+      },
+      (e: unknown) => {
+        this.refused(burst);
+        throw e;
+      },
+    );
     this.inFlight = p;
     const settled = (): void => {
       if (this.inFlight === p) this.inFlight = undefined;
@@ -86,7 +114,26 @@ export class OffloadedIngest {
     return p;
   }
 
+  /** A burst of this generation was refused: the ones received before that are refused in turn. */
+  private refused(burst: Burst): void {
+    if (burst.generation === this.generation) this.generation++;
+  }
+
   private apply(burst: Burst, r: DecodeReply): Promise<void> | undefined {
+    try {
+      const later = this.applyBatch(burst, r);
+      return later?.then(undefined, (e: unknown) => {
+        this.refused(burst);
+        throw e;
+      });
+    } catch (e) {
+      this.refused(burst); // at once: the next burst's reply may already be waiting
+      throw e;
+    }
+  }
+
+  /** Applies a decoded burst in one store batch; a promise when the store answers later. */
+  private applyBatch(burst: Burst, r: DecodeReply): Promise<void> | undefined {
     this.ingest.addDecodeTimes(r.parseMs, r.validateMs, r.fast);
     const details: string[] = [];
     for (const [i, d] of r.details) details[i] = d;
@@ -120,7 +167,12 @@ export class OffloadedIngest {
       failure = e;
     }
     const committed = this.store.commit();
-    if (failure !== undefined) throw failure;
+    if (failure !== undefined) {
+      // Refused as a whole; what the store still answers later must not surface as unhandled.
+      if (committed !== undefined) committed.then(undefined, () => undefined);
+      for (const x of later ?? []) x.then(undefined, () => undefined);
+      throw failure;
+    }
     if (committed !== undefined) (later ??= []).push(committed);
     return later ? Promise.all(later).then(() => undefined) : undefined;
   }

@@ -16,37 +16,45 @@ import { TestBroker } from '../../helpers/mosquitto.js';
 import { releaser } from '../../helpers/ports.js';
 import { sleep, until } from '../../helpers/wait.js';
 
+/** A collector session with a synchronous store (a batch that commits at once); `take` gets each message's seq. */
+function session(url: string, take: (seq: number) => void): Subscriber {
+  return new Subscriber({
+    url,
+    client: { clientId: uniqueName('collector') },
+    protocolVersion: 5,
+    sessionExpirySeconds: 60,
+    backoff: { initialMs: 100, maxMs: 200, jitter: 0 },
+    log: silentLogger,
+    onMessage: (_topic, payload) => take((JSON.parse(payload.toString()) as { seq: number }).seq),
+    batch: { begin: () => undefined, commit: () => undefined },
+  });
+}
+
+/** Starts `sub`, then a device publishes seqs 1 to 5 back to back: they reach the collector in one read. */
+async function startAndBurst(release: ReturnType<typeof releaser>, url: string, sub: Subscriber): Promise<void> {
+  sub.start();
+  release('subscriber', () => sub.stop());
+  await until(() => sub.connected, 10_000, 'subscribed');
+  const dev = await connectAsync(url, { clientId: uniqueName('device') });
+  release('device', () => dev.endAsync());
+  const topic = summaryTopic('s', uniqueName('d'), 'c');
+  await Promise.all([1, 2, 3, 4, 5].map((seq) => dev.publishAsync(topic, JSON.stringify({ seq }), { qos: 1 })));
+}
+
 test('a message the store refuses is re-delivered, and none after it is stored before it', { timeout: 60_000 }, async (t) => {
   const release = releaser(t);
   const broker = await TestBroker.start();
   release('broker', () => broker.stop());
   const stored: number[] = [];
   let refuse = true;
-  const sub = new Subscriber({
-    url: broker.url,
-    client: { clientId: uniqueName('collector') },
-    protocolVersion: 5,
-    sessionExpirySeconds: 60,
-    backoff: { initialMs: 100, maxMs: 200, jitter: 0 },
-    log: silentLogger,
-    onMessage: (_topic, payload) => {
-      const seq = (JSON.parse(payload.toString()) as { seq: number }).seq;
-      if (seq === 2 && refuse) {
-        refuse = false;
-        throw new Error('database or disk is full');
-      }
-      stored.push(seq);
-    },
-    batch: { begin: () => undefined, commit: () => undefined },
+  const sub = session(broker.url, (seq) => {
+    if (seq === 2 && refuse) {
+      refuse = false;
+      throw new Error('database or disk is full');
+    }
+    stored.push(seq);
   });
-  sub.start();
-  release('subscriber', () => sub.stop());
-  await until(() => sub.connected, 10_000, 'subscribed');
-  const dev = await connectAsync(broker.url, { clientId: uniqueName('device') });
-  release('device', () => dev.endAsync());
-  const topic = summaryTopic('s', uniqueName('d'), 'c');
-  // One burst: published back to back, they reach the collector in one read.
-  await Promise.all([1, 2, 3, 4, 5].map((seq) => dev.publishAsync(topic, JSON.stringify({ seq }), { qos: 1 })));
+  await startAndBurst(release, broker.url, sub);
   await until(() => [1, 2, 3, 4, 5].every((s) => stored.includes(s)), 20_000, 'every seq stored');
   const first = (s: number): number => stored.indexOf(s);
   for (const s of [3, 4, 5]) assert.ok(first(2) < first(s), `seq 2 is stored before ${s}: ${stored.join(' ')}`);
@@ -257,4 +265,24 @@ test('a stop while a burst commits: it waits for the commit, and a refused commi
   release('second session', () => second.stop());
   await until(() => received.length === 2, 10_000, 'seq 1 again: its PUBACK never left');
   assert.deepEqual(received, [1, 1]);
+});
+
+test('a connection destroyed mid-burst (a refused commit does that): what mqtt.js still hands over from it is not taken, and comes again', { timeout: 60_000 }, async (t) => {
+  const release = releaser(t);
+  const broker = await TestBroker.start();
+  release('broker', () => broker.stop());
+  /** The seqs taken, per connection, in order. */
+  const byConnection: number[][] = [];
+  let last: unknown;
+  const sub: Subscriber = session(broker.url, (seq) => {
+    const stream = sub.mqtt!.stream;
+    if (stream !== last) byConnection.push([]);
+    last = stream;
+    byConnection.at(-1)!.push(seq);
+    // The first message of all: its connection goes, as a refused commit makes it go.
+    if (byConnection.length === 1 && seq === 1) stream.destroy();
+  });
+  await startAndBurst(release, broker.url, sub);
+  await until(() => byConnection.length >= 2 && [1, 2, 3, 4, 5].every((q) => byConnection.slice(1).flat().includes(q)), 20_000, 'every seq again on the next connection');
+  assert.deepEqual(byConnection[0], [1], `taken from the destroyed connection: ${JSON.stringify(byConnection)}`);
 });

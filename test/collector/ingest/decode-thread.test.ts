@@ -105,3 +105,18 @@ test('a closed decode thread refuses at once', async () => {
   thread.add('summary', SUMMARY, Buffer.from('{}'));
   await assert.rejects(thread.decode(), DecodeWorkerError);
 });
+
+test('a worker that does not answer a burst in time is taken for hung: the burst is refused, the next starts a new worker', async (t) => {
+  // 2,000 full-size summaries take the worker tens of ms; the limit here is 1 ms.
+  const thread = await DecodeThread.start(silentLogger, { burstTimeoutMs: 1 });
+  t.after(() => thread.close());
+  for (let i = 0; i < 2000; i++) thread.add('summary', summaryTopic('s1', 'edge', 'cam0'), Buffer.from(payload('s1', 'cam0', i + 1)));
+  await assert.rejects(thread.decode(), (e: Error) => e instanceof DecodeWorkerError && /did not answer a burst within 0.001 s/.test(e.message));
+  const quick = await DecodeThread.start(silentLogger);
+  t.after(() => quick.close());
+  quick.add('summary', SUMMARY, Buffer.from(JSON.stringify(summaryMsg('s', 'd', 'c', 1))));
+  assert.equal((await quick.decode()).codes[0], 0);
+  thread.add('summary', SUMMARY, Buffer.from(JSON.stringify(summaryMsg('s', 'd', 'c', 2))));
+  await assert.rejects(thread.decode(), /did not answer/, 'still 1 ms: refused again, by a new worker');
+  assert.equal(thread.restarts, 1, 'a new worker for the next burst');
+});

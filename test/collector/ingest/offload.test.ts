@@ -16,7 +16,7 @@ import Database from 'better-sqlite3';
 import { DecodeThread } from '../../../collector/ingest/decode-thread.js';
 import { handlers } from '../../../collector/ingest/handlers.js';
 import { Ingest, type Handlers } from '../../../collector/ingest/ingest.js';
-import { OffloadedIngest } from '../../../collector/ingest/offload.js';
+import { OffloadedIngest, StaleBurst } from '../../../collector/ingest/offload.js';
 import { RuleEngine, type RuleSettings } from '../../../collector/rules/engine.js';
 import { SqliteStore } from '../../../collector/store/sqlite-store.js';
 import type { AlertRecord } from '../../../collector/store/store.js';
@@ -187,4 +187,52 @@ test('a burst past the worker buffer limit: the rest is decoded on the receiving
   assert.equal(d.queued, 1);
   await o.batch.commit();
   assert.equal(off.store.lastSeq('s1', 'edge', 'cam0'), 12);
+});
+
+test('bursts received before a refused one are refused unapplied: redelivered, the camera is stored in order with no seq lost', async (t) => {
+  let fail = true;
+  const r = await rig(t, (h) => ({
+    ...h,
+    summary(m, now, raw, late) {
+      if (fail && m.seq === 3) throw new Error('disk I/O error');
+      return h.summary(m, now, raw, late);
+    },
+  }));
+  const o = new OffloadedIngest(r.ingest, await thread(t), storeBatch(r.store));
+  for (const q of [1, 2, 3, 4]) o.receive(summaryTopic('s', 'd', 'c'), Buffer.from(sum(q)));
+  const first = o.batch.commit()!;
+  o.receive(summaryTopic('s', 'd', 'c'), Buffer.from(sum(5)));
+  const second = o.batch.commit()!; // in flight with the first: received before its refusal was known
+  const [a, b] = await Promise.allSettled([first, second]);
+  assert.equal(a.status, 'rejected');
+  assert.ok(b.status === 'rejected' && b.reason instanceof StaleBurst, 'the later burst is refused too');
+  assert.equal(r.store.lastSeq('s', 'd', 'c'), 2, 'seq 5 was not stored ahead of 3 and 4');
+  // The broker delivers everything unacknowledged again, on the next connection.
+  fail = false;
+  for (const q of [3, 4, 5]) o.receive(summaryTopic('s', 'd', 'c'), Buffer.from(sum(q)));
+  await o.batch.commit();
+  assert.deepEqual(
+    r.store.summaries('s', 'd', 'c').map((s) => s.seq),
+    [1, 2, 3, 4, 5],
+  );
+  assert.equal(r.ingest.counters.duplicates.summary, 0, 'none taken for a duplicate');
+});
+
+test('a worker that dies: the burst still being received is refused too, and the next one is stored', async (t) => {
+  const r = await rig(t);
+  const d = await thread(t);
+  const o = new OffloadedIngest(r.ingest, d, storeBatch(r.store));
+  for (const q of [1, 2]) o.receive(summaryTopic('s', 'd', 'c'), Buffer.from(sum(q)));
+  const lost = o.batch.commit()!;
+  o.receive(summaryTopic('s', 'd', 'c'), Buffer.from(sum(3))); // arrives before the death is known
+  await d.terminateForTest();
+  await assert.rejects(lost, /decode worker exited/);
+  await assert.rejects(Promise.resolve(o.batch.commit()), StaleBurst);
+  assert.equal(r.store.lastSeq('s', 'd', 'c'), 0);
+  for (const q of [1, 2, 3]) o.receive(summaryTopic('s', 'd', 'c'), Buffer.from(sum(q)));
+  await o.batch.commit();
+  assert.deepEqual(
+    r.store.summaries('s', 'd', 'c').map((s) => s.seq),
+    [1, 2, 3],
+  );
 });
