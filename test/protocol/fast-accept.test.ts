@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { payload } from '../../bench/fleet.js';
+import { Rng } from '../../agent/synth/rng.js';
 import { FastAcceptor } from '../../protocol/fast-accept.js';
 import { check, EVENT_SCHEMA, MAX_DEPTH, nestedDeeperThan, SCHEMAS, STATUS_SCHEMA, SUMMARY_SCHEMA, SUMMARY_STATUSES, type SummaryMessage } from '../../protocol/messages.js';
 
@@ -41,14 +42,8 @@ function agrees(text: string, what: string): boolean {
 
 /** Seeded, so a failure reproduces. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /** A summary with full-precision doubles where the agent writes them (the bench's payload has round numbers). */
