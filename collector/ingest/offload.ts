@@ -7,8 +7,8 @@
  * It takes the place of the store's batch in the subscriber's group commit (`batch`): receive()
  * queues a message (its PUBACK waits in the corked socket, as always), and commit(), at the burst's
  * end, sends the burst to the worker and, when it answers, applies every message in arrival order
- * inside one store batch and commits it. The PUBACKs leave only after that commit. A worker that died, a
- * store that refused, a commit that failed: the promise rejects, the subscriber drops the
+ * inside one store batch and commits it. The PUBACKs leave only after that commit. A worker that
+ * died, a store that refused, a commit that failed: the promise rejects, the subscriber drops the
  * connection with the PUBACKs unsent, and the broker delivers the burst again.
  *
  * Bursts overlap: the next one is received, and may be decoded, while one is still in flight. When
@@ -19,9 +19,8 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Logger } from '../../lib/log.js';
-import type { SummaryMessage } from '../../protocol/messages.js';
+import { SUMMARY_STATUSES, type SummaryMessage } from '../../protocol/messages.js';
 import type { ParsedTopic } from '../../protocol/topics.js';
-import { SUMMARY_STATUSES } from '../../protocol/messages.js';
 import { BatchReader, type DecodeReply } from './decode-batch.js';
 import { DECODE_REASONS, SUMMARY_FIELDS, type Decoded, type DeviceMessage } from './decode.js';
 import { DecodeThread } from './decode-thread.js';
