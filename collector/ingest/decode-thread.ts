@@ -131,18 +131,27 @@ export class DecodeThread {
 
   /** Sends the current burst to the worker; resolves with its reply, rejects when the worker could not answer. */
   decode(time = false): Promise<DecodeReply> {
+    // The burst is taken first, whatever happens next: refused, its entries must not stay in the
+    // buffer and be read as the next burst's.
+    const { buffer, length, count } = this.writer.take(this.spare.pop());
     if (this.closed) return Promise.reject(new DecodeWorkerError('the decode worker is closed'));
     let w = this.worker;
     if (!w) {
       this.restarts++;
-      w = this.spawn();
+      try {
+        w = this.spawn();
+      } catch (e) {
+        return Promise.reject(new DecodeWorkerError(`the decode worker could not start again: ${(e as Error).message}`));
+      }
     }
-    const { buffer, length, count } = this.writer.take(this.spare.pop());
     const id = this.nextId++;
     if (this.pending.size === 0) w.ref(); // a busy worker keeps the process alive until it answers
     return new Promise((resolve, reject) => {
-      // Refused at once, not when the worker's exit comes: an answer that arrives meanwhile is ignored.
-      const timer = setTimeout(() => this.hung(), this.burstTimeoutMs);
+      // Past the limit the burst is refused at once, not when the worker's exit comes (an answer that
+      // arrives meanwhile is ignored). But an answer already waiting is read first: a JavaScript
+      // thread blocked past the limit runs expired timers before it reads the worker's messages,
+      // and a healthy worker must not be taken for hung for that.
+      const timer = setTimeout(() => setImmediate(() => this.pending.has(id) && this.hung()), this.burstTimeoutMs);
       timer.unref();
       this.pending.set(id, { resolve, reject, timer });
       const request: DecodeRequest = { id, buffer, length, count, time };

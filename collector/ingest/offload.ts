@@ -13,7 +13,8 @@
  *
  * Bursts overlap: the next one is received, and may be decoded, while one is still in flight. When
  * a burst is refused, every burst received before that was known is refused too, unapplied (the
- * `generation` it was received in is over). Stored after the refusal, its later seqs would turn
+ * `generation` it was received in is over), and each such refusal ends the generation again: the
+ * subscriber drops the connection a refused burst came on, and only that one. Stored after the refusal, its later seqs would turn
  * the redelivered earlier ones into duplicates: a camera's sequence is stored in order or not at
  * all.
  */
@@ -97,7 +98,13 @@ export class OffloadedIngest {
     this.burst = newBurst();
     const p = this.thread.decode(this.ingest.timed).then(
       (r) => {
-        if (burst.generation !== this.generation) throw new StaleBurst('refused: received before an earlier burst was refused (the broker delivers both again, in order)');
+        if (burst.generation !== this.generation) {
+          // Its refusal ends the generation too: a burst received on a live connection after the
+          // first refusal (the broker had dropped the refused burst's connection and the client had
+          // reconnected) may hold later seqs of what this one brings again.
+          this.generation++;
+          throw new StaleBurst('refused: received before an earlier burst was refused (the broker delivers both again, in order)');
+        }
         return this.apply(burst, r);
       },
       (e: unknown) => {

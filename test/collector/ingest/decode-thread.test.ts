@@ -120,3 +120,21 @@ test('a worker that does not answer a burst in time is taken for hung: the burst
   await assert.rejects(thread.decode(), /did not answer/, 'still 1 ms: refused again, by a new worker');
   assert.equal(thread.restarts, 1, 'a new worker for the next burst');
 });
+
+test('a JavaScript thread blocked past the burst limit does not take a worker that has answered for hung', async (t) => {
+  const thread = await DecodeThread.start(silentLogger, { burstTimeoutMs: 50 });
+  t.after(() => thread.close());
+  thread.add('summary', SUMMARY, Buffer.from(JSON.stringify(summaryMsg('s', 'd', 'c', 1))));
+  const answer = thread.decode();
+  // Blocked in the check phase: the next turn of the event loop runs the expired burst timer before
+  // it reads the worker's answer, which arrived meanwhile.
+  await new Promise<void>((resolve) =>
+    setImmediate(() => {
+      const until = Date.now() + 300;
+      while (Date.now() < until);
+      resolve();
+    }),
+  );
+  assert.equal((await answer).codes[0], 0);
+  assert.equal(thread.restarts, 0);
+});

@@ -236,3 +236,45 @@ test('a worker that dies: the burst still being received is refused too, and the
     [1, 2, 3],
   );
 });
+
+test('a burst received on a live second connection after a refusal is refused too, when a stale burst ahead of it is', async (t) => {
+  // The broker dropped C1 while its burst N was in flight, and the client reconnected as C2. C2's
+  // burst M (the redelivered 1 and 2, and 3) was received before N's refusal; seq 4 arrives on C2 after it.
+  let fail = true;
+  const r = await rig(t, (h) => ({
+    ...h,
+    summary(m, now, raw, late) {
+      if (fail && m.seq === 2) throw new Error('disk I/O error');
+      return h.summary(m, now, raw, late);
+    },
+  }));
+  const o = new OffloadedIngest(r.ingest, await thread(t), storeBatch(r.store));
+  const T = summaryTopic('s', 'd', 'c');
+  for (const q of [1, 2]) o.receive(T, Buffer.from(sum(q)));
+  const n = o.batch.commit()!;
+  for (const q of [1, 2, 3]) o.receive(T, Buffer.from(sum(q)));
+  const m = o.batch.commit()!;
+  let later: Promise<void> | undefined;
+  // At N's refusal (before M's answer), C2 is still up and delivers seq 4.
+  const refusedN = n.then(
+    () => 'stored',
+    () => {
+      o.receive(T, Buffer.from(sum(4)));
+      later = o.batch.commit()!;
+      return 'refused';
+    },
+  );
+  const [nr, mr] = await Promise.allSettled([refusedN, m]);
+  assert.deepEqual(nr, { status: 'fulfilled', value: 'refused' });
+  assert.ok(mr.status === 'rejected' && mr.reason instanceof StaleBurst);
+  await assert.rejects(later!, StaleBurst, 'seq 4 is not stored ahead of the redelivered 2 and 3');
+  assert.equal(r.store.lastSeq('s', 'd', 'c'), 1);
+  fail = false;
+  for (const q of [2, 3, 4]) o.receive(T, Buffer.from(sum(q))); // the broker delivers again on C3
+  await o.batch.commit();
+  assert.deepEqual(
+    r.store.summaries('s', 'd', 'c').map((s) => s.seq),
+    [1, 2, 3, 4],
+  );
+  assert.equal(r.ingest.counters.duplicates.summary, 0);
+});
