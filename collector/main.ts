@@ -22,7 +22,7 @@ import { buildHttp } from './http/server.js';
 import { collectorMetrics } from './http/metrics.js';
 import { handlers } from './ingest/handlers.js';
 import { Ingest } from './ingest/ingest.js';
-import { startOffload } from './ingest/offload.js';
+import { ingestPath } from './ingest/offload.js';
 import { AlertmanagerSink } from './notify/alertmanager.js';
 import { Dispatcher } from './notify/dispatcher.js';
 import { MqttAlertSink } from './notify/mqtt-alerts.js';
@@ -183,11 +183,10 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
       release.push(() => embedded?.close());
     }
     const brokerUrl = b.url || embedded!.url;
-    const storeBatch = { begin: () => store.beginBatch(), commit: () => store.commitBatch() };
-    // From an external broker the subscriber receives every device message: decode them off its thread.
-    const decoding = b.url ? await startOffload(config.ingest.decodeThread, ingest, storeBatch, log) : undefined;
-    if (decoding) release.push(() => decoding.close());
-    const offload = decoding?.offload;
+    // From an external broker the subscriber receives every device message: decode them off its
+    // thread. On the embedded one its session receives none.
+    const path = await ingestPath(b.url ? config.ingest.decodeThread : 'main', ingest, { begin: () => store.beginBatch(), commit: () => store.commitBatch() }, log);
+    release.push(() => path.close());
     const subscriber = new Subscriber({
       url: brokerUrl,
       client: own ? { ...brokerClient, username: own.username, password: own.password } : brokerClient,
@@ -199,8 +198,8 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
       // On the embedded broker the messages are stored inside it, before their PUBACK: the
       // collector's own session only publishes alerts and tells /healthz the broker is up.
       ...(embedded ? { filters: [] } : {}),
-      onMessage: offload ? (topic, payload) => offload.receive(topic, payload) : (topic, payload) => ingest.handle(topic, payload),
-      batch: offload ? offload.batch : storeBatch,
+      onMessage: path.onMessage,
+      batch: path.batch,
     });
     const broker = embedded;
     const metrics = collectorMetrics({ ingest, dispatcher, rules, store, leadFamily, brokerConnected: () => subscriber.connected, seqGaps: () => gaps.count, ...(broker ? { broker: () => broker.stats() } : {}) });
@@ -227,13 +226,13 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
       }
     }, config.store.pruneIntervalSeconds * 1000);
     prune.unref();
-    log.info({ ...describeBroker(brokerUrl, b), embedded: Boolean(embedded), http: httpUrl, store: config.store.path, sinks: sinks.map((s) => s.name), ack: ackToken ? 'token' : 'off', decodeThread: offload ? 'worker' : 'main' }, 'collector started');
+    log.info({ ...describeBroker(brokerUrl, b), embedded: Boolean(embedded), http: httpUrl, store: config.store.path, sinks: sinks.map((s) => s.name), ack: ackToken ? 'token' : 'off', decodeThread: path.decodeThread }, 'collector started');
     const running: RunningCollector = {
       brokerUrl,
       httpUrl,
       store,
       ingest,
-      decodeThread: offload ? 'worker' : 'main',
+      decodeThread: path.decodeThread,
       rules,
       dispatcher,
       subscriber,
@@ -243,7 +242,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
         clearInterval(tick);
         clearInterval(prune);
         await subscriber.stop();
-        await decoding?.close();
+        await path.close();
         await dispatcher.close();
         await app.close();
         await embedded?.close();

@@ -27,6 +27,24 @@ export const summaryTopic = (site: string, device: string, camera: string): stri
 export const eventTopic = (site: string, device: string, camera: string): string => `${TOPIC_ROOT}/${site}/${device}/${camera}/event`;
 export const alertTopic = (site: string, device: string): string => `${TOPIC_ROOT}/alerts/${site}/${device}`;
 
+/**
+ * parseTopic with a cache of the topics it accepted: a fleet has a few per camera, and ingest parses
+ * every message's. Past `limit` topics the cache starts again.
+ */
+export function topicParser(limit = 4096): (topic: string) => ParsedTopic | undefined {
+  const cache = new Map<string, ParsedTopic>();
+  return (topic) => {
+    let t = cache.get(topic);
+    if (t === undefined) {
+      t = parseTopic(topic);
+      if (t === undefined) return undefined;
+      if (cache.size >= limit) cache.clear();
+      cache.set(topic, t);
+    }
+    return t;
+  };
+}
+
 /** The topic a parsed topic was parsed from (parseTopic accepts only topics it can write back exactly). */
 export function topicOf(t: ParsedTopic): string {
   return t.kind === 'status' ? statusTopic(t.site, t.device) : t.kind === 'summary' ? summaryTopic(t.site, t.device, t.camera!) : eventTopic(t.site, t.device, t.camera!);

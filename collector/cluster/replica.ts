@@ -21,7 +21,7 @@ import { COLLECTOR_METRICS } from '../http/metric-names.js';
 import { collectorMetrics } from '../http/metrics.js';
 import { buildHttp } from '../http/server.js';
 import { Ingest } from '../ingest/ingest.js';
-import { startOffload } from '../ingest/offload.js';
+import { ingestPath } from '../ingest/offload.js';
 import { buildSinks, listenOrExplain, logAlert, ruleSettings, startupSecrets, type AlertEvents } from '../main.js';
 import { Dispatcher } from '../notify/dispatcher.js';
 import { leadFamily } from '../rules/evidence.js';
@@ -84,11 +84,9 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
     const ingest = new Ingest(clusterHandlers(store, log, gaps, config.ingest.maxSeqJump), { maxPayloadBytes: config.ingest.maxPayloadBytes, clockSkewMs: config.ingest.clockSkewSeconds * 1000, log });
     const client = clientOptions(b, 'broker', b.clientId);
     const backoff = { initialMs: b.reconnectMinMs, maxMs: b.reconnectMaxMs, jitter: 0.5 };
-    const decoding = await startOffload(config.ingest.decodeThread, ingest, { begin: () => store.beginBatch(), commit: () => store.commitBatch() }, log);
-    if (decoding) release.push(() => decoding.close());
-    const offload = decoding?.offload;
-    const batch = offload ? offload.batch : { begin: () => store.beginBatch(), commit: () => store.commitBatch() };
-    const onMessage = offload ? (topic: string, payload: Buffer): unknown => offload.receive(topic, payload) : (topic: string, payload: Buffer): unknown => ingest.handle(topic, payload);
+    const path = await ingestPath(config.ingest.decodeThread, ingest, { begin: () => store.beginBatch(), commit: () => store.commitBatch() }, log);
+    release.push(() => path.close());
+    const { onMessage, batch } = path;
     const filters = collectorFilters(b.shared ? b.shareGroup : undefined);
     const subscriber = new Subscriber({
       url: b.url,
@@ -181,13 +179,13 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
       );
     }, config.store.pruneIntervalSeconds * 1000);
     prune.unref();
-    log.info({ ...describeBroker(b.url, b), shared: b.shared, http: httpUrl, store: redactUrl(config.store.url), replica: b.clientId, sinks: sinks.map((s) => s.name), ack: ackToken ? 'token' : 'off', decodeThread: offload ? 'worker' : 'main' }, 'collector replica started');
+    log.info({ ...describeBroker(b.url, b), shared: b.shared, http: httpUrl, store: redactUrl(config.store.url), replica: b.clientId, sinks: sinks.map((s) => s.name), ack: ackToken ? 'token' : 'off', decodeThread: path.decodeThread }, 'collector replica started');
     const running: RunningReplica = {
       brokerUrl: b.url,
       httpUrl,
       store,
       ingest,
-      decodeThread: offload ? 'worker' : 'main',
+      decodeThread: path.decodeThread,
       dispatcher,
       subscriber,
       leadership: lead,
@@ -204,7 +202,7 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
         // delivery records finish, while this replica still holds the lock: the next leader then finds
         // every alert written and every delivery this one made recorded.
         await leader.stop();
-        await decoding?.close(); // after the last session that ingests (a takeover's) has stopped
+        await path.close(); // after the last session that ingests (a takeover's) has stopped
         await dispatcher.close();
         await Promise.all(recording);
         await lead.stop();

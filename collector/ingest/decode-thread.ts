@@ -101,12 +101,7 @@ export class DecodeThread {
       if (this.worker !== w) return;
       void w.terminate(); // a hung one, or one that failed: it never answers again
       this.worker = undefined;
-      const lost = this.pending.size;
-      for (const p of this.pending.values()) {
-        clearTimeout(p.timer);
-        p.reject(new DecodeWorkerError(why));
-      }
-      this.pending.clear();
+      const lost = this.refusePending(why);
       if (!this.closed && (logDeath || ready)) this.log.error({ err: why, bursts: lost }, 'the decode worker stopped; its bursts go unacknowledged (the broker delivers them again) and the next burst starts a new one');
     };
     w.on('error', (e) => dead(`the decode worker failed: ${e.message}`));
@@ -159,16 +154,23 @@ export class DecodeThread {
     });
   }
 
+  /** Refuses every burst waiting for an answer; returns how many there were. */
+  private refusePending(why: string): number {
+    const n = this.pending.size;
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new DecodeWorkerError(why));
+    }
+    this.pending.clear();
+    return n;
+  }
+
   /** Stops the worker; bursts still pending are refused. */
   async close(): Promise<void> {
     this.closed = true;
     const w = this.worker;
     if (!w) return;
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(new DecodeWorkerError('the decode worker was closed'));
-    }
-    this.pending.clear();
+    this.refusePending('the decode worker was closed');
     this.worker = undefined;
     await w.terminate();
   }

@@ -6,26 +6,14 @@
  * the broker delivers them again.
  */
 import { parentPort } from 'node:worker_threads';
-import { parseTopic, type ParsedTopic } from '../../protocol/topics.js';
+import { topicParser } from '../../protocol/topics.js';
 import { SUMMARY_STATUSES, type SummaryMessage } from '../../protocol/messages.js';
 import { readBatch, type DecodeReply, type DecodeRequest } from './decode-batch.js';
 import { acceptSummary, decode, DECODE_REASONS, SUMMARY_FIELDS, type DecodeTimes, type DeviceMessage } from './decode.js';
 
 const port = parentPort!;
 const FIELDS = SUMMARY_FIELDS.length;
-/** Parsed topics kept (a fleet has a few per camera); past this the cache starts again. */
-const TOPIC_CACHE = 4096;
-const topics = new Map<string, ParsedTopic | undefined>();
-
-function topicOf(topic: string): ParsedTopic | undefined {
-  let t = topics.get(topic);
-  if (t === undefined && !topics.has(topic)) {
-    t = parseTopic(topic);
-    if (topics.size >= TOPIC_CACHE) topics.clear();
-    topics.set(topic, t);
-  }
-  return t;
-}
+const topicOf = topicParser();
 
 port.on('message', (r: DecodeRequest) => {
   const codes = new Uint8Array(r.count);

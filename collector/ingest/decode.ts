@@ -50,6 +50,11 @@ export function acceptSummary(t: ParsedTopic, payload: Buffer): Float64Array | u
   return s[0] === t.site && s[1] === t.device && s[2] === t.camera ? FAST_SUMMARY.numbers : undefined;
 }
 
+/** A summary from its SUMMARY_FIELDS at `f[at…]`, with the identity of its topic (checked to match) and its raw text. */
+export function summaryFromFields(t: ParsedTopic, f: Float64Array, at: number, text: string): DecodedSummary {
+  return new DecodedSummary(t.site, t.device, t.camera!, f[at]!, f[at + 1]!, f[at + 2]!, f[at + 3]!, SUMMARY_STATUSES[f[at + 4]!]!, text);
+}
+
 /**
  * Decodes a message that arrived on topic `t`: a summary on the fast path when it can (unless
  * `fast` is false: the caller tried), else the full path. The nesting scan reads the bytes: JSON's
@@ -62,7 +67,7 @@ export function decode(t: ParsedTopic, payload: Buffer, times?: DecodeTimes, fas
     const f = acceptSummary(t, payload);
     if (f) {
       const text = payload.toString('utf8');
-      const message = new DecodedSummary(t.site, t.device, t.camera!, f[0]!, f[1]!, f[2]!, f[3]!, SUMMARY_STATUSES[f[4]!]!, text);
+      const message = summaryFromFields(t, f, 0, text);
       if (times) {
         times.parse += performance.now() - t0;
         times.fast++;

@@ -19,7 +19,7 @@
  */
 import type { Logger } from '../../lib/log.js';
 import type { EventMessage, StatusMessage, SummaryMessage } from '../../protocol/messages.js';
-import { parseTopic, topicOf, type ParsedTopic, type TopicKind } from '../../protocol/topics.js';
+import { topicOf, topicParser, type ParsedTopic, type TopicKind } from '../../protocol/topics.js';
 import { decode, type Decoded, type DeviceMessage } from './decode.js';
 
 export const REJECT_REASONS = ['oversized', 'topic', 'json', 'schema', 'identity', 'time'] as const;
@@ -89,9 +89,6 @@ export interface IngestCounters {
 }
 
 const LOG_BURST = 10;
-/** Parsed topics kept (a fleet has a few per camera); past this the cache starts again. */
-const TOPIC_CACHE = 4096;
-
 export class Ingest {
   readonly counters: IngestCounters = {
     received: 0,
@@ -107,7 +104,7 @@ export class Ingest {
   private suppressed = 0;
   /** The collector's clock (ms): a message's receive time. */
   readonly now: () => number;
-  private readonly topics = new Map<string, ParsedTopic>();
+  private readonly topic = topicParser();
   private stages: StageTimes | undefined;
 
   constructor(
@@ -150,17 +147,6 @@ export class Ingest {
     this.stages.parse += parseMs;
     this.stages.validate += validateMs;
     this.stages.fast += fast;
-  }
-
-  private topic(topic: string): ParsedTopic | undefined {
-    let t = this.topics.get(topic);
-    if (t === undefined) {
-      t = parseTopic(topic);
-      if (t === undefined) return undefined;
-      if (this.topics.size >= TOPIC_CACHE) this.topics.clear();
-      this.topics.set(topic, t);
-    }
-    return t;
   }
 
   /**

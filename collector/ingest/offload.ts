@@ -20,12 +20,10 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Logger } from '../../lib/log.js';
-import { SUMMARY_STATUSES, type SummaryMessage } from '../../protocol/messages.js';
 import type { ParsedTopic } from '../../protocol/topics.js';
 import { BatchReader, type DecodeReply } from './decode-batch.js';
-import { DECODE_REASONS, SUMMARY_FIELDS, type Decoded, type DeviceMessage } from './decode.js';
+import { DECODE_REASONS, SUMMARY_FIELDS, summaryFromFields, type Decoded, type DeviceMessage } from './decode.js';
 import { DecodeThread } from './decode-thread.js';
-import { DecodedSummary } from './decoded-summary.js';
 import type { Ingest } from './ingest.js';
 
 /**
@@ -161,7 +159,7 @@ export class OffloadedIngest {
           if (code !== 0) d = { ok: false, reason: DECODE_REASONS[code - 1]!, detail: details[w]! };
           else {
             const text = entries.payload(start);
-            d = { ok: true, message: t.kind === 'summary' ? summaryOf(t, text, r.fields, w * FIELDS) : messages[w]!, text };
+            d = { ok: true, message: t.kind === 'summary' ? summaryFromFields(t, r.fields, w * FIELDS, text) : messages[w]!, text };
           }
           w++;
         }
@@ -184,25 +182,34 @@ export class OffloadedIngest {
   }
 }
 
-/** A decoded summary from the worker's fields; its identity is its topic's (the worker checked they match). */
-function summaryOf(t: ParsedTopic, text: string, f: Float64Array, at: number): SummaryMessage {
-  return new DecodedSummary(t.site, t.device, t.camera!, f[at]!, f[at + 1]!, f[at + 2]!, f[at + 3]!, SUMMARY_STATUSES[f[at + 4]!]!, text);
-}
-
 export type DecodeSetting = 'auto' | 'worker' | 'main';
+
+type StoreBatch = { begin(): void; commit(): void | Promise<void> };
+
+/** How a collector's subscriber hands messages to ingest: its onMessage and group commit. */
+export interface IngestPath {
+  /** Where device messages are decoded. */
+  readonly decodeThread: 'worker' | 'main';
+  readonly onMessage: (topic: string, payload: Buffer) => unknown;
+  readonly batch: StoreBatch;
+  /** Stops the decode worker, if there is one: after the last session that ingests has stopped. */
+  close(): Promise<void>;
+}
 
 /**
  * Decided once at start-up: ingest through the decode worker when `setting` asks for it (auto: when
- * the machine has more than one core) and the worker starts; undefined: decode inline. A worker
- * that cannot start is logged and ingest decodes inline: slower, never stopped.
+ * the machine has more than one core) and the worker starts, else inline (Ingest.handle, the store's
+ * own batch). A worker that cannot start is logged and ingest decodes inline: slower, never stopped.
  */
-export async function startOffload(setting: DecodeSetting, ingest: Ingest, store: { begin(): void; commit(): void | Promise<void> }, log: Logger): Promise<{ offload: OffloadedIngest; close(): Promise<void> } | undefined> {
-  if (setting === 'main' || (setting === 'auto' && availableParallelism() < 2)) return undefined;
+export async function ingestPath(setting: DecodeSetting, ingest: Ingest, store: StoreBatch, log: Logger): Promise<IngestPath> {
+  const inline: IngestPath = { decodeThread: 'main', onMessage: (topic, payload) => ingest.handle(topic, payload), batch: store, close: () => Promise.resolve() };
+  if (setting === 'main' || (setting === 'auto' && availableParallelism() < 2)) return inline;
   try {
     const thread = await DecodeThread.start(log);
-    return { offload: new OffloadedIngest(ingest, thread, store), close: () => thread.close() };
+    const offload = new OffloadedIngest(ingest, thread, store);
+    return { decodeThread: 'worker', onMessage: (topic, payload) => offload.receive(topic, payload), batch: offload.batch, close: () => thread.close() };
   } catch (e) {
     log[setting === 'worker' ? 'error' : 'warn']({ err: (e as Error).message }, 'ingest.decodeThread: the decode worker could not start; decoding on the main thread');
-    return undefined;
+    return inline;
   }
 }

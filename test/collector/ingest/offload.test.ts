@@ -62,6 +62,17 @@ async function rig(t: TestContext, wrap: (h: Handlers) => Handlers = (h) => h): 
   return { store, ingest, fired };
 }
 
+/** Handlers whose store refuses summary `seq` (a full disk) while `disk.failing`. */
+const refusing =
+  (seq: number, disk = { failing: true }) =>
+  (h: Handlers): Handlers => ({
+    ...h,
+    summary(m, now, raw, late) {
+      if (disk.failing && m.seq === seq) throw new Error('disk I/O error');
+      return h.summary(m, now, raw, late);
+    },
+  });
+
 async function thread(t: TestContext): Promise<DecodeThread> {
   const d = await DecodeThread.start(silentLogger);
   t.after(() => d.close());
@@ -116,13 +127,7 @@ test('through the worker: the counters, stored rows, order and alerts of the inl
 });
 
 test("a store that refuses a message: the burst's commit rejects, and what it stored before is committed", async (t) => {
-  const r = await rig(t, (h) => ({
-    ...h,
-    summary(m, now, raw, late) {
-      if (m.seq === 3) throw new Error('disk I/O error');
-      return h.summary(m, now, raw, late);
-    },
-  }));
+  const r = await rig(t, refusing(3));
   const o = new OffloadedIngest(r.ingest, await thread(t), storeBatch(r.store));
   for (const q of [1, 2, 3, 4]) o.receive(summaryTopic('s', 'd', 'c'), Buffer.from(sum(q)));
   await assert.rejects(Promise.resolve(o.batch.commit()), /disk I\/O error/);
@@ -190,14 +195,8 @@ test('a burst past the worker buffer limit: the rest is decoded on the receiving
 });
 
 test('bursts received before a refused one are refused unapplied: redelivered, the camera is stored in order with no seq lost', async (t) => {
-  let fail = true;
-  const r = await rig(t, (h) => ({
-    ...h,
-    summary(m, now, raw, late) {
-      if (fail && m.seq === 3) throw new Error('disk I/O error');
-      return h.summary(m, now, raw, late);
-    },
-  }));
+  const disk = { failing: true };
+  const r = await rig(t, refusing(3, disk));
   const o = new OffloadedIngest(r.ingest, await thread(t), storeBatch(r.store));
   for (const q of [1, 2, 3, 4]) o.receive(summaryTopic('s', 'd', 'c'), Buffer.from(sum(q)));
   const first = o.batch.commit()!;
@@ -208,7 +207,7 @@ test('bursts received before a refused one are refused unapplied: redelivered, t
   assert.ok(b.status === 'rejected' && b.reason instanceof StaleBurst, 'the later burst is refused too');
   assert.equal(r.store.lastSeq('s', 'd', 'c'), 2, 'seq 5 was not stored ahead of 3 and 4');
   // The broker delivers everything unacknowledged again, on the next connection.
-  fail = false;
+  disk.failing = false;
   for (const q of [3, 4, 5]) o.receive(summaryTopic('s', 'd', 'c'), Buffer.from(sum(q)));
   await o.batch.commit();
   assert.deepEqual(
@@ -240,14 +239,8 @@ test('a worker that dies: the burst still being received is refused too, and the
 test('a burst received on a live second connection after a refusal is refused too, when a stale burst ahead of it is', async (t) => {
   // The broker dropped C1 while its burst N was in flight, and the client reconnected as C2. C2's
   // burst M (the redelivered 1 and 2, and 3) was received before N's refusal; seq 4 arrives on C2 after it.
-  let fail = true;
-  const r = await rig(t, (h) => ({
-    ...h,
-    summary(m, now, raw, late) {
-      if (fail && m.seq === 2) throw new Error('disk I/O error');
-      return h.summary(m, now, raw, late);
-    },
-  }));
+  const disk = { failing: true };
+  const r = await rig(t, refusing(2, disk));
   const o = new OffloadedIngest(r.ingest, await thread(t), storeBatch(r.store));
   const T = summaryTopic('s', 'd', 'c');
   for (const q of [1, 2]) o.receive(T, Buffer.from(sum(q)));
@@ -269,7 +262,7 @@ test('a burst received on a live second connection after a refusal is refused to
   assert.ok(mr.status === 'rejected' && mr.reason instanceof StaleBurst);
   await assert.rejects(later!, StaleBurst, 'seq 4 is not stored ahead of the redelivered 2 and 3');
   assert.equal(r.store.lastSeq('s', 'd', 'c'), 1);
-  fail = false;
+  disk.failing = false;
   for (const q of [2, 3, 4]) o.receive(T, Buffer.from(sum(q))); // the broker delivers again on C3
   await o.batch.commit();
   assert.deepEqual(
