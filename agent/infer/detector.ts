@@ -45,10 +45,15 @@ export interface DetectorOptions {
    * Where ONNX Runtime runs. `main` (the constructor's only choice): on the JavaScript thread, which
    * it blocks for the whole inference. `worker`: in a worker thread, so letterboxing, decoding and
    * everything else in the process carry on meanwhile. `auto` (Detector.open's default): a worker
-   * when ONNX Runtime's intra-op threads leave at least one core free, else the main thread: with
-   * every core busy inferring, a worker only adds contention (measured in docs/performance.md).
+   * when ONNX Runtime's intra-op threads leave at least one core free and one inference takes at
+   * least `autoWorkerFromMs` (the model's fastest warm-up run), else the main thread. With every
+   * core busy inferring, a worker only adds contention; for a fast model, the hand-off to the worker
+   * (messages, wake-ups) costs more CPU than the overlap saves, and the main thread is blocked only
+   * briefly (both measured in docs/performance.md).
    */
   readonly thread?: 'main' | 'worker' | 'auto';
+  /** `auto` picks the worker only for a model whose inference takes at least this many ms (default AUTO_WORKER_FROM_MS). */
+  readonly autoWorkerFromMs?: number;
   /**
    * Detection-level OOD scoring (agent/ood/detection-ood.ts): with a fitted reference (a profile's
    * `detectionOod`) and a model with an embedding output, every kept detection is scored into
@@ -78,6 +83,14 @@ export function classPriorities(names: readonly string[], order: readonly string
   });
   return p;
 }
+
+/**
+ * `auto` runs a model faster than this (ms per inference, warm) on the main thread. With the shipped
+ * model (about 2 ms) and 4 cameras at 10 fps, the worker's hand-off cost 0.7-0.8 ms of CPU a frame
+ * (docs/performance.md); at 5 ms a stall of the event loop is still too short to matter to MQTT
+ * keep-alives, HTTP health checks or the watchdogs.
+ */
+export const AUTO_WORKER_FROM_MS = 5;
 
 export interface StageTimes {
   preprocessMs: number;
@@ -213,7 +226,8 @@ export class Detector {
     const want = o.thread ?? 'auto';
     const intra = model.tuning.intraOpThreads;
     const spareCore = intra > 0 && intra < availableParallelism();
-    const worker = model.staticOutput && (want === 'worker' || (want === 'auto' && spareCore));
+    const slow = model.runMs >= (o.autoWorkerFromMs ?? AUTO_WORKER_FROM_MS);
+    const worker = model.staticOutput && (want === 'worker' || (want === 'auto' && spareCore && slow));
     const d = new Detector(model, o, worker);
     if (worker) d.thread = await InferenceThread.start(model, model.modelBytes, d.fetchEmbedding, model.tuning);
     return d;

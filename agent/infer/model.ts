@@ -57,7 +57,10 @@ export interface LoadedModel {
    * an output named embed0; undefined for models without one (confidence-based OOD scores only).
    */
   readonly embedding: ModelEmbedding | undefined;
+  /** Mean time of the warm-up runs, ms (the first one sets up memory and is slower). */
   readonly warmupMs: number;
+  /** The fastest warm-up run, ms: what one inference costs once warm (Detector.open's `auto` reads it). */
+  readonly runMs: number;
   /** The model file's bytes and the session settings, for a second session in a worker thread. */
   readonly modelBytes: Uint8Array;
   readonly tuning: { readonly intraOpThreads: number; readonly interOpThreads: number; readonly deviceId: number };
@@ -201,7 +204,9 @@ export async function loadModel(file: string, o: ModelOptions = {}): Promise<Loa
   const t0 = performance.now();
   let outputDims: readonly number[] = [];
   const runs = Math.max(1, o.warmup ?? 2);
+  let runMs = Number.POSITIVE_INFINITY;
   for (let i = 0; i < runs; i++) {
+    const r0 = performance.now();
     let result;
     try {
       result = await session.run({ [input.name]: feed }, fetch);
@@ -214,13 +219,14 @@ export async function loadModel(file: string, o: ModelOptions = {}): Promise<Loa
     }
     outputDims = out.dims;
     if (claim) embedTensor = result![claim.output];
+    runMs = Math.min(runMs, performance.now() - r0);
   }
   const warmupMs = (performance.now() - t0) / runs;
   const decoder = chooseDecoder(outputDims, { ...(names ? { names } : {}), endToEnd: e2e, ...(o.layout ? { layout: o.layout } : {}) }, file);
   const embedding = claim ? checkEmbedding(file, claim, embedTensor, decoder, log) : undefined;
   const classNames = names ?? Array.from({ length: decoder.layout === 'e2e' ? 0 : decoder.numClasses }, (_, i) => `class${i}`);
   log.info(
-    { model: file, sha256, provider: opened.provider, layout: decoder.layout, classes: classNames.length, input: [inputH, inputW], ood: embedding ? `embedding (${embedding.output}, D=${embedding.dim})` : 'confidence', warmupMs: +warmupMs.toFixed(2) },
+    { model: file, sha256, provider: opened.provider, layout: decoder.layout, classes: classNames.length, input: [inputH, inputW], ood: embedding ? `embedding (${embedding.output}, D=${embedding.dim})` : 'confidence', warmupMs: +warmupMs.toFixed(2), runMs: +runMs.toFixed(2) },
     'model loaded',
   );
   return {
@@ -244,6 +250,7 @@ export async function loadModel(file: string, o: ModelOptions = {}): Promise<Loa
     decoder,
     embedding,
     warmupMs,
+    runMs,
     modelBytes: bytes,
     tuning,
   };
