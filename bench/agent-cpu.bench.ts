@@ -100,6 +100,9 @@ interface Scrape {
   readonly processed: number;
   readonly dropped: number;
   readonly errored: number;
+  /** Review frames saved, and refused for the hourly budget. */
+  readonly reviewSaved: number;
+  readonly reviewOverBudget: number;
   /** Per stage of the frame loop: summed seconds and frames (driftline_agent_stage_duration_seconds). */
   readonly stages: Map<string, { sum: number; count: number }>;
 }
@@ -107,14 +110,16 @@ interface Scrape {
 /** The frames counter of the agent's /metrics, summed over cameras, by result; and the stage timings. */
 async function scrape(base: string): Promise<Scrape> {
   const text = await (await fetch(`${base}/metrics`)).text();
-  const out = { processed: 0, dropped: 0, errored: 0 };
+  const out = { processed: 0, dropped: 0, errored: 0, reviewSaved: 0, reviewOverBudget: 0 };
   const stages = new Map<string, { sum: number; count: number }>();
   for (const l of text.split('\n')) {
     const value = Number(l.slice(l.lastIndexOf(' ') + 1));
     if (l.startsWith(`${AGENT_METRICS.frames}{`)) {
-      const result = /result="([a-z]+)"/.exec(l)?.[1] as keyof typeof out | undefined;
-      if (result && result in out) out[result] += value;
+      const result = /result="([a-z]+)"/.exec(l)?.[1];
+      if (result === 'processed' || result === 'dropped' || result === 'errored') out[result] += value;
     }
+    if (l.startsWith(`${AGENT_METRICS.reviewFrames}{result="saved"}`)) out.reviewSaved = value;
+    if (l.startsWith(`${AGENT_METRICS.reviewFrames}{result="over_budget"}`)) out.reviewOverBudget = value;
     const stage = new RegExp(`^${AGENT_METRICS.stageDuration}_(sum|count)\\{stage="([a-z]+)"\\}`).exec(l);
     if (stage) {
       const st = stages.get(stage[2]!) ?? { sum: 0, count: 0 };
@@ -178,7 +183,9 @@ export async function bench(seconds: number): Promise<void> {
         '',
       ].join('\n'),
     );
-    const proc = spawn(process.execPath, [CLI, 'agent', '--config', config], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    // DRIFTLINE_BENCH_AGENT_NODE_ARGS: flags for the agent's node, to profile it (`--cpu-prof --cpu-prof-dir=...`).
+    const nodeArgs = (process.env.DRIFTLINE_BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const proc = spawn(process.execPath, [...nodeArgs, CLI, 'agent', '--config', config], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
     agent = proc;
     let stderr = '';
     proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
@@ -245,6 +252,7 @@ export async function bench(seconds: number): Promise<void> {
     line(`  ${others.length - 1} other threads (garbage collector, libuv pool)`, `${perFrame(rest.cpu)} ms/frame`);
     line(`ffmpeg children CPU per frame (${ch1.size} processes, beside the agent's)`, `${(ffmpegMs / Math.max(1, processed)).toFixed(3)} ms`);
     const sorted = [...rss].sort((x, y) => x - y);
+    line('review frames saved / refused for the hourly budget while measured', `${f1.reviewSaved - f0.reviewSaved} / ${f1.reviewOverBudget - f0.reviewOverBudget}`);
     line('agent RSS (median of samples / peak)', `${(sorted[Math.floor(sorted.length / 2)] ?? 0).toFixed(0)} MiB / ${peak.toFixed(0)} MiB`);
     const stageLine = STAGES.map((st) => {
       const a = f0.stages.get(st);

@@ -2,17 +2,25 @@
  * Bilinear resampling straight from an RGB24 frame into CHW float planes, with the sampling of
  * OpenCV's INTER_LINEAR (half-pixel centres, two taps per axis, no antialiasing). That is what
  * Ultralytics' LetterBox uses, so models exported from it see the inputs they were validated on. It
- * reads only the source pixels it needs, so a 1080p frame costs a fraction of a millisecond, and it
- * allocates nothing per frame: the tap tables are built once per geometry.
+ * reads only the source rows it needs, and it allocates nothing per frame: the tap tables are built
+ * once per geometry.
+ *
+ * The weights are in 256ths, as OpenCV's are in fixed point (2048ths there, with the result rounded
+ * to a byte; here the sum is kept whole): the two rows are blended first, s0 * (256 - wy) + s1 * wy,
+ * then the two columns, v0 * (256 - wx) + v1 * wx, an integer of at most 255 * 65536, divided once
+ * by 255 * 65536 and rounded once to float32. Being integers until that last step, the WebAssembly
+ * kernel (bilinear.wat, SIMD) gives the same tensor bit for bit (docs/performance.md).
  */
 
 export class BilinearTaps {
+  /** Per output column: the byte offsets within a row of its two taps (x 3), and the second one's weight in 256ths. */
   readonly x0: Int32Array;
   readonly x1: Int32Array;
-  readonly fx: Float32Array;
+  readonly wx: Int32Array;
+  /** Per output row: the byte offsets of its two source rows, and the second one's weight in 256ths. */
   readonly y0: Int32Array;
   readonly y1: Int32Array;
-  readonly fy: Float32Array;
+  readonly wy: Int32Array;
 
   constructor(
     readonly srcW: number,
@@ -20,8 +28,8 @@ export class BilinearTaps {
     readonly outW: number,
     readonly outH: number,
   ) {
-    [this.x0, this.x1, this.fx] = taps(srcW, outW, 3);
-    [this.y0, this.y1, this.fy] = taps(srcH, outH, srcW * 3);
+    [this.x0, this.x1, this.wx] = taps(srcW, outW, 3);
+    [this.y0, this.y1, this.wy] = taps(srcH, outH, srcW * 3);
   }
 
   matches(srcW: number, srcH: number, outW: number, outH: number): boolean {
@@ -29,11 +37,11 @@ export class BilinearTaps {
   }
 }
 
-/** Source offsets (already multiplied by `stride`) and weights for each output coordinate. */
-function taps(src: number, out: number, stride: number): [Int32Array, Int32Array, Float32Array] {
+/** Source offsets (already multiplied by `stride`) and the second tap's weight (0-256) for each output coordinate. */
+function taps(src: number, out: number, stride: number): [Int32Array, Int32Array, Int32Array] {
   const i0 = new Int32Array(out);
   const i1 = new Int32Array(out);
-  const f = new Float32Array(out);
+  const w = new Int32Array(out);
   const scale = src / out;
   for (let o = 0; o < out; o++) {
     let s = (o + 0.5) * scale - 0.5;
@@ -43,12 +51,13 @@ function taps(src: number, out: number, stride: number): [Int32Array, Int32Array
     const b = Math.min(a + 1, src - 1);
     i0[o] = a * stride;
     i1[o] = b * stride;
-    f[o] = s - a;
+    w[o] = Math.round((s - a) * 256);
   }
-  return [i0, i1, f];
+  return [i0, i1, w];
 }
 
-const INV255 = 1 / 255;
+/** The blended sum of a full-scale pixel: 255 * 256 * 256. */
+export const BILINEAR_FULL = 255 * 65536;
 
 /**
  * Resamples `src` (RGB24, taps.srcW x taps.srcH) to taps.outW x taps.outH and writes normalised CHW
@@ -57,32 +66,24 @@ const INV255 = 1 / 255;
  */
 export function resampleBilinear(src: Uint8Array, t: BilinearTaps, dst: Float32Array, dstW: number, dstH: number, left: number, top: number): void {
   const plane = dstW * dstH;
-  const plane2 = plane * 2;
-  const { x0, x1, fx, y0, y1, fy, outW, outH } = t;
+  const { x0, x1, wx, y0, y1, wy, outW, outH } = t;
   for (let oy = 0; oy < outH; oy++) {
     const r0 = y0[oy]!;
     const r1 = y1[oy]!;
-    const wy = fy[oy]! * INV255;
-    const wy0 = INV255 - wy;
+    const b1 = wy[oy]!;
+    const b0 = 256 - b1;
     let d = (top + oy) * dstW + left;
     for (let ox = 0; ox < outW; ox++, d++) {
-      const a = x0[ox]!;
-      const b = x1[ox]!;
-      const wx = fx[ox]!;
-      const p00 = r0 + a;
-      const p01 = r0 + b;
-      const p10 = r1 + a;
-      const p11 = r1 + b;
-      // Channels unrolled; the 1/255 scale is folded into the vertical weights.
-      let u = src[p00]!;
-      let l = src[p10]!;
-      dst[d] = (u + (src[p01]! - u) * wx) * wy0 + (l + (src[p11]! - l) * wx) * wy;
-      u = src[p00 + 1]!;
-      l = src[p10 + 1]!;
-      dst[d + plane] = (u + (src[p01 + 1]! - u) * wx) * wy0 + (l + (src[p11 + 1]! - l) * wx) * wy;
-      u = src[p00 + 2]!;
-      l = src[p10 + 2]!;
-      dst[d + plane2] = (u + (src[p01 + 2]! - u) * wx) * wy0 + (l + (src[p11 + 2]! - l) * wx) * wy;
+      const p = x0[ox]!;
+      const q = x1[ox]!;
+      const a1 = wx[ox]!;
+      const a0 = 256 - a1;
+      for (let c = 0, o = d; c < 3; c++, o += plane) {
+        const v0 = src[r0 + p + c]! * b0 + src[r1 + p + c]! * b1;
+        const v1 = src[r0 + q + c]! * b0 + src[r1 + q + c]! * b1;
+        // Exact until this division; the store rounds it once to float32, as the kernel's f32.div does.
+        dst[o] = (v0 * a0 + v1 * a1) / BILINEAR_FULL;
+      }
     }
   }
 }
