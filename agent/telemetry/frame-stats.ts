@@ -1,7 +1,10 @@
 /**
  * Per-frame input statistics: what the camera delivered, summarised cheaply enough to run on every
  * frame. Computed on a sampled grid of about `targetSamples` pixels (every s-th pixel in x and y),
- * in one pass for the colour statistics plus one pass over the small luma grid for sharpness. All
+ * in one pass for the colour statistics plus one pass over the small luma grid for sharpness. The
+ * pass works in integers (luma in thousandths, 299 R + 587 G + 114 B; saturation summed per maximum
+ * channel), each row's sums exact, so that the WebAssembly kernel (wasm-frame-stats.ts) may add them
+ * in any order and still give the same values bit for bit. All
  * buffers are allocated at construction (or once when the frame size changes); `compute()` writes
  * into the reused `values` array, the statistics added at start-up (added-frame-stats.ts) after the
  * shipped ones. Each feature's name, family, unit and resolution are defined in protocol/features.ts.
@@ -21,7 +24,7 @@
 
 import { frameFeatures, inputFeatures, SHIPPED_INPUT_FEATURES, type ShippedInputFeature } from '../../protocol/features.js';
 import { addedFrameStatistics, type FrameStatistic } from './added-frame-stats.js';
-import { SUM, WasmFrameStats, wasmFrameStatsAvailable } from './wasm-frame-stats.js';
+import { SUM, WASM_MAX_GRID_WIDTH, WasmFrameStats, wasmFrameStatsAvailable } from './wasm-frame-stats.js';
 
 /** Every input statistic (protocol/features.ts): the shipped ones, then any added at start-up. */
 export const FRAME_FEATURES: readonly string[] = inputFeatures().map((d) => d.name);
@@ -38,6 +41,8 @@ const I = FEATURE_INDEX;
 const SHIPPED = SHIPPED_INPUT_FEATURES.length;
 
 export const UNDER_EXPOSED_Y = 10;
+/** UNDER_EXPOSED_Y in the pass's luma units (thousandths). */
+const UNDER_EXPOSED_Y1000 = UNDER_EXPOSED_Y * 1000;
 export const OVER_EXPOSED_CHANNEL = 250;
 
 /**
@@ -53,7 +58,10 @@ export class FrameStats {
   /** The added statistics (added-frame-stats.ts), taken once: none on the shipped path. */
   private readonly added: readonly FrameStatistic[] = addedFrameStatistics();
   private readonly hist = new Uint32Array(256);
-  private grid = new Float32Array(0);
+  /** Per maximum channel value, the sum of (max - min) over the samples: saturation's numerators, grouped. */
+  private readonly dsum = new Uint32Array(256);
+  /** Luma of each grid point, in thousandths. */
+  private grid = new Int32Array(0);
   private width = 0;
   private height = 0;
   private step = 1;
@@ -87,7 +95,7 @@ export class FrameStats {
     this.step = Math.max(1, Math.floor(Math.sqrt((width * height) / this.targetSamples)));
     this.gw = Math.floor(width / this.step);
     this.gh = Math.floor(height / this.step);
-    if (this.grid.length < this.gw * this.gh) this.grid = new Float32Array(this.gw * this.gh);
+    if (this.grid.length < this.gw * this.gh) this.grid = new Int32Array(this.gw * this.gh);
     this.wasm = undefined;
     this.frames = 0;
   }
@@ -102,7 +110,8 @@ export class FrameStats {
   /** The shipped statistics, from one sampling pass (WebAssembly or JavaScript). */
   private sample(data: Uint8Array, width: number, height: number): void {
     this.layout(width, height);
-    if (!this.wasm && ++this.frames >= (this.engine === 'wasm' ? 1 : 2) && this.engine !== 'js' && this.gw * this.gh > 0 && wasmFrameStatsAvailable()) {
+    const fits = this.gw * this.gh > 0 && this.gw <= WASM_MAX_GRID_WIDTH;
+    if (!this.wasm && ++this.frames >= (this.engine === 'wasm' ? 1 : 2) && this.engine !== 'js' && fits && wasmFrameStatsAvailable()) {
       this.wasm = new WasmFrameStats(width, height, this.step, this.gw, this.gh);
     }
     if (this.wasm && data.length === width * height * 3) {
@@ -110,56 +119,73 @@ export class FrameStats {
       k.run(data);
       const s = k.sums;
       const lap = this.gw < 3 || this.gh < 3 ? 0 : variance(s[SUM.laplacian]!, s[SUM.laplacian2]!, (this.gw - 2) * (this.gh - 2));
-      this.finish(k.hist, s[SUM.y]!, s[SUM.y2]!, s[SUM.r]!, s[SUM.g]!, s[SUM.b]!, s[SUM.saturation]!, s[SUM.under]!, s[SUM.over]!, lap);
+      this.finish(k.hist, k.dsum, s[SUM.y]!, s[SUM.y2]!, s[SUM.r]!, s[SUM.g]!, s[SUM.b]!, s[SUM.under]!, s[SUM.over]!, lap);
       return;
     }
-    const { step, gw, gh, grid, hist } = this;
+    const { step, gw, gh, grid, hist, dsum } = this;
     hist.fill(0);
+    dsum.fill(0);
     const off = step >> 1;
     let sumY = 0;
     let sumY2 = 0;
     let sumR = 0;
     let sumG = 0;
     let sumB = 0;
-    let sumS = 0;
     let under = 0;
     let over = 0;
     let g = 0;
     for (let gy = 0; gy < gh; gy++) {
       let i = ((gy * step + off) * width + off) * 3;
       const di = step * 3;
+      // Each row's sums are exact integers (as the kernel's are, added in another order).
+      let rowY = 0;
+      let rowY2 = 0;
+      let rowR = 0;
+      let rowG = 0;
+      let rowB = 0;
       for (let gx = 0; gx < gw; gx++, i += di, g++) {
         const r = data[i]!;
         const gr = data[i + 1]!;
         const b = data[i + 2]!;
-        const y = 0.299 * r + 0.587 * gr + 0.114 * b;
+        const y = 299 * r + 587 * gr + 114 * b;
         grid[g] = y;
-        sumY += y;
-        sumY2 += y * y;
-        sumR += r;
-        sumG += gr;
-        sumB += b;
+        rowY += y;
+        rowY2 += y * y;
+        rowR += r;
+        rowG += gr;
+        rowB += b;
         const mx = r > gr ? (r > b ? r : b) : gr > b ? gr : b;
         const mn = r < gr ? (r < b ? r : b) : gr < b ? gr : b;
-        if (mx > 0) sumS += (mx - mn) / mx;
-        if (y < UNDER_EXPOSED_Y) under++;
+        dsum[mx]! += mx - mn;
+        if (y < UNDER_EXPOSED_Y1000) under++;
         if (mx >= OVER_EXPOSED_CHANNEL) over++;
-        hist[(y + 0.5) | 0]!++;
+        hist[((y + 500) / 1000) | 0]!++;
       }
+      sumY += rowY;
+      sumY2 += rowY2;
+      sumR += rowR;
+      sumG += rowG;
+      sumB += rowB;
     }
-    this.finish(hist, sumY, sumY2, sumR, sumG, sumB, sumS, under, over, gw * gh > 0 ? laplacianVariance(grid, gw, gh) : 0);
+    this.finish(hist, dsum, sumY, sumY2, sumR, sumG, sumB, under, over, gw * gh > 0 ? laplacianVariance(grid, gw, gh) : 0);
   }
 
-  /** The shipped features from the sampling pass's sums and luma histogram. */
-  private finish(hist: Uint32Array, sumY: number, sumY2: number, sumR: number, sumG: number, sumB: number, sumS: number, under: number, over: number, lap: number): void {
+  /**
+   * The shipped features from the sampling pass's sums (luma in thousandths), its luma histogram,
+   * and its (max - min) sums by max channel.
+   */
+  private finish(hist: Uint32Array, dsum: Uint32Array, sumY: number, sumY2: number, sumR: number, sumG: number, sumB: number, under: number, over: number, lap: number): void {
     const n = this.gw * this.gh;
     const v = this.values;
     if (n === 0) {
       v.fill(0);
       return;
     }
-    const mean = sumY / n;
-    const variance = Math.max(0, sumY2 / n - mean * mean);
+    const mean = sumY / 1000 / n;
+    const variance = Math.max(0, sumY2 / 1e6 / n - mean * mean);
+    // Saturation (max - min) / max, summed over the samples, by max channel: one division per value.
+    let sumS = 0;
+    for (let k = 1; k < 256; k++) if (dsum[k]! > 0) sumS += dsum[k]! / k;
     const meanR = sumR / n;
     const meanB = sumB / n;
     v[I.brightness] = mean;
@@ -170,7 +196,7 @@ export class FrameStats {
     v[I.meanB] = meanB;
     v[I.colourTemp] = Math.log2((meanR + 1) / (meanB + 1));
     v[I.saturation] = sumS / n;
-    v[I.sharpness] = lap;
+    v[I.sharpness] = lap / 1e6; // thousandths squared to luma units squared
     v[I.underExposed] = under / n;
     v[I.overExposed] = over / n;
     let h = 0;
@@ -196,20 +222,27 @@ function percentile(hist: Uint32Array, n: number, q: number): number {
   return 255;
 }
 
-/** Variance of the 4-neighbour Laplacian over the interior of a gw x gh grid. */
-function laplacianVariance(grid: Float32Array, gw: number, gh: number): number {
+/**
+ * Variance of the 4-neighbour Laplacian over the interior of a gw x gh grid of luma in thousandths
+ * (so in thousandths squared). Each row's sums are exact integers; the rows are added in order.
+ */
+function laplacianVariance(grid: Int32Array, gw: number, gh: number): number {
   if (gw < 3 || gh < 3) return 0;
   let s = 0;
   let s2 = 0;
   let m = 0;
   for (let y = 1; y < gh - 1; y++) {
     let i = y * gw + 1;
+    let rowS = 0;
+    let rowS2 = 0;
     for (let x = 1; x < gw - 1; x++, i++) {
       const l = 4 * grid[i]! - grid[i - 1]! - grid[i + 1]! - grid[i - gw]! - grid[i + gw]!;
-      s += l;
-      s2 += l * l;
+      rowS += l;
+      rowS2 += l * l;
       m++;
     }
+    s += rowS;
+    s2 += rowS2;
   }
   return variance(s, s2, m);
 }

@@ -51,3 +51,15 @@ test('auto samples the first frame of a size in JavaScript and the rest in WebAs
 test('a grid that does not fit its frame is refused', () => {
   assert.throws(() => new WasmFrameStats(64, 48, 4, 17, 12), /does not fit/);
 });
+
+test('a grid wider than the kernel takes stays in JavaScript: the same statistics, from the loop', () => {
+  // 5000x2 with 5,000 target samples: every pixel sampled, a grid 5,000 points wide.
+  const fs = new FrameStats(5000);
+  const ref = new FrameStats(5000, 'js');
+  for (let k = 0; k < 3; k++) {
+    const data = frame(5000, 2, k, 'noise');
+    assert.deepEqual(Array.from(fs.compute(data, 5000, 2)), Array.from(ref.compute(data, 5000, 2)));
+    assert.equal(fs.sampledBy, 'js');
+  }
+  assert.throws(() => new WasmFrameStats(5000, 2, 1, 5000, 2), /over the kernel's 2048/);
+});
