@@ -17,6 +17,7 @@ import type { Pipeline } from '../pipeline/pipeline.js';
 import type { DeviceLink } from '../publish/link.js';
 import { reviewDirFor, type ReviewSampler } from '../review/sampler.js';
 import type { FrameSource } from '../source/source.js';
+import { configuredFps } from '../source/from-config.js';
 import { databaseBytes, type Db } from '../store/database.js';
 import type { LastWindows } from './last-windows.js';
 import type { ProviderFallback } from '../infer/provider-fallback.js';
@@ -74,8 +75,7 @@ export async function startAgentHttp(config: AgentConfig, log: Logger, o: AgentP
     counters: () => pipeline.counters,
     sources,
     expectedFps: config.cameras.flatMap((c) => {
-      const s = c.source;
-      const fps = s.kind === 'gstreamer' ? (s.preset === 'jetson-csi' ? s.captureFps : 0) : s.fps;
+      const fps = configuredFps(c.source);
       return fps > 0 ? [{ camera: c.name, fps }] : [];
     }),
     timings: pipeline.timings,

@@ -43,17 +43,23 @@ export interface DetectorOptions {
   readonly resize?: ResizeMode;
   /**
    * Where ONNX Runtime runs. `main` (the constructor's only choice): on the JavaScript thread, which
-   * it blocks for the whole inference. `worker`: in a worker thread, so letterboxing, decoding and
-   * everything else in the process carry on meanwhile. `auto` (Detector.open's default): a worker
-   * when ONNX Runtime's intra-op threads leave at least one core free and one inference takes at
-   * least `autoWorkerFromMs` (the model's fastest warm-up run), else the main thread. With every
-   * core busy inferring, a worker only adds contention; for a fast model, the hand-off to the worker
-   * (messages, wake-ups) costs more CPU than the overlap saves, and the main thread is blocked only
-   * briefly (both measured in docs/performance.md).
+   * it blocks for the whole inference. `worker`: in a worker thread, so letterboxing, decoding,
+   * reading the cameras and everything else in the process carry on meanwhile. `auto`
+   * (Detector.open's default): the main thread when ONNX Runtime's intra-op threads leave no core
+   * free (a worker would only add contention), or when the model is fast (its fastest warm-up run
+   * under `autoWorkerFromMs`) and the frames expected (`expectedFps`) keep inference under
+   * AUTO_MAIN_MAX_LOAD of a core: then the hand-off to a worker (messages, wake-ups) costs more CPU
+   * than the overlap saves, and the main thread is blocked only briefly and seldom. Otherwise a
+   * worker. Measured in docs/performance.md.
    */
   readonly thread?: 'main' | 'worker' | 'auto';
-  /** `auto` picks the worker only for a model whose inference takes at least this many ms (default AUTO_WORKER_FROM_MS). */
+  /** `auto` runs on the main thread only a model faster than this, ms per inference (default AUTO_WORKER_FROM_MS). */
   readonly autoWorkerFromMs?: number;
+  /**
+   * Frames a second the detector is expected to see, every camera together; `auto` reads it.
+   * Unknown (a batch run as fast as it goes): `auto` keeps a worker when a core is free.
+   */
+  readonly expectedFps?: number;
   /**
    * Detection-level OOD scoring (agent/ood/detection-ood.ts): with a fitted reference (a profile's
    * `detectionOod`) and a model with an embedding output, every kept detection is scored into
@@ -85,12 +91,18 @@ export function classPriorities(names: readonly string[], order: readonly string
 }
 
 /**
- * `auto` runs a model faster than this (ms per inference, warm) on the main thread. With the shipped
- * model (about 2 ms) and 4 cameras at 10 fps, the worker's hand-off cost 0.7-0.8 ms of CPU a frame
- * (docs/performance.md); at 5 ms a stall of the event loop is still too short to matter to MQTT
+ * `auto` may run a model faster than this (ms per inference, warm) on the main thread. With the
+ * shipped model (about 2 ms) and 4 cameras at 10 fps, the worker's hand-off cost 0.7-0.8 ms of CPU a
+ * frame (docs/performance.md); a 5 ms stall of the event loop is too short to matter to MQTT
  * keep-alives, HTTP health checks or the watchdogs.
  */
 export const AUTO_WORKER_FROM_MS = 5;
+/**
+ * ...and only while the expected frames keep inference under this share of one core. The main
+ * thread reads the cameras only between inferences: a frame loop near saturation would then slow
+ * the cameras' readers (ffmpeg blocks on a full pipe) instead of dropping and counting frames.
+ */
+export const AUTO_MAIN_MAX_LOAD = 0.25;
 
 export interface StageTimes {
   preprocessMs: number;
@@ -226,8 +238,8 @@ export class Detector {
     const want = o.thread ?? 'auto';
     const intra = model.tuning.intraOpThreads;
     const spareCore = intra > 0 && intra < availableParallelism();
-    const slow = model.runMs >= (o.autoWorkerFromMs ?? AUTO_WORKER_FROM_MS);
-    const worker = model.staticOutput && (want === 'worker' || (want === 'auto' && spareCore && slow));
+    const light = model.runMs < (o.autoWorkerFromMs ?? AUTO_WORKER_FROM_MS) && o.expectedFps !== undefined && (model.runMs * o.expectedFps) / 1000 <= AUTO_MAIN_MAX_LOAD;
+    const worker = model.staticOutput && (want === 'worker' || (want === 'auto' && spareCore && !light));
     const d = new Detector(model, o, worker);
     if (worker) d.thread = await InferenceThread.start(model, model.modelBytes, d.fetchEmbedding, model.tuning);
     return d;

@@ -38,3 +38,8 @@ export function buildSource(name: string, s: AgentConfig['cameras'][number]['sou
     clock,
   });
 }
+
+/** The frame rate camera source `s` is configured to deliver; 0 where the stream sets it (an RTSP camera at its own rate). */
+export function configuredFps(s: AgentConfig['cameras'][number]['source']): number {
+  return s.kind === 'gstreamer' ? (s.preset === 'jetson-csi' ? s.captureFps : 0) : s.fps;
+}

@@ -4,7 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BoxSet, iouAt } from '../../../agent/decode/boxes.js';
-import { AUTO_WORKER_FROM_MS, Detector } from '../../../agent/infer/detector.js';
+import { AUTO_MAIN_MAX_LOAD, AUTO_WORKER_FROM_MS, Detector } from '../../../agent/infer/detector.js';
 import { loadModel } from '../../../agent/infer/model.js';
 import { OodReferenceBuilder } from '../../../agent/ood/reference-builder.js';
 import type { RawFrame } from '../../../agent/preprocess/letterbox.js';
@@ -172,22 +172,24 @@ test('inference in a worker thread gives the same detections as on the main thre
   // One-at-a-time detect() works through the worker too.
   assert.equal(JSON.stringify(worker.toObjects(await worker.detect(frames[3]!))), expected[3]);
   await closeWorker();
-  // auto: one intra-op thread on a machine with more cores leaves a core free -> worker, for a
-  // model slower than the threshold; the shipped model (a few ms) stays on the main thread, where
-  // the hand-off would cost more than it saves. Intra-op 0 (every core) -> main thread.
+  // auto: one intra-op thread on a machine with more cores leaves a core free -> a worker, unless
+  // the model is fast and the frames expected keep inference light: then the main thread, where the
+  // hand-off would cost more than it saves. Intra-op 0 (every core) -> main thread.
   assert.ok(m.runMs > 0 && m.runMs <= m.warmupMs, `fastest warm-up run ${m.runMs} ms, mean ${m.warmupMs} ms`);
-  const fast = await Detector.open(m, { autoWorkerFromMs: m.runMs * 10 });
-  const closeFast = release('auto detector, fast model', () => fast.close());
-  assert.equal(fast.inferenceThread, 'main');
-  await closeFast();
-  const slow = await Detector.open(m, { autoWorkerFromMs: m.runMs / 10 });
-  const closeSlow = release('auto detector, slow model', () => slow.close());
-  assert.equal(slow.inferenceThread, availableParallelism() > 1 ? 'worker' : 'main');
-  await closeSlow();
-  const shipped = await Detector.open(m);
-  const closeShipped = release('auto detector, shipped model', () => shipped.close());
-  assert.equal(shipped.inferenceThread, m.runMs >= AUTO_WORKER_FROM_MS && availableParallelism() > 1 ? 'worker' : 'main');
-  await closeShipped();
+  const cores = availableParallelism() > 1;
+  const cases = [
+    { o: { autoWorkerFromMs: m.runMs * 10, expectedFps: 10 }, want: 'main', why: 'fast model, light load' },
+    { o: { autoWorkerFromMs: m.runMs / 10, expectedFps: 10 }, want: cores ? 'worker' : 'main', why: 'slow model' },
+    { o: { autoWorkerFromMs: m.runMs * 10, expectedFps: (AUTO_MAIN_MAX_LOAD * 1000) / m.runMs + 10 }, want: cores ? 'worker' : 'main', why: 'fast model, heavy load' },
+    { o: { autoWorkerFromMs: m.runMs * 10 }, want: cores ? 'worker' : 'main', why: 'fast model, load unknown' },
+    { o: { expectedFps: 40 }, want: m.runMs < AUTO_WORKER_FROM_MS && m.runMs * 40 <= AUTO_MAIN_MAX_LOAD * 1000 ? 'main' : cores ? 'worker' : 'main', why: 'the shipped model, 4 cameras at 10 fps' },
+  ] as const;
+  for (const c of cases) {
+    const d = await Detector.open(m, c.o);
+    const close = release(`auto detector: ${c.why}`, () => d.close());
+    assert.equal(d.inferenceThread, c.want, c.why);
+    await close();
+  }
   const all = await Detector.open(await loadModel(SHIPPED, { providers: ['cpu'], intraOpThreads: 0 }));
   release('all-cores detector', () => all.close());
   assert.equal(all.inferenceThread, 'main');
