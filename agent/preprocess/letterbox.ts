@@ -116,16 +116,29 @@ export const AUTO_SHARP_FROM = 3;
  */
 export type BilinearEngine = 'auto' | 'wasm' | 'js';
 
+/** One frame size's layout: its geometry, its taps (bilinear) and, from its second frame, its kernel instance. */
+interface Layout {
+  readonly lb: Letterbox;
+  readonly taps: BilinearTaps | undefined;
+  wasm: WasmBilinear | undefined;
+  /** Frames of this size so far. */
+  frames: number;
+}
+
+/** Frame sizes a Letterboxer keeps laid out; the least recently used goes beyond. */
+const LAYOUTS_KEPT = 8;
+
 /**
- * Letterboxes frames into one reused CHW float tensor. The padding is written only when the
- * geometry changes (a new frame size); per frame only the image region is written.
+ * Letterboxes frames into one reused CHW float tensor. Each frame size is laid out once (geometry,
+ * taps, kernel instance) and kept, so cameras of different sizes sharing a detector slot cost no
+ * set-up per frame. The padding is written only when the size in the tensor changes; per frame only
+ * the image region is written.
  */
 export class Letterboxer {
-  private geometry: Letterbox | undefined;
-  private taps: BilinearTaps | undefined;
-  private wasm: WasmBilinear | undefined;
-  /** Frames of the current geometry so far. */
-  private frames = 0;
+  private readonly layouts = new Map<number, Layout>();
+  private current: Layout | undefined;
+  /** The layout whose padding the tensor holds (undefined: none, or not known). */
+  private padded: Layout | undefined;
   private _dst: Float32Array;
 
   constructor(
@@ -142,8 +155,9 @@ export class Letterboxer {
 
   /** What resampled the last frame: `wasm` or `js` (bilinear), `sharp`, or undefined before the first. */
   get resampledBy(): 'wasm' | 'js' | 'sharp' | undefined {
-    if (!this.geometry) return undefined;
-    return this.taps ? (this.wasm ? 'wasm' : 'js') : 'sharp';
+    const c = this.current;
+    if (!c) return undefined;
+    return c.taps ? (c.wasm ? 'wasm' : 'js') : 'sharp';
   }
 
   /** The tensor frames are written into. */
@@ -159,19 +173,24 @@ export class Letterboxer {
   retarget(dst: Float32Array, same: boolean): void {
     if (dst.length !== 3 * this.dstW * this.dstH) throw new RangeError(`tensor of ${dst.length} floats cannot hold 3x${this.dstH}x${this.dstW}`);
     this._dst = dst;
-    if (!same) this.geometry = undefined;
+    if (!same) this.padded = undefined;
   }
 
-  private prepare(w: number, h: number): Letterbox {
-    const g = this.geometry;
-    if (g && g.srcW === w && g.srcH === h) return g;
-    const lb = letterboxGeometry(w, h, this.dstW, this.dstH);
-    this._dst.fill(PAD_VALUE);
-    this.taps = this.resamplerFor(w, h, lb) === 'bilinear' ? new BilinearTaps(w, h, lb.newW, lb.newH) : undefined;
-    this.wasm = undefined;
-    this.frames = 0;
-    this.geometry = lb;
-    return lb;
+  private layout(w: number, h: number): Layout {
+    const c = this.current;
+    if (c && c.lb.srcW === w && c.lb.srcH === h) return c;
+    const key = w * 65536 + h;
+    let l = this.layouts.get(key);
+    if (l) {
+      this.layouts.delete(key); // re-inserted below: the map's order is least recently used first
+    } else {
+      const lb = letterboxGeometry(w, h, this.dstW, this.dstH);
+      l = { lb, taps: this.resamplerFor(w, h, lb) === 'bilinear' ? new BilinearTaps(w, h, lb.newW, lb.newH) : undefined, wasm: undefined, frames: 0 };
+      if (this.layouts.size >= LAYOUTS_KEPT) this.layouts.delete(this.layouts.keys().next().value!);
+    }
+    this.layouts.set(key, l);
+    this.current = l;
+    return l;
   }
 
   /** The resampler frames of this size get: `auto` decides by how far they are reduced. */
@@ -182,14 +201,20 @@ export class Letterboxer {
 
   async run(frame: RawFrame): Promise<Letterbox> {
     checkFrame(frame);
-    const lb = this.prepare(frame.width, frame.height);
-    if (this.taps) {
-      if (!this.wasm && ++this.frames >= (this.bilinearEngine === 'wasm' ? 1 : 2) && this.bilinearEngine !== 'js' && wasmBilinearAvailable()) {
-        this.wasm = new WasmBilinear(this.taps, this.dstW, this.dstH, lb.left, lb.top);
-        this.wasm.background(this._dst); // the padding, written by prepare()
+    const l = this.layout(frame.width, frame.height);
+    const lb = l.lb;
+    if (l.taps) {
+      if (!l.wasm && ++l.frames >= (this.bilinearEngine === 'wasm' ? 1 : 2) && this.bilinearEngine !== 'js' && wasmBilinearAvailable()) {
+        l.wasm = new WasmBilinear(l.taps, this.dstW, this.dstH, lb.left, lb.top);
+        l.wasm.background(PAD_VALUE);
       }
-      if (this.wasm) this.wasm.run(frame.data, this._dst);
-      else resampleBilinear(frame.data, this.taps, this._dst, this.dstW, this.dstH, lb.left, lb.top);
+      if (l.wasm) {
+        l.wasm.run(frame.data, this._dst); // the whole tensor, its padding included
+      } else {
+        this.pad(l);
+        resampleBilinear(frame.data, l.taps, this._dst, this.dstW, this.dstH, lb.left, lb.top);
+      }
+      this.padded = l;
       return lb;
     }
     let pixels: Uint8Array = frame.data;
@@ -199,8 +224,15 @@ export class Letterboxer {
         .raw()
         .toBuffer();
     }
+    this.pad(l);
     hwcToChw(pixels, this._dst, lb.newW, lb.newH, this.dstW, this.dstH, lb.left, lb.top);
+    this.padded = l;
     return lb;
+  }
+
+  /** The padding of layout `l` into the tensor, unless it holds it already. */
+  private pad(l: Layout): void {
+    if (this.padded !== l) this._dst.fill(PAD_VALUE);
   }
 }
 

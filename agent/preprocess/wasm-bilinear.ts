@@ -8,7 +8,7 @@
  * The kernel reads and writes only its own memory: each frame is copied in (one memcpy) and the
  * tensor copied out (another), since the tensor goes to the inference worker by transfer and a
  * WebAssembly memory cannot be transferred. Everything outside the image rectangle (the padding)
- * comes from `background()`, set when the geometry is laid out.
+ * comes from `background()`, set when the kernel instance is made.
  */
 import { BILINEAR_WASM_BASE64 } from './bilinear-wasm.js';
 import type { BilinearTaps } from './bilinear.js';
@@ -106,9 +106,9 @@ export class WasmBilinear {
     this.at = [srcAt, rowBytes, colsAt, rows[0]!, rows[1]!, rows[2]!, tmpAt, dstAt];
   }
 
-  /** What the tensor holds outside the image rectangle: copied from `tensor` (3 x dstH x dstW). */
-  background(tensor: Float32Array): void {
-    this.dst.set(tensor);
+  /** What the tensor holds outside the image rectangle (the letterbox's grey). */
+  background(value: number): void {
+    this.dst.fill(value);
   }
 
   /** Resamples `frame` (RGB24, taps.srcW x taps.srcH) into `out`: the image rectangle, and the background around it. */

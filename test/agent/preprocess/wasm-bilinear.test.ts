@@ -78,8 +78,7 @@ test('a tensor handed back (the same memory) keeps its padding; a fresh one gets
 test('the kernel instance writes only through its own copy: frame and tensor are the caller\'s, untouched between runs', () => {
   const taps = new BilinearTaps(64, 48, 32, 24);
   const k = new WasmBilinear(taps, 32, 32, 0, 4);
-  const pad = new Float32Array(3 * 32 * 32).fill(0.5);
-  k.background(pad);
+  k.background(0.5);
   const frame = noise(64, 48, 1);
   const copy = Uint8Array.from(frame);
   const out = new Float32Array(3 * 32 * 32);
@@ -90,3 +89,23 @@ test('the kernel instance writes only through its own copy: frame and tensor are
   assert.equal(differing(out, ref), 0);
   assert.throws(() => new WasmBilinear(taps, 32, 16, 0, 0), /does not fit/);
 });
+
+test('cameras of different sizes through one letterboxer: each size laid out once, the same tensors as a letterboxer per size', async () => {
+  const sizes = [[640, 480], [480, 640], [333, 217], [640, 480], [480, 640], [333, 217], [640, 480], [1920, 1080]] as const;
+  const shared = new Letterboxer(new Float32Array(3 * 256 * 192), 256, 192, 'auto');
+  const own = new Map<string, Letterboxer>();
+  const by: string[] = [];
+  for (const [k, [w, h]] of sizes.entries()) {
+    const frame = { data: noise(w, h, 11 * k + w), width: w, height: h, channels: 3 as const };
+    await shared.run(frame);
+    let ref = own.get(`${w}x${h}`);
+    if (!ref) own.set(`${w}x${h}`, (ref = new Letterboxer(new Float32Array(3 * 256 * 192), 256, 192, 'auto')));
+    await ref.run(frame);
+    assert.equal(differing(shared.dst, ref.dst), 0, `${w}x${h}, frame ${k}: the same tensor, its padding included`);
+    by.push(shared.resampledBy!);
+  }
+  // Each size's second frame runs in WebAssembly, however the sizes alternate; 480x640 (into 144x192)
+  // and 1920x1080 are reduced more than 3x, so auto resizes them with sharp.
+  assert.deepEqual(by, ['js', 'sharp', 'js', 'wasm', 'sharp', 'wasm', 'wasm', 'sharp']);
+});
+
