@@ -1,5 +1,6 @@
 /**
- * The part of the WebAssembly JavaScript API that packed-quadform.ts uses. Node has it as a global;
+ * The part of the WebAssembly JavaScript API that the kernels use (packed-quadform.ts,
+ * wasm-bilinear.ts, wasm-frame-stats.ts, frame-memory.ts). Node has it as a global;
  * @types/node 20 does not declare it, and the DOM library, which does, would declare far more.
  */
 declare namespace WebAssembly {
@@ -7,6 +8,7 @@ declare namespace WebAssembly {
     constructor(bytes: Uint8Array);
   }
   class Memory {
+    constructor(descriptor: { initial: number; maximum?: number });
     readonly buffer: ArrayBuffer;
     grow(pages: number): number;
   }

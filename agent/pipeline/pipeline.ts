@@ -22,6 +22,7 @@ import { DETECTION_FEATURES, DetectionStats } from '../telemetry/detection-stats
 import { recordOver, setStageMs, type FrameRecord } from '../telemetry/frame-record.js';
 import { FRAME_FEATURES, FrameStats } from '../telemetry/frame-stats.js';
 import { WindowAggregator } from '../telemetry/window.js';
+import { cameraMemory } from './camera-memory.js';
 import { ClockSteps } from './clock-steps.js';
 import { LatestFrame, type QueuedFrame } from './latest-frame.js';
 import type { CameraProgress } from './liveness.js';
@@ -94,7 +95,7 @@ export class Pipeline {
     this.runtimes = cameras.map((cam, index) => ({
       cam,
       index,
-      queue: new LatestFrame(cam.source.width, cam.source.height),
+      queue: new LatestFrame(cam.source.width, cam.source.height, cameraMemory(cam.source.width, cam.source.height, detector.model.inputW, detector.model.inputH)),
       frameStats: new FrameStats(),
       drift: o.drift?.[index],
       counters: { name: cam.source.name, offered: 0, processed: 0, dropped: 0, errors: 0 },

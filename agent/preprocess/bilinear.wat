@@ -7,7 +7,8 @@
 ;; every product and sum is an integer below 2^24), and the value stored is h / (255 * 65536), the
 ;; one rounding. Compiled by `npm run build:wasm` into bilinear-wasm.ts.
 ;;
-;; Pointers are byte offsets into the module's memory: $src the frame (RGB24, rows of $rowBytes);
+;; The memory is the caller's (imported): a frame may be read where its camera's source wrote it
+;; (agent/preprocess/frame-memory.ts). Pointers are byte offsets into it: $src the frame (RGB24, rows of $rowBytes);
 ;; $cols 16 bytes per output column: the byte offsets in the blended row of its two taps (i32, the
 ;; frame's offsets x 2) and their weights 256 - wx and wx (f32); $y0, $y1 (i32, byte offsets of the
 ;; two source rows) and $wy (i32, 0-256) per output row; $tmp the blended row (2 * $rowBytes bytes);
@@ -16,7 +17,7 @@
 ;; past $tmp's row, and a pixel's 8-byte read takes the next pixel's red too (unused): the caller
 ;; leaves 32 bytes free after each.
 (module
-  (memory (export "memory") 1)
+  (import "env" "memory" (memory 1))
   (func (export "resample")
     (param $src i32) (param $rowBytes i32) (param $cols i32)
     (param $y0 i32) (param $y1 i32) (param $wy i32) (param $tmp i32)

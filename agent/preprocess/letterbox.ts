@@ -7,6 +7,7 @@
 import sharp from 'sharp';
 import { driftlineError } from '../../lib/errors.js';
 import { BilinearTaps, resampleBilinear } from './bilinear.js';
+import { FrameMemory } from './frame-memory.js';
 import { WasmBilinear, wasmBilinearAvailable } from './wasm-bilinear.js';
 
 export interface Letterbox {
@@ -137,6 +138,8 @@ const LAYOUTS_KEPT = 8;
 export class Letterboxer {
   private readonly layouts = new Map<number, Layout>();
   private current: Layout | undefined;
+  /** What resampled the last frame. */
+  private by: 'wasm' | 'js' | 'sharp' | undefined;
   /** The layout whose padding the tensor holds (undefined: none, or not known). */
   private padded: Layout | undefined;
   private _dst: Float32Array;
@@ -155,9 +158,7 @@ export class Letterboxer {
 
   /** What resampled the last frame: `wasm` or `js` (bilinear), `sharp`, or undefined before the first. */
   get resampledBy(): 'wasm' | 'js' | 'sharp' | undefined {
-    const c = this.current;
-    if (!c) return undefined;
-    return c.taps ? (c.wasm ? 'wasm' : 'js') : 'sharp';
+    return this.by;
   }
 
   /** The tensor frames are written into. */
@@ -204,15 +205,21 @@ export class Letterboxer {
     const l = this.layout(frame.width, frame.height);
     const lb = l.lb;
     if (l.taps) {
-      if (!l.wasm && ++l.frames >= (this.bilinearEngine === 'wasm' ? 1 : 2) && this.bilinearEngine !== 'js' && wasmBilinearAvailable()) {
+      // A camera's frame in its frame memory is read in place by the kernel placed there.
+      const home = this.bilinearEngine !== 'js' && wasmBilinearAvailable() ? FrameMemory.of(frame.data) : undefined;
+      let k = home ? WasmBilinear.placed(home, l.taps, this.dstW, this.dstH, lb.left, lb.top, PAD_VALUE) : undefined;
+      if (!k && !l.wasm && ++l.frames >= (this.bilinearEngine === 'wasm' ? 1 : 2) && this.bilinearEngine !== 'js' && wasmBilinearAvailable()) {
         l.wasm = new WasmBilinear(l.taps, this.dstW, this.dstH, lb.left, lb.top);
         l.wasm.background(PAD_VALUE);
       }
-      if (l.wasm) {
-        l.wasm.run(frame.data, this._dst); // the whole tensor, its padding included
+      k ??= l.wasm;
+      if (k) {
+        k.run(frame.data, this._dst); // the whole tensor, its padding included
+        this.by = 'wasm';
       } else {
         this.pad(l);
         resampleBilinear(frame.data, l.taps, this._dst, this.dstW, this.dstH, lb.left, lb.top);
+        this.by = 'js';
       }
       this.padded = l;
       return lb;
@@ -227,6 +234,7 @@ export class Letterboxer {
     this.pad(l);
     hwcToChw(pixels, this._dst, lb.newW, lb.newH, this.dstW, this.dstH, lb.left, lb.top);
     this.padded = l;
+    this.by = 'sharp';
     return lb;
   }
 

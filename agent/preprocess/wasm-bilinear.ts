@@ -5,15 +5,16 @@
  * same one rounding at the end, so the tensor is the same bit for bit, in a fraction of the CPU time
  * (docs/performance.md).
  *
- * The kernel reads and writes only its own memory: each frame is copied in (one memcpy) and the
- * tensor copied out (another), since the tensor goes to the inference worker by transfer and a
- * WebAssembly memory cannot be transferred. Everything outside the image rectangle (the padding)
- * comes from `background()`, set when the kernel instance is made.
+ * The kernel works in one WebAssembly memory: the camera's frame memory (frame-memory.ts), where it
+ * reads frames in place, or one of its own, into which each frame is copied (one memcpy). The tensor
+ * is copied out (another), since it goes to the inference worker by transfer and a WebAssembly memory
+ * cannot be transferred. Everything outside the image rectangle (the padding) comes from
+ * `background()`, set when the kernel instance is made.
  */
 import { BILINEAR_WASM_BASE64 } from './bilinear-wasm.js';
 import type { BilinearTaps } from './bilinear.js';
+import { FrameMemory } from './frame-memory.js';
 
-const PAGE = 65536;
 
 let compiled: WebAssembly.Module | null | undefined;
 
@@ -51,44 +52,73 @@ type Resample = (
   top: number,
 ) => void;
 
-/** Free bytes the kernel needs after the frame and after its blended row (bilinear.wat). */
-const SLACK = 32;
-
 /** One geometry's kernel instance: frames of taps.srcW x taps.srcH into a 3 x dstH x dstW tensor at (left, top). */
 export class WasmBilinear {
-  private readonly src: Uint8Array;
+  /** The memory it works in: the camera's frame memory it was placed in, or one of its own. */
+  readonly home: FrameMemory;
+  /** Where a frame from outside its memory is copied to; undefined when placed in a camera's memory. */
+  private readonly src: Uint8Array | undefined;
   private readonly dst: Float32Array;
   private readonly resample: Resample;
   private readonly at: readonly number[];
 
+  /**
+   * The instance for this geometry placed in `home` (made on first use, its background the
+   * letterbox grey `background`), or undefined when `home` has no room for one.
+   */
+  static placed(home: FrameMemory, taps: BilinearTaps, dstW: number, dstH: number, left: number, top: number, background: number): WasmBilinear | undefined {
+    const key = `bilinear ${taps.srcW}x${taps.srcH} ${taps.outW}x${taps.outH} ${dstW}x${dstH} ${left},${top}`;
+    let k = home.kernels.get(key) as WasmBilinear | null | undefined;
+    if (k === undefined) {
+      try {
+        k = new WasmBilinear(taps, dstW, dstH, left, top, home);
+        k.background(background);
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        k = null; // no room: frames of this memory take the copying path
+      }
+      home.kernels.set(key, k);
+    }
+    return k ?? undefined;
+  }
+
+  /** Bytes of memory an instance takes: its scratch, and a frame's copy when `withFrame`. */
+  static bytesFor(srcW: number, srcH: number, outW: number, outH: number, dstW: number, dstH: number, withFrame: boolean): number {
+    const t = FrameMemory.taken;
+    return t(outW * 16) + 3 * t(outH * 4) + t(srcW * 6) + t(3 * dstW * dstH * 4) + (withFrame ? t(srcW * srcH * 3) : 0);
+  }
+
+  /**
+   * `home`: the camera's frame memory (frame-memory.ts) to work in, reading its frames in place;
+   * without one it has a memory of its own and copies each frame in.
+   */
   constructor(
     readonly taps: BilinearTaps,
     readonly dstW: number,
     readonly dstH: number,
     readonly left: number,
     readonly top: number,
+    home?: FrameMemory,
   ) {
     const m = kernel();
     if (!m) throw new Error('this JavaScript engine cannot compile WebAssembly');
     if (left + taps.outW > dstW || top + taps.outH > dstH) throw new RangeError(`a ${taps.outW}x${taps.outH} image at (${left}, ${top}) does not fit a ${dstW}x${dstH} tensor`);
-    // Layout, each part 64-byte aligned: frame, column taps (16 bytes each: x0 * 2, x1 * 2, 256 - wx, wx),
-    // row taps (y0, y1, wy), one blended row, tensor.
-    let end = 0;
+    const rowBytes = taps.srcW * 3;
+    this.home = home ?? new FrameMemory(WasmBilinear.bytesFor(taps.srcW, taps.srcH, taps.outW, taps.outH, dstW, dstH, true));
     const take = (bytes: number): number => {
-      const at = end;
-      end += (bytes + 63) & ~63;
+      const at = this.home.take(bytes);
+      if (at === undefined) throw new RangeError(`a frame memory of ${this.home.bytes} bytes has no room for a ${taps.srcW}x${taps.srcH} letterbox`);
       return at;
     };
-    const rowBytes = taps.srcW * 3;
-    const srcAt = take(rowBytes * taps.srcH + SLACK);
+    // Regions: column taps (16 bytes each: x0 * 2, x1 * 2, 256 - wx, wx), row taps (y0, y1, wy),
+    // one blended row, the tensor, and (without a home) the frame's copy.
     const colsAt = take(taps.outW * 16);
     const rows = [taps.y0, taps.y1, taps.wy].map((a) => take(a.length * 4));
-    const tmpAt = take(rowBytes * 2 + SLACK);
+    const tmpAt = take(rowBytes * 2);
     const dstAt = take(3 * dstW * dstH * 4);
-    const instance = new WebAssembly.Instance(m);
-    const memory = instance.exports.memory as WebAssembly.Memory;
-    const pages = Math.ceil(end / PAGE) - memory.buffer.byteLength / PAGE;
-    if (pages > 0) memory.grow(pages);
+    const srcAt = home ? -1 : take(rowBytes * taps.srcH);
+    const memory = this.home.memory;
+    const instance = new WebAssembly.Instance(m, { env: { memory } });
     const buf = memory.buffer;
     const cols = new DataView(buf, colsAt, taps.outW * 16);
     for (let o = 0; o < taps.outW; o++) {
@@ -100,7 +130,7 @@ export class WasmBilinear {
     new Int32Array(buf, rows[0], taps.outH).set(taps.y0);
     new Int32Array(buf, rows[1], taps.outH).set(taps.y1);
     new Int32Array(buf, rows[2], taps.outH).set(taps.wy);
-    this.src = new Uint8Array(buf, srcAt, rowBytes * taps.srcH);
+    this.src = home ? undefined : new Uint8Array(buf, srcAt, rowBytes * taps.srcH);
     this.dst = new Float32Array(buf, dstAt, 3 * dstW * dstH);
     this.resample = instance.exports.resample as Resample;
     this.at = [srcAt, rowBytes, colsAt, rows[0]!, rows[1]!, rows[2]!, tmpAt, dstAt];
@@ -111,11 +141,21 @@ export class WasmBilinear {
     this.dst.fill(value);
   }
 
-  /** Resamples `frame` (RGB24, taps.srcW x taps.srcH) into `out`: the image rectangle, and the background around it. */
+  /**
+   * Resamples `frame` (RGB24, taps.srcW x taps.srcH) into `out`: the image rectangle, and the
+   * background around it. A frame in its memory is read where it is; another one is copied in.
+   */
   run(frame: Uint8Array, out: Float32Array): void {
-    this.src.set(frame);
+    let src: number;
+    if (FrameMemory.of(frame) === this.home) {
+      src = frame.byteOffset;
+    } else {
+      if (!this.src) throw new RangeError('a frame from outside the camera frame memory this letterbox was placed in');
+      this.src.set(frame);
+      src = this.at[0]!;
+    }
     const a = this.at;
-    this.resample(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, this.taps.outW, this.taps.outH, this.dstW, this.dstW * this.dstH, this.left, this.top);
+    this.resample(src, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, this.taps.outW, this.taps.outH, this.dstW, this.dstW * this.dstH, this.left, this.top);
     out.set(this.dst);
   }
 }

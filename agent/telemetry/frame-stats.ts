@@ -24,6 +24,7 @@
 
 import { frameFeatures, inputFeatures, SHIPPED_INPUT_FEATURES, type ShippedInputFeature } from '../../protocol/features.js';
 import { addedFrameStatistics, type FrameStatistic } from './added-frame-stats.js';
+import { FrameMemory } from '../preprocess/frame-memory.js';
 import { SUM, WASM_MAX_GRID_WIDTH, WasmFrameStats, wasmFrameStatsAvailable } from './wasm-frame-stats.js';
 
 /** Every input statistic (protocol/features.ts): the shipped ones, then any added at start-up. */
@@ -39,6 +40,9 @@ export const FEATURE_INDEX: Readonly<Record<ShippedInputFeature, number>> = Obje
 const I = FEATURE_INDEX;
 /** The added statistics' values follow the shipped ones. */
 const SHIPPED = SHIPPED_INPUT_FEATURES.length;
+
+/** Grid points sampled per frame by default: 160 x 120, every 4th pixel of a VGA frame. */
+const DEFAULT_SAMPLES = 160 * 120;
 
 export const UNDER_EXPOSED_Y = 10;
 /** UNDER_EXPOSED_Y in the pass's luma units (thousandths). */
@@ -68,11 +72,13 @@ export class FrameStats {
   private gw = 0;
   private gh = 0;
   private wasm: WasmFrameStats | undefined;
+  /** What sampled the last frame. */
+  private by: 'wasm' | 'js' | undefined;
   /** Frames of the current size so far. */
   private frames = 0;
 
   constructor(
-    readonly targetSamples = 160 * 120,
+    readonly targetSamples = DEFAULT_SAMPLES,
     readonly engine: FrameStatsEngine = 'auto',
   ) {
     if (engine === 'wasm' && !wasmFrameStatsAvailable()) throw new Error('this JavaScript engine cannot compile WebAssembly');
@@ -80,7 +86,7 @@ export class FrameStats {
 
   /** What sampled the last frame: `wasm` or `js`; undefined before the first. */
   get sampledBy(): 'wasm' | 'js' | undefined {
-    return this.width === 0 ? undefined : this.wasm ? 'wasm' : 'js';
+    return this.by;
   }
 
   /** The sampling stride for the current frame size (pixels between samples). */
@@ -88,13 +94,17 @@ export class FrameStats {
     return this.step;
   }
 
+  /** The sampling grid of a width x height frame: every `step` pixels, gw x gh points. */
+  static gridFor(width: number, height: number, targetSamples = DEFAULT_SAMPLES): { step: number; gw: number; gh: number } {
+    const step = Math.max(1, Math.floor(Math.sqrt((width * height) / targetSamples)));
+    return { step, gw: Math.floor(width / step), gh: Math.floor(height / step) };
+  }
+
   private layout(width: number, height: number): void {
     if (width === this.width && height === this.height) return;
     this.width = width;
     this.height = height;
-    this.step = Math.max(1, Math.floor(Math.sqrt((width * height) / this.targetSamples)));
-    this.gw = Math.floor(width / this.step);
-    this.gh = Math.floor(height / this.step);
+    ({ step: this.step, gw: this.gw, gh: this.gh } = FrameStats.gridFor(width, height, this.targetSamples));
     if (this.grid.length < this.gw * this.gh) this.grid = new Int32Array(this.gw * this.gh);
     this.wasm = undefined;
     this.frames = 0;
@@ -110,12 +120,16 @@ export class FrameStats {
   /** The shipped statistics, from one sampling pass (WebAssembly or JavaScript). */
   private sample(data: Uint8Array, width: number, height: number): void {
     this.layout(width, height);
-    const fits = this.gw * this.gh > 0 && this.gw <= WASM_MAX_GRID_WIDTH;
-    if (!this.wasm && ++this.frames >= (this.engine === 'wasm' ? 1 : 2) && this.engine !== 'js' && fits && wasmFrameStatsAvailable()) {
+    const fits = this.gw * this.gh > 0 && this.gw <= WASM_MAX_GRID_WIDTH && this.engine !== 'js' && wasmFrameStatsAvailable();
+    // A camera's frame in its frame memory is read in place by the kernel placed there.
+    const home = fits && data.length === width * height * 3 ? FrameMemory.of(data) : undefined;
+    let k = home ? WasmFrameStats.placed(home, width, height, this.step, this.gw, this.gh) : undefined;
+    if (!k && !this.wasm && ++this.frames >= (this.engine === 'wasm' ? 1 : 2) && fits) {
       this.wasm = new WasmFrameStats(width, height, this.step, this.gw, this.gh);
     }
-    if (this.wasm && data.length === width * height * 3) {
-      const k = this.wasm;
+    if (!k && data.length === width * height * 3) k = this.wasm;
+    this.by = k ? 'wasm' : 'js';
+    if (k) {
       k.run(data);
       const s = k.sums;
       const lap = this.gw < 3 || this.gh < 3 ? 0 : variance(s[SUM.laplacian]!, s[SUM.laplacian2]!, (this.gw - 2) * (this.gh - 2));

@@ -6,15 +6,16 @@
 ;; (float64) in row order, as in JavaScript: so the statistics are the same bit for bit
 ;; (test/agent/telemetry). Compiled by `npm run build:wasm` into frame-stats-wasm.ts.
 ;;
-;; Pointers are byte offsets into the module's memory: $src the sampled rows of the frame, one after
-;; the other ($rowBytes each: the frame's row gy * step + step / 2 at gy * rowBytes), with 4 bytes
-;; free after the last (a point is read as 4 bytes); $grid gw * gh int32; $hist and $dsum 4 x 256
+;; The memory is the caller's (imported): a frame may be read where its camera's source wrote it
+;; (agent/preprocess/frame-memory.ts). Pointers are byte offsets into it: $src the first sampled row
+;; (grid row gy at $src + gy * $rowBytes: the frame's rows in place, or the sampled rows copied one
+;; after the other), with 4 bytes free after the last (a point is read as 4 bytes); $grid gw * gh int32; $hist and $dsum 4 x 256
 ;; uint32 each (one table per lane, zeroed here, summed into the first 256 at the end): the luma
 ;; histogram (bin round(y / 1000)) and, by max channel, the sum of (max - min); $out 9 float64:
 ;; sumY, sumY2 (of y, thousandths), sumR, sumG, sumB, under, over, then the Laplacian's sum and sum of
 ;; squares (0 when the grid is under 3x3). The caller keeps gw <= 2048, so no int32 sum overflows.
 (module
-  (memory (export "memory") 1)
+  (import "env" "memory" (memory 1))
   (func (export "stats")
     (param $src i32) (param $rowBytes i32) (param $step i32) (param $gw i32) (param $gh i32)
     (param $grid i32) (param $hist i32) (param $dsum i32) (param $out i32)

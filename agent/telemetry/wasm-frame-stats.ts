@@ -2,12 +2,14 @@
  * The sampling pass of FrameStats (frame-stats.ts) in WebAssembly SIMD (frame-stats.wat, compiled
  * into frame-stats-wasm.ts by `npm run build:wasm`): the JavaScript loop's integer sums, four grid
  * points at a time, so the statistics are the same bit for bit (docs/performance.md has the cost).
- * The rows it samples (one in `step`) are copied into the module's memory; the sums, the luma
- * histogram and the (max - min) sums by max channel come back, and FrameStats finishes from them.
+ * A frame in its camera's frame memory (agent/preprocess/frame-memory.ts) is read in place; from
+ * any other, the rows it samples (one in `step`) are copied into the kernel's own memory. The sums,
+ * the luma histogram and the (max - min) sums by max channel come back, and FrameStats finishes
+ * from them.
  */
+import { FrameMemory } from '../preprocess/frame-memory.js';
 import { FRAME_STATS_WASM_BASE64 } from './frame-stats-wasm.js';
 
-const PAGE = 65536;
 
 let compiled: WebAssembly.Module | null | undefined;
 
@@ -37,6 +39,8 @@ type Stats = (src: number, rowBytes: number, step: number, gw: number, gh: numbe
 
 /** One frame size's kernel instance: frames of width x height sampled every `step` pixels on a gw x gh grid. */
 export class WasmFrameStats {
+  /** The memory it works in: the camera's frame memory it was placed in, or one of its own. */
+  readonly home: FrameMemory;
   /** The luma histogram of the last pass (256 bins). */
   readonly hist: Uint32Array;
   /** The last pass's sums of (max - min) channel, by max channel (256 bins). */
@@ -46,47 +50,78 @@ export class WasmFrameStats {
    * under- and over-exposed, and the Laplacian's sum and sum of squares over the grid's interior.
    */
   readonly sums: Float64Array;
-  private readonly src: Uint8Array;
+  /** Where the sampled rows of a frame from outside its memory are copied to; undefined when placed in a camera's memory. */
+  private readonly src: Uint8Array | undefined;
   private readonly stats: Stats;
   private readonly at: { src: number; grid: number; hist: number; dsum: number; out: number };
 
+  /** The instance for this grid placed in `home` (made on first use), or undefined when `home` has no room for one. */
+  static placed(home: FrameMemory, width: number, height: number, step: number, gw: number, gh: number): WasmFrameStats | undefined {
+    const key = `stats ${width}x${height} ${step} ${gw}x${gh}`;
+    let k = home.kernels.get(key) as WasmFrameStats | null | undefined;
+    if (k === undefined) {
+      try {
+        k = new WasmFrameStats(width, height, step, gw, gh, home);
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        k = null; // no room: frames of this memory take the copying path
+      }
+      home.kernels.set(key, k);
+    }
+    return k ?? undefined;
+  }
+
+  /** Bytes of memory an instance takes: its scratch, and the sampled rows' copy when `withRows`. */
+  static bytesFor(width: number, gw: number, gh: number, withRows: boolean): number {
+    const t = FrameMemory.taken;
+    return t(gw * gh * 4) + 2 * t(4 * 256 * 4) + t(9 * 8) + (withRows ? t(gh * width * 3) : 0);
+  }
+
+  /**
+   * `home`: the camera's frame memory (agent/preprocess/frame-memory.ts) to work in, reading its
+   * frames in place; without one it has a memory of its own and copies each frame's sampled rows in.
+   */
   constructor(
     readonly width: number,
     readonly height: number,
     readonly step: number,
     readonly gw: number,
     readonly gh: number,
+    home?: FrameMemory,
   ) {
     const m = kernel();
     if (!m) throw new Error('this JavaScript engine cannot compile WebAssembly');
     if ((gh - 1) * step + (step >> 1) >= height || (gw - 1) * step + (step >> 1) >= width) throw new RangeError(`a ${gw}x${gh} grid every ${step} px does not fit ${width}x${height}`);
     if (gw > WASM_MAX_GRID_WIDTH) throw new RangeError(`a grid ${gw} points wide is over the kernel's ${WASM_MAX_GRID_WIDTH}`);
-    let end = 0;
+    this.home = home ?? new FrameMemory(WasmFrameStats.bytesFor(width, gw, gh, true));
     const take = (bytes: number): number => {
-      const at = end;
-      end += (bytes + 63) & ~63;
+      const at = this.home.take(bytes);
+      if (at === undefined) throw new RangeError(`a frame memory of ${this.home.bytes} bytes has no room for the statistics of a ${width}x${height} frame`);
       return at;
     };
-    // A point is read as 4 bytes: room for the last one's fourth.
-    this.at = { src: take(gh * width * 3 + 16), grid: take(gw * gh * 4), hist: take(4 * 256 * 4), dsum: take(4 * 256 * 4), out: take(9 * 8) };
-    const instance = new WebAssembly.Instance(m);
-    const memory = instance.exports.memory as WebAssembly.Memory;
-    const pages = Math.ceil(end / PAGE) - memory.buffer.byteLength / PAGE;
-    if (pages > 0) memory.grow(pages);
-    this.src = new Uint8Array(memory.buffer, this.at.src, gh * width * 3);
+    // Every region has free bytes after it: a point is read as 4 bytes.
+    this.at = { grid: take(gw * gh * 4), hist: take(4 * 256 * 4), dsum: take(4 * 256 * 4), out: take(9 * 8), src: home ? -1 : take(gh * width * 3) };
+    const memory = this.home.memory;
+    const instance = new WebAssembly.Instance(m, { env: { memory } });
+    this.src = home ? undefined : new Uint8Array(memory.buffer, this.at.src, gh * width * 3);
     this.hist = new Uint32Array(memory.buffer, this.at.hist, 256);
     this.dsum = new Uint32Array(memory.buffer, this.at.dsum, 256);
     this.sums = new Float64Array(memory.buffer, this.at.out, 9);
     this.stats = instance.exports.stats as Stats;
   }
 
-  /** Samples `frame` (RGB24, width x height) into `sums` and `hist`. */
+  /** Samples `frame` (RGB24, width x height) into `sums`, `hist` and `dsum`: in place when it lives in its memory. */
   run(frame: Uint8Array): void {
     const row = this.width * 3;
     const first = (this.step >> 1) * row;
     const stride = this.step * row;
-    for (let gy = 0, from = first; gy < this.gh; gy++, from += stride) this.src.set(frame.subarray(from, from + row), gy * row);
     const a = this.at;
+    if (FrameMemory.of(frame) === this.home) {
+      this.stats(frame.byteOffset + first, stride, this.step, this.gw, this.gh, a.grid, a.hist, a.dsum, a.out);
+      return;
+    }
+    if (!this.src) throw new RangeError('a frame from outside the camera frame memory these statistics were placed in');
+    for (let gy = 0, from = first; gy < this.gh; gy++, from += stride) this.src.set(frame.subarray(from, from + row), gy * row);
     this.stats(a.src, row, this.step, this.gw, this.gh, a.grid, a.hist, a.dsum, a.out);
   }
 }

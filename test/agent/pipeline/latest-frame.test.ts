@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LatestFrame } from '../../../agent/pipeline/latest-frame.js';
+import { FrameMemory } from '../../../agent/preprocess/frame-memory.js';
 
 const frame = (v: number, index: number) => ({ data: new Uint8Array(2 * 1 * 3).fill(v), width: 2, height: 1, channels: 3 as const, ts: index, mono: index, index });
 
@@ -58,4 +59,27 @@ test('a source that lends its buffer hands it over without a copy and fills the 
   q.offer({ data: new Uint8Array(6).fill(7), width: 2, height: 1, channels: 3, ts: 2, mono: 2, index: 2 });
   assert.equal(q.take()!.data[0], 7);
   assert.equal(q.dropped, 0);
+});
+
+test('with a frame memory: a lending source\'s own buffer is copied once, then every buffer it fills lives in the memory', () => {
+  const home = new FrameMemory(3 * FrameMemory.taken(6));
+  const q = new LatestFrame(2, 1, home);
+  const own = new Uint8Array(6).fill(1);
+  let filling: Uint8Array = own;
+  const exchange = (spare: Uint8Array): void => {
+    filling = spare;
+  };
+  const seen: Uint8Array[] = [];
+  for (let i = 0; i < 6; i++) {
+    filling.fill(i + 1);
+    q.offer({ data: filling, width: 2, height: 1, channels: 3, ts: i, mono: i, index: i, exchange });
+    const f = q.take()!;
+    assert.deepEqual([...f.data], new Array(6).fill(i + 1), `frame ${i}: its pixels`);
+    assert.equal(FrameMemory.of(f.data), home, `frame ${i} lives in the frame memory`);
+    assert.equal(FrameMemory.of(filling), home, `after frame ${i} the source fills a buffer of the frame memory`);
+    seen.push(f.data);
+    q.release();
+  }
+  assert.ok(!seen.includes(own), 'the source\'s own buffer was copied, never queued');
+  assert.throws(() => home.frame(6), /no room for another frame/);
 });

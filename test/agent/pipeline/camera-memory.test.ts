@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { cameraMemory } from '../../../agent/pipeline/camera-memory.js';
+import { LatestFrame } from '../../../agent/pipeline/latest-frame.js';
+import { FrameMemory } from '../../../agent/preprocess/frame-memory.js';
+import { Letterboxer } from '../../../agent/preprocess/letterbox.js';
+import { LineCamera } from '../../../agent/synth/camera.js';
+import { DEFAULT_CONDITIONS } from '../../../agent/synth/conditions.js';
+import { FrameStats } from '../../../agent/telemetry/frame-stats.js';
+
+const differing = (a: Float32Array, b: Float32Array): number => {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) n++;
+  return n;
+};
+
+for (const [w, h] of [[640, 480], [333, 217], [1280, 720]] as const) {
+  test(`a ${w}x${h} camera's frames are letterboxed and summarised where they lie, with the values of the copying path`, async () => {
+    const home = cameraMemory(w, h, 256, 192)!;
+    const q = new LatestFrame(w, h, home);
+    const cam = new LineCamera(w, h, 5);
+    const lb = new Letterboxer(new Float32Array(3 * 256 * 192), 256, 192, 'bilinear');
+    const ref = new Letterboxer(new Float32Array(3 * 256 * 192), 256, 192, 'bilinear', 'js');
+    const stats = new FrameStats();
+    const refStats = new FrameStats(undefined, 'js');
+    for (let i = 0; i < 3; i++) {
+      const rendered = cam.next(DEFAULT_CONDITIONS).data;
+      q.offer({ data: rendered, width: w, height: h, channels: 3, ts: i, mono: i, index: i });
+      const f = q.take()!;
+      assert.equal(FrameMemory.of(f.data), home);
+      await lb.run(f);
+      await ref.run({ data: Uint8Array.from(rendered), width: w, height: h, channels: 3 });
+      assert.equal(lb.resampledBy, 'wasm', 'in place from the first frame: a camera stream');
+      assert.equal(differing(lb.dst, ref.dst), 0, `frame ${i}: the same tensor`);
+      assert.deepEqual(Array.from(stats.compute(f.data, w, h)), Array.from(refStats.compute(Uint8Array.from(rendered), w, h)), `frame ${i}: the same statistics`);
+      assert.equal(stats.sampledBy, 'wasm');
+      q.release();
+    }
+    // Both kernels were placed in the camera's memory (it was sized for them), none refused for room.
+    assert.deepEqual([...home.kernels.values()].map((k) => k !== null), [true, true]);
+    assert.equal(home.take(1), undefined, 'sized exactly: nothing left over');
+  });
+}
+
+test('a frame memory without room for the kernels leaves them on their copying path, with the same values', async () => {
+  const home = new FrameMemory(FrameMemory.taken(640 * 480 * 3));
+  const data = home.frame(640 * 480 * 3);
+  data.set(new LineCamera(640, 480, 9).next(DEFAULT_CONDITIONS).data);
+  const lb = new Letterboxer(new Float32Array(3 * 256 * 192), 256, 192, 'bilinear');
+  const ref = new Letterboxer(new Float32Array(3 * 256 * 192), 256, 192, 'bilinear', 'js');
+  const by: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    await lb.run({ data, width: 640, height: 480, channels: 3 });
+    await ref.run({ data: Uint8Array.from(data), width: 640, height: 480, channels: 3 });
+    by.push(lb.resampledBy!);
+    assert.equal(differing(lb.dst, ref.dst), 0);
+  }
+  assert.deepEqual(by, ['js', 'wasm'], 'as for any frame: the first of a size in JavaScript, then a kernel of its own');
+  const stats = new FrameStats();
+  assert.deepEqual(Array.from(stats.compute(data, 640, 480)), Array.from(new FrameStats(undefined, 'js').compute(Uint8Array.from(data), 640, 480)));
+  assert.deepEqual([...home.kernels.values()], [null, null], 'both refused for room, once');
+});
