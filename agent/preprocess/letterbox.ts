@@ -124,6 +124,8 @@ interface Layout {
   wasm: WasmBilinear | undefined;
   /** Frames of this size so far. */
   frames: number;
+  /** Per camera frame memory its frames came from, the kernel placed there (undefined: no room). */
+  readonly placed: Map<FrameMemory, WasmBilinear | undefined>;
 }
 
 /** Frame sizes a Letterboxer keeps laid out; the least recently used goes beyond. */
@@ -186,7 +188,7 @@ export class Letterboxer {
       this.layouts.delete(key); // re-inserted below: the map's order is least recently used first
     } else {
       const lb = letterboxGeometry(w, h, this.dstW, this.dstH);
-      l = { lb, taps: this.resamplerFor(w, h, lb) === 'bilinear' ? new BilinearTaps(w, h, lb.newW, lb.newH) : undefined, wasm: undefined, frames: 0 };
+      l = { lb, taps: this.resamplerFor(w, h, lb) === 'bilinear' ? new BilinearTaps(w, h, lb.newW, lb.newH) : undefined, wasm: undefined, frames: 0, placed: new Map() };
       if (this.layouts.size >= LAYOUTS_KEPT) this.layouts.delete(this.layouts.keys().next().value!);
     }
     this.layouts.set(key, l);
@@ -207,7 +209,11 @@ export class Letterboxer {
     if (l.taps) {
       // A camera's frame in its frame memory is read in place by the kernel placed there.
       const home = this.bilinearEngine !== 'js' && wasmBilinearAvailable() ? FrameMemory.of(frame.data) : undefined;
-      let k = home ? WasmBilinear.placed(home, l.taps, this.dstW, this.dstH, lb.left, lb.top, PAD_VALUE) : undefined;
+      let k: WasmBilinear | undefined;
+      if (home) {
+        k = l.placed.get(home);
+        if (k === undefined && !l.placed.has(home)) l.placed.set(home, (k = WasmBilinear.placed(home, l.taps, this.dstW, this.dstH, lb.left, lb.top, PAD_VALUE)));
+      }
       if (!k && !l.wasm && ++l.frames >= (this.bilinearEngine === 'wasm' ? 1 : 2) && this.bilinearEngine !== 'js' && wasmBilinearAvailable()) {
         l.wasm = new WasmBilinear(l.taps, this.dstW, this.dstH, lb.left, lb.top);
         l.wasm.background(PAD_VALUE);

@@ -74,6 +74,10 @@ export class FrameStats {
   private wasm: WasmFrameStats | undefined;
   /** What sampled the last frame. */
   private by: 'wasm' | 'js' | undefined;
+  /** The frame memory the last frame came from, and the kernel placed there (undefined: no room). */
+  private home: FrameMemory | undefined;
+  private homeSize = 0;
+  private homeKernel: WasmFrameStats | undefined;
   /** Frames of the current size so far. */
   private frames = 0;
 
@@ -123,7 +127,16 @@ export class FrameStats {
     const fits = this.gw * this.gh > 0 && this.gw <= WASM_MAX_GRID_WIDTH && this.engine !== 'js' && wasmFrameStatsAvailable();
     // A camera's frame in its frame memory is read in place by the kernel placed there.
     const home = fits && data.length === width * height * 3 ? FrameMemory.of(data) : undefined;
-    let k = home ? WasmFrameStats.placed(home, width, height, this.step, this.gw, this.gh) : undefined;
+    let k: WasmFrameStats | undefined;
+    if (home) {
+      // A camera's statistics see one frame memory, its own: the kernel placed there is kept.
+      if (home !== this.home || this.homeSize !== width * 65536 + height) {
+        this.home = home;
+        this.homeSize = width * 65536 + height;
+        this.homeKernel = WasmFrameStats.placed(home, width, height, this.step, this.gw, this.gh);
+      }
+      k = this.homeKernel;
+    }
     if (!k && !this.wasm && ++this.frames >= (this.engine === 'wasm' ? 1 : 2) && fits) {
       this.wasm = new WasmFrameStats(width, height, this.step, this.gw, this.gh);
     }
