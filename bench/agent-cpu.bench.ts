@@ -4,9 +4,10 @@
  * `loop`, like 4 live cameras), the shipped model with 1 intra-op thread, drift scored against the
  * shipped profile in 10 s windows (so windows close during the run), review frames on, MQTT off.
  * Measured from outside, over 3 x `seconds` after a warm-up of `seconds` (at least 5 s):
- * - the agent process's CPU time (/proc/<pid>/stat utime + stime: every thread of it, the inference
+ * - the agent process's CPU time (/proc/<pid>/stat utime + stime: every thread of it, an inference
  *   worker included), per frame processed (its /metrics), with each thread's share and how often it
- *   slept (voluntary context switches: each one a wake-up, not free on a VM);
+ *   slept (voluntary context switches: each one a wake-up, not free on a VM), and where inference
+ *   runs (the agent's start-up line: `auto` puts the shipped model on the main thread here);
  * - the frame loop's own stage times (wall, from its /metrics), for where the time goes;
  * - its ffmpeg children's CPU per frame, beside it (decoding is not the agent's own cost);
  * - its RSS (sampled; median and peak), and the frames kept and dropped;
@@ -188,7 +189,11 @@ export async function bench(seconds: number): Promise<void> {
     const proc = spawn(process.execPath, [...nodeArgs, CLI, 'agent', '--config', config], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
     agent = proc;
     let stderr = '';
-    proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+    let inferenceThread = 'unknown';
+    proc.stderr!.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-8000);
+      inferenceThread = /"inferenceThread":"(main|worker)"/.exec(stderr)?.[1] ?? inferenceThread; // its 'agent started' line
+    });
     const pid = proc.pid!;
     const base = `http://127.0.0.1:${port}`;
     // Up, and every camera streaming: then a warm-up before the measured span.
@@ -235,8 +240,8 @@ export async function bench(seconds: number): Promise<void> {
     const agentMs = (a1 - a0) / Math.max(1, processed);
     let ffmpegMs = 0;
     for (const [cpid, cpu] of ch1) ffmpegMs += cpu - (ch0.get(cpid) ?? 0);
-    // Threads by what they do: the main thread; the busiest other one, the inference worker (it
-    // runs the model); the rest (V8's garbage collector and compiler helpers, libuv's pool).
+    // Threads by what they do: the main thread; the busiest other one (the inference worker, when
+    // the model runs in one); the rest (V8's garbage collector and compiler helpers, libuv's pool).
     const per = [...th1].map(([tid, t]) => ({ tid, cpu: t.cpu - (th0.get(tid)?.cpu ?? 0), sleeps: t.sleeps - (th0.get(tid)?.sleeps ?? 0) }));
     const main = per.find((t) => t.tid === pid) ?? { tid: pid, cpu: 0, sleeps: 0 };
     const others = per.filter((t) => t.tid !== pid).sort((a, b) => b.cpu - a.cpu);
@@ -247,8 +252,10 @@ export async function bench(seconds: number): Promise<void> {
     line('bare inference: session.run, 1 intra-op thread (CPU per run)', `${bareMs.toFixed(3)} ms (before ${bareBefore.cpuMs.toFixed(3)}, after ${bareAfter.cpuMs.toFixed(3)}; ${bareBefore.runs + bareAfter.runs} runs)`);
     line(`agent: frames processed / dropped / errored in ${wallS.toFixed(1)} s`, `${processed} / ${dropped} / ${errored} (${(processed / wallS).toFixed(1)} frames/s)`);
     line('agent process CPU per frame (all its threads)', `${agentMs.toFixed(3)} ms (${((a1 - a0) / 1000).toFixed(2)} s CPU, ${((a1 - a0) / 10 / wallS).toFixed(0)}% of one core)`);
-    line('  main thread (pipes, letterbox, telemetry, SQLite, HTTP)', `${perFrame(main.cpu)} ms/frame, ${perFrame(main.sleeps)} wake-ups/frame`);
-    line('  inference worker thread (the busiest other one)', `${perFrame(worker.cpu)} ms/frame, ${perFrame(worker.sleeps)} wake-ups/frame`);
+    const onMain = inferenceThread === 'main';
+    line('inference runs on (model.inferenceThread: auto)', onMain ? 'the main thread' : `${inferenceThread === 'worker' ? 'a worker thread' : 'unknown'}`);
+    line(`  main thread (pipes, letterbox,${onMain ? ' inference,' : ''} telemetry, SQLite, HTTP)`, `${perFrame(main.cpu)} ms/frame, ${perFrame(main.sleeps)} wake-ups/frame`);
+    line(`  ${onMain ? 'the busiest other thread' : 'inference worker thread (the busiest other one)'}`, `${perFrame(worker.cpu)} ms/frame, ${perFrame(worker.sleeps)} wake-ups/frame`);
     line(`  ${others.length - 1} other threads (garbage collector, libuv pool)`, `${perFrame(rest.cpu)} ms/frame`);
     line(`ffmpeg children CPU per frame (${ch1.size} processes, beside the agent's)`, `${(ffmpegMs / Math.max(1, processed)).toFixed(3)} ms`);
     const sorted = [...rss].sort((x, y) => x - y);
