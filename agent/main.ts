@@ -32,7 +32,7 @@ import { announceGeometry, announceRuntime, decideFallback } from './publish/sta
 import { VerdictLog } from './publish/verdict-log.js';
 import { WindowReporter } from './publish/window-report.js';
 import { ReviewSampler, reviewDirFor } from './review/sampler.js';
-import { buildSource, configuredFps } from './source/from-config.js';
+import { buildSource, expectedFps } from './source/from-config.js';
 import { cameraIds } from './store/cameras.js';
 import { openDatabase } from './store/database.js';
 import { FrameWriter } from './store/frame-writer.js';
@@ -44,8 +44,6 @@ import { StoreFailures } from './store/store-failures.js';
 import { WindowWriter } from './store/window-writer.js';
 
 const DAY = 86_400_000;
-/** A camera whose stream sets its own rate (RTSP) is counted at this many frames a second where its rate matters before it streams. */
-const ASSUMED_STREAM_FPS = 30;
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface RunningAgent {
@@ -98,7 +96,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     classPriority: config.model.classPriority,
     resize: config.model.resize,
     thread: config.model.inferenceThread,
-    expectedFps: config.cameras.reduce((sum, c) => sum + (configuredFps(c.source) || ASSUMED_STREAM_FPS), 0),
+    expectedFps: expectedFps(config.cameras, sources),
     ...detectionOodOf(config, checks.profile, model),
   });
   logOodMode(log, model, detector, checks.profile);

@@ -7,22 +7,28 @@ import { FrameMemory } from '../preprocess/frame-memory.js';
 import { letterboxGeometry } from '../preprocess/letterbox.js';
 import { WasmBilinear, wasmBilinearAvailable } from '../preprocess/wasm-bilinear.js';
 import { FrameStats } from '../telemetry/frame-stats.js';
-import { WasmFrameStats, wasmFrameStatsAvailable } from '../telemetry/wasm-frame-stats.js';
+import { WASM_MAX_GRID_WIDTH, WasmFrameStats, wasmFrameStatsAvailable } from '../telemetry/wasm-frame-stats.js';
 
 /** Frame buffers of a camera's queue (latest-frame.ts): two of its own and one for the source. */
 export const CAMERA_FRAMES = 3;
 
 /**
- * The frame memory of a width x height camera whose frames go into an inputW x inputH model input;
- * undefined where this JavaScript engine has no WebAssembly (plain buffers then).
+ * The frame memory of a width x height camera whose frames go into an inputW x inputH model input,
+ * with room for the letterbox kernel when `bilinear` (the letterboxer resamples frames of this size
+ * with it, not with sharp) and for the statistics kernel when its grid fits it. Undefined where this
+ * JavaScript engine has no WebAssembly, or the memory cannot be had: plain buffers then.
  */
-export function cameraMemory(width: number, height: number, inputW: number, inputH: number): FrameMemory | undefined {
+export function cameraMemory(width: number, height: number, inputW: number, inputH: number, bilinear = true): FrameMemory | undefined {
   if (!wasmBilinearAvailable() || !wasmFrameStatsAvailable()) return undefined;
   const lb = letterboxGeometry(width, height, inputW, inputH);
   const { gw, gh } = FrameStats.gridFor(width, height);
   const bytes =
     CAMERA_FRAMES * FrameMemory.taken(width * height * 3) +
-    WasmBilinear.bytesFor(width, height, lb.newW, lb.newH, inputW, inputH, false) +
-    WasmFrameStats.bytesFor(width, gw, gh, false);
-  return new FrameMemory(bytes);
+    (bilinear ? WasmBilinear.bytesFor(width, height, lb.newW, lb.newH, inputW, inputH, false) : 0) +
+    (gw * gh > 0 && gw <= WASM_MAX_GRID_WIDTH ? WasmFrameStats.bytesFor(width, gw, gh, false) : 0);
+  try {
+    return new FrameMemory(bytes);
+  } catch {
+    return undefined; // no address space for it (a WebAssembly memory is one block): the copying path
+  }
 }

@@ -92,10 +92,12 @@ export class Pipeline {
       return { owner: undefined, mono: 0, statsMs: 0, detStats, record: recordOver(new Float64Array(FRAME_FEATURES.length), detStats) };
     });
     this.mono = o.clock ?? systemClock;
+    const { inputW, inputH } = detector.model;
+    const memoryOf = (w: number, h: number) => cameraMemory(w, h, inputW, inputH, detector.slots[0]?.letterboxer.resamplerFor(w, h) === 'bilinear');
     this.runtimes = cameras.map((cam, index) => ({
       cam,
       index,
-      queue: new LatestFrame(cam.source.width, cam.source.height, cameraMemory(cam.source.width, cam.source.height, detector.model.inputW, detector.model.inputH)),
+      queue: new LatestFrame(cam.source.width, cam.source.height, memoryOf(cam.source.width, cam.source.height)),
       frameStats: new FrameStats(),
       drift: o.drift?.[index],
       counters: { name: cam.source.name, offered: 0, processed: 0, dropped: 0, errors: 0 },

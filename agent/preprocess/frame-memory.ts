@@ -32,6 +32,11 @@ export class FrameMemory {
     homes.set(this.memory.buffer, this);
   }
 
+  /** Bytes not taken yet (of what it was sized for). */
+  get room(): number {
+    return this.bytes - this.end;
+  }
+
   /** The offset of `bytes` taken from the memory (64-byte aligned, SLACK free after), or undefined when it has no room. */
   take(bytes: number): number | undefined {
     const at = this.end;

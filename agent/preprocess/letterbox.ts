@@ -184,6 +184,7 @@ export class Letterboxer {
     if (c && c.lb.srcW === w && c.lb.srcH === h) return c;
     const key = w * 65536 + h;
     let l = this.layouts.get(key);
+    if (l && (l.lb.srcW !== w || l.lb.srcH !== h)) l = undefined; // a key shared by two sizes (heights from 65536 on): laid out anew
     if (l) {
       this.layouts.delete(key); // re-inserted below: the map's order is least recently used first
     } else {

@@ -104,7 +104,10 @@ export class WasmBilinear {
     if (!m) throw new Error('this JavaScript engine cannot compile WebAssembly');
     if (left + taps.outW > dstW || top + taps.outH > dstH) throw new RangeError(`a ${taps.outW}x${taps.outH} image at (${left}, ${top}) does not fit a ${dstW}x${dstH} tensor`);
     const rowBytes = taps.srcW * 3;
-    this.home = home ?? new FrameMemory(WasmBilinear.bytesFor(taps.srcW, taps.srcH, taps.outW, taps.outH, dstW, dstH, true));
+    const bytes = WasmBilinear.bytesFor(taps.srcW, taps.srcH, taps.outW, taps.outH, dstW, dstH, !home);
+    // All or nothing: a memory without room for the whole instance gives none of it away.
+    if (home && home.room < bytes) throw new RangeError(`a frame memory with ${home.room} bytes left has no room for a ${taps.srcW}x${taps.srcH} letterbox (${bytes})`);
+    this.home = home ?? new FrameMemory(bytes);
     const take = (bytes: number): number => {
       const at = this.home.take(bytes);
       if (at === undefined) throw new RangeError(`a frame memory of ${this.home.bytes} bytes has no room for a ${taps.srcW}x${taps.srcH} letterbox`);

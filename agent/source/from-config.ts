@@ -43,3 +43,17 @@ export function buildSource(name: string, s: AgentConfig['cameras'][number]['sou
 export function configuredFps(s: AgentConfig['cameras'][number]['source']): number {
   return s.kind === 'gstreamer' ? (s.preset === 'jetson-csi' ? s.captureFps : 0) : s.fps;
 }
+
+/** A camera whose stream sets its own rate (RTSP) is counted at this many frames a second. */
+export const ASSUMED_STREAM_FPS = 30;
+
+/**
+ * Frames a second the cameras are expected to deliver, all together: each one's configured rate, or
+ * ASSUMED_STREAM_FPS where its stream sets it. Undefined when a source is paced (a recorded file
+ * read as fast as the frame loop takes it: no rate bounds the load). The detector's `auto` thread
+ * choice reads it.
+ */
+export function expectedFps(cameras: AgentConfig['cameras'], sources: readonly FrameSource[]): number | undefined {
+  if (sources.some((s) => s.paced)) return undefined;
+  return cameras.reduce((sum, c) => sum + (configuredFps(c.source) || ASSUMED_STREAM_FPS), 0);
+}

@@ -76,7 +76,8 @@ export class FrameStats {
   private by: 'wasm' | 'js' | undefined;
   /** The frame memory the last frame came from, and the kernel placed there (undefined: no room). */
   private home: FrameMemory | undefined;
-  private homeSize = 0;
+  private homeW = 0;
+  private homeH = 0;
   private homeKernel: WasmFrameStats | undefined;
   /** Frames of the current size so far. */
   private frames = 0;
@@ -130,10 +131,11 @@ export class FrameStats {
     let k: WasmFrameStats | undefined;
     if (home) {
       // A camera's statistics see one frame memory, its own: the kernel placed there is kept.
-      if (home !== this.home || this.homeSize !== width * 65536 + height) {
-        this.home = home;
-        this.homeSize = width * 65536 + height;
+      if (home !== this.home || this.homeW !== width || this.homeH !== height) {
         this.homeKernel = WasmFrameStats.placed(home, width, height, this.step, this.gw, this.gh);
+        this.home = home;
+        this.homeW = width;
+        this.homeH = height;
       }
       k = this.homeKernel;
     }

@@ -93,7 +93,10 @@ export class WasmFrameStats {
     if (!m) throw new Error('this JavaScript engine cannot compile WebAssembly');
     if ((gh - 1) * step + (step >> 1) >= height || (gw - 1) * step + (step >> 1) >= width) throw new RangeError(`a ${gw}x${gh} grid every ${step} px does not fit ${width}x${height}`);
     if (gw > WASM_MAX_GRID_WIDTH) throw new RangeError(`a grid ${gw} points wide is over the kernel's ${WASM_MAX_GRID_WIDTH}`);
-    this.home = home ?? new FrameMemory(WasmFrameStats.bytesFor(width, gw, gh, true));
+    const bytes = WasmFrameStats.bytesFor(width, gw, gh, !home);
+    // All or nothing: a memory without room for the whole instance gives none of it away.
+    if (home && home.room < bytes) throw new RangeError(`a frame memory with ${home.room} bytes left has no room for the statistics of a ${width}x${height} frame (${bytes})`);
+    this.home = home ?? new FrameMemory(bytes);
     const take = (bytes: number): number => {
       const at = this.home.take(bytes);
       if (at === undefined) throw new RangeError(`a frame memory of ${this.home.bytes} bytes has no room for the statistics of a ${width}x${height} frame`);

@@ -4,7 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BoxSet, iouAt } from '../../../agent/decode/boxes.js';
-import { AUTO_MAIN_MAX_LOAD, AUTO_WORKER_FROM_MS, Detector } from '../../../agent/infer/detector.js';
+import { AUTO_MAIN_MAX_LOAD, Detector } from '../../../agent/infer/detector.js';
 import { loadModel } from '../../../agent/infer/model.js';
 import { OodReferenceBuilder } from '../../../agent/ood/reference-builder.js';
 import type { RawFrame } from '../../../agent/preprocess/letterbox.js';
@@ -177,12 +177,15 @@ test('inference in a worker thread gives the same detections as on the main thre
   // hand-off would cost more than it saves. Intra-op 0 (every core) -> main thread.
   assert.ok(m.runMs > 0 && m.runMs <= m.warmupMs, `fastest warm-up run ${m.runMs} ms, mean ${m.warmupMs} ms`);
   const cores = availableParallelism() > 1;
+  // The load at which auto leaves the main thread: exactly AUTO_MAIN_MAX_LOAD of a core.
+  const limitFps = (AUTO_MAIN_MAX_LOAD * 1000) / m.runMs;
   const cases = [
-    { o: { autoWorkerFromMs: m.runMs * 10, expectedFps: 10 }, want: 'main', why: 'fast model, light load' },
-    { o: { autoWorkerFromMs: m.runMs / 10, expectedFps: 10 }, want: cores ? 'worker' : 'main', why: 'slow model' },
-    { o: { autoWorkerFromMs: m.runMs * 10, expectedFps: (AUTO_MAIN_MAX_LOAD * 1000) / m.runMs + 10 }, want: cores ? 'worker' : 'main', why: 'fast model, heavy load' },
+    { o: { autoWorkerFromMs: m.runMs * 10, expectedFps: 1 }, want: 'main', why: 'fast model, light load' },
+    { o: { autoWorkerFromMs: m.runMs * 10, expectedFps: limitFps * 0.999 }, want: 'main', why: 'fast model, just under a quarter of a core' },
+    { o: { autoWorkerFromMs: m.runMs * 10, expectedFps: limitFps * 1.01 }, want: cores ? 'worker' : 'main', why: 'fast model, just over a quarter of a core' },
+    { o: { autoWorkerFromMs: m.runMs / 10, expectedFps: 1 }, want: cores ? 'worker' : 'main', why: 'slow model, light load' },
     { o: { autoWorkerFromMs: m.runMs * 10 }, want: cores ? 'worker' : 'main', why: 'fast model, load unknown' },
-    { o: { expectedFps: 40 }, want: m.runMs < AUTO_WORKER_FROM_MS && m.runMs * 40 <= AUTO_MAIN_MAX_LOAD * 1000 ? 'main' : cores ? 'worker' : 'main', why: 'the shipped model, 4 cameras at 10 fps' },
+    { o: { autoWorkerFromMs: m.runMs * 10, thread: 'worker' }, want: 'worker', why: 'worker asked for' },
   ] as const;
   for (const c of cases) {
     const d = await Detector.open(m, c.o);

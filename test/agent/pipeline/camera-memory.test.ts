@@ -7,6 +7,7 @@ import { Letterboxer } from '../../../agent/preprocess/letterbox.js';
 import { LineCamera } from '../../../agent/synth/camera.js';
 import { DEFAULT_CONDITIONS } from '../../../agent/synth/conditions.js';
 import { FrameStats } from '../../../agent/telemetry/frame-stats.js';
+import { WasmFrameStats } from '../../../agent/telemetry/wasm-frame-stats.js';
 
 const differing = (a: Float32Array, b: Float32Array): number => {
   let n = 0;
@@ -59,4 +60,18 @@ test('a frame memory without room for the kernels leaves them on their copying p
   const stats = new FrameStats();
   assert.deepEqual(Array.from(stats.compute(data, 640, 480)), Array.from(new FrameStats(undefined, 'js').compute(Uint8Array.from(data), 640, 480)));
   assert.deepEqual([...home.kernels.values()], [null, null], 'both refused for room, once');
+});
+
+test('a kernel placed all or nothing: one refused for room leaves the room to the next', async () => {
+  const stats = WasmFrameStats.bytesFor(640, 160, 120, false);
+  // Room for a frame, the statistics kernel, and a part of the letterbox kernel's scratch.
+  const home = new FrameMemory(FrameMemory.taken(640 * 480 * 3) + stats + 4096);
+  const data = home.frame(640 * 480 * 3);
+  data.set(new LineCamera(640, 480, 4).next(DEFAULT_CONDITIONS).data);
+  const lb = new Letterboxer(new Float32Array(3 * 256 * 192), 256, 192, 'bilinear');
+  await lb.run({ data, width: 640, height: 480, channels: 3 });
+  const fs = new FrameStats();
+  fs.compute(data, 640, 480);
+  assert.equal(fs.sampledBy, 'wasm', 'the statistics kernel still found its room, in place on the first frame');
+  assert.deepEqual([...home.kernels.values()].map((k) => k !== null), [false, true], 'the letterbox refused, the statistics placed');
 });

@@ -176,3 +176,11 @@ test('auto resizing: bilinear up to 3x the model input, antialiased beyond, wher
   await new Letterboxer(plain, 256, 192, 'bilinear').run(small);
   assert.deepEqual(t, plain);
 });
+
+test('frame sizes whose layout keys would collide (heights from 65536 on) are each laid out as themselves', async () => {
+  const lb = new Letterboxer(new Float32Array(3 * 256 * 192), 256, 192, 'bilinear');
+  await lb.run({ data: new Uint8Array(2 * 1 * 3), width: 2, height: 1, channels: 3 });
+  const g = await lb.run({ data: new Uint8Array(1 * 65537 * 3).fill(200), width: 1, height: 65537, channels: 3 });
+  assert.deepEqual([g.srcW, g.srcH, g.newW, g.newH], [1, 65537, 1, 192]);
+});
+
