@@ -7,7 +7,7 @@ import { FrameMemory } from '../preprocess/frame-memory.js';
 import { letterboxGeometry } from '../preprocess/letterbox.js';
 import { WasmBilinear, wasmBilinearAvailable } from '../preprocess/wasm-bilinear.js';
 import { FrameStats } from '../telemetry/frame-stats.js';
-import { WASM_MAX_GRID_WIDTH, WasmFrameStats, wasmFrameStatsAvailable } from '../telemetry/wasm-frame-stats.js';
+import { WasmFrameStats, wasmFrameStatsAvailable } from '../telemetry/wasm-frame-stats.js';
 
 /** Frame buffers of a camera's queue (latest-frame.ts): two of its own and one for the source. */
 export const CAMERA_FRAMES = 3;
@@ -25,7 +25,7 @@ export function cameraMemory(width: number, height: number, inputW: number, inpu
   const bytes =
     CAMERA_FRAMES * FrameMemory.taken(width * height * 3) +
     (bilinear ? WasmBilinear.bytesFor(width, height, lb.newW, lb.newH, inputW, inputH, false) : 0) +
-    (gw * gh > 0 && gw <= WASM_MAX_GRID_WIDTH ? WasmFrameStats.bytesFor(width, gw, gh, false) : 0);
+    (WasmFrameStats.takes(gw, gh) ? WasmFrameStats.bytesFor(width, gw, gh, false) : 0);
   try {
     return new FrameMemory(bytes);
   } catch {

@@ -8,6 +8,8 @@
  * it, the frames in flight among them. A frame that does not live in one (a source's own first
  * buffer, a one-off image) takes the kernels' copying path, as before.
  */
+import type { WasmFrameStats } from '../telemetry/wasm-frame-stats.js';
+import type { WasmBilinear } from './wasm-bilinear.js';
 
 const PAGE = 65536;
 /** Free bytes after every region: the kernels read and write whole 16-byte blocks past their ends. */
@@ -22,8 +24,12 @@ export class FrameMemory {
   }
 
   readonly memory: WebAssembly.Memory;
-  /** Kernel instances placed here, made on first use by the kernel modules, by their own keys. */
-  readonly kernels = new Map<string, unknown>();
+  /**
+   * The kernels placed here, one of each (its frames have one size, and go into one model input),
+   * made on first use by WasmBilinear.placed and WasmFrameStats.placed; null: refused for room.
+   */
+  letterbox: WasmBilinear | null | undefined;
+  stats: WasmFrameStats | null | undefined;
   private end = 0;
 
   constructor(readonly bytes: number) {

@@ -124,8 +124,6 @@ interface Layout {
   wasm: WasmBilinear | undefined;
   /** Frames of this size so far. */
   frames: number;
-  /** Per camera frame memory its frames came from, the kernel placed there (undefined: no room). */
-  readonly placed: Map<FrameMemory, WasmBilinear | undefined>;
 }
 
 /** Frame sizes a Letterboxer keeps laid out; the least recently used goes beyond. */
@@ -144,6 +142,8 @@ export class Letterboxer {
   private by: 'wasm' | 'js' | 'sharp' | undefined;
   /** The layout whose padding the tensor holds (undefined: none, or not known). */
   private padded: Layout | undefined;
+  /** Whether bilinear resampling may run in WebAssembly (decided at construction). */
+  private readonly useWasm: boolean;
   private _dst: Float32Array;
 
   constructor(
@@ -155,6 +155,7 @@ export class Letterboxer {
   ) {
     if (dst.length !== 3 * dstW * dstH) throw new RangeError(`tensor of ${dst.length} floats cannot hold 3x${dstH}x${dstW}`);
     if (bilinearEngine === 'wasm' && !wasmBilinearAvailable()) throw new Error('this JavaScript engine cannot compile WebAssembly');
+    this.useWasm = bilinearEngine !== 'js' && wasmBilinearAvailable();
     this._dst = dst;
   }
 
@@ -189,7 +190,7 @@ export class Letterboxer {
       this.layouts.delete(key); // re-inserted below: the map's order is least recently used first
     } else {
       const lb = letterboxGeometry(w, h, this.dstW, this.dstH);
-      l = { lb, taps: this.resamplerFor(w, h, lb) === 'bilinear' ? new BilinearTaps(w, h, lb.newW, lb.newH) : undefined, wasm: undefined, frames: 0, placed: new Map() };
+      l = { lb, taps: this.resamplerFor(w, h, lb) === 'bilinear' ? new BilinearTaps(w, h, lb.newW, lb.newH) : undefined, wasm: undefined, frames: 0 };
       if (this.layouts.size >= LAYOUTS_KEPT) this.layouts.delete(this.layouts.keys().next().value!);
     }
     this.layouts.set(key, l);
@@ -209,13 +210,9 @@ export class Letterboxer {
     const lb = l.lb;
     if (l.taps) {
       // A camera's frame in its frame memory is read in place by the kernel placed there.
-      const home = this.bilinearEngine !== 'js' && wasmBilinearAvailable() ? FrameMemory.of(frame.data) : undefined;
-      let k: WasmBilinear | undefined;
-      if (home) {
-        k = l.placed.get(home);
-        if (k === undefined && !l.placed.has(home)) l.placed.set(home, (k = WasmBilinear.placed(home, l.taps, this.dstW, this.dstH, lb.left, lb.top, PAD_VALUE)));
-      }
-      if (!k && !l.wasm && ++l.frames >= (this.bilinearEngine === 'wasm' ? 1 : 2) && this.bilinearEngine !== 'js' && wasmBilinearAvailable()) {
+      const home = this.useWasm ? FrameMemory.of(frame.data) : undefined;
+      let k = home ? WasmBilinear.placed(home, l.taps, this.dstW, this.dstH, lb.left, lb.top, PAD_VALUE) : undefined;
+      if (!k && !l.wasm && ++l.frames >= (this.bilinearEngine === 'wasm' ? 1 : 2) && this.useWasm) {
         l.wasm = new WasmBilinear(l.taps, this.dstW, this.dstH, lb.left, lb.top);
         l.wasm.background(PAD_VALUE);
       }

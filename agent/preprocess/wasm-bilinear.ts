@@ -15,7 +15,6 @@ import { BILINEAR_WASM_BASE64 } from './bilinear-wasm.js';
 import type { BilinearTaps } from './bilinear.js';
 import { FrameMemory } from './frame-memory.js';
 
-
 let compiled: WebAssembly.Module | null | undefined;
 
 /** The kernel, compiled once per process; null where this engine cannot compile it. */
@@ -63,23 +62,21 @@ export class WasmBilinear {
   private readonly at: readonly number[];
 
   /**
-   * The instance for this geometry placed in `home` (made on first use, its background the
-   * letterbox grey `background`), or undefined when `home` has no room for one.
+   * The instance placed in `home` (made on first use, its background the letterbox grey
+   * `background`), when it is for this geometry; undefined when `home` had no room for one.
    */
   static placed(home: FrameMemory, taps: BilinearTaps, dstW: number, dstH: number, left: number, top: number, background: number): WasmBilinear | undefined {
-    const key = `bilinear ${taps.srcW}x${taps.srcH} ${taps.outW}x${taps.outH} ${dstW}x${dstH} ${left},${top}`;
-    let k = home.kernels.get(key) as WasmBilinear | null | undefined;
-    if (k === undefined) {
+    if (home.letterbox === undefined) {
       try {
-        k = new WasmBilinear(taps, dstW, dstH, left, top, home);
-        k.background(background);
+        home.letterbox = new WasmBilinear(taps, dstW, dstH, left, top, home);
+        home.letterbox.background(background);
       } catch (e) {
         if (!(e instanceof RangeError)) throw e;
-        k = null; // no room: frames of this memory take the copying path
+        home.letterbox = null; // no room: frames of this memory take the copying path
       }
-      home.kernels.set(key, k);
     }
-    return k ?? undefined;
+    const k = home.letterbox;
+    return k && k.taps.matches(taps.srcW, taps.srcH, taps.outW, taps.outH) && k.dstW === dstW && k.dstH === dstH && k.left === left && k.top === top ? k : undefined;
   }
 
   /** Bytes of memory an instance takes: its scratch, and a frame's copy when `withFrame`. */

@@ -25,7 +25,7 @@
 import { frameFeatures, inputFeatures, SHIPPED_INPUT_FEATURES, type ShippedInputFeature } from '../../protocol/features.js';
 import { addedFrameStatistics, type FrameStatistic } from './added-frame-stats.js';
 import { FrameMemory } from '../preprocess/frame-memory.js';
-import { SUM, WASM_MAX_GRID_WIDTH, WasmFrameStats, wasmFrameStatsAvailable } from './wasm-frame-stats.js';
+import { SUM, WasmFrameStats, wasmFrameStatsAvailable } from './wasm-frame-stats.js';
 
 /** Every input statistic (protocol/features.ts): the shipped ones, then any added at start-up. */
 export const FRAME_FEATURES: readonly string[] = inputFeatures().map((d) => d.name);
@@ -74,11 +74,8 @@ export class FrameStats {
   private wasm: WasmFrameStats | undefined;
   /** What sampled the last frame. */
   private by: 'wasm' | 'js' | undefined;
-  /** The frame memory the last frame came from, and the kernel placed there (undefined: no room). */
-  private home: FrameMemory | undefined;
-  private homeW = 0;
-  private homeH = 0;
-  private homeKernel: WasmFrameStats | undefined;
+  /** Whether the sampling pass may run in WebAssembly (decided at construction). */
+  private readonly useWasm: boolean;
   /** Frames of the current size so far. */
   private frames = 0;
 
@@ -87,6 +84,7 @@ export class FrameStats {
     readonly engine: FrameStatsEngine = 'auto',
   ) {
     if (engine === 'wasm' && !wasmFrameStatsAvailable()) throw new Error('this JavaScript engine cannot compile WebAssembly');
+    this.useWasm = engine !== 'js' && wasmFrameStatsAvailable();
   }
 
   /** What sampled the last frame: `wasm` or `js`; undefined before the first. */
@@ -125,20 +123,10 @@ export class FrameStats {
   /** The shipped statistics, from one sampling pass (WebAssembly or JavaScript). */
   private sample(data: Uint8Array, width: number, height: number): void {
     this.layout(width, height);
-    const fits = this.gw * this.gh > 0 && this.gw <= WASM_MAX_GRID_WIDTH && this.engine !== 'js' && wasmFrameStatsAvailable();
+    const fits = this.useWasm && WasmFrameStats.takes(this.gw, this.gh);
     // A camera's frame in its frame memory is read in place by the kernel placed there.
     const home = fits && data.length === width * height * 3 ? FrameMemory.of(data) : undefined;
-    let k: WasmFrameStats | undefined;
-    if (home) {
-      // A camera's statistics see one frame memory, its own: the kernel placed there is kept.
-      if (home !== this.home || this.homeW !== width || this.homeH !== height) {
-        this.homeKernel = WasmFrameStats.placed(home, width, height, this.step, this.gw, this.gh);
-        this.home = home;
-        this.homeW = width;
-        this.homeH = height;
-      }
-      k = this.homeKernel;
-    }
+    let k = home ? WasmFrameStats.placed(home, width, height, this.step, this.gw, this.gh) : undefined;
     if (!k && !this.wasm && ++this.frames >= (this.engine === 'wasm' ? 1 : 2) && fits) {
       this.wasm = new WasmFrameStats(width, height, this.step, this.gw, this.gh);
     }

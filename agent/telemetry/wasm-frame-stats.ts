@@ -10,7 +10,6 @@
 import { FrameMemory } from '../preprocess/frame-memory.js';
 import { FRAME_STATS_WASM_BASE64 } from './frame-stats-wasm.js';
 
-
 let compiled: WebAssembly.Module | null | undefined;
 
 function kernel(): WebAssembly.Module | null {
@@ -55,20 +54,23 @@ export class WasmFrameStats {
   private readonly stats: Stats;
   private readonly at: { src: number; grid: number; hist: number; dsum: number; out: number };
 
-  /** The instance for this grid placed in `home` (made on first use), or undefined when `home` has no room for one. */
+  /** The instance placed in `home` (made on first use), when it is for this grid; undefined when `home` had no room for one. */
   static placed(home: FrameMemory, width: number, height: number, step: number, gw: number, gh: number): WasmFrameStats | undefined {
-    const key = `stats ${width}x${height} ${step} ${gw}x${gh}`;
-    let k = home.kernels.get(key) as WasmFrameStats | null | undefined;
-    if (k === undefined) {
+    if (home.stats === undefined) {
       try {
-        k = new WasmFrameStats(width, height, step, gw, gh, home);
+        home.stats = new WasmFrameStats(width, height, step, gw, gh, home);
       } catch (e) {
         if (!(e instanceof RangeError)) throw e;
-        k = null; // no room: frames of this memory take the copying path
+        home.stats = null; // no room: frames of this memory take the copying path
       }
-      home.kernels.set(key, k);
     }
-    return k ?? undefined;
+    const k = home.stats;
+    return k && k.width === width && k.height === height && k.step === step && k.gw === gw && k.gh === gh ? k : undefined;
+  }
+
+  /** Whether the kernel takes a gw x gh grid: a non-empty one no wider than WASM_MAX_GRID_WIDTH. */
+  static takes(gw: number, gh: number): boolean {
+    return gw * gh > 0 && gw <= WASM_MAX_GRID_WIDTH;
   }
 
   /** Bytes of memory an instance takes: its scratch, and the sampled rows' copy when `withRows`. */
