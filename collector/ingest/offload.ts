@@ -14,9 +14,9 @@
  * Bursts overlap: the next one is received, and may be decoded, while one is still in flight. When
  * a burst is refused, every burst received before that was known is refused too, unapplied (the
  * `generation` it was received in is over), and each such refusal ends the generation again: the
- * subscriber drops the connection a refused burst came on, and only that one. Stored after the refusal, its later seqs would turn
- * the redelivered earlier ones into duplicates: a camera's sequence is stored in order or not at
- * all.
+ * subscriber drops the connection a refused burst came on, and only that one. Stored after the
+ * refusal, its later seqs would turn the redelivered earlier ones into duplicates: a camera's
+ * sequence is stored in order or not at all.
  */
 import { availableParallelism } from 'node:os';
 import type { Logger } from '../../lib/log.js';
