@@ -141,7 +141,7 @@ export const AGENT_SCHEMA = {
       agnosticNms: { kind: 'boolean', default: false, doc: 'also suppress across classes: of two kept boxes of different classes overlapping by more than agnosticIou (one part reported twice), the one of higher classPriority survives, on equal priority the higher score' },
       agnosticIou: { kind: 'number', min: 0, max: 1, default: 0.7, doc: 'IoU above which two boxes of different classes are one part (agnosticNms only); same-class suppression keeps using iou' },
       classPriority: { kind: 'list', of: 'string', default: [], doc: 'class names, highest priority first, for agnosticNms; classes not listed come after, equal' },
-      resize: { kind: 'string', oneOf: RESIZE_MODES, default: 'auto', doc: 'letterbox resampling: auto (bilinear, or sharp for frames over 3x the model input), bilinear (OpenCV INTER_LINEAR, as Ultralytics), sharp (antialiased)' },
+      resize: { kind: 'string', oneOf: RESIZE_MODES, default: 'auto', doc: 'letterbox resampling: auto (bilinear, or area for frames over 3x the model input), bilinear (OpenCV INTER_LINEAR, as Ultralytics), area (antialiased: whole-block means, then bilinear), sharp (antialiased by libvips; slower)' },
     },
   },
   store: {

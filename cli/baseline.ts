@@ -62,8 +62,9 @@ Options:
   --floor F        candidates above this feed the confidence histograms (default 0.05)
   --describe TEXT  how the data was collected or made, recorded in the profile's provenance
   --providers LIST execution providers to try in order, or auto (default: what this platform has, best first)
-  --resize MODE    letterbox resampling, as the agent's model.resize: auto (default), bilinear or
-                   sharp; recorded in the profile, and an agent configured otherwise warns at start
+  --resize MODE    letterbox resampling, as the agent's model.resize: auto (default), bilinear,
+                   area or sharp; recorded in the profile, and an agent configured otherwise warns
+                   at start
 `;
 
 /** The images of a dataset folder: images/train of a YOLO dataset, else every image in the folder. */

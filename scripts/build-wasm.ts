@@ -1,7 +1,8 @@
 /**
  * `npm run build:wasm`: compiles each WebAssembly kernel's .wat source (agent/ood/quadform.wat,
- * agent/preprocess/bilinear.wat, agent/telemetry/frame-stats.wat) into a TypeScript module beside it
- * (quadform-wasm.ts, bilinear-wasm.ts, frame-stats-wasm.ts), the bytes as base64, so that the agent loads them with no file to find at run
+ * agent/preprocess/bilinear.wat, agent/preprocess/shrink.wat, agent/telemetry/frame-stats.wat) into a
+ * TypeScript module beside it (quadform-wasm.ts, bilinear-wasm.ts, shrink-wasm.ts,
+ * frame-stats-wasm.ts), the bytes as base64, so that the agent loads them with no file to find at run
  * time and no compiler installed. The generated files are committed; test/scripts/build-wasm.test.ts
  * fails when one no longer matches its source.
  */
@@ -23,6 +24,7 @@ const at = (path: string): string => fileURLToPath(new URL(`../${path}`, import.
 export const MODULES: readonly WasmModule[] = [
   { wat: at('agent/ood/quadform.wat'), generated: at('agent/ood/quadform-wasm.ts'), source: 'agent/ood/quadform.wat', constant: 'QUADFORM_WASM_BASE64' },
   { wat: at('agent/preprocess/bilinear.wat'), generated: at('agent/preprocess/bilinear-wasm.ts'), source: 'agent/preprocess/bilinear.wat', constant: 'BILINEAR_WASM_BASE64' },
+  { wat: at('agent/preprocess/shrink.wat'), generated: at('agent/preprocess/shrink-wasm.ts'), source: 'agent/preprocess/shrink.wat', constant: 'SHRINK_WASM_BASE64' },
   { wat: at('agent/telemetry/frame-stats.wat'), generated: at('agent/telemetry/frame-stats-wasm.ts'), source: 'agent/telemetry/frame-stats.wat', constant: 'FRAME_STATS_WASM_BASE64' },
 ];
 

@@ -19,7 +19,7 @@ import { RECORD_FEATURES } from '../telemetry/frame-stats.js';
 import type { Calibration, FeatureProfile, Profile, WindowMoments } from './types.js';
 
 /** letterbox.ts's RESIZE_MODES, spelled out: that module loads sharp, and this one loads nothing. */
-const PROFILE_RESIZE_MODES: readonly ResizeMode[] = ['auto', 'bilinear', 'sharp'];
+const PROFILE_RESIZE_MODES: readonly ResizeMode[] = ['auto', 'bilinear', 'area', 'sharp'];
 
 const unit = { type: 'number', minimum: 0, maximum: 1 };
 const OPERATING_POINT = {

@@ -93,7 +93,7 @@ export class Pipeline {
     });
     this.mono = o.clock ?? systemClock;
     const { inputW, inputH } = detector.model;
-    const memoryOf = (w: number, h: number) => cameraMemory(w, h, inputW, inputH, detector.slots[0]?.letterboxer.resamplerFor(w, h) === 'bilinear');
+    const memoryOf = (w: number, h: number) => cameraMemory(w, h, inputW, inputH, detector.slots[0]?.letterboxer.resamplerFor(w, h));
     this.runtimes = cameras.map((cam, index) => ({
       cam,
       index,

@@ -22,32 +22,39 @@ export class BilinearTaps {
   readonly y1: Int32Array;
   readonly wy: Int32Array;
 
+  /**
+   * `scaleX`, `scaleY`: source pixels per output pixel, by default srcW / outW and srcH / outH. A
+   * box-shrunk image (box-shrink.ts) passes the frame's own ratio divided by the shrink factor, so
+   * that its samples fall where the frame's would; a coordinate past the image's last pixel takes
+   * that pixel.
+   */
   constructor(
     readonly srcW: number,
     readonly srcH: number,
     readonly outW: number,
     readonly outH: number,
+    readonly scaleX = srcW / outW,
+    readonly scaleY = srcH / outH,
   ) {
-    [this.x0, this.x1, this.wx] = taps(srcW, outW, 3);
-    [this.y0, this.y1, this.wy] = taps(srcH, outH, srcW * 3);
+    [this.x0, this.x1, this.wx] = taps(srcW, outW, 3, scaleX);
+    [this.y0, this.y1, this.wy] = taps(srcH, outH, srcW * 3, scaleY);
   }
 
-  matches(srcW: number, srcH: number, outW: number, outH: number): boolean {
-    return this.srcW === srcW && this.srcH === srcH && this.outW === outW && this.outH === outH;
+  matches(t: BilinearTaps): boolean {
+    return this.srcW === t.srcW && this.srcH === t.srcH && this.outW === t.outW && this.outH === t.outH && this.scaleX === t.scaleX && this.scaleY === t.scaleY;
   }
 }
 
 /** Source offsets (already multiplied by `stride`) and the second tap's weight (0-256) for each output coordinate. */
-function taps(src: number, out: number, stride: number): [Int32Array, Int32Array, Int32Array] {
+function taps(src: number, out: number, stride: number, scale: number): [Int32Array, Int32Array, Int32Array] {
   const i0 = new Int32Array(out);
   const i1 = new Int32Array(out);
   const w = new Int32Array(out);
-  const scale = src / out;
   for (let o = 0; o < out; o++) {
     let s = (o + 0.5) * scale - 0.5;
     if (s < 0) s = 0;
-    let a = Math.floor(s);
-    if (a > src - 1) a = src - 1;
+    if (s > src - 1) s = src - 1; // past the last pixel (upscaling, or a shrunk image short of the frame's edge): that pixel
+    const a = Math.floor(s);
     const b = Math.min(a + 1, src - 1);
     i0[o] = a * stride;
     i1[o] = b * stride;

@@ -1,6 +1,6 @@
 /**
  * One camera's frame buffers and the scratch of the kernels that read its frames, in one WebAssembly
- * memory. The letterbox (bilinear.wat) and the input statistics (frame-stats.wat) then read a frame
+ * memory. The letterbox (bilinear.wat, after shrink.wat for large frames) and the input statistics (frame-stats.wat) then read a frame
  * where the camera's source wrote it, instead of copying it into a memory of their own first: 0.9 MB
  * a VGA frame, about 0.2 ms of CPU a frame with 4 cameras (docs/performance.md).
  *
@@ -10,6 +10,7 @@
  */
 import type { WasmFrameStats } from '../telemetry/wasm-frame-stats.js';
 import type { WasmBilinear } from './wasm-bilinear.js';
+import type { WasmShrink } from './wasm-shrink.js';
 
 const PAGE = 65536;
 /** Free bytes after every region: the kernels read and write whole 16-byte blocks past their ends. */
@@ -26,9 +27,12 @@ export class FrameMemory {
   readonly memory: WebAssembly.Memory;
   /**
    * The kernels placed here, one of each (its frames have one size, and go into one model input),
-   * made on first use by WasmBilinear.placed and WasmFrameStats.placed; null: refused for room.
+   * made on first use by WasmBilinear.placed, WasmShrink.placed (large frames, the `area`
+   * letterbox: its bilinear kernel then reads the shrunk image) and WasmFrameStats.placed; null:
+   * refused for room.
    */
   letterbox: WasmBilinear | null | undefined;
+  shrink: WasmShrink | null | undefined;
   stats: WasmFrameStats | null | undefined;
   private end = 0;
 

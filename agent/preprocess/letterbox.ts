@@ -2,13 +2,16 @@
  * Letterbox preprocessing, as Ultralytics does it: scale the frame to fit the model input keeping
  * its aspect ratio, centre it, pad with grey 114. The result is written as normalised CHW float32
  * into a tensor allocated once and reused for every frame. sharp decodes image files and, in
- * `sharp` mode, does an antialiased resize; the default `bilinear` mode samples the frame directly.
+ * `sharp` mode, does an antialiased resize; `bilinear` samples the frame directly, and `area`
+ * shrinks it by whole blocks first (box-shrink.ts), then samples that.
  */
 import sharp from 'sharp';
 import { driftlineError } from '../../lib/errors.js';
 import { BilinearTaps, resampleBilinear } from './bilinear.js';
+import { BoxShrink, shrinkBox } from './box-shrink.js';
 import { FrameMemory } from './frame-memory.js';
 import { WasmBilinear, wasmBilinearAvailable } from './wasm-bilinear.js';
+import { WasmShrink, wasmShrinkAvailable } from './wasm-shrink.js';
 
 export interface Letterbox {
   /** Source frame size. */
@@ -96,18 +99,22 @@ const PAD_VALUE = 114 / 255;
  * How frames are resized into the model input, decided once at start-up:
  * - `bilinear`: OpenCV INTER_LINEAR sampling (what Ultralytics' LetterBox does), computed directly
  *   from the frame into the tensor. Cheapest, allocation-free.
- * - `sharp`: libvips' antialiased linear reduction. Smoother on large downscales; costs a copy of
- *   the frame into libvips and about 2 ms per 1080p frame.
- * - `auto` (the agent's default): `bilinear` up to AUTO_SHARP_FROM times smaller, `sharp` beyond,
+ * - `area`: antialiased. A frame at least twice the model input is first shrunk by the largest
+ *   whole factor k that keeps it no smaller than the input, each pixel the mean of a k x k block
+ *   (box-shrink.ts), then sampled as `bilinear` samples, by the factor under 2 that is left. Every
+ *   pixel of the frame counts, once: about 0.6 ms for a 1920x1080 frame in WebAssembly.
+ * - `sharp`: libvips' antialiased linear reduction. Costs a copy of the frame into libvips: about
+ *   7 ms per 1080p frame (docs/performance.md).
+ * - `auto` (the agent's default): `bilinear` up to AUTO_AREA_FROM times smaller, `area` beyond,
  *   decided once per frame size. Two taps per axis read a fifth of a 1280x960 frame's columns on the
  *   way to a 256-wide input, so fine texture aliases: measured on the synthetic line, the model's
  *   uncertain-frame rate was 0.153 at 1280x960 against 0.124 at 320x240 (the sequential detector
- *   warned within six 600-frame windows); antialiased, 0.127 and 0.121.
+ *   warned within six 600-frame windows); antialiased with sharp, 0.127 and 0.121.
  */
-export const RESIZE_MODES = ['auto', 'bilinear', 'sharp'] as const;
+export const RESIZE_MODES = ['auto', 'bilinear', 'area', 'sharp'] as const;
 export type ResizeMode = (typeof RESIZE_MODES)[number];
-/** `auto` resizes frames more than this many times larger than the model input with `sharp`. */
-export const AUTO_SHARP_FROM = 3;
+/** `auto` resizes frames more than this many times larger than the model input with `area`. */
+export const AUTO_AREA_FROM = 3;
 
 /**
  * Where bilinear resampling runs: `wasm` (wasm-bilinear.ts, the same tensor bit for bit in about
@@ -117,11 +124,18 @@ export const AUTO_SHARP_FROM = 3;
  */
 export type BilinearEngine = 'auto' | 'wasm' | 'js';
 
-/** One frame size's layout: its geometry, its taps (bilinear) and, from its second frame, its kernel instance. */
+/**
+ * One frame size's layout: its geometry, its taps (bilinear and area), its box shrink (area, frames
+ * at least twice the input) and, from its second frame, its kernel instances.
+ */
 interface Layout {
   readonly lb: Letterbox;
   readonly taps: BilinearTaps | undefined;
+  readonly shrink: BoxShrink | undefined;
   wasm: WasmBilinear | undefined;
+  wasmShrink: WasmShrink | undefined;
+  /** The shrunk image, where the shrink runs in JavaScript. */
+  small: Uint8Array | undefined;
   /** Frames of this size so far. */
   frames: number;
 }
@@ -154,8 +168,8 @@ export class Letterboxer {
     readonly bilinearEngine: BilinearEngine = 'auto',
   ) {
     if (dst.length !== 3 * dstW * dstH) throw new RangeError(`tensor of ${dst.length} floats cannot hold 3x${dstH}x${dstW}`);
-    if (bilinearEngine === 'wasm' && !wasmBilinearAvailable()) throw new Error('this JavaScript engine cannot compile WebAssembly');
-    this.useWasm = bilinearEngine !== 'js' && wasmBilinearAvailable();
+    if (bilinearEngine === 'wasm' && !(wasmBilinearAvailable() && wasmShrinkAvailable())) throw new Error('this JavaScript engine cannot compile WebAssembly');
+    this.useWasm = bilinearEngine !== 'js' && wasmBilinearAvailable() && wasmShrinkAvailable();
     this._dst = dst;
   }
 
@@ -190,7 +204,11 @@ export class Letterboxer {
       this.layouts.delete(key); // re-inserted below: the map's order is least recently used first
     } else {
       const lb = letterboxGeometry(w, h, this.dstW, this.dstH);
-      l = { lb, taps: this.resamplerFor(w, h, lb) === 'bilinear' ? new BilinearTaps(w, h, lb.newW, lb.newH) : undefined, wasm: undefined, frames: 0 };
+      const by = this.resamplerFor(w, h, lb);
+      const shrink = by === 'area' ? BoxShrink.for(w, h, lb.newW, lb.newH) : undefined;
+      // After a shrink by k, the bilinear step samples where the frame's own samples would fall.
+      const taps = by === 'sharp' ? undefined : shrink ? new BilinearTaps(shrink.outW, shrink.outH, lb.newW, lb.newH, w / (shrink.k * lb.newW), h / (shrink.k * lb.newH)) : new BilinearTaps(w, h, lb.newW, lb.newH);
+      l = { lb, taps, shrink, wasm: undefined, wasmShrink: undefined, small: undefined, frames: 0 };
       if (this.layouts.size >= LAYOUTS_KEPT) this.layouts.delete(this.layouts.keys().next().value!);
     }
     this.layouts.set(key, l);
@@ -199,9 +217,9 @@ export class Letterboxer {
   }
 
   /** The resampler frames of this size get: `auto` decides by how far they are reduced. */
-  resamplerFor(w: number, h: number, lb: Letterbox = letterboxGeometry(w, h, this.dstW, this.dstH)): 'bilinear' | 'sharp' {
+  resamplerFor(w: number, h: number, lb: Letterbox = letterboxGeometry(w, h, this.dstW, this.dstH)): Exclude<ResizeMode, 'auto'> {
     if (this.mode !== 'auto') return this.mode;
-    return Math.max(w / lb.newW, h / lb.newH) > AUTO_SHARP_FROM ? 'sharp' : 'bilinear';
+    return Math.max(w / lb.newW, h / lb.newH) > AUTO_AREA_FROM ? 'area' : 'bilinear';
   }
 
   async run(frame: RawFrame): Promise<Letterbox> {
@@ -209,20 +227,23 @@ export class Letterboxer {
     const l = this.layout(frame.width, frame.height);
     const lb = l.lb;
     if (l.taps) {
-      // A camera's frame in its frame memory is read in place by the kernel placed there.
-      const home = this.useWasm ? FrameMemory.of(frame.data) : undefined;
+      l.frames++;
+      const pixels = l.shrink ? this.shrunk(l, frame.data) : frame.data;
+      // A camera's frame in its frame memory (or the shrunk image, in its kernel's memory) is read
+      // in place by the kernel placed there.
+      const home = this.useWasm ? FrameMemory.of(pixels) : undefined;
       let k = home ? WasmBilinear.placed(home, l.taps, this.dstW, this.dstH, lb.left, lb.top, PAD_VALUE) : undefined;
-      if (!k && !l.wasm && ++l.frames >= (this.bilinearEngine === 'wasm' ? 1 : 2) && this.useWasm) {
+      if (!k && !l.wasm && this.wasmFrom(l)) {
         l.wasm = new WasmBilinear(l.taps, this.dstW, this.dstH, lb.left, lb.top);
         l.wasm.background(PAD_VALUE);
       }
       k ??= l.wasm;
       if (k) {
-        k.run(frame.data, this._dst); // the whole tensor, its padding included
+        k.run(pixels, this._dst); // the whole tensor, its padding included
         this.by = 'wasm';
       } else {
         this.pad(l);
-        resampleBilinear(frame.data, l.taps, this._dst, this.dstW, this.dstH, lb.left, lb.top);
+        resampleBilinear(pixels, l.taps, this._dst, this.dstW, this.dstH, lb.left, lb.top);
         this.by = 'js';
       }
       this.padded = l;
@@ -240,6 +261,29 @@ export class Letterboxer {
     this.padded = l;
     this.by = 'sharp';
     return lb;
+  }
+
+  /** Whether a layout's frames get kernel instances of their own (not placed in a camera's memory): from its second frame with `auto`. */
+  private wasmFrom(l: Layout): boolean {
+    return this.useWasm && l.frames >= (this.bilinearEngine === 'wasm' ? 1 : 2);
+  }
+
+  /**
+   * The frame shrunk by its layout's box shrink: by the kernel placed in the camera's frame memory,
+   * or one of its own (with room for the bilinear kernel that reads its output), or in JavaScript.
+   */
+  private shrunk(l: Layout, data: Uint8Array): Uint8Array {
+    const s = l.shrink!;
+    const home = this.useWasm ? FrameMemory.of(data) : undefined;
+    let k = home ? WasmShrink.placed(home, s) : undefined;
+    if (!k && !l.wasmShrink && this.wasmFrom(l)) {
+      l.wasmShrink = new WasmShrink(s, undefined, WasmBilinear.bytesFor(s.outW, s.outH, l.lb.newW, l.lb.newH, this.dstW, this.dstH, false));
+    }
+    k ??= l.wasmShrink;
+    if (k) return k.run(data);
+    l.small ??= new Uint8Array(s.outW * s.outH * 3);
+    shrinkBox(data, s, l.small);
+    return l.small;
   }
 
   /** The padding of layout `l` into the tensor, unless it holds it already. */

@@ -11,23 +11,13 @@
  * cannot be transferred. Everything outside the image rectangle (the padding) comes from
  * `background()`, set when the kernel instance is made.
  */
+import { wasmKernel } from '../../lib/wasm-kernel.js';
 import { BILINEAR_WASM_BASE64 } from './bilinear-wasm.js';
 import type { BilinearTaps } from './bilinear.js';
 import { FrameMemory } from './frame-memory.js';
 
-let compiled: WebAssembly.Module | null | undefined;
-
 /** The kernel, compiled once per process; null where this engine cannot compile it. */
-function kernel(): WebAssembly.Module | null {
-  if (compiled === undefined) {
-    try {
-      compiled = new WebAssembly.Module(Buffer.from(BILINEAR_WASM_BASE64, 'base64'));
-    } catch {
-      compiled = null;
-    }
-  }
-  return compiled;
-}
+const kernel = wasmKernel(BILINEAR_WASM_BASE64);
 
 /** Whether this JavaScript engine runs the kernel (every Node since 12 does). */
 export function wasmBilinearAvailable(): boolean {
@@ -76,7 +66,7 @@ export class WasmBilinear {
       }
     }
     const k = home.letterbox;
-    return k && k.taps.matches(taps.srcW, taps.srcH, taps.outW, taps.outH) && k.dstW === dstW && k.dstH === dstH && k.left === left && k.top === top ? k : undefined;
+    return k && k.taps.matches(taps) && k.dstW === dstW && k.dstH === dstH && k.left === left && k.top === top ? k : undefined;
   }
 
   /** Bytes of memory an instance takes: its scratch, and a frame's copy when `withFrame`. */

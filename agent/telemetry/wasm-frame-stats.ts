@@ -7,21 +7,11 @@
  * the luma histogram and the (max - min) sums by max channel come back, and FrameStats finishes
  * from them.
  */
+import { wasmKernel } from '../../lib/wasm-kernel.js';
 import { FrameMemory } from '../preprocess/frame-memory.js';
 import { FRAME_STATS_WASM_BASE64 } from './frame-stats-wasm.js';
 
-let compiled: WebAssembly.Module | null | undefined;
-
-function kernel(): WebAssembly.Module | null {
-  if (compiled === undefined) {
-    try {
-      compiled = new WebAssembly.Module(Buffer.from(FRAME_STATS_WASM_BASE64, 'base64'));
-    } catch {
-      compiled = null;
-    }
-  }
-  return compiled;
-}
+const kernel = wasmKernel(FRAME_STATS_WASM_BASE64);
 
 /** Whether this JavaScript engine runs the kernel (every Node since 12 does). */
 export function wasmFrameStatsAvailable(): boolean {

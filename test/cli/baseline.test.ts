@@ -58,7 +58,7 @@ test('baseline --synthetic N --cameras K: K runs of consecutive frames, recorded
   assert.match(cc.stderr, /--class-conf names unknown class "rust"; the model has washer, bracket, scratch, missing_notch/);
   const resize = await cli('baseline', '--model', MODEL, '--synthetic', '2', '--resize', 'cubic');
   assert.equal(resize.code, 2);
-  assert.match(resize.stderr, /DRIFTLINE_ERR_USAGE: --resize cubic: expected one of auto, bilinear, sharp/);
+  assert.match(resize.stderr, /DRIFTLINE_ERR_USAGE: --resize cubic: expected one of auto, bilinear, area, sharp/);
 });
 
 test('baseline fits the detection-level OOD reference when the model has an embedding; a model without one gets none and oodDetections = 0', async () => {

@@ -82,7 +82,7 @@ type Source = AgentConfig['cameras'][number]['source'];
 const agentMatches: [
   Equal<AgentConfig['model']['providers'], readonly ProviderChoice[]>,
   Equal<AgentConfig['model']['requireProvider'], '' | ProviderName>,
-  Equal<AgentConfig['model']['resize'], 'auto' | 'bilinear' | 'sharp'>,
+  Equal<AgentConfig['model']['resize'], 'auto' | 'bilinear' | 'area' | 'sharp'>,
   Equal<AgentConfig['store']['synchronous'], 'normal' | 'full'>,
   Equal<AgentConfig['log']['format'], LogFormat>,
   Equal<Source['kind'], 'ffmpeg' | 'gstreamer' | 'images' | 'synthetic'>,

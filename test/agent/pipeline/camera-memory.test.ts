@@ -5,6 +5,7 @@ import { LatestFrame } from '../../../agent/pipeline/latest-frame.js';
 import { FrameMemory } from '../../../agent/preprocess/frame-memory.js';
 import { Letterboxer } from '../../../agent/preprocess/letterbox.js';
 import { WasmBilinear } from '../../../agent/preprocess/wasm-bilinear.js';
+import { WasmShrink } from '../../../agent/preprocess/wasm-shrink.js';
 import { LineCamera } from '../../../agent/synth/camera.js';
 import { DEFAULT_CONDITIONS } from '../../../agent/synth/conditions.js';
 import { FrameStats } from '../../../agent/telemetry/frame-stats.js';
@@ -41,6 +42,36 @@ for (const [w, h] of [[640, 480], [333, 217], [1280, 720]] as const) {
     // Both kernels were placed in the camera's memory (it was sized for them), none refused for room.
     assert.ok(home.letterbox instanceof WasmBilinear && home.stats instanceof WasmFrameStats);
     assert.equal(home.take(1), undefined, 'sized exactly: nothing left over');
+  });
+}
+
+for (const [w, h] of [[1280, 720], [1920, 1080]] as const) {
+  test(`a ${w}x${h} camera's large frames are shrunk (area) where they lie, then sampled there, with the values of the copying path`, async () => {
+    const lb = new Letterboxer(new Float32Array(3 * 256 * 192), 256, 192, 'auto');
+    assert.equal(lb.resamplerFor(w, h), 'area');
+    const home = cameraMemory(w, h, 256, 192, lb.resamplerFor(w, h))!;
+    const q = new LatestFrame(w, h, home);
+    const cam = new LineCamera(w, h, 6);
+    const ref = new Letterboxer(new Float32Array(3 * 256 * 192), 256, 192, 'area', 'js');
+    for (let i = 0; i < 2; i++) {
+      const rendered = cam.next(DEFAULT_CONDITIONS).data;
+      q.offer({ data: rendered, width: w, height: h, channels: 3, ts: i, mono: i, index: i });
+      const f = q.take()!;
+      await lb.run(f);
+      await ref.run({ data: Uint8Array.from(rendered), width: w, height: h, channels: 3 });
+      assert.equal(lb.resampledBy, 'wasm', 'in place from the first frame');
+      assert.equal(differing(lb.dst, ref.dst), 0, `frame ${i}: the same tensor`);
+      q.release();
+    }
+    // The shrink and the bilinear kernel after it were both placed in the camera's memory, which was sized for them.
+    assert.ok(home.shrink instanceof WasmShrink && home.letterbox instanceof WasmBilinear);
+    assert.equal(FrameMemory.of(home.shrink.out), home);
+    q.offer({ data: cam.next(DEFAULT_CONDITIONS).data, width: w, height: h, channels: 3, ts: 2, mono: 2, index: 2 });
+    const stats = new FrameStats();
+    stats.compute(q.take()!.data, w, h);
+    assert.equal(stats.sampledBy, 'wasm');
+    q.release();
+    assert.equal(home.take(1), undefined, 'sized exactly, the statistics kernel too: nothing left over');
   });
 }
 

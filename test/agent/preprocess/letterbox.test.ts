@@ -143,7 +143,7 @@ test('bilinear and sharp modes agree on a smooth image; the padding is written o
   assert.ok(Math.abs(a[5 * 320 + 7]! - 114 / 255) < 1e-6);
 });
 
-test('auto resizing: bilinear up to 3x the model input, antialiased beyond, where two taps alias fine texture', async () => {
+test('auto resizing: bilinear up to 3x the model input, area (antialiased) beyond, where two taps alias fine texture', async () => {
   // A 1-pixel checkerboard: its true average is mid grey, which antialiasing finds and two taps miss.
   const frameOf = (w: number, h: number): RawFrame => {
     const data = new Uint8Array(w * h * 3);
@@ -156,17 +156,24 @@ test('auto resizing: bilinear up to 3x the model input, antialiased beyond, wher
     for (let i = 0; i < w * h; i++) [lo, hi] = [Math.min(lo, t[i]!), Math.max(hi, t[i]!)];
     return hi - lo;
   };
-  assert.deepEqual([...RESIZE_MODES], ['auto', 'bilinear', 'sharp']);
+  assert.deepEqual([...RESIZE_MODES], ['auto', 'bilinear', 'area', 'sharp']);
   const t = new Float32Array(3 * 256 * 192);
   const auto = new Letterboxer(t, 256, 192, 'auto');
   assert.equal(auto.resamplerFor(320, 240), 'bilinear');
   assert.equal(auto.resamplerFor(768, 576), 'bilinear', 'exactly 3x');
-  assert.equal(auto.resamplerFor(1280, 960), 'sharp');
-  assert.equal(auto.resamplerFor(1920, 1080), 'sharp');
+  assert.equal(auto.resamplerFor(1280, 960), 'area');
+  assert.equal(auto.resamplerFor(1920, 1080), 'area');
   assert.equal(new Letterboxer(t, 256, 192, 'bilinear').resamplerFor(1920, 1080), 'bilinear', 'an explicit mode is kept');
-  // 1280x960 into 256x192: the antialiased input is flat grey; two-tap sampling keeps stripes of the checkerboard.
+  assert.equal(new Letterboxer(t, 256, 192, 'sharp').resamplerFor(1920, 1080), 'sharp');
+  // 1280x960 into 256x192 (5 x 5 blocks), and 1920x1080 into 256x144 (7 x 7, then bilinear by 1.07):
+  // the antialiased input is flat grey; two-tap sampling keeps stripes of the checkerboard.
   await auto.run(frameOf(1280, 960));
   assert.ok(spread(t, 256, 192) < 0.05, `auto: spread ${spread(t, 256, 192)}`);
+  await auto.run(frameOf(1920, 1080));
+  assert.ok(spread(t.subarray(24 * 256), 256, 144) < 0.05, `auto at 1080p: spread ${spread(t.subarray(24 * 256), 256, 144)}`);
+  const soft = new Float32Array(3 * 256 * 192);
+  await new Letterboxer(soft, 256, 192, 'sharp').run(frameOf(1280, 960));
+  assert.ok(spread(soft, 256, 192) < 0.05, `sharp: spread ${spread(soft, 256, 192)}`);
   const plain = new Float32Array(3 * 256 * 192);
   await new Letterboxer(plain, 256, 192, 'bilinear').run(frameOf(1280, 960));
   assert.ok(spread(plain, 256, 192) > 0.5, `bilinear: spread ${spread(plain, 256, 192)}`);
