@@ -41,8 +41,13 @@ const MODEL = join(ROOT, 'models', 'line-detector.onnx');
 const CLI = join(ROOT, 'bin', 'driftline.js');
 const CAMERAS = 4;
 const FPS = 10;
-const W = 640;
-const H = 480;
+/**
+ * The cameras' frame size: 640x480, the issue's case. DRIFTLINE_BENCH_AGENT_FRAME=1920x1080 measures
+ * another, and DRIFTLINE_BENCH_AGENT_RESIZE sets the agent's model.resize (default auto): how much a
+ * large frame's letterbox costs the agent, against its model.
+ */
+const [W, H] = (/^(\d+)x(\d+)$/.exec(process.env.DRIFTLINE_BENCH_AGENT_FRAME ?? '') ?? [0, 640, 480]).slice(1).map(Number) as [number, number];
+const RESIZE = process.env.DRIFTLINE_BENCH_AGENT_RESIZE ?? 'auto';
 const TARGET = 1.5;
 
 /** Renders `frames` synthetic line frames (W x H) into an MPEG-4 file at FPS, as a camera would film them. */
@@ -169,7 +174,7 @@ async function bareInference(seconds: number, perSecond?: number): Promise<{ cpu
 export async function bench(seconds: number): Promise<void> {
   const measureS = Math.max(6, seconds * 3);
   const warmupS = Math.max(5, seconds);
-  header(`agent CPU per frame: ${CAMERAS} ffmpeg file cameras (${W}x${H}, ${FPS} fps, realtime, loop), the shipped model, 1 intra-op thread`);
+  header(`agent CPU per frame: ${CAMERAS} ffmpeg file cameras (${W}x${H}, ${FPS} fps, realtime, loop), the shipped model, 1 intra-op thread, model.resize ${RESIZE}`);
   const dir = await mkdtemp(join(tmpdir(), 'driftline-bench-agent-cpu-'));
   let agent: ChildProcess | undefined;
   try {
@@ -184,7 +189,7 @@ export async function bench(seconds: number): Promise<void> {
     await writeFile(
       config,
       [
-        'model: { providers: [cpu], threads: 1 }',
+        `model: { providers: [cpu], threads: 1, resize: ${RESIZE} }`,
         `store: { path: ${JSON.stringify(join(dir, 'agent.db'))} }`,
         'telemetry: { windowSeconds: 10 }',
         `http: { port: ${port} }`,
