@@ -11,7 +11,11 @@
  * block can have, so that the two give the same bytes (test/agent/preprocess/box-shrink.test.ts).
  */
 
-/** The largest factor: a block's sum of one channel stays within 16 bits (255 x 16 x 16 = 65,280). */
+/**
+ * The largest factor: 15 takes a 3840x2160 frame into a 256-wide input; a larger frame keeps 16, and
+ * bilinear then reduces by more than 2 (it aliases a little again, beyond 32 times the input). The
+ * kernel would allow far more: its 16-bit column sums hold k rows up to 128.
+ */
 export const MAX_SHRINK = 16;
 
 /** Per factor k (2..MAX_SHRINK), the float32 reciprocal that gives floor(x / (k*k)) as trunc(x * r) for every x a rounded block sum can be. */

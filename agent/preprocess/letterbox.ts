@@ -136,8 +136,9 @@ interface Layout {
   wasmShrink: WasmShrink | undefined;
   /** The shrunk image, where the shrink runs in JavaScript. */
   small: Uint8Array | undefined;
-  /** Frames of this size so far. */
+  /** Frames of this size that no kernel placed in a camera's memory took: for the bilinear step, and for the shrink. */
   frames: number;
+  shrinkFrames: number;
 }
 
 /** Frame sizes a Letterboxer keeps laid out; the least recently used goes beyond. */
@@ -208,7 +209,7 @@ export class Letterboxer {
       const shrink = by === 'area' ? BoxShrink.for(w, h, lb.newW, lb.newH) : undefined;
       // After a shrink by k, the bilinear step samples where the frame's own samples would fall.
       const taps = by === 'sharp' ? undefined : shrink ? new BilinearTaps(shrink.outW, shrink.outH, lb.newW, lb.newH, w / (shrink.k * lb.newW), h / (shrink.k * lb.newH)) : new BilinearTaps(w, h, lb.newW, lb.newH);
-      l = { lb, taps, shrink, wasm: undefined, wasmShrink: undefined, small: undefined, frames: 0 };
+      l = { lb, taps, shrink, wasm: undefined, wasmShrink: undefined, small: undefined, frames: 0, shrinkFrames: 0 };
       if (this.layouts.size >= LAYOUTS_KEPT) this.layouts.delete(this.layouts.keys().next().value!);
     }
     this.layouts.set(key, l);
@@ -227,13 +228,12 @@ export class Letterboxer {
     const l = this.layout(frame.width, frame.height);
     const lb = l.lb;
     if (l.taps) {
-      l.frames++;
       const pixels = l.shrink ? this.shrunk(l, frame.data) : frame.data;
       // A camera's frame in its frame memory (or the shrunk image, in its kernel's memory) is read
       // in place by the kernel placed there.
       const home = this.useWasm ? FrameMemory.of(pixels) : undefined;
       let k = home ? WasmBilinear.placed(home, l.taps, this.dstW, this.dstH, lb.left, lb.top, PAD_VALUE) : undefined;
-      if (!k && !l.wasm && this.wasmFrom(l)) {
+      if (!k && !l.wasm && this.wasmFrom(++l.frames)) {
         l.wasm = new WasmBilinear(l.taps, this.dstW, this.dstH, lb.left, lb.top);
         l.wasm.background(PAD_VALUE);
       }
@@ -263,9 +263,12 @@ export class Letterboxer {
     return lb;
   }
 
-  /** Whether a layout's frames get kernel instances of their own (not placed in a camera's memory): from its second frame with `auto`. */
-  private wasmFrom(l: Layout): boolean {
-    return this.useWasm && l.frames >= (this.bilinearEngine === 'wasm' ? 1 : 2);
+  /**
+   * Whether a step gets a kernel instance of its own (not placed in a camera's memory), at this count
+   * of its frames of a size that no placed kernel took: from the second with `auto`.
+   */
+  private wasmFrom(frames: number): boolean {
+    return this.useWasm && frames >= (this.bilinearEngine === 'wasm' ? 1 : 2);
   }
 
   /**
@@ -276,7 +279,7 @@ export class Letterboxer {
     const s = l.shrink!;
     const home = this.useWasm ? FrameMemory.of(data) : undefined;
     let k = home ? WasmShrink.placed(home, s) : undefined;
-    if (!k && !l.wasmShrink && this.wasmFrom(l)) {
+    if (!k && !l.wasmShrink && this.wasmFrom(++l.shrinkFrames)) {
       l.wasmShrink = new WasmShrink(s, undefined, WasmBilinear.bytesFor(s.outW, s.outH, l.lb.newW, l.lb.newH, this.dstW, this.dstH, false));
     }
     k ??= l.wasmShrink;

@@ -8,7 +8,8 @@ test('a kernel is compiled once, on first use, and shared; bytes that do not com
   const m = shrink();
   assert.ok(m instanceof WebAssembly.Module);
   assert.equal(shrink(), m, 'the same module every time');
-  assert.deepEqual(WebAssembly.Module.exports(m!).map((e) => e.name), ['shrink']);
+  const instance = new WebAssembly.Instance(m!, { env: { memory: new WebAssembly.Memory({ initial: 1 }) } });
+  assert.equal(typeof instance.exports.shrink, 'function');
   const broken = wasmKernel(Buffer.from('not a WebAssembly module').toString('base64'));
   assert.equal(broken(), null);
   assert.equal(broken(), null);

@@ -108,3 +108,10 @@ test('a kernel placed all or nothing: one refused for room leaves the room to th
   assert.equal(home.letterbox, null, 'the letterbox refused');
   assert.ok(home.stats instanceof WasmFrameStats, 'the statistics placed');
 });
+
+test('a camera memory is sized for the resampler its frames get: area below 2x is bilinear, sharp needs no letterbox kernel', () => {
+  const bytes = (r: 'bilinear' | 'area' | 'sharp', w = 320, h = 240): number => cameraMemory(w, h, 256, 192, r)!.bytes;
+  assert.equal(bytes('area'), bytes('bilinear'), '320x240 into 256x192: no shrink');
+  assert.ok(bytes('sharp') < bytes('bilinear'));
+  assert.ok(bytes('area', 1920, 1080) > bytes('bilinear', 1920, 1080), 'a shrink needs its column sums and its image too');
+});

@@ -49,7 +49,7 @@ test('the factor: the largest whole one that keeps the frame no smaller than the
   assert.equal(k(1280, 960, 256, 192), 5);
   assert.equal(k(1280, 720, 640, 640), 2);
   assert.equal(k(3840, 2160, 256, 192), 15);
-  assert.equal(k(7680, 4320, 256, 192), MAX_SHRINK, 'at most 16: a block sum stays within 16 bits');
+  assert.equal(k(7680, 4320, 256, 192), MAX_SHRINK, 'at most 16');
   assert.equal(k(320, 240, 256, 192), undefined, 'reduced by less than 2: bilinear alone');
   assert.throws(() => new BoxShrink(640, 480, 1), /a shrink factor of 1/);
   assert.throws(() => new BoxShrink(640, 480, 17), /a shrink factor of 17/);
@@ -65,18 +65,35 @@ test('the WebAssembly kernel gives the JavaScript loop bytes bit for bit, for ev
     const s = new BoxShrink(w, h, k);
     const src = noise(w * h * 3, k);
     assert.deepEqual(new WasmShrink(s).run(src), shrunkJs(src, s), `k=${k}: noise`);
-    // Every flat grey (sums exactly v * k * k, where a reciprocal a hair low would give v - 1), and
-    // each of them with one pixel one level higher or lower (the sums either side of the multiple).
-    const flat = new BoxShrink(k * 256, k, k);
-    const grey = new Uint8Array(k * 256 * k * 3);
-    for (let y = 0; y < k; y++) for (let x = 0; x < k * 256; x++) grey.fill(Math.floor(x / k), (y * k * 256 + x) * 3, (y * k * 256 + x) * 3 + 3);
-    const out = new WasmShrink(flat).run(grey);
-    assert.deepEqual([...out], Array.from({ length: 256 * 3 }, (_, i) => Math.floor(i / 3)), `k=${k}: flat greys`);
-    for (const d of [1, -1]) {
-      const nudged = Uint8Array.from(grey);
-      for (let b = 0; b < 256; b++) nudged[b * k * 3] = Math.min(255, Math.max(0, b + d));
-      assert.deepEqual(new WasmShrink(flat).run(nudged), shrunkJs(nudged, flat), `k=${k}: flat greys ${d > 0 ? '+' : '-'}1`);
+    // Every sum a block's channel can have, 0 to 255 * k * k: blocks whose pixels are q or q + 1,
+    // three sums to a block (one per channel), a row of 64 blocks. The means are rounded half up,
+    // so the sums that a reciprocal a hair off would get wrong are among them (k = 11, 14 and 16
+    // need one above the nearest float32 of 1 / k^2).
+    const sums = 255 * k * k + 1;
+    const blocks = Math.ceil(sums / 3);
+    const across = 64;
+    const all = new BoxShrink(across * k, Math.ceil(blocks / across) * k, k);
+    const frame = new Uint8Array(all.srcW * all.srcH * 3);
+    for (let b = 0; b < blocks; b++) {
+      const bx = (b % across) * k;
+      const by = Math.floor(b / across) * k;
+      for (let c = 0; c < 3; c++) {
+        const sum = Math.min(sums - 1, b * 3 + c);
+        const q = Math.floor(sum / (k * k));
+        for (let p = 0; p < k * k; p++) frame[((by + Math.floor(p / k)) * all.srcW + bx + (p % k)) * 3 + c] = q + (p < sum - q * k * k ? 1 : 0);
+      }
     }
+    const means = new WasmShrink(all).run(frame);
+    let wrong = 0;
+    for (let b = 0; b < blocks; b++) {
+      for (let c = 0; c < 3; c++) {
+        const sum = Math.min(sums - 1, b * 3 + c);
+        const at = (Math.floor(b / across) * all.outW + (b % across)) * 3 + c;
+        if (means[at] !== Math.floor((sum + ((k * k) >> 1)) / (k * k))) wrong++;
+      }
+    }
+    assert.equal(wrong, 0, `k=${k}: every block sum from 0 to ${sums - 1}, rounded half up`);
+    assert.deepEqual(means, shrunkJs(frame, all), `k=${k}: the JavaScript loop's bytes`);
   }
 });
 
@@ -137,4 +154,47 @@ test('area: the first frame of a size in JavaScript, the rest in WebAssembly, th
   // The padding above and below a 1920x1080 frame (24 rows each) stays grey.
   await lb.run({ data: noise(1920 * 1080 * 3, 1), width: 1920, height: 1080, channels: 3 });
   assert.ok(Math.abs(t[10 * 256 + 50]! - 114 / 255) < 1e-6 && Math.abs(t[180 * 256 + 50]! - 114 / 255) < 1e-6);
+});
+
+test('area with bilinearEngine wasm: a kernel of its own from the first frame, the bilinear kernel placed in its memory', async () => {
+  const t = new Float32Array(3 * 256 * 192);
+  const ref = new Float32Array(3 * 256 * 192);
+  const lb = new Letterboxer(t, 256, 192, 'area', 'wasm');
+  const data = noise(1280 * 720 * 3, 21);
+  await lb.run({ data, width: 1280, height: 720, channels: 3 });
+  await new Letterboxer(ref, 256, 192, 'area', 'js').run({ data, width: 1280, height: 720, channels: 3 });
+  assert.equal(lb.resampledBy, 'wasm');
+  assert.deepEqual(t, ref);
+});
+
+test('area reduced by less than 2 is bilinear, to the bit', async () => {
+  const lb = new Letterboxer(new Float32Array(3 * 256 * 192), 256, 192, 'area');
+  const plain = new Letterboxer(new Float32Array(3 * 256 * 192), 256, 192, 'bilinear');
+  const data = noise(320 * 240 * 3, 22);
+  for (let i = 0; i < 2; i++) {
+    await lb.run({ data, width: 320, height: 240, channels: 3 });
+    await plain.run({ data, width: 320, height: 240, channels: 3 });
+    assert.deepEqual(lb.dst, plain.dst);
+  }
+});
+
+test('a frame from outside any camera memory, after frames read in place, goes the way of a first frame: JavaScript once', async () => {
+  const s = BoxShrink.for(1280, 720, 256, 144)!;
+  const home = new FrameMemory(FrameMemory.taken(1280 * 720 * 3) + WasmShrink.bytesFor(s, false) + 4 * 1024 * 1024);
+  const inPlace = home.frame(1280 * 720 * 3);
+  inPlace.set(noise(inPlace.length, 23));
+  const lb = new Letterboxer(new Float32Array(3 * 256 * 192), 256, 192, 'area');
+  const by: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    await lb.run({ data: inPlace, width: 1280, height: 720, channels: 3 });
+    by.push(lb.resampledBy!);
+  }
+  const stray = noise(1280 * 720 * 3, 24);
+  await lb.run({ data: stray, width: 1280, height: 720, channels: 3 });
+  by.push(lb.resampledBy!);
+  const ref = new Letterboxer(new Float32Array(3 * 256 * 192), 256, 192, 'area', 'js');
+  await ref.run({ data: stray, width: 1280, height: 720, channels: 3 });
+  assert.deepEqual(lb.dst, ref.dst);
+  assert.deepEqual(by, ['wasm', 'wasm', 'wasm', 'js'], 'no 2.8 MB kernel of its own for one stray frame');
+  assert.ok(home.shrink instanceof WasmShrink);
 });
