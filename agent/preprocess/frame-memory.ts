@@ -63,6 +63,18 @@ export class FrameMemory {
     return new Uint8Array(this.memory.buffer, at, bytes);
   }
 
+  /**
+   * Where a kernel working in this memory reads `frame`: where it lies, when it lives here; else
+   * copied into `copy` (the room a kernel with a memory of its own keeps for a frame), and there.
+   * `what` names the kernel, for the error when it has no such room.
+   */
+  addressOf(frame: Uint8Array, copy: Uint8Array | undefined, what: string): number {
+    if (homes.get(frame.buffer) === this) return frame.byteOffset;
+    if (!copy) throw new RangeError(`a frame from outside the camera frame memory ${what} was placed in`);
+    copy.set(frame);
+    return copy.byteOffset;
+  }
+
   /** Bytes that `take(bytes)` uses up. */
   static taken(bytes: number): number {
     return (bytes + SLACK + 63) & ~63;

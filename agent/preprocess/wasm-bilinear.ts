@@ -136,14 +136,7 @@ export class WasmBilinear {
    * background around it. A frame in its memory is read where it is; another one is copied in.
    */
   run(frame: Uint8Array, out: Float32Array): void {
-    let src: number;
-    if (FrameMemory.of(frame) === this.home) {
-      src = frame.byteOffset;
-    } else {
-      if (!this.src) throw new RangeError('a frame from outside the camera frame memory this letterbox was placed in');
-      this.src.set(frame);
-      src = this.at[0]!;
-    }
+    const src = this.home.addressOf(frame, this.src, 'this letterbox');
     const a = this.at;
     this.resample(src, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, this.taps.outW, this.taps.outH, this.dstW, this.dstW * this.dstH, this.left, this.top);
     out.set(this.dst);

@@ -30,7 +30,6 @@ export class WasmShrink {
   /** Where a frame from outside its memory is copied to; undefined when placed in a camera's memory. */
   private readonly src: Uint8Array | undefined;
   private readonly fn: Shrink;
-  private readonly srcAt: number;
   private readonly accAt: number;
 
   /**
@@ -74,25 +73,17 @@ export class WasmShrink {
     const take = (n: number): number => this.home.take(n)!; // room checked above, or sized for it
     this.accAt = take(shrink.outW * shrink.k * 6);
     const outAt = take(shrink.outW * shrink.outH * 3);
-    this.srcAt = home ? -1 : take(shrink.srcW * shrink.srcH * 3);
+    const srcAt = home ? -1 : take(shrink.srcW * shrink.srcH * 3);
     const buf = this.home.memory.buffer;
     this.out = new Uint8Array(buf, outAt, shrink.outW * shrink.outH * 3);
-    this.src = home ? undefined : new Uint8Array(buf, this.srcAt, shrink.srcW * shrink.srcH * 3);
+    this.src = home ? undefined : new Uint8Array(buf, srcAt, shrink.srcW * shrink.srcH * 3);
     this.fn = new WebAssembly.Instance(m, { env: { memory: this.home.memory } }).exports.shrink as Shrink;
   }
 
   /** Shrinks `frame` (RGB24, shrink.srcW x shrink.srcH) into `out`, and returns it. A frame in its memory is read where it is; another one is copied in. */
   run(frame: Uint8Array): Uint8Array {
-    let src: number;
-    if (FrameMemory.of(frame) === this.home) {
-      src = frame.byteOffset;
-    } else {
-      if (!this.src) throw new RangeError('a frame from outside the camera frame memory this shrink was placed in');
-      this.src.set(frame);
-      src = this.srcAt;
-    }
     const s = this.shrink;
-    this.fn(src, s.srcW * 3, s.k, s.outW, s.outH, this.accAt, this.out.byteOffset, s.half, s.reciprocal);
+    this.fn(this.home.addressOf(frame, this.src, 'this shrink'), s.srcW * 3, s.k, s.outW, s.outH, this.accAt, this.out.byteOffset, s.half, s.reciprocal);
     return this.out;
   }
 }
