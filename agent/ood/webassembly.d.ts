@@ -1,6 +1,6 @@
 /**
  * The part of the WebAssembly JavaScript API that the kernels use (packed-quadform.ts,
- * wasm-bilinear.ts, wasm-frame-stats.ts, frame-memory.ts). Node has it as a global;
+ * wasm-bilinear.ts, wasm-shrink.ts, wasm-frame-stats.ts, frame-memory.ts, lib/wasm-kernel.ts). Node has it as a global;
  * @types/node 20 does not declare it, and the DOM library, which does, would declare far more.
  */
 declare namespace WebAssembly {

@@ -26,8 +26,8 @@ export class FrameMemory {
 
   readonly memory: WebAssembly.Memory;
   /**
-   * The kernels placed here, one of each (its frames have one size, and go into one model input),
-   * made on first use by WasmBilinear.placed, WasmShrink.placed (large frames, the `area`
+   * The kernels placed here (place()), one of each (its frames have one size, and go into one model
+   * input), made on first use by WasmBilinear.placed, WasmShrink.placed (large frames, the `area`
    * letterbox: its bilinear kernel then reads the shrunk image) and WasmFrameStats.placed; null:
    * refused for room.
    */
@@ -47,10 +47,39 @@ export class FrameMemory {
     return this.bytes - this.end;
   }
 
+  /**
+   * The kernel in `slot`, made by `make` on first use to work here; null when `make` found no room
+   * (a RangeError), and then not tried again. A kernel takes its room all or nothing (forKernel), so
+   * one refused leaves the room to the next.
+   */
+  place<K extends 'letterbox' | 'shrink' | 'stats'>(slot: K, make: () => NonNullable<FrameMemory[K]>): FrameMemory[K] {
+    const slots = this as Pick<FrameMemory, K>; // `this[K]` may be a subtype's: the slot's own type here
+    if (slots[slot] === undefined) {
+      try {
+        slots[slot] = make();
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        slots[slot] = null as FrameMemory[K]; // no room: frames of this memory take the copying path
+      }
+    }
+    return slots[slot];
+  }
+
+  /**
+   * The memory a kernel instance of `bytes` works in: `home` when it has room for all of it (a
+   * RangeError naming `what` otherwise, with none of the room taken), or without a home, one of its
+   * own, with `extra` bytes more for a kernel that reads its output there.
+   */
+  static forKernel(home: FrameMemory | undefined, bytes: number, what: string, extra = 0): FrameMemory {
+    if (!home) return new FrameMemory(bytes + extra);
+    if (home.room < bytes) throw new RangeError(`a frame memory with ${home.room} bytes left has no room for ${what} (${bytes})`);
+    return home;
+  }
+
   /** The offset of `bytes` taken from the memory (64-byte aligned, SLACK free after), or undefined when it has no room. */
   take(bytes: number): number | undefined {
     const at = this.end;
-    const end = at + ((bytes + SLACK + 63) & ~63);
+    const end = at + FrameMemory.taken(bytes);
     if (end > this.bytes) return undefined; // what it was sized for, not the page it was rounded up to
     this.end = end;
     return at;
@@ -58,9 +87,14 @@ export class FrameMemory {
 
   /** A frame buffer of `bytes` taken from the memory; throws when it has no room (it was sized for its frames). */
   frame(bytes: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, this.region(bytes, 'another frame'), bytes);
+  }
+
+  /** take(), where the room was checked or sized for: a RangeError naming `what` when it is not there. */
+  region(bytes: number, what: string): number {
     const at = this.take(bytes);
-    if (at === undefined) throw new RangeError(`a frame memory of ${this.bytes} bytes has no room for another frame of ${bytes}`);
-    return new Uint8Array(this.memory.buffer, at, bytes);
+    if (at === undefined) throw new RangeError(`a frame memory of ${this.bytes} bytes has no room for ${what} of ${bytes}`);
+    return at;
   }
 
   /**

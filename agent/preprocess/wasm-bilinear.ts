@@ -56,16 +56,11 @@ export class WasmBilinear {
    * `background`), when it is for this geometry; undefined when `home` had no room for one.
    */
   static placed(home: FrameMemory, taps: BilinearTaps, dstW: number, dstH: number, left: number, top: number, background: number): WasmBilinear | undefined {
-    if (home.letterbox === undefined) {
-      try {
-        home.letterbox = new WasmBilinear(taps, dstW, dstH, left, top, home);
-        home.letterbox.background(background);
-      } catch (e) {
-        if (!(e instanceof RangeError)) throw e;
-        home.letterbox = null; // no room: frames of this memory take the copying path
-      }
-    }
-    const k = home.letterbox;
+    const k = home.place('letterbox', () => {
+      const made = new WasmBilinear(taps, dstW, dstH, left, top, home);
+      made.background(background);
+      return made;
+    });
     return k && k.taps.matches(taps) && k.dstW === dstW && k.dstH === dstH && k.left === left && k.top === top ? k : undefined;
   }
 
@@ -91,15 +86,9 @@ export class WasmBilinear {
     if (!m) throw new Error('this JavaScript engine cannot compile WebAssembly');
     if (left + taps.outW > dstW || top + taps.outH > dstH) throw new RangeError(`a ${taps.outW}x${taps.outH} image at (${left}, ${top}) does not fit a ${dstW}x${dstH} tensor`);
     const rowBytes = taps.srcW * 3;
-    const bytes = WasmBilinear.bytesFor(taps.srcW, taps.srcH, taps.outW, taps.outH, dstW, dstH, !home);
-    // All or nothing: a memory without room for the whole instance gives none of it away.
-    if (home && home.room < bytes) throw new RangeError(`a frame memory with ${home.room} bytes left has no room for a ${taps.srcW}x${taps.srcH} letterbox (${bytes})`);
-    this.home = home ?? new FrameMemory(bytes);
-    const take = (bytes: number): number => {
-      const at = this.home.take(bytes);
-      if (at === undefined) throw new RangeError(`a frame memory of ${this.home.bytes} bytes has no room for a ${taps.srcW}x${taps.srcH} letterbox`);
-      return at;
-    };
+    const what = `a ${taps.srcW}x${taps.srcH} letterbox`;
+    this.home = FrameMemory.forKernel(home, WasmBilinear.bytesFor(taps.srcW, taps.srcH, taps.outW, taps.outH, dstW, dstH, !home), what);
+    const take = (bytes: number): number => this.home.region(bytes, what);
     // Regions: column taps (16 bytes each: x0 * 2, x1 * 2, 256 - wx, wx), row taps (y0, y1, wy),
     // one blended row, the tensor, and (without a home) the frame's copy.
     const colsAt = take(taps.outW * 16);
@@ -123,7 +112,7 @@ export class WasmBilinear {
     this.src = home ? undefined : new Uint8Array(buf, srcAt, rowBytes * taps.srcH);
     this.dst = new Float32Array(buf, dstAt, 3 * dstW * dstH);
     this.resample = instance.exports.resample as Resample;
-    this.at = [srcAt, rowBytes, colsAt, rows[0]!, rows[1]!, rows[2]!, tmpAt, dstAt];
+    this.at = [rowBytes, colsAt, rows[0]!, rows[1]!, rows[2]!, tmpAt, dstAt];
   }
 
   /** What the tensor holds outside the image rectangle (the letterbox's grey). */
@@ -138,7 +127,7 @@ export class WasmBilinear {
   run(frame: Uint8Array, out: Float32Array): void {
     const src = this.home.addressOf(frame, this.src, 'this letterbox');
     const a = this.at;
-    this.resample(src, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, this.taps.outW, this.taps.outH, this.dstW, this.dstW * this.dstH, this.left, this.top);
+    this.resample(src, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, this.taps.outW, this.taps.outH, this.dstW, this.dstW * this.dstH, this.left, this.top);
     out.set(this.dst);
   }
 }

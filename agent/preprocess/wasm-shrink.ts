@@ -37,15 +37,7 @@ export class WasmShrink {
    * `home` had no room for one.
    */
   static placed(home: FrameMemory, s: BoxShrink): WasmShrink | undefined {
-    if (home.shrink === undefined) {
-      try {
-        home.shrink = new WasmShrink(s, home);
-      } catch (e) {
-        if (!(e instanceof RangeError)) throw e;
-        home.shrink = null; // no room: frames of this memory take the copying path
-      }
-    }
-    const k = home.shrink;
+    const k = home.place('shrink', () => new WasmShrink(s, home));
     return k && k.shrink.matches(s.srcW, s.srcH, s.k) ? k : undefined;
   }
 
@@ -66,11 +58,9 @@ export class WasmShrink {
   ) {
     const m = kernel();
     if (!m) throw new Error('this JavaScript engine cannot compile WebAssembly SIMD');
-    const bytes = WasmShrink.bytesFor(shrink, !home);
-    // All or nothing: a memory without room for the whole instance gives none of it away.
-    if (home && home.room < bytes) throw new RangeError(`a frame memory with ${home.room} bytes left has no room for a ${shrink.srcW}x${shrink.srcH} box shrink (${bytes})`);
-    this.home = home ?? new FrameMemory(bytes + extra);
-    const take = (n: number): number => this.home.take(n)!; // room checked above, or sized for it
+    const what = `a ${shrink.srcW}x${shrink.srcH} box shrink`;
+    this.home = FrameMemory.forKernel(home, WasmShrink.bytesFor(shrink, !home), what, extra);
+    const take = (bytes: number): number => this.home.region(bytes, what);
     this.accAt = take(shrink.outW * shrink.k * 6);
     const outAt = take(shrink.outW * shrink.outH * 3);
     const srcAt = home ? -1 : take(shrink.srcW * shrink.srcH * 3);

@@ -46,15 +46,7 @@ export class WasmFrameStats {
 
   /** The instance placed in `home` (made on first use), when it is for this grid; undefined when `home` had no room for one. */
   static placed(home: FrameMemory, width: number, height: number, step: number, gw: number, gh: number): WasmFrameStats | undefined {
-    if (home.stats === undefined) {
-      try {
-        home.stats = new WasmFrameStats(width, height, step, gw, gh, home);
-      } catch (e) {
-        if (!(e instanceof RangeError)) throw e;
-        home.stats = null; // no room: frames of this memory take the copying path
-      }
-    }
-    const k = home.stats;
+    const k = home.place('stats', () => new WasmFrameStats(width, height, step, gw, gh, home));
     return k && k.width === width && k.height === height && k.step === step && k.gw === gw && k.gh === gh ? k : undefined;
   }
 
@@ -85,15 +77,9 @@ export class WasmFrameStats {
     if (!m) throw new Error('this JavaScript engine cannot compile WebAssembly');
     if ((gh - 1) * step + (step >> 1) >= height || (gw - 1) * step + (step >> 1) >= width) throw new RangeError(`a ${gw}x${gh} grid every ${step} px does not fit ${width}x${height}`);
     if (gw > WASM_MAX_GRID_WIDTH) throw new RangeError(`a grid ${gw} points wide is over the kernel's ${WASM_MAX_GRID_WIDTH}`);
-    const bytes = WasmFrameStats.bytesFor(width, gw, gh, !home);
-    // All or nothing: a memory without room for the whole instance gives none of it away.
-    if (home && home.room < bytes) throw new RangeError(`a frame memory with ${home.room} bytes left has no room for the statistics of a ${width}x${height} frame (${bytes})`);
-    this.home = home ?? new FrameMemory(bytes);
-    const take = (bytes: number): number => {
-      const at = this.home.take(bytes);
-      if (at === undefined) throw new RangeError(`a frame memory of ${this.home.bytes} bytes has no room for the statistics of a ${width}x${height} frame`);
-      return at;
-    };
+    const what = `the statistics of a ${width}x${height} frame`;
+    this.home = FrameMemory.forKernel(home, WasmFrameStats.bytesFor(width, gw, gh, !home), what);
+    const take = (bytes: number): number => this.home.region(bytes, what);
     // Every region has free bytes after it: a point is read as 4 bytes.
     this.at = { grid: take(gw * gh * 4), hist: take(4 * 256 * 4), dsum: take(4 * 256 * 4), out: take(9 * 8), src: home ? -1 : take(gh * width * 3) };
     const memory = this.home.memory;
