@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import { collectorConfig } from '../collector/config.js';
 import { startCollector, type RunningCollector } from '../collector/main.js';
+import { FAST_ENGINE } from '../collector/ingest/decode.js';
 import { STAGES, type StageTimes } from '../collector/ingest/ingest.js';
 import { silentLogger } from '../lib/log.js';
 import { findProgram } from '../lib/program.js';
@@ -226,7 +227,7 @@ export async function bench(seconds: number): Promise<void> {
   const batches = c.store.batches.committed - commits0.committed;
   header(`collector cost per summary, by stage (${stages.messages} summaries, ${batches} batches: ${(stages.messages / Math.max(1, batches)).toFixed(1)} summaries per COMMIT)`);
   const worker = c.decodeThread === 'worker';
-  line('decoded', `${worker ? 'in the decode worker (ingest.decodeThread: auto, a core to spare)' : 'on the JavaScript thread'}; ${stages.fast} of ${stages.messages} on the fast path`);
+  line('decoded', `${worker ? 'in the decode worker (ingest.decodeThread: auto, a core to spare)' : 'on the JavaScript thread'}; ${stages.fast} of ${stages.messages} on the fast path (${FAST_ENGINE === 'wasm' ? 'the WebAssembly walker' : 'the JavaScript walker'})`);
   for (const s of STAGES) line(s === 'store' ? 'store (the row)' : worker && (s === 'parse' || s === 'validate') ? `${s} (decode worker)` : s, us(stages[s]));
   line('store (COMMIT, per summary)', us(commitMs));
   // Wall time inside each stage; on the JavaScript thread, what is left of its CPU is the MQTT

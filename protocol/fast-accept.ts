@@ -11,154 +11,12 @@
  * Ajv would refuse, gets `false`: the full path then gives the verdict and its words. So the two
  * can differ in speed only (test/protocol/fast-accept.test.ts compares them on mutated messages).
  *
- * The schema is compiled once, at load. A keyword this does not implement makes compile() throw:
- * a schema that grows one falls back to the full path as a whole, never to a looser check.
+ * The schema is compiled once, at load (accept-schema.ts). A keyword this does not implement makes
+ * compile() give undefined: a schema that grows one falls back to the full path as a whole, never
+ * to a looser check.
  */
-
-/** The keywords compile() implements; any other keyword in a schema throws. */
-const KEYWORDS = new Set(['$id', 'type', 'properties', 'required', 'additionalProperties', 'maxProperties', 'propertyNames', 'items', 'maxItems', 'minItems', 'minLength', 'maxLength', 'pattern', 'enum', 'const', 'minimum', 'maximum', 'exclusiveMinimum']);
-
-type Schema = Readonly<Record<string, unknown>>;
-
-interface Prop {
-  readonly name: Uint8Array;
-  readonly bit: number;
-  readonly node: Node;
-  /** Index into the captured numbers or strings; -1: not captured. */
-  readonly capture: number;
-  /**
-   * The property that came after this one last time. A device writes its keys in the same order
-   * every time, so the walker tries this one first, byte for byte with its closing quote: no scan,
-   * no lookup. A wrong guess costs one comparison and the ordinary path.
-   */
-  next: Prop | undefined;
-}
-
-const ANY = 0;
-const OBJECT = 1;
-const ARRAY = 2;
-const STRING = 3;
-const NUMBER = 4;
-const BOOLEAN = 5;
-const NULL_ = 6;
-
-/** Slots in an object's property table: a key's slot comes from its length and first and last bytes. */
-const SLOTS = 64;
-const slotOf = (length: number, first: number, last: number): number => (length * 31 + first * 7 + last) & (SLOTS - 1);
-
-/**
- * A compiled schema node. One class with every field, whatever its kind: the walker reads nodes of
- * every kind at the same sites, and one shape keeps those reads monomorphic (about twice as fast as
- * a union of object shapes).
- */
-class Node {
-  k = ANY;
-  /** Object: properties by slot (slotOf); undefined: no named properties. */
-  props: (Prop[] | undefined)[] | undefined = undefined;
-  /** Object: the property that came first last time (Prop.next). */
-  first: Prop | undefined = undefined;
-  required = 0;
-  /** Object: the schema of other properties; undefined: anything. */
-  extra: Node | undefined = undefined;
-  maxProps = Infinity;
-  keyMin = 0;
-  keyMax = Infinity;
-  /** Array: its items' schema. */
-  items: Node | undefined = undefined;
-  minItems = 0;
-  maxItems = Infinity;
-  /** String: its length; number: its value. */
-  min = -Infinity;
-  max = Infinity;
-  pattern: RegExp | undefined = undefined;
-  values: readonly Uint8Array[] | undefined = undefined;
-  integer = false;
-  nullable = false;
-  exMin = -Infinity;
-
-  constructor(k: number, o: Partial<Omit<Node, 'k'>> = {}) {
-    this.k = k;
-    Object.assign(this, o);
-  }
-}
-
-class Unsupported extends Error {}
-
-const ascii = (s: string): Uint8Array => {
-  if (!/^[\x20-\x7e]*$/.test(s)) throw new Unsupported(`"${s}": only printable ASCII names and values are compiled`);
-  return Uint8Array.from(s, (c) => c.charCodeAt(0));
-};
-
-
-const num = (v: unknown, fallback: number): number => (typeof v === 'number' ? v : fallback);
-
-function compileNode(s: Schema, top: boolean, captures: { numbers: readonly string[]; strings: readonly string[] }): Node {
-  for (const k of Object.keys(s)) if (!KEYWORDS.has(k)) throw new Unsupported(`keyword ${k}`);
-  if ('$id' in s && !top) throw new Unsupported('a nested $id');
-  let type = s.type;
-  const values = s.enum ?? ('const' in s ? [s.const] : undefined);
-  if (values !== undefined) {
-    if (!Array.isArray(values) || !values.every((v) => typeof v === 'string')) throw new Unsupported('enum or const other than strings');
-    if (type !== undefined && type !== 'string') throw new Unsupported('enum with a type other than string');
-    type = 'string';
-  }
-  let nullable = false;
-  if (Array.isArray(type)) {
-    if (type.length !== 2 || type[0] !== 'number' || type[1] !== 'null') throw new Unsupported(`type ${JSON.stringify(type)}`);
-    type = 'number';
-    nullable = true;
-  }
-  switch (type) {
-    case undefined:
-      if (Object.keys(s).length > 0) throw new Unsupported('keywords without a type');
-      return new Node(ANY);
-    case 'object': {
-      const props: (Prop[] | undefined)[] = new Array<Prop[] | undefined>(SLOTS).fill(undefined);
-      const names = Object.keys((s.properties as Schema | undefined) ?? {});
-      if (names.length > 30) throw new Unsupported('more than 30 properties');
-      const required = (s.required as string[] | undefined) ?? [];
-      let requiredBits = 0;
-      names.forEach((name, bit) => {
-        const bytes = ascii(name);
-        const numberAt = top ? captures.numbers.indexOf(name) : -1;
-        const stringAt = top ? captures.strings.indexOf(name) : -1;
-        const prop: Prop = { name: bytes, bit: 1 << bit, node: compileNode((s.properties as Record<string, Schema>)[name]!, false, captures), capture: numberAt >= 0 ? numberAt : stringAt, next: undefined };
-        if (numberAt >= 0 && prop.node.k !== NUMBER && !(prop.node.k === STRING && prop.node.values)) throw new Unsupported(`captured number ${name} is neither a number nor an enum`);
-        if (stringAt >= 0 && prop.node.k !== STRING) throw new Unsupported(`captured string ${name} is not a string`);
-        if (required.includes(name)) requiredBits |= 1 << bit;
-        if (bytes.length === 0) throw new Unsupported('a property named ""');
-        const slot = slotOf(bytes.length, bytes[0]!, bytes[bytes.length - 1]!);
-        props[slot] = [...(props[slot] ?? []), prop];
-      });
-      for (const r of required) if (!names.includes(r)) throw new Unsupported(`required ${r} without a schema`);
-      for (const c of [...captures.numbers, ...captures.strings]) if (top && !required.includes(c)) throw new Unsupported(`captured ${c} is not required`);
-      const extra = s.additionalProperties === undefined ? undefined : typeof s.additionalProperties === 'object' ? compileNode(s.additionalProperties as Schema, false, captures) : undefined;
-      if (s.additionalProperties === false) throw new Unsupported('additionalProperties: false');
-      const pn = (s.propertyNames as Schema | undefined) ?? {};
-      for (const k of Object.keys(pn)) if (k !== 'maxLength' && k !== 'minLength') throw new Unsupported(`propertyNames keyword ${k}`);
-      return new Node(OBJECT, { props: names.length ? props : undefined, required: requiredBits, extra, maxProps: num(s.maxProperties, Infinity), keyMin: num(pn.minLength, 0), keyMax: num(pn.maxLength, Infinity) });
-    }
-    case 'array':
-      if (typeof s.items !== 'object' || Array.isArray(s.items)) throw new Unsupported('items other than one schema');
-      return new Node(ARRAY, { items: compileNode(s.items as Schema, false, captures), minItems: num(s.minItems, 0), maxItems: num(s.maxItems, Infinity) });
-    case 'string':
-      return new Node(STRING, {
-        min: num(s.minLength, 0),
-        max: num(s.maxLength, Infinity),
-        pattern: typeof s.pattern === 'string' ? new RegExp(s.pattern, 'u') : undefined,
-        values: values?.map((v) => ascii(v as string)),
-      });
-    case 'number':
-    case 'integer':
-      return new Node(NUMBER, { integer: type === 'integer', nullable, min: num(s.minimum, -Infinity), max: num(s.maximum, Infinity), exMin: num(s.exclusiveMinimum, -Infinity) });
-    case 'boolean':
-      return new Node(BOOLEAN);
-    case 'null':
-      return new Node(NULL_);
-    default:
-      throw new Unsupported(`type ${JSON.stringify(type)}`);
-  }
-}
+import { WasmWalker } from './wasm-accept.js';
+import { ANY_ARRAY, ANY_NUMBER, ANY_OBJECT, ARRAY, ascii, BOOLEAN, compileNode, NULL_, NUMBER, OBJECT, slotOf, STRING, Unsupported, type Node, type Prop, type Schema } from './accept-schema.js';
 
 const QUOTE = 34;
 const QUOTE_BYTE = QUOTE;
@@ -176,12 +34,19 @@ IN_STRING.fill(0, 32, 127);
 IN_STRING[QUOTE_BYTE] = 1;
 IN_STRING[BACKSLASH_BYTE] = 2;
 
+export type AcceptEngine = 'wasm' | 'js';
+
 /** A compiled schema, ready to accept payloads (one at a time: the captures are reused). */
 export class FastAcceptor {
   /** The captured top-level numbers of the last accepted payload, in the order asked for; an enum gives its value's index. */
   readonly numbers: Float64Array;
   /** The captured top-level strings of the last accepted payload, in the order asked for. */
   readonly strings: string[];
+  /** Which walker runs first, decided at compile(): WebAssembly where the engine has it and the schema lays out, else JavaScript. */
+  readonly engine: AcceptEngine;
+  /** Payloads the WebAssembly walker left to the JavaScript one (wasm-accept.ts says when). */
+  undecided = 0;
+  private readonly wasm: WasmWalker | undefined;
   private b: Buffer = EMPTY;
   private i = 0;
   private n = 0;
@@ -192,21 +57,25 @@ export class FastAcceptor {
     numbers: number,
     strings: number,
     private readonly maxDepth: number,
+    engine: AcceptEngine,
   ) {
     this.numbers = new Float64Array(numbers);
     this.strings = new Array<string>(strings).fill('');
+    this.wasm = engine === 'wasm' ? WasmWalker.for(root, maxDepth, this.numbers, this.strings) : undefined;
+    this.engine = this.wasm ? 'wasm' : 'js';
   }
 
   /**
    * Compiles `schema`; undefined when it uses a keyword this does not implement (then every payload
    * takes the full path). `numbers` and `strings` name required top-level properties to capture.
+   * `engine: 'js'` keeps to the JavaScript walker (the tests compare the two).
    */
-  static compile(schema: object, o: { numbers?: readonly string[]; strings?: readonly string[]; maxDepth: number }): FastAcceptor | undefined {
+  static compile(schema: object, o: { numbers?: readonly string[]; strings?: readonly string[]; maxDepth: number; engine?: AcceptEngine }): FastAcceptor | undefined {
     const captures = { numbers: o.numbers ?? [], strings: o.strings ?? [] };
     try {
       const root = compileNode(schema as Schema, true, captures);
       if (root.k !== OBJECT) throw new Unsupported('a top level other than an object');
-      return new FastAcceptor(root, captures.numbers.length, captures.strings.length, o.maxDepth);
+      return new FastAcceptor(root, captures.numbers.length, captures.strings.length, o.maxDepth, o.engine ?? 'wasm');
     } catch (e) {
       if (e instanceof Unsupported) return undefined;
       throw e;
@@ -215,6 +84,11 @@ export class FastAcceptor {
 
   /** Whether the whole of `b` is one JSON value that the schema accepts, within this subset; the captures are set when true. */
   accept(b: Buffer): boolean {
+    if (this.wasm) {
+      const decided = this.wasm.run(b);
+      if (decided !== undefined) return decided;
+      this.undecided++;
+    }
     this.b = b;
     this.n = b.length;
     this.depth = 0;
@@ -489,7 +363,3 @@ const EMPTY = Buffer.alloc(0);
 const TRUE = ascii('true');
 const FALSE = ascii('false');
 const NULL = ascii('null');
-const ANY_VALUE = new Node(ANY);
-const ANY_OBJECT = new Node(OBJECT, { extra: ANY_VALUE });
-const ANY_ARRAY = new Node(ARRAY, { items: ANY_VALUE });
-const ANY_NUMBER = new Node(NUMBER);

@@ -1,10 +1,11 @@
 /**
  * `npm run build:wasm`: compiles each WebAssembly kernel's .wat source (agent/ood/quadform.wat,
- * agent/preprocess/bilinear.wat, agent/preprocess/shrink.wat, agent/telemetry/frame-stats.wat) into a
- * TypeScript module beside it (quadform-wasm.ts, bilinear-wasm.ts, shrink-wasm.ts,
- * frame-stats-wasm.ts), the bytes as base64, so that the agent loads them with no file to find at run
- * time and no compiler installed. The generated files are committed; test/scripts/build-wasm.test.ts
- * fails when one no longer matches its source.
+ * agent/preprocess/bilinear.wat, agent/preprocess/shrink.wat, agent/telemetry/frame-stats.wat, and
+ * the collector's protocol/accept.wat) into a TypeScript module beside it (quadform-wasm.ts,
+ * bilinear-wasm.ts, shrink-wasm.ts, frame-stats-wasm.ts, accept-wasm.ts), the bytes as base64, so that
+ * the agent and the collector load them with no file to find at run time and no compiler installed.
+ * The generated files are committed; test/scripts/build-wasm.test.ts fails when one no longer
+ * matches its source.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -26,6 +27,7 @@ export const MODULES: readonly WasmModule[] = [
   { wat: at('agent/preprocess/bilinear.wat'), generated: at('agent/preprocess/bilinear-wasm.ts'), source: 'agent/preprocess/bilinear.wat', constant: 'BILINEAR_WASM_BASE64' },
   { wat: at('agent/preprocess/shrink.wat'), generated: at('agent/preprocess/shrink-wasm.ts'), source: 'agent/preprocess/shrink.wat', constant: 'SHRINK_WASM_BASE64' },
   { wat: at('agent/telemetry/frame-stats.wat'), generated: at('agent/telemetry/frame-stats-wasm.ts'), source: 'agent/telemetry/frame-stats.wat', constant: 'FRAME_STATS_WASM_BASE64' },
+  { wat: at('protocol/accept.wat'), generated: at('protocol/accept-wasm.ts'), source: 'protocol/accept.wat', constant: 'ACCEPT_WASM_BASE64' },
 ];
 
 export const WAT = MODULES[0]!.wat;

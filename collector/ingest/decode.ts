@@ -39,6 +39,9 @@ export const SUMMARY_FIELDS = ['seq', 'start', 'end', 'frames', 'status'] as con
 /** The summary schema's fast path (protocol/fast-accept.ts), compiled at load. */
 const FAST_SUMMARY = FastAcceptor.compile(SUMMARY_SCHEMA, { numbers: SUMMARY_FIELDS, strings: ['site', 'device', 'camera'], maxDepth: MAX_DEPTH });
 
+/** Which walker the fast path runs (WebAssembly where the engine has it); undefined: no fast path. */
+export const FAST_ENGINE = FAST_SUMMARY?.engine;
+
 /**
  * A summary on the fast path: its SUMMARY_FIELDS when the acceptor takes it and it names its
  * topic's device and camera (a reused array: read it before the next call); undefined: the full

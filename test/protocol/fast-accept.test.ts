@@ -3,18 +3,23 @@
  * full path accepts (that message just takes the full path), but whatever it accepts the full path
  * accepts too, with the same captured fields. Checked on summaries as the agent writes them and on
  * thousands of seeded mutations of them (bytes flipped, cut and inserted, numbers and strings
- * swapped for edge cases, keys doubled, nesting deepened), and on the edges one by one.
+ * swapped for edge cases, keys doubled, nesting deepened), and on the edges one by one. Every case
+ * runs on both walkers: WebAssembly (the default) and JavaScript; and the two are compared with each
+ * other, verdict for verdict.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { payload } from '../../bench/fleet.js';
 import { Rng } from '../../agent/synth/rng.js';
-import { FastAcceptor } from '../../protocol/fast-accept.js';
+import { FastAcceptor, type AcceptEngine } from '../../protocol/fast-accept.js';
 import { check, EVENT_SCHEMA, MAX_DEPTH, nestedDeeperThan, SCHEMAS, STATUS_SCHEMA, SUMMARY_SCHEMA, SUMMARY_STATUSES, type SummaryMessage } from '../../protocol/messages.js';
 
 const NUMBERS = ['seq', 'start', 'end', 'frames', 'status'] as const;
 const STRINGS = ['site', 'device', 'camera'] as const;
-const fast = FastAcceptor.compile(SUMMARY_SCHEMA, { numbers: NUMBERS, strings: STRINGS, maxDepth: MAX_DEPTH })!;
+const ENGINES: readonly AcceptEngine[] = ['wasm', 'js'];
+const acceptors = Object.fromEntries(ENGINES.map((engine) => [engine, FastAcceptor.compile(SUMMARY_SCHEMA, { numbers: NUMBERS, strings: STRINGS, maxDepth: MAX_DEPTH, engine })!])) as Record<AcceptEngine, FastAcceptor>;
+const wasm = acceptors.wasm;
+const js = acceptors.js;
 
 /** The full path's verdict: the message, or undefined. */
 function full(text: string): SummaryMessage | undefined {
@@ -30,9 +35,21 @@ function full(text: string): SummaryMessage | undefined {
   return v.ok ? v.message : undefined;
 }
 
-/** Accepted by the fast path: then the full path must accept it too, with the same captures. Returns whether it was. */
+/**
+ * Accepted by the fast path: then the full path must accept it too, with the same captures. Returns
+ * whether it was. Both walkers are asked, and must give the same verdict.
+ */
 function agrees(text: string, what: string): boolean {
+  const verdicts = ENGINES.map((e) => [e, acceptors[e].accept(Buffer.from(text))] as const);
+  assert.equal(verdicts[0]![1], verdicts[1]![1], `${what}: WebAssembly says ${verdicts[0]![1]}, JavaScript ${verdicts[1]![1]}: ${text.slice(0, 400)}`);
+  for (const [engine] of verdicts) if (!accepted(engine, text, what)) return false;
+  return true;
+}
+
+function accepted(engine: AcceptEngine, text: string, what: string): boolean {
+  const fast = acceptors[engine];
   if (!fast.accept(Buffer.from(text))) return false;
+  what = `${what} (${engine})`;
   const m = full(text);
   assert.ok(m, `${what}: the fast path accepted what the full path refuses: ${text.slice(0, 400)}`);
   assert.deepEqual([...fast.numbers], [m.seq, m.start, m.end, m.frames, SUMMARY_STATUSES.indexOf(m.status)], `${what}: numbers`);
@@ -58,7 +75,8 @@ function realistic(r: () => number, seq: number, severity: 'ok' | 'alert'): stri
 }
 
 test('compiles the summary schema; schemas with keywords it does not implement (if/then, allOf) are left to the full path', () => {
-  assert.ok(fast);
+  assert.equal(wasm.engine, 'wasm', 'this engine has WebAssembly SIMD: the summary schema runs there');
+  assert.equal(js.engine, 'js');
   assert.equal(FastAcceptor.compile(STATUS_SCHEMA, { maxDepth: MAX_DEPTH }), undefined);
   assert.equal(FastAcceptor.compile(EVENT_SCHEMA, { maxDepth: MAX_DEPTH }), undefined);
   assert.equal(FastAcceptor.compile({ type: 'object', properties: { a: { type: 'string', format: 'email' } } }, { maxDepth: MAX_DEPTH }), undefined);
@@ -86,6 +104,7 @@ test('never accepts what the full path refuses: 6,000 seeded mutations', () => {
   const STRINGS_IN = ['"ok"', '"alert"', '"bogus"', '""', '"a\\nb"', '"caf\u00e9"', '"\\u0041"', `"${'x'.repeat(129)}"`, '"s1"', '1', 'null'];
   let acceptedValid = 0;
   let refusedByBoth = 0;
+  const undecided = wasm.undecided;
   for (let k = 0; k < 6000; k++) {
     let text = r() < 0.5 ? realistic(r, 1 + Math.floor(r() * 1e6), r() < 0.5 ? 'ok' : 'alert') : payload('s1', 'cam1', 1 + Math.floor(r() * 1e9));
     const mutations = 1 + Math.floor(r() * 3);
@@ -115,6 +134,9 @@ test('never accepts what the full path refuses: 6,000 seeded mutations', () => {
   // The test must exercise both sides: some mutants stay valid and take the fast path, most are refused.
   assert.ok(acceptedValid > 300, `the fast path accepted ${acceptedValid} mutants`);
   assert.ok(refusedByBoth > 2000, `${refusedByBoth} refused by both`);
+  // The WebAssembly walker decides nearly all of them itself (the rest: 1e400 and the like, where
+  // only Number() can tell).
+  assert.ok(wasm.undecided - undecided < 60, `the WebAssembly walker left ${wasm.undecided - undecided} of 12,000 to JavaScript`);
 });
 
 test('the edges, one by one: what it leaves to the full path, and what it still accepts', () => {
@@ -142,7 +164,7 @@ test('the edges, one by one: what it leaves to the full path, and what it still 
     ['a null where a number or null goes', text({ scores: { 'psi:x': null } }), true],
   ];
   for (const [what, t, expected] of cases) {
-    assert.equal(fast.accept(Buffer.from(t)), expected, what);
+    for (const engine of ENGINES) assert.equal(acceptors[engine].accept(Buffer.from(t)), expected, `${what} (${engine})`);
     if (expected) assert.ok(agrees(t, what));
     else assert.equal(agrees(t, what), false);
   }
