@@ -116,7 +116,9 @@ export function compileNode(s: Schema, top: boolean, captures: { numbers: readon
         const stringAt = top ? captures.strings.indexOf(name) : -1;
         const prop: Prop = { name: bytes, bit: 1 << bit, node: compileNode((s.properties as Record<string, Schema>)[name]!, false, captures), capture: numberAt >= 0 ? numberAt : stringAt, next: undefined };
         if (numberAt >= 0 && prop.node.k !== NUMBER && !(prop.node.k === STRING && prop.node.values)) throw new Unsupported(`captured number ${name} is neither a number nor an enum`);
-        if (stringAt >= 0 && prop.node.k !== STRING) throw new Unsupported(`captured string ${name} is not a string`);
+        // A null leaves nothing to capture: the last payload's value would stay.
+        if (numberAt >= 0 && prop.node.nullable) throw new Unsupported(`captured number ${name} may be null`);
+        if (stringAt >= 0 && (prop.node.k !== STRING || prop.node.values)) throw new Unsupported(`captured string ${name} is not a free string (an enum is captured as a number)`);
         if (required.includes(name)) requiredBits |= 1 << bit;
         if (bytes.length === 0) throw new Unsupported('a property named ""');
         const slot = slotOf(bytes.length, bytes[0]!, bytes[bytes.length - 1]!);
@@ -134,6 +136,8 @@ export function compileNode(s: Schema, top: boolean, captures: { numbers: readon
       if (typeof s.items !== 'object' || Array.isArray(s.items)) throw new Unsupported('items other than one schema');
       return new Node(ARRAY, { items: compileNode(s.items as Schema, false, captures), minItems: num(s.minItems, 0), maxItems: num(s.maxItems, Infinity) });
     case 'string':
+      // The walkers match an enum's values and skip the rest of the string's checks.
+      if (values !== undefined && typeof s.pattern === 'string') throw new Unsupported('enum with a pattern');
       return new Node(STRING, {
         min: num(s.minLength, 0),
         max: num(s.maxLength, Infinity),

@@ -48,6 +48,8 @@
   (global $e10 (mut i32) (i32.const 0))
   (global $lead (mut i32) (i32.const 0))
   (global $nonzero (mut i32) (i32.const 0))
+  ;; Whether its exponent was too long to read exactly (a million or more).
+  (global $huge (mut i32) (i32.const 0))
 
   (func (export "init") (param $maxDepth i32) (param $out i32) (param $anyObject i32) (param $anyArray i32) (param $anyNumber i32)
     (global.set $maxDepth (local.get $maxDepth))
@@ -268,6 +270,7 @@
     (if (i32.and (i32.eqz (local.get $exact)) (i32.or (local.get $exponent) (i32.gt_u (local.get $digits) (i32.const 300))))
       (then
         (call $rescan (local.get $start) (local.get $q))
+        (if (global.get $huge) (then (return (i32.const 2))))
         (if (global.get $nonzero)
           (then
             (if (i32.ge_s (global.get $lead) (i32.const 309)) (then (return (i32.const 0))))
@@ -284,6 +287,7 @@
       (else
         (if (i32.ge_s (local.get $capture) (i32.const 0)) (then (return (i32.const 2))))
         (call $rescan (local.get $start) (local.get $q))
+        (if (global.get $huge) (then (return (i32.const 2))))
         (local.set $v (call $approximate (local.get $negative)))
         (if (f64.ne (local.get $v) (local.get $v)) (then (return (i32.const 2))))
         ;; A zero is exact.
@@ -318,6 +322,7 @@
     (global.set $m (i64.const 0))
     (global.set $e10 (i32.const 0))
     (global.set $nonzero (i32.const 0))
+    (global.set $huge (i32.const 0))
     (if (i32.eq (i32.load8_u (local.get $q)) (i32.const 45)) (then (local.set $q (i32.add (local.get $q) (i32.const 1)))))
     ;; The digits before the point, then after it.
     (block $digits_done
@@ -352,7 +357,8 @@
     ;; from the point, it is the int digits after it.
     (if (i32.and (global.get $nonzero) (i32.ge_s (global.get $lead) (i32.const 0)))
       (then (global.set $lead (i32.sub (i32.sub (local.get $int) (i32.const 1)) (global.get $lead)))))
-    ;; The exponent, saturated: anything past a million is as good as infinite here.
+    ;; The exponent, up to a million; past that $huge: a million digits of the number's own could
+    ;; still cancel it, so only JavaScript can tell.
     (if (i32.lt_u (local.get $q) (local.get $stop))
       (then
         (local.set $q (i32.add (local.get $q) (i32.const 1)))
@@ -368,6 +374,7 @@
               (then (local.set $e (i32.add (i32.mul (local.get $e) (i32.const 10)) (i32.sub (i32.load8_u (local.get $q)) (i32.const 48))))))
             (local.set $q (i32.add (local.get $q) (i32.const 1)))
             (br $exp)))
+        (if (i32.ge_u (local.get $e) (i32.const 1000000)) (then (global.set $huge (i32.const 1))))
         (if (local.get $minus) (then (local.set $e (i32.sub (i32.const 0) (local.get $e)))))
         (global.set $e10 (i32.add (global.get $e10) (local.get $e)))
         (global.set $lead (i32.add (global.get $lead) (local.get $e))))))

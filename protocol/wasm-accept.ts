@@ -193,7 +193,9 @@ export class WasmWalker {
     const need = payloadAt + 4096 + SLACK;
     if (need > exports.memory.buffer.byteLength) exports.memory.grow(Math.ceil((need - exports.memory.buffer.byteLength) / PAGE));
     layout.write(new Uint8Array(exports.memory.buffer));
-    exports.init(maxDepth, out, layout.node(ANY_OBJECT), layout.node(ANY_ARRAY), layout.node(ANY_NUMBER));
+    // The walker's depth is an i32: a limit past it is no limit (JavaScript's `depth > maxDepth`).
+    const depth = Number.isNaN(maxDepth) ? INT_MAX : Math.max(-1, Math.min(INT_MAX, Math.floor(maxDepth)));
+    exports.init(depth, out, layout.node(ANY_OBJECT), layout.node(ANY_ARRAY), layout.node(ANY_NUMBER));
     return new WasmWalker(exports, at, out, payloadAt, layout.patterns, numbers, strings);
   }
 

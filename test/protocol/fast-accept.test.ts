@@ -81,6 +81,12 @@ test('compiles the summary schema; schemas with keywords it does not implement (
   assert.equal(FastAcceptor.compile(EVENT_SCHEMA, { maxDepth: MAX_DEPTH }), undefined);
   assert.equal(FastAcceptor.compile({ type: 'object', properties: { a: { type: 'string', format: 'email' } } }, { maxDepth: MAX_DEPTH }), undefined);
   assert.equal(FastAcceptor.compile({ type: 'object', properties: { a: { type: ['string', 'number'] } } }, { maxDepth: MAX_DEPTH }), undefined);
+  // Found in review: the walkers skip a pattern beside an enum; a null leaves a captured number as
+  // the last payload had it; an enum's value index is no captured string.
+  assert.equal(FastAcceptor.compile({ type: 'object', properties: { a: { enum: ['ab', 'cd'], pattern: '^c' } } }, { maxDepth: MAX_DEPTH }), undefined);
+  assert.equal(FastAcceptor.compile({ type: 'object', required: ['x'], properties: { x: { type: ['number', 'null'] } } }, { numbers: ['x'], maxDepth: MAX_DEPTH }), undefined);
+  assert.equal(FastAcceptor.compile({ type: 'object', required: ['x'], properties: { x: { enum: ['a', 'b'] } } }, { strings: ['x'], maxDepth: MAX_DEPTH }), undefined);
+  assert.ok(FastAcceptor.compile({ type: 'object', required: ['x'], properties: { x: { enum: ['a', 'b'] } } }, { numbers: ['x'], maxDepth: MAX_DEPTH }), 'an enum is captured as its index');
 });
 
 test('accepts summaries as the agent writes them, with their fields', () => {
