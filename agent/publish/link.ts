@@ -55,6 +55,7 @@ export class DeviceLink {
       backoff: o.backoff,
       log,
       device: `${identity.site}/${identity.device}`,
+      ...(o.onWriteFailed ? { onWriteFailed: o.onWriteFailed } : {}),
     });
   }
 

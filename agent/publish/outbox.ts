@@ -24,6 +24,8 @@ export class Outbox {
   private readonly first: ReturnType<Db['prepare']>;
   private readonly enqueueTx: (stream: string, build: (seq: number) => { topic: string; payload: string }) => number;
   private rows: number;
+  /** Acknowledged ids whose delete the database refused (ack()). */
+  private readonly unremoved: number[] = [];
   /** Rows dropped because the outbox was full (the oldest go first). */
   dropped = 0;
   /**
@@ -87,8 +89,33 @@ export class Outbox {
     return this.after.all([afterId, limit]) as OutboxRow[];
   }
 
-  /** The broker acknowledged the row: forget it. */
+  /**
+   * The broker acknowledged the row: forget it. A delete that the database refuses (a disk full to
+   * the last byte has no room even for the journal a DELETE writes) keeps the id and throws; the row
+   * is deleted with the next acknowledgement that succeeds, or by retryAcks(). Until then it is not
+   * sent again in this session (the publisher's cursor is past it); after a restart it would be, and
+   * the collector drops the repeat by its seq.
+   */
   ack(id: number): void {
-    if (this.remove.run([id]).changes > 0) this.rows--;
+    try {
+      if (this.remove.run([id]).changes > 0) this.rows--;
+    } catch (e) {
+      this.unremoved.push(id);
+      throw e;
+    }
+    if (this.unremoved.length > 0) this.retryAcks();
+  }
+
+  /** Acknowledged rows whose delete the database refused, still in it. */
+  get undeleted(): number {
+    return this.unremoved.length;
+  }
+
+  /** Deletes the acknowledged rows the database refused before, oldest first; throws (keeping the rest) when it still refuses. */
+  retryAcks(): void {
+    while (this.unremoved.length > 0) {
+      if (this.remove.run([this.unremoved[0]!]).changes > 0) this.rows--;
+      this.unremoved.shift();
+    }
   }
 }

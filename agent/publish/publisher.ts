@@ -33,6 +33,8 @@ export interface PublisherOptions {
   readonly device: string;
   /** A session that lived this long is healthy: the reconnect backoff starts again from its minimum (default 10 s). */
   readonly stableMs?: number;
+  /** A delete of an acknowledged row failed: returns true when space was made and it is worth one retry (the storage watch). */
+  readonly onWriteFailed?: (e: unknown) => boolean;
 }
 
 export interface PublisherCounters {
@@ -48,6 +50,8 @@ export class Publisher {
   private generation = 0;
   private attempt = 0;
   private stopped = false;
+  /** Deletes of acknowledged rows are failing (logged once, until one succeeds). */
+  private ackFailing = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
   private live = false;
@@ -131,6 +135,36 @@ export class Publisher {
     });
   }
 
+  /**
+   * Deletes an acknowledged row. This runs inside mqtt.js's callback, where a throw would end the
+   * process: a delete the database refuses (disk full) is reported to the storage watch, which
+   * sheds telemetry, and tried again at once when that made room; otherwise the outbox keeps the id
+   * and deletes the row with a later acknowledgement.
+   */
+  private acked(id: number): void {
+    try {
+      this.outbox.ack(id);
+      if (this.ackFailing) {
+        this.ackFailing = false;
+        this.o.log.info({ id }, 'outbox: acknowledged messages are deleted again');
+      }
+    } catch (e) {
+      let retried = false;
+      try {
+        if (this.o.onWriteFailed?.(e)) {
+          this.outbox.retryAcks();
+          retried = true;
+        }
+      } catch {
+        // Still refused: kept for a later acknowledgement.
+      }
+      if (!retried && !this.ackFailing) {
+        this.ackFailing = true;
+        this.o.log.warn({ err: (e as Error).message, waiting: this.outbox.undeleted }, 'outbox: an acknowledged message could not be deleted; it is deleted with a later acknowledgement, or sent again after a restart (the collector drops the repeat)');
+      }
+    }
+  }
+
   private refill(): void {
     const now = performance.now();
     this.tokens = Math.min(this.o.maxInflight, this.tokens + ((now - this.lastRefill) / 1000) * this.o.drainPerSecond);
@@ -155,7 +189,7 @@ export class Publisher {
             if (gen === this.generation) this.counters.failed++;
             return;
           }
-          this.outbox.ack(row.id);
+          this.acked(row.id);
           this.counters.acked++;
           if (gen !== this.generation) return;
           this.inflight--;

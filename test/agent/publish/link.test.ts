@@ -10,7 +10,7 @@ import { test, type TestContext } from 'node:test';
 import type { DriftResult } from '../../../agent/drift/types.js';
 import { DeviceLink } from '../../../agent/publish/link.js';
 import type { Identity } from '../../../agent/publish/messages.js';
-import { openDatabase } from '../../../agent/store/database.js';
+import { openDatabase, type Db } from '../../../agent/store/database.js';
 import type { WindowAggregate } from '../../../agent/telemetry/window.js';
 import { silentLogger } from '../../../lib/log.js';
 import { check, SCHEMAS, type StatusMessage, type SummaryMessage } from '../../../protocol/messages.js';
@@ -46,15 +46,15 @@ const drift: DriftResult = {
 };
 
 /** A link for a new site and device on the machine's Mosquitto, over its own database (released with the test). */
-async function openLink(t: TestContext, drainPerSecond: number): Promise<{ release: Release; site: string; device: string; link: DeviceLink }> {
+async function openLink(t: TestContext, drainPerSecond: number, onWriteFailed?: (e: unknown) => boolean): Promise<{ release: Release; site: string; device: string; link: DeviceLink; db: Db }> {
   const release = releaser(t);
   const site = uniqueName('site');
   const device = uniqueName('edge');
   const identity: Identity = { site, device, version: '0.1.0', model: { name: 'm.onnx', sha256: SHA }, provider: 'cpu', providers: ['cpu'], cameras: ['cam'], windowSeconds: 60 };
   const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-link-')), 'a.db'));
   release('database', () => db.close());
-  const link = new DeviceLink(db, identity, { url: MACHINE_BROKER, client: { clientId: uniqueName('agent'), reconnectPeriod: 0 }, drainPerSecond, maxInflight: INFLIGHT, outboxMaxRows: 1000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 } }, silentLogger);
-  return { release, site, device, link };
+  const link = new DeviceLink(db, identity, { url: MACHINE_BROKER, client: { clientId: uniqueName('agent'), reconnectPeriod: 0 }, drainPerSecond, maxInflight: INFLIGHT, outboxMaxRows: 1000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 }, ...(onWriteFailed ? { onWriteFailed } : {}) }, silentLogger);
+  return { release, site, device, link, db };
 }
 
 test('link: retained birth, backlog in order at the drain rate, schema-valid payloads, offline on a clean stop', { timeout: 60_000 }, async (t) => {
@@ -136,4 +136,33 @@ test("link: a clean stop sends what it just queued (its cameras' last windows) w
   assert.equal(link.outbox.size, 0, 'nothing left in the outbox for the next start');
   await until(() => seqs.length === INFLIGHT + 3 && states.includes('offline'), 5000, 'the last rows and the offline status');
   assert.deepEqual(seqs, Array.from({ length: INFLIGHT + 3 }, (_, i) => i + 1));
+});
+
+test('link: acknowledgements the database cannot delete (a full disk) do not end the agent; the rows go with a later one', { timeout: 60_000 }, async (t) => {
+  // The fault suite's full disk found it: a PUBACK's DELETE refused inside mqtt.js's callback threw
+  // out of it and ended the process. Here the database refuses every write (query_only), for real.
+  const refused: unknown[] = [];
+  const { release, site, device, link, db } = await openLink(t, 1000, (e) => (refused.push(e), false));
+  const sub = await machineClient('watch-refused');
+  release('watcher', () => sub.endAsync());
+  const seqs: number[] = [];
+  sub.on('message', (topic, payload) => payload.length && !topic.endsWith('/status') && seqs.push((JSON.parse(payload.toString()) as { seq: number }).seq));
+  await sub.subscribeAsync(summaryTopic(site, device, 'cam'), { qos: 1 });
+  release('retained status', () => clearRetainedStatus(site, device));
+  const send = (): number => link.summary({ camera: 'cam', window, dropped: 0, errors: 0, drift });
+  for (let i = 0; i < 3; i++) send();
+  db.pragma('query_only = ON');
+  link.start();
+  release('link', () => link.stop());
+  await until(() => link.publisher.counters.acked === 3, 10_000, 'three acknowledgements');
+  assert.deepEqual(seqs, [1, 2, 3], 'sent once each');
+  assert.equal(link.outbox.size, 3, 'still in the database');
+  assert.equal(link.outbox.undeleted, 3);
+  assert.ok(refused.length >= 1 && refused.every((e) => /readonly/.test((e as Error).message)), 'each refusal went to the storage watch');
+  db.pragma('query_only = OFF');
+  send();
+  await until(() => link.publisher.counters.acked === 4, 10_000, 'the fourth acknowledgement');
+  assert.equal(link.outbox.size, 0, 'the later acknowledgement deleted the rows kept before it');
+  assert.equal(link.outbox.undeleted, 0);
+  assert.deepEqual(seqs, [1, 2, 3, 4], 'nothing sent twice');
 });

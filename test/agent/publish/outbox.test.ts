@@ -77,3 +77,22 @@ test('outbox: its sequence epoch stays with the database, and a new database has
   assert.equal(open('a.db').epoch, first, 'reopened: the same epoch, seqs go on');
   assert.notEqual(open('b.db').epoch, first, 'a new database starts seqs at 1 under a new epoch');
 });
+
+test('outbox: an acknowledgement the database refuses keeps its id; the next one that succeeds deletes both', async (t) => {
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
+  t.after(() => db.close());
+  const o = new Outbox(db, 100);
+  for (let i = 0; i < 3; i++) o.enqueue('c/summary', row);
+  const [a, b, c] = o.next(0, 3).map((r) => r.id);
+  db.pragma('query_only = ON'); // every write refused, as on a disk full to the last byte
+  assert.throws(() => o.ack(a!), /readonly/);
+  assert.equal(o.size, 3);
+  assert.equal(o.undeleted, 1);
+  assert.throws(() => o.retryAcks(), /readonly/);
+  assert.equal(o.undeleted, 1, 'kept when refused again');
+  db.pragma('query_only = OFF');
+  o.ack(b!);
+  assert.equal(o.undeleted, 0);
+  assert.equal(o.size, 1);
+  assert.deepEqual(o.next(0, 10).map((r) => r.id), [c]);
+});
