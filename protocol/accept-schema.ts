@@ -8,7 +8,7 @@
  * falls back to the full path as a whole, never to a looser check.
  */
 /** The keywords compile() implements; any other keyword in a schema throws. */
-export const KEYWORDS = new Set(['$id', 'type', 'properties', 'required', 'additionalProperties', 'maxProperties', 'propertyNames', 'items', 'maxItems', 'minItems', 'minLength', 'maxLength', 'pattern', 'enum', 'const', 'minimum', 'maximum', 'exclusiveMinimum']);
+const KEYWORDS = new Set(['$id', 'type', 'properties', 'required', 'additionalProperties', 'maxProperties', 'propertyNames', 'items', 'maxItems', 'minItems', 'minLength', 'maxLength', 'pattern', 'enum', 'const', 'minimum', 'maximum', 'exclusiveMinimum']);
 
 export type Schema = Readonly<Record<string, unknown>>;
 
@@ -26,7 +26,7 @@ export interface Prop {
   next: Prop | undefined;
 }
 
-export const ANY = 0;
+const ANY = 0;
 export const OBJECT = 1;
 export const ARRAY = 2;
 export const STRING = 3;
@@ -157,7 +157,7 @@ export function compileNode(s: Schema, top: boolean, captures: { numbers: readon
 }
 
 /** What the schema leaves open (an object's other properties without a schema, say): any JSON value, within the depth limit. */
-export const ANY_VALUE = new Node(ANY);
+const ANY_VALUE = new Node(ANY);
 export const ANY_OBJECT = new Node(OBJECT, { extra: ANY_VALUE });
 export const ANY_ARRAY = new Node(ARRAY, { items: ANY_VALUE });
 export const ANY_NUMBER = new Node(NUMBER);

@@ -216,14 +216,11 @@
         (i32.store offset=4 (local.get $at) (i32.sub (local.get $e) (global.get $base)))))
     (i32.const 1))
 
-  (func $isDigit (param $c i32) (result i32)
-    (i32.lt_u (i32.sub (local.get $c) (i32.const 48)) (i32.const 10)))
-
   ;; JSON's number grammar, with the value computed only when a bound or a capture needs it; the
   ;; same steps as the JavaScript walker's number().
   (func $number (param $node i32) (param $capture i32) (result i32)
     (local $start i32) (local $q i32) (local $c i32) (local $negative i32) (local $digits i32) (local $whole i64)
-    (local $fraction i32) (local $exponent i32) (local $exact i32) (local $flags i32) (local $r i32) (local $v f64)
+    (local $fraction i32) (local $exponent i32) (local $exact i32) (local $flags i32) (local $r i32) (local $v f64) (local $rescanned i32)
     (local.set $start (global.get $p))
     (local.set $q (local.get $start))
     (local.set $negative (i32.eq (i32.load8_u (local.get $q)) (i32.const 45)))
@@ -267,7 +264,8 @@
     ;; flags: 1 integer, 2 nullable, 4 no maximum and no exclusiveMinimum, 8 no minimum, 16 minimum <= 0.
     (if (i32.and (i32.and (local.get $flags) (i32.const 1)) (i32.eqz (local.get $exact))) (then (return (i32.const 0))))
     ;; JSON.parse makes 1e400 Infinity, which is not a number to Ajv.
-    (if (i32.and (i32.eqz (local.get $exact)) (i32.or (local.get $exponent) (i32.gt_u (local.get $digits) (i32.const 300))))
+    (local.set $rescanned (i32.and (i32.eqz (local.get $exact)) (i32.or (local.get $exponent) (i32.gt_u (local.get $digits) (i32.const 300)))))
+    (if (local.get $rescanned)
       (then
         (call $rescan (local.get $start) (local.get $q))
         (if (global.get $huge) (then (return (i32.const 2))))
@@ -286,8 +284,8 @@
         (if (i32.eqz (call $within (local.get $node) (local.get $v) (i32.const 0))) (then (return (i32.const 0)))))
       (else
         (if (i32.ge_s (local.get $capture) (i32.const 0)) (then (return (i32.const 2))))
-        (call $rescan (local.get $start) (local.get $q))
-        (if (global.get $huge) (then (return (i32.const 2))))
+        ;; Read once: above for its finiteness, or here (then without an exponent, never $huge).
+        (if (i32.eqz (local.get $rescanned)) (then (call $rescan (local.get $start) (local.get $q))))
         (local.set $v (call $approximate (local.get $negative)))
         (if (f64.ne (local.get $v) (local.get $v)) (then (return (i32.const 2))))
         ;; A zero is exact.

@@ -1,16 +1,18 @@
 /**
  * The fast acceptor's walker in WebAssembly (accept.wat): the compiled schema (accept-schema.ts)
  * laid out once in the module's memory, and each payload copied in after it and walked there. It
- * gives the JavaScript walker's verdict, or undefined where it leaves the answer to it (a bound
- * that only Number() can settle, a captured number that is not a plain integer): the caller then
- * runs the JavaScript walker, so the two differ in speed only (test/protocol/fast-accept.test.ts
- * runs both on the same mutated messages).
+ * gives the JavaScript walker's verdict, or undefined where it leaves the answer to it (a bound or
+ * a finiteness that only Number() can settle, an exponent of a million or more, a captured number
+ * that is not a plain integer, more than 32 pattern checks): the caller then runs the JavaScript
+ * walker, so the two differ in speed only (test/protocol/fast-accept.test.ts runs both on the same
+ * mutated messages).
  *
  * JavaScript keeps what WebAssembly cannot do: the schema's patterns (regular expressions) run here
  * on the strings the walk points out, and the captured strings are cut from the payload here.
  *
- * Per 4.4 KB summary it takes about a third of the JavaScript walker's time (docs/performance.md):
- * strings are scanned 16 bytes at a time, and nothing in the walk is a JavaScript object.
+ * Per 4.4 KB summary it takes about half the JavaScript walker's time, copy and patterns included
+ * (docs/performance.md): keys and strings are scanned and compared 16 bytes at a time, and nothing
+ * in the walk is a JavaScript object.
  */
 import { wasmKernel } from '../lib/wasm-kernel.js';
 import { ACCEPT_WASM_BASE64 } from './accept-wasm.js';
@@ -47,6 +49,11 @@ const BACKSLASH = 92;
 /** An integer bound as the walker compares lengths and counts: whole, at most INT_MAX. */
 const lower = (x: number): number => Math.min(INT_MAX, Math.max(0, Math.ceil(x)));
 const upper = (x: number): number => Math.min(INT_MAX, Math.max(-1, Math.floor(x)));
+
+/** Grows `memory` to hold at least `bytes`. */
+function fit(memory: WebAssembly.Memory, bytes: number): void {
+  if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
+}
 
 class Layout {
   readonly bytes: number[] = [];
@@ -190,8 +197,7 @@ export class WasmWalker {
     const out = layout.take(OUT_BYTES);
     const payloadAt = layout.take(0);
     const exports = new WebAssembly.Instance(module).exports as unknown as Exports;
-    const need = payloadAt + 4096 + SLACK;
-    if (need > exports.memory.buffer.byteLength) exports.memory.grow(Math.ceil((need - exports.memory.buffer.byteLength) / PAGE));
+    fit(exports.memory, payloadAt + 4096 + SLACK);
     layout.write(new Uint8Array(exports.memory.buffer));
     // The walker's depth is an i32: a limit past it is no limit (JavaScript's `depth > maxDepth`).
     const depth = Number.isNaN(maxDepth) ? INT_MAX : Math.max(-1, Math.min(INT_MAX, Math.floor(maxDepth)));
@@ -223,7 +229,7 @@ export class WasmWalker {
 
   private grow(bytes: number): void {
     const memory = this.exports.memory;
-    memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
+    fit(memory, bytes);
     this.bytes = new Uint8Array(memory.buffer);
     this.i32 = new Int32Array(memory.buffer);
     this.f64 = new Float64Array(memory.buffer);
