@@ -50,8 +50,6 @@ export class Publisher {
   private generation = 0;
   private attempt = 0;
   private stopped = false;
-  /** Deletes of acknowledged rows are failing (logged once, until one succeeds). */
-  private ackFailing = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
   private live = false;
@@ -139,30 +137,25 @@ export class Publisher {
    * Deletes an acknowledged row. This runs inside mqtt.js's callback, where a throw would end the
    * process: a delete the database refuses (disk full) is reported to the storage watch, which
    * sheds telemetry, and tried again at once when that made room; otherwise the outbox keeps the id
-   * and deletes the row with a later acknowledgement.
+   * and deletes the row with a later acknowledgement. Logged once when rows start to wait, and once
+   * when they are gone.
    */
   private acked(id: number): void {
+    const waiting = this.outbox.undeleted;
     try {
       this.outbox.ack(id);
-      if (this.ackFailing) {
-        this.ackFailing = false;
-        this.o.log.info({ id }, 'outbox: acknowledged messages are deleted again');
-      }
     } catch (e) {
-      let retried = false;
       try {
-        if (this.o.onWriteFailed?.(e)) {
-          this.outbox.retryAcks();
-          retried = true;
-        }
+        if (this.o.onWriteFailed?.(e)) this.outbox.retryAcks();
       } catch {
         // Still refused: kept for a later acknowledgement.
       }
-      if (!retried && !this.ackFailing) {
-        this.ackFailing = true;
-        this.o.log.warn({ err: (e as Error).message, waiting: this.outbox.undeleted }, 'outbox: an acknowledged message could not be deleted; it is deleted with a later acknowledgement, or sent again after a restart (the collector drops the repeat)');
+      if (waiting === 0 && this.outbox.undeleted > 0) {
+        this.o.log.warn({ err: (e as Error).message }, 'outbox: an acknowledged message could not be deleted; it is deleted with a later acknowledgement, or sent again after a restart (the collector drops the repeat)');
       }
+      return;
     }
+    if (waiting > 0) this.o.log.info({ deleted: waiting + 1 }, 'outbox: acknowledged messages are deleted again');
   }
 
   private refill(): void {
