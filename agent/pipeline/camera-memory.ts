@@ -4,8 +4,7 @@
  * size into the model input, and the statistics kernel's for its sampling grid.
  */
 import { FrameMemory } from '../preprocess/frame-memory.js';
-import { BoxShrink } from '../preprocess/box-shrink.js';
-import { letterboxGeometry, type ResizeMode } from '../preprocess/letterbox.js';
+import { boxShrinkFor, letterboxGeometry, type ResizeMode } from '../preprocess/letterbox.js';
 import { WasmBilinear, wasmBilinearAvailable } from '../preprocess/wasm-bilinear.js';
 import { WasmShrink, wasmShrinkAvailable } from '../preprocess/wasm-shrink.js';
 import { FrameStats } from '../telemetry/frame-stats.js';
@@ -25,7 +24,7 @@ export const CAMERA_FRAMES = 3;
 export function cameraMemory(width: number, height: number, inputW: number, inputH: number, resampler: Exclude<ResizeMode, 'auto'> = 'bilinear'): FrameMemory | undefined {
   if (!wasmBilinearAvailable() || !wasmShrinkAvailable() || !wasmFrameStatsAvailable()) return undefined;
   const lb = letterboxGeometry(width, height, inputW, inputH);
-  const shrink = resampler === 'area' ? BoxShrink.for(width, height, lb.newW, lb.newH) : undefined;
+  const shrink = boxShrinkFor(resampler, width, height, lb);
   const letterbox = shrink
     ? WasmShrink.bytesFor(shrink, false) + WasmBilinear.bytesFor(shrink.outW, shrink.outH, lb.newW, lb.newH, inputW, inputH, false)
     : resampler === 'sharp'

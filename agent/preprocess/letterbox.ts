@@ -141,6 +141,11 @@ interface Layout {
   shrinkFrames: number;
 }
 
+/** The box shrink a w x h frame gets before the bilinear step: with `area`, when it is at least twice the input (BoxShrink.for). */
+export function boxShrinkFor(resampler: Exclude<ResizeMode, 'auto'>, w: number, h: number, lb: Letterbox): BoxShrink | undefined {
+  return resampler === 'area' ? BoxShrink.for(w, h, lb.newW, lb.newH) : undefined;
+}
+
 /** Frame sizes a Letterboxer keeps laid out; the least recently used goes beyond. */
 const LAYOUTS_KEPT = 8;
 
@@ -206,7 +211,7 @@ export class Letterboxer {
     } else {
       const lb = letterboxGeometry(w, h, this.dstW, this.dstH);
       const by = this.resamplerFor(w, h, lb);
-      const shrink = by === 'area' ? BoxShrink.for(w, h, lb.newW, lb.newH) : undefined;
+      const shrink = boxShrinkFor(by, w, h, lb);
       // After a shrink by k, the bilinear step samples where the frame's own samples would fall.
       const taps = by === 'sharp' ? undefined : shrink ? new BilinearTaps(shrink.outW, shrink.outH, lb.newW, lb.newH, w / (shrink.k * lb.newW), h / (shrink.k * lb.newH)) : new BilinearTaps(w, h, lb.newW, lb.newH);
       l = { lb, taps, shrink, wasm: undefined, wasmShrink: undefined, small: undefined, frames: 0, shrinkFrames: 0 };
