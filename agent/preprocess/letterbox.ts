@@ -10,6 +10,7 @@ import { driftlineError } from '../../lib/errors.js';
 import { BilinearTaps, resampleBilinear } from './bilinear.js';
 import { BoxShrink, shrinkBox } from './box-shrink.js';
 import { FrameMemory } from './frame-memory.js';
+import { ownKernelDue, type KernelEngine } from './kernel-engine.js';
 import { WasmBilinear, wasmBilinearAvailable } from './wasm-bilinear.js';
 import { WasmShrink, wasmShrinkAvailable } from './wasm-shrink.js';
 
@@ -119,10 +120,9 @@ export const AUTO_AREA_FROM = 3;
 /**
  * Where bilinear resampling runs: `wasm` (wasm-bilinear.ts, the same tensor bit for bit in about
  * half the CPU time), `js` (resampleBilinear), or `auto`: WebAssembly from the second frame of a
- * size on (a camera's stream; a lone image of its own size is not worth an instance), decided once
- * per size, where the engine has it.
+ * size on (kernel-engine.ts), decided once per size, where the engine has it.
  */
-export type BilinearEngine = 'auto' | 'wasm' | 'js';
+export type BilinearEngine = KernelEngine;
 
 /**
  * One frame size's layout: its geometry, its taps (bilinear and area), its box shrink (area, frames
@@ -273,7 +273,7 @@ export class Letterboxer {
    * of its frames of a size that no placed kernel took: from the second with `auto`.
    */
   private wasmFrom(frames: number): boolean {
-    return this.useWasm && frames >= (this.bilinearEngine === 'wasm' ? 1 : 2);
+    return this.useWasm && ownKernelDue(this.bilinearEngine, frames);
   }
 
   /**

@@ -25,6 +25,7 @@
 import { frameFeatures, inputFeatures, SHIPPED_INPUT_FEATURES, type ShippedInputFeature } from '../../protocol/features.js';
 import { addedFrameStatistics, type FrameStatistic } from './added-frame-stats.js';
 import { FrameMemory } from '../preprocess/frame-memory.js';
+import { ownKernelDue, type KernelEngine } from '../preprocess/kernel-engine.js';
 import { SUM, WasmFrameStats, wasmFrameStatsAvailable } from './wasm-frame-stats.js';
 
 /** Every input statistic (protocol/features.ts): the shipped ones, then any added at start-up. */
@@ -51,10 +52,10 @@ export const OVER_EXPOSED_CHANNEL = 250;
 
 /**
  * Where the sampling pass runs: `wasm` (wasm-frame-stats.ts, the same values bit for bit in two
- * thirds of the CPU time), `js`, or `auto`: WebAssembly from the second frame of a size on (a camera's
- * stream; a lone image of its own size is not worth an instance), where the engine has it.
+ * thirds of the CPU time), `js`, or `auto`: WebAssembly from the second frame of a size on
+ * (kernel-engine.ts), where the engine has it.
  */
-export type FrameStatsEngine = 'auto' | 'wasm' | 'js';
+export type FrameStatsEngine = KernelEngine;
 
 export class FrameStats {
   /** One value per FRAME_FEATURES entry, overwritten by each compute(). */
@@ -127,7 +128,7 @@ export class FrameStats {
     // A camera's frame in its frame memory is read in place by the kernel placed there.
     const home = fits && data.length === width * height * 3 ? FrameMemory.of(data) : undefined;
     let k = home ? WasmFrameStats.placed(home, width, height, this.step, this.gw, this.gh) : undefined;
-    if (!k && !this.wasm && ++this.frames >= (this.engine === 'wasm' ? 1 : 2) && fits) {
+    if (!k && !this.wasm && ownKernelDue(this.engine, ++this.frames) && fits) {
       this.wasm = new WasmFrameStats(width, height, this.step, this.gw, this.gh);
     }
     if (!k && data.length === width * height * 3) k = this.wasm;
