@@ -4,6 +4,12 @@
  * acknowledged it (PUBACK), so a broker outage, a network cut or an agent crash loses nothing: the
  * backlog is sent again, oldest first. The outbox is bounded; beyond `maxRows` the oldest rows are
  * dropped and counted, so a months-long outage cannot fill the disk.
+ *
+ * On a disk full to the last byte even a DELETE is refused (its journal needs room). An acknowledged
+ * row whose delete is refused is kept: its id is remembered, it is not handed out again while this
+ * process runs, it is not counted as waiting or as dropped, and retryAcks() deletes such rows in
+ * bounded batches once the database takes writes again. After a restart it is sent once more; the
+ * collector drops the repeat by its seq.
  */
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/database.js';
@@ -14,18 +20,27 @@ export interface OutboxRow {
   readonly payload: string;
 }
 
+/** Kept rows deleted per retryAcks(): one transaction, run inside a callback, so bounded. */
+export const RETRY_BATCH = 500;
+/** Rows read per query while passing over kept ones. */
+const SCAN_PAGE = 500;
+const NONE: readonly { id: number }[] = [];
+
 export class Outbox {
   private readonly nextSeq: ReturnType<Db['prepare']>;
   private readonly insert: ReturnType<Db['prepare']>;
   private readonly after: ReturnType<Db['prepare']>;
+  private readonly afterTs: ReturnType<Db['prepare']>;
   private readonly remove: ReturnType<Db['prepare']>;
   private readonly trim: ReturnType<Db['prepare']>;
   private readonly countRows: ReturnType<Db['prepare']>;
   private readonly first: ReturnType<Db['prepare']>;
-  private readonly enqueueTx: (stream: string, build: (seq: number) => { topic: string; payload: string }) => number;
+  private readonly enqueueTx: (stream: string, build: (seq: number) => { topic: string; payload: string }) => { seq: number; trimmed: readonly { id: number }[] };
+  private readonly removeMany: (ids: readonly number[]) => number;
+  /** Rows in the table, kept ones included. */
   private rows: number;
-  /** Acknowledged ids whose delete the database refused (ack()). */
-  private readonly unremoved: number[] = [];
+  /** Acknowledged ids whose delete the database refused (ack()), in the order they were acknowledged. */
+  private readonly kept = new Set<number>();
   /** Rows dropped because the outbox was full (the oldest go first). */
   dropped = 0;
   /**
@@ -42,24 +57,33 @@ export class Outbox {
     this.nextSeq = db.prepare('INSERT INTO publish_seq (stream, seq) VALUES (?, 1) ON CONFLICT(stream) DO UPDATE SET seq = seq + 1 RETURNING seq');
     this.insert = db.prepare('INSERT INTO outbox (topic, payload, created_ts) VALUES (?, ?, ?)');
     this.after = db.prepare('SELECT id, topic, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?');
+    this.afterTs = db.prepare('SELECT id, created_ts AS ts FROM outbox WHERE id > ? ORDER BY id LIMIT ?');
     this.remove = db.prepare('DELETE FROM outbox WHERE id = ?');
-    this.trim = db.prepare('DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)');
+    this.trim = db.prepare('DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?) RETURNING id');
     this.countRows = db.prepare('SELECT count(*) AS n FROM outbox');
     this.first = db.prepare('SELECT created_ts AS ts FROM outbox ORDER BY id LIMIT 1');
     this.rows = (this.countRows.get([]) as { n: number }).n;
     db.prepare("INSERT INTO agent_meta (key, value) VALUES ('publish_epoch', ?) ON CONFLICT(key) DO NOTHING").run([randomBytes(8).toString('hex')]);
     this.epoch = (db.prepare("SELECT value FROM agent_meta WHERE key = 'publish_epoch'").get([]) as { value: string }).value;
+    // The trim is part of the message's transaction: a trim the database refuses takes the message
+    // back with it, so a caller that retries does not store it twice under two seqs.
     this.enqueueTx = db.transaction((stream: string, build: (seq: number) => { topic: string; payload: string }) => {
       const seq = (this.nextSeq.get([stream]) as { seq: number }).seq;
       const m = build(seq);
       this.insert.run([m.topic, m.payload, Date.now()]);
-      return seq;
+      const over = this.rows + 1 - this.maxRows;
+      return { seq, trimmed: over > 0 ? (this.trim.all([over]) as { id: number }[]) : NONE };
+    });
+    this.removeMany = db.transaction((ids: readonly number[]) => {
+      let n = 0;
+      for (const id of ids) n += this.remove.run([id]).changes;
+      return n;
     });
   }
 
-  /** Rows waiting for a broker acknowledgement. */
+  /** Rows waiting for a broker acknowledgement (kept rows are acknowledged: not counted). */
   get size(): number {
-    return this.rows;
+    return this.rows - this.kept.size;
   }
 
   /**
@@ -68,54 +92,83 @@ export class Outbox {
    * refuses the write (disk full); the seq is then not consumed.
    */
   enqueue(stream: string, build: (seq: number) => { topic: string; payload: string }): number {
-    const seq = this.enqueueTx(stream, build);
-    this.rows++;
-    if (this.rows > this.maxRows) {
-      const n = this.rows - this.maxRows;
-      this.trim.run([n]);
-      this.rows -= n;
-      this.dropped += n;
-    }
+    const { seq, trimmed } = this.enqueueTx(stream, build);
+    this.rows += 1 - trimmed.length;
+    // The oldest rows go first, and kept ones are among the oldest: delivered already, not dropped.
+    for (const { id } of trimmed) if (!this.kept.delete(id)) this.dropped++;
     return seq;
   }
 
   /** When the oldest unacknowledged message was stored (ms since the epoch), or undefined when none waits. */
   oldestTs(): number | undefined {
-    return (this.first.get([]) as { ts: number } | undefined)?.ts;
-  }
-
-  /** Up to `limit` rows after `id`, oldest first. */
-  next(afterId: number, limit: number): OutboxRow[] {
-    return this.after.all([afterId, limit]) as OutboxRow[];
+    if (this.kept.size === 0) return (this.first.get([]) as { ts: number } | undefined)?.ts;
+    let ts: number | undefined;
+    this.scan(this.afterTs, 0, SCAN_PAGE, (r: { id: number; ts: number }) => ((ts = r.ts), false));
+    return ts;
   }
 
   /**
-   * The broker acknowledged the row: forget it. A delete that the database refuses (a disk full to
-   * the last byte has no room even for the journal a DELETE writes) keeps the id and throws; the row
-   * is deleted with the next acknowledgement that succeeds, or by retryAcks(). Until then it is not
-   * sent again in this session (the publisher's cursor is past it); after a restart it would be, and
-   * the collector drops the repeat by its seq.
+   * Up to `limit` rows after `afterId` that wait for an acknowledgement, oldest first, and `through`:
+   * the id to ask after next time (past the rows returned and the kept rows passed over).
+   */
+  next(afterId: number, limit: number): { rows: OutboxRow[]; through: number } {
+    const rows: OutboxRow[] = [];
+    if (limit <= 0) return { rows, through: afterId };
+    if (this.kept.size === 0) {
+      const got = this.after.all([afterId, limit]) as OutboxRow[];
+      return { rows: got, through: got.length ? got[got.length - 1]!.id : afterId };
+    }
+    const through = this.scan(this.after, afterId, Math.max(limit, SCAN_PAGE), (r: OutboxRow) => (rows.push(r), rows.length < limit));
+    return { rows, through };
+  }
+
+  /**
+   * Visits the rows after `afterId` that are not kept, a page per query, while `visit` says go on;
+   * returns the id of the last row visited, or of the last one read when the table ran out.
+   */
+  private scan<R extends { id: number }>(stmt: ReturnType<Db['prepare']>, afterId: number, page: number, visit: (r: R) => boolean): number {
+    let through = afterId;
+    for (;;) {
+      const got = stmt.all([through, page]) as R[];
+      for (const r of got) {
+        through = r.id;
+        if (!this.kept.has(r.id) && !visit(r)) return through;
+      }
+      if (got.length < page) return through;
+    }
+  }
+
+  /**
+   * The broker acknowledged the row: delete it. A delete the database refuses keeps the id (see the
+   * header) and throws.
    */
   ack(id: number): void {
     try {
       if (this.remove.run([id]).changes > 0) this.rows--;
     } catch (e) {
-      this.unremoved.push(id);
+      this.kept.add(id);
       throw e;
     }
-    if (this.unremoved.length > 0) this.retryAcks();
   }
 
   /** Acknowledged rows whose delete the database refused, still in it. */
   get undeleted(): number {
-    return this.unremoved.length;
+    return this.kept.size;
   }
 
-  /** Deletes the acknowledged rows the database refused before, oldest first; throws (keeping the rest) when it still refuses. */
-  retryAcks(): void {
-    while (this.unremoved.length > 0) {
-      if (this.remove.run([this.unremoved[0]!]).changes > 0) this.rows--;
-      this.unremoved.shift();
+  /**
+   * Deletes up to `limit` kept rows, the first acknowledged first, in one transaction; returns how
+   * many are still kept. Throws, keeping them all, when the database still refuses.
+   */
+  retryAcks(limit = RETRY_BATCH): number {
+    if (this.kept.size === 0) return 0;
+    const ids: number[] = [];
+    for (const id of this.kept) {
+      ids.push(id);
+      if (ids.length >= limit) break;
     }
+    this.rows -= this.removeMany(ids);
+    for (const id of ids) this.kept.delete(id);
+    return this.kept.size;
   }
 }

@@ -14,7 +14,7 @@ import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { backoffDelay, type Backoff } from '../../lib/backoff.js';
 import type { Logger } from '../../lib/log.js';
 import { driftlineError } from '../../lib/errors.js';
-import type { Outbox } from './outbox.js';
+import type { Outbox, OutboxRow } from './outbox.js';
 import { TakeoverDetector } from './takeover.js';
 
 export interface PublisherOptions {
@@ -53,8 +53,10 @@ export class Publisher {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
   private live = false;
-  /** Highest outbox id sent on the current connection. */
+  /** Highest outbox id sent (or passed over, kept) on the current connection. */
   private sentId = 0;
+  /** The last read of the outbox failed (logged once until one succeeds). */
+  private readFailing = false;
   private inflight = 0;
   private tokens: number;
   private lastRefill = performance.now();
@@ -135,27 +137,61 @@ export class Publisher {
 
   /**
    * Deletes an acknowledged row. This runs inside mqtt.js's callback, where a throw would end the
-   * process: a delete the database refuses (disk full) is reported to the storage watch, which
-   * sheds telemetry, and tried again at once when that made room; otherwise the outbox keeps the id
-   * and deletes the row with a later acknowledgement. Logged once when rows start to wait, and once
-   * when they are gone.
+   * process. A delete the database refuses (disk full) is reported to the storage watch, which sheds
+   * telemetry; the outbox keeps the row (outbox.ts) and it is deleted once deletes work again: at
+   * once when the watch made room, else with a later acknowledgement. Logged once when rows start to
+   * be kept, and once when they are all gone.
    */
   private acked(id: number): void {
-    const waiting = this.outbox.undeleted;
     try {
       this.outbox.ack(id);
     } catch (e) {
+      if (this.keptPeak === 0) {
+        this.o.log.warn({ err: (e as Error).message }, 'outbox: an acknowledged message could not be deleted; it is deleted once the disk takes writes again, or sent again after a restart (the collector drops the repeat)');
+      }
+      this.keptPeak = Math.max(this.keptPeak, this.outbox.undeleted);
+      let room = false;
       try {
-        if (this.o.onWriteFailed?.(e)) this.outbox.retryAcks();
+        room = this.o.onWriteFailed?.(e) ?? false;
       } catch {
-        // Still refused: kept for a later acknowledgement.
+        // The watch's own failure: the rows stay kept for a later acknowledgement.
       }
-      if (waiting === 0 && this.outbox.undeleted > 0) {
-        this.o.log.warn({ err: (e as Error).message }, 'outbox: an acknowledged message could not be deleted; it is deleted with a later acknowledgement, or sent again after a restart (the collector drops the repeat)');
-      }
+      if (room) this.deleteKept();
       return;
     }
-    if (waiting > 0) this.o.log.info({ deleted: waiting + 1 }, 'outbox: acknowledged messages are deleted again');
+    if (this.keptPeak > 0) this.deleteKept();
+  }
+
+  /** Most rows kept at once since deletes were last refused; 0: none kept. */
+  private keptPeak = 0;
+  private deletingKept = false;
+
+  /**
+   * Deletes the kept rows, a batch (one transaction) per turn of the event loop, so that a backlog
+   * kept through a long full disk does not hold the loop. A batch refused again leaves the rest for
+   * a later acknowledgement.
+   */
+  private deleteKept(): void {
+    if (this.deletingKept) return;
+    this.deletingKept = true;
+    const step = (): void => {
+      let left: number;
+      try {
+        left = this.outbox.retryAcks();
+      } catch {
+        this.deletingKept = false;
+        return;
+      }
+      if (left > 0) {
+        if (this.stopped) this.deletingKept = false;
+        else setImmediate(step);
+        return;
+      }
+      this.deletingKept = false;
+      this.o.log.info({ deleted: this.keptPeak }, 'outbox: acknowledged messages are deleted again');
+      this.keptPeak = 0;
+    };
+    step();
   }
 
   private refill(): void {
@@ -172,8 +208,25 @@ export class Publisher {
     if (room > 0) {
       const gen = this.generation;
       const client = this.client;
-      for (const row of this.outbox.next(this.sentId, room)) {
-        this.sentId = row.id;
+      let rows: OutboxRow[];
+      try {
+        const page = this.outbox.next(this.sentId, room);
+        this.sentId = page.through;
+        rows = page.rows;
+        this.readFailing = false;
+      } catch (e) {
+        // Called from an acknowledgement's callback too, where a throw would end the process.
+        if (!this.readFailing) this.o.log.error({ err: (e as Error).message }, 'outbox: could not read the next messages to send; trying again every second');
+        this.readFailing = true;
+        rows = [];
+        if (!this.pumpTimer) {
+          this.pumpTimer = setTimeout(() => {
+            this.pumpTimer = undefined;
+            this.pump();
+          }, 1000);
+        }
+      }
+      for (const row of rows) {
         this.inflight++;
         this.tokens--;
         this.counters.published++;

@@ -53,7 +53,7 @@ test('broker restart: every summary reaches the collector once, in seq order', {
   const stopAgent = release('agent', () => agent.stop());
   const link = agent.link!;
   const stored = (cam: string): number[] => collector.store.summaries(site, device, cam).map((s) => s.seq);
-  const queued = (cam: string): number => link.outbox.next(0, 100_000).filter((r) => r.topic.endsWith(`/${cam}/summary`)).length;
+  const queued = (cam: string): number => link.outbox.next(0, 100_000).rows.filter((r) => r.topic.endsWith(`/${cam}/summary`)).length;
 
   await until(() => CAMERAS.every((c) => stored(c).length >= BEFORE), 30_000 + windows(BEFORE), `${BEFORE} summaries per camera before the outage`);
   await broker.stop();

@@ -7,15 +7,17 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { connectAsync } from 'mqtt';
 import type { DriftResult } from '../../../agent/drift/types.js';
 import { DeviceLink } from '../../../agent/publish/link.js';
 import type { Identity } from '../../../agent/publish/messages.js';
 import { openDatabase, type Db } from '../../../agent/store/database.js';
 import type { WindowAggregate } from '../../../agent/telemetry/window.js';
-import { silentLogger } from '../../../lib/log.js';
+import { silentLogger, type Logger } from '../../../lib/log.js';
 import { check, SCHEMAS, type StatusMessage, type SummaryMessage } from '../../../protocol/messages.js';
 import { statusTopic, summaryTopic } from '../../../protocol/topics.js';
 import { SHA, uniqueName } from '../../helpers/collector.js';
+import { LEVEL, logLines } from '../../helpers/log-lines.js';
 import { clearRetainedStatus, machineClient, MACHINE_BROKER } from '../../helpers/mosquitto.js';
 import { releaser, type Release } from '../../helpers/ports.js';
 import { until } from '../../helpers/wait.js';
@@ -45,16 +47,19 @@ const drift: DriftResult = {
   scores: { 'psi:brightness': 0.05, 'js:conf.scratch': Number.NaN },
 };
 
+const rowsIn = (db: Db): number => (db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
+
 /** A link for a new site and device on the machine's Mosquitto, over its own database (released with the test). */
-async function openLink(t: TestContext, drainPerSecond: number, onWriteFailed?: (e: unknown) => boolean): Promise<{ release: Release; site: string; device: string; link: DeviceLink; db: Db }> {
+async function openLink(t: TestContext, drainPerSecond: number, onWriteFailed?: (e: unknown) => boolean, log: Logger = silentLogger): Promise<{ release: Release; site: string; device: string; link: DeviceLink; db: Db; clientId: string }> {
   const release = releaser(t);
   const site = uniqueName('site');
   const device = uniqueName('edge');
   const identity: Identity = { site, device, version: '0.1.0', model: { name: 'm.onnx', sha256: SHA }, provider: 'cpu', providers: ['cpu'], cameras: ['cam'], windowSeconds: 60 };
   const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-link-')), 'a.db'));
   release('database', () => db.close());
-  const link = new DeviceLink(db, identity, { url: MACHINE_BROKER, client: { clientId: uniqueName('agent'), reconnectPeriod: 0 }, drainPerSecond, maxInflight: INFLIGHT, outboxMaxRows: 1000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 }, ...(onWriteFailed ? { onWriteFailed } : {}) }, silentLogger);
-  return { release, site, device, link, db };
+  const clientId = uniqueName('agent');
+  const link = new DeviceLink(db, identity, { url: MACHINE_BROKER, client: { clientId, reconnectPeriod: 0 }, drainPerSecond, maxInflight: INFLIGHT, outboxMaxRows: 1000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 }, ...(onWriteFailed ? { onWriteFailed } : {}) }, log);
+  return { release, site, device, link, db, clientId };
 }
 
 test('link: retained birth, backlog in order at the drain rate, schema-valid payloads, offline on a clean stop', { timeout: 60_000 }, async (t) => {
@@ -156,13 +161,83 @@ test('link: acknowledgements the database cannot delete (a full disk) do not end
   release('link', () => link.stop());
   await until(() => link.publisher.counters.acked === 3, 10_000, 'three acknowledgements');
   assert.deepEqual(seqs, [1, 2, 3], 'sent once each');
-  assert.equal(link.outbox.size, 3, 'still in the database');
+  assert.equal(link.outbox.size, 0, 'acknowledged: nothing waits');
   assert.equal(link.outbox.undeleted, 3);
+  assert.equal(rowsIn(db), 3, 'still in the database');
   assert.ok(refused.length >= 1 && refused.every((e) => /readonly/.test((e as Error).message)), 'each refusal went to the storage watch');
   db.pragma('query_only = OFF');
   send();
   await until(() => link.publisher.counters.acked === 4, 10_000, 'the fourth acknowledgement');
   assert.equal(link.outbox.size, 0, 'the later acknowledgement deleted the rows kept before it');
   assert.equal(link.outbox.undeleted, 0);
+  assert.equal(rowsIn(db), 0);
   assert.deepEqual(seqs, [1, 2, 3, 4], 'nothing sent twice');
+});
+
+test('link: rows kept on a full disk are not sent again when the connection comes back', { timeout: 60_000 }, async (t) => {
+  // A reconnect starts the send cursor again from the oldest row: the kept rows, delivered already,
+  // must not go out again with every reconnect (nor be kept again, once per repeat).
+  const { release, site, device, link, db, clientId } = await openLink(t, 1000, () => false);
+  const sub = await machineClient('watch-kept-reconnect');
+  release('watcher', () => sub.endAsync());
+  const seqs: number[] = [];
+  sub.on('message', (topic, payload) => payload.length && !topic.endsWith('/status') && seqs.push((JSON.parse(payload.toString()) as { seq: number }).seq));
+  await sub.subscribeAsync(summaryTopic(site, device, 'cam'), { qos: 1 });
+  release('retained status', () => clearRetainedStatus(site, device));
+  const send = (): number => link.summary({ camera: 'cam', window, dropped: 0, errors: 0, drift });
+  for (let i = 0; i < 3; i++) send();
+  db.pragma('query_only = ON');
+  link.start();
+  release('link', () => link.stop());
+  await until(() => link.publisher.counters.acked === 3, 10_000, 'three acknowledgements');
+  for (let cut = 1; cut <= 3; cut++) {
+    // The broker drops the link's connection: another client takes its client id, and leaves.
+    const kicker = await connectAsync(MACHINE_BROKER, { clientId, connectTimeout: 5000 });
+    await kicker.endAsync();
+    await until(() => link.publisher.counters.connects === cut + 1 && link.publisher.connected, 10_000, `reconnect ${cut}`);
+  }
+  assert.equal(link.outbox.undeleted, 3, 'each kept once');
+  db.pragma('query_only = OFF');
+  send(); // goes out on the last connection
+  await until(() => seqs.includes(4) && link.outbox.undeleted === 0, 10_000, 'the fourth summary');
+  assert.deepEqual(seqs, [1, 2, 3, 4], 'each sent once, across three reconnects');
+  assert.equal(link.publisher.counters.acked, 4);
+  assert.equal(rowsIn(db), 0);
+});
+
+test('link: each full-disk episode logs one warning, and one line when its rows are deleted, also when the storage watch ends it', { timeout: 60_000 }, async (t) => {
+  const { log, lines } = logLines();
+  // The storage watch's part: on its third report it makes room (here: the database takes writes again).
+  let reports = 0;
+  const { release, site, device, link, db } = await openLink(
+    t,
+    1000,
+    () => {
+      if (++reports !== 3) return false;
+      db.pragma('query_only = OFF');
+      return true;
+    },
+    log,
+  );
+  release('retained status', () => clearRetainedStatus(site, device));
+  const send = (): number => link.summary({ camera: 'cam', window, dropped: 0, errors: 0, drift });
+  const outboxLines = (): string[] => lines.filter((l) => l.msg.startsWith('outbox:')).map((l) => (l.level === LEVEL.warn ? 'warn' : l.level === LEVEL.info ? 'info' : `level ${l.level}`));
+  for (let i = 0; i < 3; i++) send();
+  db.pragma('query_only = ON');
+  link.start();
+  const stop = release('link', () => link.stop());
+  await until(() => link.publisher.counters.acked === 3, 10_000, 'three acknowledgements');
+  assert.equal(reports, 3, 'each refusal reported');
+  assert.equal(link.outbox.undeleted, 0, 'the room the watch made was used at once');
+  assert.equal(rowsIn(db), 0);
+  assert.deepEqual(outboxLines(), ['warn', 'info'], 'the episode: one warning, and its end');
+  // A second episode warns again.
+  await stop();
+  for (let i = 0; i < 2; i++) send();
+  db.pragma('query_only = ON');
+  link.start();
+  release('link again', () => link.stop());
+  await until(() => link.publisher.counters.acked === 5, 10_000, 'two more acknowledgements');
+  assert.deepEqual(outboxLines(), ['warn', 'info', 'warn']);
+  assert.equal(link.outbox.undeleted, 2);
 });

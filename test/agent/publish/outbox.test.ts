@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Outbox } from '../../../agent/publish/outbox.js';
+import { Outbox, RETRY_BATCH } from '../../../agent/publish/outbox.js';
 import { openDatabase } from '../../../agent/store/database.js';
 
 const row = (seq: number) => ({ topic: 't', payload: JSON.stringify({ seq }) });
@@ -16,7 +16,7 @@ test('outbox: seq per stream survives a reopen; rows come back in order until ac
   assert.equal(o.oldestTs(), undefined, 'empty: nothing waits');
   const before = Date.now();
   assert.deepEqual([o.enqueue('a/summary', row), o.enqueue('a/summary', row), o.enqueue('b/summary', row), o.enqueue('a/event', row)], [1, 2, 1, 1]);
-  const first = o.next(0, 10);
+  const first = o.next(0, 10).rows;
   assert.deepEqual(first.map((r) => JSON.parse(r.payload).seq), [1, 2, 1, 1]);
   const oldest = o.oldestTs()!;
   assert.ok(oldest >= before && oldest <= Date.now(), 'when the oldest waiting message was stored');
@@ -27,8 +27,8 @@ test('outbox: seq per stream survives a reopen; rows come back in order until ac
   o = new Outbox(db, 1000);
   assert.equal(o.size, 3, 'unacknowledged rows survive the restart');
   assert.equal(o.enqueue('a/summary', row), 3, 'seq continues');
-  assert.deepEqual(o.next(0, 10).map((r) => JSON.parse(r.payload).seq), [2, 1, 1, 3], 'oldest first');
-  assert.deepEqual(o.next(o.next(0, 2)[1]!.id, 10).map((r) => JSON.parse(r.payload).seq), [1, 3], 'paging by id');
+  assert.deepEqual(o.next(0, 10).rows.map((r) => JSON.parse(r.payload).seq), [2, 1, 1, 3], 'oldest first');
+  assert.deepEqual(o.next(o.next(0, 2).through, 10).rows.map((r) => JSON.parse(r.payload).seq), [1, 3], 'paging by id');
 });
 
 test('outbox: bounded, dropping the oldest; a failed build consumes no seq', async (t) => {
@@ -38,7 +38,7 @@ test('outbox: bounded, dropping the oldest; a failed build consumes no seq', asy
   for (let i = 0; i < 150; i++) o.enqueue('c/summary', row);
   assert.equal(o.size, 100);
   assert.equal(o.dropped, 50);
-  assert.equal(JSON.parse(o.next(0, 1)[0]!.payload).seq, 51);
+  assert.equal(JSON.parse(o.next(0, 1).rows[0]!.payload).seq, 51);
   assert.throws(() => o.enqueue('c/summary', () => { throw new Error('disk full'); }), /disk full/);
   assert.equal(o.enqueue('c/summary', row), 151, 'the failed message did not use up a seq');
 });
@@ -62,7 +62,7 @@ test('outbox on a full disk: the write fails cleanly, nothing half-stored, seq c
   db.pragma('max_page_count = 1073741823');
   const seq = link.event('c', 'resumed', 'room again');
   assert.equal(seq, stored + 1, 'no seq was used up by a message that was not stored');
-  assert.deepEqual(link.outbox.next(0, 1000).map((r) => JSON.parse(r.payload).seq), Array.from({ length: stored + 1 }, (_, i) => i + 1));
+  assert.deepEqual(link.outbox.next(0, 1000).rows.map((r) => JSON.parse(r.payload).seq), Array.from({ length: stored + 1 }, (_, i) => i + 1));
 });
 
 test('outbox: its sequence epoch stays with the database, and a new database has a new one', async (t) => {
@@ -78,21 +78,100 @@ test('outbox: its sequence epoch stays with the database, and a new database has
   assert.notEqual(open('b.db').epoch, first, 'a new database starts seqs at 1 under a new epoch');
 });
 
-test('outbox: an acknowledgement the database refuses keeps its id; the next one that succeeds deletes both', async (t) => {
+test('outbox: an acknowledgement the database refuses keeps its row: not sent again, not waiting, deleted by retryAcks', async (t) => {
   const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
   t.after(() => db.close());
   const o = new Outbox(db, 100);
-  for (let i = 0; i < 3; i++) o.enqueue('c/summary', row);
-  const [a, b, c] = o.next(0, 3).map((r) => r.id);
+  for (let i = 0; i < 4; i++) o.enqueue('c/summary', row);
+  const [a, b, c, d] = o.next(0, 4).rows.map((r) => r.id);
   db.pragma('query_only = ON'); // every write refused, as on a disk full to the last byte
   assert.throws(() => o.ack(a!), /readonly/);
-  assert.equal(o.size, 3);
-  assert.equal(o.undeleted, 1);
+  assert.throws(() => o.ack(c!), /readonly/);
+  assert.equal(o.undeleted, 2);
+  assert.equal(o.size, 2, 'kept rows are acknowledged: they do not wait');
+  assert.deepEqual(o.next(0, 10).rows.map((r) => r.id), [b, d], 'nor are they handed out again (a reconnect asks from 0)');
+  assert.equal(o.next(0, 1).through, b, 'the cursor passes over the kept row before');
+  assert.equal(o.next(b!, 1).through, d, 'and over the one between');
   assert.throws(() => o.retryAcks(), /readonly/);
-  assert.equal(o.undeleted, 1, 'kept when refused again');
+  assert.equal(o.undeleted, 2, 'kept when refused again');
   db.pragma('query_only = OFF');
   o.ack(b!);
+  assert.equal(o.undeleted, 2, 'an acknowledgement deletes its own row only');
+  assert.equal(o.retryAcks(), 0);
   assert.equal(o.undeleted, 0);
   assert.equal(o.size, 1);
-  assert.deepEqual(o.next(0, 10).map((r) => r.id), [c]);
+  assert.equal((db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n, 1, 'the kept rows are gone from the table');
+  assert.deepEqual(o.next(0, 10).rows.map((r) => r.id), [d]);
+});
+
+test('outbox: the oldest waiting message is the oldest row not kept', async (t) => {
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
+  t.after(() => db.close());
+  const o = new Outbox(db, 100);
+  o.enqueue('c/summary', row);
+  const [a] = o.next(0, 1).rows.map((r) => r.id);
+  db.prepare('UPDATE outbox SET created_ts = 1000 WHERE id = ?').run([a]); // stored long ago
+  o.enqueue('c/summary', row);
+  assert.equal(o.oldestTs(), 1000);
+  db.pragma('query_only = ON');
+  assert.throws(() => o.ack(a!), /readonly/);
+  assert.ok(o.oldestTs()! > 1000, 'the kept row, delivered, does not age the backlog');
+  db.pragma('query_only = OFF');
+  o.ack(o.next(0, 1).rows[0]!.id);
+  assert.equal(o.oldestTs(), undefined, 'nothing waits');
+});
+
+test('outbox: kept rows are deleted a bounded batch at a time, each in one transaction', async (t) => {
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
+  t.after(() => db.close());
+  const o = new Outbox(db, 10_000);
+  const n = RETRY_BATCH * 2 + 7;
+  for (let i = 0; i < n; i++) o.enqueue('c/summary', row);
+  const ids = o.next(0, n).rows.map((r) => r.id);
+  db.pragma('query_only = ON');
+  for (const id of ids) assert.throws(() => o.ack(id), /readonly/);
+  assert.equal(o.undeleted, n);
+  db.pragma('query_only = OFF');
+  const changes0 = (db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+  assert.equal(o.retryAcks(), n - RETRY_BATCH, 'one batch');
+  assert.equal((db.prepare('SELECT total_changes() AS n').get() as { n: number }).n - changes0, RETRY_BATCH);
+  assert.equal((db.prepare('SELECT min(id) AS id FROM outbox').get() as { id: number }).id, ids[RETRY_BATCH], 'the first acknowledged went first');
+  assert.equal(o.retryAcks(), 7);
+  assert.equal(o.retryAcks(), 0);
+  assert.equal(o.size, 0);
+});
+
+test('outbox: trimming a full outbox removes kept rows first and does not count them as dropped', async (t) => {
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
+  t.after(() => db.close());
+  const o = new Outbox(db, 3);
+  for (let i = 0; i < 3; i++) o.enqueue('c/summary', row);
+  const ids = o.next(0, 3).rows.map((r) => r.id);
+  db.pragma('query_only = ON');
+  for (const id of ids) assert.throws(() => o.ack(id), /readonly/);
+  db.pragma('query_only = OFF');
+  o.enqueue('c/summary', row);
+  assert.equal(o.dropped, 0, 'the trimmed row had been delivered');
+  assert.equal(o.undeleted, 2);
+  assert.equal(o.size, 1);
+  for (let i = 0; i < 3; i++) o.enqueue('c/summary', row);
+  assert.equal(o.undeleted, 0);
+  assert.equal(o.dropped, 1, 'only a row that never went out counts as dropped');
+  assert.equal(o.size, 3);
+});
+
+test('outbox: a trim the database refuses takes its message back: no seq used, nothing stored twice', async (t) => {
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
+  t.after(() => db.close());
+  const o = new Outbox(db, 2);
+  assert.deepEqual([o.enqueue('c/summary', row), o.enqueue('c/summary', row)], [1, 2]);
+  // Inserts work, deletes are refused: the trim fails after the message's insert.
+  db.exec("CREATE TEMP TRIGGER refuse_delete BEFORE DELETE ON main.outbox BEGIN SELECT RAISE(ABORT, 'delete refused'); END");
+  assert.throws(() => o.enqueue('c/summary', row), /delete refused/);
+  assert.equal((db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n, 2, 'the message went back with its trim');
+  assert.equal(o.size, 2);
+  db.exec('DROP TRIGGER refuse_delete');
+  assert.equal(o.enqueue('c/summary', row), 3, 'its seq was not used up');
+  assert.deepEqual(o.next(0, 10).rows.map((r) => JSON.parse(r.payload).seq), [2, 3]);
+  assert.equal(o.dropped, 1);
 });
