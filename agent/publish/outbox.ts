@@ -9,7 +9,9 @@
  * row whose delete is refused is kept: its id is remembered, it is not handed out again while this
  * process runs, it is not counted as waiting or as dropped, and retryAcks() deletes such rows in
  * bounded batches once the database takes writes again. After a restart it is sent once more; the
- * collector drops the repeat by its seq.
+ * collector drops the repeat by its seq. Acknowledgements come in id order (the publisher sends in
+ * id order, and a broker acknowledges in the order it received, MQTT 4.6): the rows after the
+ * highest kept id all wait, so reads from there cost what they cost with nothing kept.
  */
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/database.js';
@@ -31,6 +33,7 @@ export class Outbox {
   private readonly insert: ReturnType<Db['prepare']>;
   private readonly after: ReturnType<Db['prepare']>;
   private readonly afterTs: ReturnType<Db['prepare']>;
+  private readonly exists: ReturnType<Db['prepare']>;
   private readonly remove: ReturnType<Db['prepare']>;
   private readonly trim: ReturnType<Db['prepare']>;
   private readonly countRows: ReturnType<Db['prepare']>;
@@ -41,6 +44,11 @@ export class Outbox {
   private rows: number;
   /** Acknowledged ids whose delete the database refused (ack()), in the order they were acknowledged. */
   private readonly kept = new Set<number>();
+  /**
+   * The highest kept id while any is kept. Acknowledgements come in send order, which is id order,
+   * so every row after it waits, and reads that start there need not look for kept rows.
+   */
+  private keptMax = 0;
   /** Rows dropped because the outbox was full (the oldest go first). */
   dropped = 0;
   /**
@@ -57,7 +65,8 @@ export class Outbox {
     this.nextSeq = db.prepare('INSERT INTO publish_seq (stream, seq) VALUES (?, 1) ON CONFLICT(stream) DO UPDATE SET seq = seq + 1 RETURNING seq');
     this.insert = db.prepare('INSERT INTO outbox (topic, payload, created_ts) VALUES (?, ?, ?)');
     this.after = db.prepare('SELECT id, topic, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?');
-    this.afterTs = db.prepare('SELECT id, created_ts AS ts FROM outbox WHERE id > ? ORDER BY id LIMIT ?');
+    this.afterTs = db.prepare('SELECT created_ts AS ts FROM outbox WHERE id > ? ORDER BY id LIMIT 1');
+    this.exists = db.prepare('SELECT 1 FROM outbox WHERE id = ?');
     this.remove = db.prepare('DELETE FROM outbox WHERE id = ?');
     this.trim = db.prepare('DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?) RETURNING id');
     this.countRows = db.prepare('SELECT count(*) AS n FROM outbox');
@@ -96,15 +105,14 @@ export class Outbox {
     this.rows += 1 - trimmed.length;
     // The oldest rows go first, and kept ones are among the oldest: delivered already, not dropped.
     for (const { id } of trimmed) if (!this.kept.delete(id)) this.dropped++;
+    if (this.kept.size === 0) this.keptMax = 0;
     return seq;
   }
 
   /** When the oldest unacknowledged message was stored (ms since the epoch), or undefined when none waits. */
   oldestTs(): number | undefined {
-    if (this.kept.size === 0) return (this.first.get([]) as { ts: number } | undefined)?.ts;
-    let ts: number | undefined;
-    this.scan(this.afterTs, 0, SCAN_PAGE, (r: { id: number; ts: number }) => ((ts = r.ts), false));
-    return ts;
+    const r = this.kept.size === 0 ? this.first.get([]) : this.afterTs.get([this.keptMax]);
+    return (r as { ts: number } | undefined)?.ts;
   }
 
   /**
@@ -114,7 +122,7 @@ export class Outbox {
   next(afterId: number, limit: number): { rows: OutboxRow[]; through: number } {
     const rows: OutboxRow[] = [];
     if (limit <= 0) return { rows, through: afterId };
-    if (this.kept.size === 0) {
+    if (this.kept.size === 0 || afterId >= this.keptMax) {
       const got = this.after.all([afterId, limit]) as OutboxRow[];
       return { rows: got, through: got.length ? got[got.length - 1]!.id : afterId };
     }
@@ -146,7 +154,16 @@ export class Outbox {
     try {
       if (this.remove.run([id]).changes > 0) this.rows--;
     } catch (e) {
-      this.kept.add(id);
+      let there = true;
+      try {
+        there = this.exists.get([id]) !== undefined; // a read still works on a full disk
+      } catch {
+        // Cannot tell: kept, and retryAcks finds out.
+      }
+      if (there) {
+        this.kept.add(id);
+        if (id > this.keptMax) this.keptMax = id;
+      }
       throw e;
     }
   }
@@ -158,7 +175,8 @@ export class Outbox {
 
   /**
    * Deletes up to `limit` kept rows, the first acknowledged first, in one transaction; returns how
-   * many are still kept. Throws, keeping them all, when the database still refuses.
+   * many are still kept. A batch refused is tried as its first row alone (a nearly full disk may have
+   * room for one delete's journal); throws, keeping them all, when that is refused too.
    */
   retryAcks(limit = RETRY_BATCH): number {
     if (this.kept.size === 0) return 0;
@@ -167,8 +185,18 @@ export class Outbox {
       ids.push(id);
       if (ids.length >= limit) break;
     }
-    this.rows -= this.removeMany(ids);
+    let deleted: number;
+    try {
+      deleted = this.removeMany(ids);
+    } catch (e) {
+      // A nearly full disk may take one delete's journal and not a batch's: then one at a time.
+      if (ids.length === 1) throw e;
+      ids.length = 1;
+      deleted = this.removeMany(ids);
+    }
+    this.rows -= deleted;
     for (const id of ids) this.kept.delete(id);
+    if (this.kept.size === 0) this.keptMax = 0;
     return this.kept.size;
   }
 }

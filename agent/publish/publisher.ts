@@ -53,8 +53,10 @@ export class Publisher {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
   private live = false;
-  /** Highest outbox id sent (or passed over, kept) on the current connection. */
+  /** Highest outbox id sent (or passed over, kept); a new connection resumes after the last one acknowledged. */
   private sentId = 0;
+  /** Ids sent and not acknowledged: where the next connection resumes. */
+  private readonly unanswered = new Set<number>();
   /** The last read of the outbox failed (logged once until one succeeds). */
   private readFailing = false;
   private inflight = 0;
@@ -100,7 +102,11 @@ export class Publisher {
       client.publish(this.o.statusTopic, this.o.birth(), { qos: 1, retain: true }, (err) => {
         if (gen !== this.generation || err) return;
         this.live = true;
-        this.sentId = 0;
+        // Resume after what the broker acknowledged: PUBACKs come in the order the messages were
+        // sent (MQTT 4.6), so what the last connection left unanswered is all after the first of
+        // its unanswered ones. Rows kept on a full disk (acknowledged) are not sent again.
+        if (this.unanswered.size > 0) this.sentId = Math.min(...this.unanswered) - 1;
+        this.unanswered.clear();
         this.inflight = 0;
         this.o.log.info({ backlog: this.outbox.size }, 'connected to the broker');
         this.pump();
@@ -188,7 +194,7 @@ export class Publisher {
         return;
       }
       this.deletingKept = false;
-      this.o.log.info({ deleted: this.keptPeak }, 'outbox: acknowledged messages are deleted again');
+      this.o.log.info({ kept: this.keptPeak }, 'outbox: acknowledged messages are deleted again');
       this.keptPeak = 0;
     };
     step();
@@ -230,11 +236,13 @@ export class Publisher {
         this.inflight++;
         this.tokens--;
         this.counters.published++;
+        this.unanswered.add(row.id);
         client.publish(row.topic, row.payload, { qos: 1 }, (err) => {
           if (err) {
             if (gen === this.generation) this.counters.failed++;
             return;
           }
+          this.unanswered.delete(row.id);
           this.acked(row.id);
           this.counters.acked++;
           if (gen !== this.generation) return;

@@ -175,3 +175,24 @@ test('outbox: a trim the database refuses takes its message back: no seq used, n
   assert.deepEqual(o.next(0, 10).rows.map((r) => JSON.parse(r.payload).seq), [2, 3]);
   assert.equal(o.dropped, 1);
 });
+
+test('outbox: a kept batch the database refuses is tried one row at a time; an unknown id is not kept', async (t) => {
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
+  t.after(() => db.close());
+  const o = new Outbox(db, 100);
+  for (let i = 0; i < 3; i++) o.enqueue('c/summary', row);
+  const [a, b, c] = o.next(0, 3).rows.map((r) => r.id);
+  db.pragma('query_only = ON');
+  assert.throws(() => o.ack(999), /readonly/);
+  assert.equal(o.undeleted, 0, 'no such row: nothing to keep');
+  for (const id of [a, b, c]) assert.throws(() => o.ack(id!), /readonly/);
+  db.pragma('query_only = OFF');
+  // The second row's delete is refused: the batch of three rolls back, the first goes alone.
+  db.exec(`CREATE TEMP TRIGGER refuse_b BEFORE DELETE ON main.outbox WHEN old.id = ${b} BEGIN SELECT RAISE(ABORT, 'delete refused'); END`);
+  assert.equal(o.retryAcks(), 2, 'the first row deleted on its own');
+  assert.throws(() => o.retryAcks(), /delete refused/);
+  assert.equal(o.undeleted, 2, 'both still kept');
+  db.exec('DROP TRIGGER refuse_b');
+  assert.equal(o.retryAcks(), 0);
+  assert.equal((db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n, 0);
+});
