@@ -293,9 +293,14 @@ export class Publisher {
     }
     this.live = false;
     this.generation++;
-    // A connection attempt to a broker that does not answer must not hold up the agent's stop.
+    // A broker that does not answer must not hold up the agent's stop, nor keep its socket open
+    // after it: end(false) waits for every acknowledgement, and mqtt.js ignores a second end() that
+    // would force it. The socket is closed under it instead.
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => client.end(true, {}, () => resolve()), graceMs);
+      const timer = setTimeout(() => {
+        client.stream?.destroy();
+        client.end(true, {}, () => resolve());
+      }, graceMs);
       client.end(false, {}, () => {
         clearTimeout(timer);
         resolve();

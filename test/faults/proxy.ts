@@ -23,6 +23,9 @@ export class FlakyProxy {
   private readonly pairs = new Set<[Socket, Socket]>();
   private timer: NodeJS.Timeout | undefined;
   private o: ProxyOptions;
+  private held = false;
+  /** Client-side connections that have closed (either end), counted. */
+  clientsClosed = 0;
 
   private constructor(
     private readonly server: Server,
@@ -47,6 +50,14 @@ export class FlakyProxy {
     server.on('connection', (client) => p.accept(client, targetPort));
     p.schedule();
     return p;
+  }
+
+  /**
+   * From now on nothing reaches the clients: the broker's bytes wait in the proxy (a broker that
+   * stopped answering, or a path that swallows one direction), while the clients' bytes still go.
+   */
+  hold(): void {
+    this.held = true;
   }
 
   /** From now on: a clean, prompt link (no delay, no cuts, no refusals). */
@@ -74,8 +85,9 @@ export class FlakyProxy {
       s.on('error', end);
       s.on('close', end);
     }
-    this.forward(client, upstream);
-    this.forward(upstream, client);
+    client.once('close', () => this.clientsClosed++);
+    this.forward(client, upstream, false);
+    this.forward(upstream, client, true);
   }
 
   /**
@@ -84,11 +96,12 @@ export class FlakyProxy {
    * the same millisecond may fire either way round, and fractional delays round differently), and a
    * proxy that swaps two PUBLISH packets makes a reordering TCP never would (it lost seqs here).
    */
-  private forward(from: Socket, to: Socket): void {
+  private forward(from: Socket, to: Socket, toClient: boolean): void {
     const queue: { at: number; chunk: Buffer }[] = [];
     let timer: NodeJS.Timeout | undefined;
     const pump = (): void => {
       timer = undefined;
+      if (toClient && this.held) return; // held for good: the queue only grows
       const now = Date.now();
       while (queue.length && queue[0]!.at <= now) {
         const { chunk } = queue.shift()!;

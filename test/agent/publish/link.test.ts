@@ -21,6 +21,7 @@ import { LEVEL, logLines } from '../../helpers/log-lines.js';
 import { clearRetainedStatus, machineClient, MACHINE_BROKER } from '../../helpers/mosquitto.js';
 import { releaser, type Release } from '../../helpers/ports.js';
 import { until } from '../../helpers/wait.js';
+import { FlakyProxy } from '../../faults/proxy.js';
 
 const BACKLOG = 40;
 const INFLIGHT = 5;
@@ -50,7 +51,7 @@ const drift: DriftResult = {
 const rowsIn = (db: Db): number => (db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
 
 /** A link for a new site and device on the machine's Mosquitto, over its own database (released with the test). */
-async function openLink(t: TestContext, drainPerSecond: number, onWriteFailed?: (e: unknown) => boolean, log: Logger = silentLogger): Promise<{ release: Release; site: string; device: string; link: DeviceLink; db: Db; clientId: string }> {
+async function openLink(t: TestContext, drainPerSecond: number, onWriteFailed?: (e: unknown) => boolean, log: Logger = silentLogger, url = MACHINE_BROKER): Promise<{ release: Release; site: string; device: string; link: DeviceLink; db: Db; clientId: string }> {
   const release = releaser(t);
   const site = uniqueName('site');
   const device = uniqueName('edge');
@@ -58,7 +59,7 @@ async function openLink(t: TestContext, drainPerSecond: number, onWriteFailed?: 
   const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-link-')), 'a.db'));
   release('database', () => db.close());
   const clientId = uniqueName('agent');
-  const link = new DeviceLink(db, identity, { url: MACHINE_BROKER, client: { clientId, reconnectPeriod: 0 }, drainPerSecond, maxInflight: INFLIGHT, outboxMaxRows: 1000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 }, ...(onWriteFailed ? { onWriteFailed } : {}) }, log);
+  const link = new DeviceLink(db, identity, { url, client: { clientId, reconnectPeriod: 0 }, drainPerSecond, maxInflight: INFLIGHT, outboxMaxRows: 1000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 }, ...(onWriteFailed ? { onWriteFailed } : {}) }, log);
   return { release, site, device, link, db, clientId };
 }
 
@@ -240,4 +241,23 @@ test('link: each full-disk episode logs one warning, and one line when its rows 
   await until(() => link.publisher.counters.acked === 5, 10_000, 'two more acknowledgements');
   assert.deepEqual(outboxLines(), ['warn', 'info', 'warn']);
   assert.equal(link.outbox.undeleted, 2);
+});
+
+test('link: a stop whose messages the broker never acknowledges still closes the connection', { timeout: 60_000 }, async (t) => {
+  // A broker that stops answering at shutdown: the stop gives up after its grace, and must not leave
+  // the socket open behind it (the agent exits when its event loop is empty; an open socket keeps it
+  // up until systemd kills it).
+  const proxy = await FlakyProxy.start(Number(new URL(MACHINE_BROKER).port || 1883), { maxDelayMs: 0, cutMinMs: 0, cutMaxMs: 0, refuseRate: 0 });
+  t.after(() => proxy.close());
+  const { release, site, device, link } = await openLink(t, 1000, undefined, silentLogger, proxy.url);
+  release('retained status', () => clearRetainedStatus(site, device));
+  link.start();
+  release('link', () => link.stop());
+  await until(() => link.publisher.connected, 10_000, 'the birth');
+  proxy.hold();
+  link.summary({ camera: 'cam', window, dropped: 0, errors: 0, drift });
+  await until(() => link.publisher.counters.published === 1, 10_000, 'the summary sent');
+  await link.publisher.stop(200);
+  await until(() => proxy.clientsClosed === 1, 10_000, 'the connection closed by the stop');
+  assert.equal(link.outbox.size, 1, 'the unacknowledged summary stays for the next start');
 });
