@@ -49,6 +49,8 @@ export class Outbox {
    * so every row after it waits, and reads that start there need not look for kept rows.
    */
   private keptMax = 0;
+  /** Kept rows per retryAcks() batch: RETRY_BATCH, one after a refused batch, doubling again with each success. */
+  private batch = RETRY_BATCH;
   /** Rows dropped because the outbox was full (the oldest go first). */
   dropped = 0;
   /**
@@ -176,9 +178,10 @@ export class Outbox {
   /**
    * Deletes up to `limit` kept rows, the first acknowledged first, in one transaction; returns how
    * many are still kept. A batch refused is tried as its first row alone (a nearly full disk may have
-   * room for one delete's journal); throws, keeping them all, when that is refused too.
+   * room for one delete's journal); when it goes, the next batches start at one row and double with
+   * each that succeeds, up to RETRY_BATCH. Throws, keeping them all, when the single row is refused too.
    */
-  retryAcks(limit = RETRY_BATCH): number {
+  retryAcks(limit = this.batch): number {
     if (this.kept.size === 0) return 0;
     const ids: number[] = [];
     for (const id of this.kept) {
@@ -188,11 +191,13 @@ export class Outbox {
     let deleted: number;
     try {
       deleted = this.removeMany(ids);
+      this.batch = Math.min(RETRY_BATCH, this.batch * 2);
     } catch (e) {
       // A nearly full disk may take one delete's journal and not a batch's: then one at a time.
       if (ids.length === 1) throw e;
       ids.length = 1;
       deleted = this.removeMany(ids);
+      this.batch = 1; // one went where the batch did not
     }
     this.rows -= deleted;
     for (const id of ids) this.kept.delete(id);
