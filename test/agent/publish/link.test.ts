@@ -63,6 +63,27 @@ async function openLink(t: TestContext, drainPerSecond: number, onWriteFailed?: 
   return { release, site, device, link, db, clientId };
 }
 
+/**
+ * A link whose database refuses every write (query_only, as a disk full to the last byte) once it
+ * has stored three summaries, started and watched until the broker acknowledged all three.
+ */
+async function refusingLink(t: TestContext, watcher: string, onWriteFailed: (e: unknown) => boolean): Promise<{ release: Release; link: DeviceLink; db: Db; clientId: string; seqs: number[]; send: () => number }> {
+  const { release, site, device, link, db, clientId } = await openLink(t, 1000, onWriteFailed);
+  const sub = await machineClient(watcher);
+  release('watcher', () => sub.endAsync());
+  const seqs: number[] = [];
+  sub.on('message', (topic, payload) => payload.length && !topic.endsWith('/status') && seqs.push((JSON.parse(payload.toString()) as { seq: number }).seq));
+  await sub.subscribeAsync(summaryTopic(site, device, 'cam'), { qos: 1 });
+  release('retained status', () => clearRetainedStatus(site, device));
+  const send = (): number => link.summary({ camera: 'cam', window, dropped: 0, errors: 0, drift });
+  for (let i = 0; i < 3; i++) send();
+  db.pragma('query_only = ON');
+  link.start();
+  release('link', () => link.stop());
+  await until(() => link.publisher.counters.acked === 3, 10_000, 'three acknowledgements');
+  return { release, link, db, clientId, seqs, send };
+}
+
 test('link: retained birth, backlog in order at the drain rate, schema-valid payloads, offline on a clean stop', { timeout: 60_000 }, async (t) => {
   const { release, site, device, link } = await openLink(t, DRAIN_PER_S);
   // A backlog built while offline.
@@ -148,19 +169,7 @@ test('link: acknowledgements the database cannot delete (a full disk) do not end
   // The fault suite's full disk found it: a PUBACK's DELETE refused inside mqtt.js's callback threw
   // out of it and ended the process. Here the database refuses every write (query_only), for real.
   const refused: unknown[] = [];
-  const { release, site, device, link, db } = await openLink(t, 1000, (e) => (refused.push(e), false));
-  const sub = await machineClient('watch-refused');
-  release('watcher', () => sub.endAsync());
-  const seqs: number[] = [];
-  sub.on('message', (topic, payload) => payload.length && !topic.endsWith('/status') && seqs.push((JSON.parse(payload.toString()) as { seq: number }).seq));
-  await sub.subscribeAsync(summaryTopic(site, device, 'cam'), { qos: 1 });
-  release('retained status', () => clearRetainedStatus(site, device));
-  const send = (): number => link.summary({ camera: 'cam', window, dropped: 0, errors: 0, drift });
-  for (let i = 0; i < 3; i++) send();
-  db.pragma('query_only = ON');
-  link.start();
-  release('link', () => link.stop());
-  await until(() => link.publisher.counters.acked === 3, 10_000, 'three acknowledgements');
+  const { link, db, seqs, send } = await refusingLink(t, 'watch-refused', (e) => (refused.push(e), false));
   assert.deepEqual(seqs, [1, 2, 3], 'sent once each');
   assert.equal(link.outbox.size, 0, 'acknowledged: nothing waits');
   assert.equal(link.outbox.undeleted, 3);
@@ -176,21 +185,9 @@ test('link: acknowledgements the database cannot delete (a full disk) do not end
 });
 
 test('link: rows kept on a full disk are not sent again when the connection comes back', { timeout: 60_000 }, async (t) => {
-  // A reconnect starts the send cursor again from the oldest row: the kept rows, delivered already,
-  // must not go out again with every reconnect (nor be kept again, once per repeat).
-  const { release, site, device, link, db, clientId } = await openLink(t, 1000, () => false);
-  const sub = await machineClient('watch-kept-reconnect');
-  release('watcher', () => sub.endAsync());
-  const seqs: number[] = [];
-  sub.on('message', (topic, payload) => payload.length && !topic.endsWith('/status') && seqs.push((JSON.parse(payload.toString()) as { seq: number }).seq));
-  await sub.subscribeAsync(summaryTopic(site, device, 'cam'), { qos: 1 });
-  release('retained status', () => clearRetainedStatus(site, device));
-  const send = (): number => link.summary({ camera: 'cam', window, dropped: 0, errors: 0, drift });
-  for (let i = 0; i < 3; i++) send();
-  db.pragma('query_only = ON');
-  link.start();
-  release('link', () => link.stop());
-  await until(() => link.publisher.counters.acked === 3, 10_000, 'three acknowledgements');
+  // A reconnect sends again what the last connection left unanswered: the kept rows, delivered
+  // already, must not go out again with every reconnect (nor be kept again, once per repeat).
+  const { link, db, clientId, seqs, send } = await refusingLink(t, 'watch-kept-reconnect', () => false);
   for (let cut = 1; cut <= 3; cut++) {
     // The broker drops the link's connection: another client takes its client id, and leaves.
     const kicker = await connectAsync(MACHINE_BROKER, { clientId, connectTimeout: 5000 });
