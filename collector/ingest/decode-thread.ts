@@ -84,6 +84,7 @@ export class DecodeThread {
     this.worker = w;
     let ready = false;
     w.on('message', (r: DecodeReply | 'ready') => {
+      if (w === this.crashed) return;
       if (r === 'ready') {
         ready = true;
         return;
@@ -175,8 +176,19 @@ export class DecodeThread {
     await w.terminate();
   }
 
-  /** Ends the worker as a crash would (tests: what a dead worker costs). */
+  /**
+   * Ends the worker as a crash would, before it answers what it holds (tests: what a dead worker
+   * costs). An answer it had already posted is dropped, as a crash a moment earlier would have had
+   * it; without that, a quick worker sometimes answered first and the test saw no crash at all.
+   */
   terminateForTest(): Promise<number> {
-    return this.worker ? this.worker.terminate() : Promise.resolve(0);
+    const w = this.worker;
+    if (!w) return Promise.resolve(0);
+    this.crashed = w;
+    w.ref(); // until its exit is seen: terminate() settles on it, and an unanswered burst rejects on it
+    return w.terminate();
   }
+
+  /** The worker terminateForTest() ended: its answers are not read. */
+  private crashed: Worker | undefined;
 }

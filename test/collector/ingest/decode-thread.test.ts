@@ -99,6 +99,19 @@ test('a worker that dies refuses the bursts it held; the next burst starts a new
   assert.equal(thread.restarts, 1);
 });
 
+test('a worker ended for the tests with its answer already posted, unread: the burst is refused all the same', async (t) => {
+  // The crash the tests above model must not depend on the worker being slower than the test: a
+  // quick worker used to answer first, and the tests then waited for an exit nothing waited for.
+  const thread = await DecodeThread.start(silentLogger);
+  t.after(() => thread.close());
+  thread.add('summary', SUMMARY, Buffer.from(JSON.stringify(summaryMsg('s', 'd', 'c', 1))));
+  const held = thread.decode();
+  const until = Date.now() + 300;
+  while (Date.now() < until); // the worker answers meanwhile; its answer waits to be read
+  await thread.terminateForTest();
+  await assert.rejects(held, (e: Error) => e instanceof DecodeWorkerError && /exited/.test(e.message));
+});
+
 test('a closed decode thread refuses at once', async () => {
   const thread = await DecodeThread.start(silentLogger);
   await thread.close();
