@@ -32,12 +32,11 @@ export class Outbox {
   private readonly nextSeq: ReturnType<Db['prepare']>;
   private readonly insert: ReturnType<Db['prepare']>;
   private readonly after: ReturnType<Db['prepare']>;
-  private readonly afterTs: ReturnType<Db['prepare']>;
+  private readonly firstAfter: ReturnType<Db['prepare']>;
   private readonly exists: ReturnType<Db['prepare']>;
   private readonly remove: ReturnType<Db['prepare']>;
   private readonly trim: ReturnType<Db['prepare']>;
   private readonly countRows: ReturnType<Db['prepare']>;
-  private readonly first: ReturnType<Db['prepare']>;
   private readonly enqueueTx: (stream: string, build: (seq: number) => { topic: string; payload: string }) => { seq: number; trimmed: readonly { id: number }[] };
   private readonly removeMany: (ids: readonly number[]) => number;
   /** Rows in the table, kept ones included. */
@@ -45,8 +44,8 @@ export class Outbox {
   /** Acknowledged ids whose delete the database refused (ack()), in the order they were acknowledged. */
   private readonly kept = new Set<number>();
   /**
-   * The highest kept id while any is kept. Acknowledgements come in send order, which is id order,
-   * so every row after it waits, and reads that start there need not look for kept rows.
+   * The highest kept id; 0 when none is kept. Acknowledgements come in send order, which is id
+   * order, so every row after it waits, and reads that start there need not look for kept rows.
    */
   private keptMax = 0;
   /** Kept rows per retryAcks() batch: RETRY_BATCH, one after a refused batch, doubling again with each success. */
@@ -67,12 +66,11 @@ export class Outbox {
     this.nextSeq = db.prepare('INSERT INTO publish_seq (stream, seq) VALUES (?, 1) ON CONFLICT(stream) DO UPDATE SET seq = seq + 1 RETURNING seq');
     this.insert = db.prepare('INSERT INTO outbox (topic, payload, created_ts) VALUES (?, ?, ?)');
     this.after = db.prepare('SELECT id, topic, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?');
-    this.afterTs = db.prepare('SELECT created_ts AS ts FROM outbox WHERE id > ? ORDER BY id LIMIT 1');
+    this.firstAfter = db.prepare('SELECT created_ts AS ts FROM outbox WHERE id > ? ORDER BY id LIMIT 1');
     this.exists = db.prepare('SELECT 1 FROM outbox WHERE id = ?');
     this.remove = db.prepare('DELETE FROM outbox WHERE id = ?');
     this.trim = db.prepare('DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?) RETURNING id');
     this.countRows = db.prepare('SELECT count(*) AS n FROM outbox');
-    this.first = db.prepare('SELECT created_ts AS ts FROM outbox ORDER BY id LIMIT 1');
     this.rows = (this.countRows.get([]) as { n: number }).n;
     db.prepare("INSERT INTO agent_meta (key, value) VALUES ('publish_epoch', ?) ON CONFLICT(key) DO NOTHING").run([randomBytes(8).toString('hex')]);
     this.epoch = (db.prepare("SELECT value FROM agent_meta WHERE key = 'publish_epoch'").get([]) as { value: string }).value;
@@ -113,8 +111,7 @@ export class Outbox {
 
   /** When the oldest unacknowledged message was stored (ms since the epoch), or undefined when none waits. */
   oldestTs(): number | undefined {
-    const r = this.kept.size === 0 ? this.first.get([]) : this.afterTs.get([this.keptMax]);
-    return (r as { ts: number } | undefined)?.ts;
+    return (this.firstAfter.get([this.keptMax]) as { ts: number } | undefined)?.ts;
   }
 
   /**
@@ -122,29 +119,24 @@ export class Outbox {
    * the id to ask after next time (past the rows returned and the kept rows passed over).
    */
   next(afterId: number, limit: number): { rows: OutboxRow[]; through: number } {
-    const rows: OutboxRow[] = [];
-    if (limit <= 0) return { rows, through: afterId };
-    if (this.kept.size === 0 || afterId >= this.keptMax) {
+    if (limit <= 0) return { rows: [], through: afterId };
+    if (afterId >= this.keptMax) {
       const got = this.after.all([afterId, limit]) as OutboxRow[];
       return { rows: got, through: got.length ? got[got.length - 1]!.id : afterId };
     }
-    const through = this.scan(this.after, afterId, Math.max(limit, SCAN_PAGE), (r: OutboxRow) => (rows.push(r), rows.length < limit));
-    return { rows, through };
-  }
-
-  /**
-   * Visits the rows after `afterId` that are not kept, a page per query, while `visit` says go on;
-   * returns the id of the last row visited, or of the last one read when the table ran out.
-   */
-  private scan<R extends { id: number }>(stmt: ReturnType<Db['prepare']>, afterId: number, page: number, visit: (r: R) => boolean): number {
+    // Among kept rows: read a page at a time and pass over them.
+    const rows: OutboxRow[] = [];
+    const page = Math.max(limit, SCAN_PAGE);
     let through = afterId;
     for (;;) {
-      const got = stmt.all([through, page]) as R[];
+      const got = this.after.all([through, page]) as OutboxRow[];
       for (const r of got) {
         through = r.id;
-        if (!this.kept.has(r.id) && !visit(r)) return through;
+        if (this.kept.has(r.id)) continue;
+        rows.push(r);
+        if (rows.length === limit) return { rows, through };
       }
-      if (got.length < page) return through;
+      if (got.length < page) return { rows, through };
     }
   }
 

@@ -225,12 +225,7 @@ export class Publisher {
         if (!this.readFailing) this.o.log.error({ err: (e as Error).message }, 'outbox: could not read the next messages to send; trying again every second');
         this.readFailing = true;
         rows = [];
-        if (!this.pumpTimer) {
-          this.pumpTimer = setTimeout(() => {
-            this.pumpTimer = undefined;
-            this.pump();
-          }, 1000);
-        }
+        this.pumpIn(1000);
       }
       for (const row of rows) {
         this.inflight++;
@@ -252,12 +247,16 @@ export class Publisher {
       }
     }
     // Out of tokens with rows waiting: come back when one has accrued.
-    if (this.inflight < this.o.maxInflight && this.tokens < 1 && this.outbox.size > this.inflight && !this.pumpTimer) {
-      this.pumpTimer = setTimeout(() => {
-        this.pumpTimer = undefined;
-        this.pump();
-      }, Math.ceil(1000 / this.o.drainPerSecond));
-    }
+    if (this.inflight < this.o.maxInflight && this.tokens < 1 && this.outbox.size > this.inflight) this.pumpIn(Math.ceil(1000 / this.o.drainPerSecond));
+  }
+
+  /** Pumps again in `ms`, unless a pump is already due. */
+  private pumpIn(ms: number): void {
+    if (this.pumpTimer) return;
+    this.pumpTimer = setTimeout(() => {
+      this.pumpTimer = undefined;
+      this.pump();
+    }, ms);
   }
 
   /**

@@ -45,6 +45,8 @@ export class DecodeThread {
   private closed = false;
   /** Workers started after the first (each after one died). */
   restarts = 0;
+  /** The worker terminateForTest() ended: its answers are not read. */
+  private crashed: Worker | undefined;
 
   private constructor(
     private readonly log: Logger,
@@ -188,7 +190,4 @@ export class DecodeThread {
     w.ref(); // until its exit is seen: terminate() settles on it, and an unanswered burst rejects on it
     return w.terminate();
   }
-
-  /** The worker terminateForTest() ended: its answers are not read. */
-  private crashed: Worker | undefined;
 }
