@@ -133,7 +133,11 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     // which never leaves this process: nothing to configure, nothing in the registry to steal.
     let own: OwnClient | undefined;
     release.push(undoCreate(config.store.path));
-    const store = new SqliteStore(config.store.path, undefined, { cacheBytes: config.store.cacheBytes });
+    const store = new SqliteStore(config.store.path, undefined, {
+      cacheBytes: config.store.cacheBytes,
+      onUpgrade: ({ from, to, bytes }) =>
+        log.info({ file: config.store.path, from, to, mb: Math.round(bytes / 1e6) }, `upgrading the collector database from schema ${from} to ${to}; from schema 4 the summaries table is rebuilt once (about 7 s per GB on 2 cores), and the collector starts when it is done`),
+    });
     release.push(() => store.close());
     // Read by the notifiers and the runbook links when they send: the listener's address and the
     // broker session, which are made after everything they serve.

@@ -1,89 +1,36 @@
 /**
  * The default collector store: one SQLite file (WAL, synchronous=NORMAL), numbered migrations,
- * prepared statements, and a uniqueness key on (site, device, camera, seq) that makes a re-delivered
- * summary a no-op.
+ * prepared statements; a summary is stored once per (site, device, camera, seq), and a re-delivered
+ * one is a no-op.
  *
  * Ingest writes one row per summary and nothing else: a 4 KB summary plus its bookkeeping in one
  * transaction cost 124 µs, the row alone 60 µs (bench: collector). The per-camera and per-device
  * bookkeeping (last seq, last verdict, last seen) is kept in memory and written every `flushMs`, in
- * one transaction, and before any read of it. The last seq of a camera, which dedupe and gap
- * counting need, comes from the summaries themselves (the primary key), so a crash between two
- * flushes loses no data, only up to `flushMs` of "last seen" freshness.
+ * one transaction, and before any read of it. A crash between two flushes loses no data, only up to
+ * `flushMs` of "last seen" freshness.
+ *
+ * The summaries table has no per-camera key of its own: rows go in receive order (`id`), and their
+ * keys, (camera, seq) → id, go into summary_keys with the bookkeeping, in bulk, from the rows stored
+ * since the last. A key per row in the row's own transaction cost a page of the key's B-tree per
+ * camera per COMMIT: at full ingest, as many WAL bytes as the summaries themselves (16 KiB pages, a
+ * camera's keys sorted together). Written every `flushMs` they cost a quarter (docs/performance.md).
+ * Every read of keys first indexes the rows not yet indexed (`indexed()`), so the keys always read
+ * whole; after a crash the next read indexes what the last flush did not. Dedupe reads the camera's
+ * highest seq from memory (exact: a single writer), and a seq at or below it from the keys.
  *
  * The devices table is also kept in memory, read through: the rules read a summary's device on
  * every summary, and a read used to flush the bookkeeping and parse the status each time. WAL
  * checkpoints run on a worker thread (sqlite-checkpointer.ts), not inside a commit.
  */
+import { statSync } from 'node:fs';
 import { openPrivateDatabase } from '../../lib/private-files.js';
 import Database from 'better-sqlite3';
 import { driftlineError } from '../../lib/errors.js';
 import { migrate } from '../../lib/sqlite-migrations.js';
 import type { EventMessage, StatusMessage, SummaryMessage } from '../../protocol/messages.js';
 import { Checkpointer } from './sqlite-checkpointer.js';
+import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import type { AlertQuery, AlertRecord, CameraRow, CollectorStore, DeviceRow, Stored, TimelineRow } from './store.js';
-
-const MIGRATIONS: readonly string[] = [
-  `
-  CREATE TABLE devices (
-    site TEXT NOT NULL, device TEXT NOT NULL,
-    state TEXT NOT NULL,            -- online | offline
-    last_seen INTEGER NOT NULL,     -- receive time of the last message, ms
-    status TEXT NOT NULL,           -- JSON: the last status message
-    PRIMARY KEY (site, device)
-  );
-  CREATE TABLE cameras (
-    site TEXT NOT NULL, device TEXT NOT NULL, camera TEXT NOT NULL,
-    last_seq INTEGER NOT NULL, last_end INTEGER NOT NULL, last_status TEXT NOT NULL, last_received INTEGER NOT NULL,
-    PRIMARY KEY (site, device, camera)
-  );
-  CREATE TABLE summaries (
-    site TEXT NOT NULL, device TEXT NOT NULL, camera TEXT NOT NULL, seq INTEGER NOT NULL,
-    start_ts INTEGER NOT NULL, end_ts INTEGER NOT NULL, status TEXT NOT NULL, frames INTEGER NOT NULL,
-    received_ts INTEGER NOT NULL,
-    payload TEXT NOT NULL,          -- JSON: the summary as received
-    PRIMARY KEY (site, device, camera, seq)
-  );
-  CREATE TABLE events (
-    site TEXT NOT NULL, device TEXT NOT NULL, camera TEXT NOT NULL, seq INTEGER NOT NULL,
-    ts INTEGER NOT NULL, kind TEXT NOT NULL, received_ts INTEGER NOT NULL, payload TEXT NOT NULL,
-    PRIMARY KEY (site, device, camera, seq)
-  );
-  CREATE INDEX events_received ON events(received_ts);
-  CREATE TABLE alerts (
-    id TEXT PRIMARY KEY,
-    fingerprint TEXT NOT NULL,
-    state TEXT NOT NULL,            -- firing | resolved
-    starts_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-    record TEXT NOT NULL            -- JSON: the alert with labels, evidence, acknowledgement
-  );
-  CREATE INDEX alerts_state ON alerts(state, updated_at);
-  `,
-  // 2: summaries whose seq jumped too far ahead of the camera's last, kept apart (docs/mqtt.md).
-  `
-  CREATE TABLE quarantine (
-    site TEXT NOT NULL, device TEXT NOT NULL, camera TEXT NOT NULL, seq INTEGER NOT NULL,
-    received_ts INTEGER NOT NULL, reason TEXT NOT NULL,
-    payload TEXT NOT NULL,          -- JSON: the summary as received
-    PRIMARY KEY (site, device, camera, seq)
-  );
-  `,
-  // 3: seq offsets per camera, for devices that started a new sequence epoch (docs/mqtt.md).
-  `
-  CREATE TABLE epochs (
-    site TEXT NOT NULL, device TEXT NOT NULL, camera TEXT NOT NULL,
-    summary_offset INTEGER NOT NULL, event_offset INTEGER NOT NULL,
-    PRIMARY KEY (site, device, camera)
-  );
-  `,
-  // 4: alerts by what they are about (the page's history of one camera or device), from their labels.
-  `
-  ALTER TABLE alerts ADD COLUMN site TEXT;
-  ALTER TABLE alerts ADD COLUMN device TEXT;
-  ALTER TABLE alerts ADD COLUMN camera TEXT;
-  UPDATE alerts SET site = json_extract(record, '$.labels.site'), device = json_extract(record, '$.labels.device'), camera = json_extract(record, '$.labels.camera');
-  CREATE INDEX alerts_scope ON alerts(site, device, camera, updated_at);
-  `,
-];
 
 /**
  * SQLite's page cache for this connection, in bytes. better-sqlite3 builds SQLite with a 16 MiB default;
@@ -100,7 +47,13 @@ const DEFAULT_CACHE_BYTES = 4 << 20;
  */
 const PAGE_BYTES = 16_384;
 
-function open(file: string, cacheBytes: number): Database.Database {
+/**
+ * Told before an existing database is upgraded: schema 5 rebuilds the summaries table once (about
+ * 7 s per GB on a 2-core VM), and the collector starts only when that is done.
+ */
+export type OnUpgrade = (o: { readonly from: number; readonly to: number; readonly bytes: number }) => void;
+
+function open(file: string, cacheBytes: number, onUpgrade: OnUpgrade | undefined): Database.Database {
   try {
     const db = openPrivateDatabase(file);
     db.pragma(`page_size = ${PAGE_BYTES}`); // before anything writes the file; a no-op on an existing database
@@ -108,14 +61,31 @@ function open(file: string, cacheBytes: number): Database.Database {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
-    migrate(db, MIGRATIONS, 'collector');
+    let upgraded = false;
+    migrate(db, SQLITE_MIGRATIONS, 'collector', (from, to) => {
+      upgraded = true;
+      onUpgrade?.({ from, to, bytes: fileBytes(file) });
+    });
+    // An upgrade that rebuilt a table left a WAL as large as the table: copied back and cut to nothing now.
+    if (upgraded) db.pragma('wal_checkpoint(TRUNCATE)');
     return db;
   } catch (e) {
     throw driftlineError('DRIFTLINE_ERR_STORE', { file, reason: (e as Error).message }, { cause: e });
   }
 }
 
+const fileBytes = (file: string): number => {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0; // :memory:
+  }
+};
+
 type Stmt = Database.Statement<unknown[], unknown>;
+
+/** A camera's id, in a statement that then takes (site, device, camera) first. */
+const CAM = 'SELECT id FROM summary_cameras WHERE site = ? AND device = ? AND camera = ?';
 
 /** About this much written since the last checkpoint asks for the next (SQLite's own default: 1,000 pages). */
 const CHECKPOINT_BYTES = 4 << 20;
@@ -140,7 +110,10 @@ interface CachedDevice {
 export class SqliteStore implements CollectorStore {
   private readonly db: Database.Database;
   private readonly s: Record<string, Stmt>;
-  private readonly lastSeqs = new Map<string, number>();
+  /** Per camera: its id in summary_cameras (0: none yet) and its highest stored seq. Dropped on a rollback. */
+  private readonly cams = new Map<string, { id: number; seq: number }>();
+  /** Rows stored since summary_keys last caught up (may over-count: only a cue to look). */
+  private unindexed = 0;
   /** Alert queries by site, device and camera, prepared once per combination of filters. */
   private readonly scoped = new Map<string, Stmt>();
   /** Timed bookkeeping writes that failed (a full disk); each is tried again on the next tick. */
@@ -168,17 +141,23 @@ export class SqliteStore implements CollectorStore {
       readonly cacheBytes?: number;
       /** While checkpoints run on the worker, the WAL grows to about this much before the writer checkpoints itself (default 64 MiB). */
       readonly walBytes?: number;
+      readonly onUpgrade?: OnUpgrade;
     } = {},
   ) {
     this.walBytes = o.walBytes ?? SAFETY_CHECKPOINT_BYTES;
-    this.db = open(file, o.cacheBytes ?? DEFAULT_CACHE_BYTES);
+    this.db = open(file, o.cacheBytes ?? DEFAULT_CACHE_BYTES, o.onUpgrade);
     const p = (sql: string): Stmt => this.db.prepare(sql);
     this.s = {
       putStatus: p(`INSERT INTO devices (site, device, state, last_seen, status) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT(site, device) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, status = excluded.status`),
       touch: p('UPDATE devices SET last_seen = max(last_seen, ?) WHERE site = ? AND device = ?'),
-      insertSummary: p('INSERT OR IGNORE INTO summaries (site, device, camera, seq, start_ts, end_ts, status, frames, received_ts, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      lastSeq: p('SELECT max(seq) AS seq FROM summaries WHERE site = ? AND device = ? AND camera = ?'),
+      insertSummary: p('INSERT INTO summaries (site, device, camera, seq, start_ts, end_ts, status, frames, received_ts, payload, cam) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      camId: p('SELECT id FROM summary_cameras WHERE site = ? AND device = ? AND camera = ?'),
+      newCam: p('INSERT INTO summary_cameras (site, device, camera) VALUES (?, ?, ?)'),
+      lastSeq: p('SELECT max(seq) AS seq FROM summary_keys WHERE cam = ?'),
+      hasSummary: p('SELECT 1 AS x FROM summary_keys WHERE cam = ? AND seq = ?'),
+      // The rows past the highest indexed id; OR IGNORE: a second row of one key (none is stored twice) never blocks the rest.
+      indexTail: p('INSERT OR IGNORE INTO summary_keys (cam, seq, rid) SELECT cam, seq, id FROM summaries WHERE id > (SELECT coalesce(max(rid), 0) FROM summary_keys)'),
       putCamera: p(`INSERT INTO cameras (site, device, camera, last_seq, last_end, last_status, last_received) VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(site, device, camera) DO UPDATE SET
           last_seq = max(last_seq, excluded.last_seq),
@@ -190,11 +169,12 @@ export class SqliteStore implements CollectorStore {
       devices: p('SELECT site, device, state, last_seen AS lastSeen, status FROM devices ORDER BY site, device'),
       cameras: p('SELECT site, device, camera, last_seq AS lastSeq, last_end AS lastEnd, last_status AS lastStatus, last_received AS lastReceived FROM cameras ORDER BY site, device, camera'),
       // One json_extract with two paths: the payload is parsed once per row, into [drivers, familyScores].
-      timeline: p(`SELECT seq, start_ts AS start, end_ts AS "end", status, frames, json_extract(payload, '$.drivers', '$.familyScores') AS chart
-        FROM summaries WHERE site = ? AND device = ? AND camera = ? AND end_ts >= ? AND seq < ? ORDER BY seq DESC LIMIT ?`),
+      timeline: p(`SELECT k.seq, s.start_ts AS start, s.end_ts AS "end", s.status, s.frames, json_extract(s.payload, '$.drivers', '$.familyScores') AS chart
+        FROM summary_keys k JOIN summaries s ON s.id = k.rid
+        WHERE k.cam = (${CAM}) AND s.end_ts >= ? AND k.seq < ? ORDER BY k.seq DESC LIMIT ?`),
       camera: p('SELECT site, device, camera, last_seq AS lastSeq, last_end AS lastEnd, last_status AS lastStatus, last_received AS lastReceived FROM cameras WHERE site = ? AND device = ? AND camera = ?'),
-      summaries: p('SELECT payload FROM summaries WHERE site = ? AND device = ? AND camera = ? ORDER BY seq'),
-      summary: p('SELECT payload FROM summaries WHERE site = ? AND device = ? AND camera = ? AND seq = ?'),
+      summaries: p(`SELECT s.payload FROM summary_keys k JOIN summaries s ON s.id = k.rid WHERE k.cam = (${CAM}) ORDER BY k.seq`),
+      summary: p(`SELECT s.payload FROM summary_keys k JOIN summaries s ON s.id = k.rid WHERE k.cam = (${CAM}) AND k.seq = ?`),
       saveAlert: p(`INSERT INTO alerts (id, fingerprint, state, starts_at, updated_at, record, site, device, camera) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, record = excluded.record`),
       alert: p('SELECT record FROM alerts WHERE id = ?'),
@@ -203,8 +183,10 @@ export class SqliteStore implements CollectorStore {
       // (updated_at, id) is the page key: unique, and in the order the list is read.
       alertsAll: p('SELECT record FROM alerts WHERE (updated_at, id) < (?, ?) ORDER BY updated_at DESC, id DESC LIMIT ?'),
       alertsBy: p('SELECT record FROM alerts WHERE state = ? AND (updated_at, id) < (?, ?) ORDER BY updated_at DESC, id DESC LIMIT ?'),
-      // Rows are inserted in receive order, so rowid order is receive order: no index on received_ts.
-      pruneSummaries: p('DELETE FROM summaries WHERE rowid < coalesce((SELECT rowid FROM summaries WHERE received_ts >= ? ORDER BY rowid LIMIT 1), (SELECT max(rowid) + 1 FROM summaries))'),
+      // Rows are inserted in receive order, so id order is receive order: no index on received_ts.
+      pruneBefore: p('SELECT coalesce((SELECT id FROM summaries WHERE received_ts >= ? ORDER BY id LIMIT 1), (SELECT max(id) + 1 FROM summaries)) AS id').pluck(),
+      pruneSummaries: p('DELETE FROM summaries WHERE id < ?'),
+      pruneKeys: p('DELETE FROM summary_keys WHERE rid < ?'),
       pruneEvents: p('DELETE FROM events WHERE received_ts < ?'),
       pruneQuarantine: p('DELETE FROM quarantine WHERE received_ts < ?'),
       quarantine: p('INSERT OR IGNORE INTO quarantine (site, device, camera, seq, received_ts, reason, payload) VALUES (?, ?, ?, ?, ?, ?, ?)'),
@@ -215,7 +197,7 @@ export class SqliteStore implements CollectorStore {
       quarantineCount: p('SELECT count(*) AS n FROM quarantine'),
       offsets: p('SELECT summary_offset AS summary, event_offset AS event FROM epochs WHERE site = ? AND device = ? AND camera = ?'),
       deviceSeqs: p(`SELECT camera, max(s) AS summary, max(e) AS event FROM (
-          SELECT camera, max(seq) AS s, 0 AS e FROM summaries WHERE site = ? AND device = ? GROUP BY camera
+          SELECT c.camera, max(k.seq) AS s, 0 AS e FROM summary_cameras c JOIN summary_keys k ON k.cam = c.id WHERE c.site = ? AND c.device = ? GROUP BY c.camera
           UNION ALL SELECT camera, 0, max(seq) FROM events WHERE site = ? AND device = ? GROUP BY camera
         ) GROUP BY camera`),
       putOffsets: p(`INSERT INTO epochs (site, device, camera, summary_offset, event_offset) VALUES (?, ?, ?, ?, ?)
@@ -226,7 +208,11 @@ export class SqliteStore implements CollectorStore {
     this.flushTx = this.db.transaction(() => {
       for (const row of this.dirtyCameras.values()) this.s.putCamera!.run(row);
       for (const row of this.dirtyDevices.values()) this.s.touch!.run(row);
+      this.s.indexTail!.run([]);
     });
+    // A crash after a COMMIT and before its flush left rows without keys: index them before any read.
+    this.unindexed = 1;
+    this.indexed();
     this.timer = setInterval(() => {
       try {
         this.flush();
@@ -251,7 +237,9 @@ export class SqliteStore implements CollectorStore {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       // The caches may name rows that were rolled back: forget them rather than claim a last seq
       // whose summary is not stored (the next summaries of each camera write them again).
-      this.lastSeqs.clear();
+      this.cams.clear();
+      // Keys written inside the batch (a read indexes first) went back with it, those of rows committed before it too.
+      this.unindexed = 1;
       this.dirtyCameras.clear();
       this.dirtyDevices.clear();
       this.deviceRows.clear();
@@ -283,12 +271,20 @@ export class SqliteStore implements CollectorStore {
     return c && { done: c.done, failures: c.failures, lastError: c.lastError };
   }
 
-  /** Writes the in-memory bookkeeping (cameras' last seq and verdict, devices' last seen). */
+  /** Writes the in-memory bookkeeping (cameras' last seq and verdict, devices' last seen) and the new rows' keys. */
   flush(): void {
-    if (!this.dirtyCameras.size && !this.dirtyDevices.size) return;
+    if (!this.dirtyCameras.size && !this.dirtyDevices.size && !this.unindexed) return;
     this.flushTx();
     this.dirtyCameras.clear();
     this.dirtyDevices.clear();
+    this.unindexed = 0;
+  }
+
+  /** Brings summary_keys up to the last row stored (in the open batch, if any: a rollback takes both back). */
+  private indexed(): void {
+    if (!this.unindexed) return;
+    this.s.indexTail!.run([]);
+    this.unindexed = 0;
   }
 
   putStatus(m: StatusMessage, receivedTs: number): void {
@@ -312,16 +308,17 @@ export class SqliteStore implements CollectorStore {
 
   addSummary(m: SummaryMessage, receivedTs: number, raw?: string): { result: Stored; previousSeq: number } {
     const key = `${m.site}/${m.device}/${m.camera}`;
-    const prev = this.lastSeqOf(key, m.site, m.device, m.camera);
+    const cam = this.camOf(key, m.site, m.device, m.camera);
+    const prev = cam.seq;
+    // Above the camera's highest seq a summary is new; at or below it, late or repeated: the keys say which.
+    if (m.seq <= prev && this.has(cam.id, m.seq)) return { result: 'duplicate', previousSeq: prev };
+    if (cam.id === 0) cam.id = Number(this.s.newCam!.run([m.site, m.device, m.camera]).lastInsertRowid);
     const payload = raw ?? JSON.stringify(m);
-    const stored = this.s.insertSummary!.run([m.site, m.device, m.camera, m.seq, m.start, m.end, m.status, m.frames, receivedTs, payload]).changes > 0;
-    if (!stored) {
-      this.lastSeqs.set(key, prev);
-      return { result: 'duplicate', previousSeq: prev };
-    }
+    this.s.insertSummary!.run([m.site, m.device, m.camera, m.seq, m.start, m.end, m.status, m.frames, receivedTs, payload, cam.id]);
+    this.unindexed++;
     this.unCheckpointed += payload.length + 128;
     if (m.seq >= prev) {
-      this.lastSeqs.set(key, m.seq);
+      cam.seq = m.seq;
       this.dirtyCameras.set(key, [m.site, m.device, m.camera, m.seq, m.end, m.status, receivedTs]);
     }
     this.touch(m.site, m.device, receivedTs);
@@ -329,16 +326,25 @@ export class SqliteStore implements CollectorStore {
   }
 
   lastSeq(site: string, device: string, camera: string): number {
-    return this.lastSeqOf(`${site}/${device}/${camera}`, site, device, camera);
+    return this.camOf(`${site}/${device}/${camera}`, site, device, camera).seq;
   }
 
-  private lastSeqOf(key: string, site: string, device: string, camera: string): number {
-    let seq = this.lastSeqs.get(key);
-    if (seq === undefined) {
-      seq = (this.s.lastSeq!.get([site, device, camera]) as { seq: number | null }).seq ?? 0;
-      this.lastSeqs.set(key, seq);
+  /** The camera's id and highest seq: from memory after the first read. */
+  private camOf(key: string, site: string, device: string, camera: string): { id: number; seq: number } {
+    let cam = this.cams.get(key);
+    if (cam === undefined) {
+      const id = (this.s.camId!.get([site, device, camera]) as { id: number } | undefined)?.id ?? 0;
+      if (id !== 0) this.indexed();
+      cam = { id, seq: id === 0 ? 0 : ((this.s.lastSeq!.get([id]) as { seq: number | null }).seq ?? 0) };
+      this.cams.set(key, cam);
     }
-    return seq;
+    return cam;
+  }
+
+  private has(cam: number, seq: number): boolean {
+    if (cam === 0) return false;
+    this.indexed();
+    return this.s.hasSummary!.get([cam, seq]) !== undefined;
   }
 
   quarantine(m: SummaryMessage, receivedTs: number, raw: string, reason: string): Stored {
@@ -429,6 +435,7 @@ export class SqliteStore implements CollectorStore {
   }
 
   timeline(site: string, device: string, camera: string, sinceTs: number, limit: number, beforeSeq = Number.MAX_SAFE_INTEGER): TimelineRow[] {
+    this.indexed();
     type Raw = Omit<TimelineRow, 'drivers' | 'familyScores'> & { chart: string };
     return (this.s.timeline!.all([site, device, camera, sinceTs, beforeSeq, limit]) as Raw[])
       .map(({ chart, ...r }) => {
@@ -444,10 +451,12 @@ export class SqliteStore implements CollectorStore {
   }
 
   summaries(site: string, device: string, camera: string): SummaryMessage[] {
+    this.indexed();
     return (this.s.summaries!.all([site, device, camera]) as { payload: string }[]).map((r) => JSON.parse(r.payload) as SummaryMessage);
   }
 
   summary(site: string, device: string, camera: string, seq: number): SummaryMessage | undefined {
+    this.indexed();
     const r = this.s.summary!.get([site, device, camera, seq]) as { payload: string } | undefined;
     return r && (JSON.parse(r.payload) as SummaryMessage);
   }
@@ -493,7 +502,9 @@ export class SqliteStore implements CollectorStore {
 
   prune(now: number, keepMs: number, keepAlertsMs: number): number {
     return this.db.transaction(() => {
-      let n = this.s.pruneSummaries!.run([now - keepMs]).changes;
+      const before = this.s.pruneBefore!.get([now - keepMs]) as number | null;
+      let n = this.s.pruneSummaries!.run([before]).changes;
+      this.s.pruneKeys!.run([before]);
       n += this.s.pruneEvents!.run([now - keepMs]).changes;
       n += this.s.pruneQuarantine!.run([now - keepMs]).changes;
       n += this.s.pruneAlerts!.run([new Date(now - keepAlertsMs).toISOString()]).changes;

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../../collector/store/sqlite-store.js';
+import { SQLITE_MIGRATIONS } from '../../../collector/store/sqlite-schema.js';
+import { migrate } from '../../../lib/sqlite-migrations.js';
 import { isDriftlineError } from '../../../lib/errors.js';
 import { SCHEMAS, type StatusMessage } from '../../../protocol/messages.js';
 import { summaryMsg } from '../../helpers/collector.js';
@@ -14,6 +17,13 @@ import { silentLogger } from '../../../lib/log.js';
 import { MAX_SEQ_JUMP, storeCases } from './store-cases.js';
 
 const file = async (): Promise<string> => join(await mkdtemp(join(tmpdir(), 'driftline-store-')), 'c.db');
+
+/** A database as a collector of schema version `version` left it: its migrations, nothing later. */
+function olderDatabase(f: string, version: number): Database.Database {
+  const db = new Database(f);
+  migrate(db, SQLITE_MIGRATIONS.slice(0, version), 'collector');
+  return db;
+}
 
 /** Opens a store that is closed when the test ends, unless the test closed it (close() is not idempotent). */
 function open(t: TestContext, f: string): SqliteStore {
@@ -110,9 +120,7 @@ test('alerts by what they are about: site, device, camera, with state and pages;
 test('migration 4 files the alerts already stored under their labels', async (t) => {
   const f = await file();
   // A version-3 database: the first three migrations, as an older collector left them, with an alert.
-  open(t, f).close();
-  const raw = new Database(f);
-  raw.exec("DROP INDEX alerts_scope; ALTER TABLE alerts DROP COLUMN site; ALTER TABLE alerts DROP COLUMN device; ALTER TABLE alerts DROP COLUMN camera; PRAGMA user_version = 3");
+  const raw = olderDatabase(f, 3);
   const record = { schema: SCHEMAS.alert, id: 'old', rule: 'drift', fingerprint: 'drift/p/e/c', state: 'resolved', severity: 'warning', labels: { site: 'p', device: 'e', camera: 'c' }, annotations: {}, startsAt: 'x', updatedAt: 'y' };
   raw.prepare("INSERT INTO alerts (id, fingerprint, state, starts_at, updated_at, record) VALUES ('old', 'drift/p/e/c', 'resolved', 'x', 'y', ?)").run(JSON.stringify(record));
   raw.close();
@@ -183,4 +191,97 @@ test('a new database has 16 KiB pages; one made before keeps its own', async (t)
   assert.equal(page(s), 4096);
   s.addSummary(summaryMsg('p', 'e', 'c', 1), 1);
   assert.deepEqual(s.summaries('p', 'e', 'c').map((m) => m.seq), [1]);
+});
+
+test('migration 5: summaries stored under the old primary key keep their ids, order and dedupe; their keys are built', async (t) => {
+  const f = await file();
+  const raw = olderDatabase(f, 4);
+  const insert = raw.prepare('INSERT INTO summaries (site, device, camera, seq, start_ts, end_ts, status, frames, received_ts, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  // Interleaved cameras, a late seq, and a hole in the rowids (a row deleted): ids are kept as they were.
+  const rows: [string, string, number][] = [['e', 'c1', 1], ['e', 'c2', 1], ['e', 'c1', 3], ['f', 'c1', 7], ['e', 'c1', 2], ['e', 'c2', 2]];
+  for (const [device, camera, seq] of rows) {
+    const m = summaryMsg('p', device, camera, seq);
+    insert.run(['p', device, camera, seq, m.start, m.end, m.status, m.frames, 100 + seq, JSON.stringify(m)]);
+  }
+  raw.prepare("DELETE FROM summaries WHERE device = 'e' AND camera = 'c2' AND seq = 1").run();
+  const before = raw.prepare('SELECT rowid AS id, device, camera, seq FROM summaries ORDER BY rowid').all();
+  raw.close();
+
+  const upgrades: unknown[] = [];
+  const s = new SqliteStore(f, 500, { onUpgrade: (u) => upgrades.push(u) });
+  t.after(() => s.close());
+  assert.deepEqual(upgrades, [{ from: 4, to: SQLITE_MIGRATIONS.length, bytes: statSync(f).size }], 'told once, before, with the file size');
+  const db = (s as unknown as { db: Database.Database }).db;
+  assert.equal(db.pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length);
+  assert.deepEqual(db.prepare('SELECT id, device, camera, seq FROM summaries ORDER BY id').all(), before, 'every row, under its old rowid');
+  assert.deepEqual(
+    db.prepare('SELECT c.device, c.camera, k.seq, k.rid FROM summary_keys k JOIN summary_cameras c ON c.id = k.cam ORDER BY k.rid').all(),
+    (before as { id: number; device: string; camera: string; seq: number }[]).map((r) => ({ device: r.device, camera: r.camera, seq: r.seq, rid: r.id })),
+    'one key per row',
+  );
+  assert.deepEqual(s.summaries('p', 'e', 'c1').map((m) => m.seq), [1, 2, 3], 'read in seq order');
+  assert.equal(s.lastSeq('p', 'e', 'c1'), 3);
+  assert.equal(s.addSummary(summaryMsg('p', 'e', 'c1', 2), 200).result, 'duplicate', 'a seq stored before the migration is a repeat');
+  assert.equal(s.addSummary(summaryMsg('p', 'e', 'c2', 1), 200).result, 'stored', 'a deleted one may come again');
+  assert.deepEqual(s.addSummary(summaryMsg('p', 'f', 'c1', 8), 200), { result: 'stored', previousSeq: 7 });
+  assert.deepEqual(s.summaries('p', 'e', 'c2').map((m) => m.seq), [1, 2]);
+  const fresh = new SqliteStore(await file(), 500, { onUpgrade: (u) => upgrades.push(u) });
+  fresh.close();
+  assert.equal(upgrades.length, 1, 'a new database is made, not upgraded');
+});
+
+test('summary keys: written with the bookkeeping, read whole before that, and rebuilt after a crash', async (t) => {
+  const f = await file();
+  const s = open(t, f);
+  const keys = (db: Database.Database): number => (db.prepare('SELECT count(*) AS n FROM summary_keys').get() as { n: number }).n;
+  const reader = new Database(f, { readonly: true });
+  t.after(() => reader.close());
+  s.beginBatch();
+  for (let seq = 1; seq <= 5; seq++) s.addSummary(summaryMsg('p', 'e', 'c', seq), seq);
+  s.commitBatch();
+  assert.equal(keys(reader), 0, 'committed rows, keys not yet written');
+  assert.deepEqual(s.summaries('p', 'e', 'c').map((m) => m.seq), [1, 2, 3, 4, 5], 'a read indexes first');
+  assert.equal(keys(reader), 5);
+
+  // A late seq, then the same again before any flush: the second is a repeat.
+  s.addSummary(summaryMsg('p', 'e', 'c', 9), 10);
+  assert.equal(s.addSummary(summaryMsg('p', 'e', 'c', 7), 11).result, 'stored', 'a late one fills its gap');
+  assert.equal(s.addSummary(summaryMsg('p', 'e', 'c', 7), 12).result, 'duplicate', 'and is a repeat at once');
+  assert.equal(s.addSummary(summaryMsg('p', 'e', 'c', 9), 13).result, 'duplicate');
+  assert.equal(s.addSummary(summaryMsg('p', 'e', 'c', 8), 14).result, 'stored');
+
+  // A crash: rows committed after the last flush, keys not written. The next store indexes them before reading.
+  s.addSummary(summaryMsg('p', 'e', 'c', 10), 20);
+  s.addSummary(summaryMsg('p', 'e', 'd', 1), 21);
+  const crashed = new Database(f);
+  t.after(() => crashed.close());
+  assert.equal(keys(crashed), 7, 'the last three rows (seqs 8 and 10, and d 1) have no keys yet');
+  const again = new SqliteStore(f);
+  t.after(() => again.close());
+  assert.equal(again.lastSeq('p', 'e', 'c'), 10);
+  assert.equal(again.lastSeq('p', 'e', 'd'), 1);
+  assert.equal(again.addSummary(summaryMsg('p', 'e', 'c', 10), 30).result, 'duplicate', 'a row stored after the last flush is known');
+  assert.deepEqual(again.summaries('p', 'e', 'c').map((m) => m.seq), [1, 2, 3, 4, 5, 7, 8, 9, 10]);
+  assert.equal(keys(crashed), 10);
+});
+
+test('summary keys: a COMMIT that fails takes back the keys its batch wrote, and a repeat after it is still a repeat', async (t) => {
+  const s = open(t, await file());
+  const db = (s as unknown as { db: Database.Database }).db;
+  // A COMMIT that fails for certain: a deferred foreign key left dangling (a full disk does it in disk-full.test.ts).
+  db.pragma('foreign_keys = ON');
+  db.exec('CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)');
+  s.beginBatch();
+  for (let seq = 1; seq <= 3; seq++) s.addSummary(summaryMsg('p', 'e', 'c', seq), seq);
+  s.commitBatch(); // committed; their keys wait for the next flush or read
+  s.beginBatch();
+  s.addSummary(summaryMsg('p', 'e', 'c', 4), 4);
+  assert.deepEqual(s.summaries('p', 'e', 'c').map((m) => m.seq), [1, 2, 3, 4], 'a read inside the batch writes the keys of all four');
+  db.exec('INSERT INTO child VALUES (1)');
+  assert.throws(() => s.commitBatch(), /FOREIGN KEY/);
+  // The broker delivers the refused burst again, with a repeat of an earlier seq.
+  assert.equal(s.addSummary(summaryMsg('p', 'e', 'c', 3), 5).result, 'duplicate', 'seq 3 was committed before the failed batch');
+  assert.deepEqual(s.addSummary(summaryMsg('p', 'e', 'c', 4), 5), { result: 'stored', previousSeq: 3 });
+  assert.deepEqual(s.summaries('p', 'e', 'c').map((m) => m.seq), [1, 2, 3, 4]);
+  assert.equal((db.prepare('SELECT count(*) AS n FROM summaries').get() as { n: number }).n, 4, 'each seq stored once');
 });
