@@ -114,6 +114,8 @@ export class SqliteStore implements CollectorStore {
   private readonly cams = new Map<string, { id: number; seq: number }>();
   /** Rows stored since summary_keys last caught up (may over-count: only a cue to look). */
   private unindexed = 0;
+  /** beginBatch() opened a transaction that commitBatch() has not ended (SQLite may end it first: liveBatch). */
+  private batchOpen = false;
   /** Alert queries by site, device and camera, prepared once per combination of filters. */
   private readonly scoped = new Map<string, Stmt>();
   /** Timed bookkeeping writes that failed (a full disk); each is tried again on the next tick. */
@@ -225,29 +227,52 @@ export class SqliteStore implements CollectorStore {
   }
 
   beginBatch(): void {
-    if (!this.db.inTransaction) this.db.exec('BEGIN');
+    if (this.db.inTransaction) return;
+    this.db.exec('BEGIN');
+    this.batchOpen = true;
   }
 
   commitBatch(): void {
+    this.liveBatch();
     if (!this.db.inTransaction) return;
+    this.batchOpen = false;
     const t0 = performance.now();
     try {
       this.db.exec('COMMIT');
     } catch (e) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      // The caches may name rows that were rolled back: forget them rather than claim a last seq
-      // whose summary is not stored (the next summaries of each camera write them again).
-      this.cams.clear();
-      // Keys written inside the batch (a read indexes first) went back with it, those of rows committed before it too.
-      this.unindexed = 1;
-      this.dirtyCameras.clear();
-      this.dirtyDevices.clear();
-      this.deviceRows.clear();
+      this.forget();
       throw e;
     }
     this.batches.committed++;
     this.batches.commitMs += performance.now() - t0;
     if (this.unCheckpointed >= CHECKPOINT_BYTES) this.checkpointSoon();
+  }
+
+  /**
+   * Throws when SQLite ended the open batch itself: a write in it failed with SQLITE_FULL, IOERR or
+   * NOMEM, which roll back the whole transaction, not the statement. Nothing of the batch is stored;
+   * the caches are forgotten, and no write may land outside it (each would commit on its own).
+   */
+  private liveBatch(): void {
+    if (!this.batchOpen || this.db.inTransaction) return;
+    this.batchOpen = false;
+    this.forget();
+    throw new Error('the batch was rolled back: a write in it failed (a full disk?); its messages are delivered again');
+  }
+
+  /**
+   * After a rollback: the caches may name rows and cameras that were rolled back. Forgotten rather
+   * than claim a last seq whose summary is not stored (the next summaries of each camera write them
+   * again). Keys written inside the batch (a read indexes first) went back with it, those of rows
+   * committed before it too: the next read indexes again.
+   */
+  private forget(): void {
+    this.cams.clear();
+    this.unindexed = 1;
+    this.dirtyCameras.clear();
+    this.dirtyDevices.clear();
+    this.deviceRows.clear();
   }
 
   /** Asks the worker for a checkpoint, starting it the first time (stores that stay small never start one). */
@@ -288,6 +313,7 @@ export class SqliteStore implements CollectorStore {
   }
 
   putStatus(m: StatusMessage, receivedTs: number): void {
+    this.liveBatch();
     this.flush();
     // Read again from the table next time (a status is rare): the row is exactly what was stored.
     this.deviceRows.delete(`${m.site}/${m.device}`);
@@ -307,6 +333,7 @@ export class SqliteStore implements CollectorStore {
   }
 
   addSummary(m: SummaryMessage, receivedTs: number, raw?: string): { result: Stored; previousSeq: number } {
+    this.liveBatch();
     const key = `${m.site}/${m.device}/${m.camera}`;
     const cam = this.camOf(key, m.site, m.device, m.camera);
     const prev = cam.seq;
@@ -348,6 +375,7 @@ export class SqliteStore implements CollectorStore {
   }
 
   quarantine(m: SummaryMessage, receivedTs: number, raw: string, reason: string): Stored {
+    this.liveBatch();
     const stored = this.s.quarantine!.run([m.site, m.device, m.camera, m.seq, receivedTs, reason, raw]).changes > 0;
     if (stored) this.unCheckpointed += raw.length + 128;
     return stored ? 'stored' : 'duplicate';
@@ -394,6 +422,7 @@ export class SqliteStore implements CollectorStore {
   }
 
   addEvent(e: EventMessage, receivedTs: number, raw?: string): Stored {
+    this.liveBatch();
     const payload = raw ?? JSON.stringify(e);
     const stored = this.s.insertEvent!.run([e.site, e.device, e.camera, e.seq, e.ts, e.kind, receivedTs, payload]).changes > 0;
     if (stored) {

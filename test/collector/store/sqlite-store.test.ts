@@ -206,11 +206,12 @@ test('migration 5: summaries stored under the old primary key keep their ids, or
   raw.prepare("DELETE FROM summaries WHERE device = 'e' AND camera = 'c2' AND seq = 1").run();
   const before = raw.prepare('SELECT rowid AS id, device, camera, seq FROM summaries ORDER BY rowid').all();
   raw.close();
+  const bytes = statSync(f).size; // before: the upgrade grows the file
 
   const upgrades: unknown[] = [];
   const s = new SqliteStore(f, 500, { onUpgrade: (u) => upgrades.push(u) });
   t.after(() => s.close());
-  assert.deepEqual(upgrades, [{ from: 4, to: SQLITE_MIGRATIONS.length, bytes: statSync(f).size }], 'told once, before, with the file size');
+  assert.deepEqual(upgrades, [{ from: 4, to: SQLITE_MIGRATIONS.length, bytes }], 'told once, before, with the file size');
   const db = (s as unknown as { db: Database.Database }).db;
   assert.equal(db.pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length);
   assert.deepEqual(db.prepare('SELECT id, device, camera, seq FROM summaries ORDER BY id').all(), before, 'every row, under its old rowid');
@@ -284,4 +285,30 @@ test('summary keys: a COMMIT that fails takes back the keys its batch wrote, and
   assert.deepEqual(s.addSummary(summaryMsg('p', 'e', 'c', 4), 5), { result: 'stored', previousSeq: 3 });
   assert.deepEqual(s.summaries('p', 'e', 'c').map((m) => m.seq), [1, 2, 3, 4]);
   assert.equal((db.prepare('SELECT count(*) AS n FROM summaries').get() as { n: number }).n, 4, 'each seq stored once');
+});
+
+test('a batch SQLite rolls back itself (a write fails with SQLITE_FULL): nothing of it stays, in the table or in memory', async (t) => {
+  const s = open(t, await file());
+  const db = (s as unknown as { db: Database.Database }).db;
+  s.addSummary(summaryMsg('p', 'e', 'a', 1), 1);
+  s.flush();
+  db.pragma(`max_page_count = ${(db.pragma('page_count', { simple: true }) as number) + 2}`); // the disk fills up
+  s.beginBatch();
+  let seq = 0;
+  assert.throws(() => {
+    for (;;) s.addSummary(summaryMsg('p', 'e', 'b', ++seq), 2, JSON.stringify({ ...summaryMsg('p', 'e', 'b', seq), pad: 'x'.repeat(3000) }));
+  }, /full/);
+  assert.ok(seq > 2, 'some of the batch was written before the disk filled');
+  assert.equal(db.inTransaction, false, 'SQLite ended the transaction: every write of the batch is undone');
+  assert.throws(() => s.addSummary(summaryMsg('p', 'e', 'b', seq + 1), 2), /rolled back/, 'no write lands outside the batch');
+  assert.doesNotThrow(() => s.commitBatch(), 'told once');
+  db.pragma('max_page_count = 1073741823'); // space is back
+  // The broker delivers the burst again; a camera new since then gets an id of its own.
+  assert.equal(s.lastSeq('p', 'e', 'b'), 0, 'no seq of the rolled-back batch is claimed');
+  assert.deepEqual(s.addSummary(summaryMsg('p', 'e', 'b', 1), 3), { result: 'stored', previousSeq: 0 });
+  assert.equal(s.addSummary(summaryMsg('p', 'e', 'c', 1), 3).result, 'stored');
+  assert.equal(s.addSummary(summaryMsg('p', 'e', 'c', 2), 3).result, 'stored');
+  assert.deepEqual(s.summaries('p', 'e', 'b').map((m) => `${m.camera}/${m.seq}`), ['b/1']);
+  assert.deepEqual(s.summaries('p', 'e', 'c').map((m) => `${m.camera}/${m.seq}`), ['c/1', 'c/2']);
+  assert.deepEqual(s.summaries('p', 'e', 'a').map((m) => m.seq), [1]);
 });
