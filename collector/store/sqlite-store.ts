@@ -215,7 +215,7 @@ export class SqliteStore implements CollectorStore {
     });
     // A crash after a COMMIT and before its flush left rows without keys: index them before any read.
     this.unindexed = 1;
-    this.indexed();
+    this.indexedIfPossible();
     this.timer = setInterval(() => {
       try {
         this.flush();
@@ -311,6 +311,19 @@ export class SqliteStore implements CollectorStore {
     if (!this.unindexed) return;
     this.s.indexTail!.run([]);
     this.unindexed = 0;
+  }
+
+  /**
+   * For reads that answer on a full disk too (the API, the page): the keys as far as they could be
+   * written. The rows past them are indexed by the next read or flush that can write. Dedupe does
+   * not use this: a store that cannot write its keys cannot store the summary either.
+   */
+  private indexedIfPossible(): void {
+    try {
+      this.indexed();
+    } catch {
+      // SQLITE_FULL or an I/O error: unindexed stays set; a batch this ended is refused at its commit (liveBatch).
+    }
   }
 
   putStatus(m: StatusMessage, receivedTs: number): void {
@@ -465,7 +478,7 @@ export class SqliteStore implements CollectorStore {
   }
 
   timeline(site: string, device: string, camera: string, sinceTs: number, limit: number, beforeSeq = Number.MAX_SAFE_INTEGER): TimelineRow[] {
-    this.indexed();
+    this.indexedIfPossible();
     type Raw = Omit<TimelineRow, 'drivers' | 'familyScores'> & { chart: string };
     return (this.s.timeline!.all([site, device, camera, sinceTs, beforeSeq, limit]) as Raw[])
       .map(({ chart, ...r }) => {
@@ -481,12 +494,12 @@ export class SqliteStore implements CollectorStore {
   }
 
   summaries(site: string, device: string, camera: string): SummaryMessage[] {
-    this.indexed();
+    this.indexedIfPossible();
     return (this.s.summaries!.all([site, device, camera]) as { payload: string }[]).map((r) => JSON.parse(r.payload) as SummaryMessage);
   }
 
   summary(site: string, device: string, camera: string, seq: number): SummaryMessage | undefined {
-    this.indexed();
+    this.indexedIfPossible();
     const r = this.s.summary!.get([site, device, camera, seq]) as { payload: string } | undefined;
     return r && (JSON.parse(r.payload) as SummaryMessage);
   }

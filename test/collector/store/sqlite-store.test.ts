@@ -312,3 +312,24 @@ test('a batch SQLite rolls back itself (a write fails with SQLITE_FULL): nothing
   assert.deepEqual(s.summaries('p', 'e', 'c').map((m) => `${m.camera}/${m.seq}`), ['c/1', 'c/2']);
   assert.deepEqual(s.summaries('p', 'e', 'a').map((m) => m.seq), [1]);
 });
+
+test('a full disk: reads answer from the keys written so far, dedupe refuses to guess, and the rest is indexed once there is room', async (t) => {
+  const f = await file();
+  const s = open(t, f);
+  const db = (s as unknown as { db: Database.Database }).db;
+  s.addSummary(summaryMsg('p', 'e', 'c', 1), 1);
+  s.flush();
+  s.beginBatch();
+  for (let seq = 2; seq <= 3000; seq++) s.addSummary(summaryMsg('p', 'e', 'c', seq), seq);
+  s.commitBatch(); // 2,999 rows whose keys wait for the next flush
+  const full = db.pragma('page_count', { simple: true }) as number;
+  db.pragma(`max_page_count = ${full}`); // not one page more
+  assert.deepEqual(s.summaries('p', 'e', 'c').map((m) => m.seq), [1], 'the keys written so far; no throw');
+  assert.equal(s.summary('p', 'e', 'c', 2), undefined);
+  assert.equal(s.timeline('p', 'e', 'c', 0, 10).length, 1);
+  (s as unknown as { cams: Map<string, unknown> }).cams.clear(); // as after a restart: the camera's last seq is read again
+  assert.throws(() => s.lastSeq('p', 'e', 'c'), /full/, 'dedupe does not guess: it needs every key');
+  db.pragma('max_page_count = 1073741823');
+  assert.equal(s.summaries('p', 'e', 'c').length, 3000, 'room again: every row found');
+  assert.equal(s.lastSeq('p', 'e', 'c'), 3000);
+});
