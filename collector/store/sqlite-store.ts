@@ -555,12 +555,16 @@ export class SqliteStore implements CollectorStore {
     })();
   }
 
+  /** Commits and flushes what is open, then closes, even when that fails (a full disk): the error is thrown after. */
   close(): void {
     clearInterval(this.timer);
-    this.commitBatch();
-    this.flush();
-    this.checkpointer?.close();
-    this.checkpointer = undefined;
-    this.db.close();
+    try {
+      this.commitBatch();
+      this.flush();
+    } finally {
+      this.checkpointer?.close();
+      this.checkpointer = undefined;
+      this.db.close(); // an open transaction is rolled back; its messages were never acknowledged
+    }
   }
 }

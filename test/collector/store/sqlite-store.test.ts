@@ -31,8 +31,9 @@ function open(t: TestContext, f: string): SqliteStore {
   const close = s.close.bind(s);
   let closed = false;
   s.close = () => {
-    if (!closed) close();
-    closed = true;
+    if (closed) return;
+    closed = true; // a close that throws has closed too
+    close();
   };
   t.after(() => s.close());
   return s;
@@ -311,6 +312,15 @@ test('a batch SQLite rolls back itself (a write fails with SQLITE_FULL): nothing
   assert.deepEqual(s.summaries('p', 'e', 'b').map((m) => `${m.camera}/${m.seq}`), ['b/1']);
   assert.deepEqual(s.summaries('p', 'e', 'c').map((m) => `${m.camera}/${m.seq}`), ['c/1', 'c/2']);
   assert.deepEqual(s.summaries('p', 'e', 'a').map((m) => m.seq), [1]);
+
+  // The disk fills again during a batch, and the collector stops: the store still closes, and says why.
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+  s.beginBatch();
+  assert.throws(() => {
+    for (let i = 3; ; i++) s.addSummary(summaryMsg('p', 'e', 'c', i), 4, JSON.stringify({ ...summaryMsg('p', 'e', 'c', i), pad: 'x'.repeat(3000) }));
+  }, /full/);
+  assert.throws(() => s.close(), /rolled back/);
+  assert.equal(db.open, false, 'closed all the same');
 });
 
 test('a full disk: reads answer from the keys written so far, dedupe refuses to guess, and the rest is indexed once there is room', async (t) => {
