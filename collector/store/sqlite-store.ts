@@ -85,6 +85,8 @@ const fileBytes = (file: string): number => {
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
+const LOST_BATCH = 'the batch was rolled back: a write in it failed (a full disk?); its messages are delivered again';
+
 /** A camera's id, in a statement that then takes (site, device, camera) first. */
 const CAM = 'SELECT id FROM summary_cameras WHERE site = ? AND device = ? AND camera = ?';
 
@@ -234,7 +236,10 @@ export class SqliteStore implements CollectorStore {
   }
 
   commitBatch(): void {
-    this.liveBatch();
+    if (this.batchLost()) {
+      this.batchOpen = false;
+      throw new Error(LOST_BATCH);
+    }
     if (!this.db.inTransaction) return;
     this.batchOpen = false;
     const t0 = performance.now();
@@ -251,15 +256,20 @@ export class SqliteStore implements CollectorStore {
   }
 
   /**
-   * Throws when SQLite ended the open batch itself: a write in it failed with SQLITE_FULL, IOERR or
-   * NOMEM, which roll back the whole transaction, not the statement. Nothing of the batch is stored;
-   * the caches are forgotten, and no write may land outside it (each would commit on its own).
+   * SQLite ended the open batch itself: a write in it failed with SQLITE_FULL, IOERR or NOMEM, which
+   * roll back the whole transaction, not the statement (a write whose error a rule or a read
+   * contained, too). Nothing of the batch is stored, and the caches are forgotten. Until the batch's
+   * own commitBatch(), which throws so that its messages are refused, every ingest write throws
+   * (liveBatch) and no bookkeeping is flushed: each would commit on its own, outside the batch.
    */
-  private liveBatch(): void {
-    if (!this.batchOpen || this.db.inTransaction) return;
-    this.batchOpen = false;
+  private batchLost(): boolean {
+    if (!this.batchOpen || this.db.inTransaction) return false;
     this.forget();
-    throw new Error('the batch was rolled back: a write in it failed (a full disk?); its messages are delivered again');
+    return true;
+  }
+
+  private liveBatch(): void {
+    if (this.batchLost()) throw new Error(LOST_BATCH);
   }
 
   /**
@@ -270,6 +280,7 @@ export class SqliteStore implements CollectorStore {
    */
   private forget(): void {
     this.cams.clear();
+    this.offsets.clear(); // a new epoch's offsets, written in the batch
     this.unindexed = 1;
     this.dirtyCameras.clear();
     this.dirtyDevices.clear();
@@ -300,6 +311,7 @@ export class SqliteStore implements CollectorStore {
   /** Writes the in-memory bookkeeping (cameras' last seq and verdict, devices' last seen) and the new rows' keys. */
   flush(): void {
     if (!this.dirtyCameras.size && !this.dirtyDevices.size && !this.unindexed) return;
+    if (this.batchLost()) return; // the bookkeeping may name rows that are gone: forgotten, not written
     this.flushTx();
     this.dirtyCameras.clear();
     this.dirtyDevices.clear();
@@ -421,6 +433,7 @@ export class SqliteStore implements CollectorStore {
   }
 
   newEpoch(site: string, device: string): void {
+    this.liveBatch();
     this.flush();
     this.db.transaction(() => {
       for (const r of this.s.deviceSeqs!.all([site, device, site, device]) as { camera: string; summary: number; event: number }[]) {
@@ -557,6 +570,7 @@ export class SqliteStore implements CollectorStore {
 
   /** Commits and flushes what is open, then closes, even when that fails (a full disk): the error is thrown after. */
   close(): void {
+    if (!this.db.open) return;
     clearInterval(this.timer);
     try {
       this.commitBatch();

@@ -302,7 +302,8 @@ test('a batch SQLite rolls back itself (a write fails with SQLITE_FULL): nothing
   assert.ok(seq > 2, 'some of the batch was written before the disk filled');
   assert.equal(db.inTransaction, false, 'SQLite ended the transaction: every write of the batch is undone');
   assert.throws(() => s.addSummary(summaryMsg('p', 'e', 'b', seq + 1), 2), /rolled back/, 'no write lands outside the batch');
-  assert.doesNotThrow(() => s.commitBatch(), 'told once');
+  assert.throws(() => s.commitBatch(), /rolled back/, 'and its commit says so: the burst is refused');
+  assert.doesNotThrow(() => s.commitBatch(), 'the batch is over');
   db.pragma('max_page_count = 1073741823'); // space is back
   // The broker delivers the burst again; a camera new since then gets an id of its own.
   assert.equal(s.lastSeq('p', 'e', 'b'), 0, 'no seq of the rolled-back batch is claimed');
@@ -342,4 +343,32 @@ test('a full disk: reads answer from the keys written so far, dedupe refuses to 
   db.pragma('max_page_count = 1073741823');
   assert.equal(s.summaries('p', 'e', 'c').length, 3000, 'room again: every row found');
   assert.equal(s.lastSeq('p', 'e', 'c'), 3000);
+});
+
+test('a batch that ends unseen (a read or a rule contained the error): nothing writes outside it, and its commit refuses it', async (t) => {
+  const f = await file();
+  const s = open(t, f);
+  const db = (s as unknown as { db: Database.Database }).db;
+  const birth = (epoch: string): StatusMessage => ({ schema: SCHEMAS.status, site: 'p', device: 'e', state: 'online', ts: 1, epoch, agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60 });
+  s.putStatus(birth('A'), 1);
+  s.addSummary(summaryMsg('p', 'e', 'c', 1), 1);
+  s.flush();
+  s.beginBatch();
+  s.newEpoch('p', 'e'); // a new epoch inside the batch: its offsets are cached
+  assert.deepEqual(s.seqOffsets('p', 'e', 'c'), { summary: 1, event: 0 });
+  for (let seq = 2; seq <= 3000; seq++) s.addSummary(summaryMsg('p', 'e', 'c', seq, { status: 'alert' }), 1000 + seq);
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`); // the disk is full now
+  s.timeline('p', 'e', 'c', 0, 5); // an API read between the burst's messages and its commit: its indexing fails, unseen
+  assert.equal(db.inTransaction, false, 'the read ended the batch');
+  db.pragma('max_page_count = 1073741823'); // even with room again, until the batch's commit:
+  assert.deepEqual(s.cameras().map((c) => [c.camera, c.lastSeq, c.lastStatus]), [['c', 1, 'ok']], 'the bookkeeping of the rolled-back rows is not written');
+  assert.throws(() => s.newEpoch('p', 'e'), /rolled back/, 'no epoch written on its own');
+  assert.equal((db.prepare('SELECT count(*) AS n FROM epochs').get() as { n: number }).n, 0);
+  assert.throws(() => s.commitBatch(), /rolled back/);
+  assert.deepEqual(s.seqOffsets('p', 'e', 'c'), { summary: 0, event: 0 }, 'the rolled-back epoch is forgotten');
+  // Delivered again: the same seqs, stored once, under the seqs they had.
+  for (let seq = 2; seq <= 4; seq++) assert.equal(s.addSummary(summaryMsg('p', 'e', 'c', seq), 5000).result, 'stored');
+  assert.deepEqual(s.summaries('p', 'e', 'c').map((m) => m.seq), [1, 2, 3, 4]);
+  s.close();
+  assert.doesNotThrow(() => s.close(), 'a second close is a no-op');
 });
