@@ -230,6 +230,7 @@ export class SqliteStore implements CollectorStore {
   }
 
   beginBatch(): void {
+    this.liveBatch(); // a lost batch is refused by its own commit first, never merged into the next
     if (this.db.inTransaction) return;
     this.db.exec('BEGIN');
     this.batchOpen = true;
@@ -334,7 +335,7 @@ export class SqliteStore implements CollectorStore {
     try {
       this.indexed();
     } catch {
-      // SQLITE_FULL or an I/O error: unindexed stays set; a batch this ended is refused at its commit (liveBatch).
+      // SQLITE_FULL or an I/O error: unindexed stays set; a batch this ended is refused at its commit (batchLost).
     }
   }
 

@@ -302,6 +302,7 @@ test('a batch SQLite rolls back itself (a write fails with SQLITE_FULL): nothing
   assert.ok(seq > 2, 'some of the batch was written before the disk filled');
   assert.equal(db.inTransaction, false, 'SQLite ended the transaction: every write of the batch is undone');
   assert.throws(() => s.addSummary(summaryMsg('p', 'e', 'b', seq + 1), 2), /rolled back/, 'no write lands outside the batch');
+  assert.throws(() => s.beginBatch(), /rolled back/, 'nor in a next batch before this one is refused');
   assert.throws(() => s.commitBatch(), /rolled back/, 'and its commit says so: the burst is refused');
   assert.doesNotThrow(() => s.commitBatch(), 'the batch is over');
   db.pragma('max_page_count = 1073741823'); // space is back
