@@ -124,8 +124,12 @@ export class SqliteStore implements CollectorStore {
   /** Timed bookkeeping writes that failed (a full disk); each is tried again on the next tick. */
   flushFailures = 0;
   private readonly offsets = new Map<string, { summary: number; event: number }>();
+  /** Bookkeeping of committed writes, waiting for the next flush (putCamera and touch rows). */
   private readonly dirtyCameras = new Map<string, unknown[]>();
   private readonly dirtyDevices = new Map<string, unknown[]>();
+  /** Bookkeeping of the open batch: joins the above when the batch commits, dropped when it is rolled back. */
+  private readonly batchCameras = new Map<string, unknown[]>();
+  private readonly batchDevices = new Map<string, unknown[]>();
   private readonly flushTx: () => void;
   private readonly timer: NodeJS.Timeout;
   /** Devices rows by site/device, read through; null: no row. Dropped on a status write or a rollback. */
@@ -211,8 +215,9 @@ export class SqliteStore implements CollectorStore {
       pruneAlerts: p("DELETE FROM alerts WHERE state = 'resolved' AND updated_at < ?"),
     };
     this.flushTx = this.db.transaction(() => {
-      for (const row of this.dirtyCameras.values()) this.s.putCamera!.run(row);
-      for (const row of this.dirtyDevices.values()) this.s.touch!.run(row);
+      // Either order: each statement keeps the highest seq and the latest time.
+      for (const m of [this.dirtyCameras, this.batchCameras]) for (const row of m.values()) this.s.putCamera!.run(row);
+      for (const m of [this.dirtyDevices, this.batchDevices]) for (const row of m.values()) this.s.touch!.run(row);
       this.s.indexTail!.run([]);
     });
     // A crash after a COMMIT and before its flush left rows without keys: index them before any read.
@@ -253,6 +258,13 @@ export class SqliteStore implements CollectorStore {
     }
     this.batches.committed++;
     this.batches.commitMs += performance.now() - t0;
+    for (const [key, row] of this.batchCameras) this.dirtyCameras.set(key, row); // newer: set only at a seq at or above the last
+    for (const [key, row] of this.batchDevices) {
+      const dirty = this.dirtyDevices.get(key);
+      if (!dirty || (row[0] as number) > (dirty[0] as number)) this.dirtyDevices.set(key, row);
+    }
+    this.batchCameras.clear();
+    this.batchDevices.clear();
     if (this.unCheckpointed >= CHECKPOINT_BYTES) this.checkpointSoon();
   }
 
@@ -276,15 +288,17 @@ export class SqliteStore implements CollectorStore {
   /**
    * After a rollback: the caches may name rows and cameras that were rolled back. Forgotten rather
    * than claim a last seq whose summary is not stored (the next summaries of each camera write them
-   * again). Keys written inside the batch (a read indexes first) went back with it, those of rows
-   * committed before it too: the next read indexes again.
+   * again). The batch's bookkeeping goes; that of batches committed before it stays dirty (a flush
+   * inside the batch wrote it there, and the rollback took that back too). Keys written inside the
+   * batch (a read indexes first) went back with it, those of rows committed before it too: the next
+   * read indexes again.
    */
   private forget(): void {
     this.cams.clear();
     this.offsets.clear(); // a new epoch's offsets, written in the batch
     this.unindexed = 1;
-    this.dirtyCameras.clear();
-    this.dirtyDevices.clear();
+    this.batchCameras.clear();
+    this.batchDevices.clear();
     this.deviceRows.clear();
   }
 
@@ -311,12 +325,14 @@ export class SqliteStore implements CollectorStore {
 
   /** Writes the in-memory bookkeeping (cameras' last seq and verdict, devices' last seen) and the new rows' keys. */
   flush(): void {
-    if (!this.dirtyCameras.size && !this.dirtyDevices.size && !this.unindexed) return;
+    if (!this.dirtyCameras.size && !this.dirtyDevices.size && !this.batchCameras.size && !this.batchDevices.size && !this.unindexed) return;
     if (this.batchLost()) return; // the bookkeeping may name rows that are gone: forgotten, not written
     this.flushTx();
+    this.unindexed = 0; // a rollback sets it again (forget)
+    // Inside a batch (a read during a burst) the rows went into it: kept dirty until it commits, as a rollback takes them back.
+    if (this.db.inTransaction) return;
     this.dirtyCameras.clear();
     this.dirtyDevices.clear();
-    this.unindexed = 0;
   }
 
   /** Brings summary_keys up to the last row stored (in the open batch, if any: a rollback takes both back). */
@@ -353,8 +369,9 @@ export class SqliteStore implements CollectorStore {
    */
   private touch(site: string, device: string, receivedTs: number): void {
     const key = `${site}/${device}`;
-    const dirty = this.dirtyDevices.get(key);
-    if (!dirty || receivedTs > (dirty[0] as number)) this.dirtyDevices.set(key, [receivedTs, site, device]);
+    const pending = this.batchOpen ? this.batchDevices : this.dirtyDevices;
+    const dirty = pending.get(key);
+    if (!dirty || receivedTs > (dirty[0] as number)) pending.set(key, [receivedTs, site, device]);
     const row = this.deviceRows.get(key);
     if (row && receivedTs > row.lastSeen) row.lastSeen = receivedTs; // as the UPDATE does: max(last_seen, ?)
   }
@@ -373,7 +390,7 @@ export class SqliteStore implements CollectorStore {
     this.unCheckpointed += payload.length + 128;
     if (m.seq >= prev) {
       cam.seq = m.seq;
-      this.dirtyCameras.set(key, [m.site, m.device, m.camera, m.seq, m.end, m.status, receivedTs]);
+      (this.batchOpen ? this.batchCameras : this.dirtyCameras).set(key, [m.site, m.device, m.camera, m.seq, m.end, m.status, receivedTs]);
     }
     this.touch(m.site, m.device, receivedTs);
     return { result: 'stored', previousSeq: prev };

@@ -373,3 +373,29 @@ test('a batch that ends unseen (a read or a rule contained the error): nothing w
   s.close();
   assert.doesNotThrow(() => s.close(), 'a second close is a no-op');
 });
+
+test('a rolled-back batch takes only its own bookkeeping: that of the batches committed before it is still written', async (t) => {
+  const f = await file();
+  const s = new SqliteStore(f, 60_000); // no timed flush during the test
+  t.after(() => s.close());
+  const db = (s as unknown as { db: Database.Database }).db;
+  s.addSummary(summaryMsg('p', 'e', 'a', 1), 1);
+  s.flush();
+  s.beginBatch(); // committed; its bookkeeping waits for the next flush
+  for (let seq = 2; seq <= 5; seq++) s.addSummary(summaryMsg('p', 'e', 'a', seq, { status: 'alert' }), 10);
+  s.commitBatch();
+  s.beginBatch(); // the next burst, of camera b, reads the cameras (a flush inside the batch) and then meets a full disk
+  s.addSummary(summaryMsg('p', 'e', 'b', 1), 20);
+  assert.deepEqual(s.cameras().map((c) => [c.camera, c.lastSeq]), [['a', 5], ['b', 1]], 'a read inside the batch sees it');
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+  assert.throws(() => {
+    for (let i = 2; ; i++) s.addSummary(summaryMsg('p', 'e', 'b', i), 20, JSON.stringify({ ...summaryMsg('p', 'e', 'b', i), pad: 'x'.repeat(3000) }));
+  }, /full/);
+  assert.throws(() => s.commitBatch(), /rolled back/);
+  db.pragma('max_page_count = 1073741823');
+  assert.deepEqual(
+    s.cameras().map((c) => [c.camera, c.lastSeq, c.lastStatus, c.lastReceived]),
+    [['a', 5, 'alert', 10]],
+    "camera a's committed windows are still in the bookkeeping; b's rolled-back ones are not",
+  );
+});
