@@ -59,6 +59,10 @@ export class Publisher {
   private readonly unanswered = new Set<number>();
   /** The last read of the outbox failed (logged once until one succeeds). */
   private readFailing = false;
+  /** Most rows kept at once since deletes were last refused; 0: none kept. */
+  private keptPeak = 0;
+  /** deleteKept() is at work: a batch per turn of the event loop. */
+  private deletingKept = false;
   private inflight = 0;
   private tokens: number;
   private lastRefill = performance.now();
@@ -167,10 +171,6 @@ export class Publisher {
     }
     if (this.keptPeak > 0) this.deleteKept();
   }
-
-  /** Most rows kept at once since deletes were last refused; 0: none kept. */
-  private keptPeak = 0;
-  private deletingKept = false;
 
   /**
    * Deletes the kept rows, a batch (one transaction) per turn of the event loop, so that a backlog

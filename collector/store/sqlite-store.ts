@@ -87,6 +87,12 @@ type Stmt = Database.Statement<unknown[], unknown>;
 
 const LOST_BATCH = 'the batch was rolled back: a write in it failed (a full disk?); its messages are delivered again';
 
+/** Sets a device's touch row ([receivedTs, site, device]) unless the one there is as late (the UPDATE keeps the latest too); allocates only then. */
+function touchLatest(rows: Map<string, unknown[]>, key: string, receivedTs: number, site: unknown, device: unknown): void {
+  const there = rows.get(key);
+  if (!there || receivedTs > (there[0] as number)) rows.set(key, [receivedTs, site, device]);
+}
+
 /** A camera's id, in a statement that then takes (site, device, camera) first. */
 const CAM = 'SELECT id FROM summary_cameras WHERE site = ? AND device = ? AND camera = ?';
 
@@ -161,7 +167,7 @@ export class SqliteStore implements CollectorStore {
         ON CONFLICT(site, device) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, status = excluded.status`),
       touch: p('UPDATE devices SET last_seen = max(last_seen, ?) WHERE site = ? AND device = ?'),
       insertSummary: p('INSERT INTO summaries (site, device, camera, seq, start_ts, end_ts, status, frames, received_ts, payload, cam) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      camId: p('SELECT id FROM summary_cameras WHERE site = ? AND device = ? AND camera = ?'),
+      camId: p(CAM),
       newCam: p('INSERT INTO summary_cameras (site, device, camera) VALUES (?, ?, ?)'),
       lastSeq: p('SELECT max(seq) AS seq FROM summary_keys WHERE cam = ?'),
       hasSummary: p('SELECT 1 AS x FROM summary_keys WHERE cam = ? AND seq = ?'),
@@ -259,10 +265,7 @@ export class SqliteStore implements CollectorStore {
     this.batches.committed++;
     this.batches.commitMs += performance.now() - t0;
     for (const [key, row] of this.batchCameras) this.dirtyCameras.set(key, row); // newer: set only at a seq at or above the last
-    for (const [key, row] of this.batchDevices) {
-      const dirty = this.dirtyDevices.get(key);
-      if (!dirty || (row[0] as number) > (dirty[0] as number)) this.dirtyDevices.set(key, row);
-    }
+    for (const [key, row] of this.batchDevices) touchLatest(this.dirtyDevices, key, row[0] as number, row[1], row[2]);
     this.batchCameras.clear();
     this.batchDevices.clear();
     if (this.unCheckpointed >= CHECKPOINT_BYTES) this.checkpointSoon();
@@ -369,9 +372,7 @@ export class SqliteStore implements CollectorStore {
    */
   private touch(site: string, device: string, receivedTs: number): void {
     const key = `${site}/${device}`;
-    const pending = this.batchOpen ? this.batchDevices : this.dirtyDevices;
-    const dirty = pending.get(key);
-    if (!dirty || receivedTs > (dirty[0] as number)) pending.set(key, [receivedTs, site, device]);
+    touchLatest(this.batchOpen ? this.batchDevices : this.dirtyDevices, key, receivedTs, site, device);
     const row = this.deviceRows.get(key);
     if (row && receivedTs > row.lastSeen) row.lastSeen = receivedTs; // as the UPDATE does: max(last_seen, ?)
   }
