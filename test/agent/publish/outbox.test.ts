@@ -2,11 +2,25 @@ import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { Outbox, RETRY_BATCH } from '../../../agent/publish/outbox.js';
-import { openDatabase } from '../../../agent/store/database.js';
+import { openDatabase, type Db } from '../../../agent/store/database.js';
 
 const row = (seq: number) => ({ topic: 't', payload: JSON.stringify({ seq }) });
+
+/** A new agent database, closed when the test ends. */
+async function freshDb(t: TestContext): Promise<Db> {
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
+  t.after(() => db.close());
+  return db;
+}
+
+/** Acknowledges `ids` while the database refuses every write (a disk full to the last byte): each ack throws, and its row is kept. */
+function ackRefused(db: Db, o: Outbox, ids: readonly number[]): void {
+  db.pragma('query_only = ON');
+  for (const id of ids) assert.throws(() => o.ack(id), /readonly/);
+  db.pragma('query_only = OFF');
+}
 
 test('outbox: seq per stream survives a reopen; rows come back in order until acknowledged', async (t) => {
   const f = join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db');
@@ -32,8 +46,7 @@ test('outbox: seq per stream survives a reopen; rows come back in order until ac
 });
 
 test('outbox: bounded, dropping the oldest; a failed build consumes no seq', async (t) => {
-  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
-  t.after(() => db.close());
+  const db = await freshDb(t);
   const o = new Outbox(db, 100);
   for (let i = 0; i < 150; i++) o.enqueue('c/summary', row);
   assert.equal(o.size, 100);
@@ -46,8 +59,7 @@ test('outbox: bounded, dropping the oldest; a failed build consumes no seq', asy
 test('outbox on a full disk: the write fails cleanly, nothing half-stored, seq continues once there is room', async (t) => {
   const { DeviceLink } = await import('../../../agent/publish/link.js');
   const { silentLogger } = await import('../../../lib/log.js');
-  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
-  t.after(() => db.close());
+  const db = await freshDb(t);
   const identity = { site: 's', device: 'd', version: '1', model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60 };
   // Never started: this is about storing, not sending.
   const link = new DeviceLink(db, identity, { url: 'mqtt://127.0.0.1:1', client: {}, drainPerSecond: 1, maxInflight: 1, outboxMaxRows: 1000, backoff: { initialMs: 1, maxMs: 1, jitter: 0 } }, silentLogger);
@@ -79,8 +91,7 @@ test('outbox: its sequence epoch stays with the database, and a new database has
 });
 
 test('outbox: an acknowledgement the database refuses keeps its row: not sent again, not waiting, deleted by retryAcks', async (t) => {
-  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
-  t.after(() => db.close());
+  const db = await freshDb(t);
   const o = new Outbox(db, 100);
   for (let i = 0; i < 4; i++) o.enqueue('c/summary', row);
   const [a, b, c, d] = o.next(0, 4).rows.map((r) => r.id);
@@ -105,8 +116,7 @@ test('outbox: an acknowledgement the database refuses keeps its row: not sent ag
 });
 
 test('outbox: the oldest waiting message is the oldest row not kept', async (t) => {
-  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
-  t.after(() => db.close());
+  const db = await freshDb(t);
   const o = new Outbox(db, 100);
   o.enqueue('c/summary', row);
   const [a] = o.next(0, 1).rows.map((r) => r.id);
@@ -122,16 +132,13 @@ test('outbox: the oldest waiting message is the oldest row not kept', async (t) 
 });
 
 test('outbox: kept rows are deleted a bounded batch at a time, each in one transaction', async (t) => {
-  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
-  t.after(() => db.close());
+  const db = await freshDb(t);
   const o = new Outbox(db, 10_000);
   const n = RETRY_BATCH * 2 + 7;
   for (let i = 0; i < n; i++) o.enqueue('c/summary', row);
   const ids = o.next(0, n).rows.map((r) => r.id);
-  db.pragma('query_only = ON');
-  for (const id of ids) assert.throws(() => o.ack(id), /readonly/);
+  ackRefused(db, o, ids);
   assert.equal(o.undeleted, n);
-  db.pragma('query_only = OFF');
   const changes0 = (db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
   assert.equal(o.retryAcks(), n - RETRY_BATCH, 'one batch');
   assert.equal((db.prepare('SELECT total_changes() AS n').get() as { n: number }).n - changes0, RETRY_BATCH);
@@ -142,14 +149,10 @@ test('outbox: kept rows are deleted a bounded batch at a time, each in one trans
 });
 
 test('outbox: trimming a full outbox removes kept rows first and does not count them as dropped', async (t) => {
-  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
-  t.after(() => db.close());
+  const db = await freshDb(t);
   const o = new Outbox(db, 3);
   for (let i = 0; i < 3; i++) o.enqueue('c/summary', row);
-  const ids = o.next(0, 3).rows.map((r) => r.id);
-  db.pragma('query_only = ON');
-  for (const id of ids) assert.throws(() => o.ack(id), /readonly/);
-  db.pragma('query_only = OFF');
+  ackRefused(db, o, o.next(0, 3).rows.map((r) => r.id));
   o.enqueue('c/summary', row);
   assert.equal(o.dropped, 0, 'the trimmed row had been delivered');
   assert.equal(o.undeleted, 2);
@@ -161,8 +164,7 @@ test('outbox: trimming a full outbox removes kept rows first and does not count 
 });
 
 test('outbox: a trim the database refuses takes its message back: no seq used, nothing stored twice', async (t) => {
-  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
-  t.after(() => db.close());
+  const db = await freshDb(t);
   const o = new Outbox(db, 2);
   assert.deepEqual([o.enqueue('c/summary', row), o.enqueue('c/summary', row)], [1, 2]);
   // Inserts work, deletes are refused: the trim fails after the message's insert.
@@ -177,16 +179,13 @@ test('outbox: a trim the database refuses takes its message back: no seq used, n
 });
 
 test('outbox: a kept batch the database refuses is tried one row at a time, and batches grow again from one; an unknown id is not kept', async (t) => {
-  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db'));
-  t.after(() => db.close());
+  const db = await freshDb(t);
   const o = new Outbox(db, 100);
   for (let i = 0; i < 3; i++) o.enqueue('c/summary', row);
   const [a, b, c] = o.next(0, 3).rows.map((r) => r.id);
-  db.pragma('query_only = ON');
-  assert.throws(() => o.ack(999), /readonly/);
+  ackRefused(db, o, [999]);
   assert.equal(o.undeleted, 0, 'no such row: nothing to keep');
-  for (const id of [a, b, c]) assert.throws(() => o.ack(id!), /readonly/);
-  db.pragma('query_only = OFF');
+  ackRefused(db, o, [a!, b!, c!]);
   // The second row's delete is refused: the batch of three rolls back, the first goes alone.
   db.exec(`CREATE TEMP TRIGGER refuse_b BEFORE DELETE ON main.outbox WHEN old.id = ${b} BEGIN SELECT RAISE(ABORT, 'delete refused'); END`);
   assert.equal(o.retryAcks(), 2, 'the first row deleted on its own');

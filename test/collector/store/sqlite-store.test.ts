@@ -25,18 +25,28 @@ function olderDatabase(f: string, version: number): Database.Database {
   return db;
 }
 
-/** Opens a store that is closed when the test ends, unless the test closed it (close() is not idempotent). */
+/** Opens a store that is closed when the test ends (a second close() is a no-op). */
 function open(t: TestContext, f: string): SqliteStore {
   const s = new SqliteStore(f);
-  const close = s.close.bind(s);
-  let closed = false;
-  s.close = () => {
-    if (closed) return;
-    closed = true; // a close that throws has closed too
-    close();
-  };
   t.after(() => s.close());
   return s;
+}
+
+/** The store's own connection: a test fills its disk (max_page_count) or reads its tables through it. */
+const dbOf = (s: SqliteStore): Database.Database => (s as unknown as { db: Database.Database }).db;
+
+/** A full disk for this connection: `spare` pages more, then SQLITE_FULL. */
+const fillDisk = (db: Database.Database, spare = 0): void => void db.pragma(`max_page_count = ${(db.pragma('page_count', { simple: true }) as number) + spare}`);
+/** Room again (SQLite's own largest page count). */
+const freeDisk = (db: Database.Database): void => void db.pragma('max_page_count = 1073741823');
+
+/** Stores padded summaries of one camera from seq `from` on until the disk is full; returns the seq that failed. */
+function writeUntilFull(s: SqliteStore, camera: string, from: number, receivedTs: number): number {
+  let seq = from;
+  assert.throws(() => {
+    for (; ; seq++) s.addSummary(summaryMsg('p', 'e', camera, seq), receivedTs, JSON.stringify({ ...summaryMsg('p', 'e', camera, seq), pad: 'x'.repeat(3000) }));
+  }, /full/);
+  return seq;
 }
 
 test('summaries: dedupe on (site, device, camera, seq), previous seq reported, kept across reopen', async (t) => {
@@ -84,7 +94,7 @@ test('a database from a newer collector is refused with a coded error', async (t
 });
 
 test("the page cache is the configured size, not better-sqlite3's 16 MiB build default", async (t) => {
-  const pages = (s: SqliteStore): number => (s as unknown as { db: Database.Database }).db.pragma('cache_size', { simple: true }) as number;
+  const pages = (s: SqliteStore): number => dbOf(s).pragma('cache_size', { simple: true }) as number;
   const a = open(t, await file());
   assert.equal(pages(a), -4096, '4 MiB by default, in KiB (a negative cache_size)');
   const b = new SqliteStore(await file(), undefined, { cacheBytes: 1 << 20 });
@@ -182,7 +192,7 @@ test('a device read on every summary comes from memory: its last seen moves with
 });
 
 test('a new database has 16 KiB pages; one made before keeps its own', async (t) => {
-  const page = (s: SqliteStore): number => (s as unknown as { db: Database.Database }).db.pragma('page_size', { simple: true }) as number;
+  const page = (s: SqliteStore): number => dbOf(s).pragma('page_size', { simple: true }) as number;
   assert.equal(page(open(t, await file())), 16_384);
   const old = await file();
   const db = new Database(old);
@@ -213,7 +223,7 @@ test('migration 5: summaries stored under the old primary key keep their ids, or
   const s = new SqliteStore(f, 500, { onUpgrade: (u) => upgrades.push(u) });
   t.after(() => s.close());
   assert.deepEqual(upgrades, [{ from: 4, to: SQLITE_MIGRATIONS.length, bytes }], 'told once, before, with the file size');
-  const db = (s as unknown as { db: Database.Database }).db;
+  const db = dbOf(s);
   assert.equal(db.pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length);
   assert.deepEqual(db.prepare('SELECT id, device, camera, seq FROM summaries ORDER BY id').all(), before, 'every row, under its old rowid');
   assert.deepEqual(
@@ -269,7 +279,7 @@ test('summary keys: written with the bookkeeping, read whole before that, and re
 
 test('summary keys: a COMMIT that fails takes back the keys its batch wrote, and a repeat after it is still a repeat', async (t) => {
   const s = open(t, await file());
-  const db = (s as unknown as { db: Database.Database }).db;
+  const db = dbOf(s);
   // A COMMIT that fails for certain: a deferred foreign key left dangling (a full disk does it in disk-full.test.ts).
   db.pragma('foreign_keys = ON');
   db.exec('CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)');
@@ -290,22 +300,19 @@ test('summary keys: a COMMIT that fails takes back the keys its batch wrote, and
 
 test('a batch SQLite rolls back itself (a write fails with SQLITE_FULL): nothing of it stays, in the table or in memory', async (t) => {
   const s = open(t, await file());
-  const db = (s as unknown as { db: Database.Database }).db;
+  const db = dbOf(s);
   s.addSummary(summaryMsg('p', 'e', 'a', 1), 1);
   s.flush();
-  db.pragma(`max_page_count = ${(db.pragma('page_count', { simple: true }) as number) + 2}`); // the disk fills up
+  fillDisk(db, 2); // the disk fills up
   s.beginBatch();
-  let seq = 0;
-  assert.throws(() => {
-    for (;;) s.addSummary(summaryMsg('p', 'e', 'b', ++seq), 2, JSON.stringify({ ...summaryMsg('p', 'e', 'b', seq), pad: 'x'.repeat(3000) }));
-  }, /full/);
+  const seq = writeUntilFull(s, 'b', 1, 2);
   assert.ok(seq > 2, 'some of the batch was written before the disk filled');
   assert.equal(db.inTransaction, false, 'SQLite ended the transaction: every write of the batch is undone');
   assert.throws(() => s.addSummary(summaryMsg('p', 'e', 'b', seq + 1), 2), /rolled back/, 'no write lands outside the batch');
   assert.throws(() => s.beginBatch(), /rolled back/, 'nor in a next batch before this one is refused');
   assert.throws(() => s.commitBatch(), /rolled back/, 'and its commit says so: the burst is refused');
   assert.doesNotThrow(() => s.commitBatch(), 'the batch is over');
-  db.pragma('max_page_count = 1073741823'); // space is back
+  freeDisk(db); // space is back
   // The broker delivers the burst again; a camera new since then gets an id of its own.
   assert.equal(s.lastSeq('p', 'e', 'b'), 0, 'no seq of the rolled-back batch is claimed');
   assert.deepEqual(s.addSummary(summaryMsg('p', 'e', 'b', 1), 3), { result: 'stored', previousSeq: 0 });
@@ -316,11 +323,9 @@ test('a batch SQLite rolls back itself (a write fails with SQLITE_FULL): nothing
   assert.deepEqual(s.summaries('p', 'e', 'a').map((m) => m.seq), [1]);
 
   // The disk fills again during a batch, and the collector stops: the store still closes, and says why.
-  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+  fillDisk(db);
   s.beginBatch();
-  assert.throws(() => {
-    for (let i = 3; ; i++) s.addSummary(summaryMsg('p', 'e', 'c', i), 4, JSON.stringify({ ...summaryMsg('p', 'e', 'c', i), pad: 'x'.repeat(3000) }));
-  }, /full/);
+  writeUntilFull(s, 'c', 3, 4);
   assert.throws(() => s.close(), /rolled back/);
   assert.equal(db.open, false, 'closed all the same');
 });
@@ -328,20 +333,19 @@ test('a batch SQLite rolls back itself (a write fails with SQLITE_FULL): nothing
 test('a full disk: reads answer from the keys written so far, dedupe refuses to guess, and the rest is indexed once there is room', async (t) => {
   const f = await file();
   const s = open(t, f);
-  const db = (s as unknown as { db: Database.Database }).db;
+  const db = dbOf(s);
   s.addSummary(summaryMsg('p', 'e', 'c', 1), 1);
   s.flush();
   s.beginBatch();
   for (let seq = 2; seq <= 3000; seq++) s.addSummary(summaryMsg('p', 'e', 'c', seq), seq);
   s.commitBatch(); // 2,999 rows whose keys wait for the next flush
-  const full = db.pragma('page_count', { simple: true }) as number;
-  db.pragma(`max_page_count = ${full}`); // not one page more
+  fillDisk(db); // not one page more
   assert.deepEqual(s.summaries('p', 'e', 'c').map((m) => m.seq), [1], 'the keys written so far; no throw');
   assert.equal(s.summary('p', 'e', 'c', 2), undefined);
   assert.equal(s.timeline('p', 'e', 'c', 0, 10).length, 1);
   (s as unknown as { cams: Map<string, unknown> }).cams.clear(); // as after a restart: the camera's last seq is read again
   assert.throws(() => s.lastSeq('p', 'e', 'c'), /full/, 'dedupe does not guess: it needs every key');
-  db.pragma('max_page_count = 1073741823');
+  freeDisk(db);
   assert.equal(s.summaries('p', 'e', 'c').length, 3000, 'room again: every row found');
   assert.equal(s.lastSeq('p', 'e', 'c'), 3000);
 });
@@ -349,7 +353,7 @@ test('a full disk: reads answer from the keys written so far, dedupe refuses to 
 test('a batch that ends unseen (a read or a rule contained the error): nothing writes outside it, and its commit refuses it', async (t) => {
   const f = await file();
   const s = open(t, f);
-  const db = (s as unknown as { db: Database.Database }).db;
+  const db = dbOf(s);
   const birth = (epoch: string): StatusMessage => ({ schema: SCHEMAS.status, site: 'p', device: 'e', state: 'online', ts: 1, epoch, agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60 });
   s.putStatus(birth('A'), 1);
   s.addSummary(summaryMsg('p', 'e', 'c', 1), 1);
@@ -358,10 +362,10 @@ test('a batch that ends unseen (a read or a rule contained the error): nothing w
   s.newEpoch('p', 'e'); // a new epoch inside the batch: its offsets are cached
   assert.deepEqual(s.seqOffsets('p', 'e', 'c'), { summary: 1, event: 0 });
   for (let seq = 2; seq <= 3000; seq++) s.addSummary(summaryMsg('p', 'e', 'c', seq, { status: 'alert' }), 1000 + seq);
-  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`); // the disk is full now
+  fillDisk(db); // the disk is full now
   s.timeline('p', 'e', 'c', 0, 5); // an API read between the burst's messages and its commit: its indexing fails, unseen
   assert.equal(db.inTransaction, false, 'the read ended the batch');
-  db.pragma('max_page_count = 1073741823'); // even with room again, until the batch's commit:
+  freeDisk(db); // even with room again, until the batch's commit:
   assert.deepEqual(s.cameras().map((c) => [c.camera, c.lastSeq, c.lastStatus]), [['c', 1, 'ok']], 'the bookkeeping of the rolled-back rows is not written');
   assert.throws(() => s.newEpoch('p', 'e'), /rolled back/, 'no epoch written on its own');
   assert.equal((db.prepare('SELECT count(*) AS n FROM epochs').get() as { n: number }).n, 0);
@@ -378,7 +382,7 @@ test('a rolled-back batch takes only its own bookkeeping: that of the batches co
   const f = await file();
   const s = new SqliteStore(f, 60_000); // no timed flush during the test
   t.after(() => s.close());
-  const db = (s as unknown as { db: Database.Database }).db;
+  const db = dbOf(s);
   s.addSummary(summaryMsg('p', 'e', 'a', 1), 1);
   s.flush();
   s.beginBatch(); // committed; its bookkeeping waits for the next flush
@@ -387,12 +391,10 @@ test('a rolled-back batch takes only its own bookkeeping: that of the batches co
   s.beginBatch(); // the next burst, of camera b, reads the cameras (a flush inside the batch) and then meets a full disk
   s.addSummary(summaryMsg('p', 'e', 'b', 1), 20);
   assert.deepEqual(s.cameras().map((c) => [c.camera, c.lastSeq]), [['a', 5], ['b', 1]], 'a read inside the batch sees it');
-  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
-  assert.throws(() => {
-    for (let i = 2; ; i++) s.addSummary(summaryMsg('p', 'e', 'b', i), 20, JSON.stringify({ ...summaryMsg('p', 'e', 'b', i), pad: 'x'.repeat(3000) }));
-  }, /full/);
+  fillDisk(db);
+  writeUntilFull(s, 'b', 2, 20);
   assert.throws(() => s.commitBatch(), /rolled back/);
-  db.pragma('max_page_count = 1073741823');
+  freeDisk(db);
   assert.deepEqual(
     s.cameras().map((c) => [c.camera, c.lastSeq, c.lastStatus, c.lastReceived]),
     [['a', 5, 'alert', 10]],
