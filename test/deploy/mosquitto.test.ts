@@ -156,11 +156,11 @@ before(async () => {
   await writeFile(join(pki, 'registry.yaml'), `users:\n${entries.join('')}`);
   await credentials('acl', join(pki, 'registry.yaml'));
 
-  passwordPort = await freePort();
   broker = await TestBroker.start(async (port, dir) => {
     tlsPort = port;
+    passwordPort = await freePort(); // anew on each call: the broker may start again on fresh ports
     const confd = join(dir, 'conf.d');
-    await mkdir(confd, { mode: 0o755 });
+    await mkdir(confd, { mode: 0o755, recursive: true });
     const shipped = await readFile(join(ROOT, 'deploy/mosquitto/driftline.conf'), 'utf8');
     await writeFile(
       join(confd, 'driftline.conf'),

@@ -15,6 +15,9 @@ import { endProcess, freePort } from './ports.js';
 import { findProgram } from '../../lib/program.js';
 import { searchPath } from '../../scripts/preflight.js';
 
+/** How many fresh ports `start` tries when the one it found free is taken before Mosquitto binds it. */
+const PORT_ATTEMPTS = 5;
+
 export const MACHINE_BROKER = 'mqtt://127.0.0.1:1883';
 const MACHINE = "the machine's Mosquitto on 127.0.0.1:1883 (npm test checks it is up before any test; ./scripts/test.sh starts it)";
 
@@ -44,18 +47,27 @@ export class TestBroker {
 
   /**
    * `listener` replaces the default plain, anonymous listener's settings (for TLS tests); it gets
-   * the port and the broker's folder, and returns config lines.
+   * the port and the broker's folder, and returns config lines. It may be called more than once:
+   * a port found free can be taken by another process before Mosquitto binds it (CI saw it once,
+   * while a listener made its certificates), and then the broker starts again on a fresh port,
+   * with the same folder. A listener that takes ports of its own takes them anew on each call.
    */
   static async start(listener?: (port: number, dir: string) => Promise<string[]>): Promise<TestBroker> {
     const dir = await mkdtemp(join(tmpdir(), 'driftline-mosquitto-'));
     await chmod(dir, 0o777); // mosquitto started as root drops to its own user, which must write the persistence file
-    const port = await freePort();
     const conf = join(dir, 'mosquitto.conf');
-    const lines = listener ? await listener(port, dir) : [`listener ${port} 127.0.0.1`, 'allow_anonymous true'];
-    await writeFile(conf, [...lines, 'persistence true', `persistence_location ${dir}/`, 'autosave_interval 1', 'max_queued_messages 100000', 'max_inflight_messages 1000', 'log_dest stderr', 'log_type error', 'log_type warning', ''].join('\n'));
-    const b = new TestBroker(port, conf);
-    await b.resume();
-    return b;
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const lines = listener ? await listener(port, dir) : [`listener ${port} 127.0.0.1`, 'allow_anonymous true'];
+      await writeFile(conf, [...lines, 'persistence true', `persistence_location ${dir}/`, 'autosave_interval 1', 'max_queued_messages 100000', 'max_inflight_messages 1000', 'log_dest stderr', 'log_type error', 'log_type warning', ''].join('\n'));
+      const b = new TestBroker(port, conf);
+      try {
+        await b.resume();
+        return b;
+      } catch (e) {
+        if (attempt >= PORT_ATTEMPTS || !/Address already in use/i.test(b.log)) throw e;
+      }
+    }
   }
 
   /** Starts (again) on the same port with the same persistence. A broker that does not come up is ended. */

@@ -35,10 +35,11 @@ async function pki(dir: string): Promise<void> {
 test('mqtts with a CA, per-device password, and client certificate; wrong credentials are refused', { timeout: 60_000 }, async (t) => {
   let dir = '';
   let certPort = 0;
+  let certificates: Promise<void> | undefined;
   const broker = await TestBroker.start(async (port, d) => {
     dir = d;
+    await (certificates ??= pki(d)); // once, even when the broker starts again on fresh ports
     certPort = await freePort();
-    await pki(d);
     return [
       'per_listener_settings true',
       `listener ${port} 127.0.0.1`,
