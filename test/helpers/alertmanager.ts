@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { endProcess, freePort } from './ports.js';
 
+/** How many fresh ports `start` tries when the one it found free is taken before Alertmanager binds it. */
+const PORT_ATTEMPTS = 5;
+
 export interface AmAlert {
   labels: Record<string, string>;
   annotations: Record<string, string>;
@@ -21,31 +24,46 @@ export class TestAlertmanager {
     private readonly proc: ChildProcess,
   ) {}
 
-  /** Starts it and waits until it is ready; one that does not get ready is ended. */
-  static async start(): Promise<TestAlertmanager> {
+  /**
+   * Starts it and waits until it is ready; one that does not get ready is ended. A port found free
+   * can be taken by another process before Alertmanager binds it: then it starts again on a fresh
+   * port (up to 5 tries). `port` is the first one to try (tests of this helper); a fresh one by default.
+   */
+  static async start(port?: number): Promise<TestAlertmanager> {
     const dir = await mkdtemp(join(tmpdir(), 'driftline-am-'));
-    const port = await freePort();
     const conf = join(dir, 'alertmanager.yml');
     await writeFile(conf, ['route:', '  receiver: "null"', '  group_wait: 1s', 'receivers:', '  - name: "null"', ''].join('\n'));
+    for (let attempt = 1; ; attempt++) {
+      const am = await TestAlertmanager.attempt(dir, conf, attempt === 1 && port !== undefined ? port : await freePort());
+      if (typeof am !== 'string') return am;
+      if (attempt >= PORT_ATTEMPTS || !/address already in use/i.test(am)) throw new Error(am);
+    }
+  }
+
+  /** One start on `port`: the ready Alertmanager, or why it is not (it is ended then). */
+  private static async attempt(dir: string, conf: string, port: number): Promise<TestAlertmanager | string> {
     const proc = spawn('prometheus-alertmanager', [`--config.file=${conf}`, `--storage.path=${dir}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='], { stdio: ['ignore', 'ignore', 'pipe'] });
     const am = new TestAlertmanager(`http://127.0.0.1:${port}`, proc);
     proc.once('error', (e) => (am.log += `${e.message}\n`));
     proc.stderr!.on('data', (d: Buffer) => (am.log += d.toString()));
     const t0 = Date.now();
     for (;;) {
-      if (proc.exitCode !== null || proc.signalCode !== null || proc.pid === undefined) throw new Error(`alertmanager exited: ${am.log}`);
+      if (proc.exitCode !== null || proc.signalCode !== null || proc.pid === undefined) {
+        await am.stop(); // a spawn that failed has nothing to end; one that exited is gone
+        return `alertmanager exited: ${am.log}`;
+      }
       try {
-        if ((await fetch(`${am.url}/-/ready`)).ok) break;
+        // Bounded: whatever else holds the port may accept and never answer.
+        if ((await fetch(`${am.url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok) return am;
       } catch {
-        /* not up yet */
+        /* not up yet, or not it */
       }
       if (Date.now() - t0 > 15_000) {
         await am.stop();
-        throw new Error(`alertmanager not ready in 15 s: ${am.log}`);
+        return `alertmanager not ready in 15 s: ${am.log}`;
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    return am;
   }
 
   /** Alerts Alertmanager holds, active ones by default. */

@@ -4,26 +4,37 @@
  * starts again on a fresh port; any other failure to start still fails at once, with Mosquitto's words.
  */
 import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { connectAsync } from 'mqtt';
 import { TestBroker } from './mosquitto.js';
 
 test('a port taken before Mosquitto binds it: the broker starts again on a fresh port, same folder', { timeout: 60_000 }, async (t) => {
-  const taken = await TestBroker.start();
-  t.after(() => taken.stop());
+  // What takes the port listens and never answers: a port that answers is no proof the broker is up.
+  const held = new Set<Socket>();
+  const holder = createServer((s) => held.add(s));
+  t.after(() => {
+    for (const s of held) s.destroy();
+    return new Promise<void>((r) => holder.close(() => r()));
+  });
   const calls: { port: number; dir: string }[] = [];
   const broker = await TestBroker.start(async (port, dir) => {
     calls.push({ port, dir });
-    // The first call is handed a port that another broker holds, as if it had been taken meanwhile.
-    return [`listener ${calls.length === 1 ? taken.port : port} 127.0.0.1`, 'allow_anonymous true'];
+    if (calls.length === 1) await new Promise<void>((r) => holder.listen(port, '127.0.0.1', r)); // taken meanwhile
+    return [`listener ${port} 127.0.0.1`, 'allow_anonymous true'];
   });
   t.after(() => broker.stop());
   assert.equal(calls.length, 2, 'the listener is asked again once');
   assert.equal(calls[0]!.dir, calls[1]!.dir, 'one folder for both attempts');
   assert.equal(broker.port, calls[1]!.port);
-  assert.notEqual(broker.port, taken.port);
+  assert.notEqual(broker.port, calls[0]!.port);
+  // It is Mosquitto there: a message goes round.
   const c = await connectAsync(broker.url, { clientId: `retry-${process.pid}`, connectTimeout: 5000 });
-  await c.endAsync(true);
+  t.after(() => c.endAsync(true));
+  await c.subscribeAsync('helper/echo', { qos: 1 });
+  const got = new Promise<string>((r) => c.once('message', (_topic, payload) => r(payload.toString())));
+  await c.publishAsync('helper/echo', 'round', { qos: 1 });
+  assert.equal(await got, 'round');
 });
 
 test('a broker that fails for another reason is not tried again: the error carries what Mosquitto said', { timeout: 30_000 }, async () => {

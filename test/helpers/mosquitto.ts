@@ -17,6 +17,8 @@ import { searchPath } from '../../scripts/preflight.js';
 
 /** How many fresh ports `start` tries when the one it found free is taken before Mosquitto binds it. */
 const PORT_ATTEMPTS = 5;
+/** What Mosquitto logs (log_type information) once its listeners are open. */
+const RUNNING = /mosquitto version \S+ running/;
 
 export const MACHINE_BROKER = 'mqtt://127.0.0.1:1883';
 const MACHINE = "the machine's Mosquitto on 127.0.0.1:1883 (npm test checks it is up before any test; ./scripts/test.sh starts it)";
@@ -59,7 +61,7 @@ export class TestBroker {
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const lines = listener ? await listener(port, dir) : [`listener ${port} 127.0.0.1`, 'allow_anonymous true'];
-      await writeFile(conf, [...lines, 'persistence true', `persistence_location ${dir}/`, 'autosave_interval 1', 'max_queued_messages 100000', 'max_inflight_messages 1000', 'log_dest stderr', 'log_type error', 'log_type warning', ''].join('\n'));
+      await writeFile(conf, [...lines, 'persistence true', `persistence_location ${dir}/`, 'autosave_interval 1', 'max_queued_messages 100000', 'max_inflight_messages 1000', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type information', ''].join('\n'));
       const b = new TestBroker(port, conf);
       try {
         await b.resume();
@@ -79,7 +81,10 @@ export class TestBroker {
     p.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.proc = p;
     const t0 = Date.now();
-    while (!(await reachable(this.port))) {
+    // Up once it says so ("mosquitto version … running", logged after its listeners are open): a
+    // port that answers is not proof, another process may have taken it meanwhile.
+    const from = this.log.length;
+    while (!(RUNNING.test(this.log.slice(from)) && (await reachable(this.port)))) {
       if (p.exitCode !== null || p.signalCode !== null || p.pid === undefined || Date.now() - t0 > 10_000) {
         await this.stop();
         throw new Error(`mosquitto did not start on ${this.port}: ${this.log}`);
