@@ -36,7 +36,8 @@ export class TestAlertmanager {
     for (let attempt = 1; ; attempt++) {
       const am = await TestAlertmanager.attempt(dir, conf, attempt === 1 && port !== undefined ? port : await freePort());
       if (typeof am !== 'string') return am;
-      if (attempt >= PORT_ATTEMPTS || !/address already in use/i.test(am)) throw new Error(am);
+      if (!/address already in use/i.test(am)) throw new Error(am);
+      if (attempt >= PORT_ATTEMPTS) throw new Error(`${am} (the last of ${PORT_ATTEMPTS} ports tried, each taken before Alertmanager bound it)`);
     }
   }
 

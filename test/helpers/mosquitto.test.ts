@@ -20,7 +20,13 @@ test('a port taken before Mosquitto binds it: the broker starts again on a fresh
   const calls: { port: number; dir: string }[] = [];
   const broker = await TestBroker.start(async (port, dir) => {
     calls.push({ port, dir });
-    if (calls.length === 1) await new Promise<void>((r) => holder.listen(port, '127.0.0.1', r)); // taken meanwhile
+    if (calls.length === 1) {
+      // Taken meanwhile. (Should anything else take it first, say so rather than throw uncaught.)
+      await new Promise<void>((resolve, reject) => {
+        holder.once('error', (e) => reject(new Error(`holding port ${port} for the test: ${e.message}`)));
+        holder.listen(port, '127.0.0.1', resolve);
+      });
+    }
     return [`listener ${port} 127.0.0.1`, 'allow_anonymous true'];
   });
   t.after(() => broker.stop());

@@ -67,7 +67,8 @@ export class TestBroker {
         await b.resume();
         return b;
       } catch (e) {
-        if (attempt >= PORT_ATTEMPTS || !/Address already in use/i.test(b.log)) throw e;
+        if (!/Address already in use/i.test(b.log)) throw e;
+        if (attempt >= PORT_ATTEMPTS) throw new Error(`${(e as Error).message} (the last of ${PORT_ATTEMPTS} ports tried, each taken before Mosquitto bound it)`, { cause: e });
       }
     }
   }
@@ -87,7 +88,7 @@ export class TestBroker {
     while (!(RUNNING.test(this.log.slice(from)) && (await reachable(this.port)))) {
       if (p.exitCode !== null || p.signalCode !== null || p.pid === undefined || Date.now() - t0 > 10_000) {
         await this.stop();
-        throw new Error(`mosquitto did not start on ${this.port}: ${this.log}`);
+        throw new Error(`mosquitto did not start on ${this.port}: ${this.log.slice(from)}`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }
