@@ -18,11 +18,10 @@ import { chromium, type Page } from 'playwright-core';
 import { agentConfig, SHIPPED_MODEL } from '../../agent/config.js';
 import { countedAt, pointConfig, profilePathFor, readProfile } from '../../agent/drift/profile.js';
 import { startAgent } from '../../agent/main.js';
-import { isDriftlineError } from '../../lib/errors.js';
 import { silentLogger } from '../../lib/log.js';
 import { ROOT } from '../helpers/cli.js';
 import { testCollector, uniqueName } from '../helpers/collector.js';
-import { freePort, releaser } from '../helpers/ports.js';
+import { onFreePort, releaser } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
 
 const FPS = 16;
@@ -79,10 +78,7 @@ test('the page on a live demo-like system: the fading camera turns to alert, its
       ).config,
       silentLogger,
     );
-  const agent = await start(await freePort()).catch(async (e: unknown) => {
-    if (isDriftlineError(e, 'DRIFTLINE_ERR_LISTEN')) return start(await freePort());
-    throw e;
-  });
+  const agent = await onFreePort('the agent', start);
   release('agent', () => agent.stop());
 
   const browser = await chromium.launch(CHROMIUM);

@@ -3,10 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { endProcess, freePort } from './ports.js';
-
-/** How many fresh ports `start` tries when the one it found free is taken before Alertmanager binds it. */
-const PORT_ATTEMPTS = 5;
+import { endProcess, onFreePort } from './ports.js';
 
 export interface AmAlert {
   labels: Record<string, string>;
@@ -27,22 +24,17 @@ export class TestAlertmanager {
   /**
    * Starts it and waits until it is ready; one that does not get ready is ended. A port found free
    * can be taken by another process before Alertmanager binds it: then it starts again on a fresh
-   * port (up to 5 tries). `port` is the first one to try (tests of this helper); a fresh one by default.
+   * port (onFreePort). `port` is the first one to try (tests of this helper); a fresh one by default.
    */
   static async start(port?: number): Promise<TestAlertmanager> {
     const dir = await mkdtemp(join(tmpdir(), 'driftline-am-'));
     const conf = join(dir, 'alertmanager.yml');
     await writeFile(conf, ['route:', '  receiver: "null"', '  group_wait: 1s', 'receivers:', '  - name: "null"', ''].join('\n'));
-    for (let attempt = 1; ; attempt++) {
-      const am = await TestAlertmanager.attempt(dir, conf, attempt === 1 && port !== undefined ? port : await freePort());
-      if (typeof am !== 'string') return am;
-      if (!/address already in use/i.test(am)) throw new Error(am);
-      if (attempt >= PORT_ATTEMPTS) throw new Error(`${am} (the last of ${PORT_ATTEMPTS} ports tried, each taken before Alertmanager bound it)`);
-    }
+    return onFreePort('Alertmanager', (p) => TestAlertmanager.attempt(dir, conf, p), port);
   }
 
-  /** One start on `port`: the ready Alertmanager, or why it is not (it is ended then). */
-  private static async attempt(dir: string, conf: string, port: number): Promise<TestAlertmanager | string> {
+  /** One start on `port`: the ready Alertmanager; one that is not ready is ended, and the error says why. */
+  private static async attempt(dir: string, conf: string, port: number): Promise<TestAlertmanager> {
     const proc = spawn('prometheus-alertmanager', [`--config.file=${conf}`, `--storage.path=${dir}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='], { stdio: ['ignore', 'ignore', 'pipe'] });
     const am = new TestAlertmanager(`http://127.0.0.1:${port}`, proc);
     proc.once('error', (e) => (am.log += `${e.message}\n`));
@@ -51,7 +43,7 @@ export class TestAlertmanager {
     for (;;) {
       if (proc.exitCode !== null || proc.signalCode !== null || proc.pid === undefined) {
         await am.stop(); // a spawn that failed has nothing to end; one that exited is gone
-        return `alertmanager exited: ${am.log}`;
+        throw new Error(`alertmanager exited: ${am.log}`);
       }
       try {
         // Bounded: whatever else holds the port may accept and never answer.
@@ -61,7 +53,7 @@ export class TestAlertmanager {
       }
       if (Date.now() - t0 > 15_000) {
         await am.stop();
-        return `alertmanager not ready in 15 s: ${am.log}`;
+        throw new Error(`alertmanager not ready in 15 s: ${am.log}`);
       }
       await new Promise((r) => setTimeout(r, 100));
     }

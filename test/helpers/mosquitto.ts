@@ -11,12 +11,10 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { endProcess, freePort } from './ports.js';
+import { endProcess, onFreePort } from './ports.js';
 import { findProgram } from '../../lib/program.js';
 import { searchPath } from '../../scripts/preflight.js';
 
-/** How many fresh ports `start` tries when the one it found free is taken before Mosquitto binds it. */
-const PORT_ATTEMPTS = 5;
 /** What Mosquitto logs (log_type information) once its listeners are open. */
 const RUNNING = /mosquitto version \S+ running/;
 
@@ -50,27 +48,21 @@ export class TestBroker {
   /**
    * `listener` replaces the default plain, anonymous listener's settings (for TLS tests); it gets
    * the port and the broker's folder, and returns config lines. It may be called more than once:
-   * a port found free can be taken by another process before Mosquitto binds it (CI saw it once,
-   * while a listener made its certificates), and then the broker starts again on a fresh port,
-   * with the same folder. A listener that takes ports of its own takes them anew on each call.
+   * a port found free can be taken by another process before Mosquitto binds it, and then the
+   * broker starts again on a fresh port (onFreePort), with the same folder. A listener that takes
+   * ports of its own takes them anew on each call.
    */
   static async start(listener?: (port: number, dir: string) => Promise<string[]>): Promise<TestBroker> {
     const dir = await mkdtemp(join(tmpdir(), 'driftline-mosquitto-'));
     await chmod(dir, 0o777); // mosquitto started as root drops to its own user, which must write the persistence file
     const conf = join(dir, 'mosquitto.conf');
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
+    return onFreePort('Mosquitto', async (port) => {
       const lines = listener ? await listener(port, dir) : [`listener ${port} 127.0.0.1`, 'allow_anonymous true'];
       await writeFile(conf, [...lines, 'persistence true', `persistence_location ${dir}/`, 'autosave_interval 1', 'max_queued_messages 100000', 'max_inflight_messages 1000', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type information', ''].join('\n'));
       const b = new TestBroker(port, conf);
-      try {
-        await b.resume();
-        return b;
-      } catch (e) {
-        if (!/Address already in use/i.test(b.log)) throw e;
-        if (attempt >= PORT_ATTEMPTS) throw new Error(`${(e as Error).message} (the last of ${PORT_ATTEMPTS} ports tried, each taken before Mosquitto bound it)`, { cause: e });
-      }
-    }
+      await b.resume();
+      return b;
+    });
   }
 
   /** Starts (again) on the same port with the same persistence. A broker that does not come up is ended. */

@@ -1,7 +1,7 @@
 /**
  * What a test starts on the machine, and its release: a TCP port nothing listens on right now, for
- * servers a test starts itself, and `releaser`, which stops everything a test started whether the
- * test passes, fails or times out.
+ * servers a test starts itself (`onFreePort` tries again when another process took it first), and
+ * `releaser`, which stops everything a test started whether the test passes, fails or times out.
  */
 import type { ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
@@ -16,6 +16,28 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** How many ports `onFreePort` tries before it gives up. */
+const PORT_ATTEMPTS = 5;
+
+/**
+ * Starts a server or program of a test's own (`start`, given the port) on a port `freePort` found
+ * free, and again on a fresh one when the port was taken before it bound it: `freePort` lets go of
+ * the port it found, so another process may take it meanwhile (CI saw it once, while a test made
+ * certificates between the two). `start` ends what it started before it throws, and its error
+ * carries the program's own words: "address already in use", or Node's EADDRINUSE, is tried again.
+ * `first`: the port to try first (the helpers' own tests hand it a taken one).
+ */
+export async function onFreePort<T>(what: string, start: (port: number) => Promise<T>, first?: number): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(attempt === 1 && first !== undefined ? first : await freePort());
+    } catch (e) {
+      if (!(e instanceof Error) || !/address already in use|EADDRINUSE/i.test(e.message)) throw e;
+      if (attempt >= PORT_ATTEMPTS) throw new Error(`${e.message} (the last of ${PORT_ATTEMPTS} ports tried, each taken before ${what} bound it)`, { cause: e });
+    }
+  }
 }
 
 /** Ends a child process: SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. Idempotent. */
