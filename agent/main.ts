@@ -32,7 +32,8 @@ import { announceGeometry, announceRuntime, decideFallback } from './publish/sta
 import { VerdictLog } from './publish/verdict-log.js';
 import { WindowReporter } from './publish/window-report.js';
 import { ReviewSampler, reviewDirFor } from './review/sampler.js';
-import { buildSource, expectedFps } from './source/from-config.js';
+import { buildSource, expectedFps, gatherMs } from './source/from-config.js';
+import { MAX_BURST } from './infer/burst.js';
 import { cameraIds } from './store/cameras.js';
 import { openDatabase } from './store/database.js';
 import { FrameWriter } from './store/frame-writer.js';
@@ -85,6 +86,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     tensorrt: { options: config.model.tensorrt, storePath: config.store.path },
     log,
   });
+  const gather = gatherMs(config.model.gather, config.cameras, sources);
   const detector = await Detector.open(model, {
     conf: config.model.conf,
     iou: config.model.iou,
@@ -97,6 +99,8 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     resize: config.model.resize,
     thread: config.model.inferenceThread,
     expectedFps: expectedFps(config.cameras, sources),
+    // A burst of gathered frames needs a slot for each.
+    slots: gather > 0 ? Math.min(Math.max(2, config.cameras.length), MAX_BURST) : 2,
     ...detectionOodOf(config, checks.profile, model),
   });
   logOodMode(log, model, detector, checks.profile);
@@ -162,6 +166,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     const report = new WindowReporter({ link, drift, windows, verdicts: new VerdictLog(log), reviewSamples: reviewSamplesIn(db) });
     const pipeline = new Pipeline(detector, writer, cameras, {
       clock,
+      gatherMs: gather,
       windowMs: config.telemetry.windowSeconds * 1000,
       clockStepMs: config.telemetry.clockStepSeconds * 1000,
       onStoreError: (e) => failures.windowFailed(e),

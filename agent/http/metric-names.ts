@@ -13,6 +13,8 @@ export const AGENT_METRICS = {
   lastFrame: 'driftline_agent_last_frame_timestamp_seconds',
   pipelineWedged: 'driftline_agent_pipeline_wedged',
   stageDuration: 'driftline_agent_stage_duration_seconds',
+  bursts: 'driftline_agent_inference_bursts_total',
+  burstFrames: 'driftline_agent_inference_burst_frames_total',
   providerInfo: 'driftline_agent_provider_info',
   providerFallback: 'driftline_agent_provider_fallback',
   driftVerdict: 'driftline_agent_drift_verdict',

@@ -27,6 +27,8 @@ export interface AgentMetricSources {
   /** Per camera, the frame rate its source is configured to deliver; cameras whose rate is the stream's own are left out. */
   readonly expectedFps: readonly { readonly camera: string; readonly fps: number }[];
   readonly timings: StageTimings;
+  /** The frame loop's bursts so far (Pipeline.bursts): how many, and the frames they ran. */
+  readonly bursts: { readonly runs: number; readonly frames: number };
   readonly windows: LastWindows;
   /** Per camera: whether the liveness check finds it wedged now, and when its last frame finished (seconds since the epoch; undefined before the first). */
   readonly progress: () => readonly { readonly camera: string; readonly wedged: boolean; readonly lastFrameSeconds: number | undefined }[];
@@ -141,6 +143,24 @@ export function agentMetrics(src: AgentMetricSources): Registry {
     },
   });
   registry.registerMetric(stageHistogram(src.timings));
+  new Counter({
+    name: M.bursts,
+    help: "Bursts the frame loop ran: the cameras' gathered frames through the model back to back (model.gather); 0 while it runs one frame at a time",
+    registers,
+    collect() {
+      this.reset();
+      this.inc(src.bursts.runs);
+    },
+  });
+  new Counter({
+    name: M.burstFrames,
+    help: 'Frames run in bursts; divided by the bursts, how many cameras\' frames a burst ran together',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(src.bursts.frames);
+    },
+  });
   new Gauge({
     name: M.providerInfo,
     help: 'Always 1: the execution provider in use, and the providers configured, in the order tried',

@@ -79,6 +79,7 @@ export async function startAgentHttp(config: AgentConfig, log: Logger, o: AgentP
       return fps > 0 ? [{ camera: c.name, fps }] : [];
     }),
     timings: pipeline.timings,
+    bursts: pipeline.bursts,
     windows,
     progress: () => {
       const stuck = new Set(wedged().map((w) => w.camera));

@@ -227,6 +227,8 @@ export class Detector {
   private readonly fetches: (Record<string, ort.Tensor> | string[])[];
   private thread: InferenceThread | undefined;
   private next = 0;
+  /** When the last run ended (performance.now()). */
+  private lastRunEnd = 0;
   /** Float counts of a slot's input, output and embedding (0: not fetched). */
   private readonly sizes: { input: number; output: number; embed: number };
 
@@ -321,8 +323,12 @@ export class Detector {
     slot.times.preprocessMs = performance.now() - t;
   }
 
+  /**
+   * Runs the model on `slot`'s input. Runs started together (a burst, burst.ts) run one after
+   * another, so each one's time counts from when the one before it ended.
+   */
   async infer(slot: Slot): Promise<void> {
-    const t = performance.now();
+    const start = performance.now();
     const idx = slot.index;
     if (this.thread) {
       let back: LentBuffers | undefined;
@@ -339,7 +345,9 @@ export class Detector {
       // A model whose outputs vary in shape returns a fresh embedding tensor per run.
       if (this.fetchEmbedding && !slot.outputTensor) slot.embed = result[this.model.embedding!.output]!.data as Float32Array;
     }
-    slot.times.inferenceMs = performance.now() - t;
+    const end = performance.now();
+    slot.times.inferenceMs = end - Math.max(start, this.lastRunEnd);
+    this.lastRunEnd = end;
   }
 
   /**

@@ -27,7 +27,10 @@ export interface OverlapJob<F extends RawFrame, S> {
    * first, then this is asked again.
    */
   next(idle: boolean): F | undefined | Promise<F | undefined>;
-  /** `frame` is letterboxed into `slot` and its inference has started: the work that overlaps it. `frame` is not read after this. */
+  /**
+   * `frame` is letterboxed into `slot` and its inference has started (in a burst, burst.ts: is about
+   * to start, with the burst's other frames): the work that overlaps it. `frame` is not read after this.
+   */
   started(frame: F, slot: S): void;
   /** The frame in `slot` is decoded: its results are valid until this returns. */
   finished(slot: S): void;
@@ -90,7 +93,7 @@ export async function overlap<F extends RawFrame, S>(steps: SlotSteps<S>, job: O
 }
 
 /** Decodes the frame in `slot`; false when that failed (and `job` was told). */
-function decoded<F extends RawFrame, S>(steps: SlotSteps<S>, job: OverlapJob<F, S>, slot: S): boolean {
+export function decoded<F extends RawFrame, S>(steps: SlotSteps<S>, job: OverlapJob<F, S>, slot: S): boolean {
   try {
     steps.postprocess(slot);
     return true;

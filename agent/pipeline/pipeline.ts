@@ -7,6 +7,11 @@
  * state and the review sampler. A frame that fails is counted, and its stage and reason go to
  * onFrameError. stop() stops the sources, lets the frame in flight finish, and flushes the store.
  *
+ * With several live cameras it gathers (gatherMs): a burst starts once every streaming camera has a
+ * frame waiting, or once the oldest has waited gatherMs, and runs them all through the model back to
+ * back (agent/infer/burst.ts), which costs less CPU per frame than runs spread out with the thread
+ * asleep between them.
+ *
  * What it is asked about from outside (/metrics, /healthz) it keeps as plain numbers as it goes:
  * counts per camera, stage timings in fixed buckets (stage-timings.ts) and, per camera, since when a
  * frame has been waiting and when the last one finished (liveness.ts), read only when asked.
@@ -14,6 +19,7 @@
 import { systemClock, type Clock } from '../../lib/clock.js';
 import type { CameraDrift } from '../drift/camera-drift.js';
 import type { Detector, Slot } from '../infer/detector.js';
+import { burst } from '../infer/burst.js';
 import { overlap, type OverlapStage } from '../infer/overlap.js';
 import { reviewFrame } from '../review/review-frame.js';
 import { reviewReason } from '../review/sampler.js';
@@ -76,8 +82,12 @@ export class Pipeline {
   /** The camera whose frame was taken last: the one being letterboxed. */
   private taken: Runtime | undefined;
   private readonly mono: Clock;
+  /** How long a frame may wait for the other cameras' to run with them in a burst (ms; 0: one frame at a time). */
+  private readonly gatherMs: number;
   /** Per-stage durations of the frames processed (stage-timings.ts). */
   readonly timings = new StageTimings();
+  /** Bursts run (gathering only: see gatherMs) and the frames they ran together: frames / runs is a burst's mean size. */
+  readonly bursts = { runs: 0, frames: 0 };
   /** Called after each frame is written (or failed), with the camera's index in the config. */
   onFrameDone: ((camera: number) => void) | undefined;
 
@@ -92,6 +102,7 @@ export class Pipeline {
       return { owner: undefined, mono: 0, statsMs: 0, detStats, record: recordOver(new Float64Array(FRAME_FEATURES.length), detStats) };
     });
     this.mono = o.clock ?? systemClock;
+    this.gatherMs = cameras.length > 1 && detector.slots.length > 1 ? (o.gatherMs ?? 0) : 0;
     const { inputW, inputH } = detector.model;
     const memoryOf = (w: number, h: number) => cameraMemory(w, h, inputW, inputH, detector.slots[0]?.letterboxer.resamplerFor(w, h));
     this.runtimes = cameras.map((cam, index) => ({
@@ -142,12 +153,17 @@ export class Pipeline {
         this.wake?.();
       });
     }
-    this.loopDone = overlap(this.detector, {
-      next: (idle) => this.nextFrame(idle),
-      started: (frame, slot) => this.started(frame, slot),
-      finished: (slot) => this.finished(slot),
-      failed: (stage, error, slot) => this.failed(stage, error, slot),
-    });
+    const job = {
+      next: (idle: boolean) => this.nextFrame(idle),
+      started: (frame: QueuedFrame, slot: Slot) => this.started(frame, slot),
+      finished: (slot: Slot) => this.finished(slot),
+      failed: (stage: OverlapStage, error: unknown, slot: Slot) => this.failed(stage, error, slot),
+    };
+    const counted = (frames: number): void => {
+      this.bursts.runs++;
+      this.bursts.frames += frames;
+    };
+    this.loopDone = this.gatherMs > 0 ? burst(this.detector, job, this.detector.slots.length, counted) : overlap(this.detector, job);
   }
 
   private pick(): Runtime | undefined {
@@ -167,6 +183,7 @@ export class Pipeline {
    * (it is finished first), else it waits for one; undefined once stopped.
    */
   private nextFrame(idle: boolean): QueuedFrame | undefined | Promise<QueuedFrame | undefined> {
+    if (idle && this.gatherMs > 0 && this.running && this.gatherLeft() > 0) return this.gather();
     const r = this.running ? this.pick() : undefined;
     if (r) {
       this.taken = r;
@@ -186,6 +203,43 @@ export class Pipeline {
     });
     this.wake = undefined;
     return this.nextFrame(true);
+  }
+
+  /**
+   * Ms until a burst may start: 0 once every streaming camera has a frame waiting, or once the
+   * oldest waiting frame has waited gatherMs; Infinity while no frame waits.
+   */
+  private gatherLeft(): number {
+    let all = true;
+    let oldest = Number.POSITIVE_INFINITY;
+    const now = this.mono.monotonic();
+    for (const r of this.runtimes) {
+      if (r.queue.hasFrame) {
+        const since = Number.isNaN(r.waitingSince) ? now : r.waitingSince;
+        if (since < oldest) oldest = since;
+      } else if (r.cam.source.state === 'streaming') {
+        all = false;
+      }
+    }
+    if (oldest === Number.POSITIVE_INFINITY) return oldest;
+    return all ? 0 : Math.max(0, oldest + this.gatherMs - now);
+  }
+
+  /** Until a burst may start (gatherLeft) or the pipeline stops, then its first frame. */
+  private async gather(): Promise<QueuedFrame | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        const left = this.running ? this.gatherLeft() : 0;
+        if (left === 0) resolve();
+        else if (timer === undefined && left !== Number.POSITIVE_INFINITY) timer = setTimeout(resolve, left);
+      };
+      this.wake = check;
+      check();
+    });
+    clearTimeout(timer);
+    this.wake = undefined;
+    return this.nextFrame(false) ?? this.nextFrame(true);
   }
 
   /**

@@ -70,6 +70,9 @@ test('/metrics from a live agent: every agent metric with sane values, standard 
     const sum = one(text, `${M.stageDuration}_sum`, { stage });
     assert.ok(sum > 0 && sum / count < 1, `${stage}: ${sum / count} s per frame`);
   }
+  // One camera: nothing to gather, so frames run one at a time and no burst is counted.
+  assert.equal(one(text, M.bursts), 0);
+  assert.equal(one(text, M.burstFrames), 0);
   assert.deepEqual(samples(text, M.providerInfo), [{ labels: { provider: 'cpu', requested: 'cpu' }, value: 1 }]);
   assert.equal(one(text, M.providerFallback), 0);
   assert.deepEqual(samples(text, M.info).map((s) => [s.labels.model, s.labels.sha256?.length, s.value]), [['line-detector.onnx', 64, 1]]);

@@ -282,3 +282,48 @@ test('a frame that fails is counted, and its camera, stage and reason go to onFr
   assert.equal(reported.length, c.errors);
   assert.ok(reported.every((r) => r === 'cam store row refused'), reported.join('; '));
 });
+
+/** A pipeline over `fps.length` synthetic cameras (at those rates), gathering for `gatherMs`, with the shipped model on the main thread. */
+async function gathering(t: TestContext, fps: number[], gatherMs: number): Promise<{ pipeline: Pipeline; sources: SyntheticSource[] }> {
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-pipe-gather-')), 'agent.db'));
+  t.after(() => db.close());
+  const ins = db.prepare('INSERT INTO cameras (name) VALUES (?)');
+  const detector = await Detector.open(await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 }), { thread: 'main', slots: fps.length });
+  t.after(() => detector.close());
+  const sources = fps.map((f, i) => new SyntheticSource({ name: `cam${i}`, width: 160, height: 120, fps: f, seed: 10 + i }));
+  const pipeline = new Pipeline(
+    detector,
+    new FrameWriter(db, { flushMs: 200 }),
+    sources.map((source, i) => ({ id: Number(ins.run(`cam${i}`).lastInsertRowid), source })),
+    { gatherMs },
+  );
+  pipeline.start();
+  t.after(() => pipeline.stop());
+  return { pipeline, sources };
+}
+
+test('gathering: each burst runs every streaming camera\'s frame; a camera that stops is no longer waited for', async (t) => {
+  // A window far longer than the test: only "every streaming camera has a frame" starts a burst.
+  const { pipeline, sources } = await gathering(t, [20, 20, 20], 60_000);
+  await until(() => pipeline.bursts.runs >= 10, 60_000, '10 bursts');
+  const before = { ...pipeline.bursts };
+  assert.equal(before.frames, 3 * before.runs, `every burst ran all three cameras: ${JSON.stringify(before)}`);
+  await sources[2]!.stop();
+  // The stopped camera's last frame may have been run already, or run in the first burst after.
+  await until(() => pipeline.bursts.runs >= before.runs + 11, 30_000, '11 more bursts without the stopped camera');
+  const after = { runs: pipeline.bursts.runs - before.runs, frames: pipeline.bursts.frames - before.frames };
+  assert.ok(after.frames === 2 * after.runs || after.frames === 2 * after.runs + 1, `the later bursts ran the two cameras still streaming: ${JSON.stringify(after)}`);
+  await pipeline.stop();
+  const c = pipeline.counters;
+  assert.equal(c[0]!.errors + c[1]!.errors + c[2]!.errors, 0);
+  assert.equal(c[0]!.processed + c[1]!.processed + c[2]!.processed, pipeline.bursts.frames, 'every processed frame ran in a burst');
+});
+
+test('gathering: a frame waits for a slower camera\'s at most gatherMs', async (t) => {
+  // cam0 delivers 20 frames a second, cam1 one every 2 s: cam0 runs alone between cam1's frames.
+  const { pipeline } = await gathering(t, [20, 0.5], 60);
+  await until(() => pipeline.counters[0]!.processed >= 20, 60_000, '20 frames of the fast camera');
+  const [fast, slow] = pipeline.counters;
+  assert.ok(slow!.processed <= 3, `the slow camera delivered ${slow!.processed} frames meanwhile`);
+  assert.ok(pipeline.bursts.runs >= fast!.processed, `most bursts held the fast camera's frame alone: ${JSON.stringify(pipeline.bursts)}`);
+});

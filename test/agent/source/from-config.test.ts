@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { agentConfig } from '../../../agent/config.js';
-import { ASSUMED_STREAM_FPS, buildSource, configuredFps, expectedFps } from '../../../agent/source/from-config.js';
+import { ASSUMED_STREAM_FPS, buildSource, configuredFps, expectedFps, GATHER_MAX_MS, gatherMs } from '../../../agent/source/from-config.js';
 import { systemClock } from '../../../lib/clock.js';
 
 /** The cameras section of a config, validated as the agent validates it, and their sources. */
@@ -31,4 +31,31 @@ test('expected frame rate: unknown when a camera is a recorded file read as fast
   const live = cameras([{ kind: 'ffmpeg', url: '/var/lib/driftline/clip.mp4', width: 640, height: 480, fps: 10, realtime: true }]);
   assert.equal(live.sources[0]!.paced, false);
   assert.equal(expectedFps(live.cameras, live.sources), 10);
+});
+
+test('gathering: three quarters of the fastest camera\'s frame period, at most 100 ms; none with one camera, a paced file, or off', () => {
+  const live = cameras([
+    { kind: 'synthetic', width: 160, height: 120, fps: 10 },
+    { kind: 'ffmpeg', url: 'rtsp://10.0.0.8/stream1', width: 640, height: 480, fps: 5 },
+  ]);
+  assert.equal(gatherMs('auto', live.cameras, live.sources), 75);
+  assert.equal(gatherMs('off', live.cameras, live.sources), 0);
+  // A stream at its own rate counts as 30 fps: 25 ms.
+  const own = cameras([
+    { kind: 'synthetic', width: 160, height: 120, fps: 10 },
+    { kind: 'ffmpeg', url: 'rtsp://10.0.0.7/stream1', width: 640, height: 480 },
+  ]);
+  assert.equal(gatherMs('auto', own.cameras, own.sources), 25);
+  const slow = cameras([
+    { kind: 'synthetic', width: 160, height: 120, fps: 2 },
+    { kind: 'synthetic', width: 160, height: 120, fps: 5 },
+  ]);
+  assert.equal(gatherMs('auto', slow.cameras, slow.sources), GATHER_MAX_MS);
+  const one = cameras([{ kind: 'synthetic', width: 160, height: 120, fps: 10 }]);
+  assert.equal(gatherMs('auto', one.cameras, one.sources), 0);
+  const paced = cameras([
+    { kind: 'synthetic', width: 160, height: 120, fps: 10 },
+    { kind: 'ffmpeg', url: '/var/lib/driftline/clip.mp4', width: 640, height: 480 },
+  ]);
+  assert.equal(gatherMs('auto', paced.cameras, paced.sources), 0);
 });
