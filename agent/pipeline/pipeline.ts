@@ -54,6 +54,8 @@ interface Runtime {
   readonly clock: ClockSteps;
   /** Monotonic ms since a frame of this camera has been waiting or in flight; NaN while none is. */
   waitingSince: number;
+  /** Monotonic ms when the frame waiting in its queue arrived (gathering only; a newer frame replaces it). */
+  arrived: number;
   /** Monotonic ms when its last frame finished (written or failed); NaN before the first. */
   lastDone: number;
 }
@@ -117,6 +119,7 @@ export class Pipeline {
       errorsAtStart: 0,
       clock: new ClockSteps(o.clockStepMs ?? 2000),
       waitingSince: Number.NaN,
+      arrived: 0,
       lastDone: Number.NaN,
     }));
   }
@@ -148,6 +151,7 @@ export class Pipeline {
       const src = r.cam.source;
       src.start((f) => {
         if (Number.isNaN(r.waitingSince)) r.waitingSince = this.mono.monotonic();
+        if (this.gatherMs > 0) r.arrived = this.mono.monotonic();
         r.queue.offer(f);
         if (src.paced) src.pause(); // until the loop takes this frame: a recorded file loses none
         this.wake?.();
@@ -212,17 +216,15 @@ export class Pipeline {
   private gatherLeft(): number {
     let all = true;
     let oldest = Number.POSITIVE_INFINITY;
-    const now = this.mono.monotonic();
     for (const r of this.runtimes) {
       if (r.queue.hasFrame) {
-        const since = Number.isNaN(r.waitingSince) ? now : r.waitingSince;
-        if (since < oldest) oldest = since;
+        if (r.arrived < oldest) oldest = r.arrived;
       } else if (r.cam.source.state === 'streaming') {
         all = false;
       }
     }
     if (oldest === Number.POSITIVE_INFINITY) return oldest;
-    return all ? 0 : Math.max(0, oldest + this.gatherMs - now);
+    return all ? 0 : Math.max(0, oldest + this.gatherMs - this.mono.monotonic());
   }
 
   /** Until a burst may start (gatherLeft) or the pipeline stops, then its first frame. */

@@ -64,11 +64,12 @@ export const GATHER_MAX_MS = 100;
 /**
  * How long the frame loop may hold a camera's frame to run it with the other cameras' in one burst
  * (agent/infer/burst.ts), by `model.gather`: `off`, or with one camera, or when a source is paced,
- * 0 (one frame at a time); `auto`, three quarters of the fastest camera's frame period (at most
- * GATHER_MAX_MS), so that a held frame is run before its camera's next one replaces it.
+ * 0 (one frame at a time); `auto`, half the fastest camera's frame period (at most GATHER_MAX_MS),
+ * so that a held frame is run before its camera's next one replaces it, even when that one comes
+ * early by up to half a period.
  */
 export function gatherMs(gather: AgentConfig['model']['gather'], cameras: AgentConfig['cameras'], sources: readonly FrameSource[]): number {
   if (gather === 'off' || cameras.length < 2 || sources.some((s) => s.paced)) return 0;
   const fastest = Math.max(...cameras.map((c) => configuredFps(c.source) || ASSUMED_STREAM_FPS));
-  return Math.min(GATHER_MAX_MS, Math.floor((0.75 * 1000) / fastest));
+  return Math.min(GATHER_MAX_MS, Math.floor(1000 / fastest / 2));
 }

@@ -33,22 +33,22 @@ test('expected frame rate: unknown when a camera is a recorded file read as fast
   assert.equal(expectedFps(live.cameras, live.sources), 10);
 });
 
-test('gathering: three quarters of the fastest camera\'s frame period, at most 100 ms; none with one camera, a paced file, or off', () => {
+test('gathering: half the fastest camera\'s frame period, at most 100 ms; none with one camera, a paced file, or off', () => {
   const live = cameras([
     { kind: 'synthetic', width: 160, height: 120, fps: 10 },
     { kind: 'ffmpeg', url: 'rtsp://10.0.0.8/stream1', width: 640, height: 480, fps: 5 },
   ]);
-  assert.equal(gatherMs('auto', live.cameras, live.sources), 75);
+  assert.equal(gatherMs('auto', live.cameras, live.sources), 50);
   assert.equal(gatherMs('off', live.cameras, live.sources), 0);
-  // A stream at its own rate counts as 30 fps: 25 ms.
+  // A stream at its own rate counts as 30 fps: 16 ms.
   const own = cameras([
     { kind: 'synthetic', width: 160, height: 120, fps: 10 },
     { kind: 'ffmpeg', url: 'rtsp://10.0.0.7/stream1', width: 640, height: 480 },
   ]);
-  assert.equal(gatherMs('auto', own.cameras, own.sources), 25);
+  assert.equal(gatherMs('auto', own.cameras, own.sources), 16);
   const slow = cameras([
     { kind: 'synthetic', width: 160, height: 120, fps: 2 },
-    { kind: 'synthetic', width: 160, height: 120, fps: 5 },
+    { kind: 'synthetic', width: 160, height: 120, fps: 4 },
   ]);
   assert.equal(gatherMs('auto', slow.cameras, slow.sources), GATHER_MAX_MS);
   const one = cameras([{ kind: 'synthetic', width: 160, height: 120, fps: 10 }]);
