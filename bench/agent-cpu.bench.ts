@@ -1,8 +1,10 @@
 /**
  * The agent's CPU per frame against its model's (issue 16, part 4): the real agent as its own
  * process (`node bin/driftline.js agent`), 4 ffmpeg file sources (640x480, 10 fps, `realtime` and
- * `loop`, like 4 live cameras), the shipped model with 1 intra-op thread, drift scored against the
- * shipped profile in 10 s windows (so windows close during the run), review frames on, MQTT off.
+ * `loop`, like 4 live cameras), the shipped model with 1 intra-op thread, the cameras' frames run
+ * in bursts (`model.gather: auto`, its default; how many and their size are printed), drift scored
+ * against the shipped profile in 10 s windows (so windows close during the run), review frames on,
+ * MQTT off.
  * Measured from outside, over 3 x `seconds` after a warm-up of `seconds` (at least 5 s):
  * - the agent process's CPU time (/proc/<pid>/stat utime + stime: every thread of it, an inference
  *   worker included), per frame processed (its /metrics), with each thread's share and how often it
@@ -48,6 +50,10 @@ const FPS = 10;
  */
 const [W, H] = (/^(\d+)x(\d+)$/.exec(process.env.DRIFTLINE_BENCH_AGENT_FRAME ?? '') ?? [0, 640, 480]).slice(1).map(Number) as [number, number];
 const RESIZE = process.env.DRIFTLINE_BENCH_AGENT_RESIZE ?? 'auto';
+/** The agent's model.gather (default auto: the cameras' frames run in bursts); DRIFTLINE_BENCH_AGENT_GATHER=off measures one frame at a time. */
+const GATHER = process.env.DRIFTLINE_BENCH_AGENT_GATHER ?? 'auto';
+/** The agent's model.inferenceThread (default auto); DRIFTLINE_BENCH_AGENT_THREAD=main or worker pins it. */
+const THREAD = process.env.DRIFTLINE_BENCH_AGENT_THREAD ?? 'auto';
 const TARGET = 1.5;
 
 /** Renders `frames` synthetic line frames (W x H) into an MPEG-4 file at FPS, as a camera would film them. */
@@ -113,6 +119,9 @@ interface Scrape {
   /** Review frames saved, and refused for the hourly budget. */
   readonly reviewSaved: number;
   readonly reviewOverBudget: number;
+  /** Bursts run, and the frames they ran (model.gather). */
+  readonly bursts: number;
+  readonly burstFrames: number;
   /** Per stage of the frame loop: summed seconds and frames (driftline_agent_stage_duration_seconds). */
   readonly stages: Map<string, { sum: number; count: number }>;
 }
@@ -120,7 +129,7 @@ interface Scrape {
 /** The frames counter of the agent's /metrics, summed over cameras, by result; and the stage timings. */
 async function scrape(base: string): Promise<Scrape> {
   const text = await (await fetch(`${base}/metrics`)).text();
-  const out = { processed: 0, dropped: 0, errored: 0, reviewSaved: 0, reviewOverBudget: 0 };
+  const out = { processed: 0, dropped: 0, errored: 0, reviewSaved: 0, reviewOverBudget: 0, bursts: 0, burstFrames: 0 };
   const stages = new Map<string, { sum: number; count: number }>();
   for (const l of text.split('\n')) {
     const value = Number(l.slice(l.lastIndexOf(' ') + 1));
@@ -128,6 +137,8 @@ async function scrape(base: string): Promise<Scrape> {
       const result = /result="([a-z]+)"/.exec(l)?.[1];
       if (result === 'processed' || result === 'dropped' || result === 'errored') out[result] += value;
     }
+    if (l.startsWith(`${AGENT_METRICS.bursts} `)) out.bursts = value;
+    if (l.startsWith(`${AGENT_METRICS.burstFrames} `)) out.burstFrames = value;
     if (l.startsWith(`${AGENT_METRICS.reviewFrames}{result="saved"}`)) out.reviewSaved = value;
     if (l.startsWith(`${AGENT_METRICS.reviewFrames}{result="over_budget"}`)) out.reviewOverBudget = value;
     const stage = new RegExp(`^${AGENT_METRICS.stageDuration}_(sum|count)\\{stage="([a-z]+)"\\}`).exec(l);
@@ -174,7 +185,7 @@ async function bareInference(seconds: number, perSecond?: number): Promise<{ cpu
 export async function bench(seconds: number): Promise<void> {
   const measureS = Math.max(6, seconds * 3);
   const warmupS = Math.max(5, seconds);
-  header(`agent CPU per frame: ${CAMERAS} ffmpeg file cameras (${W}x${H}, ${FPS} fps, realtime, loop), the shipped model, 1 intra-op thread, model.resize ${RESIZE}`);
+  header(`agent CPU per frame: ${CAMERAS} ffmpeg file cameras (${W}x${H}, ${FPS} fps, realtime, loop), the shipped model, 1 intra-op thread, model.resize ${RESIZE}, model.gather ${GATHER}, model.inferenceThread ${THREAD}`);
   const dir = await mkdtemp(join(tmpdir(), 'driftline-bench-agent-cpu-'));
   let agent: ChildProcess | undefined;
   try {
@@ -189,7 +200,7 @@ export async function bench(seconds: number): Promise<void> {
     await writeFile(
       config,
       [
-        `model: { providers: [cpu], threads: 1, resize: ${RESIZE} }`,
+        `model: { providers: [cpu], threads: 1, resize: ${RESIZE}, gather: ${GATHER}, inferenceThread: ${THREAD} }`,
         `store: { path: ${JSON.stringify(join(dir, 'agent.db'))} }`,
         'telemetry: { windowSeconds: 10 }',
         `http: { port: ${port} }`,
@@ -272,10 +283,12 @@ export async function bench(seconds: number): Promise<void> {
     line(`agent: frames processed / dropped / errored in ${wallS.toFixed(1)} s`, `${processed} / ${dropped} / ${errored} (${(processed / wallS).toFixed(1)} frames/s)`);
     line('agent process CPU per frame (all its threads)', `${agentMs.toFixed(3)} ms (${((a1 - a0) / 1000).toFixed(2)} s CPU, ${((a1 - a0) / 10 / wallS).toFixed(0)}% of one core)`);
     const onMain = inferenceThread === 'main';
-    line('inference runs on (model.inferenceThread: auto)', onMain ? 'the main thread' : `${inferenceThread === 'worker' ? 'a worker thread' : 'unknown'}`);
+    line(`inference runs on (model.inferenceThread: ${THREAD})`, onMain ? 'the main thread' : `${inferenceThread === 'worker' ? 'a worker thread' : 'unknown'}`);
     line(`  main thread (pipes, letterbox,${onMain ? ' inference,' : ''} telemetry, SQLite, HTTP)`, `${perFrame(main.cpu)} ms/frame, ${perFrame(main.sleeps)} wake-ups/frame`);
     line(`  ${onMain ? 'the busiest other thread' : 'inference worker thread (the busiest other one)'}`, `${perFrame(worker.cpu)} ms/frame, ${perFrame(worker.sleeps)} wake-ups/frame`);
     line(`  ${others.length - 1} other threads (garbage collector, libuv pool)`, `${perFrame(rest.cpu)} ms/frame`);
+    const bursts = f1.bursts - f0.bursts;
+    line(`frames gathered into bursts (model.gather ${GATHER})`, bursts > 0 ? `${bursts} bursts, ${((f1.burstFrames - f0.burstFrames) / bursts).toFixed(2)} frames each` : 'none: one frame at a time');
     line(`ffmpeg children CPU per frame (${ch1.size} processes, beside the agent's)`, `${(ffmpegMs / Math.max(1, processed)).toFixed(3)} ms`);
     const sorted = [...rss].sort((x, y) => x - y);
     line('review frames saved / refused for the hourly budget while measured', `${f1.reviewSaved - f0.reviewSaved} / ${f1.reviewOverBudget - f0.reviewOverBudget}`);
