@@ -133,7 +133,7 @@ export const AGENT_SCHEMA = {
       },
       threads: { kind: 'number', integer: true, min: 0, max: 256, default: 1, doc: 'ONNX Runtime intra-op threads; 0 = one per core' },
       inferenceThread: { kind: 'string', oneOf: ['auto', 'worker', 'main'], default: 'auto', doc: 'where inference runs; auto = a worker thread when a core is free, unless the model runs in under 5 ms and the cameras\' frame rates keep it under a quarter of a core (then the main thread)' },
-      gather: { kind: 'string', oneOf: ['auto', 'off'], default: 'auto', doc: 'with several live cameras, hold each frame up to half the fastest camera\'s frame period (at most 100 ms) to run the model on every camera\'s frame back to back: a model run right after another costs less CPU than one after a sleep; off = one frame at a time, as it arrives' },
+      gather: { kind: 'string', oneOf: ['auto', 'off'], default: 'auto', doc: 'with several live cameras, hold each frame up to half the fastest camera\'s frame period (at most 100 ms) to run the model on every camera\'s frame back to back: a model run right after another costs less CPU than one after a sleep; auto gathers only while the model\'s runs take at most half the time at the cameras\' frame rates, and not when a camera is a recorded file read at the frame loop\'s pace; off = one frame at a time, as it arrives' },
       conf: { kind: 'number', min: 0, max: 1, default: 0.25, doc: 'operating confidence threshold' },
       iou: { kind: 'number', min: 0, max: 1, default: 0.45, doc: 'NMS IoU threshold' },
       maxDet: { kind: 'number', integer: true, min: 1, max: 10000, default: 300, doc: 'detections kept per frame' },

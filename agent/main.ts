@@ -86,7 +86,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     tensorrt: { options: config.model.tensorrt, storePath: config.store.path },
     log,
   });
-  const gather = gatherMs(config.model.gather, config.cameras, sources);
+  const gather = gatherMs(config.model.gather, config.cameras, sources, model.runMs);
   const detector = await Detector.open(model, {
     conf: config.model.conf,
     iou: config.model.iou,
@@ -99,8 +99,8 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     resize: config.model.resize,
     thread: config.model.inferenceThread,
     expectedFps: expectedFps(config.cameras, sources),
-    // A burst of gathered frames needs a slot for each.
-    slots: gather > 0 ? Math.min(Math.max(2, config.cameras.length), MAX_BURST) : 2,
+    // A burst of gathered frames needs a slot for each (gathering needs 2 cameras or more).
+    slots: gather > 0 ? Math.min(config.cameras.length, MAX_BURST) : 2,
     ...detectionOodOf(config, checks.profile, model),
   });
   logOodMode(log, model, detector, checks.profile);

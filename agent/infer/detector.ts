@@ -330,24 +330,28 @@ export class Detector {
   async infer(slot: Slot): Promise<void> {
     const start = performance.now();
     const idx = slot.index;
-    if (this.thread) {
-      let back: LentBuffers | undefined;
-      try {
-        back = (await this.thread.run(slot.lend())).buffers;
-      } catch (e) {
-        slot.giveBack(e instanceof InferenceRunError ? e.buffers : undefined, this.sizes);
-        throw e;
+    try {
+      if (this.thread) {
+        let back: LentBuffers | undefined;
+        try {
+          back = (await this.thread.run(slot.lend())).buffers;
+        } catch (e) {
+          slot.giveBack(e instanceof InferenceRunError ? e.buffers : undefined, this.sizes);
+          throw e;
+        }
+        slot.giveBack(back, this.sizes);
+      } else {
+        const result = await this.model.session.run(this.feeds[idx]!, this.fetches[idx]!);
+        slot.output = slot.outputTensor ? (slot.outputTensor.data as Float32Array) : (result[this.model.outputName]!.data as Float32Array);
+        // A model whose outputs vary in shape returns a fresh embedding tensor per run.
+        if (this.fetchEmbedding && !slot.outputTensor) slot.embed = result[this.model.embedding!.output]!.data as Float32Array;
       }
-      slot.giveBack(back, this.sizes);
-    } else {
-      const result = await this.model.session.run(this.feeds[idx]!, this.fetches[idx]!);
-      slot.output = slot.outputTensor ? (slot.outputTensor.data as Float32Array) : (result[this.model.outputName]!.data as Float32Array);
-      // A model whose outputs vary in shape returns a fresh embedding tensor per run.
-      if (this.fetchEmbedding && !slot.outputTensor) slot.embed = result[this.model.embedding!.output]!.data as Float32Array;
+    } finally {
+      // A failed run took its time too.
+      const end = performance.now();
+      slot.times.inferenceMs = end - Math.max(start, this.lastRunEnd);
+      this.lastRunEnd = end;
     }
-    const end = performance.now();
-    slot.times.inferenceMs = end - Math.max(start, this.lastRunEnd);
-    this.lastRunEnd = end;
   }
 
   /**

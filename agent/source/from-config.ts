@@ -62,14 +62,25 @@ export function expectedFps(cameras: AgentConfig['cameras'], sources: readonly F
 export const GATHER_MAX_MS = 100;
 
 /**
+ * `auto` gathers only while the model's runs take at most this share of the time (its warm-up run
+ * time x the cameras' frame rates, all together). A burst runs its frames' letterboxes, runs and
+ * decoding one after another, where one frame at a time overlaps a frame's letterbox and decoding
+ * with another's run (in the worker, or on an accelerator): near saturation that overlap is worth
+ * more frames a second than a burst's warmer runs save.
+ */
+export const GATHER_MAX_LOAD = 0.5;
+
+/**
  * How long the frame loop may hold a camera's frame to run it with the other cameras' in one burst
  * (agent/infer/burst.ts), by `model.gather`: `off`, or with one camera, or when a source is paced,
- * 0 (one frame at a time); `auto`, half the fastest camera's frame period (at most GATHER_MAX_MS),
- * so that a held frame is run before its camera's next one replaces it, even when that one comes
- * early by up to half a period.
+ * or when the model's runs (`modelRunMs` each) would take over GATHER_MAX_LOAD of the time at the
+ * cameras' frame rates, 0 (one frame at a time); `auto`, half the fastest camera's frame period (at
+ * most GATHER_MAX_MS), so that a held frame is run before its camera's next one replaces it, even
+ * when that one comes early by up to half a period.
  */
-export function gatherMs(gather: AgentConfig['model']['gather'], cameras: AgentConfig['cameras'], sources: readonly FrameSource[]): number {
-  if (gather === 'off' || cameras.length < 2 || sources.some((s) => s.paced)) return 0;
+export function gatherMs(gather: AgentConfig['model']['gather'], cameras: AgentConfig['cameras'], sources: readonly FrameSource[], modelRunMs: number): number {
+  const fps = expectedFps(cameras, sources);
+  if (gather === 'off' || cameras.length < 2 || fps === undefined || (modelRunMs * fps) / 1000 > GATHER_MAX_LOAD) return 0;
   const fastest = Math.max(...cameras.map((c) => configuredFps(c.source) || ASSUMED_STREAM_FPS));
   return Math.min(GATHER_MAX_MS, Math.floor(1000 / fastest / 2));
 }

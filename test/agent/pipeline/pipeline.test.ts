@@ -319,11 +319,14 @@ test('gathering: each burst runs every streaming camera\'s frame; a camera that 
   assert.equal(c[0]!.processed + c[1]!.processed + c[2]!.processed, pipeline.bursts.frames, 'every processed frame ran in a burst');
 });
 
-test('gathering: a frame waits for a slower camera\'s at most gatherMs', async (t) => {
-  // cam0 delivers 20 frames a second, cam1 one every 2 s: cam0 runs alone between cam1's frames.
-  const { pipeline } = await gathering(t, [20, 0.5], 60);
-  await until(() => pipeline.counters[0]!.processed >= 20, 60_000, '20 frames of the fast camera');
+test('gathering: a frame waits for a slower camera\'s at most gatherMs, and is run before its own camera\'s next frame', async (t) => {
+  // cam0 delivers a frame every 50 ms, cam1 one every 2 s: cam0 runs alone between cam1's frames,
+  // each frame held 20 ms at most, so none of cam0's is replaced by its next while it waits.
+  const { pipeline } = await gathering(t, [20, 0.5], 20);
+  await until(() => pipeline.counters[0]!.processed >= 40, 60_000, '40 frames of the fast camera');
   const [fast, slow] = pipeline.counters;
   assert.ok(slow!.processed <= 3, `the slow camera delivered ${slow!.processed} frames meanwhile`);
+  // Held longer than its camera's frame period, nearly every other frame would be replaced.
+  assert.ok(fast!.dropped <= fast!.processed / 4, `fast camera: ${fast!.processed} processed, ${fast!.dropped} dropped`);
   assert.ok(pipeline.bursts.runs >= fast!.processed, `most bursts held the fast camera's frame alone: ${JSON.stringify(pipeline.bursts)}`);
 });

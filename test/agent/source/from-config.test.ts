@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { agentConfig } from '../../../agent/config.js';
-import { ASSUMED_STREAM_FPS, buildSource, configuredFps, expectedFps, GATHER_MAX_MS, gatherMs } from '../../../agent/source/from-config.js';
+import { ASSUMED_STREAM_FPS, buildSource, configuredFps, expectedFps, GATHER_MAX_LOAD, GATHER_MAX_MS, gatherMs } from '../../../agent/source/from-config.js';
 import { systemClock } from '../../../lib/clock.js';
 
 /** The cameras section of a config, validated as the agent validates it, and their sources. */
@@ -33,29 +33,33 @@ test('expected frame rate: unknown when a camera is a recorded file read as fast
   assert.equal(expectedFps(live.cameras, live.sources), 10);
 });
 
-test('gathering: half the fastest camera\'s frame period, at most 100 ms; none with one camera, a paced file, or off', () => {
+test('gathering: half the fastest camera\'s frame period, at most 100 ms; none with one camera, a paced file, a model busy over half the time, or off', () => {
   const live = cameras([
     { kind: 'synthetic', width: 160, height: 120, fps: 10 },
     { kind: 'ffmpeg', url: 'rtsp://10.0.0.8/stream1', width: 640, height: 480, fps: 5 },
   ]);
-  assert.equal(gatherMs('auto', live.cameras, live.sources), 50);
-  assert.equal(gatherMs('off', live.cameras, live.sources), 0);
+  assert.equal(gatherMs('auto', live.cameras, live.sources, 5), 50);
+  assert.equal(gatherMs('off', live.cameras, live.sources, 5), 0);
   // A stream at its own rate counts as 30 fps: 16 ms.
   const own = cameras([
     { kind: 'synthetic', width: 160, height: 120, fps: 10 },
     { kind: 'ffmpeg', url: 'rtsp://10.0.0.7/stream1', width: 640, height: 480 },
   ]);
-  assert.equal(gatherMs('auto', own.cameras, own.sources), 16);
+  assert.equal(gatherMs('auto', own.cameras, own.sources, 5), 16);
   const slow = cameras([
     { kind: 'synthetic', width: 160, height: 120, fps: 2 },
     { kind: 'synthetic', width: 160, height: 120, fps: 4 },
   ]);
-  assert.equal(gatherMs('auto', slow.cameras, slow.sources), GATHER_MAX_MS);
+  assert.equal(gatherMs('auto', slow.cameras, slow.sources, 5), GATHER_MAX_MS);
+  // 15 frames a second at 40 ms a run: 0.6 of the time (over GATHER_MAX_LOAD), too close to saturation to give up the overlap.
+  assert.equal(gatherMs('auto', live.cameras, live.sources, 33), 50, 'just under half the time');
+  assert.equal(GATHER_MAX_LOAD, 0.5);
+  assert.equal(gatherMs('auto', live.cameras, live.sources, 40), 0);
   const one = cameras([{ kind: 'synthetic', width: 160, height: 120, fps: 10 }]);
-  assert.equal(gatherMs('auto', one.cameras, one.sources), 0);
+  assert.equal(gatherMs('auto', one.cameras, one.sources, 5), 0);
   const paced = cameras([
     { kind: 'synthetic', width: 160, height: 120, fps: 10 },
     { kind: 'ffmpeg', url: '/var/lib/driftline/clip.mp4', width: 640, height: 480 },
   ]);
-  assert.equal(gatherMs('auto', paced.cameras, paced.sources), 0);
+  assert.equal(gatherMs('auto', paced.cameras, paced.sources, 5), 0);
 });
