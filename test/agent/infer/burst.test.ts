@@ -3,36 +3,13 @@ import { test } from 'node:test';
 import { burst } from '../../../agent/infer/burst.js';
 import { Detector, type Slot } from '../../../agent/infer/detector.js';
 import { loadModel } from '../../../agent/infer/model.js';
-import type { OverlapJob, SlotSteps } from '../../../agent/infer/overlap.js';
+import type { OverlapJob } from '../../../agent/infer/overlap.js';
 import type { RawFrame } from '../../../agent/preprocess/letterbox.js';
 import { LineCamera } from '../../../agent/synth/camera.js';
 import { DEFAULT_CONDITIONS } from '../../../agent/synth/conditions.js';
+import { loggedSteps } from '../../helpers/logged-steps.js';
 
 const MODEL = new URL('../../../models/line-detector.onnx', import.meta.url).pathname;
-
-/** `n` slots; frame k's pixels hold k; `fail` names the step that throws for a frame. */
-function fakeSteps(n: number, log: string[], fail: Record<number, 'preprocess' | 'inference' | 'postprocess'>): SlotSteps<{ index: number; frame: number }> {
-  const slots = Array.from({ length: n }, (_, index) => ({ index, frame: -1 }));
-  let next = 0;
-  return {
-    nextSlot: () => slots[next++ % n]!,
-    async preprocess(frame, slot) {
-      slot.frame = frame.data[0]!;
-      log.push(`pre ${slot.frame}`);
-      if (fail[slot.frame] === 'preprocess') throw new Error(`bad pixels ${slot.frame}`);
-    },
-    async infer(slot) {
-      log.push(`infer ${slot.frame}`);
-      await new Promise((r) => setTimeout(r, 2));
-      log.push(`inferred ${slot.frame}`);
-      if (fail[slot.frame] === 'inference') throw new Error(`model failed ${slot.frame}`);
-    },
-    postprocess(slot) {
-      log.push(`post ${slot.frame}`);
-      if (fail[slot.frame] === 'postprocess') throw new Error(`decode failed ${slot.frame}`);
-    },
-  };
-}
 
 /**
  * Frames in groups, as cameras deliver them: `next(true)` (a new burst) gives the next group's first
@@ -60,7 +37,7 @@ function job(groups: number[][], log: string[]): OverlapJob<RawFrame, { frame: n
 
 test('a burst letterboxes every gathered frame, starts all their runs together, and decodes them in order once all have run', async () => {
   const log: string[] = [];
-  await burst(fakeSteps(4, log, {}), job([[0, 1, 2], [3]], log), 4);
+  await burst(loggedSteps(4, log, {}), job([[0, 1, 2], [3]], log), 4);
   assert.deepEqual(log, [
     'next burst',
     ...['pre 0', 'started 0', 'pre 1', 'started 1', 'pre 2', 'started 2'],
@@ -75,7 +52,7 @@ test('a burst letterboxes every gathered frame, starts all their runs together, 
 
 test('a burst takes no more frames than it has slots: the rest wait for the next burst', async () => {
   const log: string[] = [];
-  await burst(fakeSteps(2, log, {}), job([[0, 1, 2, 3], [4]], log), 2);
+  await burst(loggedSteps(2, log, {}), job([[0, 1, 2, 3], [4]], log), 2);
   assert.deepEqual(
     log.filter((l) => /^(next|infer |finished)/.test(l)),
     ['next burst', 'infer 0', 'infer 1', 'finished 0', 'finished 1', 'next burst', 'infer 4', 'finished 4', 'next burst'],
@@ -84,7 +61,7 @@ test('a burst takes no more frames than it has slots: the rest wait for the next
 
 test('a frame that fails in a burst is reported with its stage and reason, and the others carry on', async () => {
   const log: string[] = [];
-  await burst(fakeSteps(4, log, { 1: 'preprocess', 2: 'inference', 3: 'postprocess' }), job([[0, 1, 2, 3], [4]], log), 4);
+  await burst(loggedSteps(4, log, { 1: 'preprocess', 2: 'inference', 3: 'postprocess' }), job([[0, 1, 2, 3], [4]], log), 4);
   assert.deepEqual(
     log.filter((l) => /^(finished|failed|infer )/.test(l)),
     ['failed 1 preprocess: bad pixels 1', 'infer 0', 'infer 2', 'infer 3', 'finished 0', 'failed 2 inference: model failed 2', 'failed 3 postprocess: decode failed 3', 'infer 4', 'finished 4'],
@@ -98,13 +75,13 @@ test('what the job throws ends the run, once every run of the burst has settled'
     log.push(`finished ${slot.frame}`);
     throw new Error('consumer failed');
   };
-  await assert.rejects(burst(fakeSteps(4, log, {}), j, 4), /consumer failed/);
+  await assert.rejects(burst(loggedSteps(4, log, {}), j, 4), /consumer failed/);
   assert.deepEqual(log.slice(-2), ['post 0', 'finished 0']);
   assert.ok(log.includes('inferred 2') && !log.includes('pre 3'), 'every run settled, and no frame is taken after the failure');
 });
 
 test('no slot: refused', async () => {
-  await assert.rejects(burst(fakeSteps(1, [], {}), job([], []), 0), /at least 1 slot, got 0/);
+  await assert.rejects(burst(loggedSteps(1, [], {}), job([], []), 0), /at least 1 slot, got 0/);
 });
 
 test('with the real model on the main thread, the runs of a burst run back to back: a timer due meanwhile fires only after the last', async (t) => {

@@ -1,31 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { overlap, type OverlapJob, type SlotSteps } from '../../../agent/infer/overlap.js';
+import { overlap, type OverlapJob } from '../../../agent/infer/overlap.js';
 import type { RawFrame } from '../../../agent/preprocess/letterbox.js';
-
-/** Two slots; frame k's pixels hold k; `fail` names the step that throws for a frame. */
-function fakeSteps(log: string[], fail: Record<number, 'preprocess' | 'inference' | 'postprocess'>): SlotSteps<{ index: number; frame: number }> {
-  const slots = [0, 1].map((index) => ({ index, frame: -1 }));
-  let next = 0;
-  return {
-    nextSlot: () => slots[next++ % 2]!,
-    async preprocess(frame, slot) {
-      slot.frame = frame.data[0]!;
-      log.push(`pre ${slot.frame}`);
-      if (fail[slot.frame] === 'preprocess') throw new Error(`bad pixels ${slot.frame}`);
-    },
-    async infer(slot) {
-      log.push(`infer ${slot.frame}`);
-      await new Promise((r) => setTimeout(r, 2));
-      log.push(`inferred ${slot.frame}`);
-      if (fail[slot.frame] === 'inference') throw new Error(`model failed ${slot.frame}`);
-    },
-    postprocess(slot) {
-      log.push(`post ${slot.frame}`);
-      if (fail[slot.frame] === 'postprocess') throw new Error(`decode failed ${slot.frame}`);
-    },
-  };
-}
+import { loggedSteps } from '../../helpers/logged-steps.js';
 
 function frames(n: number): RawFrame[] {
   return Array.from({ length: n }, (_, k) => ({ data: Uint8Array.of(k), width: 1, height: 1, channels: 3 }));
@@ -43,7 +20,7 @@ function job(input: RawFrame[], log: string[]): OverlapJob<RawFrame, { frame: nu
 
 test('two frames in flight: the next is letterboxed and started before the last is decoded, in frame order', async () => {
   const log: string[] = [];
-  await overlap(fakeSteps(log, {}), job(frames(3), log));
+  await overlap(loggedSteps(2, log, {}), job(frames(3), log));
   assert.deepEqual(log, [
     ...['pre 0', 'infer 0', 'started 0'],
     ...['pre 1', 'inferred 0', 'infer 1', 'started 1', 'post 0', 'finished 0'],
@@ -54,7 +31,7 @@ test('two frames in flight: the next is letterboxed and started before the last 
 
 test('a frame that fails is reported with its stage and reason, and the others carry on', async () => {
   const log: string[] = [];
-  await overlap(fakeSteps(log, { 1: 'preprocess', 2: 'inference', 3: 'postprocess' }), job(frames(5), log));
+  await overlap(loggedSteps(2, log, { 1: 'preprocess', 2: 'inference', 3: 'postprocess' }), job(frames(5), log));
   assert.deepEqual(
     log.filter((l) => /^(finished|failed)/.test(l)),
     ['failed 1 preprocess: bad pixels 1', 'finished 0', 'failed 2 inference: model failed 2', 'failed 3 postprocess: decode failed 3', 'finished 4'],
@@ -68,7 +45,7 @@ test('what the job throws ends the run, once the inference in flight has settled
     log.push(`finished ${slot.frame}`);
     throw new Error('consumer failed');
   };
-  await assert.rejects(overlap(fakeSteps(log, {}), j), /consumer failed/);
+  await assert.rejects(overlap(loggedSteps(2, log, {}), j), /consumer failed/);
   assert.deepEqual(log.slice(-2), ['finished 0', 'inferred 1']);
   assert.ok(!log.includes('pre 2'), 'no frame is taken after the failure');
 });
