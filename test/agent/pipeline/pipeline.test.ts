@@ -7,6 +7,10 @@ import { Detector } from '../../../agent/infer/detector.js';
 import { loadModel } from '../../../agent/infer/model.js';
 import { Pipeline } from '../../../agent/pipeline/pipeline.js';
 import { SyntheticSource } from '../../../agent/source/synthetic.js';
+import { BaseSource, type SourceFrame } from '../../../agent/source/source.js';
+import { LineCamera } from '../../../agent/synth/camera.js';
+import { DEFAULT_CONDITIONS } from '../../../agent/synth/conditions.js';
+import type { Clock } from '../../../lib/clock.js';
 import { openDatabase } from '../../../agent/store/database.js';
 import { FrameWriter } from '../../../agent/store/frame-writer.js';
 import { WindowWriter } from '../../../agent/store/window-writer.js';
@@ -329,4 +333,61 @@ test('gathering: a frame waits for a slower camera\'s at most gatherMs, and is r
   // Held longer than its camera's frame period, nearly every other frame would be replaced.
   assert.ok(fast!.dropped <= fast!.processed / 4, `fast camera: ${fast!.processed} processed, ${fast!.dropped} dropped`);
   assert.ok(pipeline.bursts.runs >= fast!.processed, `most bursts held the fast camera's frame alone: ${JSON.stringify(pipeline.bursts)}`);
+});
+
+/** A camera that delivers a frame when the test says so: what a live camera does, on cue. */
+class CueSource extends BaseSource {
+  private onFrame: ((f: SourceFrame) => void) | undefined;
+  private readonly pixels: Uint8Array;
+
+  constructor(name: string, clock: Clock) {
+    super(name, 160, 120, clock);
+    this.pixels = new LineCamera(160, 120, 3).next(DEFAULT_CONDITIONS).data;
+  }
+
+  start(onFrame: (f: SourceFrame) => void): void {
+    this.onFrame = onFrame;
+    this.setState('streaming');
+  }
+
+  async stop(): Promise<void> {
+    this.onFrame = undefined;
+    this.setState('stopped');
+  }
+
+  deliver(): void {
+    const f = this.stamp();
+    this.view.data = this.pixels;
+    this.onFrame?.(f);
+  }
+}
+
+test('gathering: a frame that arrives while its camera\'s last one is in its burst waits gatherMs from its arrival, not from when that burst ends', async (t) => {
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-pipe-arrival-')), 'agent.db'));
+  t.after(() => db.close());
+  const ins = db.prepare('INSERT INTO cameras (name) VALUES (?)');
+  // The worker runs the model, so the frame loop's thread is free to take a frame while a burst runs.
+  const detector = await Detector.open(await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 }), { thread: 'worker', slots: 2 });
+  t.after(() => detector.close());
+  // Time as the pipeline sees it moves only when the test moves it.
+  let mono = 0;
+  const clock: Clock = { now: () => 1_700_000_000_000 + mono, monotonic: () => mono };
+  const [a, b] = [new CueSource('a', clock), new CueSource('b', clock)];
+  const pipeline = new Pipeline(detector, new FrameWriter(db, { flushMs: 200 }), [a, b].map((source) => ({ id: Number(ins.run(source.name).lastInsertRowid), source })), { gatherMs: 60_000, clock });
+  pipeline.start();
+  t.after(() => pipeline.stop());
+  a.deliver();
+  b.deliver();
+  // The burst starts as b's frame arrives (both cameras have one); one turn later its runs are in
+  // the worker, which takes milliseconds over them.
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(pipeline.bursts, { runs: 1, frames: 2 });
+  assert.equal(pipeline.counters[0]!.processed, 0, 'the burst is still running when a\'s next frame arrives');
+  a.deliver();
+  // The burst took "two minutes": a's new frame has waited longer than gatherMs by its end, while
+  // b has sent nothing more. It runs at once, alone, and not a minute after the burst.
+  mono += 120_000;
+  await until(() => pipeline.counters[0]!.processed === 2, 10_000, 'a\'s second frame, run without waiting for b');
+  assert.deepEqual(pipeline.bursts, { runs: 2, frames: 3 });
+  assert.equal(pipeline.counters[0]!.dropped, 0);
 });
