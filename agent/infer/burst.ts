@@ -7,12 +7,12 @@
  *
  * Why: a model run costs more CPU after its thread has slept than right after another run (caches
  * and predictors are cold, and on a VM the host ran something else meanwhile): measured on the
- * shipped model, 40 single runs a second cost 13-17% more per run than 10 bursts of 4
- * (docs/performance.md). The runs of a burst are started in one turn of the event loop, so nothing
- * else runs between them: on the main thread, ONNX Runtime's run() defers its native call with
- * setImmediate, and the immediates queued in one turn run one after another; in the worker, the
- * run requests arrive together and are run the same way. Reading the cameras' pipes between the
- * runs would take back the warmth the burst keeps.
+ * shipped model beside 4 cameras' pipes, 40 single runs a second cost 16-21% more CPU per run than
+ * 10 bursts of 4 (docs/performance.md). The runs of a burst are started in one turn of the event
+ * loop, so nothing else runs between them: on the main thread, ONNX Runtime's run() defers its
+ * native call with setImmediate, and the immediates queued in one turn run one after another; in
+ * the worker, the run requests arrive together and are run the same way. Reading the cameras' pipes
+ * between the runs would take back the warmth the burst keeps.
  *
  * The job's contract is overlap.ts's (OverlapJob), with one difference: `started` is called for each
  * frame once it is letterboxed, just before its burst runs, not while its run is under way.

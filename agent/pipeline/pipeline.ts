@@ -54,7 +54,7 @@ interface Runtime {
   readonly clock: ClockSteps;
   /** Monotonic ms since a frame of this camera has been waiting or in flight; NaN while none is. */
   waitingSince: number;
-  /** Monotonic ms when the frame waiting in its queue arrived (gathering only; a newer frame replaces it). */
+  /** Monotonic ms when the frame waiting in its queue arrived (a newer frame replaces it); what gathering times a wait from. */
   arrived: number;
   /** Monotonic ms when its last frame finished (written or failed); NaN before the first. */
   lastDone: number;
@@ -150,8 +150,9 @@ export class Pipeline {
     for (const r of this.runtimes) {
       const src = r.cam.source;
       src.start((f) => {
-        if (Number.isNaN(r.waitingSince)) r.waitingSince = this.mono.monotonic();
-        if (this.gatherMs > 0) r.arrived = this.mono.monotonic();
+        const now = this.mono.monotonic();
+        if (Number.isNaN(r.waitingSince)) r.waitingSince = now;
+        r.arrived = now;
         r.queue.offer(f);
         if (src.paced) src.pause(); // until the loop takes this frame: a recorded file loses none
         this.wake?.();

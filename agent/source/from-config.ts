@@ -47,15 +47,19 @@ export function configuredFps(s: AgentConfig['cameras'][number]['source']): numb
 /** A camera whose stream sets its own rate (RTSP) is counted at this many frames a second. */
 export const ASSUMED_STREAM_FPS = 30;
 
+/** The frames a second camera source `s` is expected to deliver: its configured rate, or ASSUMED_STREAM_FPS where its stream sets it. */
+function expectedRate(s: AgentConfig['cameras'][number]['source']): number {
+  return configuredFps(s) || ASSUMED_STREAM_FPS;
+}
+
 /**
- * Frames a second the cameras are expected to deliver, all together: each one's configured rate, or
- * ASSUMED_STREAM_FPS where its stream sets it. Undefined when a source is paced (a recorded file
+ * Frames a second the cameras are expected to deliver, all together: each one's expectedRate. Undefined when a source is paced (a recorded file
  * read as fast as the frame loop takes it: no rate bounds the load). The detector's `auto` thread
  * choice reads it.
  */
 export function expectedFps(cameras: AgentConfig['cameras'], sources: readonly FrameSource[]): number | undefined {
   if (sources.some((s) => s.paced)) return undefined;
-  return cameras.reduce((sum, c) => sum + (configuredFps(c.source) || ASSUMED_STREAM_FPS), 0);
+  return cameras.reduce((sum, c) => sum + expectedRate(c.source), 0);
 }
 
 /** The most a burst may hold a frame for the other cameras', whatever their frame rates (ms). */
@@ -81,6 +85,6 @@ export const GATHER_MAX_LOAD = 0.5;
 export function gatherMs(gather: AgentConfig['model']['gather'], cameras: AgentConfig['cameras'], sources: readonly FrameSource[], modelRunMs: number): number {
   const fps = expectedFps(cameras, sources);
   if (gather === 'off' || cameras.length < 2 || fps === undefined || (modelRunMs * fps) / 1000 > GATHER_MAX_LOAD) return 0;
-  const fastest = Math.max(...cameras.map((c) => configuredFps(c.source) || ASSUMED_STREAM_FPS));
+  const fastest = Math.max(...cameras.map((c) => expectedRate(c.source)));
   return Math.min(GATHER_MAX_MS, Math.floor(1000 / fastest / 2));
 }
