@@ -1,7 +1,9 @@
 /**
- * The scheduler for several cameras on one model: frames gathered from the cameras (the job's
- * `next` decides how long to wait for them) are letterboxed one by one, each into a slot of its own,
- * and then the model runs on all of them back to back, before any is decoded. The agent's Pipeline
+ * The scheduler for several cameras on one model: frames gathered from the cameras are letterboxed
+ * one by one as the job's `next` hands them over, each into a slot of its own (the job decides how
+ * long to wait for the next: the agent's Pipeline hands each camera's frame over as it arrives, while
+ * its pixels are still in the CPU's caches), and then the model runs on all of them back to back,
+ * before any is decoded. The agent's Pipeline
  * uses it when it gathers its cameras' frames (`model.gather`, PipelineOptions.gatherMs); overlap.ts
  * is the one-frame-at-a-time alternative.
  *
@@ -15,7 +17,8 @@
  * between the runs would take back the warmth the burst keeps.
  *
  * The job's contract is overlap.ts's (OverlapJob), with one difference: `started` is called for each
- * frame once it is letterboxed, just before its burst runs, not while its run is under way.
+ * frame once it is letterboxed, before its burst runs, not while its run is under way; and
+ * `next(false)` may return a promise (a frame still to come, or undefined: the burst starts).
  */
 import { decoded, type OverlapJob, type SlotSteps } from './overlap.js';
 import type { RawFrame } from '../preprocess/letterbox.js';

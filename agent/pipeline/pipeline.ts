@@ -7,10 +7,11 @@
  * state and the review sampler. A frame that fails is counted, and its stage and reason go to
  * onFrameError. stop() stops the sources, lets the frame in flight finish, and flushes the store.
  *
- * With several live cameras it gathers (gatherMs): a burst starts once every streaming camera has a
- * frame waiting, or once the oldest has waited gatherMs, and runs them all through the model back to
- * back (agent/infer/burst.ts), which costs less CPU per frame than runs spread out with the thread
- * asleep between them.
+ * With several live cameras it gathers (gatherMs): a burst takes each camera's frame as it arrives
+ * (letterboxed and summarised then, while its pixels are still in the CPU's caches), and starts once
+ * every streaming camera has a frame in it, or once its oldest frame has waited gatherMs; then it runs
+ * them all through the model back to back (agent/infer/burst.ts), which costs less CPU per frame
+ * than runs spread out with the thread asleep between them.
  *
  * What it is asked about from outside (/metrics, /healthz) it keeps as plain numbers as it goes:
  * counts per camera, stage timings in fixed buckets (stage-timings.ts) and, per camera, since when a
@@ -58,6 +59,8 @@ interface Runtime {
   arrived: number;
   /** Monotonic ms when its last frame finished (written or failed); NaN before the first. */
   lastDone: number;
+  /** Gathering: the burst its last frame was taken into (Pipeline.burstId). */
+  burst: number;
 }
 
 /** A detector slot's frame between its letterbox and its record's consumers. */
@@ -86,6 +89,10 @@ export class Pipeline {
   private readonly mono: Clock;
   /** How long a frame may wait for the other cameras' to run with them in a burst (ms; 0: one frame at a time). */
   private readonly gatherMs: number;
+  /** Gathering: the burst being gathered, counted from 1 (a camera's `burst` says whether its frame is in it). */
+  private burstId = 0;
+  /** Gathering: monotonic ms when the oldest frame of the burst being gathered arrived. */
+  private burstOldest = Number.POSITIVE_INFINITY;
   /** Per-stage durations of the frames processed (stage-timings.ts). */
   readonly timings = new StageTimings();
   /** Bursts run (gathering only: see gatherMs) and the frames they ran together: frames / runs is a burst's mean size. */
@@ -121,6 +128,7 @@ export class Pipeline {
       waitingSince: Number.NaN,
       arrived: 0,
       lastDone: Number.NaN,
+      burst: 0,
     }));
   }
 
@@ -171,12 +179,13 @@ export class Pipeline {
     this.loopDone = this.gatherMs > 0 ? burst(this.detector, job, this.detector.slots.length, counted) : overlap(this.detector, job);
   }
 
-  private pick(): Runtime | undefined {
+  /** The next camera round-robin with a frame waiting, other than those already in burst `skip` (-1: none); `advance`: its turn is taken. */
+  private pick(skip = -1, advance = true): Runtime | undefined {
     const n = this.runtimes.length;
     for (let k = 0; k < n; k++) {
       const r = this.runtimes[(this.next + k) % n]!;
-      if (r.queue.hasFrame) {
-        this.next = (this.next + k + 1) % n;
+      if (r.queue.hasFrame && r.burst !== skip) {
+        if (advance) this.next = (this.next + k + 1) % n;
         return r;
       }
     }
@@ -188,16 +197,39 @@ export class Pipeline {
    * (it is finished first), else it waits for one; undefined once stopped.
    */
   private nextFrame(idle: boolean): QueuedFrame | undefined | Promise<QueuedFrame | undefined> {
-    if (idle && this.gatherMs > 0 && this.running && this.gatherLeft() > 0) return this.gather();
+    if (this.gatherMs > 0) return this.nextGathered(idle);
     const r = this.running ? this.pick() : undefined;
-    if (r) {
-      this.taken = r;
-      const frame = r.queue.take()!;
-      if (r.cam.source.paced) r.cam.source.resume();
-      return frame;
-    }
+    if (r) return this.take(r);
     if (!idle || !this.running) return undefined;
     return this.waitForFrame();
+  }
+
+  private take(r: Runtime): QueuedFrame {
+    this.taken = r;
+    const frame = r.queue.take()!;
+    if (r.cam.source.paced) r.cam.source.resume();
+    return frame;
+  }
+
+  /**
+   * Gathering (burst.ts asks): `idle` begins a burst with the next frame waiting (or the next to
+   * arrive); then each further frame is a camera's not yet in the burst, as soon as one is waiting,
+   * and undefined once the burst may start (gatherLeft).
+   */
+  private nextGathered(idle: boolean): QueuedFrame | undefined | Promise<QueuedFrame | undefined> {
+    if (!this.running) return undefined;
+    if (idle) {
+      this.burstId++;
+      this.burstOldest = Number.POSITIVE_INFINITY;
+    }
+    const r = this.pick(this.burstId);
+    if (r) {
+      r.burst = this.burstId;
+      if (r.arrived < this.burstOldest) this.burstOldest = r.arrived;
+      return this.take(r);
+    }
+    if (idle) return this.waitForFrame();
+    return this.gatherLeft() > 0 ? this.gatherMore() : undefined;
   }
 
   /** Nothing in flight and nothing waiting: until a camera delivers (or the pipeline stops), then the next frame. */
@@ -210,44 +242,40 @@ export class Pipeline {
     return this.nextFrame(true);
   }
 
-  /**
-   * Ms until a burst may start: 0 once every streaming camera has a frame waiting, or once the
-   * oldest waiting frame has waited gatherMs; Infinity while no frame waits.
-   */
+  /** Ms until the burst being gathered may start: 0 once every streaming camera has a frame in it, or once its oldest has waited gatherMs. */
   private gatherLeft(): number {
     let all = true;
-    let oldest = Number.POSITIVE_INFINITY;
     for (const r of this.runtimes) {
-      if (r.queue.hasFrame) {
-        if (r.arrived < oldest) oldest = r.arrived;
-      } else if (r.cam.source.state === 'streaming') {
+      if (r.burst !== this.burstId && r.cam.source.state === 'streaming') {
         all = false;
+        break;
       }
     }
-    if (oldest === Number.POSITIVE_INFINITY) return oldest;
-    return all ? 0 : Math.max(0, oldest + this.gatherMs - this.mono.monotonic());
+    return all ? 0 : Math.max(0, this.burstOldest + this.gatherMs - this.mono.monotonic());
   }
 
-  /** Until a burst may start (gatherLeft) or the pipeline stops, then its first frame. */
-  private async gather(): Promise<QueuedFrame | undefined> {
+  /** Until a camera not yet in the burst delivers (its frame), the burst may start, or the pipeline stops (undefined). */
+  private async gatherMore(): Promise<QueuedFrame | undefined> {
     let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
       const check = (): void => {
-        const left = this.running ? this.gatherLeft() : 0;
+        if (!this.running || this.pick(this.burstId, false)) return resolve();
+        const left = this.gatherLeft();
         if (left === 0) resolve();
-        else if (timer === undefined && left !== Number.POSITIVE_INFINITY) timer = setTimeout(resolve, left);
+        else timer ??= setTimeout(resolve, left);
       };
       this.wake = check;
       check();
     });
     clearTimeout(timer);
     this.wake = undefined;
-    return this.nextFrame(false) ?? this.nextFrame(true);
+    return this.nextGathered(false);
   }
 
   /**
-   * The frame in `slot` is inferring: its input statistics meanwhile, then its pixels go back to the
-   * camera's queue, so a camera may deliver again while its frame is still being inferred.
+   * The frame in `slot` is inferring (gathering: is letterboxed, and runs with its burst): its input
+   * statistics now, then its pixels go back to the camera's queue, so a camera may deliver again
+   * while its frame is still being inferred.
    */
   private started(frame: QueuedFrame, slot: Slot): void {
     const r = this.taken!;

@@ -391,3 +391,37 @@ test('gathering: a frame that arrives while its camera\'s last one is in its bur
   assert.deepEqual(pipeline.bursts, { runs: 2, frames: 3 });
   assert.equal(pipeline.counters[0]!.dropped, 0);
 });
+
+test('gathering: a camera\'s frame joins the burst as it arrives, so its next frame waits for the next burst instead of replacing it', async (t) => {
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-pipe-join-')), 'agent.db'));
+  t.after(() => db.close());
+  const ins = db.prepare('INSERT INTO cameras (name) VALUES (?)');
+  const detector = await Detector.open(await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 }), { thread: 'main', slots: 2 });
+  t.after(() => detector.close());
+  const mono = 0;
+  const clock: Clock = { now: () => 1_700_000_000_000 + mono, monotonic: () => mono };
+  const [a, b] = [new CueSource('a', clock), new CueSource('b', clock)];
+  const pipeline = new Pipeline(detector, new FrameWriter(db, { flushMs: 200 }), [a, b].map((source) => ({ id: Number(ins.run(source.name).lastInsertRowid), source })), { gatherMs: 60_000, clock });
+  pipeline.start();
+  t.after(() => pipeline.stop());
+  const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+  a.deliver();
+  await turn();
+  // a's first frame is in the burst, which waits for b's. a's second frame waits for the next burst,
+  // and only its third, arriving before that one starts, replaces it.
+  a.deliver();
+  await turn();
+  a.deliver();
+  await turn();
+  assert.deepEqual(pipeline.bursts, { runs: 0, frames: 0 }, 'no burst yet: b has sent nothing');
+  assert.equal(pipeline.counters[0]!.dropped, 1, 'held in its queue, a\'s frame would have been replaced twice');
+  b.deliver();
+  await until(() => pipeline.counters[1]!.processed === 1, 10_000, 'the first burst');
+  assert.deepEqual(pipeline.bursts, { runs: 1, frames: 2 });
+  // The next burst holds a's third frame and waits for b's next.
+  b.deliver();
+  await until(() => pipeline.counters[0]!.processed === 2, 10_000, 'the second burst');
+  assert.deepEqual(pipeline.bursts, { runs: 2, frames: 4 });
+  const [ca, cb] = pipeline.counters;
+  assert.deepEqual([ca!.offered, ca!.processed, ca!.dropped, cb!.offered, cb!.processed, cb!.dropped], [3, 2, 1, 2, 2, 0]);
+});
