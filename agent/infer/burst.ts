@@ -1,11 +1,11 @@
 /**
  * The scheduler for several cameras on one model: frames gathered from the cameras are letterboxed
  * one by one as the job's `next` hands them over, each into a slot of its own (the job decides how
- * long to wait for the next: the agent's Pipeline hands each camera's frame over as it arrives, while
- * its pixels are still in the CPU's caches), and then the model runs on all of them back to back,
- * before any is decoded. The agent's Pipeline
- * uses it when it gathers its cameras' frames (`model.gather`, PipelineOptions.gatherMs); overlap.ts
- * is the one-frame-at-a-time alternative.
+ * long to wait for the next: the agent's Pipeline hands each camera's frame over as it arrives, so
+ * that the camera's next frame waits in its queue instead of replacing it), and then the model runs
+ * on all of them back to back, before any is decoded. The agent's Pipeline uses it when it gathers
+ * its cameras' frames (`model.gather`, PipelineOptions.gatherMs); overlap.ts is the
+ * one-frame-at-a-time alternative.
  *
  * Why: a model run costs more CPU after its thread has slept than right after another run (caches
  * and predictors are cold, and on a VM the host ran something else meanwhile): measured on the

@@ -28,8 +28,9 @@ export interface OverlapJob<F extends RawFrame, S> {
    */
   next(idle: boolean): F | undefined | Promise<F | undefined>;
   /**
-   * `frame` is letterboxed into `slot` and its inference has started (in a burst, burst.ts: is about
-   * to start, with the burst's other frames): the work that overlaps it. `frame` is not read after this.
+   * `frame` is letterboxed into `slot` and its inference has started (in a burst, burst.ts: starts
+   * with the burst's other frames, once they are gathered): the work that overlaps it. `frame` is not
+   * read after this.
    */
   started(frame: F, slot: S): void;
   /** The frame in `slot` is decoded: its results are valid until this returns. */

@@ -8,10 +8,10 @@
  * onFrameError. stop() stops the sources, lets the frame in flight finish, and flushes the store.
  *
  * With several live cameras it gathers (gatherMs): a burst takes each camera's frame as it arrives
- * (letterboxed and summarised then, while its pixels are still in the CPU's caches), and starts once
- * every streaming camera has a frame in it, or once its oldest frame has waited gatherMs; then it runs
- * them all through the model back to back (agent/infer/burst.ts), which costs less CPU per frame
- * than runs spread out with the thread asleep between them.
+ * (letterboxed and summarised then, so the camera's next frame waits instead of replacing it), and
+ * starts once every streaming camera has a frame in it, or once its oldest frame has waited
+ * gatherMs; then it runs them all through the model back to back (agent/infer/burst.ts), which costs
+ * less CPU per frame than runs spread out with the thread asleep between them.
  *
  * What it is asked about from outside (/metrics, /healthz) it keeps as plain numbers as it goes:
  * counts per camera, stage timings in fixed buckets (stage-timings.ts) and, per camera, since when a
@@ -132,7 +132,7 @@ export class Pipeline {
     }));
   }
 
-  /** Per-camera counts: offered = processed + dropped (+ at most one frame in flight). */
+  /** Per-camera counts: offered = processed + dropped (+ the frames in flight: one, or gathering, one in the burst and one waiting). */
   get counters(): readonly CameraCounters[] {
     for (const r of this.runtimes) {
       r.counters.offered = r.queue.offered;

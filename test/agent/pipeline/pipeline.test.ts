@@ -425,3 +425,38 @@ test('gathering: a camera\'s frame joins the burst as it arrives, so its next fr
   const [ca, cb] = pipeline.counters;
   assert.deepEqual([ca!.offered, ca!.processed, ca!.dropped, cb!.offered, cb!.processed, cb!.dropped], [3, 2, 1, 2, 2, 0]);
 });
+
+test('gathering: each burst waits gatherMs from its own oldest frame\'s arrival', async (t) => {
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-pipe-oldest-')), 'agent.db'));
+  t.after(() => db.close());
+  const ins = db.prepare('INSERT INTO cameras (name) VALUES (?)');
+  const detector = await Detector.open(await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 }), { thread: 'main', slots: 3 });
+  t.after(() => detector.close());
+  let mono = 0;
+  const clock: Clock = { now: () => 1_700_000_000_000 + mono, monotonic: () => mono };
+  const [a, b, c] = [new CueSource('a', clock), new CueSource('b', clock), new CueSource('c', clock)];
+  const pipeline = new Pipeline(detector, new FrameWriter(db, { flushMs: 200 }), [a, b, c].map((source) => ({ id: Number(ins.run(source.name).lastInsertRowid), source })), { gatherMs: 60_000, clock });
+  pipeline.start();
+  t.after(() => pipeline.stop());
+  const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+  a.deliver();
+  b.deliver();
+  c.deliver();
+  await until(() => pipeline.counters[2]!.processed === 1, 10_000, 'the first burst, all three cameras');
+  // Long after the first burst's frames arrived, the second burst's wait starts again from its own first frame.
+  mono = 100_000;
+  a.deliver();
+  await turn();
+  mono = 150_000;
+  b.deliver();
+  await turn();
+  assert.deepEqual(pipeline.bursts, { runs: 1, frames: 3 }, 'a\'s frame has waited 50 s of 60: the burst still waits for c');
+  // At 170 s a's frame has waited 70 s: past gatherMs, though b's has waited only 20. a's next frame
+  // wakes the gathering, and the burst runs without c.
+  mono = 170_000;
+  a.deliver();
+  await until(() => pipeline.counters[1]!.processed === 2, 10_000, 'the second burst, without c');
+  assert.equal(pipeline.bursts.runs, 2);
+  assert.equal(pipeline.bursts.frames, 5);
+  assert.equal(pipeline.counters[2]!.processed, 1, 'c sent nothing more');
+});
