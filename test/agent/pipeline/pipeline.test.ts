@@ -362,49 +362,47 @@ class CueSource extends BaseSource {
   }
 }
 
-test('gathering: a frame that arrives while its camera\'s last one is in its burst waits gatherMs from its arrival, not from when that burst ends', async (t) => {
-  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-pipe-arrival-')), 'agent.db'));
+/** A pipeline over cameras on cue (CueSource), gathering for 60 s, on a clock that moves only when the test sets it (`at`). */
+async function cued(t: TestContext, names: string[], thread: 'main' | 'worker'): Promise<{ pipeline: Pipeline; cams: CueSource[]; at(ms: number): void }> {
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-pipe-cue-')), 'agent.db'));
   t.after(() => db.close());
   const ins = db.prepare('INSERT INTO cameras (name) VALUES (?)');
-  // The worker runs the model, so the frame loop's thread is free to take a frame while a burst runs.
-  const detector = await Detector.open(await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 }), { thread: 'worker', slots: 2 });
+  const detector = await Detector.open(await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 }), { thread, slots: names.length });
   t.after(() => detector.close());
-  // Time as the pipeline sees it moves only when the test moves it.
   let mono = 0;
   const clock: Clock = { now: () => 1_700_000_000_000 + mono, monotonic: () => mono };
-  const [a, b] = [new CueSource('a', clock), new CueSource('b', clock)];
-  const pipeline = new Pipeline(detector, new FrameWriter(db, { flushMs: 200 }), [a, b].map((source) => ({ id: Number(ins.run(source.name).lastInsertRowid), source })), { gatherMs: 60_000, clock });
+  const cams = names.map((name) => new CueSource(name, clock));
+  const pipeline = new Pipeline(detector, new FrameWriter(db, { flushMs: 200 }), cams.map((source) => ({ id: Number(ins.run(source.name).lastInsertRowid), source })), { gatherMs: 60_000, clock });
   pipeline.start();
   t.after(() => pipeline.stop());
+  return { pipeline, cams, at: (ms) => (mono = ms) };
+}
+
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+test('gathering: a frame that arrives while its camera\'s last one is in its burst waits gatherMs from its arrival, not from when that burst ends', async (t) => {
+  // The worker runs the model, so the frame loop's thread is free to take a frame while a burst runs.
+  const { pipeline, cams, at } = await cued(t, ['a', 'b'], 'worker');
+  const [a, b] = cams as [CueSource, CueSource];
   a.deliver();
   b.deliver();
   // The burst starts as b's frame arrives (both cameras have one); one turn later its runs are in
   // the worker, which takes milliseconds over them.
-  await new Promise((r) => setImmediate(r));
+  await turn();
   assert.deepEqual(pipeline.bursts, { runs: 1, frames: 2 });
   assert.equal(pipeline.counters[0]!.processed, 0, 'the burst is still running when a\'s next frame arrives');
   a.deliver();
   // The burst took "two minutes": a's new frame has waited longer than gatherMs by its end, while
   // b has sent nothing more. It runs at once, alone, and not a minute after the burst.
-  mono += 120_000;
+  at(120_000);
   await until(() => pipeline.counters[0]!.processed === 2, 10_000, 'a\'s second frame, run without waiting for b');
   assert.deepEqual(pipeline.bursts, { runs: 2, frames: 3 });
   assert.equal(pipeline.counters[0]!.dropped, 0);
 });
 
 test('gathering: a camera\'s frame joins the burst as it arrives, so its next frame waits for the next burst instead of replacing it', async (t) => {
-  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-pipe-join-')), 'agent.db'));
-  t.after(() => db.close());
-  const ins = db.prepare('INSERT INTO cameras (name) VALUES (?)');
-  const detector = await Detector.open(await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 }), { thread: 'main', slots: 2 });
-  t.after(() => detector.close());
-  const mono = 0;
-  const clock: Clock = { now: () => 1_700_000_000_000 + mono, monotonic: () => mono };
-  const [a, b] = [new CueSource('a', clock), new CueSource('b', clock)];
-  const pipeline = new Pipeline(detector, new FrameWriter(db, { flushMs: 200 }), [a, b].map((source) => ({ id: Number(ins.run(source.name).lastInsertRowid), source })), { gatherMs: 60_000, clock });
-  pipeline.start();
-  t.after(() => pipeline.stop());
-  const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+  const { pipeline, cams } = await cued(t, ['a', 'b'], 'main');
+  const [a, b] = cams as [CueSource, CueSource];
   a.deliver();
   await turn();
   // a's first frame is in the burst, which waits for b's. a's second frame waits for the next burst,
@@ -427,33 +425,23 @@ test('gathering: a camera\'s frame joins the burst as it arrives, so its next fr
 });
 
 test('gathering: each burst waits gatherMs from its own oldest frame\'s arrival', async (t) => {
-  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-pipe-oldest-')), 'agent.db'));
-  t.after(() => db.close());
-  const ins = db.prepare('INSERT INTO cameras (name) VALUES (?)');
-  const detector = await Detector.open(await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 }), { thread: 'main', slots: 3 });
-  t.after(() => detector.close());
-  let mono = 0;
-  const clock: Clock = { now: () => 1_700_000_000_000 + mono, monotonic: () => mono };
-  const [a, b, c] = [new CueSource('a', clock), new CueSource('b', clock), new CueSource('c', clock)];
-  const pipeline = new Pipeline(detector, new FrameWriter(db, { flushMs: 200 }), [a, b, c].map((source) => ({ id: Number(ins.run(source.name).lastInsertRowid), source })), { gatherMs: 60_000, clock });
-  pipeline.start();
-  t.after(() => pipeline.stop());
-  const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+  const { pipeline, cams, at } = await cued(t, ['a', 'b', 'c'], 'main');
+  const [a, b, c] = cams as [CueSource, CueSource, CueSource];
   a.deliver();
   b.deliver();
   c.deliver();
   await until(() => pipeline.counters[2]!.processed === 1, 10_000, 'the first burst, all three cameras');
   // Long after the first burst's frames arrived, the second burst's wait starts again from its own first frame.
-  mono = 100_000;
+  at(100_000);
   a.deliver();
   await turn();
-  mono = 150_000;
+  at(150_000);
   b.deliver();
   await turn();
   assert.deepEqual(pipeline.bursts, { runs: 1, frames: 3 }, 'a\'s frame has waited 50 s of 60: the burst still waits for c');
   // At 170 s a's frame has waited 70 s: past gatherMs, though b's has waited only 20. a's next frame
   // wakes the gathering, and the burst runs without c.
-  mono = 170_000;
+  at(170_000);
   a.deliver();
   await until(() => pipeline.counters[1]!.processed === 2, 10_000, 'the second burst, without c');
   assert.equal(pipeline.bursts.runs, 2);
