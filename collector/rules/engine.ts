@@ -93,7 +93,6 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 /** Review-frame links a drift alert keeps, newest first (evidence.ts takes at most 10 of a window). */
 const MAX_REVIEW_FRAMES = 10;
 const modelLabel = (m: { name: string; sha256: string } | undefined): string | undefined => (m ? `${m.name}@${m.sha256.slice(0, 12)}` : undefined);
-/** A span for an alert's text: seconds under two minutes, whole minutes from there. */
 /**
  * The span a window that starts a hold is credited with: its own, but never more than the camera's
  * window length, and at most half the hold it starts, so that one window alone never completes a
@@ -104,6 +103,7 @@ function credit(s: { start: number; end: number }, windowMs: number, hold: numbe
   return Math.max(0, Math.min(s.end - s.start, windowMs, hold / 2));
 }
 
+/** A span for an alert's text: seconds under two minutes, whole minutes from there. */
 const duration = (ms: number): string => (ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`);
 
 export class RuleEngine {
