@@ -66,8 +66,9 @@ export interface PipelineOptions {
   /**
    * How long a frame may wait for the other cameras' frames, to run with them in one burst
    * (agent/infer/burst.ts), in ms; 0 or absent: one frame at a time (agent/infer/overlap.ts). A burst
-   * starts once every streaming camera has a frame waiting, or once the oldest has waited this long,
-   * and holds at most as many frames as the detector has slots.
+   * takes each camera's frame as it arrives and starts once every streaming camera has a frame in
+   * it, or once its oldest has waited this long; it holds at most as many frames as the detector has
+   * slots.
    */
   readonly gatherMs?: number;
   /** The clock whose monotonic time stamps a camera's waiting frame and its last finished one (default the system's). */

@@ -53,9 +53,9 @@ function expectedRate(s: AgentConfig['cameras'][number]['source']): number {
 }
 
 /**
- * Frames a second the cameras are expected to deliver, all together: each one's expectedRate. Undefined when a source is paced (a recorded file
- * read as fast as the frame loop takes it: no rate bounds the load). The detector's `auto` thread
- * choice reads it.
+ * Frames a second the cameras are expected to deliver, all together: each one's expectedRate.
+ * Undefined when a source is paced (a recorded file read as fast as the frame loop takes it: no rate
+ * bounds the load). The detector's `auto` thread choice reads it.
  */
 export function expectedFps(cameras: AgentConfig['cameras'], sources: readonly FrameSource[]): number | undefined {
   if (sources.some((s) => s.paced)) return undefined;
@@ -79,8 +79,8 @@ export const GATHER_MAX_LOAD = 0.5;
  * (agent/infer/burst.ts), by `model.gather`: `off`, or with one camera, or when a source is paced,
  * or when the model's runs (`modelRunMs` each) would take over GATHER_MAX_LOAD of the time at the
  * cameras' frame rates, 0 (one frame at a time); `auto`, half the fastest camera's frame period (at
- * most GATHER_MAX_MS), so that a held frame is run before its camera's next one replaces it, even
- * when that one comes early by up to half a period.
+ * most GATHER_MAX_MS), so that a burst has run before a camera in it delivers its next frame, even
+ * one that comes early by up to half a period (that frame waits for the next burst meanwhile).
  */
 export function gatherMs(gather: AgentConfig['model']['gather'], cameras: AgentConfig['cameras'], sources: readonly FrameSource[], modelRunMs: number): number {
   const fps = expectedFps(cameras, sources);
