@@ -6,8 +6,9 @@ import { test } from 'node:test';
 import { Detector } from '../../../agent/infer/detector.js';
 import { loadModel } from '../../../agent/infer/model.js';
 import { Pipeline } from '../../../agent/pipeline/pipeline.js';
+import type { PipelineOptions } from '../../../agent/pipeline/pipeline-options.js';
 import { SyntheticSource } from '../../../agent/source/synthetic.js';
-import { BaseSource, type SourceFrame } from '../../../agent/source/source.js';
+import { BaseSource, type FrameSource, type SourceFrame } from '../../../agent/source/source.js';
 import { LineCamera } from '../../../agent/synth/camera.js';
 import { DEFAULT_CONDITIONS } from '../../../agent/synth/conditions.js';
 import type { Clock } from '../../../lib/clock.js';
@@ -287,23 +288,26 @@ test('a frame that fails is counted, and its camera, stage and reason go to onFr
   assert.ok(reported.every((r) => r === 'cam store row refused'), reported.join('; '));
 });
 
-/** A pipeline over `fps.length` synthetic cameras (at those rates), gathering for `gatherMs`, with the shipped model on the main thread. */
-async function gathering(t: TestContext, fps: number[], gatherMs: number): Promise<{ pipeline: Pipeline; sources: SyntheticSource[] }> {
+/**
+ * A started pipeline over `sources` (each its own camera), with the shipped model on `thread` and a
+ * slot per camera; it, its detector and its database are released after the test.
+ */
+async function gatheringOver(t: TestContext, sources: FrameSource[], thread: 'main' | 'worker', o: PipelineOptions): Promise<Pipeline> {
   const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-pipe-gather-')), 'agent.db'));
   t.after(() => db.close());
   const ins = db.prepare('INSERT INTO cameras (name) VALUES (?)');
-  const detector = await Detector.open(await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 }), { thread: 'main', slots: fps.length });
+  const detector = await Detector.open(await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 }), { thread, slots: sources.length });
   t.after(() => detector.close());
-  const sources = fps.map((f, i) => new SyntheticSource({ name: `cam${i}`, width: 160, height: 120, fps: f, seed: 10 + i }));
-  const pipeline = new Pipeline(
-    detector,
-    new FrameWriter(db, { flushMs: 200 }),
-    sources.map((source, i) => ({ id: Number(ins.run(`cam${i}`).lastInsertRowid), source })),
-    { gatherMs },
-  );
+  const pipeline = new Pipeline(detector, new FrameWriter(db, { flushMs: 200 }), sources.map((source) => ({ id: Number(ins.run(source.name).lastInsertRowid), source })), o);
   pipeline.start();
   t.after(() => pipeline.stop());
-  return { pipeline, sources };
+  return pipeline;
+}
+
+/** A pipeline over `fps.length` synthetic cameras (at those rates), gathering for `gatherMs`, with the shipped model on the main thread. */
+async function gathering(t: TestContext, fps: number[], gatherMs: number): Promise<{ pipeline: Pipeline; sources: SyntheticSource[] }> {
+  const sources = fps.map((f, i) => new SyntheticSource({ name: `cam${i}`, width: 160, height: 120, fps: f, seed: 10 + i }));
+  return { pipeline: await gatheringOver(t, sources, 'main', { gatherMs }), sources };
 }
 
 test('gathering: each burst runs every streaming camera\'s frame; a camera that stops is no longer waited for', async (t) => {
@@ -364,18 +368,10 @@ class CueSource extends BaseSource {
 
 /** A pipeline over cameras on cue (CueSource), gathering for 60 s, on a clock that moves only when the test sets it (`at`). */
 async function cued(t: TestContext, names: string[], thread: 'main' | 'worker'): Promise<{ pipeline: Pipeline; cams: CueSource[]; at(ms: number): void }> {
-  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-pipe-cue-')), 'agent.db'));
-  t.after(() => db.close());
-  const ins = db.prepare('INSERT INTO cameras (name) VALUES (?)');
-  const detector = await Detector.open(await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 }), { thread, slots: names.length });
-  t.after(() => detector.close());
   let mono = 0;
   const clock: Clock = { now: () => 1_700_000_000_000 + mono, monotonic: () => mono };
   const cams = names.map((name) => new CueSource(name, clock));
-  const pipeline = new Pipeline(detector, new FrameWriter(db, { flushMs: 200 }), cams.map((source) => ({ id: Number(ins.run(source.name).lastInsertRowid), source })), { gatherMs: 60_000, clock });
-  pipeline.start();
-  t.after(() => pipeline.stop());
-  return { pipeline, cams, at: (ms) => (mono = ms) };
+  return { pipeline: await gatheringOver(t, cams, thread, { gatherMs: 60_000, clock }), cams, at: (ms) => (mono = ms) };
 }
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
