@@ -201,7 +201,11 @@ export async function bench(seconds: number): Promise<void> {
   // compiling its hot paths (the decode worker's most of all). Then the rounds measure the steady state.
   const warm = Math.round(n / 6);
   await collectorRound(c, BROKER, broker.pid, `warmup-${stamp}`, warm);
-  line('warm-up (not counted)', `${warm} summaries through the collector`);
+  // The baseline too: its first round used to run cold (its client and the publisher's first
+  // thousands of messages), 25-45% slower than the rounds after it, which made that round's ratio
+  // the best of the three for no merit of the collector's.
+  await bareRound(BROKER, broker.pid, `${stamp}-warmup`, warm);
+  line('warm-up (not counted)', `${warm} summaries through the collector, ${warm} through the bare subscriber`);
   const stages: StageTimes = c.ingest.startTiming();
   const commits0 = { ...c.store.batches };
 
