@@ -19,6 +19,12 @@
  * The job's contract is overlap.ts's (OverlapJob), with one difference: `started` is called for each
  * frame once it is letterboxed, before its burst runs, not while its run is under way; and
  * `next(false)` may return a promise (a frame still to come, or undefined: the burst starts).
+ *
+ * A burst's frames are decoded before the next burst letterboxes anything, and the job hands over
+ * each camera's frame at most once a burst. So on the main thread a frame may stay in the tensor of
+ * the letterbox kernel placed in its camera's memory, and the model read it there, instead of a copy
+ * in its slot (Detector.readInputInPlace, which the agent's Pipeline turns on with gathering): the
+ * camera's next frame, which rewrites that tensor, is letterboxed only in a later burst.
  */
 import { decoded, type OverlapJob, type SlotSteps } from './overlap.js';
 import type { RawFrame } from '../preprocess/letterbox.js';

@@ -129,6 +129,8 @@ export class Slot {
   /** OOD score of each kept detection (squared Mahalanobis distance, agent/ood); NaN when not scored. */
   readonly oodScores: Float64Array;
   private readonly embedTensor: ort.Tensor | undefined;
+  /** Tensors over the letterbox kernels' own memory (Detector.readInputInPlace), by buffer. */
+  private readonly inPlaceTensors = new Map<Float32Array, ort.Tensor>();
   letterbox: Letterbox | undefined;
   readonly times: StageTimes = { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0 };
   output: Float32Array = new Float32Array(0);
@@ -173,9 +175,25 @@ export class Slot {
     this.oodScores = new Float64Array(maxDet).fill(Number.NaN);
   }
 
-  /** The model input (CHW float32, letterboxed): what the model read, for OOD scoring and review frames. */
+  /**
+   * The model input (CHW float32, letterboxed): what the model read, for OOD scoring and review
+   * frames. The slot's own buffer, or with Detector.readInputInPlace the letterbox kernel's tensor
+   * the frame stayed in.
+   */
   get input(): Float32Array {
-    return this._input;
+    return this.letterboxer.input;
+  }
+
+  /** The tensor over `input` for a main-thread run, made once per buffer (a slot sees one per camera at most). */
+  feedTensor(m: LoadedModel): ort.Tensor {
+    const input = this.letterboxer.input;
+    if (input === this._input) return this.inputTensor!;
+    let t = this.inPlaceTensors.get(input);
+    if (!t) {
+      t = new ort.Tensor('float32', input, [1, 3, m.inputH, m.inputW]);
+      this.inPlaceTensors.set(input, t);
+    }
+    return t;
   }
 
   /** The buffers a worker run fills; unusable here until giveBack(). */
@@ -310,6 +328,18 @@ export class Detector {
     return this.scorer !== undefined;
   }
 
+  /**
+   * Lets each frame's letterbox stay in the WebAssembly kernel's tensor that resampled it, and the
+   * model read it there (Letterboxer.readInPlace), instead of copying it into the slot's own: only
+   * with the model on this thread. For the agent's bursts, where a camera's frame is decoded before
+   * its next one is letterboxed (burst.ts). Returns whether it is on.
+   */
+  readInputInPlace(on: boolean): boolean {
+    const ok = on && !this.thread && this.slots.every((s) => s.inputTensor !== undefined);
+    for (const s of this.slots) s.letterboxer.readInPlace(ok);
+    return ok;
+  }
+
   /** Round-robin slot for the next frame. */
   nextSlot(): Slot {
     const s = this.slots[this.next]!;
@@ -341,7 +371,9 @@ export class Detector {
         }
         slot.giveBack(back, this.sizes);
       } else {
-        const result = await this.model.session.run(this.feeds[idx]!, this.fetches[idx]!);
+        const feeds = this.feeds[idx]!;
+        feeds[this.model.inputName] = slot.feedTensor(this.model);
+        const result = await this.model.session.run(feeds, this.fetches[idx]!);
         slot.output = slot.outputTensor ? (slot.outputTensor.data as Float32Array) : (result[this.model.outputName]!.data as Float32Array);
         // A model whose outputs vary in shape returns a fresh embedding tensor per run.
         if (this.fetchEmbedding && !slot.outputTensor) slot.embed = result[this.model.embedding!.output]!.data as Float32Array;

@@ -112,6 +112,10 @@ export class Pipeline {
     });
     this.mono = o.clock ?? systemClock;
     this.gatherMs = cameras.length > 1 && detector.slots.length > 1 ? (o.gatherMs ?? 0) : 0;
+    // A burst decodes each camera's frame before that camera's next one is letterboxed: its frames
+    // may stay where the letterbox kernels wrote them. One at a time, the next frame's letterbox
+    // overlaps this one's run, so each is copied into its slot.
+    detector.readInputInPlace(this.gatherMs > 0);
     const { inputW, inputH } = detector.model;
     const memoryOf = (w: number, h: number) => cameraMemory(w, h, inputW, inputH, detector.slots[0]?.letterboxer.resamplerFor(w, h));
     this.runtimes = cameras.map((cam, index) => ({

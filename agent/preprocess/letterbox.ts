@@ -165,6 +165,10 @@ export class Letterboxer {
   /** Whether bilinear resampling may run in WebAssembly (decided at construction). */
   private readonly useWasm: boolean;
   private _dst: Float32Array;
+  /** Where the last frame was written: `_dst`, or a WebAssembly kernel's own tensor (readInPlace). */
+  private written: Float32Array;
+  /** Whether a WebAssembly kernel's frames stay in its own tensor (readInPlace). */
+  private inPlace = false;
 
   constructor(
     dst: Float32Array,
@@ -177,6 +181,7 @@ export class Letterboxer {
     if (bilinearEngine === 'wasm' && !(wasmBilinearAvailable() && wasmShrinkAvailable())) throw new Error('this JavaScript engine cannot compile WebAssembly');
     this.useWasm = bilinearEngine !== 'js' && wasmBilinearAvailable() && wasmShrinkAvailable();
     this._dst = dst;
+    this.written = dst;
   }
 
   /** What resampled the last frame: `wasm` or `js` (bilinear), `sharp`, or undefined before the first. */
@@ -184,9 +189,29 @@ export class Letterboxer {
     return this.by;
   }
 
-  /** The tensor frames are written into. */
+  /** The tensor frames are written into (unless they stay in a kernel's own: readInPlace). */
   get dst(): Float32Array {
     return this._dst;
+  }
+
+  /**
+   * The last frame's tensor: `dst`, or with readInPlace the tensor of the WebAssembly kernel that
+   * resampled it, in that kernel's memory. Valid until the next frame this kernel resamples: for a
+   * kernel placed in a camera's frame memory, that camera's next frame, whichever Letterboxer takes it.
+   */
+  get input(): Float32Array {
+    return this.written;
+  }
+
+  /**
+   * From now on a frame resampled by a WebAssembly kernel stays in the kernel's tensor (`input`)
+   * instead of being copied into `dst`: 0.59 MB of copying a frame saved for the shipped model.
+   * Only for a model run on this thread (a kernel's memory cannot be transferred), and only where
+   * each frame's tensor is used up before its camera's next frame is letterboxed: the agent's bursts
+   * (burst.ts) take each camera's frame at most once, and decode it before the next burst begins.
+   */
+  readInPlace(on: boolean): void {
+    this.inPlace = on;
   }
 
   /**
@@ -197,6 +222,7 @@ export class Letterboxer {
   retarget(dst: Float32Array, same: boolean): void {
     if (dst.length !== 3 * this.dstW * this.dstH) throw new RangeError(`tensor of ${dst.length} floats cannot hold 3x${this.dstH}x${this.dstW}`);
     this._dst = dst;
+    this.written = dst;
     if (!same) this.padded = undefined;
   }
 
@@ -243,6 +269,11 @@ export class Letterboxer {
         l.wasm.background(PAD_VALUE);
       }
       k ??= l.wasm;
+      if (k && this.inPlace) {
+        this.written = k.resample(pixels); // its padding is there from its background
+        this.by = 'wasm';
+        return lb;
+      }
       if (k) {
         k.run(pixels, this._dst); // the whole tensor, its padding included
         this.by = 'wasm';
@@ -252,6 +283,7 @@ export class Letterboxer {
         this.by = 'js';
       }
       this.padded = l;
+      this.written = this._dst;
       return lb;
     }
     let pixels: Uint8Array = frame.data;
@@ -264,6 +296,7 @@ export class Letterboxer {
     this.pad(l);
     hwcToChw(pixels, this._dst, lb.newW, lb.newH, this.dstW, this.dstH, lb.left, lb.top);
     this.padded = l;
+    this.written = this._dst;
     this.by = 'sharp';
     return lb;
   }

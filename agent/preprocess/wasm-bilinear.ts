@@ -7,9 +7,11 @@
  *
  * The kernel works in one WebAssembly memory: the camera's frame memory (frame-memory.ts), where it
  * reads frames in place, or one of its own, into which each frame is copied (one memcpy). The tensor
- * is copied out (another), since it goes to the inference worker by transfer and a WebAssembly memory
- * cannot be transferred. Everything outside the image rectangle (the padding) comes from
- * `background()`, set when the kernel instance is made.
+ * is written in that memory too (`tensor`). run() copies it out (another memcpy, 0.59 MB for the
+ * shipped model), since a tensor for the inference worker goes by transfer and a WebAssembly memory
+ * cannot be transferred; a model run on the main thread may read `tensor` where it is instead
+ * (resample(), Letterboxer.readInPlace). Everything outside the image rectangle (the padding) comes
+ * from `background()`, set when the kernel instance is made.
  */
 import { wasmKernel } from '../../lib/wasm-kernel.js';
 import { BILINEAR_WASM_BASE64 } from './bilinear-wasm.js';
@@ -47,8 +49,9 @@ export class WasmBilinear {
   readonly home: FrameMemory;
   /** Where a frame from outside its memory is copied to; undefined when placed in a camera's memory. */
   private readonly src: Uint8Array | undefined;
-  private readonly dst: Float32Array;
-  private readonly resample: Resample;
+  /** The tensor (3 x dstH x dstW floats, CHW), in its memory: rewritten by every resample() and run(). */
+  readonly tensor: Float32Array;
+  private readonly kernel: Resample;
   private readonly at: readonly number[];
 
   /**
@@ -110,24 +113,29 @@ export class WasmBilinear {
     new Int32Array(buf, rows[1], taps.outH).set(taps.y1);
     new Int32Array(buf, rows[2], taps.outH).set(taps.wy);
     this.src = home ? undefined : new Uint8Array(buf, srcAt, rowBytes * taps.srcH);
-    this.dst = new Float32Array(buf, dstAt, 3 * dstW * dstH);
-    this.resample = instance.exports.resample as Resample;
+    this.tensor = new Float32Array(buf, dstAt, 3 * dstW * dstH);
+    this.kernel = instance.exports.resample as Resample;
     this.at = [rowBytes, colsAt, rows[0]!, rows[1]!, rows[2]!, tmpAt, dstAt];
   }
 
   /** What the tensor holds outside the image rectangle (the letterbox's grey). */
   background(value: number): void {
-    this.dst.fill(value);
+    this.tensor.fill(value);
   }
 
   /**
-   * Resamples `frame` (RGB24, taps.srcW x taps.srcH) into `out`: the image rectangle, and the
-   * background around it. A frame in its memory is read where it is; another one is copied in.
+   * Resamples `frame` (RGB24, taps.srcW x taps.srcH) into `tensor`: the image rectangle (the
+   * background around it stays). A frame in its memory is read where it is; another one is copied in.
    */
-  run(frame: Uint8Array, out: Float32Array): void {
+  resample(frame: Uint8Array): Float32Array {
     const src = this.home.addressOf(frame, this.src, 'this letterbox');
     const a = this.at;
-    this.resample(src, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, this.taps.outW, this.taps.outH, this.dstW, this.dstW * this.dstH, this.left, this.top);
-    out.set(this.dst);
+    this.kernel(src, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, this.taps.outW, this.taps.outH, this.dstW, this.dstW * this.dstH, this.left, this.top);
+    return this.tensor;
+  }
+
+  /** resample(), then the whole tensor, its background included, copied into `out`. */
+  run(frame: Uint8Array, out: Float32Array): void {
+    out.set(this.resample(frame));
   }
 }

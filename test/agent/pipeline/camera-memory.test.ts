@@ -75,6 +75,39 @@ for (const [w, h] of [[1280, 720], [1920, 1080]] as const) {
   });
 }
 
+for (const [w, h] of [[640, 480], [1920, 1080]] as const) {
+  test(`read in place: a ${w}x${h} camera's frame stays in its letterbox kernel's tensor, with the copying path's values, until the camera's next frame`, async () => {
+    const lb = new Letterboxer(new Float32Array(3 * 256 * 192), 256, 192, 'auto');
+    const home = cameraMemory(w, h, 256, 192, lb.resamplerFor(w, h))!;
+    const q = new LatestFrame(w, h, home);
+    const cam = new LineCamera(w, h, 7);
+    const ref = new Letterboxer(new Float32Array(3 * 256 * 192), 256, 192, lb.resamplerFor(w, h), 'js');
+    lb.readInPlace(true);
+    const kept: Float32Array[] = [];
+    for (let i = 0; i < 3; i++) {
+      const rendered = cam.next(DEFAULT_CONDITIONS).data;
+      q.offer({ data: rendered, width: w, height: h, channels: 3, ts: i, mono: i, index: i });
+      await lb.run(q.take()!);
+      await ref.run({ data: Uint8Array.from(rendered), width: w, height: h, channels: 3 });
+      assert.equal(lb.input.buffer, home.memory.buffer, `frame ${i}: in the camera's memory`);
+      assert.equal(lb.input, (home.letterbox as WasmBilinear).tensor, 'the placed kernel\'s tensor');
+      assert.equal(differing(lb.input, ref.dst), 0, `frame ${i}: the tensor of the copying path, padding included`);
+      kept.push(Float32Array.from(lb.input));
+      q.release();
+    }
+    assert.notEqual(differing(kept[0]!, kept[1]!), 0, 'each frame rewrote it: the camera moves');
+    assert.ok(lb.dst.every((v) => v === 0), 'the letterboxer\'s own tensor was never written');
+    // Off again: the next frame is copied into the letterboxer's own tensor, which is its input.
+    lb.readInPlace(false);
+    const rendered = cam.next(DEFAULT_CONDITIONS).data;
+    q.offer({ data: rendered, width: w, height: h, channels: 3, ts: 3, mono: 3, index: 3 });
+    await lb.run(q.take()!);
+    await ref.run({ data: Uint8Array.from(rendered), width: w, height: h, channels: 3 });
+    assert.equal(lb.input, lb.dst);
+    assert.equal(differing(lb.dst, ref.dst), 0);
+  });
+}
+
 test('a frame memory without room for the kernels leaves them on their copying path, with the same values', async () => {
   const home = new FrameMemory(FrameMemory.taken(640 * 480 * 3));
   const data = home.frame(640 * 480 * 3);

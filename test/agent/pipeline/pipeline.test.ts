@@ -344,9 +344,9 @@ class CueSource extends BaseSource {
   private onFrame: ((f: SourceFrame) => void) | undefined;
   private readonly pixels: Uint8Array;
 
-  constructor(name: string, clock: Clock) {
+  constructor(name: string, clock: Clock, pixels = new LineCamera(160, 120, 3).next(DEFAULT_CONDITIONS).data) {
     super(name, 160, 120, clock);
-    this.pixels = new LineCamera(160, 120, 3).next(DEFAULT_CONDITIONS).data;
+    this.pixels = pixels;
   }
 
   start(onFrame: (f: SourceFrame) => void): void {
@@ -443,4 +443,60 @@ test('gathering: each burst waits gatherMs from its own oldest frame\'s arrival'
   assert.equal(pipeline.bursts.runs, 2);
   assert.equal(pipeline.bursts.frames, 5);
   assert.equal(pipeline.counters[2]!.processed, 1, 'c sent nothing more');
+});
+
+test('gathering on the main thread: a burst\'s frames are read where their cameras\' letterbox kernels wrote them, and each camera gets its own detections', async (t) => {
+  // A clock that stands still, and 60 s of gathering: a burst starts once both cameras have a frame.
+  const clock: Clock = { now: () => 1_700_000_000_000, monotonic: () => 0 };
+  const parts = new LineCamera(160, 120, 3).next(DEFAULT_CONDITIONS).data;
+  const empty = new Uint8Array(160 * 120 * 3); // a black frame: nothing to find
+  const model = await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 });
+  // What the model makes of each camera's frame alone, through a detector of its own (copying into its slot).
+  const alone = await Detector.open(model, { thread: 'main', slots: 1 });
+  t.after(() => alone.close());
+  const expected: { count: number; top: number; input: Float32Array }[] = [];
+  for (const data of [parts, empty]) {
+    const s = alone.nextSlot();
+    await alone.preprocess({ data, width: 160, height: 120, channels: 3 }, s);
+    await alone.infer(s);
+    alone.postprocess(s);
+    expected.push({ count: s.detections.count, top: Math.max(0, ...s.detections.scores.subarray(0, s.detections.count)), input: Float32Array.from(s.input) });
+  }
+  assert.ok(expected[0]!.count > 0 && expected[1]!.count === 0, `the premise: parts on one camera, none on the other (${expected[0]!.count}, ${expected[1]!.count})`);
+
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-pipe-inplace-')), 'agent.db'));
+  t.after(() => db.close());
+  const ins = db.prepare('INSERT INTO cameras (name) VALUES (?)');
+  const a = new CueSource('a', clock, parts);
+  const b = new CueSource('b', clock, empty);
+  const ids = [a, b].map((source) => Number(ins.run(source.name).lastInsertRowid));
+  const detector = await Detector.open(model, { thread: 'main', slots: 2 });
+  t.after(() => detector.close());
+  const pipeline = new Pipeline(detector, new FrameWriter(db, { flushMs: 50 }), [a, b].map((source, i) => ({ id: ids[i]!, source })), { gatherMs: 60_000, clock });
+  pipeline.start();
+  t.after(() => pipeline.stop());
+  const same = (x: Float32Array, y: Float32Array): boolean => x.length === y.length && x.every((v, i) => Object.is(v, y[i]));
+  for (let i = 1; i <= 3; i++) {
+    a.deliver();
+    b.deliver();
+    await until(() => pipeline.counters[0]!.processed === i && pipeline.counters[1]!.processed === i, 10_000, `burst ${i}`);
+    const inputs = detector.slots.map((s) => s.input);
+    assert.ok(
+      detector.slots.every((s) => s.input !== s.letterboxer.dst),
+      'each frame stayed in its letterbox kernel\'s tensor',
+    );
+    assert.notEqual(inputs[0]!.buffer, inputs[1]!.buffer, 'the two cameras\' kernels, each in its camera\'s memory');
+    const matches = inputs.map((x) => expected.findIndex((e) => same(x, e.input)));
+    assert.deepEqual([...matches].sort(), [0, 1], `burst ${i}: one slot holds each camera's letterbox, bit for bit (${matches.join(', ')})`);
+  }
+  assert.deepEqual(pipeline.bursts, { runs: 3, frames: 6 });
+  await pipeline.stop();
+  for (const [k, id] of ids.entries()) {
+    const rows = db.prepare('SELECT detections, top_score FROM frames WHERE camera_id = ?').all(id) as { detections: number; top_score: number | null }[];
+    assert.equal(rows.length, 3);
+    for (const r of rows) {
+      assert.equal(r.detections, expected[k]!.count, `camera ${k}: its own frame's detections`);
+      if (expected[k]!.count > 0) assert.ok(Math.abs(r.top_score! - expected[k]!.top) < 1e-6, `camera ${k}: top score ${r.top_score} against ${expected[k]!.top}`);
+    }
+  }
 });

@@ -92,6 +92,14 @@ test('the kernel instance writes only through its own copy: frame and tensor are
   const ref = new Float32Array(3 * 32 * 32).fill(0.5);
   resampleBilinear(frame, taps, ref, 32, 32, 0, 4);
   assert.equal(differing(out, ref), 0);
+  // resample() leaves the tensor in the kernel's memory, the background around the image included.
+  const other = noise(64, 48, 2);
+  const inPlace = k.resample(other);
+  assert.equal(inPlace, k.tensor);
+  const ref2 = new Float32Array(3 * 32 * 32).fill(0.5);
+  resampleBilinear(other, taps, ref2, 32, 32, 0, 4);
+  assert.equal(differing(inPlace, ref2), 0);
+  assert.equal(differing(out, ref), 0, 'the tensor copied out before is not the kernel\'s: untouched');
   assert.throws(() => new WasmBilinear(taps, 32, 16, 0, 0), /does not fit/);
 });
 
