@@ -110,7 +110,11 @@ export interface StageTimes {
   postprocessMs: number;
 }
 
-/** One frame's working set. Its contents are valid until the slot is used again. */
+/**
+ * One frame's working set. Its contents are valid until the slot is used again; its `input`, when
+ * it stays in a letterbox kernel's tensor (Detector.readInputInPlace), only until that kernel's next
+ * frame, which for a kernel in a camera's memory is the camera's next frame, in whichever slot.
+ */
 export class Slot {
   readonly letterboxer: Letterboxer;
   /** Tensors for main-thread inference; undefined when a worker thread runs the model. */
@@ -129,8 +133,12 @@ export class Slot {
   /** OOD score of each kept detection (squared Mahalanobis distance, agent/ood); NaN when not scored. */
   readonly oodScores: Float64Array;
   private readonly embedTensor: ort.Tensor | undefined;
-  /** Tensors over the letterbox kernels' own memory (Detector.readInputInPlace), by buffer. */
-  private readonly inPlaceTensors = new Map<Float32Array, ort.Tensor>();
+  /**
+   * Tensors over the letterbox kernels' own memory (Detector.readInputInPlace), by buffer; weakly
+   * held, so a kernel the letterboxer lets go of (a frame size dropped from its layouts) takes its
+   * memory with it.
+   */
+  private readonly inPlaceTensors = new WeakMap<Float32Array, ort.Tensor>();
   letterbox: Letterbox | undefined;
   readonly times: StageTimes = { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0 };
   output: Float32Array = new Float32Array(0);
@@ -184,7 +192,10 @@ export class Slot {
     return this.letterboxer.input;
   }
 
-  /** The tensor over `input` for a main-thread run, made once per buffer (a slot sees one per camera at most). */
+  /**
+   * The tensor over `input` for a main-thread run, made once per buffer: the slot's own, or a
+   * kernel's (one per camera, and one per frame size the slot's letterboxer keeps a kernel for).
+   */
   feedTensor(m: LoadedModel): ort.Tensor {
     const input = this.letterboxer.input;
     if (input === this._input) return this.inputTensor!;

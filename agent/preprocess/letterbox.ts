@@ -153,7 +153,8 @@ const LAYOUTS_KEPT = 8;
  * Letterboxes frames into one reused CHW float tensor. Each frame size is laid out once (geometry,
  * taps, kernel instance) and kept, so cameras of different sizes sharing a detector slot cost no
  * set-up per frame. The padding is written only when the size in the tensor changes; per frame only
- * the image region is written.
+ * the image region is written. With readInPlace, a frame a WebAssembly kernel resamples stays in
+ * that kernel's own tensor instead (`input` says where the last frame is).
  */
 export class Letterboxer {
   private readonly layouts = new Map<number, Layout>();

@@ -500,3 +500,25 @@ test('gathering on the main thread: a burst\'s frames are read where their camer
     }
   }
 });
+
+test('one frame at a time, or with the model in the worker, each frame is copied into its slot', async (t) => {
+  const model = await loadModel(MODEL, { providers: ['cpu'], intraOpThreads: 1 });
+  const worker = await Detector.open(model, { thread: 'worker', slots: 2 });
+  t.after(() => worker.close());
+  assert.equal(worker.readInputInPlace(true), false, 'a worker\'s tensors go by transfer: they cannot be a kernel\'s memory');
+  // One camera: no gathering, so the next frame's letterbox overlaps this one's run.
+  const db = openDatabase(join(await mkdtemp(join(tmpdir(), 'driftline-pipe-copied-')), 'agent.db'));
+  t.after(() => db.close());
+  const detector = await Detector.open(model, { thread: 'main', slots: 2 });
+  t.after(() => detector.close());
+  assert.equal(detector.readInputInPlace(true), true, 'on where it may be');
+  const source = new SyntheticSource({ name: 'solo', width: 160, height: 120, fps: 30, seed: 4 });
+  const id = Number(db.prepare('INSERT INTO cameras (name) VALUES (?)').run('solo').lastInsertRowid);
+  const pipeline = new Pipeline(detector, new FrameWriter(db, { flushMs: 200 }), [{ id, source }], { gatherMs: 50 });
+  pipeline.start();
+  t.after(() => pipeline.stop());
+  await until(() => pipeline.counters[0]!.processed >= 6, 30_000, '6 frames');
+  await pipeline.stop();
+  assert.deepEqual(pipeline.bursts, { runs: 0, frames: 0 }, 'one camera does not gather');
+  for (const s of detector.slots) assert.equal(s.input, s.letterboxer.dst, 'each frame in its slot\'s own tensor');
+});
