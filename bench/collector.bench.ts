@@ -11,6 +11,9 @@
  *   COMMIT time), beside its CPU per summary and the publisher's, to say what set the pace.
  * - alert latency: a summary at `alert` severity published on a fresh camera, to the signed webhook
  *   request arriving at a local HTTP server. Baseline: publish to MQTT receive, same broker.
+ * - store growth: what this machine charges for file pages the page cache has not held before,
+ *   against rewriting held ones, after the rounds; the store grows by every summary and the bare
+ *   subscriber by nothing, and on a VM whose host backs memory lazily the difference is large.
  * Targets: >= 5,000 summaries/s on 2 cores (issue 5), >= 0.7 of the bare subscriber (issue 16; goal
  * 0.9), alert latency p99 < 1 s.
  */
@@ -18,7 +21,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect as tcp } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,6 +167,37 @@ async function collectorRound(c: RunningCollector, BROKER: string, brokerPid: nu
 
 const perSecond = (p: Published): number => p.published / (p.wallMs / 1000);
 
+/** Bytes of the collector's SQLite files in `dir` (the database, its WAL). */
+function dbBytes(dir: string): number {
+  return readdirSync(dir)
+    .filter((f) => f.startsWith('collector.db'))
+    .reduce((a, f) => a + statSync(join(dir, f)).size, 0);
+}
+
+/**
+ * CPU per 16 KiB page written into a new part of a file (pages the page cache must take from free
+ * memory) and into the same part again (pages it holds): 64 MiB each, in `dir`, the file removed after.
+ */
+function pageWriteCost(dir: string): { freshUs: number; rewriteUs: number } {
+  const page = Buffer.alloc(16384, 1);
+  const count = 4096;
+  const file = join(dir, 'page-cost.bin');
+  const fd = openSync(file, 'w');
+  try {
+    const pass = (): number => {
+      const c0 = process.cpuUsage();
+      for (let i = 0; i < count; i++) writeSync(fd, page, 0, page.length, i * page.length);
+      const c = process.cpuUsage(c0);
+      return (c.user + c.system) / count;
+    };
+    const freshUs = pass();
+    return { freshUs, rewriteUs: pass() };
+  } finally {
+    closeSync(fd);
+    unlinkSync(file);
+  }
+}
+
 export async function bench(seconds: number): Promise<void> {
   const n = Math.max(5000, Math.round(seconds * 3000));
   const sample = payload('s', 'cam0', 1);
@@ -252,6 +286,18 @@ export async function bench(seconds: number): Promise<void> {
   line('during the collector', `${median(col.map((k) => k.brokerUs)).toFixed(1)} µs`);
   ratio('collector / bare subscriber (median of 3)', median(ratios), 0.7);
   ratio('summaries per second (target >= 5000)', rate, 5000);
+
+  // The store grows by every summary it keeps, and the bare subscriber keeps nothing. On a VM whose
+  // host backs guest memory lazily (and takes freed memory back), a page the page cache has not had
+  // before costs the guest several times what rewriting a cached one does: measured here, after
+  // the rounds, so that it warms nothing they used. Context for reading the ratio across machines,
+  // not a share of it: how many of the store's new pages were such pages is not known here.
+  header('store growth: what new file pages cost this machine (measured after the rounds)');
+  const stored = warm + ROUNDS * n;
+  const grown = dbBytes(dir) / stored;
+  line('database and WAL on disk, per summary stored', `${(grown / 1024).toFixed(1)} KiB`);
+  const pages = pageWriteCost(dir);
+  line('CPU per 16 KiB written: a new part of a file / the same part again', `${pages.freshUs.toFixed(1)} µs / ${pages.rewriteUs.toFixed(1)} µs`);
 
   header('alert latency: summary published -> signed webhook received');
   const pub = await connectAsync(BROKER, { clientId: `bench-pub-${stamp}` });
