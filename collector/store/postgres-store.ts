@@ -103,8 +103,9 @@ export class PostgresStore implements StoreQueries {
 
   /** Connects and migrates (once, whichever replica comes first); a bad URL or an unreachable server is a DRIFTLINE_ERR_STORE. */
   static async open(url: string, o: { readonly maxSeqJump: number; readonly password?: string; readonly poolSize?: number; readonly applicationName?: string; readonly seenFlushMs?: number }): Promise<PostgresStore> {
-    const pool = new pg.Pool({ connectionString: url, ...(o.password ? { password: o.password } : {}), max: o.poolSize ?? 4, application_name: o.applicationName ?? 'driftline-collector', types: TYPES, connectionTimeoutMillis: 10_000 });
+    const pool = new pg.Pool({ connectionString: url, ...(o.password ? { password: o.password } : {}), max: o.poolSize ?? 4, application_name: o.applicationName ?? 'driftline-collector', types: TYPES, ...SESSION_LIMITS });
     // An idle client that loses its server emits 'error' on the pool; the next query reconnects.
+    // A checked-out one emits it on itself (checkedOut() below listens while it is out).
     pool.on('error', () => undefined);
     try {
       await migrate(pool);
@@ -167,7 +168,9 @@ export class PostgresStore implements StoreQueries {
    */
   commitBatch(): Promise<void> {
     const b = this.batch;
-    if (!b || (!b.statuses.length && !b.summaries.length && !b.events.length)) return this.committing;
+    // Nothing staged: it waits for the write in flight, if any, but does not take on that write's
+    // failure (its burst is refused and delivered again on its own; this one has nothing to store).
+    if (!b || (!b.statuses.length && !b.summaries.length && !b.events.length)) return this.committing.then(settled, settled);
     // Already waiting for the write before it: the bursts that arrive meanwhile join it (one
     // transaction for all of them), and all wait for that one commit.
     if (this.next?.batch === b) return this.next.done;
@@ -185,7 +188,7 @@ export class PostgresStore implements StoreQueries {
 
   private async write(b: Batch): Promise<void> {
     const settle: (() => void)[] = [];
-    const client = await this.pool.connect().catch((e: unknown) => {
+    const client = await checkedOut(this.pool).catch((e: unknown) => {
       fail(b, e);
       throw e;
     });
@@ -195,10 +198,10 @@ export class PostgresStore implements StoreQueries {
       await this.writeSummaries(client, b, settle);
       await this.writeEvents(client, b, settle);
       await client.query('COMMIT');
-      client.release();
+      client.giveBack();
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
-      client.release(true);
+      client.giveBack(true);
       fail(b, e);
       throw e;
     }
@@ -548,8 +551,10 @@ async function newEpoch(c: pg.PoolClient, site: string, device: string): Promise
 
 /** Applies the numbered migrations not yet applied, under an advisory lock (replicas starting together migrate once). */
 async function migrate(pool: pg.Pool): Promise<void> {
-  const c = await pool.connect();
+  const c = await checkedOut(pool);
   try {
+    // A migration may rewrite a large table: no statement limit on this session.
+    await c.query('SET statement_timeout = 0');
     await c.query("SELECT pg_advisory_lock(hashtext('driftline-migrate'))");
     await c.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
     const r = await c.query<{ version: number }>('SELECT version FROM schema_version');
@@ -569,6 +574,52 @@ async function migrate(pool: pg.Pool): Promise<void> {
     }
   } finally {
     await c.query("SELECT pg_advisory_unlock(hashtext('driftline-migrate'))").catch(() => undefined);
-    c.release();
+    // Back to the pool's own limit; a session that cannot say so is not given to the pool.
+    c.giveBack(!(await c.query('RESET statement_timeout').then(() => true, () => false)));
   }
+}
+
+const settled = (): void => undefined;
+
+/**
+ * Every session of the pool: a server that goes silent, or a replica cut off in the middle of a
+ * transaction, must not hold ingest or the other replicas' camera rows for the kernel's two hours.
+ * - keepAlive: TCP keepalives from this side, so a dead server is noticed.
+ * - query_timeout: a statement whose answer does not come in 60 s fails here (the burst is refused
+ *   and delivered again) instead of holding every later burst behind it.
+ * - statement_timeout and lock_timeout, on the server: no statement of ours runs, or waits for
+ *   another replica's row, longer than that.
+ * - idle_in_transaction_session_timeout: a replica that stops half-way through a burst (cut off,
+ *   frozen) loses its session, and its locks, after 30 s.
+ */
+export const SESSION_LIMITS = {
+  connectionTimeoutMillis: 10_000,
+  keepAlive: true,
+  keepAliveInitialDelayMillis: 10_000,
+  query_timeout: 60_000,
+  statement_timeout: 55_000,
+  lock_timeout: 30_000,
+  idle_in_transaction_session_timeout: 30_000,
+} as const;
+
+/**
+ * A client taken from the pool, with a listener for its 'error' while it is out: pg-pool removes its
+ * own while a client is checked out, and a session the server ends (a failover, a restart,
+ * pg_terminate_backend, idle_in_transaction_session_timeout) emits 'error' on the client besides
+ * failing its query. Unheard, that event would end the process. giveBack() removes the listener
+ * and returns the client (destroyed when `broken`).
+ */
+async function checkedOut(pool: pg.Pool): Promise<pg.PoolClient & { giveBack(broken?: boolean): void }> {
+  const c = await pool.connect();
+  let lost: Error | undefined;
+  const heard = (e: Error): void => {
+    lost = e;
+  };
+  c.on('error', heard);
+  return Object.assign(c, {
+    giveBack(broken = false): void {
+      c.off('error', heard);
+      c.release(broken || lost !== undefined);
+    },
+  });
 }

@@ -212,3 +212,62 @@ test(`postgres: retention deletes in batches of ${PRUNE_BATCH} rows, each its ow
   assert.equal(s.pruneStats.batches >= 3 + 3, true, `${s.pruneStats.batches} batches`);
   assert.equal((await c.query('SELECT count(*)::int AS n FROM summaries')).rows[0].n, 101);
 });
+
+test('postgres: a session the server ends in the middle of a burst refuses that burst; the process and the store go on', async (t) => {
+  const url = await testDatabase(t, 'terminated');
+  const s = await openStore(t, url);
+  s.beginBatch();
+  const first = s.stageSummary(summaryMsg('p', 'e', 'c', 1), 1, raw(summaryMsg('p', 'e', 'c', 1)));
+  await s.commitBatch();
+  assert.equal((await first).handled, 'stored');
+  // Another replica's burst holds the camera row, so this burst's write waits inside its transaction.
+  const other = await testClient(t, url);
+  await other.query('BEGIN');
+  await other.query("SELECT 1 FROM cameras WHERE camera = 'c' FOR UPDATE");
+  s.beginBatch();
+  const second = s.stageSummary(summaryMsg('p', 'e', 'c', 2), 2, raw(summaryMsg('p', 'e', 'c', 2)));
+  const commit = s.commitBatch();
+  second.catch(() => undefined);
+  const admin = await testClient(t, url);
+  let ended = 0;
+  for (let i = 0; i < 100 && !ended; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const r = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()");
+    ended = r.rowCount ?? 0;
+  }
+  assert.equal(ended, 1, 'the waiting ingest session was ended by the server');
+  // Without a listener on the checked-out client, its 'error' event would have ended this process here.
+  await assert.rejects(commit, /terminat/i, 'the burst is refused: the broker delivers it again');
+  await assert.rejects(second, /terminat/i);
+  await other.query('ROLLBACK');
+  s.beginBatch();
+  const again = s.stageSummary(summaryMsg('p', 'e', 'c', 2), 3, raw(summaryMsg('p', 'e', 'c', 2)));
+  await s.commitBatch();
+  assert.equal((await again).handled, 'stored', 'the redelivered burst is stored on a new session');
+  assert.deepEqual((await s.summaries('p', 'e', 'c')).map((m) => m.seq), [1, 2]);
+});
+
+test('postgres: after a refused burst, a burst with nothing to store is not refused with it', async (t) => {
+  const s = await openStore(t);
+  s.beginBatch();
+  // A value the database cannot take: the commit fails (as a failover or a deadlock would).
+  const bad = s.stageSummary({ ...summaryMsg('p', 'e', 'c', 1), frames: 1.5 }, 1, '{}');
+  bad.catch(() => undefined);
+  await assert.rejects(s.commitBatch());
+  s.beginBatch();
+  await s.commitBatch(); // nothing staged: its messages were refused before the store (malformed, say)
+  s.beginBatch();
+  await s.commitBatch();
+  s.beginBatch();
+  const good = s.stageSummary(summaryMsg('p', 'e', 'c', 1), 2, raw(summaryMsg('p', 'e', 'c', 1)));
+  await s.commitBatch();
+  assert.equal((await good).handled, 'stored');
+});
+
+test('postgres: every session of the store has its time limits on the server', async (t) => {
+  const s = await openStore(t);
+  const { rows } = await s.pool.query<{ statement_timeout: string; lock_timeout: string; idle: string }>(
+    "SELECT current_setting('statement_timeout') AS statement_timeout, current_setting('lock_timeout') AS lock_timeout, current_setting('idle_in_transaction_session_timeout') AS idle",
+  );
+  assert.deepEqual(rows[0], { statement_timeout: '55s', lock_timeout: '30s', idle: '30s' });
+});
