@@ -441,9 +441,14 @@ export class PostgresStore implements StoreQueries {
     return r!.x;
   }
 
-  /** The feed from `cursor` up to `horizon` (exclusive), at most `limit` rows per table; advances the cursor. */
+  /**
+   * The feed from `cursor` up to `horizon` (exclusive), at most `limit` rows per table; advances the
+   * cursor once every table has been read: a read that fails part-way leaves it where it was, so
+   * the next read gives the same rows again instead of skipping those already read.
+   */
   async feed(cursor: FeedCursor, horizon: string, limit: number): Promise<FeedRow[]> {
     type Raw = { xid: string; id: number; received_ts: number; payload: string | null; previous?: string | null } & Partial<SlimColumns>;
+    const next: FeedCursor = { ...cursor };
     const read = async (table: string, k: keyof FeedCursor, columns: string): Promise<Raw[]> => {
       const [x, id] = cursor[k];
       const rows = await this.rows<Raw>(
@@ -452,7 +457,7 @@ export class PostgresStore implements StoreQueries {
         [x, horizon, id, limit],
       );
       const last = rows[rows.length - 1];
-      if (last) cursor[k] = [last.xid, last.id];
+      if (last) next[k] = [last.xid, last.id];
       return rows;
     };
     const out: (FeedRow & { order: number })[] = [];
@@ -461,6 +466,7 @@ export class PostgresStore implements StoreQueries {
     for (const r of await read('events', 'event', 'payload')) out.push({ kind: 'event', receivedTs: r.received_ts, m: JSON.parse(r.payload!) as EventMessage, order: 2 });
     // Merged by receive time; a status before the summaries that arrived with it.
     out.sort((a, b) => a.receivedTs - b.receivedTs || a.order - b.order);
+    Object.assign(cursor, next);
     return out;
   }
 

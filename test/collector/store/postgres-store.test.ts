@@ -179,6 +179,29 @@ test('postgres: the feed gives each stored row once, in transaction order, inclu
   assert.deepEqual(recent.map((r) => r.m.seq), [2, 3], 'the replay window, by receive time');
 });
 
+test('postgres: a feed read that fails part-way moves the cursor past nothing: the next read gives the same rows', async (t) => {
+  const url = await testDatabase(t, 'feedfail');
+  const s = await openStore(t, url);
+  const cursor: FeedCursor = { status: ['1', 0], summary: ['1', 0], event: ['1', 0] };
+  const will = { schema: SCHEMAS.status, site: 'p', device: 'e', state: 'offline' as const, ts: 5 };
+  s.beginBatch();
+  const stored = s.stageStatus(will, 5, JSON.stringify(will));
+  await s.commitBatch();
+  await stored;
+  // The statuses are read, then the summaries' query fails (here: the table is briefly not there).
+  const admin = await testClient(t, url);
+  await admin.query('ALTER TABLE summaries RENAME TO summaries_away');
+  await assert.rejects(s.feed(cursor, await s.horizon(), 1000), /summaries/);
+  await admin.query('ALTER TABLE summaries_away RENAME TO summaries');
+  const rows = await s.feed(cursor, await s.horizon(), 1000);
+  assert.deepEqual(
+    rows.map((r) => [r.kind, r.m.device, r.kind === 'status' ? r.m.state : '']),
+    [['status', 'e', 'offline']],
+    'the Last Will read before the failure is given again, not skipped',
+  );
+  assert.deepEqual(await s.feed(cursor, await s.horizon(), 1000), [], 'and once only');
+});
+
 test('postgres: an acknowledgement made on any replica stays when the leader writes the alert again; one firing alert per fingerprint', async (t) => {
   const s = await openStore(t);
   const a = { schema: SCHEMAS.alert, id: 'a1', rule: 'drift', fingerprint: 'drift/p/e/c', state: 'firing' as const, severity: 'warning' as const, labels: { site: 'p', device: 'e', camera: 'c' }, annotations: {}, startsAt: 'x', updatedAt: '2026-01-01T00:00:00.000Z' };
