@@ -2,8 +2,14 @@
  * What the rules read and write on the leader of replicas on PostgreSQL (store.ts RuleStore): the
  * devices and the active alerts, loaded when leadership begins and then kept by the feed of stored
  * messages. The rules run synchronously on it; their alert writes go to the database behind, one
- * after another in order, and a notification leaves only once the write before it has committed
+ * after another in order, and an alert's notification leaves only once its write has committed
  * (afterWrites), so a new leader always finds every alert that was ever sent.
+ *
+ * A write the database refuses for the moment (a lost connection, a timeout, a full disk) is tried
+ * again, and the notifications behind it wait, until it commits or the leadership ends (close()):
+ * the next leader then works from what is stored. A write the database will never take (a
+ * constraint: another alert of that fingerprint is firing) is given up, logged, and that alert is
+ * not notified while its last write is not stored.
  */
 import type { Logger } from '../../lib/log.js';
 import type { FeedRow, PostgresStore } from '../store/postgres-store.js';
@@ -15,7 +21,10 @@ export class LeaderView implements RuleStore {
   private readonly byDevice = new Map<string, DeviceRow>();
   private readonly firing = new Map<string, AlertRecord>();
   private writes: Promise<void> = Promise.resolve();
-  /** Alert writes the database refused (logged); the rules go on from memory. */
+  /** Alerts whose last write was given up: not notified until a later write of theirs is stored. */
+  private readonly unstored = new Set<string>();
+  private closed = false;
+  /** Alert writes the database refused, each try (logged); the rules go on from memory. */
   writeFailures = 0;
 
   private constructor(
@@ -63,21 +72,53 @@ export class LeaderView implements RuleStore {
     if (a.state === 'firing') this.firing.set(a.id, a);
     else this.firing.delete(a.id);
     const snapshot = structuredClone(a);
-    this.writes = this.writes.then(() =>
-      this.store.saveAlert(snapshot).catch((e: unknown) => {
+    this.writes = this.writes.then(() => this.persist(snapshot));
+  }
+
+  /** Writes one alert change, trying again while the database refuses it for the moment and leadership lasts. */
+  private async persist(a: AlertRecord): Promise<void> {
+    for (let attempt = 0; !this.closed; attempt++) {
+      try {
+        await this.store.saveAlert(a);
+        this.unstored.delete(a.id);
+        return;
+      } catch (e) {
         this.writeFailures++;
-        this.log.error({ alert: a.id, rule: a.rule, state: a.state, err: (e as Error).message }, 'could not store an alert change');
-      }),
-    );
+        const err = e as Error & { code?: string };
+        const never = typeof err.code === 'string' && PERMANENT.test(err.code);
+        this.log.error({ alert: a.id, rule: a.rule, state: a.state, err: err.message, code: err.code }, never ? 'could not store an alert change: it is not notified' : 'could not store an alert change; trying again (its notification waits for it)');
+        if (never) {
+          this.unstored.add(a.id);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt)));
+      }
+    }
   }
 
-  /** Runs `f` once every alert write made so far has committed (or failed, logged). */
-  afterWrites(f: () => void): void {
-    void this.writes.then(f);
+  /**
+   * Runs `f` once every alert write made so far has committed, unless alert `id`'s last write was
+   * given up or leadership ended first (close()): a notification never leaves for an alert that a
+   * new leader would not find.
+   */
+  afterWrites(id: string, f: () => void): void {
+    void this.writes.then(() => {
+      if (!this.closed && !this.unstored.has(id)) f();
+    });
   }
 
-  /** Resolves when the writes made so far are done. */
+  /** Leadership ended: writes still being tried stop, and no notification waiting for them leaves. */
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Resolves when the writes made so far are done (or given up). */
   settled(): Promise<void> {
     return this.writes;
   }
 }
+
+/** SQLSTATE classes a write will never get past by trying again: data exceptions (22) and constraints (23). */
+const PERMANENT = /^2[23]/;
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 10_000;

@@ -87,7 +87,7 @@ export class ClusterLeader {
     if (ended()) return;
     const rules = new RuleEngine(view, this.o.settings, (a, change) => {
       const snapshot = structuredClone(a);
-      view.afterWrites(() => {
+      view.afterWrites(a.id, () => {
         if (ended()) return; // leadership ended: the next leader sends what was not delivered
         this.o.onAlert(snapshot, change);
         this.o.dispatcher.push(snapshot, change);
@@ -204,6 +204,7 @@ export class ClusterLeader {
     if (!term) return;
     this.term = undefined;
     for (const t of term.timers) clearInterval(t);
+    term.view?.close();
     await term.adoption;
     await term.view?.settled();
   }

@@ -14,6 +14,7 @@ import type { AlertChange } from '../../../collector/rules/engine.js';
 import { PostgresStore } from '../../../collector/store/postgres-store.js';
 import type { AlertRecord } from '../../../collector/store/store.js';
 import { silentLogger } from '../../../lib/log.js';
+import { SCHEMAS } from '../../../protocol/messages.js';
 import { summaryMsg } from '../../helpers/collector.js';
 import { testDatabase } from '../../helpers/postgres.js';
 import { until } from '../../helpers/wait.js';
@@ -138,4 +139,38 @@ test('a takeover that fails gives back every dead replica it was handed, for the
   await until(() => log.length >= 3, 5000, 'the failed takeover');
   await leader.stop();
   assert.deepEqual(log, ['adopt x', 'abandoned x', 'abandoned y']);
+});
+
+test('an alert is notified only once its write is stored: a refused write is tried again, and the notification waits for it', async (t) => {
+  const { store, leader, alerts, drift } = await setup(t);
+  await leader.start();
+  // The database refuses the alert's write for a while (here: its table is briefly not there).
+  await store.pool.query('ALTER TABLE alerts RENAME TO alerts_away');
+  await drift('cam4');
+  await until(() => leader.firing.length > 0, 5000, 'the rules to fire');
+  await sleep(600);
+  assert.deepEqual(alerts, [], 'not notified while its write is refused');
+  await store.pool.query('ALTER TABLE alerts_away RENAME TO alerts');
+  await until(() => alerts.length > 0, 10_000, 'the notification once the write is stored');
+  const [fired, change] = alerts[0]!;
+  assert.equal(change, 'fire');
+  assert.equal((await store.alert(fired.id))?.state, 'firing', 'what was notified is what a new leader finds');
+});
+
+test('an alert whose write the database will never take is not notified', async (t) => {
+  const { store, leader, alerts, drift } = await setup(t);
+  await leader.start();
+  // Another alert for the same camera is already firing in the database, unknown to this leader
+  // (an earlier leader's write that landed late): the unique firing fingerprint refuses the new one.
+  const at = new Date().toISOString();
+  await store.saveAlert({ schema: SCHEMAS.alert, id: 'earlier', rule: 'drift', fingerprint: 'drift/plant/edge/cam5', state: 'firing', severity: 'warning', labels: { site: 'plant', device: 'edge', camera: 'cam5' }, annotations: {}, startsAt: at, updatedAt: at });
+  await drift('cam5');
+  await until(() => leader.firing.length > 0, 5000, 'the rules to fire');
+  await sleep(600);
+  assert.deepEqual(alerts, [], 'a notification no new leader could find is not sent');
+  assert.deepEqual((await store.alerts({ state: 'firing', limit: 10 })).map((a) => a.id), ['earlier']);
+  // Other alerts are not held behind it.
+  await drift('cam6');
+  await until(() => alerts.length > 0, 5000, 'the next alert');
+  assert.equal(alerts[0]![0].labels.camera, 'cam6');
 });
