@@ -51,9 +51,11 @@ export function handlers(store: CollectorStore, rules: RuleEngine, log: Logger, 
   return {
     status(m, now) {
       const previous = store.device(m.site, m.device)?.status;
-      if (m.state === 'online' && m.epoch && previous?.epoch && m.epoch !== previous.epoch) {
+      // Against the last epoch it named, not its last status's: an offline status names none.
+      const known = m.state === 'online' && m.epoch ? store.lastEpoch(m.site, m.device) : undefined;
+      if (known && m.epoch !== known) {
         store.newEpoch(m.site, m.device);
-        log.warn({ device: `${m.site}/${m.device}`, epoch: m.epoch, previous: previous.epoch }, 'the device started its sequence numbers again (a new epoch): its next summaries are stored after the last ones');
+        log.warn({ device: `${m.site}/${m.device}`, epoch: m.epoch, previous: known }, 'the device started its sequence numbers again (a new epoch): its next summaries are stored after the last ones');
       }
       store.putStatus(m, now);
       runRules(() => rules.onStatus(m, previous, now));

@@ -350,4 +350,11 @@ export const PG_MIGRATIONS: readonly string[] = [
         FROM ins n ORDER BY n.site, n.device, n.camera, n.seq DESC
       ), cam AS (`,
   ),
+  // 5: the device's last epoch apart from its last status: an offline status names none, and a
+  // device re-imaged while offline comes back with a new one. Read from the stored statuses as
+  // text (a status that JSONB cannot hold, one with a NUL escape, must not stop the upgrade).
+  `
+  ALTER TABLE devices ADD COLUMN epoch TEXT;
+  UPDATE devices SET epoch = substring(status from '"epoch"[[:space:]]*:[[:space:]]*"([^"\\\\]*)"');
+  `,
 ];

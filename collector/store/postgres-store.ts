@@ -217,21 +217,24 @@ export class PostgresStore implements StoreQueries {
     const keys = new Map<string, [string, string]>();
     for (const s of statuses) keys.set(`${s.m.site}\u0000${s.m.device}`, [s.m.site, s.m.device]);
     const sorted = [...keys.values()];
-    const locked = await c.query<{ site: string; device: string; status: string }>(
-      'SELECT d.site, d.device, d.status FROM devices d JOIN unnest($1::text[], $2::text[]) AS k(site, device) ON d.site = k.site AND d.device = k.device ORDER BY d.site, d.device FOR UPDATE OF d',
+    const locked = await c.query<{ site: string; device: string; status: string; epoch: string | null }>(
+      'SELECT d.site, d.device, d.status, d.epoch FROM devices d JOIN unnest($1::text[], $2::text[]) AS k(site, device) ON d.site = k.site AND d.device = k.device ORDER BY d.site, d.device FOR UPDATE OF d',
       [sorted.map((k) => k[0]), sorted.map((k) => k[1])],
     );
     const current = new Map(locked.rows.map((r) => [`${r.site}\u0000${r.device}`, r.status]));
+    // The last epoch each device named (store.ts lastEpoch): an offline status names none.
+    const epochs = new Map(locked.rows.map((r) => [`${r.site}\u0000${r.device}`, r.epoch ?? undefined]));
     for (const s of statuses) {
       const k = `${s.m.site}\u0000${s.m.device}`;
       const previousRaw = current.get(k);
-      const previous = previousRaw === undefined ? undefined : (JSON.parse(previousRaw) as StatusMessage);
       const m = s.m;
-      if (m.state === 'online' && m.epoch && previous?.epoch && m.epoch !== previous.epoch) await newEpoch(c, m.site, m.device);
+      const known = epochs.get(k);
+      if (m.state === 'online' && m.epoch && known && m.epoch !== known) await newEpoch(c, m.site, m.device);
+      if (m.epoch) epochs.set(k, m.epoch);
       await c.query(
-        `INSERT INTO devices (site, device, state, last_seen, status) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (site, device) DO UPDATE SET state = excluded.state, last_seen = greatest(devices.last_seen, excluded.last_seen), status = excluded.status`,
-        [m.site, m.device, m.state, s.at, s.raw],
+        `INSERT INTO devices (site, device, state, last_seen, status, epoch) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (site, device) DO UPDATE SET state = excluded.state, last_seen = greatest(devices.last_seen, excluded.last_seen), status = excluded.status, epoch = coalesce(excluded.epoch, devices.epoch)`,
+        [m.site, m.device, m.state, s.at, s.raw, m.epoch ?? null],
       );
       await c.query('INSERT INTO statuses (site, device, received_ts, previous, payload) VALUES ($1, $2, $3, $4, $5)', [m.site, m.device, s.at, previousRaw ?? null, s.raw]);
       current.set(k, s.raw);

@@ -95,4 +95,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   INSERT INTO summary_keys (cam, seq, rid) SELECT cam, seq, id FROM summaries ORDER BY cam, seq;
   CREATE INDEX summary_keys_rid ON summary_keys(rid);
   `,
+  // 6: the device's last epoch apart from its last status: an offline status names none, and a
+  // device re-imaged while offline comes back with a new one (store.ts lastEpoch).
+  `
+  ALTER TABLE devices ADD COLUMN epoch TEXT;
+  UPDATE devices SET epoch = json_extract(status, '$.epoch');
+  `,
 ];

@@ -163,8 +163,9 @@ export class SqliteStore implements CollectorStore {
     this.db = open(file, o.cacheBytes ?? DEFAULT_CACHE_BYTES, o.onUpgrade);
     const p = (sql: string): Stmt => this.db.prepare(sql);
     this.s = {
-      putStatus: p(`INSERT INTO devices (site, device, state, last_seen, status) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT(site, device) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, status = excluded.status`),
+      putStatus: p(`INSERT INTO devices (site, device, state, last_seen, status, epoch) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT(site, device) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, status = excluded.status, epoch = coalesce(excluded.epoch, devices.epoch)`),
+      lastEpoch: p('SELECT epoch FROM devices WHERE site = ? AND device = ?'),
       touch: p('UPDATE devices SET last_seen = max(last_seen, ?) WHERE site = ? AND device = ?'),
       insertSummary: p('INSERT INTO summaries (site, device, camera, seq, start_ts, end_ts, status, frames, received_ts, payload, cam) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       camId: p(CAM),
@@ -363,7 +364,12 @@ export class SqliteStore implements CollectorStore {
     this.flush();
     // Read again from the table next time (a status is rare): the row is exactly what was stored.
     this.deviceRows.delete(`${m.site}/${m.device}`);
-    this.s.putStatus!.run([m.site, m.device, m.state, receivedTs, JSON.stringify(m)]);
+    this.s.putStatus!.run([m.site, m.device, m.state, receivedTs, JSON.stringify(m), m.epoch ?? null]);
+  }
+
+  lastEpoch(site: string, device: string): string | undefined {
+    const r = this.s.lastEpoch!.get([site, device]) as { epoch: string | null } | undefined;
+    return r?.epoch ?? undefined;
   }
 
   /**

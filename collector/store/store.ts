@@ -115,6 +115,12 @@ export interface CollectorStore {
    * stored after the highest stored so far, so they are new, not repeats; its quarantine is dropped.
    */
   newEpoch(site: string, device: string): void;
+  /**
+   * The last epoch the device's statuses named (undefined: none yet). An offline status (a Last
+   * Will, a clean stop) names none, so this is not its last status's: a device re-imaged while it
+   * was offline comes back with a new epoch, and that must be seen.
+   */
+  lastEpoch(site: string, device: string): string | undefined;
   device(site: string, device: string): DeviceRow | undefined;
   devices(): DeviceRow[];
   cameras(): CameraRow[];

@@ -91,6 +91,25 @@ test('postgres: a database of schema version 3 is migrated in place and goes on 
   assert.equal((await store.camera('p', 'e', 'c1'))?.lastSeq, 5);
 });
 
+test('postgres: migration 5 keeps each device\'s last epoch from its stored status, so a new one after an offline status is seen', async (t) => {
+  const url = await testDatabase(t, 'epochs');
+  const c = await testClient(t, url);
+  await c.query('CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (4)');
+  for (const m of PG_MIGRATIONS.slice(0, 4)) await c.query(m);
+  const status = (device: string, extra: Record<string, unknown>): string => JSON.stringify({ schema: SCHEMAS.status, site: 'p', device, state: 'online', ts: 1, ...extra });
+  await c.query(`INSERT INTO devices (site, device, state, last_seen, status) VALUES ('p', 'a', 'online', 1, $1), ('p', 'b', 'online', 1, $2), ('p', 'n', 'online', 1, $3)`, [
+    status('a', { epoch: 'aaaa' }),
+    status('b', { model: { name: 'with a "quote" \\ and a nul \u0000', sha256: 'x' }, epoch: 'bbbb' }),
+    status('n', {}),
+  ]);
+  await openStore(t, url);
+  assert.deepEqual((await c.query('SELECT device, epoch FROM devices ORDER BY device')).rows, [
+    { device: 'a', epoch: 'aaaa' },
+    { device: 'b', epoch: 'bbbb' },
+    { device: 'n', epoch: null },
+  ]);
+});
+
 test('postgres: a burst of new and late summaries is stored in arrival order, which is the order the leader reads', async (t) => {
   const store = await openStore(t);
   const h = clusterHandlers(store, silentLogger, { count: 0 }, MAX_SEQ_JUMP);

@@ -115,6 +115,20 @@ export function storeCases(name: string, open: (t: TestContext) => Promise<Backe
     assert.equal((await b.q.summary('p', 'e', 'c', 5))?.seq, 5, 'stored with its seq in the collector space');
   });
 
+  test(`${name}: a device that comes back with a new epoch after going offline (a Last Will, a clean stop: no epoch) starts its seqs again`, async (t) => {
+    const b = await open(t);
+    await b.status(birth('p', 'e', 1, 'aaaa'), 1);
+    for (const seq of [1, 2, 3]) assert.equal(await b.summary(summaryMsg('p', 'e', 'c', seq), 2), 'stored');
+    await b.status({ schema: SCHEMAS.status, site: 'p', device: 'e', state: 'offline', ts: 3 } as StatusMessage, 3);
+    await b.status(birth('p', 'e', 4, 'aaaa'), 4);
+    assert.equal(await b.summary(summaryMsg('p', 'e', 'c', 3), 5), 'duplicate', 'the same epoch after an offline status: a repeat');
+    await b.status({ schema: SCHEMAS.status, site: 'p', device: 'e', state: 'offline', ts: 6, stopReason: 'upgrade' } as StatusMessage, 6);
+    // Re-imaged while it was away: its new database counts from 1 again.
+    await b.status(birth('p', 'e', 7, 'bbbb'), 7);
+    for (const seq of [1, 2, 3, 4]) assert.equal(await b.summary(summaryMsg('p', 'e', 'c', seq), 8), 'stored', `new epoch, seq ${seq}`);
+    assert.deepEqual(await seqs(b, 'p', 'e', 'c'), [1, 2, 3, 4, 5, 6, 7]);
+  });
+
   test(`${name}: devices: the last status, seen time moved on by every message, and pages in key order`, async (t) => {
     const b = await open(t);
     for (const d of ['b', 'a', 'c']) await b.status(birth('p', d, 100, undefined), 100);
