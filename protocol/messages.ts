@@ -35,6 +35,8 @@ export type EventKind = (typeof EVENT_KINDS)[number];
 const segment = { type: 'string', pattern: SEGMENT_PATTERN } as const;
 const ms = { type: 'integer', minimum: 0, maximum: 8.64e15 } as const;
 const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+/** A window's frames: a column of 32-bit integers in the collector's stores (a day at 1,000 fps is 86.4 million). */
+const frameCount = { type: 'integer', minimum: 0, maximum: 2_147_483_647 } as const;
 const seq = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
 const num = { type: 'number' } as const;
 const numOrNull = { type: ['number', 'null'] } as const;
@@ -84,7 +86,7 @@ export const SUMMARY_SCHEMA = {
     seq,
     start: ms,
     end: ms,
-    frames: count,
+    frames: frameCount,
     dropped: count,
     errors: count,
     model,

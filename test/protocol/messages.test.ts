@@ -9,6 +9,10 @@ test('messages: valid ones pass; a failure names the field and what was wrong', 
   assert.ok(check(summaryMsg('p', 'd', 'c', 1), SCHEMAS.summary).ok);
   assert.ok(check({ ...summaryMsg('p', 'd', 'c', 1), addedLater: { x: 1 } }, SCHEMAS.summary).ok, 'fields added within v1 are ignored');
   assert.deepEqual(check({ ...summaryMsg('p', 'd', 'c', 1), seq: 0 }, SCHEMAS.summary), { ok: false, reason: '/seq must be >= 1' });
+  // The stores keep a window's frames in a 32-bit column: a larger count is refused here, with its
+  // reason, not by PostgreSQL at the commit (which would refuse the whole burst on every delivery).
+  assert.ok(check({ ...summaryMsg('p', 'd', 'c', 1), frames: 2_147_483_647 }, SCHEMAS.summary).ok);
+  assert.deepEqual(check({ ...summaryMsg('p', 'd', 'c', 1), frames: 3_000_000_000 }, SCHEMAS.summary), { ok: false, reason: '/frames must be <= 2147483647' });
   assert.deepEqual(check({ ...summaryMsg('p', 'd', 'c', 1), schema: 'driftline.summary/2' }, SCHEMAS.summary), { ok: false, reason: 'schema is "driftline.summary/2", expected driftline.summary/1' });
   assert.deepEqual(check([1], SCHEMAS.summary), { ok: false, reason: 'payload is not a JSON object' });
   assert.ok(check({ schema: SCHEMAS.status, site: 'p', device: 'd', state: 'offline', ts: 1 }, SCHEMAS.status).ok, 'the Last Will needs no more');

@@ -26,6 +26,7 @@ const MESSAGES: readonly [string, string][] = [
   [SUMMARY, '{"seq":'],
   [SUMMARY, `${'['.repeat(40)}${']'.repeat(40)}`],
   [SUMMARY, JSON.stringify({ ...summaryMsg('s', 'd', 'c', 8), frames: -1 })],
+  [SUMMARY, JSON.stringify({ ...summaryMsg('s', 'd', 'c', 10), frames: 3_000_000_000 })],
   [SUMMARY, JSON.stringify(summaryMsg('s', 'other', 'c', 9))],
   [SUMMARY, '[1,2]'],
   [SUMMARY, `{"schema":"${SCHEMAS.summary}","site":"s","note":"caf\u00e9 \ud83d\ude00"}`],
@@ -59,7 +60,7 @@ test('the worker gives every message the inline verdict and words; a decoded sum
   });
   assert.deepEqual(
     [...r.codes].map((c) => (c === 0 ? 'ok' : DECODE_REASONS[c - 1])),
-    ['ok', 'ok', 'ok', 'ok', 'json', 'schema', 'schema', 'identity', 'schema', 'schema'],
+    ['ok', 'ok', 'ok', 'ok', 'json', 'schema', 'schema', 'schema', 'identity', 'schema', 'schema'],
   );
 });
 
