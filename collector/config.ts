@@ -62,7 +62,7 @@ export const COLLECTOR_SCHEMA = {
     kind: 'object',
     doc: 'replicas on PostgreSQL (store.url): one leads, runs the rules and notifies; the others stand by (docs/scale.md)',
     fields: {
-      leaderPollSeconds: { kind: 'number', min: 0.1, max: 60, default: 1, doc: "how often a standby tries to take the lead (a dead leader's successor acts within about this long plus its rebuild) and the leader checks it still holds it" },
+      leaderPollSeconds: { kind: 'number', min: 0.1, max: 3, default: 1, doc: "how often a standby tries to take the lead (a dead leader's successor acts within about this long plus its rebuild) and the leader checks it still holds it; at most 3, so that a leader cut off from the network has stopped before PostgreSQL frees its lock (cluster/leadership.ts)" },
       feedIntervalMs: { kind: 'number', integer: true, min: 10, max: 60_000, default: 250, doc: 'how often the leader reads what the replicas stored, for the rules: the delay it adds to an alert' },
     },
   },

@@ -18,6 +18,9 @@ test('collector config: defaults, env overrides, unknown keys and a webhook with
   assert.throws(() => collectorConfig({ rules: { driftFor: 3 } }, {}), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && /rules\.driftFor/.test(e.message));
   assert.throws(() => collectorConfig({ broker: { url: 'http://x' } }, {}), /broker\.url/);
   assert.throws(() => collectorConfig({ notify: { webhookUrl: 'https://hooks.example/x' } }, {}), /notify\.webhookSecret/);
+  // A leader must stop, when cut off, before PostgreSQL frees its lock (cluster/leadership.ts): polls over 3 s break that.
+  assert.throws(() => collectorConfig({ cluster: { leaderPollSeconds: 5 } }, {}), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && /cluster\.leaderPollSeconds/.test(e.message));
+  assert.equal(collectorConfig({ cluster: { leaderPollSeconds: 3 } }, {}).config.cluster.leaderPollSeconds, 3);
 });
 
 test('collector config: the embedded broker is anonymous on loopback by default, with its caps, and its registry path is relative to the file', () => {
