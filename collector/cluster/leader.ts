@@ -7,7 +7,14 @@
  * anew), the drift runs of the last `replayMs` of windows (replayed without acting), and what a
  * notifier had not delivered when the previous leader died (sent now). Then it reads the feed of
  * stored messages from the point the replay ended, every `pollMs`, and runs the timer rules every
- * `evalMs`. It also takes over the broker session of a replica that died, so that what the broker
+ * `evalMs`.
+ *
+ * Where the replay ends and the feed begins is where the previous leaders' rules had read to, as
+ * the leader records it after each read (PostgresStore.feedPosition): what was stored between the
+ * dead leader's last read and this start (a Last Will, say, from a device that failed with it) is
+ * acted on, not replayed. What the dead leader read after its last record is acted on twice, which
+ * the rules take as an update of the same alert. With no record, or one older than `replayMs` (no
+ * replica led for that long), the feed begins at the current horizon, as on a first start. It also takes over the broker session of a replica that died, so that what the broker
  * had given that replica and not yet seen acknowledged is stored after all.
  *
  * Each leadership is a term: start() opens one, stop() ends it at once. Everything a term does (its
@@ -82,7 +89,10 @@ export class ClusterLeader {
     const ended = (): boolean => this.term !== term;
     const t0 = Date.now();
     const horizon = await store.horizon();
+    const saved = await store.feedPosition();
     if (ended()) return;
+    const resume = saved && t0 - saved.at <= this.o.replayMs ? saved.cursor : undefined;
+    if (saved && !resume) log.warn({ recordedAt: new Date(saved.at).toISOString() }, 'the rules last read stored messages longer ago than the replay window: what was stored since then is replayed, not acted on');
     const view = await LeaderView.load(store, log);
     if (ended()) return;
     const rules = new RuleEngine(view, this.o.settings, (a, change) => {
@@ -94,7 +104,7 @@ export class ClusterLeader {
       });
     });
     let replayed = 0;
-    const recent = await store.recentSummaries(t0 - this.o.replayMs, horizon);
+    const recent = await store.recentSummaries(t0 - this.o.replayMs, resume ? resume.summary : horizon);
     if (ended()) return;
     for (const r of recent) {
       try {
@@ -113,7 +123,7 @@ export class ClusterLeader {
       this.o.dispatcher.push(u.alert, u.alert.state === 'firing' ? 'fire' : 'resolve', new Set(u.sinks));
       redelivered++;
     }
-    const cursor: FeedCursor = { status: [horizon, 0], summary: [horizon, 0], event: [horizon, 0] };
+    const cursor: FeedCursor = resume ? structuredClone(resume) : { status: [horizon, 0], summary: [horizon, 0], event: [horizon, 0] };
     term.timers.push(setInterval(() => void this.read(term, cursor), this.o.pollMs));
     term.timers.push(
       setInterval(() => {
@@ -125,7 +135,7 @@ export class ClusterLeader {
       }, this.o.evalMs),
     );
     term.timers.push(setInterval(() => this.adoptDead(term), Math.max(this.o.pollMs, 1000)));
-    log.info({ replayed, active: rules.firing.length, redelivered, ms: Date.now() - t0 }, 'leader ready: rules rebuilt from the store');
+    log.info({ replayed, resumed: resume !== undefined, active: rules.firing.length, redelivered, ms: Date.now() - t0 }, 'leader ready: rules rebuilt from the store');
     this.adoptDead(term);
   }
 
@@ -138,6 +148,8 @@ export class ClusterLeader {
         const rows = await this.o.store.feed(cursor, horizon, FEED_PAGE);
         if (this.term !== term) return;
         for (const row of rows) this.handle(term, row);
+        // Recorded for the next leader (start()); failing to, it would act on these again: logged, not fatal.
+        if (rows.length) await this.o.store.saveFeedPosition(cursor, Date.now()).catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'could not record how far the rules have read; a next leader acts on these messages again'));
         if (rows.length < FEED_PAGE) break;
       }
     } catch (e) {

@@ -357,4 +357,15 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE devices ADD COLUMN epoch TEXT;
   UPDATE devices SET epoch = substring(status from '"epoch"[[:space:]]*:[[:space:]]*"([^"\\\\]*)"');
   `,
+  // 6: how far the leaders' rules have read the feed (cluster/leader.ts): a new leader goes on from
+  // there, so what was stored between the old leader's last read and its death is acted on too.
+  `
+  CREATE TABLE leader_feed (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    status_xid XID8 NOT NULL, status_id BIGINT NOT NULL,
+    summary_xid XID8 NOT NULL, summary_id BIGINT NOT NULL,
+    event_xid XID8 NOT NULL, event_id BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+  );
+  `,
 ];

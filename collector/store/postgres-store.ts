@@ -473,13 +473,44 @@ export class PostgresStore implements StoreQueries {
     return out;
   }
 
-  /** Summaries stored since `sinceTs` by transactions below `horizon`, in receive order: the rules' memory, rebuilt. */
-  async recentSummaries(sinceTs: number, horizon: string): Promise<{ receivedTs: number; m: SummaryMessage }[]> {
+  /**
+   * Summaries stored since `sinceTs`, in receive order, up to a feed position: by transactions below
+   * a horizon (a transaction id), or at or before a cursor's summary position. The rules' memory, rebuilt.
+   */
+  async recentSummaries(sinceTs: number, upTo: string | FeedCursor['summary']): Promise<{ receivedTs: number; m: SummaryMessage }[]> {
+    const [where, args] = typeof upTo === 'string' ? ['xid < $2::xid8', [upTo]] : ['(xid, id) <= ($2::xid8, $3::bigint)', upTo];
     const rows = await this.rows<SlimColumns & { received_ts: number; payload: string | null }>(
-      `SELECT received_ts, ${SUMMARY_FEED_COLUMNS} FROM summaries WHERE received_ts >= $1 AND xid < $2::xid8 ORDER BY received_ts, id`,
-      [sinceTs, horizon],
+      `SELECT received_ts, ${SUMMARY_FEED_COLUMNS} FROM summaries WHERE received_ts >= $1 AND ${where} ORDER BY received_ts, id`,
+      [sinceTs, ...args],
     );
     return rows.map((r) => ({ receivedTs: r.received_ts, m: summaryOf(r) }));
+  }
+
+  /** Where the leaders' rules have read the feed to, and when that was written; undefined: never. */
+  async feedPosition(): Promise<{ cursor: FeedCursor; at: number } | undefined> {
+    const [r] = await this.rows<{ sx: string; si: number; mx: string; mi: number; ex: string; ei: number; at: number }>(
+      'SELECT status_xid::text AS sx, status_id AS si, summary_xid::text AS mx, summary_id AS mi, event_xid::text AS ex, event_id AS ei, updated_at AS at FROM leader_feed',
+    );
+    return r && { cursor: { status: [r.sx, r.si], summary: [r.mx, r.mi], event: [r.ex, r.ei] }, at: r.at };
+  }
+
+  /**
+   * Records that the rules have acted on the feed up to `cursor`. Each table's position only moves
+   * forward: a write from a leader that has since lost the lead cannot take it back.
+   */
+  async saveFeedPosition(cursor: FeedCursor, at: number): Promise<void> {
+    const later = (t: string): string => `CASE WHEN (excluded.${t}_xid, excluded.${t}_id) > (f.${t}_xid, f.${t}_id) THEN excluded.${t}_xid ELSE f.${t}_xid END`;
+    const laterId = (t: string): string => `CASE WHEN (excluded.${t}_xid, excluded.${t}_id) > (f.${t}_xid, f.${t}_id) THEN excluded.${t}_id ELSE f.${t}_id END`;
+    await this.pool.query(
+      `INSERT INTO leader_feed AS f (id, status_xid, status_id, summary_xid, summary_id, event_xid, event_id, updated_at)
+       VALUES (1, $1::xid8, $2, $3::xid8, $4, $5::xid8, $6, $7)
+       ON CONFLICT (id) DO UPDATE SET
+         status_xid = ${later('status')}, status_id = ${laterId('status')},
+         summary_xid = ${later('summary')}, summary_id = ${laterId('summary')},
+         event_xid = ${later('event')}, event_id = ${laterId('event')},
+         updated_at = greatest(f.updated_at, excluded.updated_at)`,
+      [...cursor.status, ...cursor.summary, ...cursor.event, at],
+    );
   }
 
   // ---- retention -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import type { AlertChange } from '../../../collector/rules/engine.js';
 import { PostgresStore } from '../../../collector/store/postgres-store.js';
 import type { AlertRecord } from '../../../collector/store/store.js';
 import { silentLogger } from '../../../lib/log.js';
-import { SCHEMAS } from '../../../protocol/messages.js';
+import { SCHEMAS, type StatusMessage } from '../../../protocol/messages.js';
 import { summaryMsg } from '../../helpers/collector.js';
 import { testDatabase } from '../../helpers/postgres.js';
 import { until } from '../../helpers/wait.js';
@@ -28,30 +28,43 @@ const idleTimers = async (store: PostgresStore): Promise<number> => {
 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function setup(t: TestContext, take: Pick<LeaderOptions, 'deadReplicas' | 'adopt'> = { deadReplicas: async () => [], adopt: async () => 0 }): Promise<{ store: PostgresStore; leader: ClusterLeader; alerts: [AlertRecord, AlertChange][]; drift(camera: string, seq?: number): Promise<void> }> {
+interface Setup {
+  store: PostgresStore;
+  leader: ClusterLeader;
+  alerts: [AlertRecord, AlertChange][];
+  drift(camera: string, seq?: number): Promise<void>;
+  /** Another replica's leader on the same database, with alerts of its own (a failover's successor). */
+  successor(): { leader: ClusterLeader; alerts: [AlertRecord, AlertChange][] };
+}
+
+async function setup(t: TestContext, take: Pick<LeaderOptions, 'deadReplicas' | 'adopt'> = { deadReplicas: async () => [], adopt: async () => 0 }): Promise<Setup> {
   // One pooled connection, so that the pool's own idle timer does not come and go with its size.
   const store = await PostgresStore.open(await testDatabase(t, 'leader'), { maxSeqJump: 10, poolSize: 1 });
   t.after(() => store.close());
   const { config } = collectorConfig({ rules: { driftForSeconds: 0 } });
   const dispatcher = new Dispatcher([], { maxQueue: 10, backoff: { initialMs: 10, maxMs: 10, jitter: 0 }, log: silentLogger });
   t.after(() => dispatcher.close(0));
-  const alerts: [AlertRecord, AlertChange][] = [];
   const ruleErrors: unknown[] = [];
   t.after(() => assert.deepEqual(ruleErrors, [], 'no rule failed'));
-  const leader = new ClusterLeader({
-    store,
-    settings: ruleSettings(config, () => 'http://127.0.0.1:1'),
-    dispatcher,
-    sinks: [],
-    log: silentLogger,
-    pollMs: POLL_MS,
-    evalMs: POLL_MS,
-    replayMs: 60_000,
-    onAlert: (a, change) => void alerts.push([a, change]),
-    ...take,
-    ruleError: (e) => void ruleErrors.push(e),
-  });
-  t.after(() => leader.stop());
+  const successor = (): { leader: ClusterLeader; alerts: [AlertRecord, AlertChange][] } => {
+    const alerts: [AlertRecord, AlertChange][] = [];
+    const leader = new ClusterLeader({
+      store,
+      settings: ruleSettings(config, () => 'http://127.0.0.1:1'),
+      dispatcher,
+      sinks: [],
+      log: silentLogger,
+      pollMs: POLL_MS,
+      evalMs: POLL_MS,
+      replayMs: 60_000,
+      onAlert: (a, change) => void alerts.push([a, change]),
+      ...take,
+      ruleError: (e) => void ruleErrors.push(e),
+    });
+    t.after(() => leader.stop());
+    return { leader, alerts };
+  };
+  const { leader, alerts } = successor();
   const drift = async (camera: string, seq = 1): Promise<void> => {
     const now = Date.now();
     const m = summaryMsg('plant', 'edge', camera, seq, { start: now - 60_000, end: now - 1000, status: 'alert', drivers: [{ key: 'psi:brightness', value: 0.6, warn: 0.1, alert: 0.25, level: 'alert' }] });
@@ -60,7 +73,7 @@ async function setup(t: TestContext, take: Pick<LeaderOptions, 'deadReplicas' | 
     await store.commitBatch();
     assert.equal((await stored).handled, 'stored');
   };
-  return { store, leader, alerts, drift };
+  return { store, leader, alerts, drift, successor };
 }
 
 test('a leader fires on a drifting window that was stored, and its stop takes its timers with it', async (t) => {
@@ -173,4 +186,46 @@ test('an alert whose write the database will never take is not notified', async 
   await drift('cam6');
   await until(() => alerts.length > 0, 5000, 'the next alert');
   assert.equal(alerts[0]![0].labels.camera, 'cam6');
+});
+
+test('a new leader acts on what was stored between the old leader\'s last read and its death', async (t) => {
+  const { store, leader, alerts, successor } = await setup(t);
+  const status = async (device: string, state: 'online' | 'offline'): Promise<void> => {
+    const m = { schema: SCHEMAS.status, site: 'plant', device, state, ts: Date.now(), ...(state === 'online' ? { agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c1'], windowSeconds: 60 } : {}) } as StatusMessage;
+    store.beginBatch();
+    const stored = store.stageStatus(m, Date.now(), JSON.stringify(m));
+    await store.commitBatch();
+    await stored;
+  };
+  await leader.start();
+  await status('d1', 'online');
+  await status('d2', 'online');
+  await status('d1', 'offline'); // a Last Will while the first leader reads
+  await until(() => alerts.some(([a]) => a.labels.device === 'd1'), 5000, 'the first leader to page d1');
+  await leader.stop(); // it dies
+  await status('d2', 'offline'); // a Last Will stored before any other replica leads
+  const next = successor();
+  await next.leader.start();
+  await until(() => next.alerts.some(([, change]) => change === 'fire'), 5000, 'the new leader to page d2');
+  // (A new leader sends its active alerts again at its first tick, as 'resend', the same ids.)
+  const fired = next.alerts.filter(([, change]) => change !== 'resend').map(([a, change]) => [a.labels.device, a.rule, change]);
+  assert.deepEqual(fired, [['d2', 'deviceOffline', 'fire']], 'd2 paged; d1, paged before, not again');
+  assert.deepEqual(next.leader.firing.map((a) => a.labels.device).sort(), ['d1', 'd2']);
+});
+
+test('a recorded read position older than the replay window is not resumed from', async (t) => {
+  const { store, leader, alerts, drift, successor } = await setup(t);
+  await leader.start();
+  await drift('cam7');
+  await until(() => alerts.length > 0, 5000, 'the first alert, and a recorded position');
+  await leader.stop();
+  const recorded = await store.feedPosition();
+  assert.ok(recorded, 'the leader records how far it read');
+  await store.pool.query('UPDATE leader_feed SET updated_at = $1', [Date.now() - 120_000]);
+  await drift('cam8'); // stored while (for all the new leader can tell) nobody led for two minutes
+  const next = successor();
+  await next.leader.start();
+  await sleep(POLL_MS * 10);
+  assert.deepEqual(next.alerts.filter(([, change]) => change !== 'resend').map(([a]) => a.labels.camera), [], 'cam8 replayed without acting, as on a first start');
+  assert.deepEqual(next.leader.firing.map((a) => a.labels.camera), ['cam7']);
 });

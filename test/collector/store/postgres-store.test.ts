@@ -313,3 +313,12 @@ test('postgres: every session of the store has its time limits on the server', a
   );
   assert.deepEqual(rows[0], { statement_timeout: '55s', lock_timeout: '30s', idle: '30s' });
 });
+
+test('postgres: the leaders\' recorded feed position only moves forward, table by table', async (t) => {
+  const s = await openStore(t);
+  assert.equal(await s.feedPosition(), undefined, 'nothing recorded on a new database');
+  await s.saveFeedPosition({ status: ['10', 5], summary: ['12', 7], event: ['9', 1] }, 1000);
+  // A leader that has lost the lead writes late, with older positions for two tables and a newer one for the third.
+  await s.saveFeedPosition({ status: ['10', 4], summary: ['11', 99], event: ['9', 2] }, 900);
+  assert.deepEqual(await s.feedPosition(), { cursor: { status: ['10', 5], summary: ['12', 7], event: ['9', 2] }, at: 1000 });
+});
