@@ -14,7 +14,13 @@
  * dead leader's last read and this start (a Last Will, say, from a device that failed with it) is
  * acted on, not replayed. What the dead leader read after its last record is acted on twice, which
  * the rules take as an update of the same alert. With no record, or one older than `replayMs` (no
- * replica led for that long), the feed begins at the current horizon, as on a first start. It also takes over the broker session of a replica that died, so that what the broker
+ * replica led for that long), the feed begins at the current horizon, as on a first start.
+ *
+ * The timer rules (silence, stalled cameras) judge at the time the feed is known complete up to,
+ * not the clock's: the feed stops at the oldest transaction still open on the server (an operator's
+ * session left in a transaction, a replica frozen half-way through a burst), and judged by the
+ * clock, every device would look silent until it moves again. `feedLagMs` says how far behind it
+ * is (a metric, and a warning in the log past FEED_LAG_WARN_MS). It also takes over the broker session of a replica that died, so that what the broker
  * had given that replica and not yet seen acknowledged is stored after all.
  *
  * Each leadership is a term: start() opens one, stop() ends it at once. Everything a term does (its
@@ -37,6 +43,10 @@ import type { DeadReplica } from './leadership.js';
 const FEED_PAGE = 5000;
 /** Undelivered resolved alerts older than this are not sent again by a new leader. */
 const REDELIVER_MS = 86_400_000;
+/** A feed this far behind the clock is logged (once, until it catches up). */
+const FEED_LAG_WARN_MS = 30_000;
+/** Snapshots kept while the feed is behind (the oldest is kept when thinning): one per poll. */
+const MAX_SAMPLES = 1000;
 
 export interface LeaderOptions {
   readonly store: PostgresStore;
@@ -66,6 +76,11 @@ interface Term {
   adopting: boolean;
   /** The takeover of dead replicas' broker sessions in progress: stop() lets it finish storing. */
   adoption: Promise<void>;
+  /** The feed holds every row committed before this time (ms): what the timer rules judge at. */
+  completeAt: number;
+  /** Snapshots taken by the reads, oldest first: when, and the first transaction id not yet given out. */
+  readonly samples: { at: number; next: bigint }[];
+  lagWarned: boolean;
 }
 
 export class ClusterLeader {
@@ -84,10 +99,10 @@ export class ClusterLeader {
   /** Rebuilds the rules' memory and starts reading the feed. */
   async start(): Promise<void> {
     const { store, log } = this.o;
-    const term: Term = { timers: [], reading: false, adopting: false, adoption: Promise.resolve() };
+    const t0 = Date.now();
+    const term: Term = { timers: [], reading: false, adopting: false, adoption: Promise.resolve(), completeAt: t0, samples: [], lagWarned: false };
     this.term = term;
     const ended = (): boolean => this.term !== term;
-    const t0 = Date.now();
     const horizon = await store.horizon();
     const saved = await store.feedPosition();
     if (ended()) return;
@@ -127,8 +142,10 @@ export class ClusterLeader {
     term.timers.push(setInterval(() => void this.read(term, cursor), this.o.pollMs));
     term.timers.push(
       setInterval(() => {
+        const now = Date.now();
+        this.watchLag(term, now);
         try {
-          rules.tick(Date.now());
+          rules.tick(Math.min(now, term.completeAt));
         } catch (e) {
           log.error({ err: (e as Error).message }, 'rule evaluation failed');
         }
@@ -144,18 +161,48 @@ export class ClusterLeader {
     term.reading = true;
     try {
       for (;;) {
-        const horizon = await this.o.store.horizon();
+        const at = Date.now();
+        const { horizon, next } = await this.o.store.snapshot();
+        this.sample(term, at, BigInt(next));
         const rows = await this.o.store.feed(cursor, horizon, FEED_PAGE);
         if (this.term !== term) return;
         for (const row of rows) this.handle(term, row);
         // Recorded for the next leader (start()); failing to, it would act on these again: logged, not fatal.
         if (rows.length) await this.o.store.saveFeedPosition(cursor, Date.now()).catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'could not record how far the rules have read; a next leader acts on these messages again'));
-        if (rows.length < FEED_PAGE) break;
+        if (rows.length < FEED_PAGE) {
+          // Read up to the horizon: complete for every snapshot whose next id it has reached.
+          const h = BigInt(horizon);
+          while (term.samples.length && term.samples[0]!.next <= h) term.completeAt = term.samples.shift()!.at;
+          break;
+        }
       }
     } catch (e) {
       this.o.log.warn({ err: (e as Error).message }, 'reading stored messages for the rules failed; trying again');
     } finally {
       term.reading = false;
+    }
+  }
+
+  private sample(term: Term, at: number, next: bigint): void {
+    const last = term.samples[term.samples.length - 1];
+    if (last && last.next === next) last.at = at; // no transaction since: the later time holds as well
+    else term.samples.push({ at, next });
+    if (term.samples.length > MAX_SAMPLES) term.samples.splice(1, 1);
+  }
+
+  /** How far the feed is behind the clock (0 while standing by). */
+  feedLagMs(now = Date.now()): number {
+    return this.term ? Math.max(0, now - this.term.completeAt) : 0;
+  }
+
+  private watchLag(term: Term, now: number): void {
+    const lag = now - term.completeAt;
+    if (lag > FEED_LAG_WARN_MS && !term.lagWarned) {
+      term.lagWarned = true;
+      this.o.log.warn({ lagSeconds: Math.round(lag / 1000) }, 'the rules are behind what was stored: a transaction still open on the PostgreSQL server holds the feed back (pg_stat_activity, state "idle in transaction"); silence is judged as of the feed, and alerts wait');
+    } else if (lag <= FEED_LAG_WARN_MS && term.lagWarned) {
+      term.lagWarned = false;
+      this.o.log.info('the rules have caught up with what was stored');
     }
   }
 

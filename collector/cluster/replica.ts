@@ -147,6 +147,14 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
         this.set(lead.isLeader ? 1 : 0);
       },
     });
+    new Gauge({
+      name: COLLECTOR_METRICS.leaderFeedLag,
+      help: "On the leader, how far the rules are behind what the replicas stored, seconds (0 on a standby): the feed stops at the oldest transaction still open on the PostgreSQL server (PostgreSQL store only)",
+      registers: [metrics],
+      collect() {
+        this.set(leader.feedLagMs() / 1000);
+      },
+    });
     const app = buildHttp({
       store,
       rules: {

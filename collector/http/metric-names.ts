@@ -23,6 +23,7 @@ export const COLLECTOR_METRICS = {
   devices: 'driftline_collector_devices',
   brokerConnected: 'driftline_collector_broker_connected',
   leader: 'driftline_collector_leader',
+  leaderFeedLag: 'driftline_collector_leader_feed_lag_seconds',
   cameraVerdict: 'driftline_collector_camera_verdict',
   cameraDriver: 'driftline_collector_camera_driver',
   cameraLastWindowAge: 'driftline_collector_camera_last_window_age_seconds',

@@ -440,8 +440,17 @@ export class PostgresStore implements StoreQueries {
 
   /** Transactions below this id have all ended: rows they wrote are final. */
   async horizon(): Promise<string> {
-    const [r] = await this.rows<{ x: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS x');
-    return r!.x;
+    return (await this.snapshot()).horizon;
+  }
+
+  /**
+   * The horizon, and the first transaction id not yet given out (`next`): every transaction that
+   * committed before this call has an id below `next`. Once a later horizon reaches it, the feed
+   * read up to that horizon holds every row committed before this call.
+   */
+  async snapshot(): Promise<{ horizon: string; next: string }> {
+    const [r] = await this.rows<{ h: string; n: string }>('SELECT pg_snapshot_xmin(s)::text AS h, pg_snapshot_xmax(s)::text AS n FROM pg_current_snapshot() AS s');
+    return { horizon: r!.h, next: r!.n };
   }
 
   /**

@@ -22,7 +22,7 @@ const DIR = `${ROOT}deploy/prometheus`;
 test('deploy/prometheus: config and rules are valid; the rules fire as their unit tests say', async () => {
   const config = await run('promtool', ['check', 'config', 'prometheus.yml'], { cwd: DIR });
   assert.match(config.stdout + config.stderr, /SUCCESS: prometheus\.yml is valid/);
-  assert.match(config.stdout + config.stderr, /driftline-rules\.yml\s+SUCCESS: 5 rules found/, 'the collector rules');
+  assert.match(config.stdout + config.stderr, /driftline-rules\.yml\s+SUCCESS: 6 rules found/, 'the collector rules');
   assert.match(config.stdout + config.stderr, /driftline-agent-rules\.yml\s+SUCCESS: 5 rules found/, 'the agent rules');
   const check = await run('promtool', ['check', 'rules', 'driftline-rules.yml', 'driftline-agent-rules.yml'], { cwd: DIR });
   assert.doesNotMatch(check.stdout + check.stderr, /FAILED/);

@@ -16,7 +16,7 @@ import type { AlertRecord } from '../../../collector/store/store.js';
 import { silentLogger } from '../../../lib/log.js';
 import { SCHEMAS, type StatusMessage } from '../../../protocol/messages.js';
 import { summaryMsg } from '../../helpers/collector.js';
-import { testDatabase } from '../../helpers/postgres.js';
+import { testClient, testDatabase } from '../../helpers/postgres.js';
 import { until } from '../../helpers/wait.js';
 
 const POLL_MS = 50;
@@ -37,11 +37,11 @@ interface Setup {
   successor(): { leader: ClusterLeader; alerts: [AlertRecord, AlertChange][] };
 }
 
-async function setup(t: TestContext, take: Pick<LeaderOptions, 'deadReplicas' | 'adopt'> = { deadReplicas: async () => [], adopt: async () => 0 }): Promise<Setup> {
+async function setup(t: TestContext, take: Pick<LeaderOptions, 'deadReplicas' | 'adopt'> = { deadReplicas: async () => [], adopt: async () => 0 }, rules: Record<string, unknown> = {}): Promise<Setup> {
   // One pooled connection, so that the pool's own idle timer does not come and go with its size.
   const store = await PostgresStore.open(await testDatabase(t, 'leader'), { maxSeqJump: 10, poolSize: 1 });
   t.after(() => store.close());
-  const { config } = collectorConfig({ rules: { driftForSeconds: 0 } });
+  const { config } = collectorConfig({ rules: { driftForSeconds: 0, ...rules } });
   const dispatcher = new Dispatcher([], { maxQueue: 10, backoff: { initialMs: 10, maxMs: 10, jitter: 0 }, log: silentLogger });
   t.after(() => dispatcher.close(0));
   const ruleErrors: unknown[] = [];
@@ -228,4 +228,48 @@ test('a recorded read position older than the replay window is not resumed from'
   await sleep(POLL_MS * 10);
   assert.deepEqual(next.alerts.filter(([, change]) => change !== 'resend').map(([a]) => a.labels.camera), [], 'cam8 replayed without acting, as on a first start');
   assert.deepEqual(next.leader.firing.map((a) => a.labels.camera), ['cam7']);
+});
+
+test('a feed held back by a transaction left open on the server does not page live devices as silent', async (t) => {
+  const { store, leader, alerts } = await setup(t, undefined, { offlineSilenceSeconds: 1 });
+  const birth = { schema: SCHEMAS.status, site: 'plant', device: 'd9', state: 'online', ts: Date.now(), agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c1'], windowSeconds: 60 } as StatusMessage;
+  store.beginBatch();
+  const born = store.stageStatus(birth, Date.now(), JSON.stringify(birth));
+  await store.commitBatch();
+  await born;
+  await leader.start();
+  // The device keeps sending, every 200 ms, throughout.
+  let seq = 0;
+  let sending = true;
+  const sender = (async () => {
+    while (sending) {
+      const now = Date.now();
+      const m = summaryMsg('plant', 'd9', 'c1', ++seq, { start: now - 1000, end: now - 10 });
+      store.beginBatch();
+      const stored = store.stageSummary(m, now, JSON.stringify(m));
+      await store.commitBatch();
+      await stored;
+      await sleep(200);
+    }
+  })();
+  t.after(() => {
+    sending = false;
+    return sender;
+  });
+  await sleep(500);
+  assert.ok(leader.feedLagMs() < 1000, `the feed is current (${leader.feedLagMs()} ms behind)`);
+  // An operator's session, left in a transaction that has written: the horizon stays below it.
+  const open = await testClient(t, new URL(store.url).toString());
+  await open.query('BEGIN');
+  await open.query('SELECT pg_current_xact_id()');
+  await sleep(2500);
+  const lag = leader.feedLagMs();
+  assert.ok(lag > 1500, `the feed is behind (${lag} ms), and says so`);
+  assert.deepEqual(alerts.map(([a]) => a.rule), [], 'no silence page for a device that kept sending');
+  await open.query('ROLLBACK');
+  await until(() => leader.feedLagMs() < 1000, 5000, 'the feed to catch up');
+  await sleep(300);
+  sending = false;
+  await sender;
+  assert.deepEqual(alerts.map(([a]) => a.rule), [], 'nor once it has caught up');
 });
