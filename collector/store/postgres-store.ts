@@ -399,7 +399,10 @@ export class PostgresStore implements StoreQueries {
       `INSERT INTO alerts (id, fingerprint, state, starts_at, updated_at, record, site, device, camera) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = greatest(alerts.updated_at, excluded.updated_at),
          record = CASE WHEN excluded.record ? 'ack' OR NOT alerts.record ? 'ack' THEN excluded.record
-                       ELSE excluded.record || jsonb_build_object('ack', alerts.record->'ack') END`,
+                       ELSE excluded.record || jsonb_build_object('ack', alerts.record->'ack') END
+       -- An alert that resolved stays resolved (a new incident is a new id): a firing write that lands
+       -- after the resolve (queued by a leader that has since lost the lead) does not bring it back.
+       WHERE alerts.state <> 'resolved' OR excluded.state = 'resolved'`,
       [a.id, a.fingerprint, a.state, a.startsAt, a.updatedAt, JSON.stringify(a), a.labels.site ?? null, a.labels.device ?? null, a.labels.camera ?? null],
     );
   }

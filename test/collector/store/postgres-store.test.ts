@@ -238,6 +238,10 @@ test('postgres: an acknowledgement made on any replica stays when the leader wri
   assert.deepEqual(await s.undelivered(['webhook'], 0), [], 'delivered: a new leader does not send it again');
   await s.saveAlert({ ...a, state: 'resolved', severity: 'critical', updatedAt: '2026-01-01T00:03:00.000Z' });
   assert.deepEqual((await s.undelivered(['webhook'], 0)).map((u) => [u.alert.id, u.alert.state]), [['a1', 'resolved']], 'its resolve is not delivered yet');
+  // An earlier leader's firing write, queued before it lost the lead, lands after the resolve.
+  await s.saveAlert({ ...a, severity: 'critical', updatedAt: '2026-01-01T00:02:30.000Z' });
+  assert.equal((await s.alert('a1'))?.state, 'resolved', 'a resolved alert stays resolved');
+  assert.deepEqual(await s.alerts({ state: 'firing', limit: 10 }), []);
 });
 
 test(`postgres: retention deletes in batches of ${PRUNE_BATCH} rows, each its own transaction`, async (t) => {
