@@ -588,10 +588,16 @@ function fail(b: Batch, e: unknown): void {
 
 /** The device started its seqs again: later ones are stored after the highest stored so far; its quarantine is dropped. */
 async function newEpoch(c: pg.PoolClient, site: string, device: string): Promise<void> {
+  // The device's camera rows first (after its device row: the lock order), so that another
+  // replica's burst of the old epoch, still in flight, has committed before the offsets are read.
+  await c.query('SELECT 1 FROM cameras WHERE site = $1 AND device = $2 ORDER BY camera FOR UPDATE', [site, device]);
+  // From the cameras' last seqs as well as the stored rows: retention may have pruned every
+  // summary of a camera whose last seq dedupe still compares against.
   await c.query(
     `INSERT INTO epochs (site, device, camera, summary_offset, event_offset)
      SELECT $1, $2, camera, max(s), max(e) FROM (
-       SELECT camera, max(seq) AS s, 0 AS e FROM summaries WHERE site = $1 AND device = $2 GROUP BY camera
+       SELECT camera, last_seq AS s, 0 AS e FROM cameras WHERE site = $1 AND device = $2
+       UNION ALL SELECT camera, max(seq), 0 FROM summaries WHERE site = $1 AND device = $2 GROUP BY camera
        UNION ALL SELECT camera, 0, max(seq) FROM events WHERE site = $1 AND device = $2 GROUP BY camera
      ) x GROUP BY camera
      ON CONFLICT (site, device, camera) DO UPDATE SET summary_offset = excluded.summary_offset, event_offset = excluded.event_offset`,

@@ -212,8 +212,11 @@ export class SqliteStore implements CollectorStore {
       unquarantine: p("DELETE FROM quarantine WHERE site = ? AND device = ? AND camera = ? AND reason NOT LIKE 'time:%'"),
       quarantineCount: p('SELECT count(*) AS n FROM quarantine'),
       offsets: p('SELECT summary_offset AS summary, event_offset AS event FROM epochs WHERE site = ? AND device = ? AND camera = ?'),
+      // From the cameras' last seqs as well as the stored keys: retention may have pruned every
+      // summary of a camera whose last seq dedupe still compares against.
       deviceSeqs: p(`SELECT camera, max(s) AS summary, max(e) AS event FROM (
-          SELECT c.camera, max(k.seq) AS s, 0 AS e FROM summary_cameras c JOIN summary_keys k ON k.cam = c.id WHERE c.site = ? AND c.device = ? GROUP BY c.camera
+          SELECT camera, last_seq AS s, 0 AS e FROM cameras WHERE site = ? AND device = ?
+          UNION ALL SELECT c.camera, max(k.seq), 0 FROM summary_cameras c JOIN summary_keys k ON k.cam = c.id WHERE c.site = ? AND c.device = ? GROUP BY c.camera
           UNION ALL SELECT camera, 0, max(seq) FROM events WHERE site = ? AND device = ? GROUP BY camera
         ) GROUP BY camera`),
       putOffsets: p(`INSERT INTO epochs (site, device, camera, summary_offset, event_offset) VALUES (?, ?, ?, ?, ?)
@@ -461,7 +464,7 @@ export class SqliteStore implements CollectorStore {
     this.liveBatch();
     this.flush();
     this.db.transaction(() => {
-      for (const r of this.s.deviceSeqs!.all([site, device, site, device]) as { camera: string; summary: number; event: number }[]) {
+      for (const r of this.s.deviceSeqs!.all([site, device, site, device, site, device]) as { camera: string; summary: number; event: number }[]) {
         this.s.putOffsets!.run([site, device, r.camera, r.summary, r.event]);
         this.offsets.set(`${site}/${device}/${r.camera}`, { summary: r.summary, event: r.event });
       }

@@ -326,3 +326,36 @@ test('postgres: the leaders\' recorded feed position only moves forward, table b
   await s.saveFeedPosition({ status: ['10', 4], summary: ['11', 99], event: ['9', 2] }, 900);
   assert.deepEqual(await s.feedPosition(), { cursor: { status: ['10', 5], summary: ['12', 7], event: ['9', 2] }, at: 1000 });
 });
+
+test('postgres: a new epoch waits for another replica\'s burst of the old epoch still in flight, and counts after it', async (t) => {
+  const url = await testDatabase(t, 'epochrace');
+  const s = await openStore(t, url);
+  const h = clusterHandlers(s, silentLogger, { count: 0 }, MAX_SEQ_JUMP);
+  const birth = (epoch: string) => ({ schema: SCHEMAS.status, site: 'p', device: 'e', state: 'online' as const, ts: 1, agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60, epoch });
+  const status = async (m: ReturnType<typeof birth>): Promise<void> => {
+    s.beginBatch();
+    const p = s.stageStatus(m, 1, JSON.stringify(m));
+    await s.commitBatch();
+    await p;
+  };
+  await status(birth('aaaa'));
+  s.beginBatch();
+  const first = [1, 2, 3].map((q) => h.summary(summaryMsg('p', 'e', 'c', q), 2, raw(summaryMsg('p', 'e', 'c', q))));
+  await s.commitBatch();
+  await Promise.all(first);
+  // Another replica stores seqs 4 and 5 of the old epoch: its transaction holds the camera row and is not committed yet.
+  const other = await testClient(t, url);
+  await other.query('BEGIN');
+  await other.query("SELECT 1 FROM cameras WHERE site = 'p' AND device = 'e' AND camera = 'c' FOR UPDATE");
+  for (const q of [4, 5]) await other.query("INSERT INTO summaries (site, device, camera, seq, start_ts, end_ts, status, frames, received_ts, payload) VALUES ('p', 'e', 'c', $1, 0, 0, 'ok', 1, 3, $2)", [q, raw(summaryMsg('p', 'e', 'c', q))]);
+  await other.query("UPDATE cameras SET last_seq = 5 WHERE site = 'p' AND device = 'e' AND camera = 'c'");
+  const reborn = status(birth('bbbb')); // this replica: the device comes back re-imaged
+  await new Promise((r) => setTimeout(r, 300));
+  await other.query('COMMIT');
+  await reborn;
+  s.beginBatch();
+  const next = [1, 2].map((q) => h.summary(summaryMsg('p', 'e', 'c', q), 4, raw(summaryMsg('p', 'e', 'c', q))));
+  await s.commitBatch();
+  assert.deepEqual(await Promise.all(next), ['stored', 'stored'], 'the new epoch\'s first seqs are new');
+  assert.deepEqual((await s.summaries('p', 'e', 'c')).map((m) => m.seq), [1, 2, 3, 4, 5, 6, 7]);
+});

@@ -129,6 +129,16 @@ export function storeCases(name: string, open: (t: TestContext) => Promise<Backe
     assert.deepEqual(await seqs(b, 'p', 'e', 'c'), [1, 2, 3, 4, 5, 6, 7]);
   });
 
+  test(`${name}: a new epoch after retention pruned a camera's summaries still stores the new seqs after its last`, async (t) => {
+    const b = await open(t);
+    await b.status(birth('p', 'e', 1, 'aaaa'), 1);
+    for (const seq of [1, 2, 3]) assert.equal(await b.summary(summaryMsg('p', 'e', 'c', seq), 10), 'stored');
+    assert.ok((await b.q.prune(100_000, 50_000, 50_000)) >= 3, 'every summary pruned');
+    await b.status(birth('p', 'e', 60_001, 'bbbb'), 60_001);
+    for (const seq of [1, 2]) assert.equal(await b.summary(summaryMsg('p', 'e', 'c', seq), 60_002), 'stored', `new epoch, seq ${seq}`);
+    assert.deepEqual(await seqs(b, 'p', 'e', 'c'), [4, 5]);
+  });
+
   test(`${name}: devices: the last status, seen time moved on by every message, and pages in key order`, async (t) => {
     const b = await open(t);
     for (const d of ['b', 'a', 'c']) await b.status(birth('p', d, 100, undefined), 100);
