@@ -59,6 +59,18 @@ export function summaryFromFields(t: ParsedTopic, f: Float64Array, at: number, t
 }
 
 /**
+ * Whether a parsed value holds U+0000 in a string or a key. PostgreSQL's JSONB cannot hold it, and
+ * the collector reads stored payloads through it (epoch offsets, released quarantine, the
+ * timeline): stored, such a message would refuse its burst on every delivery. No agent sends one.
+ */
+function holdsNul(v: unknown): boolean {
+  if (typeof v === 'string') return v.includes('\u0000');
+  if (Array.isArray(v)) return v.some(holdsNul);
+  if (v !== null && typeof v === 'object') return Object.entries(v).some(([k, x]) => k.includes('\u0000') || holdsNul(x));
+  return false;
+}
+
+/**
  * Decodes a message that arrived on topic `t`: a summary on the fast path when it can (unless
  * `fast` is false: the caller tried), else the full path. The nesting scan reads the bytes: JSON's
  * brackets, quotes and backslashes are ASCII, which UTF-8 never uses inside a multi-byte
@@ -93,6 +105,8 @@ export function decode(t: ParsedTopic, payload: Buffer, times?: DecodeTimes, fas
   }
   const v = check<DeviceMessage>(value, SCHEMAS[t.kind]);
   if (!v.ok) return { ok: false, reason: 'schema', detail: v.reason };
+  // Only here: the fast path takes no string with an escape in it. The text test is a quick filter.
+  if (text.includes('\\u0000') && holdsNul(value)) return { ok: false, reason: 'schema', detail: 'a string holds the character U+0000 (NUL), which the collector does not store' };
   const m = v.message;
   if (m.site !== t.site || m.device !== t.device || ('camera' in m && m.camera !== t.camera)) {
     return { ok: false, reason: 'identity', detail: `payload names ${m.site}/${m.device}${'camera' in m ? `/${m.camera}` : ''}` };

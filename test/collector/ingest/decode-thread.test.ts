@@ -27,6 +27,11 @@ const MESSAGES: readonly [string, string][] = [
   [SUMMARY, `${'['.repeat(40)}${']'.repeat(40)}`],
   [SUMMARY, JSON.stringify({ ...summaryMsg('s', 'd', 'c', 8), frames: -1 })],
   [SUMMARY, JSON.stringify({ ...summaryMsg('s', 'd', 'c', 10), frames: 3_000_000_000 })],
+  // U+0000 in a string or a key (PostgreSQL's JSONB cannot hold it): refused; the six characters \u0000 as text: taken.
+  [SUMMARY, JSON.stringify({ ...summaryMsg('s', 'd', 'c', 11), model: { name: 'line\u0000detector', sha256: 'a'.repeat(64) } })],
+  [SUMMARY, JSON.stringify({ ...summaryMsg('s', 'd', 'c', 12), classCounts: { 'good\u0000': 1 } })],
+  [SUMMARY, JSON.stringify({ ...summaryMsg('s', 'd', 'c', 13), model: { name: 'line\\u0000detector', sha256: 'a'.repeat(64) } })],
+  [eventTopic('s', 'd', 'c'), JSON.stringify({ schema: SCHEMAS.event, site: 's', device: 'd', camera: 'c', seq: 4, ts: NOW, kind: 'stalled', message: 'no frames\u0000' })],
   [SUMMARY, JSON.stringify(summaryMsg('s', 'other', 'c', 9))],
   [SUMMARY, '[1,2]'],
   [SUMMARY, `{"schema":"${SCHEMAS.summary}","site":"s","note":"caf\u00e9 \ud83d\ude00"}`],
@@ -60,8 +65,9 @@ test('the worker gives every message the inline verdict and words; a decoded sum
   });
   assert.deepEqual(
     [...r.codes].map((c) => (c === 0 ? 'ok' : DECODE_REASONS[c - 1])),
-    ['ok', 'ok', 'ok', 'ok', 'json', 'schema', 'schema', 'schema', 'identity', 'schema', 'schema'],
+    ['ok', 'ok', 'ok', 'ok', 'json', 'schema', 'schema', 'schema', 'schema', 'schema', 'ok', 'schema', 'identity', 'schema', 'schema'],
   );
+  for (const i of [8, 9, 11]) assert.match(details.get(i) ?? '', /U\+0000/, `entry ${i}: refused for its NUL`);
 });
 
 test('bursts are answered in the order sent; a burst larger than the buffer grows it; decoding is timed on request', async (t) => {
