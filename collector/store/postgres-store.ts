@@ -36,6 +36,8 @@ export interface SummaryOutcome {
 
 interface Staged<M, R> {
   readonly m: M;
+  /** Its place in the burst's arrival order (Batch.arrived). */
+  readonly order: number;
   readonly at: number;
   readonly raw: string;
   readonly extra: string | null;
@@ -47,6 +49,30 @@ interface Batch {
   readonly statuses: Staged<StatusMessage, void>[];
   readonly summaries: Staged<SummaryMessage, SummaryOutcome>[];
   readonly events: Staged<EventMessage, Handled>[];
+  /** Messages staged so far: the next one's order. */
+  arrived: number;
+}
+
+/** A birth that names an epoch: it may start a new one, which moves the seqs of what comes after it (only). */
+const mayStartEpoch = (s: Staged<StatusMessage, void>): boolean => s.m.state === 'online' && !!s.m.epoch;
+
+/**
+ * The burst in parts, in arrival order, each ending with a birth that names an epoch (the last part
+ * ends with the burst). A new epoch's offsets are read from what is stored when its birth is
+ * written, so what arrived before the birth (the old epoch's last windows, delivered in the same
+ * burst after an outage) must be written before it.
+ */
+function parts(b: Batch): Batch[] {
+  const cuts = b.statuses.filter(mayStartEpoch).map((s) => s.order);
+  if (!cuts.length) return [b];
+  const out: Batch[] = [];
+  let from = -1;
+  for (const to of [...cuts.sort((x, y) => x - y), Number.POSITIVE_INFINITY]) {
+    const within = <T extends { order: number }>(xs: T[]): T[] => xs.filter((x) => x.order > from && x.order <= to);
+    out.push({ statuses: within(b.statuses), summaries: within(b.summaries), events: within(b.events), arrived: 0 });
+    from = to;
+  }
+  return out;
 }
 
 /** A row of the feed: one stored message, in the order of the transactions that stored them. */
@@ -117,7 +143,7 @@ export class PostgresStore implements StoreQueries {
   }
 
   beginBatch(): void {
-    this.batch ??= { statuses: [], summaries: [], events: [] };
+    this.batch ??= { statuses: [], summaries: [], events: [], arrived: 0 };
   }
 
   /**
@@ -150,16 +176,19 @@ export class PostgresStore implements StoreQueries {
 
   /** Stores a status at the next commit (with its previous one, for the rules); a new epoch moves the device's seqs on. */
   stageStatus(m: StatusMessage, receivedTs: number, raw: string): Promise<void> {
-    return new Promise((resolve, reject) => this.staged().statuses.push({ m, at: receivedTs, raw, extra: null, resolve, reject }));
+    const b = this.staged();
+    return new Promise((resolve, reject) => b.statuses.push({ m, order: b.arrived++, at: receivedTs, raw, extra: null, resolve, reject }));
   }
 
   /** Stores a summary at the next commit under the sequence rules; `timeProblem` quarantines it with that reason. */
   stageSummary(m: SummaryMessage, receivedTs: number, raw: string, timeProblem?: string): Promise<SummaryOutcome> {
-    return new Promise((resolve, reject) => this.staged().summaries.push({ m, at: receivedTs, raw, extra: timeProblem ?? null, resolve, reject }));
+    const b = this.staged();
+    return new Promise((resolve, reject) => b.summaries.push({ m, order: b.arrived++, at: receivedTs, raw, extra: timeProblem ?? null, resolve, reject }));
   }
 
   stageEvent(e: EventMessage, receivedTs: number, raw: string): Promise<Handled> {
-    return new Promise((resolve, reject) => this.staged().events.push({ m: e, at: receivedTs, raw, extra: null, resolve, reject }));
+    const b = this.staged();
+    return new Promise((resolve, reject) => b.events.push({ m: e, order: b.arrived++, at: receivedTs, raw, extra: null, resolve, reject }));
   }
 
   /**
@@ -194,9 +223,20 @@ export class PostgresStore implements StoreQueries {
     });
     try {
       await client.query('BEGIN');
-      await this.writeDevices(client, b, settle);
-      await this.writeSummaries(client, b, settle);
-      await this.writeEvents(client, b, settle);
+      const split = parts(b);
+      if (split.length === 1) {
+        await this.writeDevices(client, b, settle);
+        await this.writeSummaries(client, b, settle);
+        await this.writeEvents(client, b, settle);
+      } else {
+        // Each part's summaries and events before its births. (Device rows are then locked part by
+        // part, not all in key order: two such bursts may deadlock, and one is delivered again.)
+        for (const part of split) {
+          await this.writeSummaries(client, part, settle);
+          await this.writeEvents(client, part, settle);
+          await this.writeDevices(client, part, settle);
+        }
+      }
       await client.query('COMMIT');
       client.giveBack();
     } catch (e) {

@@ -359,3 +359,26 @@ test('postgres: a new epoch waits for another replica\'s burst of the old epoch 
   assert.deepEqual(await Promise.all(next), ['stored', 'stored'], 'the new epoch\'s first seqs are new');
   assert.deepEqual((await s.summaries('p', 'e', 'c')).map((m) => m.seq), [1, 2, 3, 4, 5, 6, 7]);
 });
+
+test('postgres: a burst with the old epoch\'s last windows, a new-epoch birth and the new windows stores each in its epoch', async (t) => {
+  const s = await openStore(t);
+  const h = clusterHandlers(s, silentLogger, { count: 0 }, MAX_SEQ_JUMP);
+  const birth = (epoch: string) => ({ schema: SCHEMAS.status, site: 'p', device: 'e', state: 'online' as const, ts: 1, agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60, epoch });
+  const old = (q: number): SummaryMessage => summaryMsg('p', 'e', 'c', q, { status: 'ok' });
+  const neu = (q: number): SummaryMessage => summaryMsg('p', 'e', 'c', q, { status: 'alert' });
+  /** One burst, in this arrival order. */
+  const burst = async (items: (SummaryMessage | ReturnType<typeof birth>)[]): Promise<unknown[]> => {
+    s.beginBatch();
+    const out = items.map((m) => ('state' in m ? s.stageStatus(m, 1, JSON.stringify(m)).then(() => 'status') : h.summary(m, 1, raw(m))));
+    await s.commitBatch();
+    return Promise.all(out);
+  };
+  await burst([birth('aaaa')]);
+  await burst([1, 2, 3].map(old));
+  // As the broker hands a queued session over after an outage: the old epoch's last windows, the
+  // re-imaged device's birth, and its first windows, in one burst.
+  assert.deepEqual(await burst([old(4), old(5), birth('bbbb'), neu(1), neu(2), neu(3)]), ['stored', 'stored', 'status', 'stored', 'stored', 'stored']);
+  assert.deepEqual((await s.summaries('p', 'e', 'c')).map((m) => `${m.seq}:${m.status}`), ['1:ok', '2:ok', '3:ok', '4:ok', '5:ok', '6:alert', '7:alert', '8:alert'], 'the old windows at their own seqs, the new ones after them');
+  assert.equal((await s.camera('p', 'e', 'c'))?.lastStatus, 'alert', 'the latest verdict is the new epoch\'s');
+  assert.deepEqual(await burst([4, 5, 6].map(neu)), ['stored', 'stored', 'stored'], 'the new epoch goes on');
+});
