@@ -155,6 +155,11 @@ export class PostgresStore implements StoreQueries {
     if (!this.seen.size) return this.flushingSeen;
     const rows = [...this.seen.values()].sort((x, y) => (x.site < y.site ? -1 : x.site > y.site ? 1 : x.device < y.device ? -1 : x.device > y.device ? 1 : 0));
     this.seen.clear();
+    // A flush that fails puts its times back for the next (the latest of each device wins).
+    const putBack = (e: unknown): never => {
+      for (const r of rows) this.markSeen(r.site, r.device, r.at);
+      throw e;
+    };
     this.flushingSeen = this.flushingSeen
       .catch(() => undefined)
       .then(() =>
@@ -165,7 +170,7 @@ export class PostgresStore implements StoreQueries {
           [rows.map((x) => x.site), rows.map((x) => x.device), rows.map((x) => x.at)],
         ),
       )
-      .then(() => undefined);
+      .then(() => undefined, putBack);
     return this.flushingSeen;
   }
 
@@ -239,6 +244,9 @@ export class PostgresStore implements StoreQueries {
       }
       await client.query('COMMIT');
       client.giveBack();
+      // Seen once stored: a burst rolled back moves no device's last-seen time.
+      for (const x of b.summaries) this.markSeen(x.m.site, x.m.device, x.at);
+      for (const x of b.events) this.markSeen(x.m.site, x.m.device, x.at);
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
       client.giveBack(true);
@@ -250,8 +258,6 @@ export class PostgresStore implements StoreQueries {
 
   /** The burst's statuses, with their device rows locked in key order: two bursts never wait on each other in a cycle. */
   private async writeDevices(c: pg.PoolClient, b: Batch, settle: (() => void)[]): Promise<void> {
-    for (const x of b.summaries) this.markSeen(x.m.site, x.m.device, x.at);
-    for (const x of b.events) this.markSeen(x.m.site, x.m.device, x.at);
     if (!b.statuses.length) return;
     const statuses = [...b.statuses].sort(byKey);
     const keys = new Map<string, [string, string]>();

@@ -382,3 +382,30 @@ test('postgres: a burst with the old epoch\'s last windows, a new-epoch birth an
   assert.equal((await s.camera('p', 'e', 'c'))?.lastStatus, 'alert', 'the latest verdict is the new epoch\'s');
   assert.deepEqual(await burst([4, 5, 6].map(neu)), ['stored', 'stored', 'stored'], 'the new epoch goes on');
 });
+
+test('postgres: a device\'s last-seen time moves only with what was stored, and a failed write of it is tried again', async (t) => {
+  const url = await testDatabase(t, 'seen');
+  const s = await openStore(t, url);
+  const birth = { schema: SCHEMAS.status, site: 'p', device: 'e', state: 'online' as const, ts: 1, agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60 };
+  s.beginBatch();
+  const born = s.stageStatus(birth, 100, JSON.stringify(birth));
+  await s.commitBatch();
+  await born;
+  // A burst the database refuses: its summary was never stored, so the device was not seen then.
+  s.beginBatch();
+  const refused = s.stageSummary({ ...summaryMsg('p', 'e', 'c', 1), frames: 1.5 }, 900, '{}');
+  refused.catch(() => undefined);
+  await assert.rejects(s.commitBatch());
+  await s.flushSeen();
+  assert.equal((await s.device('p', 'e'))?.lastSeen, 100, 'a rolled-back burst moves nothing');
+  s.beginBatch();
+  const stored = s.stageSummary(summaryMsg('p', 'e', 'c', 1), 500, raw(summaryMsg('p', 'e', 'c', 1)));
+  await s.commitBatch();
+  await stored;
+  const admin = await testClient(t, url);
+  await admin.query('ALTER TABLE devices RENAME TO devices_away');
+  await assert.rejects(s.flushSeen());
+  await admin.query('ALTER TABLE devices_away RENAME TO devices');
+  await s.flushSeen();
+  assert.equal((await s.device('p', 'e'))?.lastSeen, 500, 'the time a failed flush held is written by the next');
+});
