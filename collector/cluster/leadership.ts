@@ -45,6 +45,8 @@ export class Leadership {
   private timer: NodeJS.Timeout | undefined;
   private leading = false;
   private stopped = false;
+  /** A stopping replica: it no longer tries for the lead (standDown). */
+  private standingDown = false;
   private busy = false;
   /** The poll in progress: stop() waits for it, so that no connection or lead outlives the stop. */
   private polling: Promise<void> = Promise.resolve();
@@ -108,6 +110,15 @@ export class Leadership {
     this.client = c;
   }
 
+  /**
+   * A replica that is stopping no longer tries for the lead (it would hold the lock without running
+   * the rules until its stop ends, up to its commits' wait): the others take it. One that leads goes
+   * on holding it until stop(), so that its last writes and deliveries are made while it still leads.
+   */
+  standDown(): void {
+    this.standingDown = true;
+  }
+
   private lost(c: pg.Client, e: Error): void {
     if (this.client !== c) return;
     this.client = undefined;
@@ -127,6 +138,7 @@ export class Leadership {
         await c.query('SELECT 1'); // the connection is the lease: a failure here ends leadership (lost())
         return;
       }
+      if (this.standingDown) return;
       const r = await c.query<{ ok: boolean }>(`SELECT ${LEADER} AS ok`);
       if (!r.rows[0]!.ok) return;
       await c.query('UPDATE replicas SET leader_since = $2 WHERE client_id = $1', [this.o.clientId, Date.now()]);

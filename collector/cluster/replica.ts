@@ -201,6 +201,7 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
       alerts,
       async stop() {
         stopping = true;
+        lead.standDown(); // a standby that is stopping does not take the lead meanwhile
         clearInterval(prune);
         // No new share for this replica while it is away: the others take it.
         await subscriber.mqtt?.unsubscribeAsync(filters).catch(() => undefined);

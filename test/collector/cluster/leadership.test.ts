@@ -133,3 +133,19 @@ test('a running replica whose connection blipped is not taken for dead', async (
   await sleep(1000);
   assert.deepEqual((await a.deadReplicas(1000)).map((d) => d.clientId), ['b'], 'still free a second later: gone');
 });
+
+test('a replica that stands down (it is stopping) does not take the lead; another does', async (t) => {
+  const url = await database(t);
+  const events: string[] = [];
+  const [a, b, c] = [replica(t, url, 'a', events), replica(t, url, 'b', events), replica(t, url, 'c', events)];
+  await a.start();
+  await until(() => a.isLeader, 5000, 'a to lead');
+  await b.start();
+  b.standDown(); // b is being stopped: its commits may take seconds yet
+  await a.stop();
+  await sleep(500); // five of b's polls
+  assert.equal(b.isLeader, false, 'b, stopping, does not take the lead');
+  await c.start();
+  await until(() => c.isLeader, 5000, 'c to lead');
+  assert.ok(!events.includes('b leads'), events.join(', '));
+});
