@@ -119,6 +119,9 @@ export class ClusterLeader {
       });
     });
     let replayed = 0;
+    // The cameras each online device announced: tracked from its last message (the summaries
+    // replayed next put the time of each camera's own last window over it).
+    for (const d of view.devices()) if (d.state === 'online') rules.replayStatus(d.status, d.lastSeen);
     const recent = await store.recentSummaries(t0 - this.o.replayMs, resume ? resume.summary : horizon);
     if (ended()) return;
     for (const r of recent) {

@@ -266,6 +266,20 @@ export class RuleEngine {
    * summary stored earlier, received at `now`, without firing or resolving anything: a new leader
    * replays the recent windows (collector/cluster/leader.ts), and the next live window acts on them.
    */
+  /**
+   * A device's last status, seen again when the rules' memory is rebuilt (a new leader): the
+   * cameras it announced are tracked as heard of at `now`, so that one that never sends a summary
+   * is still found stalled. Nothing fires or resolves.
+   */
+  replayStatus(s: StatusMessage, now: number): void {
+    this.quiet = true;
+    try {
+      this.onStatus(s, undefined, now);
+    } finally {
+      this.quiet = false;
+    }
+  }
+
   replaySummary(s: SummaryMessage, now: number): void {
     this.quiet = true;
     try {

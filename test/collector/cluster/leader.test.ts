@@ -273,3 +273,25 @@ test('a feed held back by a transaction left open on the server does not page li
   await sender;
   assert.deepEqual(alerts.map(([a]) => a.rule), [], 'nor once it has caught up');
 });
+
+test('a new leader knows the cameras a device announced before it led: one that sends nothing is found stalled', async (t) => {
+  const { store, leader, alerts } = await setup(t, undefined, { stalledWindows: 1 });
+  const birth = { schema: SCHEMAS.status, site: 'plant', device: 'd10', state: 'online', ts: Date.now(), agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c1', 'c2'], windowSeconds: 1 } as StatusMessage;
+  store.beginBatch();
+  const born = store.stageStatus(birth, Date.now(), JSON.stringify(birth));
+  await store.commitBatch();
+  await born;
+  await leader.start(); // the birth was stored before: it is not in this leader's feed
+  // c1 keeps sending; c2 never does.
+  for (let seq = 1; seq <= 10; seq++) {
+    const now = Date.now();
+    const m = summaryMsg('plant', 'd10', 'c1', seq, { start: now - 1000, end: now - 10 });
+    store.beginBatch();
+    const stored = store.stageSummary(m, now, JSON.stringify(m));
+    await store.commitBatch();
+    await stored;
+    await sleep(200);
+  }
+  const stalled = alerts.filter(([a, change]) => a.rule === 'cameraStalled' && change === 'fire').map(([a]) => a.labels.camera);
+  assert.deepEqual(stalled, ['c2']);
+});
