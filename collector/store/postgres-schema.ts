@@ -368,4 +368,12 @@ export const PG_MIGRATIONS: readonly string[] = [
     updated_at BIGINT NOT NULL
   );
   `,
+  // 7: statuses in receive order, whatever order replicas commit them in: the device row keeps the
+  // latest received (a Last Will committed after the next birth no longer marks the device
+  // offline), and a status received before it is kept in the history, marked superseded.
+  `
+  ALTER TABLE devices ADD COLUMN status_received BIGINT;
+  UPDATE devices SET status_received = last_seen;
+  ALTER TABLE statuses ADD COLUMN superseded BOOLEAN NOT NULL DEFAULT false;
+  `,
 ];

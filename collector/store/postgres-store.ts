@@ -274,16 +274,23 @@ export class PostgresStore implements StoreQueries {
       const k = `${s.m.site}\u0000${s.m.device}`;
       const previousRaw = current.get(k);
       const m = s.m;
-      const known = epochs.get(k);
-      if (m.state === 'online' && m.epoch && known && m.epoch !== known) await newEpoch(c, m.site, m.device);
-      if (m.epoch) epochs.set(k, m.epoch);
-      await c.query(
-        `INSERT INTO devices (site, device, state, last_seen, status, epoch) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (site, device) DO UPDATE SET state = excluded.state, last_seen = greatest(devices.last_seen, excluded.last_seen), status = excluded.status, epoch = coalesce(excluded.epoch, devices.epoch)`,
+      // A status received before the one the device row holds is superseded: a Last Will and the
+      // next birth, milliseconds apart, reach two replicas, and the Will's burst commits second.
+      // It is kept in the history, marked, and changes neither the row nor the rules (feed()).
+      const applied = await c.query(
+        `INSERT INTO devices (site, device, state, last_seen, status, epoch, status_received) VALUES ($1, $2, $3, $4, $5, $6, $4)
+         ON CONFLICT (site, device) DO UPDATE SET state = excluded.state, last_seen = greatest(devices.last_seen, excluded.last_seen), status = excluded.status,
+           epoch = coalesce(excluded.epoch, devices.epoch), status_received = excluded.status_received
+         WHERE devices.status_received IS NULL OR excluded.status_received >= devices.status_received
+         RETURNING 1`,
         [m.site, m.device, m.state, s.at, s.raw, m.epoch ?? null],
       );
-      await c.query('INSERT INTO statuses (site, device, received_ts, previous, payload) VALUES ($1, $2, $3, $4, $5)', [m.site, m.device, s.at, previousRaw ?? null, s.raw]);
-      current.set(k, s.raw);
+      const superseded = applied.rowCount === 0;
+      const known = epochs.get(k);
+      if (!superseded && m.state === 'online' && m.epoch && known && m.epoch !== known) await newEpoch(c, m.site, m.device);
+      if (!superseded && m.epoch) epochs.set(k, m.epoch);
+      await c.query('INSERT INTO statuses (site, device, received_ts, previous, payload, superseded) VALUES ($1, $2, $3, $4, $5, $6)', [m.site, m.device, s.at, previousRaw ?? null, s.raw, superseded]);
+      if (!superseded) current.set(k, s.raw);
       settle.push(() => s.resolve());
     }
   }
@@ -508,7 +515,7 @@ export class PostgresStore implements StoreQueries {
    * the next read gives the same rows again instead of skipping those already read.
    */
   async feed(cursor: FeedCursor, horizon: string, limit: number): Promise<FeedRow[]> {
-    type Raw = { xid: string; id: number; received_ts: number; payload: string | null; previous?: string | null } & Partial<SlimColumns>;
+    type Raw = { xid: string; id: number; received_ts: number; payload: string | null; previous?: string | null; superseded?: boolean } & Partial<SlimColumns>;
     const next: FeedCursor = { ...cursor };
     const read = async (table: string, k: keyof FeedCursor, columns: string): Promise<Raw[]> => {
       const [x, id] = cursor[k];
@@ -522,7 +529,7 @@ export class PostgresStore implements StoreQueries {
       return rows;
     };
     const out: (FeedRow & { order: number })[] = [];
-    for (const r of await read('statuses', 'status', 'payload, previous')) out.push({ kind: 'status', receivedTs: r.received_ts, m: JSON.parse(r.payload!) as StatusMessage, previous: r.previous ? (JSON.parse(r.previous) as StatusMessage) : undefined, order: 0 });
+    for (const r of await read('statuses', 'status', 'payload, previous, superseded')) if (!r.superseded) out.push({ kind: 'status', receivedTs: r.received_ts, m: JSON.parse(r.payload!) as StatusMessage, previous: r.previous ? (JSON.parse(r.previous) as StatusMessage) : undefined, order: 0 });
     for (const r of await read('summaries', 'summary', SUMMARY_FEED_COLUMNS)) out.push({ kind: 'summary', receivedTs: r.received_ts, m: summaryOf(r as SlimColumns & { payload: string | null }), order: 1 });
     for (const r of await read('events', 'event', 'payload')) out.push({ kind: 'event', receivedTs: r.received_ts, m: JSON.parse(r.payload!) as EventMessage, order: 2 });
     // Merged by receive time; a status before the summaries that arrived with it.

@@ -409,3 +409,32 @@ test('postgres: a device\'s last-seen time moves only with what was stored, and 
   await s.flushSeen();
   assert.equal((await s.device('p', 'e'))?.lastSeen, 500, 'the time a failed flush held is written by the next');
 });
+
+test('postgres: a Last Will committed after the next birth (two replicas) does not mark the device offline, nor reach the rules', async (t) => {
+  const s = await openStore(t);
+  const cursor: FeedCursor = { status: ['1', 0], summary: ['1', 0], event: ['1', 0] };
+  const birth = (ts: number) => ({ schema: SCHEMAS.status, site: 'p', device: 'e', state: 'online' as const, ts, agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60 });
+  const will = { schema: SCHEMAS.status, site: 'p', device: 'e', state: 'offline' as const, ts: 1000 };
+  const put = async (m: object & { state: string }, receivedTs: number): Promise<void> => {
+    s.beginBatch();
+    const p = s.stageStatus(m as never, receivedTs, JSON.stringify(m));
+    await s.commitBatch();
+    await p;
+  };
+  await put(birth(1000), 1000);
+  await s.feed(cursor, await s.horizon(), 100);
+  // The device reconnects: the broker sends the old connection's Will (received at 1990 by one
+  // replica) and then the new birth (received at 2000 by another), whose burst commits first.
+  await put(birth(2000), 2000);
+  await put(will, 1990);
+  const d = await s.device('p', 'e');
+  assert.equal(d?.state, 'online', 'the device row keeps the latest status received');
+  assert.equal(d?.status.ts, 2000);
+  const fed = await s.feed(cursor, await s.horizon(), 100);
+  assert.deepEqual(fed.map((r) => (r.kind === 'status' ? r.m.state : r.kind)), ['online'], 'the superseded Will is not fed to the rules');
+  const kept = await s.pool.query<{ state: string; superseded: boolean }>("SELECT payload::json->>'state' AS state, superseded FROM statuses ORDER BY id");
+  assert.deepEqual(kept.rows, [{ state: 'online', superseded: false }, { state: 'online', superseded: false }, { state: 'offline', superseded: true }], 'kept in the history, marked');
+  // In order, a Will does mark the device offline.
+  await put(will, 2100);
+  assert.equal((await s.device('p', 'e'))?.state, 'offline');
+});
