@@ -473,7 +473,9 @@ export class PostgresStore implements StoreQueries {
   async delivered(alertId: string, sink: string, state: string, severity: string, at: number): Promise<void> {
     await this.pool.query(
       `INSERT INTO deliveries (alert_id, sink, state, severity, at) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (alert_id, sink) DO UPDATE SET state = excluded.state, severity = excluded.severity, at = excluded.at`,
+       ON CONFLICT (alert_id, sink) DO UPDATE SET state = excluded.state, severity = excluded.severity, at = excluded.at
+       -- A send abandoned at a handover may finish after the next leader delivered the resolve.
+       WHERE deliveries.state <> 'resolved' OR excluded.state = 'resolved'`,
       [alertId, sink, state, severity, at],
     );
   }

@@ -241,6 +241,10 @@ test('postgres: an acknowledgement made on any replica stays when the leader wri
   // An earlier leader's firing write, queued before it lost the lead, lands after the resolve.
   await s.saveAlert({ ...a, severity: 'critical', updatedAt: '2026-01-01T00:02:30.000Z' });
   assert.equal((await s.alert('a1'))?.state, 'resolved', 'a resolved alert stays resolved');
+  await s.delivered('a1', 'webhook', 'resolved', 'critical', 3);
+  // A firing send that the old leader abandoned at the handover finishes only now.
+  await s.delivered('a1', 'webhook', 'firing', 'critical', 2);
+  assert.deepEqual(await s.undelivered(['webhook'], 0), [], 'the resolve stays recorded as delivered');
   assert.deepEqual(await s.alerts({ state: 'firing', limit: 10 }), []);
 });
 
