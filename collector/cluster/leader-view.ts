@@ -7,9 +7,11 @@
  *
  * A write the database refuses for the moment (a lost connection, a timeout, a full disk) is tried
  * again, and the notifications behind it wait, until it commits or the leadership ends (close()):
- * the next leader then works from what is stored. A write the database will never take (a
- * constraint: another alert of that fingerprint is firing) is given up, logged, and that alert is
- * not notified while its last write is not stored.
+ * the next leader then works from what is stored. A write the database will never take is given
+ * up, logged, and that alert is not notified while its last write is not stored. When that is
+ * because another alert of its fingerprint is firing in the database (an earlier leader's write
+ * that committed after this leader loaded the active alerts), `onFiring` hears of the stored one,
+ * for the rules to carry on with it (RuleEngine.adopt).
  */
 import type { Logger } from '../../lib/log.js';
 import type { FeedRow, PostgresStore } from '../store/postgres-store.js';
@@ -26,6 +28,8 @@ export class LeaderView implements RuleStore {
   private closed = false;
   /** Alert writes the database refused, each try (logged); the rules go on from memory. */
   writeFailures = 0;
+  /** A firing alert stored under another id took the place of one the rules wrote (see the header). */
+  onFiring: (stored: AlertRecord) => void = () => undefined;
 
   private constructor(
     private readonly store: PostgresStore,
@@ -89,6 +93,11 @@ export class LeaderView implements RuleStore {
         this.log.error({ alert: a.id, rule: a.rule, state: a.state, err: err.message, code: err.code }, never ? 'could not store an alert change: it is not notified' : 'could not store an alert change; trying again (its notification waits for it)');
         if (never) {
           this.unstored.add(a.id);
+          if (this.firing.get(a.id)?.state === 'firing' && a.state === 'firing') this.firing.delete(a.id); // never stored
+          if (err.code === '23505' && a.state === 'firing' && !this.closed) {
+            const stored = await this.store.firingAlert(a.fingerprint).catch(() => undefined);
+            if (stored && stored.id !== a.id && !this.closed) this.onFiring(stored);
+          }
           return;
         }
         await new Promise((r) => setTimeout(r, Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt)));

@@ -118,6 +118,9 @@ export class ClusterLeader {
         this.o.dispatcher.push(snapshot, change);
       });
     });
+    view.onFiring = (stored) => {
+      if (!ended()) rules.adopt(stored, Date.now());
+    };
     let replayed = 0;
     // The cameras each online device announced: tracked from its last message (the summaries
     // replayed next put the time of each camera's own last window over it).

@@ -363,6 +363,28 @@ export class RuleEngine {
     }
   }
 
+  /**
+   * The store holds a firing alert of this fingerprint under another id than the rules' (an earlier
+   * leader's write that committed after this leader loaded the active alerts, and the store refused
+   * the rules' own). It takes the place of theirs, keeping its id, startsAt and acknowledgement, with
+   * what the rules have now, and is notified as firing; if the rules have resolved theirs since, it
+   * is resolved. A receiver then hears of the incident under one id.
+   */
+  adopt(stored: AlertRecord, now: number): void {
+    const mine = this.active.get(stored.fingerprint);
+    if (mine?.id === stored.id) return; // adopted already
+    if (mine) {
+      const a: AlertRecord = { ...mine, id: stored.id, startsAt: stored.startsAt, ...(stored.ack ? { ack: stored.ack } : {}) };
+      this.active.set(stored.fingerprint, a);
+      this.store.saveAlert(a);
+      this.emit(a, 'fire', now);
+      return;
+    }
+    const a: AlertRecord = { ...stored, state: 'resolved', endsAt: iso(now), updatedAt: iso(now) };
+    this.store.saveAlert(a);
+    this.listener(a, 'resolve');
+  }
+
   /** Records an acknowledgement; returns the alert, or undefined for an unknown id. */
   acknowledge(id: string, by: string, comment: string, now: number): AlertRecord | undefined {
     const a = [...this.active.values()].find((x) => x.id === id) ?? this.store.alert(id);

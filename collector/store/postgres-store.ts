@@ -426,6 +426,12 @@ export class PostgresStore implements StoreQueries {
     return r?.record;
   }
 
+  /** The firing alert of this fingerprint, if any (there is at most one: alerts_one_firing). */
+  async firingAlert(fingerprint: string): Promise<AlertRecord | undefined> {
+    const [r] = await this.rows<{ record: AlertRecord }>(`SELECT ${ALERT_COLUMNS} FROM alerts WHERE fingerprint = $1 AND state = 'firing'`, [fingerprint]);
+    return r?.record;
+  }
+
   async alerts(o: AlertQuery): Promise<AlertRecord[]> {
     const before = o.before ?? ['\uffff', '\uffff'];
     const where: string[] = ['(updated_at, id) < ($1, $2)'];

@@ -207,3 +207,22 @@ test("a drift alert keeps the run's review frames when a later window saved none
   feed(4, Array.from({ length: 12 }, (_, i) => `n${i}.jpg`));
   assert.equal((store.alert(a.id)!.evidence?.reviewFrames as string[]).length, 10, 'at most 10');
 });
+
+test('adopt: a firing alert stored under another id takes the rules\' place, or is resolved when the rules have resolved theirs', async (t) => {
+  const { rules, store, changes } = await engine(t);
+  store.putStatus(birth(), 0);
+  rules.onStatus({ schema: SCHEMAS.status, site: 's', device: 'd', state: 'offline', ts: 1 }, birth(), 1000);
+  const mine = rules.firing[0]!;
+  const stored: AlertRecord = { ...mine, id: 'earlier', startsAt: '2026-01-01T00:00:00.000Z', ack: { by: 'ops', comment: 'seen', at: '2026-01-01T00:00:10.000Z' } };
+  rules.adopt(stored, 2000);
+  assert.deepEqual(rules.firing.map((a) => [a.id, a.startsAt, a.ack?.by, a.annotations.summary]), [['earlier', stored.startsAt, 'ops', mine.annotations.summary]]);
+  assert.deepEqual(changes.slice(1).map(([r, c, a]) => [r, c, a.id]), [['deviceOffline', 'fire', 'earlier']]);
+  rules.adopt(stored, 2500);
+  assert.equal(changes.length, 2, 'adopted once');
+  // The rules resolve theirs (the device came back); a stored firing one of that fingerprint is resolved too.
+  rules.onStatus(birth(), undefined, 3000);
+  const before = changes.length;
+  rules.adopt({ ...stored, id: 'older' }, 4000);
+  assert.deepEqual(changes.slice(before).map(([r, c, a]) => [r, c, a.id, a.state]), [['deviceOffline', 'resolve', 'older', 'resolved']]);
+  assert.equal(store.alert('older')?.state, 'resolved');
+});
