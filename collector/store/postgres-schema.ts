@@ -7,7 +7,9 @@
  * camera's summaries, so only the database sees a camera's whole sequence. The function locks the
  * camera's row, so two replicas storing the same camera at once take turns, and a batch is passed
  * sorted by (site, device, camera), arrival order kept within a camera, so that two batches lock rows in one order
- * (devices before cameras, each in key order): no deadlock.
+ * (devices before cameras, each in key order). Not always: a new camera's row is created before
+ * the burst's existing rows are locked, and a burst in parts (a new epoch) locks part by part. Two
+ * such bursts may deadlock; the server refuses one and the store writes it again (postgres-store.ts write()).
  *
  * Payloads (4 KB of JSON a summary) are compressed with lz4, not PostgreSQL's default pglz: as
  * small on disk for JSON, at a fraction of the CPU per insert.

@@ -10,6 +10,7 @@
  * the transaction that wrote it, and feed() returns the rows of transactions that have all ended, in
  * order, so the leader sees each message once whichever replica stored it.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { driftlineError } from '../../lib/errors.js';
 import { redactUrl } from '../../lib/redact.js';
@@ -103,6 +104,13 @@ const DEVICE_COLUMNS = 'site, device, state, last_seen AS "lastSeen", status';
 const STATEMENT_ROWS = 250;
 /** Rows each retention statement deletes: short transactions that never hold ingest up for long. */
 export const PRUNE_BATCH = 5000;
+/** Tries of one burst when the server refuses it as a deadlock's victim (write()). */
+const WRITE_TRIES = 4;
+/** deadlock_detected, serialization_failure: the transaction was refused for the moment, not for what it holds. */
+const retryable = (e: unknown): boolean => {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+};
 
 export class PostgresStore implements StoreQueries {
   private batch: Batch | undefined;
@@ -116,6 +124,8 @@ export class PostgresStore implements StoreQueries {
   private flushingSeen: Promise<void> = Promise.resolve();
   /** Retention batches run so far and the longest one, ms: how long it held its rows (metrics, docs/scale.md). */
   readonly pruneStats = { batches: 0, longestMs: 0 };
+  /** Bursts the server refused as a deadlock's or serialization failure's victim, and written again (write()). */
+  readonly writeStats = { retried: 0 };
 
   private constructor(
     readonly pool: pg.Pool,
@@ -220,12 +230,33 @@ export class PostgresStore implements StoreQueries {
     return done;
   }
 
+  /**
+   * Writes the burst, trying again (from BEGIN, the whole burst) when the server chose it as the
+   * victim of a deadlock or a serialization failure: two replicas' bursts may lock the same camera
+   * rows in different orders (a burst of several parts, a new camera inserted before the existing
+   * ones are locked), and what one replica was refused the other has then committed. Only after
+   * `WRITE_TRIES` such refusals, or any other failure, is the burst refused (and delivered again).
+   */
   private async write(b: Batch): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.writeOnce(b);
+        return;
+      } catch (e) {
+        if (attempt < WRITE_TRIES && retryable(e)) {
+          this.writeStats.retried++;
+          await delay(10 * attempt + Math.random() * 20 * attempt); // apart, so the two do not meet again
+          continue;
+        }
+        fail(b, e);
+        throw e;
+      }
+    }
+  }
+
+  private async writeOnce(b: Batch): Promise<void> {
     const settle: (() => void)[] = [];
-    const client = await checkedOut(this.pool).catch((e: unknown) => {
-      fail(b, e);
-      throw e;
-    });
+    const client = await checkedOut(this.pool);
     try {
       await client.query('BEGIN');
       const split = parts(b);
@@ -235,7 +266,7 @@ export class PostgresStore implements StoreQueries {
         await this.writeEvents(client, b, settle);
       } else {
         // Each part's summaries and events before its births. (Device rows are then locked part by
-        // part, not all in key order: two such bursts may deadlock, and one is delivered again.)
+        // part, not all in key order: two such bursts may deadlock, and the victim tries again.)
         for (const part of split) {
           await this.writeSummaries(client, part, settle);
           await this.writeEvents(client, part, settle);
@@ -244,15 +275,14 @@ export class PostgresStore implements StoreQueries {
       }
       await client.query('COMMIT');
       client.giveBack();
-      // Seen once stored: a burst rolled back moves no device's last-seen time.
-      for (const x of b.summaries) this.markSeen(x.m.site, x.m.device, x.at);
-      for (const x of b.events) this.markSeen(x.m.site, x.m.device, x.at);
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
       client.giveBack(true);
-      fail(b, e);
       throw e;
     }
+    // Seen once stored: a burst rolled back moves no device's last-seen time.
+    for (const x of b.summaries) this.markSeen(x.m.site, x.m.device, x.at);
+    for (const x of b.events) this.markSeen(x.m.site, x.m.device, x.at);
     for (const s of settle) s();
   }
 

@@ -297,6 +297,40 @@ test('postgres: a session the server ends in the middle of a burst refuses that 
   assert.deepEqual((await s.summaries('p', 'e', 'c')).map((m) => m.seq), [1, 2]);
 });
 
+test('postgres: a burst the server picks as a deadlock\'s victim is written again, not refused', async (t) => {
+  const url = await testDatabase(t, 'deadlock');
+  const s = await openStore(t, url);
+  s.beginBatch();
+  const first = s.stageSummary(summaryMsg('p', 'e', 'x', 1), 1, raw(summaryMsg('p', 'e', 'x', 1)));
+  await s.commitBatch();
+  assert.equal((await first).handled, 'stored');
+  // Another replica's burst holds camera x's row ...
+  const other = await testClient(t, url);
+  await other.query('BEGIN');
+  await other.query("SELECT 1 FROM cameras WHERE camera = 'x' FOR UPDATE");
+  // ... while this burst creates camera y's row, then waits for x's.
+  s.beginBatch();
+  const burst = [summaryMsg('p', 'e', 'x', 2), summaryMsg('p', 'e', 'y', 1)].map((m, i) => s.stageSummary(m, 2 + i, raw(m)));
+  const commit = s.commitBatch();
+  const admin = await testClient(t, url);
+  const waiting = async (): Promise<number> =>
+    (await admin.query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")).rowCount ?? 0;
+  for (let i = 0; i < 100 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(await waiting(), 1, 'this burst waits for camera x');
+  // The other burst now creates camera y too: each waits for the other. This burst waited first, so
+  // the server's check (deadlock_timeout after it began waiting) finds the cycle there and refuses it.
+  const otherInsert = other.query("INSERT INTO cameras (site, device, camera, last_seq, last_end, last_status, last_received) VALUES ('p', 'e', 'y', 0, 0, '', 0) ON CONFLICT DO NOTHING");
+  await otherInsert;
+  // The refused burst was rolled back and is waiting again, for x; the other replica commits.
+  for (let i = 0; i < 100 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(s.writeStats.retried, 1, 'the burst was refused once and written again');
+  await other.query('COMMIT');
+  await commit;
+  assert.deepEqual((await Promise.all(burst)).map((o) => o.handled), ['stored', 'stored']);
+  assert.deepEqual((await s.summaries('p', 'e', 'x')).map((m) => m.seq), [1, 2]);
+  assert.deepEqual((await s.summaries('p', 'e', 'y')).map((m) => m.seq), [1]);
+});
+
 test('postgres: after a refused burst, a burst with nothing to store is not refused with it', async (t) => {
   const s = await openStore(t);
   s.beginBatch();
