@@ -12,6 +12,12 @@
  * because another alert of its fingerprint is firing in the database (an earlier leader's write
  * that committed after this leader loaded the active alerts), `onFiring` hears of the stored one,
  * for the rules to carry on with it (RuleEngine.adopt).
+ *
+ * How far the rules have read is recorded in the same queue (recordPosition), behind the alert
+ * writes of what was read: a leader that dies with writes still waiting leaves the position where
+ * its last committed ones were, and the next leader acts on those messages again (a Last Will's
+ * alert is raised by the next leader, not lost with the dead one's memory). A replica that stops
+ * on purpose first gives its waiting writes a few seconds to commit (drain()).
  */
 import type { Logger } from '../../lib/log.js';
 import type { FeedRow, PostgresStore } from '../store/postgres-store.js';
@@ -26,6 +32,8 @@ export class LeaderView implements RuleStore {
   /** Alerts whose last write was given up: not notified until a later write of theirs is stored. */
   private readonly unstored = new Set<string>();
   private closed = false;
+  /** Wakes a write waiting to be tried again, when leadership ends. */
+  private wake: (() => void) | undefined;
   /** Alert writes the database refused, each try (logged); the rules go on from memory. */
   writeFailures = 0;
   /** A firing alert stored under another id took the place of one the rules wrote (see the header). */
@@ -100,9 +108,30 @@ export class LeaderView implements RuleStore {
           }
           return;
         }
-        await new Promise((r) => setTimeout(r, Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt)));
+        await this.pause(Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt));
       }
     }
+  }
+
+  /** Waits `ms`, or less if leadership ends meanwhile. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /**
+   * Records how far the rules have read (`save`), once every alert write made so far is done: not
+   * at all if leadership ends first, so that the next leader reads those messages again. `save`
+   * handles its own failure.
+   */
+  recordPosition(save: () => Promise<void>): void {
+    this.writes = this.writes.then(() => (this.closed ? undefined : save()));
   }
 
   /**
@@ -119,6 +148,18 @@ export class LeaderView implements RuleStore {
   /** Leadership ended: writes still being tried stop, and no notification waiting for them leaves. */
   close(): void {
     this.closed = true;
+    this.wake?.();
+  }
+
+  /**
+   * Leadership is being handed on: the writes made so far get up to `ms` to commit (the next leader
+   * then finds them, and sends what they were not notified for), then close().
+   */
+  async drain(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.writes, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
+    this.close();
   }
 
   /** Resolves when the writes made so far are done (or given up). */

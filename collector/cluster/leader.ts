@@ -45,6 +45,8 @@ const FEED_PAGE = 5000;
 const REDELIVER_MS = 86_400_000;
 /** A feed this far behind the clock is logged (once, until it catches up). */
 const FEED_LAG_WARN_MS = 30_000;
+/** How long a replica that stops on purpose lets its rules' alert writes commit before handing the lead on. */
+const DRAIN_MS = 5000;
 /** Snapshots kept while the feed is behind (the oldest is kept when thinning): one per poll. */
 const MAX_SAMPLES = 1000;
 
@@ -86,6 +88,8 @@ interface Term {
 export class ClusterLeader {
   /** The current term; undefined while standing by. */
   private term: Term | undefined;
+  /** The view of a term that ended with stop({ drain }), while its writes get their time. */
+  private draining: LeaderView | undefined;
   /** Messages the feed has handed to the rules since leadership began. */
   fed = 0;
 
@@ -173,8 +177,14 @@ export class ClusterLeader {
         const rows = await this.o.store.feed(cursor, horizon, FEED_PAGE);
         if (this.term !== term) return;
         for (const row of rows) this.handle(term, row);
-        // Recorded for the next leader (start()); failing to, it would act on these again: logged, not fatal.
-        if (rows.length) await this.o.store.saveFeedPosition(cursor, Date.now()).catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'could not record how far the rules have read; a next leader acts on these messages again'));
+        // Recorded for the next leader (start()) once the alert writes of these rows are stored, so
+        // that a leader dying before they are leaves them to be acted on again; failing to record,
+        // a next leader acts on them again as well: logged, not fatal.
+        if (rows.length) {
+          const at = Date.now();
+          const position = structuredClone(cursor);
+          term.view!.recordPosition(() => this.o.store.saveFeedPosition(position, at).catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'could not record how far the rules have read; a next leader acts on these messages again')));
+        }
         if (rows.length < FEED_PAGE) {
           // Read up to the horizon: complete for every snapshot whose next id it has reached.
           const h = BigInt(horizon);
@@ -261,16 +271,25 @@ export class ClusterLeader {
   }
 
   /**
-   * Ends the current term at once, its rebuild included; then waits for its writes already made and
-   * a takeover in progress. A term started meanwhile is not touched.
+   * Ends the current term at once, its rebuild included; then waits for a takeover in progress and
+   * the write being made. A write still being tried is given up: the lock is lost, and the next
+   * leader acts again on what it was for (the read position is recorded behind the writes). With
+   * `drain` (the replica stops and hands the lead on), the writes made so far get DRAIN_MS to
+   * commit first. A term started meanwhile is not touched.
    */
-  async stop(): Promise<void> {
+  async stop(o: { drain?: boolean } = {}): Promise<void> {
     const term = this.term;
+    if (!o.drain) this.draining?.close(); // the lock is lost while an earlier term drains: it stops too
     if (!term) return;
     this.term = undefined;
     for (const t of term.timers) clearInterval(t);
-    term.view?.close();
+    const view = term.view;
+    if (o.drain && view) {
+      this.draining = view;
+      await view.drain(DRAIN_MS);
+      if (this.draining === view) this.draining = undefined;
+    } else view?.close();
     await term.adoption;
-    await term.view?.settled();
+    await view?.settled();
   }
 }

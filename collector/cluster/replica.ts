@@ -4,7 +4,7 @@
  * and serves the HTTP API and dashboard from the database; the one that holds the leadership lock
  * runs the rules and notifies (leader.ts). stop() stops taking messages first (the broker gives this
  * replica's share to the others meanwhile), then stops its rules while it still holds the lead (their
- * writes finish), hands the lead on, delivers what is queued and closes.
+ * writes get a few seconds to commit), hands the lead on, delivers what is queued and closes.
  */
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -207,10 +207,10 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
         await subscriber.mqtt?.unsubscribeAsync(filters).catch(() => undefined);
         await new Promise((r) => setTimeout(r, 300)); // what the broker had already sent is stored and acknowledged
         await subscriber.stop();
-        // The rules stop, and their writes, a takeover in progress, the queued notifications and their
+        // The rules stop, and their writes (up to DRAIN_MS), a takeover in progress, the queued notifications and their
         // delivery records finish, while this replica still holds the lock: the next leader then finds
         // every alert written and every delivery this one made recorded.
-        await leader.stop();
+        await leader.stop({ drain: true });
         await path.close(); // after the last session that ingests (a takeover's) has stopped
         await dispatcher.close();
         await Promise.all(recording);

@@ -35,6 +35,8 @@ interface Setup {
   drift(camera: string, seq?: number): Promise<void>;
   /** Another replica's leader on the same database, with alerts of its own (a failover's successor). */
   successor(): { leader: ClusterLeader; alerts: [AlertRecord, AlertChange][] };
+  /** Stores a device's birth or Last Will, as ingest does. */
+  status(device: string, state: 'online' | 'offline'): Promise<void>;
 }
 
 async function setup(t: TestContext, take: Pick<LeaderOptions, 'deadReplicas' | 'adopt'> = { deadReplicas: async () => [], adopt: async () => 0 }, rules: Record<string, unknown> = {}): Promise<Setup> {
@@ -73,7 +75,14 @@ async function setup(t: TestContext, take: Pick<LeaderOptions, 'deadReplicas' | 
     await store.commitBatch();
     assert.equal((await stored).handled, 'stored');
   };
-  return { store, leader, alerts, drift, successor };
+  const status = async (device: string, state: 'online' | 'offline'): Promise<void> => {
+    const m = { schema: SCHEMAS.status, site: 'plant', device, state, ts: Date.now(), ...(state === 'online' ? { agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c1'], windowSeconds: 60 } : {}) } as StatusMessage;
+    store.beginBatch();
+    const stored = store.stageStatus(m, Date.now(), JSON.stringify(m));
+    await store.commitBatch();
+    await stored;
+  };
+  return { store, leader, alerts, drift, successor, status };
 }
 
 test('a leader fires on a drifting window that was stored, and its stop takes its timers with it', async (t) => {
@@ -191,14 +200,7 @@ test('an alert firing in the database under an earlier leader\'s id is carried o
 });
 
 test('a new leader acts on what was stored between the old leader\'s last read and its death', async (t) => {
-  const { store, leader, alerts, successor } = await setup(t);
-  const status = async (device: string, state: 'online' | 'offline'): Promise<void> => {
-    const m = { schema: SCHEMAS.status, site: 'plant', device, state, ts: Date.now(), ...(state === 'online' ? { agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c1'], windowSeconds: 60 } : {}) } as StatusMessage;
-    store.beginBatch();
-    const stored = store.stageStatus(m, Date.now(), JSON.stringify(m));
-    await store.commitBatch();
-    await stored;
-  };
+  const { leader, alerts, successor, status } = await setup(t);
   await leader.start();
   await status('d1', 'online');
   await status('d2', 'online');
@@ -296,4 +298,39 @@ test('a new leader knows the cameras a device announced before it led: one that 
   }
   const stalled = alerts.filter(([a, change]) => a.rule === 'cameraStalled' && change === 'fire').map(([a]) => a.labels.camera);
   assert.deepEqual(stalled, ['c2']);
+});
+
+test('a leader that loses the lock while an alert write waits leaves that message to the next leader', async (t) => {
+  const { store, leader, alerts, successor, status } = await setup(t);
+  await leader.start();
+  await status('d20', 'online');
+  await until(async () => (await store.feedPosition()) !== undefined, 5000, 'a recorded read position');
+  // The database refuses alert writes for the moment; the feed goes on.
+  await store.pool.query('ALTER TABLE alerts RENAME TO alerts_away');
+  await status('d20', 'offline'); // its Last Will
+  await until(() => leader.firing.some((a) => a.labels.device === 'd20'), 5000, 'the rules to fire on the Will');
+  await sleep(POLL_MS * 6); // reads go on meanwhile
+  await leader.stop(); // the lock is lost: the write waiting is given up
+  await store.pool.query('ALTER TABLE alerts_away RENAME TO alerts');
+  assert.equal(alerts.length, 0, 'never notified');
+  const next = successor();
+  await next.leader.start();
+  await until(() => next.alerts.some(([a, change]) => a.labels.device === 'd20' && change === 'fire'), 5000, 'the next leader to page d20');
+  assert.equal((await store.alerts({ state: 'firing', limit: 10 })).filter((a) => a.labels.device === 'd20').length, 1);
+});
+
+test('a replica that hands the lead on lets its waiting alert writes commit first', async (t) => {
+  const { store, leader, alerts, status } = await setup(t);
+  await leader.start();
+  await status('d21', 'online');
+  await store.pool.query('ALTER TABLE alerts RENAME TO alerts_away');
+  await status('d21', 'offline');
+  await until(() => leader.firing.some((a) => a.labels.device === 'd21'), 5000, 'the rules to fire on the Will');
+  const stopped = leader.stop({ drain: true });
+  await sleep(300);
+  await store.pool.query('ALTER TABLE alerts_away RENAME TO alerts');
+  await stopped;
+  assert.equal(alerts.length, 0, 'not notified by a leader that has handed on (the next one sends it)');
+  const stored = (await store.alerts({ state: 'firing', limit: 10 })).filter((a) => a.labels.device === 'd21');
+  assert.deepEqual(stored.map((a) => a.rule), ['deviceOffline'], 'its write committed before the lead was handed on');
 });
