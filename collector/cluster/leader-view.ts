@@ -31,6 +31,11 @@ export class LeaderView implements RuleStore {
   private writes: Promise<void> = Promise.resolve();
   /** Alerts whose last write was given up: not notified until a later write of theirs is stored. */
   private readonly unstored = new Set<string>();
+  /**
+   * Alerts stored firing (loaded, or written by this leader): only these are written resolved. One
+   * whose firing was never stored is not stored or notified as resolved either.
+   */
+  private readonly known = new Set<string>();
   private closed = false;
   /** Wakes a write waiting to be tried again, when leadership ends. */
   private wake: (() => void) | undefined;
@@ -47,7 +52,10 @@ export class LeaderView implements RuleStore {
   static async load(store: PostgresStore, log: Logger): Promise<LeaderView> {
     const v = new LeaderView(store, log);
     for (const d of await store.devices()) v.byDevice.set(key(d.site, d.device), d);
-    for (const a of await store.alerts({ state: 'firing', limit: 1_000_000 })) v.firing.set(a.id, a);
+    for (const a of await store.alerts({ state: 'firing', limit: 1_000_000 })) {
+      v.firing.set(a.id, a);
+      v.known.add(a.id);
+    }
     return v;
   }
 
@@ -89,10 +97,17 @@ export class LeaderView implements RuleStore {
 
   /** Writes one alert change, trying again while the database refuses it for the moment and leadership lasts. */
   private async persist(a: AlertRecord): Promise<void> {
+    if (a.state !== 'firing' && !this.known.has(a.id)) {
+      this.unstored.add(a.id);
+      this.log.warn({ alert: a.id, rule: a.rule }, 'an alert whose firing was never stored is not stored or notified as resolved');
+      return;
+    }
     for (let attempt = 0; !this.closed; attempt++) {
       try {
         await this.store.saveAlert(a);
         this.unstored.delete(a.id);
+        if (a.state === 'firing') this.known.add(a.id);
+        else this.known.delete(a.id); // no write follows a resolve
         return;
       } catch (e) {
         this.writeFailures++;
@@ -104,7 +119,10 @@ export class LeaderView implements RuleStore {
           if (this.firing.get(a.id)?.state === 'firing' && a.state === 'firing') this.firing.delete(a.id); // never stored
           if (err.code === '23505' && a.state === 'firing' && !this.closed) {
             const stored = await this.store.firingAlert(a.fingerprint).catch(() => undefined);
-            if (stored && stored.id !== a.id && !this.closed) this.onFiring(stored);
+            if (stored && stored.id !== a.id && !this.closed) {
+              this.known.add(stored.id);
+              this.onFiring(stored);
+            }
           }
           return;
         }

@@ -334,3 +334,26 @@ test('a replica that hands the lead on lets its waiting alert writes commit firs
   const stored = (await store.alerts({ state: 'firing', limit: 10 })).filter((a) => a.labels.device === 'd21');
   assert.deepEqual(stored.map((a) => a.rule), ['deviceOffline'], 'its write committed before the lead was handed on');
 });
+
+test('an alert whose firing was never stored is not notified as resolved', async (t) => {
+  const { store, leader, alerts, status } = await setup(t);
+  await leader.start();
+  await status('d22', 'online');
+  // An earlier leader's late write: d22 firing in the database, after this leader loaded the active alerts.
+  const at = new Date(Date.now() - 60_000).toISOString();
+  await store.saveAlert({ schema: SCHEMAS.alert, id: 'earlier-d22', rule: 'deviceOffline', fingerprint: 'deviceOffline/plant/d22', state: 'firing', severity: 'critical', labels: { site: 'plant', device: 'd22' }, annotations: {}, startsAt: at, updatedAt: at });
+  // The rules fire and resolve their own alert while its writes wait for the database.
+  await store.pool.query('ALTER TABLE alerts RENAME TO alerts_away');
+  await status('d22', 'offline');
+  await until(() => leader.firing.some((a) => a.labels.device === 'd22'), 5000, 'the rules to fire');
+  const mine = leader.firing.find((a) => a.labels.device === 'd22')!.id;
+  await status('d22', 'online');
+  await until(() => !leader.firing.some((a) => a.labels.device === 'd22'), 5000, 'the rules to resolve');
+  await store.pool.query('ALTER TABLE alerts_away RENAME TO alerts');
+  await until(() => alerts.length > 0, 10_000, 'a notification');
+  await sleep(POLL_MS * 6);
+  // The stored alert is resolved under its own id; the rules' own, refused as firing, is neither notified nor stored.
+  assert.deepEqual(alerts.map(([a, change]) => [a.id, change]), [['earlier-d22', 'resolve']]);
+  assert.equal(await store.alert(mine), undefined, 'no resolved record of an alert that never fired');
+  assert.equal((await store.alert('earlier-d22'))?.state, 'resolved');
+});
