@@ -15,6 +15,7 @@ import type { Logger } from '../../lib/log.js';
 import { redactUrl } from '../../lib/redact.js';
 
 const LEADER = "pg_try_advisory_lock(hashtext('driftline'), hashtext('leader'))";
+const UNLOCK_LEADER = "pg_advisory_unlock(hashtext('driftline'), hashtext('leader'))";
 const replicaLock = (fn: 'pg_try_advisory_lock' | 'pg_advisory_unlock'): string => `${fn}(hashtext('driftline'), hashtext('replica:' || $1))`;
 
 export interface LeadershipOptions {
@@ -144,6 +145,12 @@ export class Leadership {
       await c.query('UPDATE replicas SET leader_since = $2 WHERE client_id = $1', [this.o.clientId, Date.now()]);
       // Stopped (or the connection lost) meanwhile: the lock goes with the connection; do not lead.
       if (this.stopped || this.client !== c) return;
+      // Standing down meanwhile: the connection stays (its replica lock with it), the lead goes back now.
+      if (this.standingDown) {
+        await c.query('UPDATE replicas SET leader_since = NULL WHERE client_id = $1', [this.o.clientId]);
+        await c.query(`SELECT ${UNLOCK_LEADER}`);
+        return;
+      }
       this.leading = true;
       this.o.log.info({ clientId: this.o.clientId }, 'this replica leads: it runs the rules and sends the notifications');
       await this.o.onLead();
