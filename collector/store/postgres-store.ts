@@ -138,13 +138,17 @@ export class PostgresStore implements StoreQueries {
   }
 
   /** Connects and migrates (once, whichever replica comes first); a bad URL or an unreachable server is a DRIFTLINE_ERR_STORE. */
-  static async open(url: string, o: { readonly maxSeqJump: number; readonly password?: string; readonly poolSize?: number; readonly applicationName?: string; readonly seenFlushMs?: number }): Promise<PostgresStore> {
-    const pool = new pg.Pool({ connectionString: url, ...(o.password ? { password: o.password } : {}), max: o.poolSize ?? 4, application_name: o.applicationName ?? 'driftline-collector', types: TYPES, ...SESSION_LIMITS });
+  static async open(
+    url: string,
+    o: { readonly maxSeqJump: number; readonly password?: string; readonly poolSize?: number; readonly applicationName?: string; readonly seenFlushMs?: number; readonly limits?: { readonly lock_timeout?: number; readonly statement_timeout?: number; readonly query_timeout?: number } },
+  ): Promise<PostgresStore> {
+    const session = { connectionString: url, ...(o.password ? { password: o.password } : {}), application_name: o.applicationName ?? 'driftline-collector' };
+    const pool = new pg.Pool({ ...session, max: o.poolSize ?? 4, types: TYPES, ...SESSION_LIMITS, ...o.limits });
     // An idle client that loses its server emits 'error' on the pool; the next query reconnects.
     // A checked-out one emits it on itself (checkedOut() below listens while it is out).
     pool.on('error', () => undefined);
     try {
-      await migrate(pool);
+      await migrate(new pg.Client({ ...session, connectionTimeoutMillis: SESSION_LIMITS.connectionTimeoutMillis, keepAlive: true }));
     } catch (e) {
       await pool.end().catch(() => undefined);
       throw driftlineError('DRIFTLINE_ERR_STORE', { file: redactUrl(url), reason: (e as Error).message }, { cause: e });
@@ -698,12 +702,17 @@ async function newEpoch(c: pg.PoolClient, site: string, device: string): Promise
   await c.query('DELETE FROM quarantine WHERE site = $1 AND device = $2', [site, device]);
 }
 
-/** Applies the numbered migrations not yet applied, under an advisory lock (replicas starting together migrate once). */
-async function migrate(pool: pg.Pool): Promise<void> {
-  const c = await checkedOut(pool);
+/**
+ * Applies the numbered migrations not yet applied, under an advisory lock (replicas starting
+ * together migrate once), on a session of its own without the pool's limits (SESSION_LIMITS): a
+ * migration may rewrite a large table, and a replica starting beside one that migrates waits for
+ * it to finish, however long that takes, rather than failing its start.
+ */
+async function migrate(c: pg.Client): Promise<void> {
+  c.on('error', () => undefined); // a lost session fails its query as well
+  await c.connect();
   try {
-    // A migration may rewrite a large table: no statement limit on this session.
-    await c.query('SET statement_timeout = 0');
+    await c.query('SET statement_timeout = 0; SET lock_timeout = 0');
     await c.query("SELECT pg_advisory_lock(hashtext('driftline-migrate'))");
     await c.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
     const r = await c.query<{ version: number }>('SELECT version FROM schema_version');
@@ -722,9 +731,7 @@ async function migrate(pool: pg.Pool): Promise<void> {
       }
     }
   } finally {
-    await c.query("SELECT pg_advisory_unlock(hashtext('driftline-migrate'))").catch(() => undefined);
-    // Back to the pool's own limit; a session that cannot say so is not given to the pool.
-    c.giveBack(!(await c.query('RESET statement_timeout').then(() => true, () => false)));
+    await c.end().catch(() => undefined); // its advisory lock goes with the session
   }
 }
 

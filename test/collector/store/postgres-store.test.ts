@@ -14,6 +14,7 @@ import { silentLogger } from '../../../lib/log.js';
 import { SCHEMAS, type SummaryMessage } from '../../../protocol/messages.js';
 import { summaryMsg } from '../../helpers/collector.js';
 import { testClient, testDatabase } from '../../helpers/postgres.js';
+import { sleep } from '../../helpers/wait.js';
 import { MAX_SEQ_JUMP, storeCases, type Backend } from './store-cases.js';
 
 async function openStore(t: TestContext, url?: string, maxSeqJump = MAX_SEQ_JUMP): Promise<PostgresStore> {
@@ -66,6 +67,19 @@ test('postgres: three replicas opening one new database at once migrate it once'
   const c = await testClient(t, url);
   assert.deepEqual((await c.query('SELECT version FROM schema_version')).rows, [{ version: PG_MIGRATIONS.length }]);
   assert.equal(stores.length, 3);
+});
+
+test('postgres: a replica that starts while another migrates waits for it, past the pool\'s lock and query limits', async (t) => {
+  const url = await testDatabase(t, 'migrate-wait');
+  const admin = await testClient(t, url);
+  // Another replica's migration, longer than this replica's sessions may wait for a lock or an answer.
+  await admin.query("SELECT pg_advisory_lock(hashtext('driftline-migrate'))");
+  const opening = PostgresStore.open(url, { maxSeqJump: 10, limits: { lock_timeout: 200, statement_timeout: 300, query_timeout: 400 } });
+  await sleep(1000);
+  await admin.query("SELECT pg_advisory_unlock(hashtext('driftline-migrate'))");
+  const store = await opening;
+  t.after(() => store.close());
+  assert.deepEqual((await admin.query('SELECT version FROM schema_version')).rows, [{ version: PG_MIGRATIONS.length }]);
 });
 
 test('postgres: a database of schema version 3 is migrated in place and goes on storing where it was', async (t) => {
