@@ -21,8 +21,9 @@ import { until } from '../../helpers/wait.js';
 
 const POLL_MS = 50;
 const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-/** Timers once the store is idle (its last-seen flush written, no query in flight). */
+/** Timers once the store is idle (its one pooled connection made and idle, its last-seen flush written, no query in flight). */
 const idleTimers = async (store: PostgresStore): Promise<number> => {
+  await store.pool.query('SELECT 1');
   await store.flushSeen();
   return timers();
 };
