@@ -69,6 +69,7 @@ export const STATUS_SCHEMA = {
     windowSeconds: { type: 'number', exclusiveMinimum: 0 },
     reviewUrl: { type: 'string', maxLength: 1024 },
     epoch: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+    seq,
   },
   if: { properties: { state: { const: 'online' } } },
   then: { required: ['agent', 'model', 'provider', 'providers', 'cameras', 'windowSeconds'] },
@@ -240,6 +241,12 @@ export interface StatusMessage {
   reviewUrl?: string;
   /** The agent's sequence epoch: a new one means its seqs started again at 1 (docs/mqtt.md). */
   epoch?: string;
+  /**
+   * The status sequence within the epoch: one per connection, shared by that connection's Last
+   * Will, birth and clean-stop offline, so the collector orders a device's statuses without
+   * anyone's clock (docs/mqtt.md). Absent from agents before it.
+   */
+  seq?: number;
 }
 
 export interface SummaryDriver {

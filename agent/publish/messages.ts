@@ -40,7 +40,7 @@ export interface WindowReport {
   readonly review?: readonly { file: string; ts: number; reason: string }[];
 }
 
-export function birth(id: Identity, ts = Date.now()): StatusMessage {
+export function birth(id: Identity, ts = Date.now(), seq?: number): StatusMessage {
   return {
     schema: SCHEMAS.status,
     site: id.site,
@@ -55,15 +55,17 @@ export function birth(id: Identity, ts = Date.now()): StatusMessage {
     windowSeconds: id.windowSeconds,
     ...(id.reviewUrl ? { reviewUrl: id.reviewUrl } : {}),
     ...(id.epoch ? { epoch: id.epoch } : {}),
+    ...(seq ? { seq } : {}),
   };
 }
 
 /**
  * The offline status: the Last Will (a crash or a lost link: no reason), or a clean stop's, which
- * says why (`stopReason`), so the collector can tell a planned restart from a crash.
+ * says why (`stopReason`), so the collector can tell a planned restart from a crash. It names the
+ * epoch and the status `seq` of its connection, as the birth does.
  */
-export function offline(id: Identity, ts = Date.now(), stopReason?: string): StatusMessage {
-  return { schema: SCHEMAS.status, site: id.site, device: id.device, state: 'offline', ts, ...(stopReason ? { stopReason } : {}) };
+export function offline(id: Identity, ts = Date.now(), stopReason?: string, seq?: number): StatusMessage {
+  return { schema: SCHEMAS.status, site: id.site, device: id.device, state: 'offline', ts, ...(stopReason ? { stopReason } : {}), ...(id.epoch ? { epoch: id.epoch } : {}), ...(seq ? { seq } : {}) };
 }
 
 /**

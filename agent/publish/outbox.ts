@@ -28,6 +28,9 @@ export const RETRY_BATCH = 500;
 const SCAN_PAGE = 500;
 const NONE: readonly { id: number }[] = [];
 
+/** The status seq's counter among the streams' (a camera name cannot begin with `$`). */
+const STATUS_STREAM = '$status';
+
 export class Outbox {
   private readonly nextSeq: ReturnType<Db['prepare']>;
   private readonly insert: ReturnType<Db['prepare']>;
@@ -58,6 +61,20 @@ export class Outbox {
    * so the collector takes them as new instead of as repeats (docs/mqtt.md).
    */
   readonly epoch: string;
+
+  /**
+   * The next status seq: one per broker connection, kept with the seq counters (so it goes on
+   * across restarts, and starts again with a new epoch). The collector orders a device's statuses
+   * by it (docs/mqtt.md). Undefined when the database cannot write it (a full disk): the statuses
+   * then go without, and are ordered by when they arrive.
+   */
+  nextStatusSeq(): number | undefined {
+    try {
+      return (this.nextSeq.get([STATUS_STREAM]) as { seq: number }).seq;
+    } catch {
+      return undefined;
+    }
+  }
 
   constructor(
     db: Db,

@@ -20,11 +20,15 @@ import { TakeoverDetector } from './takeover.js';
 export interface PublisherOptions {
   readonly url: string;
   readonly client: IClientOptions;
-  /** Retained status topic: birth on connect, `will` as the Last Will, `offline` on a clean stop. */
+  /**
+   * Retained status topic: birth on connect, `will` as the Last Will, `offline` on a clean stop.
+   * Each is given its connection's status seq (Outbox.nextStatusSeq; undefined if none could be
+   * stored), the same for all three of one connection.
+   */
   readonly statusTopic: string;
-  readonly birth: () => string;
-  readonly will: () => string;
-  readonly offline: () => string;
+  readonly birth: (seq: number | undefined) => string;
+  readonly will: (seq: number | undefined) => string;
+  readonly offline: (seq: number | undefined) => string;
   readonly drainPerSecond: number;
   readonly maxInflight: number;
   readonly backoff: Backoff;
@@ -67,6 +71,8 @@ export class Publisher {
   private tokens: number;
   private lastRefill = performance.now();
   private connectedAt = 0;
+  /** The current connection's status seq (its Will's, its birth's, and its clean stop's). */
+  private statusSeq: number | undefined;
   readonly takeover = new TakeoverDetector();
   readonly counters: PublisherCounters = { connects: 0, disconnects: 0, published: 0, acked: 0, failed: 0 };
 
@@ -94,16 +100,18 @@ export class Publisher {
 
   private open(): void {
     const gen = ++this.generation;
+    const statusSeq = this.outbox.nextStatusSeq();
+    this.statusSeq = statusSeq;
     const client = connect(this.o.url, {
       ...this.o.client,
-      will: { topic: this.o.statusTopic, payload: Buffer.from(this.o.will()), qos: 1, retain: true },
+      will: { topic: this.o.statusTopic, payload: Buffer.from(this.o.will(statusSeq)), qos: 1, retain: true },
     });
     this.client = client;
     client.on('connect', () => {
       if (gen !== this.generation) return;
       this.connectedAt = Date.now();
       this.counters.connects++;
-      client.publish(this.o.statusTopic, this.o.birth(), { qos: 1, retain: true }, (err) => {
+      client.publish(this.o.statusTopic, this.o.birth(statusSeq), { qos: 1, retain: true }, (err) => {
         if (gen !== this.generation || err) return;
         this.live = true;
         // Resume after what the broker acknowledged: PUBACKs come in the order the messages were
@@ -284,7 +292,7 @@ export class Publisher {
     if (this.live) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);
-        client.publish(this.o.statusTopic, this.o.offline(), { qos: 1, retain: true }, () => {
+        client.publish(this.o.statusTopic, this.o.offline(this.statusSeq), { qos: 1, retain: true }, () => {
           clearTimeout(timer);
           resolve();
         });

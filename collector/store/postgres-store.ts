@@ -17,6 +17,7 @@ import { redactUrl } from '../../lib/redact.js';
 import type { EventMessage, StatusMessage, SummaryMessage } from '../../protocol/messages.js';
 import type { Handled } from '../ingest/ingest.js';
 import { PG_MIGRATIONS } from './postgres-schema.js';
+import { laterStatus } from './status-order.js';
 import type { AlertQuery, AlertRecord, CameraRow, DeviceRow, StoreQueries, TimelineRow } from './store.js';
 
 const BIGINT = 20;
@@ -308,20 +309,23 @@ export class PostgresStore implements StoreQueries {
       const k = `${s.m.site}\u0000${s.m.device}`;
       const previousRaw = current.get(k);
       const m = s.m;
-      // A status received before the one the device row holds is superseded: a Last Will and the
-      // next birth, milliseconds apart, reach two replicas, and the Will's burst commits second.
+      // A status earlier than the one the device row holds is superseded: a Last Will and the next
+      // birth, milliseconds apart, reach two replicas, and the Will's burst commits second. Earlier
+      // by the device's status seq where both have one (status-order.ts), else by receive time.
       // It is kept in the history, marked, and changes neither the row nor the rules (feed()).
+      const later = previousRaw === undefined ? undefined : laterStatus(m, JSON.parse(previousRaw) as StatusMessage);
       const applied = await c.query(
         `INSERT INTO devices (site, device, state, last_seen, status, epoch, status_received) VALUES ($1, $2, $3, $4, $5, $6, $4)
          ON CONFLICT (site, device) DO UPDATE SET state = excluded.state, last_seen = greatest(devices.last_seen, excluded.last_seen), status = excluded.status,
-           epoch = coalesce(excluded.epoch, devices.epoch), status_received = excluded.status_received
-         WHERE devices.status_received IS NULL OR excluded.status_received >= devices.status_received
+           epoch = coalesce(excluded.epoch, devices.epoch), status_received = greatest(devices.status_received, excluded.status_received)
+         WHERE CASE WHEN $7::boolean IS NULL THEN devices.status_received IS NULL OR excluded.status_received >= devices.status_received ELSE $7::boolean END
          RETURNING 1`,
-        [m.site, m.device, m.state, s.at, s.raw, m.epoch ?? null],
+        [m.site, m.device, m.state, s.at, s.raw, m.epoch ?? null, later ?? null],
       );
       const superseded = applied.rowCount === 0;
       const known = epochs.get(k);
-      if (!superseded && m.state === 'online' && m.epoch && known && m.epoch !== known) await newEpoch(c, m.site, m.device);
+      // Any status naming a new epoch starts it: a current agent's Last Will names its epoch too.
+      if (!superseded && m.epoch && known && m.epoch !== known) await newEpoch(c, m.site, m.device);
       if (!superseded && m.epoch) epochs.set(k, m.epoch);
       await c.query('INSERT INTO statuses (site, device, received_ts, previous, payload, superseded) VALUES ($1, $2, $3, $4, $5, $6)', [m.site, m.device, s.at, previousRaw ?? null, s.raw, superseded]);
       if (!superseded) current.set(k, s.raw);

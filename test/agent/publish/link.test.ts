@@ -258,3 +258,42 @@ test('link: a stop whose messages the broker never acknowledges still closes the
   await until(() => proxy.clientsClosed === 1, 10_000, 'the connection closed by the stop');
   assert.equal(link.outbox.size, 1, 'the unacknowledged summary stays for the next start');
 });
+
+test("link: a connection's Last Will, birth and clean-stop offline share one status seq; the next connection's is higher, also after a restart", { timeout: 60_000 }, async (t) => {
+  const { release, site, device, link, db, clientId } = await openLink(t, 1000);
+  const sub = await machineClient('watch-status-seq');
+  release('watcher', () => sub.endAsync());
+  const statuses: StatusMessage[] = [];
+  sub.on('message', (_topic, payload) => payload.length && statuses.push(JSON.parse(payload.toString()) as StatusMessage));
+  await sub.subscribeAsync(statusTopic(site, device), { qos: 1 });
+  release('retained status', () => clearRetainedStatus(site, device));
+  link.start();
+  const stopLink = release('link', () => link.stop());
+  await until(() => statuses.some((s) => s.state === 'online'), 10_000, 'the birth');
+  // The broker drops the connection (another client takes its id): it publishes the Will.
+  const kicker = await connectAsync(MACHINE_BROKER, { clientId, connectTimeout: 5000 });
+  await kicker.endAsync();
+  await until(() => link.publisher.counters.connects === 2 && statuses.filter((s) => s.state === 'online').length === 2, 10_000, 'the second birth');
+  await stopLink();
+  await until(() => statuses.some((s) => s.stopReason), 5000, 'the clean-stop offline');
+  // The same database, a new process: its first connection comes after the last.
+  const again = new DeviceLink(db, { site, device, version: '0.1.0', model: { name: 'm.onnx', sha256: SHA }, provider: 'cpu', providers: ['cpu'], cameras: ['cam'], windowSeconds: 60 }, { url: MACHINE_BROKER, client: { clientId: `${clientId}-2`, reconnectPeriod: 0 }, drainPerSecond: 1000, maxInflight: INFLIGHT, outboxMaxRows: 1000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 } }, silentLogger);
+  again.start();
+  release('second link', () => again.stop());
+  await until(() => statuses.filter((s) => s.state === 'online').length === 3, 10_000, 'the birth after the restart');
+  const seen = statuses.map((s) => [s.state, s.stopReason ? 'stop' : s.state === 'offline' ? 'will' : 'birth', s.seq]);
+  const first = statuses[0]!.seq!;
+  assert.ok(Number.isInteger(first) && first >= 1, JSON.stringify(statuses[0]));
+  assert.deepEqual(seen, [
+    ['online', 'birth', first],
+    ['offline', 'will', first],
+    ['online', 'birth', first + 1],
+    ['offline', 'stop', first + 1],
+    ['online', 'birth', first + 2],
+  ]);
+  for (const s of statuses) {
+    assert.equal(s.epoch, link.outbox.epoch, 'every status names the epoch its seq counts in');
+    const v = check(s, SCHEMAS.status);
+    assert.ok(v.ok, v.ok ? '' : v.reason);
+  }
+});

@@ -124,6 +124,29 @@ test('postgres: migration 5 keeps each device\'s last epoch from its stored stat
   ]);
 });
 
+test('postgres: migration 7 takes each device\'s last status receive time from its stored statuses, not from its last message', async (t) => {
+  const url = await testDatabase(t, 'received');
+  const c = await testClient(t, url);
+  await c.query('CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (6)');
+  for (const m of PG_MIGRATIONS.slice(0, 6)) await c.query(m);
+  const birth = JSON.stringify({ schema: SCHEMAS.status, site: 'p', device: 'a', state: 'online', ts: 1 });
+  // Its birth was received at 1000; summaries since, at 9000 last (by a replica whose clock runs ahead).
+  await c.query(`INSERT INTO devices (site, device, state, last_seen, status) VALUES ('p', 'a', 'online', 9000, $1), ('p', 'q', 'online', 700, $1)`, [birth]);
+  await c.query(`INSERT INTO statuses (site, device, received_ts, payload) VALUES ('p', 'a', 500, $1), ('p', 'a', 1000, $1)`, [birth]);
+  const s = await openStore(t, url);
+  assert.deepEqual((await c.query('SELECT device, status_received FROM devices ORDER BY device')).rows, [
+    { device: 'a', status_received: '1000' },
+    { device: 'q', status_received: '700' }, // no status stored: its last message
+  ]);
+  // Its Last Will, received at 5000 by a replica whose clock is behind, marks it offline.
+  const will = { schema: SCHEMAS.status, site: 'p', device: 'a', state: 'offline' as const, ts: 2 };
+  s.beginBatch();
+  const stored = s.stageStatus(will, 5000, JSON.stringify(will));
+  await s.commitBatch();
+  await stored;
+  assert.equal((await s.device('p', 'a'))?.state, 'offline');
+});
+
 test('postgres: a burst of new and late summaries is stored in arrival order, which is the order the leader reads', async (t) => {
   const store = await openStore(t);
   const h = clusterHandlers(store, silentLogger, { count: 0 }, MAX_SEQ_JUMP);
@@ -460,6 +483,44 @@ test('postgres: a device\'s last-seen time moves only with what was stored, and 
   await admin.query('ALTER TABLE devices_away RENAME TO devices');
   await s.flushSeen();
   assert.equal((await s.device('p', 'e'))?.lastSeen, 500, 'the time a failed flush held is written by the next');
+});
+
+test('postgres: statuses with the agent\'s status seq are ordered by it, whatever the replicas\' clocks or a late delivery say', async (t) => {
+  const s = await openStore(t);
+  const epoch = 'e1';
+  const birth = (seq: number, ts = seq * 1000) => ({ schema: SCHEMAS.status, site: 'p', device: 'e', state: 'online' as const, ts, agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60, epoch, seq });
+  const will = (seq: number) => ({ schema: SCHEMAS.status, site: 'p', device: 'e', state: 'offline' as const, ts: seq * 1000, epoch, seq });
+  const put = async (m: object & { state: string }, receivedTs: number): Promise<void> => {
+    s.beginBatch();
+    const p = s.stageStatus(m as never, receivedTs, JSON.stringify(m));
+    await s.commitBatch();
+    await p;
+  };
+  const state = async (): Promise<[string | undefined, number | undefined]> => {
+    const d = await s.device('p', 'e');
+    return [d?.state, d?.status.seq];
+  };
+  await put(birth(1), 10_000);
+  await put(birth(2), 20_000); // the device reconnected
+  // Connection 1's Will, which the broker held for a replica that died, stored when the leader took
+  // that session over: received last, but from an earlier connection.
+  await put(will(1), 30_000);
+  assert.deepEqual(await state(), ['online', 2], 'a late Will of an earlier connection does not mark the device offline');
+  // Connection 2's Will, received by a replica whose clock runs 15 s behind: it ends connection 2.
+  await put(will(2), 16_000);
+  assert.deepEqual(await state(), ['offline', 2], 'the Will of the current connection marks it offline, whatever the receiving clock');
+  await put(birth(2), 40_000); // connection 2's birth again (a redelivery): the Will ended that connection
+  assert.deepEqual(await state(), ['offline', 2]);
+  await put(birth(3, 500), 15_000); // connection 3, from a replica behind and a device clock reset to 1970
+  assert.deepEqual(await state(), ['online', 3], 'the next connection brings it back');
+  const kept = await s.pool.query<{ seq: number; state: string; superseded: boolean }>("SELECT (payload::json->>'seq')::int AS seq, payload::json->>'state' AS state, superseded FROM statuses ORDER BY id");
+  assert.deepEqual(kept.rows.map((r) => `${r.state} ${r.seq}${r.superseded ? ' superseded' : ''}`), ['online 1', 'online 2', 'offline 1 superseded', 'offline 2', 'online 2 superseded', 'online 3']);
+  // An agent without the status seq (an older version): receive time decides, as before.
+  const legacy = { schema: SCHEMAS.status, site: 'p', device: 'e', state: 'offline' as const, ts: 1 };
+  await put(legacy, 14_000);
+  assert.deepEqual(await state(), ['online', 3], 'received before the status the row holds');
+  await put(legacy, 50_000);
+  assert.deepEqual(await state(), ['offline', undefined]);
 });
 
 test('postgres: a Last Will committed after the next birth (two replicas) does not mark the device offline, nor reach the rules', async (t) => {

@@ -129,6 +129,18 @@ export function storeCases(name: string, open: (t: TestContext) => Promise<Backe
     assert.deepEqual(await seqs(b, 'p', 'e', 'c'), [1, 2, 3, 4, 5, 6, 7]);
   });
 
+  test(`${name}: a Last Will that names a new epoch starts it, also when it is stored before its connection's birth`, async (t) => {
+    const b = await open(t);
+    await b.status(birth('p', 'e', 1, 'aaaa'), 1);
+    for (const seq of [1, 2, 3]) assert.equal(await b.summary(summaryMsg('p', 'e', 'c', seq), 2), 'stored');
+    // Re-imaged: the new database's first connection drops at once, and its Will (which names the
+    // epoch, as current agents' do) is stored first (replicas commit in either order).
+    await b.status({ schema: SCHEMAS.status, site: 'p', device: 'e', state: 'offline', ts: 3, epoch: 'bbbb', seq: 1 } as StatusMessage, 4);
+    await b.status({ ...birth('p', 'e', 3, 'bbbb'), seq: 1 }, 3);
+    assert.equal(await b.summary(summaryMsg('p', 'e', 'c', 1), 5), 'stored', "the new epoch's first summary is new, not a repeat");
+    assert.deepEqual(await seqs(b, 'p', 'e', 'c'), [1, 2, 3, 4]);
+  });
+
   test(`${name}: a new epoch after retention pruned a camera's summaries still stores the new seqs after its last`, async (t) => {
     const b = await open(t);
     await b.status(birth('p', 'e', 1, 'aaaa'), 1);
