@@ -60,27 +60,36 @@ export class Outbox {
    * device, a deleted store) starts seqs again at 1 under a new epoch, which the birth announces,
    * so the collector takes them as new instead of as repeats (docs/mqtt.md).
    */
+  private readonly nextStatusTx: () => number;
   readonly epoch: string;
 
   /**
    * The next status seq: one per broker connection, kept with the seq counters (so it goes on
    * across restarts, and starts again with a new epoch). The collector orders a device's statuses
-   * by it (docs/mqtt.md). Undefined when the database cannot write it (a full disk): the statuses
-   * then go without, and are ordered by when they arrive.
+   * by it (docs/mqtt.md), so a seq handed out must never be handed out again: it is written in a
+   * transaction of its own (a commit the disk refuses throws, where a statement's own implicit
+   * commit would not), synced to disk whatever `synchronous` the database runs with (a power cut
+   * must not roll it back). Undefined when it cannot be stored (a full disk): the statuses then go
+   * without, and the collector orders them by when they arrive.
    */
   nextStatusSeq(): number | undefined {
+    const synchronous = this.db.pragma('synchronous', { simple: true }) as number;
     try {
-      return (this.nextSeq.get([STATUS_STREAM]) as { seq: number }).seq;
+      this.db.pragma('synchronous = FULL');
+      return this.nextStatusTx();
     } catch {
       return undefined;
+    } finally {
+      this.db.pragma(`synchronous = ${synchronous}`);
     }
   }
 
   constructor(
-    db: Db,
+    private readonly db: Db,
     readonly maxRows: number,
   ) {
     this.nextSeq = db.prepare('INSERT INTO publish_seq (stream, seq) VALUES (?, 1) ON CONFLICT(stream) DO UPDATE SET seq = seq + 1 RETURNING seq');
+    this.nextStatusTx = db.transaction(() => (this.nextSeq.get([STATUS_STREAM]) as { seq: number }).seq);
     this.insert = db.prepare('INSERT INTO outbox (topic, payload, created_ts) VALUES (?, ?, ?)');
     this.after = db.prepare('SELECT id, topic, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?');
     this.firstAfter = db.prepare('SELECT created_ts AS ts FROM outbox WHERE id > ? ORDER BY id LIMIT 1');

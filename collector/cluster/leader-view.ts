@@ -131,8 +131,9 @@ export class LeaderView implements RuleStore {
     }
   }
 
-  /** Waits `ms`, or less if leadership ends meanwhile. */
+  /** Waits `ms`, or less if leadership ends meanwhile (not at all if it has: close() came during the write). */
   private pause(ms: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done(): void {

@@ -51,8 +51,9 @@ export function handlers(store: CollectorStore, rules: RuleEngine, log: Logger, 
   return {
     status(m, now) {
       const previous = store.device(m.site, m.device)?.status;
-      // Against the last epoch it named, not its last status's: an older agent's offline status names none.
-      const known = m.epoch ? store.lastEpoch(m.site, m.device) : undefined;
+      // Against the last epoch it announced, not its last status's: only a birth announces one (an
+      // older agent's offline status names none; a current one's names it, for the order only).
+      const known = m.state === 'online' && m.epoch ? store.lastEpoch(m.site, m.device) : undefined;
       if (known && m.epoch !== known) {
         store.newEpoch(m.site, m.device);
         log.warn({ device: `${m.site}/${m.device}`, epoch: m.epoch, previous: known }, 'the device started its sequence numbers again (a new epoch): its next summaries are stored after the last ones');

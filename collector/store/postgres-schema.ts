@@ -372,14 +372,18 @@ export const PG_MIGRATIONS: readonly string[] = [
   `,
   // 7: statuses in receive order, whatever order replicas commit them in: the device row keeps the
   // latest received (a Last Will committed after the next birth no longer marks the device
-  // offline), and a status received before it is kept in the history, marked superseded. Seeded
-  // from the statuses stored (last_seen, which any message moves, would supersede the next Will
-  // received by a replica whose clock is a little behind the one that stored the last summary).
+  // offline), and a status received before it is kept in the history, marked superseded.
   `
   ALTER TABLE devices ADD COLUMN status_received BIGINT;
-  UPDATE devices d SET status_received = s.received FROM (SELECT site, device, max(received_ts) AS received FROM statuses GROUP BY site, device) s
-    WHERE s.site = d.site AND s.device = d.device;
-  UPDATE devices SET status_received = last_seen WHERE status_received IS NULL;
+  UPDATE devices SET status_received = last_seen;
   ALTER TABLE statuses ADD COLUMN superseded BOOLEAN NOT NULL DEFAULT false;
+  `,
+  // 8: the receive time of the status each device row holds, from the statuses stored: migration 7
+  // took last_seen, which any message moves, so the next Last Will, received by a replica whose
+  // clock is a little behind the one that stored the last summary, was taken for an older status.
+  `
+  UPDATE devices d SET status_received = s.received
+    FROM (SELECT site, device, max(received_ts) AS received FROM statuses WHERE NOT superseded GROUP BY site, device) s
+    WHERE s.site = d.site AND s.device = d.device;
   `,
 ];

@@ -149,7 +149,8 @@ export class PostgresStore implements StoreQueries {
     // A checked-out one emits it on itself (checkedOut() below listens while it is out).
     pool.on('error', () => undefined);
     try {
-      await migrate(new pg.Client({ ...session, connectionTimeoutMillis: SESSION_LIMITS.connectionTimeoutMillis, keepAlive: true }));
+      const { connectionTimeoutMillis, keepAlive, keepAliveInitialDelayMillis, idle_in_transaction_session_timeout } = SESSION_LIMITS;
+      await migrate(new pg.Client({ ...session, connectionTimeoutMillis, keepAlive, keepAliveInitialDelayMillis, idle_in_transaction_session_timeout }));
     } catch (e) {
       await pool.end().catch(() => undefined);
       throw driftlineError('DRIFTLINE_ERR_STORE', { file: redactUrl(url), reason: (e as Error).message }, { cause: e });
@@ -303,7 +304,7 @@ export class PostgresStore implements StoreQueries {
       [sorted.map((k) => k[0]), sorted.map((k) => k[1])],
     );
     const current = new Map(locked.rows.map((r) => [`${r.site}\u0000${r.device}`, r.status]));
-    // The last epoch each device named (store.ts lastEpoch): an offline status names none.
+    // The last epoch each device named (store.ts lastEpoch): an older agent's offline status names none.
     const epochs = new Map(locked.rows.map((r) => [`${r.site}\u0000${r.device}`, r.epoch ?? undefined]));
     for (const s of statuses) {
       const k = `${s.m.site}\u0000${s.m.device}`;
@@ -313,20 +314,28 @@ export class PostgresStore implements StoreQueries {
       // birth, milliseconds apart, reach two replicas, and the Will's burst commits second. Earlier
       // by the device's status seq where both have one (status-order.ts), else by receive time.
       // It is kept in the history, marked, and changes neither the row nor the rules (feed()).
-      const later = previousRaw === undefined ? undefined : laterStatus(m, JSON.parse(previousRaw) as StatusMessage);
+      const previous = previousRaw === undefined ? undefined : (JSON.parse(previousRaw) as StatusMessage);
+      const later = previous && laterStatus(m, previous);
+      // Only a birth announces an epoch (an offline status names it for the order only: a stale
+      // Will of the old epoch must not take the device back to it).
+      const announced = m.state === 'online' ? m.epoch : undefined;
       const applied = await c.query(
         `INSERT INTO devices (site, device, state, last_seen, status, epoch, status_received) VALUES ($1, $2, $3, $4, $5, $6, $4)
          ON CONFLICT (site, device) DO UPDATE SET state = excluded.state, last_seen = greatest(devices.last_seen, excluded.last_seen), status = excluded.status,
-           epoch = coalesce(excluded.epoch, devices.epoch), status_received = greatest(devices.status_received, excluded.status_received)
+           epoch = coalesce(excluded.epoch, devices.epoch), status_received = excluded.status_received
          WHERE CASE WHEN $7::boolean IS NULL THEN devices.status_received IS NULL OR excluded.status_received >= devices.status_received ELSE $7::boolean END
          RETURNING 1`,
-        [m.site, m.device, m.state, s.at, s.raw, m.epoch ?? null, later ?? null],
+        [m.site, m.device, m.state, s.at, s.raw, announced ?? null, later ?? null],
       );
       const superseded = applied.rowCount === 0;
       const known = epochs.get(k);
-      // Any status naming a new epoch starts it: a current agent's Last Will names its epoch too.
-      if (!superseded && m.epoch && known && m.epoch !== known) await newEpoch(c, m.site, m.device);
-      if (!superseded && m.epoch) epochs.set(k, m.epoch);
+      // A birth naming a new epoch starts it; so does one superseded by a status of that same epoch
+      // (its own connection's Will, stored first by another replica): the device did start again.
+      if (announced !== undefined && announced !== known && (!superseded || previous?.epoch === announced)) {
+        if (known !== undefined) await newEpoch(c, m.site, m.device);
+        if (superseded) await c.query('UPDATE devices SET epoch = $3 WHERE site = $1 AND device = $2', [m.site, m.device, announced]);
+        epochs.set(k, announced);
+      }
       await c.query('INSERT INTO statuses (site, device, received_ts, previous, payload, superseded) VALUES ($1, $2, $3, $4, $5, $6)', [m.site, m.device, s.at, previousRaw ?? null, s.raw, superseded]);
       if (!superseded) current.set(k, s.raw);
       settle.push(() => s.resolve());
@@ -710,13 +719,15 @@ async function newEpoch(c: pg.PoolClient, site: string, device: string): Promise
  * Applies the numbered migrations not yet applied, under an advisory lock (replicas starting
  * together migrate once), on a session of its own without the pool's limits (SESSION_LIMITS): a
  * migration may rewrite a large table, and a replica starting beside one that migrates waits for
- * it to finish, however long that takes, rather than failing its start.
+ * it to finish, however long that takes, rather than failing its start. A migrating replica cut off
+ * from the server still loses its session, and the table locks its migration holds, as the pool's
+ * sessions do: idle in a transaction for 30 s, or silent to the server's keepalives.
  */
 async function migrate(c: pg.Client): Promise<void> {
   c.on('error', () => undefined); // a lost session fails its query as well
   await c.connect();
   try {
-    await c.query('SET statement_timeout = 0; SET lock_timeout = 0');
+    await c.query('SET statement_timeout = 0; SET lock_timeout = 0; SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3');
     await c.query("SELECT pg_advisory_lock(hashtext('driftline-migrate'))");
     await c.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
     const r = await c.query<{ version: number }>('SELECT version FROM schema_version');

@@ -367,7 +367,7 @@ export class SqliteStore implements CollectorStore {
     this.flush();
     // Read again from the table next time (a status is rare): the row is exactly what was stored.
     this.deviceRows.delete(`${m.site}/${m.device}`);
-    this.s.putStatus!.run([m.site, m.device, m.state, receivedTs, JSON.stringify(m), m.epoch ?? null]);
+    this.s.putStatus!.run([m.site, m.device, m.state, receivedTs, JSON.stringify(m), m.state === 'online' ? (m.epoch ?? null) : null]); // only a birth announces an epoch
   }
 
   lastEpoch(site: string, device: string): string | undefined {

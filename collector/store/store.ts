@@ -116,9 +116,10 @@ export interface CollectorStore {
    */
   newEpoch(site: string, device: string): void;
   /**
-   * The last epoch the device's statuses named (undefined: none yet). An older agent's offline
-   * status (a Last Will, a clean stop) names none, so this is not its last status's: a device
-   * re-imaged while it was offline comes back with a new epoch, and that must be seen.
+   * The last epoch the device's births announced (undefined: none yet), not its last status's: an
+   * offline status (a Last Will, a clean stop) names none (an older agent's) or names it for the
+   * order only, and a device re-imaged while it was offline comes back with a new epoch, which
+   * must be seen.
    */
   lastEpoch(site: string, device: string): string | undefined;
   device(site: string, device: string): DeviceRow | undefined;

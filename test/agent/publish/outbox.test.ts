@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Outbox, RETRY_BATCH } from '../../../agent/publish/outbox.js';
 import { openDatabase, type Db } from '../../../agent/store/database.js';
+import { fill, tmpfs } from '../../faults/disk.js';
+import { releaser } from '../../helpers/ports.js';
 
 const row = (seq: number) => ({ topic: 't', payload: JSON.stringify({ seq }) });
 
@@ -195,4 +197,45 @@ test('outbox: a kept batch the database refuses is tried one row at a time, and 
   assert.equal(o.retryAcks(), 1, 'after a refused batch, one row at a time');
   assert.equal(o.retryAcks(), 0, 'then two');
   assert.equal((db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n, 0);
+});
+
+test('status seqs: each is stored, synced, before it is handed out; a database that refuses the write hands out none, and the next goes on after the last stored', async (t) => {
+  const f = join(await mkdtemp(join(tmpdir(), 'driftline-outbox-')), 'a.db');
+  const db = openDatabase(f);
+  t.after(() => db.close());
+  const o = new Outbox(db, 100);
+  const synchronous = db.pragma('synchronous', { simple: true });
+  assert.equal(o.nextStatusSeq(), 1);
+  assert.equal(o.nextStatusSeq(), 2);
+  assert.equal(db.pragma('synchronous', { simple: true }), synchronous, "the database's own setting is back");
+  const other = openDatabase(f);
+  t.after(() => other.close());
+  assert.deepEqual(other.prepare("SELECT seq FROM publish_seq WHERE stream = '$status'").get(), { seq: 2 }, 'what was handed out is in the file');
+  db.pragma('query_only = ON'); // a disk full to the last byte
+  assert.equal(o.nextStatusSeq(), undefined);
+  assert.equal(db.pragma('synchronous', { simple: true }), synchronous);
+  db.pragma('query_only = OFF');
+  assert.equal(o.nextStatusSeq(), 3, 'never one handed out twice');
+  assert.equal(new Outbox(db, 100).nextStatusSeq(), 4, 'kept across restarts');
+});
+
+test('status seqs on a disk full to the last byte: none is handed out that the file does not hold', async (t) => {
+  const release = releaser(t);
+  const disk = await tmpfs(release, '4m');
+  if (!disk) {
+    t.skip('needs root to mount a tmpfs');
+    return;
+  }
+  const db = openDatabase(join(disk, 'a.db'));
+  release('database', () => db.close());
+  const o = new Outbox(db, 100);
+  assert.equal(o.nextStatusSeq(), 1);
+  fill(disk);
+  // The write's page fits in the database's cache; its commit, appending to the WAL, does not fit on the disk.
+  const got = Array.from({ length: 20 }, () => o.nextStatusSeq());
+  const stored = (db.prepare("SELECT seq FROM publish_seq WHERE stream = '$status'").get() as { seq: number }).seq;
+  const handed = got.filter((s) => s !== undefined);
+  assert.ok(got.includes(undefined), `the disk refused some: ${JSON.stringify(got)}`);
+  assert.equal(new Set(handed).size, handed.length, `each handed out once: ${JSON.stringify(got)}`);
+  assert.ok(handed.every((s) => s <= stored), `every one handed out is stored (${stored}): ${JSON.stringify(got)}`);
 });
