@@ -55,12 +55,13 @@ export class Outbox {
   private batch = RETRY_BATCH;
   /** Rows dropped because the outbox was full (the oldest go first). */
   dropped = 0;
+  /** Takes the next status seq (nextStatusSeq). */
+  private readonly nextStatusTx: () => number;
   /**
    * This database's sequence epoch: made once, with the seq counters. A new database (a re-imaged
    * device, a deleted store) starts seqs again at 1 under a new epoch, which the birth announces,
    * so the collector takes them as new instead of as repeats (docs/mqtt.md).
    */
-  private readonly nextStatusTx: () => number;
   readonly epoch: string;
 
   /**
@@ -73,14 +74,17 @@ export class Outbox {
    * without, and the collector orders them by when they arrive.
    */
   nextStatusSeq(): number | undefined {
-    const synchronous = this.db.pragma('synchronous', { simple: true }) as number;
+    if (this.db.inTransaction) return undefined; // (never, today) its own transaction, and the sync setting, need none open
     try {
-      this.db.pragma('synchronous = FULL');
-      return this.nextStatusTx();
+      const synchronous = this.db.pragma('synchronous', { simple: true }) as number;
+      try {
+        this.db.pragma('synchronous = FULL');
+        return this.nextStatusTx();
+      } finally {
+        this.db.pragma(`synchronous = ${synchronous}`);
+      }
     } catch {
       return undefined;
-    } finally {
-      this.db.pragma(`synchronous = ${synchronous}`);
     }
   }
 

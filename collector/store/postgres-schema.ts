@@ -378,12 +378,13 @@ export const PG_MIGRATIONS: readonly string[] = [
   UPDATE devices SET status_received = last_seen;
   ALTER TABLE statuses ADD COLUMN superseded BOOLEAN NOT NULL DEFAULT false;
   `,
-  // 8: the receive time of the status each device row holds, from the statuses stored: migration 7
+  // 8: the receive time of the status each device row holds, from its copy in the statuses: migration 7
   // took last_seen, which any message moves, so the next Last Will, received by a replica whose
   // clock is a little behind the one that stored the last summary, was taken for an older status.
   `
   UPDATE devices d SET status_received = s.received
-    FROM (SELECT site, device, max(received_ts) AS received FROM statuses WHERE NOT superseded GROUP BY site, device) s
+    FROM (SELECT s.site, s.device, max(s.received_ts) AS received FROM statuses s
+          JOIN devices x ON x.site = s.site AND x.device = s.device AND x.status = s.payload GROUP BY s.site, s.device) s
     WHERE s.site = d.site AND s.device = d.device;
   `,
 ];

@@ -329,9 +329,10 @@ export class PostgresStore implements StoreQueries {
       );
       const superseded = applied.rowCount === 0;
       const known = epochs.get(k);
-      // A birth naming a new epoch starts it; so does one superseded by a status of that same epoch
-      // (its own connection's Will, stored first by another replica): the device did start again.
-      if (announced !== undefined && announced !== known && (!superseded || previous?.epoch === announced)) {
+      // A birth naming a new epoch starts it; so does one superseded by an offline status (its own
+      // connection's Will stored first by another replica, or the old database's, delivered late),
+      // which announces no epoch: the device did start again.
+      if (announced !== undefined && announced !== known && (!superseded || previous?.state === 'offline')) {
         if (known !== undefined) await newEpoch(c, m.site, m.device);
         if (superseded) await c.query('UPDATE devices SET epoch = $3 WHERE site = $1 AND device = $2', [m.site, m.device, announced]);
         epochs.set(k, announced);

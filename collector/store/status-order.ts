@@ -2,7 +2,8 @@
  * Which of two statuses of one device is the later, by the device's own count: a current agent gives
  * each broker connection a status `seq` (kept in its database, per epoch), and a connection's Last
  * Will, birth and clean-stop offline all carry it (docs/mqtt.md). A higher seq is a later
- * connection; within one connection the offline ends it, so it is later than the birth.
+ * connection; within one connection the offline ends it, so it is later than the birth. (Its
+ * Will and its clean stop's offline, when the broker sends both, are ordered as received.)
  *
  * Neither clock decides: not the replicas' (one running seconds behind would take a Will received
  * after the next birth for an older status), not the time a status reached a replica (a Will the
@@ -16,5 +17,6 @@ import type { StatusMessage } from '../../protocol/messages.js';
 export function laterStatus(next: StatusMessage, current: StatusMessage): boolean | undefined {
   if (next.seq === undefined || current.seq === undefined || next.epoch === undefined || next.epoch !== current.epoch) return undefined;
   if (next.seq !== current.seq) return next.seq > current.seq;
-  return !(next.state === 'online' && current.state === 'offline');
+  if (next.state === current.state) return next.state === 'online' ? true : undefined; // a Will and a clean stop's offline: as received
+  return next.state === 'offline';
 }

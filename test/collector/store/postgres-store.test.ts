@@ -133,7 +133,8 @@ test('postgres: migration 8 takes each device\'s last status receive time from i
   // Its birth was received at 1000; summaries since, at 9000 last (by a replica whose clock runs ahead).
   // (Migration 7 took it from last_seen.)
   await c.query(`INSERT INTO devices (site, device, state, last_seen, status, status_received) VALUES ('p', 'a', 'online', 9000, $1, 9000), ('p', 'q', 'online', 700, $1, 700)`, [birth]);
-  await c.query(`INSERT INTO statuses (site, device, received_ts, payload, superseded) VALUES ('p', 'a', 500, $1, false), ('p', 'a', 1000, $1, false), ('p', 'a', 1200, $1, true)`, [birth]);
+  const earlierWill = JSON.stringify({ schema: SCHEMAS.status, site: 'p', device: 'a', state: 'offline', ts: 0 });
+  await c.query(`INSERT INTO statuses (site, device, received_ts, payload) VALUES ('p', 'a', 400, $1), ('p', 'a', 1000, $1), ('p', 'a', 1200, $2)`, [birth, earlierWill]); // the Will: committed before the birth
   const s = await openStore(t, url);
   assert.deepEqual((await c.query('SELECT device, status_received FROM devices ORDER BY device')).rows, [
     { device: 'a', status_received: '1000' },
@@ -522,6 +523,21 @@ test('postgres: statuses with the agent\'s status seq are ordered by it, whateve
   assert.deepEqual(await state(), ['online', 3], 'received before the status the row holds');
   await put(legacy, 17_000);
   assert.deepEqual(await state(), ['offline', undefined], 'by receive time, against the status the row holds');
+});
+
+test('postgres: a connection\'s clean-stop offline and its Will (the broker sent both) are ordered as received', async (t) => {
+  const s = await openStore(t);
+  const put = async (m: object, receivedTs: number): Promise<void> => {
+    s.beginBatch();
+    const p = s.stageStatus(m as never, receivedTs, JSON.stringify(m));
+    await s.commitBatch();
+    await p;
+  };
+  const base = { schema: SCHEMAS.status, site: 'p', device: 's', epoch: 'e1', seq: 3 };
+  await put({ ...base, state: 'online', ts: 1, agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60 }, 1000);
+  await put({ ...base, state: 'offline', ts: 3, stopReason: 'upgrade' }, 3000);
+  await put({ ...base, state: 'offline', ts: 1 }, 2900); // the Will, received just before, committed after
+  assert.equal((await s.device('p', 's'))?.status.stopReason, 'upgrade', 'a planned stop stays one');
 });
 
 test('postgres: a Last Will committed after the next birth (two replicas) does not mark the device offline, nor reach the rules', async (t) => {

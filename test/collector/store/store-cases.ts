@@ -146,6 +146,17 @@ export function storeCases(name: string, open: (t: TestContext) => Promise<Backe
     assert.deepEqual(await seqs(b, 'p', 'e', 'c'), [1, 2, 3, 4, 5], 'the new epoch goes on where it was');
   });
 
+  test(`${name}: a re-imaged device's birth starts its new epoch when the old database's late Will was stored just before it`, async (t) => {
+    const b = await open(t);
+    await b.status({ ...birth('p', 'e', 1, 'aaaa'), seq: 7 }, 1);
+    for (const seq of [1, 2, 3]) assert.equal(await b.summary(summaryMsg('p', 'e', 'c', seq), 2), 'stored');
+    // The old Will (held for a replica that died) is received after the new birth, and committed before it.
+    await b.status({ schema: SCHEMAS.status, site: 'p', device: 'e', state: 'offline', ts: 4, epoch: 'aaaa', seq: 7 } as StatusMessage, 5);
+    await b.status({ ...birth('p', 'e', 4, 'bbbb'), seq: 1 }, 4);
+    assert.equal(await b.summary(summaryMsg('p', 'e', 'c', 1), 6), 'stored', "the new epoch's first summary is new, not a repeat");
+    assert.deepEqual(await seqs(b, 'p', 'e', 'c'), [1, 2, 3, 4]);
+  });
+
   test(`${name}: a new epoch after retention pruned a camera's summaries still stores the new seqs after its last`, async (t) => {
     const b = await open(t);
     await b.status(birth('p', 'e', 1, 'aaaa'), 1);
