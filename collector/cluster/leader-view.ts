@@ -59,14 +59,18 @@ export class LeaderView implements RuleStore {
     return v;
   }
 
-  /** A stored message, from the feed: a status replaces its device's; any message marks its device seen. */
+  /**
+   * A stored message, from the feed: a status replaces its device's; any message marks its device
+   * seen, never earlier than it was (a status ordered by its seq may have been received by a replica
+   * whose clock is behind, as the store's last_seen keeps the greatest).
+   */
   apply(row: FeedRow): void {
     const k = key(row.m.site, row.m.device);
+    const d = this.byDevice.get(k);
     if (row.kind === 'status') {
-      this.byDevice.set(k, { site: row.m.site, device: row.m.device, state: row.m.state, lastSeen: row.receivedTs, status: row.m });
+      this.byDevice.set(k, { site: row.m.site, device: row.m.device, state: row.m.state, lastSeen: Math.max(d?.lastSeen ?? 0, row.receivedTs), status: row.m });
       return;
     }
-    const d = this.byDevice.get(k);
     if (d && d.lastSeen < row.receivedTs) d.lastSeen = row.receivedTs;
   }
 
