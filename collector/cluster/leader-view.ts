@@ -18,9 +18,13 @@
  * its last committed ones were, and the next leader acts on those messages again (a Last Will's
  * alert is raised by the next leader, not lost with the dead one's memory). A replica that stops
  * on purpose first gives its waiting writes a few seconds to commit (drain()).
+ *
+ * Every write carries the leadership's term, the fencing token (PostgresStore.beginTerm): once the
+ * next leader has begun, a write of this one is refused, and this view closes, so a leader that
+ * lost its lock without knowing yet (its connection cut) writes nothing the next one did not load.
  */
 import type { Logger } from '../../lib/log.js';
-import type { FeedRow, PostgresStore } from '../store/postgres-store.js';
+import { FencedError, type FeedRow, type PostgresStore } from '../store/postgres-store.js';
 import type { AlertQuery, AlertRecord, DeviceRow, RuleStore } from '../store/store.js';
 
 const key = (site: string, device: string): string => `${site}\u0000${device}`;
@@ -47,10 +51,13 @@ export class LeaderView implements RuleStore {
   private constructor(
     private readonly store: PostgresStore,
     private readonly log: Logger,
+    /** This leadership's term (PostgresStore.beginTerm): its writes are refused once another has begun. */
+    readonly term: number | undefined,
   ) {}
 
-  static async load(store: PostgresStore, log: Logger): Promise<LeaderView> {
-    const v = new LeaderView(store, log);
+  /** Loads the devices and active alerts; with `term`, its writes are fenced by it (call beginTerm() first). */
+  static async load(store: PostgresStore, log: Logger, term?: number): Promise<LeaderView> {
+    const v = new LeaderView(store, log, term);
     for (const d of await store.devices()) v.byDevice.set(key(d.site, d.device), d);
     for (const a of await store.alerts({ state: 'firing', limit: 1_000_000 })) {
       v.firing.set(a.id, a);
@@ -108,12 +115,16 @@ export class LeaderView implements RuleStore {
     }
     for (let attempt = 0; !this.closed; attempt++) {
       try {
-        await this.store.saveAlert(a);
+        await this.store.saveAlert(a, this.term);
         this.unstored.delete(a.id);
         if (a.state === 'firing') this.known.add(a.id);
         else this.known.delete(a.id); // no write follows a resolve
         return;
       } catch (e) {
+        if (e instanceof FencedError) {
+          this.fenced(e);
+          return;
+        }
         this.writeFailures++;
         const err = e as Error & { code?: string };
         const never = typeof err.code === 'string' && PERMANENT.test(err.code);
@@ -166,6 +177,12 @@ export class LeaderView implements RuleStore {
     void this.writes.then(() => {
       if (!this.closed && !this.unstored.has(id)) f();
     });
+  }
+
+  /** Another replica has begun leading: this view writes and notifies nothing more. */
+  fenced(e: FencedError): void {
+    if (!this.closed) this.log.warn({ term: e.term, current: e.current }, 'another replica leads now: this one stops writing alerts and notifying (the new leader acts on what was not stored)');
+    this.close();
   }
 
   /** Leadership ended: writes still being tried stop, and no notification waiting for them leaves. */

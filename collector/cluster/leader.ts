@@ -34,7 +34,7 @@
 import type { Logger } from '../../lib/log.js';
 import type { Dispatcher } from '../notify/dispatcher.js';
 import { RuleEngine, type AlertChange, type RuleSettings } from '../rules/engine.js';
-import type { FeedCursor, FeedRow, PostgresStore } from '../store/postgres-store.js';
+import { FencedError, type FeedCursor, type FeedRow, type PostgresStore } from '../store/postgres-store.js';
 import type { AlertRecord } from '../store/store.js';
 import { LeaderView } from './leader-view.js';
 import type { DeadReplica } from './leadership.js';
@@ -107,12 +107,15 @@ export class ClusterLeader {
     const term: Term = { timers: [], reading: false, adopting: false, adoption: Promise.resolve(), completeAt: t0, samples: [], lagWarned: false };
     this.term = term;
     const ended = (): boolean => this.term !== term;
+    // First the fencing token: from here on, no write of an earlier leader commits (beginTerm).
+    const fence = await store.beginTerm();
+    if (ended()) return;
     const horizon = await store.horizon();
     const saved = await store.feedPosition();
     if (ended()) return;
     const resume = saved && t0 - saved.at <= this.o.replayMs ? saved.cursor : undefined;
     if (saved && !resume) log.warn({ recordedAt: new Date(saved.at).toISOString() }, 'the rules last read stored messages longer ago than the replay window: what was stored since then is replayed, not acted on');
-    const view = await LeaderView.load(store, log);
+    const view = await LeaderView.load(store, log, fence);
     if (ended()) return;
     const rules = new RuleEngine(view, this.o.settings, (a, change) => {
       const snapshot = structuredClone(a);
@@ -183,7 +186,13 @@ export class ClusterLeader {
         if (rows.length) {
           const at = Date.now();
           const position = structuredClone(cursor);
-          term.view!.recordPosition(() => this.o.store.saveFeedPosition(position, at).catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'could not record how far the rules have read; a next leader acts on these messages again')));
+          const view = term.view!;
+          view.recordPosition(() =>
+            this.o.store.saveFeedPosition(position, at, view.term).catch((e: unknown) => {
+              if (e instanceof FencedError) view.fenced(e);
+              else this.o.log.warn({ err: (e as Error).message }, 'could not record how far the rules have read; a next leader acts on these messages again');
+            }),
+          );
         }
         if (rows.length < FEED_PAGE) {
           // Read up to the horizon: complete for every snapshot whose next id it has reached.

@@ -387,4 +387,11 @@ export const PG_MIGRATIONS: readonly string[] = [
           JOIN devices x ON x.site = s.site AND x.device = s.device AND x.status = s.payload GROUP BY s.site, s.device) s
     WHERE s.site = d.site AND s.device = d.device;
   `,
+  // 9: the leaders' term, the fencing token of their writes (PostgresStore.beginTerm): a leader's
+  // alert and read-position writes check it, so none that a lost leader still sends commits after
+  // the next leader has begun.
+  `
+  CREATE TABLE leader_term (id INTEGER PRIMARY KEY CHECK (id = 1), term BIGINT NOT NULL);
+  INSERT INTO leader_term VALUES (1, 0);
+  `,
 ];

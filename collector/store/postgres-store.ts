@@ -501,8 +501,43 @@ export class PostgresStore implements StoreQueries {
    * leader writes the alert again without it. Only one firing alert per fingerprint can exist
    * (a unique index): a second leader could not raise the same alert twice.
    */
-  async saveAlert(a: AlertRecord): Promise<void> {
-    await this.pool.query(
+  /**
+   * Begins a leader's term: the next fencing token. It waits for the writes of earlier terms in
+   * flight (each holds the term's row while it checks it, fenced()), and from its commit on, every
+   * write of an earlier term is refused (FencedError): a leader that lost its lock without knowing
+   * yet writes nothing the next one does not find when it loads.
+   */
+  async beginTerm(): Promise<number> {
+    const [r] = await this.rows<{ term: string }>('UPDATE leader_term SET term = term + 1 WHERE id = 1 RETURNING term::text AS term');
+    return Number(r!.term);
+  }
+
+  /** Runs `write` in a transaction that first checks that `term` is still the leaders' current one. */
+  private async fenced(term: number, write: (c: pg.PoolClient) => Promise<unknown>): Promise<void> {
+    const c = await checkedOut(this.pool);
+    let broken = false;
+    try {
+      await c.query('BEGIN');
+      const [r] = (await c.query<{ term: string }>('SELECT term::text AS term FROM leader_term WHERE id = 1 FOR SHARE')).rows;
+      if (Number(r!.term) !== term) throw new FencedError(term, Number(r!.term));
+      await write(c);
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => (broken = true));
+      throw e;
+    } finally {
+      c.giveBack(broken);
+    }
+  }
+
+  /** Stores an alert change; with `term`, only while that leader's term lasts (beginTerm). */
+  async saveAlert(a: AlertRecord, term?: number): Promise<void> {
+    if (term !== undefined) return this.fenced(term, (c) => this.writeAlert(c, a));
+    await this.writeAlert(this.pool, a);
+  }
+
+  private async writeAlert(c: pg.Pool | pg.PoolClient, a: AlertRecord): Promise<void> {
+    await c.query(
       `INSERT INTO alerts (id, fingerprint, state, starts_at, updated_at, record, site, device, camera) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = greatest(alerts.updated_at, excluded.updated_at),
          record = CASE WHEN excluded.record ? 'ack' OR NOT alerts.record ? 'ack' THEN excluded.record
@@ -619,10 +654,15 @@ export class PostgresStore implements StoreQueries {
    * Records that the rules have acted on the feed up to `cursor`. Each table's position only moves
    * forward: a write from a leader that has since lost the lead cannot take it back.
    */
-  async saveFeedPosition(cursor: FeedCursor, at: number): Promise<void> {
+  async saveFeedPosition(cursor: FeedCursor, at: number, term?: number): Promise<void> {
+    if (term !== undefined) return this.fenced(term, (c) => this.writeFeedPosition(c, cursor, at));
+    await this.writeFeedPosition(this.pool, cursor, at);
+  }
+
+  private async writeFeedPosition(c: pg.Pool | pg.PoolClient, cursor: FeedCursor, at: number): Promise<void> {
     const later = (t: string): string => `CASE WHEN (excluded.${t}_xid, excluded.${t}_id) > (f.${t}_xid, f.${t}_id) THEN excluded.${t}_xid ELSE f.${t}_xid END`;
     const laterId = (t: string): string => `CASE WHEN (excluded.${t}_xid, excluded.${t}_id) > (f.${t}_xid, f.${t}_id) THEN excluded.${t}_id ELSE f.${t}_id END`;
-    await this.pool.query(
+    await c.query(
       `INSERT INTO leader_feed AS f (id, status_xid, status_id, summary_xid, summary_id, event_xid, event_id, updated_at)
        VALUES (1, $1::xid8, $2, $3::xid8, $4, $5::xid8, $6, $7)
        ON CONFLICT (id) DO UPDATE SET
@@ -714,6 +754,17 @@ async function newEpoch(c: pg.PoolClient, site: string, device: string): Promise
   );
   // The cameras' last seqs stay: the next summaries come after them.
   await c.query('DELETE FROM quarantine WHERE site = $1 AND device = $2', [site, device]);
+}
+
+/** A write of a leader's term that has ended: another replica has begun leading (PostgresStore.beginTerm). */
+export class FencedError extends Error {
+  constructor(
+    readonly term: number,
+    readonly current: number,
+  ) {
+    super(`leader term ${term} has ended (the current term is ${current}): another replica leads`);
+    this.name = 'FencedError';
+  }
 }
 
 /**

@@ -358,3 +358,24 @@ test('an alert whose firing was never stored is not notified as resolved', async
   assert.equal(await store.alert(mine), undefined, 'no resolved record of an alert that never fired');
   assert.equal((await store.alert('earlier-d22'))?.state, 'resolved');
 });
+
+test('a leader that lost its lock without knowing writes and notifies nothing once the next leader has begun', async (t) => {
+  const { store, leader, alerts, successor, status } = await setup(t);
+  await leader.start();
+  await status('d23', 'online');
+  await until(async () => (await store.feedPosition()) !== undefined, 5000, 'a recorded read position');
+  // The database refuses alert writes for the moment (a trigger; reads go on).
+  await store.pool.query(`CREATE FUNCTION refuse_alerts() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full' USING ERRCODE = '53100'; END $$;
+    CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON alerts FOR EACH ROW EXECUTE FUNCTION refuse_alerts()`);
+  await status('d23', 'offline');
+  await until(() => leader.firing.some((a) => a.labels.device === 'd23'), 5000, 'the first leader to fire (its write waiting)');
+  // Its lock's connection is cut; it has not noticed yet. Another replica begins leading.
+  const next = successor();
+  await next.leader.start();
+  await store.pool.query('DROP TRIGGER refuse ON alerts');
+  await until(() => next.alerts.some(([a, change]) => a.labels.device === 'd23' && change === 'fire'), 10_000, 'the new leader to page d23');
+  await sleep(3000); // the first leader's write is tried again meanwhile (its back-off is under 2 s here)
+  assert.deepEqual(alerts, [], 'the first leader notifies nothing');
+  const stored = (await store.alerts({ state: 'firing', limit: 10 })).filter((a) => a.labels.device === 'd23');
+  assert.deepEqual(stored.map((a) => a.id), next.leader.firing.filter((a) => a.labels.device === 'd23').map((a) => a.id), "one alert, the new leader's");
+});

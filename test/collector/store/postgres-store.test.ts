@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { clusterHandlers } from '../../../collector/cluster/handlers.js';
-import { PostgresStore, PRUNE_BATCH, type FeedCursor } from '../../../collector/store/postgres-store.js';
+import { FencedError, PostgresStore, PRUNE_BATCH, type FeedCursor } from '../../../collector/store/postgres-store.js';
 import { PG_MIGRATIONS } from '../../../collector/store/postgres-schema.js';
+import type { AlertRecord } from '../../../collector/store/store.js';
 import { isDriftlineError } from '../../../lib/errors.js';
 import { silentLogger } from '../../../lib/log.js';
 import { SCHEMAS, type SummaryMessage } from '../../../protocol/messages.js';
@@ -567,4 +568,31 @@ test('postgres: a Last Will committed after the next birth (two replicas) does n
   // In order, a Will does mark the device offline.
   await put(will, 2100);
   assert.equal((await s.device('p', 'e'))?.state, 'offline');
+});
+
+test('postgres: a leader term fences the writes of earlier terms, and waits for those already in flight', async (t) => {
+  const url = await testDatabase(t, 'fence');
+  const s = await openStore(t, url);
+  const admin = await testClient(t, url);
+  const alert = (id: string): AlertRecord => ({ schema: SCHEMAS.alert, id, rule: 'drift', fingerprint: `drift/p/e/${id}`, state: 'firing', severity: 'warning', labels: { site: 'p', device: 'e', camera: id }, annotations: {}, startsAt: '2026-12-02T00:00:00.000Z', updatedAt: '2026-12-02T00:00:00.000Z' });
+  const first = await s.beginTerm();
+  await s.saveAlert(alert('a1'), first);
+  await s.saveFeedPosition({ status: ['5', 1], summary: ['5', 1], event: ['5', 1] }, 1000, first);
+  // An earlier term's write is in flight (its check done, its row not yet written) when the next term begins.
+  await admin.query('BEGIN');
+  await admin.query('SELECT term FROM leader_term WHERE id = 1 FOR SHARE');
+  let second: number | undefined;
+  const beginning = s.beginTerm().then((n) => (second = n));
+  await sleep(300);
+  assert.equal(second, undefined, 'the next term waits for the write in flight');
+  await admin.query('COMMIT');
+  await beginning;
+  assert.equal(second, first + 1);
+  // From now on, the earlier term writes nothing.
+  await assert.rejects(s.saveAlert(alert('a2'), first), (e: unknown) => e instanceof FencedError && e.term === first && e.current === second);
+  await assert.rejects(s.saveFeedPosition({ status: ['9', 9], summary: ['9', 9], event: ['9', 9] }, 2000, first), FencedError);
+  assert.equal(await s.alert('a2'), undefined);
+  assert.deepEqual((await s.feedPosition())?.cursor.summary, ['5', 1]);
+  await s.saveAlert(alert('a3'), second);
+  assert.equal((await s.alert('a3'))?.state, 'firing', "the current term's writes go on");
 });
