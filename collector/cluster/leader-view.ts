@@ -47,6 +47,8 @@ export class LeaderView implements RuleStore {
   writeFailures = 0;
   /** A firing alert stored under another id took the place of one the rules wrote (see the header). */
   onFiring: (stored: AlertRecord) => void = () => undefined;
+  /** A write was refused for a later term (fenced()): the leadership must end. */
+  onFenced: () => void = () => undefined;
 
   private constructor(
     private readonly store: PostgresStore,
@@ -181,8 +183,10 @@ export class LeaderView implements RuleStore {
 
   /** Another replica has begun leading: this view writes and notifies nothing more. */
   fenced(e: FencedError): void {
-    if (!this.closed) this.log.warn({ term: e.term, current: e.current }, 'another replica leads now: this one stops writing alerts and notifying (the new leader acts on what was not stored)');
+    if (this.closed) return;
+    this.log.warn({ term: e.term, current: e.current }, 'another replica leads now: this one stops writing alerts and notifying, and gives the lead up (the new leader acts on what was not stored)');
     this.close();
+    this.onFenced();
   }
 
   /** Leadership ended: writes still being tried stop, and no notification waiting for them leaves. */

@@ -67,6 +67,8 @@ export interface LeaderOptions {
   readonly adopt: (clientId: string) => Promise<number>;
   /** Rules that threw on a stored message (counted with ingest's). */
   readonly ruleError: (e: unknown, row: FeedRow) => void;
+  /** A write was fenced: another replica began a later term, so this one must give the lead up (Leadership.resign). */
+  readonly onFenced: () => void;
 }
 
 /** One leadership, from start() to stop(): its rules, its view, its timers and its work in progress. */
@@ -100,15 +102,19 @@ export class ClusterLeader {
     return this.term?.rules?.firing ?? [];
   }
 
-  /** Rebuilds the rules' memory and starts reading the feed. */
-  async start(): Promise<void> {
+  /**
+   * Rebuilds the rules' memory and starts reading the feed, as leadership term `fence` (taken on the
+   * lock's connection: Leadership); without one (a leader run without the lock, in tests), it takes
+   * the next term itself.
+   */
+  async start(fence?: number): Promise<void> {
     const { store, log } = this.o;
     const t0 = Date.now();
     const term: Term = { timers: [], reading: false, adopting: false, adoption: Promise.resolve(), completeAt: t0, samples: [], lagWarned: false };
     this.term = term;
     const ended = (): boolean => this.term !== term;
-    // First the fencing token: from here on, no write of an earlier leader commits (beginTerm).
-    const fence = await store.beginTerm();
+    // The fencing token first: from then on, no write of an earlier leader commits (beginTerm).
+    fence ??= await store.beginTerm();
     if (ended()) return;
     const horizon = await store.horizon();
     const saved = await store.feedPosition();
@@ -127,6 +133,9 @@ export class ClusterLeader {
     });
     view.onFiring = (stored) => {
       if (!ended()) rules.adopt(stored, Date.now());
+    };
+    view.onFenced = () => {
+      if (!ended()) this.o.onFenced();
     };
     let replayed = 0;
     // The cameras each online device announced: tracked from its last message (the summaries

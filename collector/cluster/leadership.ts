@@ -13,9 +13,12 @@ import pg from 'pg';
 import { driftlineError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { redactUrl } from '../../lib/redact.js';
+import { beginTerm } from '../store/postgres-store.js';
 
 const LEADER = "pg_try_advisory_lock(hashtext('driftline'), hashtext('leader'))";
 const UNLOCK_LEADER = "pg_advisory_unlock(hashtext('driftline'), hashtext('leader'))";
+/** How long taking the term may wait for an earlier leader's write in flight (its session ends within 30 s idle in a transaction, past a 30 s lock wait). */
+const TERM_WAIT_MS = 65_000;
 const replicaLock = (fn: 'pg_try_advisory_lock' | 'pg_advisory_unlock'): string => `${fn}(hashtext('driftline'), hashtext('replica:' || $1))`;
 
 export interface LeadershipOptions {
@@ -26,8 +29,11 @@ export interface LeadershipOptions {
   readonly clientId: string;
   readonly pollMs: number;
   readonly log: Logger;
-  /** Leadership begins; the promise settles when the leader is ready (rules rebuilt). */
-  readonly onLead: () => Promise<void>;
+  /**
+   * Leadership begins, as term `term` (the fencing token of the leader's writes, taken on the lock's
+   * connection: PostgresStore beginTerm); the promise settles when the leader is ready (rules rebuilt).
+   */
+  readonly onLead: (term: number) => Promise<void>;
   /** Leadership ended: the lock's connection was lost (`lost`), or this replica is stopping (`stopped`). */
   readonly onStandby: (why: 'lost' | 'stopped') => void;
 }
@@ -120,10 +126,10 @@ export class Leadership {
     this.standingDown = true;
   }
 
-  private lost(c: pg.Client, e: Error): void {
+  private lost(c: pg.Client, e: Error, logged = false): void {
     if (this.client !== c) return;
     this.client = undefined;
-    if (!this.stopped) this.o.log.error({ err: e.message }, 'lost the store connection that holds the leadership locks; reconnecting');
+    if (!this.stopped && !logged) this.o.log.error({ err: e.message }, 'lost the store connection that holds the leadership locks; reconnecting');
     if (this.leading) {
       this.leading = false;
       this.o.onStandby('lost');
@@ -151,9 +157,13 @@ export class Leadership {
         await c.query(`SELECT ${UNLOCK_LEADER}`);
         return;
       }
+      // The fencing token, while holding the lock: it waits for an earlier leader's writes in flight
+      // (at most until the server ends that leader's session, 30 s idle in a transaction).
+      const term = await beginTerm(c, TERM_WAIT_MS);
+      if (this.stopped || this.client !== c) return;
       this.leading = true;
-      this.o.log.info({ clientId: this.o.clientId }, 'this replica leads: it runs the rules and sends the notifications');
-      await this.o.onLead();
+      this.o.log.info({ clientId: this.o.clientId, term }, 'this replica leads: it runs the rules and sends the notifications');
+      await this.o.onLead(term);
     } catch (e) {
       // Whatever failed, this side can no longer know it holds the locks: it stops leading, drops
       // the connection (the server then releases them) and connects again on the next poll.
@@ -216,6 +226,19 @@ export class Leadership {
       },
       abandon: unlock,
     });
+  }
+
+  /**
+   * Gives the lead up at once, as a lost connection does (onStandby('lost')): another replica has
+   * begun a later term (a write of this one was fenced), so this one no longer leads, whatever its
+   * lock says. It tries for the lead again from its next poll.
+   */
+  resign(why: string): void {
+    const c = this.client;
+    if (!c || !this.leading) return;
+    this.o.log.error({ err: why }, 'another replica began leading while this one held the lock: it gives the lead up');
+    this.lost(c, new Error(why), true);
+    void c.end().catch(() => undefined);
   }
 
   /** Stops trying; ends the connection, which releases this replica's locks (and the leadership). */

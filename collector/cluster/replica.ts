@@ -115,6 +115,8 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
       onAlert: (a, change) => alerts.emit('alert', a, change),
       deadReplicas: () => leadership.current?.deadReplicas() ?? Promise.resolve([]),
       adopt: (clientId) => adoptSession({ url: b.url, client, clientId, filters, backoff, log, sessionExpirySeconds: b.sessionExpirySeconds, onMessage, batch }),
+      // Its notifications queued are abandoned with the lead (onStandby 'lost'): the new leader sends what was not delivered.
+      onFenced: () => leadership.current?.resign('a write of this leader was refused for a later leader term'),
       ruleError: (e, row) => {
         ingest.counters.ruleErrors++;
         log.error({ kind: row.kind, device: `${row.m.site}/${row.m.device}`, err: (e as Error).message?.slice(0, 300) }, 'a rule failed on a stored message; the rules go on');
@@ -126,7 +128,7 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
       clientId: b.clientId,
       pollMs: config.cluster.leaderPollSeconds * 1000,
       log,
-      onLead: () => (stopping ? Promise.resolve() : leader.start()),
+      onLead: (term) => (stopping ? Promise.resolve() : leader.start(term)),
       onStandby: (why) => {
         // Losing the lock is news for the on-call engineer; a replica that is being stopped hands the lead on as planned.
         if (why === 'lost') {

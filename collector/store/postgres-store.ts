@@ -496,20 +496,9 @@ export class PostgresStore implements StoreQueries {
     return (await this.rows<{ record: AlertRecord }>(`SELECT record FROM alerts WHERE ${where.join(' AND ')} ORDER BY updated_at DESC, id DESC LIMIT $${params.length}`, params)).map((r) => r.record);
   }
 
-  /**
-   * Writes an alert's state. An acknowledgement made on any replica (acknowledge) stays when the
-   * leader writes the alert again without it. Only one firing alert per fingerprint can exist
-   * (a unique index): a second leader could not raise the same alert twice.
-   */
-  /**
-   * Begins a leader's term: the next fencing token. It waits for the writes of earlier terms in
-   * flight (each holds the term's row while it checks it, fenced()), and from its commit on, every
-   * write of an earlier term is refused (FencedError): a leader that lost its lock without knowing
-   * yet writes nothing the next one does not find when it loads.
-   */
-  async beginTerm(): Promise<number> {
-    const [r] = await this.rows<{ term: string }>('UPDATE leader_term SET term = term + 1 WHERE id = 1 RETURNING term::text AS term');
-    return Number(r!.term);
+  /** Begins a leader's term on the pool (beginTerm): for a leader started without a leadership lock (tests). */
+  beginTerm(): Promise<number> {
+    return beginTerm(this.pool);
   }
 
   /** Runs `write` in a transaction that first checks that `term` is still the leaders' current one. */
@@ -530,7 +519,12 @@ export class PostgresStore implements StoreQueries {
     }
   }
 
-  /** Stores an alert change; with `term`, only while that leader's term lasts (beginTerm). */
+  /**
+   * Writes an alert's state; with `term`, only while that leader's term lasts (beginTerm). An
+   * acknowledgement made on any replica (acknowledge) stays when the leader writes the alert again
+   * without it. Only one firing alert per fingerprint can exist (a unique index): a second leader
+   * could not raise the same alert twice.
+   */
   async saveAlert(a: AlertRecord, term?: number): Promise<void> {
     if (term !== undefined) return this.fenced(term, (c) => this.writeAlert(c, a));
     await this.writeAlert(this.pool, a);
@@ -754,6 +748,18 @@ async function newEpoch(c: pg.PoolClient, site: string, device: string): Promise
   );
   // The cameras' last seqs stay: the next summaries come after them.
   await c.query('DELETE FROM quarantine WHERE site = $1 AND device = $2', [site, device]);
+}
+
+/**
+ * Begins a leader's term: the next fencing token. It waits for the writes of earlier terms in flight
+ * (each holds the term's row while it checks it, PostgresStore.fenced()), and from its commit on,
+ * every write of an earlier term is refused (FencedError): a leader that lost its lock without
+ * knowing yet writes nothing the next one does not find when it loads. Taken on the leadership
+ * lock's own connection (Leadership), so that only the holder of the lock can take one.
+ */
+export async function beginTerm(c: pg.ClientBase | pg.Pool, timeoutMs?: number): Promise<number> {
+  const r = await c.query<{ term: string }>({ text: 'UPDATE leader_term SET term = term + 1 WHERE id = 1 RETURNING term::text AS term', ...(timeoutMs ? { query_timeout: timeoutMs } : {}) });
+  return Number(r.rows[0]!.term);
 }
 
 /** A write of a leader's term that has ended: another replica has begun leading (PostgresStore.beginTerm). */

@@ -29,13 +29,18 @@ const idleTimers = async (store: PostgresStore): Promise<number> => {
 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Setup {
-  store: PostgresStore;
+/** A leader with what it notified, and how often it was told to give the lead up (a fenced write). */
+interface Leader {
   leader: ClusterLeader;
   alerts: [AlertRecord, AlertChange][];
+  fenced: { count: number };
+}
+
+interface Setup extends Leader {
+  store: PostgresStore;
   drift(camera: string, seq?: number): Promise<void>;
   /** Another replica's leader on the same database, with alerts of its own (a failover's successor). */
-  successor(): { leader: ClusterLeader; alerts: [AlertRecord, AlertChange][] };
+  successor(): Leader;
   /** Stores a device's birth or Last Will, as ingest does. */
   status(device: string, state: 'online' | 'offline'): Promise<void>;
 }
@@ -49,8 +54,9 @@ async function setup(t: TestContext, take: Pick<LeaderOptions, 'deadReplicas' | 
   t.after(() => dispatcher.close(0));
   const ruleErrors: unknown[] = [];
   t.after(() => assert.deepEqual(ruleErrors, [], 'no rule failed'));
-  const successor = (): { leader: ClusterLeader; alerts: [AlertRecord, AlertChange][] } => {
+  const successor = (): Leader => {
     const alerts: [AlertRecord, AlertChange][] = [];
+    const fenced = { count: 0 };
     const leader = new ClusterLeader({
       store,
       settings: ruleSettings(config, () => 'http://127.0.0.1:1'),
@@ -63,11 +69,12 @@ async function setup(t: TestContext, take: Pick<LeaderOptions, 'deadReplicas' | 
       onAlert: (a, change) => void alerts.push([a, change]),
       ...take,
       ruleError: (e) => void ruleErrors.push(e),
+      onFenced: () => void fenced.count++,
     });
     t.after(() => leader.stop());
-    return { leader, alerts };
+    return { leader, alerts, fenced };
   };
-  const { leader, alerts } = successor();
+  const first = successor();
   const drift = async (camera: string, seq = 1): Promise<void> => {
     const now = Date.now();
     const m = summaryMsg('plant', 'edge', camera, seq, { start: now - 60_000, end: now - 1000, status: 'alert', drivers: [{ key: 'psi:brightness', value: 0.6, warn: 0.1, alert: 0.25, level: 'alert' }] });
@@ -83,7 +90,7 @@ async function setup(t: TestContext, take: Pick<LeaderOptions, 'deadReplicas' | 
     await store.commitBatch();
     await stored;
   };
-  return { store, leader, alerts, drift, successor, status };
+  return { store, ...first, drift, successor, status };
 }
 
 test('a leader fires on a drifting window that was stored, and its stop takes its timers with it', async (t) => {
@@ -360,7 +367,7 @@ test('an alert whose firing was never stored is not notified as resolved', async
 });
 
 test('a leader that lost its lock without knowing writes and notifies nothing once the next leader has begun', async (t) => {
-  const { store, leader, alerts, successor, status } = await setup(t);
+  const { store, leader, alerts, fenced, successor, status } = await setup(t);
   await leader.start();
   await status('d23', 'online');
   await until(async () => (await store.feedPosition()) !== undefined, 5000, 'a recorded read position');
@@ -376,6 +383,8 @@ test('a leader that lost its lock without knowing writes and notifies nothing on
   await until(() => next.alerts.some(([a, change]) => a.labels.device === 'd23' && change === 'fire'), 10_000, 'the new leader to page d23');
   await sleep(3000); // the first leader's write is tried again meanwhile (its back-off is under 2 s here)
   assert.deepEqual(alerts, [], 'the first leader notifies nothing');
+  assert.equal(fenced.count, 1, 'and is told to give the lead up');
+  assert.equal(next.fenced.count, 0);
   const stored = (await store.alerts({ state: 'firing', limit: 10 })).filter((a) => a.labels.device === 'd23');
   assert.deepEqual(stored.map((a) => a.id), next.leader.firing.filter((a) => a.labels.device === 'd23').map((a) => a.id), "one alert, the new leader's");
 });

@@ -24,13 +24,16 @@ async function sessions(admin: pg.Client, id: string): Promise<number> {
   return (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1", [`driftline-collector ${id}`])).rows[0]!.n;
 }
 
-function replica(t: TestContext, url: string, clientId: string, events: string[]): Leadership {
+function replica(t: TestContext, url: string, clientId: string, events: string[], terms: number[] = []): Leadership {
   const l = new Leadership({
     url,
     clientId,
     pollMs: 100,
     log: silentLogger,
-    onLead: async () => void events.push(`${clientId} leads`),
+    onLead: async (term) => {
+      events.push(`${clientId} leads`);
+      terms.push(term);
+    },
     onStandby: (why) => void events.push(`${clientId} stands by (${why})`),
   });
   t.after(() => l.stop());
@@ -175,4 +178,22 @@ test('a replica that stands down while it is taking the lock gives it back at on
   await sleep(300);
   assert.equal(b.isLeader, false, 'b, stopping, does not lead');
   assert.ok(!events.includes('b leads'), events.join(', '));
+});
+
+test('each leadership takes the next term on its lock; a leader that resigns (a write of it fenced) stands by, and another leads', async (t) => {
+  const url = await database(t);
+  const events: string[] = [];
+  const terms: number[] = [];
+  const [a, b] = [replica(t, url, 'a', events, terms), replica(t, url, 'b', events, terms)];
+  await a.start();
+  await until(() => a.isLeader, 5000, 'a to lead');
+  await b.start();
+  a.resign('a write of this leader was refused for a later leader term');
+  assert.equal(a.isLeader, false);
+  assert.ok(events.includes('a stands by (lost)'), events.join(', '));
+  await until(() => b.isLeader || a.isLeader, 5000, 'a replica to lead again');
+  assert.equal(terms.length, 2);
+  assert.ok(terms[1]! > terms[0]!, `a later term: ${terms.join(', ')}`);
+  const admin = await testClient(t, url);
+  assert.equal((await admin.query<{ term: string }>('SELECT term::text AS term FROM leader_term')).rows[0]!.term, String(terms[1]), 'the one in the database');
 });
