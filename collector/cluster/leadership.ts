@@ -17,8 +17,13 @@ import { beginTerm } from '../store/postgres-store.js';
 
 const LEADER = "pg_try_advisory_lock(hashtext('driftline'), hashtext('leader'))";
 const UNLOCK_LEADER = "pg_advisory_unlock(hashtext('driftline'), hashtext('leader'))";
-/** How long taking the term may wait for an earlier leader's write in flight (its session ends within 30 s idle in a transaction, past a 30 s lock wait). */
-const TERM_WAIT_MS = 65_000;
+/**
+ * How long taking the term may wait for an earlier leader's write in flight: one cut off mid-write
+ * ends within 30 s (the server's idle-in-transaction limit on the collector's sessions). Longer, the
+ * check fails, this replica lets the lock go, and it (or another) tries again: the wait is bounded
+ * on the server, so no session waits on holding the lock after that.
+ */
+const TERM_WAIT_MS = 40_000;
 const replicaLock = (fn: 'pg_try_advisory_lock' | 'pg_advisory_unlock'): string => `${fn}(hashtext('driftline'), hashtext('replica:' || $1))`;
 
 export interface LeadershipOptions {
@@ -152,15 +157,12 @@ export class Leadership {
       // Stopped (or the connection lost) meanwhile: the lock goes with the connection; do not lead.
       if (this.stopped || this.client !== c) return;
       // Standing down meanwhile: the connection stays (its replica lock with it), the lead goes back now.
-      if (this.standingDown) {
-        await c.query('UPDATE replicas SET leader_since = NULL WHERE client_id = $1', [this.o.clientId]);
-        await c.query(`SELECT ${UNLOCK_LEADER}`);
-        return;
-      }
+      if (this.standingDown) return this.giveBack(c);
       // The fencing token, while holding the lock: it waits for an earlier leader's writes in flight
-      // (at most until the server ends that leader's session, 30 s idle in a transaction).
+      // (TERM_WAIT_MS at most).
       const term = await beginTerm(c, TERM_WAIT_MS);
       if (this.stopped || this.client !== c) return;
+      if (this.standingDown) return this.giveBack(c); // asked to stop while it waited: the term goes unused
       this.leading = true;
       this.o.log.info({ clientId: this.o.clientId, term }, 'this replica leads: it runs the rules and sends the notifications');
       await this.o.onLead(term);
@@ -176,6 +178,12 @@ export class Leadership {
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Lets go of the leader lock just taken (a replica standing down), keeping the connection and its replica lock. */
+  private async giveBack(c: pg.Client): Promise<void> {
+    await c.query('UPDATE replicas SET leader_since = NULL WHERE client_id = $1', [this.o.clientId]);
+    await c.query(`SELECT ${UNLOCK_LEADER}`);
   }
 
   /**
@@ -236,7 +244,7 @@ export class Leadership {
   resign(why: string): void {
     const c = this.client;
     if (!c || !this.leading) return;
-    this.o.log.error({ err: why }, 'another replica began leading while this one held the lock: it gives the lead up');
+    this.o.log.error({ err: why }, 'another replica began leading (this one had lost its lock without knowing): it gives the lead up');
     this.lost(c, new Error(why), true);
     void c.end().catch(() => undefined);
   }

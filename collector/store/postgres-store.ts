@@ -755,11 +755,23 @@ async function newEpoch(c: pg.PoolClient, site: string, device: string): Promise
  * (each holds the term's row while it checks it, PostgresStore.fenced()), and from its commit on,
  * every write of an earlier term is refused (FencedError): a leader that lost its lock without
  * knowing yet writes nothing the next one does not find when it loads. Taken on the leadership
- * lock's own connection (Leadership), so that only the holder of the lock can take one.
+ * lock's own connection (Leadership), so that only the holder of the lock can take one. With
+ * `waitMs`, the server gives up waiting after that long (a lock timeout: the caller tries again
+ * later), so that the session, and the locks it holds, do not outlive the caller's patience.
  */
-export async function beginTerm(c: pg.ClientBase | pg.Pool, timeoutMs?: number): Promise<number> {
-  const r = await c.query<{ term: string }>({ text: 'UPDATE leader_term SET term = term + 1 WHERE id = 1 RETURNING term::text AS term', ...(timeoutMs ? { query_timeout: timeoutMs } : {}) });
-  return Number(r.rows[0]!.term);
+export async function beginTerm(c: pg.ClientBase | pg.Pool, waitMs?: number): Promise<number> {
+  const take = { text: 'UPDATE leader_term SET term = term + 1 WHERE id = 1 RETURNING term::text AS term', ...(waitMs ? { query_timeout: waitMs + 5000 } : {}) };
+  if (!waitMs || c instanceof pg.Pool) return Number((await c.query<{ term: string }>(take)).rows[0]!.term);
+  await c.query('BEGIN');
+  try {
+    await c.query(`SET LOCAL lock_timeout = ${Math.round(waitMs)}`);
+    const r = await c.query<{ term: string }>(take);
+    await c.query('COMMIT');
+    return Number(r.rows[0]!.term);
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
 }
 
 /** A write of a leader's term that has ended: another replica has begun leading (PostgresStore.beginTerm). */

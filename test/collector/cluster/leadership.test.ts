@@ -153,32 +153,42 @@ test('a replica that stands down (it is stopping) does not take the lead; anothe
   assert.ok(!events.includes('b leads'), events.join(', '));
 });
 
-test('a replica that stands down while it is taking the lock gives it back at once', async (t) => {
+/** Advisory locks replica `id`'s connection holds: its own id's, and the leader's when it has it. */
+async function locks(admin: pg.Client, id: string): Promise<number> {
+  return (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = $1", [`driftline-collector ${id}`])).rows[0]!.n;
+}
+
+/**
+ * b stands down while its check, having taken the leader lock, waits on `hold` (a statement an
+ * admin transaction makes wait: b's row, or the leader term an earlier leader's write holds).
+ */
+async function standDownWhileTaking(t: TestContext, hold: string): Promise<void> {
   const url = await database(t);
   const events: string[] = [];
   const admin = await testClient(t, url);
-  /** Advisory locks replica `id`'s connection holds: its own id's, and the leader's when it has it. */
-  const locks = async (id: string): Promise<number> =>
-    (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = $1", [`driftline-collector ${id}`])).rows[0]!.n;
   const [a, b] = [replica(t, url, 'a', events), replica(t, url, 'b', events)];
   await a.start();
   await until(() => a.isLeader, 5000, 'a to lead');
   await b.start();
-  // b's next check will take the lock and then wait to mark its row: a transaction elsewhere holds the table.
   await admin.query('BEGIN');
-  await admin.query('LOCK TABLE replicas IN EXCLUSIVE MODE');
+  await admin.query(hold);
   try {
     await a.stop();
-    await until(async () => (await locks('b')) === 2, 5000, 'b to take the leader lock');
+    await until(async () => (await locks(admin, 'b')) === 2, 5000, 'b to take the leader lock');
     b.standDown(); // b is being stopped, in the middle of that check
   } finally {
     await admin.query('COMMIT');
   }
-  await until(async () => (await locks('b')) === 1, 5000, 'b to give the leader lock back');
+  await until(async () => (await locks(admin, 'b')) === 1, 5000, 'b to give the leader lock back');
   await sleep(300);
   assert.equal(b.isLeader, false, 'b, stopping, does not lead');
   assert.ok(!events.includes('b leads'), events.join(', '));
-});
+}
+
+test('a replica that stands down while it is taking the lock gives it back at once: while it marks its row', (t) => standDownWhileTaking(t, 'LOCK TABLE replicas IN EXCLUSIVE MODE'));
+
+test('a replica that stands down while it is taking the lock gives it back at once: while its term waits for an earlier leader\'s write', (t) =>
+  standDownWhileTaking(t, 'SELECT term FROM leader_term WHERE id = 1 FOR SHARE'));
 
 test('each leadership takes the next term on its lock; a leader that resigns (a write of it fenced) stands by, and another leads', async (t) => {
   const url = await database(t);

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { clusterHandlers } from '../../../collector/cluster/handlers.js';
-import { FencedError, PostgresStore, PRUNE_BATCH, type FeedCursor } from '../../../collector/store/postgres-store.js';
+import { beginTerm, FencedError, PostgresStore, PRUNE_BATCH, type FeedCursor } from '../../../collector/store/postgres-store.js';
 import { PG_MIGRATIONS } from '../../../collector/store/postgres-schema.js';
 import type { AlertRecord } from '../../../collector/store/store.js';
 import { isDriftlineError } from '../../../lib/errors.js';
@@ -595,4 +595,17 @@ test('postgres: a leader term fences the writes of earlier terms, and waits for 
   assert.deepEqual((await s.feedPosition())?.cursor.summary, ['5', 1]);
   await s.saveAlert(alert('a3'), second);
   assert.equal((await s.alert('a3'))?.state, 'firing', "the current term's writes go on");
+});
+
+test('postgres: taking a term with a bound gives up on the server after it, leaving no lock or transaction behind', async (t) => {
+  const url = await testDatabase(t, 'term-wait');
+  await openStore(t, url); // migrated
+  const [admin, candidate] = [await testClient(t, url), await testClient(t, url)];
+  await admin.query('BEGIN');
+  await admin.query('SELECT term FROM leader_term WHERE id = 1 FOR SHARE'); // an earlier leader's write, stuck
+  await assert.rejects(beginTerm(candidate, 300), (e: unknown) => (e as { code?: string }).code === '55P03');
+  const [r] = (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1 AND state = 'idle'", [(candidate as unknown as { processID: number }).processID])).rows;
+  assert.equal(r!.n, 1, 'the candidate session is idle, in no transaction');
+  await admin.query('COMMIT');
+  assert.equal(await beginTerm(candidate, 300), 1, 'and takes the term once the write is done');
 });
