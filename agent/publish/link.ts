@@ -43,13 +43,15 @@ export class DeviceLink {
   ) {
     this.clock = o.clock ?? systemClock;
     this.outbox = new Outbox(db, o.outboxMaxRows);
+    // Every status names the outbox's epoch, which its seqs (and the status seq) count in.
+    const announced = { ...identity, epoch: this.outbox.epoch };
     this.publisher = new Publisher(this.outbox, {
       url: o.url,
       client: o.client,
       statusTopic: statusTopic(identity.site, identity.device),
-      birth: (seq) => JSON.stringify(birth({ ...identity, epoch: this.outbox.epoch }, this.clock.now(), seq)),
-      will: (seq) => JSON.stringify(offline({ ...identity, epoch: this.outbox.epoch }, this.clock.now(), undefined, seq)),
-      offline: (seq) => JSON.stringify(offline({ ...identity, epoch: this.outbox.epoch }, this.clock.now(), stopReason(), seq)),
+      birth: (seq) => JSON.stringify(birth(announced, this.clock.now(), seq)),
+      will: (seq) => JSON.stringify(offline(announced, this.clock.now(), undefined, seq)),
+      offline: (seq) => JSON.stringify(offline(announced, this.clock.now(), stopReason(), seq)),
       drainPerSecond: o.drainPerSecond,
       maxInflight: o.maxInflight,
       backoff: o.backoff,

@@ -24,7 +24,7 @@
  * lost its lock without knowing yet (its connection cut) writes nothing the next one did not load.
  */
 import type { Logger } from '../../lib/log.js';
-import { FencedError, type FeedRow, type PostgresStore } from '../store/postgres-store.js';
+import { FencedError, type FeedCursor, type FeedRow, type PostgresStore } from '../store/postgres-store.js';
 import type { AlertQuery, AlertRecord, DeviceRow, RuleStore } from '../store/store.js';
 
 const key = (site: string, device: string): string => `${site}\u0000${device}`;
@@ -53,12 +53,12 @@ export class LeaderView implements RuleStore {
   private constructor(
     private readonly store: PostgresStore,
     private readonly log: Logger,
-    /** This leadership's term (PostgresStore.beginTerm): its writes are refused once another has begun. */
-    readonly term: number | undefined,
+    /** This leadership's term (beginTerm): its writes are refused once another has begun. */
+    private readonly term: number,
   ) {}
 
-  /** Loads the devices and active alerts; with `term`, its writes are fenced by it (call beginTerm() first). */
-  static async load(store: PostgresStore, log: Logger, term?: number): Promise<LeaderView> {
+  /** Loads the devices and active alerts, for leadership term `term` (taken before: beginTerm). */
+  static async load(store: PostgresStore, log: Logger, term: number): Promise<LeaderView> {
     const v = new LeaderView(store, log, term);
     for (const d of await store.devices()) v.byDevice.set(key(d.site, d.device), d);
     for (const a of await store.alerts({ state: 'firing', limit: 1_000_000 })) {
@@ -162,12 +162,18 @@ export class LeaderView implements RuleStore {
   }
 
   /**
-   * Records how far the rules have read (`save`), once every alert write made so far is done: not
-   * at all if leadership ends first, so that the next leader reads those messages again. `save`
-   * handles its own failure.
+   * Records how far the rules have read (PostgresStore.saveFeedPosition), once every alert write
+   * made so far is done: not at all if leadership ends first, so that the next leader reads those
+   * messages again. Failing to record, a next leader acts on them again as well: logged, not fatal.
    */
-  recordPosition(save: () => Promise<void>): void {
-    this.writes = this.writes.then(() => (this.closed ? undefined : save()));
+  recordPosition(cursor: FeedCursor, at: number): void {
+    this.writes = this.writes.then(async () => {
+      if (this.closed) return;
+      await this.store.saveFeedPosition(cursor, at, this.term).catch((e: unknown) => {
+        if (e instanceof FencedError) this.fenced(e);
+        else this.log.warn({ err: (e as Error).message }, 'could not record how far the rules have read; a next leader acts on these messages again');
+      });
+    });
   }
 
   /**
@@ -182,7 +188,7 @@ export class LeaderView implements RuleStore {
   }
 
   /** Another replica has begun leading: this view writes and notifies nothing more. */
-  fenced(e: FencedError): void {
+  private fenced(e: FencedError): void {
     if (this.closed) return;
     this.log.warn({ term: e.term, current: e.current }, 'another replica leads now: this one stops writing alerts and notifying, and gives the lead up (the new leader acts on what was not stored)');
     this.close();

@@ -34,7 +34,7 @@
 import type { Logger } from '../../lib/log.js';
 import type { Dispatcher } from '../notify/dispatcher.js';
 import { RuleEngine, type AlertChange, type RuleSettings } from '../rules/engine.js';
-import { FencedError, type FeedCursor, type FeedRow, type PostgresStore } from '../store/postgres-store.js';
+import type { FeedCursor, FeedRow, PostgresStore } from '../store/postgres-store.js';
 import type { AlertRecord } from '../store/store.js';
 import { LeaderView } from './leader-view.js';
 import type { DeadReplica } from './leadership.js';
@@ -103,19 +103,15 @@ export class ClusterLeader {
   }
 
   /**
-   * Rebuilds the rules' memory and starts reading the feed, as leadership term `fence` (taken on the
-   * lock's connection: Leadership); without one (a leader run without the lock, in tests), it takes
-   * the next term itself.
+   * Rebuilds the rules' memory and starts reading the feed, as leadership term `fence` (the fencing
+   * token of its writes, taken on the lock's connection: Leadership, beginTerm).
    */
-  async start(fence?: number): Promise<void> {
+  async start(fence: number): Promise<void> {
     const { store, log } = this.o;
     const t0 = Date.now();
     const term: Term = { timers: [], reading: false, adopting: false, adoption: Promise.resolve(), completeAt: t0, samples: [], lagWarned: false };
     this.term = term;
     const ended = (): boolean => this.term !== term;
-    // The fencing token first: from then on, no write of an earlier leader commits (beginTerm).
-    fence ??= await store.beginTerm();
-    if (ended()) return;
     const horizon = await store.horizon();
     const saved = await store.feedPosition();
     if (ended()) return;
@@ -189,20 +185,8 @@ export class ClusterLeader {
         const rows = await this.o.store.feed(cursor, horizon, FEED_PAGE);
         if (this.term !== term) return;
         for (const row of rows) this.handle(term, row);
-        // Recorded for the next leader (start()) once the alert writes of these rows are stored, so
-        // that a leader dying before they are leaves them to be acted on again; failing to record,
-        // a next leader acts on them again as well: logged, not fatal.
-        if (rows.length) {
-          const at = Date.now();
-          const position = structuredClone(cursor);
-          const view = term.view!;
-          view.recordPosition(() =>
-            this.o.store.saveFeedPosition(position, at, view.term).catch((e: unknown) => {
-              if (e instanceof FencedError) view.fenced(e);
-              else this.o.log.warn({ err: (e as Error).message }, 'could not record how far the rules have read; a next leader acts on these messages again');
-            }),
-          );
-        }
+        // Recorded for the next leader (start()) once the alert writes of these rows are stored.
+        if (rows.length) term.view!.recordPosition(structuredClone(cursor), Date.now());
         if (rows.length < FEED_PAGE) {
           // Read up to the horizon: complete for every snapshot whose next id it has reached.
           const h = BigInt(horizon);

@@ -157,12 +157,12 @@ export class Leadership {
       // Stopped (or the connection lost) meanwhile: the lock goes with the connection; do not lead.
       if (this.stopped || this.client !== c) return;
       // Standing down meanwhile: the connection stays (its replica lock with it), the lead goes back now.
-      if (this.standingDown) return this.giveBack(c);
+      if (this.standingDown) return this.releaseLead(c);
       // The fencing token, while holding the lock: it waits for an earlier leader's writes in flight
       // (TERM_WAIT_MS at most).
       const term = await beginTerm(c, TERM_WAIT_MS);
       if (this.stopped || this.client !== c) return;
-      if (this.standingDown) return this.giveBack(c); // asked to stop while it waited: the term goes unused
+      if (this.standingDown) return this.releaseLead(c); // asked to stop while it waited: the term goes unused
       this.leading = true;
       this.o.log.info({ clientId: this.o.clientId, term }, 'this replica leads: it runs the rules and sends the notifications');
       await this.o.onLead(term);
@@ -181,7 +181,7 @@ export class Leadership {
   }
 
   /** Lets go of the leader lock just taken (a replica standing down), keeping the connection and its replica lock. */
-  private async giveBack(c: pg.Client): Promise<void> {
+  private async releaseLead(c: pg.Client): Promise<void> {
     await c.query('UPDATE replicas SET leader_since = NULL WHERE client_id = $1', [this.o.clientId]);
     await c.query(`SELECT ${UNLOCK_LEADER}`);
   }

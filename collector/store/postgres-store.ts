@@ -496,11 +496,6 @@ export class PostgresStore implements StoreQueries {
     return (await this.rows<{ record: AlertRecord }>(`SELECT record FROM alerts WHERE ${where.join(' AND ')} ORDER BY updated_at DESC, id DESC LIMIT $${params.length}`, params)).map((r) => r.record);
   }
 
-  /** Begins a leader's term on the pool (beginTerm): for a leader started without a leadership lock (tests). */
-  beginTerm(): Promise<number> {
-    return beginTerm(this.pool);
-  }
-
   /** Runs `write` in a transaction that first checks that `term` is still the leaders' current one. */
   private async fenced(term: number, write: (c: pg.PoolClient) => Promise<unknown>): Promise<void> {
     const c = await checkedOut(this.pool);
@@ -752,7 +747,7 @@ async function newEpoch(c: pg.PoolClient, site: string, device: string): Promise
 
 /**
  * Begins a leader's term: the next fencing token. It waits for the writes of earlier terms in flight
- * (each holds the term's row while it checks it, PostgresStore.fenced()), and from its commit on,
+ * (each holds the term's row while it checks it: PostgresStore.fenced()), and from its commit on,
  * every write of an earlier term is refused (FencedError): a leader that lost its lock without
  * knowing yet writes nothing the next one does not find when it loads. Taken on the leadership
  * lock's own connection (Leadership), so that only the holder of the lock can take one. With

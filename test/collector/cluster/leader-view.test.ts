@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LeaderView } from '../../../collector/cluster/leader-view.js';
-import { PostgresStore } from '../../../collector/store/postgres-store.js';
+import { beginTerm, PostgresStore } from '../../../collector/store/postgres-store.js';
 import { silentLogger } from '../../../lib/log.js';
 import { SCHEMAS, type StatusMessage } from '../../../protocol/messages.js';
 import { summaryMsg } from '../../helpers/collector.js';
@@ -13,7 +13,7 @@ import { testDatabase } from '../../helpers/postgres.js';
 test('a status from the feed replaces the device\'s, and never moves its last-seen time back', async (t) => {
   const store = await PostgresStore.open(await testDatabase(t, 'view'), { maxSeqJump: 10, poolSize: 1 });
   t.after(() => store.close());
-  const view = await LeaderView.load(store, silentLogger);
+  const view = await LeaderView.load(store, silentLogger, await beginTerm(store.pool));
   t.after(() => view.close());
   const birth = { schema: SCHEMAS.status, site: 'p', device: 'd', state: 'online', ts: 1, agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60, epoch: 'e', seq: 1 } as StatusMessage;
   view.apply({ kind: 'status', receivedTs: 1000, m: birth, previous: undefined });

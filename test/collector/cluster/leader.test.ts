@@ -11,7 +11,7 @@ import { collectorConfig } from '../../../collector/config.js';
 import { ruleSettings } from '../../../collector/main.js';
 import { Dispatcher } from '../../../collector/notify/dispatcher.js';
 import type { AlertChange } from '../../../collector/rules/engine.js';
-import { PostgresStore } from '../../../collector/store/postgres-store.js';
+import { beginTerm, PostgresStore } from '../../../collector/store/postgres-store.js';
 import type { AlertRecord } from '../../../collector/store/store.js';
 import { silentLogger } from '../../../lib/log.js';
 import { SCHEMAS, type StatusMessage } from '../../../protocol/messages.js';
@@ -32,6 +32,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** A leader with what it notified, and how often it was told to give the lead up (a fenced write). */
 interface Leader {
   leader: ClusterLeader;
+  /** Starts it leading, as the next term (which Leadership takes on the lock's connection in a replica). */
+  lead(): Promise<void>;
   alerts: [AlertRecord, AlertChange][];
   fenced: { count: number };
 }
@@ -72,7 +74,7 @@ async function setup(t: TestContext, take: Pick<LeaderOptions, 'deadReplicas' | 
       onFenced: () => void fenced.count++,
     });
     t.after(() => leader.stop());
-    return { leader, alerts, fenced };
+    return { leader, lead: async () => leader.start(await beginTerm(store.pool)), alerts, fenced };
   };
   const first = successor();
   const drift = async (camera: string, seq = 1): Promise<void> => {
@@ -94,9 +96,9 @@ async function setup(t: TestContext, take: Pick<LeaderOptions, 'deadReplicas' | 
 }
 
 test('a leader fires on a drifting window that was stored, and its stop takes its timers with it', async (t) => {
-  const { store, leader, alerts, drift } = await setup(t);
+  const { store, leader, alerts, drift, lead } = await setup(t);
   const before = await idleTimers(store);
-  await leader.start();
+  await lead();
   assert.ok(timers() > before, 'a leader reads the feed and runs the timer rules on timers');
   await drift('cam1');
   await until(() => alerts.length > 0, 5000, 'the drift alert');
@@ -109,10 +111,10 @@ test('a leader fires on a drifting window that was stored, and its stop takes it
 });
 
 test('a leader stopped while it is still rebuilding neither acts nor leaves a timer behind', async (t) => {
-  const { store, leader, alerts, drift } = await setup(t);
+  const { store, leader, alerts, drift, lead } = await setup(t);
   const before = await idleTimers(store);
   // Leadership lost (or the replica stopping) before the rebuild's first read has come back.
-  const starting = leader.start();
+  const starting = leader.start(await beginTerm(store.pool));
   await leader.stop();
   await starting;
   assert.equal(await idleTimers(store), before, 'no timer keeps the stopped replica running');
@@ -121,7 +123,7 @@ test('a leader stopped while it is still rebuilding neither acts nor leaves a ti
   assert.equal(alerts.length, 0, 'a replica that no longer leads does not notify');
   assert.deepEqual(leader.firing, []);
   // Leading again later works as a first start does (the window stored meanwhile is replayed, not acted on).
-  await leader.start();
+  await lead();
   await drift('cam2', 2);
   await until(() => alerts.length > 0, 5000, 'the drift alert after leading again');
   assert.equal(alerts[0]![0].labels.camera, 'cam2');
@@ -132,7 +134,7 @@ test('a term that ends while its takeover runs leaves the next term alone', asyn
   const taking = new Promise<void>((r) => (finishTakeover = r));
   const released: string[] = [];
   let calls = 0;
-  const { leader, alerts, drift } = await setup(t, {
+  const { leader, alerts, drift, lead } = await setup(t, {
     // One replica is gone when the first term begins; its session takes a while to take over.
     deadReplicas: async () => (calls++ === 0 ? [{ clientId: 'gone', release: async () => void released.push('gone'), abandon: async () => void released.push('abandoned') }] : []),
     adopt: async () => {
@@ -141,10 +143,10 @@ test('a term that ends while its takeover runs leaves the next term alone', asyn
     },
   });
   t.after(finishTakeover);
-  await leader.start();
+  await lead();
   await until(() => calls > 0, 5000, 'the takeover to begin');
   const ending = leader.stop(); // the lock lost mid-takeover: the first term ends, waiting for it
-  await leader.start(); // and won back: a second term
+  await lead(); // and won back: a second term
   finishTakeover();
   await ending;
   await drift('cam3');
@@ -158,22 +160,22 @@ test('a takeover that fails gives back every dead replica it was handed, for the
   const log: string[] = [];
   let calls = 0;
   const dead = (id: string) => ({ clientId: id, release: async () => void log.push(`released ${id}`), abandon: async () => void log.push(`abandoned ${id}`) });
-  const { leader } = await setup(t, {
+  const { leader, lead } = await setup(t, {
     deadReplicas: async () => (calls++ === 0 ? [dead('x'), dead('y')] : []),
     adopt: async (id) => {
       log.push(`adopt ${id}`);
       throw new Error('the broker is unreachable');
     },
   });
-  await leader.start();
+  await lead();
   await until(() => log.length >= 3, 5000, 'the failed takeover');
   await leader.stop();
   assert.deepEqual(log, ['adopt x', 'abandoned x', 'abandoned y']);
 });
 
 test('an alert is notified only once its write is stored: a refused write is tried again, and the notification waits for it', async (t) => {
-  const { store, leader, alerts, drift } = await setup(t);
-  await leader.start();
+  const { store, leader, alerts, drift, lead } = await setup(t);
+  await lead();
   // The database refuses the alert's write for a while (here: its table is briefly not there).
   await store.pool.query('ALTER TABLE alerts RENAME TO alerts_away');
   await drift('cam4');
@@ -188,8 +190,8 @@ test('an alert is notified only once its write is stored: a refused write is tri
 });
 
 test('an alert firing in the database under an earlier leader\'s id is carried on under that id, not raised again', async (t) => {
-  const { store, leader, alerts, drift } = await setup(t);
-  await leader.start();
+  const { store, leader, alerts, drift, lead } = await setup(t);
+  await lead();
   // An earlier leader's write of this camera's alert committed after this leader loaded the active
   // alerts: the unique firing fingerprint refuses the rules' own, under a new id.
   const at = new Date(Date.now() - 60_000).toISOString();
@@ -208,8 +210,8 @@ test('an alert firing in the database under an earlier leader\'s id is carried o
 });
 
 test('a new leader acts on what was stored between the old leader\'s last read and its death', async (t) => {
-  const { leader, alerts, successor, status } = await setup(t);
-  await leader.start();
+  const { leader, alerts, successor, status, lead } = await setup(t);
+  await lead();
   await status('d1', 'online');
   await status('d2', 'online');
   await status('d1', 'offline'); // a Last Will while the first leader reads
@@ -217,7 +219,7 @@ test('a new leader acts on what was stored between the old leader\'s last read a
   await leader.stop(); // it dies
   await status('d2', 'offline'); // a Last Will stored before any other replica leads
   const next = successor();
-  await next.leader.start();
+  await next.lead();
   await until(() => next.alerts.some(([, change]) => change === 'fire'), 5000, 'the new leader to page d2');
   // (A new leader sends its active alerts again at its first tick, as 'resend', the same ids.)
   const fired = next.alerts.filter(([, change]) => change !== 'resend').map(([a, change]) => [a.labels.device, a.rule, change]);
@@ -226,8 +228,8 @@ test('a new leader acts on what was stored between the old leader\'s last read a
 });
 
 test('a recorded read position older than the replay window is not resumed from', async (t) => {
-  const { store, leader, alerts, drift, successor } = await setup(t);
-  await leader.start();
+  const { store, leader, alerts, drift, successor, lead } = await setup(t);
+  await lead();
   await drift('cam7');
   await until(() => alerts.length > 0, 5000, 'the first alert, and a recorded position');
   await leader.stop();
@@ -236,20 +238,20 @@ test('a recorded read position older than the replay window is not resumed from'
   await store.pool.query('UPDATE leader_feed SET updated_at = $1', [Date.now() - 120_000]);
   await drift('cam8'); // stored while (for all the new leader can tell) nobody led for two minutes
   const next = successor();
-  await next.leader.start();
+  await next.lead();
   await sleep(POLL_MS * 10);
   assert.deepEqual(next.alerts.filter(([, change]) => change !== 'resend').map(([a]) => a.labels.camera), [], 'cam8 replayed without acting, as on a first start');
   assert.deepEqual(next.leader.firing.map((a) => a.labels.camera), ['cam7']);
 });
 
 test('a feed held back by a transaction left open on the server does not page live devices as silent', async (t) => {
-  const { store, leader, alerts } = await setup(t, undefined, { offlineSilenceSeconds: 1 });
+  const { store, leader, alerts, lead } = await setup(t, undefined, { offlineSilenceSeconds: 1 });
   const birth = { schema: SCHEMAS.status, site: 'plant', device: 'd9', state: 'online', ts: Date.now(), agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c1'], windowSeconds: 60 } as StatusMessage;
   store.beginBatch();
   const born = store.stageStatus(birth, Date.now(), JSON.stringify(birth));
   await store.commitBatch();
   await born;
-  await leader.start();
+  await lead();
   // The device keeps sending, every 200 ms, throughout.
   let seq = 0;
   let sending = true;
@@ -287,13 +289,13 @@ test('a feed held back by a transaction left open on the server does not page li
 });
 
 test('a new leader knows the cameras a device announced before it led: one that sends nothing is found stalled', async (t) => {
-  const { store, leader, alerts } = await setup(t, undefined, { stalledWindows: 1 });
+  const { store, alerts, lead } = await setup(t, undefined, { stalledWindows: 1 });
   const birth = { schema: SCHEMAS.status, site: 'plant', device: 'd10', state: 'online', ts: Date.now(), agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c1', 'c2'], windowSeconds: 1 } as StatusMessage;
   store.beginBatch();
   const born = store.stageStatus(birth, Date.now(), JSON.stringify(birth));
   await store.commitBatch();
   await born;
-  await leader.start(); // the birth was stored before: it is not in this leader's feed
+  await lead(); // the birth was stored before: it is not in this leader's feed
   // c1 keeps sending; c2 never does.
   for (let seq = 1; seq <= 10; seq++) {
     const now = Date.now();
@@ -309,8 +311,8 @@ test('a new leader knows the cameras a device announced before it led: one that 
 });
 
 test('a leader that loses the lock while an alert write waits leaves that message to the next leader', async (t) => {
-  const { store, leader, alerts, successor, status } = await setup(t);
-  await leader.start();
+  const { store, leader, alerts, successor, status, lead } = await setup(t);
+  await lead();
   await status('d20', 'online');
   await until(async () => (await store.feedPosition()) !== undefined, 5000, 'a recorded read position');
   // The database refuses alert writes for the moment; the feed goes on.
@@ -322,14 +324,14 @@ test('a leader that loses the lock while an alert write waits leaves that messag
   await store.pool.query('ALTER TABLE alerts_away RENAME TO alerts');
   assert.equal(alerts.length, 0, 'never notified');
   const next = successor();
-  await next.leader.start();
+  await next.lead();
   await until(() => next.alerts.some(([a, change]) => a.labels.device === 'd20' && change === 'fire'), 5000, 'the next leader to page d20');
   assert.equal((await store.alerts({ state: 'firing', limit: 10 })).filter((a) => a.labels.device === 'd20').length, 1);
 });
 
 test('a replica that hands the lead on lets its waiting alert writes commit first', async (t) => {
-  const { store, leader, alerts, status } = await setup(t);
-  await leader.start();
+  const { store, leader, alerts, status, lead } = await setup(t);
+  await lead();
   await status('d21', 'online');
   await store.pool.query('ALTER TABLE alerts RENAME TO alerts_away');
   await status('d21', 'offline');
@@ -344,8 +346,8 @@ test('a replica that hands the lead on lets its waiting alert writes commit firs
 });
 
 test('an alert whose firing was never stored is not notified as resolved', async (t) => {
-  const { store, leader, alerts, status } = await setup(t);
-  await leader.start();
+  const { store, leader, alerts, status, lead } = await setup(t);
+  await lead();
   await status('d22', 'online');
   // An earlier leader's late write: d22 firing in the database, after this leader loaded the active alerts.
   const at = new Date(Date.now() - 60_000).toISOString();
@@ -367,8 +369,8 @@ test('an alert whose firing was never stored is not notified as resolved', async
 });
 
 test('a leader that lost its lock without knowing writes and notifies nothing once the next leader has begun', async (t) => {
-  const { store, leader, alerts, fenced, successor, status } = await setup(t);
-  await leader.start();
+  const { store, leader, alerts, fenced, successor, status, lead } = await setup(t);
+  await lead();
   await status('d23', 'online');
   await until(async () => (await store.feedPosition()) !== undefined, 5000, 'a recorded read position');
   // The database refuses alert writes for the moment (a trigger; reads go on).
@@ -378,7 +380,7 @@ test('a leader that lost its lock without knowing writes and notifies nothing on
   await until(() => leader.firing.some((a) => a.labels.device === 'd23'), 5000, 'the first leader to fire (its write waiting)');
   // Its lock's connection is cut; it has not noticed yet. Another replica begins leading.
   const next = successor();
-  await next.leader.start();
+  await next.lead();
   await store.pool.query('DROP TRIGGER refuse ON alerts');
   await until(() => next.alerts.some(([a, change]) => a.labels.device === 'd23' && change === 'fire'), 10_000, 'the new leader to page d23');
   await sleep(3000); // the first leader's write is tried again meanwhile (its back-off is under 2 s here)

@@ -575,14 +575,14 @@ test('postgres: a leader term fences the writes of earlier terms, and waits for 
   const s = await openStore(t, url);
   const admin = await testClient(t, url);
   const alert = (id: string): AlertRecord => ({ schema: SCHEMAS.alert, id, rule: 'drift', fingerprint: `drift/p/e/${id}`, state: 'firing', severity: 'warning', labels: { site: 'p', device: 'e', camera: id }, annotations: {}, startsAt: '2026-12-02T00:00:00.000Z', updatedAt: '2026-12-02T00:00:00.000Z' });
-  const first = await s.beginTerm();
+  const first = await beginTerm(s.pool);
   await s.saveAlert(alert('a1'), first);
   await s.saveFeedPosition({ status: ['5', 1], summary: ['5', 1], event: ['5', 1] }, 1000, first);
   // An earlier term's write is in flight (its check done, its row not yet written) when the next term begins.
   await admin.query('BEGIN');
   await admin.query('SELECT term FROM leader_term WHERE id = 1 FOR SHARE');
   let second: number | undefined;
-  const beginning = s.beginTerm().then((n) => (second = n));
+  const beginning = beginTerm(s.pool).then((n) => (second = n));
   await sleep(300);
   assert.equal(second, undefined, 'the next term waits for the write in flight');
   await admin.query('COMMIT');
