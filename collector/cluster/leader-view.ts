@@ -19,7 +19,7 @@
  * alert is raised by the next leader, not lost with the dead one's memory). A replica that stops
  * on purpose first gives its waiting writes a few seconds to commit (drain()).
  *
- * Every write carries the leadership's term, the fencing token (PostgresStore.beginTerm): once the
+ * Every write carries the leadership's term, the fencing token (beginTerm, postgres-store.ts): once the
  * next leader has begun, a write of this one is refused, and this view closes, so a leader that
  * lost its lock without knowing yet (its connection cut) writes nothing the next one did not load.
  */

@@ -36,7 +36,7 @@ export interface LeadershipOptions {
   readonly log: Logger;
   /**
    * Leadership begins, as term `term` (the fencing token of the leader's writes, taken on the lock's
-   * connection: PostgresStore beginTerm); the promise settles when the leader is ready (rules rebuilt).
+   * connection: beginTerm, postgres-store.ts); the promise settles when the leader is ready (rules rebuilt).
    */
   readonly onLead: (term: number) => Promise<void>;
   /** Leadership ended: the lock's connection was lost (`lost`), or this replica is stopping (`stopped`). */

@@ -387,7 +387,7 @@ export const PG_MIGRATIONS: readonly string[] = [
           JOIN devices x ON x.site = s.site AND x.device = s.device AND x.status = s.payload GROUP BY s.site, s.device) s
     WHERE s.site = d.site AND s.device = d.device;
   `,
-  // 9: the leaders' term, the fencing token of their writes (PostgresStore.beginTerm): a leader's
+  // 9: the leaders' term, the fencing token of their writes (beginTerm, postgres-store.ts): a leader's
   // alert and read-position writes check it, so none that a lost leader still sends commits after
   // the next leader has begun.
   `

@@ -769,7 +769,7 @@ export async function beginTerm(c: pg.ClientBase | pg.Pool, waitMs?: number): Pr
   }
 }
 
-/** A write of a leader's term that has ended: another replica has begun leading (PostgresStore.beginTerm). */
+/** A write of a leader's term that has ended: another replica has begun leading (beginTerm, postgres-store.ts). */
 export class FencedError extends Error {
   constructor(
     readonly term: number,
