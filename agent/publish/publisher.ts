@@ -280,7 +280,10 @@ export class Publisher {
     clearTimeout(this.pumpTimer);
     this.pumpTimer = undefined;
     const client = this.client;
-    if (!client) return;
+    if (!client) {
+      this.leftOver();
+      return;
+    }
     if (this.live) {
       this.tokens = this.o.maxInflight;
       this.pump();
@@ -313,5 +316,12 @@ export class Publisher {
         resolve();
       });
     });
+    this.leftOver();
+  }
+
+  /** Says at the stop what stays in the outbox: it is sent after the next start, not lost. */
+  private leftOver(): void {
+    const left = this.outbox.size;
+    if (left > 0) this.o.log.info({ backlog: left }, 'stopped with summaries in the outbox; they are sent after the next start');
   }
 }

@@ -137,7 +137,8 @@ test('link: retained birth, backlog in order at the drain rate, schema-valid pay
 
 test("link: a clean stop sends what it just queued (its cameras' last windows) without waiting for the drain rate", { timeout: 60_000 }, async (t) => {
   // One token every 10 s: without the stop's own send, the last rows would wait far beyond its grace.
-  const { release, site, device, link } = await openLink(t, 0.1);
+  const { log, lines } = logLines();
+  const { release, site, device, link } = await openLink(t, 0.1, undefined, log);
   const sub = await machineClient('watch-stop');
   release('watcher', () => sub.endAsync());
   const seqs: number[] = [];
@@ -161,6 +162,7 @@ test("link: a clean stop sends what it just queued (its cameras' last windows) w
   for (let i = 0; i < 3; i++) send();
   await stopLink();
   assert.equal(link.outbox.size, 0, 'nothing left in the outbox for the next start');
+  assert.ok(!lines.some((l) => l.msg.startsWith('stopped with summaries in the outbox')), 'an empty outbox is not reported at the stop');
   await until(() => seqs.length === INFLIGHT + 3 && states.includes('offline'), 5000, 'the last rows and the offline status');
   assert.deepEqual(seqs, Array.from({ length: INFLIGHT + 3 }, (_, i) => i + 1));
 });
@@ -246,7 +248,8 @@ test('link: a stop whose messages the broker never acknowledges still closes the
   // up until systemd kills it).
   const proxy = await FlakyProxy.start(Number(new URL(MACHINE_BROKER).port || 1883), { maxDelayMs: 0, cutMinMs: 0, cutMaxMs: 0, refuseRate: 0 });
   t.after(() => proxy.close());
-  const { release, site, device, link } = await openLink(t, 1000, undefined, silentLogger, proxy.url);
+  const { log, lines } = logLines();
+  const { release, site, device, link } = await openLink(t, 1000, undefined, log, proxy.url);
   release('retained status', () => clearRetainedStatus(site, device));
   link.start();
   release('link', () => link.stop());
@@ -257,6 +260,8 @@ test('link: a stop whose messages the broker never acknowledges still closes the
   await link.publisher.stop(200);
   await until(() => proxy.clientsClosed === 1, 10_000, 'the connection closed by the stop');
   assert.equal(link.outbox.size, 1, 'the unacknowledged summary stays for the next start');
+  const said = lines.filter((l) => l.msg.startsWith('stopped with summaries in the outbox'));
+  assert.deepEqual(said.map((l) => [l.level, l.backlog]), [[LEVEL.info, 1]], 'the stop says what stays for the next start');
 });
 
 test("link: a connection's Last Will, birth and clean-stop offline share one status seq; the next connection's is higher, also after a restart", { timeout: 60_000 }, async (t) => {
