@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { lastSeqs } from '../helpers/collector.js';
-import { storedCounts, untilAsync } from './processes.js';
+import { untilAsync } from './processes.js';
 
 export interface Accounting {
   produced: number;
@@ -69,13 +69,11 @@ export function account(o: AccountOf): Accounting {
 }
 
 /**
- * After the agent stopped: waits until the collector holds each camera's last seq the agent handed
- * out. Not fatal: when something is missing, the accounting line says which seqs.
+ * After the agent stopped: waits until the collector holds every seq the agent handed out, stored
+ * or quarantined. Not fatal: when something is missing, the accounting line says which seqs.
  */
 export async function untilAllStored(o: AccountOf, ms = 30_000): Promise<void> {
-  const last = lastSeqs(o.agentDb, o.cameras);
-  const stored = (): Record<string, number> => storedCounts(o.collectorDb, o.site, o.device);
-  await untilAsync(() => o.cameras.every((c) => stored()[c] === last[c]), ms, 'every summary at the collector').catch(() => undefined);
+  await untilAsync(() => account(o).lost === 0, ms, 'every summary at the collector').catch(() => undefined);
 }
 
 /** The sum of per-camera counts (stored summaries, seqs handed out). */
