@@ -114,7 +114,7 @@ async function heldCommits(t: import('node:test').TestContext, o: { receiveMaxim
 }
 
 test('an asynchronous commit: PUBACKs wait for it, and a burst that began meanwhile waits for both', { timeout: 60_000 }, async (t) => {
-  const { received, commits, auto, send, cut } = await heldCommits(t);
+  const { sub, received, commits, auto, send, cut } = await heldCommits(t);
   await send(1);
   await until(() => commits.length === 1, 10_000, 'the first burst to commit');
   await send(2);
@@ -127,7 +127,12 @@ test('an asynchronous commit: PUBACKs wait for it, and a burst that began meanwh
   auto.mode = 'resolve';
   for (const c of commits.slice(2)) c.resolve();
   commits[0]!.resolve(); // late: its connection is gone
-  await sleep(500); // the PUBACKs of the re-delivered pair leave
+  // The PUBACKs of the re-delivered pair leave: the socket uncorked and its buffer written out
+  // (mqtt.js reports a PUBACK as sent when it enters the corked socket, so that says nothing),
+  // then a moment for the broker to read them.
+  const stream = sub.mqtt!.stream as import('node:stream').Writable;
+  await until(() => stream.writableCorked === 0 && stream.writableLength === 0, 10_000, 'the PUBACKs written out');
+  await sleep(300);
   await cut();
   await sleep(700);
   assert.deepEqual(received, [1, 2, 1, 2], 'acknowledged once their commit resolved: nothing comes a third time');
