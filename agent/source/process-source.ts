@@ -102,12 +102,16 @@ export abstract class ProcessSource extends BaseSource {
       }
       if (!this.child || this.state === 'backoff' || this.held) return;
       // Until its first bytes, a process is starting (connecting, probing the stream): it gets startMs.
+      // In an outage already reported, a process that hangs as it connects is ended and tried
+      // again without reporting the outage once more: one outage, one stall, however many tries.
       const limit = this.gotBytes ? stallMs : startMs;
       if (Date.now() - this.lastBytes > limit) {
-        this.counters.stalls++;
-        this.down = true;
-        this.setState('stalled');
-        this.error(`no data for ${limit} ms`);
+        if (!this.down) {
+          this.counters.stalls++;
+          this.down = true;
+          this.setState('stalled');
+          this.error(`no data for ${limit} ms`);
+        }
         this.child.kill('SIGKILL');
       }
     }, Math.max(50, Math.min(1000, stallMs / 4)));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile, mkdtemp } from 'node:fs/promises';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -227,12 +227,43 @@ test('a stalled camera is detected and restarted', async (t) => {
   assert.deepEqual(errors.filter((e) => !/^no data for 1000 ms$/.test(e)), [], 'every restart was a stall: ffmpeg never timed out first');
 });
 
+test('a camera that hangs as it connects is one outage: each try is ended after startMs and made again, stalled once', async (t) => {
+  // Accepts the connection and never answers (a camera whose stream server hangs): each ffmpeg
+  // waits on it until the watchdog ends it.
+  const sockets = new Set<Socket>();
+  const server = createNetServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => server.close(r));
+  });
+  const port = (server.address() as AddressInfo).port;
+  const src = new FfmpegSource({ name: 'hung', url: `http://127.0.0.1:${port}/h.y4m`, width: 64, height: 48, stallMs: 1000, startMs: 1000, backoff: { initialMs: 100, maxMs: 300, jitter: 0 } });
+  t.after(() => src.stop());
+  const states: SourceState[] = [];
+  const errors: string[] = [];
+  src.onEvent = (e) => {
+    if (e.type === 'state') states.push(e.state);
+    else if (e.type === 'error') errors.push(e.reason);
+  };
+  src.start(() => undefined);
+  await until(() => src.counters.stalls >= 1, 30_000, 'the outage reported');
+  const at = src.counters.reconnects;
+  await until(() => src.counters.reconnects >= at + 3, 30_000, 'more tries, each ended by the watchdog');
+  assert.equal(src.counters.stalls, 1, `one outage, one stall: ${states.join(' ')}`);
+  assert.equal(states.filter((s) => s === 'stalled').length, 1, `stalled once: ${states.join(' ')}`);
+  assert.equal(errors.length, 1, `reported once: ${errors.join('; ')}`);
+});
+
 test('a camera that refuses connections is one outage: stalled once after stallMs, streaming again when it answers', async (t) => {
   const cam = new Y4mCamera();
   await cam.start();
   const port = cam.port;
   await cam.stop(); // nothing listens on the port: every ffmpeg exits at once with "connection refused"
-  const src = new FfmpegSource({ name: 'gone', url: `http://127.0.0.1:${port}/g.y4m`, width: 64, height: 48, stallMs: 1000, startMs: 1000, backoff: { initialMs: 100, maxMs: 300, jitter: 0 } });
+  const src = new FfmpegSource({ name: 'gone', url: `http://127.0.0.1:${port}/g.y4m`, width: 64, height: 48, stallMs: 1000, startMs: 3000, backoff: { initialMs: 100, maxMs: 300, jitter: 0 } });
   t.after(() => src.stop());
   const states: SourceState[] = [];
   src.onEvent = (e) => e.type === 'state' && states.push(e.state);
