@@ -172,6 +172,8 @@ test('link: acknowledgements the database cannot delete (a full disk) do not end
   // out of it and ended the process. Here the database refuses every write (query_only), for real.
   const refused: unknown[] = [];
   const { link, db, seqs, send } = await refusingLink(t, 'watch-refused', (e) => (refused.push(e), false));
+  // The watcher's copies come on another connection than the PUBACKs: wait for them.
+  await until(() => seqs.length >= 3, 10_000, "the watcher's three summaries");
   assert.deepEqual(seqs, [1, 2, 3], 'sent once each');
   assert.equal(link.outbox.size, 0, 'acknowledged: nothing waits');
   assert.equal(link.outbox.undeleted, 3);
@@ -183,6 +185,7 @@ test('link: acknowledgements the database cannot delete (a full disk) do not end
   assert.equal(link.outbox.size, 0, 'the later acknowledgement deleted the rows kept before it');
   assert.equal(link.outbox.undeleted, 0);
   assert.equal(rowsIn(db), 0);
+  await until(() => seqs.length >= 4, 10_000, "the watcher's fourth summary");
   assert.deepEqual(seqs, [1, 2, 3, 4], 'nothing sent twice');
 });
 
@@ -262,6 +265,21 @@ test('link: a stop whose messages the broker never acknowledges still closes the
   assert.equal(link.outbox.size, 1, 'the unacknowledged summary stays for the next start');
   const said = lines.filter((l) => l.msg.startsWith('stopped with summaries in the outbox'));
   assert.deepEqual(said.map((l) => [l.level, l.backlog]), [[LEVEL.info, 1]], 'the stop says what stays for the next start');
+});
+
+test('link: a stop while the broker cannot be reached keeps the summaries for the next start, and says so', { timeout: 60_000 }, async (t) => {
+  const { log, lines } = logLines();
+  // Nothing listens on port 1: every connect is refused, and the link waits in its back-off.
+  const { release, link } = await openLink(t, 1000, undefined, log, 'mqtt://127.0.0.1:1');
+  link.summary({ camera: 'cam', window, dropped: 0, errors: 0, drift });
+  link.summary({ camera: 'cam', window, dropped: 0, errors: 0, drift });
+  link.start();
+  const stop = release('link', () => link.stop());
+  await until(() => lines.filter((l) => l.msg === 'broker connection error').length >= 2, 10_000, 'two refused connects');
+  await stop();
+  assert.equal(link.outbox.size, 2, 'both summaries stay in the outbox');
+  const said = lines.filter((l) => l.msg.startsWith('stopped with summaries in the outbox'));
+  assert.deepEqual(said.map((l) => [l.level, l.backlog]), [[LEVEL.info, 2]]);
 });
 
 test("link: a connection's Last Will, birth and clean-stop offline share one status seq; the next connection's is higher, also after a restart", { timeout: 60_000 }, async (t) => {
