@@ -29,10 +29,16 @@ test('driftline agent records telemetry and, on SIGTERM, drains and flushes ever
   const started = startLine();
   assert.match(started?.http ?? '', /^http:\/\/127\.0\.0\.1:\d+$/, logs);
   assert.equal((await fetch(`${started!.http}/healthz`)).status, 200);
-  await new Promise((r) => setTimeout(r, 2500));
-  // flushMs is 5 s: what is in the database at exit was written by the shutdown flush.
+  // More than 10 frames from each camera (at 20 fps, usually well before the 5-s flush), then the
+  // stop: what is in the database since the last flush was written by the shutdown flush.
+  const processed = async (): Promise<number[]> => {
+    const text = await (await fetch(`${started!.http}/metrics`)).text();
+    return ['synth-a', 'synth-b'].map((c) => Number(new RegExp(`^driftline_agent_frames_total\\{camera="${c}",result="processed"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0));
+  };
+  await until(async () => (await processed()).every((n) => n > 10), 30_000, 'more than 10 frames from each camera');
   child.kill('SIGTERM');
-  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  // 'close', not 'exit': the last lines on stderr may come after the exit.
+  const code = await new Promise<number | null>((r) => child.on('close', r));
   assert.equal(code, 0, logs);
   const stopped = logs.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; cameras?: { name: string; processed: number; offered: number; dropped: number }[] }).find((l) => l.msg === 'agent stopped');
   assert.ok(stopped?.cameras, logs);

@@ -4,6 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { connectAsync } from 'mqtt';
 import { collectorConfig, type CollectorConfig } from '../../collector/config.js';
 import { publicUrl, startCollector } from '../../collector/main.js';
 import type { AlertListener } from '../../collector/rules/engine.js';
@@ -11,7 +12,7 @@ import { isDriftlineError } from '../../lib/errors.js';
 import { silentLogger } from '../../lib/log.js';
 import { summaryTopic } from '../../protocol/topics.js';
 import { summaryMsg } from '../helpers/collector.js';
-import { MACHINE_BROKER, machineClient } from '../helpers/mosquitto.js';
+import { TestBroker } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
 
@@ -74,13 +75,18 @@ test('alert changes reach every listener of collector.alerts, in the order they 
 });
 
 test('ingest.decodeThread: auto decodes in a worker when a core is free, main on the JavaScript thread; either way what arrives is stored, in order', async (t) => {
+  // A broker of its own: the counts below are of everything the collector receives, and on the
+  // machine's broker another test file running beside this one (or a retained status left behind)
+  // would add to them.
+  const broker = await TestBroker.start();
+  t.after(() => broker.stop());
   const stamp = `${process.pid}-${Date.now()}`;
-  const publisher = await machineClient(`decode-pub-${stamp}`);
+  const publisher = await connectAsync(broker.url, { clientId: `decode-pub-${stamp}` });
   t.after(() => publisher.endAsync());
   for (const decodeThread of ['auto', 'main'] as const) {
     const dir = await mkdtemp(join(tmpdir(), 'driftline-collector-'));
     const site = `decode-${decodeThread}-${stamp}`;
-    const { config } = collectorConfig({ broker: { url: MACHINE_BROKER, clientId: `collector-${site}`, sessionExpirySeconds: 60 }, store: { path: join(dir, 'c.db') }, http: { port: 0 }, ingest: { decodeThread } }, {});
+    const { config } = collectorConfig({ broker: { url: broker.url, clientId: `collector-${site}`, sessionExpirySeconds: 60 }, store: { path: join(dir, 'c.db') }, http: { port: 0 }, ingest: { decodeThread } }, {});
     const collector = await start(t, config);
     assert.equal(collector.decodeThread, decodeThread === 'main' || availableParallelism() < 2 ? 'main' : 'worker');
     await until(() => collector.subscriber.connected, 10_000, 'subscribed');

@@ -50,7 +50,6 @@ test(`agent killed with SIGKILL every 10-20 s, ${CYCLES} cycles: seq continues, 
     await agent.kill9();
     const now = total(lastSeqs(setup.db, setup.cameras));
     const left = outboxRows(setup.db);
-    assert.ok(now > produced, `run ${cycle} committed new summaries before it was killed (${produced} -> ${now}); it said: ${agent.stderr()}`);
     assert.ok(left > 0, `run ${cycle} left unsent rows in its outbox`);
     cycles.push(`run ${cycle}: killed after ${(lifetime / 1000).toFixed(1)} s, seqs ${produced} -> ${now}, ${left} left in the outbox`);
     produced = now;

@@ -99,11 +99,15 @@ export function rssKiB(pid: number): number {
   return Number(m[1]);
 }
 
-/** Rows waiting in the agent's outbox, read from its database while it runs (WAL: readers do not block it). */
-export function outboxRows(agentDb: string): number {
+/**
+ * Rows waiting in the agent's outbox, read from its database while it runs (WAL: readers do not
+ * block it); `kind`: only summaries, or only events.
+ */
+export function outboxRows(agentDb: string, kind?: 'summary' | 'event'): number {
   const db = new Database(agentDb, { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 2000');
+    if (kind) return (db.prepare('SELECT count(*) AS n FROM outbox WHERE topic LIKE ?').get([`%/${kind}`]) as { n: number }).n;
     return (db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
   } finally {
     db.close();
