@@ -15,7 +15,7 @@ import { silentLogger } from '../../../lib/log.js';
 import { SCHEMAS, type SummaryMessage } from '../../../protocol/messages.js';
 import { summaryMsg } from '../../helpers/collector.js';
 import { testClient, testDatabase } from '../../helpers/postgres.js';
-import { sleep } from '../../helpers/wait.js';
+import { sleep, until } from '../../helpers/wait.js';
 import { MAX_SEQ_JUMP, storeCases, type Backend } from './store-cases.js';
 
 async function openStore(t: TestContext, url?: string, maxSeqJump = MAX_SEQ_JUMP): Promise<PostgresStore> {
@@ -76,7 +76,13 @@ test('postgres: a replica that starts while another migrates waits for it, past 
   // Another replica's migration, longer than this replica's sessions may wait for a lock or an answer.
   await admin.query("SELECT pg_advisory_lock(hashtext('driftline-migrate'))");
   const opening = PostgresStore.open(url, { maxSeqJump: 10, limits: { lock_timeout: 200, statement_timeout: 300, query_timeout: 400 } });
+  // It waits on the migration lock (in this database: other files' replicas take advisory locks
+  // too), then longer than its pool's limits.
+  const waiting = async (): Promise<boolean> =>
+    (await admin.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).rows[0].n > 0;
+  await until(waiting, 10_000, 'the new replica waiting for the migration lock');
   await sleep(1000);
+  assert.ok(await waiting(), 'still waiting, past its lock, statement and query limits');
   await admin.query("SELECT pg_advisory_unlock(hashtext('driftline-migrate'))");
   const store = await opening;
   t.after(() => store.close());
