@@ -13,7 +13,7 @@ import pg from 'pg';
 import { driftlineError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { redactUrl } from '../../lib/redact.js';
-import { beginTerm } from '../store/postgres-store.js';
+import { beginTerm, SERVER_KEEPALIVES } from '../store/postgres-store.js';
 
 const LEADER = "pg_try_advisory_lock(hashtext('driftline'), hashtext('leader'))";
 const UNLOCK_LEADER = "pg_advisory_unlock(hashtext('driftline'), hashtext('leader'))";
@@ -106,7 +106,7 @@ export class Leadership {
       await c.connect();
       // The server's side of the lease: a replica cut off from the network holds its locks only until
       // PostgreSQL's keepalives give up on its connection (5 + 3 x 2 s), not for the kernel's 2 hours.
-      await c.query('SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3');
+      await c.query(SERVER_KEEPALIVES);
       const r = await c.query<{ ok: boolean }>(`SELECT ${replicaLock('pg_try_advisory_lock')} AS ok`, [this.o.clientId]);
       if (!r.rows[0]!.ok) throw driftlineError('DRIFTLINE_ERR_REPLICA_ID', { clientId: this.o.clientId, file: redactUrl(this.o.url), first });
       await c.query(

@@ -785,14 +785,15 @@ export class FencedError extends Error {
  * together migrate once), on a session of its own without the pool's limits (SESSION_LIMITS): a
  * migration may rewrite a large table, and a replica starting beside one that migrates waits for
  * it to finish, however long that takes, rather than failing its start. A migrating replica cut off
- * from the server still loses its session, and the table locks its migration holds, as the pool's
- * sessions do: idle in a transaction for 30 s, or silent to the server's keepalives.
+ * from the server still loses its session, and the table locks its migration holds: idle in a
+ * transaction for 30 s, as the pool's sessions, or silent to the server's keepalives
+ * (SERVER_KEEPALIVES), as the leadership's session.
  */
 async function migrate(c: pg.Client): Promise<void> {
   c.on('error', () => undefined); // a lost session fails its query as well
   await c.connect();
   try {
-    await c.query('SET statement_timeout = 0; SET lock_timeout = 0; SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3');
+    await c.query(`SET statement_timeout = 0; SET lock_timeout = 0; ${SERVER_KEEPALIVES}`);
     await c.query("SELECT pg_advisory_lock(hashtext('driftline-migrate'))");
     await c.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
     const r = await c.query<{ version: number }>('SELECT version FROM schema_version');
@@ -816,6 +817,13 @@ async function migrate(c: pg.Client): Promise<void> {
 }
 
 const settled = (): void => undefined;
+
+/**
+ * The server's side of a session that holds locks for as long as it lives (the leadership's, a
+ * migration's): PostgreSQL's keepalives give up on a replica cut off from the network after
+ * 5 + 3 x 2 s, not the kernel's 2 hours, and its locks go with the session.
+ */
+export const SERVER_KEEPALIVES = 'SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3';
 
 /**
  * Every session of the pool: a server that goes silent, or a replica cut off in the middle of a

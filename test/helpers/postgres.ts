@@ -6,6 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
+import type { PostgresStore } from '../../collector/store/postgres-store.js';
+import type { StatusMessage } from '../../protocol/messages.js';
 
 export const PG_ADMIN_URL = process.env.DRIFTLINE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -43,4 +45,12 @@ export async function testClient(t: Pick<TestContext, 'after'>, url: string): Pr
   await c.connect();
   t.after(() => c.end().catch(() => undefined));
   return c;
+}
+
+/** Stores one status as ingest does (a batch of its own, received at `receivedTs`), and waits for its commit. */
+export async function putStatus(store: PostgresStore, m: StatusMessage, receivedTs: number): Promise<void> {
+  store.beginBatch();
+  const stored = store.stageStatus(m, receivedTs, JSON.stringify(m));
+  await store.commitBatch();
+  await stored;
 }

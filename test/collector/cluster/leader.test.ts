@@ -16,7 +16,7 @@ import type { AlertRecord } from '../../../collector/store/store.js';
 import { silentLogger } from '../../../lib/log.js';
 import { SCHEMAS, type StatusMessage } from '../../../protocol/messages.js';
 import { summaryMsg } from '../../helpers/collector.js';
-import { testClient, testDatabase } from '../../helpers/postgres.js';
+import { putStatus, testClient, testDatabase } from '../../helpers/postgres.js';
 import { until } from '../../helpers/wait.js';
 
 const POLL_MS = 50;
@@ -87,10 +87,7 @@ async function setup(t: TestContext, take: Pick<LeaderOptions, 'deadReplicas' | 
   };
   const status = async (device: string, state: 'online' | 'offline'): Promise<void> => {
     const m = { schema: SCHEMAS.status, site: 'plant', device, state, ts: Date.now(), ...(state === 'online' ? { agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c1'], windowSeconds: 60 } : {}) } as StatusMessage;
-    store.beginBatch();
-    const stored = store.stageStatus(m, Date.now(), JSON.stringify(m));
-    await store.commitBatch();
-    await stored;
+    await putStatus(store, m, Date.now());
   };
   return { store, ...first, drift, successor, status };
 }
@@ -247,10 +244,7 @@ test('a recorded read position older than the replay window is not resumed from'
 test('a feed held back by a transaction left open on the server does not page live devices as silent', async (t) => {
   const { store, leader, alerts, lead } = await setup(t, undefined, { offlineSilenceSeconds: 1 });
   const birth = { schema: SCHEMAS.status, site: 'plant', device: 'd9', state: 'online', ts: Date.now(), agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c1'], windowSeconds: 60 } as StatusMessage;
-  store.beginBatch();
-  const born = store.stageStatus(birth, Date.now(), JSON.stringify(birth));
-  await store.commitBatch();
-  await born;
+  await putStatus(store, birth, Date.now());
   await lead();
   // The device keeps sending, every 200 ms, throughout.
   let seq = 0;
@@ -291,10 +285,7 @@ test('a feed held back by a transaction left open on the server does not page li
 test('a new leader knows the cameras a device announced before it led: one that sends nothing is found stalled', async (t) => {
   const { store, alerts, lead } = await setup(t, undefined, { stalledWindows: 1 });
   const birth = { schema: SCHEMAS.status, site: 'plant', device: 'd10', state: 'online', ts: Date.now(), agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c1', 'c2'], windowSeconds: 3 } as StatusMessage;
-  store.beginBatch();
-  const born = store.stageStatus(birth, Date.now(), JSON.stringify(birth));
-  await store.commitBatch();
-  await born;
+  await putStatus(store, birth, Date.now());
   await lead(); // the birth was stored before: it is not in this leader's feed
   // c1 keeps sending, every 200 ms against its 3-s window (a slow commit on a loaded machine does
   // not make it look stalled); c2 never does, and is found stalled after 3 s.

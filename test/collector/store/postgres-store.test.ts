@@ -12,9 +12,9 @@ import { PG_MIGRATIONS } from '../../../collector/store/postgres-schema.js';
 import type { AlertRecord } from '../../../collector/store/store.js';
 import { isDriftlineError } from '../../../lib/errors.js';
 import { silentLogger } from '../../../lib/log.js';
-import { SCHEMAS, type SummaryMessage } from '../../../protocol/messages.js';
+import { SCHEMAS, type StatusMessage, type SummaryMessage } from '../../../protocol/messages.js';
 import { summaryMsg } from '../../helpers/collector.js';
-import { testClient, testDatabase } from '../../helpers/postgres.js';
+import { putStatus, testClient, testDatabase } from '../../helpers/postgres.js';
 import { sleep, until } from '../../helpers/wait.js';
 import { MAX_SEQ_JUMP, storeCases, type Backend } from './store-cases.js';
 
@@ -40,12 +40,7 @@ async function backend(t: TestContext): Promise<Backend> {
     q: store,
     gaps,
     lateFills: true,
-    status: async (m, at) => {
-      store.beginBatch();
-      const p = store.stageStatus(m, at, JSON.stringify(m));
-      await store.commitBatch();
-      await p;
-    },
+    status: (m, at) => putStatus(store, m, at),
     summary: (m, at, timeProblem) => one(() => h.summary(m, at, JSON.stringify(m), timeProblem)),
     event: (e, at) => one(() => h.event(e, at, JSON.stringify(e))),
     burst: async (ms, at) => {
@@ -149,10 +144,7 @@ test('postgres: migration 8 takes each device\'s last status receive time from i
   ]);
   // Its Last Will, received at 5000 by a replica whose clock is behind, marks it offline.
   const will = { schema: SCHEMAS.status, site: 'p', device: 'a', state: 'offline' as const, ts: 2 };
-  s.beginBatch();
-  const stored = s.stageStatus(will, 5000, JSON.stringify(will));
-  await s.commitBatch();
-  await stored;
+  await putStatus(s, will, 5000);
   assert.equal((await s.device('p', 'a'))?.state, 'offline');
 });
 
@@ -499,12 +491,7 @@ test('postgres: statuses with the agent\'s status seq are ordered by it, whateve
   const epoch = 'e1';
   const birth = (seq: number, ts = seq * 1000) => ({ schema: SCHEMAS.status, site: 'p', device: 'e', state: 'online' as const, ts, agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60, epoch, seq });
   const will = (seq: number) => ({ schema: SCHEMAS.status, site: 'p', device: 'e', state: 'offline' as const, ts: seq * 1000, epoch, seq });
-  const put = async (m: object & { state: string }, receivedTs: number): Promise<void> => {
-    s.beginBatch();
-    const p = s.stageStatus(m as never, receivedTs, JSON.stringify(m));
-    await s.commitBatch();
-    await p;
-  };
+  const put = (m: object, receivedTs: number): Promise<void> => putStatus(s, m as StatusMessage, receivedTs);
   const state = async (): Promise<[string | undefined, number | undefined]> => {
     const d = await s.device('p', 'e');
     return [d?.state, d?.status.seq];
@@ -534,12 +521,7 @@ test('postgres: statuses with the agent\'s status seq are ordered by it, whateve
 
 test('postgres: a connection\'s clean-stop offline and its Will (the broker sent both) are ordered as received', async (t) => {
   const s = await openStore(t);
-  const put = async (m: object, receivedTs: number): Promise<void> => {
-    s.beginBatch();
-    const p = s.stageStatus(m as never, receivedTs, JSON.stringify(m));
-    await s.commitBatch();
-    await p;
-  };
+  const put = (m: object, receivedTs: number): Promise<void> => putStatus(s, m as StatusMessage, receivedTs);
   const base = { schema: SCHEMAS.status, site: 'p', device: 's', epoch: 'e1', seq: 3 };
   await put({ ...base, state: 'online', ts: 1, agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60 }, 1000);
   await put({ ...base, state: 'offline', ts: 3, stopReason: 'upgrade' }, 3000);
@@ -552,12 +534,7 @@ test('postgres: a Last Will committed after the next birth (two replicas) does n
   const cursor: FeedCursor = { status: ['1', 0], summary: ['1', 0], event: ['1', 0] };
   const birth = (ts: number) => ({ schema: SCHEMAS.status, site: 'p', device: 'e', state: 'online' as const, ts, agent: { version: '1' }, model: { name: 'm', sha256: 'a'.repeat(64) }, provider: 'cpu', providers: ['cpu'], cameras: ['c'], windowSeconds: 60 });
   const will = { schema: SCHEMAS.status, site: 'p', device: 'e', state: 'offline' as const, ts: 1000 };
-  const put = async (m: object & { state: string }, receivedTs: number): Promise<void> => {
-    s.beginBatch();
-    const p = s.stageStatus(m as never, receivedTs, JSON.stringify(m));
-    await s.commitBatch();
-    await p;
-  };
+  const put = (m: object, receivedTs: number): Promise<void> => putStatus(s, m as StatusMessage, receivedTs);
   await put(birth(1000), 1000);
   await s.feed(cursor, await s.horizon(), 100);
   // The device reconnects: the broker sends the old connection's Will (received at 1990 by one
