@@ -111,14 +111,17 @@ test('agent: READY=1 once up, WATCHDOG=1 pings, no pings while inference hangs, 
 
   await thaw();
   // Node waits at exit for a connected debugger to leave: leave now.
-  inspector.close();
+  await inspector.close();
   // First the pipeline itself recovers (its /healthz), then the pings follow; a failure says which
   // of the two did not happen, with what the agent and the socket saw.
-  const seen = (): string => `\nnotify messages since the wedge: ${JSON.stringify(socket.messages.slice(wedgedAt + 1).map((m) => m.fields))}\nagent stderr (end): ${agent.stderr().slice(-2000)}`;
-  let health = 0;
+  const seen = (): string => `\nthe agent ${agent.process.exitCode === null && agent.process.signalCode === null ? 'still runs' : `exited (code ${agent.process.exitCode}, signal ${agent.process.signalCode})`}\nnotify messages since the wedge: ${JSON.stringify(socket.messages.slice(wedgedAt + 1).map((m) => m.fields))}\nagent stderr (end): ${agent.stderr().slice(-2000)}`;
+  let health: number | string = 0;
   for (const t0 = Date.now(); health !== 200; await new Promise((r) => setTimeout(r, 200))) {
-    if (Date.now() - t0 > 60_000) assert.fail(`the pipeline did not run again once the inference worker was thawed (last /healthz ${health})${seen()}`);
-    health = (await fetch(`${url}/healthz`).catch(() => undefined))?.status ?? 0;
+    if (Date.now() - t0 > 60_000) assert.fail(`the pipeline did not run again once the inference worker was thawed (last /healthz: ${health})${seen()}`);
+    health = await fetch(`${url}/healthz`).then(
+      (r) => r.status,
+      (e: Error & { cause?: { code?: string } }) => `${e.message} (${e.cause?.code ?? e.cause})`,
+    );
   }
   await until(() => socket.messages.slice(wedgedAt + 1).some((m) => m.fields.WATCHDOG === '1' && m.fields.STATUS === 'running'), 30_000, 'pings to resume once inference runs').catch((e: Error) =>
     assert.fail(`${e.message}${seen()}`),

@@ -61,7 +61,20 @@ export class Inspector {
     this.listeners.set(event, [...(this.listeners.get(event) ?? []), listener]);
   }
 
-  close(): void {
+  /**
+   * Leaves as a debugger should: a close frame, then Node closes the connection (at most 5 s, then
+   * the socket is dropped). Dropping it while Node's inspector thread still has messages for it can
+   * crash the inspected process (Node 20: SIGSEGV in inspector::TcpHolder::WriteRaw on that thread,
+   * 1 run in 8 of test/deploy/systemd-notify.test.ts under load), so quiet the sessions first, as
+   * freezeWorkers's thaw does.
+   */
+  async close(): Promise<void> {
+    if (this.socket.destroyed) return;
+    const closed = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
+    this.frame(0x8, Buffer.from([0x03, 0xe8])); // 1000: normal closure
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 5_000)))]);
+    clearTimeout(timer);
     this.socket.destroy();
   }
 
@@ -127,8 +140,9 @@ function bigLength(n: number): Buffer {
 
 /**
  * Freezes the worker threads of the inspected process whose script URL matches `url`: each stops at
- * its next JavaScript statement (Debugger.pause) and answers nothing until thawed. From outside the
- * process (Inspector) or inside it (test/agent/http/server.test.ts, through node:inspector).
+ * its next JavaScript statement (Debugger.pause) and answers nothing until thawed. Thawed, each runs
+ * again and its inspector session is detached. From outside the process (Inspector) or inside it
+ * (test/agent/http/server.test.ts, through node:inspector).
  */
 /** What freezeWorkers needs of an inspector: this file's client of another process, or node:inspector's Session of this one. */
 export interface InspectorLike {
@@ -162,6 +176,11 @@ export async function freezeWorkers(inspector: InspectorLike, url: RegExp): Prom
   return {
     thaw: async () => {
       for (const w of workers) await send(w, 'Debugger.resume');
+      // Then quiet them, so that nothing is on its way when the caller disconnects: a worker whose
+      // debugger is off and whose session is detached sends nothing more.
+      for (const w of workers) await send(w, 'Debugger.disable');
+      for (const w of workers) await inspector.post('NodeWorker.detach', { sessionId: w });
+      await inspector.post('NodeWorker.disable');
     },
   };
 }
