@@ -1,25 +1,32 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { CLI, ROOT, cli, cliWith } from '../helpers/cli.js';
+import { endProcess, releaser } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
 
-test('driftline agent records telemetry and, on SIGTERM, drains and flushes every frame before exiting 0', async () => {
+test('driftline agent records telemetry and, on SIGTERM, drains and flushes every frame before exiting 0', async (t) => {
+  const release = releaser(t);
   const dir = await mkdtemp(join(tmpdir(), 'driftline-agent-'));
+  // Released last-in first-out: the agent has exited before its folder goes.
+  release('agent folder', () => rm(dir, { recursive: true, force: true }));
   const db = join(dir, 'agent.db');
   const cfg = join(dir, 'agent.yaml');
   await writeFile(cfg, `store:\n  path: ${db}\n  flushMs: 5000\nhttp:\n  port: 0\nlog:\n  level: info\ncameras:\n  - name: synth-a\n    source: { kind: synthetic, width: 320, height: 240, fps: 20, seed: 3 }\n  - name: synth-b\n    source: { kind: synthetic, width: 320, height: 240, fps: 20, seed: 4, schedule: [{ at: 0, gain: 1 }, { at: 2, gain: 0.5 }] }\n`);
   const child = spawn(process.execPath, [CLI, 'agent', '--config', cfg], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  release('driftline agent', () => endProcess(child));
+  // 'close', not 'exit': the last lines on stderr may come after the exit.
+  const closed = new Promise<number | null>((r) => child.once('close', r));
   let logs = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (d: string) => (logs += d));
   const t0 = Date.now();
   while (!/agent started/.test(logs)) {
-    assert.ok(Date.now() - t0 < 30_000, `agent did not start:\n${logs}`);
+    assert.ok(Date.now() - t0 < 60_000 && child.exitCode === null, `agent did not start:\n${logs}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   // The start-up log names the HTTP listener's address (port 0: a free one), and it answers.
@@ -37,8 +44,7 @@ test('driftline agent records telemetry and, on SIGTERM, drains and flushes ever
   };
   await until(async () => (await processed()).every((n) => n > 10), 30_000, 'more than 10 frames from each camera');
   child.kill('SIGTERM');
-  // 'close', not 'exit': the last lines on stderr may come after the exit.
-  const code = await new Promise<number | null>((r) => child.on('close', r));
+  const code = await closed;
   assert.equal(code, 0, logs);
   const stopped = logs.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; cameras?: { name: string; processed: number; offered: number; dropped: number }[] }).find((l) => l.msg === 'agent stopped');
   assert.ok(stopped?.cameras, logs);

@@ -55,11 +55,12 @@ test('demo stops cleanly on SIGINT', { timeout: 60_000 }, async (t) => {
   t.after(() => child.kill('SIGKILL'));
   let out = '';
   child.stdout.setEncoding('utf8');
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (d: string) => {
       out += d;
       if (/^\s+\d+s line1-stable/m.test(out)) resolve();
     });
+    child.once('exit', (code) => reject(new Error(`the demo exited (${code}) before its first row:\n${out}`)));
   });
   child.kill('SIGINT');
   const code = await new Promise<number | null>((r) => child.on('exit', r));

@@ -14,7 +14,7 @@ import { redact, redactUrl } from '../../lib/redact.js';
 import { CLI, cliWith } from '../helpers/cli.js';
 import { uniqueName } from '../helpers/collector.js';
 import { clearRetainedStatus } from '../helpers/mosquitto.js';
-import { freePort, releaser } from '../helpers/ports.js';
+import { releaser } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
 
 const SECRETS = { url: 'url-pass-7f3a', file: 'file-pass-91c2', token: 'ack-token-55d0', hook: 'hook-key-0be4', inline: 'inline-pass-e81d' };
@@ -29,13 +29,15 @@ test('redactUrl hides a URL password; redact hides secret keys and URL passwords
 /** Runs a command until `ready` shows in its stderr, then stops it with SIGTERM; returns stdout + stderr. */
 async function runUntil(t: import('node:test').TestContext, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<string> {
   const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Made at once: a child that exits before the SIGTERM has already sent its 'exit'.
+  const exited = new Promise((r) => child.once('exit', r));
   releaser(t)('process', () => child.exitCode === null && child.kill('SIGKILL'));
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   await until(() => ready.test(out) || child.exitCode !== null, 60_000, `${args[0]} to be ready`);
   child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
+  await exited;
   assert.match(out, ready, out);
   return out;
 }
@@ -50,7 +52,7 @@ test('collector and agent: --check and debug logs never show a secret; state fil
   await writeFile(join(dir, 'collector.yaml'), [
     `broker: { url: "mqtt://collector:${SECRETS.url}@127.0.0.1:1883", clientId: ${uniqueName('sec-collector')} }`,
     'store: { path: state/collector.db }',
-    `http: { port: ${await freePort()}, ackTokenFile: ack }`,
+    'http: { port: 0, ackTokenFile: ack }',
     `notify: { webhookUrl: "http://127.0.0.1:9/hook", webhookSecret: ${SECRETS.hook}, mqtt: false }`,
     'log: { level: debug }',
     '',

@@ -55,7 +55,7 @@ async function underSystemd(release: Release, socket: NotifyListener, nodeFlags:
 
 const alive = (c: Child): void => assert.equal(c.process.exitCode, null, `it exited early:\n${c.stderr()}`);
 
-test('agent: READY=1 once up, WATCHDOG=1 pings, no pings while inference hangs, pings again once it runs, STOPPING=1', { timeout: 180_000 }, async (t) => {
+test('agent: READY=1 once up, WATCHDOG=1 pings, no pings while inference hangs, pings again once it runs, STOPPING=1', { timeout: 300_000 }, async (t) => {
   const release = releaser(t);
   const socket = await notifyListener(release);
   const dir = await mkdtemp(join(tmpdir(), 'driftline-notify-agent-'));

@@ -23,7 +23,7 @@ const RUN_WINDOWS = 3;
 /** Start-up of `driftline agent` (a fresh node process loading the model) and its first windows. */
 const startup = (windows: number): number => 60_000 + windows * WINDOW_S * 1000;
 
-test('agent restart after SIGKILL: Last Will marks it offline, seq continues, nothing lost or doubled', { timeout: 150_000 }, async (t) => {
+test('agent restart after SIGKILL: Last Will marks it offline, seq continues, nothing lost or doubled', { timeout: 240_000 }, async (t) => {
   const release = releaser(t);
   const collector = await testCollector({ broker: { url: MACHINE_BROKER } });
   release('collector', () => collector.stop());

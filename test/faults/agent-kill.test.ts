@@ -18,7 +18,7 @@ import { agentSetup, outboxRows, startAgent, storedCounts, untilAsync } from './
 
 const CYCLES = 3;
 
-test(`agent killed with SIGKILL every 10-20 s, ${CYCLES} cycles: seq continues, the outbox re-sends, nothing lost or stored twice`, { timeout: 300_000 }, async (t) => {
+test(`agent killed with SIGKILL every 10-20 s, ${CYCLES} cycles: seq continues, the outbox re-sends, nothing lost or stored twice`, { timeout: 420_000 }, async (t) => {
   const t0 = Date.now();
   const release = releaser(t);
   const broker = await TestBroker.start();

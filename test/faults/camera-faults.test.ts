@@ -133,7 +133,7 @@ interface Alert {
   endsAt?: string;
 }
 
-test('camera faults (gone, hung, flapping, frozen, resized): the agent runs on, the collector sees each one, every summary stored once', { timeout: 300_000, concurrency: true }, async (t) => {
+test('camera faults (gone, hung, flapping, frozen, resized): the agent runs on, the collector sees each one, every summary stored once', { timeout: 420_000, concurrency: true }, async (t) => {
   const t0 = Date.now();
   const release = releaser(t);
   const dir = await mkdtemp(join(tmpdir(), 'driftline-fault-camera-'));

@@ -162,10 +162,19 @@ export async function freezeWorkers(inspector: InspectorLike, url: RegExp): Prom
     if (msg.id !== undefined) replies.get(msg.id)?.();
   });
   let id = 0;
+  // Bounded: a worker that never answers fails the caller, naming the command, instead of holding
+  // the test to its own timeout.
   const send = (sessionId: string, method: string): Promise<void> =>
     new Promise((resolve, reject) => {
-      replies.set(++id, resolve);
-      inspector.post('NodeWorker.sendMessageToWorker', { sessionId, message: JSON.stringify({ id, method }) }).catch(reject);
+      const timer = setTimeout(() => reject(new Error(`worker session ${sessionId} did not answer ${method} within 10 s`)), 10_000);
+      replies.set(++id, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      inspector.post('NodeWorker.sendMessageToWorker', { sessionId, message: JSON.stringify({ id, method }) }).catch((e: Error) => {
+        clearTimeout(timer);
+        reject(e);
+      });
     });
   await inspector.post('NodeWorker.enable', { waitForDebuggerOnStart: false });
   await until(() => workers.length > 0, 10_000, `a worker thread matching ${url} to be attached`);
