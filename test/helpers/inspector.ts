@@ -17,6 +17,8 @@ export class Inspector {
   private nextId = 0;
   private buffered = Buffer.alloc(0);
   private fragments: Buffer[] = [];
+  /** A close frame has gone out: none is sent again. */
+  private closing = false;
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (d: Buffer) => this.receive(d));
@@ -63,13 +65,15 @@ export class Inspector {
 
   /**
    * Leaves as a debugger should: a close frame, then Node closes the connection (at most 5 s, then
-   * the socket is dropped). Dropping it while Node's inspector thread still has messages for it can
-   * crash the inspected process (Node 20: SIGSEGV in inspector::TcpHolder::WriteRaw on that thread,
-   * 1 run in 8 of test/deploy/systemd-notify.test.ts under load), so quiet the sessions first, as
-   * freezeWorkers's thaw does.
+   * the socket is dropped). Quiet the sessions first, as freezeWorkers's thaw does: however the
+   * connection ends (Node tears its side down the same way after a close frame), messages Node's
+   * inspector thread still has for it can crash the inspected process (Node 20: SIGSEGV in
+   * inspector::TcpHolder::WriteRaw on that thread, 2 runs in 13 of
+   * test/deploy/systemd-notify.test.ts under load before the thaw quieted the workers).
    */
   async close(): Promise<void> {
     if (this.socket.destroyed) return;
+    this.closing = true;
     const closed = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
     this.frame(0x8, Buffer.from([0x03, 0xe8])); // 1000: normal closure
     let timer: NodeJS.Timeout | undefined;
@@ -108,7 +112,11 @@ export class Inspector {
       const payload = b.subarray(at, at + len);
       this.buffered = b.subarray(at + len);
       if (opcode === 0x9) this.frame(0xa, Buffer.from(payload));
-      else if (opcode === 0x1 || opcode === 0x0) {
+      else if (opcode === 0x8 && !this.closing) {
+        // Node closes first: echo its close (RFC 6455 5.5.1), so that it closes the connection.
+        this.closing = true;
+        this.frame(0x8, Buffer.from(payload.subarray(0, 2)));
+      } else if (opcode === 0x1 || opcode === 0x0) {
         this.fragments.push(Buffer.from(payload));
         if (fin) {
           const text = Buffer.concat(this.fragments).toString('utf8');
@@ -166,15 +174,17 @@ export async function freezeWorkers(inspector: InspectorLike, url: RegExp): Prom
   // the test to its own timeout.
   const send = (sessionId: string, method: string): Promise<void> =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker session ${sessionId} did not answer ${method} within 10 s`)), 10_000);
-      replies.set(++id, () => {
+      const n = ++id;
+      const settle = (e?: Error): void => {
         clearTimeout(timer);
-        resolve();
-      });
-      inspector.post('NodeWorker.sendMessageToWorker', { sessionId, message: JSON.stringify({ id, method }) }).catch((e: Error) => {
-        clearTimeout(timer);
-        reject(e);
-      });
+        replies.delete(n);
+        if (e) reject(e);
+        else resolve();
+      };
+      const timer = setTimeout(() => settle(new Error(`worker session ${sessionId} did not answer ${method} within 10 s`)), 10_000);
+      timer.unref();
+      replies.set(n, () => settle());
+      inspector.post('NodeWorker.sendMessageToWorker', { sessionId, message: JSON.stringify({ id: n, method }) }).catch((e: Error) => settle(e));
     });
   await inspector.post('NodeWorker.enable', { waitForDebuggerOnStart: false });
   await until(() => workers.length > 0, 10_000, `a worker thread matching ${url} to be attached`);
