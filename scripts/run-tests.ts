@@ -2,7 +2,7 @@
  * `npm test`: the node:test run that cannot hang. It checks the machine first (scripts/preflight.ts)
  * and fails in seconds when a package is missing. Then it runs the test files with a timeout, in a
  * process group of their own, under a bound for the whole run. (Node 20 applies --test-timeout to
- * each test file's process as a whole, and so to every test in it: the longest file runs ~3 min.) When the run ends,
+ * each test file's process as a whole, and so to every test in it: the longest file runs ~150 s alone, longer beside another.) When the run ends,
  * normally or at the bound, every process still left in that group (a source's ffmpeg, a broker, a
  * browser that a failing test did not release) is listed and killed, so CI never waits on a stray.
  *
@@ -10,7 +10,7 @@
  *   With no files, every test/**\/*.test.ts runs but the fault-injection suite (test/faults: npm run
  *   test:faults); a folder stands for the test files under it.
  * Environment:
- *   DRIFTLINE_TEST_BUDGET_S   bound for the whole run, seconds (default 1200: a full run takes about 10 minutes on a loaded 2-core machine)
+ *   DRIFTLINE_TEST_BUDGET_S   bound for the whole run, seconds (default 1200: a full run took 580 s on a 2-core AMD EPYC VM on 2026-12-02)
  *   DRIFTLINE_TEST_TIMEOUT_S  bound for one test file and each test in it, seconds (default 480:
  *                             3 x the longest file, camera-drift.test.ts at ~150 s alone)
  *   DRIFTLINE_TEST_SKIP_PREFLIGHT=1  skip the machine check (for a run of pure unit tests)
