@@ -54,3 +54,19 @@ export async function putStatus(store: PostgresStore, m: StatusMessage, received
   await store.commitBatch();
   await stored;
 }
+
+/**
+ * Waits until the feed's horizon (PostgresStore.horizon: the oldest transaction still open on the
+ * whole server, in any database) has passed every transaction that committed before this call, so
+ * that a feed read or a first start's replay sees them. Test files run two at a time on one server:
+ * the other file's open transaction (a write, a row lock, a migration, CREATE DATABASE) holds the
+ * horizon back for as long as it is open.
+ */
+export async function horizonPastCommitted(store: PostgresStore): Promise<void> {
+  const { next } = await store.snapshot();
+  const t0 = Date.now();
+  while (BigInt(await store.horizon()) < BigInt(next)) {
+    if (Date.now() - t0 > 30_000) throw new Error(`the server-wide horizon stayed below ${next} for 30 s: a transaction is open on the server`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

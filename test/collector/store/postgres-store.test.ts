@@ -14,7 +14,7 @@ import { isDriftlineError } from '../../../lib/errors.js';
 import { silentLogger } from '../../../lib/log.js';
 import { SCHEMAS, type StatusMessage, type SummaryMessage } from '../../../protocol/messages.js';
 import { summaryMsg } from '../../helpers/collector.js';
-import { putStatus, testClient, testDatabase } from '../../helpers/postgres.js';
+import { horizonPastCommitted, putStatus, testClient, testDatabase } from '../../helpers/postgres.js';
 import { sleep, until } from '../../helpers/wait.js';
 import { MAX_SEQ_JUMP, storeCases, type Backend } from './store-cases.js';
 
@@ -228,6 +228,7 @@ test('postgres: the feed gives each stored row once, in transaction order, inclu
   await drain();
   assert.deepEqual(seen, [], 'nothing past an open transaction is final yet');
   await slow.query('COMMIT');
+  await horizonPastCommitted(s); // another test file's open transaction could hold the horizon back
   await drain();
   assert.deepEqual(seen, [1, 1, 2, 3], 'the late commit first (it began first), each once');
   await drain();
@@ -245,6 +246,7 @@ test('postgres: a feed read that fails part-way moves the cursor past nothing: t
   const stored = s.stageStatus(will, 5, JSON.stringify(will));
   await s.commitBatch();
   await stored;
+  await horizonPastCommitted(s); // another test file's open transaction could hold the horizon back
   // The statuses are read, then the summaries' query fails (here: the table is briefly not there).
   const admin = await testClient(t, url);
   await admin.query('ALTER TABLE summaries RENAME TO summaries_away');
@@ -536,11 +538,13 @@ test('postgres: a Last Will committed after the next birth (two replicas) does n
   const will = { schema: SCHEMAS.status, site: 'p', device: 'e', state: 'offline' as const, ts: 1000 };
   const put = (m: object, receivedTs: number): Promise<void> => putStatus(s, m as StatusMessage, receivedTs);
   await put(birth(1000), 1000);
-  await s.feed(cursor, await s.horizon(), 100);
+  await horizonPastCommitted(s); // another test file's open transaction could hold the horizon back
+  assert.equal((await s.feed(cursor, await s.horizon(), 100)).length, 1, 'the first birth is read');
   // The device reconnects: the broker sends the old connection's Will (received at 1990 by one
   // replica) and then the new birth (received at 2000 by another), whose burst commits first.
   await put(birth(2000), 2000);
   await put(will, 1990);
+  await horizonPastCommitted(s);
   const d = await s.device('p', 'e');
   assert.equal(d?.state, 'online', 'the device row keeps the latest status received');
   assert.equal(d?.status.ts, 2000);
