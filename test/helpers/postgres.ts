@@ -8,6 +8,7 @@ import type { TestContext } from 'node:test';
 import pg from 'pg';
 import type { PostgresStore } from '../../collector/store/postgres-store.js';
 import type { StatusMessage } from '../../protocol/messages.js';
+import { until } from './wait.js';
 
 export const PG_ADMIN_URL = process.env.DRIFTLINE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -64,9 +65,5 @@ export async function putStatus(store: PostgresStore, m: StatusMessage, received
  */
 export async function horizonPastCommitted(store: PostgresStore): Promise<void> {
   const { next } = await store.snapshot();
-  const t0 = Date.now();
-  while (BigInt(await store.horizon()) < BigInt(next)) {
-    if (Date.now() - t0 > 30_000) throw new Error(`the server-wide horizon stayed below ${next} for 30 s: a transaction is open on the server`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await until(async () => BigInt(await store.horizon()) >= BigInt(next), 30_000, `the server-wide horizon to pass ${next} (a transaction open on the server holds it back)`);
 }

@@ -242,10 +242,7 @@ test('postgres: a feed read that fails part-way moves the cursor past nothing: t
   const s = await openStore(t, url);
   const cursor: FeedCursor = { status: ['1', 0], summary: ['1', 0], event: ['1', 0] };
   const will = { schema: SCHEMAS.status, site: 'p', device: 'e', state: 'offline' as const, ts: 5 };
-  s.beginBatch();
-  const stored = s.stageStatus(will, 5, JSON.stringify(will));
-  await s.commitBatch();
-  await stored;
+  await putStatus(s, will, 5);
   await horizonPastCommitted(s); // another test file's open transaction could hold the horizon back
   // The statuses are read, then the summaries' query fails (here: the table is briefly not there).
   const admin = await testClient(t, url);
