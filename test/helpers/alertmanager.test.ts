@@ -4,19 +4,15 @@
  * again on a fresh port.
  */
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { TestAlertmanager } from './alertmanager.js';
+import { silentServer } from './ports.js';
 
 test('a port taken before Alertmanager binds it: it starts again on a fresh port and gets ready', { timeout: 60_000 }, async (t) => {
   // What holds the port accepts and never answers, so the readiness probe must give up on its own.
-  const held = new Set<Socket>();
-  const holder = createServer((s) => held.add(s));
+  const holder = silentServer(t);
   await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
-  t.after(() => {
-    for (const s of held) s.destroy();
-    return new Promise<void>((r) => holder.close(() => r()));
-  });
   const taken = (holder.address() as AddressInfo).port;
   const am = await TestAlertmanager.start(taken);
   t.after(() => am.stop());

@@ -4,19 +4,14 @@
  * starts again on a fresh port; any other failure to start still fails at once, with Mosquitto's words.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { connectAsync } from 'mqtt';
 import { TestBroker } from './mosquitto.js';
+import { silentServer } from './ports.js';
 
 test('a port taken before Mosquitto binds it: the broker starts again on a fresh port, same folder', { timeout: 60_000 }, async (t) => {
   // What takes the port listens and never answers: a port that answers is no proof the broker is up.
-  const held = new Set<Socket>();
-  const holder = createServer((s) => held.add(s));
-  t.after(() => {
-    for (const s of held) s.destroy();
-    return new Promise<void>((r) => holder.close(() => r()));
-  });
+  const holder = silentServer(t);
   const calls: { port: number; dir: string }[] = [];
   const broker = await TestBroker.start(async (port, dir) => {
     calls.push({ port, dir });

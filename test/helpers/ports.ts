@@ -1,10 +1,11 @@
 /**
  * What a test starts on the machine, and its release: a TCP port nothing listens on right now, for
- * servers a test starts itself (`onFreePort` tries again when another process took it first), and
- * `releaser`, which stops everything a test started whether the test passes, fails or times out.
+ * servers a test starts itself (`onFreePort` tries again when another process took it first), a
+ * server that never answers (`silentServer`), and `releaser`, which stops everything a test started
+ * whether the test passes, fails or times out.
  */
 import type { ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 
 export function freePort(): Promise<number> {
@@ -16,6 +17,24 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A TCP server that accepts connections and never answers (a camera whose stream server hangs, a
+ * port held by something that is not the program a test starts), not yet listening; closed, with
+ * the connections it holds, when the test ends.
+ */
+export function silentServer(t: Pick<TestContext, 'after'>): Server {
+  const held = new Set<Socket>();
+  const server = createServer((s) => {
+    held.add(s);
+    s.on('close', () => held.delete(s));
+  });
+  t.after(() => {
+    for (const s of held) s.destroy();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return server;
 }
 
 /** How many ports `onFreePort` tries before it gives up. */

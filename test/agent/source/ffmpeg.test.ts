@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile, mkdtemp } from 'node:fs/promises';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { failPoint } from '../../helpers/fail-point.js';
+import { silentServer } from '../../helpers/ports.js';
 import { sleep, until } from '../../helpers/wait.js';
 import { promisify } from 'node:util';
 import { FfmpegSource, ffmpegArgs, isLocalFile } from '../../../agent/source/ffmpeg.js';
@@ -231,16 +232,8 @@ test('a stalled camera is detected and restarted', async (t) => {
 test('a camera that hangs as it connects is one outage: each try is ended after startMs and made again, stalled once', async (t) => {
   // Accepts the connection and never answers (a camera whose stream server hangs): each ffmpeg
   // waits on it until the watchdog ends it.
-  const sockets = new Set<Socket>();
-  const server = createNetServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
+  const server = silentServer(t);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((r) => server.close(r));
-  });
   const port = (server.address() as AddressInfo).port;
   const src = new FfmpegSource({ name: 'hung', url: `http://127.0.0.1:${port}/h.y4m`, width: 64, height: 48, stallMs: 1000, startMs: 1000, backoff: { initialMs: 100, maxMs: 300, jitter: 0 } });
   t.after(() => src.stop());
