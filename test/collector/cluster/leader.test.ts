@@ -20,6 +20,12 @@ import { horizonPastCommitted, putStatus, testClient, testDatabase } from '../..
 import { until } from '../../helpers/wait.js';
 
 const POLL_MS = 50;
+/**
+ * How long a wait on what the leader reads from the feed may take: the feed reads only below the
+ * server-wide horizon, which a transaction of another test file on the same server holds back
+ * (horizonPastCommitted waits as long). Each wait ends as soon as its condition holds.
+ */
+const FEED_MS = 30_000;
 const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 /** Timers once the store is idle (its one pooled connection made and idle, its last-seen flush written, no query in flight). */
 const idleTimers = async (store: PostgresStore): Promise<number> => {
@@ -98,7 +104,7 @@ test('a leader fires on a drifting window that was stored, and its stop takes it
   await lead();
   assert.ok(timers() > before, 'a leader reads the feed and runs the timer rules on timers');
   await drift('cam1');
-  await until(() => alerts.length > 0, 5000, 'the drift alert');
+  await until(() => alerts.length > 0, FEED_MS, 'the drift alert');
   assert.equal(alerts[0]![1], 'fire');
   assert.equal(alerts[0]![0].labels.camera, 'cam1');
   assert.equal(leader.firing.length, 1);
@@ -122,7 +128,7 @@ test('a leader stopped while it is still rebuilding neither acts nor leaves a ti
   // Leading again later works as a first start does (the window stored meanwhile is replayed, not acted on).
   await lead();
   await drift('cam2', 2);
-  await until(() => alerts.length > 0, 5000, 'the drift alert after leading again');
+  await until(() => alerts.length > 0, FEED_MS, 'the drift alert after leading again');
   assert.equal(alerts[0]![0].labels.camera, 'cam2');
 });
 
@@ -141,13 +147,13 @@ test('a term that ends while its takeover runs leaves the next term alone', asyn
   });
   t.after(finishTakeover);
   await lead();
-  await until(() => calls > 0, 5000, 'the takeover to begin');
+  await until(() => calls > 0, FEED_MS, 'the takeover to begin');
   const ending = leader.stop(); // the lock lost mid-takeover: the first term ends, waiting for it
   await lead(); // and won back: a second term
   finishTakeover();
   await ending;
   await drift('cam3');
-  await until(() => alerts.length > 0, 5000, 'the second term to fire');
+  await until(() => alerts.length > 0, FEED_MS, 'the second term to fire');
   assert.equal(alerts[0]![0].labels.camera, 'cam3');
   assert.equal(leader.firing.length, 1, 'the second term keeps its rules');
   assert.deepEqual(released, ['gone'], 'the takeover that was under way finished and was recorded');
@@ -165,7 +171,7 @@ test('a takeover that fails gives back every dead replica it was handed, for the
     },
   });
   await lead();
-  await until(() => log.length >= 3, 5000, 'the failed takeover');
+  await until(() => log.length >= 3, FEED_MS, 'the failed takeover');
   await leader.stop();
   assert.deepEqual(log, ['adopt x', 'abandoned x', 'abandoned y']);
 });
@@ -176,7 +182,7 @@ test('an alert is notified only once its write is stored: a refused write is tri
   // The database refuses the alert's write for a while (here: its table is briefly not there).
   await store.pool.query('ALTER TABLE alerts RENAME TO alerts_away');
   await drift('cam4');
-  await until(() => leader.firing.length > 0, 5000, 'the rules to fire');
+  await until(() => leader.firing.length > 0, FEED_MS, 'the rules to fire');
   await sleep(600);
   assert.equal(alerts.length, 0, 'not notified while its write is refused');
   await store.pool.query('ALTER TABLE alerts_away RENAME TO alerts');
@@ -194,7 +200,7 @@ test('an alert firing in the database under an earlier leader\'s id is carried o
   const at = new Date(Date.now() - 60_000).toISOString();
   await store.saveAlert({ schema: SCHEMAS.alert, id: 'earlier', rule: 'drift', fingerprint: 'drift/plant/edge/cam5', state: 'firing', severity: 'warning', labels: { site: 'plant', device: 'edge', camera: 'cam5' }, annotations: {}, startsAt: at, updatedAt: at });
   await drift('cam5');
-  await until(() => alerts.length > 0, 5000, 'the notification');
+  await until(() => alerts.length > 0, FEED_MS, 'the notification');
   await sleep(300);
   const fires = alerts.filter(([, change]) => change === 'fire');
   assert.deepEqual(fires.map(([a]) => [a.id, a.startsAt]), [['earlier', at]], 'one notification, under the stored id and startsAt');
@@ -203,7 +209,7 @@ test('an alert firing in the database under an earlier leader\'s id is carried o
   assert.deepEqual(leader.firing.map((a) => a.id), ['earlier']);
   // Other alerts are not held behind it.
   await drift('cam6');
-  await until(() => alerts.some(([a]) => a.labels.camera === 'cam6'), 5000, 'the next alert');
+  await until(() => alerts.some(([a]) => a.labels.camera === 'cam6'), FEED_MS, 'the next alert');
 });
 
 test('a new leader acts on what was stored between the old leader\'s last read and its death', async (t) => {
@@ -212,12 +218,12 @@ test('a new leader acts on what was stored between the old leader\'s last read a
   await status('d1', 'online');
   await status('d2', 'online');
   await status('d1', 'offline'); // a Last Will while the first leader reads
-  await until(() => alerts.some(([a]) => a.labels.device === 'd1'), 5000, 'the first leader to page d1');
+  await until(() => alerts.some(([a]) => a.labels.device === 'd1'), FEED_MS, 'the first leader to page d1');
   await leader.stop(); // it dies
   await status('d2', 'offline'); // a Last Will stored before any other replica leads
   const next = successor();
   await next.lead();
-  await until(() => next.alerts.some(([, change]) => change === 'fire'), 5000, 'the new leader to page d2');
+  await until(() => next.alerts.some(([, change]) => change === 'fire'), FEED_MS, 'the new leader to page d2');
   // (A new leader sends its active alerts again at its first tick, as 'resend', the same ids.)
   const fired = next.alerts.filter(([, change]) => change !== 'resend').map(([a, change]) => [a.labels.device, a.rule, change]);
   assert.deepEqual(fired, [['d2', 'deviceOffline', 'fire']], 'd2 paged; d1, paged before, not again');
@@ -228,7 +234,7 @@ test('a recorded read position older than the replay window is not resumed from'
   const { store, leader, alerts, drift, successor, lead } = await setup(t);
   await lead();
   await drift('cam7');
-  await until(() => alerts.length > 0, 5000, 'the first alert, and a recorded position');
+  await until(() => alerts.length > 0, FEED_MS, 'the first alert, and a recorded position');
   await leader.stop();
   const recorded = await store.feedPosition();
   assert.ok(recorded, 'the leader records how far it read');
@@ -268,7 +274,7 @@ test('a feed held back by a transaction left open on the server does not page li
     return sender;
   });
   // Current once no other test file's transaction holds the server-wide horizon back.
-  await until(() => leader.feedLagMs() < 1000, 30_000, 'the feed to be current');
+  await until(() => leader.feedLagMs() < 1000, FEED_MS, 'the feed to be current');
   // An operator's session, left in a transaction that has written: the horizon stays below it.
   const open = await testClient(t, new URL(store.url).toString());
   await open.query('BEGIN');
@@ -278,7 +284,7 @@ test('a feed held back by a transaction left open on the server does not page li
   assert.ok(lag > 1500, `the feed is behind (${lag} ms), and says so`);
   assert.deepEqual(alerts.map(([a]) => a.rule), [], 'no silence page for a device that kept sending');
   await open.query('ROLLBACK');
-  await until(() => leader.feedLagMs() < 1000, 5000, 'the feed to catch up');
+  await until(() => leader.feedLagMs() < 1000, FEED_MS, 'the feed to catch up');
   await sleep(300);
   sending = false;
   await sender;
@@ -310,18 +316,18 @@ test('a leader that loses the lock while an alert write waits leaves that messag
   const { store, leader, alerts, successor, status, lead } = await setup(t);
   await lead();
   await status('d20', 'online');
-  await until(async () => (await store.feedPosition()) !== undefined, 5000, 'a recorded read position');
+  await until(async () => (await store.feedPosition()) !== undefined, FEED_MS, 'a recorded read position');
   // The database refuses alert writes for the moment; the feed goes on.
   await store.pool.query('ALTER TABLE alerts RENAME TO alerts_away');
   await status('d20', 'offline'); // its Last Will
-  await until(() => leader.firing.some((a) => a.labels.device === 'd20'), 5000, 'the rules to fire on the Will');
+  await until(() => leader.firing.some((a) => a.labels.device === 'd20'), FEED_MS, 'the rules to fire on the Will');
   await sleep(POLL_MS * 6); // reads go on meanwhile
   await leader.stop(); // the lock is lost: the write waiting is given up
   await store.pool.query('ALTER TABLE alerts_away RENAME TO alerts');
   assert.equal(alerts.length, 0, 'never notified');
   const next = successor();
   await next.lead();
-  await until(() => next.alerts.some(([a, change]) => a.labels.device === 'd20' && change === 'fire'), 5000, 'the next leader to page d20');
+  await until(() => next.alerts.some(([a, change]) => a.labels.device === 'd20' && change === 'fire'), FEED_MS, 'the next leader to page d20');
   assert.equal((await store.alerts({ state: 'firing', limit: 10 })).filter((a) => a.labels.device === 'd20').length, 1);
 });
 
@@ -331,7 +337,7 @@ test('a replica that hands the lead on lets its waiting alert writes commit firs
   await status('d21', 'online');
   await store.pool.query('ALTER TABLE alerts RENAME TO alerts_away');
   await status('d21', 'offline');
-  await until(() => leader.firing.some((a) => a.labels.device === 'd21'), 5000, 'the rules to fire on the Will');
+  await until(() => leader.firing.some((a) => a.labels.device === 'd21'), FEED_MS, 'the rules to fire on the Will');
   const stopped = leader.stop({ drain: true });
   await sleep(300);
   await store.pool.query('ALTER TABLE alerts_away RENAME TO alerts');
@@ -351,10 +357,10 @@ test('an alert whose firing was never stored is not notified as resolved', async
   // The rules fire and resolve their own alert while its writes wait for the database.
   await store.pool.query('ALTER TABLE alerts RENAME TO alerts_away');
   await status('d22', 'offline');
-  await until(() => leader.firing.some((a) => a.labels.device === 'd22'), 5000, 'the rules to fire');
+  await until(() => leader.firing.some((a) => a.labels.device === 'd22'), FEED_MS, 'the rules to fire');
   const mine = leader.firing.find((a) => a.labels.device === 'd22')!.id;
   await status('d22', 'online');
-  await until(() => !leader.firing.some((a) => a.labels.device === 'd22'), 5000, 'the rules to resolve');
+  await until(() => !leader.firing.some((a) => a.labels.device === 'd22'), FEED_MS, 'the rules to resolve');
   await store.pool.query('ALTER TABLE alerts_away RENAME TO alerts');
   await until(() => alerts.length > 0, 10_000, 'a notification');
   await sleep(POLL_MS * 6);
@@ -368,12 +374,12 @@ test('a leader that lost its lock without knowing writes and notifies nothing on
   const { store, leader, alerts, fenced, successor, status, lead } = await setup(t);
   await lead();
   await status('d23', 'online');
-  await until(async () => (await store.feedPosition()) !== undefined, 5000, 'a recorded read position');
+  await until(async () => (await store.feedPosition()) !== undefined, FEED_MS, 'a recorded read position');
   // The database refuses alert writes for the moment (a trigger; reads go on).
   await store.pool.query(`CREATE FUNCTION refuse_alerts() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full' USING ERRCODE = '53100'; END $$;
     CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON alerts FOR EACH ROW EXECUTE FUNCTION refuse_alerts()`);
   await status('d23', 'offline');
-  await until(() => leader.firing.some((a) => a.labels.device === 'd23'), 5000, 'the first leader to fire (its write waiting)');
+  await until(() => leader.firing.some((a) => a.labels.device === 'd23'), FEED_MS, 'the first leader to fire (its write waiting)');
   // Its lock's connection is cut; it has not noticed yet. Another replica begins leading.
   const next = successor();
   await next.lead();
