@@ -25,7 +25,7 @@ import { silentLogger } from '../../lib/log.js';
 import { PROCESS_METRICS } from '../../lib/process-metrics.js';
 import { ROOT } from '../helpers/cli.js';
 import { testCollector, uniqueName, untilSubscribed } from '../helpers/collector.js';
-import { endProcess, freePort, releaser } from '../helpers/ports.js';
+import { endProcess, onFreePort, releaser } from '../helpers/ports.js';
 import { sleep, until } from '../helpers/wait.js';
 
 const GRAFANA = `${ROOT}deploy/grafana/`;
@@ -78,19 +78,26 @@ async function startPrometheus(release: ReturnType<typeof releaser>, targets: Re
   release('prometheus storage', () => rm(dir, { recursive: true, force: true }));
   const config = { global: { scrape_interval: '1s', scrape_timeout: '1s' }, scrape_configs: Object.entries(targets).map(([job, target]) => ({ job_name: job, static_configs: [{ targets: [target] }] })) };
   await writeFile(join(dir, 'prometheus.yml'), YAML.stringify(config));
-  const port = await freePort();
-  const p = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  p.stderr.on('data', (d: Buffer) => (log = (log + d).slice(-4000)));
-  release('prometheus', () => endProcess(p));
-  const url = `http://127.0.0.1:${port}`;
-  const t0 = Date.now();
-  for (;;) {
-    assert.equal(p.exitCode, null, `prometheus exited:\n${log}`);
-    if ((await fetch(`${url}/-/ready`).catch(() => undefined))?.ok) return url;
-    assert.ok(Date.now() - t0 < 60_000, `prometheus not ready within 60 s:\n${log}`);
-    await sleep(200);
-  }
+  // Prometheus cannot take port 0 and say which it took: a free one, and another should a process
+  // take it before Prometheus binds it.
+  return onFreePort('prometheus', async (port) => {
+    const data = await mkdtemp(join(dir, 'data-'));
+    const p = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${data}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    p.stderr.on('data', (d: Buffer) => (log = (log + d).slice(-4000)));
+    release('prometheus', () => endProcess(p));
+    const url = `http://127.0.0.1:${port}`;
+    const t0 = Date.now();
+    for (;;) {
+      if (p.exitCode !== null) throw new Error(`prometheus exited:\n${log}`);
+      if ((await fetch(`${url}/-/ready`).catch(() => undefined))?.ok) return url;
+      if (Date.now() - t0 > 60_000) {
+        await endProcess(p);
+        throw new Error(`prometheus not ready within 60 s:\n${log}`);
+      }
+      await sleep(200);
+    }
+  });
 }
 
 interface PromAnswer<T> {

@@ -23,7 +23,7 @@ import { SCHEMAS } from '../../protocol/messages.js';
 import { statusTopic, summaryTopic } from '../../protocol/topics.js';
 import { SHA, summaryMsg, uniqueName } from '../helpers/collector.js';
 import { TestBroker } from '../helpers/mosquitto.js';
-import { freePort, releaser } from '../helpers/ports.js';
+import { releaser } from '../helpers/ports.js';
 import { testClient, testDatabase } from '../helpers/postgres.js';
 import { sleep } from '../helpers/wait.js';
 import { driftline, untilAsync, type Proc } from '../faults/processes.js';
@@ -74,7 +74,6 @@ test('3 replicas on PostgreSQL: every seq once, the leader killed with SIGKILL i
   const group = uniqueName('grp').replace(/-/g, '_');
   const replicas: { name: string; port: number; proc: Proc }[] = [];
   for (const name of ['rep-a', 'rep-b', 'rep-c']) {
-    const port = await freePort();
     const file = join(dir, `${name}.yaml`);
     await writeFile(
       file,
@@ -82,14 +81,18 @@ test('3 replicas on PostgreSQL: every seq once, the leader killed with SIGKILL i
         broker: { url: broker.url, clientId: `${group}-${name}`, shared: true, shareGroup: group, sessionExpirySeconds: 600, reconnectMinMs: 100, reconnectMaxMs: 1000 },
         store: { url },
         cluster: { leaderPollSeconds: 0.5, feedIntervalMs: 100 },
-        http: { port },
+        http: { port: 0 },
         rules: { driftForSeconds: 2, driftClearSeconds: 2, evalIntervalSeconds: 0.5, offlineSilenceSeconds: 3600 },
         notify: { webhookUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, webhookSecret: SECRET, mqtt: false, retryMinMs: 50, retryMaxMs: 500 },
       }),
     );
-    replicas.push({ name, port, proc: driftline(release, name, ['collector', '--config', file]) });
-    // One at a time: the first one up migrates the database and leads.
-    await untilAsync(async () => (await health(port))?.ok === true, 30_000, `${name} to answer /healthz`, () => replicas.at(-1)!.proc.stderr());
+    const proc = driftline(release, name, ['collector', '--config', file]);
+    // One at a time: the first one up migrates the database and leads. Port 0: each takes a free
+    // port as it listens, and names it in its started line.
+    await untilAsync(() => proc.http() !== undefined, 30_000, `${name} to start`, () => proc.stderr());
+    const port = Number(new URL(proc.http()!).port);
+    replicas.push({ name, port, proc });
+    await untilAsync(async () => (await health(port))?.ok === true, 30_000, `${name} to answer /healthz`, () => proc.stderr());
   }
   const roles = async (): Promise<(string | undefined)[]> => Promise.all(replicas.map(async (r) => (await health(r.port))?.role));
   // The roles that showed one leader pick it: a second round of /healthz could lose an answer.

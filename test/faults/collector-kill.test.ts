@@ -73,14 +73,14 @@ async function killMidIngest(t: TestContext, release: Release, o: { name: string
   const t0 = Date.now();
   const dir = await mkdtemp(join(tmpdir(), `driftline-fault-${o.name}-`));
   const collectorDb = join(dir, 'collector.db');
-  const httpPort = await freePort();
   const collectorConfig = join(dir, 'collector.yaml');
-  await writeFile(collectorConfig, JSON.stringify({ broker: o.broker, store: { path: collectorDb }, http: { port: httpPort }, notify: { mqtt: false } }));
+  await writeFile(collectorConfig, JSON.stringify({ broker: o.broker, store: { path: collectorDb }, http: { port: 0 }, notify: { mqtt: false } }));
   let runs = 0;
   const startCollector = async (): Promise<Proc> => {
     const c = driftline(release, `collector run ${++runs}`, ['collector', '--config', collectorConfig]);
     await untilAsync(
-      async () => ((await (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).json()) as { broker: boolean }).broker,
+      // Port 0: each run listens on a port of its own choosing, named in its started line.
+      async () => c.http() !== undefined && ((await (await fetch(`${c.http()}/healthz`)).json()) as { broker: boolean }).broker,
       60_000,
       `collector run ${runs} to subscribe`,
       () => `it said: ${c.stderr()}`,

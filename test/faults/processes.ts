@@ -17,6 +17,12 @@ export interface Proc {
   readonly exited: Promise<number | null>;
   /** The end of what it printed on stderr, for failure messages. */
   stderr(): string;
+  /**
+   * The HTTP address its "started" line named (undefined until then): how a test finds a process
+   * given `http.port: 0`, which takes a port no other process can take first. A restarted process
+   * is a new Proc with its own.
+   */
+  http(): string | undefined;
   /** SIGKILL: no goodbye, no flush. Resolves once it is gone. */
   kill9(): Promise<void>;
   /** SIGTERM (SIGKILL if it lingers): a clean stop. Idempotent. */
@@ -27,13 +33,25 @@ export interface Proc {
 export function driftline(release: Release, name: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Proc {
   const proc = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DRIFTLINE_LOG_FORMAT: 'json', ...env } });
   let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-6000)));
+  let http: string | undefined;
+  /** Until the started line: the line being printed, whole lines dropped. */
+  let line = '';
+  proc.stderr!.on('data', (d: Buffer) => {
+    const text = d.toString();
+    err = (err + text).slice(-6000);
+    if (http !== undefined) return;
+    line += text;
+    const started = /"http":"(https?:\/\/[^"]+)"[^\n]*"msg":"(?:agent|collector|collector replica) started"/.exec(line);
+    if (started) http = started[1];
+    else line = line.slice(line.lastIndexOf('\n') + 1);
+  });
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   const stop = release(name, () => endProcess(proc, 10_000));
   return {
     proc,
     exited,
     stderr: () => err,
+    http: () => http,
     kill9: async () => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
       await exited;

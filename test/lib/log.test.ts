@@ -7,7 +7,6 @@ import { test } from 'node:test';
 import { isDriftlineError } from '../../lib/errors.js';
 import { logFormat, prettyLine } from '../../lib/log.js';
 import { CLI } from '../helpers/cli.js';
-import { freePort } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
 
 test('format: the flag, else DRIFTLINE_LOG_FORMAT, else pretty on a terminal and JSON when piped or under systemd', () => {
@@ -35,7 +34,7 @@ test('a pretty line: local time, level, component, message, then key=value with 
 test('driftline collector --log-format pretty logs lines a person reads; piped without the flag, JSON', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'driftline-log-'));
   for (const format of ['pretty', undefined]) {
-    const env: NodeJS.ProcessEnv = { ...process.env, DRIFTLINE_COLLECTOR_BROKER__PORT: String(await freePort()), DRIFTLINE_COLLECTOR_HTTP__PORT: String(await freePort()), DRIFTLINE_COLLECTOR_STORE__PATH: join(dir, `${format}.db`) };
+    const env: NodeJS.ProcessEnv = { ...process.env, DRIFTLINE_COLLECTOR_BROKER__PORT: '0', DRIFTLINE_COLLECTOR_HTTP__PORT: '0', DRIFTLINE_COLLECTOR_STORE__PATH: join(dir, `${format}.db`) };
     delete env.DRIFTLINE_LOG_FORMAT;
     const child = spawn(process.execPath, [CLI, 'collector', ...(format ? ['--log-format', format] : [])], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     t.after(() => child.kill('SIGKILL'));

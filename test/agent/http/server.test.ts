@@ -18,7 +18,7 @@ import { isDriftlineError } from '../../../lib/errors.js';
 import { silentLogger } from '../../../lib/log.js';
 import { liveAgent } from '../../helpers/agent.js';
 import { freezeWorkers } from '../../helpers/inspector.js';
-import { freePort, releaser } from '../../helpers/ports.js';
+import { releaser } from '../../helpers/ports.js';
 import { until } from '../../helpers/wait.js';
 
 interface Body {
@@ -104,7 +104,7 @@ test('/readyz: ready on a live agent; not ready once the broker is unreachable a
   assert.deepEqual(ready, { status: 200, body: { ready: true, checks: { model: { ok: true }, store: { ok: true }, mqtt: { ok: true, enabled: false } } } });
 
   // Nothing listens on this port: every window's summary stays in the outbox.
-  const dead = await liveAgent(release, { mqtt: { url: `mqtt://127.0.0.1:${await freePort()}`, reconnectMinMs: 200 }, http: { readyOutboxSeconds: 0 } });
+  const dead = await liveAgent(release, { mqtt: { url: 'mqtt://127.0.0.1:1', reconnectMinMs: 200 }, http: { readyOutboxSeconds: 0 } });
   let last: { status: number; body: Body } | undefined;
   await polled(async () => void (last = await get(`${dead.url}/readyz`)), () => last?.status === 503, 30_000, '/readyz to fail');
   const b = last!.body;
