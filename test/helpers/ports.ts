@@ -5,18 +5,51 @@
  * whether the test passes, fails or times out.
  */
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 
-export function freePort(): Promise<number> {
+/**
+ * Where freePort looks: below the range the kernel hands out for port 0 and for outgoing
+ * connections (ip_local_port_range, 32768-60999 by default), from 10000. A port found there can be
+ * taken before its user binds it only by another freePort caller that drew the same number, not by
+ * any process on the machine that listens on port 0 or connects somewhere; so a port a test lets go
+ * of while its broker or camera is down stays free for its return, as a test needs. Undefined where
+ * the range cannot be read or leaves too little room below it: then the kernel picks (port 0).
+ */
+const OWN_PORTS: readonly [number, number] | undefined = (() => {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return low >= 12_000 ? [10_000, low - 1] : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** Binds `port` (0: any) on the loopback address and lets it go: the port it got, or undefined when taken. */
+function probePort(port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
+    s.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' || e.code === 'EACCES' ? resolve(undefined) : reject(e)));
+    s.listen(port, '127.0.0.1', () => {
+      const got = (s.address() as AddressInfo).port;
+      s.close(() => resolve(got));
     });
   });
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on now (see OWN_PORTS for where it comes from). */
+export async function freePort(): Promise<number> {
+  if (OWN_PORTS) {
+    const [from, to] = OWN_PORTS;
+    for (let i = 0; i < 50; i++) {
+      const port = await probePort(from + Math.floor(Math.random() * (to - from + 1)));
+      if (port !== undefined) return port;
+    }
+  }
+  const port = await probePort(0);
+  if (port === undefined) throw new Error('no free TCP port on 127.0.0.1');
+  return port;
 }
 
 /**
