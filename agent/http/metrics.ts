@@ -86,7 +86,7 @@ export function agentMetrics(src: AgentMetricSources): Registry {
   // Counters mirror plain numbers kept by the frame loop: reset() then inc() to the current total.
   new Counter({
     name: M.frames,
-    help: 'Frames per camera by result: processed, dropped (the camera delivered faster than the pipeline took them), errored',
+    help: 'Frames per camera by result: processed, dropped (the camera delivered faster than the pipeline took them, or the agent stopped with one waiting), errored',
     labelNames: ['camera', 'result'],
     registers,
     collect() {

@@ -89,4 +89,11 @@ export class LatestFrame {
   release(): void {
     this.inUseIdx = -1;
   }
+
+  /** The frame waiting, if any, will never be taken (the pipeline stops): counted as dropped. */
+  discard(): void {
+    if (this.pendingIdx < 0) return;
+    this.dropped++;
+    this.pendingIdx = -1;
+  }
 }

@@ -384,14 +384,17 @@ export class Pipeline {
   }
 
   /**
-   * Stops the sources, finishes the frame in flight, writes each camera's partial window, and
-   * flushes every row to the store.
+   * Stops the sources, finishes the frames in flight, counts a frame still waiting as dropped,
+   * writes each camera's partial window, and flushes every row to the store.
    */
   async stop(): Promise<void> {
     await Promise.all(this.runtimes.map((r) => r.cam.source.stop()));
     this.running = false;
     this.wake?.();
     await this.loopDone;
+    // A frame that arrived after the last one taken is not run: it counts as dropped, so that every
+    // frame offered is processed, dropped or errored, and its window says so.
+    for (const r of this.runtimes) r.queue.discard();
     if (this.o.windows) for (const r of this.runtimes) if (r.window.count > 0) this.closeWindow(r);
     this.writer.flush();
     await this.o.review?.flush();

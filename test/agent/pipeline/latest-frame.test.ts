@@ -83,3 +83,19 @@ test('with a frame memory: a lending source\'s own buffer is copied once, then e
   assert.ok(!seen.includes(own), 'the source\'s own buffer was copied, never queued');
   assert.throws(() => home.frame(6), /no room for another frame/);
 });
+
+test('discard: a frame still waiting when the pipeline stops counts as dropped; nothing waiting, nothing counted', () => {
+  const q = new LatestFrame(2, 1);
+  q.discard();
+  assert.deepEqual([q.offered, q.dropped], [0, 0], 'nothing waiting');
+  q.offer(frame(1, 1));
+  q.take();
+  q.offer(frame(2, 2)); // arrives while frame 1 is being run
+  q.release();
+  q.discard();
+  assert.equal(q.hasFrame, false);
+  assert.equal(q.take(), undefined, 'the discarded frame is not handed out');
+  assert.deepEqual([q.offered, q.dropped], [2, 1], 'offered = taken (1) + dropped (1)');
+  q.discard();
+  assert.equal(q.dropped, 1, 'counted once');
+});
