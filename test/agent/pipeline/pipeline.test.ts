@@ -374,23 +374,32 @@ class CueSource extends BaseSource {
 }
 
 /** A pipeline over cameras on cue (CueSource), gathering for 60 s, on a clock that moves only when the test sets it (`at`). */
-async function cued(t: TestContext, names: string[], thread: 'main' | 'worker'): Promise<{ pipeline: Pipeline; cams: CueSource[]; at(ms: number): void }> {
+async function cued(t: TestContext, names: string[], thread: 'main' | 'worker'): Promise<{ pipeline: Pipeline; detector: Detector; cams: CueSource[]; at(ms: number): void }> {
   let mono = 0;
   const clock: Clock = { now: () => 1_700_000_000_000 + mono, monotonic: () => mono };
   const cams = names.map((name) => new CueSource(name, clock));
-  return { pipeline: (await gatheringOver(t, cams, thread, { gatherMs: 60_000, clock })).pipeline, cams, at: (ms) => (mono = ms) };
+  const { pipeline, detector } = await gatheringOver(t, cams, thread, { gatherMs: 60_000, clock });
+  return { pipeline, detector, cams, at: (ms) => (mono = ms) };
 }
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 test('gathering: a frame that arrives while its camera\'s last one is in its burst waits gatherMs from its arrival, not from when that burst ends', async (t) => {
   // The worker runs the model, so the frame loop's thread is free to take a frame while a burst runs.
-  const { pipeline, cams, at } = await cued(t, ['a', 'b'], 'worker');
+  const { pipeline, detector, cams, at } = await cued(t, ['a', 'b'], 'worker');
   const [a, b] = cams as [CueSource, CueSource];
+  // The burst's runs start when the test says, so that it is still running when a's next frame
+  // arrives, however fast or stalled this machine is (a stall could let the worker finish first).
+  let go!: () => void;
+  const held = new Promise<void>((r) => (go = r));
+  const infer = detector.infer.bind(detector);
+  detector.infer = async (slot) => {
+    await held;
+    return infer(slot);
+  };
   a.deliver();
   b.deliver();
-  // The burst starts as b's frame arrives (both cameras have one); one turn later its runs are in
-  // the worker, which takes milliseconds over them.
+  // The burst starts as b's frame arrives (both cameras have one).
   await turn();
   assert.deepEqual(pipeline.bursts, { runs: 1, frames: 2 });
   assert.equal(pipeline.counters[0]!.processed, 0, 'the burst is still running when a\'s next frame arrives');
@@ -398,6 +407,7 @@ test('gathering: a frame that arrives while its camera\'s last one is in its bur
   // The burst took "two minutes": a's new frame has waited longer than gatherMs by its end, while
   // b has sent nothing more. It runs at once, alone, and not a minute after the burst.
   at(120_000);
+  go();
   await until(() => pipeline.counters[0]!.processed === 2, 10_000, 'a\'s second frame, run without waiting for b');
   assert.deepEqual(pipeline.bursts, { runs: 2, frames: 3 });
   assert.equal(pipeline.counters[0]!.dropped, 0);
