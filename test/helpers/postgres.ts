@@ -57,6 +57,12 @@ export async function putStatus(store: PostgresStore, m: StatusMessage, received
 }
 
 /**
+ * How long a test waits on what another test file's open transaction can hold back: the feed's
+ * horizon, and so anything a leader reads from the feed. Each wait ends as soon as its condition holds.
+ */
+export const HORIZON_WAIT_MS = 30_000;
+
+/**
  * Waits until the feed's horizon (PostgresStore.horizon: the oldest transaction still open on the
  * whole server, in any database) has passed every transaction that committed before this call, so
  * that a feed read or a first start's replay sees them. Test files run two at a time on one server:
@@ -65,5 +71,5 @@ export async function putStatus(store: PostgresStore, m: StatusMessage, received
  */
 export async function horizonPastCommitted(store: PostgresStore): Promise<void> {
   const { next } = await store.snapshot();
-  await until(async () => BigInt(await store.horizon()) >= BigInt(next), 30_000, `the server-wide horizon to pass ${next} (a transaction open on the server holds it back)`);
+  await until(async () => BigInt(await store.horizon()) >= BigInt(next), HORIZON_WAIT_MS, `the server-wide horizon to pass ${next} (a transaction open on the server holds it back)`);
 }

@@ -16,16 +16,16 @@ import type { AlertRecord } from '../../../collector/store/store.js';
 import { silentLogger } from '../../../lib/log.js';
 import { SCHEMAS, type StatusMessage } from '../../../protocol/messages.js';
 import { summaryMsg } from '../../helpers/collector.js';
-import { horizonPastCommitted, putStatus, testClient, testDatabase } from '../../helpers/postgres.js';
+import { HORIZON_WAIT_MS, horizonPastCommitted, putStatus, testClient, testDatabase } from '../../helpers/postgres.js';
 import { until } from '../../helpers/wait.js';
 
 const POLL_MS = 50;
 /**
- * How long a wait on what the leader reads from the feed may take: the feed reads only below the
- * server-wide horizon, which a transaction of another test file on the same server holds back
- * (horizonPastCommitted waits as long). Each wait ends as soon as its condition holds.
+ * How long a wait on the leader may take. Most wait on what it reads from the feed, which reads only
+ * below the server-wide horizon that another test file's transaction holds back; the rest (a
+ * takeover beginning, a term's first writes) get the same bound, which ends as soon as they hold.
  */
-const FEED_MS = 30_000;
+const FEED_MS = HORIZON_WAIT_MS;
 const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 /** Timers once the store is idle (its one pooled connection made and idle, its last-seen flush written, no query in flight). */
 const idleTimers = async (store: PostgresStore): Promise<number> => {
