@@ -126,11 +126,11 @@ test('link: retained birth, backlog in order at the drain rate, schema-valid pay
   const retained: StatusMessage[] = [];
   late.on('message', (_t, p) => p.length && retained.push(JSON.parse(p.toString())));
   await late.subscribeAsync(statusTopic(site, device), { qos: 1 });
-  await until(() => retained.length === 1, 5000, 'the retained birth');
+  await until(() => retained.length === 1, 20_000, 'the retained birth');
   assert.equal(retained[0]!.state, 'online');
   assert.match(retained[0]!.epoch ?? '', /^[0-9a-f]{16}$/, "the birth announces the outbox's sequence epoch");
   await stopLink();
-  await until(() => retained.length === 2, 5000, 'the clean-stop status');
+  await until(() => retained.length === 2, 20_000, 'the clean-stop status');
   assert.equal(retained[1]!.state, 'offline');
   assert.ok(check(retained[1], SCHEMAS.status).ok);
 });
@@ -163,7 +163,7 @@ test("link: a clean stop sends what it just queued (its cameras' last windows) w
   await stopLink();
   assert.equal(link.outbox.size, 0, 'nothing left in the outbox for the next start');
   assert.ok(!lines.some((l) => l.msg.startsWith('stopped with summaries in the outbox')), 'an empty outbox is not reported at the stop');
-  await until(() => seqs.length === INFLIGHT + 3 && states.includes('offline'), 5000, 'the last rows and the offline status');
+  await until(() => seqs.length === INFLIGHT + 3 && states.includes('offline'), 20_000, 'the last rows and the offline status');
   assert.deepEqual(seqs, Array.from({ length: INFLIGHT + 3 }, (_, i) => i + 1));
 });
 
@@ -298,7 +298,7 @@ test("link: a connection's Last Will, birth and clean-stop offline share one sta
   await kicker.endAsync();
   await until(() => link.publisher.counters.connects === 2 && statuses.filter((s) => s.state === 'online').length === 2, 10_000, 'the second birth');
   await stopLink();
-  await until(() => statuses.some((s) => s.stopReason), 5000, 'the clean-stop offline');
+  await until(() => statuses.some((s) => s.stopReason), 20_000, 'the clean-stop offline');
   // The same database, a new process: its first connection comes after the last.
   const again = new DeviceLink(db, { site, device, version: '0.1.0', model: { name: 'm.onnx', sha256: SHA }, provider: 'cpu', providers: ['cpu'], cameras: ['cam'], windowSeconds: 60 }, { url: MACHINE_BROKER, client: { clientId: `${clientId}-2`, reconnectPeriod: 0 }, drainPerSecond: 1000, maxInflight: INFLIGHT, outboxMaxRows: 1000, backoff: { initialMs: 100, maxMs: 500, jitter: 0 } }, silentLogger);
   again.start();

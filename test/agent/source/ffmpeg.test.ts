@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { failPoint } from '../../helpers/fail-point.js';
-import { silentServer } from '../../helpers/ports.js';
+import { freePort, silentServer } from '../../helpers/ports.js';
 import { sleep, until } from '../../helpers/wait.js';
 import { promisify } from 'node:util';
 import { FfmpegSource, ffmpegArgs, isLocalFile } from '../../../agent/source/ffmpeg.js';
@@ -44,7 +44,8 @@ test('a generated video of 73 frames yields exactly 73 frames, then ends', async
 
 test('a paced file waits while its consumer holds a frame, and loses none', async (t) => {
   const file = await video('paced.mkv', 30, ['-c:v', 'mpeg4']);
-  const src = new FfmpegSource({ name: 'paced', url: file, width: 64, height: 48, stallMs: 500 });
+  // stallMs 2000: a busy machine that delays the read of a resumed frame by a second is not a stall.
+  const src = new FfmpegSource({ name: 'paced', url: file, width: 64, height: 48, stallMs: 2000 });
   t.after(() => src.stop());
   let n = 0;
   src.start(() => {
@@ -52,7 +53,7 @@ test('a paced file waits while its consumer holds a frame, and loses none', asyn
     src.pause();
   });
   await until(() => n === 1, 20_000, 'the first frame');
-  await sleep(1500); // three stall windows with the consumer holding: no frame, no stall, no restart
+  await sleep(5000); // two and a half stall windows with the consumer holding: no frame, no stall, no restart
   assert.equal(n, 1);
   assert.equal(src.counters.stalls, 0, 'a held source is waiting, not stalled');
   for (let i = 1; i < 30; i++) {
@@ -135,7 +136,8 @@ class Y4mCamera {
   maxFrames = Infinity;
   private readonly frame = Buffer.concat([Buffer.from('FRAME\n'), Buffer.alloc(64 * 48, 120), Buffer.alloc(64 * 48 / 2, 128)]);
 
-  async start(port = 0): Promise<void> {
+  /** `port`: from freePort(), not 0, when the camera is to be stopped and started again on it (see freePort). */
+  async start(port: number): Promise<void> {
     this.server = createServer((_req, res: ServerResponse) => {
       res.writeHead(200, { 'content-type': 'video/x-yuv4mpeg' });
       res.write('YUV4MPEG2 W64 H48 F25:1 Ip A1:1 C420jpeg\n');
@@ -152,7 +154,13 @@ class Y4mCamera {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
-    await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', r));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, '127.0.0.1', () => {
+        this.server!.off('error', reject);
+        resolve();
+      });
+    });
     this.port = (this.server.address() as AddressInfo).port;
   }
 
@@ -164,7 +172,7 @@ class Y4mCamera {
 
 test('an HTTP camera stopped and restarted is reconnected without restarting the source', async (t) => {
   const cam = new Y4mCamera();
-  await cam.start();
+  await cam.start(await freePort());
   t.after(() => cam.stop());
   const src = new FfmpegSource({ name: 'http', url: `http://127.0.0.1:${cam.port}/stream.y4m`, width: 64, height: 48, stallMs: 3000, backoff: { initialMs: 100, maxMs: 400, jitter: 0.2 } });
   t.after(() => src.stop());
@@ -193,7 +201,7 @@ test('a slow camera is left alone: frames closer than stallMs never count as a s
   // start-up (connect, probe) has its own allowance (startMs), so a slow start is not a stall either.
   const slow = new Y4mCamera();
   slow.frameEveryMs = 600;
-  await slow.start();
+  await slow.start(0);
   t.after(() => slow.stop());
   const src = new FfmpegSource({ name: 'slow', url: `http://127.0.0.1:${slow.port}/s.y4m`, width: 64, height: 48, stallMs: 3000 });
   t.after(() => src.stop());
@@ -209,7 +217,7 @@ test('a stalled camera is detected and restarted', async (t) => {
   // watchdog (at most 1.25 x stallMs) is always first: the restart is counted as a stall.
   const stuck = new Y4mCamera();
   stuck.maxFrames = 5;
-  await stuck.start();
+  await stuck.start(0);
   t.after(() => stuck.stop());
   const src = new FfmpegSource({ name: 'stuck', url: `http://127.0.0.1:${stuck.port}/s.y4m`, width: 64, height: 48, stallMs: 1000, backoff: { initialMs: 100, maxMs: 200, jitter: 0 } });
   t.after(() => src.stop());
@@ -235,7 +243,9 @@ test('a camera that hangs as it connects is one outage: each try is ended after 
   const server = silentServer(t);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
-  const src = new FfmpegSource({ name: 'hung', url: `http://127.0.0.1:${port}/h.y4m`, width: 64, height: 48, stallMs: 1000, startMs: 1000, backoff: { initialMs: 100, maxMs: 300, jitter: 0 } });
+  const src = new FfmpegSource({ name: 'hung', url: `http://127.0.0.1:${port}/h.y4m`, width: 64, height: 48, stallMs: 1000, startMs: 3000, backoff: { initialMs: 100, maxMs: 300, jitter: 0 } });
+  // ffmpeg's own timeout is then 6 s, the watchdog's end of a try 3-3.75 s: a busy machine would have
+  // to hold this process back for over 2 s before ffmpeg gave up first and reported a try of its own.
   t.after(() => src.stop());
   const states: SourceState[] = [];
   const errors: string[] = [];
@@ -254,7 +264,7 @@ test('a camera that hangs as it connects is one outage: each try is ended after 
 
 test('a camera that refuses connections is one outage: stalled once after stallMs, streaming again when it answers', async (t) => {
   const cam = new Y4mCamera();
-  await cam.start();
+  await cam.start(await freePort());
   const port = cam.port;
   await cam.stop(); // nothing listens on the port: every ffmpeg exits at once with "connection refused"
   const src = new FfmpegSource({ name: 'gone', url: `http://127.0.0.1:${port}/g.y4m`, width: 64, height: 48, stallMs: 1000, startMs: 3000, backoff: { initialMs: 100, maxMs: 300, jitter: 0 } });

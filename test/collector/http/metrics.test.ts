@@ -103,7 +103,9 @@ test('/metrics: per-camera verdict, leading driver family and last-window age fr
   samples = await scrape();
   assert.equal(of(samples, M.cameraVerdict).get('c-light')!.value, VERDICT_VALUES.ok);
   assert.deepEqual([...of(samples, M.cameraDriver).keys()], ['c-model']);
-  assert.ok(of(samples, M.cameraLastWindowAge).get('c-light')!.value < 10);
+  // Its age restarts: 5 s before `now`, plus however long the test has run since (a busy machine can take seconds).
+  const light = of(samples, M.cameraLastWindowAge).get('c-light')!.value;
+  assert.ok(Math.abs(light - 5 - (Date.now() - now) / 1000) < 2, `c-light age after its second window ${light}`);
   assert.deepEqual(alertStates(samples), { firing: c.rules.firing.length - 1, acknowledged: 1 }, 'an ok window alone does not clear the alert; it is acknowledged');
 });
 
