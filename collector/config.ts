@@ -9,6 +9,7 @@ import { readConfigFile } from '../lib/config-file.js';
 import { applyEnv, check, configError, problem, type Config, type Ctx, type Expand, type Schema } from '../lib/schema.js';
 import { isLoopback } from '../lib/loopback.js';
 import { anonymousBeyondLoopback } from './broker/loopback.js';
+import { storeUrlProblem } from './store/postgres-url.js';
 
 export const ENV_PREFIX = 'DRIFTLINE_COLLECTOR';
 const URL_HTTP = /^https?:\/\/[^\s]+$/;
@@ -48,7 +49,7 @@ export const COLLECTOR_SCHEMA = {
     kind: 'object',
     doc: 'the collector database: SQLite (the default, one collector) or PostgreSQL (replicas; docs/scale.md)',
     fields: {
-      url: { kind: 'string', default: '', pattern: /^postgres(ql)?:\/\/[^\s]+$/, doc: 'PostgreSQL URL (postgres://user:password@host:5432/driftline); set: the collector stores there and runs as one of any number of replicas on it, instead of in the SQLite file at store.path; needs broker.url. Keep the password out of the file: DRIFTLINE_COLLECTOR_STORE__URL, or PGPASSWORD / ~/.pgpass' },
+      url: { kind: 'string', default: '', pattern: /^postgres(ql)?:\/\/[^\s]+$/, doc: 'PostgreSQL URL (postgres://user:password@host:5432/driftline); set: the collector stores there and runs as one of any number of replicas on it, instead of in the SQLite file at store.path; needs broker.url, and broker.shared when there is more than one replica. Keep the password out of the file: store.passwordFile, DRIFTLINE_COLLECTOR_STORE__URL, or PGPASSWORD / ~/.pgpass; one written into the URL is percent-encoded where it has @ # / ? : or %' },
       passwordFile: { kind: 'string', default: '', path: true, doc: 'PostgreSQL: file holding the password for store.url (a systemd credential); it replaces any password in the URL' },
       poolSize: { kind: 'number', integer: true, min: 1, max: 100, default: 4, doc: 'PostgreSQL: connections this replica opens for ingest, the API and retention (plus one that holds its leadership locks)' },
       path: { kind: 'string', default: 'data/collector.db', path: true, doc: 'database file (WAL mode); the default is relative to the working directory' },
@@ -131,6 +132,8 @@ export function collectorConfig(raw: unknown, env: NodeJS.ProcessEnv = process.e
     problem(ctx, p.key, '', p.expected);
   }
   if (config.store?.url && b && !b.url) problem(ctx, 'store.url', '(set)', 'broker.url as well: replicas on PostgreSQL share an external broker (the embedded one serves one collector)');
+  const badUrl = config.store?.url ? storeUrlProblem(config.store.url) : undefined;
+  if (badUrl) problem(ctx, 'store.url', config.store!.url, badUrl);
   if (b?.registry && b.allowAnonymous) problem(ctx, 'broker.allowAnonymous', true, 'false when broker.registry is set: the registry authenticates every client');
   if (ctx.problems.length) throw configError(ctx.problems);
   return { config, envUsed };

@@ -72,6 +72,7 @@ export function describeBroker(url: string, c: MqttTlsConfig): Record<string, un
   } catch {
     shown = redactUrl(url); // validated elsewhere; never shown with its password
   }
-  const password = c.password || c.passwordFile ? 'set' : inUrl.password ? 'set in the URL' : 'none';
-  return { broker: shown, tls: /^(mqtts|wss):/.test(url), username: c.username || inUrl.username || undefined, clientCert: Boolean(c.cert), password };
+  // brokerPassword, not password: the collector's replica line names its store's beside it.
+  const brokerPassword = c.password || c.passwordFile ? 'set' : inUrl.password ? 'set in the URL' : 'none';
+  return { broker: shown, tls: /^(mqtts|wss):/.test(url), username: c.username || inUrl.username || undefined, clientCert: Boolean(c.cert), brokerPassword };
 }

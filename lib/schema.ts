@@ -7,6 +7,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { driftlineError, type DriftlineError } from './errors.js';
+import { isSecretKey, redact } from './redact.js';
 
 export type Field =
   /** path: a file or folder (or an ffmpeg URL); a relative one is resolved against the config file's folder. */
@@ -65,9 +66,12 @@ export interface Ctx {
 
 const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));
 
-/** Records a problem; returns undefined so a caller can use it as the field's (missing) value. */
+/**
+ * Records a problem; returns undefined so a caller can use it as the field's (missing) value. The
+ * value is shown as lib/redact.ts would print it: a secret key's hidden, a URL's password masked.
+ */
 export function problem(ctx: Ctx, key: string, value: unknown, expected: string): undefined {
-  ctx.problems.push({ key, value: show(value), expected });
+  ctx.problems.push({ key, value: show(isSecretKey(key) && typeof value === 'string' && value ? '(hidden)' : redact(value)), expected });
   return undefined;
 }
 

@@ -13,6 +13,7 @@ import pg from 'pg';
 import { driftlineError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { redactUrl } from '../../lib/redact.js';
+import { withPassword } from '../store/postgres-url.js';
 import { beginTerm, SERVER_KEEPALIVES } from '../store/postgres-store.js';
 
 const LEADER = "pg_try_advisory_lock(hashtext('driftline'), hashtext('leader'))";
@@ -86,8 +87,7 @@ export class Leadership {
 
   private async connect(first: boolean): Promise<void> {
     const c = new pg.Client({
-      connectionString: this.o.url,
-      ...(this.o.password ? { password: this.o.password } : {}),
+      connectionString: withPassword(this.o.url, this.o.password),
       application_name: `driftline-collector ${this.o.clientId}`.slice(0, 63),
       keepAlive: true,
       keepAliveInitialDelayMillis: 5000,

@@ -14,6 +14,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { driftlineError } from '../../lib/errors.js';
 import { redactUrl } from '../../lib/redact.js';
+import { withPassword } from './postgres-url.js';
 import type { EventMessage, StatusMessage, SummaryMessage } from '../../protocol/messages.js';
 import type { Handled } from '../ingest/ingest.js';
 import { PG_MIGRATIONS } from './postgres-schema.js';
@@ -107,6 +108,18 @@ const STATEMENT_ROWS = 250;
 export const PRUNE_BATCH = 5000;
 /** Tries of one burst when the server refuses it as a deadlock's victim (write()). */
 const WRITE_TRIES = 4;
+/**
+ * Why a first connection failed, in words that say where the password came from: node-postgres's
+ * own say only that a password was refused, or missing ("client password must be a string").
+ */
+function connectFailure(e: unknown, fromFile: boolean): string {
+  const m = (e as Error).message;
+  const code = (e as { code?: unknown }).code;
+  if (code === '28P01') return `${m} (the password ${fromFile ? 'in store.passwordFile' : 'from the URL, PGPASSWORD or ~/.pgpass'} was refused)`;
+  if (/client password must be a string|no password supplied/i.test(m)) return `${m} (the server asks for a password and none was given: store.passwordFile, a password in the URL, PGPASSWORD or ~/.pgpass)`;
+  return m;
+}
+
 /** deadlock_detected, serialization_failure: the transaction was refused for the moment, not for what it holds. */
 const retryable = (e: unknown): boolean => {
   const code = (e as { code?: unknown } | null)?.code;
@@ -143,7 +156,7 @@ export class PostgresStore implements StoreQueries {
     url: string,
     o: { readonly maxSeqJump: number; readonly password?: string; readonly poolSize?: number; readonly applicationName?: string; readonly seenFlushMs?: number; readonly limits?: { readonly lock_timeout?: number; readonly statement_timeout?: number; readonly query_timeout?: number } },
   ): Promise<PostgresStore> {
-    const session = { connectionString: url, ...(o.password ? { password: o.password } : {}), application_name: o.applicationName ?? 'driftline-collector' };
+    const session = { connectionString: withPassword(url, o.password), application_name: o.applicationName ?? 'driftline-collector' };
     const pool = new pg.Pool({ ...session, max: o.poolSize ?? 4, types: TYPES, ...SESSION_LIMITS, ...o.limits });
     // An idle client that loses its server emits 'error' on the pool; the next query reconnects.
     // A checked-out one emits it on itself (checkedOut() below listens while it is out).
@@ -153,7 +166,7 @@ export class PostgresStore implements StoreQueries {
       await migrate(new pg.Client({ ...session, connectionTimeoutMillis, keepAlive, keepAliveInitialDelayMillis, idle_in_transaction_session_timeout }));
     } catch (e) {
       await pool.end().catch(() => undefined);
-      throw driftlineError('DRIFTLINE_ERR_STORE', { file: redactUrl(url), reason: (e as Error).message }, { cause: e });
+      throw driftlineError('DRIFTLINE_ERR_STORE', { file: redactUrl(url), reason: connectFailure(e, o.password !== undefined && o.password !== '') }, { cause: e });
     }
     return new PostgresStore(pool, url, o.maxSeqJump, o.seenFlushMs ?? 500);
   }

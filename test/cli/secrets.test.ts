@@ -23,6 +23,11 @@ test('redactUrl hides a URL password; redact hides secret keys and URL passwords
   assert.equal(redactUrl('mqtts://edge-1:s3cr%40t@broker:8883/x'), 'mqtts://edge-1:(hidden)@broker:8883/x');
   assert.equal(redactUrl('mqtt://broker:1883'), 'mqtt://broker:1883');
   assert.equal(redactUrl('mqtt://user@broker'), 'mqtt://user@broker');
+  // Passwords left unencoded break the URL or move its parts: hidden up to the last @ all the same.
+  assert.equal(redactUrl('postgres://driftline:Plant#42@pw@db:5432/driftline'), 'postgres://driftline:(hidden)@db:5432/driftline');
+  assert.equal(redactUrl('postgres://driftline:a/b?c@db/driftline'), 'postgres://driftline:(hidden)@db/driftline');
+  assert.equal(redactUrl('postgres://driftline@db/driftline?sslmode=require&password=q%40z'), 'postgres://driftline@db/driftline?sslmode=require&password=(hidden)');
+  assert.equal(redactUrl('postgres://db:5432/driftline'), 'postgres://db:5432/driftline');
   assert.deepEqual(redact({ mqtt: { url: 'mqtt://u:p@h', password: 'p', passwordFile: '/run/x' }, list: ['ws://a:b@c'] }), { mqtt: { url: 'mqtt://u:(hidden)@h', password: '(hidden)', passwordFile: '/run/x' }, list: ['ws://a:(hidden)@c'] });
 });
 
@@ -78,7 +83,7 @@ test('collector and agent: --check and debug logs never show a secret; state fil
     for (const [kind, secret] of Object.entries(SECRETS)) assert.ok(!out.includes(secret), `output ${i} shows the ${kind} secret:\n${out}`);
   }
   assert.match(outputs[0]!, /"url": "mqtt:\/\/collector:\(hidden\)@127\.0\.0\.1:1883"/);
-  assert.match(outputs[3]!, /password="set in the URL"|password=set/);
+  assert.match(outputs[3]!, /brokerPassword="set in the URL"|brokerPassword=set/);
   for (const [folder, file] of [['state', 'collector.db'], ['agent-state', 'agent.db']] as const) {
     assert.equal((await stat(join(dir, folder))).mode & 0o777, 0o700, `${folder}/ is 0700`);
     for (const f of (await readdir(join(dir, folder))).filter((x) => x.startsWith(file))) {

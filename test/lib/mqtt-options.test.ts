@@ -78,4 +78,8 @@ test('mqtts with a CA, per-device password, and client certificate; wrong creden
   const shown = JSON.stringify(describeBroker('mqtts://edge-3:line-3-secret@mqtt.plant:8883', { ...BASE, username: 'edge-3', password: 'line-3-secret' }));
   assert.ok(!shown.includes('line-3-secret'), `no secret in what gets logged: ${shown}`);
   assert.match(shown, /"tls":true/);
+  assert.match(shown, /"brokerPassword":"set"/, 'the broker password is named as such: a collector replica names its store password beside it');
+  // A password with a # left unencoded breaks the URL: what is shown is masked all the same.
+  const broken = JSON.stringify(describeBroker('mqtt://edge-3:pw#42@x@mqtt.plant:1883', BASE));
+  assert.ok(!broken.includes('pw#42') && !broken.includes('42@x'), `no secret from an unencoded URL: ${broken}`);
 });
