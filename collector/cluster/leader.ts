@@ -252,7 +252,11 @@ export class ClusterLeader {
           if (this.term !== term) throw new Error('leadership ended');
           const n = await this.o.adopt(d.clientId);
           await d.release();
-          this.o.log.warn({ replica: d.clientId, messages: n }, 'took over the broker session of a replica that is gone: what the broker held for it is stored');
+          // A replica stopped on purpose leaves its session empty (it unsubscribed, and its commits
+          // ended before it left): ending that session is routine. One that held messages died
+          // with them in hand, or had them routed to it while it was away.
+          if (n) this.o.log.warn({ replica: d.clientId, messages: n }, 'took over the broker session of a replica that is gone: what the broker held for it is stored');
+          else this.o.log.info({ replica: d.clientId, messages: 0 }, 'ended the broker session of a replica that is gone: nothing was waiting in it');
         } catch (e) {
           for (const rest of dead.slice(i)) await rest.abandon().catch(() => undefined);
           if (this.term === term) this.o.log.warn({ replica: d.clientId, err: (e as Error).message }, 'could not take over the broker session of a replica that is gone; trying again');
