@@ -49,6 +49,10 @@ export async function runService<C extends ServiceConfig, R>(argv: string[], ser
     return 0;
   }
   const log = createLogger(service.name, config.log.level, logFormat(values['log-format'], process.env, process.stderr.isTTY === true, config.log.format));
+  // Node prints a process warning (a library's deprecation notice: node-postgres's for ~/.pgpass) as
+  // plain text on stderr, a line a JSON log reader cannot parse. It becomes a log line instead.
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) => log.warn({ warning: w.name, ...(w.code ? { code: w.code } : {}) }, w.message));
   if (envUsed.length) log.info({ envUsed }, 'configuration overridden from the environment');
   const running = await service.start(config, log);
   // Listening for the stop before saying READY=1: a stop that follows READY at once is a clean stop.

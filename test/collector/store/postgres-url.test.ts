@@ -5,7 +5,7 @@
  * shows itself; a URL whose password was not percent-encoded is refused with the config, masked.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -75,7 +75,7 @@ test('a password from store.passwordFile reaches a server that asks for one; a r
   assert.ok(!(masked as Error).message.includes('wrong-in-url'));
 });
 
-test('a replica started from its config: the password file reaches the store and the leader lock; an unencoded password in the URL is refused, masked', { timeout: 120_000 }, async (t) => {
+test('a replica started from its config: the password file reaches the store and the leader lock; ~/.pgpass works, its deprecation notice a log line; an unencoded password in the URL is refused, masked', { timeout: 120_000 }, async (t) => {
   const release = releaser(t);
   const server = await passwordPostgres(release, 'driftline_replica', PASSWORD);
   const dir = await mkdtemp(join(tmpdir(), 'driftline-store-pw-'));
@@ -101,6 +101,24 @@ test('a replica started from its config: the password file reaches the store and
   assert.match(started, /"role":"(leader|standby)"/);
   await untilAsync(async () => ((await (await fetch(`${replica.http()}/healthz`)).json()) as { role?: string }).role === 'leader', 30_000, 'the replica to lead', () => replica.stderr());
   assert.ok(!replica.stderr().includes('Plant#42'), 'the password is never logged');
+
+  // libpq's password file, with a URL without one: node-postgres's deprecation notice for it is a
+  // line of the JSON log, not plain text on stderr.
+  const pgpass = join(dir, 'pgpass');
+  await writeFile(pgpass, `127.0.0.1:${new URL(server.url).port}:${server.role}:${server.role}:${PASSWORD.replace(/[\\:]/g, '\\$&')}\n`, { mode: 0o600 });
+  const second = join(dir, 'second.yaml');
+  const id2 = uniqueName('pw-replica');
+  await writeFile(second, JSON.stringify({ ...JSON.parse(await readFile(config, 'utf8')), broker: { url: 'mqtt://127.0.0.1:1883', clientId: id2, shared: true, shareGroup: id.replace(/-/g, '_') }, store: { url: server.url } }));
+  const standby = driftline(release, 'pgpass replica', ['collector', '--config', second], { PGPASSFILE: pgpass });
+  await untilAsync(() => standby.http() !== undefined || /DRIFTLINE_ERR/.test(standby.stderr()), 60_000, 'the second replica to start', () => standby.stderr());
+  assert.ok(standby.http(), `started: ${standby.stderr()}`);
+  await untilAsync(() => /pgpass support is deprecated/.test(standby.stderr()), 10_000, "node-postgres's notice", () => standby.stderr());
+  const lines = standby.stderr().split('\n').filter((l) => l.trim());
+  for (const l of lines.slice(1)) assert.doesNotThrow(() => JSON.parse(l), `a JSON line: ${l}`); // the first may be cut by the tail kept
+  const notice = lines.map((l) => JSON.parse(l) as { level: number; warning?: string; msg: string }).find((l) => /pgpass/.test(l.msg))!;
+  assert.equal(notice.warning, 'DeprecationWarning');
+  assert.equal(notice.level, 40, 'a warning');
+  assert.match(lines.find((l) => /collector replica started/.test(l))!, /"storePassword":"none given/);
 
   // The same password written into the URL as it is: the config is refused before anything connects.
   const raw = `postgres://${server.role}:${PASSWORD}@127.0.0.1:${new URL(server.url).port}/${server.role}`;
