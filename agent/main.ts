@@ -78,7 +78,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
   checks.throwIfAny();
   for (const w of checks.warnings) log.warn(w);
   const reviewToken = config.http.enabled ? secret(config.http.reviewToken, config.http.reviewTokenFile, 'http.reviewTokenFile') : '';
-  const mqttClient = config.mqtt.url ? clientOptions(config.mqtt, 'mqtt', config.mqtt.clientId || `driftline-agent-${config.mqtt.site}-${config.mqtt.device || HOST_DEVICE}`) : undefined;
+  const mqttClient = config.mqtt.url ? clientOptions(config.mqtt, 'mqtt', config.mqtt.clientId || `driftline-agent-${config.mqtt.site}-${config.mqtt.device || HOST_DEVICE}`, config.mqtt.url) : undefined;
   const sources = config.cameras.map((c) => buildSource(c.name, c.source, clock));
   const model = await loadModel(config.model.path, {
     providers: config.model.providers,

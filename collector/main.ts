@@ -124,7 +124,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   // start that fails removes the database it created: nothing is left behind.
   const { ackToken, webhookSecret } = await startupSecrets(config);
   const b = config.broker;
-  const brokerClient = clientOptions(b, 'broker', b.clientId);
+  const brokerClient = clientOptions(b, 'broker', b.clientId, b.url);
   // What is open so far, closed newest first if the start fails; the database it created is removed.
   const release: (() => unknown)[] = [];
   try {

@@ -18,7 +18,7 @@ export const MQTT_TLS_SCHEMA = {
   rejectUnauthorized: { kind: 'boolean', default: true, doc: 'refuse a broker certificate that does not verify (leave on in production)' },
   username: { kind: 'string', default: '', doc: 'MQTT username (per device in production)' },
   password: { kind: 'string', default: '', doc: 'MQTT password; prefer passwordFile or the environment variable' },
-  passwordFile: { kind: 'string', default: '', path: true, doc: 'file holding the MQTT password (e.g. a systemd credential)' },
+  passwordFile: { kind: 'string', default: '', path: true, doc: 'file holding the MQTT password (e.g. a systemd credential); it, or password, replaces a password in the URL' },
   keepaliveSeconds: { kind: 'number', integer: true, min: 5, max: 3600, default: 30, doc: 'MQTT keepalive; the broker declares the client gone after 1.5 x this' },
   reconnectMinMs: { kind: 'number', integer: true, min: 50, default: 500, doc: 'first reconnect delay; doubles per failure, with jitter' },
   reconnectMaxMs: { kind: 'number', integer: true, min: 100, default: 30_000, doc: 'longest reconnect delay' },
@@ -35,8 +35,13 @@ function readPem(key: string, file: string): Buffer | undefined {
   }
 }
 
-/** mqtt.js options for one connection; `section` names the config section in errors (mqtt, broker). */
-export function clientOptions(c: MqttTlsConfig, section: string, clientId: string): IClientOptions {
+/**
+ * mqtt.js options for one connection to `url`; `section` names the config section in errors (mqtt,
+ * broker). A configured password (password, passwordFile) replaces one in the URL, as the collector's
+ * store.passwordFile does: mqtt.js would let the URL's `user:password@` win over the options, so the
+ * options say there is none (`auth`), and keep the URL's user name unless one is configured.
+ */
+export function clientOptions(c: MqttTlsConfig, section: string, clientId: string, url: string): IClientOptions {
   const password = secret(c.password, c.passwordFile, `${section}.passwordFile`) || undefined;
   if ((c.cert && !c.key) || (c.key && !c.cert)) {
     throw driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${section}.${c.cert ? 'key' : 'cert'}`, value: '""', expected: 'a client certificate and its key together' });
@@ -49,7 +54,14 @@ export function clientOptions(c: MqttTlsConfig, section: string, clientId: strin
     rejectUnauthorized: c.rejectUnauthorized,
   };
   if (c.username) o.username = c.username;
-  if (password !== undefined) o.password = password;
+  if (password !== undefined) {
+    o.password = password;
+    const inUrl = urlUser(url);
+    if (inUrl !== undefined) {
+      o.auth = undefined; // overrides what mqtt.js parses from the URL
+      o.username ??= inUrl;
+    }
+  }
   const ca = readPem(`${section}.ca`, c.ca);
   const cert = readPem(`${section}.cert`, c.cert);
   const key = readPem(`${section}.key`, c.key);
@@ -57,6 +69,16 @@ export function clientOptions(c: MqttTlsConfig, section: string, clientId: strin
   if (cert) o.cert = cert;
   if (key) o.key = key;
   return o;
+}
+
+/** The user name in a URL's `user:password@` (undefined when it has none, or does not parse). */
+function urlUser(url: string): string | undefined {
+  try {
+    const u = new URL(url);
+    return u.username || u.password ? decodeURIComponent(u.username) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The broker as a log line may show it: URL without credentials, and which auth is in use. */

@@ -82,7 +82,7 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
     release.push(() => dispatcher.close(0));
     const gaps: { count: number; late?: number } = { count: 0 };
     const ingest = new Ingest(clusterHandlers(store, log, gaps, config.ingest.maxSeqJump), { maxPayloadBytes: config.ingest.maxPayloadBytes, clockSkewMs: config.ingest.clockSkewSeconds * 1000, log });
-    const client = clientOptions(b, 'broker', b.clientId);
+    const client = clientOptions(b, 'broker', b.clientId, b.url);
     const backoff = { initialMs: b.reconnectMinMs, maxMs: b.reconnectMaxMs, jitter: 0.5 };
     const path = await ingestPath(config.ingest.decodeThread, ingest, { begin: () => store.beginBatch(), commit: () => store.commitBatch() }, log);
     release.push(() => path.close());

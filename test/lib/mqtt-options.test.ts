@@ -56,7 +56,7 @@ test('mqtts with a CA, per-device password, and client certificate; wrong creden
   const attempt = async (url: string, c: Partial<MqttTlsConfig>): Promise<string> => {
     let client: MqttClient | undefined;
     try {
-      client = await connectAsync(url, clientOptions({ ...BASE, ...c }, 'mqtt', `t-${randomUUID().slice(0, 8)}`));
+      client = await connectAsync(url, clientOptions({ ...BASE, ...c }, 'mqtt', `t-${randomUUID().slice(0, 8)}`, url));
       await client.publishAsync('driftline/v1/s/edge/status', 'x', { qos: 1 });
       return 'ok';
     } catch (e) {
@@ -68,13 +68,19 @@ test('mqtts with a CA, per-device password, and client certificate; wrong creden
   await writeFile(join(dir, 'password.txt'), 'line-3-secret\n');
   assert.equal(await attempt(tls, { ca: join(dir, 'ca.pem'), username: 'edge-3', password: 'line-3-secret' }), 'ok');
   assert.equal(await attempt(tls, { ca: join(dir, 'ca.pem'), username: 'edge-3', passwordFile: join(dir, 'password.txt') }), 'ok', 'password from a file');
+  // A configured password replaces one left in the URL (mqtt.js alone lets the URL's win), and the
+  // URL's user name stands when none is configured; without a configured one, the URL's is used.
+  const withOld = `mqtts://edge-3:an-old-one@127.0.0.1:${broker.port}`;
+  assert.equal(await attempt(withOld, { ca: join(dir, 'ca.pem'), passwordFile: join(dir, 'password.txt') }), 'ok', 'the file, not the URL');
+  assert.equal(await attempt(`mqtts://edge-3:line-3-secret@127.0.0.1:${broker.port}`, { ca: join(dir, 'ca.pem') }), 'ok', 'the URL alone');
+  assert.match(await attempt(withOld, { ca: join(dir, 'ca.pem') }), /Not authorized|Bad User Name or Password/i, 'the URL alone, wrong');
   assert.match(await attempt(tls, { ca: join(dir, 'ca.pem'), username: 'edge-3', password: 'wrong' }), /Not authorized|Bad User Name or Password/i);
   assert.match(await attempt(tls, { username: 'edge-3', password: 'line-3-secret' }), /self[- ]signed|unable to verify|certificate/i, 'an unknown CA is refused');
   assert.equal(await attempt(`mqtts://127.0.0.1:${certPort}`, { ca: join(dir, 'ca.pem'), cert: join(dir, 'edge-7.pem'), key: join(dir, 'edge-7.key') }), 'ok', 'client certificate');
   assert.notEqual(await attempt(`mqtts://127.0.0.1:${certPort}`, { ca: join(dir, 'ca.pem') }), 'ok', 'no certificate, no connection');
 
-  assert.throws(() => clientOptions({ ...BASE, cert: join(dir, 'edge-7.pem') }, 'mqtt', 'x'), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && /mqtt\.key/.test(e.message));
-  assert.throws(() => clientOptions({ ...BASE, ca: join(dir, 'missing.pem') }, 'broker', 'x'), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && /broker\.ca.*ENOENT/.test(e.message));
+  assert.throws(() => clientOptions({ ...BASE, cert: join(dir, 'edge-7.pem') }, 'mqtt', 'x', tls), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && /mqtt\.key/.test(e.message));
+  assert.throws(() => clientOptions({ ...BASE, ca: join(dir, 'missing.pem') }, 'broker', 'x', tls), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && /broker\.ca.*ENOENT/.test(e.message));
   const shown = JSON.stringify(describeBroker('mqtts://edge-3:line-3-secret@mqtt.plant:8883', { ...BASE, username: 'edge-3', password: 'line-3-secret' }));
   assert.ok(!shown.includes('line-3-secret'), `no secret in what gets logged: ${shown}`);
   assert.match(shown, /"tls":true/);
