@@ -50,9 +50,14 @@ export async function runService<C extends ServiceConfig, R>(argv: string[], ser
   }
   const log = createLogger(service.name, config.log.level, logFormat(values['log-format'], process.env, process.stderr.isTTY === true, config.log.format));
   // Node prints a process warning (a library's deprecation notice: node-postgres's for ~/.pgpass) as
-  // plain text on stderr, a line a JSON log reader cannot parse. It becomes a log line instead.
-  process.removeAllListeners('warning');
-  process.on('warning', (w: Error & { code?: string }) => log.warn({ warning: w.name, ...(w.code ? { code: w.code } : {}) }, w.message));
+  // plain text on stderr, a line a JSON log reader cannot parse. It becomes a log line instead, unless
+  // warnings are off (--no-warnings, NODE_NO_WARNINGS=1: Node then listens for none) or sent to a
+  // file (--redirect-warnings, which Node's own listener does). --trace-warnings adds the stack.
+  const nodeFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+  if (process.listenerCount('warning') > 0 && !nodeFlags.includes('--redirect-warnings')) {
+    process.removeAllListeners('warning');
+    process.on('warning', (w: Error & { code?: string }) => log.warn({ warning: w.name, ...(w.code ? { code: w.code } : {}), ...((process as { traceProcessWarnings?: boolean }).traceProcessWarnings ? { stack: w.stack } : {}) }, w.message));
+  }
   if (envUsed.length) log.info({ envUsed }, 'configuration overridden from the environment');
   const running = await service.start(config, log);
   // Listening for the stop before saying READY=1: a stop that follows READY at once is a clean stop.

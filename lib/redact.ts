@@ -5,13 +5,14 @@
  *
  * A password with `@`, `#`, `/` or `?` that was not percent-encoded makes the URL invalid or moves
  * its parts around (`postgres://u:a#b@h` parses as host `u`, port `a`, fragment `b@h`), so the
- * userinfo is hidden up to the last `@`, whatever lies between: a URL with a port and an `@` later
- * in its path or query, and no user, loses a little more of itself than it needs to; nothing is
- * shown that could be a password.
+ * userinfo is hidden up to the last `@`, whatever lies between (spaces too: a config value that is
+ * refused for one is shown in the error), and a `password=` parameter up to the next `&`. A URL with
+ * a port and an `@` later in its path or query, and no user, loses a little more of itself than it
+ * needs to; nothing is shown that could be a password.
  */
 const SECRET = /(password|secret|token)$/i;
-const URL_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^/?#@:\s]*):\S*@/i;
-const QUERY_PASSWORD = /([?&]password=)[^&#\s]*/gi;
+const URL_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^/?#@:\s]*):.*@/i;
+const QUERY_PASSWORD = /([?&]password=)[^&]*/gi;
 
 /** True for a config key (or a dotted path ending in one) whose value is a secret. */
 export function isSecretKey(key: string): boolean {

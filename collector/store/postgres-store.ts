@@ -156,7 +156,13 @@ export class PostgresStore implements StoreQueries {
     url: string,
     o: { readonly maxSeqJump: number; readonly password?: string; readonly poolSize?: number; readonly applicationName?: string; readonly seenFlushMs?: number; readonly limits?: { readonly lock_timeout?: number; readonly statement_timeout?: number; readonly query_timeout?: number } },
   ): Promise<PostgresStore> {
-    const session = { connectionString: withPassword(url, o.password), application_name: o.applicationName ?? 'driftline-collector' };
+    let connectionString: string;
+    try {
+      connectionString = withPassword(url, o.password);
+    } catch (e) {
+      throw driftlineError('DRIFTLINE_ERR_STORE', { file: redactUrl(url), reason: (e as Error).message });
+    }
+    const session = { connectionString, application_name: o.applicationName ?? 'driftline-collector' };
     const pool = new pg.Pool({ ...session, max: o.poolSize ?? 4, types: TYPES, ...SESSION_LIMITS, ...o.limits });
     // An idle client that loses its server emits 'error' on the pool; the next query reconnects.
     // A checked-out one emits it on itself (checkedOut() below listens while it is out).

@@ -28,6 +28,8 @@ test('redactUrl hides a URL password; redact hides secret keys and URL passwords
   assert.equal(redactUrl('postgres://driftline:a/b?c@db/driftline'), 'postgres://driftline:(hidden)@db/driftline');
   assert.equal(redactUrl('postgres://driftline@db/driftline?sslmode=require&password=q%40z'), 'postgres://driftline@db/driftline?sslmode=require&password=(hidden)');
   assert.equal(redactUrl('postgres://db:5432/driftline'), 'postgres://db:5432/driftline');
+  assert.equal(redactUrl('postgres://driftline:correct horse battery@db/driftline'), 'postgres://driftline:(hidden)@db/driftline', 'spaces: a value refused for them is shown in the error');
+  assert.equal(redactUrl('postgres://driftline@db/driftline?password=correct horse#x&sslmode=require'), 'postgres://driftline@db/driftline?password=(hidden)&sslmode=require');
   assert.deepEqual(redact({ mqtt: { url: 'mqtt://u:p@h', password: 'p', passwordFile: '/run/x' }, list: ['ws://a:b@c'] }), { mqtt: { url: 'mqtt://u:(hidden)@h', password: '(hidden)', passwordFile: '/run/x' }, list: ['ws://a:(hidden)@c'] });
 });
 

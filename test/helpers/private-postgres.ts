@@ -31,6 +31,8 @@ export interface PasswordServer {
   readonly url: string;
   readonly role: string;
   readonly password: string;
+  /** The folder of its Unix socket (postgres://role@/db?host=<it>&port=<port>). */
+  readonly socketDir: string;
 }
 
 /** Starts the server; creates `role` (LOGIN, `password`) and a database it owns, of the same name. */
@@ -84,7 +86,7 @@ export async function passwordPostgres(release: Release, role: string, password:
   } finally {
     await admin.end();
   }
-  return { url: `postgres://${role}@127.0.0.1:${port}/${role}`, role, password };
+  return { url: `postgres://${role}@127.0.0.1:${port}/${role}`, role, password, socketDir: dir };
 }
 
 /** Fast shutdown (SIGINT: sessions ended, no waiting for clients), then SIGKILL after 10 s. */

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { collectorConfig } from '../../../collector/config.js';
 import { PostgresStore } from '../../../collector/store/postgres-store.js';
 import { storeUrlProblem, withPassword } from '../../../collector/store/postgres-url.js';
 import { isDriftlineError } from '../../../lib/errors.js';
@@ -24,9 +25,22 @@ test('store URLs: what breaks one is named, with how to write it instead', () =>
   assert.equal(storeUrlProblem('postgres://driftline@db.plant:5432/driftline'), undefined);
   assert.equal(storeUrlProblem('postgres://driftline:Plant%2342%40pw@db/driftline?sslmode=require'), undefined);
   assert.equal(storeUrlProblem('postgresql:///driftline?host=/run/postgresql'), undefined, 'a socket folder instead of a host');
-  assert.match(storeUrlProblem('postgres://driftline:Plant#42@pw@db/driftline')!, /parses.*percent-encoded.*store\.passwordFile/);
-  assert.match(storeUrlProblem('postgres://driftline:123#x@db/driftline')!, /#fragment.*%23/, 'a # after a numeric "port" parses, and moves the host into the fragment');
+  assert.match(storeUrlProblem('postgres://driftline:Plant#42@pw@db/driftline')!, /parses.*percent-encode.*store\.passwordFile/);
+  assert.match(storeUrlProblem('postgres://driftline:123#x@db/driftline')!, /without a #.*%23/, 'a # after a numeric "port" parses, and moves the host into the fragment');
   assert.match(storeUrlProblem('postgres:///driftline')!, /names a host/);
+  assert.equal(storeUrlProblem('postgres://driftline@/driftline?host=/run/postgresql'), undefined, 'the socket form node-postgres reads with a stand-in host');
+  assert.match(storeUrlProblem('postgres://driftline@/driftline')!, /names a host/);
+  assert.match(storeUrlProblem('postgres://driftline:2024/spring@db/driftline')!, /no @ after its host/, 'a password that begins like a port and holds a /');
+  assert.match(storeUrlProblem('postgres://driftline:50%off@db/driftline')!, /every % starts an escape.*%25/);
+  assert.equal(storeUrlProblem('postgres://driftline:50%25off@db/driftline'), undefined);
+  // Refused with the config, each shown masked: spaces (refused by the key's pattern) and a # too.
+  for (const url of ['postgres://driftline:correct horse battery@db/driftline', 'postgres://driftline@db/driftline?password=correct horse#staple', 'postgres://driftline:a#b c@db/driftline']) {
+    assert.throws(
+      () => collectorConfig({ broker: { url: 'mqtt://127.0.0.1:1883' }, store: { url } }, {}),
+      (e: Error) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && /store\.url/.test(e.message) && !/horse|staple|a#b/.test(e.message),
+      url,
+    );
+  }
   // The password goes in as a parameter that node-postgres reads before the URL's own, encoded.
   const u = new URL(withPassword('postgres://driftline:old@db:5432/driftline?sslmode=require', PASSWORD));
   assert.equal(u.searchParams.get('password'), PASSWORD);
@@ -64,6 +78,11 @@ test('a password from store.passwordFile reaches a server that asks for one; a r
   );
   assert.ok(isDriftlineError(none, 'DRIFTLINE_ERR_STORE'), String(none));
   assert.match((none as Error).message, /asks for a password and none was given: store\.passwordFile/);
+
+  // The socket form (no host; the folder as ?host=): the password goes in all the same.
+  const socket = `postgres://${server.role}@/${server.role}?host=${encodeURIComponent(server.socketDir)}&port=${new URL(server.url).port}`;
+  assert.equal(storeUrlProblem(socket), undefined);
+  assert.deepEqual(await (await open(socket, PASSWORD)).cameras(), [], 'connected over the socket');
 
   const inUrl = new URL(server.url);
   inUrl.password = 'wrong-in-url';
@@ -124,6 +143,6 @@ test('a replica started from its config: the password file reaches the store and
   const raw = `postgres://${server.role}:${PASSWORD}@127.0.0.1:${new URL(server.url).port}/${server.role}`;
   const bad = driftline(release, 'bad-url', ['collector', '--config', config, '--check'], { DRIFTLINE_COLLECTOR_STORE__URL: raw });
   assert.equal(await bad.exited, 1);
-  assert.match(bad.stderr(), /DRIFTLINE_ERR_CONFIG: invalid store\.url: got "postgres:\/\/driftline_replica:\(hidden\)@.*percent-encoded/);
+  assert.match(bad.stderr(), /DRIFTLINE_ERR_CONFIG: invalid store\.url: got "postgres:\/\/driftline_replica:\(hidden\)@.*percent-encode/);
   assert.ok(!bad.stderr().includes('Plant#42') && !bad.stderr().includes('pw/x'), `masked: ${bad.stderr()}`);
 });
