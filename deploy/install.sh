@@ -92,8 +92,8 @@ CRED_DIR=$CONF_DIR/credentials
 STATE_DIR=/var/lib/driftline
 LOGS_DIR=/var/log/driftline
 MANIFEST=$PREFIX/INSTALLED
-AGENT_CREDS="mqtt-password review-token"
-COLLECTOR_CREDS="mqtt-password ack-token webhook-secret store-password"
+AGENT_CREDS="mqtt-cert mqtt-key mqtt-password review-token"
+COLLECTOR_CREDS="mqtt-cert mqtt-key mqtt-password ack-token webhook-secret store-password"
 
 d() { printf '%s%s' "$DESTDIR" "$1"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }

@@ -28,11 +28,16 @@ export type MqttTlsConfig = Expand<Config<typeof MQTT_TLS_SCHEMA>>;
 
 function readPem(key: string, file: string): Buffer | undefined {
   if (!file) return undefined;
+  let pem: Buffer;
   try {
-    return readFileSync(file);
+    pem = readFileSync(file);
   } catch (e) {
     throw driftlineError('DRIFTLINE_ERR_CONFIG', { key, value: file, expected: `a readable PEM file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` }, { cause: e });
   }
+  // install.sh creates the credentials empty: one named before it was filled is said so, not left to
+  // a TLS handshake that fails for reasons it does not give.
+  if (!pem.toString('latin1').trim()) throw driftlineError('DRIFTLINE_ERR_CONFIG', { key, value: file, expected: 'a PEM file, and this one is empty: fill it (docs/deploy.md, "Secrets: systemd credentials")' });
+  return pem;
 }
 
 /**

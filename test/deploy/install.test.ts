@@ -152,7 +152,7 @@ test('staged twice: the same tree; everything where the units expect it; the app
   assert.equal(await mode(agentYaml), '640');
   assert.equal(await readFile(join(D, 'etc/driftline/collector.yaml'), 'utf8'), await readFile(join(ROOT, 'deploy/collector.example.yaml'), 'utf8'));
   // Credentials: the files LoadCredential= reads, empty, for root only.
-  for (const [role, ids] of [['agent', ['mqtt-password', 'review-token']], ['collector', ['ack-token', 'mqtt-password', 'store-password', 'webhook-secret']]] as const) {
+  for (const [role, ids] of [['agent', ['mqtt-cert', 'mqtt-key', 'mqtt-password', 'review-token']], ['collector', ['ack-token', 'mqtt-cert', 'mqtt-key', 'mqtt-password', 'store-password', 'webhook-secret']]] as const) {
     const dir = join(D, 'etc/driftline/credentials', role);
     assert.equal(await mode(dir), '700');
     assert.deepEqual((await readdir(dir)).sort(), [...ids]);

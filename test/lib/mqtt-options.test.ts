@@ -81,6 +81,11 @@ test('mqtts with a CA, per-device password, and client certificate; wrong creden
 
   assert.throws(() => clientOptions({ ...BASE, cert: join(dir, 'edge-7.pem') }, 'mqtt', 'x', tls), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && /mqtt\.key/.test(e.message));
   assert.throws(() => clientOptions({ ...BASE, ca: join(dir, 'missing.pem') }, 'broker', 'x', tls), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && /broker\.ca.*ENOENT/.test(e.message));
+  // A credential install.sh created and nobody filled: named, before any handshake.
+  await writeFile(join(dir, 'empty-cert'), '');
+  await writeFile(join(dir, 'empty-key'), '\n');
+  assert.throws(() => clientOptions({ ...BASE, cert: join(dir, 'empty-cert'), key: join(dir, 'edge-7.key') }, 'broker', 'x', tls), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && /broker\.cert.*empty: fill it/.test(e.message));
+  assert.throws(() => clientOptions({ ...BASE, cert: join(dir, 'edge-7.pem'), key: join(dir, 'empty-key') }, 'mqtt', 'x', tls), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && /mqtt\.key.*empty/.test(e.message));
   const shown = JSON.stringify(describeBroker('mqtts://edge-3:line-3-secret@mqtt.plant:8883', { ...BASE, username: 'edge-3', password: 'line-3-secret' }));
   assert.ok(!shown.includes('line-3-secret'), `no secret in what gets logged: ${shown}`);
   assert.match(shown, /"tls":true/);
