@@ -69,6 +69,8 @@ export function clock(seconds: number): string {
 export function progressBar(stream: { isTTY?: boolean; write(s: string): unknown } = process.stderr, now: () => number = () => performance.now()): (stage: string, done: number, total: number) => void {
   let current = '';
   let started = 0;
+  /** Done when the stage was first reported: a stage whose first report is a finished step has no rate yet. */
+  let base = 0;
   let lastDraw = 0;
   let lastDecile = -1;
   return (stage, done, total) => {
@@ -76,11 +78,12 @@ export function progressBar(stream: { isTTY?: boolean; write(s: string): unknown
     if (stage !== current) {
       current = stage;
       started = t;
+      base = done;
       lastDecile = -1;
     }
     const frac = total > 0 ? Math.min(1, done / total) : 1;
     const elapsed = (t - started) / 1000;
-    const eta = done > 0 && done < total ? ` ETA ${clock((elapsed * (total - done)) / done)}` : done >= total ? ` in ${clock(elapsed)}` : '';
+    const eta = done > base && done < total ? ` ETA ${clock((elapsed * (total - done)) / (done - base))}` : done >= total ? ` in ${clock(elapsed)}` : '';
     if (stream.isTTY) {
       if (done < total && t - lastDraw < 100) return;
       lastDraw = t;

@@ -1,5 +1,6 @@
 /** `driftline evaluate`: the production-readiness assessment of a model, written as report.html, report.md and report.json. */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseCorruptions } from '../agent/readiness/corruptions.js';
 import { DEFAULT_TARGET, evaluate } from '../agent/readiness/evaluate.js';
@@ -49,8 +50,14 @@ Options:
   --latency-runs N       timed inference calls per batch size (default 200)
   --providers LIST       execution providers (default cpu)
   --resize MODE          letterbox resampling, as model.resize (default auto)
-  --out DIR              where the report goes (default ./readiness)
+  --out DIR              where the report goes (default ./readiness); made, and checked, before the work
+
+Exit status: 0 when no checklist row fails (warnings included), 3 when one fails (the report is
+written either way), 2 for a usage error, 1 for a data set, model or other error.
 `;
+
+/** The exit status of a run whose checklist has a failing row: the report is written, and a CI step stops. */
+export const EXIT_FAIL = 3;
 
 function listFlag(raw: unknown): string[] | undefined {
   return typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
@@ -108,6 +115,13 @@ export async function run(argv: string[]): Promise<number> {
   const note = str('hardware-note');
   const budget = str('latency-budget');
   const out = resolve(str('out') ?? 'readiness');
+  // The report's folder before the work: a run of minutes is not lost to a path it cannot write.
+  try {
+    await mkdir(out, { recursive: true });
+    await access(out, constants.W_OK);
+  } catch (e) {
+    throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--out ${out}: the report cannot be written there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
+  }
   const report = await evaluate({
     model: modelFile,
     data,
@@ -139,12 +153,11 @@ export async function run(argv: string[]): Promise<number> {
     command: ['driftline', 'evaluate', ...argv].map((a) => (/^[\w./:=,@+-]+$/.test(a) ? a : JSON.stringify(a))).join(' '),
     progress: progressBar(),
   });
-  await mkdir(out, { recursive: true });
   await writeFile(join(out, 'report.json'), JSON.stringify(report, null, 1) + '\n');
   await writeFile(join(out, 'report.md'), renderMarkdown(report));
   await writeFile(join(out, 'report.html'), renderHtml(report));
   const worst = report.checklist.some((c) => c.status === 'fail') ? 'fail' : report.checklist.some((c) => c.status === 'warn') ? 'warn' : 'pass';
   for (const c of report.checklist) process.stderr.write(`${c.status.padEnd(4)}  ${c.check}\n`);
   process.stdout.write(JSON.stringify({ out, verdict: worst, checklist: Object.fromEntries(report.checklist.map((c) => [c.id, c.status])), images: report.data.images, seconds: Math.round(report.timing.seconds) }) + '\n');
-  return 0;
+  return worst === 'fail' ? EXIT_FAIL : 0;
 }

@@ -36,6 +36,8 @@
  *
  * Config thresholds are rounded DOWN to 2 decimals: a lower threshold keeps every detection the
  * chosen one kept, so recall can only rise (precision may fall a little; `atConfig` says by how much).
+ * `met` and `failed` are judged at the rounded threshold, the one that ships: a candidate that meets
+ * the targets only between two hundredths is reported as missing them.
  */
 import { driftlineError } from '../../lib/errors.js';
 import { wilson, Z95, type Interval } from './intervals.js';
@@ -181,9 +183,9 @@ export interface OperatingPoint {
 
 export interface ThresholdChoice extends OperatingPoint {
   readonly classId: number;
-  /** Every target given holds at the threshold. */
+  /** Every target given holds at the config threshold (the one the agent will run at). */
   readonly met: boolean;
-  /** The targets that fail at the threshold (empty when met). */
+  /** The targets that fail at the config threshold (empty when met). */
   readonly failed: readonly TargetName[];
   /** The threshold rounded down to 2 decimals, as classConfYaml writes it (NaN with no detections). */
   readonly configThreshold: number;
@@ -207,8 +209,10 @@ export function recommendThresholds(
     const chosen = meeting.length ? best(meeting, byRecallThenPrecision) : best(candidates, byF1);
     const point = chosen ?? pointAt(scored, Number.NaN, ctx);
     const configThreshold = roundThresholdDown(point.threshold);
-    const failed = failedTargets(point, target);
-    return { classId, ...point, met: failed.length === 0, failed, configThreshold, atConfig: pointAt(scored, configThreshold, ctx) };
+    const atConfig = pointAt(scored, configThreshold, ctx);
+    // Judged where the config puts it: what ships is the rounded threshold.
+    const failed = failedTargets(Number.isNaN(configThreshold) ? point : atConfig, target);
+    return { classId, ...point, met: failed.length === 0, failed, configThreshold, atConfig };
   });
 }
 
@@ -289,14 +293,27 @@ const YAML_WORDS = /^(true|false|null|yes|no|on|off|y|n)$/i;
  * `model:\n  classConf:\n    washer: 0.41\n`. Thresholds are rounded down to 2 decimals; a class
  * whose threshold is NaN is left out, so model.conf applies to it.
  */
-export function classConfYaml(thresholds: ArrayLike<number>, classNames: readonly string[]): string {
+/** Why a class's threshold misses its targets, as both report forms print it. */
+export function unmetText(name: string, failed: readonly string[], chosenOn: string): string {
+  return `No threshold of ${name} that the config can hold (2 decimals) meets every target on ${chosenOn} (${failed.join(', ')}): the one given is the best F1, or the best choice before rounding down.`;
+}
+
+/** A threshold as the report prints it: 2 decimals, or as many as it has up to 4 (a given 0.985 is not shown as 0.98). */
+export function thresholdText(t: number): string {
+  if (!Number.isFinite(t)) return '–';
+  const two = t.toFixed(2);
+  return Number(two) === t ? two : String(Number(t.toFixed(4)));
+}
+
+/** `rounding`: down to 2 decimals (recommended thresholds), or as given (`exact`: the values the report's metrics were counted at). */
+export function classConfYaml(thresholds: ArrayLike<number>, classNames: readonly string[], rounding: 'down' | 'exact' = 'down'): string {
   const lines: string[] = [];
   for (let c = 0; c < classNames.length && c < thresholds.length; c++) {
     const t = thresholds[c]!;
     if (!Number.isFinite(t)) continue;
     const name = classNames[c]!;
     const k = BARE_KEY.test(name) && !YAML_WORDS.test(name) ? name : JSON.stringify(name);
-    lines.push(`    ${k}: ${roundThresholdDown(t).toFixed(2)}`);
+    lines.push(`    ${k}: ${rounding === 'down' ? roundThresholdDown(t).toFixed(2) : thresholdText(t)}`);
   }
   return lines.length ? `model:\n  classConf:\n${lines.join('\n')}\n` : 'model:\n  classConf: {}\n';
 }

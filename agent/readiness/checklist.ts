@@ -12,12 +12,35 @@
  *   condition is flagged; warn when some condition is flagged degraded; fail when a class misses.
  * - Latency: pass when measured, with the hardware named; warn when the machine is not said to be
  *   production hardware; fail when a latency budget was given and p95 exceeds it.
- * - OOD: pass when corruptions and a held-out class or OOD folder were run and silent failures are
+ * - OOD: pass when corruptions and a held-out class or OOD folder were run, silent failures are
  *   either rare (under 10% of held-out objects) or covered by a detection-level OOD reference in
- *   the profile; warn when only corruptions were run or silent failures are common and uncovered.
+ *   the profile, and no corruption at its mildest setting brings false alarms (precision more than
+ *   MILD_PRECISION_DROP below the nominal set's, with at least MILD_MIN_FALSE_ALARMS of them); warn
+ *   otherwise: a model that cries wolf when the light changes a little is paged on, then ignored.
  * - Drift monitoring: pass when a calibrated profile exists for this model's sha256; fail otherwise.
  */
-import type { ChecklistRow, ClassRow, ConditionFlag, HeldOutRow, ReadinessReport } from './report.js';
+import type { ChecklistRow, ClassRow, ConditionFlag, CorruptionRow, HeldOutRow, ReadinessReport } from './report.js';
+
+/** A mild corruption's precision this far below the nominal set's is a false-alarm problem... */
+export const MILD_PRECISION_DROP = 0.1;
+/** ...when it rests on at least this many false alarms (a handful on 100 images is noise). */
+export const MILD_MIN_FALSE_ALARMS = 5;
+
+/** Severity-1 corruptions whose false alarms pull precision well below the nominal set's. */
+export function mildFalseAlarms(classes: readonly ClassRow[], corruptions: readonly CorruptionRow[]): { setting: string; precision: number; falseAlarms: number; nominal: number }[] {
+  const tp = classes.reduce((a, c) => a + c.tp, 0);
+  const fp = classes.reduce((a, c) => a + c.fp, 0);
+  const nominal = tp + fp > 0 ? tp / (tp + fp) : Number.NaN;
+  if (!Number.isFinite(nominal)) return [];
+  const out: { setting: string; precision: number; falseAlarms: number; nominal: number }[] = [];
+  for (const r of corruptions) {
+    if (r.severity !== 1 || !(r.precision > 0)) continue; // precision 0 or NaN: no true detection to set false ones against
+    const kept = (r.recall * r.objects) / r.precision;
+    const falseAlarms = Math.round(kept - r.recall * r.objects);
+    if (r.precision < nominal - MILD_PRECISION_DROP && falseAlarms >= MILD_MIN_FALSE_ALARMS) out.push({ setting: `${r.corruption} ${r.setting}`, precision: r.precision, falseAlarms, nominal });
+  }
+  return out.sort((a, b) => a.precision - b.precision);
+}
 
 export interface ChecklistInputs {
   readonly modelFile: string;
@@ -30,6 +53,8 @@ export interface ChecklistInputs {
   readonly latencyBudgetMs?: number;
   readonly productionHardware: boolean;
   readonly corruptionsRun: number;
+  /** The corruption rows (every setting run): the mildest of each is judged for false alarms. */
+  readonly corruptions?: readonly CorruptionRow[];
   readonly heldOut: readonly HeldOutRow[];
   readonly oodFolder: boolean;
   readonly provenance: ReadinessReport['provenance'];
@@ -111,11 +136,12 @@ export function buildChecklist(i: ChecklistInputs): ChecklistRow[] {
     command: `${evaluate} --providers tensorrt,cuda,cpu --hardware-note "production: <box>"`,
   });
   const silentUncovered = i.heldOut.some((h) => h.silentRate >= 0.1) && !p.profile?.detectionOod;
+  const crying = mildFalseAlarms(i.classes, i.corruptions ?? []);
   const heldOutText = i.heldOut.map((h) => `${h.name}: ${h.objects} objects, ${pct(h.silentRate)} silent, ${pct(h.objects ? h.lowConfidence / h.objects : 0)} low-confidence (fails ${h.verdict})`).join('; ');
   rows.push({
     id: 'ood',
     check: 'OOD behaviour',
-    status: i.corruptionsRun > 0 && (i.heldOut.length > 0 || i.oodFolder) && !silentUncovered ? 'pass' : 'warn',
+    status: i.corruptionsRun > 0 && (i.heldOut.length > 0 || i.oodFolder) && !silentUncovered && !crying.length ? 'pass' : 'warn',
     evidence: [
       `${i.corruptionsRun} corruption settings run.`,
       i.heldOut.length ? `Held out: ${heldOutText}.` : i.oodFolder ? 'An OOD folder was run.' : 'No held-out class or OOD folder (--ood DIR).',
@@ -124,6 +150,9 @@ export function buildChecklist(i: ChecklistInputs): ChecklistRow[] {
         : i.heldOut.some((h) => h.silentRate >= 0.1)
           ? "Silent failures are common; the profile's detection-level OOD reference scores every detection for them after deployment."
           : '',
+      crying.length
+        ? `False alarms at the mildest corruptions: ${crying.map((c) => `${c.setting}: precision ${f2(c.precision)} (${c.falseAlarms} false alarms) against ${f2(c.nominal)} nominal`).join('; ')}.`
+        : '',
     ]
       .filter(Boolean)
       .join(' '),

@@ -136,6 +136,17 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
   const set = await readEvalSet(o.data, { ...(o.split ? { split: o.split } : {}), ...(o.conditionsCsv ? { conditions: o.conditionsCsv } : {}), ...(o.columns ? { columns: o.columns } : {}) });
   if (set.images.length === 0) throw driftlineError('DRIFTLINE_ERR_DATASET', { file: o.data, reason: 'the evaluation set has no images' });
   const tuneSet = o.tuneData ? await readEvalSet(o.tuneData, o.split ? { split: o.split } : {}) : undefined;
+  // Read before the work, like the sets: a folder that is missing or holds no image fails now, not
+  // after the detections and corruptions it would have followed.
+  let oodFiles: string[] | undefined;
+  if (o.oodDir) {
+    try {
+      oodFiles = await listImages(o.oodDir);
+    } catch (e) {
+      throw driftlineError('DRIFTLINE_ERR_DATASET', { file: o.oodDir, reason: `the OOD folder (--ood) cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }, { cause: e });
+    }
+    if (!oodFiles.length) throw driftlineError('DRIFTLINE_ERR_DATASET', { file: o.oodDir, reason: 'the OOD folder (--ood) holds no image' });
+  }
   const priority = (o.classPriority ?? []).map((n, k, all) => {
     const i = names.indexOf(n);
     if (i < 0) throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `class priority names unknown class ${JSON.stringify(n)}; the model has ${names.join(', ')}` });
@@ -262,6 +273,7 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
   const cImages = Math.min(set.images.length, o.corruptionImages ?? 100);
   const cList = o.corruptions ?? [];
   let cDone = 0;
+  if (cList.length) o.progress?.('corruptions', 0, cList.length * CORRUPTION_LEVELS.length); // the stage's clock starts with its work
   for (const name of cList) {
     for (const s of CORRUPTION_LEVELS) {
       const files = set.images.slice(0, cImages).map((im) => im.file);
@@ -298,8 +310,8 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
     }
   }
   let folder: ReadinessReport['ood']['folder'];
-  if (o.oodDir) {
-    const files = await listImages(o.oodDir);
+  if (o.oodDir && oodFiles) {
+    const files = oodFiles;
     const r = await runDetections(detector, files, { progress: (d, t) => o.progress?.('ood folder', d, t) });
     const dets = r.images.map((im) => selector.select(im, selectOptions));
     folder = { path: o.oodDir, images: files.length, withConfidentDetection: dets.filter((d) => d.length > 0).length, topScore: topScoreHistogram(r.images.map((im) => selector.all(im))) };
@@ -343,6 +355,7 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
     ...(o.latencyBudgetMs !== undefined ? { latencyBudgetMs: o.latencyBudgetMs } : {}),
     productionHardware: o.productionHardware ?? false,
     corruptionsRun: corruptions.length,
+    corruptions,
     heldOut,
     oodFolder: folder !== undefined,
     provenance,
@@ -368,7 +381,7 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
       source,
       target: targets,
       chosenOn: tune ? 'tuning set' : 'the evaluation set itself',
-      classConfYaml: classConfYaml(thresholds, names),
+      classConfYaml: classConfYaml(thresholds, names, source === 'given' ? 'exact' : 'down'),
       unmet,
       suppression: { agnostic: o.agnostic ?? false, agnosticIou: o.agnosticIou ?? 0.7, classPriority: o.classPriority ?? [] },
     },

@@ -4,6 +4,7 @@
  * network, and shows the same numbers as report.md and report.json. Every string from the data is
  * escaped.
  */
+import { thresholdText, unmetText } from './base-rates.js';
 import type { Interval, ReadinessReport } from './report.js';
 import { barChart, esc, histogramChart, lineChart } from './svg.js';
 
@@ -36,13 +37,13 @@ export function renderHtml(r: ReadinessReport): string {
   h.push(`<table><tr><th>class</th><th>threshold</th><th>objects</th><th>TP</th><th>FP</th><th>FN</th><th>precision</th><th>recall</th><th>miss rate</th><th>FP / 1,000 images</th><th>AP@0.5</th><th>AP@[.5:.95]</th>${prod ? '<th>precision at production rates</th>' : ''}</tr>`);
   for (const c of r.classes) {
     h.push(
-      `<tr><td>${esc(c.name)}</td><td class="n">${c.threshold.toFixed(2)}</td><td class="n">${c.objects}</td><td class="n">${c.tp}</td><td class="n">${c.fp}</td><td class="n">${c.fn}</td>` +
+      `<tr><td>${esc(c.name)}</td><td class="n">${thresholdText(c.threshold)}</td><td class="n">${c.objects}</td><td class="n">${c.tp}</td><td class="n">${c.fp}</td><td class="n">${c.fn}</td>` +
         `<td class="n">${f3(c.precision)}${ci(c.precisionCi)}</td><td class="n">${f3(c.recall)}${ci(c.recallCi)}</td><td class="n">${f3(c.missRate)}${ci(c.missRateCi)}</td><td class="n">${c.fpPer1000.toFixed(1)}${ci(c.fpPer1000Ci, 1)}</td>` +
         `<td class="n">${f3(c.ap50)}</td><td class="n">${f3(c.ap5095)}</td>${prod ? `<td class="n">${f3(c.productionPrecision)}${ci(c.productionPrecisionCi)}</td>` : ''}</tr>`,
     );
   }
   h.push(`</table><p>mAP@0.5 ${f3(r.map50)}, mAP@[.5:.95] ${f3(r.map5095)}. Cross-class duplicates: ${r.duplicates.classAware} class-aware, ${r.duplicates.agnostic} class-agnostic.</p>`);
-  for (const [name, failed] of Object.entries(r.thresholds.unmet)) h.push(`<p class="fail">No threshold of ${esc(name)} met every target on ${esc(r.thresholds.chosenOn)} (${esc(failed.join(', '))}): the best F1 was taken instead.</p>`);
+  for (const [name, failed] of Object.entries(r.thresholds.unmet)) h.push(`<p class="fail">${esc(unmetText(name, failed, r.thresholds.chosenOn))}</p>`);
   h.push(`<p>For the agent config:</p><pre>${esc(r.thresholds.classConfYaml)}</pre>`);
   if (r.baseRates) h.push(`<p>${esc(r.baseRates.method)}</p>`);
   h.push('<h2>Precision–recall</h2><div class="charts">');

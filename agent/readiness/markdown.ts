@@ -1,4 +1,5 @@
 /** report.md: the readiness report as Markdown, for a pull request or a wiki page. */
+import { thresholdText, unmetText } from './base-rates.js';
 import type { Interval, ReadinessReport } from './report.js';
 
 const f3 = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(3));
@@ -30,7 +31,7 @@ export function renderMarkdown(r: ReadinessReport): string {
   out.push(`| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- | ---: | ---: |${prod ? ' --- |' : ''}`);
   for (const c of r.classes) {
     out.push(
-      `| ${cell(c.name)} | ${c.threshold.toFixed(2)} | ${c.objects} | ${c.tp} | ${c.fp} | ${c.fn} | ${f3(c.precision)} (${ci(c.precisionCi)}) | ${f3(c.recall)} (${ci(c.recallCi)}) | ${f3(c.missRate)} (${ci(c.missRateCi)}) | ${c.fpPer1000.toFixed(1)} (${ci(c.fpPer1000Ci, 1)}) | ${f3(c.ap50)} | ${f3(c.ap5095)} |` +
+      `| ${cell(c.name)} | ${thresholdText(c.threshold)} | ${c.objects} | ${c.tp} | ${c.fp} | ${c.fn} | ${f3(c.precision)} (${ci(c.precisionCi)}) | ${f3(c.recall)} (${ci(c.recallCi)}) | ${f3(c.missRate)} (${ci(c.missRateCi)}) | ${c.fpPer1000.toFixed(1)} (${ci(c.fpPer1000Ci, 1)}) | ${f3(c.ap50)} | ${f3(c.ap5095)} |` +
         (prod ? ` ${f3(c.productionPrecision)} (${ci(c.productionPrecisionCi)}) |` : ''),
     );
   }
@@ -39,7 +40,7 @@ export function renderMarkdown(r: ReadinessReport): string {
     out.push('Base rates (share of objects), evaluation → production: ' + Object.keys(r.baseRates.production).map((k) => `${cell(k)} ${pct(r.baseRates!.evaluation[k] ?? 0)} → ${pct(r.baseRates!.production[k]!)}`).join(', ') + '.', '');
     out.push(r.baseRates.method, '');
   }
-  for (const [name, failed] of Object.entries(t.unmet)) out.push(`No threshold of ${cell(name)} met every target on ${t.chosenOn} (${failed.join(', ')}): the best F1 was taken instead.`, '');
+  for (const [name, failed] of Object.entries(t.unmet)) out.push(unmetText(cell(name), failed, t.chosenOn), '');
   out.push('For the agent (`classConf`, paste into the agent config):', '', '```yaml', t.classConfYaml.trimEnd(), '```', '');
   out.push(`Cross-class duplicates (one object reported under two classes, IoU > 0.7): ${r.duplicates.classAware} with class-aware suppression, ${r.duplicates.agnostic} with class-agnostic suppression.`, '');
   out.push('## Conditions', '');

@@ -66,9 +66,13 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">${axes(title, xLabel, yLabel, [0, 0.2, 0.4, 0.6, 0.8, 1])}${lines.join('')}${marks.join('')}${legend(series.map((s, i) => ({ name: s.name, colour: s.colour ?? i, ...(s.dashed ? { dashed: true } : {}) })))}</svg>`;
 }
 
+/** Horizontal room per legend entry of a bar chart: its swatch and a class name. */
+const LEGEND_STEP = 110;
+
 /** Vertical bars in [0, 1], grouped: one group per label, one bar per series. */
 export function barChart(title: string, yLabel: string, labels: readonly string[], series: readonly { name: string; values: readonly number[] }[], reference?: { value: number; label: string }): string {
-  const width = Math.max(W, M.l + M.r + labels.length * (series.length * 12 + 14));
+  // Wide enough for the groups, and for the legend's row of 110-px entries under them.
+  const width = Math.max(W, M.l + M.r + labels.length * (series.length * 12 + 14), M.l + series.length * LEGEND_STEP);
   const iw = width - M.l - M.r;
   const ih = H - M.t - M.b - 24;
   const group = iw / Math.max(1, labels.length);
@@ -94,7 +98,7 @@ export function barChart(title: string, yLabel: string, labels: readonly string[
     parts.push(`<line x1="${M.l}" y1="${y.toFixed(1)}" x2="${width - M.r}" y2="${y.toFixed(1)}" class="r"/><text x="${width - M.r}" y="${(y - 3).toFixed(1)}" text-anchor="end" class="k">${esc(reference.label)}</text>`);
   }
   parts.push(`<text x="10" y="${M.t + ih / 2}" text-anchor="middle" class="k" transform="rotate(-90 10 ${M.t + ih / 2})">${esc(yLabel)}</text>`);
-  const leg = series.map((s, k) => `<rect x="${M.l + k * 110}" y="${H - 12}" width="10" height="10" fill="${PALETTE[k % PALETTE.length]}"/><text x="${M.l + k * 110 + 14}" y="${H - 3}" class="k">${esc(s.name)}</text>`);
+  const leg = series.map((s, k) => `<rect x="${M.l + k * LEGEND_STEP}" y="${H - 12}" width="10" height="10" fill="${PALETTE[k % PALETTE.length]}"/><text x="${M.l + k * LEGEND_STEP + 14}" y="${H - 3}" class="k">${esc(s.name)}</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${H}" width="${width}" height="${H}" role="img" aria-label="${esc(title)}">${parts.join('')}${leg.join('')}</svg>`;
 }
 

@@ -193,7 +193,11 @@ async function splitImages(y: Yaml, key: string, entry: unknown, root: string): 
   const tried = [...new Set([resolve(root, entry), resolve(yamlDir, entry)])];
   for (const p of tried) {
     const k = await kind(p);
-    if (k === 'dir') return listImages(p);
+    if (k === 'dir') {
+      const images = await listImages(p);
+      await refuseOrphanLabels(p, images);
+      return images;
+    }
     if (k === 'file') {
       const lines = (await readFile(p, 'utf8')).split('\n');
       const out: string[] = [];
@@ -208,6 +212,31 @@ async function splitImages(y: Yaml, key: string, entry: unknown, root: string): 
     }
   }
   throw fail(y.file, lineOf(y, key), `the ${key} split folder ${entry} does not exist (looked for ${tried.join(' and ')})`);
+}
+
+/**
+ * A label file whose image is gone: its objects would silently leave the evaluation (Ultralytics
+ * skips such files), so the set is refused, naming it. Only where labels have a folder of their own
+ * (`labels/` beside `images/`): beside the images, other .txt files (a classes.txt) are not labels.
+ */
+async function refuseOrphanLabels(imageDir: string, images: readonly string[]): Promise<void> {
+  const labelDir = dirname(labelPathOf(resolve(imageDir, 'x.jpg')));
+  if (labelDir === resolve(imageDir) || (await kind(labelDir)) !== 'dir') return;
+  const expected = new Set(images.map(labelPathOf));
+  const orphans: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      if (e.name.startsWith('.')) continue;
+      const f = resolve(dir, e.name);
+      if (e.isDirectory()) await walk(f);
+      else if (extname(e.name).toLowerCase() === '.txt' && !expected.has(f)) orphans.push(f);
+    }
+  };
+  await walk(labelDir);
+  if (orphans.length) {
+    orphans.sort();
+    throw fail(orphans[0]!, undefined, `no image for this label file (no image of the same name in ${imageDir})${orphans.length > 1 ? `; ${orphans.length - 1} more label files have none` : ''}: restore the image, or remove the label`);
+  }
 }
 
 async function splitOf(y: Yaml, data: Record<string, unknown>, key: 'train' | 'val', root: string): Promise<string[]> {

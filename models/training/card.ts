@@ -92,6 +92,7 @@ async function main(): Promise<void> {
     ...(report.latency ? { latency: report.latency } : {}),
     productionHardware: false,
     corruptionsRun: report.ood.corruptions.length,
+    corruptions: report.ood.corruptions,
     heldOut: ood.heldOut,
     oodFolder: false,
     provenance: report.provenance,

@@ -27,9 +27,12 @@ test('evaluate on a rendered set with a lighting column: dark flagged, the held-
   const out = join(dir, 'report');
   const thresholds = 'washer=0.25,bracket=0.25,scratch=0.25,missing_notch=0.25';
   const r = await cli('evaluate', '--model', MODEL, '--data', data, '--conditions-csv', join(dir, 'lighting.csv'), '--conditions', 'lighting', '--thresholds', thresholds, '--corruptions', 'darker,roll', '--corruption-images', '12', '--latency-runs', '20', '--out', out);
-  assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /detect \d+\/160/, 'progress on stderr');
   const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as ReadinessReport;
+  // The exit status follows the checklist: 3 when a row fails (a CI step stops), 0 otherwise.
+  const line = JSON.parse(r.stdout) as { verdict: string };
+  assert.equal(line.verdict, report.checklist.some((c) => c.status === 'fail') ? 'fail' : report.checklist.some((c) => c.status === 'warn') ? 'warn' : 'pass');
+  assert.equal(r.code, line.verdict === 'fail' ? 3 : 0, r.stderr);
   assert.equal(report.data.images, 160);
   assert.deepEqual(report.data.conditionColumns, ['lighting']);
 
@@ -96,7 +99,7 @@ test('evaluate on a rendered set with a lighting column: dark flagged, the held-
   assert.deepEqual(requests, []);
 });
 
-test('evaluate refuses what it cannot use, naming it', async () => {
+test('evaluate refuses what it cannot use, naming it', async (t) => {
   const r = await cli('evaluate', '--model', MODEL);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /DRIFTLINE_ERR_USAGE: --model FILE and --data EVALSET are required/);
@@ -106,4 +109,19 @@ test('evaluate refuses what it cannot use, naming it', async () => {
   const d = await cli('evaluate', '--model', MODEL, '--data', '/nonexistent/set');
   assert.notEqual(d.code, 0);
   assert.match(d.stderr, /DRIFTLINE_ERR_DATASET|DRIFTLINE_ERR_USAGE/);
+
+  // A report folder it cannot write, and an OOD folder that is not there: said before any image is
+  // scored (no progress line), with the flag, not as an unexpected error after minutes of work.
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-evaluate-refuse-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const data = join(dir, 'set');
+  assert.equal((await cli('synth', '--out', data, '--count', '6', '--seed', '7', '--val', '1')).code, 0);
+  await writeFile(join(dir, 'a-file'), 'x');
+  const o = await cli('evaluate', '--model', MODEL, '--data', data, '--out', join(dir, 'a-file', 'report'));
+  assert.equal(o.code, 2, o.stderr);
+  assert.match(o.stderr, /DRIFTLINE_ERR_USAGE: --out .*a-file\/report: the report cannot be written there \((ENOTDIR|EEXIST)\)/);
+  const f = await cli('evaluate', '--model', MODEL, '--data', data, '--ood', join(dir, 'no-such-folder'), '--out', join(dir, 'report'));
+  assert.equal(f.code, 1, f.stderr);
+  assert.match(f.stderr, /DRIFTLINE_ERR_DATASET: .*no-such-folder: the OOD folder \(--ood\) cannot be read: ENOENT/);
+  for (const x of [o, f]) assert.doesNotMatch(x.stderr, /unexpected error|detect \d+\//);
 });

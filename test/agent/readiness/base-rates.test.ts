@@ -119,11 +119,12 @@ test('recommendThresholds: the highest recall meeting the targets, then precisio
   assert.deepEqual([prod.recall, prod.productionPrecision, prod.configThreshold], [0.25, 1, 0.85]);
 });
 
-test('recommendThresholds: rounding down for the config can only keep more detections; no detections → NaN', () => {
-  // .855 T, .851 F: the candidate .853 keeps one; the config value .85 keeps both.
+test('recommendThresholds: rounding down for the config can only keep more detections, and the targets are judged there; no detections → NaN', () => {
+  // .855 T, .851 F: the candidate .853 keeps one; the config value .85 keeps both, and its false
+  // alarm breaks the target: what ships does not meet it, and the choice says so.
   const r = recommendThresholds([scored([[0.855, 1], [0.851, 0]])], [1], 10, { maxFalseAlarmsPer1000: 0 })[0]!;
   close(r.threshold, 0.853, 1e-12);
-  assert.deepEqual([r.met, r.fp, r.configThreshold, r.atConfig.fp, r.atConfig.recall], [true, 0, 0.85, 1, 1]);
+  assert.deepEqual([r.met, r.failed, r.fp, r.configThreshold, r.atConfig.fp, r.atConfig.recall], [false, ['maxFalseAlarmsPer1000'], 0, 0.85, 1, 1]);
   const empty = recommendThresholds([scored([])], [3], 10, { minRecall: 0.5 })[0]!;
   assert.ok(Number.isNaN(empty.threshold));
   assert.deepEqual([empty.met, empty.failed, empty.tp, empty.fn], [false, ['minRecall'], 0, 3]);

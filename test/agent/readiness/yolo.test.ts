@@ -69,6 +69,9 @@ test('split: explicit train, all (no duplicates), and train when val is empty', 
   const dir = await copySet();
   await rm(join(dir, 'images', 'val'), { recursive: true });
   await mkdir(join(dir, 'images', 'val'));
+  // Its labels left behind: the val split lost its images, which is not an empty split.
+  await expectDataset(readYolo(join(dir, 'data.yaml')), join(dir, 'labels', 'val'), /no image for this label file/);
+  await rm(join(dir, 'labels', 'val'), { recursive: true });
   const fallback = await readYolo(join(dir, 'data.yaml'));
   assert.deepEqual(fallback.images.map((i) => i.name), train.images.map((i) => i.name));
 });
@@ -129,6 +132,18 @@ test('a bad label line in a set names its label file', async () => {
   const label = labelPathOf(img.file);
   await writeFile(label, '9 0.5 0.5 0.1 0.1\n');
   await expectDataset(readYolo(join(dir, 'data.yaml')), `${label}:1: `, /class id 9 is not in data\.yaml names/);
+});
+
+test('a label whose image is gone names the label, and the others without one are counted', async () => {
+  const dir = await copySet();
+  const images = (await readYolo(join(dir, 'data.yaml'))).images;
+  const [a, b] = [images[0]!, images[1]!];
+  await rm(a.file);
+  await rm(b.file);
+  await expectDataset(readYolo(join(dir, 'data.yaml')), `${labelPathOf(a.file)}: `, /no image for this label file.*1 more label files have none.*restore the image, or remove the label/);
+  await rm(labelPathOf(a.file));
+  await rm(labelPathOf(b.file));
+  assert.equal((await readYolo(join(dir, 'data.yaml'))).images.length, images.length - 2, 'both gone: the set is whole again');
 });
 
 test('data.yaml problems: no names, a missing split folder, bad YAML, bad held_out, nc disagreeing', async () => {
