@@ -176,6 +176,12 @@ ${h ? `${h.objects} burnt parts (seed ${BURN_SEED}, half of all parts burnt). Th
   demo and benchmarks, not a model for a real plant; its provenance row warns, as it should.
 - Under heavy corruption quality falls, as the table above shows. That fall is what Driftline's drift
   detection is built to catch before it costs parts.
+- It cries wolf under two mild shifts, and the OOD row warns with the counts. A camera turned by
+  3 degrees brings out about 9 extra bracket detections a frame, scoring around 0.24: above the
+  recommended bracket threshold (about 0.1, low because nothing else on the nominal line scores
+  that high). A grey band over 15% of the view brings out about 5 missing_notch detections a
+  frame, scoring around 0.99. Expect false alarms, and a drift alert, when a camera is knocked or
+  something hangs in front of it (counted on 30 images of the scored set, 2026-12-02).
 `;
 }
 

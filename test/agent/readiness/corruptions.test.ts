@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { corrupt, corruptBoxes, CORRUPTIONS, parseCorruptions, CORRUPTION_LEVELS, describeCorruption } from '../../../agent/readiness/corruptions.js';
+import { corrupt, corruptBoxes, CORRUPTIONS, parseCorruptions, CORRUPTION_LEVELS, describeCorruption, rollZoom } from '../../../agent/readiness/corruptions.js';
 import { LineCamera } from '../../../agent/synth/camera.js';
 import { DEFAULT_CONDITIONS } from '../../../agent/synth/conditions.js';
 
@@ -78,6 +78,23 @@ test('roll turns the image and the ground truth with it: a box at the centre sta
   assert.ok(Math.abs(sx / n - (box.x1 + box.x2) / 2) < 1.5 && Math.abs(sy / n - (box.y1 + box.y2) / 2) < 1.5, `white centre ${sx / n},${sy / n} against box ${JSON.stringify(box)}`);
   assert.equal(box.classId, 1, 'other fields are kept');
   assert.deepEqual(corruptBoxes([{ classId: 0, x1: 1, y1: 2, x2: 3, y2: 4 }], 'blur', 1, W, H), [{ classId: 0, x1: 1, y1: 2, x2: 3, y2: 4 }]);
+});
+
+test('roll fills the frame: zoomed just enough that no output pixel comes from outside the picture', async () => {
+  // A uniform grey frame: black corners would show as zeros; a zoom too small as anything but grey.
+  const grey = new Uint8Array(W * H * 3).fill(128);
+  for (const level of [1, 2, 3] as const) {
+    const rolled = await corrupt({ data: grey, width: W, height: H, channels: 3 }, 'roll', level, 1);
+    assert.ok(rolled.data.every((v) => v === 128), `roll level ${level}: every pixel from the picture`);
+  }
+  // The zoom is the least that fills: turned back, an output corner lands on the source's edge.
+  const a = (7 * Math.PI) / 180;
+  const z = rollZoom(W, H, a);
+  const back = (x: number, y: number): [number, number] => [(x * Math.cos(a) + y * Math.sin(a)) / z, (-x * Math.sin(a) + y * Math.cos(a)) / z];
+  const corners = [[W / 2, H / 2], [W / 2, -H / 2], [-W / 2, H / 2], [-W / 2, -H / 2]].map(([x, y]) => back(x!, y!));
+  assert.ok(corners.every(([x, y]) => Math.abs(x) <= W / 2 + 1e-9 && Math.abs(y) <= H / 2 + 1e-9), 'inside');
+  assert.ok(corners.some(([x, y]) => Math.abs(Math.abs(x) - W / 2) < 1e-9 || Math.abs(Math.abs(y) - H / 2) < 1e-9), 'and touching: no more zoom than needed');
+  assert.equal(rollZoom(W, H, 0), 1);
 });
 
 test('--corruptions: all, none, a list; an unknown name is refused with the known ones', () => {
