@@ -293,6 +293,11 @@ const YAML_WORDS = /^(true|false|null|yes|no|on|off|y|n)$/i;
  * `model:\n  classConf:\n    washer: 0.41\n`. Thresholds are rounded down to 2 decimals; a class
  * whose threshold is NaN is left out, so model.conf applies to it.
  */
+/** The conditions section when it has no groups: no columns, or only columns with one value in this set. */
+export function noConditionsText(columns: readonly string[]): string {
+  return columns.length ? `Every condition column (${columns.join(', ')}) has one value in this set: nothing to compare.` : 'No condition columns.';
+}
+
 /** Why a class's threshold misses its targets, as both report forms print it. */
 export function unmetText(name: string, failed: readonly string[], chosenOn: string): string {
   return `No threshold of ${name} that the config can hold (2 decimals) meets every target on ${chosenOn} (${failed.join(', ')}): the one given is the best F1, or the best choice before rounding down.`;

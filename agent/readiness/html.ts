@@ -4,7 +4,7 @@
  * network, and shows the same numbers as report.md and report.json. Every string from the data is
  * escaped.
  */
-import { thresholdText, unmetText } from './base-rates.js';
+import { noConditionsText, thresholdText, unmetText } from './base-rates.js';
 import type { Interval, ReadinessReport } from './report.js';
 import { barChart, esc, histogramChart, lineChart } from './svg.js';
 
@@ -66,7 +66,7 @@ export function renderHtml(r: ReadinessReport): string {
     }
     h.push('</div>');
     h.push(r.conditions.flags.length ? '<ul>' + r.conditions.flags.map((f) => `<li class="fail"><b>${esc(f.column)} = ${esc(f.value)}</b>: ${esc(f.className)} ${f.metric} ${f3(f.got)} (${f.interval[0].toFixed(3)}–${f.interval[1].toFixed(3)}) against ${f3(f.nominal)} elsewhere</li>`).join('') + '</ul>' : `<p>No condition degrades a class by more than ${r.conditions.tolerance}.</p>`);
-  } else h.push('<p>No condition columns.</p>');
+  } else h.push(`<p>${esc(noConditionsText(r.data.conditionColumns))}</p>`);
   if (r.latency) {
     h.push(`<h2>Latency</h2><p>Batch ${r.latency.batch === 'dynamic' ? 'dynamic' : `fixed at ${r.latency.batch}`}. ${Object.entries(r.latency.hardware).map(([k, v]) => `${esc(k)}: ${esc(String(v))}`).join(' · ')}</p><table><tr><th>batch</th><th>runs</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>images/s</th></tr>`);
     for (const l of r.latency.rows) h.push(`<tr><td class="n">${l.batch}</td><td class="n">${l.runs}</td><td class="n">${l.p50Ms.toFixed(2)}</td><td class="n">${l.p95Ms.toFixed(2)}</td><td class="n">${l.p99Ms.toFixed(2)}</td><td class="n">${l.imagesPerSecond.toFixed(0)}</td></tr>`);

@@ -1,5 +1,5 @@
 /** report.md: the readiness report as Markdown, for a pull request or a wiki page. */
-import { thresholdText, unmetText } from './base-rates.js';
+import { noConditionsText, thresholdText, unmetText } from './base-rates.js';
 import type { Interval, ReadinessReport } from './report.js';
 
 const f3 = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(3));
@@ -44,7 +44,7 @@ export function renderMarkdown(r: ReadinessReport): string {
   out.push('For the agent (`classConf`, paste into the agent config):', '', '```yaml', t.classConfYaml.trimEnd(), '```', '');
   out.push(`Cross-class duplicates (one object reported under two classes, IoU > 0.7): ${r.duplicates.classAware} with class-aware suppression, ${r.duplicates.agnostic} with class-agnostic suppression.`, '');
   out.push('## Conditions', '');
-  if (r.conditions.groups.length === 0) out.push('No condition columns.', '');
+  if (r.conditions.groups.length === 0) out.push(noConditionsText(r.data.conditionColumns), '');
   else {
     const names = r.classes.map((c) => c.name);
     out.push(`| condition | images | ${names.map((n) => `${cell(n)} P / R`).join(' | ')} |`, `| --- | ---: | ${names.map(() => '---').join(' | ')} |`);

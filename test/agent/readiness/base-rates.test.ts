@@ -5,6 +5,8 @@ import { agentConfig } from '../../../agent/config.js';
 import {
   candidateThresholds,
   classConfYaml,
+  noConditionsText,
+  thresholdText,
   parseBaseRates,
   prCurve,
   prevalenceWeights,
@@ -138,4 +140,10 @@ test('classConfYaml: the agent config fragment, rounded down, NaN left out, acce
   assert.deepEqual(config.model.classConf, { washer: 0.41, bracket: 0.29, missing_notch: 0.05 });
   assert.equal(classConfYaml([Number.NaN], NAMES), 'model:\n  classConf: {}\n');
   assert.equal(classConfYaml([0.5], ['on']), 'model:\n  classConf:\n    "on": 0.50\n');
+});
+
+test('report text: a threshold as it is used, and an empty conditions section that says why', () => {
+  assert.deepEqual([0.25, 0.985, 0.5, 0.12345, Number.NaN].map(thresholdText), ['0.25', '0.985', '0.50', '0.1235', '–']);
+  assert.equal(noConditionsText([]), 'No condition columns.');
+  assert.equal(noConditionsText(['gain', 'blur']), 'Every condition column (gain, blur) has one value in this set: nothing to compare.');
 });
