@@ -35,7 +35,10 @@ export async function checkAgent(config: AgentConfig, o: { matchModel: boolean; 
   else modelOk = c.readable('model.path', model, 'a readable ONNX file');
   if (config.drift.enabled) await checkProfile(c, config, modelOk && o.matchModel);
   const m = config.mqtt;
-  if (m.url) for (const k of ['ca', 'cert', 'key', 'passwordFile'] as const) c.readable(`mqtt.${k}`, m[k], k === 'passwordFile' ? 'a readable file' : 'a readable PEM file');
+  if (m.url) {
+    for (const k of ['ca', 'cert', 'key'] as const) c.pem(`mqtt.${k}`, m[k]);
+    c.readable('mqtt.passwordFile', m.passwordFile);
+  }
   if (config.http.enabled) {
     c.readable('http.reviewTokenFile', config.http.reviewTokenFile);
     if (o.ports) await c.port('http.port', config.http.host, config.http.port);

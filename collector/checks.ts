@@ -16,7 +16,8 @@ export function brokerPortTaken(host: string, port: number): string {
 export async function checkCollector(config: CollectorConfig, o: { ports: boolean } = { ports: true }): Promise<Checks> {
   const c = new Checks();
   const b = config.broker;
-  for (const k of ['ca', 'cert', 'key', 'passwordFile'] as const) c.readable(`broker.${k}`, b[k], k === 'passwordFile' ? 'a readable file' : 'a readable PEM file');
+  for (const k of ['ca', 'cert', 'key'] as const) c.pem(`broker.${k}`, b[k]);
+  c.readable('broker.passwordFile', b.passwordFile);
   c.readable('http.ackTokenFile', config.http.ackTokenFile);
   c.readable('store.passwordFile', config.store.passwordFile);
   // The device registry: readable, and every entry valid (all problems named at once).

@@ -4,10 +4,13 @@
  * problems are collected and reported at once, before anything is created on disk, so a start that
  * fails leaves nothing behind and a `--check` that passes means the start gets past these.
  */
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, parse } from 'node:path';
 import { DriftlineError, driftlineError } from './errors.js';
+
+/** What an empty PEM file is told: the same words at --check and at the start (lib/mqtt-options.ts). */
+export const EMPTY_PEM = 'a PEM file, and this one is empty: fill it (docs/deploy.md, "Secrets: systemd credentials")';
 
 export class Checks {
   readonly problems: DriftlineError[] = [];
@@ -27,6 +30,17 @@ export class Checks {
     const why = unreadable(file);
     if (why) this.add(driftlineError('DRIFTLINE_ERR_CONFIG', { key, value: JSON.stringify(file), expected: `${what} (${why})` }));
     return !why;
+  }
+
+  /**
+   * A PEM file (a CA, a client certificate or key): readable and not empty. install.sh creates the
+   * systemd credentials empty; one named before it was filled fails here, as it would at the start.
+   */
+  pem(key: string, file: string): boolean {
+    if (!this.readable(key, file, 'a readable PEM file')) return false;
+    if (!file || readFileSync(file, 'latin1').trim()) return true;
+    this.add(driftlineError('DRIFTLINE_ERR_CONFIG', { key, value: JSON.stringify(file), expected: EMPTY_PEM }));
+    return false;
   }
 
   /** A file (or folder) that will be created: its nearest existing ancestor folder must be writable. */

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
+import { EMPTY_PEM } from './checks.js';
 import { driftlineError } from './errors.js';
 import { redactUrl } from './redact.js';
 import { secret } from './secret.js';
@@ -36,7 +37,7 @@ function readPem(key: string, file: string): Buffer | undefined {
   }
   // install.sh creates the credentials empty: one named before it was filled is said so, not left to
   // a TLS handshake that fails for reasons it does not give.
-  if (!pem.toString('latin1').trim()) throw driftlineError('DRIFTLINE_ERR_CONFIG', { key, value: file, expected: 'a PEM file, and this one is empty: fill it (docs/deploy.md, "Secrets: systemd credentials")' });
+  if (!pem.toString('latin1').trim()) throw driftlineError('DRIFTLINE_ERR_CONFIG', { key, value: file, expected: EMPTY_PEM });
   return pem;
 }
 

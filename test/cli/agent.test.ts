@@ -82,6 +82,19 @@ test('agent with an unreadable MQTT CA file stops at once with the key and the r
   assert.match(r.stderr, /DRIFTLINE_ERR_CONFIG: invalid mqtt\.ca: got "?.*missing-ca\.pem"?, expected a readable PEM file \(ENOENT\)/);
 });
 
+test('an MQTT client certificate left empty (install.sh makes the credentials empty) is named by --check, as by the start', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-agent-cli-'));
+  await writeFile(join(dir, 'mqtt-cert'), '');
+  await writeFile(join(dir, 'mqtt-key'), '\n');
+  const file = join(dir, 'agent.yaml');
+  await writeFile(file, `store: { path: ${join(dir, 'a.db')} }\nmqtt: { url: "mqtts://127.0.0.1:8883", cert: ${join(dir, 'mqtt-cert')}, key: ${join(dir, 'mqtt-key')} }\ncameras:\n  - { name: c, source: { kind: synthetic } }\n`);
+  for (const args of [['--check'], []]) {
+    const r = await cli('agent', '--config', file, ...args);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /mqtt\.cert: got "?.*mqtt-cert"?, expected a PEM file, and this one is empty: fill it/, args.join(' ') || 'the start');
+  }
+});
+
 test('a config with several mistakes is refused with all of them at once', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'driftline-agent-cli-'));
   const cfg = join(dir, 'agent.yaml');
