@@ -1,6 +1,6 @@
 /** `driftline evaluate`: the production-readiness assessment of a model, written as report.html, report.md and report.json. */
 import { constants } from 'node:fs';
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseCorruptions } from '../agent/readiness/corruptions.js';
 import { DEFAULT_TARGET, evaluate } from '../agent/readiness/evaluate.js';
@@ -115,44 +115,52 @@ export async function run(argv: string[]): Promise<number> {
   const note = str('hardware-note');
   const budget = str('latency-budget');
   const out = resolve(str('out') ?? 'readiness');
-  // The report's folder before the work: a run of minutes is not lost to a path it cannot write.
+  // The report's folder before the work: a run of minutes is not lost to a path it cannot write. One
+  // made here goes again if the run fails: nothing is left behind but a report.
+  const made = await mkdir(out, { recursive: true }).catch((e: unknown) => e as Error);
   try {
-    await mkdir(out, { recursive: true });
+    if (made instanceof Error) throw made;
     await access(out, constants.W_OK);
   } catch (e) {
     throw driftlineError('DRIFTLINE_ERR_USAGE', { reason: `--out ${out}: the report cannot be written there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
   }
-  const report = await evaluate({
-    model: modelFile,
-    data,
-    ...(str('tune-data') ? { tuneData: str('tune-data')! } : {}),
-    ...(split ? { split: split as 'train' | 'val' | 'all' } : {}),
-    ...(str('conditions-csv') ? { conditionsCsv: str('conditions-csv')! } : {}),
-    ...(listFlag(values.conditions) ? { columns: listFlag(values.conditions)! } : {}),
-    ...(str('base-rates') ? { baseRates: str('base-rates')! } : {}),
-    ...(classThresholdsFlag('thresholds', values.thresholds) ? { thresholds: classThresholdsFlag('thresholds', values.thresholds)! } : {}),
-    conf: numberFlag('conf', values.conf, 0.25, 0, 1),
-    target: {
-      minPrecision: numberFlag('min-precision', values['min-precision'], DEFAULT_TARGET.minPrecision, 0, 1),
-      minRecall: numberFlag('min-recall', values['min-recall'], DEFAULT_TARGET.minRecall, 0, 1),
-      ...(maxFp !== undefined ? { maxFalseAlarmsPer1000: numberFlag('max-fp-per-1000', maxFp, 0, 0, 1e6) } : {}),
-    },
-    tolerance: numberFlag('tolerance', values.tolerance, 0.05, 0, 1),
-    agnostic: values.agnostic === true,
-    agnosticIou: numberFlag('agnostic-iou', values['agnostic-iou'], 0.7, 0, 1),
-    ...(listFlag(values['class-priority']) ? { classPriority: listFlag(values['class-priority'])! } : {}),
-    corruptions,
-    corruptionImages: intFlag('corruption-images', values['corruption-images'], 100, 1),
-    ...(str('ood') ? { oodDir: str('ood')! } : {}),
-    ...(str('profile') ? { profile: str('profile')! } : {}),
-    ...(note ? { hardwareNote: note, productionHardware: /^production\b/i.test(note) } : {}),
-    ...(budget !== undefined ? { latencyBudgetMs: numberFlag('latency-budget', budget, 0, 0, 1e6) } : {}),
-    latencyRuns: intFlag('latency-runs', values['latency-runs'], 200, 1),
-    providers: providersFlag(str('providers') ?? 'cpu'),
-    ...(resize ? { resize: resize as ResizeMode } : {}),
-    command: ['driftline', 'evaluate', ...argv].map((a) => (/^[\w./:=,@+-]+$/.test(a) ? a : JSON.stringify(a))).join(' '),
-    progress: progressBar(),
-  });
+  let report;
+  try {
+    report = await evaluate({
+      model: modelFile,
+      data,
+      ...(str('tune-data') ? { tuneData: str('tune-data')! } : {}),
+      ...(split ? { split: split as 'train' | 'val' | 'all' } : {}),
+      ...(str('conditions-csv') ? { conditionsCsv: str('conditions-csv')! } : {}),
+      ...(listFlag(values.conditions) ? { columns: listFlag(values.conditions)! } : {}),
+      ...(str('base-rates') ? { baseRates: str('base-rates')! } : {}),
+      ...(classThresholdsFlag('thresholds', values.thresholds) ? { thresholds: classThresholdsFlag('thresholds', values.thresholds)! } : {}),
+      conf: numberFlag('conf', values.conf, 0.25, 0, 1),
+      target: {
+        minPrecision: numberFlag('min-precision', values['min-precision'], DEFAULT_TARGET.minPrecision, 0, 1),
+        minRecall: numberFlag('min-recall', values['min-recall'], DEFAULT_TARGET.minRecall, 0, 1),
+        ...(maxFp !== undefined ? { maxFalseAlarmsPer1000: numberFlag('max-fp-per-1000', maxFp, 0, 0, 1e6) } : {}),
+      },
+      tolerance: numberFlag('tolerance', values.tolerance, 0.05, 0, 1),
+      agnostic: values.agnostic === true,
+      agnosticIou: numberFlag('agnostic-iou', values['agnostic-iou'], 0.7, 0, 1),
+      ...(listFlag(values['class-priority']) ? { classPriority: listFlag(values['class-priority'])! } : {}),
+      corruptions,
+      corruptionImages: intFlag('corruption-images', values['corruption-images'], 100, 1),
+      ...(str('ood') ? { oodDir: str('ood')! } : {}),
+      ...(str('profile') ? { profile: str('profile')! } : {}),
+      ...(note ? { hardwareNote: note, productionHardware: /^production\b/i.test(note) } : {}),
+      ...(budget !== undefined ? { latencyBudgetMs: numberFlag('latency-budget', budget, 0, 0, 1e6) } : {}),
+      latencyRuns: intFlag('latency-runs', values['latency-runs'], 200, 1),
+      providers: providersFlag(str('providers') ?? 'cpu'),
+      ...(resize ? { resize: resize as ResizeMode } : {}),
+      command: ['driftline', 'evaluate', ...argv].map((a) => (/^[\w./:=,@+-]+$/.test(a) ? a : JSON.stringify(a))).join(' '),
+      progress: progressBar(),
+    });
+  } catch (e) {
+    if (typeof made === 'string') await rm(made, { recursive: true, force: true });
+    throw e;
+  }
   await writeFile(join(out, 'report.json'), JSON.stringify(report, null, 1) + '\n');
   await writeFile(join(out, 'report.md'), renderMarkdown(report));
   await writeFile(join(out, 'report.html'), renderHtml(report));

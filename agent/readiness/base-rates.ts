@@ -28,16 +28,18 @@
  * lowest one midway between the lowest score and the floor), never below the floor (default 0.05),
  * so that a threshold chosen on one seed does not sit on a score of that seed. Among candidates that
  * meet every target given, the highest recall wins, then the highest (production) precision, then the
- * higher threshold. If none meets them all, the candidate with the best F1 at production weights
- * (then recall, then threshold) is chosen and marked met: false with the targets it fails. False
+ * lower threshold (two that keep the same detections here: the lower keeps more of what new data
+ * brings near the border, recall first as the rule goes). If none meets them all, the candidate with
+ * the best F1 at production weights (then recall, then the lower threshold) is chosen and marked
+ * met: false with the targets it fails. False
  * alarms per 1,000 images are counted at evaluation prevalence (the reweighting only fixes ratios,
  * not how many objects a production image holds); minPrecision is checked against production
  * precision when weights are given.
  *
- * Config thresholds are rounded DOWN to 2 decimals: a lower threshold keeps every detection the
- * chosen one kept, so recall can only rise (precision may fall a little; `atConfig` says by how much).
- * `met` and `failed` are judged at the rounded threshold, the one that ships: a candidate that meets
- * the targets only between two hundredths is reported as missing them.
+ * Each candidate is rounded DOWN to 2 decimals, as the config holds it (a lower threshold keeps
+ * every detection the midpoint kept), and judged there: the choice is among thresholds that can
+ * ship, and `met` says whether the one that ships meets the targets. (`configThreshold` and
+ * `atConfig` are the chosen point itself, kept for the report's readers.)
  */
 import { driftlineError } from '../../lib/errors.js';
 import { wilson, Z95, type Interval } from './intervals.js';
@@ -204,15 +206,15 @@ export function recommendThresholds(
 ): ThresholdChoice[] {
   return perClassScored.map((scored, classId) => {
     const ctx: PointContext = { nGt: nGt[classId] ?? 0, images, weights: weights?.[classId] };
-    const candidates = candidateThresholds(scored.scores, floor).map((t) => pointAt(scored, t, ctx));
+    // Each candidate as the config will hold it (2 decimals, rounded down), judged there: what ships
+    // is the rounded threshold, so the choice is made among those.
+    const grid = [...new Set(candidateThresholds(scored.scores, floor).map(roundThresholdDown))].filter((t) => t >= floor);
+    const candidates = grid.map((t) => pointAt(scored, t, ctx));
     const meeting = candidates.filter((p) => failedTargets(p, target).length === 0);
     const chosen = meeting.length ? best(meeting, byRecallThenPrecision) : best(candidates, byF1);
     const point = chosen ?? pointAt(scored, Number.NaN, ctx);
-    const configThreshold = roundThresholdDown(point.threshold);
-    const atConfig = pointAt(scored, configThreshold, ctx);
-    // Judged where the config puts it: what ships is the rounded threshold.
-    const failed = failedTargets(Number.isNaN(configThreshold) ? point : atConfig, target);
-    return { classId, ...point, met: failed.length === 0, failed, configThreshold, atConfig };
+    const failed = failedTargets(point, target);
+    return { classId, ...point, met: failed.length === 0, failed, configThreshold: point.threshold, atConfig: point };
   });
 }
 
@@ -266,11 +268,11 @@ export function failedTargets(p: OperatingPoint, t: ThresholdTarget): TargetName
 const key = (x: number): number => (Number.isNaN(x) ? Number.NEGATIVE_INFINITY : x);
 
 function byRecallThenPrecision(a: OperatingPoint, b: OperatingPoint): number {
-  return key(b.recall) - key(a.recall) || key(b.productionPrecision) - key(a.productionPrecision) || b.threshold - a.threshold;
+  return key(b.recall) - key(a.recall) || key(b.productionPrecision) - key(a.productionPrecision) || a.threshold - b.threshold;
 }
 
 function byF1(a: OperatingPoint, b: OperatingPoint): number {
-  return key(b.productionF1) - key(a.productionF1) || key(b.recall) - key(a.recall) || b.threshold - a.threshold;
+  return key(b.productionF1) - key(a.productionF1) || key(b.recall) - key(a.recall) || a.threshold - b.threshold;
 }
 
 /** The first point under `order` (a comparator where negative means a ranks first). */
@@ -300,14 +302,14 @@ export function noConditionsText(columns: readonly string[]): string {
 
 /** Why a class's threshold misses its targets, as both report forms print it. */
 export function unmetText(name: string, failed: readonly string[], chosenOn: string): string {
-  return `No threshold of ${name} that the config can hold (2 decimals) meets every target on ${chosenOn} (${failed.join(', ')}): the one given is the best F1, or the best choice before rounding down.`;
+  return `No threshold of ${name} that the config can hold (2 decimals) meets every target on ${chosenOn} (${failed.join(', ')}): the one given has the best F1 at production rates.`;
 }
 
-/** A threshold as the report prints it: 2 decimals, or as many as it has up to 4 (a given 0.985 is not shown as 0.98). */
+/** A threshold as the report prints it: 2 decimals, or every digit it has (a given 0.985 is not shown as 0.98, nor 0.00001 as 0). */
 export function thresholdText(t: number): string {
   if (!Number.isFinite(t)) return '–';
   const two = t.toFixed(2);
-  return Number(two) === t ? two : String(Number(t.toFixed(4)));
+  return Number(two) === t ? two : String(t);
 }
 
 /** `rounding`: down to 2 decimals (recommended thresholds), or as given (`exact`: the values the report's metrics were counted at). */

@@ -26,18 +26,23 @@ export const MILD_PRECISION_DROP = 0.1;
 /** ...when it rests on at least this many false alarms (a handful on 100 images is noise). */
 export const MILD_MIN_FALSE_ALARMS = 5;
 
-/** Severity-1 corruptions whose false alarms pull precision well below the nominal set's. */
-export function mildFalseAlarms(classes: readonly ClassRow[], corruptions: readonly CorruptionRow[]): { setting: string; precision: number; falseAlarms: number; nominal: number }[] {
-  const tp = classes.reduce((a, c) => a + c.tp, 0);
-  const fp = classes.reduce((a, c) => a + c.fp, 0);
-  const nominal = tp + fp > 0 ? tp / (tp + fp) : Number.NaN;
-  if (!Number.isFinite(nominal)) return [];
+/**
+ * Severity-1 corruptions whose false alarms pull precision well below the same images' uncorrupted
+ * (`baseline`; without it, the nominal classes' counts). Precision with no detection kept is taken
+ * as the baseline's (nothing raised), with only false ones as 0 (everything raised was false).
+ */
+export function mildFalseAlarms(classes: readonly ClassRow[], corruptions: readonly CorruptionRow[], baseline?: { readonly precision: number }): { setting: string; precision: number; falseAlarms: number; nominal: number }[] {
+  let nominal = baseline?.precision ?? Number.NaN;
+  if (!Number.isFinite(nominal)) {
+    const tp = classes.reduce((a, c) => a + c.tp, 0);
+    const fp = classes.reduce((a, c) => a + c.fp, 0);
+    nominal = tp + fp > 0 ? tp / (tp + fp) : 1; // nothing detected nominally: no false alarm either
+  }
   const out: { setting: string; precision: number; falseAlarms: number; nominal: number }[] = [];
   for (const r of corruptions) {
-    if (r.severity !== 1 || !(r.precision > 0)) continue; // precision 0 or NaN: no true detection to set false ones against
-    const kept = (r.recall * r.objects) / r.precision;
-    const falseAlarms = Math.round(kept - r.recall * r.objects);
-    if (r.precision < nominal - MILD_PRECISION_DROP && falseAlarms >= MILD_MIN_FALSE_ALARMS) out.push({ setting: `${r.corruption} ${r.setting}`, precision: r.precision, falseAlarms, nominal });
+    if (r.severity !== 1) continue;
+    const precision = Number.isFinite(r.precision) ? r.precision : r.falseAlarms > 0 ? 0 : nominal;
+    if (precision < nominal - MILD_PRECISION_DROP && r.falseAlarms >= MILD_MIN_FALSE_ALARMS) out.push({ setting: `${r.corruption} ${r.setting}`, precision, falseAlarms: r.falseAlarms, nominal });
   }
   return out.sort((a, b) => a.precision - b.precision);
 }
@@ -53,8 +58,10 @@ export interface ChecklistInputs {
   readonly latencyBudgetMs?: number;
   readonly productionHardware: boolean;
   readonly corruptionsRun: number;
-  /** The corruption rows (every setting run): the mildest of each is judged for false alarms. */
+  /** The corruption rows (every setting run): the mildest of each is judged for false alarms... */
   readonly corruptions?: readonly CorruptionRow[];
+  /** ...against the same images uncorrupted (without it, the nominal classes' precision). */
+  readonly corruptionBaseline?: { readonly images: number; readonly precision: number; readonly falseAlarms: number };
   readonly heldOut: readonly HeldOutRow[];
   readonly oodFolder: boolean;
   readonly provenance: ReadinessReport['provenance'];
@@ -136,7 +143,7 @@ export function buildChecklist(i: ChecklistInputs): ChecklistRow[] {
     command: `${evaluate} --providers tensorrt,cuda,cpu --hardware-note "production: <box>"`,
   });
   const silentUncovered = i.heldOut.some((h) => h.silentRate >= 0.1) && !p.profile?.detectionOod;
-  const crying = mildFalseAlarms(i.classes, i.corruptions ?? []);
+  const crying = mildFalseAlarms(i.classes, i.corruptions ?? [], i.corruptionBaseline);
   const heldOutText = i.heldOut.map((h) => `${h.name}: ${h.objects} objects, ${pct(h.silentRate)} silent, ${pct(h.objects ? h.lowConfidence / h.objects : 0)} low-confidence (fails ${h.verdict})`).join('; ');
   rows.push({
     id: 'ood',

@@ -271,6 +271,10 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
   }
   const corruptions: CorruptionRow[] = [];
   const cImages = Math.min(set.images.length, o.corruptionImages ?? 100);
+  // The corruptions' own baseline: the same images, uncorrupted (a set sorted by camera or shift
+  // can differ in its first images from the whole).
+  const cNominal = evaluateClasses(main.gts.slice(0, cImages).map((g, i) => ({ gts: g, dets: operating[i]! })), nc, { thresholds })[nc]!;
+  const corruptionBaseline = { images: cImages, precision: cNominal.precision, falseAlarms: cNominal.fp };
   const cList = o.corruptions ?? [];
   let cDone = 0;
   if (cList.length) o.progress?.('corruptions', 0, cList.length * CORRUPTION_LEVELS.length); // the stage's clock starts with its work
@@ -298,6 +302,7 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
         setting: describeCorruption(name, s),
         images: files.length,
         objects: t.objects,
+        falseAlarms: agg.fp,
         precision: agg.precision,
         recall: agg.recall,
         silentRate: t.objects ? t.silent / t.objects : Number.NaN,
@@ -356,6 +361,7 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
     productionHardware: o.productionHardware ?? false,
     corruptionsRun: corruptions.length,
     corruptions,
+    corruptionBaseline,
     heldOut,
     oodFolder: folder !== undefined,
     provenance,
@@ -418,7 +424,7 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
       flags,
     },
     latency: latencyReport,
-    ood: { nominal: { meanBestScore: nominalTally.meanBestScore, bestScore: nominalTally.bestScore, silentRate: nominalTally.objects ? nominalTally.silent / nominalTally.objects : Number.NaN }, corruptions, heldOut, ...(folder ? { folder } : {}) },
+    ood: { nominal: { meanBestScore: nominalTally.meanBestScore, bestScore: nominalTally.bestScore, silentRate: nominalTally.objects ? nominalTally.silent / nominalTally.objects : Number.NaN }, corruptions, ...(corruptions.length ? { corruptionBaseline } : {}), heldOut, ...(folder ? { folder } : {}) },
     provenance,
     timing: { seconds: (performance.now() - t0) / 1000, imagesPerSecond: 1000 / main.msPerImage, inferenceMsPerImage: main.inferenceMsPerImage },
   };

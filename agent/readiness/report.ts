@@ -75,6 +75,8 @@ export interface CorruptionRow {
   readonly setting: string;
   readonly images: number;
   readonly objects: number;
+  /** Detections kept at the operating thresholds that match no object (all classes). */
+  readonly falseAlarms: number;
   readonly precision: number;
   readonly recall: number;
   readonly silentRate: number;
@@ -139,6 +141,8 @@ export interface ReadinessReport {
   readonly ood: {
     readonly nominal: { readonly meanBestScore: number; readonly bestScore: readonly number[]; readonly silentRate: number };
     readonly corruptions: readonly CorruptionRow[];
+    /** The corrupted images uncorrupted, at the operating thresholds: what the corruption rows' precision is set against. */
+    readonly corruptionBaseline?: { readonly images: number; readonly precision: number; readonly falseAlarms: number };
     readonly heldOut: readonly HeldOutRow[];
     readonly folder?: { readonly path: string; readonly images: number; readonly withConfidentDetection: number; readonly topScore: readonly number[] };
   };

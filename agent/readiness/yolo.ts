@@ -7,7 +7,7 @@
  * small worker pool the COCO reader shares.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { dirname, extname, isAbsolute, resolve, sep } from 'node:path';
+import { basename, dirname, extname, isAbsolute, resolve, sep } from 'node:path';
 import sharp, { type Metadata } from 'sharp';
 import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml';
 import { driftlineError } from '../../lib/errors.js';
@@ -187,7 +187,7 @@ function heldOutOf(y: Yaml, data: Record<string, unknown>, classCount: number): 
 }
 
 /** The images of one split entry: a folder (recursive) or a .txt list of image paths. */
-async function splitImages(y: Yaml, key: string, entry: unknown, root: string): Promise<string[]> {
+async function splitImages(y: Yaml, key: string, entry: unknown, root: string, checkOrphans: boolean): Promise<string[]> {
   if (typeof entry !== 'string' || entry === '') throw fail(y.file, lineOf(y, key), `${key} must be a folder of images (or a list of them), got ${JSON.stringify(entry)}`);
   const yamlDir = dirname(y.file);
   const tried = [...new Set([resolve(root, entry), resolve(yamlDir, entry)])];
@@ -195,7 +195,7 @@ async function splitImages(y: Yaml, key: string, entry: unknown, root: string): 
     const k = await kind(p);
     if (k === 'dir') {
       const images = await listImages(p);
-      await refuseOrphanLabels(p, images);
+      if (checkOrphans) await refuseOrphanLabels(p, images);
       return images;
     }
     if (k === 'file') {
@@ -216,34 +216,42 @@ async function splitImages(y: Yaml, key: string, entry: unknown, root: string): 
 
 /**
  * A label file whose image is gone: its objects would silently leave the evaluation (Ultralytics
- * skips such files), so the set is refused, naming it. Only where labels have a folder of their own
- * (`labels/` beside `images/`): beside the images, other .txt files (a classes.txt) are not labels.
+ * skips such files), so the set is refused, naming it. Only files that hold a label line count (a
+ * LabelImg classes.txt or a README in the folder does not; an empty label lost no object), and only
+ * where labels have a folder of their own (`labels/` beside `images/`).
  */
 async function refuseOrphanLabels(imageDir: string, images: readonly string[]): Promise<void> {
   const labelDir = dirname(labelPathOf(resolve(imageDir, 'x.jpg')));
   if (labelDir === resolve(imageDir) || (await kind(labelDir)) !== 'dir') return;
   const expected = new Set(images.map(labelPathOf));
+  const lower = new Set([...expected].map((f) => f.toLowerCase()));
   const orphans: string[] = [];
   const walk = async (dir: string): Promise<void> => {
     for (const e of await readdir(dir, { withFileTypes: true })) {
       if (e.name.startsWith('.')) continue;
       const f = resolve(dir, e.name);
       if (e.isDirectory()) await walk(f);
-      else if (extname(e.name).toLowerCase() === '.txt' && !expected.has(f)) orphans.push(f);
+      else if (extname(e.name).toLowerCase() === '.txt' && !expected.has(f) && LABEL_LINE.test(await readFile(f, 'utf8'))) orphans.push(f);
     }
   };
   await walk(labelDir);
-  if (orphans.length) {
-    orphans.sort();
-    throw fail(orphans[0]!, undefined, `no image for this label file (no image of the same name in ${imageDir})${orphans.length > 1 ? `; ${orphans.length - 1} more label files have none` : ''}: restore the image, or remove the label`);
-  }
+  if (!orphans.length) return;
+  orphans.sort();
+  const first = orphans[0]!;
+  const more = orphans.length > 1 ? `; ${orphans.length - 1} more label files have none` : '';
+  if (lower.has(first.toLowerCase())) throw fail(first, undefined, `its image is there, but its label is read from the lower-case name ${basename(labelPathOf(images.find((i) => labelPathOf(i).toLowerCase() === first.toLowerCase())!))}${more}: rename it`);
+  throw fail(first, undefined, `no image for this label file (no image of the same name in ${imageDir})${more}: restore the image, or remove the label`);
 }
 
-async function splitOf(y: Yaml, data: Record<string, unknown>, key: 'train' | 'val', root: string): Promise<string[]> {
+/** A line a YOLO label holds: a class id and at least four numbers. */
+const LABEL_LINE = /^\s*\d+(\s+[-+]?[\d.]+(e[-+]?\d+)?){4,}\s*$/im;
+
+/** `checkOrphans`: refuse label files without an image (the splits scored; an unused one only names CSV rows). */
+async function splitOf(y: Yaml, data: Record<string, unknown>, key: 'train' | 'val', root: string, checkOrphans = true): Promise<string[]> {
   const v = data[key];
   const entries = isList(v) ? v : [v];
   const out: string[] = [];
-  for (const e of entries) out.push(...(await splitImages(y, key, e, root)));
+  for (const e of entries) out.push(...(await splitImages(y, key, e, root, checkOrphans)));
   return out;
 }
 
@@ -288,7 +296,7 @@ export async function readYolo(file: string, split?: 'train' | 'val' | 'all'): P
   for (const k of ['train', 'val'] as const) {
     if (has(k) && !chosen.includes(k)) {
       try {
-        for (const f of await load(k)) allFiles.add(f);
+        for (const f of lists[k] ?? (await splitOf(y, d, k, root, false))) allFiles.add(f);
       } catch {
         // An unused split that is missing only matters for naming CSV rows; the chosen split is fine.
       }

@@ -93,6 +93,7 @@ async function main(): Promise<void> {
     productionHardware: false,
     corruptionsRun: report.ood.corruptions.length,
     corruptions: report.ood.corruptions,
+    ...(report.ood.corruptionBaseline ? { corruptionBaseline: report.ood.corruptionBaseline } : {}),
     heldOut: ood.heldOut,
     oodFolder: false,
     provenance: report.provenance,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,4 +125,5 @@ test('evaluate refuses what it cannot use, naming it', async (t) => {
   assert.equal(f.code, 1, f.stderr);
   assert.match(f.stderr, /DRIFTLINE_ERR_DATASET: .*no-such-folder: the OOD folder \(--ood\) cannot be read: ENOENT/);
   for (const x of [o, f]) assert.doesNotMatch(x.stderr, /unexpected error|detect \d+\//);
+  assert.ok(!existsSync(join(dir, 'report')), 'a failed run leaves no report folder it made');
 });

@@ -121,12 +121,19 @@ test('recommendThresholds: the highest recall meeting the targets, then precisio
   assert.deepEqual([prod.recall, prod.productionPrecision, prod.configThreshold], [0.25, 1, 0.85]);
 });
 
-test('recommendThresholds: rounding down for the config can only keep more detections, and the targets are judged there; no detections → NaN', () => {
-  // .855 T, .851 F: the candidate .853 keeps one; the config value .85 keeps both, and its false
-  // alarm breaks the target: what ships does not meet it, and the choice says so.
+test('recommendThresholds: candidates as the config holds them (2 decimals, down), judged there; no detections → NaN', () => {
+  // .855 T, .851 F: the midpoint .853 would keep one, but the config holds .85, which keeps both:
+  // no threshold that can ship meets the target, and the choice says so. (.45, from the midpoint to
+  // the floor, keeps the same two: of equals, the lower.)
   const r = recommendThresholds([scored([[0.855, 1], [0.851, 0]])], [1], 10, { maxFalseAlarmsPer1000: 0 })[0]!;
-  close(r.threshold, 0.853, 1e-12);
-  assert.deepEqual([r.met, r.failed, r.fp, r.configThreshold, r.atConfig.fp, r.atConfig.recall], [false, ['maxFalseAlarmsPer1000'], 0, 0.85, 1, 1]);
+  close(r.threshold, 0.45, 1e-12);
+  assert.deepEqual([r.met, r.failed, r.fp, r.configThreshold, r.atConfig.fp, r.atConfig.recall], [false, ['maxFalseAlarmsPer1000'], 1, 0.45, 1, 1]);
+  // A review's case: 20 true from .99 down to .418, two false at .415 and .414. The midpoint below
+  // .418 rounds to .41 and keeps the false ones; .42 (from a higher midpoint) meets both targets.
+  const trues = Array.from({ length: 20 }, (_, i) => [0.99 - (i * (0.99 - 0.418)) / 19, 1] as [number, 1]);
+  const g = recommendThresholds([scored([...trues, [0.415, 0], [0.414, 0]])], [20], 100, { minPrecision: 0.95, minRecall: 0.9 })[0]!;
+  assert.deepEqual([g.met, g.fp], [true, 0]);
+  assert.ok(g.threshold >= 0.42 && g.recall >= 0.9, `${g.threshold}: recall ${g.recall}`);
   const empty = recommendThresholds([scored([])], [3], 10, { minRecall: 0.5 })[0]!;
   assert.ok(Number.isNaN(empty.threshold));
   assert.deepEqual([empty.met, empty.failed, empty.tp, empty.fn], [false, ['minRecall'], 0, 3]);
@@ -143,7 +150,7 @@ test('classConfYaml: the agent config fragment, rounded down, NaN left out, acce
 });
 
 test('report text: a threshold as it is used, and an empty conditions section that says why', () => {
-  assert.deepEqual([0.25, 0.985, 0.5, 0.12345, Number.NaN].map(thresholdText), ['0.25', '0.985', '0.50', '0.1235', '–']);
+  assert.deepEqual([0.25, 0.985, 0.5, 0.12345, 0.00001, Number.NaN].map(thresholdText), ['0.25', '0.985', '0.50', '0.12345', '0.00001', '–']);
   assert.equal(noConditionsText([]), 'No condition columns.');
   assert.equal(noConditionsText(['gain', 'blur']), 'Every condition column (gain, blur) has one value in this set: nothing to compare.');
 });

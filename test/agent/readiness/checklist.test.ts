@@ -9,7 +9,7 @@ import type { ClassRow, CorruptionRow } from '../../../agent/readiness/report.js
 
 const cls = (name: string, tp: number, fp: number): ClassRow => ({ name, threshold: 0.5, objects: tp + 5, tp, fp, fn: 5, precision: tp / (tp + fp), precisionCi: [0, 1], recall: tp / (tp + 5), recallCi: [0, 1], missRate: 0, missRateCi: [0, 1], fpPer1000: 0, fpPer1000Ci: [0, 1], ap50: 0.9, ap5095: 0.6 });
 /** A corruption row with `tp` of `objects` found and `fp` false alarms. */
-const row = (corruption: string, severity: number, objects: number, tp: number, fp: number): CorruptionRow => ({ corruption, severity, setting: `level ${severity}`, images: 100, objects, precision: tp / (tp + fp), recall: tp / objects, silentRate: 0, silentRateCi: [0, 0], lowConfidenceRate: 0, meanBestScore: 0.8, bestScore: [] });
+const row = (corruption: string, severity: number, objects: number, tp: number, fp: number): CorruptionRow => ({ corruption, severity, setting: `level ${severity}`, images: 100, objects, falseAlarms: fp, precision: tp / (tp + fp), recall: tp / objects, silentRate: 0, silentRateCi: [0, 0], lowConfidenceRate: 0, meanBestScore: 0.8, bestScore: [] });
 
 // Nominal: 190 true, 10 false alarms: precision 0.95.
 const CLASSES = [cls('washer', 100, 4), cls('scratch', 90, 6)];
@@ -20,10 +20,14 @@ test('mildFalseAlarms: a mild setting far below nominal precision, on enough fal
     row('roll', 3, 200, 100, 400), // harsh: not judged here
     row('darker', 1, 200, 180, 20), // 0.9: within the drop
     row('jpeg', 1, 20, 10, 4), // 0.71, but 4 false alarms: under the minimum
-    row('occlusion', 1, 200, 0, 30), // nothing found: precision 0, no rate to judge
+    row('occlusion', 1, 200, 0, 30), // nothing true, 30 false: precision 0, the worst case
   ]);
-  assert.deepEqual(found.map((f) => [f.setting, f.falseAlarms]), [['roll level 1', 60]]);
-  assert.ok(Math.abs(found[0]!.nominal - 0.95) < 1e-12);
+  assert.deepEqual(found.map((f) => [f.setting, f.falseAlarms]), [['occlusion level 1', 30], ['roll level 1', 60]]);
+  assert.ok(Math.abs(found[1]!.nominal - 0.95) < 1e-12);
+  // Against the corrupted images' own uncorrupted precision when given: here as low as the roll's.
+  assert.deepEqual(mildFalseAlarms(CLASSES, [row('roll', 1, 200, 180, 60)], { precision: 0.8 }), []);
+  // No detection kept at all: nothing raised, nothing false.
+  assert.deepEqual(mildFalseAlarms(CLASSES, [{ ...row('blur', 1, 200, 0, 0), precision: Number.NaN }]), []);
   assert.ok(MILD_PRECISION_DROP > 0 && MILD_MIN_FALSE_ALARMS > 4);
 });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { before, test } from 'node:test';
 import { isDriftlineError } from '../../../lib/errors.js';
 import { conditionSpec } from '../../../agent/synth/conditions.js';
@@ -144,6 +144,27 @@ test('a label whose image is gone names the label, and the others without one ar
   await rm(labelPathOf(a.file));
   await rm(labelPathOf(b.file));
   assert.equal((await readYolo(join(dir, 'data.yaml'))).images.length, images.length - 2, 'both gone: the set is whole again');
+  // What is not a label: LabelImg's classes.txt, a README, an empty file (it lost no object).
+  const labels = dirname(labelPathOf(images[2]!.file));
+  await writeFile(join(labels, 'classes.txt'), 'washer\nbracket\nscratch\nmissing_notch\n');
+  await writeFile(join(labels, 'README.txt'), 'Labelled by line 3, week 48.\n');
+  await writeFile(join(labels, 'gone.txt'), '');
+  assert.equal((await readYolo(join(dir, 'data.yaml'))).images.length, images.length - 2);
+  // A label named in upper case is never read (labels are <name>.txt): said so, not called an orphan.
+  const c = images[2]!;
+  const upper = labelPathOf(c.file).replace(/\.txt$/, '.TXT');
+  await rename(labelPathOf(c.file), upper);
+  await writeFile(upper, '0 0.5 0.5 0.1 0.1\n');
+  await expectDataset(readYolo(join(dir, 'data.yaml')), `${upper}: `, /its image is there, but its label is read from the lower-case name .*\.txt: rename it/);
+});
+
+test('a label without its image in a split not scored is left alone: that split only names CSV rows', async () => {
+  const dir = await copySet();
+  const train = (await readYolo(join(dir, 'data.yaml'), 'train')).images;
+  await rm(train[0]!.file);
+  const val = await readYolo(join(dir, 'data.yaml'), 'val');
+  assert.ok(val.images.length > 0 && val.allNames.some((n) => n.startsWith('images/train/')), 'val read, train still named');
+  await expectDataset(readYolo(join(dir, 'data.yaml'), 'train'), labelPathOf(train[0]!.file), /no image for this label file/);
 });
 
 test('data.yaml problems: no names, a missing split folder, bad YAML, bad held_out, nc disagreeing', async () => {
