@@ -40,7 +40,7 @@ export function handlers(store: CollectorStore, rules: RuleEngine, log: Logger, 
   const gap = (m: SummaryMessage, after: number): void => {
     if (!gaps || after === 0 || m.seq <= after + 1) return;
     gaps.count += Math.min(m.seq - after - 1, seq.maxSeqJump);
-    log.warn({ device: `${m.site}/${m.device}`, camera: m.camera, after, seq: m.seq }, 'summaries missing before this one (dropped upstream)');
+    log.warn({ device: `${m.site}/${m.device}`, camera: m.camera, after, seq: m.seq }, "summaries missing before this one (lost between the agent and here: the agent's outbox full, or a broker session lost; the agent's driftline_agent_outbox_dropped_total tells which)");
   };
   /** Stage timing (Ingest.startTiming); undefined: off, and each stage costs one branch. */
   let st: StageTimes | undefined;

@@ -141,7 +141,7 @@ export class RuleEngine {
         headline: `${s.site}/${s.device} is offline`,
         description: s.stopReason
           ? `The device stopped cleanly (${s.stopReason}) at ${iso(s.ts)}. No drift is being reported from its cameras.`
-          : `The device's Last Will arrived at ${iso(s.ts)}: its connection was lost without a goodbye (a crash, a power cut, the network). No drift is being reported from its cameras.`,
+          : `The device's Last Will arrived at ${iso(now)} (its ts, ${iso(s.ts)}, is when that connection was made): the connection was lost without a goodbye (a crash, a power cut, the network). No drift is being reported from its cameras.`,
         model: modelLabel(previous?.model),
       });
       return;

@@ -73,10 +73,12 @@ test('device offline: on the Last Will at once, on silence after offlineSilence;
   assert.match(changes[0]![2].annotations.summary!, /is silent/);
   rules.onStatus(birth(), birth(), 400_000);
   assert.deepEqual(changes.map(([r, c]) => [r, c]).at(-1), ['deviceOffline', 'resolve']);
-  const will: StatusMessage = { schema: SCHEMAS.status, site: 's', device: 'd', state: 'offline', ts: 500_000 };
+  // A Will's ts is when its connection was made (docs/mqtt.md): it arrives when the connection is lost.
+  const will: StatusMessage = { schema: SCHEMAS.status, site: 's', device: 'd', state: 'offline', ts: 450_000 };
   rules.onStatus(will, birth(), 500_000);
   assert.deepEqual(changes.map(([r, c]) => [r, c]).at(-1), ['deviceOffline', 'fire']);
   assert.equal(changes.at(-1)![2].severity, 'critical');
+  assert.match(changes.at(-1)![2].annotations.description!, /Last Will arrived at 1970-01-01T00:08:20\.000Z \(its ts, 1970-01-01T00:07:30\.000Z, is when that connection was made\)/);
 });
 
 test('camera stalled: on the event, or after stalledWindows of silence; a summary resolves it', async (t) => {
