@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { LOG_SECTION } from '../lib/log.js';
 import { MQTT_TLS_SCHEMA } from '../lib/mqtt-options.js';
 import { readConfigFile } from '../lib/config-file.js';
-import { applyEnv, check, configError, problem, type Config, type Ctx, type Expand, type Schema } from '../lib/schema.js';
+import { applyEnv, check, configError, problem, refuseUnknownEnv, type Config, type Ctx, type Expand, type Schema } from '../lib/schema.js';
 import { SEGMENT } from '../protocol/topics.js';
 import { KNOWN_PROVIDERS, PROVIDER_CHOICES } from './infer/providers.js';
 import { RESIZE_MODES } from './preprocess/letterbox.js';
@@ -236,9 +236,10 @@ export type AgentConfig = Expand<Config<typeof AGENT_SCHEMA>>;
  * file's folder) when given.
  */
 export function agentConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, baseDir?: string): { config: AgentConfig; envUsed: string[] } {
-  const ctx: Ctx = { problems: [], ...(baseDir ? { baseDir } : {}) };
+  const ctx: Ctx = { problems: [], envSources: new Map(), ...(baseDir ? { baseDir } : {}) };
   const copy = structuredClone(raw ?? {}) as Record<string, unknown>;
   const envUsed = typeof copy === 'object' && !Array.isArray(copy) ? applyEnv(AGENT_SCHEMA, copy, env, 'DRIFTLINE', ctx) : [];
+  refuseUnknownEnv(AGENT_SCHEMA, env, 'DRIFTLINE', ctx, ['DRIFTLINE_COLLECTOR']); // the collector's variables, beside the agent's on one host
   const config = check(AGENT_SCHEMA, copy, '', ctx);
   const providers = config.model?.providers ?? [];
   if (providers.includes('auto') && providers.length > 1) problem(ctx, 'model.providers', providers, 'auto alone, or a list of providers in the order to try');

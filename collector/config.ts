@@ -6,7 +6,7 @@
 import { LOG_SECTION } from '../lib/log.js';
 import { MQTT_TLS_SCHEMA } from '../lib/mqtt-options.js';
 import { readConfigFile } from '../lib/config-file.js';
-import { applyEnv, check, configError, problem, type Config, type Ctx, type Expand, type Schema } from '../lib/schema.js';
+import { applyEnv, check, configError, problem, refuseUnknownEnv, type Config, type Ctx, type Expand, type Schema } from '../lib/schema.js';
 import { isLoopback } from '../lib/loopback.js';
 import { anonymousBeyondLoopback } from './broker/loopback.js';
 import { storeUrlProblem } from './store/postgres-url.js';
@@ -118,9 +118,10 @@ export type CollectorConfig = Expand<Config<typeof COLLECTOR_SCHEMA>>;
 
 /** Validates; every problem at once in one DRIFTLINE_ERR_CONFIG. Relative paths resolve against `baseDir`. */
 export function collectorConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, baseDir?: string): { config: CollectorConfig; envUsed: string[] } {
-  const ctx: Ctx = { problems: [], ...(baseDir ? { baseDir } : {}) };
+  const ctx: Ctx = { problems: [], envSources: new Map(), ...(baseDir ? { baseDir } : {}) };
   const copy = structuredClone(raw ?? {}) as Record<string, unknown>;
   const envUsed = typeof copy === 'object' && !Array.isArray(copy) ? applyEnv(COLLECTOR_SCHEMA, copy, env, ENV_PREFIX, ctx) : [];
+  refuseUnknownEnv(COLLECTOR_SCHEMA, env, ENV_PREFIX, ctx);
   const config = check(COLLECTOR_SCHEMA, copy, '', ctx);
   const n = config.notify;
   if (n?.webhookUrl && !n.webhookSecret && !n.webhookSecretFile) {

@@ -62,6 +62,8 @@ export interface Problem {
 export interface Ctx {
   readonly problems: Problem[];
   readonly baseDir?: string;
+  /** Keys set from the environment, and the variable each came from: their problems name it (applyEnv fills it). */
+  readonly envSources?: Map<string, string>;
 }
 
 const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));
@@ -71,7 +73,9 @@ const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) 
  * value is shown as lib/redact.ts would print it: a secret key's hidden, a URL's password masked.
  */
 export function problem(ctx: Ctx, key: string, value: unknown, expected: string): undefined {
-  ctx.problems.push({ key, value: show(isSecretKey(key) && typeof value === 'string' && value ? '(hidden)' : redact(value)), expected });
+  const from = ctx.envSources?.get(key);
+  const named = from ? `${key} (from ${from})` : key;
+  ctx.problems.push({ key: named, value: show(isSecretKey(key) && typeof value === 'string' && value ? '(hidden)' : redact(value)), expected });
   return undefined;
 }
 
@@ -207,18 +211,69 @@ export function applyEnv(schema: Schema, raw: Record<string, unknown>, env: Node
     const s = env[name];
     if (s === undefined) continue;
     used.push(name);
+    ctx.envSources?.set(p.join('.'), name);
     if (f.kind === 'number') {
       const n = Number(s);
-      if (s.trim() === '' || !Number.isFinite(n)) problem(ctx, `${p.join('.')} (from ${name})`, s, 'a number');
+      if (s.trim() === '' || !Number.isFinite(n)) problem(ctx, p.join('.'), s, 'a number');
       else raw[k] = n;
     } else if (f.kind === 'boolean') {
-      if (!/^(true|false|1|0)$/i.test(s)) problem(ctx, `${p.join('.')} (from ${name})`, s, 'true or false');
+      if (!/^(true|false|1|0)$/i.test(s)) problem(ctx, p.join('.'), s, 'true or false');
       else raw[k] = /^(true|1)$/i.test(s);
     } else if (f.kind === 'list') {
       raw[k] = s.split(',').map((x) => x.trim()).filter(Boolean);
     } else raw[k] = f.kind === 'string' && f.path ? resolvePath(process.cwd(), s) : s; // a path from the environment: from the working directory
   }
   return used;
+}
+
+/** Every variable applyEnv reads for `schema` (scalar and list keys, not inside arrays or maps). */
+export function envNames(schema: Schema, prefix: string, path: string[] = []): string[] {
+  const out: string[] = [];
+  for (const [k, f] of Object.entries(schema)) {
+    if (f.kind === 'object') out.push(...envNames(f.fields, prefix, [...path, k]));
+    else if (f.kind !== 'array' && f.kind !== 'map') out.push(envName(prefix, [...path, k]));
+  }
+  return out;
+}
+
+/**
+ * A variable that looks like a config override (`<prefix>_SECTION__KEY`) but names no key is refused,
+ * as an unknown key in the file is: a misspelt one would otherwise be ignored without a word. Names
+ * starting with one of `others` belong to another service (the collector's, beside the agent's).
+ */
+export function refuseUnknownEnv(schema: Schema, env: NodeJS.ProcessEnv, prefix: string, ctx: Ctx, others: readonly string[] = []): void {
+  const known = envNames(schema, prefix);
+  const set = new Set(known);
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith(`${prefix}_`) || !name.includes('__') || set.has(name) || others.some((o) => name.startsWith(`${o}_`))) continue;
+    const near = closest(name, known);
+    ctx.problems.push({ key: name, value: '(set in the environment)', expected: `a variable that names a configuration key (docs/configuration.md)${near ? `: did you mean ${near}?` : ''}` });
+  }
+}
+
+/** The known name nearest `name` by edit distance, when it is near enough to be a typo. */
+function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = editDistance(name, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return bestD <= Math.max(2, Math.floor(name.length / 6)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
 }
 
 /** Rows for the configuration reference: key path, type, default, doc. */

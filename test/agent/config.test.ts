@@ -62,7 +62,11 @@ test('environment variables override the file, typed by the schema', () => {
   assert.equal(config.store.path, '/var/lib/driftline/a.db');
   assert.deepEqual(envUsed.sort(), ['DRIFTLINE_LOG__LEVEL', 'DRIFTLINE_MODEL__PROVIDERS', 'DRIFTLINE_STORE__MAX_BYTES', 'DRIFTLINE_STORE__PATH']);
   rejects(minimal, /store\.maxBytes \(from DRIFTLINE_STORE__MAX_BYTES\): got "lots", expected a number/, { DRIFTLINE_STORE__MAX_BYTES: 'lots' });
-  rejects(minimal, /store\.maxBytes: got 5, expected a number in/, { DRIFTLINE_STORE__MAX_BYTES: '5' });
+  // A value out of range names its variable too, not only one that does not parse.
+  rejects(minimal, /store\.maxBytes \(from DRIFTLINE_STORE__MAX_BYTES\): got 5, expected a number in/, { DRIFTLINE_STORE__MAX_BYTES: '5' });
+  // A misspelt variable is refused with the nearest name, not ignored; the collector's are left to it.
+  rejects(minimal, /DRIFTLINE_STORE__MAXBYTES: got \(set in the environment\), expected a variable that names a configuration key.*did you mean DRIFTLINE_STORE__MAX_BYTES\?/, { DRIFTLINE_STORE__MAXBYTES: '5' });
+  assert.deepEqual(agentConfig(minimal, { DRIFTLINE_COLLECTOR_HTTP__PORT: '8081', DRIFTLINE_LOG_FORMAT: 'json', DRIFTLINE_STOP_REASON: 'upgrade' }).envUsed, []);
 });
 
 test('http: on by default on 127.0.0.1:9464; its keys are validated and each problem names the key', () => {

@@ -16,6 +16,9 @@ test('collector config: defaults, env overrides, unknown keys and a webhook with
   assert.equal(env.config.rules.driftForSeconds, 60);
   assert.deepEqual(env.envUsed.sort(), ['DRIFTLINE_COLLECTOR_HTTP__ACK_TOKEN', 'DRIFTLINE_COLLECTOR_RULES__DRIFT_FOR_SECONDS']);
   assert.throws(() => collectorConfig({ rules: { driftFor: 3 } }, {}), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && /rules\.driftFor/.test(e.message));
+  // The same for the environment: a misspelt variable is refused with the nearest name; the agent's are not the collector's.
+  assert.throws(() => collectorConfig({}, { DRIFTLINE_COLLECTOR_RULES__DRIFT_FOR_SECOND: '60' }), (e) => isDriftlineError(e, 'DRIFTLINE_ERR_CONFIG') && /DRIFTLINE_COLLECTOR_RULES__DRIFT_FOR_SECOND: .*did you mean DRIFTLINE_COLLECTOR_RULES__DRIFT_FOR_SECONDS\?/.test(e.message));
+  assert.deepEqual(collectorConfig({}, { DRIFTLINE_MQTT__URL: 'mqtt://x', DRIFTLINE_STORE__PATH: 'a.db' }).envUsed, []);
   assert.throws(() => collectorConfig({ broker: { url: 'http://x' } }, {}), /broker\.url/);
   assert.throws(() => collectorConfig({ notify: { webhookUrl: 'https://hooks.example/x' } }, {}), /notify\.webhookSecret/);
   // A leader must stop, when cut off, before PostgreSQL frees its lock (cluster/leadership.ts): polls over 3 s break that.
