@@ -143,6 +143,6 @@ test('a replica started from its config: the password file reaches the store and
   const raw = `postgres://${server.role}:${PASSWORD}@127.0.0.1:${new URL(server.url).port}/${server.role}`;
   const bad = driftline(release, 'bad-url', ['collector', '--config', config, '--check'], { DRIFTLINE_COLLECTOR_STORE__URL: raw });
   assert.equal(await bad.exited, 1);
-  assert.match(bad.stderr(), /DRIFTLINE_ERR_CONFIG: invalid store\.url: got "postgres:\/\/driftline_replica:\(hidden\)@.*percent-encode/);
+  assert.match(bad.stderr(), /DRIFTLINE_ERR_CONFIG: invalid store\.url \(from DRIFTLINE_COLLECTOR_STORE__URL\): got "postgres:\/\/driftline_replica:\(hidden\)@.*percent-encode/);
   assert.ok(!bad.stderr().includes('Plant#42') && !bad.stderr().includes('pw/x'), `masked: ${bad.stderr()}`);
 });
