@@ -15,7 +15,7 @@ const URL_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^/?#@:\s]*):.*@/i;
 const QUERY_PASSWORD = /([?&]password=)[^&]*/gi;
 
 /** True for a config key (or a dotted path ending in one) whose value is a secret. */
-export function isSecretKey(key: string): boolean {
+function isSecretKey(key: string): boolean {
   return SECRET.test(key);
 }
 
@@ -29,5 +29,10 @@ export function redact<T>(v: T): T {
   if (typeof v === 'string') return redactUrl(v) as T;
   if (Array.isArray(v)) return v.map(redact) as T;
   if (typeof v !== 'object' || v === null) return v;
-  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, isSecretKey(k) && typeof x === 'string' && x ? '(hidden)' : redact(x)])) as T;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redactEntry(k, x)])) as T;
+}
+
+/** The value of config key `key` fit to print: a secret key's hidden, anything else as redact() prints it. */
+export function redactEntry(key: string, value: unknown): unknown {
+  return isSecretKey(key) && typeof value === 'string' && value ? '(hidden)' : redact(value);
 }

@@ -7,7 +7,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { driftlineError, type DriftlineError } from './errors.js';
-import { isSecretKey, redact } from './redact.js';
+import { redactEntry } from './redact.js';
 
 export type Field =
   /** path: a file or folder (or an ffmpeg URL); a relative one is resolved against the config file's folder. */
@@ -75,7 +75,7 @@ const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) 
 export function problem(ctx: Ctx, key: string, value: unknown, expected: string): undefined {
   const from = ctx.envSources?.get(key);
   const named = from ? `${key} (from ${from})` : key;
-  ctx.problems.push({ key: named, value: show(isSecretKey(key) && typeof value === 'string' && value ? '(hidden)' : redact(value)), expected });
+  ctx.problems.push({ key: named, value: show(redactEntry(key, value)), expected });
   return undefined;
 }
 
@@ -206,7 +206,7 @@ export function applyEnv(schema: Schema, raw: Record<string, unknown>, env: Node
       used.push(...u);
       continue;
     }
-    if (f.kind === 'array' || f.kind === 'map') continue;
+    if (!fromEnv(f)) continue;
     const name = envName(prefix, p);
     const s = env[name];
     if (s === undefined) continue;
@@ -226,12 +226,17 @@ export function applyEnv(schema: Schema, raw: Record<string, unknown>, env: Node
   return used;
 }
 
+/** A key the environment can set: a scalar or a list, not an array of mappings or a map (applyEnv, envNames). */
+function fromEnv(f: Field): boolean {
+  return f.kind !== 'array' && f.kind !== 'map' && f.kind !== 'object';
+}
+
 /** Every variable applyEnv reads for `schema` (scalar and list keys, not inside arrays or maps). */
 export function envNames(schema: Schema, prefix: string, path: string[] = []): string[] {
   const out: string[] = [];
   for (const [k, f] of Object.entries(schema)) {
     if (f.kind === 'object') out.push(...envNames(f.fields, prefix, [...path, k]));
-    else if (f.kind !== 'array' && f.kind !== 'map') out.push(envName(prefix, [...path, k]));
+    else if (fromEnv(f)) out.push(envName(prefix, [...path, k]));
   }
   return out;
 }

@@ -38,8 +38,7 @@
  *
  * Each candidate is rounded DOWN to 2 decimals, as the config holds it (a lower threshold keeps
  * every detection the midpoint kept), and judged there: the choice is among thresholds that can
- * ship, and `met` says whether the one that ships meets the targets. (`configThreshold` and
- * `atConfig` are the chosen point itself, kept for the report's readers.)
+ * ship, and `met` says whether the one that ships meets the targets.
  */
 import { driftlineError } from '../../lib/errors.js';
 import { wilson, Z95, type Interval } from './intervals.js';
@@ -185,14 +184,10 @@ export interface OperatingPoint {
 
 export interface ThresholdChoice extends OperatingPoint {
   readonly classId: number;
-  /** Every target given holds at the config threshold (the one the agent will run at). */
+  /** Every target given holds at the threshold (2 decimals: the one the agent will run at). */
   readonly met: boolean;
-  /** The targets that fail at the config threshold (empty when met). */
+  /** The targets that fail at the threshold (empty when met). */
   readonly failed: readonly TargetName[];
-  /** The threshold rounded down to 2 decimals, as classConfYaml writes it (NaN with no detections). */
-  readonly configThreshold: number;
-  /** What the rounded threshold gives on the same set. */
-  readonly atConfig: OperatingPoint;
 }
 
 /** Per class, the threshold the targets call for, by the rule in the header. NaN threshold: no detection at or above the floor. */
@@ -214,7 +209,7 @@ export function recommendThresholds(
     const chosen = meeting.length ? best(meeting, byRecallThenPrecision) : best(candidates, byF1);
     const point = chosen ?? pointAt(scored, Number.NaN, ctx);
     const failed = failedTargets(point, target);
-    return { classId, ...point, met: failed.length === 0, failed, configThreshold: point.threshold, atConfig: point };
+    return { classId, ...point, met: failed.length === 0, failed };
   });
 }
 
@@ -290,21 +285,6 @@ export function roundThresholdDown(t: number): number {
 const BARE_KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const YAML_WORDS = /^(true|false|null|yes|no|on|off|y|n)$/i;
 
-/**
- * The agent config fragment for per-class thresholds, by class name (agent/config.ts model.classConf):
- * `model:\n  classConf:\n    washer: 0.41\n`. Thresholds are rounded down to 2 decimals; a class
- * whose threshold is NaN is left out, so model.conf applies to it.
- */
-/** The conditions section when it has no groups: no columns, or only columns with one value in this set. */
-export function noConditionsText(columns: readonly string[]): string {
-  return columns.length ? `Every condition column (${columns.join(', ')}) has one value in this set: nothing to compare.` : 'No condition columns.';
-}
-
-/** Why a class's threshold misses its targets, as both report forms print it. */
-export function unmetText(name: string, failed: readonly string[], chosenOn: string): string {
-  return `No threshold of ${name} that the config can hold (2 decimals) meets every target on ${chosenOn} (${failed.join(', ')}): the one given has the best F1 at production rates.`;
-}
-
 /** A threshold as the report prints it: 2 decimals, or every digit it has (a given 0.985 is not shown as 0.98, nor 0.00001 as 0). */
 export function thresholdText(t: number): string {
   if (!Number.isFinite(t)) return '–';
@@ -312,7 +292,12 @@ export function thresholdText(t: number): string {
   return Number(two) === t ? two : String(t);
 }
 
-/** `rounding`: down to 2 decimals (recommended thresholds), or as given (`exact`: the values the report's metrics were counted at). */
+/**
+ * The agent config fragment for per-class thresholds, by class name (agent/config.ts model.classConf):
+ * `model:\n  classConf:\n    washer: 0.41\n`. `rounding`: down to 2 decimals (recommended
+ * thresholds), or as given (`exact`: the values the report's metrics were counted at). A class whose
+ * threshold is NaN is left out, so model.conf applies to it.
+ */
 export function classConfYaml(thresholds: ArrayLike<number>, classNames: readonly string[], rounding: 'down' | 'exact' = 'down'): string {
   const lines: string[] = [];
   for (let c = 0; c < classNames.length && c < thresholds.length; c++) {

@@ -61,7 +61,7 @@ export interface ChecklistInputs {
   /** The corruption rows (every setting run): the mildest of each is judged for false alarms... */
   readonly corruptions?: readonly CorruptionRow[];
   /** ...against the same images uncorrupted (without it, the nominal classes' precision). */
-  readonly corruptionBaseline?: { readonly images: number; readonly precision: number; readonly falseAlarms: number };
+  readonly corruptionBaseline?: ReadinessReport['ood']['corruptionBaseline'];
   readonly heldOut: readonly HeldOutRow[];
   readonly oodFolder: boolean;
   readonly provenance: ReadinessReport['provenance'];

@@ -95,9 +95,11 @@ export async function corrupt(frame: RawFrame, name: CorruptionName, level: Corr
       for (let y = 0; y < h; y++) out.fill(90, y * w * 3, (y * w + edge) * 3);
       break;
     }
-    case 'roll':
-      rotate(src, out, w, h, (v * Math.PI) / 180, rollZoom(w, h, (v * Math.PI) / 180));
+    case 'roll': {
+      const a = (v * Math.PI) / 180;
+      rotate(src, out, w, h, a, rollZoom(w, h, a));
       break;
+    }
   }
   return { data: out, width: w, height: h, channels: 3 };
 }

@@ -182,7 +182,7 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
     const gt = basisReports.slice(0, nc).map((r) => r.groundTruth);
     const choices = recommendThresholds(basisReports.slice(0, nc).map((r) => r.scored), gt, basis.run.length, target, weightsFor(gt));
     for (const c of choices) {
-      if (Number.isFinite(c.configThreshold)) thresholds[c.classId] = c.configThreshold;
+      if (Number.isFinite(c.threshold)) thresholds[c.classId] = c.threshold;
       if (!c.met) unmet[names[c.classId]!] = [...c.failed];
     }
   }
@@ -316,10 +316,9 @@ export async function evaluate(o: EvaluateOptions): Promise<ReadinessReport> {
   }
   let folder: ReadinessReport['ood']['folder'];
   if (o.oodDir && oodFiles) {
-    const files = oodFiles;
-    const r = await runDetections(detector, files, { progress: (d, t) => o.progress?.('ood folder', d, t) });
+    const r = await runDetections(detector, oodFiles, { progress: (d, t) => o.progress?.('ood folder', d, t) });
     const dets = r.images.map((im) => selector.select(im, selectOptions));
-    folder = { path: o.oodDir, images: files.length, withConfidentDetection: dets.filter((d) => d.length > 0).length, topScore: topScoreHistogram(r.images.map((im) => selector.all(im))) };
+    folder = { path: o.oodDir, images: oodFiles.length, withConfidentDetection: dets.filter((d) => d.length > 0).length, topScore: topScoreHistogram(r.images.map((im) => selector.all(im))) };
   }
 
   // Latency, then provenance and drift readiness against the training profile.

@@ -4,7 +4,8 @@
  * network, and shows the same numbers as report.md and report.json. Every string from the data is
  * escaped.
  */
-import { noConditionsText, thresholdText, unmetText } from './base-rates.js';
+import { thresholdText } from './base-rates.js';
+import { noConditionsText, unmetText } from './report-text.js';
 import type { Interval, ReadinessReport } from './report.js';
 import { barChart, esc, histogramChart, lineChart } from './svg.js';
 

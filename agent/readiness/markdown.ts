@@ -1,5 +1,6 @@
 /** report.md: the readiness report as Markdown, for a pull request or a wiki page. */
-import { noConditionsText, thresholdText, unmetText } from './base-rates.js';
+import { thresholdText } from './base-rates.js';
+import { noConditionsText, unmetText } from './report-text.js';
 import type { Interval, ReadinessReport } from './report.js';
 
 const f3 = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(3));

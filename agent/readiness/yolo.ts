@@ -224,7 +224,6 @@ async function refuseOrphanLabels(imageDir: string, images: readonly string[]): 
   const labelDir = dirname(labelPathOf(resolve(imageDir, 'x.jpg')));
   if (labelDir === resolve(imageDir) || (await kind(labelDir)) !== 'dir') return;
   const expected = new Set(images.map(labelPathOf));
-  const lower = new Set([...expected].map((f) => f.toLowerCase()));
   const orphans: string[] = [];
   const walk = async (dir: string): Promise<void> => {
     for (const e of await readdir(dir, { withFileTypes: true })) {
@@ -239,7 +238,8 @@ async function refuseOrphanLabels(imageDir: string, images: readonly string[]): 
   orphans.sort();
   const first = orphans[0]!;
   const more = orphans.length > 1 ? `; ${orphans.length - 1} more label files have none` : '';
-  if (lower.has(first.toLowerCase())) throw fail(first, undefined, `its image is there, but its label is read from the lower-case name ${basename(labelPathOf(images.find((i) => labelPathOf(i).toLowerCase() === first.toLowerCase())!))}${more}: rename it`);
+  const named = [...expected].find((f) => f.toLowerCase() === first.toLowerCase());
+  if (named) throw fail(first, undefined, `its image is there, but its label is read from the lower-case name ${basename(named)}${more}: rename it`);
   throw fail(first, undefined, `no image for this label file (no image of the same name in ${imageDir})${more}: restore the image, or remove the label`);
 }
 

@@ -27,6 +27,7 @@ import { Dispatcher } from '../notify/dispatcher.js';
 import { leadFamily } from '../rules/evidence.js';
 import { redactUrl } from '../../lib/redact.js';
 import { PostgresStore } from '../store/postgres-store.js';
+import { passwordInUrl } from '../store/postgres-url.js';
 import { adoptSession } from './adopt.js';
 import { clusterHandlers } from './handlers.js';
 import { ClusterLeader } from './leader.js';
@@ -189,7 +190,7 @@ export async function startReplica(config: CollectorConfig, log: Logger): Promis
       );
     }, config.store.pruneIntervalSeconds * 1000);
     prune.unref();
-    const storePasswordFrom = storePassword ? 'store.passwordFile' : /^[^/?#]*\/\/[^/?#@]*:[^/?#@]+@|[?&]password=[^&]/i.test(config.store.url) ? 'in the URL' : 'none given (PGPASSWORD, ~/.pgpass or no password)';
+    const storePasswordFrom = storePassword ? 'store.passwordFile' : passwordInUrl(config.store.url) ? 'in the URL' : 'none given (PGPASSWORD, ~/.pgpass or no password)';
     log.info({ ...describeBroker(b.url, b), shared: b.shared, http: httpUrl, store: redactUrl(config.store.url), storePassword: storePasswordFrom, replica: b.clientId, role: lead.isLeader ? 'leader' : 'standby', sinks: sinks.map((s) => s.name), ack: ackToken ? 'token' : 'off', decodeThread: path.decodeThread }, 'collector replica started');
     if (!b.shared) log.info({ replica: b.clientId }, 'broker.shared is off: this replica receives every message; replicas beside it on this store would each receive and store them all (stored once, but each pays for all): turn broker.shared on when there is more than one');
     const running: RunningReplica = {

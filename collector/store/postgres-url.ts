@@ -43,12 +43,18 @@ export function storeUrlProblem(url: string): string | undefined {
   const p = parse(url);
   if (!p) return `a URL that parses: ${encode}`;
   const { u } = p;
-  if (u.hash || url.includes('#')) return `a URL without a #: ${encode}`;
+  if (url.includes('#')) return `a URL without a #: ${encode}`;
   if (u.pathname.includes('@') || u.search.includes('@')) return `a URL with no @ after its host: ${encode}`;
   if (REENCODED.test(url)) return `a URL whose every % starts an escape (%25 for a % itself): ${encode}`;
-  if (!p.standIn && !u.hostname && !u.searchParams.get('host')) return 'a URL that names a host (postgres://user@host:5432/database), or a socket folder as ?host=/run/postgresql';
-  if (p.standIn && !u.searchParams.get('host')) return 'a URL that names a host (postgres://user@host:5432/database), or a socket folder as ?host=/run/postgresql';
+  // The stand-in host is no host: the socket form needs its folder.
+  if ((p.standIn || !u.hostname) && !u.searchParams.get('host')) return 'a URL that names a host (postgres://user@host:5432/database), or a socket folder as ?host=/run/postgresql';
   return undefined;
+}
+
+/** True when the URL carries a password of its own (in its userinfo, or as a `password` parameter). */
+export function passwordInUrl(url: string): boolean {
+  const u = parse(url)?.u;
+  return u !== undefined && (u.password !== '' || Boolean(u.searchParams.get('password')));
 }
 
 /** The connection string node-postgres gets: `url`, with `password` (if any) in place of the URL's own. */

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'yaml';
+import { noConditionsText } from '../../../agent/readiness/report-text.js';
 import { agentConfig } from '../../../agent/config.js';
 import {
   candidateThresholds,
   classConfYaml,
-  noConditionsText,
   thresholdText,
   parseBaseRates,
   prCurve,
@@ -118,7 +118,7 @@ test('recommendThresholds: the highest recall meeting the targets, then precisio
   close(pick({ minPrecision: 0.5 }).threshold, 0.6, 1e-12);
   const prod = pick({ minPrecision: 0.5 }, { tp: 0.2, fp: 1 });
   close(prod.threshold, 0.85, 1e-12);
-  assert.deepEqual([prod.recall, prod.productionPrecision, prod.configThreshold], [0.25, 1, 0.85]);
+  assert.deepEqual([prod.recall, prod.productionPrecision, prod.threshold], [0.25, 1, 0.85]);
 });
 
 test('recommendThresholds: candidates as the config holds them (2 decimals, down), judged there; no detections → NaN', () => {
@@ -127,7 +127,7 @@ test('recommendThresholds: candidates as the config holds them (2 decimals, down
   // the floor, keeps the same two: of equals, the lower.)
   const r = recommendThresholds([scored([[0.855, 1], [0.851, 0]])], [1], 10, { maxFalseAlarmsPer1000: 0 })[0]!;
   close(r.threshold, 0.45, 1e-12);
-  assert.deepEqual([r.met, r.failed, r.fp, r.configThreshold, r.atConfig.fp, r.atConfig.recall], [false, ['maxFalseAlarmsPer1000'], 1, 0.45, 1, 1]);
+  assert.deepEqual([r.met, r.failed, r.fp, r.recall], [false, ['maxFalseAlarmsPer1000'], 1, 1]);
   // A review's case: 20 true from .99 down to .418, two false at .415 and .414. The midpoint below
   // .418 rounds to .41 and keeps the false ones; .42 (from a higher midpoint) meets both targets.
   const trues = Array.from({ length: 20 }, (_, i) => [0.99 - (i * (0.99 - 0.418)) / 19, 1] as [number, 1]);
