@@ -106,6 +106,44 @@ export function featureDim(f: OodFeatureSpec): number {
   return f.embeddingDim + (f.appearance ? APPEARANCE_DIM : 0);
 }
 
+/** The colour statistics (mean and spread of R, G, B, 0–1): one grey level. */
+const COLOUR_FLOOR = 1 / 255;
+/**
+ * A histogram bin's sqrt(frequency): a quarter of what one sampled pixel of the largest sample
+ * (16 × 16) puts in a bin, 1/64. Picked on scripts/ood-auroc.ts at shrinkage 0.5: known parts over
+ * the threshold after a JPEG round trip, q92 / q75, 25% / 46% without floors, 2% / 3% at 1/64 (2%
+ * on raw renders); burnt parts over it 97–98% without, 90–94% at 1/64, 65–89% at 1/48, 5–11% at
+ * 1/16 (burns were caught mostly by bins the reference never reached, as noise is).
+ */
+const BIN_FLOOR = 1 / (4 * SAMPLES_PER_SIDE);
+/** An embedding channel: this fraction of the median channel's scale. */
+const EMBEDDING_FLOOR = 1e-2;
+
+/**
+ * The least scale each feature is standardised by: its spread in the reference, or its floor if
+ * that is larger. Without floors, a feature that hardly varied in the reference divided by ~0: 26
+ * of the 36 chromaticity bins no reference part reached, so one pixel of JPEG ringing at a part's
+ * edge scored 1e7–1e9 against a threshold of ~230, and an encoded stream of the very line the
+ * profile was made on raised a critical alert. The floors sit at or below each feature's
+ * resolution (a quarter of one sampled pixel in a bin, one grey level), so a new colour still
+ * counts, by how much of the box it covers. The scorer applies them to a stored reference too: for a feature that was
+ * constant in the reference that is exactly what a fit with floors stores (its whitening row
+ * holds only the shrinkage), so an older profile is fixed where it mattered without a rebuild.
+ */
+export function scaleFloors(f: OodFeatureSpec, scale: ArrayLike<number>): Float64Array {
+  const floors = new Float64Array(featureDim(f));
+  const d = f.embeddingDim;
+  if (d > 0) {
+    const sorted = Float64Array.from({ length: d }, (_, k) => scale[k]!).sort();
+    floors.fill(Math.max(1e-6, EMBEDDING_FLOOR * sorted[d >> 1]!), 0, d);
+  }
+  if (f.appearance) {
+    floors.fill(COLOUR_FLOOR, d, d + 6);
+    floors.fill(BIN_FLOOR, d + 6, d + APPEARANCE_DIM);
+  }
+  return floors;
+}
+
 /**
  * Writes the 48 appearance statistics of the box (x1, y1, x2, y2 in input pixels) of a CHW tensor
  * into out[offset..offset+48). `hist` is scratch of at least 42 doubles. Allocates nothing.
@@ -282,7 +320,9 @@ export function fitDetectionOod(samples: readonly OodSample[], o: FitOptions): D
   for (const s of used) for (let k = 0; k < dim; k++) mean[k] = mean[k]! + s.vector[k]! / n;
   const scale = new Float64Array(dim);
   for (const s of used) for (let k = 0; k < dim; k++) scale[k] = scale[k]! + (s.vector[k]! - mean[k]!) ** 2 / n;
-  for (let k = 0; k < dim; k++) scale[k] = Math.sqrt(scale[k]!) + 1e-6;
+  for (let k = 0; k < dim; k++) scale[k] = Math.sqrt(scale[k]!);
+  const floors = scaleFloors(o.features, scale);
+  for (let k = 0; k < dim; k++) scale[k] = Math.max(scale[k]!, floors[k]!);
   const z = used.map((s) => Float64Array.from({ length: dim }, (_, k) => (s.vector[k]! - mean[k]!) / scale[k]!));
   const counts = new Array<number>(o.classes).fill(0);
   const sums = Array.from({ length: o.classes }, () => new Float64Array(dim));
@@ -352,7 +392,8 @@ export class DetectionOodScorer {
       throw new RangeError(`reference of dimension ${d} has inconsistent arrays`);
     }
     this.mean = Float64Array.from(r.mean);
-    this.invScale = Float64Array.from(r.scale, (s) => 1 / s);
+    const floors = scaleFloors(r.features, r.scale);
+    this.invScale = Float64Array.from(r.scale, (s, k) => 1 / Math.max(s, floors[k]!));
     this.classMeans = r.classMeans.map((m) => (m.length === d ? Float64Array.from(m) : undefined));
     this.quad = new PackedQuadForm(d, r.whitener, engine);
   }

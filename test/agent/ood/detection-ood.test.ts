@@ -6,6 +6,7 @@ import {
   appearanceFeatures,
   DetectionOodScorer,
   fitDetectionOod,
+  scaleFloors,
   type DetectionOodReference,
 } from '../../../agent/ood/detection-ood.js';
 import { Letterboxer } from '../../../agent/preprocess/letterbox.js';
@@ -109,4 +110,53 @@ test('fitted on a real render through the real model, burnt parts score above th
   assert.throws(() => scorer.score(1, embed, 70), /input tensor/);
   assert.throws(() => scorer.score(1, embed, 999, input, box), /anchor/);
   assert.throws(() => new DetectionOodScorer(reference).score(1, embed, 70, input, box), /bind/);
+});
+
+test('a feature that never varied in the reference is standardised by its floor, in a new fit and in a stored one', () => {
+  // Appearance only: 48 features, of which one chromaticity bin (index 6 + 20) no sample reaches.
+  let seed = 7;
+  const rand = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const empty = 6 + 20;
+  const samples = Array.from({ length: 300 }, (_, i) => ({
+    classIndex: i % 2,
+    vector: Array.from({ length: APPEARANCE_DIM }, (_, k) => (k === empty ? 0 : 0.2 + 0.1 * rand() + 0.05 * (i % 2))),
+  }));
+  const features = { embeddingDim: 0, appearance: true };
+  const ref = fitDetectionOod(samples, { features, classes: 2 });
+  const floors = scaleFloors(features, ref.scale);
+  assert.equal(ref.scale[empty], floors[empty]);
+  assert.equal(floors[empty], 1 / 64);
+  assert.equal(floors[0], 1 / 255);
+  // A stored reference from before the floors kept 1e-6 there; the scorer floors it, and since the
+  // feature was constant, the scores are those of the new fit exactly.
+  const old: DetectionOodReference = { ...ref, scale: ref.scale.map((v, k) => (k === empty ? 1e-6 : v)) };
+  const known = samples[3]!.vector;
+  const noisy = known.map((v, k) => (k === empty ? 1 / 16 : v)); // one sampled pixel of 256 in the bin
+  const scorer = new DetectionOodScorer(ref);
+  assert.equal(new DetectionOodScorer(old).scoreVector(1, noisy), scorer.scoreVector(1, noisy));
+  // That pixel moves the score by a few times the reference's own spread, not by 1e9.
+  const lift = scorer.scoreVector(1, noisy) - scorer.scoreVector(1, known);
+  assert.ok(lift > 0 && lift < 10 * ref.quantiles.p99, `one pixel lifts the score by ${lift.toFixed(1)}; p99 ${ref.quantiles.p99.toFixed(1)}`);
+  // A part wholly of that colour still scores far above every reference part.
+  const burnt = known.map((v, k) => (k === empty ? 1 : v));
+  assert.ok(scorer.scoreVector(1, burnt) > 10 * ref.quantiles.p99);
+});
+
+test('known parts of JPEG-encoded renders score as the raw renders the reference was fitted on do', async () => {
+  // Frames from a camera's stream or a folder of JPEGs carry chroma ringing at every edge, in
+  // chromaticity bins no raw-rendered reference part reaches: without floors, scores of 1e7–1e9.
+  const em = await openEmbeddingModel('models/line-detector.onnx');
+  const method = { name: 'embed0 + appearance', features: { embeddingDim: em.dim, appearance: true }, shrinkage: 0.5 };
+  const reference = fitMethod(await collect(em, 2501, 40, { defectRate: 0.3 }), em.dim, method);
+  const scorer = new DetectionOodScorer(reference);
+  const worst = async (quality?: number): Promise<number> => {
+    const known = (await collect(em, 2701, 16, { defectRate: 0.3 }, quality)).filter((d) => d.truth < 4);
+    assert.ok(known.length >= 40, `${known.length} known parts`);
+    return Math.max(...known.map((d) => scorer.scoreVector(d.predicted, slice(d.vector, em.dim, method.features))));
+  };
+  const raw = await worst();
+  for (const quality of [92, 75]) {
+    const encoded = await worst(quality);
+    assert.ok(encoded < 2 * raw, `JPEG q${quality}: worst known part ${encoded.toExponential(2)}, raw renders ${raw.toFixed(1)}`);
+  }
 });
