@@ -3,6 +3,8 @@
  * the model and the reference profile exist (and belong together), the MQTT credential and TLS
  * files can be read, each camera's program is installed and its file or folder exists, and the store
  * and review folders can be created. Every problem is collected, none stops the others being found.
+ * --check also decodes a frame of each video file and lists each image folder: a camera that would
+ * only report errors is a warning, since the agent starts and keeps running without it.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,6 +18,8 @@ import type { Profile } from './drift/types.js';
 import { reviewDirFor } from './review/sampler.js';
 import { FFMPEG_PROGRAM, isLocalFile, localPath } from './source/ffmpeg.js';
 import { GSTREAMER_PROGRAM } from './source/gstreamer.js';
+import { listImages } from './source/image-dir.js';
+import { probeVideoFile } from './source/video-probe.js';
 
 export interface AgentChecks extends Checks {
   /** The reference profile, read and validated once (undefined: scoring off, or none beside the model). */
@@ -25,9 +29,10 @@ export interface AgentChecks extends Checks {
 /**
  * `matchModel`: also hash the model to check the profile was made for it (--check; a start leaves
  * that to the model loader, which hashes the file anyway). `ports`: warn when the HTTP port cannot
- * be opened now (--check; a start finds out by opening it).
+ * be opened now (--check; a start finds out by opening it). `sources`: warn about a video file ffmpeg
+ * cannot decode and an image folder with no images (--check; a start leaves that to the camera).
  */
-export async function checkAgent(config: AgentConfig, o: { matchModel: boolean; ports?: boolean } = { matchModel: true, ports: true }): Promise<AgentChecks> {
+export async function checkAgent(config: AgentConfig, o: { matchModel: boolean; ports?: boolean; sources?: boolean } = { matchModel: true, ports: true, sources: true }): Promise<AgentChecks> {
   const c: AgentChecks = new Checks();
   const model = config.model.path;
   let modelOk = false;
@@ -43,19 +48,36 @@ export async function checkAgent(config: AgentConfig, o: { matchModel: boolean; 
     c.readable('http.reviewTokenFile', config.http.reviewTokenFile);
     if (o.ports) await c.port('http.port', config.http.host, config.http.port);
   }
+  // Warnings of the source probes, in camera order whichever finishes first.
+  const probes: Promise<string | undefined>[] = [];
   config.cameras.forEach((cam, i) => {
     const s = cam.source;
     const key = `cameras[${i}].source`;
+    let program: string | undefined;
     if (s.kind === 'ffmpeg' || s.kind === 'gstreamer') {
-      const { program, pkg } = s.kind === 'ffmpeg' ? FFMPEG_PROGRAM : GSTREAMER_PROGRAM;
-      if (!findProgram(program)) c.add(driftlineError('DRIFTLINE_ERR_PROGRAM_MISSING', { program, pkg, neededBy: `camera ${cam.name}` }));
+      const p = s.kind === 'ffmpeg' ? FFMPEG_PROGRAM : GSTREAMER_PROGRAM;
+      program = findProgram(p.program);
+      if (!program) c.add(driftlineError('DRIFTLINE_ERR_PROGRAM_MISSING', { program: p.program, pkg: p.pkg, neededBy: `camera ${cam.name}` }));
     }
-    if (s.kind === 'ffmpeg' && isLocalFile(s.url)) c.readable(`${key}.url`, localPath(s.url), 'an existing video file');
+    if (s.kind === 'ffmpeg' && isLocalFile(s.url)) {
+      const file = localPath(s.url);
+      if (c.readable(`${key}.url`, file, 'an existing video file') && program && o.sources) {
+        const warning = (why: string | undefined): string | undefined => why && `${key}.url: camera ${cam.name} cannot decode a frame of ${file} (${why}); it will report errors and retry`;
+        probes.push(probeVideoFile(program, file).then(warning));
+      }
+    }
     if (s.kind === 'images') {
       const folder = /[*?]/.test(basename(s.path)) ? dirname(s.path) : s.path;
       if (!existsSync(folder)) c.add(driftlineError('DRIFTLINE_ERR_CONFIG', { key: `${key}.path`, value: JSON.stringify(s.path), expected: `an existing folder or file (${folder}: ENOENT)` }));
+      else if (o.sources) {
+        const none = `${key}.path: camera ${cam.name} finds no images at ${s.path}`;
+        const warning = (files: string[]): string | undefined =>
+          files.length === 0 ? `${none} (.jpg, .jpeg, .png, .webp, .tif, .tiff, .bmp, .gif or .avif, or files matching the pattern); it will report errors` : undefined;
+        probes.push(listImages(s.path).then(warning, (e: Error) => `${none}: ${e.message}`));
+      }
     }
   });
+  for (const w of await Promise.all(probes)) if (w) c.warn(w);
   c.creatable('store.path', config.store.path);
   if (config.review.enabled) c.creatable('review.dir', config.review.dir || reviewDirFor(config.store.path));
   return c;

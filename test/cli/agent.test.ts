@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -143,6 +143,37 @@ test('--check finds every missing file and program at once; a real start with th
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     assert.deepEqual(await readdir(dir), ['agent.yaml'], `${args.join(' ') || 'a start'} created nothing`);
   }
+});
+
+test('--check decodes a frame of each video file and lists each image folder: one that would only fail is a warning, and the check still passes', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-agent-probe-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(join(dir, 'frames'));
+  await writeFile(join(dir, 'frames', 'notes.txt'), 'not an image');
+  await writeFile(join(dir, 'copied.mp4'), 'a text file, or a copy cut off before its first frame');
+  const made = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10', '-frames:v', '5', '-y', join(dir, 'line.mp4')]);
+  assert.equal(made.status, 0, String(made.stderr));
+  const cfg = join(dir, 'agent.yaml');
+  await writeFile(
+    cfg,
+    [
+      `model: { path: ${join(ROOT, 'models/line-detector.onnx')} }`,
+      `store: { path: agent.db }`,
+      'http: { enabled: false }',
+      'cameras:',
+      '  - { name: good, source: { kind: ffmpeg, url: line.mp4 } }',
+      '  - { name: cut, source: { kind: ffmpeg, url: copied.mp4 } }',
+      '  - { name: stills, source: { kind: images, path: frames } }',
+      '',
+    ].join('\n'),
+  );
+  const r = await cli('agent', '--config', cfg, '--check');
+  assert.equal(r.code, 0, r.stderr);
+  const { warnings } = JSON.parse(r.stdout) as { warnings: string[] };
+  assert.equal(warnings.length, 2, warnings.join('\n'));
+  assert.match(warnings[0]!, new RegExp(`^cameras\\[1\\]\\.source\\.url: camera cut cannot decode a frame of ${join(dir, 'copied.mp4')} \\(ffmpeg: \\[mov,mp4,m4a,3gp,3g2,mj2\\] moov atom not found\\); it will report errors and retry$`));
+  assert.equal(warnings[1], `cameras[2].source.path: camera stills finds no images at ${join(dir, 'frames')} (.jpg, .jpeg, .png, .webp, .tif, .tiff, .bmp, .gif or .avif, or files matching the pattern); it will report errors`);
+  assert.ok(r.stderr.includes(`driftline: warning: ${warnings[0]}\n`), 'each warning on stderr too');
 });
 
 test('relative paths in a config file follow the file, not the working directory', async () => {
