@@ -9,6 +9,7 @@ export const AGENT_METRICS = {
   frames: 'driftline_agent_frames_total',
   cameraUp: 'driftline_agent_camera_up',
   cameraReconnects: 'driftline_agent_camera_reconnects_total',
+  cameraSourceErrors: 'driftline_agent_camera_source_errors_total',
   cameraExpectedFps: 'driftline_agent_camera_expected_fps',
   lastFrame: 'driftline_agent_last_frame_timestamp_seconds',
   pipelineWedged: 'driftline_agent_pipeline_wedged',

@@ -22,8 +22,8 @@ export interface AgentMetricSources {
   readonly fallbackFrom: string | undefined;
   /** Per camera, the pipeline's counts (Pipeline.counters). */
   readonly counters: () => readonly CameraCounters[];
-  /** Per camera, its source's state and reconnects. */
-  readonly sources: readonly { readonly name: string; readonly state: SourceState; readonly counters: { readonly reconnects: number } }[];
+  /** Per camera, its source's state, reconnects and errors. */
+  readonly sources: readonly { readonly name: string; readonly state: SourceState; readonly counters: { readonly reconnects: number; readonly errors: number } }[];
   /** Per camera, the frame rate its source is configured to deliver; cameras whose rate is the stream's own are left out. */
   readonly expectedFps: readonly { readonly camera: string; readonly fps: number }[];
   readonly timings: StageTimings;
@@ -115,6 +115,16 @@ export function agentMetrics(src: AgentMetricSources): Registry {
     collect() {
       this.reset();
       for (const s of src.sources) this.inc({ camera: s.name }, s.counters.reconnects);
+    },
+  });
+  new Counter({
+    name: M.cameraSourceErrors,
+    help: "Errors the camera's source reported: its program's stderr lines, exits, streams cut inside a frame, unreadable files",
+    labelNames: ['camera'],
+    registers,
+    collect() {
+      this.reset();
+      for (const s of src.sources) this.inc({ camera: s.name }, s.counters.errors);
     },
   });
   const fps = new Gauge({

@@ -1,7 +1,7 @@
 /**
  * What the agent tells about its cameras and its device as it runs, in the log and as MQTT events
  * on each camera's topic, and how often: a camera that stalls and resumes, a camera's source errors
- * (at most one event a minute per camera), a wall clock that steps (at most one event a minute per
+ * (at most one event and SOURCE_ERROR_LINES log lines a minute per camera), a wall clock that steps (at most one event a minute per
  * camera, with how many steps it speaks for), and a store that fills up or recovers (on every
  * camera's topic). Without MQTT (mqtt.url empty) only the log lines remain.
  *
@@ -19,6 +19,12 @@ import type { StorageFull, StorageRecovered } from '../store/storage-watch.js';
 import type { DeviceLink } from './link.js';
 
 const MINUTE = 60_000;
+/**
+ * Source error lines logged a minute per camera. ffmpeg prints a line per damaged packet, and a
+ * corrupt file that loops printed 72 in 27 s; the rest are counted in the next line logged (and
+ * every one in the camera's errored frames on /metrics).
+ */
+export const SOURCE_ERROR_LINES = 10;
 
 /** A frame source's state change or error. */
 export type SourceEvent = Parameters<NonNullable<FrameSource['onEvent']>>[0];
@@ -38,10 +44,12 @@ export type EventLink = Pick<DeviceLink, 'event'>;
 export class CameraEvents {
   private link: EventLink | undefined;
   private readonly sourceErrors: Throttle;
+  private readonly sourceLines: Throttle;
   private readonly clockSteps: Throttle;
 
   constructor(private readonly o: CameraEventsOptions) {
     this.sourceErrors = new Throttle(MINUTE, () => o.clock.monotonic(), { strictly: true });
+    this.sourceLines = new Throttle(MINUTE, () => o.clock.monotonic(), { burst: SOURCE_ERROR_LINES });
     this.clockSteps = new Throttle(MINUTE, () => o.clock.monotonic());
   }
 
@@ -66,7 +74,10 @@ export class CameraEvents {
         }
         return;
       }
-      log.warn({ camera, reason: e.reason }, `camera ${camera} error`);
+      const n = this.sourceLines.take(camera);
+      if (n > 1) log.warn({ camera, reason: e.reason, notLogged: n - 1 }, `camera ${camera} error, after ${n - 1} not logged`);
+      else if (n === 1 && this.sourceLines.spent(camera)) log.warn({ camera, reason: e.reason }, `camera ${camera} error; its next ones this minute are counted, not logged`);
+      else if (n === 1) log.warn({ camera, reason: e.reason }, `camera ${camera} error`);
       // A camera in a reconnect loop must not flood the outbox.
       if (this.sourceErrors.take(camera) > 0) this.link?.event(camera, 'sourceError', e.reason);
     };

@@ -95,10 +95,11 @@ export function cameraDashboard(): Dashboard {
     .withPanel(
       timeseriesPanel(ids, {
         title: 'Drops, errors and reconnects',
-        description: 'Frames dropped (the camera delivered faster than the pipeline took them) and errored, per second; source restarts',
+        description: "Frames dropped (the camera delivered faster than the pipeline took them) and errored, per second; source restarts and the source's own errors (its stderr lines)",
         queries: [
           { expr: `sum by (result) (${rate(sel(A.frames, { ...CAMERA, result: `~${DROPPED}|${ERRORED}` }))})`, legend: '{{result}}' },
           { expr: rate(sel(A.cameraReconnects, CAMERA)), legend: 'reconnects' },
+          { expr: rate(sel(A.cameraSourceErrors, CAMERA)), legend: 'source errors' },
         ],
         unit: 'cps',
         w: 8,

@@ -39,3 +39,18 @@ test('strictly: a report needs more than the interval since the last one, as the
   now = 60_000.5;
   assert.equal(t.take('cam'), 2);
 });
+
+test('burst: a few reports an interval pass one by one, the rest are held back and counted in the first of the next', () => {
+  let now = 0;
+  const t = new Throttle(60_000, () => now, { burst: 3 });
+  assert.deepEqual([t.take('cam'), t.take('cam'), t.take('cam')], [1, 1, 1]);
+  assert.equal(t.spent('cam'), true);
+  assert.equal(t.spent('other'), false);
+  now = 30_000;
+  assert.deepEqual([t.take('cam'), t.take('cam')], [0, 0]);
+  now = 60_000;
+  assert.equal(t.spent('cam'), false, 'a new interval');
+  assert.equal(t.take('cam'), 3, 'this one and the two held back');
+  assert.deepEqual([t.take('cam'), t.take('cam'), t.take('cam')], [1, 1, 0]);
+  assert.throws(() => new Throttle(1000, () => now, { burst: 0 }), /burst must be a whole number >= 1, got 0/);
+});

@@ -60,6 +60,7 @@ test('/metrics from a live agent: every agent metric with sane values, standard 
   assert.equal(one(text, M.frames, { camera: 'cam', result: 'errored' }), 0);
   assert.equal(one(text, M.cameraUp, { camera: 'cam' }), 1);
   assert.equal(one(text, M.cameraReconnects, { camera: 'cam' }), 0);
+  assert.equal(one(text, M.cameraSourceErrors, { camera: 'cam' }), 0);
   assert.equal(one(text, M.cameraExpectedFps, { camera: 'cam' }), 10);
   assert.equal(one(text, M.pipelineWedged, { camera: 'cam' }), 0);
   assert.ok(Math.abs(one(text, M.lastFrame, { camera: 'cam' }) - started) < 30, 'the last frame finished just now');

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CameraEvents, type EventLink } from '../../../agent/publish/camera-events.js';
+import { CameraEvents, SOURCE_ERROR_LINES, type EventLink } from '../../../agent/publish/camera-events.js';
 import { LEVEL, logLines } from '../../helpers/log-lines.js';
 
 function setup(): { events: CameraEvents; sent: { camera: string; kind: string; message: string; detail?: Record<string, unknown> }[]; lines: ReturnType<typeof logLines>['lines']; clock: { mono: number }; refuse: Set<string> } {
@@ -119,4 +119,24 @@ test('without a link the events are only logged, and storage reports count as se
   events.clockStep('dock', 5000, 0);
   assert.equal(events.storageRecovered({ freeBytes: 0, fullForSeconds: 1 })(), true);
   assert.equal(lines.length, 3);
+});
+
+test('source errors in a flood: ten lines a minute per camera, then one that says how many were not logged', () => {
+  const { events, lines, clock } = setup();
+  const dock = events.source('dock', () => 0);
+  const gate = events.source('gate', () => 0);
+  for (let i = 0; i < 30; i++) dock({ type: 'error', reason: `ffmpeg: [h264 @ 0x55] error while decoding MB ${i} 7` });
+  gate({ type: 'error', reason: 'timeout' });
+  const warn = (): typeof lines => lines.filter((l) => l.level === LEVEL.warn);
+  assert.equal(SOURCE_ERROR_LINES, 10);
+  assert.equal(warn().filter((l) => l.camera === 'dock').length, 10);
+  assert.equal(warn()[9]!.msg, 'camera dock error; its next ones this minute are counted, not logged');
+  assert.equal(warn()[9]!.reason, 'ffmpeg: [h264 @ 0x55] error while decoding MB 9 7');
+  assert.equal(warn()[10]!.msg, 'camera gate error', 'another camera has its own lines');
+  clock.mono = 60_000;
+  dock({ type: 'error', reason: 'ffmpeg exited with code 1' });
+  const last = warn().at(-1)!;
+  assert.equal(last.msg, 'camera dock error, after 20 not logged');
+  assert.equal(last.notLogged, 20);
+  assert.equal(last.reason, 'ffmpeg exited with code 1');
 });
