@@ -24,7 +24,7 @@
  */
 import { inputFeatures } from '../../protocol/features.js';
 import { CONF_BINS } from '../telemetry/detection-stats.js';
-import { DEFAULT_QUANTILE_BINS, binOf, quantileEdges } from './profile.js';
+import { DEFAULT_QUANTILE_BINS, WHOLE, binOf, featureEdges } from './profile.js';
 import { PROFILE_FEATURES } from './profile-schema.js';
 import { ScoringReference, WindowCounts } from './scores.js';
 import { summarise } from './tail.js';
@@ -188,7 +188,7 @@ export function calibrate(profile: Pick<Profile, 'features' | 'classMix' | 'conf
       const x = series.values[i]!;
       const vals: number[] = [];
       for (const r of g) for (let t = r.from; t < r.to; t++) vals.push(x[t]!);
-      return quantileEdges(vals, o.bins ?? DEFAULT_QUANTILE_BINS);
+      return featureEdges(vals, WHOLE[i]!, o.bins ?? DEFAULT_QUANTILE_BINS);
     });
     const prefix = edges.map((e, i) => {
       const x = series.values[i]!;

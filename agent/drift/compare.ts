@@ -12,7 +12,8 @@ import type { FeatureProfile, Profile } from './types.js';
 /**
  * Per-frame counts (kept detections, candidates, uncertain or out-of-distribution detections: the
  * features defined `whole`): whole numbers, so quantile edges collapse onto them and a bin [1, 2]
- * holds frames with 1 or 2, not values spread between them.
+ * holds frames with 1 or 2, not values spread between them. A count of few values has a bin per
+ * value instead, between half-integer edges (profile.ts, featureEdges); the same rule reads both.
  */
 export const COUNT_FEATURES: ReadonlySet<string> = new Set(frameFeatures().filter((d) => d.whole).map((d) => d.name));
 
@@ -109,7 +110,8 @@ export function compareProfiles(a: Profile, b: Profile): FeatureDrift[] {
     const fb = b.features[feature];
     if (!fa || !fb) return undefined;
     // Whole numbers where the feature is a count and both profiles' edges say so.
-    const whole = COUNT_FEATURES.has(feature) && fa.edges.every(Number.isInteger) && fb.edges.every(Number.isInteger);
+    const onCounts = (e: readonly number[]): boolean => e.every((x) => Number.isInteger(2 * x));
+    const whole = COUNT_FEATURES.has(feature) && onCounts(fa.edges) && onCounts(fb.edges);
     const countsB = rebin(fb, fa, whole);
     const spread = fa.std > 0 ? fa.std : 1;
     return {

@@ -1,6 +1,7 @@
 /**
  * Reference profiles of the training (or commissioning) distribution. For every per-frame feature:
- * bin edges at the reference's quantiles, framed by explicit underflow and overflow bins (values
+ * bin edges at the reference's quantiles (a count: one bin per value, featureEdges), framed by
+ * explicit underflow and overflow bins (values
  * outside what training ever showed), with the reference counts; plus the class mix, per-class
  * confidence histograms, sample counts, the model's sha256 and where the data came from. Windows
  * are later binned with these edges and compared with the metrics in metrics.ts.
@@ -14,6 +15,7 @@ import type { DetectionFeature } from '../../protocol/features.js';
 import type { ResizeMode } from '../preprocess/letterbox.js';
 import { CONF_BINS } from '../telemetry/detection-stats.js';
 import { featureAt, sampleStd, type FrameRecord } from '../telemetry/frame-record.js';
+import { COUNT_FEATURES } from './compare.js';
 import { checkProfile, PROFILE_FEATURES, PROFILE_SCHEMA } from './profile-schema.js';
 import type { FeatureProfile, OperatingPoint, Profile, ReferenceSeries } from './types.js';
 
@@ -84,6 +86,33 @@ export function quantileEdges(values: readonly number[], k = DEFAULT_QUANTILE_BI
   return edges;
 }
 
+/**
+ * Edges of one feature's bins: quantile edges, or, for a per-frame count (a feature defined `whole`)
+ * whose values span at most k whole numbers, one bin per value, [v - 1/2, v + 1/2). Quantile edges
+ * collapse on a count that is mostly one value: `oodDetections`, 0 in 97% of the shipped profile's
+ * frames and 1 or 2 in the rest, had the single bin [0, 2]. Its scores were 0 in every calibration
+ * window, so were their thresholds, and a window with one frame of 3 went past them (the only
+ * alerts of the 60-frame false-alarm table before, docs/drift.md).
+ */
+export function featureEdges(values: ArrayLike<number>, whole: boolean, k = DEFAULT_QUANTILE_BINS): number[] {
+  if (whole && values.length > 0) {
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = Number.NEGATIVE_INFINITY;
+    let integers = true;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+      if (!Number.isInteger(v)) integers = false;
+    }
+    if (integers && hi - lo + 1 <= k) return Array.from({ length: hi - lo + 2 }, (_, i) => lo - 0.5 + i);
+  }
+  return quantileEdges(Array.from(values), k);
+}
+
+/** Per PROFILE_FEATURES entry: whether it is a per-frame count (binned by featureEdges one value a bin). */
+export const WHOLE: readonly boolean[] = PROFILE_FEATURES.map((f) => COUNT_FEATURES.has(f));
+
 export class ProfileBuilder {
   private readonly values: number[][] = PROFILE_FEATURES.map(() => []);
   private readonly classCounts: number[];
@@ -142,7 +171,7 @@ export class ProfileBuilder {
     const features: Record<string, FeatureProfile> = {};
     PROFILE_FEATURES.forEach((name, i) => {
       const vals = this.values[i]!;
-      const edges = quantileEdges(vals, bins);
+      const edges = featureEdges(vals, WHOLE[i]!, bins);
       const counts = new Array<number>(edges.length + 1).fill(0);
       let sum = 0;
       let sumSq = 0;

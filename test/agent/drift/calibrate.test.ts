@@ -182,6 +182,23 @@ test('scores whose warn threshold is past their bound are named: they cannot fir
   assert.ok(dead.includes('ks:brightness') && dead.every((k) => /^(js|ks):/.test(k)), dead.join(' '));
 });
 
+test('in the shipped profile every score of a per-frame count has a calibrated band above 0', async () => {
+  // With oodDetections in one bin [0, 2], its four scores were 0 in every calibration window: warn
+  // and alert at 0, so one frame with 3 out-of-distribution detections made the window alert.
+  const shipped = JSON.parse(await readFile(new URL('../../../models/line-detector.profile.json', import.meta.url), 'utf8')) as Profile;
+  assert.deepEqual(shipped.features.oodDetections!.edges, [-0.5, 0.5, 1.5, 2.5]);
+  const judge = new Judge(new ScoringReference(shipped), shipped.calibration, { windowSeconds: 60 });
+  for (const frames of [60, 120, 300]) {
+    const { warn, alert } = judge.thresholdsFor(frames);
+    for (const feature of ['detections', 'uncertain', 'oodDetections']) {
+      for (const score of ['psi', 'js', 'ks', 'w1']) {
+        const k = judge.ref.keys.indexOf(`${score}:${feature}`);
+        assert.ok(k >= 0 && warn[k]! > 0 && alert[k]! > warn[k]!, `${score}:${feature} at ${frames} frames: warn ${warn[k]}, alert ${alert[k]}`);
+      }
+    }
+  }
+});
+
 test('a reference judges windows up to twice its longest calibrated length; a longer window is insufficient-reference, never ok', () => {
   const b = series(400, 7);
   const built = b.build({ file: 'm.onnx', sha256: 'x', names: ['washer', 'scratch'] }, { source: 'test', images: 400, skipped: 0 });

@@ -70,6 +70,11 @@ test('per-frame counts re-bin as whole numbers: a count on an edge stays at that
   assert.equal(cumulativeAt(b, 1, true, true), 75);
   assert.equal(cumulativeAt(b, 1, false, true), 70);
   assert.equal(cumulativeAt(b, 2, true, true), 80);
+  // A count of few values has a bin per value between half-integer edges: re-binned as whole
+  // numbers onto quantile edges, each value lands where it is.
+  const c: FeatureProfile = { edges: [-0.5, 0.5, 1.5, 2.5], counts: [0, 60, 15, 5, 0], mean: 0.31, std: 0.6 };
+  assert.deepEqual(rebin(c, b, true), [0, 60, 20, 0], "the 0s in B's [0, 1), the 1s and 2s in its closed [1, 2]");
+  assert.deepEqual(rebin(b, c, true), [0, 70, 5, 5, 0]);
   // compareProfiles uses it for the count features.
   assert.ok(COUNT_FEATURES.has('uncertain') && COUNT_FEATURES.has('oodDetections') && !COUNT_FEATURES.has('brightness'));
 });

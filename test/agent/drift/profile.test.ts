@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { binOf, countedAt, DEFAULT_OPERATING_POINT, operatingPointMismatch, pointConfig, ProfileBuilder, quantileEdges, resizeMismatch } from '../../../agent/drift/profile.js';
+import { binOf, countedAt, DEFAULT_OPERATING_POINT, featureEdges, operatingPointMismatch, pointConfig, ProfileBuilder, quantileEdges, resizeMismatch } from '../../../agent/drift/profile.js';
 import { PROFILE_FEATURES } from '../../../agent/drift/profile-schema.js';
 import { CONF_BINS } from '../../../agent/telemetry/detection-stats.js';
 import { recordOf } from './record-of.js';
@@ -10,6 +10,23 @@ test('quantile edges: min, inner quantiles, max; repeated values collapse', () =
   assert.deepEqual(quantileEdges(values, 4), [0, 25, 50, 75, 100]);
   assert.deepEqual(quantileEdges([5, 5, 5, 5], 4), [5, 5]);
   assert.deepEqual(quantileEdges([1, 1, 1, 9], 4), [1, 9]);
+});
+
+test('a per-frame count of few values gets a bin per value; quantile edges would collapse it into one', () => {
+  // 97% zeros, a few 1s and 2s: the shipped profile's oodDetections.
+  const counts = [...new Array<number>(970).fill(0), ...new Array<number>(28).fill(1), 2, 2];
+  assert.deepEqual(quantileEdges(counts, 16), [0, 2], 'one bin: 0, 1 and 2 alike');
+  const e = featureEdges(counts, true, 16);
+  assert.deepEqual(e, [-0.5, 0.5, 1.5, 2.5]);
+  assert.deepEqual([0, 1, 2, 3, -1].map((v) => binOf(e, v)), [1, 2, 3, 4, 0], 'each value its own bin; 3, never seen, is overflow');
+  // A value missing inside the range still has its (empty) bin.
+  assert.deepEqual(featureEdges([2, 3, 3, 6], true, 16), [1.5, 2.5, 3.5, 4.5, 5.5, 6.5]);
+  // More values than bins, fractions, or a feature that is not a count: quantile edges.
+  const wide = Array.from({ length: 40 }, (_, i) => i);
+  assert.deepEqual(featureEdges(wide, true, 16), quantileEdges(wide, 16));
+  assert.deepEqual(featureEdges([0, 0.5, 1], true, 16), [0, 0.5, 1]);
+  assert.deepEqual(featureEdges(counts, false, 16), [0, 2]);
+  assert.deepEqual(featureEdges([4, 4, 4], true, 16), [3.5, 4.5], 'a constant count: one bin around it');
 });
 
 test('binOf: underflow, inner bins (closed at the top edge), overflow', () => {
